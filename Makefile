@@ -1,0 +1,33 @@
+# clauseguard — `make demo` and `make test` each create .venv if it is missing and install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_OUT ?= build/demo
+
+.PHONY: demo test lint docs bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,docx]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/clauseguard generate examples/chat-assistant/profile.yaml -o $(DEMO_OUT) --force
+	@echo "Documents, guards.yaml and report.json are in $(DEMO_OUT)/"
+	$(VENV)/bin/clauseguard check --guards $(DEMO_OUT)/guards.yaml --jsonl examples/chat-assistant/samples.jsonl
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+docs: $(STAMP)
+	$(VENV)/bin/clauseguard catalogue -o docs/reference/clauses.md
+	$(VENV)/bin/mkdocs build --strict -d build/site
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf build dist $(VENV) .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from clauseguard.cli import main
+
+sys.exit(main())

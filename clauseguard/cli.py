@@ -1,0 +1,75 @@
+"""The ``clauseguard`` command.
+
+Subcommands are imported only when run, so ``clauseguard --help`` stays quick: each entry of
+``COMMANDS`` names the module and the click command object that implements it. A
+:class:`~clauseguard.errors.UserError` is printed as one message and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from clauseguard import __version__
+
+__all__ = ["COMMANDS", "main"]
+
+# name -> ("module", "attribute", "one-line help shown by --help without importing the module")
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("clauseguard.generator.cli", "init", "Answer questions about your product; write profile.yaml."),
+    "schema": ("clauseguard.generator.cli", "schema", "Print the JSON Schema of profile.yaml (or guards.yaml)."),
+    "generate": ("clauseguard.generator.cli", "generate", "Write the legal documents, guards.yaml and report."),
+    "explain": ("clauseguard.generator.cli", "explain", "Say why each clause is in or out for a profile."),
+    "lint": ("clauseguard.generator.cli", "lint", "Check clause and template files (yours or the built-in ones)."),
+    "catalogue": ("clauseguard.generator.cli", "catalogue", "Write the clause catalogue as Markdown."),
+    "check": ("clauseguard.guards.cli", "check", "Run guards.yaml on texts; print one JSON verdict per input."),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr, _ = entry
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="clauseguard")
+def cli() -> None:
+    """Legal documents for AI products, and the runtime guards that enforce them."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning user errors into exit code 2."""
+    from clauseguard.errors import UserError
+
+    try:
+        cli.main(args=argv, prog_name="clauseguard", standalone_mode=False)
+    except UserError as err:
+        click.echo(f"error: {err}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as err:
+        err.show()
+        return 2 if isinstance(err, click.UsageError) else err.exit_code
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

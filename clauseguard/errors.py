@@ -1,0 +1,76 @@
+"""The errors clauseguard raises.
+
+Every error derives from :class:`ClauseguardError` and from the builtin it resembles, so callers may
+catch either. The tree::
+
+    ClauseguardError
+     ├── UserError                  a user's input is wrong: the CLI prints it and exits with code 2
+     │    ├── ProfileError (ValueError)          profile.yaml: unknown key, wrong type, missing value, bad YAML
+     │    ├── ClauseError (ValueError)           a clause or template file is malformed
+     │    │    └── SandboxError                  a template tried to leave the Jinja2 sandbox
+     │    ├── SelectionError (ValueError)        clauses conflict, or a required clause is missing
+     │    ├── GuardConfigError (ValueError)      guards.yaml: unknown type, bad parameter, bad regex
+     │    └── ModelLoadError (OSError)           a local model folder is missing or malformed
+     └── GuardError (RuntimeError)               a guard failed while checking content (fail closed)
+
+Each error carries ``where`` (file, line, key path) when it is known, and renders it first in ``str()``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClauseError",
+    "ClauseguardError",
+    "GuardConfigError",
+    "GuardError",
+    "ModelLoadError",
+    "ProfileError",
+    "SandboxError",
+    "SelectionError",
+    "UserError",
+]
+
+
+class ClauseguardError(Exception):
+    """Base of every clauseguard error.
+
+    ``where`` names the place of the fault ("profile.yaml:12 operator.contact_email"); it is printed
+    before the message.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        self.message = message
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UserError(ClauseguardError):
+    """A mistake in something the user gave (a file, an option). The CLI exits with code 2."""
+
+
+class ProfileError(UserError, ValueError):
+    """profile.yaml is invalid: bad YAML, unknown key, wrong type, missing value, unknown licence."""
+
+
+class ClauseError(UserError, ValueError):
+    """A clause or template file is malformed or does not render."""
+
+
+class SandboxError(ClauseError):
+    """A clause or template tried to reach outside the Jinja2 sandbox."""
+
+
+class SelectionError(UserError, ValueError):
+    """The selected clauses conflict, or a clause requires one that does not exist."""
+
+
+class GuardConfigError(UserError, ValueError):
+    """guards.yaml (or a guard built in Python) is invalid."""
+
+
+class ModelLoadError(UserError, OSError):
+    """A model folder or file given by the user is missing or malformed."""
+
+
+class GuardError(ClauseguardError, RuntimeError):
+    """A guard raised while checking content. The pipeline turns it into a fail-closed verdict."""

@@ -1,0 +1,1 @@
+"""Authoring: the risk profile, the clause library, selection, rendering and exports."""

@@ -1,0 +1,312 @@
+"""Parameter schemas of every guard type, and the schema of one guards.yaml entry.
+
+This module is data only (pydantic models, no guard logic), so the generator and ``clauseguard lint``
+can validate guard specs without loading any guard runtime. A guard runtime registers under the same
+type name (see ``_registry``); a type declared here with no runtime yet is reported as such when a
+pipeline is built.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from clauseguard.guards._taxonomy import CATEGORIES
+
+__all__ = [
+    "PARAMS",
+    "Action",
+    "ClassifierParams",
+    "DisclaimerParams",
+    "DisclosureParams",
+    "GuardSpec",
+    "ImageMarkParams",
+    "ImageNsfwParams",
+    "KeywordParams",
+    "Modality",
+    "PiiParams",
+    "RateLimitParams",
+    "RegexParams",
+    "RegexPattern",
+    "Stage",
+    "TopicParams",
+]
+
+
+class Action(StrEnum):
+    """What a verdict does to the content."""
+
+    ALLOW = "allow"
+    BLOCK = "block"
+    REDACT = "redact"
+    LABEL = "label"
+    DISCLAIM = "disclaim"
+    FLAG = "flag"
+
+
+class Stage(StrEnum):
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+class Modality(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+
+
+Category = Annotated[str, Field(description="S1-S14, pii, profanity, prompt_injection or ai_disclosure")]
+Topic = Literal["medical", "legal", "financial", "elections"]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Which stages, modalities and on_fail actions a guard of this type accepts.
+    STAGES: ClassVar[frozenset[str]] = frozenset({"input", "output"})
+    MODALITIES: ClassVar[frozenset[str]] = frozenset({"text"})
+    ACTIONS: ClassVar[frozenset[str]] = frozenset({"block", "flag"})
+
+
+def _check_categories(values: list[str]) -> list[str]:
+    unknown = [v for v in values if v not in CATEGORIES]
+    if unknown:
+        raise ValueError(f"unknown categories {unknown}; known: {sorted(CATEGORIES)}")
+    return values
+
+
+KEYWORD_LISTS = ("S1", "S4", "S9", "S10", "S11", "S12", "profanity")
+
+
+class KeywordParams(_Params):
+    """Category-tagged term lists matched by one automaton over normalised text."""
+
+    ACTIONS = frozenset({"block", "redact", "flag"})
+
+    categories: list[str] = Field(default_factory=lambda: list(KEYWORD_LISTS),
+                                  description="shipped term lists to use")
+    terms: dict[str, list[str]] = Field(default_factory=dict,
+                                        description="your own terms, by category")
+    allow: list[str] = Field(default_factory=list, description="terms never to match")
+    match: Literal["word", "substring"] = "word"
+
+    @field_validator("categories")
+    @classmethod
+    def _known_lists(cls, v: list[str]) -> list[str]:
+        unknown = [c for c in v if c not in KEYWORD_LISTS]
+        if unknown:
+            raise ValueError(f"no shipped term list for {unknown}; shipped: {list(KEYWORD_LISTS)}")
+        return v
+
+    @field_validator("terms")
+    @classmethod
+    def _term_categories(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        _check_categories(list(v))
+        for cat, terms in v.items():
+            if any(not t.strip() for t in terms):
+                raise ValueError(f"terms.{cat}: empty term")
+        return v
+
+
+class RegexPattern(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    pattern: str
+    category: str = "S2"
+    ignore_case: bool = True
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as err:
+            raise ValueError(f"regex does not compile: {err}") from err
+        return v
+
+    @field_validator("category")
+    @classmethod
+    def _category(cls, v: str) -> str:
+        return _check_categories([v])[0]
+
+
+class RegexParams(_Params):
+    """User-supplied regular expressions, each run under a time budget."""
+
+    ACTIONS = frozenset({"block", "redact", "flag"})
+
+    patterns: list[RegexPattern] = Field(min_length=1)
+    timeout_ms: float = Field(default=50.0, gt=0, le=10_000)
+
+
+PII_ENTITIES = ("email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "secret")
+
+
+class PiiParams(_Params):
+    """Personal data and secrets: detect, then redact, mask, hash or block."""
+
+    ACTIONS = frozenset({"block", "redact", "flag"})
+
+    entities: list[Literal["email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "secret"]] = Field(
+        default_factory=lambda: list(PII_ENTITIES), min_length=1)
+    mode: Literal["redact", "mask", "hash"] = "redact"
+    backend: Literal["builtin", "presidio"] = "builtin"
+
+
+class DisclosureParams(_Params):
+    """AI-interaction notice on the first turn and an AI-generated label on output (EU AI Act Art. 50)."""
+
+    STAGES = frozenset({"output"})
+    MODALITIES = frozenset({"text", "image"})
+    ACTIONS = frozenset({"label"})
+
+    notice: str = "You are talking to an AI system, not a person."
+    label: str = "AI-generated"
+    first_turn_only: bool = True
+
+
+class DisclaimerParams(_Params):
+    """Appends the professional-advice disclaimer when the text is about a sensitive topic."""
+
+    STAGES = frozenset({"output"})
+    ACTIONS = frozenset({"disclaim"})
+
+    topics: list[Topic] = Field(min_length=1)
+    texts: dict[str, str] = Field(default_factory=dict, description="disclaimer text by topic")
+    detector: Literal["lexical", "embedding"] = "lexical"
+    position: Literal["append", "prepend"] = "append"
+
+
+class RateLimitParams(_Params):
+    """Token bucket per user key."""
+
+    STAGES = frozenset({"input"})
+    ACTIONS = frozenset({"block", "flag"})
+
+    capacity: int = Field(default=30, ge=1)
+    refill_per_second: float = Field(default=0.5, gt=0)
+    key: Literal["user", "ip"] = "user"
+
+
+class ClassifierParams(_Params):
+    """Model-backed harm classifier with interchangeable backends and per-category thresholds."""
+
+    ACTIONS = frozenset({"block", "flag"})
+
+    backends: list[Literal["lexical", "embedding", "transformers"]] = Field(
+        default_factory=lambda: ["embedding"], min_length=1)
+    categories: list[str] = Field(default_factory=list, description="empty: every category the backends know")
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    model_path: str | None = None
+    fusion: Literal["max", "mean"] = "max"
+
+    @field_validator("categories")
+    @classmethod
+    def _cats(cls, v: list[str]) -> list[str]:
+        return _check_categories(v)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, v: dict[str, float]) -> dict[str, float]:
+        _check_categories([k for k in v if k != "default"])
+        bad = {k: t for k, t in v.items() if not 0.0 <= t <= 1.0}
+        if bad:
+            raise ValueError(f"thresholds must be in [0, 1]: {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _model_path(self) -> ClassifierParams:
+        if "transformers" in self.backends and not self.model_path:
+            raise ValueError("the transformers backend needs model_path (a local folder)")
+        return self
+
+
+class TopicParams(_Params):
+    """Detects medical, legal, financial and election topics (feeds the disclaimer guard)."""
+
+    ACTIONS = frozenset({"flag", "disclaim", "block"})
+
+    topics: list[Topic] = Field(min_length=1)
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class ImageNsfwParams(_Params):
+    """Sexual-content detector for images; blocks, blurs (redact) or flags."""
+
+    MODALITIES = frozenset({"image"})
+    ACTIONS = frozenset({"block", "redact", "flag"})
+
+    backend: Literal["opennsfw", "sd_safety_checker"] = "opennsfw"
+    threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    model_path: str | None = None
+
+    @model_validator(mode="after")
+    def _model_path(self) -> ImageNsfwParams:
+        if self.backend == "sd_safety_checker" and not self.model_path:
+            raise ValueError("the sd_safety_checker backend needs model_path (a local folder)")
+        return self
+
+
+class ImageMarkParams(_Params):
+    """Writes machine-readable AI-generated marks (IPTC DigitalSourceType in XMP, PNG text chunks)."""
+
+    STAGES = frozenset({"output"})
+    MODALITIES = frozenset({"image"})
+    ACTIONS = frozenset({"label"})
+
+    digital_source_type: Literal[
+        "trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia"
+    ] = "trainedAlgorithmicMedia"
+    visible_label: str | None = None
+
+
+PARAMS: dict[str, type[_Params]] = {
+    "keyword": KeywordParams,
+    "regex": RegexParams,
+    "pii": PiiParams,
+    "ai_disclosure": DisclosureParams,
+    "disclaimer": DisclaimerParams,
+    "rate_limit": RateLimitParams,
+    "classifier": ClassifierParams,
+    "topic": TopicParams,
+    "image_nsfw": ImageNsfwParams,
+    "image_mark": ImageMarkParams,
+}
+
+
+class GuardSpec(BaseModel):
+    """One entry of guards.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    type: str
+    stage: Stage = Stage.INPUT
+    modality: Modality = Modality.TEXT
+    params: dict[str, Any] = Field(default_factory=dict)
+    on_fail: Action = Action.BLOCK
+    on_error: Literal["block", "flag"] = Field(default="block", description="fail closed by default")
+    timeout_ms: float | None = Field(default=None, gt=0)
+    clauses: list[str] = Field(default_factory=list)
+    message: str = ""
+
+    @model_validator(mode="after")
+    def _check_against_type(self) -> GuardSpec:
+        model = PARAMS.get(self.type)
+        if model is None:
+            raise ValueError(f"unknown guard type {self.type!r}; known: {sorted(PARAMS)}")
+        model.model_validate(self.params)
+        for what, value, allowed in (
+            ("stage", self.stage.value, model.STAGES),
+            ("modality", self.modality.value, model.MODALITIES),
+            ("on_fail", self.on_fail.value, model.ACTIONS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{self.type} guards take {what} in {sorted(allowed)}, not {value!r}")
+        return self
+
+    def typed_params(self) -> _Params:
+        """The params validated into the type's own model."""
+        return PARAMS[self.type].model_validate(self.params)
