@@ -291,6 +291,11 @@ class GuardSpec(BaseModel):
     timeout_ms: float | None = Field(default=None, gt=0)
     clauses: list[str] = Field(default_factory=list)
     message: str = ""
+    # When one guard enforces several clauses by category (a keyword guard over S4 and S12 lists), these
+    # say which clauses and which message belong to a finding of each category; `clauses` and `message`
+    # are the fallback.
+    category_clauses: dict[str, list[str]] = Field(default_factory=dict)
+    category_messages: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_against_type(self) -> GuardSpec:
