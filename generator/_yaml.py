@@ -34,13 +34,13 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
         for key_node, value_node in node.value:
             key = key_node.value
             if key in seen:
-                raise YamlError(f"duplicate key {format_loc(path + (key,))!r}", key_node.start_mark.line + 1)
+                raise YamlError(f"duplicate key {format_loc((*path, key))!r}", key_node.start_mark.line + 1)
             seen.add(key)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            _walk(value_node, path + (key,), lines)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*path, key), lines)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, path + (index,), lines)
+            _walk(item, (*path, index), lines)
 
 
 def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, dict[Path_, int]]:
@@ -50,7 +50,7 @@ def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, dict[Path_, i
         lines: dict[Path_, int] = {}
         if node is not None:
             _walk(node, (), lines)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
