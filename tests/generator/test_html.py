@@ -76,7 +76,12 @@ def test_every_contents_link_reaches_a_unique_anchor(page: str) -> None:
     parsed = _parse(page)
     assert len(parsed.ids) == len(set(parsed.ids))
     internal = [h[1:] for h in parsed.hrefs if h.startswith("#")]
-    expected = ["section-ai-output", "clause-ai-synthetic-media-marking", "section-acceptable-use", "clause-core-conduct"]
+    expected = [
+        "section-ai-output",
+        "clause-ai-synthetic-media-marking",
+        "section-acceptable-use",
+        "clause-core-conduct",
+    ]
     assert internal == expected
     assert set(internal) <= set(parsed.ids)
 
