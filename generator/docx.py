@@ -1,0 +1,263 @@
+"""DOCX export: a Word document with real headings, lists and a reproducible byte stream.
+
+python-docx is an optional extra, imported only when a DOCX is asked for. Clause bodies are the small
+Markdown subset the clause format allows (paragraphs, bullet and numbered lists, bold, italic, code,
+links), converted by the little parser below rather than a full Markdown engine: Word needs runs
+and list styles, not HTML.
+
+The output is byte-identical for the same input, so a generated ``.docx`` can be committed and its
+change detected: the core properties are fixed to the document's effective date, and the zip is
+rewritten with sorted entries, a fixed timestamp and fixed compression.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from clauseguard.errors import UserError
+from clauseguard.generator.document import RenderedClause, RenderedDocument
+
+__all__ = ["Block", "Span", "parse_blocks", "parse_inline", "to_docx"]
+
+SOURCES_STYLE = "Clause Sources"
+NOTICE_STYLE = "Template Notice"
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+# ---- the Markdown subset -----------------------------------------------------------------------
+
+_BULLET = re.compile(r"^\s{0,3}[-*+]\s+(.*)$")
+_NUMBER = re.compile(r"^\s{0,3}\d{1,9}[.)]\s+(.*)$")
+_INLINE = re.compile(
+    r"(?P<esc>\\[\\`*_\[\]()#+\-.!])"
+    r"|`(?P<code>[^`]+)`"
+    r"|\*\*(?P<b1>(?:[^*]|\*[^*]+\*)+?)\*\*|__(?P<b2>(?:[^_]|_[^_]+_)+?)__"
+    r"|\*(?P<i1>[^*\s](?:.*?[^*\s])?)\*|(?<!\w)_(?P<i2>[^_\s](?:.*?[^_\s])?)_(?!\w)"
+    r"|\[(?P<ltext>[^\]]+)\]\((?P<lurl>[^)\s]+)\)"
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of text with its formatting."""
+
+    text: str
+    bold: bool = False
+    italic: bool = False
+    code: bool = False
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph (``kind="p"``) or one list item (``"bullet"``, ``"number"``); ``start`` marks a new list."""
+
+    kind: str
+    text: str
+    start: bool = False
+
+
+def parse_blocks(markdown: str) -> list[Block]:
+    """Split Markdown into paragraphs and list items; a line that is not an item joins the block above."""
+    blocks: list[Block] = []
+    for chunk in re.split(r"\n\s*\n", markdown.strip()):
+        joinable = False
+        for line in chunk.splitlines():
+            kind, text = _classify(line)
+            if not text:
+                continue
+            if kind == "p" and joinable:
+                last = blocks[-1]
+                blocks[-1] = Block(last.kind, f"{last.text} {text}")
+            else:
+                blocks.append(Block(kind, text))
+                joinable = True
+    return _mark_list_starts(blocks)
+
+
+def _classify(line: str) -> tuple[str, str]:
+    for kind, pattern in (("bullet", _BULLET), ("number", _NUMBER)):
+        match = pattern.match(line)
+        if match:
+            return kind, match.group(1).strip()
+    return "p", line.strip()
+
+
+def _mark_list_starts(blocks: list[Block]) -> list[Block]:
+    """A list item starts a new list when the block before it is not an item of the same kind."""
+    out = []
+    for i, block in enumerate(blocks):
+        start = block.kind != "p" and (i == 0 or blocks[i - 1].kind != block.kind)
+        out.append(Block(block.kind, block.text, start))
+    return out
+
+
+def parse_inline(text: str, *, bold: bool = False, italic: bool = False) -> list[Span]:
+    """Turn ``**bold**``, ``*italic*``, ```code``` and ``[text](url)`` into formatted spans."""
+    spans: list[Span] = []
+    pos = 0
+    for match in _INLINE.finditer(text):
+        if match.start() > pos:
+            spans.append(Span(text[pos : match.start()], bold, italic))
+        spans.extend(_spans_of(match, bold, italic))
+        pos = match.end()
+    if pos < len(text):
+        spans.append(Span(text[pos:], bold, italic))
+    return _merge(spans)
+
+
+def _spans_of(match: re.Match[str], bold: bool, italic: bool) -> list[Span]:
+    g = match.groupdict()
+    if g["esc"]:
+        return [Span(g["esc"][1], bold, italic)]
+    if g["code"]:
+        return [Span(g["code"], bold, italic, code=True)]
+    if g["b1"] or g["b2"]:
+        return parse_inline(g["b1"] or g["b2"], bold=True, italic=italic)
+    if g["i1"] or g["i2"]:
+        return parse_inline(g["i1"] or g["i2"], bold=bold, italic=True)
+    label = parse_inline(g["ltext"], bold=bold, italic=italic)
+    url = g["lurl"]
+    return label if url.startswith("#") else [*label, Span(f" ({url})", bold, italic)]
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    for span in spans:
+        if out and (out[-1].bold, out[-1].italic, out[-1].code) == (span.bold, span.italic, span.code):
+            out[-1] = Span(out[-1].text + span.text, span.bold, span.italic, span.code)
+        elif span.text:
+            out.append(span)
+    return out
+
+
+# ---- building the Word document ----------------------------------------------------------------
+
+
+def _import_docx() -> Any:
+    try:
+        import docx
+    except ImportError as err:
+        raise UserError(
+            "DOCX export needs python-docx, which is not installed: pip install 'clauseguard[docx]'"
+        ) from err
+    return docx
+
+
+def _add_styles(document: Any) -> None:
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.shared import Pt, RGBColor
+
+    sources = document.styles.add_style(SOURCES_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    sources.base_style = document.styles["Normal"]
+    sources.font.size = Pt(8)
+    sources.font.color.rgb = RGBColor(0x55, 0x55, 0x55)
+    notice = document.styles.add_style(NOTICE_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    notice.base_style = document.styles["Normal"]
+    notice.font.italic = True
+
+
+def _add_runs(paragraph: Any, text: str) -> None:
+    for span in parse_inline(text):
+        run = paragraph.add_run(span.text)
+        run.bold = span.bold or None
+        run.italic = span.italic or None
+        if span.code:
+            run.font.name = "Courier New"
+
+
+def _new_list_number(document: Any) -> int:
+    """A fresh ``w:num`` over the "List Number" definition that counts from 1 again.
+
+    Without it every numbered list in the document would continue the numbering of the one before.
+    """
+    numbering = document.part.numbering_part.element
+    style_num = document.styles["List Number"].element.pPr.numPr.numId.val
+    abstract_id = numbering.num_having_numId(style_num).abstractNumId.val
+    num = numbering.add_num(abstract_id)
+    num.add_lvlOverride(ilvl=0).add_startOverride(1)
+    return int(num.numId)
+
+
+def _set_list_number(paragraph: Any, num_id: int) -> None:
+    num_pr = paragraph._p.get_or_add_pPr().get_or_add_numPr()
+    num_pr.get_or_add_ilvl().val = 0
+    num_pr.get_or_add_numId().val = num_id
+
+
+def _add_markdown(document: Any, markdown: str) -> None:
+    num_id = 0
+    for block in parse_blocks(markdown):
+        style = {"p": None, "bullet": "List Bullet", "number": "List Number"}[block.kind]
+        paragraph = document.add_paragraph(style=style)
+        _add_runs(paragraph, block.text)
+        if block.kind == "number":
+            num_id = _new_list_number(document) if block.start else num_id
+            _set_list_number(paragraph, num_id)
+
+
+def _add_clause(document: Any, clause: RenderedClause) -> None:
+    document.add_heading(f"{clause.number} {clause.title}", level=2)
+    _add_markdown(document, clause.body)
+    if clause.sources:
+        document.add_paragraph(f"Sources: {'; '.join(clause.sources)}", style=SOURCES_STYLE)
+
+
+def _set_properties(document: Any, doc: RenderedDocument) -> None:
+    when = datetime.combine(date.fromisoformat(doc.stamp.effective_date), datetime.min.time(), tzinfo=UTC)
+    props = document.core_properties
+    props.author = props.last_modified_by = "clauseguard"
+    props.title = doc.title
+    props.subject = doc.product_name
+    props.identifier = doc.id
+    props.version = doc.version
+    props.comments = f"clauseguard {doc.stamp.clauseguard_version}; profile sha256 {doc.stamp.profile_sha256}"
+    props.created = props.modified = props.last_printed = when
+    props.revision = 1
+
+
+def _build(doc: RenderedDocument) -> Any:
+    docx = _import_docx()
+    document = docx.Document()
+    _add_styles(document)
+    _set_properties(document, doc)
+    document.add_heading(doc.title, level=0)
+    byline = " — ".join(x for x in (doc.product_name, doc.operator_name) if x)
+    document.add_paragraph(f"{byline} · Effective {doc.stamp.effective_date}".lstrip(" ·"))
+    notice = document.add_paragraph(style=NOTICE_STYLE)
+    notice.add_run("Template, not legal advice. ").bold = True
+    notice.add_run(doc.notice)
+    _add_markdown(document, doc.preamble)
+    for section in doc.sections:
+        document.add_heading(f"{section.number} {section.title}", level=1)
+        for clause in section.clauses:
+            _add_clause(document, clause)
+    footer = document.sections[0].footer.paragraphs[0]
+    footer.text = (
+        f"{doc.id} version {doc.version} · generated by clauseguard {doc.stamp.clauseguard_version} · "
+        f"profile sha256 {doc.stamp.profile_sha256}"
+    )
+    return document
+
+
+def _normalise_zip(data: bytes) -> bytes:
+    """Rewrite the package with sorted entries, a fixed date and fixed compression."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for name in sorted(src.namelist()):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, src.read(name), compresslevel=6)
+    return out.getvalue()
+
+
+def to_docx(doc: RenderedDocument) -> bytes:
+    """The document as DOCX bytes, identical for identical input. Needs ``clauseguard[docx]``."""
+    document = _build(doc)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return _normalise_zip(buffer.getvalue())

@@ -1,0 +1,160 @@
+"""The DOCX export: real Word headings and lists, read back with python-docx, byte-identical output."""
+
+from __future__ import annotations
+
+import io
+import sys
+import zipfile
+from datetime import UTC, datetime
+
+import docx
+import pytest
+from hypothesis import given, settings
+
+from clauseguard.errors import UserError
+from clauseguard.generator.document import NOTICE
+from clauseguard.generator.docx import SOURCES_STYLE, Block, Span, parse_blocks, parse_inline, to_docx
+from tests.strategies import rendered_documents, sample_document
+
+
+@pytest.fixture(scope="module")
+def data() -> bytes:
+    return to_docx(sample_document())
+
+
+@pytest.fixture(scope="module")
+def word(data: bytes) -> docx.document.Document:
+    return docx.Document(io.BytesIO(data))
+
+
+def _numbered(paragraph) -> int | None:  # type: ignore[no-untyped-def]
+    p_pr = paragraph._p.pPr
+    return p_pr.numPr.numId.val if p_pr is not None and p_pr.numPr is not None else None
+
+
+def test_same_input_gives_identical_bytes(data: bytes) -> None:
+    assert to_docx(sample_document()) == data
+
+
+def test_zip_entries_are_sorted_dated_and_deflated(data: bytes) -> None:
+    infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert infos[0].filename == "[Content_Types].xml"
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.compress_type for i in infos} == {zipfile.ZIP_DEFLATED}
+
+
+def test_headings_have_word_styles_and_numbers(word: docx.document.Document) -> None:
+    headings = [(p.style.name, p.text) for p in word.paragraphs if p.style.name.startswith(("Title", "Heading"))]
+    assert headings == [
+        ("Title", "Terms of Use"),
+        ("Heading 1", "1 AI-generated output"),
+        ("Heading 2", "1.1 Marking of AI-generated images"),
+        ("Heading 1", "2 Acceptable use"),
+        ("Heading 2", "2.1 What you must not do"),
+    ]
+
+
+def test_notice_is_at_the_top(word: docx.document.Document) -> None:
+    first = [p.text for p in word.paragraphs][:4]
+    assert f"Template, not legal advice. {NOTICE}" in first
+
+
+@pytest.mark.parametrize(
+    ("style", "text"),
+    [
+        ("List Bullet", "one"),
+        ("List Bullet", "two"),
+        ("List Number", "break the law;"),
+        ("List Number", "harm anyone."),
+        (SOURCES_STYLE, "Sources: EU AI Act Art. 50(2); CreativeML OpenRAIL-M Attachment A"),
+        ("Normal", "See the terms (https://x.example)."),
+        ("Normal", "Images created with R&D <Pix> carry machine-readable marks."),
+    ],
+)
+def test_body_paragraphs_have_styles(word: docx.document.Document, style: str, text: str) -> None:
+    assert (style, text) in [(p.style.name, p.text) for p in word.paragraphs]
+
+
+def test_bold_and_italic_runs(word: docx.document.Document) -> None:
+    runs = [(r.text, bool(r.bold), bool(r.italic)) for p in word.paragraphs for r in p.runs]
+    assert ("machine-readable", True, False) in runs
+    assert ("anyone", False, True) in runs
+
+
+def test_each_numbered_list_restarts_its_numbering() -> None:
+    doc = sample_document()
+    clause = doc.sections[1].clauses[0]
+    twice = type(clause)(**{**clause.__dict__, "body": "1. a\n2. b\n\nBetween.\n\n1. c"})
+    section = type(doc.sections[1])(**{**doc.sections[1].__dict__, "clauses": (twice,)})
+    word = docx.Document(io.BytesIO(to_docx(type(doc)(**{**doc.__dict__, "sections": (section,)}))))
+    ids = [_numbered(p) for p in word.paragraphs if p.style.name == "List Number"]
+    assert len(ids) == 3 and ids[0] == ids[1] != ids[2]
+
+
+def test_core_properties_are_fixed(word: docx.document.Document) -> None:
+    props = word.core_properties
+    effective = datetime(2026, 12, 1, tzinfo=UTC)
+    assert (props.author, props.title, props.revision) == ("clauseguard", "Terms of Use", 1)
+    assert props.created == props.modified == props.last_printed == effective
+
+
+def test_stamp_is_in_the_footer(word: docx.document.Document) -> None:
+    footer = word.sections[0].footer.paragraphs[0].text
+    assert "clauseguard 0.1.0" in footer and "0123456789abcdef" * 4 in footer
+
+
+def test_missing_python_docx_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "docx", None)
+    with pytest.raises(UserError, match=r"pip install 'clauseguard\[docx\]'"):
+        to_docx(sample_document())
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        ("one\ntwo", [Block("p", "one two")]),
+        ("a\n\nb", [Block("p", "a"), Block("p", "b")]),
+        ("- x\n- y", [Block("bullet", "x", True), Block("bullet", "y")]),
+        ("* x\n  more", [Block("bullet", "x more", True)]),
+        ("1. x\n2) y", [Block("number", "x", True), Block("number", "y")]),
+        ("- x\n\n1. y", [Block("bullet", "x", True), Block("number", "y", True)]),
+        ("Lead:\n\n1. x\n\nEnd.", [Block("p", "Lead:"), Block("number", "x", True), Block("p", "End.")]),
+        ("", []),
+    ],
+)
+def test_parse_blocks(markdown: str, expected: list[Block]) -> None:
+    assert parse_blocks(markdown) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain", [Span("plain")]),
+        ("a **b** c", [Span("a "), Span("b", bold=True), Span(" c")]),
+        ("*i* and _j_", [Span("i", italic=True), Span(" and "), Span("j", italic=True)]),
+        ("**b *bi***", [Span("b ", bold=True), Span("bi", bold=True, italic=True)]),
+        ("snake_case_name", [Span("snake_case_name")]),
+        ("2 * 3 * 4", [Span("2 * 3 * 4")]),
+        (r"\*lit\*", [Span("*lit*")]),
+        ("`a*b`", [Span("a*b", code=True)]),
+        ("[site](https://x.example)", [Span("site (https://x.example)")]),
+        ("[above](#clause-x)", [Span("above")]),
+    ],
+)
+def test_parse_inline(text: str, expected: list[Span]) -> None:
+    assert parse_inline(text) == expected
+
+
+@settings(max_examples=15, deadline=None)
+@given(rendered_documents())
+def test_any_document_round_trips_its_headings(doc) -> None:  # type: ignore[no-untyped-def]
+    data = to_docx(doc)
+    assert data == to_docx(doc)
+    word = docx.Document(io.BytesIO(data))
+    got = [p.text for p in word.paragraphs if p.style.name in ("Heading 1", "Heading 2")]
+    expected = []
+    for section in doc.sections:
+        expected.append(f"{section.number} {section.title}")
+        expected.extend(f"{c.number} {c.title}" for c in section.clauses)
+    assert got == expected
