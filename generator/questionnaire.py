@@ -1,0 +1,394 @@
+"""``clauseguard init``: the questions that produce a profile.yaml, kept as data.
+
+As in copier's ``_user_data.py``, each :class:`Question` is a record: the profile key path it fills,
+the prompt, help text, a default (a value, or a function of the answers so far), choices, a ``when``
+condition and a validator. ``when`` is a Jinja2 expression over the earlier answers — the same
+language lawyers use for ``applies_when`` — so the list reads as data and is tested as data.
+
+Answers come from three places, in this order: an answers file (YAML or JSON, keys as key paths
+``product.name`` or nested mappings), the person at the terminal (through an ``ask`` callable, so
+tests can drive it), or the defaults (``yes=True``). The result is validated by
+:func:`~clauseguard.generator.profile.parse_profile` before anything is written, and written
+atomically with a header stamping the clauseguard version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from clauseguard import __version__
+from clauseguard.errors import ProfileError, UserError
+from clauseguard.generator.profile import Profile, parse_profile
+
+__all__ = ["QUESTIONS", "Ask", "Question", "click_ask", "collect_answers", "load_answers", "run_init"]
+
+Kind = Literal["str", "bool", "int", "list", "date", "models"]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^https?://\S+$")
+_NO_DEFAULT = object()
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def _url(value: str) -> str:
+    if not _URL.match(value):
+        raise ValueError(f"{value!r} is not a URL starting with http:// or https://")
+    return value
+
+
+def _age(value: int) -> int:
+    if not 0 <= value <= 21:
+        raise ValueError("minimum age must be between 0 and 21")
+    return value
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question; ``key`` is the profile key path it fills (``"operator.dmca_agent.email"``)."""
+
+    key: str
+    prompt: str
+    help: str = ""
+    kind: Kind = "str"
+    default: Any = _NO_DEFAULT  # a value, or a callable taking the answers so far (nested dict)
+    choices: tuple[str, ...] = ()
+    when: str | None = None  # Jinja2 expression over the answers so far
+    validator: Callable[[Any], Any] | None = None
+    required: bool = True  # an optional question left blank leaves its key out
+
+    def default_for(self, answers: Mapping[str, Any]) -> Any:
+        """The default given the answers so far, or ``_NO_DEFAULT``."""
+        return self.default(answers) if callable(self.default) else self.default
+
+    def applies(self, answers: Mapping[str, Any]) -> bool:
+        """Whether to ask: ``when`` evaluated over the answers (an unanswered key is false)."""
+        return self.when is None or bool(_compile(self.when)(**answers))
+
+    def convert(self, value: Any) -> Any:
+        """Coerce an answer (typed from a file, or text from a prompt) and validate it."""
+        value = _CONVERTERS[self.kind](value)
+        if self.choices:
+            items = value if isinstance(value, list) else [value]
+            bad = [v for v in items if v not in self.choices]
+            if bad:
+                raise ValueError(f"{', '.join(map(str, bad))} not among: {', '.join(self.choices)}")
+        return self.validator(value) if self.validator else value
+
+
+@cache
+def _compile(expression: str) -> Callable[..., Any]:
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment().compile_expression(expression)
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, bool | list | dict) or value is None:
+        raise ValueError(f"expected text, got {value!r}")
+    return str(value).strip()
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"y", "yes", "true", "1"}:
+        return True
+    if text in {"n", "no", "false", "0"}:
+        return False
+    raise ValueError(f"expected yes or no, got {value!r}")
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    try:
+        return int(str(value).strip())
+    except ValueError as err:
+        raise ValueError(f"expected a whole number, got {value!r}") from err
+
+
+def _to_list(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(v).strip() for v in items if str(v).strip()]
+
+
+def _to_date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError as err:
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}") from err
+
+
+def _to_models(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(m, dict) for m in value):
+        raise ValueError("expected a list of {name, license} mappings")
+    return value
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "str": _to_str, "bool": _to_bool, "int": _to_int, "list": _to_list, "date": _to_date, "models": _to_models,
+}
+
+
+def _choices(name: str) -> tuple[str, ...]:
+    import typing
+
+    from clauseguard.generator import profile
+
+    return typing.get_args(getattr(profile, name))
+
+
+def _q(key: str, prompt: str, help: str = "", **kw: Any) -> Question:
+    return Question(key=key, prompt=prompt, help=help, **kw)
+
+
+QUESTIONS: tuple[Question, ...] = (
+    _q("operator.legal_name", "Legal name of the company or person running the product",
+       "It is the party to the terms: users' agreement is with them."),
+    _q("operator.contact_email", "Contact email for legal questions", validator=_email),
+    _q("operator.address", "Postal address for legal notices"),
+    _q("product.name", "Product name", "As users see it; it appears in every document."),
+    _q("product.url", "Product URL", "Where the service is offered, e.g. https://example.com.", validator=_url),
+    _q("product.description", "One sentence on what the product does", default="", required=False),
+    _q("product.interfaces", "How do users reach it?", "Comma-separated.", kind="list",
+       choices=_choices("Interface"), default=["web"]),
+    _q("product.effective_date", "Date the documents take effect (YYYY-MM-DD)", kind="date",
+       default=lambda _a: date.today()),
+    _q("product.governing_law", "Governing law", "e.g. 'Ireland' or 'the State of Delaware, USA'."),
+    _q("jurisdictions", "Where are your users?", "Comma-separated; each adds that place's legal duties.",
+       kind="list", choices=_choices("Jurisdiction")),
+    _q("modalities.inputs", "What do users send?", "Comma-separated.", kind="list", choices=_choices("Mode"),
+       default=["text"]),
+    _q("modalities.outputs", "What does the product generate?", "Comma-separated.", kind="list",
+       choices=_choices("Mode"), default=["text"]),
+    _q("audience.minimum_age", "Minimum age of users", "Under 18 adds child-protection clauses.", kind="int",
+       default=18, validator=_age),
+    _q("audience.consumer", "Do consumers (not only businesses) use it?", kind="bool", default=True),
+    _q("user_content.uploads", "Can users upload files?", kind="bool", default=False),
+    _q("user_content.public_sharing", "Can users share content publicly (a gallery, public links)?",
+       "Public sharing makes the service a hosting service with notice-and-takedown duties.",
+       kind="bool", default=False),
+    _q("operator.dmca_agent.name", "Name of your DMCA designated agent (blank if none yet)",
+       "US hosts of user content need one registered with the Copyright Office to keep the §512 safe harbour.",
+       when="(user_content.uploads or user_content.public_sharing) and 'US' in jurisdictions",
+       default="", required=False),
+    _q("operator.dmca_agent.email", "DMCA agent email", when="operator and operator.dmca_agent",
+       default=lambda a: a["operator"]["contact_email"], validator=_email),
+    _q("operator.dmca_agent.address", "DMCA agent postal address", when="operator and operator.dmca_agent",
+       default=lambda a: a["operator"]["address"]),
+    _q("operator.dsa_contact_email", "Single point of contact email under the EU DSA",
+       "DSA Art. 11/12. Leave blank if it is the contact email above.", when="'EU' in jurisdictions",
+       default="", required=False, validator=lambda v: _email(v) if v else v),
+    _q("data.logs_ip_addresses", "Do you log users' IP addresses?", kind="bool", default=False),
+    _q("data.ip_retention_days", "Days you keep IP addresses", kind="int", default=30,
+       when="data and data.logs_ip_addresses"),
+    _q("data.stores_prompts", "Do you store prompts and outputs?", kind="bool", default=False),
+    _q("data.prompt_retention_days", "Days you keep prompts and outputs", kind="int", default=30,
+       when="data and data.stores_prompts"),
+    _q("data.trains_on_user_data", "Do you train models on users' data?", kind="bool", default=False),
+    _q("models", "Models the product runs on", "Their licences pass duties on to your users.",
+       kind="models", default=[]),
+    _q("domains", "Sensitive domains it may touch", "Comma-separated, or blank for none.", kind="list",
+       choices=_choices("Domain"), default=[]),
+    _q("features.realistic_people", "Can it depict realistic people?", kind="bool", default=False),
+    _q("features.automated_decisions", "Does it make decisions about people with legal or similar effect?",
+       kind="bool", default=False),
+    _q("features.agents_tools", "Does it act through tools or agents (send email, browse, pay)?", kind="bool",
+       default=False),
+    _q("features.emotion_recognition", "Does it infer users' emotions?", kind="bool", default=False),
+)
+
+Ask = Callable[[Question, Any], Any]
+"""``ask(question, default) -> answer``: the terminal (``click_ask``) or, in tests, a script."""
+
+
+# ---- asking at the terminal ------------------------------------------------------------------------
+
+
+def click_ask(question: Question, default: Any) -> Any:
+    """Ask one question with click, re-asking until the answer converts and validates."""
+    import click
+
+    if question.help:
+        click.secho(f"  {question.help}", dim=True)
+    if question.kind == "bool":
+        return click.confirm(question.prompt, default=None if default is _NO_DEFAULT else default)
+    if question.kind == "models":
+        return _ask_models(click)
+    shown = _show_default(default)
+    prompt = f"{question.prompt} [{', '.join(question.choices)}]" if question.choices else question.prompt
+
+    def check(text: str) -> Any:
+        try:
+            return question.convert(text)
+        except ValueError as err:
+            raise click.BadParameter(str(err)) from err
+
+    return click.prompt(prompt, default=shown, value_proc=check, show_default=bool(shown))
+
+
+def _show_default(default: Any) -> str | None:
+    if default is _NO_DEFAULT:
+        return None
+    if isinstance(default, list):
+        return ", ".join(default)
+    return str(default)
+
+
+def _ask_models(click: Any) -> list[dict[str, str]]:
+    from clauseguard.generator.licences import known_licence_ids
+
+    licences = click.Choice([*sorted(known_licence_ids()), "other"])
+    models = []
+    while name := click.prompt("  Model name (blank to finish)", default="", show_default=False).strip():
+        entry = {"name": name, "license": click.prompt("  Its licence (Hugging Face id)", type=licences)}
+        if entry["license"] == "other":
+            entry["license_name"] = click.prompt("  Licence name")
+        models.append(entry)
+    return models
+
+
+# ---- collecting answers --------------------------------------------------------------------------
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"product": {"name": "X"}}`` -> ``{"product.name": "X"}``; lists stay whole."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(_flatten(value, f"{path}."))
+        else:
+            out[path] = value
+    return out
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        data = data.setdefault(part, {})
+    data[leaf] = value
+
+
+def load_answers(path: Path) -> dict[str, Any]:
+    """Read an answers file (YAML or JSON) into flat key paths. Raises :class:`ProfileError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
+        raise ProfileError(f"cannot read answers: {err}", where=str(path)) from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ProfileError("answers must be a mapping of key paths to values", where=str(path))
+    return _flatten(data)
+
+
+def _answer(question: Question, given: dict[str, Any], answers: dict[str, Any], ask: Ask | None) -> Any:
+    """One answer, from the file, the person or the default; ``_NO_DEFAULT`` to leave the key out."""
+    default = question.default_for(answers)
+    if question.key in given:
+        raw = given[question.key]
+    elif ask is not None:
+        raw = ask(question, default)
+    elif default is not _NO_DEFAULT:
+        raw = default
+    elif question.required:
+        raise ProfileError(f"no answer for required key {question.key!r} ({question.prompt}), and no default")
+    else:
+        return _NO_DEFAULT
+    if not question.required and raw in ("", None):
+        return _NO_DEFAULT
+    try:
+        return question.convert(raw)
+    except ValueError as err:
+        raise ProfileError(f"{question.key}: {err}") from err
+
+
+def collect_answers(given: Mapping[str, Any], *, ask: Ask | None) -> dict[str, Any]:
+    """Answer every question that applies; return the nested profile data.
+
+    ``ask=None`` means no one is asked: unanswered questions take their defaults (``--yes``).
+    Answers to questions that were not asked, or that no question asks for, are kept as given, so the
+    profile validation judges them instead of their being dropped silently.
+    """
+    remaining = dict(given)
+    answers: dict[str, Any] = {}
+    for question in QUESTIONS:
+        if not question.applies(answers):
+            continue
+        value = _answer(question, remaining, answers, ask)
+        remaining.pop(question.key, None)
+        if value is not _NO_DEFAULT:
+            _set(answers, question.key, value)
+    for key, value in remaining.items():
+        _set(answers, key, value)
+    return answers
+
+
+# ---- writing -------------------------------------------------------------------------------------------
+
+
+def _render(data: dict[str, Any]) -> str:
+    header = (
+        f"# Risk profile written by `clauseguard init` (clauseguard {__version__}).\n"
+        "# Edit it freely: `clauseguard schema` prints its JSON Schema, and\n"
+        "# `clauseguard generate profile.yaml -o legal/` writes the documents from it.\n"
+    )
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+    return header + body
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_init(
+    output: Path,
+    *,
+    answers: Path | None = None,
+    yes: bool = False,
+    force: bool = False,
+    ask: Ask | None = click_ask,
+) -> Profile:
+    """Ask the questions, validate the profile and write it to ``output``; return the profile.
+
+    ``answers`` pre-fills key paths from a file; ``yes`` takes defaults for whatever is left instead of
+    asking; ``ask`` is the function that asks one question (the terminal by default). An existing file
+    is kept unless ``force``. Nothing is written if the profile does not validate.
+    """
+    output = Path(output)
+    if output.exists() and not force:
+        raise UserError("already exists; pass --force to overwrite it", where=str(output))
+    given = load_answers(answers) if answers is not None else {}
+    data = collect_answers(given, ask=None if yes else ask)
+    text = _render(data)
+    profile = parse_profile(text, str(output))
+    _write_atomically(output, text)
+    return profile

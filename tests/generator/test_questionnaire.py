@@ -1,0 +1,239 @@
+"""``clauseguard init``: questions as data, answers from a file, a script or a terminal; atomic writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from clauseguard import __version__
+from clauseguard.errors import ProfileError, UserError
+from clauseguard.generator.profile import Profile, load_profile
+from clauseguard.generator.questionnaire import QUESTIONS, Question, click_ask, collect_answers, run_init
+from tests.strategies import profile_data
+
+REQUIRED = {
+    "operator.legal_name": "Pix Labs Ltd",
+    "operator.contact_email": "legal@pix.example",
+    "operator.address": "1 Main St, Dublin",
+    "product.name": "Pix <beta> & co",
+    "product.url": "https://pix.example",
+    "product.effective_date": "2026-12-01",
+    "product.governing_law": "Ireland",
+    "jurisdictions": ["EU", "US"],
+}
+
+
+def _write(tmp_path: Path, name: str, data: Any) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(data) if name.endswith(".json") else yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def _script(answers: dict[str, Any], asked: list[str]):  # type: ignore[no-untyped-def]
+    """An ``ask`` that answers from a dict (or takes the default) and records what was asked."""
+
+    def ask(question: Question, default: Any) -> Any:
+        asked.append(question.key)
+        return answers.get(question.key, default)
+
+    return ask
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("answers.yaml", REQUIRED), ("answers.yaml", _nest(REQUIRED)), ("answers.json", REQUIRED)],
+)
+def test_answers_file_and_yes_give_a_valid_profile(tmp_path: Path, name: str, data: dict[str, Any]) -> None:
+    out = tmp_path / "profile.yaml"
+    profile = run_init(out, answers=_write(tmp_path, name, data), yes=True)
+    assert profile.product.name == "Pix <beta> & co"
+    assert profile.jurisdictions == ["EU", "US"]
+    assert (profile.audience.minimum_age, profile.product.interfaces) == (18, ["web"])
+    assert load_profile(out) == profile
+    assert out.read_text().startswith(f"# Risk profile written by `clauseguard init` (clauseguard {__version__}).")
+
+
+@pytest.mark.parametrize("missing", ["operator.legal_name", "product.governing_law", "jurisdictions"])
+def test_yes_without_a_required_answer_names_the_key(tmp_path: Path, missing: str) -> None:
+    answers = _write(tmp_path, "a.yaml", {k: v for k, v in REQUIRED.items() if k != missing})
+    with pytest.raises(ProfileError, match=f"'{missing}'"):
+        run_init(tmp_path / "profile.yaml", answers=answers, yes=True)
+    assert not (tmp_path / "profile.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"operator.contact_email": "not-an-email"}, "operator.contact_email: 'not-an-email' is not an email"),
+        ({"audience.minimum_age": 40}, "audience.minimum_age: minimum age must be between 0 and 21"),
+        ({"jurisdictions": ["EU", "Mars"]}, "jurisdictions: Mars not among"),
+        ({"user_content.uploads": "perhaps"}, "user_content.uploads: expected yes or no"),
+        ({"product.effective_date": "1 Dec"}, "product.effective_date: expected a date"),
+        ({"product.colour": "red"}, r"profile.yaml:\d+: product.colour: unknown key"),
+        ({"models": [{"name": "M", "license": "nope"}]}, r"models\[0\].license: unknown licence 'nope'"),
+    ],
+)
+def test_bad_answers_are_profile_errors_naming_the_key(tmp_path: Path, extra: dict, message: str) -> None:
+    answers = _write(tmp_path, "a.yaml", REQUIRED | extra)
+    with pytest.raises(ProfileError, match=message):
+        run_init(tmp_path / "profile.yaml", answers=answers, yes=True)
+    assert not (tmp_path / "profile.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("[1, 2]", "answers must be a mapping"), ("a: [", "cannot read answers")],
+)
+def test_unreadable_answers_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(text)
+    with pytest.raises(ProfileError, match=message):
+        run_init(tmp_path / "profile.yaml", answers=path, yes=True)
+
+
+@pytest.mark.parametrize(
+    ("answers", "asked_dmca", "asked_dsa", "asked_ip_days"),
+    [
+        ({"user_content.uploads": True}, True, True, False),
+        ({"user_content.uploads": False}, False, True, False),
+        ({"jurisdictions": ["UK"], "user_content.public_sharing": True}, False, False, False),
+        ({"data.logs_ip_addresses": True}, False, True, True),
+    ],
+)
+def test_when_conditions_decide_what_is_asked(
+    answers: dict[str, Any], asked_dmca: bool, asked_dsa: bool, asked_ip_days: bool
+) -> None:
+    asked: list[str] = []
+    collect_answers({}, ask=_script(REQUIRED | answers, asked))
+    assert ("operator.dmca_agent.name" in asked) is asked_dmca
+    assert ("operator.dsa_contact_email" in asked) is asked_dsa
+    assert ("data.ip_retention_days" in asked) is asked_ip_days
+
+
+def test_dmca_agent_defaults_to_the_operator_contact(tmp_path: Path) -> None:
+    ask = _script(REQUIRED | {"user_content.uploads": True, "operator.dmca_agent.name": "Jo Agent"}, [])
+    profile = run_init(tmp_path / "p.yaml", ask=ask)
+    assert profile.operator.dmca_agent is not None
+    assert (profile.operator.dmca_agent.email, profile.operator.dmca_agent.address) == (
+        "legal@pix.example",
+        "1 Main St, Dublin",
+    )
+
+
+def test_answered_keys_are_not_asked_again(tmp_path: Path) -> None:
+    asked: list[str] = []
+    run_init(tmp_path / "p.yaml", answers=_write(tmp_path, "a.yaml", REQUIRED), ask=_script({}, asked))
+    assert not set(asked) & set(REQUIRED)
+    assert "audience.minimum_age" in asked
+
+
+def test_existing_file_is_kept_unless_forced(tmp_path: Path) -> None:
+    out = tmp_path / "profile.yaml"
+    out.write_text("keep me")
+    answers = _write(tmp_path, "a.yaml", REQUIRED)
+    with pytest.raises(UserError, match="already exists; pass --force"):
+        run_init(out, answers=answers, yes=True)
+    assert out.read_text() == "keep me"
+    run_init(out, answers=answers, yes=True, force=True)
+    assert load_profile(out).product.name == "Pix <beta> & co"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml", "profile.yaml"]  # no temp file left
+
+
+def _init_command() -> click.Command:
+    @click.command()
+    @click.argument("output", type=click.Path(path_type=Path))
+    def init(output: Path) -> None:
+        profile = run_init(output, ask=click_ask)
+        click.echo(f"wrote {profile.product.name}")
+
+    return init
+
+
+def test_interactive_terminal_session(tmp_path: Path) -> None:
+    lines = [
+        "Pix Labs Ltd", "oops", "legal@pix.example", "1 Main St", "Pix", "https://pix.example", "",
+        "web, api", "2026-12-01", "Ireland", "EU, Mars", "EU, US", "text", "text, image", "13", "y",
+        "y", "y", "Jo Agent", "", "", "dsa@pix.example", "n", "n", "n",
+        "SD 1.5", "creativeml-openrail-m", "", "education", "y", "n", "n", "n",
+    ]  # fmt: skip
+    out = tmp_path / "profile.yaml"
+    result = CliRunner().invoke(_init_command(), [str(out)], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "is not an email address" in result.output and "Mars not among" in result.output
+    assert "US hosts of user content" in result.output  # help text is shown
+    profile = load_profile(out)
+    assert profile.modalities.outputs == ["text", "image"]
+    assert profile.operator.dmca_agent is not None and profile.operator.dmca_agent.email == "legal@pix.example"
+    assert [(m.name, m.license) for m in profile.models] == [("SD 1.5", "creativeml-openrail-m")]
+    assert (profile.audience.minimum_age, profile.domains, profile.features.realistic_people) == (
+        13,
+        ["education"],
+        True,
+    )
+
+
+def _model_field(path: str) -> bool:
+    model: Any = Profile
+    for part in path.split("."):
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return False
+        annotation = fields[part].annotation
+        model = next((a for a in getattr(annotation, "__args__", ()) if hasattr(a, "model_fields")), annotation)
+    return True
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.key)
+def test_every_question_fills_a_profile_key(question: Question) -> None:
+    assert _model_field(question.key)
+
+
+@pytest.mark.parametrize("question", [q for q in QUESTIONS if q.when], ids=lambda q: q.key)
+def test_when_names_only_earlier_answers(question: Question) -> None:
+    names = meta.find_undeclared_variables(SandboxedEnvironment().parse(f"{{{{ {question.when} }}}}"))
+    earlier = {q.key.split(".")[0] for q in QUESTIONS[: QUESTIONS.index(question)]}
+    assert names <= earlier
+
+
+def test_question_keys_are_unique() -> None:
+    keys = [q.key for q in QUESTIONS]
+    assert len(keys) == len(set(keys))
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(profile_data())
+def test_any_valid_profile_survives_init_from_answers(tmp_path: Path, data: dict[str, Any]) -> None:
+    out = tmp_path / "profile.yaml"
+    profile = run_init(out, answers=_write(tmp_path, "a.json", _flat(data)), yes=True, force=True)
+    assert profile == Profile.model_validate(data)
+    assert load_profile(out) == profile
