@@ -1,0 +1,168 @@
+"""The profile model: broken files give one clear error naming file, line and key path; valid ones round-trip."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+
+from clauseguard.errors import ProfileError
+from clauseguard.generator.profile import Profile, load_profile, parse_profile
+from tests.strategies import profiles
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*/profile.yaml"))
+MARKER = "# <- error"
+
+
+def _marked_line(path: Path) -> int | None:
+    """The 1-based line that carries the ``# <- error`` marker in a broken fixture, if any."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next((n for n, line in enumerate(lines, 1) if line.rstrip().endswith(MARKER)), None)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "key_path", "message"),
+    [
+        ("unknown-key.yaml", "product.colour", "unknown key"),
+        ("wrong-type.yaml", "audience.minimum_age", "valid integer"),
+        ("missing-required.yaml", "product.governing_law", "required key is missing"),
+        ("missing-jurisdictions.yaml", "jurisdictions", "required key is missing"),
+        ("invalid-yaml.yaml", None, "invalid YAML"),
+        ("unknown-licence.yaml", "models[0].license", "unknown licence 'gpl-9'"),
+        ("other-licence-unnamed.yaml", "models[0]", "license 'other' needs license_name"),
+        ("duplicate-key.yaml", None, "duplicate key 'product.name'"),
+        ("duplicate-jurisdiction.yaml", "jurisdictions", "listed twice"),
+        ("unknown-jurisdiction.yaml", "jurisdictions[1]", "'EU', 'US'"),
+        ("bad-email.yaml", "operator.contact_email", "pattern"),
+        ("not-a-mapping.yaml", None, "expected a mapping"),
+    ],
+)
+def test_broken_profile_names_file_line_and_key(fixture: str, key_path: str | None, message: str) -> None:
+    path = FIXTURES / fixture
+    line = _marked_line(path)
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    text = str(caught.value)
+    where = f"{path}:{line}: " if line else f"{path}: "
+    assert text.startswith(where), text
+    if key_path:
+        assert text.startswith(f"{where}{key_path}: "), text
+    assert message in text
+
+
+def test_every_broken_fixture_is_in_the_table() -> None:
+    tested = re.findall(r'\("([a-z-]+\.yaml)"', Path(__file__).read_text(encoding="utf-8"))
+    assert sorted(p.name for p in FIXTURES.glob("*.yaml")) == sorted(tested)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "expected a mapping"),
+        ("product: [", "profile.yaml:1: invalid YAML"),
+    ],
+)
+def test_parse_profile_from_text_names_a_default_file(text: str, message: str) -> None:
+    with pytest.raises(ProfileError, match=re.escape(message)):
+        parse_profile(text)
+
+
+def test_missing_file_is_a_profile_error(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="file not found"):
+        load_profile(tmp_path / "nope.yaml")
+
+
+def test_several_problems_are_reported_together() -> None:
+    text = (FIXTURES / "unknown-key.yaml").read_text().replace("legal@broken.example", "nope")
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(text)
+    assert {"operator.contact_email", "product.colour"} <= set(re.findall(r": ([a-z_.]+): ", str(caught.value)))
+
+
+def _round_trip(profile: Profile) -> Profile:
+    text = yaml.safe_dump(profile.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    return parse_profile(text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(profiles())
+def test_any_valid_profile_round_trips_through_yaml(profile: Profile) -> None:
+    again = _round_trip(profile)
+    assert again == profile
+    assert again.sha256() == profile.sha256()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
+def test_examples_round_trip(path: Path) -> None:
+    profile = load_profile(path)
+    assert _round_trip(profile) == profile
+
+
+def test_hash_ignores_formatting_and_key_order() -> None:
+    profile = load_profile(EXAMPLES[0])
+    reordered = dict(reversed(list(profile.model_dump(mode="json").items())))
+    assert parse_profile(yaml.safe_dump(reordered, default_flow_style=True)).sha256() == profile.sha256()
+
+
+# ---- the JSON Schema that `clauseguard schema` prints -----------------------------------------------
+
+SCHEMA = Profile.model_json_schema()
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    """Follow ``$ref`` and pick the object branch of ``anyOf`` (optional sub-objects)."""
+    if "$ref" in node:
+        return _resolve(SCHEMA["$defs"][node["$ref"].rsplit("/", 1)[1]])
+    for branch in node.get("anyOf", ()):
+        if "$ref" in branch or branch.get("type") == "object":
+            return _resolve(branch)
+    return node
+
+
+def _unknown_keys(data: Any, node: dict[str, Any], path: str = "") -> list[str]:
+    """Keys of ``data`` that the schema does not declare (a structural check of the example files)."""
+    node = _resolve(node)
+    if isinstance(data, dict):
+        props = node.get("properties", {})
+        missing = [f"{path}.{k}" for k in data if k not in props]
+        return missing + [x for k, v in data.items() if k in props for x in _unknown_keys(v, props[k], f"{path}.{k}")]
+    if isinstance(data, list) and "items" in node:
+        return [x for i, v in enumerate(data) for x in _unknown_keys(v, node["items"], f"{path}[{i}]")]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("definition", "required"),
+    [
+        (None, {"operator", "product", "jurisdictions"}),
+        ("Operator", {"legal_name", "contact_email", "address"}),
+        ("Product", {"name", "url", "effective_date", "governing_law"}),
+        ("ModelEntry", {"name", "license"}),
+        ("DmcaAgent", {"name", "email", "address"}),
+    ],
+)
+def test_schema_lists_required_keys(definition: str | None, required: set[str]) -> None:
+    node = SCHEMA if definition is None else SCHEMA["$defs"][definition]
+    assert set(node["required"]) == required
+
+
+def test_schema_forbids_unknown_keys_everywhere() -> None:
+    objects = [SCHEMA, *SCHEMA["$defs"].values()]
+    assert all(o.get("additionalProperties") is False for o in objects if o.get("type") == "object")
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
+def test_schema_declares_every_key_of_the_examples(path: Path) -> None:
+    assert _unknown_keys(yaml.safe_load(path.read_text(encoding="utf-8")), SCHEMA) == []
+
+
+def test_structural_check_catches_an_unknown_key() -> None:
+    assert _unknown_keys({"product": {"colour": "red"}, "models": [{"nam": "x"}]}, SCHEMA) == [
+        ".product.colour",
+        ".models[0].nam",
+    ]
