@@ -1,0 +1,141 @@
+"""Build every output for a profile in memory, then write the folder atomically.
+
+``render_outputs`` returns relative path -> bytes and is byte-identical for the same inputs (dates
+come from ``product.effective_date``, never from the clock). ``write_outputs`` writes into a
+temporary folder beside the target and renames it into place, so a failure never leaves a half
+written folder and an existing one is only replaced with ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from clauseguard.errors import UserError
+from clauseguard.generator.document import RenderedDocument
+from clauseguard.generator.guardset import in_use, merge_guards
+from clauseguard.generator.library import Library, load_library
+from clauseguard.generator.markdown import to_markdown
+from clauseguard.generator.outputs import Outputs, guards_yaml, lock_file, report_json
+from clauseguard.generator.profile import Profile, load_profile
+from clauseguard.generator.render import base_globals, make_stamp, number, render_documents
+from clauseguard.generator.selection import select
+
+__all__ = ["FORMATS", "build", "generate", "render_outputs", "write_outputs"]
+
+FORMATS = ("md", "html", "docx")
+
+
+def _markdown(doc: RenderedDocument) -> bytes:
+    return to_markdown(doc).encode("utf-8")
+
+
+def _html(doc: RenderedDocument) -> bytes:
+    from clauseguard.generator.html import to_html
+
+    return to_html(doc).encode("utf-8")
+
+
+def _docx(doc: RenderedDocument) -> bytes:
+    from clauseguard.generator.docx import to_docx
+
+    return to_docx(doc)
+
+
+_EXPORTERS: dict[str, Callable[[RenderedDocument], bytes]] = {"md": _markdown, "html": _html, "docx": _docx}
+
+
+def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(formats))
+    unknown = [f for f in chosen if f not in _EXPORTERS]
+    if unknown or not chosen:
+        raise UserError(f"unknown format(s) {unknown}; choose from {', '.join(FORMATS)}")
+    return chosen
+
+
+def build(profile: Profile, library: Library, formats: tuple[str, ...] = FORMATS) -> Outputs:
+    """Select, number, merge guards and render: everything but the bytes."""
+    context = profile.context()
+    selection = select(library, {**context, **base_globals(library)})
+    numbering = number(library, selection)
+    guards = merge_guards(library, selection.selected, numbering, context)
+    stamp = make_stamp(context, profile.sha256())
+    documents = render_documents(library, selection, numbering, context, stamp, in_use(guards))
+    paths = {d.id: [f"documents/{d.id}.{fmt}" for fmt in formats] for d in documents}
+    return Outputs(library, selection, numbering, guards, documents, context, profile.sha256(), paths)
+
+
+def render_outputs(profile: Profile, *, clauses_dir: Path | str | None = None,
+                   formats: Iterable[str] = FORMATS, library: Library | None = None) -> dict[str, bytes]:
+    """Every output file, relative path -> bytes, in a stable order."""
+    chosen = _check_formats(formats)
+    out = build(profile, library or load_library(clauses_dir), chosen)
+    files: dict[str, bytes] = {}
+    for doc in out.documents:
+        for fmt, path in zip(chosen, out.paths[doc.id], strict=True):
+            files[path] = _EXPORTERS[fmt](doc)
+    files["guards.yaml"] = guards_yaml(out)
+    files["report.json"] = report_json(out)
+    files["clauseguard.lock"] = lock_file(out)
+    return files
+
+
+def _prepare_target(out_dir: Path, force: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError("the output path exists and is not a folder", where=str(out_dir))
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise UserError("the output folder is not empty; use --force to replace it", where=str(out_dir))
+
+
+def _fill(folder: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise UserError(f"refusing to write outside the output folder: {rel}")
+        target = folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _swap(staging: Path, out_dir: Path) -> None:
+    """Put ``staging`` where ``out_dir`` is; the old folder is removed only after the rename."""
+    if not out_dir.exists():
+        os.replace(staging, out_dir)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    os.replace(out_dir, old / "previous")
+    try:
+        os.replace(staging, out_dir)
+    except OSError:
+        os.replace(old / "previous", out_dir)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_outputs(files: dict[str, bytes], out_dir: Path | str, *, force: bool = False) -> Path:
+    """Write ``files`` under ``out_dir`` atomically; existing non-empty ``out_dir`` needs ``force``."""
+    out_dir = Path(out_dir).absolute()
+    _prepare_target(out_dir, force)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        _fill(staging, files)
+        os.chmod(staging, 0o755)  # mkdtemp makes it 0700; the target should look like any folder
+        _swap(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def generate(profile_path: Path | str, out_dir: Path | str, *, clauses_dir: Path | str | None = None,
+             formats: Iterable[str] = FORMATS, force: bool = False) -> dict[str, bytes]:
+    """Load the profile, render everything in memory, then write it; nothing is written on error."""
+    profile = load_profile(profile_path)
+    _prepare_target(Path(out_dir), force)
+    files = render_outputs(profile, clauses_dir=clauses_dir, formats=formats)
+    write_outputs(files, out_dir, force=force)
+    return files

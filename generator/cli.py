@@ -1,0 +1,129 @@
+"""The authoring commands: ``generate``, ``explain``, ``lint``, ``schema``, ``catalogue``, ``init``.
+
+``clauseguard/cli.py`` imports this module only when one of these commands runs. Errors are raised as
+:class:`~clauseguard.errors.UserError` subclasses; the entry point prints them and exits with code 2.
+Nothing is written when a command fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from clauseguard.errors import UserError
+
+__all__ = ["catalogue", "explain", "generate", "init", "lint", "schema"]
+
+_DIR = click.Path(file_okay=False, path_type=Path)
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    from clauseguard.generator.build import FORMATS
+
+    chosen = tuple(f.strip() for f in value.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise UserError(f"--format: unknown format(s) {unknown}; choose from {','.join(FORMATS)}")
+    return chosen
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Write ``text`` atomically (temp file beside it, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.command()
+@click.argument("profile", type=_FILE)
+@click.option("-o", "--output", "out_dir", type=_DIR, required=True, help="Folder to write the outputs into.")
+@click.option("--clauses", "clauses_dir", type=_DIR, help="Your clause folder, layered over the built-in one.")
+@click.option("--format", "formats", default="md,html,docx", show_default=True, help="Comma-separated formats.")
+@click.option("--force", is_flag=True, help="Replace the output folder if it is not empty.")
+def generate(profile: Path, out_dir: Path, clauses_dir: Path | None, formats: str, force: bool) -> None:
+    """Write the legal documents, guards.yaml, report.json and clauseguard.lock for PROFILE."""
+    from clauseguard.generator.build import generate as run
+
+    files = run(profile, out_dir, clauses_dir=clauses_dir, formats=_formats(formats), force=force)
+    report = json.loads(files["report.json"])
+    click.echo(f"wrote {len(files)} files to {out_dir}: {len(report['documents'])} documents, "
+               f"{len(report['clauses'])} clauses, {len(report['guards'])} guards")
+    for warning in report["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@click.command()
+@click.argument("profile", type=_FILE)
+@click.argument("clause", required=False)
+@click.option("--clauses", "clauses_dir", type=_DIR, help="Your clause folder, layered over the built-in one.")
+def explain(profile: Path, clause: str | None, clauses_dir: Path | None) -> None:
+    """Say why each clause (or CLAUSE) is in or out for PROFILE."""
+    from clauseguard.generator.explain import explain as run
+
+    click.echo(run(profile, clause, clauses_dir=clauses_dir), nl=False)
+
+
+@click.command()
+@click.argument("folder", type=_DIR, required=False)
+@click.option("--profiles", "profiles", type=_FILE, multiple=True,
+              help="Profiles to render (default: examples/*/profile.yaml). Repeat the option for several.")
+def lint(folder: Path | None, profiles: tuple[Path, ...]) -> None:
+    """Check clause and template files: FOLDER layered over the built-in ones, or the built-in ones."""
+    from clauseguard.generator.library import load_library
+    from clauseguard.generator.lint import lint as run
+
+    problems = run(folder, profiles=profiles or None)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem(s)", err=True)
+        raise click.exceptions.Exit(2)
+    library = load_library(folder)
+    click.echo(f"ok: {len(library.clauses)} clauses and {len(library.templates)} templates")
+
+
+@click.command()
+@click.option("--guards", "guards", is_flag=True, help="Print the schema of guards.yaml instead.")
+def schema(guards: bool) -> None:
+    """Print the JSON Schema of profile.yaml (or of guards.yaml)."""
+    if guards:
+        from clauseguard.generator.outputs import GuardsFile as model
+    else:
+        from clauseguard.generator.profile import Profile as model
+    click.echo(json.dumps(model.model_json_schema(), indent=2, sort_keys=True))
+
+
+@click.command()
+@click.option("-o", "--output", "output", type=_FILE, required=True, help="Markdown file to write.")
+@click.option("--clauses", "clauses_dir", type=_DIR, help="Your clause folder, layered over the built-in one.")
+def catalogue(output: Path, clauses_dir: Path | None) -> None:
+    """Write the catalogue of every clause as Markdown."""
+    from clauseguard.generator.catalogue import catalogue_markdown
+    from clauseguard.generator.library import load_library
+
+    library = load_library(clauses_dir)
+    _write_file(output, catalogue_markdown(library))
+    click.echo(f"wrote {output}: {len(library.clauses)} clauses")
+
+
+@click.command()
+@click.option("-o", "--output", "output", type=_FILE, default=Path("profile.yaml"), show_default=True)
+@click.option("--answers", type=_FILE, help="A YAML file of answers (no questions asked for those).")
+@click.option("--yes", is_flag=True, help="Accept the default for every question not answered.")
+def init(output: Path, answers: Path | None, yes: bool) -> None:
+    """Answer questions about your product; write profile.yaml."""
+    from clauseguard.generator.questionnaire import run_init
+
+    profile = run_init(output, answers=answers, yes=yes)
+    click.echo(f"wrote {output} for {profile.product.name}; next: clauseguard generate {output} -o legal/")

@@ -1,0 +1,36 @@
+"""``clauseguard explain``: for each clause, IN or OUT for a profile, and why, in words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clauseguard.errors import UserError
+from clauseguard.generator.library import load_library
+from clauseguard.generator.profile import load_profile
+from clauseguard.generator.render import base_globals
+from clauseguard.generator.selection import Decision, select
+
+__all__ = ["explain", "format_decision"]
+
+
+def format_decision(decision: Decision) -> str:
+    """``IN   core/agreement`` then the reason, indented."""
+    mark = "IN " if decision.included else "OUT"
+    return f"{mark}  {decision.id}\n     {decision.why}"
+
+
+def explain(profile_path: Path | str, clause_id: str | None = None, *,
+            clauses_dir: Path | str | None = None, include_builtin: bool = True) -> str:
+    """The decisions for every clause (or one), included ones first, each sorted by id."""
+    profile = load_profile(profile_path)
+    library = load_library(clauses_dir, include_builtin=include_builtin)
+    selection = select(library, {**profile.context(), **base_globals(library)})
+    decisions = selection.decisions
+    if clause_id is not None:
+        if clause_id not in decisions:
+            raise UserError(f"no clause has id {clause_id!r}; see `clauseguard catalogue`")
+        return format_decision(decisions[clause_id]) + "\n"
+    ordered = sorted(decisions.values(), key=lambda d: (not d.included, d.id))
+    included = sum(d.included for d in ordered)
+    header = f"{included} of {len(ordered)} clauses apply to {profile.product.name}.\n"
+    return header + "\n".join(format_decision(d) for d in ordered) + "\n"

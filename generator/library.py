@@ -1,0 +1,373 @@
+"""The clause library: clause and template files, parsed and validated, with an override layer.
+
+Built-in clauses and templates are read through ``importlib.resources`` so they are found inside an
+installed wheel. A lawyer's override folder (``--clauses DIR``) is layered on top: a clause with the
+same id replaces the built-in one, a new id adds a clause, and ``DIR/templates/*.md`` replace or add
+templates. Every error names the file and the line.
+
+``scan_library`` collects every problem (for ``clauseguard lint``); ``load_library`` raises the first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from clauseguard.errors import ClauseError
+from clauseguard.generator._yaml import YamlError, format_loc, line_of, load_yaml
+from clauseguard.guards import GuardSpec
+
+__all__ = [
+    "Clause",
+    "ClauseMeta",
+    "GuardEntry",
+    "Library",
+    "Problem",
+    "Template",
+    "TemplateMeta",
+    "load_library",
+    "parse_clause",
+    "parse_template",
+    "scan_library",
+]
+
+_SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
+_SEGMENT = r"[a-z0-9][a-z0-9.+_-]*"
+_ID = rf"^{_SEGMENT}(/{_SEGMENT})*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GuardEntry(_Strict):
+    """A guard as a clause declares it: a GuardSpec without id, clauses and message."""
+
+    type: str
+    stage: str = "input"
+    modality: str = "text"
+    on_fail: str = "block"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    def spec(self, **extra: Any) -> GuardSpec:
+        """Validate as a full GuardSpec (raises pydantic ValidationError)."""
+        return GuardSpec(id=extra.pop("id", "check"), **self.model_dump(), **extra)
+
+
+class ClauseMeta(_Strict):
+    """The front matter of a clause file (docs/lawyers/clause-format.md)."""
+
+    id: str = Field(pattern=_ID)
+    title: str = Field(min_length=1)
+    version: str = Field(pattern=_SEMVER, description="semantic version MAJOR.MINOR.PATCH")
+    documents: list[str] = Field(min_length=1)
+    section: str | dict[str, str]
+    order: int = 100
+    applies_when: str | None = None
+    rationale: str = Field(min_length=1)
+    requires: list[str] = Field(default_factory=list)
+    conflicts: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(min_length=1)
+    guards: list[GuardEntry] = Field(default_factory=list)
+    license: str = Field(min_length=1)
+
+    @field_validator("sources")
+    @classmethod
+    def _non_empty_sources(cls, v: list[str]) -> list[str]:
+        if any(not s.strip() for s in v):
+            raise ValueError("a source is empty")
+        return v
+
+    @field_validator("guards")
+    @classmethod
+    def _valid_guards(cls, v: list[GuardEntry]) -> list[GuardEntry]:
+        for entry in v:
+            entry.spec()
+        return v
+
+    def section_for(self, document: str) -> str | None:
+        """The section id this clause goes in within ``document`` (None when the mapping lacks it)."""
+        return self.section if isinstance(self.section, str) else self.section.get(document)
+
+
+class SectionMeta(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str = Field(min_length=1)
+
+
+class TemplateMeta(_Strict):
+    """The front matter of a template file."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str = Field(min_length=1)
+    version: str = Field(pattern=_SEMVER)
+    order: int = 100
+    sections: list[SectionMeta] = Field(min_length=1)
+    license: str = Field(min_length=1)
+
+    @field_validator("sections")
+    @classmethod
+    def _unique_sections(cls, v: list[SectionMeta]) -> list[SectionMeta]:
+        ids = [s.id for s in v]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"section ids listed twice: {dupes}")
+        return v
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    file: str
+    body: str
+    body_line: int  # file line of the body's first line
+    sha256: str
+    lines: dict[tuple, int]  # front-matter key path -> file line
+
+    def line(self, *loc: str | int) -> int:
+        return line_of(self.lines, tuple(loc)) or 1
+
+
+@dataclass(frozen=True)
+class Clause(_Parsed):
+    meta: ClauseMeta = field(default=None)  # type: ignore[assignment]
+    layer: str = "built-in"
+
+    @property
+    def id(self) -> str:
+        return self.meta.id
+
+
+@dataclass(frozen=True)
+class Template(_Parsed):
+    meta: TemplateMeta = field(default=None)  # type: ignore[assignment]
+    layer: str = "built-in"
+
+    @property
+    def id(self) -> str:
+        return self.meta.id
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One lint finding: ``file:line: message``."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+    @classmethod
+    def from_error(cls, err: ClauseError) -> Problem:
+        file, _, line = (err.where or "?").rpartition(":")
+        if not line.isdigit():
+            return cls(err.where or "?", 1, err.message)
+        return cls(file, int(line), err.message)
+
+
+@dataclass
+class Library:
+    clauses: dict[str, Clause]
+    templates: dict[str, Template]
+
+    def documents(self) -> list[Template]:
+        """Templates in document order."""
+        return sorted(self.templates.values(), key=lambda t: (t.meta.order, t.id))
+
+
+def split_front_matter(text: str, file: str) -> tuple[str, str, int]:
+    """``(yaml_text, body, body_line)``; the front matter sits between two ``---`` lines at the top."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != "---":
+        raise ClauseError("missing front matter: the file must start with a line '---'", where=f"{file}:1")
+    for index, line in enumerate(lines[1:], start=1):
+        if line.rstrip() == "---":
+            return "".join(lines[1:index]), "".join(lines[index + 1:]), index + 2
+    raise ClauseError("front matter is not closed: add a line '---' after it", where=f"{file}:1")
+
+
+def _validation_error(err: ValidationError, file: str, lines: dict, what: str) -> ClauseError:
+    first = err.errors()[0]
+    loc = tuple(first["loc"])
+    line = line_of(lines, loc) or 1
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = f"unknown key (not part of the {what} format; see docs/lawyers/clause-format.md)"
+    elif first["type"] == "missing":
+        msg = "required key is missing"
+    elif first["type"] == "string_pattern_mismatch" and loc[-1:] == ("version",):
+        msg = "version must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.0.0"
+    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return ClauseError(f"{format_loc(loc)}: {msg}{more}", where=f"{file}:{line}")
+
+
+def _parse(data: bytes, file: str, model: type[BaseModel], what: str) -> tuple[Any, dict[str, Any]]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ClauseError(f"not UTF-8 text: {err}", where=f"{file}:1") from err
+    yaml_text, body, body_line = split_front_matter(text, file)
+    try:
+        meta, raw_lines = load_yaml(yaml_text, file)
+    except YamlError as err:
+        raise ClauseError(str(err), where=f"{file}:{(err.line or 0) + 1}") from err
+    lines = {loc: line + 1 for loc, line in raw_lines.items()}
+    if not isinstance(meta, dict):
+        raise ClauseError(f"front matter must be a mapping of keys ({what})", where=f"{file}:2")
+    try:
+        parsed = model.model_validate(meta)
+    except ValidationError as err:
+        raise _validation_error(err, file, lines, what) from err
+    common = {"file": file, "body": body, "body_line": body_line,
+              "sha256": hashlib.sha256(data).hexdigest(), "lines": lines}
+    return parsed, common
+
+
+def parse_clause(data: bytes, file: str, layer: str = "built-in") -> Clause:
+    """Parse one clause file. Raises :class:`ClauseError` naming file and line."""
+    meta, common = _parse(data, file, ClauseMeta, "clause")
+    return Clause(meta=meta, layer=layer, **common)
+
+
+def parse_template(data: bytes, file: str, layer: str = "built-in") -> Template:
+    """Parse one template file. Raises :class:`ClauseError` naming file and line."""
+    meta, common = _parse(data, file, TemplateMeta, "template")
+    return Template(meta=meta, layer=layer, **common)
+
+
+def _walk(root: Traversable, prefix: str) -> Iterator[tuple[Traversable, str]]:
+    """Every ``.md`` file under ``root`` except README files, with a display path, sorted."""
+    for child in sorted(root.iterdir(), key=lambda c: c.name):
+        name = f"{prefix}/{child.name}"
+        if child.is_dir():
+            if child.name.startswith((".", "_")):
+                continue
+            yield from _walk(child, name)
+        elif child.name.endswith(".md") and child.name.lower() != "readme.md":
+            yield child, name
+
+
+@dataclass
+class _Layer:
+    name: str
+    clauses: list[tuple[Traversable, str]]
+    templates: list[tuple[Traversable, str]]
+
+
+def _builtin_layer(include_clauses: bool) -> _Layer:
+    clauses = list(_walk(resources.files("clauseguard.clauses"), "clauses")) if include_clauses else []
+    templates = list(_walk(resources.files("clauseguard.templates"), "templates"))
+    return _Layer("built-in", clauses, templates)
+
+
+def _override_layer(folder: Path) -> _Layer:
+    if not folder.is_dir():
+        raise ClauseError("clause folder not found (or not a folder)", where=str(folder))
+    prefix = str(folder).rstrip("/")
+    files = list(_walk(folder, prefix))
+    templates_prefix = f"{prefix}/templates/"
+    clauses = [(f, n) for f, n in files if not n.startswith(templates_prefix)]
+    templates = [(f, n) for f, n in files if n.startswith(templates_prefix) and n.count("/") == prefix.count("/") + 2]
+    return _Layer("override", clauses, templates)
+
+
+def _add(items: dict[str, Any], seen: dict[str, str], item: Any, problems: list[Problem]) -> None:
+    """Add ``item``; a second file with the same id in the same layer is a problem."""
+    if item.id in seen:
+        problems.append(Problem(item.file, item.line("id"),
+                                f"id {item.id!r} is already used by {seen[item.id]}"))
+        return
+    seen[item.id] = item.file
+    items[item.id] = item
+
+
+def _read_layer(layer: _Layer, library: Library, problems: list[Problem]) -> None:
+    for files, parse, target in (
+        (layer.clauses, parse_clause, library.clauses),
+        (layer.templates, parse_template, library.templates),
+    ):
+        seen: dict[str, str] = {}
+        for resource, name in files:
+            try:
+                item = parse(resource.read_bytes(), name, layer.name)
+            except ClauseError as err:
+                problems.append(Problem.from_error(err))
+                continue
+            _add(target, seen, item, problems)
+
+
+def _layers(clauses_dir: Path | str | None, include_builtin: bool) -> list[_Layer]:
+    layers = [_builtin_layer(include_builtin)]
+    if clauses_dir is not None:
+        layers.append(_override_layer(Path(clauses_dir)))
+    return layers
+
+
+def cross_check(library: Library) -> list[Problem]:
+    """Documents and sections named by clauses exist; ``requires``/``conflicts`` name known clauses."""
+    problems: list[Problem] = []
+    for clause in sorted(library.clauses.values(), key=lambda c: c.id):
+        problems += _check_placement(clause, library)
+        for key in ("requires", "conflicts"):
+            for index, other in enumerate(getattr(clause.meta, key)):
+                if other not in library.clauses:
+                    problems.append(Problem(clause.file, clause.line(key, index),
+                                            f"{key}: no clause has id {other!r}"))
+    return problems
+
+
+def _check_placement(clause: Clause, library: Library) -> list[Problem]:
+    problems = []
+    meta = clause.meta
+    for index, doc in enumerate(meta.documents):
+        template = library.templates.get(doc)
+        if template is None:
+            problems.append(Problem(clause.file, clause.line("documents", index),
+                                    f"documents: unknown document {doc!r}; known: {sorted(library.templates)}"))
+            continue
+        section = meta.section_for(doc)
+        sections = [s.id for s in template.meta.sections]
+        if section is None:
+            problems.append(Problem(clause.file, clause.line("section"), f"section: no section given for {doc!r}"))
+        elif section not in sections:
+            problems.append(Problem(clause.file, clause.line("section"),
+                                    f"section: {doc!r} has no section {section!r}; its sections: {sections}"))
+    if isinstance(meta.section, dict):
+        for doc in sorted(set(meta.section) - set(meta.documents)):
+            problems.append(Problem(clause.file, clause.line("section", doc),
+                                    f"section: {doc!r} is not one of this clause's documents"))
+    return problems
+
+
+def scan_library(
+    clauses_dir: Path | str | None = None, *, include_builtin: bool = True
+) -> tuple[Library, list[Problem]]:
+    """Load every layer, collecting problems instead of stopping at the first."""
+    library = Library(clauses={}, templates={})
+    problems: list[Problem] = []
+    for layer in _layers(clauses_dir, include_builtin):
+        _read_layer(layer, library, problems)
+    problems += cross_check(library)
+    return library, problems
+
+
+def load_library(clauses_dir: Path | str | None = None, *, include_builtin: bool = True) -> Library:
+    """The library, or a :class:`ClauseError` for its first problem (naming file and line).
+
+    ``include_builtin=False`` leaves out the built-in clauses (not the templates): tests and lawyers
+    who want a library made only of their own folder use it.
+    """
+    library, problems = scan_library(clauses_dir, include_builtin=include_builtin)
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more; run `clauseguard lint`)" if len(problems) > 1 else ""
+        raise ClauseError(f"{first.message}{more}", where=f"{first.file}:{first.line}")
+    return library

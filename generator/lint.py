@@ -1,0 +1,175 @@
+"""``clauseguard lint``: every problem in clause and template files, as ``file:line: message``.
+
+Checks, in order: front matter (schema, semver, unique ids, documents and sections that exist,
+``requires``/``conflicts`` that name clauses), ``applies_when`` (compiles, names only profile fields),
+bodies, rationales and guard parameters (compile in the sandbox, name only known variables), guard
+specs, and finally a full render of every example profile, which catches what only shows at render
+time (an undefined attribute, a ``ref`` to a clause that is not included).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from jinja2 import meta, nodes
+from pydantic import BaseModel
+
+from clauseguard.errors import ClauseError, ProfileError, SelectionError
+from clauseguard.generator.library import Clause, Library, Problem, Template, scan_library
+from clauseguard.generator.profile import Profile, load_profile
+from clauseguard.generator.sandbox import Source, environment, parse_expression, parse_template
+from clauseguard.generator.selection import FactRef, fact_refs
+
+__all__ = ["BODY_NAMES", "TEMPLATE_NAMES", "check_fact", "example_profiles", "lint"]
+
+BODY_NAMES = frozenset({"ref", "selected", "doc", "licence", "guards_in_use"})
+TEMPLATE_NAMES = BODY_NAMES | {"document", "sections"}
+_RATIONALE_NAMES = frozenset({"doc", "licence"})
+
+
+def _unwrap(tp: Any) -> Any:
+    """``X | None`` -> ``X``."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0] if len(args) == 1 else tp
+    return tp
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _walk_path(path: tuple[str, ...]) -> tuple[Any, str | None]:
+    """The annotation at ``path`` in the Profile model, or an error message."""
+    tp: Any = Profile
+    for index, part in enumerate(path):
+        tp = _unwrap(tp)
+        where = ".".join(path[:index]) or "the profile"
+        if not _is_model(tp):
+            return None, f"{where} has no field {part!r} (it is not a group of keys)"
+        if part not in tp.model_fields:
+            return None, f"{'.'.join(path[:index + 1])!r} is not a profile field; {where} has: " + \
+                ", ".join(tp.model_fields)
+        tp = tp.model_fields[part].annotation
+    return tp, None
+
+
+def check_fact(ref: FactRef) -> str | None:
+    """None when ``ref`` names a profile field (and, if mapped, a field of its list items)."""
+    tp, error = _walk_path(ref.path)
+    if error or not ref.mapped:
+        return error
+    item = _unwrap(typing.get_args(_unwrap(tp))[0]) if typing.get_origin(_unwrap(tp)) is list else None
+    if not _is_model(item):
+        return f"{'.'.join(ref.path)} is not a list of groups of keys; map(attribute=...) cannot apply"
+    if ref.mapped not in item.model_fields:
+        return f"items of {'.'.join(ref.path)} have no field {ref.mapped!r}; they have: {', '.join(item.model_fields)}"
+    return None
+
+
+def _known_names(extra: Iterable[str]) -> frozenset[str]:
+    return frozenset(Profile.model_fields) | frozenset(environment().globals) | frozenset(extra)
+
+
+def _check_names(tree: nodes.Node, source: Source, allowed: frozenset[str], what: str) -> Iterator[Problem]:
+    """Unknown top-level names, and profile paths that do not exist."""
+    if not isinstance(tree, nodes.Template):  # an applies_when expression
+        tree = nodes.Template([nodes.Output([tree])], lineno=1).set_environment(environment())
+    lines = {n.name: n.lineno for n in reversed(list(tree.find_all(nodes.Name)))}
+    for name in sorted(meta.find_undeclared_variables(tree)):
+        if name not in allowed:
+            yield Problem(source.file, source.first_line + lines.get(name, 1) - 1,
+                          f"{what}: unknown name {name!r} (not a profile key or a helper)")
+    for ref in dict.fromkeys(fact_refs(tree)):
+        if ref.path[0] in Profile.model_fields and (error := check_fact(ref)):
+            yield Problem(source.file, source.first_line + ref.line - 1, f"{what}: {error}")
+
+
+def _guarded(check: Any) -> list[Problem]:
+    try:
+        return list(check())
+    except ClauseError as err:
+        return [Problem.from_error(err)]
+
+
+def _check_text(text: str, source: Source, allowed: frozenset[str], what: str) -> list[Problem]:
+    return _guarded(lambda: _check_names(parse_template(text, source), source, allowed, what))
+
+
+def _check_applies_when(clause: Clause) -> list[Problem]:
+    if clause.meta.applies_when is None:
+        return []
+    source = Source(clause.file, clause.line("applies_when"))
+    allowed = _known_names(())
+    return _guarded(lambda: _check_names(parse_expression(clause.meta.applies_when, source), source, allowed,
+                                         "applies_when"))
+
+
+def _guard_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _guard_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _guard_strings(v)
+    elif isinstance(value, str) and ("{{" in value or "{%" in value):
+        yield value
+
+
+def check_clause(clause: Clause) -> list[Problem]:
+    """Static checks of one clause: expression, rationale, body and guard parameter strings."""
+    problems = _check_applies_when(clause)
+    problems += _check_text(clause.meta.rationale, Source(clause.file, clause.line("rationale")),
+                            _known_names(_RATIONALE_NAMES), "rationale")
+    problems += _check_text(clause.body, Source(clause.file, clause.body_line), _known_names(BODY_NAMES), "body")
+    for index, guard in enumerate(clause.meta.guards):
+        source = Source(clause.file, clause.line("guards", index))
+        for text in _guard_strings(guard.params):
+            problems += _check_text(text, source, _known_names(()), f"guards[{index}].params")
+    return problems
+
+
+def check_template(template: Template) -> list[Problem]:
+    return _check_text(template.body, Source(template.file, template.body_line), _known_names(TEMPLATE_NAMES),
+                       "template")
+
+
+def example_profiles() -> list[Path]:
+    """``examples/*/profile.yaml`` of the repository (or of the current folder)."""
+    for root in (Path(__file__).resolve().parents[1], Path.cwd()):
+        found = sorted((root / "examples").glob("*/profile.yaml"))
+        if found:
+            return found
+    return []
+
+
+def _render_problems(library: Library, profile_path: Path) -> list[Problem]:
+    from clauseguard.generator.build import build
+
+    try:
+        profile = load_profile(profile_path)
+        build(profile, library, ("md",))
+    except (ClauseError, SelectionError) as err:
+        problem = Problem.from_error(err)
+        return [Problem(problem.file, problem.line, f"{problem.message} (rendering {profile_path})")]
+    except ProfileError as err:
+        return [Problem(str(profile_path), 1, f"example profile is invalid: {err}")]
+    return []
+
+
+def lint(clauses_dir: Path | str | None = None, *, profiles: Iterable[Path | str] | None = None,
+         include_builtin: bool = True) -> list[Problem]:
+    """Every problem found, sorted by file and line; empty when the library is clean."""
+    library, problems = scan_library(clauses_dir, include_builtin=include_builtin)
+    for clause in library.clauses.values():
+        problems += check_clause(clause)
+    for template in library.templates.values():
+        problems += check_template(template)
+    if not problems:  # rendering a broken library would only repeat the problems above
+        for path in (example_profiles() if profiles is None else [Path(p) for p in profiles]):
+            problems += _render_problems(library, path)
+    return sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line, p.message))

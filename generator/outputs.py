@@ -1,0 +1,154 @@
+"""The machine-readable outputs: ``guards.yaml``, ``report.json`` and ``clauseguard.lock``.
+
+All three are deterministic (sorted keys, no timestamps) and stamped with the clauseguard version and
+the profile hash, so a folder of outputs can be traced to its inputs and regenerated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from clauseguard import __version__
+from clauseguard.generator.document import RenderedDocument
+from clauseguard.generator.library import Library
+from clauseguard.generator.render import Numbering
+from clauseguard.generator.selection import Selection
+from clauseguard.guards import GuardSpec
+
+__all__ = ["GuardsFile", "Outputs", "guards_yaml", "lock_file", "report_json", "warnings_for"]
+
+
+class GuardsFile(BaseModel):
+    """The schema of guards.yaml (``clauseguard schema --guards``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clauseguard_version: str
+    profile_sha256: str
+    guards: list[GuardSpec]
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Everything the output files are written from."""
+
+    library: Library
+    selection: Selection
+    numbering: Numbering
+    guards: list[GuardSpec]
+    documents: list[RenderedDocument]
+    profile: dict[str, Any]
+    profile_sha256: str
+    paths: dict[str, list[str]]  # document id -> its files, first one the primary
+
+
+def _dump_yaml(data: Any) -> bytes:
+    """YAML in the (deterministic) order the data was built in, so ``id`` comes first in each guard."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100).encode("utf-8")
+
+
+def _dump_json(data: Any) -> bytes:
+    return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def guards_yaml(out: Outputs) -> bytes:
+    """``guards.yaml``: ``{clauseguard_version, profile_sha256, guards: [...]}``."""
+    data = GuardsFile(clauseguard_version=__version__, profile_sha256=out.profile_sha256, guards=out.guards)
+    return _dump_yaml(data.model_dump(mode="json", exclude_none=True))
+
+
+def _clause_entry(out: Outputs, clause_id: str) -> dict[str, Any]:
+    clause = out.library.clauses[clause_id]
+    decision = out.selection.decisions[clause_id]
+    return {
+        "id": clause_id, "version": clause.meta.version, "title": clause.meta.title,
+        "documents": [d for d in clause.meta.documents if d in out.numbering.documents],
+        "sections": {p.document: p.number for p in out.numbering.placements(clause_id)},
+        "why": decision.why, "reason": decision.reason, "facts": list(decision.facts),
+        "required_by": list(decision.required_by), "sources": list(clause.meta.sources),
+        "guards": [g.id for g in out.guards if clause_id in g.clauses], "layer": clause.layer,
+    }
+
+
+def _document_entry(out: Outputs, doc: RenderedDocument) -> dict[str, Any]:
+    return {
+        "id": doc.id, "title": doc.title, "version": doc.version, "path": out.paths[doc.id][0],
+        "paths": out.paths[doc.id], "clauses": list(doc.clause_ids),
+        "sections": [{"number": s.number, "id": s.id, "title": s.title,
+                      "clauses": [{"number": c.number, "id": c.id} for c in s.clauses]} for s in doc.sections],
+    }
+
+
+def report_json(out: Outputs) -> bytes:
+    """``report.json`` per DESIGN.md, plus section numbers and the excluded clauses with why."""
+    decisions = out.selection.decisions
+    data = {
+        "clauseguard_version": __version__,
+        "profile_sha256": out.profile_sha256,
+        "documents": [_document_entry(out, d) for d in out.documents],
+        "clauses": [_clause_entry(out, i) for i in out.selection.selected],
+        "excluded": [{"id": i, "why": d.why, "facts": list(d.facts)}
+                     for i, d in sorted(decisions.items()) if not d.included],
+        "guards": [{"id": g.id, "type": g.type, "stage": g.stage.value, "modality": g.modality.value,
+                    "on_fail": g.on_fail.value, "clauses": list(g.clauses)} for g in out.guards],
+        "warnings": warnings_for(out.profile),
+    }
+    return _dump_json(data)
+
+
+def lock_file(out: Outputs) -> bytes:
+    """``clauseguard.lock``: what the outputs were made from, with content hashes."""
+    data = {
+        "clauseguard_version": __version__,
+        "profile_sha256": out.profile_sha256,
+        "clauses": [{"id": i, "version": out.library.clauses[i].meta.version,
+                     "sha256": out.library.clauses[i].sha256, "layer": out.library.clauses[i].layer}
+                    for i in out.selection.selected],
+        "templates": [{"id": t.id, "version": t.meta.version, "sha256": t.sha256, "layer": t.layer}
+                      for t in out.library.documents() if t.id in out.numbering.documents],
+    }
+    return _dump_yaml(data)
+
+
+def _no_dmca_agent(p: dict[str, Any]) -> str | None:
+    if "US" in p["jurisdictions"] and p["user_content"]["uploads"] and not p["operator"].get("dmca_agent"):
+        return ("users in the US upload content but operator.dmca_agent is not set: the 17 U.S.C. §512(c) "
+                "safe harbour needs an agent designated with the US Copyright Office")
+    return None
+
+
+def _no_dsa_contact(p: dict[str, Any]) -> str | None:
+    hosting = p["user_content"]["uploads"] or p["user_content"]["public_sharing"]
+    if "EU" in p["jurisdictions"] and hosting and not p["operator"].get("dsa_contact_email"):
+        return ("users in the EU share content but operator.dsa_contact_email is not set: DSA Art. 11 and 12 "
+                "require a single point of contact")
+    return None
+
+
+def _other_licences(p: dict[str, Any]) -> str | None:
+    others = [m["name"] for m in p["models"] if m["license"] == "other"]
+    if others:
+        return (f"models with license 'other' ({', '.join(others)}): clauseguard has no clauses passing their "
+                "terms on; add them in an override folder")
+    return None
+
+
+def _young_users_us(p: dict[str, Any]) -> str | None:
+    if "US" in p["jurisdictions"] and p["audience"]["minimum_age"] < 13:
+        return "audience.minimum_age is below 13 with users in the US: COPPA verifiable parental consent applies"
+    return None
+
+
+_WARNINGS: tuple[Callable[[dict[str, Any]], str | None], ...] = (
+    _no_dmca_agent, _no_dsa_contact, _other_licences, _young_users_us)
+
+
+def warnings_for(profile: dict[str, Any]) -> list[str]:
+    """Things the profile leaves out that the law or a licence will ask for."""
+    return [w for check in _WARNINGS if (w := check(profile))]

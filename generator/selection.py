@@ -1,0 +1,203 @@
+"""Which clauses apply to a profile, and why, in words.
+
+Every clause gets a :class:`Decision`: included because its ``applies_when`` is true (or it has
+none), included because another included clause ``requires`` it, or left out because its
+``applies_when`` is false. ``why`` quotes the rendered rationale and the profile facts the
+expression looked at, so ``report.json`` and ``clauseguard explain`` can show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from jinja2 import nodes
+
+from clauseguard.errors import SelectionError
+from clauseguard.generator.library import Clause, Library
+from clauseguard.generator.sandbox import Source, compile_expression, compile_template, parse_expression, render
+
+__all__ = ["Decision", "FactRef", "Selection", "describe", "fact_refs", "select"]
+
+
+@dataclass(frozen=True)
+class FactRef:
+    """A profile fact an expression reads: ``("modalities", "outputs")``, or ``models`` mapped to ``license``."""
+
+    path: tuple[str, ...]
+    mapped: str | None = None  # `models|map(attribute='license')`
+    line: int = field(default=1, compare=False)  # line in the expression or template text
+
+    def label(self) -> str:
+        dotted = ".".join(self.path)
+        return f"{dotted}[].{self.mapped}" if self.mapped else dotted
+
+
+def _chain(node: nodes.Node) -> tuple[str, ...] | None:
+    """``a.b['c']`` -> ``("a", "b", "c")``; None when the chain does not start at a name."""
+    if isinstance(node, nodes.Name):
+        return (node.name,)
+    if isinstance(node, nodes.Getattr):
+        base = _chain(node.node)
+        return (*base, node.attr) if base else None
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        base = _chain(node.node)
+        return (*base, node.arg.value) if base else None
+    return None
+
+
+def _mapped_attribute(node: nodes.Filter) -> str | None:
+    for kwarg in node.kwargs:
+        if kwarg.key == "attribute" and isinstance(kwarg.value, nodes.Const):
+            return str(kwarg.value.value)
+    return None
+
+
+def fact_refs(node: nodes.Node) -> Iterator[FactRef]:
+    """Every profile path an expression reads, outermost chains only, in source order."""
+    if isinstance(node, nodes.Filter) and node.name == "map" and node.node is not None:
+        path = _chain(node.node)
+        attribute = _mapped_attribute(node)
+        if path and attribute:
+            yield FactRef(path, attribute, node.lineno)
+            return
+    path = _chain(node)
+    if path:
+        yield FactRef(path, None, node.lineno)
+        return
+    for child in node.iter_child_nodes():
+        yield from fact_refs(child)
+
+
+def _value(context: dict[str, Any], ref: FactRef) -> Any:
+    value: Any = context
+    for part in ref.path:
+        value = value.get(part) if isinstance(value, dict) else None
+    if ref.mapped and isinstance(value, list):
+        return [item.get(ref.mapped) if isinstance(item, dict) else None for item in value]
+    return value
+
+
+def describe(value: Any) -> str:
+    """A profile value as a profile writer would read it: lists in brackets, true/false, 'not set'."""
+    if value is None:
+        return "not set"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, list):
+        return "[" + ", ".join(describe(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {describe(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: str
+    included: bool
+    reason: str  # "applies", "always", "required", "excluded"
+    why: str
+    facts: tuple[str, ...] = ()
+    required_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Selection:
+    decisions: dict[str, Decision]
+
+    @property
+    def selected(self) -> tuple[str, ...]:
+        return tuple(sorted(i for i, d in self.decisions.items() if d.included))
+
+    def is_selected(self, clause_id: str) -> bool:
+        decision = self.decisions.get(clause_id)
+        return bool(decision and decision.included)
+
+
+@cache
+def _expression(text: str, file: str, line: int) -> tuple[Callable[..., Any], tuple[FactRef, ...]]:
+    source = Source(file, line)
+    refs = tuple(dict.fromkeys(fact_refs(parse_expression(text, source))))
+    return compile_expression(text, source), refs
+
+
+@cache
+def _rationale_template(text: str, file: str, line: int) -> Any:
+    return compile_template(text, Source(file, line))
+
+
+def _facts(clause: Clause, context: dict[str, Any]) -> tuple[bool, tuple[str, ...]]:
+    expr = clause.meta.applies_when
+    if expr is None:
+        return True, ()
+    func, refs = _expression(expr, clause.file, clause.line("applies_when"))
+    result = bool(func(**context))
+    return result, tuple(f"{ref.label()} = {describe(_value(context, ref))}" for ref in refs)
+
+
+def _rationale(clause: Clause, context: dict[str, Any]) -> str:
+    source = Source(clause.file, clause.line("rationale"))
+    template = _rationale_template(clause.meta.rationale, clause.file, source.first_line)
+    return " ".join(render(template, context, source, "rationale").split())
+
+
+def _decide(clause: Clause, context: dict[str, Any]) -> Decision:
+    applies, facts = _facts(clause, context)
+    if not applies:
+        why = f"applies_when is false: {clause.meta.applies_when}"
+        why += f" ({'; '.join(facts)})." if facts else "."
+        return Decision(clause.id, False, "excluded", why, facts)
+    rationale = _rationale(clause, context)
+    if not facts:
+        return Decision(clause.id, True, "always", f"{rationale} (It applies to every product.)")
+    return Decision(clause.id, True, "applies", f"{rationale} (Profile: {'; '.join(facts)}.)", facts)
+
+
+def _pull_required(library: Library, decisions: dict[str, Decision], context: dict[str, Any]) -> None:
+    """Include, transitively, every clause an included clause requires."""
+    queue = sorted(i for i, d in decisions.items() if d.included)
+    while queue:
+        clause = library.clauses[queue.pop(0)]
+        for other in clause.meta.requires:
+            current = decisions[other]
+            if current.included and current.reason != "required":
+                continue
+            by = tuple(sorted({*current.required_by, clause.id}))
+            rationale = _rationale(library.clauses[other], context)
+            why = f"Required by {', '.join(by)}. {rationale}"
+            decisions[other] = Decision(other, True, "required", why, current.facts, by)
+            if not current.included:
+                queue.append(other)
+
+
+def _check_requires_known(library: Library) -> None:
+    for clause in sorted(library.clauses.values(), key=lambda c: c.id):
+        for index, other in enumerate(clause.meta.requires):
+            if other not in library.clauses:
+                raise SelectionError(f"{clause.id} requires {other!r}, which no clause file defines",
+                                     where=f"{clause.file}:{clause.line('requires', index)}")
+
+
+def _check_conflicts(library: Library, selection: Selection) -> None:
+    for clause_id in selection.selected:
+        clause = library.clauses[clause_id]
+        for other in clause.meta.conflicts:
+            if selection.is_selected(other):
+                raise SelectionError(
+                    f"{clause_id} ({clause.file}) conflicts with {other} ({library.clauses[other].file}), "
+                    "and the profile includes both; change the profile or one clause's applies_when",
+                    where=f"{clause.file}:{clause.line('conflicts')}")
+
+
+def select(library: Library, context: dict[str, Any]) -> Selection:
+    """Decide every clause of ``library`` for a profile context (``Profile.context()``)."""
+    _check_requires_known(library)
+    decisions = {cid: _decide(library.clauses[cid], context) for cid in sorted(library.clauses)}
+    _pull_required(library, decisions, context)
+    selection = Selection(decisions)
+    _check_conflicts(library, selection)
+    return selection
