@@ -1,0 +1,77 @@
+"""The wheel holds every module, clause and template of the source tree, under the clauseguard namespace.
+
+setuptools maps the four top-level folders into ``clauseguard.*`` (see pyproject.toml); a module or a
+sub-package that is not listed there, or a data file that no package-data glob matches, would work in
+an editable install and be missing for everyone who installs the wheel. The test builds the wheel from
+a copy of the tree (so the checkout gets no ``build/`` folder) without network or build isolation.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# source folder -> (folder inside the wheel, the files that must be shipped from it)
+SHIPPED = {
+    "clauseguard": ("clauseguard", ("*.py",)),
+    "guards": ("clauseguard/guards", ("*.py", "py.typed", "data/**/*")),
+    "generator": ("clauseguard/generator", ("*.py", "py.typed", "data/**/*")),
+    "clauses": ("clauseguard/clauses", ("*.py", "*.md", "*.yaml")),
+    "templates": ("clauseguard/templates", ("*.py", "*.md", "*.yaml", "*.css", "*.html")),
+}
+
+
+def _source_files() -> set[str]:
+    """Where each file of the source tree must land in the wheel."""
+    expected = set()
+    for folder, (target, patterns) in SHIPPED.items():
+        for pattern in patterns:
+            for path in (ROOT / folder).rglob(pattern):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    expected.add(f"{target}/{path.relative_to(ROOT / folder).as_posix()}")
+    return expected
+
+
+@pytest.fixture(scope="module")
+def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md", *SHIPPED):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, src / name)
+    dist = tmp_path_factory.mktemp("dist")
+    command = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--skip-dependency-check"]
+    result = subprocess.run([*command, "--outdir", str(dist), str(src)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (wheel,) = dist.glob("clauseguard-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        return set(archive.namelist())
+
+
+def test_every_source_file_is_in_the_wheel(wheel_names: set[str]) -> None:
+    assert sorted(_source_files() - wheel_names) == []
+
+
+@pytest.mark.parametrize("folder", ["clauses", "templates"])
+def test_lawyer_data_is_shipped(wheel_names: set[str], folder: str) -> None:
+    shipped = {n for n in wheel_names if n.startswith(f"clauseguard/{folder}/") and n.endswith((".md", ".yaml"))}
+    assert shipped, f"no clause or template file in the wheel under clauseguard/{folder}/"
+    assert "clauseguard/clauses/licences/registry.yaml" in wheel_names
+
+
+def test_nothing_is_installed_as_a_bare_top_level_module(wheel_names: set[str]) -> None:
+    tops = {n.split("/", 1)[0] for n in wheel_names}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"clauseguard"}
+
+
+def test_console_script_is_declared(wheel_names: set[str]) -> None:
+    (entry_points,) = [n for n in wheel_names if n.endswith(".dist-info/entry_points.txt")]
+    assert entry_points
