@@ -1,0 +1,128 @@
+"""One Aho-Corasick automaton over normalised text for many labelled term lists.
+
+Terms are normalised exactly like the text (see :mod:`normalize`), so "b0mb" in a list and "B O M B"
+in a text meet as "bomb". Because a "1" in the text may stand for "i" or "l", each term gets variants
+with its "l"s read as "i"; single words also match their plural in "s". Matches are whole-word by
+default, and a match may only cross a real word boundary where the term itself has one ("pipe bomb"
+matches "pipe-bomb" and "pipebomb"; "anal" does not match "an al"). Allow-listed terms hide the
+matches inside them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import ahocorasick
+
+from clauseguard.guards.normalize import Normalized, normalize
+
+__all__ = ["Match", "TermMatcher"]
+
+_MAX_L_VARIANTS = 3  # terms with more "l"s get only the all-"i" variant
+
+
+@dataclass(frozen=True)
+class Match:
+    """A term found: its label (a category), the listed term, and original/normalised spans."""
+
+    label: str
+    term: str
+    span: tuple[int, int]
+    norm_span: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    label: str
+    term: str
+    breaks: frozenset[int]
+    allow: bool
+
+
+def _key(term: str) -> tuple[str, frozenset[int]]:
+    norm = normalize(term)
+    breaks = frozenset(p for p in range(1, len(norm.text)) if norm.boundary[p] == 2)
+    return norm.text, breaks
+
+
+def _variants(key: str, breaks: frozenset[int]) -> set[str]:
+    ls = [i for i, c in enumerate(key) if c == "l"]
+    keys = {key, key.replace("l", "i")}
+    if len(ls) <= _MAX_L_VARIANTS:
+        for combo in itertools.product("li", repeat=len(ls)):
+            chars = list(key)
+            for i, c in zip(ls, combo, strict=True):
+                chars[i] = c
+            keys.add("".join(chars))
+    if not breaks and key[-1:].isalpha() and not key.endswith("s"):
+        keys |= {k + "s" for k in keys}
+    return keys
+
+
+class TermMatcher:
+    """Finds labelled terms in texts. Build once; :meth:`find` is thread-safe."""
+
+    def __init__(self, terms: Mapping[str, Iterable[str]], *, allow: Iterable[str] = (),
+                 whole_words: bool = True) -> None:
+        self.whole_words = whole_words
+        self._automaton = ahocorasick.Automaton()
+        table: dict[str, list[_Entry]] = {}
+        for label, words in terms.items():
+            for term in words:
+                self._add(table, term, label, allow=False)
+        for term in allow:
+            self._add(table, term, "", allow=True)
+        for key, entries in table.items():
+            self._automaton.add_word(key, (len(key), tuple(entries)))
+        self.max_key_len = max((len(k) for k in table), default=0)
+        self.size = len(table)
+        if table:
+            self._automaton.make_automaton()
+
+    @staticmethod
+    def _add(table: dict[str, list[_Entry]], term: str, label: str, *, allow: bool) -> None:
+        key, breaks = _key(term)
+        if not key:
+            return
+        entry = _Entry(label, term, breaks, allow)
+        for variant in _variants(key, breaks):
+            table.setdefault(variant, []).append(entry)
+
+    def _accepts(self, norm: Normalized, start: int, end: int, entry: _Entry) -> bool:
+        if not self.whole_words:
+            return True
+        b = norm.boundary
+        if not (b[start] and b[end]):
+            return False
+        return all(b[p] != 2 or (p - start) in entry.breaks for p in range(start + 1, end))
+
+    def find(self, text: str) -> list[Match]:
+        """Every listed term in ``text`` (not inside an allow-listed term), in order of position."""
+        if not self.size:
+            return []
+        norm = normalize(text)
+        hits: list[Match] = []
+        allowed: list[tuple[int, int]] = []
+        for last, (length, entries) in self._automaton.iter(norm.text):
+            start, end = last + 1 - length, last + 1
+            for entry in entries:
+                if not self._accepts(norm, start, end, entry):
+                    continue
+                if entry.allow:
+                    allowed.append((start, end))
+                else:
+                    hits.append(Match(entry.label, entry.term, norm.original_span(start, end), (start, end)))
+        return _dedupe(h for h in hits if not any(a <= h.norm_span[0] and h.norm_span[1] <= b
+                                                   for a, b in allowed))
+
+
+def _dedupe(hits: Iterable[Match]) -> list[Match]:
+    seen: set[tuple[str, tuple[int, int]]] = set()
+    out: list[Match] = []
+    for hit in sorted(hits, key=lambda h: (h.span, h.label)):
+        if (hit.label, hit.span) not in seen:
+            seen.add((hit.label, hit.span))
+            out.append(hit)
+    return out

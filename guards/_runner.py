@@ -1,0 +1,86 @@
+"""Running one guard so that it fails closed: an exception or a blown time budget is a block.
+
+``GuardSpec.on_error`` may turn that block into a flag; it never becomes a silent pass. A guard that
+overruns keeps running in its daemon thread (Python cannot kill a thread); its result is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._params import Action
+from clauseguard.guards._verdict import Finding, Verdict
+
+__all__ = ["arun_guard", "failure_verdict", "run_guard"]
+
+log = logging.getLogger("clauseguard.guards")
+
+
+def failure_verdict(guard: Guard, content: str | bytes, reason: str) -> Verdict:
+    """The fail-closed verdict: block (or flag when ``on_error: flag``) with a finding saying why."""
+    action = Action(guard.spec.on_error)
+    finding = Finding(guard_id=guard.id, category=None, score=1.0, clause_ids=tuple(guard.spec.clauses),
+                      message=reason, action=action)
+    if action is Action.BLOCK:
+        return Verdict(allowed=False, action=action, output=None, findings=(finding,), guard_id=guard.id)
+    return Verdict(allowed=True, action=action, output=content, findings=(finding,), guard_id=guard.id)
+
+
+def _checked(guard: Guard, content: str | bytes, verdict: object) -> Verdict:
+    if not isinstance(verdict, Verdict):
+        return failure_verdict(guard, content, f"guard {guard.id!r} returned {type(verdict).__name__}, "
+                                               "not a Verdict")
+    return verdict
+
+
+def _timeout_reason(guard: Guard) -> str:
+    return f"guard {guard.id!r} exceeded its time budget of {guard.spec.timeout_ms:g} ms"
+
+
+def _error_reason(guard: Guard, err: BaseException) -> str:
+    log.warning("guard %s failed", guard.id, exc_info=err)
+    return f"guard {guard.id!r} failed: {type(err).__name__}: {err}"
+
+
+def run_guard(guard: Guard, content: str | bytes, context: Context) -> Verdict:
+    """``guard.check`` under its time budget; failures become a fail-closed verdict."""
+    timeout_ms = guard.spec.timeout_ms
+    if timeout_ms is None:
+        try:
+            return _checked(guard, content, guard.check(content, context))
+        except Exception as err:  # fail closed: any guard error is a decision, not a crash
+            return failure_verdict(guard, content, _error_reason(guard, err))
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["verdict"] = guard.check(content, context)
+        except Exception as err:  # reported below, in the caller's thread
+            box["error"] = err
+
+    worker = threading.Thread(target=target, name=f"guard-{guard.id}", daemon=True)
+    worker.start()
+    worker.join(timeout_ms / 1000.0)
+    if worker.is_alive():
+        return failure_verdict(guard, content, _timeout_reason(guard))
+    if "error" in box:
+        return failure_verdict(guard, content, _error_reason(guard, box["error"]))  # type: ignore[arg-type]
+    return _checked(guard, content, box.get("verdict"))
+
+
+async def arun_guard(guard: Guard, content: str | bytes, context: Context) -> Verdict:
+    """Async twin of :func:`run_guard`."""
+    timeout_ms = guard.spec.timeout_ms
+    try:
+        if timeout_ms is None:
+            verdict = await guard.acheck(content, context)
+        else:
+            verdict = await asyncio.wait_for(guard.acheck(content, context), timeout_ms / 1000.0)
+    except TimeoutError:
+        return failure_verdict(guard, content, _timeout_reason(guard))
+    except Exception as err:  # fail closed
+        return failure_verdict(guard, content, _error_reason(guard, err))
+    return _checked(guard, content, verdict)

@@ -1,0 +1,85 @@
+"""YAML loading that remembers where each key is, so errors can name the line.
+
+A copy of ``clauseguard.generator._yaml`` (guards never import the generator; the generator may
+import this one instead, so the two can be deduplicated).
+
+``load_yaml(text, filename)`` returns the data and a map from key paths (tuples of keys and list
+indices) to 1-based line numbers. Duplicate keys are an error (PyYAML silently keeps the last one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+__all__ = ["YamlError", "format_loc", "line_of", "load_yaml"]
+
+Path_ = tuple[str | int, ...]
+
+
+class YamlError(ValueError):
+    """Invalid YAML; ``line`` is 1-based or None."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                raise YamlError(f"duplicate key {format_loc((*path, key))!r}", key_node.start_mark.line + 1)
+            seen.add(key)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*path, key), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines)
+
+
+def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, dict[Path_, int]]:
+    """Parse one YAML document; return ``(data, lines)``. Raises :class:`YamlError`."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        lines: dict[Path_, int] = {}
+        if node is not None:
+            _walk(node, (), lines)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        problem = err.problem or str(err)
+        raise YamlError(f"invalid YAML: {problem}", line) from err
+    except yaml.YAMLError as err:
+        raise YamlError(f"invalid YAML: {err}", None) from err
+    return data, lines
+
+
+def format_loc(loc: Path_) -> str:
+    """``("models", 0, "license")`` -> ``"models[0].license"``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def line_of(lines: dict[Path_, int], loc: Path_) -> int | None:
+    """The line of ``loc``, or of its nearest ancestor that has one."""
+    loc = tuple(loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())

@@ -1,0 +1,108 @@
+"""Loading guards.yaml into :class:`GuardSpec` objects, with errors that name file, line, guard and key.
+
+Two forms are accepted: the mapping the generator writes ``{clauseguard_version, profile_sha256,
+guards: [...]}`` and a bare list of guards. Nothing is silently dropped: an unknown top-level key,
+an empty guard list, a bad parameter or a regex that does not compile is a :class:`GuardConfigError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards._params import PARAMS, GuardSpec
+from clauseguard.guards._yaml import YamlError, format_loc, line_of, load_yaml
+
+__all__ = ["TOP_LEVEL_KEYS", "load_guards", "parse_guards"]
+
+TOP_LEVEL_KEYS = frozenset({"clauseguard_version", "profile_sha256", "guards"})
+
+Loc = tuple[str | int, ...]
+
+
+def load_guards(path: str | Path) -> list[GuardSpec]:
+    """Read and validate a guards.yaml file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise GuardConfigError(f"cannot read guards file: {err}", where=str(path)) from err
+    return parse_guards(text, str(path))
+
+
+def parse_guards(text: str, filename: str = "<string>") -> list[GuardSpec]:
+    """Validate guards.yaml text; ``filename`` is used in error messages only."""
+    try:
+        data, lines = load_yaml(text, filename)
+    except YamlError as err:
+        where = f"{filename}:{err.line}" if err.line else filename
+        raise GuardConfigError(str(err), where=where) from err
+    entries, base = _entries(data, lines, filename)
+    specs = [_spec(entry, (*base, i), lines, filename) for i, entry in enumerate(entries)]
+    _check_unique_ids(specs, base, lines, filename)
+    return specs
+
+
+def _where(filename: str, lines: dict[Loc, int], loc: Loc, guard_id: str | None = None) -> str:
+    line = line_of(lines, loc)
+    place = f"{filename}:{line}" if line else filename
+    guard = f" guard {guard_id!r}" if guard_id else ""
+    return f"{place}{guard} {format_loc(loc)}"
+
+
+def _entries(data: Any, lines: dict[Loc, int], filename: str) -> tuple[list[Any], Loc]:
+    if isinstance(data, list):
+        entries, base = data, ()
+    elif isinstance(data, dict):
+        unknown = sorted(set(data) - TOP_LEVEL_KEYS)
+        if unknown:
+            raise GuardConfigError(f"unknown top-level key(s) {unknown}; expected {sorted(TOP_LEVEL_KEYS)}",
+                                   where=_where(filename, lines, (unknown[0],)))
+        entries, base = data.get("guards"), ("guards",)
+        if not isinstance(entries, list):
+            raise GuardConfigError("'guards' must be a list of guards",
+                                   where=_where(filename, lines, ("guards",)))
+    else:
+        raise GuardConfigError("expected a list of guards or a mapping with a 'guards' list",
+                               where=filename)
+    if not entries:
+        raise GuardConfigError("the guard list is empty", where=_where(filename, lines, base))
+    return entries, base
+
+
+def _spec(entry: Any, loc: Loc, lines: dict[Loc, int], filename: str) -> GuardSpec:
+    if not isinstance(entry, dict):
+        raise GuardConfigError("each guard must be a mapping", where=_where(filename, lines, loc))
+    guard_id = entry.get("id") if isinstance(entry.get("id"), str) else None
+    type_name = entry.get("type")
+    if isinstance(type_name, str) and type_name not in PARAMS:
+        raise GuardConfigError(f"unknown guard type {type_name!r}; known: {sorted(PARAMS)}",
+                               where=_where(filename, lines, (*loc, "type"), guard_id))
+    if isinstance(type_name, str) and isinstance(entry.get("params", {}), dict):
+        _validate(lambda: PARAMS[type_name].model_validate(entry.get("params", {})),
+                  (*loc, "params"), lines, filename, guard_id)
+    return _validate(lambda: GuardSpec.model_validate(entry), loc, lines, filename, guard_id)
+
+
+def _validate(build: Any, loc: Loc, lines: dict[Loc, int], filename: str, guard_id: str | None) -> Any:
+    try:
+        return build()
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = loc + tuple(first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if len(err.errors()) > 1:
+            message += f" (and {len(err.errors()) - 1} more)"
+        raise GuardConfigError(message, where=_where(filename, lines, key, guard_id)) from err
+
+
+def _check_unique_ids(specs: list[GuardSpec], base: Loc, lines: dict[Loc, int], filename: str) -> None:
+    seen: set[str] = set()
+    for i, spec in enumerate(specs):
+        if spec.id in seen:
+            raise GuardConfigError(f"duplicate guard id {spec.id!r}",
+                                   where=_where(filename, lines, (*base, i, "id"), spec.id))
+        seen.add(spec.id)

@@ -1,0 +1,141 @@
+"""The pipeline: run the guards of a stage on a text, combine their verdicts, record the decision.
+
+Decisions about content the pipeline cannot judge are explicit, never a pass: content over
+``max_chars`` is blocked with a "too large to check" finding (raise ``max_chars`` or set it to None to
+check anyway), and bytes that are not UTF-8 text are blocked with a finding saying so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._combine import combine
+from clauseguard.guards._params import Action, GuardSpec, Modality, Stage
+from clauseguard.guards._registry import create
+from clauseguard.guards._runner import arun_guard, run_guard
+from clauseguard.guards._verdict import Finding, Verdict
+from clauseguard.guards.config import load_guards
+from clauseguard.guards.sinks import DecisionSink, NullSink
+
+if TYPE_CHECKING:
+    from clauseguard.guards.streaming import StreamGuard
+
+__all__ = ["DEFAULT_MAX_CHARS", "Pipeline"]
+
+DEFAULT_MAX_CHARS = 1_000_000
+
+
+class Pipeline:
+    """Guards for the input and output stages of one product.
+
+    ``Pipeline(guards)`` takes built guards or specs; ``Pipeline.from_yaml(path)`` reads guards.yaml.
+    Guards of a stage run in file order; the first block stops the stage (later guards do not run).
+    """
+
+    def __init__(self, guards: Sequence[Guard | GuardSpec], *, sink: DecisionSink | None = None,
+                 max_chars: int | None = DEFAULT_MAX_CHARS) -> None:
+        self.guards: tuple[Guard, ...] = tuple(g if isinstance(g, Guard) else create(g) for g in guards)
+        self.sink: DecisionSink = sink if sink is not None else NullSink()
+        self.max_chars = max_chars
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, *, sink: DecisionSink | None = None,
+                  max_chars: int | None = DEFAULT_MAX_CHARS) -> Pipeline:
+        """Build the pipeline guards.yaml describes (raises GuardConfigError naming file and guard)."""
+        return cls(load_guards(path), sink=sink, max_chars=max_chars)
+
+    def stage_guards(self, stage: Stage | str, modality: Modality | str = Modality.TEXT) -> list[Guard]:
+        stage, modality = Stage(stage), Modality(modality)
+        return [g for g in self.guards if g.spec.stage is stage and g.spec.modality is modality]
+
+    # -- sync ----------------------------------------------------------------------------------
+
+    def check(self, content: str | bytes, *, stage: Stage | str, context: Context | None = None,
+              modality: Modality | str = Modality.TEXT) -> Verdict:
+        """Run the guards of ``stage`` and ``modality`` on ``content``."""
+        context, content, early = self._prepare(content, stage, context, modality)
+        if early is not None:
+            return self._record(early, context, stage, 0.0)
+        started = time.perf_counter()
+        verdicts: list[Verdict] = []
+        for guard in self.stage_guards(stage, modality):
+            verdicts.append(run_guard(guard, content, context))
+            if verdicts[-1].action is Action.BLOCK:
+                break
+        return self._record(combine(content, verdicts), context, stage, time.perf_counter() - started)
+
+    def check_input(self, text: str | bytes, context: Context | None = None) -> Verdict:
+        return self.check(text, stage=Stage.INPUT, context=context)
+
+    def check_output(self, text: str | bytes, context: Context | None = None) -> Verdict:
+        return self.check(text, stage=Stage.OUTPUT, context=context)
+
+    # -- async ---------------------------------------------------------------------------------
+
+    async def acheck(self, content: str | bytes, *, stage: Stage | str, context: Context | None = None,
+                     modality: Modality | str = Modality.TEXT) -> Verdict:
+        context, content, early = self._prepare(content, stage, context, modality)
+        if early is not None:
+            return self._record(early, context, stage, 0.0)
+        started = time.perf_counter()
+        verdicts: list[Verdict] = []
+        for guard in self.stage_guards(stage, modality):
+            verdicts.append(await arun_guard(guard, content, context))
+            if verdicts[-1].action is Action.BLOCK:
+                break
+        return self._record(combine(content, verdicts), context, stage, time.perf_counter() - started)
+
+    async def acheck_input(self, text: str | bytes, context: Context | None = None) -> Verdict:
+        return await self.acheck(text, stage=Stage.INPUT, context=context)
+
+    async def acheck_output(self, text: str | bytes, context: Context | None = None) -> Verdict:
+        return await self.acheck(text, stage=Stage.OUTPUT, context=context)
+
+    # -- streaming -----------------------------------------------------------------------------
+
+    def stream_output(self, chunks: Iterable[str] | AsyncIterable[str],
+                      context: Context | None = None) -> StreamGuard:
+        """Guard a stream of output chunks; iterate (sync or async) the result for released text."""
+        from clauseguard.guards.streaming import StreamGuard
+
+        return StreamGuard(self, chunks, context)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _prepare(self, content: str | bytes, stage: Stage | str, context: Context | None,
+                 modality: Modality | str) -> tuple[Context, str | bytes, Verdict | None]:
+        context = context or Context(stage=Stage(stage))
+        if Modality(modality) is Modality.TEXT and isinstance(content, bytes):
+            try:
+                content = content.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return context, content, _refusal(f"content is not UTF-8 text ({err.reason} at byte "
+                                                  f"{err.start}); not checked")
+        if not isinstance(content, str | bytes):
+            return context, b"", _refusal(f"content of type {type(content).__name__} cannot be checked")
+        if self.max_chars is not None and len(content) > self.max_chars:
+            return context, content, _refusal(f"content too large to check ({len(content)} > "
+                                              f"{self.max_chars} characters)")
+        return context, content, None
+
+    def _record(self, verdict: Verdict, context: Context, stage: Stage | str, seconds: float) -> Verdict:
+        self.sink.record({
+            "time": datetime.now(UTC).isoformat(),
+            "request_id": context.request_id,
+            "stage": Stage(stage).value,
+            "allowed": verdict.allowed,
+            "action": verdict.action.value,
+            "findings": [f.to_dict() for f in verdict.findings],
+            "elapsed_ms": round(seconds * 1000, 3),
+        })
+        return verdict
+
+
+def _refusal(reason: str) -> Verdict:
+    finding = Finding(guard_id="pipeline", category=None, score=1.0, message=reason, action=Action.BLOCK)
+    return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,), guard_id="pipeline")
