@@ -69,10 +69,11 @@ def build(profile: Profile, library: Library, formats: tuple[str, ...] = FORMATS
 
 
 def render_outputs(profile: Profile, *, clauses_dir: Path | str | None = None,
-                   formats: Iterable[str] = FORMATS, library: Library | None = None) -> dict[str, bytes]:
+                   formats: Iterable[str] = FORMATS, library: Library | None = None,
+                   include_builtin: bool = True) -> dict[str, bytes]:
     """Every output file, relative path -> bytes, in a stable order."""
     chosen = _check_formats(formats)
-    out = build(profile, library or load_library(clauses_dir), chosen)
+    out = build(profile, library or load_library(clauses_dir, include_builtin=include_builtin), chosen)
     files: dict[str, bytes] = {}
     for doc in out.documents:
         for fmt, path in zip(chosen, out.paths[doc.id], strict=True):
@@ -132,10 +133,11 @@ def write_outputs(files: dict[str, bytes], out_dir: Path | str, *, force: bool =
 
 
 def generate(profile_path: Path | str, out_dir: Path | str, *, clauses_dir: Path | str | None = None,
-             formats: Iterable[str] = FORMATS, force: bool = False) -> dict[str, bytes]:
+             formats: Iterable[str] = FORMATS, force: bool = False,
+             include_builtin: bool = True) -> dict[str, bytes]:
     """Load the profile, render everything in memory, then write it; nothing is written on error."""
     profile = load_profile(profile_path)
     _prepare_target(Path(out_dir), force)
-    files = render_outputs(profile, clauses_dir=clauses_dir, formats=formats)
+    files = render_outputs(profile, clauses_dir=clauses_dir, formats=formats, include_builtin=include_builtin)
     write_outputs(files, out_dir, force=force)
     return files

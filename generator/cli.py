@@ -20,6 +20,8 @@ __all__ = ["catalogue", "explain", "generate", "init", "lint", "schema"]
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
+_NO_BUILTIN = click.option("--no-builtin", "no_builtin", is_flag=True,
+                           help="Use only the clauses of --clauses / FOLDER, not the built-in ones.")
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -51,11 +53,14 @@ def _write_file(path: Path, text: str) -> None:
 @click.option("--clauses", "clauses_dir", type=_DIR, help="Your clause folder, layered over the built-in one.")
 @click.option("--format", "formats", default="md,html,docx", show_default=True, help="Comma-separated formats.")
 @click.option("--force", is_flag=True, help="Replace the output folder if it is not empty.")
-def generate(profile: Path, out_dir: Path, clauses_dir: Path | None, formats: str, force: bool) -> None:
+@_NO_BUILTIN
+def generate(profile: Path, out_dir: Path, clauses_dir: Path | None, formats: str, force: bool,
+             no_builtin: bool) -> None:
     """Write the legal documents, guards.yaml, report.json and clauseguard.lock for PROFILE."""
     from clauseguard.generator.build import generate as run
 
-    files = run(profile, out_dir, clauses_dir=clauses_dir, formats=_formats(formats), force=force)
+    files = run(profile, out_dir, clauses_dir=clauses_dir, formats=_formats(formats), force=force,
+                include_builtin=not no_builtin)
     report = json.loads(files["report.json"])
     click.echo(f"wrote {len(files)} files to {out_dir}: {len(report['documents'])} documents, "
                f"{len(report['clauses'])} clauses, {len(report['guards'])} guards")
@@ -67,29 +72,31 @@ def generate(profile: Path, out_dir: Path, clauses_dir: Path | None, formats: st
 @click.argument("profile", type=_FILE)
 @click.argument("clause", required=False)
 @click.option("--clauses", "clauses_dir", type=_DIR, help="Your clause folder, layered over the built-in one.")
-def explain(profile: Path, clause: str | None, clauses_dir: Path | None) -> None:
+@_NO_BUILTIN
+def explain(profile: Path, clause: str | None, clauses_dir: Path | None, no_builtin: bool) -> None:
     """Say why each clause (or CLAUSE) is in or out for PROFILE."""
     from clauseguard.generator.explain import explain as run
 
-    click.echo(run(profile, clause, clauses_dir=clauses_dir), nl=False)
+    click.echo(run(profile, clause, clauses_dir=clauses_dir, include_builtin=not no_builtin), nl=False)
 
 
 @click.command()
 @click.argument("folder", type=_DIR, required=False)
 @click.option("--profiles", "profiles", type=_FILE, multiple=True,
               help="Profiles to render (default: examples/*/profile.yaml). Repeat the option for several.")
-def lint(folder: Path | None, profiles: tuple[Path, ...]) -> None:
+@_NO_BUILTIN
+def lint(folder: Path | None, profiles: tuple[Path, ...], no_builtin: bool) -> None:
     """Check clause and template files: FOLDER layered over the built-in ones, or the built-in ones."""
     from clauseguard.generator.library import load_library
     from clauseguard.generator.lint import lint as run
 
-    problems = run(folder, profiles=profiles or None)
+    problems = run(folder, profiles=profiles or None, include_builtin=not no_builtin)
     for problem in problems:
         click.echo(str(problem))
     if problems:
         click.echo(f"{len(problems)} problem(s)", err=True)
         raise click.exceptions.Exit(2)
-    library = load_library(folder)
+    library = load_library(folder, include_builtin=not no_builtin)
     click.echo(f"ok: {len(library.clauses)} clauses and {len(library.templates)} templates")
 
 

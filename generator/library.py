@@ -85,13 +85,6 @@ class ClauseMeta(_Strict):
             raise ValueError("a source is empty")
         return v
 
-    @field_validator("guards")
-    @classmethod
-    def _valid_guards(cls, v: list[GuardEntry]) -> list[GuardEntry]:
-        for entry in v:
-            entry.spec()
-        return v
-
     def section_for(self, document: str) -> str | None:
         """The section id this clause goes in within ``document`` (None when the mapping lacks it)."""
         return self.section if isinstance(self.section, str) else self.section.get(document)
@@ -234,7 +227,22 @@ def _parse(data: bytes, file: str, model: type[BaseModel], what: str) -> tuple[A
 def parse_clause(data: bytes, file: str, layer: str = "built-in") -> Clause:
     """Parse one clause file. Raises :class:`ClauseError` naming file and line."""
     meta, common = _parse(data, file, ClauseMeta, "clause")
-    return Clause(meta=meta, layer=layer, **common)
+    clause = Clause(meta=meta, layer=layer, **common)
+    _check_guards(clause)
+    return clause
+
+
+def _check_guards(clause: Clause) -> None:
+    """Each guard entry must be a valid GuardSpec once id, clauses and message are filled in."""
+    for index, entry in enumerate(clause.meta.guards):
+        try:
+            entry.spec()
+        except ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            msg = first["msg"].removeprefix("Value error, ")
+            raise ClauseError(f"guards[{index}] ({entry.type}): {loc + ': ' if loc else ''}{msg}",
+                              where=f"{clause.file}:{clause.line('guards', index)}") from err
 
 
 def parse_template(data: bytes, file: str, layer: str = "built-in") -> Template:

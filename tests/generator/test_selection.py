@@ -1,0 +1,107 @@
+"""Which clauses apply, pulled in by ``requires``, refused by ``conflicts``, and why, in words."""
+
+from __future__ import annotations
+
+import pytest
+
+from clauseguard.errors import ClauseError, SelectionError
+from clauseguard.generator.library import load_library, scan_library
+from clauseguard.generator.selection import describe, select
+
+EU_TEXT = {"jurisdictions": ["EU", "US"], "modalities": {"inputs": ["text"], "outputs": ["text"]},
+           "data": {"logs_ip_addresses": True, "ip_retention_days": 30}, "domains": [],
+           "models": [{"name": "Llama", "license": "llama3.1"}], "product": {"name": "P"}}
+US_IMAGE = {**EU_TEXT, "jurisdictions": ["US"], "modalities": {"inputs": ["text"], "outputs": ["image"]},
+            "data": {"logs_ip_addresses": False, "ip_retention_days": 30}, "models": []}
+
+# (applies_when, context, included, part of why)
+APPLIES = [
+    (None, EU_TEXT, True, "It applies to every product."),
+    ("'EU' in jurisdictions", EU_TEXT, True, "jurisdictions = ['EU', 'US']"),
+    ("'EU' in jurisdictions", US_IMAGE, False, "applies_when is false: 'EU' in jurisdictions (jurisdictions = ['US'])"),
+    ("'image' in modalities.outputs and 'EU' in jurisdictions", US_IMAGE, False,
+     "modalities.outputs = ['image']; jurisdictions = ['US']"),
+    ("data.logs_ip_addresses", EU_TEXT, True, "data.logs_ip_addresses = true"),
+    ("data.ip_retention_days > 14", EU_TEXT, True, "data.ip_retention_days = 30"),
+    ("'llama3.1' in models|map(attribute='license')", EU_TEXT, True, "models[].license = ['llama3.1']"),
+    ("'llama3.1' in models|map(attribute='license')", US_IMAGE, False, "models[].license = []"),
+    ("domains|length == 0", EU_TEXT, True, "domains = []"),
+]
+
+
+@pytest.mark.parametrize(("expr", "context", "included", "why"), APPLIES)
+def test_applies_when_decides_and_why_quotes_the_facts(clause_dir, expr, context, included, why) -> None:
+    meta = {"rationale": "Because {{ product.name }} needs it."}
+    if expr is not None:
+        meta["applies_when"] = expr
+    library = load_library(clause_dir({"t/clause": meta}), include_builtin=False)
+    decision = select(library, context).decisions["t/clause"]
+    assert decision.included is included
+    assert why in decision.why
+    if included:
+        assert decision.why.startswith("Because P needs it.")
+
+
+def test_requires_pulls_in_transitively_and_says_by_whom(clause_dir) -> None:
+    folder = clause_dir({
+        "t/a": {"applies_when": "'EU' in jurisdictions", "requires": ["t/b"]},
+        "t/b": {"applies_when": "false", "requires": ["t/c"]},
+        "t/c": {"applies_when": "false"},
+        "t/d": {"applies_when": "false"},
+    })
+    selection = select(load_library(folder, include_builtin=False), EU_TEXT)
+    assert selection.selected == ("t/a", "t/b", "t/c")
+    assert selection.decisions["t/b"].why.startswith("Required by t/a.")
+    assert selection.decisions["t/c"].required_by == ("t/b",)
+    assert selection.decisions["t/d"].reason == "excluded"
+
+
+def test_required_clause_is_not_pulled_in_when_requirer_is_out(clause_dir) -> None:
+    folder = clause_dir({"t/a": {"applies_when": "false", "requires": ["t/b"]}, "t/b": {"applies_when": "false"}})
+    assert select(load_library(folder, include_builtin=False), EU_TEXT).selected == ()
+
+
+def test_conflict_of_two_selected_clauses_names_both_files(clause_dir) -> None:
+    folder = clause_dir({"t/a": {"conflicts": ["t/b"]}, "t/b": {}})
+    with pytest.raises(SelectionError) as info:
+        select(load_library(folder, include_builtin=False), EU_TEXT)
+    assert str(folder / "t/a.md") in str(info.value) and str(folder / "t/b.md") in str(info.value)
+
+
+def test_conflict_is_fine_when_only_one_applies(clause_dir) -> None:
+    folder = clause_dir({"t/a": {"conflicts": ["t/b"]}, "t/b": {"applies_when": "'UK' in jurisdictions"}})
+    assert select(load_library(folder, include_builtin=False), EU_TEXT).selected == ("t/a",)
+
+
+def test_requires_of_an_unknown_id_is_a_selection_error(clause_dir) -> None:
+    folder = clause_dir({"t/a": {"requires": ["t/missing"]}})
+    library, _ = scan_library(folder, include_builtin=False)  # load_library would refuse it already
+    with pytest.raises(SelectionError, match="t/missing") as info:
+        select(library, EU_TEXT)
+    lines = (folder / "t/a.md").read_text().splitlines()
+    assert info.value.where == f"{folder / 't/a.md'}:{lines.index('- t/missing') + 1}"
+
+
+def test_applies_when_naming_an_undefined_value_fails_with_the_file(clause_dir) -> None:
+    folder = clause_dir({"t/a": {"applies_when": "features.realistic_people"}})
+    with pytest.raises(ClauseError) as info:
+        select(load_library(folder, include_builtin=False), EU_TEXT)
+    assert str(folder / "t/a.md") in info.value.where
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (None, "not set"), (True, "true"), (False, "false"), ("EU", "'EU'"), (["EU", "US"], "['EU', 'US']"),
+    (30, "30"), ({"uploads": True}, "{uploads: true}"),
+])
+def test_describe_reads_like_the_profile(value, text) -> None:
+    assert describe(value) == text
+
+
+def test_chat_example_over_fixture_library(fixture_library, profile) -> None:
+    p = profile("chat")
+    from clauseguard.generator.render import base_globals
+
+    selection = select(fixture_library, {**p.context(), **base_globals(fixture_library)})
+    included = {i for i, d in selection.decisions.items() if d.included}
+    assert {"ai/interaction-disclosure", "privacy/ip-addresses", "licences/llama3.1/notice"} <= included
+    assert {"ai/output-marking", "jurisdictions/dmca-agent"}.isdisjoint(included)
