@@ -1,0 +1,178 @@
+"""Detectors of personal data and secrets: a candidate regex, then a validator that removes noise.
+
+Each detector yields ``(entity, start, end, score)``. Validators do what a regex cannot: Luhn for
+cards, mod-97 and per-country length for IBANs, :mod:`ipaddress` for IPs, SSA rules for SSNs,
+digit counts for phone numbers, Shannon entropy for generic secrets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+__all__ = ["DETECTORS", "PRIORITY", "Hit", "detect"]
+
+Hit = tuple[str, int, int, float]
+
+_EMAIL = re.compile(r"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+"
+                    r"[A-Za-z]{2,24}(?![\w-])")
+_PHONE_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?![\w-])")
+_PHONE_US = re.compile(r"(?<![\w+])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}(?![\w-])")
+_PHONE_NATIONAL = re.compile(r"(?<![\w+])\(?0[1-9]\d{0,3}\)?(?:[ /.-]\d{2,8}){1,4}(?![\w-])")
+_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}", re.IGNORECASE)
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")
+_SSN = re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
+
+_SECRETS: tuple[tuple[re.Pattern[str], float], ...] = (
+    (re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"), 1.0),
+    (re.compile(r"(?<!\w)gh[pousr]_[A-Za-z0-9]{36,255}(?!\w)"), 1.0),
+    (re.compile(r"(?<!\w)github_pat_[A-Za-z0-9_]{60,255}(?!\w)"), 1.0),
+    (re.compile(r"(?<![\w-])sk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}(?![\w-])"), 0.95),
+    (re.compile(r"(?<![\w-])xox[abposr]-[A-Za-z0-9-]{10,}(?![\w-])"), 1.0),
+    (re.compile(r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])"), 1.0),
+    (re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----",
+                re.DOTALL), 1.0),
+    (re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}(?![\w-])"), 0.95),
+)
+_GENERIC_SECRET = re.compile(
+    r"(?i)\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|token|password|passwd)"
+    r"\b[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9_\-./+=]{16,200})")
+
+# Length of the IBAN of each country (SWIFT IBAN registry).
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
+    "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29,
+    "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}
+
+_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[0689]|6(?:011|5|4[4-9]|2)|35)")
+
+
+def luhn(digits: str) -> bool:
+    """The Luhn check of payment card numbers."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def iban_valid(compact: str) -> bool:
+    """Country length and the ISO 13616 mod-97 check."""
+    compact = compact.upper()
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact.isalnum():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def ssn_valid(area: str, group: str, serial: str) -> bool:
+    """SSA rules: no area 000, 666 or 9xx; no group 00; no serial 0000."""
+    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _emails(text: str) -> Iterator[Hit]:
+    for m in _EMAIL.finditer(text):
+        yield "email", m.start(), m.end(), 0.95
+
+
+def _phones(text: str) -> Iterator[Hit]:
+    for pattern, low, high, score in ((_PHONE_INTL, 8, 15, 0.85), (_PHONE_US, 10, 11, 0.8),
+                                      (_PHONE_NATIONAL, 9, 12, 0.7)):
+        for m in pattern.finditer(text):
+            digits = sum(c.isdigit() for c in m.group())
+            if low <= digits <= high:
+                yield "phone", m.start(), m.end(), score
+
+
+def _cards(text: str) -> Iterator[Hit]:
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn(digits):
+            yield "credit_card", m.start(), m.end(), 1.0
+
+
+def _ibans(text: str) -> Iterator[Hit]:
+    for m in _IBAN.finditer(text):
+        length = IBAN_LENGTHS.get(m.group()[:2].upper())
+        if length is None:
+            continue
+        # The candidate may run on into the next word: cut it at the country's length.
+        kept, end = 0, m.start()
+        for end, ch in enumerate(text[m.start():m.end()], start=m.start() + 1):  # noqa: B007
+            kept += ch != " "
+            if kept == length:
+                break
+        compact = text[m.start():end].replace(" ", "")
+        if kept == length and iban_valid(compact):
+            yield "iban", m.start(), end, 1.0
+
+
+def _ips(text: str) -> Iterator[Hit]:
+    for m in _IPV4.finditer(text):
+        try:
+            ipaddress.IPv4Address(m.group())
+        except ValueError:
+            continue
+        yield "ip_address", m.start(), m.end(), 0.9
+    for m in _IPV6.finditer(text):
+        candidate = m.group()
+        if sum(1 for part in candidate.split(":") if part) < 2:
+            continue
+        try:
+            ipaddress.IPv6Address(candidate)
+        except ValueError:
+            continue
+        yield "ip_address", m.start(), m.end(), 0.9
+
+
+def _ssns(text: str) -> Iterator[Hit]:
+    for m in _SSN.finditer(text):
+        if ssn_valid(m.group(1), m.group(3), m.group(4)):
+            yield "us_ssn", m.start(), m.end(), 0.9
+
+
+def _secrets(text: str) -> Iterator[Hit]:
+    for pattern, score in _SECRETS:
+        for m in pattern.finditer(text):
+            yield "secret", m.start(), m.end(), score
+    for m in _GENERIC_SECRET.finditer(text):
+        value = m.group(1)
+        if entropy(value) >= 3.5:
+            yield "secret", m.start(1), m.end(1), 0.8
+
+
+DETECTORS: dict[str, Callable[[str], Iterator[Hit]]] = {
+    "email": _emails, "phone": _phones, "credit_card": _cards, "iban": _ibans,
+    "ip_address": _ips, "us_ssn": _ssns, "secret": _secrets,
+}
+
+# When two hits overlap, the more specific entity wins.
+PRIORITY = ("secret", "iban", "credit_card", "us_ssn", "email", "ip_address", "phone")
+
+
+def detect(text: str, entities: list[str] | tuple[str, ...]) -> list[Hit]:
+    """Non-overlapping hits of ``entities`` in ``text``, in order of position."""
+    hits = [hit for entity in entities for hit in DETECTORS[entity](text)]
+    hits.sort(key=lambda h: (PRIORITY.index(h[0]), -(h[2] - h[1]), h[1]))
+    kept: list[Hit] = []
+    for hit in hits:
+        if all(hit[2] <= k[1] or hit[1] >= k[2] for k in kept):
+            kept.append(hit)
+    return sorted(kept, key=lambda h: h[1])

@@ -1,0 +1,71 @@
+"""Disclaimer guard: when an output is about a sensitive topic, append (or prepend) its disclaimer.
+
+The detector is lexical: a shipped word list per topic (``guards/data/topics``), matched whole-word
+over normalised text. One hit is enough, since a missing disclaimer costs more than a superfluous one;
+the score grows with the number of distinct words found.
+"""
+
+from __future__ import annotations
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._matcher import TermMatcher
+from clauseguard.guards._params import Action, DisclaimerParams, GuardSpec
+from clauseguard.guards._registry import register
+from clauseguard.guards._terms import topic_terms
+from clauseguard.guards._verdict import Finding, Verdict
+
+__all__ = ["DEFAULT_TEXTS", "TOPIC_CATEGORY", "DisclaimerGuard"]
+
+TOPIC_CATEGORY = {"medical": "S6", "legal": "S6", "financial": "S6", "elections": "S13"}
+
+DEFAULT_TEXTS = {
+    "medical": "This is general information, not medical advice. Consult a qualified health professional.",
+    "legal": "This is general information, not legal advice. Consult a qualified lawyer.",
+    "financial": "This is general information, not financial advice. Consult a qualified adviser.",
+    "elections": "For official election information, consult your election authority.",
+}
+
+
+@register("disclaimer")
+class DisclaimerGuard(Guard):
+    """Adds the disclaimer of each topic found in the text."""
+
+    params: DisclaimerParams
+    stream_hold = 0
+    stream_final = True
+
+    def __init__(self, spec: GuardSpec) -> None:
+        super().__init__(spec)
+        if self.params.detector != "lexical":
+            raise GuardConfigError(f"detector {self.params.detector!r} has no runtime here; use 'lexical'",
+                                   where=f"guard {spec.id!r} params.detector")
+        unknown = sorted(set(self.params.texts) - set(TOPIC_CATEGORY))
+        if unknown:
+            raise GuardConfigError(f"texts for unknown topics {unknown}; topics: {sorted(TOPIC_CATEGORY)}",
+                                   where=f"guard {spec.id!r} params.texts")
+        self.matcher = TermMatcher({t: topic_terms(t) for t in self.params.topics})
+
+    def check(self, content: str | bytes, context: Context) -> Verdict:
+        if not isinstance(content, str):
+            return Verdict.allow(content, self.id)
+        terms_by_topic: dict[str, set[str]] = {}
+        for m in self.matcher.find(content):
+            terms_by_topic.setdefault(m.label, set()).add(m.term)
+        findings: list[Finding] = []
+        texts: list[str] = []
+        for topic in self.params.topics:  # in the configured order
+            found = terms_by_topic.get(topic)
+            if not found:
+                continue
+            text = self.params.texts.get(topic, DEFAULT_TEXTS[topic])
+            texts.append(text)
+            findings.append(self.finding(TOPIC_CATEGORY[topic], score=min(1.0, 0.5 + 0.25 * (len(found) - 1)),
+                                         action=Action.DISCLAIM,
+                                         message=self.spec.category_messages.get(topic) or text))
+        block = "\n\n".join(texts)
+        if not block:
+            return Verdict.allow(content, self.id)
+        if self.params.position == "prepend":
+            return self.verdict(content, findings, prefix=block + "\n\n")
+        return self.verdict(content, findings, suffix="\n\n" + block)

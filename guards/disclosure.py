@@ -1,0 +1,37 @@
+"""AI-disclosure guard (EU AI Act Art. 50): a notice on the first turn, a label on every output.
+
+The verdict's metadata carries the machine-readable marker (``{"ai_generated": True, "standard":
+"EU AI Act Art. 50", ...}``) so an API can put it in a header or a JSON field; images get theirs
+from the image_mark guard, this guard only adds the metadata to them.
+"""
+
+from __future__ import annotations
+
+from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._params import Action, DisclosureParams
+from clauseguard.guards._registry import register
+from clauseguard.guards._verdict import Verdict
+
+__all__ = ["STANDARD", "DisclosureGuard"]
+
+STANDARD = "EU AI Act Art. 50"
+
+
+@register("ai_disclosure")
+class DisclosureGuard(Guard):
+    """Labels output as AI-generated and tells the user, on the first turn, that they talk to an AI."""
+
+    params: DisclosureParams
+    stream_hold = 0
+    stream_final = True
+
+    def check(self, content: str | bytes, context: Context) -> Verdict:
+        notice_due = bool(self.params.notice) and (context.turn == 0 or not self.params.first_turn_only)
+        metadata = {"ai_generated": True, "standard": STANDARD, "label": self.params.label,
+                    "notice_shown": notice_due and isinstance(content, str)}
+        finding = self.finding("ai_disclosure", score=1.0, action=Action.LABEL)
+        if not isinstance(content, str):
+            return self.verdict(content, [finding], metadata=metadata)
+        prefix = f"{self.params.notice}\n\n" if notice_due else ""
+        suffix = f"\n\n[{self.params.label}]" if self.params.label else ""
+        return self.verdict(content, [finding], prefix=prefix, suffix=suffix, metadata=metadata)

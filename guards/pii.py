@@ -1,0 +1,119 @@
+"""PII guard: personal data and secrets, then redact (``[EMAIL]``), mask, hash, block or flag.
+
+``mode: hash`` replaces a value by a keyed HMAC-SHA256 (key from ``CLAUSEGUARD_HASH_KEY``, else a
+random key for this process), so equal values stay linkable in logs without being readable.
+``backend: presidio`` uses presidio-analyzer's pattern recognizers only (no spaCy model, nothing
+downloaded); it needs the ``[presidio]`` extra and says so when building the guard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Callable
+from functools import cache
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._params import Action, GuardSpec, PiiParams
+from clauseguard.guards._pii_detect import Hit, detect
+from clauseguard.guards._registry import register
+from clauseguard.guards._verdict import Verdict
+
+__all__ = ["HASH_KEY_ENV", "PiiGuard", "hash_key", "mask"]
+
+HASH_KEY_ENV = "CLAUSEGUARD_HASH_KEY"
+
+# presidio entity names -> ours
+_PRESIDIO_ENTITIES = {
+    "EMAIL_ADDRESS": "email", "PHONE_NUMBER": "phone", "CREDIT_CARD": "credit_card", "IBAN_CODE": "iban",
+    "IP_ADDRESS": "ip_address", "US_SSN": "us_ssn",
+}
+
+
+@cache
+def _process_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def hash_key() -> bytes:
+    """The HMAC key: ``CLAUSEGUARD_HASH_KEY`` if set, else a random key kept for this process."""
+    env = os.environ.get(HASH_KEY_ENV)
+    return env.encode("utf-8") if env else _process_key()
+
+
+def mask(entity: str, value: str) -> str:
+    """Masked form: cards and account numbers keep their last 4 characters, emails their domain."""
+    if entity == "email":
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if entity in ("credit_card", "iban", "phone", "us_ssn"):
+        alnum = [i for i, c in enumerate(value) if c.isalnum()]
+        keep = set(alnum[-4:])
+        return "".join(c if (i in keep or not c.isalnum()) else "*" for i, c in enumerate(value))
+    return f"[{entity.upper()}]"
+
+
+def _hashed(entity: str, value: str) -> str:
+    digest = hmac.new(hash_key(), value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+    return f"[{entity.upper()}:{digest}]"
+
+
+@register("pii")
+class PiiGuard(Guard):
+    """Finds emails, phone numbers, cards, IBANs, IPs, US SSNs and secrets."""
+
+    params: PiiParams
+    stream_hold = 4096  # longest value held back in streaming (a private-key block is the longest)
+
+    def __init__(self, spec: GuardSpec) -> None:
+        super().__init__(spec)
+        entities = tuple(self.params.entities)
+        self._detect: Callable[[str], list[Hit]] = (
+            _presidio_detector(entities) if self.params.backend == "presidio"
+            else lambda text: detect(text, entities))
+
+    def _replacement(self, entity: str, value: str) -> str | None:
+        if self.spec.on_fail is not Action.REDACT:
+            return None
+        if self.params.mode == "mask":
+            return mask(entity, value)
+        if self.params.mode == "hash":
+            return _hashed(entity, value)
+        return f"[{entity.upper()}]"
+
+    def check(self, content: str | bytes, context: Context) -> Verdict:
+        if not isinstance(content, str):
+            return Verdict.allow(content, self.id)
+        findings = [
+            self.finding("pii", score=score, span=(start, end),
+                         replacement=self._replacement(entity, content[start:end]),
+                         message=self.spec.message or f"{entity} found")
+            for entity, start, end, score in self._detect(content)
+        ]
+        return self.verdict(content, findings)
+
+
+def _presidio_detector(entities: tuple[str, ...]) -> Callable[[str], list[Hit]]:
+    """presidio pattern recognizers only (no NLP engine, so no spaCy model is loaded or fetched)."""
+    try:
+        from presidio_analyzer import predefined_recognizers as pr
+    except ImportError as err:
+        raise GuardConfigError("backend 'presidio' needs presidio-analyzer: "
+                               "pip install 'clauseguard[presidio]'", where="params.backend") from err
+    wanted = {p: ours for p, ours in _PRESIDIO_ENTITIES.items() if ours in entities}
+    recognizers = [pr.EmailRecognizer(), pr.CreditCardRecognizer(), pr.IbanRecognizer(),
+                   pr.IpRecognizer(), pr.UsSsnRecognizer(), pr.PhoneRecognizer()]
+    extra = tuple(e for e in entities if e not in wanted.values())  # e.g. secrets: ours
+
+    def run(text: str) -> list[Hit]:
+        hits: list[Hit] = list(detect(text, extra)) if extra else []
+        for recognizer in recognizers:
+            for r in recognizer.analyze(text, list(wanted), None):
+                if r.entity_type in wanted:
+                    hits.append((wanted[r.entity_type], r.start, r.end, min(1.0, max(0.0, r.score))))
+        return sorted(hits, key=lambda h: h[1])
+
+    return run

@@ -1,0 +1,86 @@
+"""Rate-limit guard: a token bucket per user key (or per pseudonymised IP address).
+
+Buckets live in a :class:`BucketStore`; the default keeps them in memory, thread-safe, bounded in
+size (the least recently used key is dropped first). IP addresses are never used as keys in the
+clear: the key is an HMAC of the address with the process's hash key (see :func:`pii.hash_key`).
+A request with no user key and no IP shares one anonymous bucket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._params import GuardSpec, RateLimitParams
+from clauseguard.guards._registry import register
+from clauseguard.guards._verdict import Verdict
+from clauseguard.guards.pii import hash_key
+
+__all__ = ["BucketStore", "MemoryBucketStore", "RateLimitGuard", "pseudonymise_ip"]
+
+
+@runtime_checkable
+class BucketStore(Protocol):
+    """Takes one token from the bucket of ``key``; returns whether one was there."""
+
+    def take(self, key: str, *, capacity: int, refill_per_second: float, now: float) -> bool: ...
+
+
+class MemoryBucketStore:
+    """In-process buckets: ``key -> (tokens, last refill time)``."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: str, *, capacity: int, refill_per_second: float, now: float) -> bool:
+        with self._lock:
+            tokens, last = self._buckets.pop(key, (float(capacity), now))
+            tokens = min(float(capacity), tokens + max(0.0, now - last) * refill_per_second)
+            allowed = tokens >= 1.0
+            self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+            return allowed
+
+
+def pseudonymise_ip(ip: str) -> str:
+    """A keyed HMAC of an IP address: stable within a key, not reversible without it."""
+    return hmac.new(hash_key(), ip.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+@register("rate_limit")
+class RateLimitGuard(Guard):
+    """Blocks (or flags) a user who has spent their bucket."""
+
+    params: RateLimitParams
+    stream_hold = 0
+
+    def __init__(self, spec: GuardSpec, *, store: BucketStore | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(spec)
+        self.store: BucketStore = store if store is not None else MemoryBucketStore()
+        self.clock = clock
+
+    def _key(self, context: Context) -> str:
+        if self.params.key == "ip" and context.ip:
+            return "ip:" + pseudonymise_ip(context.ip)
+        if self.params.key == "user" and context.user_key:
+            return "user:" + context.user_key
+        return "anonymous"
+
+    def check(self, content: str | bytes, context: Context) -> Verdict:
+        allowed = self.store.take(self._key(context), capacity=self.params.capacity,
+                                  refill_per_second=self.params.refill_per_second, now=self.clock())
+        if allowed:
+            return Verdict.allow(content, self.id)
+        message = self.spec.message or (f"rate limit of {self.params.capacity} requests "
+                                        f"(+{self.params.refill_per_second:g}/s) reached")
+        return self.verdict(content, [self.finding(None, score=1.0, message=message)])
