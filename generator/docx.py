@@ -166,15 +166,27 @@ def _paragraph(document: Any, style: str | None = None, text: str = "") -> Any:
     Sets the style id directly: python-docx's ``add_paragraph(style=name)`` scans every style to
     find the default one on each call, which made the export several times slower.
     """
-    paragraph = document.add_paragraph(text)
+    paragraph = document.add_paragraph()
+    if text:
+        paragraph.add_run()._r.add_t(text)
     if style:
-        paragraph._p.style = document.styles[style].style_id
+        paragraph._p.style = _style_id(document, style)
     return paragraph
 
 
+def _style_id(document: Any, name: str) -> str:
+    """The id of a style by name, looked up once per document (each lookup is an XPath query)."""
+    cache = document.__dict__.setdefault("_clauseguard_style_ids", {})
+    if name not in cache:
+        cache[name] = document.styles[name].style_id
+    return cache[name]
+
+
 def _add_runs(paragraph: Any, text: str) -> None:
+    """Runs for each formatted span; the text goes in whole (python-docx's ``run.text`` walks it per character)."""
     for span in parse_inline(text):
-        run = paragraph.add_run(span.text)
+        run = paragraph.add_run()
+        run._r.add_t(span.text)
         run.bold = span.bold or None
         run.italic = span.italic or None
         if span.code:
