@@ -66,7 +66,9 @@ class PiiGuard(Guard):
     """Finds emails, phone numbers, cards, IBANs, IPs, US SSNs and secrets."""
 
     params: PiiParams
-    stream_hold = 4096  # longest value held back in streaming (a private-key block is the longest)
+    # Longest value held back in streaming; a longer one (a private-key block) found reaching into
+    # text already released blocks the stream instead.
+    stream_hold = 256
 
     def __init__(self, spec: GuardSpec) -> None:
         super().__init__(spec)

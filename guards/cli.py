@@ -1,0 +1,77 @@
+"""``clauseguard check``: run guards.yaml on texts and print one JSON verdict per input.
+
+Inputs come from ``--text``, ``--file`` (the whole file is one text) or ``--jsonl`` (one object per
+line: ``{"text": ..., "stage": "input"|"output", "turn": 0, "id": ...}``; ``stage`` and ``turn``
+override the options). The exit code is 0 whatever the verdicts; read ``allowed`` in the output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from clauseguard.errors import UserError
+from clauseguard.guards._base import Context
+from clauseguard.guards._params import Stage
+from clauseguard.guards.pipeline import Pipeline
+from clauseguard.guards.sinks import JsonlSink
+
+__all__ = ["check"]
+
+
+def _jsonl_items(path: Path, stage: str, turn: int) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UserError(f"invalid JSON: {err.msg}", where=f"{path}:{number}") from err
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise UserError('each line must be an object with a "text" string', where=f"{path}:{number}")
+            item_stage = item.get("stage", stage)
+            if item_stage not in ("input", "output"):
+                raise UserError(f"stage must be input or output, not {item_stage!r}", where=f"{path}:{number}")
+            yield {"id": item.get("id", number), "text": item["text"], "stage": item_stage,
+                   "turn": int(item.get("turn", turn))}
+
+
+def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
+           turn: int) -> Iterator[dict[str, Any]]:
+    given = [x for x in (text, file, jsonl) if x is not None]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --text, --file, --jsonl")
+    if text is not None:
+        yield {"id": 1, "text": text, "stage": stage, "turn": turn}
+    elif file is not None:
+        yield {"id": 1, "text": file.read_text(encoding="utf-8", errors="strict"), "stage": stage, "turn": turn}
+    else:
+        assert jsonl is not None
+        yield from _jsonl_items(jsonl, stage, turn)
+
+
+@click.command("check")
+@click.option("--guards", "guards_path", required=True, type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="guards.yaml to run")
+@click.option("--text", default=None, help="one text to check")
+@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="a file whose whole content is one text")
+@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help='one JSON object per line: {"text", "stage", "turn", "id"}')
+@click.option("--stage", type=click.Choice(["input", "output"]), default="input", show_default=True)
+@click.option("--turn", type=int, default=0, show_default=True, help="conversation turn (0 = first)")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="append decision records (no content) to this JSONL file")
+def check(guards_path: Path, text: str | None, file: Path | None, jsonl: Path | None, stage: str,
+          turn: int, log_path: Path | None) -> None:
+    """Run guards.yaml on texts; print one JSON verdict per input."""
+    pipeline = Pipeline.from_yaml(guards_path, sink=JsonlSink(log_path) if log_path else None)
+    for item in _items(text, file, jsonl, stage, turn):
+        context = Context(turn=item["turn"], stage=Stage(item["stage"]), user_key="cli")
+        verdict = pipeline.check(item["text"], stage=item["stage"], context=context)
+        click.echo(json.dumps({"id": item["id"], "stage": item["stage"], **verdict.to_dict()}))

@@ -1,0 +1,218 @@
+"""Streaming output: release text chunk by chunk, never before every output guard has seen it.
+
+Each incremental guard keeps a scan position (the released offset) and judges only the text after it,
+plus a look-behind of its own ``stream_hold`` characters for word-boundary context; findings that
+start in the look-behind were already judged and are skipped. The pipeline holds back the last
+``max(stream_hold)`` characters, enough for the longest term spelled out with separators, so a term
+split across chunks is seen whole before any of it is released. Should a finding still start inside
+text already released (an obfuscation longer than the hold), the stream blocks: it cannot take the
+text back, so it fails closed. A guard with ``stream_hold = None`` needs the whole text: nothing is
+released until the end. ``stream_final`` guards (labels, disclaimers) run once on the whole text; the
+first-turn notice, which depends on no text, is emitted before the first chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from clauseguard.guards._base import Context, Guard, apply_replacements
+from clauseguard.guards._params import Action, Stage
+from clauseguard.guards._runner import arun_guard, run_guard
+from clauseguard.guards._verdict import Finding, Verdict, strongest
+
+if TYPE_CHECKING:
+    from clauseguard.guards.pipeline import Pipeline
+
+__all__ = ["StreamGuard"]
+
+_EVERYTHING = -1  # a hold meaning "until the end"
+
+
+class StreamGuard:
+    """Iterate it (``for`` or ``async for``) to get the released text; then read :attr:`verdict`."""
+
+    def __init__(self, pipeline: Pipeline, chunks: Iterable[str] | AsyncIterable[str],
+                 context: Context | None = None) -> None:
+        self.pipeline = pipeline
+        self.chunks = chunks
+        self.context = context or Context(stage=Stage.OUTPUT)
+        guards = pipeline.stage_guards(Stage.OUTPUT)
+        self._incremental = [g for g in guards if not g.stream_final]
+        self._final = [g for g in guards if g.stream_final]
+        holds = [g.stream_hold for g in self._incremental]
+        self.hold = _EVERYTHING if None in holds else max((h or 0 for h in holds), default=0)
+        self.text = ""
+        self.released = 0
+        self.findings: list[Finding] = []
+        self._seen: set[tuple[str, str | None, tuple[int, int] | None, str]] = set()
+        self.blocked = False
+        self.verdict: Verdict | None = None
+        self._out: list[str] = []
+        self._prefix = ""
+
+    # -- sync ----------------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[str]:
+        if isinstance(self.chunks, AsyncIterable) and not isinstance(self.chunks, Iterable):
+            raise TypeError("an async chunk source needs `async for`")
+        yield from self._emit(self._start(run_guard))
+        for chunk in self.chunks:
+            self.text += chunk
+            yield from self._emit(self._advance(run_guard, final=False))
+            if self.blocked:
+                break
+        if not self.blocked:
+            yield from self._emit(self._advance(run_guard, final=True))
+            yield from self._emit(self._finish([run_guard(g, self.text, self.context) for g in self._final]))
+        self._conclude()
+
+    # -- async ---------------------------------------------------------------------------------
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        for piece in self._start(run_guard):
+            yield piece
+        async for chunk in _aiter(self.chunks):
+            self.text += chunk
+            for piece in await self._aadvance(final=False):
+                yield piece
+            if self.blocked:
+                break
+        if not self.blocked:
+            for piece in await self._aadvance(final=True):
+                yield piece
+            verdicts = [await arun_guard(g, self.text, self.context) for g in self._final]
+            for piece in self._finish(verdicts):
+                yield piece
+        self._conclude()
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _emit(self, pieces: list[str]) -> Iterator[str]:
+        yield from (p for p in pieces if p)
+
+    def _start(self, runner: object) -> list[str]:
+        """The first-turn notice (and any other prefix that depends on no text)."""
+        verdicts = [run_guard(g, "", self.context) for g in self._final]
+        self._prefix = "".join(v.prefix for v in verdicts if v.allowed)
+        self._out.append(self._prefix)
+        return [self._prefix]
+
+    def _safe_end(self, final: bool) -> int:
+        if final:
+            return len(self.text)
+        if self.hold == _EVERYTHING:
+            return self.released
+        return max(self.released, len(self.text) - self.hold)
+
+    def _too_large(self) -> bool:
+        limit = self.pipeline.max_chars
+        if limit is not None and len(self.text) > limit:
+            self._block(Finding(guard_id="pipeline", category=None, score=1.0, action=Action.BLOCK,
+                                message=f"stream too large to check (over {limit} characters)"))
+            return True
+        return False
+
+    def _window(self, guard: Guard) -> int:
+        return max(0, self.released - (guard.stream_hold or 0))
+
+    def _advance(self, runner: object, *, final: bool) -> list[str]:
+        if self._too_large():
+            return []
+        safe = self._safe_end(final)
+        if safe <= self.released and not final:
+            return []
+        verdicts = []
+        for guard in self._incremental:
+            start = self._window(guard)
+            verdicts.append((start, run_guard(guard, self.text[start:], self.context)))
+        return self._release(verdicts, safe)
+
+    async def _aadvance(self, *, final: bool) -> list[str]:
+        if self._too_large():
+            return []
+        safe = self._safe_end(final)
+        if safe <= self.released and not final:
+            return []
+        verdicts = []
+        for guard in self._incremental:
+            start = self._window(guard)
+            verdicts.append((start, await arun_guard(guard, self.text[start:], self.context)))
+        return self._release(verdicts, safe)
+
+    def _release(self, verdicts: list[tuple[int, Verdict]], safe: int) -> list[str]:
+        accepted: list[Finding] = []
+        for offset, verdict in verdicts:
+            for f in verdict.findings:
+                f = _shift(f, offset)
+                key = (f.guard_id, f.category, f.span, f.message)
+                if key in self._seen:
+                    continue
+                if f.span is None or f.span[0] >= safe:
+                    if f.span is None and (f.action is Action.BLOCK or not verdict.allowed):
+                        return self._block(f)
+                    if f.span is None:
+                        self._seen.add(key)
+                        self.findings.append(f)
+                    continue  # deferred: judged again with more text
+                if f.span[0] < self.released:
+                    if f.action in (Action.BLOCK, Action.REDACT):
+                        return self._block(f)  # it reaches into released text: fail closed
+                    continue
+                if f.action is Action.BLOCK:
+                    return self._block(f)
+                accepted.append(f)
+        for f in accepted:
+            safe = max(safe, f.span[1]) if f.span and f.replacement is not None else safe
+        for f in accepted:
+            self._seen.add((f.guard_id, f.category, f.span, f.message))
+            self.findings.append(f)
+        piece = apply_replacements(self.text[self.released:safe],
+                                   [_shift(f, -self.released) for f in accepted])
+        self.released = safe
+        self._out.append(piece)
+        return [piece]
+
+    def _block(self, finding: Finding) -> list[str]:
+        self.findings.append(finding)
+        self.blocked = True
+        return []
+
+    def _finish(self, verdicts: list[Verdict]) -> list[str]:
+        """Suffixes of the final guards (and a text-dependent prefix, which can only come last now)."""
+        pieces = []
+        for verdict in verdicts:
+            self.findings.extend(verdict.findings)
+            self._metadata = {**getattr(self, "_metadata", {}), **verdict.metadata}
+            late_prefix = verdict.prefix if verdict.prefix and verdict.prefix not in self._prefix else ""
+            pieces.append(("\n\n" + late_prefix.strip() if late_prefix else "") + verdict.suffix)
+        self._out.extend(pieces)
+        return pieces
+
+    def _conclude(self) -> None:
+        metadata = getattr(self, "_metadata", {})
+        if self.blocked:
+            self.verdict = Verdict(allowed=False, action=Action.BLOCK, output=None,
+                                   findings=tuple(self.findings), metadata=metadata)
+        else:
+            action = strongest([f.action for f in self.findings])
+            self.verdict = Verdict(allowed=True, action=action, output="".join(self._out),
+                                   findings=tuple(self.findings), metadata=metadata)
+        self.pipeline._record(self.verdict, self.context, Stage.OUTPUT, 0.0)
+
+
+def _shift(f: Finding, offset: int) -> Finding:
+    if f.span is None or offset == 0:
+        return f
+    return Finding(guard_id=f.guard_id, category=f.category, score=f.score,
+                   span=(f.span[0] + offset, f.span[1] + offset), clause_ids=f.clause_ids,
+                   message=f.message, action=f.action, replacement=f.replacement)
+
+
+async def _aiter(chunks: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[str]:
+    if isinstance(chunks, AsyncIterable):
+        async for chunk in chunks:
+            yield chunk
+    else:
+        for chunk in chunks:
+            yield chunk
