@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from clauseguard.errors import UserError
+from clauseguard.errors import ClauseError, UserError
 
 __all__ = ["catalogue", "explain", "generate", "init", "lint", "schema"]
 
@@ -93,9 +93,8 @@ def lint(folder: Path | None, profiles: tuple[Path, ...], no_builtin: bool) -> N
     problems = run(folder, profiles=profiles or None, include_builtin=not no_builtin)
     for problem in problems:
         click.echo(str(problem))
-    if problems:
-        click.echo(f"{len(problems)} problem(s)", err=True)
-        raise click.exceptions.Exit(2)
+    if problems:  # a UserError: the entry point prints it and exits with code 2
+        raise ClauseError(f"{len(problems)} problem(s) in clause or template files (listed above)")
     library = load_library(folder, include_builtin=not no_builtin)
     click.echo(f"ok: {len(library.clauses)} clauses and {len(library.templates)} templates")
 

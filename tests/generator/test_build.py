@@ -1,0 +1,194 @@
+"""Outputs: guards.yaml, report.json, clauseguard.lock; determinism; atomic writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clauseguard.errors import ClauseError, UserError
+from clauseguard.generator import build as build_module
+from clauseguard.generator.build import generate, render_outputs, write_outputs
+from clauseguard.generator.library import load_library
+from clauseguard.guards import GuardSpec
+from tests.conftest import LIBRARY, PROFILES
+
+
+@pytest.fixture
+def chat_files(fixture_library, profile) -> dict[str, bytes]:
+    return render_outputs(profile("chat"), library=fixture_library, formats=("md",))
+
+
+def test_two_renders_are_byte_identical(profile) -> None:
+    first = render_outputs(profile("image-space"), clauses_dir=LIBRARY, include_builtin=False, formats=("md",))
+    second = render_outputs(profile("image-space"), clauses_dir=LIBRARY, include_builtin=False, formats=("md",))
+    assert first == second
+    assert list(first) == list(second)
+
+
+def test_file_list(chat_files) -> None:
+    assert sorted(chat_files) == sorted([
+        "documents/terms-of-use.md", "documents/acceptable-use-policy.md", "documents/ai-disclaimer.md",
+        "documents/privacy-notice.md", "documents/model-licence-notices.md",
+        "guards.yaml", "report.json", "clauseguard.lock"])
+
+
+def test_report_has_the_design_keys_and_why(chat_files, profile) -> None:
+    report = json.loads(chat_files["report.json"])
+    assert {"clauseguard_version", "profile_sha256", "documents", "clauses", "guards", "warnings"} <= set(report)
+    assert report["profile_sha256"] == profile("chat").sha256()
+    terms = report["documents"][0]
+    assert terms["id"] == "terms-of-use" and terms["path"] == "documents/terms-of-use.md"
+    assert terms["clauses"][0] == "core/agreement"
+    by_id = {c["id"]: c for c in report["clauses"]}
+    ip = by_id["privacy/ip-addresses"]
+    assert {"id", "version", "title", "documents", "why", "sources", "guards"} <= set(ip)
+    assert "data.logs_ip_addresses = true" in ip["why"]
+    assert ip["guards"] == ["output-pii"] and ip["sections"] == {"privacy-notice": "1.1"}
+    excluded = {c["id"]: c["why"] for c in report["excluded"]}
+    assert excluded["ai/output-marking"].startswith("applies_when is false")
+    assert {g["id"] for g in report["guards"]} == {g for c in report["clauses"] for g in c["guards"]}
+
+
+def _guards(files: dict[str, bytes]) -> dict[str, dict]:
+    data = yaml.safe_load(files["guards.yaml"])
+    assert set(data) == {"clauseguard_version", "profile_sha256", "guards"}
+    for guard in data["guards"]:
+        GuardSpec.model_validate(guard)
+    return {g["id"]: g for g in data["guards"]}
+
+
+def test_guards_merge_identical_and_list_entries(chat_files) -> None:
+    guards = _guards(chat_files)
+    assert list(guards) == ["input-keyword", "input-classifier", "output-keyword", "output-pii",
+                            "output-disclaimer", "output-ai-disclosure"]
+    keyword = guards["input-keyword"]
+    assert keyword["params"]["categories"] == ["S4", "S12"]
+    assert keyword["clauses"] == ["content/child-sexual-abuse", "content/sexual-content"]
+    assert keyword["category_clauses"] == {"S4": ["content/child-sexual-abuse"], "S12": ["content/sexual-content"]}
+    assert keyword["category_messages"]["S4"] == \
+        "Blocked under section 1.1 (“Child sexual abuse material”) of the Acceptable Use Policy."
+    assert keyword["message"] == ("Blocked under sections 1.1 (“Child sexual abuse material”) and 1.2 "
+                                  "(“Sexual content”) of the Acceptable Use Policy.")
+    pii = guards["output-pii"]
+    assert pii["params"]["entities"] == ["email", "ip_address", "phone"]
+    assert pii["category_clauses"]["ip_address"] == ["privacy/ip-addresses"]
+    disclaimer = guards["output-disclaimer"]
+    assert disclaimer["params"]["texts"] == {"legal": "This is not legal advice.",
+                                             "medical": "This is not medical advice."}
+    assert guards["output-ai-disclosure"]["params"]["notice"] == "You are talking to Acme Assist, an AI system."
+    assert guards["output-keyword"]["clauses"] == ["content/child-sexual-abuse"]
+
+
+def test_same_type_that_cannot_merge_gets_a_numbered_id(clause_dir, profile) -> None:
+    folder = clause_dir({
+        "t/a": {"guards": [{"type": "keyword", "params": {"categories": ["S4"], "match": "word"}}]},
+        "t/b": {"guards": [{"type": "keyword", "params": {"categories": ["S12"], "match": "substring"}}]},
+        "t/c": {"guards": [{"type": "keyword", "params": {"categories": ["S4"], "match": "word"}}]},
+    })
+    files = render_outputs(profile("us-minimal"), library=load_library(folder, include_builtin=False), formats=("md",))
+    guards = _guards(files)
+    assert list(guards) == ["input-keyword", "input-keyword-2"]
+    assert guards["input-keyword"]["clauses"] == ["t/a", "t/c"]
+    assert guards["input-keyword-2"]["clauses"] == ["t/b"]
+
+
+def test_guard_params_that_fail_to_render_name_the_clause(clause_dir, profile) -> None:
+    guard = {"type": "ai_disclosure", "stage": "output", "on_fail": "label",
+             "params": {"notice": "{{ product.nmae }} is an AI"}}
+    folder = clause_dir({"t/a": {"guards": [guard]}})
+    with pytest.raises(ClauseError, match="nmae") as info:
+        render_outputs(profile("us-minimal"), library=load_library(folder, include_builtin=False), formats=("md",))
+    lines = (folder / "t/a.md").read_text().splitlines()
+    assert info.value.where == f"{folder / 't/a.md'}:{lines.index('guards:') + 2}"
+
+
+def test_lock_lists_clause_versions_and_hashes(chat_files, fixture_library) -> None:
+    lock = yaml.safe_load(chat_files["clauseguard.lock"])
+    entry = next(c for c in lock["clauses"] if c["id"] == "content/sexual-content")
+    assert entry["version"] == "1.1.0"
+    assert entry["sha256"] == fixture_library.clauses["content/sexual-content"].sha256
+    assert [t["id"] for t in lock["templates"]] == ["terms-of-use", "acceptable-use-policy", "ai-disclaimer",
+                                                  "privacy-notice", "model-licence-notices"]
+
+
+@pytest.mark.parametrize(("name", "warning"), [
+    ("uploads-no-agent", "operator.dmca_agent is not set"),
+    ("image-space", "operator.dsa_contact_email is not set"),
+])
+def test_warnings(profile, name: str, warning: str) -> None:
+    files = render_outputs(profile(name), clauses_dir=LIBRARY, include_builtin=False, formats=("md",))
+    assert any(warning in w for w in json.loads(files["report.json"])["warnings"])
+
+
+def test_no_warning_for_a_complete_profile(chat_files) -> None:
+    assert json.loads(chat_files["report.json"])["warnings"] == []
+
+
+def test_unknown_format_is_a_user_error(profile) -> None:
+    with pytest.raises(UserError, match="unknown format"):
+        render_outputs(profile("chat"), clauses_dir=LIBRARY, include_builtin=False, formats=("pdf",))
+
+
+def test_write_refuses_a_non_empty_folder_without_force(tmp_path: Path) -> None:
+    out = tmp_path / "legal"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(UserError, match="--force"):
+        write_outputs({"a.md": b"new"}, out)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    write_outputs({"a.md": b"new"}, out, force=True)
+    assert [p.name for p in out.iterdir()] == ["a.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["legal"]
+
+
+def test_write_into_an_empty_or_new_folder(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    for name in ("empty", "new/nested"):
+        write_outputs({"documents/a.md": b"x"}, tmp_path / name)
+        assert (tmp_path / name / "documents" / "a.md").read_bytes() == b"x"
+
+
+def test_a_failure_while_writing_leaves_no_half_folder(tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "legal"
+    out.mkdir()
+    (out / "old.md").write_text("previous")
+
+    def fail(folder: Path, files: dict[str, bytes]) -> None:
+        (folder / "half.md").write_text("half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(build_module, "_fill", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_outputs({"a.md": b"x"}, out, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["legal"]
+    assert [p.name for p in out.iterdir()] == ["old.md"]
+
+
+@pytest.mark.parametrize("rel", ["../escape.md", "/abs.md"])
+def test_write_refuses_paths_outside_the_folder(tmp_path: Path, rel: str) -> None:
+    with pytest.raises(UserError, match="outside"):
+        write_outputs({rel: b"x"}, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_writes_nothing_when_the_profile_is_bad(tmp_path: Path) -> None:
+    from clauseguard.errors import ProfileError
+
+    with pytest.raises(ProfileError):
+        generate(PROFILES / "bad-key.yaml", tmp_path / "out", clauses_dir=LIBRARY, formats=("md",))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_builtin_library_renders_every_example_profile(tmp_path: Path) -> None:
+    """Smoke test over the built-in clauses (written by the clause authors) and the example profiles."""
+    from tests.conftest import ROOT
+
+    examples = sorted((ROOT / "examples").glob("*/profile.yaml"))
+    assert examples
+    for path in examples:
+        files = generate(path, tmp_path / path.parent.name, formats=("md",))
+        assert "documents/terms-of-use.md" in files
+        _guards(files)

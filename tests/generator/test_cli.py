@@ -1,0 +1,87 @@
+"""The authoring commands through the real entry point: exit codes, output, nothing written on error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clauseguard.cli import main
+from tests.conftest import BROKEN, LIBRARY, PROFILES
+
+FIXTURE = ["--clauses", str(LIBRARY), "--no-builtin"]
+
+
+def test_generate_writes_every_output(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "legal"
+    assert main(["generate", str(PROFILES / "image-space.yaml"), "-o", str(out), "--format", "md", *FIXTURE]) == 0
+    assert (out / "guards.yaml").is_file() and (out / "report.json").is_file() and (out / "clauseguard.lock").is_file()
+    assert (out / "documents" / "terms-of-use.md").is_file()
+    captured = capsys.readouterr()
+    assert f"to {out}" in captured.out
+    assert "warning: users in the EU share content" in captured.err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["generate", str(PROFILES / "bad-key.yaml")], "colour: unknown key"),
+    (["generate", str(PROFILES / "missing.yaml")], "file not found"),
+    (["generate", str(PROFILES / "us-minimal.yaml"), "--format", "md,pdf"], "unknown format"),
+    (["generate", str(PROFILES / "us-minimal.yaml"), "--clauses", str(BROKEN / "bad-semver")], "semantic version"),
+])
+def test_generate_errors_exit_2_and_write_nothing(tmp_path: Path, capsys, args: list[str], message: str) -> None:
+    assert main([*args, "-o", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_refuses_a_non_empty_folder_unless_forced(tmp_path: Path, capsys) -> None:
+    (tmp_path / "mine.txt").write_text("keep")
+    args = ["generate", str(PROFILES / "us-minimal.yaml"), "-o", str(tmp_path), "--format", "md", *FIXTURE]
+    assert main(args) == 2
+    assert "--force" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
+    assert main([*args, "--force"]) == 0
+    assert not (tmp_path / "mine.txt").exists()
+
+
+def test_lint_prints_file_line_message_and_exits_2(capsys) -> None:
+    assert main(["lint", str(BROKEN / "bad-semver"), "--no-builtin"]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith(f"{BROKEN / 'bad-semver' / 'clause.md'}:4: version:")
+
+
+def test_lint_clean_folder_exits_0(capsys) -> None:
+    assert main(["lint", str(LIBRARY), "--no-builtin", "--profiles", str(PROFILES / "image-space.yaml")]) == 0
+    assert capsys.readouterr().out.startswith("ok: ")
+
+
+def test_explain_one_clause_and_all(capsys) -> None:
+    assert main(["explain", str(PROFILES / "image-space.yaml"), "ai/output-marking", *FIXTURE]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("IN   ai/output-marking\n")
+    assert "modalities.outputs = ['image']" in out
+    assert main(["explain", str(PROFILES / "us-minimal.yaml"), *FIXTURE]) == 0
+    out = capsys.readouterr().out
+    assert "OUT  ai/interaction-disclosure\n     applies_when is false: 'EU' in jurisdictions" in out
+
+
+def test_explain_unknown_clause_exits_2(capsys) -> None:
+    assert main(["explain", str(PROFILES / "us-minimal.yaml"), "no/such-clause", *FIXTURE]) == 2
+    assert "no clause has id 'no/such-clause'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "key"), [(["schema"], "operator"), (["schema", "--guards"], "guards")])
+def test_schema(capsys, args: list[str], key: str) -> None:
+    assert main(args) == 0
+    assert key in json.loads(capsys.readouterr().out)["properties"]
+
+
+def test_catalogue(tmp_path: Path) -> None:
+    out = tmp_path / "docs" / "catalogue.md"
+    assert main(["catalogue", "-o", str(out), "--clauses", str(LIBRARY)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# Clause catalogue")
+    assert "- **id**: `ai/output-marking` (version 1.0.0)" in text
+    assert "- **applies when**: `'image' in modalities.outputs and 'EU' in jurisdictions`" in text
+    assert "`image_mark` (output image, label: digital_source_type=trainedAlgorithmicMedia)" in text

@@ -1,0 +1,76 @@
+"""``clauseguard lint``: every broken fixture gives its problem as file:line: message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clauseguard.generator.lint import check_fact, example_profiles, lint
+from clauseguard.generator.selection import FactRef
+from tests.conftest import BROKEN, LIBRARY, PROFILES
+
+# (fixture folder, file, line, part of the message): one problem each
+LINT_CASES = [
+    ("bad-yaml", "clause.md", 3, "invalid YAML"),
+    ("unknown-key", "clause.md", 5, "colour: unknown key"),
+    ("bad-semver", "clause.md", 4, "semantic version"),
+    ("duplicate-id", "b.md", 2, "id 'broken/duplicate-id' is already used by"),
+    ("unknown-section", "clause.md", 6, "'terms-of-use' has no section 'nowhere'"),
+    ("unknown-document", "clause.md", 5, "unknown document 'cookie-policy'"),
+    ("unknown-field", "clause.md", 7, "applies_when: 'data.logs_ip' is not a profile field"),
+    ("unknown-name", "clause.md", 11, "body: unknown name 'operater'"),
+    ("sandbox-escape", "clause.md", 12, "access to '__globals__' is not allowed"),
+    ("bad-guard-params", "clause.md", 10, "no shipped term list for ['S99']"),
+    ("bad-guard-stage", "clause.md", 10, "image_mark guards take stage in ['output']"),
+    ("empty-sources", "clause.md", 8, "sources:"),
+    ("unknown-require", "clause.md", 7, "requires: no clause has id 'core/nothing-here'"),
+    ("syntax-error", "clause.md", 13, "template syntax error"),
+    ("no-front-matter", "clause.md", 1, "missing front matter"),
+]
+
+
+@pytest.mark.parametrize(("case", "file", "line", "message"), LINT_CASES, ids=[c[0] for c in LINT_CASES])
+def test_each_broken_fixture_gives_its_problem(case: str, file: str, line: int, message: str) -> None:
+    problems = lint(BROKEN / case, profiles=[], include_builtin=False)
+    assert len(problems) == 1, problems
+    problem = problems[0]
+    assert (problem.file, problem.line) == (str(BROKEN / case / file), line)
+    assert message in problem.message
+    assert str(problem).startswith(f"{BROKEN / case / file}:{line}: ")
+
+
+def test_fixture_library_is_clean_for_every_fixture_profile() -> None:
+    profiles = [*sorted(p for p in PROFILES.glob("*.yaml") if p.name != "bad-key.yaml"), *example_profiles()]
+    assert lint(LIBRARY, profiles=profiles, include_builtin=False) == []
+
+
+def test_render_problems_name_the_profile(clause_dir) -> None:
+    folder = clause_dir({"t/a": {"body": "See {{ ref('t/b') }}."}, "t/b": {"applies_when": "user_content.uploads"}})
+    problems = lint(folder, profiles=[PROFILES / "us-minimal.yaml"], include_builtin=False)
+    assert len(problems) == 1
+    assert "ref('t/b')" in problems[0].message and "us-minimal.yaml" in problems[0].message
+
+
+def test_an_invalid_profile_is_reported(tmp_path: Path) -> None:
+    problems = lint(LIBRARY, profiles=[PROFILES / "bad-key.yaml"], include_builtin=False)
+    assert [p.file for p in problems] == [str(PROFILES / "bad-key.yaml")]
+
+
+@pytest.mark.parametrize(("ref", "error"), [
+    (FactRef(("jurisdictions",)), None),
+    (FactRef(("operator", "dmca_agent", "email")), None),
+    (FactRef(("models",), "license"), None),
+    (FactRef(("models",), "licence"), "items of models have no field 'licence'"),
+    (FactRef(("jurisdictions",), "name"), "jurisdictions is not a list of groups of keys"),
+    (FactRef(("product", "name", "first")), "product.name has no field 'first'"),
+    (FactRef(("features", "faces")), "'features.faces' is not a profile field"),
+])
+def test_check_fact_walks_the_profile_model(ref: FactRef, error: str | None) -> None:
+    result = check_fact(ref)
+    assert (result is None) if error is None else (error in result)
+
+
+def test_builtin_library_lints_clean() -> None:
+    """Smoke test over the built-in clauses and the example profiles (written by other authors)."""
+    assert [str(p) for p in lint()] == []
