@@ -113,12 +113,13 @@ def schema(guards: bool) -> None:
 @click.command()
 @click.option("-o", "--output", "output", type=_FILE, required=True, help="Markdown file to write.")
 @click.option("--clauses", "clauses_dir", type=_DIR, help="Your clause folder, layered over the built-in one.")
-def catalogue(output: Path, clauses_dir: Path | None) -> None:
+@_NO_BUILTIN
+def catalogue(output: Path, clauses_dir: Path | None, no_builtin: bool) -> None:
     """Write the catalogue of every clause as Markdown."""
     from clauseguard.generator.catalogue import catalogue_markdown
     from clauseguard.generator.library import load_library
 
-    library = load_library(clauses_dir)
+    library = load_library(clauses_dir, include_builtin=not no_builtin)
     _write_file(output, catalogue_markdown(library))
     click.echo(f"wrote {output}: {len(library.clauses)} clauses")
 

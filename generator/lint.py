@@ -19,7 +19,7 @@ from jinja2 import meta, nodes
 from pydantic import BaseModel
 
 from clauseguard.errors import ClauseError, ProfileError, SelectionError
-from clauseguard.generator.library import Clause, Library, Problem, Template, scan_library
+from clauseguard.generator.library import Clause, Library, Problem, Template, scan_library, unknown_ids
 from clauseguard.generator.profile import Profile, load_profile
 from clauseguard.generator.sandbox import Source, environment, parse_expression, parse_template
 from clauseguard.generator.selection import FactRef, fact_refs
@@ -165,6 +165,7 @@ def lint(clauses_dir: Path | str | None = None, *, profiles: Iterable[Path | str
          include_builtin: bool = True) -> list[Problem]:
     """Every problem found, sorted by file and line; empty when the library is clean."""
     library, problems = scan_library(clauses_dir, include_builtin=include_builtin)
+    problems += unknown_ids(library, "conflicts")
     for clause in library.clauses.values():
         problems += check_clause(clause)
     for template in library.templates.values():

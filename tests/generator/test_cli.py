@@ -79,7 +79,7 @@ def test_schema(capsys, args: list[str], key: str) -> None:
 
 def test_catalogue(tmp_path: Path) -> None:
     out = tmp_path / "docs" / "catalogue.md"
-    assert main(["catalogue", "-o", str(out), "--clauses", str(LIBRARY)]) == 0
+    assert main(["catalogue", "-o", str(out), *FIXTURE]) == 0
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# Clause catalogue")
     assert "- **id**: `ai/output-marking` (version 1.0.0)" in text

@@ -74,3 +74,12 @@ def test_check_fact_walks_the_profile_model(ref: FactRef, error: str | None) -> 
 def test_builtin_library_lints_clean() -> None:
     """Smoke test over the built-in clauses and the example profiles (written by other authors)."""
     assert [str(p) for p in lint()] == []
+
+
+def test_unknown_conflicts_id_is_a_lint_problem_only(clause_dir) -> None:
+    folder = clause_dir({"t/a": {"conflicts": ["t/gone"]}})
+    from clauseguard.generator.library import load_library
+
+    assert set(load_library(folder, include_builtin=False).clauses) == {"t/a"}
+    problems = lint(folder, profiles=[], include_builtin=False)
+    assert [p.message for p in problems] == ["conflicts: no clause has id 't/gone'"]
