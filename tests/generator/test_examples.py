@@ -1,4 +1,4 @@
-"""Every example profile validates, says what it is, and its samples file is well formed."""
+"""Every example profile validates, says what it is, and its samples file is well formed (text, stage, unique ids)."""
 
 from __future__ import annotations
 
@@ -51,4 +51,6 @@ def test_example_describes_its_product(example: str, facts: dict) -> None:
 def test_samples_are_text_and_stage(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(rows) >= 5
-    assert all(set(r) == {"text", "stage"} and r["stage"] in {"input", "output"} and r["text"] for r in rows)
+    assert all({"text", "stage"} <= set(r) and r["stage"] in {"input", "output"} and r["text"] for r in rows)
+    ids = [r["id"] for r in rows if "id" in r]
+    assert len(ids) == len(set(ids)), "sample ids must be unique"
