@@ -128,9 +128,10 @@ def catalogue(output: Path, clauses_dir: Path | None, no_builtin: bool) -> None:
 @click.option("-o", "--output", "output", type=_FILE, default=Path("profile.yaml"), show_default=True)
 @click.option("--answers", type=_FILE, help="A YAML file of answers (no questions asked for those).")
 @click.option("--yes", is_flag=True, help="Accept the default for every question not answered.")
-def init(output: Path, answers: Path | None, yes: bool) -> None:
+@click.option("--force", is_flag=True, help="Overwrite an existing profile file.")
+def init(output: Path, answers: Path | None, yes: bool, force: bool) -> None:
     """Answer questions about your product; write profile.yaml."""
     from clauseguard.generator.questionnaire import run_init
 
-    profile = run_init(output, answers=answers, yes=yes)
+    profile = run_init(output, answers=answers, yes=yes, force=force)
     click.echo(f"wrote {output} for {profile.product.name}; next: clauseguard generate {output} -o legal/")

@@ -85,3 +85,10 @@ def test_catalogue(tmp_path: Path) -> None:
     assert "- **id**: `ai/output-marking` (version 1.0.0)" in text
     assert "- **applies when**: `'image' in modalities.outputs and 'EU' in jurisdictions`" in text
     assert "`image_mark` (output image, label: digital_source_type=trainedAlgorithmicMedia)" in text
+
+
+def test_init_without_required_answers_exits_2_and_writes_nothing(tmp_path: Path, capsys) -> None:
+    target = tmp_path / "profile.yaml"
+    assert main(["init", "--yes", "-o", str(target)]) == 2
+    assert "operator.legal_name" in capsys.readouterr().err
+    assert not target.exists()
