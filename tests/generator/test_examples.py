@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import html
+import io
 import json
+import re
 from pathlib import Path
 
+import docx
 import pytest
 
+from clauseguard.generator.build import render_outputs
 from clauseguard.generator.profile import load_profile
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -54,3 +59,21 @@ def test_samples_are_text_and_stage(path: Path) -> None:
     assert all({"text", "stage"} <= set(r) and r["stage"] in {"input", "output"} and r["text"] for r in rows)
     ids = [r["id"] for r in rows if "id" in r]
     assert len(ids) == len(set(ids)), "sample ids must be unique"
+
+
+def _html_headings(page: str) -> list[str]:
+    """Section and clause headings of a generated page, as "3.2 Title"."""
+    found = re.findall(r'<h[23]><span class="num">([^<]+)</span>([^<]+)</h[23]>', page)
+    return [f"{number} {html.unescape(title)}" for number, title in found]
+
+
+@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.parent.name)
+def test_example_exports_agree(path: Path) -> None:
+    """The HTML and DOCX of each generated document carry the same numbered headings, in order."""
+    files = render_outputs(load_profile(path), formats=("html", "docx"))
+    pages = {name.removesuffix(".html"): data for name, data in files.items() if name.endswith(".html")}
+    assert pages, "no document generated"
+    for stem, page in pages.items():
+        word = docx.Document(io.BytesIO(files[f"{stem}.docx"]))
+        headings = [p.text for p in word.paragraphs if p.style.name in ("Heading 1", "Heading 2")]
+        assert headings and headings == _html_headings(page.decode("utf-8")), stem
