@@ -20,8 +20,9 @@ Hit = tuple[str, int, int, float]
 _EMAIL = re.compile(r"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+"
                     r"[A-Za-z]{2,24}(?![\w-])")
 _PHONE_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?![\w-])")
-_PHONE_US = re.compile(r"(?<![\w+])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}(?![\w-])")
-_PHONE_NATIONAL = re.compile(r"(?<![\w+])\(?0[1-9]\d{0,3}\)?(?:[ /.-]\d{2,8}){1,4}(?![\w-])")
+_PHONE_US = re.compile(r"(?<![\w+])(?<!\d[ .-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[ .-])"
+                       r"[2-9]\d{2}[ .-]\d{4}(?![\w-])")
+_PHONE_NATIONAL = re.compile(r"(?<![\w+])(?<!\d[ .-])\(?0[1-9]\d{0,3}\)?(?:[ /.-]\d{2,8}){1,4}(?![\w-])")
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}", re.IGNORECASE)
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
@@ -55,7 +56,20 @@ IBAN_LENGTHS: dict[str, int] = {
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }
 
-_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[0689]|6(?:011|5|4[4-9]|2)|35)")
+# Issuer prefixes and the card lengths each issues (Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay).
+_CARD_BRANDS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = (
+    (re.compile(r"4"), frozenset({13, 16, 19})),
+    (re.compile(r"5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)"), frozenset({16})),
+    (re.compile(r"3[47]"), frozenset({15})),
+    (re.compile(r"3(?:0[0-5]|[689])"), frozenset({14, 16, 17, 18, 19})),
+    (re.compile(r"35"), frozenset({16, 17, 18, 19})),
+    (re.compile(r"6(?:011|5|4[4-9])"), frozenset({16, 17, 18, 19})),
+    (re.compile(r"62"), frozenset({16, 17, 18, 19})),
+)
+
+
+def _card_brand_ok(digits: str) -> bool:
+    return any(prefix.match(digits) and len(digits) in lengths for prefix, lengths in _CARD_BRANDS)
 
 
 def luhn(digits: str) -> bool:
@@ -104,7 +118,7 @@ def _phones(text: str) -> Iterator[Hit]:
 def _cards(text: str) -> Iterator[Hit]:
     for m in _CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
-        if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn(digits):
+        if _card_brand_ok(digits) and luhn(digits):
             yield "credit_card", m.start(), m.end(), 1.0
 
 

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from guard_helpers import FIXTURES
+
+from clauseguard.cli import main
+from clauseguard.guards.cli import check
+
+SAMPLES = Path(__file__).parents[2] / "examples" / "chat-assistant" / "samples.jsonl"
+
+
+def test_samples_give_the_expected_actions() -> None:
+    result = CliRunner().invoke(check, ["--guards", str(FIXTURES / "guards.yaml"), "--jsonl", str(SAMPLES)])
+    assert result.exit_code == 0, result.output
+    actions = {d["id"]: d["action"] for d in map(json.loads, result.output.splitlines())}
+    assert actions == {
+        "benign-question": "allow", "email-to-redact": "redact", "obfuscated-weapon": "block",
+        "spaced-weapon": "block", "profanity": "redact", "benign-lookalikes": "allow", "card-number": "redact",
+        "first-answer": "label", "medical-answer": "disclaim", "leaked-key": "redact",
+    }
+
+
+def test_text_option_and_stage() -> None:
+    result = CliRunner().invoke(check, ["--guards", str(FIXTURES / "guards.yaml"), "--text", "Hi", "--stage",
+                                        "output"])
+    verdict = json.loads(result.output)
+    assert verdict["stage"] == "output" and verdict["metadata"]["ai_generated"] is True
+
+
+def test_bad_guards_file_exits_2(capsys) -> None:
+    code = main(["check", "--guards", str(FIXTURES / "bad_param.yaml"), "--text", "hi"])
+    assert code == 2
+    assert "guard 'kw'" in capsys.readouterr().err
+
+
+def test_bad_jsonl_line_names_the_line(tmp_path, capsys) -> None:
+    bad = tmp_path / "in.jsonl"
+    bad.write_text('{"text": "ok"}\nnot json\n')
+    assert main(["check", "--guards", str(FIXTURES / "guards.yaml"), "--jsonl", str(bad)]) == 2
+    assert "in.jsonl:2" in capsys.readouterr().err

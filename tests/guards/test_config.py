@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+from guard_helpers import FIXTURES
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards import GuardSpec, Pipeline, create, load_guards, parse_guards
+
+
+def test_mapping_form_loads() -> None:
+    specs = load_guards(FIXTURES / "guards.yaml")
+    assert [s.type for s in specs][:3] == ["rate_limit", "keyword", "keyword"]
+    assert specs[1].category_clauses["S9"] == ["content/weapons"]
+
+
+def test_bare_list_loads() -> None:
+    specs = parse_guards("- id: kw\n  type: keyword\n  params: {categories: [S9]}\n")
+    assert specs[0].typed_params().categories == ["S9"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("fixture", "fragments"), [
+    ("unknown_type.yaml", ["unknown_type.yaml:4", "guard 'b'", "type", "'sentiment'", "keyword"]),
+    ("bad_param.yaml", ["bad_param.yaml:4", "guard 'kw'", "params.categories", "S99"]),
+    ("bad_regex.yaml", ["bad_regex.yaml:6", "guard 'rx'", "patterns[0].pattern", "does not compile"]),
+    ("empty.yaml", ["empty.yaml:2", "empty"]),
+    ("empty_patterns.yaml", ["guard 'rx'", "params.patterns", "at least 1"]),
+    ("bad_action.yaml", ["guard 'kw'", "on_fail", "'label'"]),
+    ("duplicate_id.yaml", ["duplicate_id.yaml:3", "duplicate guard id 'kw'"]),
+    ("bad_yaml.yaml", ["bad_yaml.yaml", "invalid YAML"]),
+])
+def test_broken_files_name_file_line_guard_and_key(fixture: str, fragments: list[str]) -> None:
+    with pytest.raises(GuardConfigError) as info:
+        load_guards(FIXTURES / fixture)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("guards: {a: 1}\n", "'guards' must be a list"),
+    ("extra: 1\nguards: []\n", "unknown top-level key"),
+    ("42\n", "expected a list of guards"),
+    ("- id: kw\n  type: keyword\n  colour: red\n", "colour"),
+])
+def test_bad_shapes(text: str, fragment: str) -> None:
+    with pytest.raises(GuardConfigError, match=fragment):
+        parse_guards(text, "g.yaml")
+
+
+def test_missing_file_is_a_config_error(tmp_path) -> None:
+    with pytest.raises(GuardConfigError, match="cannot read"):
+        load_guards(tmp_path / "nope.yaml")
+
+
+def test_declared_type_without_runtime_says_so() -> None:
+    spec = GuardSpec(id="img", type="image_nsfw", modality="image")
+    with pytest.raises(GuardConfigError, match="no runtime"):
+        Pipeline.from_yaml(FIXTURES / "no_runtime.yaml")
+    with pytest.raises(GuardConfigError, match=r"clauseguard\.guards\.image_nsfw"):
+        create(spec)
+
+
+def test_unknown_type_in_registry_lists_known() -> None:
+    from clauseguard.guards import _registry
+
+    with pytest.raises(GuardConfigError, match=r"known: .*keyword"):
+        _registry._load_runtime("nope", "x")

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+from guard_helpers import build
+
+from clauseguard.guards import Action, Context
+
+
+@pytest.mark.parametrize(("text", "on_fail", "action", "output", "span"), [
+    ("order ORD-123456 shipped", "redact", Action.REDACT, "order [ORDER] shipped", (6, 16)),
+    ("order ord-123456 shipped", "block", Action.BLOCK, None, (6, 16)),
+    ("order ORD-12 shipped", "block", Action.ALLOW, "order ORD-12 shipped", None),
+])
+def test_regex_guard(ctx, text, on_fail, action, output, span) -> None:
+    guard = build("regex", on_fail=on_fail, params={"patterns": [{"name": "order", "pattern": r"ORD-\d{6}"}]})
+    verdict = guard.check(text, ctx)
+    assert (verdict.action, verdict.output) == (action, output)
+    assert [f.span for f in verdict.findings] == ([span] if span else [])
+
+
+def test_regex_catastrophic_backtracking_is_bounded(ctx) -> None:
+    from clauseguard.errors import GuardError
+
+    guard = build("regex", params={"patterns": [{"name": "evil", "pattern": r"(a|aa)+$"}], "timeout_ms": 20})
+    with pytest.raises(GuardError, match="time budget"):
+        guard.check("a" * 60 + "!", ctx)
+
+
+@pytest.mark.parametrize(("turn", "first_only", "notice"), [(0, True, True), (1, True, False), (3, False, True)])
+def test_ai_disclosure(turn, first_only, notice) -> None:
+    guard = build("ai_disclosure", stage="output", on_fail="label", params={"first_turn_only": first_only})
+    verdict = guard.check("Hello.", Context(turn=turn))
+    assert verdict.action is Action.LABEL and verdict.allowed
+    assert verdict.output.startswith("You are talking to an AI") is notice
+    assert verdict.output.endswith("[AI-generated]")
+    assert verdict.metadata["ai_generated"] is True
+    assert verdict.metadata["standard"] == "EU AI Act Art. 50"
+    assert verdict.findings[0].category == "ai_disclosure"
+
+
+def test_ai_disclosure_on_image_bytes_is_metadata_only() -> None:
+    guard = build("ai_disclosure", stage="output", on_fail="label", modality="image")
+    verdict = guard.check(b"\x89PNG", Context())
+    assert verdict.output == b"\x89PNG" and verdict.metadata["ai_generated"] is True
+
+
+@pytest.mark.parametrize(("text", "categories", "needle"), [
+    ("Take ibuprofen for the headache.", ["S6"], "not medical advice"),
+    ("You could file a lawsuit with an attorney.", ["S6"], "not legal advice"),
+    ("Put it in an index fund for retirement.", ["S6"], "not financial advice"),
+    ("Find your polling place before election day.", ["S13"], "election authority"),
+    ("The weather is nice today.", [], None),
+])
+def test_disclaimer(ctx, text, categories, needle) -> None:
+    guard = build("disclaimer", stage="output", on_fail="disclaim",
+                  params={"topics": ["medical", "legal", "financial", "elections"]})
+    verdict = guard.check(text, ctx)
+    assert [f.category for f in verdict.findings] == categories
+    if needle:
+        assert verdict.action is Action.DISCLAIM and verdict.output.startswith(text) and needle in verdict.output
+    else:
+        assert verdict.output == text
+
+
+def test_disclaimer_custom_text_and_prepend(ctx) -> None:
+    guard = build("disclaimer", stage="output", on_fail="disclaim",
+                  params={"topics": ["medical"], "texts": {"medical": "ASK A DOCTOR."}, "position": "prepend"})
+    assert guard.check("Fever and rash.", ctx).output == "ASK A DOCTOR.\n\nFever and rash."
+
+
+def test_rate_limit_token_bucket() -> None:
+    now = [0.0]
+    guard = build("rate_limit", params={"capacity": 2, "refill_per_second": 1.0})
+    guard.clock = lambda: now[0]
+    alice, bob = Context(user_key="alice"), Context(user_key="bob")
+    assert [guard.check("x", alice).allowed for _ in range(3)] == [True, True, False]
+    assert guard.check("x", bob).allowed
+    now[0] = 1.0
+    assert guard.check("x", alice).allowed
+    assert not guard.check("x", alice).allowed
+
+
+def test_rate_limit_by_ip_is_pseudonymised() -> None:
+    from clauseguard.guards.rate_limit import MemoryBucketStore
+
+    store = MemoryBucketStore()
+    guard = build("rate_limit", params={"capacity": 1, "key": "ip"})
+    guard.store = store
+    assert guard.check("x", Context(ip="203.0.113.9")).allowed
+    assert not guard.check("x", Context(ip="203.0.113.9")).allowed
+    assert all("203.0.113.9" not in key for key in store._buckets)
+
+
+def test_rate_limit_is_thread_safe() -> None:
+    guard = build("rate_limit", params={"capacity": 50, "refill_per_second": 1e-9})
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(20):
+            ok = guard.check("x", Context(user_key="same")).allowed
+            with lock:
+                results.append(ok)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 50

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import builtins
+
+import pytest
+from guard_helpers import build
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards import Action
+from clauseguard.guards._pii_detect import iban_valid, luhn, ssn_valid
+
+# (text, entity expected or None, the exact text found)
+CASES = [
+    ("write to john.doe+x@example.co.uk today", "email", "john.doe+x@example.co.uk"),
+    ("call +1 415 555 2671", "phone", "+1 415 555 2671"),
+    ("call +44 20 7946 0958", "phone", "+44 20 7946 0958"),
+    ("call +33 1 23 45 67 89", "phone", "+33 1 23 45 67 89"),
+    ("call +491701234567", "phone", "+491701234567"),
+    ("call (415) 555-2671", "phone", "(415) 555-2671"),
+    ("call 415-555-2671", "phone", "415-555-2671"),
+    ("call 020 7946 0958", "phone", "020 7946 0958"),
+    ("call 030 12345678", "phone", "030 12345678"),
+    ("call 01 23 45 67 89", "phone", "01 23 45 67 89"),
+    ("pay with 4111 1111 1111 1111", "credit_card", "4111 1111 1111 1111"),
+    ("pay with 5500-0000-0000-0004", "credit_card", "5500-0000-0000-0004"),
+    ("amex 378282246310005", "credit_card", "378282246310005"),
+    ("IBAN DE89 3704 0044 0532 0130 00 OK", "iban", "DE89 3704 0044 0532 0130 00"),
+    ("IBAN GB82WEST12345698765432", "iban", "GB82WEST12345698765432"),
+    ("from 192.168.1.20", "ip_address", "192.168.1.20"),
+    ("from 2001:db8::ff00:42:8329", "ip_address", "2001:db8::ff00:42:8329"),
+    ("ssn 123-45-6789", "us_ssn", "123-45-6789"),
+    ("key AKIAIOSFODNN7EXAMPLE", "secret", "AKIAIOSFODNN7EXAMPLE"),
+    ("tok ghp_" + "a1B2" * 9, "secret", "ghp_" + "a1B2" * 9),
+    ("tok github_pat_" + "A1b2_" * 16, "secret", "github_pat_" + "A1b2_" * 16),
+    ("tok sk-proj-Abc123Def456Ghi789Jkl0", "secret", "sk-proj-Abc123Def456Ghi789Jkl0"),
+    ("tok xoxb-1234567890-abcdefghij", "secret", "xoxb-1234567890-abcdefghij"),
+    ("tok AIza" + "B" * 35, "secret", "AIza" + "B" * 35),
+    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijk_lmnop", "secret",
+     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijk_lmnop"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----", "secret",
+     "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----"),
+    ('api_key = "A8f3kLm29xQz7TpW4nBv"', "secret", "A8f3kLm29xQz7TpW4nBv"),
+]
+
+NOT_PII = [
+    "In 1999 we sold 12345678 units, order id 20240115.",
+    "The meeting is on 2024-01-15 at 12:30:45.",
+    "Version 1.2.3 of std::vector; 999.1.1.1 is no IP.",
+    "Card 4111 1111 1111 1112 fails Luhn.",
+    "IBAN DE89 3704 0044 0532 0130 01 fails mod-97.",
+    "SSNs 000-12-3456, 666-12-3456, 900-12-3456, 123-00-4567, 123-45-0000 are invalid.",
+    "password = aaaaaaaaaaaaaaaaaaaa is low entropy",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def redactor():
+    return build("pii", on_fail="redact")
+
+
+@pytest.mark.parametrize(("text", "entity", "found"), CASES)
+def test_detects_and_redacts(redactor, ctx, text: str, entity: str, found: str) -> None:
+    verdict = redactor.check(text, ctx)
+    spans = [text[f.span[0]:f.span[1]] for f in verdict.findings]
+    assert spans == [found]
+    assert verdict.output == text.replace(found, f"[{entity.upper()}]")
+    assert all(0 < f.score <= 1 and f.category == "pii" for f in verdict.findings)
+
+
+@pytest.mark.parametrize("text", NOT_PII)
+def test_look_alikes_pass(redactor, ctx, text: str) -> None:
+    verdict = redactor.check(text, ctx)
+    assert verdict.action is Action.ALLOW, [text[f.span[0]:f.span[1]] for f in verdict.findings]
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    ("redact", "card [CREDIT_CARD] mail [EMAIL]"),
+    ("mask", "card **** **** **** 1111 mail j***@example.com"),
+])
+def test_modes(ctx, mode: str, expected: str) -> None:
+    guard = build("pii", on_fail="redact", params={"mode": mode})
+    assert guard.check("card 4111 1111 1111 1111 mail jo@example.com", ctx).output == expected
+
+
+def test_hash_mode_is_keyed_and_stable(ctx, monkeypatch) -> None:
+    guard = build("pii", on_fail="redact", params={"mode": "hash", "entities": ["email"]})
+    monkeypatch.setenv("CLAUSEGUARD_HASH_KEY", "k1")
+    first = guard.check("a@example.com", ctx).output
+    assert first == guard.check("a@example.com", ctx).output
+    assert first.startswith("[EMAIL:") and "example" not in first
+    monkeypatch.setenv("CLAUSEGUARD_HASH_KEY", "k2")
+    assert guard.check("a@example.com", ctx).output != first
+
+
+def test_block_and_entity_selection(ctx) -> None:
+    guard = build("pii", params={"entities": ["email"]})
+    assert not guard.check("a@example.com", ctx).allowed
+    assert guard.check("call +44 20 7946 0958", ctx).allowed
+
+
+@pytest.mark.parametrize(("digits", "ok"), [("4111111111111111", True), ("4111111111111112", False)])
+def test_luhn(digits: str, ok: bool) -> None:
+    assert luhn(digits) is ok
+
+
+@pytest.mark.parametrize(("iban", "ok"), [("DE89370400440532013000", True), ("DE8937040044053201300", False),
+                                          ("XX89370400440532013000", False)])
+def test_iban(iban: str, ok: bool) -> None:
+    assert iban_valid(iban) is ok
+
+
+@pytest.mark.parametrize(("ssn", "ok"), [(("123", "45", "6789"), True), (("000", "45", "6789"), False),
+                                         (("666", "45", "6789"), False), (("912", "45", "6789"), False),
+                                         (("123", "00", "6789"), False), (("123", "45", "0000"), False)])
+def test_ssn_rules(ssn: tuple[str, str, str], ok: bool) -> None:
+    assert ssn_valid(*ssn) is ok
+
+
+def test_presidio_missing_is_a_clear_config_error(monkeypatch) -> None:
+    real_import = builtins.__import__
+
+    def no_presidio(name, *args, **kwargs):
+        if name.startswith("presidio_analyzer"):
+            raise ImportError("No module named 'presidio_analyzer'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_presidio)
+    with pytest.raises(GuardConfigError, match=r"clauseguard\[presidio\]"):
+        build("pii", params={"backend": "presidio"})

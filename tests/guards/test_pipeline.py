@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+
+import pytest
+from guard_helpers import FIXTURES
+
+import clauseguard.guards as guards_pkg
+from clauseguard.guards import (
+    Action,
+    Context,
+    Guard,
+    GuardSpec,
+    JsonlSink,
+    MemorySink,
+    Pipeline,
+    Verdict,
+    register,
+)
+
+
+@register("test_raises")
+class _Raises(Guard):
+    def check(self, content, context):
+        raise RuntimeError("boom")
+
+
+@register("test_sleeps")
+class _Sleeps(Guard):
+    def check(self, content, context):
+        time.sleep(0.5)
+        return Verdict.allow(content, self.id)
+
+    async def acheck(self, content, context):
+        await asyncio.sleep(0.5)
+        return Verdict.allow(content, self.id)
+
+
+@register("test_bad_return")
+class _BadReturn(Guard):
+    def check(self, content, context):
+        return "ok"
+
+
+def _spec(type_: str, **fields) -> GuardSpec:
+    # Test-only types are not in PARAMS: build the spec without the type check.
+    base = {"id": type_.replace("_", "-"), "type": type_, "params": {}, "on_fail": Action.BLOCK,
+            "on_error": "block", "timeout_ms": None, "clauses": ["c/x"], "message": "",
+            "stage": "input", "modality": "text", "category_clauses": {}, "category_messages": {}}
+    return GuardSpec.model_construct(**{**base, **fields})
+
+
+def _pipeline(*specs, **kwargs) -> Pipeline:
+    from clauseguard.guards._params import Modality, Stage
+
+    built = []
+    for spec in specs:
+        spec = spec.model_copy(update={"stage": Stage(spec.stage), "modality": Modality(spec.modality)})
+        built.append(guards_pkg._registry.REGISTRY[spec.type].__new__(guards_pkg._registry.REGISTRY[spec.type]))
+        built[-1].spec, built[-1].params = spec, None
+    return Pipeline(built, **kwargs)
+
+
+@pytest.mark.parametrize(("spec", "action", "fragment"), [
+    (_spec("test_raises"), Action.BLOCK, "RuntimeError: boom"),
+    (_spec("test_raises", on_error="flag"), Action.FLAG, "RuntimeError: boom"),
+    (_spec("test_sleeps", timeout_ms=50), Action.BLOCK, "time budget of 50 ms"),
+    (_spec("test_sleeps", timeout_ms=50, on_error="flag"), Action.FLAG, "time budget"),
+    (_spec("test_bad_return"), Action.BLOCK, "not a Verdict"),
+])
+def test_fail_closed(spec, action, fragment) -> None:
+    for verdict in (_pipeline(spec).check_input("hi"), asyncio.run(_pipeline(spec).acheck_input("hi"))):
+        assert verdict.action is action
+        assert fragment in verdict.findings[0].message
+        assert verdict.findings[0].clause_ids == ("c/x",)
+        assert verdict.findings[0].category is None
+
+
+def test_timeout_returns_promptly() -> None:
+    started = time.perf_counter()
+    _pipeline(_spec("test_sleeps", timeout_ms=30)).check_input("hi")
+    assert time.perf_counter() - started < 0.3
+
+
+def test_from_yaml_combines_and_records(tmp_path) -> None:
+    sink = MemorySink()
+    pipeline = Pipeline.from_yaml(FIXTURES / "guards.yaml", sink=sink)
+    verdict = pipeline.check_input("sh1t, mail bob@example.com", Context(user_key="u"))
+    assert verdict.action is Action.REDACT
+    assert verdict.output == "[REDACTED], mail [EMAIL]"
+    assert {f.guard_id for f in verdict.findings} == {"input-profanity", "input-pii"}
+    blocked = pipeline.check_input("how to make a b0mb with a pipe bomb")
+    assert not blocked.allowed and blocked.output is None
+    assert blocked.findings[0].clause_ids == ("content/weapons",)
+    assert [r["action"] for r in sink.records] == ["redact", "block"]
+    assert "bob@example.com" not in json.dumps(sink.records)
+
+
+def test_output_stage_appends_label_and_disclaimer() -> None:
+    pipeline = Pipeline.from_yaml(FIXTURES / "guards.yaml")
+    verdict = pipeline.check_output("Take ibuprofen. Key AKIAIOSFODNN7EXAMPLE.", Context(turn=1))
+    assert verdict.output.startswith("Take ibuprofen. Key [SECRET].\n\n[AI-generated]\n\nThis is general")
+    assert verdict.action is Action.REDACT
+    assert verdict.metadata["ai_generated"] is True
+
+
+def test_overlapping_redactions_compose() -> None:
+    specs = [GuardSpec(id="a", type="pii", on_fail="redact", params={"entities": ["email"]}),
+             GuardSpec(id="b", type="regex", on_fail="redact",
+                       params={"patterns": [{"name": "host", "pattern": r"example\.com and more"}]})]
+    verdict = Pipeline(specs).check_input("x a@example.com and more y")
+    assert verdict.output == "x [EMAIL] y"
+
+
+@pytest.mark.parametrize(("content", "max_chars", "fragment"), [
+    ("a" * 101, 100, "too large to check"),
+    (b"\xff\xfe\x00garbage", 100, "not UTF-8"),
+])
+def test_unjudgeable_content_is_blocked(content, max_chars, fragment) -> None:
+    verdict = Pipeline.from_yaml(FIXTURES / "guards.yaml", max_chars=max_chars).check_input(content)
+    assert not verdict.allowed and fragment in verdict.findings[0].message
+
+
+@pytest.mark.parametrize("content", ["", "\x00\x01\ud800" * 1000, "ок 🙂" * 5000, b"plain bytes"])
+def test_empty_and_garbage_do_not_crash(content) -> None:
+    verdict = Pipeline.from_yaml(FIXTURES / "guards.yaml").check_input(content, Context(user_key="g"))
+    assert verdict.allowed
+
+
+def test_ten_megabytes_is_refused_quickly() -> None:
+    started = time.perf_counter()
+    verdict = Pipeline.from_yaml(FIXTURES / "guards.yaml").check_input("x" * 10_000_000)
+    assert not verdict.allowed and time.perf_counter() - started < 1.0
+
+
+def test_jsonl_sink(tmp_path) -> None:
+    path = tmp_path / "log" / "decisions.jsonl"
+    pipeline = Pipeline.from_yaml(FIXTURES / "guards.yaml", sink=JsonlSink(path))
+    pipeline.check_input("hello")
+    pipeline.check_input("pipe bomb")
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["allowed"] for r in records] == [True, False]
+
+
+def test_no_socket_is_opened(monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("a socket was opened")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    import importlib
+
+    for name in ("keyword", "pii", "regex_guard", "disclosure", "disclaimer", "rate_limit"):
+        importlib.import_module(f"clauseguard.guards.{name}")
+    pipeline = Pipeline.from_yaml(FIXTURES / "guards.yaml")
+    assert pipeline.check_input("hello bob@example.com").allowed
+    assert pipeline.check_output("Take ibuprofen.").allowed
+
+
+def test_all_is_complete_and_sorted() -> None:
+    exported = [n for n in dir(guards_pkg) if not n.startswith("_") and not isinstance(
+        getattr(guards_pkg, n), type(guards_pkg))]
+    # isort-style order (as ruff's RUF022): CONSTANTS, then Classes, then functions.
+    assert guards_pkg.__all__ == sorted(guards_pkg.__all__, key=lambda n: (not n.isupper(), n[0].islower(), n))
+    assert set(exported) - {"annotations", "logging"} == set(guards_pkg.__all__)

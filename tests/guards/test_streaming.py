@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clauseguard.guards import Action, Context, GuardSpec, Pipeline
+
+REDACTING = [
+    GuardSpec(id="kw", type="keyword", stage="output", on_fail="redact"),
+    GuardSpec(id="pii", type="pii", stage="output", on_fail="redact"),
+]
+BLOCKING = [GuardSpec(id="kw", type="keyword", stage="output", on_fail="block", params={"categories": ["S9"]})]
+
+TEXTS = [
+    "Sure. Here is how: a p1pe b0mb needs... no. Mail bob@example.com instead, you 5h1t. " * 3,
+    "Totally benign text about Scunthorpe, cocktails and grapes. " * 4,
+    "make a b . o . m . b and a molotov cocktail",
+]
+
+
+def _chunks(text: str, cuts: list[int]) -> list[str]:
+    points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
+    return [text[a:b] for a, b in itertools.pairwise(points)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.sampled_from(TEXTS), cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=30))
+def test_stream_equals_whole_check_for_any_chunking(text: str, cuts: list[int]) -> None:
+    pipeline = Pipeline(REDACTING)
+    stream = pipeline.stream_output(_chunks(text, cuts))
+    released = "".join(stream)
+    assert released == pipeline.check_output(text).output
+    for term in ("p1pe b0mb", "bob@example.com", "5h1t", "b . o . m . b"):
+        assert term not in released
+
+
+@settings(max_examples=60, deadline=None)
+@given(prefix=st.text(alphabet="abc xyz.,\n", max_size=200), cuts=st.lists(st.integers(0, 10_000), max_size=20))
+def test_blocked_stream_never_leaks_the_term(prefix: str, cuts: list[int]) -> None:
+    text = prefix + " then build a p i p e b o m b now " + prefix
+    stream = Pipeline(BLOCKING).stream_output(_chunks(text, cuts))
+    released = "".join(stream)
+    assert stream.verdict.action is Action.BLOCK
+    assert "p i p e" not in released and "b o m b" not in released
+
+
+def test_async_stream_and_async_source() -> None:
+    async def source():
+        for piece in ("Mail bob@exa", "mple.com now", " please"):
+            yield piece
+
+    async def run():
+        stream = Pipeline(REDACTING).stream_output(source(), Context(turn=1))
+        return "".join([piece async for piece in stream]), stream.verdict
+
+    released, verdict = asyncio.run(run())
+    assert released == "Mail [EMAIL] now please"
+    assert verdict.action is Action.REDACT
+
+
+def test_stream_adds_notice_first_and_label_last() -> None:
+    specs = [*REDACTING, GuardSpec(id="ai", type="ai_disclosure", stage="output", on_fail="label"),
+             GuardSpec(id="d", type="disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical"]})]
+    pieces = list(Pipeline(specs).stream_output(["Take ibu", "profen."], Context(turn=0)))
+    assert pieces[0].startswith("You are talking to an AI")
+    assert "".join(pieces).endswith("not medical advice. Consult a qualified health professional.")
+
+
+def test_stream_fails_closed_when_too_large() -> None:
+    stream = Pipeline(REDACTING, max_chars=50).stream_output(["x" * 30, "y" * 30])
+    assert "y" not in "".join(stream)
+    assert stream.verdict.action is Action.BLOCK
+
+
+def test_sync_iteration_of_async_source_is_an_error() -> None:
+    async def source():
+        yield "x"
+
+    with pytest.raises(TypeError, match="async for"):
+        list(Pipeline(REDACTING).stream_output(source()))
