@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
+import subprocess
 import sys
 import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import docx
 import pytest
@@ -158,3 +162,17 @@ def test_any_document_round_trips_its_headings(doc) -> None:  # type: ignore[no-
         expected.append(f"{section.number} {section.title}")
         expected.extend(f"{c.number} {c.title}" for c in section.clauses)
     assert got == expected
+
+
+def test_bytes_do_not_depend_on_the_process(data: bytes) -> None:
+    """Another interpreter with another hash seed writes the same bytes (no set or dict-order leaks)."""
+    code = (
+        "import hashlib, sys; from clauseguard.generator.docx import to_docx; "
+        "from tests.strategies import sample_document; "
+        "sys.stdout.write(hashlib.sha256(to_docx(sample_document())).hexdigest())"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == hashlib.sha256(data).hexdigest()
