@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from clauseguard.errors import UserError
 
     try:
-        cli.main(args=argv, prog_name="clauseguard", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="clauseguard", standalone_mode=False)
     except UserError as err:
         click.echo(f"error: {err}", err=True)
         return 2
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if isinstance(err, click.UsageError) else err.exit_code
     except click.exceptions.Exit as err:
         return err.exit_code
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -86,14 +86,15 @@ def _entries(library: Library, selected: tuple[str, ...], context: dict[str, Any
         for index, guard in enumerate(clause.meta.guards):
             line = clause.line("guards", index)
             params = _render_params(guard.params, clause, line, context)
-            entry = _Entry(clause_id, guard.type, guard.stage, guard.modality, guard.on_fail, params)
             try:
-                GuardSpec(id="check", type=entry.type, stage=entry.stage, modality=entry.modality,
-                          on_fail=entry.on_fail, params=params)
+                spec = GuardSpec(id="check", type=guard.type, stage=guard.stage, modality=guard.modality,
+                                 on_fail=guard.on_fail, params=params)
             except ValidationError as err:
                 msg = err.errors()[0]["msg"].removeprefix("Value error, ")
                 raise ClauseError(f"guards[{index}] after rendering: {msg}", where=f"{clause.file}:{line}") from err
-            entries.append(entry)
+            # Defaults filled in, so `{}` and the same values written out in full are one guard.
+            params = spec.typed_params().model_dump(mode="json")
+            entries.append(_Entry(clause_id, guard.type, guard.stage, guard.modality, guard.on_fail, params))
     return entries
 
 

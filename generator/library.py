@@ -20,8 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
 from clauseguard.errors import ClauseError
-from clauseguard.generator._yaml import YamlError, format_loc, line_of, load_yaml
 from clauseguard.guards import GuardSpec
 
 __all__ = [

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
 from clauseguard.errors import ProfileError
-from clauseguard.generator._yaml import YamlError, format_loc, line_of, load_yaml
 
 __all__ = [
     "Audience",

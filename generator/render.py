@@ -38,7 +38,10 @@ class Placement:
     clause_id: str
     title: str
 
-    def cite(self) -> str:
+    def cite(self, from_document: str | None = None) -> str:
+        """'section 3.2 (“Title”) of the Terms of Use'; without the document inside that document."""
+        if from_document == self.document:
+            return f"section {self.number} (“{self.title}”)"
         return f"section {self.number} (“{self.title}”) of the {self.document_title}"
 
 
@@ -108,7 +111,7 @@ def _clause_globals(library: Library, selection: Selection, numbering: Numbering
                               f"wrap the sentence in {{% if selected({clause_id!r}) %}}")
         placements = numbering.placements(clause_id)
         here = [p for p in placements if p.document == current]
-        return (here or [numbering.primary(library.clauses[clause_id])])[0].cite()
+        return (here or [numbering.primary(library.clauses[clause_id])])[0].cite(current)
 
     return {**base_globals(library), "ref": ref, "selected": selection.is_selected}
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._params import PARAMS, GuardSpec
-from clauseguard.guards._yaml import YamlError, format_loc, line_of, load_yaml
 
 __all__ = ["TOP_LEVEL_KEYS", "load_guards", "parse_guards"]
 
