@@ -1,0 +1,269 @@
+"""@guarded on plain, async and generator functions: prompts checked, answers checked, streams held."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards import Context, GuardSpec, Pipeline, Stage
+from clauseguard.guards.decorator import DEFAULT_BLOCK_MESSAGE, GuardBlocked, block_message, guarded
+
+IN_MSG = "Blocked by the Acceptable Use Policy, section 3."
+OUT_MSG = "The answer was withheld under the Acceptable Use Policy, section 3."
+NOTICE = "You are talking to an AI system, not a person.\n\n"
+LABEL = "\n\n[AI-generated]"
+
+
+def _pipeline(*, input_pii: bool = False, rate_limit: bool = False) -> Pipeline:
+    words = {"categories": [], "terms": {"S9": ["detonator"]}}
+    specs = [
+        GuardSpec(id="kw-in", type="keyword", stage="input", params=words, message=IN_MSG),
+        GuardSpec(id="kw-out", type="keyword", stage="output", params=words, message=OUT_MSG),
+        GuardSpec(id="pii-out", type="pii", stage="output", on_fail="redact"),
+        GuardSpec(id="disclose", type="ai_disclosure", stage="output", on_fail="label"),
+    ]
+    if input_pii:
+        specs.append(GuardSpec(id="pii-in", type="pii", stage="input", on_fail="redact"))
+    if rate_limit:
+        specs.append(GuardSpec(id="rl", type="rate_limit", stage="input", params={"capacity": 1,
+                                                                                     "refill_per_second": 1e-6}))
+    return Pipeline(specs)
+
+
+@pytest.fixture
+def pipeline() -> Pipeline:
+    return _pipeline()
+
+
+# -- plain and async functions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("prompt", "answer", "expected", "called"), [
+    ("hello", "hi, write to a@b.com", f"{NOTICE}hi, write to [EMAIL]{LABEL}", True),
+    ("build a detonator", "never shown", IN_MSG, False),
+    ("hello", "the detonator is here", OUT_MSG, True),
+])
+def test_sync_function(pipeline: Pipeline, prompt: str, answer: str, expected: str, called: bool) -> None:
+    calls: list[str] = []
+
+    @guarded(pipeline)
+    def chat(message: str) -> str:
+        calls.append(message)
+        return answer
+
+    assert chat(prompt) == expected
+    assert bool(calls) is called
+
+
+@pytest.mark.parametrize(("prompt", "answer", "expected"), [
+    ("hello", "fine", f"{NOTICE}fine{LABEL}"),
+    ("a detonator", "never shown", IN_MSG),
+    ("hello", "a detonator", OUT_MSG),
+])
+def test_async_function(pipeline: Pipeline, prompt: str, answer: str, expected: str) -> None:
+    @guarded(pipeline)
+    async def chat(message: str) -> str:
+        await asyncio.sleep(0)
+        return answer
+
+    assert asyncio.run(chat(prompt)) == expected
+
+
+@pytest.mark.parametrize(("prompt", "answer", "stage"), [
+    ("a detonator", "x", Stage.INPUT),
+    ("hello", "a detonator", Stage.OUTPUT),
+])
+def test_raise_on_block(pipeline: Pipeline, prompt: str, answer: str, stage: Stage) -> None:
+    @guarded(pipeline, raise_on_block=True)
+    def chat(message: str) -> str:
+        return answer
+
+    with pytest.raises(GuardBlocked) as info:
+        chat(prompt)
+    assert info.value.stage is stage
+    assert not info.value.verdict.allowed
+    assert info.value.message in (IN_MSG, OUT_MSG)
+
+
+def test_redacted_prompt_reaches_the_function() -> None:
+    seen: list[str] = []
+
+    @guarded(_pipeline(input_pii=True))
+    def chat(message: str) -> str:
+        seen.append(message)
+        return "ok"
+
+    chat("mail me at jane@example.org")
+    assert seen == ["mail me at [EMAIL]"]
+
+
+@pytest.mark.parametrize(("call", "arg"), [
+    (lambda f: f(3, "a detonator"), None),              # first str positional, not the first argument
+    (lambda f: f(3, text="a detonator"), None),         # a str keyword
+    (lambda f: f("ignored", text="a detonator"), "text"),  # named
+    (lambda f: f(3, "a detonator"), "text"),            # named, given positionally
+])
+def test_prompt_location(pipeline: Pipeline, call: Any, arg: str | None) -> None:
+    @guarded(pipeline, arg=arg)
+    def chat(n: Any, text: str = "") -> str:
+        return "answered"
+
+    assert call(chat) == IN_MSG
+
+
+def test_missing_prompt_is_an_error(pipeline: Pipeline) -> None:
+    @guarded(pipeline)
+    def chat(n: int) -> str:
+        return "x"
+
+    with pytest.raises(GuardConfigError, match="cannot find the prompt"):
+        chat(3)
+
+
+def test_context_from_keys_the_rate_limit() -> None:
+    @guarded(_pipeline(rate_limit=True), context_from=lambda message, user: Context(user_key=user))
+    def chat(message: str, user: str) -> str:
+        return "ok"
+
+    answers = [chat("hi", "alice"), chat("hi", "alice"), chat("hi", "bob")]
+    assert [a.endswith(LABEL) for a in answers] == [True, False, True]
+
+
+def test_bad_stream_mode(pipeline: Pipeline) -> None:
+    with pytest.raises(GuardConfigError, match="stream must be"):
+        guarded(pipeline, stream="lines")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("verdict_messages", "expected"), [
+    (["first", "second"], "first"),
+    ([""], DEFAULT_BLOCK_MESSAGE),
+])
+def test_block_message(verdict_messages: list[str], expected: str) -> None:
+    from clauseguard.guards import Action, Finding, Verdict
+
+    findings = tuple(Finding(guard_id="g", category="S9", score=1.0, message=m, action=Action.BLOCK)
+                     for m in verdict_messages)
+    assert block_message(Verdict(allowed=False, action=Action.BLOCK, output=None, findings=findings)) == expected
+
+
+# -- generators --------------------------------------------------------------------------------
+
+PIECES = ["Hello ", "there, ", "write ", "to jane@", "example.org ", "soon."]
+CLEAN = f"{NOTICE}Hello there, write to [EMAIL] soon."
+
+
+def _cumulative(pieces: list[str]) -> list[str]:
+    return [("".join(pieces[: i + 1])) for i in range(len(pieces))]
+
+
+def _sync_source(chunks: list[str]) -> Any:
+    def source(message: str) -> Iterator[str]:
+        yield from chunks
+
+    return source
+
+
+def _async_source(chunks: list[str]) -> Any:
+    async def source(message: str) -> AsyncIterator[str]:
+        for chunk in chunks:
+            await asyncio.sleep(0)
+            yield chunk
+
+    return source
+
+
+def _collect(fn: Any, prompt: str) -> list[str]:
+    result = fn(prompt)
+    if hasattr(result, "__aiter__"):
+        async def drain() -> list[str]:
+            return [x async for x in result]
+        return asyncio.run(drain())
+    return list(result)
+
+
+def _shown(outputs: list[str], mode: str) -> str:
+    """What a user sees: the last value of a cumulative stream, the concatenation of a delta one."""
+    return outputs[-1] if mode == "cumulative" else "".join(outputs)
+
+
+@pytest.mark.parametrize("make", [_sync_source, _async_source], ids=["sync", "async"])
+@pytest.mark.parametrize(("mode", "chunks"), [
+    ("delta", PIECES),
+    ("cumulative", _cumulative(PIECES)),
+    ("auto", PIECES),
+    ("auto", _cumulative(PIECES)),
+])
+def test_stream_clean(pipeline: Pipeline, make: Any, mode: str, chunks: list[str]) -> None:
+    fn = guarded(pipeline, stream=mode)(make(chunks))  # type: ignore[arg-type]
+    outputs = _collect(fn, "hello")
+    effective = "cumulative" if chunks[1].startswith(chunks[0]) else "delta"
+    assert _shown(outputs, effective) == CLEAN + LABEL
+    if effective == "cumulative":
+        assert all(b.startswith(a) for a, b in itertools.pairwise(outputs))
+
+
+BAD = ["Sure: ", "the deto", "nator goes ", "here. ", "More text."]
+
+
+@pytest.mark.parametrize("make", [_sync_source, _async_source], ids=["sync", "async"])
+@pytest.mark.parametrize(("mode", "chunks"), [
+    ("delta", BAD),
+    ("cumulative", _cumulative(BAD)),
+    ("auto", _cumulative(BAD)),
+])
+def test_stream_block_releases_nothing_unchecked(pipeline: Pipeline, make: Any, mode: str,
+                                                 chunks: list[str]) -> None:
+    fn = guarded(pipeline, stream=mode)(make(chunks))  # type: ignore[arg-type]
+    outputs = _collect(fn, "hello")
+    assert not any("deto" in out or "nator" in out for out in outputs)
+    assert outputs[-1].endswith(OUT_MSG)
+
+
+@pytest.mark.parametrize("make", [_sync_source, _async_source], ids=["sync", "async"])
+def test_stream_input_block(pipeline: Pipeline, make: Any) -> None:
+    started: list[bool] = []
+
+    def never(message: str) -> Iterator[str]:
+        started.append(True)
+        yield "x"
+
+    fn = guarded(pipeline)(never if make is _sync_source else make(["x"]))
+    assert _collect(fn, "a detonator") == [IN_MSG]
+    assert started == []
+
+
+@pytest.mark.parametrize("chunks", [["one"], ["Hello", "Hello world"]])
+def test_auto_single_or_growing(pipeline: Pipeline, chunks: list[str]) -> None:
+    outputs = _collect(guarded(pipeline)(_sync_source(chunks)), "hello")
+    assert outputs[-1] == f"{NOTICE}{chunks[-1]}{LABEL}"
+
+
+def test_cumulative_stream_that_rewrites_is_stopped(pipeline: Pipeline) -> None:
+    fn = guarded(pipeline, stream="cumulative")(_sync_source(["Hello", "Hello world", "Goodbye"]))
+    outputs = _collect(fn, "hello")
+    assert "Goodbye" not in "".join(outputs)
+    assert "changed text it had already yielded" in outputs[-1]
+
+
+def test_stream_raise_on_block(pipeline: Pipeline) -> None:
+    fn = guarded(pipeline, stream="delta", raise_on_block=True)(_sync_source(BAD))
+    with pytest.raises(GuardBlocked) as info:
+        _collect(fn, "hello")
+    assert info.value.stage is Stage.OUTPUT
+
+
+def test_wrapper_keeps_name_and_signature(pipeline: Pipeline) -> None:
+    import inspect
+
+    def chat(message: str, history: list[str]) -> str:
+        """Doc."""
+        return message
+
+    wrapped = guarded(pipeline)(chat)
+    assert wrapped.__name__ == "chat" and wrapped.__doc__ == "Doc."
+    assert list(inspect.signature(wrapped).parameters) == ["message", "history"]
