@@ -1,0 +1,1 @@
+"""Records: the audit log, notices and takedowns, acceptances (SQLAlchemy; SQLite by default)."""

@@ -1,0 +1,1 @@
+"""The HTTP service: `clauseguard serve` (FastAPI), its API and its server-rendered pages."""
