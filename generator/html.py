@@ -13,6 +13,7 @@ and in-page targets.
 from __future__ import annotations
 
 import re
+import threading
 from html import escape
 from xml.etree.ElementTree import Element
 
@@ -72,10 +73,19 @@ def _markdown_engine() -> markdown.Markdown:
     return md
 
 
+_LOCAL = threading.local()
+
+
 def markdown_to_html(text: str) -> str:
-    """Convert a clause body to HTML with raw HTML escaped, images dropped and links made safe."""
-    md = _markdown_engine()
-    return md.convert(text)
+    """Convert a clause body to HTML with raw HTML escaped, images dropped and links made safe.
+
+    Building a Markdown engine costs more than converting a clause, so each thread keeps one and
+    resets it between conversions.
+    """
+    md = getattr(_LOCAL, "md", None)
+    if md is None:
+        md = _LOCAL.md = _markdown_engine()
+    return md.reset().convert(text)
 
 
 def anchor(kind: str, ident: str) -> str:
