@@ -1,0 +1,131 @@
+"""The ``clauseguard eval --report DIR`` folder: ROC and precision-recall curves, and summary.md.
+
+matplotlib is imported only here and only when a report is asked for (Agg backend: no display needed).
+The folder is written whole or not at all: everything goes to a temporary sibling folder that is then
+renamed into place, so a crash never leaves a half-written report next to a good summary.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from clauseguard.errors import UserError
+from clauseguard.guards.eval import Observation, category_view, pr_points, roc_points
+
+__all__ = ["PR_PNG", "ROC_PNG", "SUMMARY_MD", "render_summary", "write_report"]
+
+ROC_PNG = "roc.png"
+PR_PNG = "precision_recall.png"
+SUMMARY_MD = "summary.md"
+
+_COLUMNS = ("n", "positives", "auroc", "precision", "recall", "f1", "false_positive_rate")
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ModuleNotFoundError as err:
+        raise UserError("--report draws its curves with matplotlib, which is not installed; "
+                        "install it with: pip install matplotlib") from err
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _curves(observations: Sequence[Observation], categories: Sequence[str]) -> list[tuple[str, list[int],
+                                                                                        list[float]]]:
+    """(name, labels, scores) for the overall decision and each category."""
+    curves = [("all", [o.label for o in observations], [o.score for o in observations])]
+    for category in categories:
+        labels, _, scores = category_view(observations, category)
+        curves.append((category, labels, scores))
+    return [c for c in curves if 0 < sum(c[1]) < len(c[1])]  # a curve needs both classes
+
+
+def _plot(plt: Any, path: Path, curves: list[tuple[str, list[int], list[float]]], *, roc: bool) -> None:
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    for name, labels, scores in curves:
+        points = roc_points(labels, scores) if roc else pr_points(labels, scores)
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, drawstyle="steps-post" if not roc else "default", label=name)
+    if roc:
+        ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
+    ax.set_xlabel("false positive rate" if roc else "recall")
+    ax.set_ylabel("true positive rate" if roc else "precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title("ROC" if roc else "Precision-recall")
+    if not curves:
+        ax.text(0.5, 0.5, "only one class in the data: no curve", ha="center", va="center")
+    if curves or roc:
+        ax.legend(loc="lower right" if roc else "lower left", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    """summary.md: where the numbers come from, the metrics table, latency, and the two curves."""
+    rows = [("all", summary), *summary.get("per_category", {}).items()]
+    lines = [
+        "# Guard evaluation", "",
+        f"Guards `{summary.get('guards', '?')}` on `{summary.get('data', '?')}`, stage `{summary.get('stage', '?')}`.",
+        "Precision, recall, F1 and false positive rate are at the guards' configured thresholds; "
+        "AUROC ranks items by their highest finding score.", "",
+        "| scope | " + " | ".join(_COLUMNS) + " |",
+        "| --- |" + " ---: |" * len(_COLUMNS),
+    ]
+    lines += [f"| {name} | " + " | ".join(_cell(row.get(c)) for c in _COLUMNS) + " |" for name, row in rows]
+    latency = summary.get("latency_ms", {})
+    lines += ["", f"Latency per item: p50 {_cell(latency.get('p50'))} ms, p99 {_cell(latency.get('p99'))} ms; "
+              f"{_cell(summary.get('items_per_second'))} items per second.", "",
+              f"![ROC curve]({ROC_PNG})", "", f"![Precision-recall curve]({PR_PNG})", ""]
+    return "\n".join(lines)
+
+
+def _replace_dir(staging: Path, target: Path) -> None:
+    """Move ``staging`` to ``target``; an existing ``target`` folder is swapped out, then removed."""
+    if target.exists() and not target.is_dir():
+        raise UserError("the report path exists and is not a folder", where=str(target))
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old / target.name)
+    os.replace(staging, target)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def write_report(report_dir: Path, summary: dict[str, Any], observations: Sequence[Observation]) -> None:
+    """Write roc.png, precision_recall.png and summary.md into ``report_dir`` atomically."""
+    plt = _pyplot()
+    report_dir = Path(report_dir).absolute()
+    try:
+        report_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{report_dir.name}.tmp-", dir=report_dir.parent))
+    except OSError as err:
+        raise UserError(f"cannot create the report folder: {err.strerror}", where=str(report_dir)) from err
+    try:
+        curves = _curves(observations, list(summary.get("per_category", {})))
+        _plot(plt, staging / ROC_PNG, curves, roc=True)
+        _plot(plt, staging / PR_PNG, curves, roc=False)
+        (staging / SUMMARY_MD).write_text(render_summary(summary), encoding="utf-8")
+        _replace_dir(staging, report_dir)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UserError(f"cannot write the report: {err.strerror or err}", where=str(report_dir)) from err
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,284 @@
+"""``clauseguard eval``: metrics against hand-computed tables, the CLI on a fixture, bad lines, the report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from guard_helpers import FIXTURES
+
+from clauseguard.errors import UserError
+from clauseguard.guards import Action, Finding, Verdict
+from clauseguard.guards.eval import (
+    Observation,
+    auroc,
+    binary_metrics,
+    category_metrics,
+    observe,
+    percentile,
+    pr_points,
+    roc_points,
+    summarize,
+)
+from clauseguard.guards.eval_cli import eval_command, read_items
+from clauseguard.guards.eval_report import write_report
+
+EVAL = FIXTURES / "eval"
+GUARDS = EVAL / "guards.yaml"
+DATA = EVAL / "data.jsonl"
+
+# -- AUROC ---------------------------------------------------------------------------------------------
+
+AUROC_TABLE = [
+    # labels, scores, expected = (pairs a positive wins + half the tied pairs) / all (positive, negative) pairs
+    ([1, 1, 0, 0], [0.9, 0.8, 0.2, 0.1], 1.0),  # perfect ranking
+    ([1, 1, 0, 0], [0.1, 0.2, 0.8, 0.9], 0.0),  # reversed
+    ([1, 0, 1, 0], [0.5, 0.5, 0.5, 0.5], 0.5),  # all tied: every pair counts one half
+    ([1, 1, 0, 0], [0.8, 0.5, 0.5, 0.2], 0.875),  # 0.8 wins 2; 0.5 ties 1, wins 1: 3.5 / 4
+    ([1, 0, 0, 1, 0], [1.0, 1.0, 0.0, 0.0, 0.0], 7 / 12),  # 1.0: 0.5 + 2; 0.0: 0 + 0.5 + 0.5: 3.5 / 6
+    ([0, 1, 0, 1, 0, 1], [0.3, 0.3, 0.1, 0.9, 0.3, 0.0], 5 / 9),  # 0.3: 0.5 + 1 + 0.5; 0.9: 3; 0.0: 0
+]
+
+
+@pytest.mark.parametrize(("labels", "scores", "expected"), AUROC_TABLE)
+def test_auroc_matches_hand_computed_table(labels: list[int], scores: list[float], expected: float) -> None:
+    assert auroc(labels, scores) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("labels", "scores", "expected"), AUROC_TABLE)
+def test_auroc_equals_pair_counting(labels: list[int], scores: list[float], expected: float) -> None:
+    """The rank formula and the definition (count the pairs) agree, ties included."""
+    pairs = [(p, n) for p, yp in zip(scores, labels, strict=True) if yp == 1
+             for n, yn in zip(scores, labels, strict=True) if yn == 0]
+    counted = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs) / len(pairs)
+    assert counted == pytest.approx(expected) == auroc(labels, scores)
+
+
+@pytest.mark.parametrize(("labels", "scores"), [([1, 1, 1], [0.2, 0.5, 0.9]), ([0, 0], [0.1, 0.3]), ([], [])])
+def test_auroc_is_none_with_one_class(labels: list[int], scores: list[float]) -> None:
+    assert auroc(labels, scores) is None
+
+
+# -- metrics at the thresholds ---------------------------------------------------------------------------
+
+METRICS_TABLE = [
+    # labels, decisions, (tp, fp, tn, fn), precision, recall, f1, fpr
+    ([1, 1, 0, 0], [True, False, True, False], (1, 1, 1, 1), 0.5, 0.5, 0.5, 0.5),
+    ([1, 1, 1, 0], [True, True, False, False], (2, 0, 1, 1), 1.0, 2 / 3, 0.8, 0.0),
+    ([1, 0, 0, 0], [False, False, False, False], (0, 0, 3, 1), 0.0, 0.0, 0.0, 0.0),  # nothing predicted
+    ([0, 0], [True, False], (0, 1, 1, 0), 0.0, 0.0, 0.0, 0.5),  # no positives at all
+    ([1, 1], [True, True], (2, 0, 0, 0), 1.0, 1.0, 1.0, 0.0),  # no negatives at all
+]
+
+
+@pytest.mark.parametrize(("labels", "decisions", "counts", "precision", "recall", "f1", "fpr"), METRICS_TABLE)
+def test_binary_metrics(labels: list[int], decisions: list[bool], counts: tuple[int, int, int, int],
+                        precision: float, recall: float, f1: float, fpr: float) -> None:
+    m = binary_metrics(labels, decisions, [float(d) for d in decisions])
+    assert (m.tp, m.fp, m.tn, m.fn) == counts
+    assert (m.precision, m.recall, m.f1, m.false_positive_rate) == pytest.approx((precision, recall, f1, fpr))
+    assert m.positives == sum(labels) and m.n == len(labels)
+
+
+def test_binary_metrics_rejects_ragged_input() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        binary_metrics([1, 0], [True], [0.5, 0.1])
+
+
+@pytest.mark.parametrize(("values", "q", "expected"), [
+    ([], 50, 0.0), ([4.0], 99, 4.0), ([1, 2, 3, 4], 50, 2.5), ([3, 1, 2], 50, 2.0),
+    ([0, 10], 99, 9.9), (list(range(101)), 99, 99.0),
+])
+def test_percentile_interpolates(values: list[float], q: float, expected: float) -> None:
+    assert percentile(values, q) == pytest.approx(expected)
+
+
+def test_curves_step_through_distinct_scores() -> None:
+    labels, scores = [1, 0, 1, 0], [0.9, 0.5, 0.5, 0.1]
+    assert roc_points(labels, scores) == [(0.0, 0.0), (0.0, 0.5), (0.5, 1.0), (1.0, 1.0)]
+    assert pr_points(labels, scores) == [(0.5, 1.0), (1.0, 2 / 3), (1.0, 0.5)]
+
+
+# -- from verdicts to observations -----------------------------------------------------------------------
+
+
+def _finding(category: str | None, score: float, action: str) -> Finding:
+    return Finding(guard_id="g", category=category, score=score, action=Action(action))
+
+
+@pytest.mark.parametrize(("verdict", "decision", "score", "by_category"), [
+    (Verdict.allow("x"), False, 0.0, {}),
+    (Verdict(allowed=True, action="label", output="x", findings=(_finding("ai_disclosure", 1.0, "label"),)),
+     False, 0.0, {}),  # a label is not a detection
+    (Verdict(allowed=True, action="redact", output="x", findings=(_finding("pii", 0.85, "redact"),
+                                                                 _finding("pii", 0.95, "redact"))),
+     True, 0.95, {"pii": 0.95}),
+    (Verdict(allowed=True, action="flag", output="x", findings=(_finding("profanity", 0.4, "flag"),
+                                                               _finding("ai_disclosure", 1.0, "label"))),
+     True, 0.4, {"profanity": 0.4}),
+    (Verdict(allowed=False, action="block", output=None, findings=(_finding(None, 1.0, "block"),)),
+     True, 1.0, {}),  # operational block (guard failed): counts overall, in no category
+])
+def test_observe(verdict: Verdict, decision: bool, score: float, by_category: dict[str, float]) -> None:
+    o = observe(verdict, label=1, category="S1", latency_ms=2.0)
+    assert (o.decision, o.score, dict(o.by_category)) == (decision, score, by_category)
+
+
+def test_category_metrics_leave_out_other_categories_positives() -> None:
+    obs = [
+        Observation(label=1, category="S10", decision=True, score=1.0, by_category={"profanity": 1.0}),
+        Observation(label=1, category="profanity", decision=True, score=0.7, by_category={"profanity": 0.7}),
+        Observation(label=0, category=None, decision=True, score=0.9, by_category={"profanity": 0.9}),
+        Observation(label=0, category=None, decision=False, score=0.0),
+    ]
+    m = category_metrics(obs, "profanity")  # the S10 item is not in the population
+    assert (m.n, m.tp, m.fp, m.tn, m.fn, m.auroc) == (3, 1, 1, 1, 0, 0.5)
+    s10 = category_metrics(obs, "S10")  # caught overall, but by no S10 finding
+    assert (s10.n, s10.tp, s10.fn, s10.auroc) == (3, 0, 1, 0.5)
+
+
+def test_summarize_reports_latency_and_throughput() -> None:
+    obs = [Observation(label=i % 2, category=None, decision=False, score=0.0, latency_ms=float(ms))
+           for i, ms in enumerate([1, 2, 3, 4])]
+    s = summarize(obs)
+    assert s["latency_ms"] == {"p50": 2.5, "p99": 3.97} and s["items_per_second"] == 400.0
+    assert s["precision"] == 0.0 and s["per_category"] == {}
+
+
+# -- the CLI -------------------------------------------------------------------------------------------
+
+
+def _run(*args: str) -> dict:
+    result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), *args])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+    return json.loads(result.stdout)
+
+
+def test_cli_on_fixture() -> None:
+    out = _run("--data", str(DATA))
+    # 6 positives: two S9 bombs blocked, the chemicals question missed (no term), two profanities flagged,
+    # a phone number redacted; 4 negatives: an e-mail address redacted (false positive), three allowed.
+    assert (out["n"], out["positives"], out["confusion"]) == (10, 6, {"tp": 5, "fp": 1, "tn": 3, "fn": 1})
+    assert (out["precision"], out["recall"], out["false_positive_rate"]) == (0.8333, 0.8333, 0.25)
+    # scores: positives 1,1,0,1,1,0.85 (phone); negatives 0.95 (e-mail),0,0,0 -> (16 + 1.5 + 3) / 24
+    assert out["auroc"] == round(20.5 / 24, 4)
+    assert set(out["per_category"]) == {"S9", "profanity", "pii"}
+    s9 = out["per_category"]["S9"]  # 3 S9 positives + 4 negatives (the bath bomb among them)
+    assert (s9["n"], s9["recall"], s9["precision"], s9["auroc"]) == (7, 0.6667, 1.0, round(5 / 6, 4))
+    pii = out["per_category"]["pii"]  # phone 0.85 against the e-mail's 0.95 and three 0s
+    assert (pii["n"], pii["precision"], pii["auroc"]) == (5, 0.5, 0.75)
+    assert out["latency_ms"]["p99"] >= out["latency_ms"]["p50"] > 0 and out["items_per_second"] > 0
+
+
+def test_cli_limit_and_stage() -> None:
+    assert _run("--data", str(DATA), "--limit", "3")["n"] == 3
+    out = _run("--data", str(DATA), "--stage", "output")  # only an AI label there: labels are not detections
+    assert (out["confusion"]["tp"], out["confusion"]["fp"], out["auroc"]) == (0, 0, 0.5)
+
+
+def test_image_items_are_read_relative_to_the_data_file(tmp_path: Path) -> None:
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.png").write_bytes(b"\x89PNG fake")
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"image": "img/a.png", "label": 0}\n{"text": "pipe bomb", "label": 1}\n')
+    items = read_items(data)
+    assert [(i.modality.value, i.content) for i in items] == [("image", b"\x89PNG fake"), ("text", "pipe bomb")]
+    out = _run("--data", str(data))  # no image guard in the fixture: the image is allowed
+    assert out["confusion"] == {"tp": 1, "fp": 0, "tn": 1, "fn": 0}
+
+
+BAD_LINES = [
+    ("not json", "d.jsonl:2", "invalid JSON"),
+    ("[1, 2]", "d.jsonl:2", "JSON object"),
+    ('{"label": 1}', "d.jsonl:2 text", "exactly one"),
+    ('{"text": "a", "image": "b.png", "label": 1}', "d.jsonl:2 text", "exactly one"),
+    ('{"text": 3, "label": 1}', "d.jsonl:2 text", "string"),
+    ('{"text": "a"}', "d.jsonl:2 label", "0 or 1"),
+    ('{"text": "a", "label": 2}', "d.jsonl:2 label", "0 or 1"),
+    ('{"text": "a", "label": true}', "d.jsonl:2 label", "0 or 1"),
+    ('{"text": "a", "label": "1"}', "d.jsonl:2 label", "0 or 1"),
+    ('{"text": "a", "label": 1, "category": "violence"}', "d.jsonl:2 category", "unknown"),
+    ('{"text": "a", "label": 1, "lable": 1}', "d.jsonl:2 lable", "unknown key"),
+    ('{"image": "missing.png", "label": 1}', "d.jsonl:2 image", "cannot read image"),
+    ('{"image": "", "label": 1}', "d.jsonl:2 image", "path"),
+]
+
+
+@pytest.mark.parametrize(("line", "where", "message"), BAD_LINES)
+def test_bad_lines_name_file_line_and_key(tmp_path: Path, line: str, where: str, message: str) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "fine", "label": 0}\n' + line + "\n")
+    result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(data)])
+    assert isinstance(result.exception, UserError)
+    assert result.exception.where == f"{data.parent / where}" and message in result.exception.message
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"\xff\xfe"])
+def test_empty_or_undecodable_data_is_a_user_error(tmp_path: Path, content: bytes) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_bytes(content)
+    with pytest.raises(UserError) as info:
+        read_items(data)
+    assert info.value.where == str(data)
+
+
+def test_eval_is_the_name_the_cli_table_uses() -> None:
+    from clauseguard.guards import eval_cli
+
+    assert eval_cli.eval is eval_command and eval_command.name == "eval"
+
+
+# -- the report ----------------------------------------------------------------------------------------
+
+
+def test_report_files_are_written(tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    out = _run("--data", str(DATA), "--report", str(report))
+    assert sorted(p.name for p in report.iterdir()) == ["precision_recall.png", "roc.png", "summary.md"]
+    for png in ("roc.png", "precision_recall.png"):
+        assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (report / "summary.md").read_text()
+    assert "| all | 10 | 6 | 0.854 | 0.833 | 0.833 | 0.833 | 0.250 |" in summary
+    assert "| S9 | 7 | 3 |" in summary and "![ROC curve](roc.png)" in summary
+    assert f"p50 {out['latency_ms']['p50']:.3f} ms" in summary
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary folder left behind
+
+
+def test_report_replaces_an_old_report_whole(tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "stale.txt").write_text("old")
+    _run("--data", str(DATA), "--report", str(report))
+    assert not (report / "stale.txt").exists() and (report / "summary.md").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+def test_report_on_a_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "report"
+    target.write_text("not a folder")
+    result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(DATA), "--report",
+                                               str(target)])
+    assert result.exit_code == 2 and "is a file" in result.output  # refused before any guard runs
+    with pytest.raises(UserError, match="not a folder"):
+        write_report(target, summarize([]), [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"] and target.read_text() == "not a folder"
+
+
+def test_report_without_matplotlib_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ModuleNotFoundError
+    result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(DATA), "--report",
+                                               str(tmp_path / "r")])
+    assert isinstance(result.exception, UserError) and "pip install matplotlib" in str(result.exception)
+    assert not (tmp_path / "r").exists()
+
+
+def test_report_with_one_class_still_writes(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "hello", "label": 0}\n{"text": "hi", "label": 0}\n')
+    out = _run("--data", str(data), "--report", str(tmp_path / "r"))
+    assert out["auroc"] is None
+    assert "| all | 2 | 0 | n/a |" in (tmp_path / "r" / "summary.md").read_text()
