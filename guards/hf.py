@@ -1,0 +1,149 @@
+"""transformers: guard a ``text-generation`` pipeline, keeping its call signature and output shape.
+
+``generate = guard_text_generation(pipeline("text-generation", model=...), guards)`` then
+``generate(prompt, max_new_tokens=50)`` as before. Each prompt (a string, or every user message of a
+chat) goes through the input stage first; a blocked prompt is never given to the model, a redacted one
+is given redacted. Each generated text then goes through the output stage: with ``return_full_text``
+(the pipeline's default) only the new text after the prompt is checked and changed, and the prompt is
+kept in front of it; for chats, the assistant's new message is. A blocked text is replaced by the
+block message (``raise_on_block=True`` raises :class:`GuardBlocked`). ``return_tensors`` is refused:
+token ids cannot be checked. transformers is not imported here: the caller built the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards._base import Context
+from clauseguard.guards._params import Stage
+from clauseguard.guards._verdict import Verdict
+from clauseguard.guards.decorator import GuardBlocked, block_message
+from clauseguard.guards.pipeline import Pipeline
+
+__all__ = ["GuardedTextGeneration", "guard_text_generation"]
+
+Chat = list[dict[str, Any]]
+Prompt = str | Chat
+
+
+def guard_text_generation(hf_pipeline: Any, guard_pipeline: Pipeline, *,
+                          raise_on_block: bool = False) -> GuardedTextGeneration:
+    """``hf_pipeline`` (a transformers text-generation pipeline) with its prompts and texts guarded."""
+    return GuardedTextGeneration(hf_pipeline, guard_pipeline, raise_on_block=raise_on_block)
+
+
+def _is_chat(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str) and bool(value) and all(
+        isinstance(m, Mapping) and "role" in m for m in value)
+
+
+@dataclass
+class _Item:
+    """One prompt of a call: as given, as sent to the model (maybe redacted), or the block answer."""
+
+    sent: Prompt
+    blocked: Verdict | None = None
+
+
+class GuardedTextGeneration:
+    """Callable like the wrapped pipeline; other attributes (``model``, ``tokenizer``) pass through."""
+
+    def __init__(self, hf_pipeline: Any, guard_pipeline: Pipeline, *, raise_on_block: bool = False) -> None:
+        self.hf_pipeline = hf_pipeline
+        self.guards = guard_pipeline
+        self.raise_on_block = raise_on_block
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.hf_pipeline, name)
+
+    def __call__(self, text_inputs: Prompt | list[Prompt], *, guard_context: Context | None = None,
+                 **kwargs: Any) -> Any:
+        full = self._full_text(kwargs)
+        single = isinstance(text_inputs, str) or _is_chat(text_inputs)
+        prompts: list[Prompt] = [text_inputs] if single else list(text_inputs)  # type: ignore[list-item]
+        context = guard_context or Context()
+        items = [self._check_prompt(p, replace(context, stage=Stage.INPUT)) for p in prompts]
+        todo = [it for it in items if it.blocked is None]
+        generated: list[Any] = []
+        if todo:
+            sent = [it.sent for it in todo]
+            out = self.hf_pipeline(sent[0] if len(sent) == 1 else sent, **kwargs)
+            generated = [out] if len(sent) == 1 else list(out)
+        results = iter(generated)
+        outputs = [self._blocked_result(it) if it.blocked is not None
+                   else self._check_result(it, next(results), full, replace(context, stage=Stage.OUTPUT))
+                   for it in items]
+        return outputs[0] if single else outputs
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def _check_prompt(self, prompt: Prompt, context: Context) -> _Item:
+        if isinstance(prompt, str):
+            verdict = self.guards.check_input(prompt, context)
+            return _Item(sent=verdict.output if verdict.allowed else prompt,  # type: ignore[arg-type]
+                         blocked=None if verdict.allowed else self._blocked(verdict, Stage.INPUT))
+        if not _is_chat(prompt):
+            raise GuardConfigError(f"cannot guard a prompt of type {type(prompt).__name__}; "
+                                   "give a string or a chat (a list of {role, content})")
+        messages: Chat = []
+        for message in prompt:
+            message = dict(message)
+            if message.get("role") == "user":
+                verdict = self.guards.check_input(message.get("content", ""), context)
+                if not verdict.allowed:
+                    return _Item(sent=prompt, blocked=self._blocked(verdict, Stage.INPUT))
+                message["content"] = verdict.output
+            messages.append(message)
+        return _Item(sent=messages)
+
+    # -- output --------------------------------------------------------------------------------
+
+    def _check_result(self, item: _Item, result: Any, full: bool, context: Context) -> list[dict[str, Any]]:
+        return [self._check_sequence(item.sent, dict(seq), full, context) for seq in result]
+
+    def _check_sequence(self, sent: Prompt, seq: dict[str, Any], full: bool, context: Context) -> dict[str, Any]:
+        text = seq.get("generated_text")
+        if isinstance(text, list):  # a chat: the last message is the new one
+            last = dict(text[-1])
+            last["content"] = self._checked_text(str(last.get("content", "")), context)
+            seq["generated_text"] = [*text[:-1], last]
+        elif isinstance(text, str):
+            head = sent if full and isinstance(sent, str) and text.startswith(sent) else ""
+            seq["generated_text"] = head + self._checked_text(text[len(head):], context)
+        else:
+            raise GuardConfigError("the pipeline returned no generated_text to check; "
+                                   "guard_text_generation needs text output")
+        return seq
+
+    def _checked_text(self, text: str, context: Context) -> str:
+        verdict = self.guards.check_output(text, context)
+        if verdict.allowed:
+            return str(verdict.output)
+        return block_message(self._blocked(verdict, Stage.OUTPUT))
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _blocked(self, verdict: Verdict, stage: Stage) -> Verdict:
+        if self.raise_on_block:
+            raise GuardBlocked(verdict, stage)
+        return verdict
+
+    def _blocked_result(self, item: _Item) -> list[dict[str, Any]]:
+        message = block_message(item.blocked)  # type: ignore[arg-type]
+        if isinstance(item.sent, str):
+            return [{"generated_text": message}]
+        return [{"generated_text": [*item.sent, {"role": "assistant", "content": message}]}]
+
+    def _full_text(self, kwargs: Mapping[str, Any]) -> bool:
+        """Whether generated_text repeats the prompt (``return_full_text``, the pipeline's default)."""
+        if kwargs.get("return_tensors") or getattr(kwargs.get("return_type"), "name", "") == "TENSORS":
+            raise GuardConfigError("return_tensors gives token ids, which cannot be checked; "
+                                   "ask for text", where="guard_text_generation")
+        if kwargs.get("return_full_text") is not None:
+            return bool(kwargs["return_full_text"])
+        return_type = kwargs.get("return_type") or getattr(self.hf_pipeline, "_postprocess_params", {}).get(
+            "return_type")
+        return return_type is None or getattr(return_type, "name", "") == "FULL_TEXT"

@@ -1,0 +1,137 @@
+"""guard_text_generation on a tiny random GPT-2 built here (a WordLevel tokenizer, nothing downloaded)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards import GuardSpec, Pipeline, Stage
+from clauseguard.guards.decorator import GuardBlocked
+from clauseguard.guards.hf import guard_text_generation
+
+pytest.importorskip("torch", reason="needs the [ml] extra (torch, transformers)")
+pytest.importorskip("transformers", reason="needs the [ml] extra (torch, transformers)")
+
+WORDS = ["hello", "there", "the", "a", "detonator", "write", "to", "me", "at", "jane@example.org", "please", "ok"]
+VOCAB = {"<unk>": 0, "<eos>": 1, **{w: i + 2 for i, w in enumerate(WORDS)}}
+IN_MSG = "Prompt refused (AUP, section 3)."
+OUT_MSG = "Answer withheld (AUP, section 3)."
+NOTICE = "You are talking to an AI system, not a person.\n\n"
+LABEL = "\n\n[AI-generated]"
+
+
+@pytest.fixture(scope="module")
+def hf_pipeline() -> Any:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast, pipeline
+
+    tok = Tokenizer(models.WordLevel(VOCAB, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.decoder = decoders.WordPiece()  # joins words with spaces
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>", pad_token="<eos>")
+    fast.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    torch.manual_seed(0)
+    config = GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=len(VOCAB), n_positions=64,
+                        bos_token_id=1, eos_token_id=1, pad_token_id=1)
+    return pipeline("text-generation", model=GPT2LMHeadModel(config).eval(), tokenizer=fast, device="cpu")
+
+
+@pytest.fixture
+def guards() -> Pipeline:
+    words = {"categories": [], "terms": {"S9": ["detonator"]}}
+    return Pipeline([
+        GuardSpec(id="kw-in", type="keyword", stage="input", params=words, message=IN_MSG),
+        GuardSpec(id="pii-in", type="pii", stage="input", on_fail="redact"),
+        GuardSpec(id="kw-out", type="keyword", stage="output", params=words, message=OUT_MSG),
+        GuardSpec(id="pii-out", type="pii", stage="output", on_fail="redact"),
+        GuardSpec(id="disclose", type="ai_disclosure", stage="output", on_fail="label"),
+    ])
+
+
+def force(word: str) -> dict[str, Any]:
+    """Generation kwargs that make the random model say ``word`` (and show the kwargs pass through)."""
+    return {"max_new_tokens": 3, "do_sample": False, "sequence_bias": {(VOCAB[word],): 100.0}}
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    ({**force("ok"), "return_full_text": True}, f"hello there{NOTICE}ok ok ok{LABEL}"),
+    ({**force("ok"), "return_full_text": False}, f"{NOTICE}ok ok ok{LABEL}"),
+    (force("ok"), f"hello there{NOTICE}ok ok ok{LABEL}"),
+    ({**force("detonator"), "return_full_text": False}, OUT_MSG),
+    ({**force("detonator"), "return_full_text": True}, f"hello there{OUT_MSG}"),
+    ({**force("jane@example.org"), "return_full_text": False, "max_new_tokens": 1}, f"{NOTICE}[EMAIL]{LABEL}"),
+])
+def test_output_checked(hf_pipeline: Any, guards: Pipeline, kwargs: dict[str, Any], expected: str) -> None:
+    generate = guard_text_generation(hf_pipeline, guards)
+    assert generate("hello there", **kwargs) == [{"generated_text": expected}]
+
+
+def test_unguarded_model_really_says_it(hf_pipeline: Any) -> None:
+    """The bias works, so the blocks above come from the guards."""
+    out = hf_pipeline("hello there", **force("detonator"), return_full_text=False)
+    assert "detonator" in out[0]["generated_text"]
+
+
+def test_blocked_prompt_never_reaches_the_model(hf_pipeline: Any, guards: Pipeline) -> None:
+    calls: list[Any] = []
+
+    def spy(inputs: Any, **kwargs: Any) -> Any:
+        calls.append(inputs)
+        return hf_pipeline(inputs, **kwargs)
+
+    generate = guard_text_generation(spy, guards)
+    out = generate(["a detonator please", "hello", "write to me at jane@example.org"], **force("ok"),
+                   return_full_text=False)
+    assert calls == [["hello", "write to me at [EMAIL]"]]
+    assert [seqs[0]["generated_text"] for seqs in out] == [IN_MSG, f"{NOTICE}ok ok ok{LABEL}",
+                                                           f"{NOTICE}ok ok ok{LABEL}"]
+
+
+def test_num_return_sequences(hf_pipeline: Any, guards: Pipeline) -> None:
+    out = guard_text_generation(hf_pipeline, guards)("hello", max_new_tokens=2, do_sample=True,
+                                                     num_return_sequences=3, return_full_text=False)
+    assert len(out) == 3
+    assert all(seq["generated_text"].startswith(NOTICE) and "detonator" not in seq["generated_text"]
+               for seq in out)
+
+
+@pytest.mark.parametrize(("word", "last"), [
+    ("ok", f"{NOTICE}ok ok ok{LABEL}"),
+    ("detonator", OUT_MSG),
+])
+def test_chat(hf_pipeline: Any, guards: Pipeline, word: str, last: str) -> None:
+    chat = [{"role": "user", "content": "write to me at jane@example.org"}]
+    out = guard_text_generation(hf_pipeline, guards)(chat, **force(word))
+    messages = out[0]["generated_text"]
+    assert messages[0] == {"role": "user", "content": "write to me at [EMAIL]"}
+    assert messages[-1]["role"] == "assistant"
+    assert messages[-1]["content"] == last
+
+
+def test_chat_input_block(hf_pipeline: Any, guards: Pipeline) -> None:
+    chat = [{"role": "user", "content": "the detonator"}]
+    out = guard_text_generation(hf_pipeline, guards)(chat, **force("ok"))
+    assert out == [{"generated_text": [*chat, {"role": "assistant", "content": IN_MSG}]}]
+
+
+@pytest.mark.parametrize(("prompt", "word", "stage"), [
+    ("a detonator", "ok", Stage.INPUT),
+    ("hello", "detonator", Stage.OUTPUT),
+])
+def test_raise_on_block(hf_pipeline: Any, guards: Pipeline, prompt: str, word: str, stage: Stage) -> None:
+    with pytest.raises(GuardBlocked) as info:
+        guard_text_generation(hf_pipeline, guards, raise_on_block=True)(prompt, **force(word))
+    assert info.value.stage is stage
+
+
+def test_tensors_refused(hf_pipeline: Any, guards: Pipeline) -> None:
+    with pytest.raises(GuardConfigError, match="token ids"):
+        guard_text_generation(hf_pipeline, guards)("hello", return_tensors=True)
+
+
+def test_attributes_pass_through(hf_pipeline: Any, guards: Pipeline) -> None:
+    generate = guard_text_generation(hf_pipeline, guards)
+    assert generate.tokenizer is hf_pipeline.tokenizer and generate.model is hf_pipeline.model
