@@ -1,0 +1,223 @@
+"""Safe image loading for the image guards: bounded, fail-closed, every frame, every mode to RGB.
+
+An image guard must judge what a viewer would see, so every frame of an animation is decoded and every
+pixel mode is turned into the RGB a browser would show (transparency composited on white, 16-bit and
+float greyscale rescaled, CMYK converted). Whatever cannot be decoded within the limits — corrupt or
+truncated files, decompression bombs, animations with too many frames — raises :class:`ImageLoadError`,
+which the guards turn into a block with a finding saying why: an image nobody could check is never
+released.
+
+What is recorded about an image is :func:`describe` — hashes and sizes, never pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clauseguard.errors import GuardError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from clauseguard.guards._base import Guard
+    from clauseguard.guards._verdict import Verdict
+
+    ImageSource = bytes | bytearray | str | Path | Image.Image
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_FRAMES",
+    "MAX_PIXELS",
+    "ImageLoadError",
+    "LoadedImage",
+    "blur",
+    "dhash",
+    "encode_png",
+    "load_image",
+    "refusal",
+    "to_rgb",
+]
+
+MAX_PIXELS = 40_000_000  # 40 MP: above any generator's output, below what a bomb needs
+MAX_BYTES = 50 * 1024 * 1024
+MAX_FRAMES = 64
+
+
+class ImageLoadError(GuardError):
+    """The content is not an image that can be checked within the limits (the guard blocks it)."""
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image: its encoded bytes, what it is, and each frame as RGB.
+
+    ``data`` is the encoded image (PNG bytes when the caller gave a PIL image); ``frames`` are the
+    frames as a viewer sees them, in RGB.
+    """
+
+    data: bytes
+    format: str
+    mode: str
+    size: tuple[int, int]
+    frames: tuple[Image.Image, ...]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        """What may be recorded about this image: hashes and sizes, never pixels."""
+        return {"sha256": self.sha256, "dhash": dhash(self.frames[0]), "format": self.format,
+                "mode": self.mode, "width": self.size[0], "height": self.size[1],
+                "frames": len(self.frames), "bytes": len(self.data)}
+
+
+def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES,
+               max_frames: int = MAX_FRAMES) -> LoadedImage:
+    """Decode ``source`` (bytes, a path or a PIL image) within the limits, or raise ImageLoadError."""
+    from PIL import Image
+
+    data = encode_png(source) if isinstance(source, Image.Image) else _read_bytes(source, max_bytes)
+    if len(data) > max_bytes:
+        raise ImageLoadError(f"image too large to check ({len(data)} > {max_bytes} bytes)")
+    return _decode(data, max_pixels=max_pixels, max_frames=max_frames)
+
+
+def _read_bytes(source: bytes | bytearray | str | Path, max_bytes: int) -> bytes:
+    if isinstance(source, bytes | bytearray):
+        return bytes(source)
+    if not isinstance(source, str | Path):
+        raise ImageLoadError(f"content of type {type(source).__name__} is not an image")
+    path = Path(source)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImageLoadError(f"image too large to check ({size} > {max_bytes} bytes)")
+        return path.read_bytes()
+    except OSError as err:
+        raise ImageLoadError(f"cannot read image file {path}: {err.strerror or err}") from err
+
+
+def _decode(data: bytes, *, max_pixels: int, max_frames: int) -> LoadedImage:
+    from PIL import Image
+
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Exception as err:  # any decoder failure: the image cannot be checked
+        raise ImageLoadError(f"not a readable image: {type(err).__name__}: {err}") from err
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageLoadError(f"image too large to check ({width}x{height} = {width * height} pixels > "
+                             f"{max_pixels}); possibly a decompression bomb")
+    n_frames = int(getattr(image, "n_frames", 1))
+    if n_frames > max_frames:
+        raise ImageLoadError(f"animated image has {n_frames} frames; at most {max_frames} are checked")
+    try:
+        frames = tuple(_frames(image, n_frames))
+    except ImageLoadError:
+        raise
+    except Exception as err:  # truncated data, bad chunk, bomb, ...: cannot be checked
+        raise ImageLoadError(f"image cannot be decoded: {type(err).__name__}: {err}") from err
+    return LoadedImage(data=data, format=image.format or "unknown", mode=image.mode, size=(width, height),
+                       frames=frames)
+
+
+def _frames(image: Image.Image, n_frames: int) -> list[Image.Image]:
+    out = []
+    for index in range(n_frames):
+        image.seek(index)
+        image.load()
+        out.append(to_rgb(image))
+    return out
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """The RGB picture a viewer sees: alpha composited on white; 16-bit, int and float rescaled."""
+    from PIL import Image
+
+    mode = image.mode
+    if mode == "RGB":
+        return image.copy()
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return _scaled_grey(image).convert("RGB")
+    if (mode == "P" and "transparency" in image.info) or mode == "PA":
+        image, mode = image.convert("RGBA"), "RGBA"
+    if mode in ("RGBa", "La"):  # premultiplied alpha: un-premultiply first
+        mode = "RGBA" if mode == "RGBa" else "LA"
+        image = image.convert(mode)
+    if mode in ("LA", "RGBA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _scaled_grey(image: Image.Image) -> Image.Image:
+    """Greyscale of more than 8 bits to 8 bits: 16-bit by its range, float by [0, 1] or its min-max."""
+    import numpy as np
+    from PIL import Image
+
+    array = np.asarray(image, dtype=np.float64)
+    if image.mode == "F" and array.size and array.min() >= 0.0 and array.max() <= 1.0:
+        scaled = array * 255.0
+    elif image.mode != "F" and array.size and array.min() >= 0.0 and array.max() <= 65535.0:
+        scaled = array / 257.0 if (image.mode != "I" or array.max() > 255.0) else array
+    else:
+        low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+        scaled = (array - low) * (255.0 / (high - low)) if high > low else np.zeros_like(array)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+
+
+def dhash(image: Image.Image, size: int = 8) -> str:
+    """64-bit difference hash (hex): equal for re-encodes and resizes, so a blocked image is recognised."""
+    grey = image.convert("L").resize((size + 1, size))
+    pixels = list(grey.getdata())
+    bits = 0
+    for row in range(size):
+        for col in range(size):
+            left, right = pixels[row * (size + 1) + col], pixels[row * (size + 1) + col + 1]
+            bits = (bits << 1) | (left > right)
+    return f"{bits:0{size * size // 4}x}"
+
+
+def encode_png(image: Image.Image) -> bytes:
+    """PNG bytes of ``image``, every frame of an animation kept (APNG)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", save_all=int(getattr(image, "n_frames", 1)) > 1)
+    return buffer.getvalue()
+
+
+def blur(image: Image.Image) -> bytes:
+    """A strong pixelation plus Gaussian blur of the whole image, as PNG: shapes remain, content does not."""
+    from PIL import Image, ImageFilter
+
+    rgb = to_rgb(image)
+    width, height = rgb.size
+    scale = max(width, height) / 12.0
+    small = rgb.resize((max(1, round(width / scale)), max(1, round(height / scale))), Image.Resampling.BOX)
+    coarse = small.resize((width, height), Image.Resampling.NEAREST)
+    return encode_png(coarse.filter(ImageFilter.GaussianBlur(radius=max(width, height) / 24.0)))
+
+
+def refusal(guard: Guard, content: bytes | str, err: Exception) -> Verdict:
+    """The verdict on an image that cannot be checked: a block (a flag under ``on_error: flag``)."""
+    from clauseguard.guards._params import Action
+    from clauseguard.guards._verdict import Finding, Verdict
+
+    action = Action(guard.spec.on_error)
+    metadata = {"image": {"sha256": hashlib.sha256(_as_bytes(content)).hexdigest(), "bytes": len(content)}}
+    finding = Finding(guard_id=guard.id, category=None, score=1.0, clause_ids=tuple(guard.spec.clauses),
+                      message=f"image cannot be checked: {err}", action=action)
+    if action is Action.BLOCK:
+        return Verdict(allowed=False, action=action, output=None, findings=(finding,), guard_id=guard.id,
+                       metadata=metadata)
+    return Verdict(allowed=True, action=action, output=content, findings=(finding,), guard_id=guard.id,
+                   metadata=metadata)
+
+
+def _as_bytes(content: bytes | str) -> bytes:
+    return content.encode("utf-8") if isinstance(content, str) else bytes(content)

@@ -1,0 +1,229 @@
+"""XMP packets carrying the IPTC ``DigitalSourceType`` that marks an image as AI-generated.
+
+The mark is the IPTC Photo Metadata Extension property ``Iptc4xmpExt:DigitalSourceType`` with a value
+from the IPTC NewsCodes vocabulary (``http://cv.iptc.org/newscodes/digitalsourcetype/
+trainedAlgorithmicMedia`` for generative-AI output), the property Google, Meta and the C2PA
+guidance read. An existing packet is kept and the property added to it, so the photographer's
+or tool's metadata survive.
+
+XMP comes from untrusted files, so parsing refuses any DOCTYPE (and with it every entity
+declaration, the billion-laughs and external-entity attacks) before expat sees the text, and packets
+over a size limit.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from clauseguard.errors import GuardError
+
+__all__ = [
+    "DST_PREFIX",
+    "IPTC_EXT_NS",
+    "JPEG_XMP_HEADER",
+    "MAX_PACKET_BYTES",
+    "PNG_SIGNATURE",
+    "PNG_XMP_KEYWORD",
+    "XmpError",
+    "build_packet",
+    "dst_uri",
+    "jpeg_segment",
+    "jpeg_segments",
+    "png_chunk",
+    "png_chunks",
+    "png_itxt",
+    "png_text",
+    "read_digital_source_type",
+    "set_digital_source_type",
+    "webp_chunks",
+]
+
+DST_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+IPTC_EXT_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+X_NS = "adobe:ns:meta/"
+MAX_PACKET_BYTES = 1024 * 1024
+
+_DST = f"{{{IPTC_EXT_NS}}}DigitalSourceType"
+_DESCRIPTION = f"{{{RDF_NS}}}Description"
+_RESOURCE = f"{{{RDF_NS}}}resource"
+_NAMESPACES = {"x": X_NS, "rdf": RDF_NS, "Iptc4xmpExt": IPTC_EXT_NS, "dc": "http://purl.org/dc/elements/1.1/",
+               "xmp": "http://ns.adobe.com/xap/1.0/", "photoshop": "http://ns.adobe.com/photoshop/1.0/",
+               "tiff": "http://ns.adobe.com/tiff/1.0/", "exif": "http://ns.adobe.com/exif/1.0/",
+               "xmpMM": "http://ns.adobe.com/xap/1.0/mm/", "plus": "http://ns.useplus.org/ldf/xmp/1.0/"}
+_FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_PACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+_PACKET_END = '\n<?xpacket end="w"?>'
+
+
+class XmpError(GuardError):
+    """An XMP packet that cannot be read safely (a DOCTYPE, too large, not well-formed)."""
+
+
+def dst_uri(digital_source_type: str) -> str:
+    """The full NewsCodes URI of a DigitalSourceType given by its short name (or already a URI)."""
+    return digital_source_type if digital_source_type.startswith("http") else DST_PREFIX + digital_source_type
+
+
+def build_packet(digital_source_type: str) -> bytes:
+    """A fresh XMP packet holding only the DigitalSourceType."""
+    for prefix, uri in _NAMESPACES.items():
+        ET.register_namespace(prefix, uri)
+    root = ET.Element(f"{{{X_NS}}}xmpmeta")
+    rdf = ET.SubElement(root, f"{{{RDF_NS}}}RDF")
+    description = ET.SubElement(rdf, _DESCRIPTION, {f"{{{RDF_NS}}}about": ""})
+    description.set(_DST, dst_uri(digital_source_type))
+    return _serialise(root)
+
+
+def set_digital_source_type(packet: bytes | None, digital_source_type: str) -> bytes:
+    """``packet`` with DigitalSourceType set (replacing any earlier value), or a new packet."""
+    if not packet:
+        return build_packet(digital_source_type)
+    root = _parse(packet)
+    descriptions = list(root.iter(_DESCRIPTION))
+    if not descriptions:
+        raise XmpError("XMP packet has no rdf:Description to carry the mark")
+    for description in descriptions:
+        description.attrib.pop(_DST, None)
+        for child in description.findall(_DST):
+            description.remove(child)
+    descriptions[0].set(_DST, dst_uri(digital_source_type))
+    return _serialise(root)
+
+
+def read_digital_source_type(packet: bytes) -> str | None:
+    """The DigitalSourceType in ``packet`` (attribute, element text or rdf:resource), or None."""
+    root = _parse(packet)
+    for description in root.iter(_DESCRIPTION):
+        if _DST in description.attrib:
+            return description.attrib[_DST].strip()
+        element = description.find(_DST)
+        if element is not None:
+            return (element.get(_RESOURCE) or element.text or "").strip() or None
+    return None
+
+
+def _parse(packet: bytes) -> ET.Element:
+    if len(packet) > MAX_PACKET_BYTES:
+        raise XmpError(f"XMP packet too large ({len(packet)} > {MAX_PACKET_BYTES} bytes)")
+    if _FORBIDDEN.search(packet):
+        raise XmpError("XMP packet declares a DOCTYPE or entities; refused")
+    try:
+        root = ET.fromstring(packet.strip(b"\x00 \t\r\n"))
+    except ET.ParseError as err:
+        raise XmpError(f"XMP packet is not well-formed XML: {err}") from err
+    return root
+
+
+def _serialise(root: ET.Element) -> bytes:
+    for prefix, uri in _NAMESPACES.items():
+        ET.register_namespace(prefix, uri)
+    body = ET.tostring(root, encoding="unicode")
+    return (_PACKET_BEGIN + body + _PACKET_END).encode("utf-8")
+
+
+# -- where the packet lives in a file ---------------------------------------------------------------
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_XMP_KEYWORD = b"XML:com.adobe.xmp"
+JPEG_XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+MAX_TEXT_BYTES = 1024 * 1024  # cap on a decompressed PNG text chunk (zTXt/iTXt bombs)
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (type, payload) chunks of a PNG; raises XmpError when the structure is broken."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise XmpError("not a PNG file")
+    chunks, pos = [], len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind, end = data[pos + 4:pos + 8], pos + 12 + length
+        if end > len(data):
+            raise XmpError(f"PNG chunk {kind!r} runs past the end of the file")
+        chunks.append((kind, data[pos + 8:pos + 8 + length]))
+        pos = end
+        if kind == b"IEND":
+            break
+    return chunks
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    import zlib
+
+    return len(payload).to_bytes(4, "big") + kind + payload + zlib.crc32(kind + payload).to_bytes(4, "big")
+
+
+def png_text(kind: bytes, payload: bytes) -> tuple[str, str] | None:
+    """(keyword, text) of a tEXt, zTXt or iTXt payload; None for other chunks."""
+    if kind not in (b"tEXt", b"zTXt", b"iTXt") or b"\x00" not in payload:
+        return None
+    keyword, rest = payload.split(b"\x00", 1)
+    if kind == b"tEXt":
+        return keyword.decode("latin-1"), rest.decode("latin-1")
+    if kind == b"zTXt":
+        return keyword.decode("latin-1"), _inflate(rest[1:]).decode("latin-1")
+    compressed, rest = rest[:1] == b"\x01", rest[2:]
+    _language, _translated, text = rest.split(b"\x00", 2) if rest.count(b"\x00") >= 2 else (b"", b"", rest)
+    return keyword.decode("latin-1"), (_inflate(text) if compressed else text).decode("utf-8", "replace")
+
+
+def png_itxt(keyword: bytes, text: bytes) -> bytes:
+    """An uncompressed iTXt chunk (the form the XMP specification asks for)."""
+    return png_chunk(b"iTXt", keyword + b"\x00\x00\x00\x00\x00" + text)
+
+
+def _inflate(data: bytes) -> bytes:
+    import zlib
+
+    try:
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(data, MAX_TEXT_BYTES)
+    except zlib.error as err:
+        raise XmpError(f"compressed PNG text chunk is corrupt: {err}") from err
+    if inflater.unconsumed_tail:
+        raise XmpError(f"compressed PNG text chunk inflates past {MAX_TEXT_BYTES} bytes; refused")
+    return out
+
+
+def jpeg_segments(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """The marker segments before the image data, as (marker, payload), and the rest from SOS on."""
+    if not data.startswith(b"\xff\xd8"):
+        raise XmpError("not a JPEG file")
+    segments, pos = [], 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise XmpError(f"JPEG marker expected at byte {pos}")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:  # start of scan: the entropy-coded data follows
+            return segments, data[pos:]
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if length < 2 or pos + 2 + length > len(data):
+            raise XmpError(f"JPEG segment 0x{marker:02X} runs past the end of the file")
+        segments.append((marker, data[pos + 4:pos + 2 + length]))
+        pos += 2 + length
+    raise XmpError("JPEG has no image data (no start-of-scan marker)")
+
+
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    if len(payload) + 2 > 0xFFFF:
+        raise XmpError(f"JPEG segment too large ({len(payload)} bytes; extended XMP is not supported)")
+    return bytes((0xFF, marker)) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (fourcc, payload) chunks of a WebP (RIFF) file."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise XmpError("not a WebP file")
+    chunks, pos = [], 12
+    while pos + 8 <= len(data):
+        kind, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        if pos + 8 + size > len(data):
+            raise XmpError(f"WebP chunk {kind!r} runs past the end of the file")
+        chunks.append((kind, data[pos + 8:pos + 8 + size]))
+        pos += 8 + size + (size & 1)
+    return chunks

