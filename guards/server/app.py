@@ -1,0 +1,105 @@
+"""The FastAPI app factory: ``create_app(guards_path=..., db_url=...)``.
+
+One app holds one pipeline (from guards.yaml), one record store (SQLite by default) and its own
+metrics. Every decision the pipeline makes goes through :class:`MetricsSink` into the audit log of
+the record store. Nothing is global, so tests build as many apps as they like.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from clauseguard import __version__
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards.pipeline import Pipeline
+from clauseguard.guards.server import admin, check, health, litellm
+from clauseguard.guards.server.errors import install_error_handlers
+from clauseguard.guards.server.metrics import Metrics, MetricsSink
+from clauseguard.guards.server.middleware import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
+from clauseguard.guards.server.settings import ServerSettings
+from clauseguard.guards.server.state import ServerState
+from clauseguard.guards.server.tokens import TokenStore
+from clauseguard.guards.sinks import DecisionSink
+
+__all__ = ["IMAGE_PATHS", "create_app"]
+
+# Paths whose bodies may carry images (the larger size limit applies).
+IMAGE_PATHS = ("/v1/check/image", litellm.PATH)
+
+
+def read_documents(report_path: str | Path | None) -> dict[str, str]:
+    """``{document id: version}`` from report.json (empty without one)."""
+    if report_path is None:
+        return {}
+    try:
+        data = json.loads(Path(report_path).read_text(encoding="utf-8"))
+        return {str(d["id"]): str(d["version"]) for d in data["documents"]}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise GuardConfigError(f"cannot read documents from report: {err}", where=str(report_path)) from err
+
+
+def create_app(*, guards_path: str | Path, db_url: str, report_path: str | Path | None = None,
+               lock_path: str | Path | None = None, settings: ServerSettings | None = None,
+               audit_sink: DecisionSink | None = None) -> FastAPI:
+    """The service for ``guards_path`` with records in ``db_url``.
+
+    ``audit_sink`` replaces the record store's audit log (tests); by default decisions are audited in
+    the database. ``report_path`` and ``lock_path`` tie decisions and acceptances to the documents'
+    versions.
+    """
+    settings = settings or ServerSettings.from_env()
+    state = _build_state(guards_path, db_url, report_path, lock_path, settings, audit_sink)
+    app = FastAPI(title=settings.title, version=__version__, description=_DESCRIPTION,
+                  openapi_tags=_TAGS)
+    app.state.clauseguard = state
+    for module in (check, litellm, admin, health):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit_for=_limits(settings))
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    return app
+
+
+def _limits(settings: ServerSettings) -> Any:
+    def limit_for(path: str) -> int:
+        return settings.max_image_bytes if path in IMAGE_PATHS else settings.max_json_bytes
+
+    return limit_for
+
+
+def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path | None,
+                 lock_path: str | Path | None, settings: ServerSettings,
+                 audit_sink: DecisionSink | None) -> ServerState:
+    from clauseguard.guards.records.store import RecordStore
+
+    store = RecordStore.open(db_url)
+    metrics = Metrics()
+    sink = MetricsSink(metrics, audit_sink if audit_sink is not None else _audit_sink(store, lock_path))
+    # The body limit bounds the text a request can carry, so the pipeline needs no character limit of
+    # its own (its default would also refuse images over 1 MB, counting bytes as characters).
+    pipeline = Pipeline.from_yaml(guards_path, sink=sink, max_chars=None)
+    return ServerState(pipeline=pipeline, settings=settings, metrics=metrics, engine=store.engine,
+                       tokens=TokenStore(store.engine, bootstrap_admin=settings.admin_token), records=store,
+                       documents=read_documents(report_path), proxies=settings.proxy_networks())
+
+
+def _audit_sink(store: Any, lock_path: str | Path | None) -> DecisionSink:
+    from clauseguard.guards.sinks import NullSink
+
+    return NullSink()
+
+
+_DESCRIPTION = """Runtime guards for an AI product, each decision traced to the clauses of its terms;
+notices and takedowns (DSA, DMCA, TAKE IT DOWN), moderation, acceptances, and a hash-chained audit log."""
+
+_TAGS = [
+    {"name": "check", "description": "Run the guards on a text or an image."},
+    {"name": "litellm", "description": "LiteLLM Generic Guardrail API."},
+    {"name": "admin", "description": "Tokens of moderators and admins."},
+    {"name": "operations", "description": "Health and metrics."},
+]

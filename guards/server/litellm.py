@@ -1,0 +1,140 @@
+"""LiteLLM's Generic Guardrail API: ``POST /beta/litellm_basic_guardrail_api``.
+
+A LiteLLM proxy configured with ``guardrail: generic_guardrail_api`` and ``api_base`` pointing here
+sends the texts (and images) it extracted from a request (``input_type: request`` -> our input stage)
+or from a response (``response`` -> our output stage). The answer is one of LiteLLM's three actions:
+
+* ``BLOCKED`` with ``blocked_reason`` (the findings' messages, which quote the terms) when any text or
+  image is blocked;
+* ``GUARDRAIL_INTERVENED`` with every text (and image) in order, changed where a guard redacted,
+  labelled or added a disclaimer;
+* ``NONE`` when nothing changed.
+
+``tools``, ``tool_calls`` and fields LiteLLM adds later are accepted and not judged. The end user is
+``request_data.user_api_key_end_user_id`` (else the key's user id), pseudonymised like every user key.
+When a guardrail API key is configured, the request must carry it (LiteLLM ``headers:`` config) as
+``Authorization: Bearer <key>`` or ``x-api-key``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from clauseguard.guards._params import Action, Modality, Stage
+from clauseguard.guards._verdict import Verdict
+from clauseguard.guards.server.check import decode_image
+from clauseguard.guards.server.state import ServerState, get_state, request_context
+
+__all__ = ["GuardrailRequest", "GuardrailResponse", "router"]
+
+router = APIRouter(tags=["litellm"])
+
+PATH = "/beta/litellm_basic_guardrail_api"
+
+
+class GuardrailRequest(BaseModel):
+    """LiteLLM's request body (fields as its documentation names them; unknown ones are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    texts: list[str] = Field(default_factory=list)
+    images: list[str] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    structured_messages: list[dict[str, Any]] | None = None
+    request_data: dict[str, Any] = Field(default_factory=dict)
+    input_type: Literal["request", "response"]
+    litellm_call_id: str | None = Field(default=None, max_length=256)
+    litellm_trace_id: str | None = Field(default=None, max_length=256)
+    additional_provider_specific_params: dict[str, Any] = Field(default_factory=dict)
+
+
+class GuardrailResponse(BaseModel):
+    action: Literal["BLOCKED", "NONE", "GUARDRAIL_INTERVENED"]
+    blocked_reason: str | None = None
+    texts: list[str] | None = None
+    images: list[str] | None = None
+
+
+def _authorise(request: Request, state: ServerState) -> None:
+    expected = state.settings.guardrail_api_key
+    if expected is None:
+        return
+    auth = request.headers.get("authorization", "")
+    given = auth[7:] if auth.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(401, detail="missing or wrong guardrail API key",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+def _user(request_data: dict[str, Any]) -> str | None:
+    for key in ("user_api_key_end_user_id", "user_api_key_user_id"):
+        value = request_data.get(key)
+        if isinstance(value, str | int) and str(value):
+            return str(value)
+    return None
+
+
+def _turn(messages: list[dict[str, Any]] | None) -> int:
+    return sum(1 for m in messages or () if isinstance(m, dict) and m.get("role") == "assistant")
+
+
+def _reason(verdict: Verdict) -> str:
+    messages = [f.message for f in verdict.findings if f.action is Action.BLOCK and f.message]
+    messages = messages or [f.message for f in verdict.findings if f.message]
+    return "; ".join(dict.fromkeys(messages)) or "Content violates the terms of use"
+
+
+def _judge(state: ServerState, body: GuardrailRequest, request: Request) -> GuardrailResponse:
+    stage = Stage.INPUT if body.input_type == "request" else Stage.OUTPUT
+    user = _user(body.request_data)
+    texts: list[str] = []
+    for i, text in enumerate(body.texts):
+        rid = f"{body.litellm_call_id}.{i}" if body.litellm_call_id else None
+        context = request_context(request, state, stage=stage, user_key=user, turn=_turn(body.structured_messages),
+                                  request_id=rid)
+        verdict = state.pipeline.check(text, stage=stage, context=context)
+        if not verdict.allowed:
+            return GuardrailResponse(action="BLOCKED", blocked_reason=_reason(verdict))
+        texts.append(verdict.output if isinstance(verdict.output, str) else text)
+    images, blocked = _judge_images(state, body, request, stage, user)
+    if blocked is not None:
+        return GuardrailResponse(action="BLOCKED", blocked_reason=blocked)
+    if texts == body.texts and images == list(body.images or ()):
+        return GuardrailResponse(action="NONE")
+    return GuardrailResponse(action="GUARDRAIL_INTERVENED", texts=texts, images=images if body.images else None)
+
+
+def _judge_images(state: ServerState, body: GuardrailRequest, request: Request, stage: Stage,
+                  user: str | None) -> tuple[list[str], str | None]:
+    """The images to pass on, or the reason to block. Without image guards, images pass untouched."""
+    given = list(body.images or ())
+    if not given or not state.pipeline.stage_guards(stage, Modality.IMAGE):
+        return given, None
+    images: list[str] = []
+    for image in given:
+        if image.startswith(("http://", "https://")):
+            return [], "an image given by URL cannot be checked (send the image data)"
+        raw = decode_image(image)
+        context = request_context(request, state, stage=stage, user_key=user)
+        verdict = state.pipeline.check(raw, stage=stage, context=context, modality=Modality.IMAGE)
+        if not verdict.allowed:
+            return [], _reason(verdict)
+        changed = isinstance(verdict.output, bytes) and verdict.output != raw
+        images.append(base64.b64encode(verdict.output).decode("ascii") if changed else image)  # type: ignore[arg-type]
+    return images, None
+
+
+@router.post(PATH, response_model=GuardrailResponse, response_model_exclude_none=True,
+             responses={401: {"description": "missing or wrong guardrail API key"}})
+async def litellm_guardrail(body: GuardrailRequest, request: Request,
+                            state: Annotated[ServerState, Depends(get_state)]) -> GuardrailResponse:
+    """Judge what a LiteLLM proxy extracted from a request or a response."""
+    _authorise(request, state)
+    return await run_in_threadpool(_judge, state, body, request)

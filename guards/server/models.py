@@ -1,0 +1,74 @@
+"""Request and response bodies of the check endpoints (they are the OpenAPI schema too)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from clauseguard.guards._params import Action, Stage
+from clauseguard.guards._verdict import Verdict
+
+__all__ = ["CheckImageJson", "CheckResponse", "CheckText", "FindingOut", "verdict_response"]
+
+RequestId = Field(default=None, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+                  description="your id for this request; one is made when absent")
+UserKey = Field(default=None, max_length=256, description="your id of the end user (pseudonymised on arrival)")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CheckText(_Body):
+    text: str = Field(description="the prompt (stage input) or the model's answer (stage output)")
+    stage: Stage
+    user_key: str | None = UserKey
+    turn: int = Field(default=0, ge=0, le=1_000_000, description="0-based turn of the conversation")
+    request_id: str | None = RequestId
+
+
+class CheckImageJson(_Body):
+    image_base64: str = Field(description="the image file's bytes, base64-encoded (a data: URL is accepted)")
+    stage: Stage
+    user_key: str | None = UserKey
+    request_id: str | None = RequestId
+
+
+class FindingOut(BaseModel):
+    guard_id: str
+    category: str | None
+    score: float = Field(ge=0.0, le=1.0)
+    span: list[int] | None
+    clause_ids: list[str]
+    message: str
+    action: Action
+
+
+class CheckResponse(BaseModel):
+    request_id: str
+    allowed: bool
+    action: Action
+    output: str | None = Field(description="text to pass on (redacted, labelled); null when blocked or an image")
+    output_base64: str | None = Field(default=None, description="the image to pass on, when a guard changed it")
+    findings: list[FindingOut]
+    guard_id: str | None
+    metadata: dict[str, Any]
+
+
+def verdict_response(verdict: Verdict, request_id: str, original: str | bytes) -> CheckResponse:
+    """The response body for ``verdict``; an image is returned only when a guard changed it."""
+    data = verdict.to_dict()
+    output, image = verdict.output, None
+    if isinstance(output, bytes):
+        image = base64.b64encode(output).decode("ascii") if output != original else None
+        output = None
+    return CheckResponse(request_id=request_id, allowed=data["allowed"], action=data["action"], output=output,
+                         output_base64=image, findings=[FindingOut(**f) for f in data["findings"]],
+                         guard_id=data["guard_id"], metadata=_jsonable(data["metadata"]))
+
+
+def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata made JSON-safe: bytes become their length (a guard's metadata is not ours to trust)."""
+    return {str(k): ({"bytes": len(v)} if isinstance(v, bytes) else v) for k, v in metadata.items()}

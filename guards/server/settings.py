@@ -1,0 +1,64 @@
+"""Settings of the HTTP service: limits, trusted proxies, tokens. Data with a schema, checked once.
+
+Defaults are the safe choice: listen on loopback, trust no proxy (``X-Forwarded-For`` is ignored
+unless the peer is a configured proxy), 1 MB JSON bodies, 20 MB image uploads.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["ADMIN_TOKEN_ENV", "GUARDRAIL_KEY_ENV", "ServerSettings"]
+
+ADMIN_TOKEN_ENV = "CLAUSEGUARD_ADMIN_TOKEN"
+GUARDRAIL_KEY_ENV = "CLAUSEGUARD_GUARDRAIL_API_KEY"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ServerSettings(BaseModel):
+    """What ``create_app`` needs besides the guards and the database."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(), description="addresses or CIDR networks whose X-Forwarded-For is believed")
+    max_json_bytes: int = Field(default=1_000_000, gt=0, description="largest JSON or form body")
+    max_image_bytes: int = Field(default=20_000_000, gt=0, description="largest body on image endpoints")
+    admin_token: str | None = Field(default=None, description=f"bootstrap admin token (env {ADMIN_TOKEN_ENV})")
+    guardrail_api_key: str | None = Field(
+        default=None, description=f"key LiteLLM must send to the guardrail endpoint (env {GUARDRAIL_KEY_ENV})")
+    title: str = "clauseguard"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as err:
+                raise ValueError(f"trusted proxy {item!r} is not an address or network: {err}") from err
+        return value
+
+    @field_validator("admin_token", "guardrail_api_key")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("a token must be at least 16 characters long")
+        return value
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ServerSettings:
+        """Settings with the tokens taken from the environment unless given."""
+        values: dict[str, object] = {
+            "admin_token": os.environ.get(ADMIN_TOKEN_ENV) or None,
+            "guardrail_api_key": os.environ.get(GUARDRAIL_KEY_ENV) or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+    def proxy_networks(self) -> tuple[Network, ...]:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)

@@ -1,0 +1,46 @@
+"""What the routes share: the pipeline, the settings, the metrics, the database handles.
+
+Built once by ``create_app`` and kept on ``app.state.clauseguard``; routes reach it through
+:func:`get_state` so tests can build apps side by side without globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from clauseguard.guards._base import Context
+from clauseguard.guards._params import Stage
+from clauseguard.guards.pipeline import Pipeline
+from clauseguard.guards.server.client import pseudonymise, pseudonymous_ip
+from clauseguard.guards.server.metrics import Metrics
+from clauseguard.guards.server.settings import Network, ServerSettings
+
+__all__ = ["ServerState", "get_state", "request_context"]
+
+
+@dataclass
+class ServerState:
+    pipeline: Pipeline
+    settings: ServerSettings
+    metrics: Metrics
+    engine: Any
+    tokens: Any
+    records: Any = None
+    documents: dict[str, str] = field(default_factory=dict)
+    proxies: tuple[Network, ...] = ()
+
+
+def get_state(request: Request) -> ServerState:
+    return request.app.state.clauseguard
+
+
+def request_context(request: Request, state: ServerState, *, stage: str, user_key: str | None,
+                    turn: int = 0, request_id: str | None = None) -> Context:
+    """The guards' context: the user key and the client's address, both pseudonymised here."""
+    ip = pseudonymous_ip(request, state.proxies)
+    key = pseudonymise("user", user_key) if user_key else None
+    extra = {"request_id": request_id} if request_id else {}
+    return Context(user_key=key, ip=ip, turn=turn, stage=Stage(stage), **extra)

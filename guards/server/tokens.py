@@ -1,0 +1,124 @@
+"""Bearer tokens of moderators and admins, stored only as scrypt hashes.
+
+A token reads ``cg_<id>_<secret>``: the id finds the row, the secret is checked against its salted
+scrypt hash with a constant-time comparison. An unknown id costs the same scrypt as a known one, so
+timing does not tell which ids exist. The token itself is shown once, when created, and never stored.
+A bootstrap admin token may come from the environment (``CLAUSEGUARD_ADMIN_TOKEN``): it is compared
+by its SHA-256 digest, also in constant time, and can create the first stored tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select, update
+from sqlalchemy.engine import Engine
+
+__all__ = ["Principal", "Role", "TokenInfo", "TokenStore"]
+
+metadata = MetaData()
+
+api_tokens = Table(
+    "server_api_tokens", metadata,
+    Column("id", String(16), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("label", String(200), nullable=False, default=""),
+    Column("salt", LargeBinary(16), nullable=False),
+    Column("digest", LargeBinary(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+_DUMMY_SALT = b"\x00" * 16
+
+
+class Role(StrEnum):
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+RANK = {Role.MODERATOR: 1, Role.ADMIN: 2}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid token belongs to (``id`` is ``env`` for the bootstrap admin token)."""
+
+    id: str
+    role: Role
+
+    def may(self, role: Role) -> bool:
+        return RANK[self.role] >= RANK[role]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    role: Role
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _digest(secret: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(secret.encode("utf-8"), salt=salt, **_SCRYPT)
+
+
+def _split(token: str) -> tuple[str, str] | None:
+    prefix, _, rest = token.partition("_")
+    token_id, _, secret = rest.partition("_")
+    if prefix != "cg" or not token_id or not secret or len(token) > 200:
+        return None
+    return token_id, secret
+
+
+class TokenStore:
+    """Create, verify, list and revoke tokens in the ``server_api_tokens`` table."""
+
+    def __init__(self, engine: Engine, *, bootstrap_admin: str | None = None) -> None:
+        self.engine = engine
+        self._bootstrap = hashlib.sha256(bootstrap_admin.encode()).digest() if bootstrap_admin else None
+        metadata.create_all(engine)
+
+    def create(self, role: Role | str, label: str = "") -> tuple[str, TokenInfo]:
+        """A new token (returned once, in the clear) and what is stored about it."""
+        role = Role(role)
+        token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_bytes(16)
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            conn.execute(api_tokens.insert().values(id=token_id, role=role.value, label=label, salt=salt,
+                                                    digest=_digest(secret, salt), created_at=now))
+        return f"cg_{token_id}_{secret}", TokenInfo(token_id, role, label, now, None)
+
+    def verify(self, token: str) -> Principal | None:
+        """The principal of ``token``, or None (unknown, wrong or revoked)."""
+        if self._bootstrap is not None and hmac.compare_digest(
+                hashlib.sha256(token.encode()).digest(), self._bootstrap):
+            return Principal("env", Role.ADMIN)
+        parts = _split(token)
+        token_id, secret = parts if parts else ("", token)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first() if parts else None
+        digest = _digest(secret, row.salt if row else _DUMMY_SALT)
+        if row is None or row.revoked_at is not None or not hmac.compare_digest(digest, row.digest):
+            return None
+        return Principal(row.id, Role(row.role))
+
+    def revoke(self, token_id: str) -> bool:
+        """Revoke a token; False when no active token has that id."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(api_tokens).where(api_tokens.c.id == token_id,
+                                                           api_tokens.c.revoked_at.is_(None))
+                                  .values(revoked_at=datetime.now(UTC)))
+        return bool(result.rowcount)
+
+    def list(self) -> list[TokenInfo]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(api_tokens).order_by(api_tokens.c.created_at)).all()
+        return [TokenInfo(r.id, Role(r.role), r.label, r.created_at, r.revoked_at) for r in rows]
