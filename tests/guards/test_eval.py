@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ from clauseguard.guards.eval import (
     roc_points,
     summarize,
 )
-from clauseguard.guards.eval_cli import eval_command, read_items
+from clauseguard.guards.eval_cli import _progress, eval_command, read_items
 from clauseguard.guards.eval_report import write_report
 
 EVAL = FIXTURES / "eval"
@@ -224,6 +225,28 @@ def test_empty_or_undecodable_data_is_a_user_error(tmp_path: Path, content: byte
     with pytest.raises(UserError) as info:
         read_items(data)
     assert info.value.where == str(data)
+
+
+def test_rate_limits_do_not_turn_into_blocks(tmp_path: Path) -> None:
+    guards = tmp_path / "guards.yaml"
+    guards.write_text("- {id: rl, type: rate_limit, params: {capacity: 1, refill_per_second: 0.001}}\n")
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "hello", "label": 0}\n' * 5)
+    result = CliRunner().invoke(eval_command, ["--guards", str(guards), "--data", str(data)])
+    assert json.loads(result.stdout)["confusion"] == {"tp": 0, "fp": 0, "tn": 5, "fn": 0}
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for stream, drawn in ((io.StringIO(), False), (Terminal(), True)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        with _progress(2) as advance:
+            advance()
+            advance()
+        assert bool(stream.getvalue()) is drawn
 
 
 def test_eval_is_the_name_the_cli_table_uses() -> None:
