@@ -1,0 +1,145 @@
+"""guardrails-ai: every clauseguard text guard as a guardrails ``Validator``.
+
+``Guard().use(clauseguard_validator("keyword", terms={"S9": ["detonator"]}))`` or
+``Guard().use(ClauseguardValidator(spec))`` with a :class:`GuardSpec` from guards.yaml. Each guard type
+is registered as ``clauseguard/<type>`` (and ``clauseguard/guard`` takes any spec). Results map as:
+
+- block: ``FailResult`` whose ``fix_value`` is the user-facing block message;
+- redact, label, disclaim: ``FailResult`` whose ``fix_value`` is the changed text; ``on_fail="fix"``
+  applies it and is the default of guards that change text (``exception`` is the default of the
+  others). A pass cannot carry the change: guardrails' default (async) validator service drops a
+  ``PassResult.value_override``;
+- flag or nothing found: ``PassResult``.
+
+Offline: importing this module sets ``LITELLM_LOCAL_MODEL_COST_MAP=True`` (litellm would otherwise
+fetch its price list) and switches guardrails' hub telemetry off in the loaded settings. guardrails
+reloads ``~/.guardrailsrc`` whenever a ``Guard`` is built, so also write ``enable_metrics=false``
+there (``guardrails configure --disable-metrics``), or build guards with :func:`offline_guard`.
+The validation metadata may carry ``user_key``, ``ip``, ``turn`` and ``request_id`` for the context.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards._base import Context
+from clauseguard.guards._params import PARAMS, Action, GuardSpec
+from clauseguard.guards._verdict import Verdict
+from clauseguard.guards.decorator import block_message
+from clauseguard.guards.pipeline import Pipeline
+from clauseguard.guards.sinks import DecisionSink
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before guardrails imports litellm
+
+try:
+    import guardrails
+    from guardrails import OnFailAction, Validator, register_validator
+    from guardrails.classes.validation.validation_result import ErrorSpan, FailResult, PassResult
+    from guardrails.settings import settings as _settings
+except ImportError as err:  # pragma: no cover - depends on the installation
+    raise GuardConfigError("the guardrails integration needs guardrails-ai: "
+                           "pip install 'clauseguard[guardrails]'") from err
+
+__all__ = ["VALIDATORS", "ClauseguardValidator", "clauseguard_validator", "offline_guard"]
+
+_settings.rc.enable_metrics = False
+_settings.rc.use_remote_inferencing = False
+
+_CONTEXT_KEYS = ("user_key", "ip", "turn", "request_id")
+
+
+def _context(metadata: Mapping[str, Any]) -> Context:
+    return Context(**{k: metadata[k] for k in _CONTEXT_KEYS if metadata.get(k) is not None})
+
+
+_CHANGES_TEXT = frozenset({Action.REDACT, Action.LABEL, Action.DISCLAIM})
+
+
+def _default_on_fail(spec: GuardSpec) -> OnFailAction:
+    return OnFailAction.FIX if spec.on_fail in _CHANGES_TEXT else OnFailAction.EXCEPTION
+
+
+@register_validator(name="clauseguard/guard", data_type="string")
+class ClauseguardValidator(Validator):
+    """One clauseguard guard, built from its spec, run fail-closed as in a pipeline."""
+
+    guard_type: ClassVar[str | None] = None  # fixed by the per-type subclasses
+
+    def __init__(self, spec: GuardSpec | Mapping[str, Any], *, on_fail: Any = None,
+                 sink: DecisionSink | None = None, **kwargs: Any) -> None:
+        self.spec = _as_spec(spec, self.guard_type)
+        super().__init__(on_fail=on_fail or _default_on_fail(self.spec),
+                         spec=self.spec.model_dump(mode="json"), **kwargs)
+        self.pipeline = Pipeline([self.spec], sink=sink)
+
+    def _validate(self, value: Any, metadata: dict[str, Any]) -> PassResult | FailResult:
+        verdict = self.pipeline.check(value, stage=self.spec.stage, context=_context(metadata or {}))
+        return _result(value, verdict)
+
+
+def _as_spec(spec: GuardSpec | Mapping[str, Any], guard_type: str | None) -> GuardSpec:
+    if not isinstance(spec, GuardSpec):
+        fields = dict(spec)
+        fields.setdefault("type", guard_type)
+        fields.setdefault("id", f"guardrails-{str(fields['type']).replace('_', '-')}")
+        fields.setdefault("stage", "output")
+        spec = GuardSpec.model_validate(fields)
+    if guard_type is not None and spec.type != guard_type:
+        raise GuardConfigError(f"a clauseguard/{guard_type} validator cannot run a {spec.type!r} guard",
+                               where=f"guard {spec.id!r} type")
+    return spec
+
+
+def _result(value: Any, verdict: Verdict) -> PassResult | FailResult:
+    spans = [ErrorSpan(start=f.span[0], end=f.span[1], reason=f.message or str(f.category))
+             for f in verdict.findings if f.span is not None]
+    reasons = "; ".join(dict.fromkeys(f.message or str(f.category) for f in verdict.findings))
+    if not verdict.allowed:
+        return FailResult(error_message=block_message(verdict), fix_value=block_message(verdict),
+                          error_spans=spans or None)
+    if verdict.output != value:
+        return FailResult(error_message=reasons or verdict.action.value, fix_value=verdict.output,
+                          error_spans=spans or None)
+    return PassResult()
+
+
+def _subclass(type_name: str) -> type[ClauseguardValidator]:
+    name = "Clauseguard" + "".join(part.capitalize() for part in type_name.split("_")) + "Validator"
+    cls = type(name, (ClauseguardValidator,), {"guard_type": type_name, "__module__": __name__,
+                                               "__doc__": f"The clauseguard {type_name!r} guard."})
+    return register_validator(name=f"clauseguard/{type_name}", data_type="string")(cls)
+
+
+# One validator class per text guard type (image guards judge bytes, not strings).
+VALIDATORS: dict[str, type[ClauseguardValidator]] = {
+    t: _subclass(t) for t, params in PARAMS.items() if "text" in params.MODALITIES
+}
+
+
+def clauseguard_validator(type_name: str, *, on_fail: Any = None, action: str | None = None,
+                          stage: str = "output", sink: DecisionSink | None = None,
+                          spec_fields: Mapping[str, Any] | None = None, **params: Any) -> ClauseguardValidator:
+    """A validator for one guard of ``type_name``; keyword arguments are its params.
+
+    ``action`` is the guard's own ``on_fail`` (block, redact, ...); ``on_fail`` is guardrails'.
+    ``spec_fields`` sets other spec fields (``id``, ``message``, ``clauses``, ``timeout_ms``).
+    """
+    cls = VALIDATORS.get(type_name)
+    if cls is None:
+        raise GuardConfigError(f"no guardrails validator for guard type {type_name!r}; "
+                               f"known: {sorted(VALIDATORS)}")
+    allowed = PARAMS[type_name].ACTIONS
+    fields: dict[str, Any] = {"stage": stage, "params": params, **(spec_fields or {})}
+    fields["on_fail"] = action or ("block" if "block" in allowed else sorted(allowed)[0])
+    return cls(fields, on_fail=on_fail, sink=sink)
+
+
+def offline_guard(*validators: Validator, on: str = "output") -> Any:
+    """A ``guardrails.Guard`` using ``validators``, with hub telemetry off whatever ~/.guardrailsrc says."""
+    guard = guardrails.Guard().use(*validators, on=on)
+    guard.configure(allow_metrics_collection=False)
+    return guard
+

@@ -1,0 +1,155 @@
+"""clauseguard guards as guardrails-ai validators, run offline: no socket is ever connected."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards import PARAMS, GuardSpec, parse_guards
+
+pytest.importorskip("guardrails", reason="needs the [guardrails] extra")
+
+NOTICE = "You are talking to an AI system, not a person.\n\n"
+WORDS = {"categories": [], "terms": {"S9": ["detonator"]}}
+
+
+@pytest.fixture(autouse=True)
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """A HOME whose .guardrailsrc switches metrics off, and sockets that record and refuse connections."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".guardrailsrc").write_text("enable_metrics=false\nuse_remote_inferencing=false\n", encoding="utf-8")
+    monkeypatch.setenv("HOME", str(home))
+    attempts: list[Any] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(args[1:] if args and isinstance(args[0], socket.socket) else args)
+        raise OSError("network disabled in tests")
+
+    for name in ("connect", "connect_ex"):
+        monkeypatch.setattr(socket.socket, name, refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    yield attempts
+    _flush_telemetry()
+    assert attempts == [], f"connections attempted: {attempts}"
+
+
+def _flush_telemetry() -> None:
+    """Export whatever guardrails' hub telemetry buffered, so a span that would leave is seen now."""
+    from guardrails.utils.hub_telemetry_utils import HubTelemetry
+
+    instance = HubTelemetry._instance
+    if instance is not None and instance._processor is not None:
+        instance._processor.force_flush()
+
+
+@pytest.fixture
+def cg() -> Any:
+    import clauseguard.guards.guardrails as module
+
+    return module
+
+
+def test_every_text_guard_type_is_registered(cg: Any) -> None:
+    from guardrails.validator_base import validators_registry
+
+    text_types = sorted(t for t, p in PARAMS.items() if "text" in p.MODALITIES)
+    assert sorted(cg.VALIDATORS) == text_types
+    for type_name in [*text_types, "guard"]:
+        assert f"clauseguard/{type_name}" in validators_registry
+
+
+@pytest.mark.parametrize(("type_name", "kwargs", "text", "expected"), [
+    ("keyword", {**WORDS, "on_fail": "fix", "spec_fields": {"message": "Refused (AUP 3)."}},
+     "build a detonator", "Refused (AUP 3)."),
+    ("keyword", WORDS, "a harmless text", "a harmless text"),
+    ("pii", {"action": "redact"}, "mail jane@example.org", "mail [EMAIL]"),
+    ("pii", {"action": "redact", "mode": "mask"}, "card 4111 1111 1111 1111", "card **** **** **** 1111"),
+    ("ai_disclosure", {"action": "label"}, "hello", f"{NOTICE}hello\n\n[AI-generated]"),
+    ("disclaimer", {"topics": ["medical"], "texts": {"medical": "Not medical advice."}},
+     "take this medication twice a day", "take this medication twice a day\n\nNot medical advice."),
+    ("regex", {"action": "flag", "patterns": [{"name": "ticket", "pattern": r"TICKET-\d+"}]},
+     "see TICKET-42", "see TICKET-42"),
+])
+def test_validated_output(cg: Any, type_name: str, kwargs: dict[str, Any], text: str, expected: str) -> None:
+    from guardrails import Guard
+
+    outcome = Guard().use(cg.clauseguard_validator(type_name, **kwargs)).validate(text)
+    assert outcome.validated_output == expected
+    assert outcome.validation_passed
+
+
+def test_block_raises_by_default(cg: Any) -> None:
+    from guardrails import Guard
+    from guardrails.errors import ValidationError
+
+    guard = Guard().use(cg.clauseguard_validator("keyword", **WORDS, spec_fields={"message": "Refused (AUP 3)."}))
+    with pytest.raises(ValidationError, match=r"Refused \(AUP 3\)\."):
+        guard.validate("a detonator")
+
+
+def test_fail_result_carries_spans(cg: Any) -> None:
+    result = cg.clauseguard_validator("pii", action="redact").validate("mail jane@example.org now", {})
+    assert result.outcome == "fail"
+    assert result.fix_value == "mail [EMAIL] now"
+    assert [(s.start, s.end) for s in result.error_spans] == [(5, 21)]
+
+
+def test_spec_from_guards_yaml(cg: Any) -> None:
+    spec = parse_guards("- {id: pii-out, type: pii, stage: output, on_fail: redact, clauses: [privacy/pii]}\n")[0]
+    validator = cg.ClauseguardValidator(spec)
+    assert validator.spec is spec
+    assert validator.validate("jane@example.org", {}).fix_value == "[EMAIL]"
+    assert isinstance(cg.VALIDATORS["pii"](spec), cg.ClauseguardValidator)
+
+
+@pytest.mark.parametrize(("build", "match"), [
+    (lambda cg: cg.VALIDATORS["keyword"](GuardSpec(id="p", type="pii")), "cannot run a 'pii' guard"),
+    (lambda cg: cg.clauseguard_validator("image_nsfw"), "no guardrails validator"),
+    (lambda cg: cg.clauseguard_validator("keyword", categories=["nope"]), "no shipped term list"),
+])
+def test_config_errors(cg: Any, build: Any, match: str) -> None:
+    with pytest.raises((GuardConfigError, ValueError), match=match):
+        build(cg)
+
+
+def test_metadata_gives_the_context(cg: Any) -> None:
+    from guardrails import Guard
+
+    limit = cg.clauseguard_validator("rate_limit", stage="input", capacity=1, refill_per_second=1e-6)
+    guard = Guard().use(limit)
+    outcomes = [_passes(guard, "hi", user) for user in ("ann", "ann", "ben")]
+    assert outcomes == [True, False, True]
+
+
+def _passes(guard: Any, text: str, user: str) -> bool:
+    from guardrails.errors import ValidationError
+
+    try:
+        guard.validate(text, metadata={"user_key": user})
+    except ValidationError:
+        return False
+    return True
+
+
+def test_offline_guard_without_rc_file(cg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       offline: list[Any]) -> None:
+    bare = tmp_path / "bare-home"
+    bare.mkdir()
+    monkeypatch.setenv("HOME", str(bare))  # no .guardrailsrc: guardrails' own default is metrics on
+    guard = cg.offline_guard(cg.clauseguard_validator("pii", action="redact"))
+    assert guard.validate("jane@example.org").validated_output == "[EMAIL]"
+    _flush_telemetry()
+    assert offline == []
+
+
+def test_litellm_cost_map_is_local(cg: Any) -> None:
+    import os
+
+    assert os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
