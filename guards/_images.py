@@ -45,6 +45,7 @@ __all__ = [
 MAX_PIXELS = 40_000_000  # 40 MP: above any generator's output, below what a bomb needs
 MAX_BYTES = 50 * 1024 * 1024
 MAX_FRAMES = 64
+_PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})  # what PNG stores as it is
 
 
 class ImageLoadError(GuardError):
@@ -81,7 +82,10 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS, max_bytes: 
     """Decode ``source`` (bytes, a path or a PIL image) within the limits, or raise ImageLoadError."""
     from PIL import Image
 
-    data = encode_png(source) if isinstance(source, Image.Image) else _read_bytes(source, max_bytes)
+    if isinstance(source, Image.Image):
+        data = encode_png(source if source.mode in _PNG_MODES else to_rgb(source))
+    else:
+        data = _read_bytes(source, max_bytes)
     if len(data) > max_bytes:
         raise ImageLoadError(f"image too large to check ({len(data)} > {max_bytes} bytes)")
     return _decode(data, max_pixels=max_pixels, max_frames=max_frames)
@@ -107,6 +111,8 @@ def _decode(data: bytes, *, max_pixels: int, max_frames: int) -> LoadedImage:
 
     try:
         image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as err:
+        raise ImageLoadError(f"image too large to check; possibly a decompression bomb ({err})") from err
     except Exception as err:  # any decoder failure: the image cannot be checked
         raise ImageLoadError(f"not a readable image: {type(err).__name__}: {err}") from err
     width, height = image.size
@@ -175,7 +181,7 @@ def _scaled_grey(image: Image.Image) -> Image.Image:
 def dhash(image: Image.Image, size: int = 8) -> str:
     """64-bit difference hash (hex): equal for re-encodes and resizes, so a blocked image is recognised."""
     grey = image.convert("L").resize((size + 1, size))
-    pixels = list(grey.getdata())
+    pixels = grey.tobytes()
     bits = 0
     for row in range(size):
         for col in range(size):

@@ -1,0 +1,186 @@
+"""Guarding a diffusers pipeline: prompt checked before, every image checked and marked after.
+
+``guard_diffusers_pipeline(pipe, guards)`` wraps any callable whose result has ``.images`` (every
+diffusers text-to-image pipeline, SDXL and FLUX included, which ship no safety checker). The prompt
+goes through the input-stage text guards first; a blocked prompt never reaches the model. Each
+generated image then goes through the output-stage image guards in file order (nsfw, then mark),
+each guard receiving the previous one's output, so a blurred image is also marked. Blocked images are
+dropped, not blacked out; the result keeps every verdict so the caller can tell the user why.
+
+An image the pipeline's own safety checker blacked out (``nsfw_content_detected``) counts as blocked.
+This module imports neither diffusers nor torch: it only needs the result's ``.images``.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from clauseguard.errors import UserError
+from clauseguard.guards._base import Context
+from clauseguard.guards._images import ImageLoadError, encode_png, load_image
+from clauseguard.guards._params import Action, Modality, Stage
+from clauseguard.guards._runner import run_guard
+from clauseguard.guards._verdict import Finding, Verdict, strongest
+from clauseguard.guards.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["GuardedDiffusionPipeline", "GuardedImages", "check_image", "guard_diffusers_pipeline"]
+
+BUILTIN_CHECKER_ID = "diffusers-safety-checker"
+
+
+@dataclass(frozen=True)
+class GuardedImages:
+    """What a guarded call returns.
+
+    ``images`` are the released images (marked, blurred where the guards said so) and ``image_bytes``
+    their encoded form, which is what carries the marks: save these bytes, not a re-encoded PIL image.
+    ``verdicts`` has one verdict per generated image, in order; ``prompt_verdicts`` one per prompt.
+    ``output`` is the pipeline's own result (None when a prompt was blocked).
+    """
+
+    images: list[Image.Image] = field(default_factory=list)
+    image_bytes: list[bytes] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    prompt_verdicts: list[Verdict] = field(default_factory=list)
+    output: Any = None
+
+    @property
+    def prompt_blocked(self) -> bool:
+        return any(not v.allowed for v in self.prompt_verdicts)
+
+    @property
+    def blocked(self) -> int:
+        """How many generated images were withheld."""
+        return sum(not v.allowed for v in self.verdicts)
+
+
+class GuardedDiffusionPipeline:
+    """Callable like the pipeline it wraps; returns :class:`GuardedImages`."""
+
+    def __init__(self, pipe: Callable[..., Any], guards: Pipeline) -> None:
+        self.pipe = pipe
+        self.guards = guards
+
+    def __call__(self, prompt: str | Sequence[str] | None = None, *args: Any,
+                 context: Context | None = None, **kwargs: Any) -> GuardedImages:
+        context = context or Context()
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
+        prompt_verdicts = [self.guards.check(p, stage=Stage.INPUT, context=context) for p in prompts]
+        if any(not v.allowed for v in prompt_verdicts):
+            return GuardedImages(prompt_verdicts=prompt_verdicts)
+        output = self.pipe(prompt, *args, **kwargs)
+        flagged = list(getattr(output, "nsfw_content_detected", None) or [])
+        result = GuardedImages(prompt_verdicts=prompt_verdicts, output=output)
+        for index, image in enumerate(_images_of(output)):
+            if index < len(flagged) and flagged[index]:
+                verdict = _builtin_block()
+                self.guards.sink.record(_record(verdict, context, 0.0, None))
+            else:
+                verdict = check_image(self.guards, encode_png(image), context=context)
+            result.verdicts.append(verdict)
+            if verdict.allowed and isinstance(verdict.output, bytes):
+                result.image_bytes.append(verdict.output)
+                result.images.append(_open(verdict.output))
+        return result
+
+
+def guard_diffusers_pipeline(pipe: Callable[..., Any], guard_pipeline: Pipeline) -> GuardedDiffusionPipeline:
+    """Wrap ``pipe`` (a diffusers pipeline or any callable returning ``.images``) with ``guard_pipeline``."""
+    return GuardedDiffusionPipeline(pipe, guard_pipeline)
+
+
+def check_image(guards: Pipeline, data: bytes, *, context: Context | None = None) -> Verdict:
+    """Run the output-stage image guards on ``data``, each on the previous one's output; record it.
+
+    Unlike ``Pipeline.check`` (which judges every guard on the original content and keeps it as the
+    output), image guards transform: the blur and the marks must reach the caller.
+    """
+    context = context or Context(stage=Stage.OUTPUT)
+    started = time.perf_counter()
+    verdicts: list[Verdict] = []
+    current: bytes = data
+    for guard in guards.stage_guards(Stage.OUTPUT, Modality.IMAGE):
+        verdicts.append(run_guard(guard, current, context))
+        if not verdicts[-1].allowed:
+            break
+        if isinstance(verdicts[-1].output, bytes):
+            current = verdicts[-1].output
+    verdict = _chain(current, verdicts)
+    guards.sink.record(_record(verdict, context, time.perf_counter() - started, data))
+    return verdict
+
+
+def _chain(output: bytes, verdicts: list[Verdict]) -> Verdict:
+    findings = tuple(f for v in verdicts for f in v.findings)
+    metadata: dict[str, Any] = {}
+    for v in verdicts:
+        metadata.update(v.metadata)
+    action = strongest([v.action for v in verdicts])
+    if action is Action.BLOCK:
+        return Verdict(allowed=False, action=action, output=None, findings=findings, metadata=metadata)
+    return Verdict(allowed=True, action=action, output=output, findings=findings, metadata=metadata)
+
+
+def _record(verdict: Verdict, context: Context, seconds: float, data: bytes | None) -> dict[str, Any]:
+    """The decision record: the pipeline's fields plus the image's hashes and sizes (never pixels)."""
+    image = dict(verdict.metadata.get("image", {}))
+    if not image and data is not None:
+        try:
+            image = load_image(data).describe()
+        except ImageLoadError:
+            image = {}
+    return {"time": datetime.now(UTC).isoformat(), "request_id": context.request_id, "stage": "output",
+            "modality": "image", "allowed": verdict.allowed, "action": verdict.action.value,
+            "findings": [f.to_dict() for f in verdict.findings], "image": image,
+            "elapsed_ms": round(seconds * 1000, 3)}
+
+
+def _builtin_block() -> Verdict:
+    finding = Finding(guard_id=BUILTIN_CHECKER_ID, category="S12", score=1.0, action=Action.BLOCK,
+                      message="the pipeline's own safety checker flagged this image")
+    return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,),
+                   guard_id=BUILTIN_CHECKER_ID)
+
+
+def _images_of(output: Any) -> list[Image.Image]:
+    """The result's images as PIL images (``output_type`` "pil" or "np"); others are a usage error."""
+    from PIL import Image
+
+    images = getattr(output, "images", None)
+    if images is None:
+        raise UserError("the pipeline result has no .images; call it with output_type='pil'")
+    out = []
+    for image in images:
+        if isinstance(image, Image.Image):
+            out.append(image)
+        elif hasattr(image, "shape") and hasattr(image, "dtype"):
+            out.append(_from_array(image))
+        else:
+            raise UserError(f"cannot guard images of type {type(image).__name__}; use output_type='pil'")
+    return out
+
+
+def _from_array(array: Any) -> Image.Image:
+    import numpy as np
+    from PIL import Image
+
+    values = np.asarray(array)
+    if values.dtype != np.uint8:  # diffusers' "np" output: floats in [0, 1]
+        values = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
+    return Image.fromarray(values.squeeze())
+
+
+def _open(data: bytes) -> Image.Image:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image

@@ -1,0 +1,34 @@
+"""``clauseguard inspect IMAGE``: print, as JSON, the AI-generated marks an image carries.
+
+Shows the XMP ``DigitalSourceType``, the PNG text chunks, and whether a C2PA manifest is present (its
+presence only: the manifest is not validated). Exit 0 whatever the marks; a file that is not a
+readable image is a user error (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from clauseguard.errors import UserError
+
+__all__ = ["inspect"]
+
+
+@click.command("inspect")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def inspect(image: Path) -> None:
+    """Show the AI-generated marks of an image."""
+    from clauseguard.guards._images import MAX_BYTES, ImageLoadError
+    from clauseguard.guards._xmp import XmpError
+    from clauseguard.guards.image_mark import read_marks
+
+    if image.stat().st_size > MAX_BYTES:
+        raise UserError(f"file too large to inspect (over {MAX_BYTES} bytes)", where=str(image))
+    try:
+        marks = read_marks(image.read_bytes())
+    except (ImageLoadError, XmpError) as err:
+        raise UserError(f"not a readable image: {err}", where=str(image)) from err
+    click.echo(json.dumps({"path": str(image), **marks}, indent=2, ensure_ascii=False))
