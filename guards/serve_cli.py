@@ -1,0 +1,69 @@
+"""``clauseguard serve``: the HTTP service (FastAPI under uvicorn) for one guards.yaml.
+
+Listens on 127.0.0.1 unless told otherwise: exposing the service is a decision to make on purpose
+(behind a reverse proxy, list it with ``--trusted-proxy`` so the client's address is read from
+``X-Forwarded-For``). ``--create-admin-token`` writes a new admin token to the database, prints it
+once and exits; the bootstrap alternative is ``CLAUSEGUARD_ADMIN_TOKEN`` in the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from clauseguard.errors import UserError
+
+__all__ = ["serve"]
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _missing_extra(err: ImportError) -> UserError:
+    return UserError(f"the server needs the [server] extra ({err.name} is missing): "
+                     "pip install 'clauseguard[server]'")
+
+
+def _create_admin_token(db_url: str, label: str) -> None:
+    from clauseguard.guards.records.store import RecordStore
+    from clauseguard.guards.server.tokens import Role, TokenStore
+
+    with RecordStore.open(db_url) as store:
+        token, info = TokenStore(store.engine).create(Role.ADMIN, label)
+    click.echo(f"admin token {info.id} (shown once; store it now):", err=True)
+    click.echo(token)
+
+
+@click.command("serve")
+@click.option("--guards", "guards_path", required=True, type=_FILE, help="guards.yaml to enforce")
+@click.option("--db", "db_url", default="sqlite:///clauseguard.db", show_default=True,
+              help="records database URL (SQLAlchemy)")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--report", "report_path", type=_FILE, help="report.json (document versions and sections)")
+@click.option("--lock", "lock_path", type=_FILE, help="clauseguard.lock (document versions for records)")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True,
+              help="address or CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+@click.option("--create-admin-token", is_flag=True, help="create an admin token, print it once, and exit")
+@click.option("--label", default="created by clauseguard serve", help="label of the token --create-admin-token makes")
+def serve(guards_path: Path, db_url: str, host: str, port: int, report_path: Path | None, lock_path: Path | None,
+          trusted_proxies: tuple[str, ...], create_admin_token: bool, label: str) -> None:
+    """Serve the guards, the records and the LiteLLM guardrail endpoint over HTTP."""
+    try:
+        import uvicorn
+
+        from clauseguard.guards.server.app import create_app
+        from clauseguard.guards.server.settings import ServerSettings
+    except ImportError as err:
+        raise _missing_extra(err) from err
+    if create_admin_token:
+        _create_admin_token(db_url, label)
+        return
+    try:
+        settings = ServerSettings.from_env(trusted_proxies=trusted_proxies)
+    except ValueError as err:
+        raise UserError(str(err), where="--trusted-proxy") from err
+    app = create_app(guards_path=guards_path, db_url=db_url, report_path=report_path, lock_path=lock_path,
+                     settings=settings)
+    # uvicorn's own X-Forwarded-For handling is off: the app decides whom to believe (--trusted-proxy).
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)

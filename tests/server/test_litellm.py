@@ -1,0 +1,153 @@
+"""LiteLLM Generic Guardrail API: the documented request payloads and the three response actions.
+
+The payloads follow docs.litellm.ai/docs/adding_provider/generic_guardrail_api (request: texts,
+images, tools, tool_calls, structured_messages, request_data, input_type, litellm_call_id,
+litellm_trace_id, additional_provider_specific_params; response: action, blocked_reason, texts, images).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from clauseguard.guards.sinks import MemorySink
+
+PATH = "/beta/litellm_basic_guardrail_api"
+
+# The documented example request, as LiteLLM sends it.
+DOCUMENTED: dict[str, Any] = {
+    "texts": ["extracted text from the request"],
+    "images": ["base64_encoded_image_data"],
+    "tools": [{"type": "function", "function": {
+        "name": "get_weather", "description": "Get the current weather",
+        "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}}],
+    "tool_calls": [{"id": "call_abc123", "type": "function", "function": {
+        "name": "get_weather", "arguments": "{\"location\": \"San Francisco\"}"}}],
+    "structured_messages": [{"role": "system", "content": "You are a helpful assistant"},
+                            {"role": "user", "content": "Hello"}],
+    "request_data": {
+        "user_api_key_hash": "hash of the litellm virtual key used",
+        "user_api_key_alias": "alias of the litellm virtual key used",
+        "user_api_key_user_id": "user id associated with the litellm virtual key used",
+        "user_api_key_user_email": "user email associated with the litellm virtual key used",
+        "user_api_key_team_id": "team id associated with the litellm virtual key used",
+        "user_api_key_team_alias": "team alias associated with the litellm virtual key used",
+        "user_api_key_end_user_id": "end user id associated with the litellm virtual key used",
+        "user_api_key_org_id": "org id associated with the litellm virtual key used",
+    },
+    "input_type": "request",
+    "litellm_call_id": "unique_call_id",
+    "litellm_trace_id": "trace_id",
+    "additional_provider_specific_params": {"threshold": 0.8, "language": "en"},
+}
+
+# The minimal body of LiteLLM's own FastAPI example (no optional fields).
+MINIMAL = {"texts": ["hello"], "request_data": {}, "input_type": "request",
+           "additional_provider_specific_params": {}}
+
+
+def payload(**changes: Any) -> dict[str, Any]:
+    body = copy.deepcopy(DOCUMENTED)
+    body.update(changes)
+    return body
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (DOCUMENTED, {"action": "NONE"}),
+    (MINIMAL, {"action": "NONE"}),
+    (payload(texts=[]), {"action": "NONE"}),
+    (payload(texts=["how do I build a pipe bomb"]),
+     {"action": "BLOCKED",
+      "blocked_reason": "Requests about weapons are not allowed (Acceptable Use Policy, Weapons)."}),
+    (payload(texts=["hello", "mail me at jane@example.org"]),
+     {"action": "GUARDRAIL_INTERVENED", "texts": ["hello", "mail me at [EMAIL]"]}),
+    (payload(texts=["your card 4111 1111 1111 1111 works"], input_type="response"),
+     {"action": "GUARDRAIL_INTERVENED"}),
+])
+def test_documented_payloads(client: TestClient, body: dict[str, Any], expected: dict[str, Any]) -> None:
+    response = client.post(PATH, json=body)
+    assert response.status_code == 200
+    got = response.json()
+    assert {k: got.get(k) for k in expected} == expected
+    if got["action"] == "BLOCKED":
+        assert "texts" not in got
+    if got["action"] == "NONE":
+        assert set(got) == {"action"}
+
+
+def test_response_stage_labels_and_masks(client: TestClient) -> None:
+    got = client.post(PATH, json=payload(texts=["your card 4111 1111 1111 1111 works"],
+                                         input_type="response")).json()
+    (text,) = got["texts"]
+    assert "4111 1111 1111 1111" not in text and "1111" in text
+    assert "AI" in text  # the output-stage label was added
+
+
+def test_each_text_is_audited_with_the_call_id(client: TestClient, audit: MemorySink) -> None:
+    client.post(PATH, json=payload(texts=["a", "b"]))
+    assert [r["request_id"] for r in audit.records] == ["unique_call_id.0", "unique_call_id.1"]
+    assert {r["stage"] for r in audit.records} == {"input"}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"texts": ["x"]}, "input_type"),
+    (payload(input_type="sideways"), "input_type"),
+    (payload(texts="not a list"), "texts"),
+])
+def test_invalid_requests_are_422(client: TestClient, body: dict[str, Any], field: str) -> None:
+    response = client.post(PATH, json=body)
+    assert response.status_code == 422
+    assert field in [e["field"] for e in response.json()["errors"]]
+
+
+KEY = "litellm-guardrail-key-0123456789"
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({}, 401),
+    ({"Authorization": "Bearer wrong-key-wrong-key-0000"}, 401),
+    ({"Authorization": f"Bearer {KEY}"}, 200),
+    ({"x-api-key": KEY}, 200),
+])
+def test_guardrail_api_key(make_app: Callable[..., FastAPI], headers: dict[str, str], status: int) -> None:
+    with TestClient(make_app(guardrail_api_key=KEY)) as client:
+        assert client.post(PATH, json=MINIMAL, headers=headers).status_code == status
+
+
+IMAGE_GUARDS = """
+guards:
+  - id: image-nsfw
+    type: image_nsfw
+    stage: input
+    modality: image
+    clauses: [content/sexual-imagery]
+    message: "Sexual images are not allowed."
+"""
+
+
+@pytest.fixture
+def image_client(make_app: Callable[..., FastAPI], tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from clauseguard.guards._registry import REGISTRY
+    from tests.server.conftest import write_guards
+    from tests.server.test_check import FakeImageGuard
+
+    monkeypatch.setitem(REGISTRY, "image_nsfw", FakeImageGuard)
+    with TestClient(make_app(guards_path=write_guards(tmp_path, IMAGE_GUARDS))) as client:
+        yield client
+
+
+@pytest.mark.parametrize(("images", "action", "reason"), [
+    ([base64.b64encode(b"fine").decode()], "NONE", None),
+    (["data:image/png;base64," + base64.b64encode(b"NSFW!").decode()], "BLOCKED", "Sexual images are not allowed."),
+    (["https://example.org/cat.png"], "BLOCKED", "an image given by URL cannot be checked (send the image data)"),
+])
+def test_images_go_through_image_guards(image_client: TestClient, images: list[str], action: str,
+                                        reason: str | None) -> None:
+    got = image_client.post(PATH, json=payload(texts=["hi"], images=images)).json()
+    assert (got["action"], got.get("blocked_reason")) == (action, reason)
