@@ -1,0 +1,187 @@
+"""image_mark: marks written and read back, existing metadata kept, unsafe XMP refused, inspect CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+Image = pytest.importorskip("PIL.Image")
+
+from clauseguard.guards import (  # noqa: E402
+    Action,
+    Context,
+    GuardSpec,
+    _xmp,
+    create,
+)
+from clauseguard.guards.image_mark import mark_image, read_marks  # noqa: E402
+
+IMAGES = Path(__file__).parent / "fixtures" / "images"
+TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+COMPOSITE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+
+
+def _encode(fmt: str, **options: object) -> bytes:
+    from fixtures.images.generate import encode, text_on_white
+
+    return encode(text_on_white(), fmt, **options)
+
+
+@pytest.mark.parametrize(("fmt", "out_fmt", "png_text"), [
+    ("PNG", "PNG", True), ("JPEG", "JPEG", False), ("WEBP", "WEBP", False),
+    ("GIF", "PNG", True), ("BMP", "PNG", True), ("TIFF", "PNG", True),
+])
+@pytest.mark.parametrize(("dst", "uri"), [("trainedAlgorithmicMedia", TRAINED),
+                                          ("compositeWithTrainedAlgorithmicMedia", COMPOSITE)])
+def test_marks_round_trip(fmt, out_fmt, png_text, dst, uri) -> None:
+    original = _encode(fmt)
+    assert read_marks(original)["ai_generated"] is False
+    marks = read_marks(mark_image(original, digital_source_type=dst))
+    assert (marks["format"], marks["digital_source_type"], marks["ai_generated"]) == (out_fmt, uri, True)
+    assert marks["xmp"] is True and marks["errors"] == [] and marks["c2pa_manifest"] is False
+    assert (marks["png_text"].get("AI-Generated") == "true") is png_text
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_pixels_and_other_metadata_are_kept(fmt) -> None:
+    image = Image.open(io.BytesIO(_encode("PNG"))).convert("RGB")
+    buffer = io.BytesIO()
+    if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text("Software", "my generator 1.0")
+        image.save(buffer, format="PNG", pnginfo=info)
+    else:
+        exif = Image.Exif()
+        exif[0x0131] = "my generator 1.0"  # Software
+        image.save(buffer, format="JPEG", exif=exif, quality=90)
+    original = buffer.getvalue()
+    marked = mark_image(original)
+    before, after = Image.open(io.BytesIO(original)), Image.open(io.BytesIO(marked))
+    assert before.tobytes() == after.tobytes()  # no re-encoding
+    if fmt == "PNG":
+        assert after.text["Software"] == "my generator 1.0"
+    else:
+        assert after.getexif()[0x0131] == "my generator 1.0"
+        assert marked.endswith(original[original.index(b"\xff\xda"):])  # scan data untouched
+    assert TRAINED in after.info["xmp"].decode() if isinstance(after.info["xmp"], bytes) else after.info["xmp"]
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_an_existing_xmp_packet_is_extended_not_replaced(fmt) -> None:
+    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              b'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+              b"<dc:creator><rdf:Seq><rdf:li>Ada</rdf:li></rdf:Seq></dc:creator>"
+              b"</rdf:Description></rdf:RDF></x:xmpmeta>")
+    image = Image.open(io.BytesIO(_encode("PNG"))).convert("RGB")
+    buffer = io.BytesIO()
+    if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", packet.decode())
+        image.save(buffer, format="PNG", pnginfo=info)
+    else:
+        image.save(buffer, format="JPEG", xmp=packet)
+    marked = mark_image(mark_image(buffer.getvalue()))  # twice: still one packet, one value
+    assert read_marks(marked)["digital_source_type"] == TRAINED
+    assert marked.count(b"Ada") == 1  # PNG below: the XMP packet and the tEXt chunk
+    assert marked.count(b"trainedAlgorithmicMedia") == (2 if fmt == "PNG" else 1)
+
+
+@pytest.mark.parametrize("evil", [
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><x>&b;</x>',
+    b'<!DOCTYPE x SYSTEM "file:///etc/passwd"><x/>',
+    b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><unclosed>",
+])
+def test_unsafe_or_broken_xmp_is_refused_when_read_and_replaced_when_marking(evil) -> None:
+    with pytest.raises(_xmp.XmpError):
+        _xmp.read_digital_source_type(evil)
+    image = Image.open(io.BytesIO(_encode("PNG")))
+    buffer = io.BytesIO()
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", evil.decode())
+    image.save(buffer, format="PNG", pnginfo=info)
+    assert read_marks(buffer.getvalue())["errors"]
+    assert read_marks(mark_image(buffer.getvalue()))["digital_source_type"] == TRAINED
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_visible_label_is_drawn_in_a_corner(fmt) -> None:
+    original = _encode(fmt)
+    marked = mark_image(original, visible_label="AI-generated")
+    before = Image.open(io.BytesIO(original)).convert("L")
+    after = Image.open(io.BytesIO(marked)).convert("L")
+    assert after.size == before.size
+    corner = (100, 110, 128, 128)
+    assert after.crop(corner).tobytes() != before.crop(corner).tobytes()
+    top_left = (0, 0, 4, 4)
+    assert abs(after.crop(top_left).tobytes()[0] - before.crop(top_left).tobytes()[0]) <= 3
+    assert read_marks(marked)["ai_generated"] is True
+
+
+@pytest.mark.parametrize(("fmt", "insert"), [("PNG", "png"), ("JPEG", "jpeg")])
+def test_c2pa_manifest_presence_is_reported(fmt, insert) -> None:
+    data = _encode(fmt)
+    if insert == "png":
+        chunks = _xmp.png_chunks(data)
+        jumbf = _xmp.png_chunk(b"caBX", b"\x00\x00\x00\x10jumb\x00\x00\x00\x08jumdc2pa")
+        data = _xmp.PNG_SIGNATURE + _xmp.png_chunk(*chunks[0]) + jumbf + b"".join(
+            _xmp.png_chunk(k, p) for k, p in chunks[1:])
+    else:
+        segment = _xmp.jpeg_segment(0xEB, b"JP\x00\x00\x00\x00\x00\x01\x00\x00\x00\x10jumbc2pa")
+        data = data[:2] + segment + data[2:]
+    assert read_marks(data)["c2pa_manifest"] is True
+
+
+def test_guard_labels_and_outputs_the_marked_image() -> None:
+    guard = create(GuardSpec(id="mark", type="image_mark", stage="output", modality="image", on_fail="label",
+                             clauses=["ai/synthetic-media-marking"]))
+    data = _encode("PNG")
+    verdict = guard.check(data, Context())
+    assert (verdict.allowed, verdict.action) == (True, Action.LABEL)
+    assert read_marks(verdict.output)["digital_source_type"] == TRAINED
+    assert verdict.metadata["ai_generated"] is True and verdict.metadata["digital_source_type"] == TRAINED
+    assert verdict.findings[0].category == "ai_disclosure"
+    assert verdict.findings[0].clause_ids == ("ai/synthetic-media-marking",)
+
+
+@pytest.mark.parametrize("content", [b"not an image", (IMAGES / "truncated.png").read_bytes(), "text"])
+def test_guard_blocks_what_it_cannot_mark(content) -> None:
+    guard = create(GuardSpec(id="mark", type="image_mark", stage="output", modality="image", on_fail="label"))
+    verdict = guard.check(content, Context())
+    assert not verdict.allowed and verdict.output is None
+    assert "cannot be checked" in verdict.findings[0].message
+
+
+# -- clauseguard inspect ------------------------------------------------------------------------------
+
+@pytest.fixture
+def cli(monkeypatch):
+    from clauseguard import cli as cli_module
+
+    monkeypatch.setitem(cli_module.COMMANDS, "inspect",
+                        ("clauseguard.guards.inspect_cli", "inspect", "Show the AI-generated marks of an image."))
+    return cli_module.main
+
+
+@pytest.mark.parametrize(("marked", "ai"), [(True, True), (False, False)])
+def test_inspect_prints_the_marks(cli, capsys, tmp_path, marked, ai) -> None:
+    path = tmp_path / "image.png"
+    path.write_bytes(mark_image(_encode("PNG")) if marked else _encode("PNG"))
+    assert cli(["inspect", str(path)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["ai_generated"] is ai and printed["format"] == "PNG"
+    assert printed["digital_source_type"] == (TRAINED if marked else None)
+
+
+@pytest.mark.parametrize("name", ["not-an-image.png", "truncated.png"])
+def test_inspect_non_image_is_a_user_error(cli, capsys, name) -> None:
+    assert cli(["inspect", str(IMAGES / name)]) == 2
+    assert "not a readable image" in capsys.readouterr().err
