@@ -1,1 +1,103 @@
-"""Records: the audit log, notices and takedowns, acceptances (SQLAlchemy; SQLite by default)."""
+"""Records: the audit log, notices and takedowns, acceptances (SQLAlchemy; SQLite by default).
+
+Everything here is importable without a database: :meth:`RecordStore.open` connects and migrates.
+Entry points, by task:
+
+- audit log: :class:`AuditSink` (a ``DecisionSink`` for :class:`~clauseguard.guards.Pipeline`),
+  :func:`append`, :func:`verify`, :func:`export`;
+- privacy: :class:`Pseudonymizer` (``CLAUSEGUARD_PSEUDONYM_KEYS``), :func:`purge`,
+  :func:`record_flagged_image` (hashes only);
+- notices: :class:`DsaNotice`, :class:`DmcaNotice`, :class:`TakeItDownRequest`, :func:`file_notice`,
+  :func:`notice_queue`, :func:`decide` (Art. 17 statement of reasons), :func:`file_counter_notice`,
+  :func:`repeat_infringer_status`, :func:`file_complaint`, :func:`transparency_report`;
+- acceptances: :func:`record_acceptance`, :func:`needs_acceptance`, :func:`document_versions`.
+"""
+
+from clauseguard.guards.records._errors import NoticeError, PseudonymKeyError, RawIpError, RecordsError
+from clauseguard.guards.records.acceptances import accepted, needs_acceptance, record_acceptance
+from clauseguard.guards.records.audit import (
+    AppendResult,
+    AuditEntry,
+    AuditSink,
+    VerifyResult,
+    append,
+    export,
+    iter_records,
+    verify,
+)
+from clauseguard.guards.records.complaints import file_complaint, resolve_complaint
+from clauseguard.guards.records.dmca import (
+    CounterNoticeAck,
+    RepeatInfringerStatus,
+    file_counter_notice,
+    mark_restored,
+    record_strike,
+    repeat_infringer_status,
+    report_court_action,
+    restore_due,
+    restore_window,
+)
+from clauseguard.guards.records.images import find_flagged, record_flagged_image
+from clauseguard.guards.records.intake import DmcaCounterNotice, DmcaNotice, DsaNotice, TakeItDownRequest
+from clauseguard.guards.records.lockfile import DocumentVersion, clause_section, document_versions
+from clauseguard.guards.records.notices import Acknowledgement, file_notice, get_notice, notice_queue, parse_notice
+from clauseguard.guards.records.pseudonym import Pseudonymizer, truncate_ip
+from clauseguard.guards.records.retention import PurgeResult, RetentionPolicy, purge
+from clauseguard.guards.records.statements import Restriction, StatementOfReasons, decide, get_decision
+from clauseguard.guards.records.store import DEFAULT_URL, RecordStore
+from clauseguard.guards.records.transparency import transparency_report
+
+__all__ = [
+    "DEFAULT_URL",
+    "Acknowledgement",
+    "AppendResult",
+    "AuditEntry",
+    "AuditSink",
+    "CounterNoticeAck",
+    "DmcaCounterNotice",
+    "DmcaNotice",
+    "DocumentVersion",
+    "DsaNotice",
+    "NoticeError",
+    "PseudonymKeyError",
+    "Pseudonymizer",
+    "PurgeResult",
+    "RawIpError",
+    "RecordStore",
+    "RecordsError",
+    "RepeatInfringerStatus",
+    "Restriction",
+    "RetentionPolicy",
+    "StatementOfReasons",
+    "TakeItDownRequest",
+    "VerifyResult",
+    "accepted",
+    "append",
+    "clause_section",
+    "decide",
+    "document_versions",
+    "export",
+    "file_complaint",
+    "file_counter_notice",
+    "file_notice",
+    "find_flagged",
+    "get_decision",
+    "get_notice",
+    "iter_records",
+    "mark_restored",
+    "needs_acceptance",
+    "notice_queue",
+    "parse_notice",
+    "purge",
+    "record_acceptance",
+    "record_flagged_image",
+    "record_strike",
+    "repeat_infringer_status",
+    "report_court_action",
+    "resolve_complaint",
+    "restore_due",
+    "restore_window",
+    "transparency_report",
+    "truncate_ip",
+    "verify",
+]

@@ -1,0 +1,113 @@
+"""Column types that make privacy rules hold by construction.
+
+``UserKeyType`` refuses any value that contains a raw IP address, so no code path (ORM or Core) can
+store one in a pseudonymised field. ``HashType`` holds a hash digest and refuses anything longer, so an
+image (or any payload) can never end up in the flagged-images table. ``UTCDateTime`` stores naive UTC
+and hands back aware UTC datetimes on every backend (SQLite keeps no time zone).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, String
+from sqlalchemy.types import TypeDecorator
+
+from clauseguard.guards.records._errors import RawIpError
+
+__all__ = ["MAX_HASH_CHARS", "HashType", "UTCDateTime", "UserKeyType", "check_user_key", "contains_raw_ip"]
+
+MAX_HASH_CHARS = 128  # a sha512 hex digest; sha256 (64) and perceptual hashes (16) fit
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+_IPV6_TOKEN = re.compile(r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
+_NET_PREFIX = "net:"  # truncated addresses: "net:203.0.113.0/24", "net:2001:db8:1::/48"
+_HASH = re.compile(r"^[0-9a-zA-Z:_\-+/=]+$")
+
+
+def _is_truncated_network(value: str) -> bool:
+    """True for ``net:<network>/24`` (IPv4) or ``/48`` (IPv6) with the host bits zero."""
+    if not value.startswith(_NET_PREFIX):
+        return False
+    try:
+        net = ipaddress.ip_network(value[len(_NET_PREFIX):], strict=True)
+    except ValueError:
+        return False
+    return net.prefixlen == (24 if net.version == 4 else 48)
+
+
+def contains_raw_ip(value: str) -> bool:
+    """True when ``value`` contains something that parses as an IPv4 or IPv6 address."""
+    if _is_truncated_network(value):
+        return False
+    for match in _IPV4.finditer(value):
+        try:
+            ipaddress.IPv4Address(match.group())
+            return True
+        except ValueError:
+            continue
+    for token in _IPV6_TOKEN.findall(value):
+        if token.count(":") >= 2 and any(_parses_v6(t) for t in (token, token.strip(":"))):
+            return True
+    return False
+
+
+def _parses_v6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_user_key(value: str | None, *, field: str = "user_key") -> str | None:
+    """Return ``value`` unchanged, or raise :class:`RawIpError` if it holds a raw IP address."""
+    if value is not None and contains_raw_ip(value):
+        raise RawIpError(f"{field} looks like a raw IP address; store it pseudonymised "
+                         "(Pseudonymizer.ip(...)) or truncated", where=field)
+    return value
+
+
+class UserKeyType(TypeDecorator[str]):
+    """A string column that refuses raw IP addresses (checked on every bind, ORM or Core)."""
+
+    impl = String(200)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return check_user_key(value)
+
+
+class HashType(TypeDecorator[str]):
+    """A digest column: printable, at most ``MAX_HASH_CHARS`` characters; bytes are refused."""
+
+    impl = String(MAX_HASH_CHARS)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or len(value) > MAX_HASH_CHARS or not _HASH.match(value):
+            size = len(value) if isinstance(value, str | bytes) else type(value).__name__
+            raise ValueError(f"a hash column takes a hex/base64 digest of at most {MAX_HASH_CHARS} "
+                             f"characters, not {size!r}: images are stored as hashes only")
+        return value
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out; naive input is refused (ambiguous)."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime (UTC)")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)

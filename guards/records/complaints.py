@@ -1,0 +1,68 @@
+"""Internal complaints against decisions (DSA Art. 20) and their outcome.
+
+Art. 20(1) keeps the complaint system open for at least six months after the decision; a complaint
+filed later is refused here unless the operator widens ``window_months``. Art. 20(4) asks for a reasoned
+outcome, which is stored with it; a reversed decision should be undone by the operator.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import select
+
+from clauseguard.guards.records._errors import NoticeError
+from clauseguard.guards.records._refs import new_reference
+from clauseguard.guards.records.models import Complaint, Decision
+from clauseguard.guards.records.store import RecordStore
+
+__all__ = ["COMPLAINT_WINDOW_MONTHS", "add_months", "file_complaint", "resolve_complaint"]
+
+COMPLAINT_WINDOW_MONTHS = 6
+Outcome = Literal["upheld", "reversed", "rejected"]
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time ``months`` later (the month's last day when that day does not exist)."""
+    total = moment.month - 1 + months
+    year, month = moment.year + total // 12, total % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
+
+
+def file_complaint(store: RecordStore, decision_reference: str, explanation: str, *,
+                   complainant_key: str | None = None, received_at: datetime | None = None,
+                   window_months: int = COMPLAINT_WINDOW_MONTHS) -> str:
+    """Store a complaint against a decision; returns its reference."""
+    if not explanation.strip():
+        raise NoticeError("say why the decision is wrong", fields=("explanation",))
+    received = (received_at or datetime.now(UTC)).astimezone(UTC)
+    with store.session(write=True) as s:
+        decision = s.execute(select(Decision).where(Decision.reference == decision_reference)).scalar_one_or_none()
+        if decision is None:
+            raise NoticeError(f"no decision with reference {decision_reference!r}", fields=("decision_reference",))
+        if received > add_months(decision.decided_at, window_months):
+            raise NoticeError(f"complaints are accepted within {window_months} months of the decision "
+                              f"(decided {decision.decided_at:%Y-%m-%d})", fields=("received_at",))
+        row = Complaint(reference=new_reference("CMP"), decision_id=decision.id, received_at=received,
+                        explanation=explanation, complainant_key=complainant_key)
+        s.add(row)
+    return row.reference
+
+
+def resolve_complaint(store: RecordStore, reference: str, outcome: Outcome, reasons: str, *,
+                      at: datetime | None = None) -> None:
+    """Record the reasoned outcome of a complaint (Art. 20(4))."""
+    if outcome not in ("upheld", "reversed", "rejected"):
+        raise NoticeError(f"outcome must be upheld, reversed or rejected, not {outcome!r}", fields=("outcome",))
+    if not reasons.strip():
+        raise NoticeError("a complaint outcome needs reasons (Art. 20(4))", fields=("reasons",))
+    with store.session(write=True) as s:
+        row = s.execute(select(Complaint).where(Complaint.reference == reference)).scalar_one_or_none()
+        if row is None:
+            raise NoticeError(f"no complaint with reference {reference!r}", fields=("reference",))
+        if row.outcome is not None:
+            raise NoticeError(f"complaint {reference} already resolved ({row.outcome})", fields=("reference",))
+        row.outcome, row.outcome_reasons = outcome, reasons
+        row.resolved_at = (at or datetime.now(UTC)).astimezone(UTC)

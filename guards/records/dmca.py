@@ -1,0 +1,145 @@
+"""DMCA counter-notifications and their restore window, and the repeat-infringer policy.
+
+17 U.S.C. §512(g)(2)(B)-(C): on a valid counter-notification the provider sends a copy to the notifier
+and restores the material "not less than 10, nor more than 14, business days following receipt",
+unless the notifier first reports that it has filed a court action. Here the window opens at the end of
+the 10th business day after the day of receipt and closes at the end of the 14th (UTC dates).
+§512(i)(1)(A) needs a policy for terminating repeat infringers: the default is 3 strikes in 12 months
+(an operator choice, not a number from the statute); a restored counter-noticed takedown withdraws
+its strike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select, update
+
+from clauseguard.guards.records._errors import NoticeError
+from clauseguard.guards.records._refs import new_reference
+from clauseguard.guards.records.business_days import add_business_days
+from clauseguard.guards.records.intake import DmcaCounterNotice
+from clauseguard.guards.records.models import CounterNotice, Notice, Strike
+from clauseguard.guards.records.store import RecordStore
+
+__all__ = ["CounterNoticeAck", "RepeatInfringerStatus", "file_counter_notice", "mark_restored", "record_strike",
+           "repeat_infringer_status", "report_court_action", "restore_due", "restore_window"]
+
+
+def _end_of(day: Any) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def restore_window(received_at: datetime) -> tuple[datetime, datetime]:
+    """``(not_before, not_after)``: end of the 10th and of the 14th business day after receipt."""
+    day = received_at.astimezone(UTC).date()
+    return _end_of(add_business_days(day, 10)), _end_of(add_business_days(day, 14))
+
+
+@dataclass(frozen=True)
+class CounterNoticeAck:
+    reference: str
+    notice_reference: str
+    received_at: datetime
+    restore_not_before: datetime
+    restore_not_after: datetime
+
+
+def _validated(counter: DmcaCounterNotice | Mapping[str, Any]) -> DmcaCounterNotice:
+    if isinstance(counter, DmcaCounterNotice):
+        return counter
+    try:
+        return DmcaCounterNotice.model_validate(dict(counter))
+    except ValidationError as err:
+        fields = tuple(".".join(map(str, e["loc"])) for e in err.errors())
+        raise NoticeError("counter-notification is incomplete (17 U.S.C. §512(g)(3)): " + ", ".join(fields),
+                          fields=fields) from err
+
+
+def file_counter_notice(store: RecordStore, notice_reference: str, counter: DmcaCounterNotice | Mapping[str, Any],
+                        *, received_at: datetime | None = None) -> CounterNoticeAck:
+    """Store a counter-notification against a DMCA notice; returns the restore window."""
+    intake = _validated(counter)
+    received = (received_at or datetime.now(UTC)).astimezone(UTC)
+    not_before, not_after = restore_window(received)
+    with store.session(write=True) as s:
+        notice = s.execute(select(Notice).where(Notice.reference == notice_reference)).scalar_one_or_none()
+        if notice is None or notice.regime != "dmca":
+            raise NoticeError(f"no DMCA notice with reference {notice_reference!r}", fields=("notice_reference",))
+        row = CounterNotice(reference=new_reference("CN"), notice_id=notice.id, received_at=received,
+                            restore_not_before=not_before, restore_not_after=not_after,
+                            payload=intake.model_dump(mode="json"))
+        s.add(row)
+        notice.status = "counter_noticed"
+    return CounterNoticeAck(row.reference, notice_reference, received, not_before, not_after)
+
+
+def report_court_action(store: RecordStore, counter_reference: str, *, at: datetime | None = None) -> None:
+    """The notifier reports a court action: the material is not restored."""
+    with store.session(write=True) as s:
+        done = s.execute(update(CounterNotice).where(CounterNotice.reference == counter_reference)
+                         .values(court_action_at=(at or datetime.now(UTC)).astimezone(UTC)))
+        if done.rowcount != 1:
+            raise NoticeError(f"no counter-notice {counter_reference!r}", fields=("counter_reference",))
+
+
+def restore_due(store: RecordStore, *, now: datetime | None = None) -> list[CounterNotice]:
+    """Counter-noticed material whose window is open, not restored, with no court action; soonest first."""
+    now = now or datetime.now(UTC)
+    with store.session() as s:
+        return list(s.execute(
+            select(CounterNotice).where(CounterNotice.restore_not_before <= now, CounterNotice.restored_at.is_(None),
+                                        CounterNotice.court_action_at.is_(None))
+            .order_by(CounterNotice.restore_not_after)).scalars())
+
+
+def mark_restored(store: RecordStore, counter_reference: str, *, at: datetime | None = None) -> None:
+    """Record the restoration; refuses one before the window opens or after a court action."""
+    at = (at or datetime.now(UTC)).astimezone(UTC)
+    with store.session(write=True) as s:
+        row = s.execute(select(CounterNotice).where(CounterNotice.reference == counter_reference)).scalar_one_or_none()
+        if row is None:
+            raise NoticeError(f"no counter-notice {counter_reference!r}", fields=("counter_reference",))
+        if row.court_action_at is not None or at < row.restore_not_before:
+            raise NoticeError("not restorable: a court action was reported, or the 10 business days have not "
+                              "passed", fields=("at",))
+        row.restored_at = at
+        s.execute(update(Strike).where(Strike.notice_id == row.notice_id).values(withdrawn=True))
+        s.execute(update(Notice).where(Notice.id == row.notice_id).values(status="restored"))
+
+
+def record_strike(store: RecordStore, uploader_key: str, *, notice_reference: str | None = None,
+                  at: datetime | None = None) -> None:
+    with store.session(write=True) as s:
+        notice_id = None
+        if notice_reference is not None:
+            notice_id = s.execute(select(Notice.id).where(Notice.reference == notice_reference)).scalar_one()
+        s.add(Strike(uploader_key=uploader_key, notice_id=notice_id, at=(at or datetime.now(UTC)).astimezone(UTC),
+                     withdrawn=False))
+
+
+@dataclass(frozen=True)
+class RepeatInfringerStatus:
+    uploader_key: str
+    strikes: int
+    threshold: int
+    window: timedelta
+
+    @property
+    def terminate(self) -> bool:
+        """True when the uploader reached the threshold within the window: terminate the account."""
+        return self.strikes >= self.threshold
+
+
+def repeat_infringer_status(store: RecordStore, uploader_key: str, *, threshold: int = 3,
+                            window: timedelta = timedelta(days=365), now: datetime | None = None
+                            ) -> RepeatInfringerStatus:
+    now = now or datetime.now(UTC)
+    with store.session() as s:
+        count = s.execute(select(func.count(Strike.id)).where(
+            Strike.uploader_key == uploader_key, Strike.withdrawn.is_(False), Strike.at > now - window)).scalar_one()
+    return RepeatInfringerStatus(uploader_key, int(count), threshold, window)

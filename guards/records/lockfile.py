@@ -1,0 +1,125 @@
+"""Document versions from ``clauseguard.lock`` and section look-ups in ``report.json``.
+
+An acceptance or an audit record names the exact text a user saw. ``clauseguard.lock`` lists each
+template (document) with its version and hash, and each clause with its hash; a document's content
+hash here is the hash of its template hash, the profile hash and the hashes of its clauses, so editing
+any clause of the terms (or the profile facts rendered in them) asks for acceptance again. When the
+report is not given, every clause of the lock counts for every document (a clause change then asks for
+every document to be accepted again: safe, if eager). A lock that already carries ``documents:
+[{id, version, sha256}]`` is used as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clauseguard.errors import UserError
+
+__all__ = ["DocumentVersion", "clause_section", "document_versions", "load_lock", "load_report"]
+
+
+@dataclass(frozen=True)
+class DocumentVersion:
+    id: str
+    version: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"version": self.version, "sha256": self.sha256}
+
+
+def _read(source: str | Path | Mapping[str, Any], loader: Any, what: str) -> dict[str, Any]:
+    if isinstance(source, Mapping):
+        return dict(source)
+    path = Path(source)
+    try:
+        data = loader(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise UserError(f"cannot read {what}: {err}", where=str(path)) from err
+    if not isinstance(data, dict):
+        raise UserError(f"{what} is not a mapping", where=str(path))
+    return data
+
+
+def load_lock(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    """``clauseguard.lock`` as a dict (a path, or an already loaded mapping)."""
+    return _read(source, yaml.safe_load, "clauseguard.lock")
+
+
+def load_report(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    """``report.json`` as a dict (a path, or an already loaded mapping)."""
+    return _read(source, json.loads, "report.json")
+
+
+def _document_clauses(report: Mapping[str, Any] | None, doc_id: str) -> set[str] | None:
+    if report is None:
+        return None
+    for doc in report.get("documents", []):
+        if doc.get("id") == doc_id:
+            return set(doc.get("clauses", []))
+    return set()
+
+
+def document_versions(lock: str | Path | Mapping[str, Any],
+                      report: str | Path | Mapping[str, Any] | None = None) -> dict[str, DocumentVersion]:
+    """``{document id: DocumentVersion}`` for every document in the lock."""
+    data = load_lock(lock)
+    if "documents" in data:
+        return {d["id"]: DocumentVersion(d["id"], str(d["version"]), d["sha256"]) for d in data["documents"]}
+    rep = load_report(report) if report is not None else None
+    clauses = {c["id"]: c["sha256"] for c in data.get("clauses", [])}
+    out: dict[str, DocumentVersion] = {}
+    for tpl in data.get("templates", []):
+        members = _document_clauses(rep, tpl["id"])
+        picked = sorted((i, h) for i, h in clauses.items() if members is None or i in members)
+        material = json.dumps({"template": tpl["sha256"], "profile": data.get("profile_sha256"),
+                               "clauses": picked}, sort_keys=True, separators=(",", ":"))
+        out[tpl["id"]] = DocumentVersion(tpl["id"], str(tpl["version"]),
+                                         hashlib.sha256(material.encode()).hexdigest())
+    return out
+
+
+@dataclass(frozen=True)
+class ClauseSection:
+    """Where a clause sits in a generated document: ``section 7.1 ("Title") of the Terms of Use``."""
+
+    clause_id: str
+    clause_title: str
+    document_id: str
+    document_title: str
+    number: str
+    section_title: str
+
+    def cite(self) -> str:
+        return f'section {self.number} ("{self.clause_title}") of the {self.document_title}'
+
+    def to_dict(self) -> dict[str, str]:
+        return {"clause_id": self.clause_id, "clause_title": self.clause_title, "document_id": self.document_id,
+                "document_title": self.document_title, "section_number": self.number,
+                "section_title": self.section_title, "citation": self.cite()}
+
+
+def clause_section(report: str | Path | Mapping[str, Any], clause_id: str,
+                   prefer: tuple[str, ...] = ("terms-of-use", "acceptable-use-policy")) -> ClauseSection:
+    """Look ``clause_id`` up in report.json: its number and titles, preferring the terms of use."""
+    rep = load_report(report)
+    clause = next((c for c in rep.get("clauses", []) if c.get("id") == clause_id), None)
+    if clause is None or not clause.get("sections"):
+        known = sorted(c.get("id", "") for c in rep.get("clauses", []))
+        raise UserError(f"clause {clause_id!r} is not in the generated documents; known: {', '.join(known[:20])}"
+                        + (" ..." if len(known) > 20 else ""), where="report.json")
+    sections: dict[str, str] = clause["sections"]
+    doc_id = next((d for d in prefer if d in sections), sorted(sections)[0])
+    number = sections[doc_id]
+    doc = next(d for d in rep["documents"] if d["id"] == doc_id)
+    top = number.split(".")[0]
+    section_title = next((s["title"] for s in doc.get("sections", []) if s.get("number") == top), "")
+    return ClauseSection(clause_id, clause.get("title", clause_id), doc_id, doc.get("title", doc_id), number,
+                         section_title)

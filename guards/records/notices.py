@@ -1,0 +1,100 @@
+"""Notice intake: validate, store, acknowledge with a reference and a deadline; the queue by deadline.
+
+Deadlines. TAKE IT DOWN Act §3(a)(3): remove within 48 hours of a valid request (law). The others are
+operator targets, not law, and configurable: DSA Art. 16(6) asks for decisions "in a timely, diligent,
+non-arbitrary and objective manner" (default target 72 h); 17 U.S.C. §512(c)(1)(C) asks the provider to
+respond "expeditiously" (default target 24 h).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from clauseguard.guards.records._errors import NoticeError
+from clauseguard.guards.records._refs import new_reference
+from clauseguard.guards.records.intake import REGIMES, NoticeIntake
+from clauseguard.guards.records.models import Notice
+from clauseguard.guards.records.store import RecordStore
+
+__all__ = ["DEFAULT_TARGETS", "LEGAL_DEADLINES", "Acknowledgement", "file_notice", "get_notice", "notice_queue",
+           "parse_notice"]
+
+LEGAL_DEADLINES: dict[str, timedelta] = {"take_it_down": timedelta(hours=48)}
+DEFAULT_TARGETS: dict[str, timedelta] = {"dsa": timedelta(hours=72), "dmca": timedelta(hours=24),
+                                         **LEGAL_DEADLINES}
+_PREFIX = {"dsa": "DSA", "dmca": "DMCA", "take_it_down": "TID"}
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """What the notifier gets back once the notice is committed."""
+
+    reference: str
+    regime: str
+    received_at: datetime
+    deadline: datetime
+    deadline_is_legal: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "regime": self.regime, "received_at": self.received_at.isoformat(),
+                "deadline": self.deadline.isoformat(), "deadline_is_legal": self.deadline_is_legal}
+
+
+def parse_notice(data: Mapping[str, Any]) -> NoticeIntake:
+    """Validate a notice given as plain data (``regime`` picks the model); errors name the fields."""
+    regime = data.get("regime")
+    model = REGIMES.get(str(regime))
+    if model is None:
+        raise NoticeError(f"unknown regime {regime!r}; known: {', '.join(REGIMES)}", fields=("regime",))
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as err:
+        fields = tuple(".".join(str(p) for p in e["loc"]) for e in err.errors())
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
+        raise NoticeError(f"{model.__name__} is incomplete: " + "; ".join(lines), fields=fields) from err
+
+
+def _deadline(regime: str, received: datetime, targets: Mapping[str, timedelta] | None) -> datetime:
+    merged = {**DEFAULT_TARGETS, **(targets or {}), **LEGAL_DEADLINES}  # the law is not configurable
+    return received + merged[regime]
+
+
+def file_notice(store: RecordStore, notice: NoticeIntake | Mapping[str, Any], *, uploader_key: str | None = None,
+                notifier_ip_key: str | None = None, received_at: datetime | None = None,
+                targets: Mapping[str, timedelta] | None = None) -> Acknowledgement:
+    """Store a notice and return its acknowledgement, only after the commit succeeded.
+
+    ``targets`` overrides the operator targets per regime (a legal deadline cannot be lengthened).
+    """
+    intake = notice if not isinstance(notice, Mapping) else parse_notice(notice)
+    received = (received_at or datetime.now(UTC)).astimezone(UTC)
+    row = Notice(reference=new_reference(_PREFIX[intake.regime]), regime=intake.regime, received_at=received,
+                 deadline=_deadline(intake.regime, received, targets), status="open",
+                 payload=intake.model_dump(mode="json"), locations=intake.locations(),
+                 uploader_key=uploader_key, notifier_ip_key=notifier_ip_key)
+    with store.session(write=True) as s:
+        s.add(row)
+    return Acknowledgement(row.reference, row.regime, received, row.deadline, intake.regime in LEGAL_DEADLINES)
+
+
+def get_notice(store: RecordStore, reference: str) -> Notice:
+    """The stored notice with ``reference`` (a :class:`NoticeError` if there is none)."""
+    with store.session() as s:
+        row = s.execute(select(Notice).where(Notice.reference == reference)).scalar_one_or_none()
+    if row is None:
+        raise NoticeError(f"no notice with reference {reference!r}", fields=("reference",))
+    return row
+
+
+def notice_queue(store: RecordStore, *, status: str = "open", limit: int | None = None) -> list[Notice]:
+    """Notices with ``status``, the nearest deadline first (ties: the oldest first)."""
+    with store.session() as s:
+        query = select(Notice).where(Notice.status == status).order_by(Notice.deadline, Notice.received_at,
+                                                                        Notice.id)
+        return list(s.execute(query.limit(limit)).scalars())

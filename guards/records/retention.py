@@ -1,0 +1,143 @@
+"""Purge what the profile says must not be kept: pseudonymised IP fields, old audit records, images.
+
+- Fields holding an IP-derived pseudonym (``ip:...`` or ``net:...``) older than
+  ``data.ip_retention_days`` are set to NULL; rows whose key IS such a pseudonym and cannot exist
+  without it (an acceptance or a strike of an IP-keyed anonymous user) are deleted.
+- Audit records older than ``audit_days`` (default: ``data.ip_retention_days``, since records carry
+  user keys) are dropped as a PREFIX of the chain: the head's anchor moves to the last dropped record's
+  seq and hash first, in the same transaction, so ``verify`` still passes (and the append-only trigger
+  allows deleting only at or below the anchor). The chain is verified before it is cut; a broken
+  chain is never purged (that would hide the break).
+- Flagged-image records older than ``data.prompt_retention_days`` are deleted.
+
+``guards`` must not import ``generator``: the profile is read as data (a path, a mapping, or any object
+with a ``data`` attribute such as the generator's ``Profile``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from clauseguard.errors import UserError
+from clauseguard.guards.records._errors import RecordsError
+from clauseguard.guards.records.audit import verify
+from clauseguard.guards.records.models import (
+    Acceptance,
+    AuditHead,
+    AuditRecord,
+    Complaint,
+    Decision,
+    FlaggedImage,
+    Notice,
+    Strike,
+)
+from clauseguard.guards.records.store import RecordStore
+
+__all__ = ["PurgeResult", "RetentionPolicy", "purge"]
+
+DEFAULT_DAYS = 30  # the profile's own default for both retention periods
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    ip_days: int = DEFAULT_DAYS
+    prompt_days: int = DEFAULT_DAYS
+
+    @classmethod
+    def from_profile(cls, profile: str | Path | Mapping[str, Any] | Any) -> RetentionPolicy:
+        data = _profile_data(profile)
+        try:
+            return cls(int(data.get("ip_retention_days", DEFAULT_DAYS)),
+                       int(data.get("prompt_retention_days", DEFAULT_DAYS)))
+        except (TypeError, ValueError) as err:
+            raise UserError(f"data.*_retention_days must be whole days: {err}", where="profile.yaml data") from err
+
+
+def _profile_data(profile: Any) -> Mapping[str, Any]:
+    if isinstance(profile, str | Path):
+        try:
+            profile = yaml.safe_load(Path(profile).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as err:
+            raise UserError(f"cannot read profile: {err}", where=str(profile)) from err
+    if isinstance(profile, Mapping):
+        data = profile.get("data") or {}
+    else:
+        data = getattr(profile, "data", None)
+        data = data.model_dump() if hasattr(data, "model_dump") else (data or {})
+    if not isinstance(data, Mapping):
+        raise UserError("profile key 'data' must be a mapping", where="profile.yaml data")
+    return data
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    ip_fields_cleared: int
+    rows_deleted: int
+    audit_records_dropped: int
+    images_deleted: int
+    anchor_seq: int
+
+
+def _ip_derived(column: InstrumentedAttribute[Any]) -> Any:
+    return or_(column.like("ip:%"), column.like("net:%"))
+
+
+# (nullable IP-bearing column, the row's time column)
+_NULLABLE = ((Notice.notifier_ip_key, Notice.received_at), (Notice.uploader_key, Notice.received_at),
+             (Decision.uploader_key, Decision.decided_at), (Complaint.complainant_key, Complaint.received_at),
+             (FlaggedImage.user_key, FlaggedImage.flagged_at))
+
+
+def _clear_ip_fields(s: Session, cutoff: datetime) -> tuple[int, int]:
+    cleared = 0
+    for column, when in _NULLABLE:
+        cleared += s.execute(update(column.class_).where(when < cutoff, _ip_derived(column))
+                             .values({column.key: None})).rowcount
+    cleared += s.execute(update(Acceptance).where(Acceptance.accepted_at < cutoff, Acceptance.ip_key.is_not(None))
+                         .values(ip_key=None)).rowcount
+    deleted = s.execute(delete(Acceptance).where(Acceptance.accepted_at < cutoff,
+                                                 _ip_derived(Acceptance.subject_key))).rowcount
+    deleted += s.execute(delete(Strike).where(Strike.at < cutoff, _ip_derived(Strike.uploader_key))).rowcount
+    return cleared, deleted
+
+
+def _drop_audit_prefix(s: Session, cutoff: datetime) -> tuple[int, int]:
+    head = s.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+    stamp = cutoff.astimezone(UTC).isoformat(timespec="microseconds")
+    first_kept = s.execute(select(func.min(AuditRecord.seq)).where(AuditRecord.seq > head.anchor_seq,
+                                                                   AuditRecord.time >= stamp)).scalar_one()
+    new_anchor = head.seq if first_kept is None else first_kept - 1
+    if new_anchor <= head.anchor_seq:
+        return 0, head.anchor_seq
+    head.anchor_hash = s.execute(select(AuditRecord.hash).where(AuditRecord.seq == new_anchor)).scalar_one()
+    head.anchor_seq = new_anchor
+    s.flush()  # the trigger reads the new anchor before any row goes
+    dropped = s.execute(delete(AuditRecord).where(AuditRecord.seq <= new_anchor)).rowcount
+    return dropped, new_anchor
+
+
+def purge(store: RecordStore, profile: str | Path | Mapping[str, Any] | Any, *, now: datetime | None = None,
+          audit_days: int | None = None) -> PurgeResult:
+    """Apply the profile's retention periods (see the module docstring). One transaction."""
+    policy = RetentionPolicy.from_profile(profile)
+    now = now or datetime.now(UTC)
+    check = verify(store)
+    if not check.ok:
+        raise RecordsError(f"audit chain is broken at seq {check.first_bad_seq} ({check.reason}); "
+                           "not purging, which would hide the break")
+    ip_cutoff = now - timedelta(days=policy.ip_days)
+    audit_cutoff = now - timedelta(days=policy.ip_days if audit_days is None else audit_days)
+    with store.session(write=True) as s:
+        cleared, deleted = _clear_ip_fields(s, ip_cutoff)
+        dropped, anchor = _drop_audit_prefix(s, audit_cutoff)
+        images = s.execute(delete(FlaggedImage).where(
+            FlaggedImage.flagged_at < now - timedelta(days=policy.prompt_days))).rowcount
+    return PurgeResult(cleared, deleted, dropped, images, anchor)

@@ -1,0 +1,111 @@
+"""The record store: one SQLAlchemy engine, migrated to the newest schema when opened.
+
+SQLite (the default) is opened in WAL mode with ``synchronous=FULL`` and foreign keys on, so a record
+that was committed survives a crash of the process or of the machine. Write transactions on SQLite
+start with ``BEGIN IMMEDIATE`` (they take the write lock at once, so two writers never both read the
+same audit head); PostgreSQL writers lock the head row with ``SELECT ... FOR UPDATE`` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import as_file, files
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from clauseguard.guards.records._errors import RecordsError
+
+__all__ = ["DEFAULT_URL", "RecordStore"]
+
+DEFAULT_URL = "sqlite:///clauseguard.db"
+_WRITE = "clauseguard_write"
+_PG_MIGRATION_LOCK = 0x636C6175  # pg_advisory_xact_lock key while migrating ("clau")
+log = logging.getLogger(__name__)
+
+
+def _sqlite_events(engine: Engine) -> None:
+    """Own the transaction boundaries of pysqlite so BEGIN IMMEDIATE is possible."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # pysqlite must not issue BEGIN itself
+        cur = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class RecordStore:
+    """The database behind audit log, notices and acceptances. Open with :meth:`open`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"`` (the two backends that are tested)."""
+        return self.engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str = DEFAULT_URL, *, migrate: bool = True, echo: bool = False) -> RecordStore:
+        """Connect to ``url`` and bring the schema to the newest revision (``alembic upgrade head``)."""
+        try:
+            engine = create_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
+        except (SQLAlchemyError, ImportError, ValueError) as err:
+            raise RecordsError(f"cannot open record store {url!r}: {err}") from err
+        if engine.dialect.name == "sqlite":
+            _sqlite_events(engine)
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        """Run ``alembic upgrade head`` under a write lock, so concurrent openers do not race."""
+        from alembic import command
+        from alembic.config import Config
+
+        try:
+            with as_file(files("clauseguard.guards.records") / "migrations") as folder, self.engine.connect() as conn:
+                conn = conn.execution_options(**{_WRITE: True})
+                with conn.begin():
+                    if self.dialect == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                    config = Config()
+                    config.set_main_option("script_location", str(folder))
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
+        except SQLAlchemyError as err:
+            raise RecordsError(f"cannot migrate record store {self.url}: {err}") from err
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session in one transaction, committed on exit (rolled back on error).
+
+        ``write=True`` takes the SQLite write lock at BEGIN; use it for every read-then-write.
+        """
+        with self.engine.connect() as conn:
+            if write:
+                conn = conn.execution_options(**{_WRITE: True})
+            with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+                yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> RecordStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
