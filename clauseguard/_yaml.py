@@ -23,10 +23,6 @@ class YamlError(ValueError):
         self.line = line
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -43,14 +39,23 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
             _walk(item, (*path, index), lines)
 
 
+_FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, dict[Path_, int]]:
-    """Parse one YAML document; return ``(data, lines)``. Raises :class:`YamlError`."""
+    """Parse one YAML document; return ``(data, lines)``. Raises :class:`YamlError`.
+
+    The text is parsed once (with libyaml when PyYAML has it): the node tree gives the lines, and the
+    same tree is then constructed into Python data with the safe constructor.
+    """
+    loader = _FastLoader(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = loader.get_single_node()
         lines: dict[Path_, int] = {}
+        data = None
         if node is not None:
             _walk(node, (), lines)
-        data = yaml.load(text, Loader=_Loader)
+            data = loader.construct_document(node)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
@@ -58,6 +63,8 @@ def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, dict[Path_, i
         raise YamlError(f"invalid YAML: {problem}", line) from err
     except yaml.YAMLError as err:
         raise YamlError(f"invalid YAML: {err}", None) from err
+    finally:
+        loader.dispose()
     return data, lines
 
 

@@ -381,9 +381,39 @@ def load_library(clauses_dir: Path | str | None = None, *, include_builtin: bool
     ``include_builtin=False`` leaves out the built-in clauses (not the templates): tests and lawyers
     who want a library made only of their own folder use it.
     """
+    signature = _signature(clauses_dir, include_builtin)
+    if signature is not None and signature in _LOADED:
+        return _LOADED[signature]
     library, problems = scan_library(clauses_dir, include_builtin=include_builtin)
     if problems:
         first = problems[0]
         more = f" (and {len(problems) - 1} more; run `clauseguard lint`)" if len(problems) > 1 else ""
         raise ClauseError(f"{first.message}{more}", where=f"{first.file}:{first.line}")
+    if signature is not None:
+        _LOADED.clear()  # keep one library: a long-running process (the server) reloads after an edit
+        _LOADED[signature] = library
     return library
+
+
+# A loaded library, keyed by the names, sizes and modification times of every file it was read from,
+# so a process that generates many times (a server, a benchmark) parses the clauses once, and an edited
+# clause is picked up at the next call. Callers must not mutate the Library they get.
+_LOADED: dict[tuple, Library] = {}
+
+
+def _signature(clauses_dir: Path | str | None, include_builtin: bool) -> tuple | None:
+    roots = [resources.files("clauseguard.clauses"), resources.files("clauseguard.templates")]
+    paths = [Path(str(root)) for root in roots if isinstance(root, Path)]
+    if len(paths) != len(roots):
+        return None  # not on a file system (a zip): no cheap signature, no cache
+    if clauses_dir is not None:
+        paths.append(Path(clauses_dir))
+    try:
+        files = sorted(
+            (str(f), st.st_mtime_ns, st.st_size)
+            for root in paths for f in root.rglob("*") if f.suffix in (".md", ".yaml")
+            for st in (f.stat(),)
+        )
+    except OSError:
+        return None
+    return (str(clauses_dir), include_builtin, tuple(files))

@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_URL = r"^https?://"
 
 Jurisdiction = Literal["EU", "US", "UK", "CA", "AU", "IN", "BR", "JP", "OTHER"]
 Mode = Literal["text", "image", "audio", "video", "code"]
@@ -70,7 +71,7 @@ class Operator(_Model):
 
 class Product(_Model):
     name: str = Field(min_length=1)
-    url: str = Field(min_length=1, pattern=r"^https?://")
+    url: str = Field(min_length=1, pattern=_URL)
     description: str = Field(default="", description="one sentence on what the product does")
     interfaces: list[Interface] = Field(default_factory=lambda: ["web"], min_length=1)
     effective_date: date
@@ -162,6 +163,12 @@ class Profile(_Model):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_PATTERN_MESSAGES = {
+    _EMAIL: "expected an email address such as legal@example.com",
+    _URL: "expected a web address starting with https:// or http://",
+}
+
+
 def _validation_error(err: ValidationError, filename: str, lines: dict) -> ProfileError:
     """One message listing the first few problems, each as ``file:line: key.path: what``."""
     errors = err.errors()
@@ -174,6 +181,8 @@ def _validation_error(err: ValidationError, filename: str, lines: dict) -> Profi
             msg = "unknown key (not part of the profile schema; see `clauseguard schema`)"
         elif e["type"] == "missing":
             msg = "required key is missing"
+        elif e["type"] == "string_pattern_mismatch":
+            msg = _PATTERN_MESSAGES.get(e.get("ctx", {}).get("pattern", ""), msg) + f", not {e['input']!r}"
         messages.append(f"{filename}:{line or '?'}: {format_loc(loc)}: {msg}")
     if len(errors) > 5:
         messages.append(f"(and {len(errors) - 5} more)")

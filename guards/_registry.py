@@ -63,11 +63,15 @@ def _load_runtime(type_name: str, guard_id: str) -> type[Guard]:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
+            if err.name == module:
+                raise GuardConfigError(
+                    f"guard type {type_name!r} is declared but has no runtime in this installation; "
+                    f"it needs the module {module} (a later release or extra)", where=f"guard {guard_id!r} type",
+                ) from err
             raise GuardConfigError(
-                f"guard type {type_name!r} is declared but has no runtime in this installation; "
-                f"it needs the module {module} (a later release or extra)", where=f"guard {guard_id!r} type",
+                f"guard type {type_name!r} needs the package {err.name!r}, which is not installed; "
+                f"install the extra that provides it (see `pip install 'clauseguard[all]'`)",
+                where=f"guard {guard_id!r} type",
             ) from err
     if type_name not in REGISTRY:
         raise GuardConfigError(f"guard type {type_name!r} is declared but has no runtime registered; "

@@ -13,7 +13,7 @@ from tests.conftest import BROKEN, LIBRARY, clause_text
 
 # (fixture folder, file, line, part of the message)
 LOAD_ERRORS = [
-    ("bad-yaml", "clause.md", 3, "invalid YAML: mapping values are not allowed here"),
+    ("bad-yaml", "clause.md", 3, "invalid YAML: mapping values are not allowed"),
     ("unknown-key", "clause.md", 5, "colour: unknown key"),
     ("bad-semver", "clause.md", 4, "semantic version"),
     ("duplicate-id", "b.md", 2, "is already used by"),

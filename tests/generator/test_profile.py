@@ -38,7 +38,7 @@ def _marked_line(path: Path) -> int | None:
         ("duplicate-key.yaml", None, "duplicate key 'product.name'"),
         ("duplicate-jurisdiction.yaml", "jurisdictions", "listed twice"),
         ("unknown-jurisdiction.yaml", "jurisdictions[1]", "'EU', 'US'"),
-        ("bad-email.yaml", "operator.contact_email", "pattern"),
+        ("bad-email.yaml", "operator.contact_email", "expected an email address"),
         ("not-a-mapping.yaml", None, "expected a mapping"),
     ],
 )
@@ -63,12 +63,12 @@ def test_every_broken_fixture_is_in_the_table() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "expected a mapping"),
-        ("product: [", "profile.yaml:1: invalid YAML"),
+        ("", re.escape("expected a mapping")),
+        ("product: [", r"profile\.yaml:[12]: invalid YAML"),
     ],
 )
 def test_parse_profile_from_text_names_a_default_file(text: str, message: str) -> None:
-    with pytest.raises(ProfileError, match=re.escape(message)):
+    with pytest.raises(ProfileError, match=message):
         parse_profile(text)
 
 

@@ -51,12 +51,27 @@ def test_missing_file_is_a_config_error(tmp_path) -> None:
         load_guards(tmp_path / "nope.yaml")
 
 
-def test_declared_type_without_runtime_says_so() -> None:
+def test_declared_type_without_runtime_says_so(monkeypatch) -> None:
+    from clauseguard.guards import _registry
+
+    monkeypatch.delitem(_registry.REGISTRY, "image_nsfw", raising=False)
+    monkeypatch.setitem(_registry.BUILTIN_MODULES, "image_nsfw", "clauseguard.guards._no_such_runtime")
     spec = GuardSpec(id="img", type="image_nsfw", modality="image")
     with pytest.raises(GuardConfigError, match="no runtime"):
         Pipeline.from_yaml(FIXTURES / "no_runtime.yaml")
-    with pytest.raises(GuardConfigError, match=r"clauseguard\.guards\.image_nsfw"):
+    with pytest.raises(GuardConfigError, match=r"clauseguard\.guards\._no_such_runtime"):
         create(spec)
+
+
+def test_runtime_missing_a_dependency_names_the_package(monkeypatch, tmp_path) -> None:
+    from clauseguard.guards import _registry
+
+    (tmp_path / "cg_fake_runtime.py").write_text("import cg_package_that_is_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(_registry.REGISTRY, "image_nsfw", raising=False)
+    monkeypatch.setitem(_registry.BUILTIN_MODULES, "image_nsfw", "cg_fake_runtime")
+    with pytest.raises(GuardConfigError, match="cg_package_that_is_not_installed"):
+        create(GuardSpec(id="img", type="image_nsfw", modality="image"))
 
 
 def test_unknown_type_in_registry_lists_known() -> None:
