@@ -1,0 +1,114 @@
+"""guard_diffusers_pipeline with a fake pipeline: prompt first, then every image checked and marked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+Image = pytest.importorskip("PIL.Image")
+
+from clauseguard.errors import UserError  # noqa: E402
+from clauseguard.guards import Action, GuardSpec, MemorySink, Pipeline  # noqa: E402
+from clauseguard.guards.diffusers import check_image, guard_diffusers_pipeline  # noqa: E402
+from clauseguard.guards.image_mark import read_marks  # noqa: E402
+from clauseguard.guards.image_nsfw import ImageNsfwGuard  # noqa: E402
+
+COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
+
+
+@dataclass
+class FakeOutput:
+    images: list
+    nsfw_content_detected: list | None = None
+
+
+@dataclass
+class FakePipeline:
+    """Paints one flat image per colour named in the prompt; remembers its calls."""
+
+    calls: list = field(default_factory=list)
+    output_type: str = "pil"
+    builtin_flags: list | None = None
+
+    def __call__(self, prompt, **kwargs):
+        self.calls.append((prompt, kwargs))
+        images = [Image.new("RGB", (32, 32), COLOURS[w]) for w in str(prompt).split() if w in COLOURS]
+        if self.output_type == "np":
+            import numpy as np
+
+            images = [np.asarray(i, dtype=np.float32) / 255.0 for i in images]
+        return FakeOutput(images=images, nsfw_content_detected=self.builtin_flags)
+
+
+def _red_is_nsfw(frames):
+    return [1.0 if f.getpixel((0, 0)) == (255, 0, 0) else 0.0 for f in frames]
+
+
+def _guards(on_fail: str = "block", sink: MemorySink | None = None) -> Pipeline:
+    keyword = GuardSpec(id="kw", type="keyword", stage="input", params={"terms": {"S12": ["forbiddenword"]}})
+    nsfw = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", on_fail=on_fail)
+    mark = GuardSpec(id="mark", type="image_mark", stage="output", modality="image", on_fail="label")
+    return Pipeline([keyword, ImageNsfwGuard(nsfw, scorer=_red_is_nsfw), mark], sink=sink)
+
+
+@pytest.mark.parametrize(("prompt", "released", "blocked"), [
+    ("green blue", 2, 0),
+    ("red green", 1, 1),
+    ("red red", 0, 2),
+])
+def test_blocked_images_are_dropped_and_the_rest_marked(prompt, released, blocked) -> None:
+    result = guard_diffusers_pipeline(FakePipeline(), _guards())(prompt)
+    assert (len(result.images), result.blocked, len(result.verdicts)) == (released, blocked, released + blocked)
+    assert all(read_marks(b)["ai_generated"] for b in result.image_bytes)
+    assert all(i.getpixel((0, 0)) != (255, 0, 0) for i in result.images)
+
+
+def test_a_blocked_prompt_never_reaches_the_model() -> None:
+    pipe = FakePipeline()
+    result = guard_diffusers_pipeline(pipe, _guards())("a forbiddenword in green")
+    assert result.prompt_blocked and pipe.calls == [] and result.images == [] and result.output is None
+    assert result.prompt_verdicts[0].findings[0].category == "S12"
+
+
+def test_redacted_images_are_blurred_and_still_marked() -> None:
+    result = guard_diffusers_pipeline(FakePipeline(), _guards("redact"))("red")
+    (verdict,) = result.verdicts
+    assert verdict.action is Action.REDACT and len(result.images) == 1
+    assert read_marks(result.image_bytes[0])["digital_source_type"].endswith("trainedAlgorithmicMedia")
+
+
+def test_arguments_pass_through_and_np_output_is_accepted() -> None:
+    pipe = FakePipeline(output_type="np")
+    result = guard_diffusers_pipeline(pipe, _guards())("green", num_inference_steps=2, guidance_scale=0.0)
+    assert pipe.calls == [("green", {"num_inference_steps": 2, "guidance_scale": 0.0})]
+    assert result.images[0].convert("RGB").getpixel((0, 0)) == (0, 255, 0)
+
+
+def test_the_builtin_safety_checker_verdict_counts_as_a_block() -> None:
+    result = guard_diffusers_pipeline(FakePipeline(builtin_flags=[True, False]), _guards())("green blue")
+    assert result.blocked == 1 and result.verdicts[0].findings[0].guard_id == "diffusers-safety-checker"
+
+
+def test_decisions_are_recorded_with_hashes_not_pixels() -> None:
+    sink = MemorySink()
+    guard_diffusers_pipeline(FakePipeline(), _guards(sink=sink))("red green")
+    images = [r for r in sink.records if r.get("modality") == "image"]
+    assert [r["allowed"] for r in images] == [False, True]
+    assert all(len(r["image"]["sha256"]) == 64 and "dhash" in r["image"] for r in images)
+
+
+@pytest.mark.parametrize("bad", [object(), None])
+def test_a_result_without_pil_images_is_a_user_error(bad) -> None:
+    class Weird:
+        images = [bad] if bad is not None else None
+
+    with pytest.raises(UserError):
+        guard_diffusers_pipeline(lambda prompt: Weird(), _guards())("green")
+
+
+def test_check_image_passes_each_guard_the_previous_output() -> None:
+    from fixtures.images.generate import encode, text_on_white
+
+    verdict = check_image(_guards(), encode(text_on_white()))
+    assert verdict.action is Action.LABEL and read_marks(verdict.output)["ai_generated"]
