@@ -1,0 +1,143 @@
+"""Embedding backend: MiniLM sentence embeddings plus logistic-regression heads trained by this project.
+
+The heads ship in ``guards/data/heads`` as ``<name>.npz`` (a weight row and a bias per head) and
+``<name>.json`` (which category each head scores, and the threshold calibrated on held-out data).
+Scores are rescaled so each head's calibrated threshold maps to 0.5. Texts longer than the model's
+256-token window are cut into overlapping windows, and each head keeps its highest window, so an
+instruction planted at the end of a long document is still seen.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clauseguard.errors import ModelLoadError
+from clauseguard.guards._embedder import Embedder, get_embedder
+from clauseguard.guards._fusion import Scores
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["EmbeddingBackend", "Heads", "chunks", "get_embedding", "load_heads", "rescale", "shipped_heads_dir"]
+
+WINDOW_WORDS = 160  # about 210 word pieces: inside the 256-token window
+OVERLAP_WORDS = 40
+
+
+def shipped_heads_dir() -> Path:
+    """``guards/data/heads`` inside the installed package."""
+    return Path(str(resources.files("clauseguard.guards").joinpath("data", "heads")))
+
+
+@dataclass(frozen=True)
+class Heads:
+    """Linear heads over the embedding: ``weights`` (n, dim), ``biases`` (n,), and their manifest."""
+
+    weights: np.ndarray
+    biases: np.ndarray
+    manifest: dict[str, Any]
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        return 1.0 / (1.0 + np.exp(-(x @ self.weights.T + self.biases)))
+
+
+def load_heads(name: str, folder: Path | None = None) -> Heads:
+    """Read ``<name>.npz`` and ``<name>.json``; a missing or inconsistent file is a ModelLoadError."""
+    import numpy as np
+
+    folder = folder or shipped_heads_dir()
+    paths = [folder / f"{name}.npz", folder / f"{name}.json"]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise ModelLoadError(f"heads folder {folder} lacks {missing}")
+    try:
+        manifest = json.loads(paths[1].read_text(encoding="utf-8"))
+        with np.load(paths[0]) as z:
+            weights, biases = z["weights"].astype(np.float32), z["biases"].astype(np.float32)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelLoadError(f"cannot read heads {name!r} in {folder}: {err}") from err
+    entries = manifest.get("heads", manifest.get("topics", []))
+    if weights.ndim != 2 or len(entries) != weights.shape[0] or biases.shape != (weights.shape[0],):
+        raise ModelLoadError(f"heads {name!r} in {folder}: {len(entries)} manifest entries for weights "
+                             f"of shape {weights.shape} and biases of shape {biases.shape}")
+    return Heads(weights, biases, manifest)
+
+
+def rescale(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Map probabilities so that threshold ``t`` lands on 0.5; monotone, [0, 1] -> [0, 1]."""
+    import numpy as np
+
+    return np.where(p <= t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1.0 - t))
+
+
+def chunks(text: str) -> list[str]:
+    """Overlapping word windows of a long text (the text itself when it fits one window)."""
+    words = text.split()
+    if len(words) <= WINDOW_WORDS:
+        return [text]
+    step = WINDOW_WORDS - OVERLAP_WORDS
+    return [" ".join(words[i:i + WINDOW_WORDS]) for i in range(0, len(words) - OVERLAP_WORDS, step)]
+
+
+def embed_windows(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, list[int]]:
+    """Embeddings of every window of every text, and the index of the text each window belongs to."""
+    windows, owner = [], []
+    for i, text in enumerate(texts):
+        for w in chunks(text):
+            windows.append(w)
+            owner.append(i)
+    return embedder.embed(windows), owner
+
+
+def max_by_owner(values: np.ndarray, owner: list[int], n: int) -> np.ndarray:
+    """Row-wise maximum of ``values`` over the windows of each of the ``n`` texts."""
+    import numpy as np
+
+    out = np.zeros((n, values.shape[1]), dtype=values.dtype)
+    np.maximum.at(out, np.asarray(owner), values)
+    return out
+
+
+class EmbeddingBackend:
+    """Hazard, toxicity and prompt-injection heads over MiniLM embeddings."""
+
+    name = "embedding"
+
+    def __init__(self, heads_dir: Path | None = None, model_dir: Path | None = None) -> None:
+        import numpy as np
+
+        self.heads = load_heads("classifier", heads_dir)
+        self.embedder = get_embedder(model_dir)
+        if self.heads.weights.shape[1] != self.embedder.dim:
+            raise ModelLoadError(f"classifier heads expect {self.heads.weights.shape[1]}-dim embeddings; "
+                                 f"the model in {self.embedder.model_dir} gives {self.embedder.dim}")
+        entries = self.heads.manifest["heads"]
+        self.head_categories = [e["category"] for e in entries]
+        self.thresholds = np.array([e["threshold"] for e in entries], dtype=np.float32)
+        self.categories = frozenset(self.head_categories)
+
+    def score(self, texts: list[str]) -> list[Scores]:
+        if not texts:
+            return []
+        x, owner = embed_windows(self.embedder, texts)
+        probs = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(texts))
+        out: list[Scores] = []
+        for row in probs:
+            scores: Scores = {}
+            for cat, value in zip(self.head_categories, row.tolist(), strict=True):
+                scores[cat] = max(scores.get(cat, 0.0), min(1.0, max(0.0, value)))
+            out.append(scores)
+        return out
+
+
+@functools.cache
+def get_embedding(heads_dir: Path | None = None, model_dir: Path | None = None) -> EmbeddingBackend:
+    """The process-wide embedding backend (model and heads load once)."""
+    return EmbeddingBackend(heads_dir, model_dir)

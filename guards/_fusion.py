@@ -1,0 +1,53 @@
+"""The backend interface of the classifier guard, and how scores of several backends combine.
+
+A backend scores a batch of texts: ``score(texts) -> [{category: score in [0, 1]}]``, one dict per
+text, holding only the categories it knows. Every backend puts its decision point at 0.5 (the
+embedding heads are rescaled so their calibrated threshold lands there), so one threshold per
+category means the same whichever backend produced the score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+__all__ = ["DEFAULT_THRESHOLD", "Backend", "Scores", "fuse", "resolve_thresholds"]
+
+Scores = dict[str, float]
+DEFAULT_THRESHOLD = 0.5
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A batched scorer of categories."""
+
+    name: str
+    categories: frozenset[str]
+
+    def score(self, texts: list[str]) -> list[Scores]:
+        """One dict per text: category -> score in [0, 1]."""
+        ...
+
+
+def fuse(per_backend: Sequence[Sequence[Mapping[str, float]]], how: Literal["max", "mean"]) -> list[Scores]:
+    """Combine, text by text, the scores of several backends.
+
+    ``mean`` averages over the backends that know a category (a backend that cannot score S9 does not
+    pull S9 down); ``max`` keeps the most alarmed backend.
+    """
+    if not per_backend:
+        return []
+    out: list[Scores] = []
+    for row in zip(*per_backend, strict=True):
+        seen: dict[str, list[float]] = {}
+        for scores in row:
+            for cat, value in scores.items():
+                seen.setdefault(cat, []).append(min(1.0, max(0.0, float(value))))
+        out.append({c: max(v) if how == "max" else sum(v) / len(v) for c, v in seen.items()})
+    return out
+
+
+def resolve_thresholds(categories: Sequence[str], overrides: Mapping[str, float]) -> dict[str, float]:
+    """Per category: the user's own threshold, else their ``default``, else the shipped 0.5."""
+    default = overrides.get("default", DEFAULT_THRESHOLD)
+    return {c: float(overrides.get(c, default)) for c in categories}

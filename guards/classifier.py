@@ -1,0 +1,78 @@
+"""Classifier guard: model-backed harm scores per category, from one or more interchangeable backends.
+
+Backends (``params.backends``): ``embedding`` (default; MiniLM plus heads trained by this project for
+S1-S13, toxicity as S10, and prompt_injection), ``lexical`` (alt-profanity-check -> profanity) and
+``transformers`` (a local text classifier or Llama Guard-style judge at ``model_path``). Their scores
+fuse per category (``max`` or ``mean``); a category whose score reaches its threshold is a finding
+about the whole text (no span). Models load once per process, when the guard is built, so the first
+request pays nothing and a broken model folder fails at start-up, not in production traffic.
+
+Importing this module imports neither torch nor numpy.
+"""
+
+from __future__ import annotations
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds
+from clauseguard.guards._params import ClassifierParams, GuardSpec
+from clauseguard.guards._registry import register
+from clauseguard.guards._verdict import Verdict
+
+__all__ = ["ClassifierGuard", "build_backend"]
+
+
+def build_backend(name: str, params: ClassifierParams) -> Backend:
+    """The (process-wide, cached) backend called ``name`` in guards.yaml."""
+    if name == "embedding":
+        from clauseguard.guards._clf_embedding import get_embedding
+
+        return get_embedding()
+    if name == "lexical":
+        from clauseguard.guards._clf_lexical import get_lexical
+
+        return get_lexical()
+    if name == "transformers":
+        from clauseguard.guards._clf_transformers import load_transformers
+
+        assert params.model_path is not None  # checked by ClassifierParams
+        return load_transformers(params.model_path, getattr(params, "label_map", None))
+    raise GuardConfigError(f"unknown classifier backend {name!r}; known: embedding, lexical, transformers")
+
+
+@register("classifier")
+class ClassifierGuard(Guard):
+    """Blocks or flags a text whose fused score reaches the threshold of a category."""
+
+    params: ClassifierParams
+
+    def __init__(self, spec: GuardSpec) -> None:
+        super().__init__(spec)
+        self.backends = [build_backend(name, self.params) for name in self.params.backends]
+        known = frozenset().union(*(b.categories for b in self.backends))
+        unknown = sorted(set(self.params.categories) - known)
+        if unknown:
+            raise GuardConfigError(f"no backend in {self.params.backends} scores {unknown}; "
+                                   f"they score {sorted(known)}", where=f"guard {spec.id!r} params.categories")
+        self.categories = list(self.params.categories) or sorted(known)
+        self.thresholds = resolve_thresholds(self.categories, self.params.thresholds)
+
+    def scores(self, texts: list[str]) -> list[Scores]:
+        """Fused scores of the configured categories, one dict per text (batched through every backend)."""
+        fused = fuse([b.score(texts) for b in self.backends], self.params.fusion)
+        return [{c: s.get(c, 0.0) for c in self.categories} for s in fused]
+
+    def check_batch(self, texts: list[str]) -> list[Verdict]:
+        """One verdict per text, scoring the whole batch in one pass of each model."""
+        return [self._verdict(t, s) for t, s in zip(texts, self.scores(texts), strict=True)]
+
+    def check(self, content: str | bytes, context: Context) -> Verdict:
+        if not isinstance(content, str):
+            return Verdict.allow(content, self.id)
+        return self.check_batch([content])[0]
+
+    def _verdict(self, text: str, scores: Scores) -> Verdict:
+        findings = [self.finding(cat, score=round(score, 4))
+                    for cat, score in sorted(scores.items(), key=lambda kv: -kv[1])
+                    if score >= self.thresholds[cat]]
+        return self.verdict(text, findings)

