@@ -16,10 +16,12 @@ from fastapi import FastAPI
 from clauseguard import __version__
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards.pipeline import Pipeline
-from clauseguard.guards.server import admin, check, health, litellm
+from clauseguard.guards.server import admin, check, health, litellm, moderation, notices
+from clauseguard.guards.server.client import process_pseudonymizer
 from clauseguard.guards.server.errors import install_error_handlers
 from clauseguard.guards.server.metrics import Metrics, MetricsSink
 from clauseguard.guards.server.middleware import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
+from clauseguard.guards.server.records_errors import install_records_handlers
 from clauseguard.guards.server.settings import ServerSettings
 from clauseguard.guards.server.state import ServerState
 from clauseguard.guards.server.tokens import TokenStore
@@ -56,9 +58,10 @@ def create_app(*, guards_path: str | Path, db_url: str, report_path: str | Path 
     app = FastAPI(title=settings.title, version=__version__, description=_DESCRIPTION,
                   openapi_tags=_TAGS)
     app.state.clauseguard = state
-    for module in (check, litellm, admin, health):
+    for module in (check, litellm, notices, moderation, admin, health):
         app.include_router(module.router)
     install_error_handlers(app)
+    install_records_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=_limits(settings))
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
@@ -75,23 +78,22 @@ def _limits(settings: ServerSettings) -> Any:
 def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path | None,
                  lock_path: str | Path | None, settings: ServerSettings,
                  audit_sink: DecisionSink | None) -> ServerState:
+    from clauseguard.guards.records.audit import AuditSink
     from clauseguard.guards.records.store import RecordStore
 
     store = RecordStore.open(db_url)
     metrics = Metrics()
-    sink = MetricsSink(metrics, audit_sink if audit_sink is not None else _audit_sink(store, lock_path))
+    pseudonymizer = process_pseudonymizer()
+    if audit_sink is None:
+        audit_sink = AuditSink(store, lock=lock_path, report=report_path, pseudonymizer=pseudonymizer)
+    sink = MetricsSink(metrics, audit_sink)
     # The body limit bounds the text a request can carry, so the pipeline needs no character limit of
     # its own (its default would also refuse images over 1 MB, counting bytes as characters).
     pipeline = Pipeline.from_yaml(guards_path, sink=sink, max_chars=None)
     return ServerState(pipeline=pipeline, settings=settings, metrics=metrics, engine=store.engine,
                        tokens=TokenStore(store.engine, bootstrap_admin=settings.admin_token), records=store,
-                       documents=read_documents(report_path), proxies=settings.proxy_networks())
-
-
-def _audit_sink(store: Any, lock_path: str | Path | None) -> DecisionSink:
-    from clauseguard.guards.sinks import NullSink
-
-    return NullSink()
+                       documents=read_documents(report_path), proxies=settings.proxy_networks(),
+                       pseudonymizer=pseudonymizer, report_path=report_path)
 
 
 _DESCRIPTION = """Runtime guards for an AI product, each decision traced to the clauses of its terms;
@@ -100,6 +102,8 @@ notices and takedowns (DSA, DMCA, TAKE IT DOWN), moderation, acceptances, and a 
 _TAGS = [
     {"name": "check", "description": "Run the guards on a text or an image."},
     {"name": "litellm", "description": "LiteLLM Generic Guardrail API."},
+    {"name": "notices", "description": "Notices and takedowns (DSA, DMCA, TAKE IT DOWN), counter-notices."},
+    {"name": "moderation", "description": "The moderators' queue and decisions (bearer token)."},
     {"name": "admin", "description": "Tokens of moderators and admins."},
     {"name": "operations", "description": "Health and metrics."},
 ]

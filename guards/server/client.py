@@ -2,29 +2,25 @@
 
 ``X-Forwarded-For`` is believed only when the direct peer is a configured trusted proxy; then the
 client is the right-most hop that is not itself a trusted proxy (the left-most hops are whatever the
-client chose to send, so they prove nothing). The address in the clear never leaves this module.
+client chose to send, so they prove nothing). The address in the clear never leaves this module: it
+is pseudonymised with the records' :class:`Pseudonymizer` (keyed HMAC, rotating keys).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
+import logging
+import secrets
 from collections.abc import Sequence
 
 from starlette.requests import Request
 
+from clauseguard.guards.records.pseudonym import ENV_KEYS, Pseudonymizer, PseudonymKey
 from clauseguard.guards.server.settings import Network
 
-__all__ = ["client_address", "pseudonymise", "pseudonymous_ip"]
+__all__ = ["client_address", "process_pseudonymizer", "pseudonymous_ip"]
 
-
-def pseudonymise(kind: str, value: str) -> str:
-    """``kind:`` and a keyed HMAC of ``value`` with the process's hash key (``CLAUSEGUARD_HASH_KEY``)."""
-    from clauseguard.guards.pii import hash_key
-
-    digest = hmac.new(hash_key(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{kind}:{digest}"
+log = logging.getLogger("clauseguard.guards.server")
 
 
 def _parse(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -50,8 +46,21 @@ def client_address(peer: str | None, forwarded_for: str | None, proxies: Sequenc
     return hops[0] if hops else peer
 
 
-def pseudonymous_ip(request: Request, proxies: Sequence[Network]) -> str | None:
-    """``ip:<hmac>`` of the client's address, or None when the transport gives none."""
+def pseudonymous_ip(request: Request, proxies: Sequence[Network], pseudonymizer: Pseudonymizer) -> str | None:
+    """The pseudonym of the client's address, or None when the transport gives no IP address."""
     peer = request.client.host if request.client else None
     address = client_address(peer, request.headers.get("x-forwarded-for"), proxies)
-    return pseudonymise("ip", address) if address else None
+    return pseudonymizer.ip(address) if address and _parse(address) is not None else None
+
+
+def process_pseudonymizer() -> Pseudonymizer:
+    """Keys from ``CLAUSEGUARD_PSEUDONYM_KEYS``; without them a random key for this process (logged).
+
+    With a random key, pseudonyms still never reveal an address, but they cannot be linked across
+    restarts (rate limits and look-ups by address then start afresh).
+    """
+    pseudonymizer = Pseudonymizer.from_env()
+    if pseudonymizer.keys:
+        return pseudonymizer
+    log.warning("%s is not set: pseudonyms use a random key that lasts only as long as this process", ENV_KEYS)
+    return Pseudonymizer((PseudonymKey("process", secrets.token_bytes(32)),))

@@ -28,7 +28,11 @@ def validation_detail(errors: list[Any]) -> list[dict[str, Any]]:
     for err in errors:
         loc = [str(part) for part in err.get("loc", ())]
         field = ".".join(part for part in loc if part not in ("body", "query", "path", "header"))
-        out.append({"loc": loc, "field": field, "type": err.get("type", ""), "msg": err.get("msg", "")})
+        kind = err.get("type", "")
+        if kind == "union_tag_not_found":  # the discriminator itself is missing: name it
+            field = ".".join(p for p in (field, str((err.get("ctx") or {}).get("discriminator", "")).strip("'")) if p)
+            kind = "missing"
+        out.append({"loc": loc, "field": field, "type": kind, "msg": err.get("msg", "")})
     return out
 
 

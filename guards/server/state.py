@@ -14,7 +14,7 @@ from fastapi import Request
 from clauseguard.guards._base import Context
 from clauseguard.guards._params import Stage
 from clauseguard.guards.pipeline import Pipeline
-from clauseguard.guards.server.client import pseudonymise, pseudonymous_ip
+from clauseguard.guards.server.client import pseudonymous_ip
 from clauseguard.guards.server.metrics import Metrics
 from clauseguard.guards.server.settings import Network, ServerSettings
 
@@ -31,6 +31,8 @@ class ServerState:
     records: Any = None
     documents: dict[str, str] = field(default_factory=dict)
     proxies: tuple[Network, ...] = ()
+    pseudonymizer: Any = None
+    report_path: Any = None
 
 
 def get_state(request: Request) -> ServerState:
@@ -40,7 +42,7 @@ def get_state(request: Request) -> ServerState:
 def request_context(request: Request, state: ServerState, *, stage: str, user_key: str | None,
                     turn: int = 0, request_id: str | None = None) -> Context:
     """The guards' context: the user key and the client's address, both pseudonymised here."""
-    ip = pseudonymous_ip(request, state.proxies)
-    key = pseudonymise("user", user_key) if user_key else None
+    ip = pseudonymous_ip(request, state.proxies, state.pseudonymizer)
+    key = state.pseudonymizer.user(user_key) if user_key else None
     extra = {"request_id": request_id} if request_id else {}
     return Context(user_key=key, ip=ip, turn=turn, stage=Stage(stage), **extra)

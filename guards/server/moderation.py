@@ -1,0 +1,87 @@
+"""Moderator routes (bearer token, moderator or admin): the notice queue and decisions on notices.
+
+The queue is ordered by deadline, nearest first, so TAKE IT DOWN's 48 legal hours come before the
+operator's own DSA and DMCA targets. A decision is recorded with its DSA Art. 17 statement of reasons
+(contractual grounds cite the clause's section from report.json) and closes the notice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from clauseguard.guards.server.auth import require
+from clauseguard.guards.server.state import ServerState, get_state
+from clauseguard.guards.server.tokens import Principal, Role
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/moderation", tags=["moderation"],
+                   responses={401: {"description": "no valid token"}, 403: {"description": "not a moderator"}})
+
+Moderator = Annotated[Principal, Depends(require(Role.MODERATOR))]
+State = Annotated[ServerState, Depends(get_state)]
+
+Restriction = Literal["removal", "disabled_access", "demotion", "visibility_restriction", "monetisation_restriction",
+                      "service_suspension", "account_suspension", "account_termination", "none"]
+
+
+class QueuedNotice(BaseModel):
+    reference: str
+    regime: str
+    status: str
+    received_at: datetime
+    deadline: datetime
+    overdue: bool
+    locations: list[str]
+    notice: dict[str, Any]
+
+
+class DecisionBody(BaseModel):
+    """A decision on a notice: the restriction and the Art. 17(3) elements of its statement of reasons."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    restriction: Restriction = Field(description="Art. 17(1) restriction applied, or none")
+    facts: str = Field(min_length=1, max_length=20_000, description="Art. 17(3)(b) facts and circumstances")
+    automated_detection: bool = False
+    automated_decision: bool = False
+    legal_ground: str | None = Field(default=None, max_length=2_000, description="Art. 17(3)(d)")
+    clause_id: str | None = Field(default=None, max_length=200, description="Art. 17(3)(e): clause of the terms")
+    explanation: str = Field(default="", max_length=20_000)
+    territorial_scope: str | None = Field(default=None, max_length=200)
+    duration: str | None = Field(default=None, max_length=200)
+
+
+def _queue(state: ServerState, status: str, limit: int) -> list[QueuedNotice]:
+    from clauseguard.guards.records.notices import notice_queue
+
+    now = datetime.now(UTC)
+    return [QueuedNotice(reference=n.reference, regime=n.regime, status=n.status, received_at=n.received_at,
+                         deadline=n.deadline, overdue=n.deadline < now, locations=list(n.locations or []),
+                         notice=dict(n.payload or {}))
+            for n in notice_queue(state.records, status=status, limit=limit)]
+
+
+@router.get("/queue", response_model=list[QueuedNotice])
+async def queue(moderator: Moderator, state: State,
+                status: Annotated[str, Query(pattern="^(open|counter_noticed|actioned|rejected|restored)$")] = "open",
+                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[QueuedNotice]:
+    """Notices waiting for a decision, the nearest deadline first."""
+    return await run_in_threadpool(_queue, state, status, limit)
+
+
+@router.post("/notices/{reference}/decision", status_code=201, response_model=dict[str, Any],
+             responses={404: {"description": "no notice with that reference"}})
+async def decide_notice(reference: str, body: DecisionBody, moderator: Moderator, state: State) -> dict[str, Any]:
+    """Decide on a notice; answers with the statement of reasons (DSA Art. 17)."""
+    from clauseguard.guards.records.statements import decide
+
+    statement = await run_in_threadpool(
+        lambda: decide(state.records, notice_reference=reference[:40], report=state.report_path,
+                       **body.model_dump()))
+    return statement.to_dict()
