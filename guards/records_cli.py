@@ -1,0 +1,87 @@
+"""``clauseguard audit verify|export`` and ``clauseguard records purge``.
+
+``audit verify`` exits 0 when the chain holds and 1 when it is broken, printing the first bad seq and
+why; it also prints the head (seq and hash) so it can be kept outside the database.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from clauseguard.guards.records import RecordStore
+
+__all__ = ["audit", "records"]
+
+_DB = click.option("--db", "url", default="sqlite:///clauseguard.db", show_default=True, envvar="CLAUSEGUARD_DB",
+                   help="record store URL (sqlite:///file.db or postgresql+psycopg://...)")
+
+
+def _open(url: str) -> RecordStore:
+    from clauseguard.guards.records import RecordStore
+
+    return RecordStore.open(url)
+
+
+@click.group()
+def audit() -> None:
+    """Check or export the hash-chained audit log."""
+
+
+@audit.command()
+@_DB
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def verify(url: str, as_json: bool) -> int:
+    """Check every record of the audit chain; exit 1 at the first that does not hold."""
+    from clauseguard.guards.records import verify as verify_chain
+
+    with _open(url) as store:
+        result = verify_chain(store)
+    if as_json:
+        click.echo(json.dumps({"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
+                               "reason": result.reason, "head_seq": result.head_seq, "head_hash": result.head_hash}))
+    elif result.ok:
+        click.echo(f"ok: {result.checked} records; head seq {result.head_seq} hash {result.head_hash}")
+    else:
+        click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.reason} ({result.checked} records held)")
+    return 0 if result.ok else 1
+
+
+@audit.command()
+@_DB
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
+              help="JSON lines file to write")
+def export(url: str, output: str) -> int:
+    """Write the audit log as JSON lines (each with prev_hash and hash)."""
+    from clauseguard.guards.records import export as export_chain
+
+    with _open(url) as store:
+        count = export_chain(store, output)
+    click.echo(f"wrote {count} records to {output}")
+    return 0
+
+
+@click.group()
+def records() -> None:
+    """Maintain the record store."""
+
+
+@records.command()
+@_DB
+@click.option("--profile", "profile", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="profile.yaml whose data.*_retention_days apply")
+@click.option("--audit-days", type=click.IntRange(min=0), default=None,
+              help="keep audit records this many days (default: data.ip_retention_days)")
+def purge(url: str, profile: str, audit_days: int | None) -> int:
+    """Delete or anonymise what is past the retention periods of the profile."""
+    from clauseguard.guards.records import purge as purge_store
+
+    with _open(url) as store:
+        result = purge_store(store, profile, audit_days=audit_days)
+    click.echo(f"cleared {result.ip_fields_cleared} IP fields, deleted {result.rows_deleted} rows and "
+               f"{result.images_deleted} image records, dropped {result.audit_records_dropped} audit records "
+               f"(anchor now seq {result.anchor_seq})")
+    return 0

@@ -1,0 +1,78 @@
+"""Fixtures for the records tests: a fresh store per test on SQLite (a temporary file) and, when
+``CLAUSEGUARD_TEST_POSTGRES_URL`` is set (``eval "$(scripts/ci_postgres.sh)"``), on PostgreSQL too,
+each test in a schema of its own. Generated outputs (report.json, clauseguard.lock) come from the
+image-space example, so statements of reasons are checked against the real generator's report.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from clauseguard.guards.records import Pseudonymizer, RecordStore
+from clauseguard.guards.records.pseudonym import parse_keys
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE_PROFILE = ROOT / "examples" / "image-space" / "profile.yaml"
+PG_URL = os.environ.get("CLAUSEGUARD_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+KEYS = "k2:" + "Q" * 43 + "=,k1:" + "AQID" * 8  # two keys, k2 current
+
+
+def _with_schema(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL for an empty database on each backend under test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'records.db'}"
+        return
+    assert PG_URL is not None
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    yield _with_schema(PG_URL, schema)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[RecordStore]:
+    with RecordStore.open(store_url) as s:
+        yield s
+
+
+@pytest.fixture
+def pseudonymizer() -> Pseudonymizer:
+    return Pseudonymizer(parse_keys(KEYS))
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """report.json and clauseguard.lock of the image-space example, generated once."""
+    from clauseguard.cli import main
+
+    out = tmp_path_factory.mktemp("image-space")
+    assert main(["generate", str(IMAGE_PROFILE), "-o", str(out), "--force"]) == 0
+    return {"dir": out, "report": out / "report.json", "lock": out / "clauseguard.lock",
+            "profile": IMAGE_PROFILE}
+
+
+def drop_audit_triggers(store: RecordStore) -> None:
+    """What an attacker with SQL access does first: switch off the append-only triggers."""
+    with store.engine.begin() as conn:
+        if store.dialect == "postgresql":
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_log_no_update"))
+            conn.execute(text("DROP TRIGGER audit_log_no_delete"))

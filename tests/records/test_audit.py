@@ -1,0 +1,175 @@
+"""Audit log: append and verify, the DecisionSink, append-only triggers, tamper detection, export."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
+
+from clauseguard.guards import GuardSpec, Pipeline
+from clauseguard.guards.records import AuditEntry, AuditSink, RecordStore, append, export, iter_records, verify
+from clauseguard.guards.records.audit import HASHED_FIELDS
+from clauseguard.guards.sinks import DecisionSink
+from tests.records.conftest import drop_audit_triggers
+
+N = 5
+
+
+def _fill(store: RecordStore, n: int = N) -> None:
+    for i in range(n):
+        append(store, AuditEntry(action="block" if i % 2 else "allow", allowed=not i % 2, request_id=f"r{i}",
+                                 stage="input", guard_id="kw", score=i / 10, clause_ids=("content/x",),
+                                 findings=({"guard_id": "kw", "score": i / 10},)))
+
+
+def _sql(*statements: str) -> Callable[[RecordStore], None]:
+    def run(store: RecordStore) -> None:
+        with store.engine.begin() as conn:
+            for s in statements:
+                conn.execute(text(s))
+    return run
+
+
+def _rehash_record_3(store: RecordStore) -> None:
+    """A careful attacker changes record 3 AND recomputes its hash: the link to record 4 breaks."""
+    rec = next(r for r in iter_records(store) if r["seq"] == 3)
+    rec["score"] = 0.99
+    body = json.dumps({k: rec[k] for k in HASHED_FIELDS}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+    new_hash = hashlib.sha256((rec["prev_hash"] + body).encode()).hexdigest()
+    _sql(f"UPDATE audit_log SET score = 0.99, hash = '{new_hash}' WHERE seq = 3")(store)
+
+
+TAMPERS = [
+    # (name, tamper, first bad seq, words in the reason)
+    ("changed score", _sql("UPDATE audit_log SET score = 0.01 WHERE seq = 3"), 3, "changed"),
+    ("changed clause ids", _sql("UPDATE audit_log SET clause_ids = '[\"other\"]' WHERE seq = 1"), 1, "changed"),
+    ("changed action", _sql("UPDATE audit_log SET action = 'flag' WHERE seq = 5"), 5, "changed"),
+    ("deleted middle row", _sql("DELETE FROM audit_log WHERE seq = 3"), 3, "missing"),
+    ("deleted first row", _sql("DELETE FROM audit_log WHERE seq = 1"), 1, "missing"),
+    ("swapped rows 2 and 3", _sql("UPDATE audit_log SET seq = -1 WHERE seq = 2",
+                                  "UPDATE audit_log SET seq = 2 WHERE seq = 3",
+                                  "UPDATE audit_log SET seq = 3 WHERE seq = -1"), 2, "prev_hash"),
+    ("inserted copy at 4", _sql("UPDATE audit_log SET seq = seq + 100 WHERE seq > 3",
+                                "UPDATE audit_log SET seq = seq - 99 WHERE seq > 100",
+                                "INSERT INTO audit_log SELECT 4, time, request_id, stage, guard_id, action, allowed,"
+                                " score, clause_ids, document_versions, findings, user_key, prev_hash,"
+                                " 'f' || substr(hash, 2) FROM audit_log WHERE seq = 3"), 4, "prev_hash"),
+    ("truncated tail", _sql("DELETE FROM audit_log WHERE seq = 5"), 5, "head"),
+    ("head changed", _sql("UPDATE audit_head SET hash = '" + "f" * 64 + "'"), N + 1, "head"),
+    ("re-hashed record", _rehash_record_3, 4, "prev_hash"),
+]
+
+
+def test_appends_chain_and_verify(store: RecordStore) -> None:
+    _fill(store)
+    result = verify(store)
+    assert (result.ok, result.checked, result.first_bad_seq, result.head_seq) == (True, N, None, N)
+    records = list(iter_records(store))
+    assert [r["seq"] for r in records] == list(range(1, N + 1))
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(records))
+
+
+def test_empty_log_verifies(store: RecordStore) -> None:
+    assert verify(store).ok and verify(store).checked == 0
+
+
+@pytest.mark.parametrize(("name", "tamper", "bad_seq", "reason"), TAMPERS, ids=[t[0] for t in TAMPERS])
+def test_tampering_is_detected(store: RecordStore, name: str, tamper: Callable[[RecordStore], None],
+                               bad_seq: int, reason: str) -> None:
+    _fill(store)
+    drop_audit_triggers(store)
+    tamper(store)
+    result = verify(store)
+    assert not result.ok
+    assert result.first_bad_seq == bad_seq, result.reason
+    assert reason in result.reason
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_log SET score = 0.5 WHERE seq = 2",
+    "DELETE FROM audit_log WHERE seq = 2",
+    "DELETE FROM audit_log",
+])
+def test_triggers_refuse_update_and_delete(store: RecordStore, statement: str) -> None:
+    _fill(store)
+    with pytest.raises(DatabaseError, match="append-only"), store.engine.begin() as conn:
+        conn.execute(text(statement))
+    assert verify(store).ok
+
+
+def test_concurrent_appends_never_fork(store_url: str) -> None:
+    """Four threads on two separate engines (as two processes would be) append 100 records."""
+    stores = [RecordStore.open(store_url), RecordStore.open(store_url)]
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(25):
+                append(stores[k % 2], AuditEntry(action="allow", allowed=True, request_id=f"{k}-{i}"))
+        except BaseException as err:  # collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    result = verify(stores[0])
+    assert (result.ok, result.checked) == (True, 100)
+    assert len({r["request_id"] for r in iter_records(stores[0])}) == 100
+    for s in stores:
+        s.close()
+
+
+def test_sink_records_pipeline_decisions(store: RecordStore, generated: dict[str, Any], pseudonymizer: Any) -> None:
+    sink = AuditSink(store, lock=generated["lock"], report=generated["report"], pseudonymizer=pseudonymizer)
+    assert isinstance(sink, DecisionSink)
+    spec = GuardSpec(id="kw", type="keyword", params={"categories": [], "terms": {"S1": ["detonate"]}},
+                     clauses=["content/violence-and-weapons"], message="Blocked under section 2.1.")
+    pipeline = Pipeline([spec], sink=sink)
+    assert not pipeline.check_input("how to detonate it").allowed
+    assert pipeline.check_input("hello").allowed
+    first, second = list(iter_records(store))
+    assert (first["action"], first["guard_id"]) == ("block", "kw")
+    assert first["clause_ids"] == ["content/violence-and-weapons"]
+    assert (second["action"], second["findings"], second["score"]) == ("allow", [], None)
+    assert set(first["document_versions"]) >= {"terms-of-use", "acceptable-use-policy"}
+    assert "detonate" not in json.dumps(first)
+    assert verify(store).ok
+
+
+@pytest.mark.parametrize(("extra", "prefix"), [
+    ({"ip": "203.0.113.9"}, "ip:k2:"),
+    ({"user_key": "account-42"}, "user:k2:"),
+    ({}, None),
+])
+def test_sink_pseudonymises_user_keys(store: RecordStore, pseudonymizer: Any, extra: dict[str, str],
+                                      prefix: str | None) -> None:
+    AuditSink(store, pseudonymizer=pseudonymizer).record({"action": "allow", "allowed": True, **extra})
+    (rec,) = iter_records(store)
+    assert rec["user_key"] is None if prefix is None else rec["user_key"].startswith(prefix)
+    assert "203.0.113.9" not in json.dumps(rec) and "account-42" not in json.dumps(rec)
+
+
+def test_export_lines_recompute_without_clauseguard(store: RecordStore, tmp_path: Path) -> None:
+    _fill(store)
+    out = tmp_path / "audit.jsonl"
+    assert export(store, out) == N
+    prev = "0" * 64
+    for line in out.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        body = json.dumps({k: rec[k] for k in HASHED_FIELDS}, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False)
+        assert rec["prev_hash"] == prev
+        assert hashlib.sha256((prev + body).encode()).hexdigest() == rec["hash"]
+        prev = rec["hash"]
