@@ -88,9 +88,9 @@ def _record_dict(row: AuditRecord) -> dict[str, Any]:
     return out
 
 
-def _next_record(head: AuditHead, entry: AuditEntry) -> tuple[dict[str, Any], str]:
+def _next_record(head: AuditHead, entry: AuditEntry, now: datetime | None) -> tuple[dict[str, Any], str]:
     rec = {
-        "seq": head.seq + 1, "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "seq": head.seq + 1, "time": (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds"),
         "request_id": entry.request_id, "stage": entry.stage, "guard_id": entry.guard_id,
         "action": entry.action, "allowed": bool(entry.allowed),
         "score": None if entry.score is None else round(float(entry.score), 4),
@@ -101,11 +101,15 @@ def _next_record(head: AuditHead, entry: AuditEntry) -> tuple[dict[str, Any], st
     return rec, record_hash(head.hash, rec)
 
 
-def append(store: RecordStore, entry: AuditEntry) -> AppendResult:
-    """Append one record; returns after the commit (so the record is durable when this returns)."""
+def append(store: RecordStore, entry: AuditEntry, *, now: datetime | None = None) -> AppendResult:
+    """Append one record; returns after the commit (so the record is durable when this returns).
+
+    ``now`` overrides the record time (imports, tests); records are expected in time order, since a
+    purge drops the prefix of records older than the retention period.
+    """
     with store.session(write=True) as s:
         head = s.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-        rec, digest = _next_record(head, entry)
+        rec, digest = _next_record(head, entry, now)
         stored = {k: canonical_json(rec[k]) if k in _JSON_FIELDS else rec[k] for k in HASHED_FIELDS}
         s.add(AuditRecord(**stored, prev_hash=head.hash, hash=digest))
         head.seq, head.hash = rec["seq"], digest

@@ -1,0 +1,205 @@
+"""Privacy by construction: no raw IP in key fields, pseudonym keys and rotation, hashes only, purge."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import StatementError
+
+from clauseguard.guards.records import (
+    AuditEntry,
+    Pseudonymizer,
+    PseudonymKeyError,
+    RawIpError,
+    RecordsError,
+    RecordStore,
+    append,
+    file_notice,
+    find_flagged,
+    iter_records,
+    purge,
+    record_acceptance,
+    record_flagged_image,
+    truncate_ip,
+    verify,
+)
+from clauseguard.guards.records._types import contains_raw_ip
+from clauseguard.guards.records.models import Acceptance, AuditRecord, FlaggedImage, Notice
+from clauseguard.guards.records.pseudonym import parse_keys
+from tests.records.conftest import KEYS
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("value", "raw"), [
+    ("203.0.113.7", True),
+    ("client 10.0.0.1 via proxy", True),
+    ("::1", True),
+    ("2001:db8::8a2e:370:7334", True),
+    ("[2001:db8::1]:443", True),
+    ("::ffff:192.0.2.1", True),
+    ("net:203.0.113.0/24", False),
+    ("net:2001:db8:1::/48", False),
+    ("net:203.0.113.7/32", True),  # a /32 "network" is an address
+    ("ip:k1:" + "ab" * 32, False),
+    ("user:k1:" + "0f" * 32, False),
+    ("account-42", False),
+    ("999.1.1.1", False),
+    ("v1.2.3", False),
+])
+def test_raw_ip_detection(value: str, raw: bool) -> None:
+    assert contains_raw_ip(value) is raw
+
+
+def test_model_layer_refuses_raw_ip_on_assignment() -> None:
+    with pytest.raises(RawIpError, match="ip_key"):
+        Acceptance(subject_key="user:k1:aa", document_id="terms-of-use", version="1", sha256="a" * 64,
+                   accepted_at=NOW, channel="web", ip_key="198.51.100.4")
+
+
+def test_column_type_refuses_raw_ip_on_core_insert(store: RecordStore) -> None:
+    row = {"seq": 1, "time": "t", "action": "allow", "allowed": True, "clause_ids": "[]", "document_versions": "{}",
+           "findings": "[]", "user_key": "2001:db8::1", "prev_hash": "0" * 64, "hash": "1" * 64}
+    with pytest.raises(StatementError, match="raw IP"), store.session(write=True) as s:
+        s.execute(insert(AuditRecord).values(**row))
+
+
+def test_audit_append_refuses_raw_ip(store: RecordStore) -> None:
+    with pytest.raises(RawIpError):
+        append(store, AuditEntry(action="allow", allowed=True, user_key="198.51.100.4"))
+    assert verify(store).checked == 0
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("", "no keys"),
+    ("nokid", "kid:base64key"),
+    ("1bad:" + "A" * 24, "kid:base64key"),
+    ("k1:c2hvcnQ=", "bytes"),
+    ("k1:%%%%", "base64"),
+    ("k1:" + "A" * 24 + ",k1:" + "B" * 24, "twice"),
+])
+def test_bad_key_specs(spec: str, message: str) -> None:
+    with pytest.raises(PseudonymKeyError, match=message):
+        parse_keys(spec)
+
+
+def test_rotation_keeps_old_pseudonyms_findable() -> None:
+    old = Pseudonymizer(parse_keys(KEYS.split(",")[1]))  # only k1
+    rotated = Pseudonymizer.from_env({"CLAUSEGUARD_PSEUDONYM_KEYS": KEYS})  # k2 current, k1 kept
+    stored = old.ip("203.0.113.7")
+    assert stored.startswith("ip:k1:") and rotated.ip("203.0.113.7").startswith("ip:k2:")
+    assert rotated.matches(stored, ip="203.0.113.7")
+    assert not rotated.matches(stored, ip="203.0.113.8")
+    assert rotated.matches(old.user("acct-1"), account_id="acct-1")
+    assert rotated.ip("::ffff:203.0.113.7") == rotated.ip("203.0.113.7")
+    assert "AQID" not in repr(rotated.keys)
+
+
+def test_no_key_means_no_hmac_but_truncation_works() -> None:
+    with pytest.raises(PseudonymKeyError):
+        Pseudonymizer.from_env({}).ip("203.0.113.7")
+    assert Pseudonymizer.from_env({}, ip_mode="truncate").ip("203.0.113.7") == "net:203.0.113.0/24"
+
+
+@pytest.mark.parametrize(("ip", "net"), [
+    ("203.0.113.77", "net:203.0.113.0/24"),
+    ("2001:db8:abcd:12::1", "net:2001:db8:abcd::/48"),
+    ("::ffff:198.51.100.9", "net:198.51.100.0/24"),
+])
+def test_truncation(ip: str, net: str) -> None:
+    assert truncate_ip(ip) == net and not contains_raw_ip(net)
+
+
+def test_images_are_stored_as_hashes_only(store: RecordStore) -> None:
+    image = bytes(range(256)) * 100
+    digest = record_flagged_image(store, image, phash="c3a1f0e0d0b0a090", guard_id="nsfw", clause_ids=["c/x"],
+                                  meta={"width": 64, "height": 64, "score": 0.97})
+    (row,) = find_flagged(store, sha256=digest)
+    assert (row.phash, row.meta["width"]) == ("c3a1f0e0d0b0a090", 64)
+    assert find_flagged(store, phash="c3a1f0e0d0b0a090")[0].sha256 == digest
+
+
+@pytest.mark.parametrize("bad", [b"\x89PNG" + b"\0" * 200, "x" * 300, "not a hash!"])
+def test_hash_column_refuses_payloads(store: RecordStore, bad: Any) -> None:
+    with pytest.raises(StatementError, match="hash"), store.session(write=True) as s:
+        s.add(FlaggedImage(sha256=bad, flagged_at=NOW, clause_ids=[], meta={}))
+
+
+def test_image_metadata_must_be_scalar(store: RecordStore) -> None:
+    with pytest.raises(ValueError, match="scalars"):
+        record_flagged_image(store, b"x", meta={"pixels": [1, 2, 3]})
+
+
+def _append_at(store: RecordStore, when: datetime, n: int, user_key: str | None = None) -> None:
+    for _ in range(n):
+        append(store, AuditEntry(action="allow", allowed=True, user_key=user_key), now=when)
+
+
+PROFILE = {"data": {"logs_ip_addresses": True, "ip_retention_days": 30, "prompt_retention_days": 90}}
+
+
+def test_purge_drops_audit_prefix_and_chain_still_verifies(store: RecordStore, pseudonymizer: Any) -> None:
+    key = pseudonymizer.ip("203.0.113.7")
+    _append_at(store, NOW - timedelta(days=40), 3, key)
+    _append_at(store, NOW - timedelta(days=5), 2, key)
+    last_old_hash = [r["hash"] for r in iter_records(store)][2]
+    result = purge(store, PROFILE, now=NOW)
+    assert (result.audit_records_dropped, result.anchor_seq) == (3, 3)
+    assert [r["seq"] for r in iter_records(store)] == [4, 5]
+    check = verify(store)
+    assert (check.ok, check.checked, check.head_seq) == (True, 2, 5)
+    with store.session() as s:
+        from clauseguard.guards.records.models import AuditHead
+
+        assert s.execute(select(AuditHead.anchor_hash)).scalar_one() == last_old_hash
+    append(store, AuditEntry(action="block", allowed=False))
+    assert verify(store).ok and purge(store, PROFILE, now=NOW).audit_records_dropped == 0
+
+
+def test_purge_after_a_purge_and_deleting_past_the_anchor_is_refused(store: RecordStore) -> None:
+    _append_at(store, NOW - timedelta(days=40), 2)
+    _append_at(store, NOW, 2)
+    purge(store, PROFILE, now=NOW)
+    with pytest.raises(Exception, match="append-only"), store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 3"))
+    assert verify(store).ok
+
+
+def test_purge_refuses_a_broken_chain(store: RecordStore) -> None:
+    from tests.records.conftest import drop_audit_triggers
+
+    _append_at(store, NOW - timedelta(days=40), 3)
+    drop_audit_triggers(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET action = 'block' WHERE seq = 2"))
+    with pytest.raises(RecordsError, match="seq 2"):
+        purge(store, PROFILE, now=NOW)
+
+
+def test_purge_clears_ip_fields_past_retention(store: RecordStore, pseudonymizer: Any, generated: Any) -> None:
+    ip_key = pseudonymizer.ip("198.51.100.4")
+    dsa = {"regime": "dsa", "explanation": "x", "urls": ["https://e.x/1"], "notifier_name": "N",
+           "notifier_email": "n@e.x", "good_faith_statement": True}
+    old = file_notice(store, dsa, notifier_ip_key=ip_key, received_at=NOW - timedelta(days=31))
+    new = file_notice(store, dsa, notifier_ip_key=ip_key, received_at=NOW - timedelta(days=1))
+    record_acceptance(store, "user:k2:" + "a" * 64, "terms-of-use", lock=generated["lock"], ip_key=ip_key,
+                      accepted_at=NOW - timedelta(days=31))
+    record_acceptance(store, ip_key, "terms-of-use", lock=generated["lock"], accepted_at=NOW - timedelta(days=31))
+    record_flagged_image(store, b"img", at=NOW - timedelta(days=91))
+    record_flagged_image(store, b"img2", at=NOW - timedelta(days=89))
+    result = purge(store, PROFILE, now=NOW)
+    assert (result.ip_fields_cleared, result.rows_deleted, result.images_deleted) == (2, 1, 1)
+    with store.session() as s:
+        keys = dict(s.execute(select(Notice.reference, Notice.notifier_ip_key)).all())
+        assert keys == {old.reference: None, new.reference: ip_key}
+        assert s.execute(select(Acceptance.ip_key)).scalars().all() == [None]
+
+
+@pytest.mark.parametrize(("profile_data", "ip_days"), [({}, 30), ({"ip_retention_days": 7}, 7)])
+def test_retention_defaults(profile_data: dict[str, int], ip_days: int) -> None:
+    from clauseguard.guards.records import RetentionPolicy
+
+    assert RetentionPolicy.from_profile({"data": profile_data}).ip_days == ip_days
