@@ -43,7 +43,7 @@ except ImportError as err:  # pragma: no cover - depends on the installation
     raise GuardConfigError("the guardrails integration needs guardrails-ai: "
                            "pip install 'clauseguard[guardrails]'") from err
 
-__all__ = ["VALIDATORS", "ClauseguardValidator", "clauseguard_validator", "offline_guard"]
+__all__ = ["VALIDATORS", "ClauseguardValidator", "PipelineValidator", "clauseguard_validator", "offline_guard"]
 
 _settings.rc.enable_metrics = False
 _settings.rc.use_remote_inferencing = False
@@ -78,6 +78,24 @@ class ClauseguardValidator(Validator):
     def _validate(self, value: Any, metadata: dict[str, Any]) -> PassResult | FailResult:
         verdict = self.pipeline.check(value, stage=self.spec.stage, context=_context(metadata or {}))
         return _result(value, verdict)
+
+
+@register_validator(name="clauseguard/pipeline", data_type="string")
+class PipelineValidator(Validator):
+    """A whole stage of a :class:`Pipeline` (or guards.yaml) as one validator.
+
+    Prefer it to several per-guard validators that change text: guardrails merges several fixes of
+    one value with a text diff, which can drop one of them (a label beside a redaction).
+    """
+
+    def __init__(self, pipeline: Pipeline | str | os.PathLike[str], *, stage: str = "output",
+                 on_fail: Any = None, **kwargs: Any) -> None:
+        self.pipeline = pipeline if isinstance(pipeline, Pipeline) else Pipeline.from_yaml(pipeline)
+        self.stage = stage
+        super().__init__(on_fail=on_fail or OnFailAction.FIX, stage=stage, **kwargs)
+
+    def _validate(self, value: Any, metadata: dict[str, Any]) -> PassResult | FailResult:
+        return _result(value, self.pipeline.check(value, stage=self.stage, context=_context(metadata or {})))
 
 
 def _as_spec(spec: GuardSpec | Mapping[str, Any], guard_type: str | None) -> GuardSpec:

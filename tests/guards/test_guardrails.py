@@ -153,3 +153,26 @@ def test_litellm_cost_map_is_local(cg: Any) -> None:
     import os
 
     assert os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Write to jane@example.org", f"{NOTICE}Write to [EMAIL]\n\n[AI-generated]"),
+    ("the detonator", "Withheld (AUP 3)."),
+])
+def test_pipeline_validator_keeps_every_change(cg: Any, text: str, expected: str) -> None:
+    from clauseguard.guards import Pipeline
+
+    pipeline = Pipeline(parse_guards(
+        "- {id: kw, type: keyword, stage: output, params: {categories: [], terms: {S9: [detonator]}},"
+        " message: 'Withheld (AUP 3).'}\n"
+        "- {id: pii, type: pii, stage: output, on_fail: redact}\n"
+        "- {id: ai, type: ai_disclosure, stage: output, on_fail: label}\n"))
+    guard = cg.offline_guard(cg.PipelineValidator(pipeline))
+    assert guard.validate(text).validated_output == expected
+
+
+def test_pipeline_validator_from_yaml(cg: Any, tmp_path: Path) -> None:
+    path = tmp_path / "guards.yaml"
+    path.write_text("- {id: pii, type: pii, stage: input, on_fail: redact}\n", encoding="utf-8")
+    result = cg.PipelineValidator(path, stage="input").validate("jane@example.org", {})
+    assert result.fix_value == "[EMAIL]"
