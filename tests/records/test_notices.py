@@ -1,0 +1,237 @@
+"""Notices and takedowns: intake per regime, deadlines and queue, statements of reasons, DMCA timers
+and strikes, complaints, transparency."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from clauseguard.guards.records import (
+    NoticeError,
+    RecordStore,
+    decide,
+    file_complaint,
+    file_counter_notice,
+    file_notice,
+    get_notice,
+    mark_restored,
+    notice_queue,
+    parse_notice,
+    repeat_infringer_status,
+    report_court_action,
+    resolve_complaint,
+    restore_due,
+    restore_window,
+    transparency_report,
+)
+from clauseguard.guards.records.business_days import add_business_days, us_federal_holidays
+
+T0 = datetime(2025, 11, 21, 15, 0, tzinfo=UTC)  # a Friday before Thanksgiving week
+CONTACT = {"name": "Ann Owner", "email": "ann@example.org"}
+VALID: dict[str, dict[str, Any]] = {
+    "dsa": {"regime": "dsa", "explanation": "defamatory claims", "urls": ["https://pixel.example/i/1"],
+            "notifier_name": "Ann", "notifier_email": "ann@example.org", "good_faith_statement": True},
+    "dmca": {"regime": "dmca", "signature": "/Ann Owner/", "copyrighted_work": "Photo 'Dawn'",
+             "infringing_material": "a copy of Dawn", "urls": ["https://pixel.example/i/2"], "contact": CONTACT,
+             "good_faith_statement": True, "accuracy_statement": True, "authority_under_penalty_of_perjury": True},
+    "take_it_down": {"regime": "take_it_down", "signature": "/B. Person/", "depiction": "image of me",
+                     "urls": ["https://pixel.example/i/3"], "non_consent_statement": True, "contact": CONTACT},
+}
+COUNTER = {"signature": "/Up Loader/", "removed_material": "Dawn remix", "former_location": "https://pixel.example/i/2",
+           "mistake_statement_under_penalty_of_perjury": True, "name": "Up Loader", "address": "1 Main St, Town",
+           "phone": "+1 555 0100", "consent_to_jurisdiction": True, "accepts_service_of_process": True}
+
+
+def _without(regime: str, key: str, **changes: Any) -> dict[str, Any]:
+    data = {k: v for k, v in VALID[regime].items() if k != key}
+    return {**data, **changes}
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    (_without("dsa", "explanation"), "explanation"),
+    (_without("dsa", "urls"), "urls"),
+    (_without("dsa", "urls", urls=[]), "urls"),
+    (_without("dsa", "notifier_email"), "notifier_email"),
+    (_without("dsa", "notifier_name"), "notifier_name"),
+    (_without("dsa", "good_faith_statement", good_faith_statement=False), "good_faith_statement"),
+    (_without("dmca", "signature"), "signature"),
+    (_without("dmca", "copyrighted_work"), "copyrighted_work"),
+    (_without("dmca", "infringing_material"), "infringing_material"),
+    (_without("dmca", "urls"), "urls"),
+    (_without("dmca", "contact"), "contact"),
+    (_without("dmca", "contact", contact={"name": "A"}), "contact"),
+    (_without("dmca", "good_faith_statement"), "good_faith_statement"),
+    (_without("dmca", "accuracy_statement", accuracy_statement=False), "accuracy_statement"),
+    (_without("dmca", "authority_under_penalty_of_perjury"), "authority_under_penalty_of_perjury"),
+    (_without("take_it_down", "signature"), "signature"),
+    (_without("take_it_down", "depiction"), "depiction"),
+    (_without("take_it_down", "urls"), "urls"),
+    (_without("take_it_down", "non_consent_statement"), "non_consent_statement"),
+    (_without("take_it_down", "contact"), "contact"),
+    ({"regime": "gdpr"}, "regime"),
+])
+def test_missing_element_is_named(data: dict[str, Any], field: str) -> None:
+    with pytest.raises(NoticeError) as info:
+        parse_notice(data)
+    assert field in info.value.fields and field in str(info.value)
+
+
+def test_dsa_identity_optional_only_for_child_sexual_abuse() -> None:
+    data = _without("dsa", "notifier_name", notifier_email=None, concerns_child_sexual_abuse=True)
+    assert parse_notice(data).notifier_name is None
+
+
+@pytest.mark.parametrize(("regime", "hours", "legal"), [("dsa", 72, False), ("dmca", 24, False),
+                                                         ("take_it_down", 48, True)])
+def test_acknowledgement_deadlines(store: RecordStore, regime: str, hours: int, legal: bool) -> None:
+    ack = file_notice(store, VALID[regime], received_at=T0)
+    assert (ack.deadline - ack.received_at, ack.deadline_is_legal) == (timedelta(hours=hours), legal)
+    assert ack.reference.startswith({"dsa": "DSA-", "dmca": "DMCA-", "take_it_down": "TID-"}[regime])
+    assert get_notice(store, ack.reference).payload == parse_notice(VALID[regime]).model_dump(mode="json")
+
+
+def test_targets_are_configurable_but_the_law_is_not(store: RecordStore) -> None:
+    targets = {"dsa": timedelta(hours=12), "take_it_down": timedelta(days=30)}
+    assert file_notice(store, VALID["dsa"], received_at=T0, targets=targets).deadline == T0 + timedelta(hours=12)
+    assert file_notice(store, VALID["take_it_down"], received_at=T0, targets=targets).deadline == T0 + timedelta(
+        hours=48)
+
+
+def test_queue_is_ordered_by_deadline(store: RecordStore) -> None:
+    refs = {r: file_notice(store, VALID[r], received_at=T0).reference for r in ("dsa", "take_it_down", "dmca")}
+    assert [n.reference for n in notice_queue(store)] == [refs["dmca"], refs["take_it_down"], refs["dsa"]]
+
+
+def test_statement_of_reasons_cites_clause_and_section(store: RecordStore, generated: dict[str, Any]) -> None:
+    report = json.loads(generated["report"].read_text())
+    ack = file_notice(store, VALID["dsa"], received_at=T0)
+    sor = decide(store, notice_reference=ack.reference, restriction="removal", facts="Notice DSA under Art. 16",
+                 automated_detection=True, automated_decision=False, clause_id="content/sexual-content",
+                 report=generated["report"], legal_ground=None, territorial_scope="EU")
+    ground = sor.to_dict()["contractual_ground"]
+    clause = next(c for c in report["clauses"] if c["id"] == "content/sexual-content")
+    doc = ground["document_id"]
+    assert ground["section_number"] == clause["sections"][doc]
+    assert ground["clause_id"] == "content/sexual-content" and ground["section_title"]
+    assert f'section {clause["sections"][doc]} ("{clause["title"]}")' in ground["citation"]
+    assert {r["kind"] for r in sor.redress} == {"internal_complaint", "out_of_court_settlement", "court"}
+    assert sor.to_dict()["automated_means"] == {"detection": True, "decision": False}
+    assert get_notice(store, ack.reference).status == "actioned"
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"restriction": "removal", "facts": "x"}, "legal_ground"),
+    ({"restriction": "removal", "facts": " ", "legal_ground": "x"}, "facts"),
+    ({"restriction": "removal", "facts": "x", "clause_id": "content/sexual-content"}, "report"),
+    ({"restriction": "removal", "facts": "x", "legal_ground": "x", "notice_reference": "DSA-NONE"},
+     "notice_reference"),
+])
+def test_decision_needs_its_elements(store: RecordStore, kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(NoticeError) as info:
+        decide(store, automated_detection=False, automated_decision=False, **kwargs)
+    assert field in info.value.fields
+
+
+def test_unknown_clause_is_an_error(store: RecordStore, generated: dict[str, Any]) -> None:
+    with pytest.raises(Exception, match="not in the generated documents"):
+        decide(store, restriction="removal", facts="x", automated_detection=False, automated_decision=False,
+               clause_id="content/no-such-clause", report=generated["report"])
+
+
+@pytest.mark.parametrize(("received", "not_before", "not_after"), [
+    # Fri 21 Nov 2025: Thanksgiving (27 Nov) is skipped; 10th business day Mon 8 Dec, 14th Fri 12 Dec
+    (T0, date(2025, 12, 9), date(2025, 12, 13)),
+    # Mon 1 Dec 2025 late evening UTC: 10th business day Mon 15 Dec, 14th Fri 19 Dec
+    (datetime(2025, 12, 1, 23, 59, tzinfo=UTC), date(2025, 12, 16), date(2025, 12, 20)),
+    # Fri 19 Dec 2025: Christmas and New Year's Day skipped: 10th 6 Jan 2026, 14th 12 Jan 2026
+    (datetime(2025, 12, 19, 9, tzinfo=UTC), date(2026, 1, 7), date(2026, 1, 13)),
+])
+def test_restore_window_in_business_days(received: datetime, not_before: date, not_after: date) -> None:
+    lo, hi = restore_window(received)
+    assert (lo, hi) == (datetime.combine(not_before, datetime.min.time(), UTC),
+                        datetime.combine(not_after, datetime.min.time(), UTC))
+
+
+@pytest.mark.parametrize(("year", "day"), [(2021, date(2021, 12, 31)), (2026, date(2026, 7, 3)),
+                                           (2025, date(2025, 11, 27)), (2025, date(2025, 1, 20))])
+def test_observed_federal_holidays(year: int, day: date) -> None:
+    assert day in us_federal_holidays(year)
+    assert add_business_days(day - timedelta(days=1), 1) != day
+
+
+def test_counter_notice_restore_and_court_action(store: RecordStore) -> None:
+    ack = file_notice(store, VALID["dmca"], received_at=T0, uploader_key="user:k2:" + "1" * 64)
+    decide(store, notice_reference=ack.reference, restriction="removal", facts="DMCA notice",
+           automated_detection=False, automated_decision=False, legal_ground="17 U.S.C. §512(c)", decided_at=T0)
+    assert repeat_infringer_status(store, "user:k2:" + "1" * 64, now=T0).strikes == 1
+    cn = file_counter_notice(store, ack.reference, COUNTER, received_at=T0 + timedelta(days=1))
+    assert restore_due(store, now=cn.restore_not_before - timedelta(seconds=1)) == []
+    with pytest.raises(NoticeError):
+        mark_restored(store, cn.reference, at=cn.restore_not_before - timedelta(hours=1))
+    assert [c.reference for c in restore_due(store, now=cn.restore_not_before)] == [cn.reference]
+    mark_restored(store, cn.reference, at=cn.restore_not_before)
+    assert repeat_infringer_status(store, "user:k2:" + "1" * 64, now=T0).strikes == 0  # withdrawn
+    ack2 = file_notice(store, VALID["dmca"], received_at=T0)
+    cn2 = file_counter_notice(store, ack2.reference, COUNTER, received_at=T0)
+    report_court_action(store, cn2.reference, at=T0 + timedelta(days=2))
+    assert restore_due(store, now=cn2.restore_not_after) == []
+
+
+@pytest.mark.parametrize("missing", ["signature", "former_location", "phone", "consent_to_jurisdiction",
+                                     "accepts_service_of_process", "mistake_statement_under_penalty_of_perjury"])
+def test_counter_notice_elements(store: RecordStore, missing: str) -> None:
+    ack = file_notice(store, VALID["dmca"], received_at=T0)
+    with pytest.raises(NoticeError) as info:
+        file_counter_notice(store, ack.reference, {k: v for k, v in COUNTER.items() if k != missing})
+    assert missing in info.value.fields
+
+
+@pytest.mark.parametrize(("days_apart", "threshold", "terminate"), [
+    ([0, 10, 20], 3, True), ([0, 10], 3, False), ([0, 200, 400], 3, False), ([0, 1], 2, True)])
+def test_repeat_infringer_threshold(store: RecordStore, days_apart: list[int], threshold: int,
+                                    terminate: bool) -> None:
+    from clauseguard.guards.records import record_strike
+
+    for d in days_apart:
+        record_strike(store, "user:k2:" + "2" * 64, at=T0 + timedelta(days=d))
+    now = T0 + timedelta(days=max(days_apart))
+    assert repeat_infringer_status(store, "user:k2:" + "2" * 64, threshold=threshold, now=now).terminate is terminate
+
+
+@pytest.mark.parametrize(("delay", "accepted"), [(timedelta(days=1), True), (timedelta(days=181), True),
+                                                 (timedelta(days=181, seconds=1), False),
+                                                 (timedelta(days=185), False)])
+def test_complaint_window_six_months(  # decided 31 Jan: the window ends 31 Jul (181 days)
+    store: RecordStore, delay: timedelta, accepted: bool) -> None:
+    sor = decide(store, restriction="account_suspension", facts="x", legal_ground="y", automated_detection=True,
+                 automated_decision=True, decided_at=datetime(2025, 1, 31, tzinfo=UTC))
+    received = sor.decided_at + delay
+    if accepted:
+        ref = file_complaint(store, sor.reference, "I did nothing wrong", received_at=received)
+        resolve_complaint(store, ref, "reversed", "the classifier was wrong")
+        with pytest.raises(NoticeError, match="already resolved"):
+            resolve_complaint(store, ref, "upheld", "again")
+    else:
+        with pytest.raises(NoticeError, match="6 months"):
+            file_complaint(store, sor.reference, "late", received_at=received)
+
+
+def test_transparency_report(store: RecordStore) -> None:
+    for hours, regime, restriction, auto in [(2, "dsa", "removal", True), (4, "dmca", "removal", False),
+                                             (10, "dsa", "none", False)]:
+        ack = file_notice(store, VALID[regime], received_at=T0)
+        decide(store, notice_reference=ack.reference, restriction=restriction, facts="f", legal_ground="g",
+               automated_detection=auto, automated_decision=auto, decided_at=T0 + timedelta(hours=hours))
+    decide(store, restriction="demotion", facts="own", legal_ground="g", automated_detection=True,
+           automated_decision=False, decided_at=T0)
+    file_notice(store, VALID["take_it_down"], received_at=T0)
+    rep = transparency_report(store)
+    assert rep["notices"]["by_regime"] == {"dsa": 2, "dmca": 1, "take_it_down": 1}
+    assert rep["notices"]["by_status"] == {"actioned": 2, "rejected": 1, "open": 1}
+    assert rep["decisions"]["by_regime_and_outcome"] == {"dsa/action_taken": 1, "dmca/action_taken": 1,
+                                                         "dsa/no_action": 1, "own_initiative/action_taken": 1}
+    assert rep["decisions"]["median_hours_to_action"] == 4.0
+    assert (rep["decisions"]["automated_detection"], rep["decisions"]["automated_decision"]) == (2, 1)
