@@ -17,10 +17,6 @@ from clauseguard.guards.server.metrics import Metrics
 __all__ = ["BodyLimitMiddleware", "MetricsMiddleware", "SecurityHeadersMiddleware"]
 
 
-class _TooLarge(Exception):
-    pass
-
-
 async def _send_json(send: Send, status: int, payload: dict[str, object]) -> None:
     body = json.dumps(payload).encode()
     await send({"type": "http.response.start", "status": status,
@@ -45,27 +41,28 @@ class BodyLimitMiddleware:
             await _send_json(send, 413, {"detail": f"request body over the limit of {limit} bytes"})
             return
         received = 0
-        started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _TooLarge
+                    # Answer now, and tell the app the client left: it stops reading, and whatever it
+                    # tries to send afterwards is dropped.
+                    refused = True
+                    await _send_json(send, 413, {"detail": f"request body over the limit of {limit} bytes"})
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_json(send, 413, {"detail": f"request body over the limit of {limit} bytes"})
+        await self.app(scope, counting_receive, guarded_send)
 
 
 class MetricsMiddleware:

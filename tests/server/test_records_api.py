@@ -1,0 +1,125 @@
+"""Notices, notifier status, counter-notices, the moderation queue and decisions over HTTP."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+DSA = {"regime": "dsa", "explanation": "This post defames me.", "urls": ["https://example.org/p/1"],
+       "notifier_name": "Ann Example", "notifier_email": "ann@example.org", "good_faith_statement": True}
+CONTACT = {"name": "Bo Example", "email": "bo@example.org"}
+DMCA = {"regime": "dmca", "signature": "/Bo Example/", "copyrighted_work": "My photo 'Dawn'",
+        "infringing_material": "a copy of the photo", "urls": ["https://example.org/i/2"], "contact": CONTACT,
+        "good_faith_statement": True, "accuracy_statement": True, "authority_under_penalty_of_perjury": True}
+TID = {"regime": "take_it_down", "signature": "/Cy Example/", "depiction": "an intimate image of me",
+       "urls": ["https://example.org/i/3"], "non_consent_statement": True,
+       "contact": {"name": "Cy Example", "email": "cy@example.org"}}
+COUNTER = {"signature": "/Di Example/", "removed_material": "the photo", "former_location": "https://example.org/i/2",
+           "mistake_statement_under_penalty_of_perjury": True, "name": "Di Example", "address": "1 Road, Town",
+           "phone": "+1 555 0100", "consent_to_jurisdiction": True, "accepts_service_of_process": True}
+
+
+def without(notice: dict[str, Any], key: str) -> dict[str, Any]:
+    out = copy.deepcopy(notice)
+    out.pop(key)
+    return out
+
+
+@pytest.mark.parametrize(("notice", "legal"), [(DSA, False), (DMCA, False), (TID, True)])
+def test_notice_is_acknowledged(client: TestClient, notice: dict[str, Any], legal: bool) -> None:
+    response = client.post("/v1/notices", json=notice)
+    assert response.status_code == 201
+    ack = response.json()
+    assert ack["regime"] == notice["regime"]
+    assert ack["reference"].startswith({"dsa": "DSA-", "dmca": "DMCA-", "take_it_down": "TID-"}[notice["regime"]])
+    assert ack["deadline_is_legal"] is legal
+    assert ack["deadline"] > ack["received_at"]
+
+
+@pytest.mark.parametrize(("notice", "field"), [
+    (without(DSA, "explanation"), "explanation"),
+    (without(DSA, "notifier_email"), "notifier_email"),
+    (without(DMCA, "signature"), "signature"),
+    ({**DMCA, "accuracy_statement": False}, "accuracy_statement"),
+    (without(TID, "contact"), "contact"),
+    (without(DSA, "regime"), "regime"),
+    ({**DSA, "regime": "gdpr"}, ""),
+])
+def test_incomplete_notice_names_the_field(client: TestClient, notice: dict[str, Any], field: str) -> None:
+    response = client.post("/v1/notices", json=notice)
+    assert response.status_code == 422
+    assert any(e["field"].endswith(field) for e in response.json()["errors"])
+
+
+def test_notifier_status_needs_reference_and_email(client: TestClient) -> None:
+    ref = client.post("/v1/notices", json=DMCA).json()["reference"]
+    ok = client.get(f"/v1/notices/{ref}", headers={"X-Notifier-Email": "BO@example.org"})
+    assert ok.status_code == 200 and ok.json()["status"] == "open" and ok.json()["decision"] is None
+    wrong = client.get(f"/v1/notices/{ref}", headers={"X-Notifier-Email": "eve@example.org"})
+    unknown = client.get("/v1/notices/DMCA-XXXXXXXXXX", headers={"X-Notifier-Email": "bo@example.org"})
+    assert wrong.status_code == unknown.status_code == 404
+    assert wrong.json() == unknown.json()
+    assert client.get(f"/v1/notices/{ref}").status_code == 422
+
+
+def test_queue_needs_a_token(client: TestClient) -> None:
+    client.post("/v1/notices", json=DSA)
+    for headers in ({}, {"Authorization": "Bearer cg_nope_nope"}, {"Authorization": "Basic abc"}):
+        response = client.get("/v1/moderation/queue", headers=headers)
+        assert response.status_code == 401
+        assert "example.org" not in response.text
+
+
+def test_queue_is_ordered_by_deadline(client: TestClient, admin_headers: dict[str, str]) -> None:
+    refs = {n["regime"]: client.post("/v1/notices", json=n).json()["reference"] for n in (DSA, DMCA, TID)}
+    queue = client.get("/v1/moderation/queue", headers=admin_headers).json()
+    assert [q["reference"] for q in queue] == [refs["dmca"], refs["take_it_down"], refs["dsa"]]
+    assert [q["deadline"] for q in queue] == sorted(q["deadline"] for q in queue)
+
+
+def test_decision_closes_the_notice_and_the_notifier_sees_it(client: TestClient,
+                                                             admin_headers: dict[str, str]) -> None:
+    ref = client.post("/v1/notices", json=DSA).json()["reference"]
+    decision = client.post(f"/v1/moderation/notices/{ref}/decision", headers=admin_headers,
+                           json={"restriction": "removal", "facts": "The post names and defames the notifier.",
+                                 "legal_ground": "Defamation Act 2013 s.1"})
+    assert decision.status_code == 201
+    statement = decision.json()
+    assert statement["reference"].startswith("SOR-") and statement["notice_reference"] == ref
+    assert {r["basis"] for r in statement["redress"]} >= {"DSA Art. 20", "DSA Art. 21"}
+    assert client.get("/v1/moderation/queue", headers=admin_headers).json() == []
+    status = client.get(f"/v1/notices/{ref}", headers={"X-Notifier-Email": "ann@example.org"}).json()
+    assert status["status"] == "actioned" and status["decision"]["reference"] == statement["reference"]
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ({"restriction": "removal", "facts": "no ground given"}, 422),
+    ({"restriction": "banish", "facts": "x", "legal_ground": "y"}, 422),
+    ({"restriction": "none", "facts": ""}, 422),
+])
+def test_bad_decisions(client: TestClient, admin_headers: dict[str, str], body: dict[str, Any], status: int) -> None:
+    ref = client.post("/v1/notices", json=DSA).json()["reference"]
+    assert client.post(f"/v1/moderation/notices/{ref}/decision", headers=admin_headers, json=body).status_code == status
+
+
+def test_decision_on_unknown_notice_is_404(client: TestClient, admin_headers: dict[str, str]) -> None:
+    response = client.post("/v1/moderation/notices/DSA-XXXXXXXXXX/decision", headers=admin_headers,
+                           json={"restriction": "removal", "facts": "x", "legal_ground": "y"})
+    assert response.status_code == 404
+
+
+def test_counter_notice_gives_the_restore_window(client: TestClient) -> None:
+    ref = client.post("/v1/notices", json=DMCA).json()["reference"]
+    response = client.post("/v1/counter-notices", json={"notice_reference": ref, "counter_notice": COUNTER})
+    assert response.status_code == 201
+    ack = response.json()
+    assert ack["notice_reference"] == ref and ack["restore_not_before"] < ack["restore_not_after"]
+    incomplete = client.post("/v1/counter-notices",
+                             json={"notice_reference": ref, "counter_notice": without(COUNTER, "phone")})
+    assert incomplete.status_code == 422 and "phone" in incomplete.json()["detail"]
+    missing = client.post("/v1/counter-notices",
+                          json={"notice_reference": "DMCA-XXXXXXXXXX", "counter_notice": COUNTER})
+    assert missing.status_code == 404

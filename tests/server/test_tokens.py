@@ -1,0 +1,76 @@
+"""Bearer tokens: roles, hashing at rest, revocation, the bootstrap admin token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from clauseguard.guards.server.tokens import Role, TokenStore, api_tokens
+
+
+def make_token(client: TestClient, admin_headers: dict[str, str], role: str) -> str:
+    response = client.post("/v1/admin/tokens", headers=admin_headers, json={"role": role, "label": f"a {role}"})
+    assert response.status_code == 201
+    return response.json()["token"]
+
+
+@pytest.mark.parametrize(("role", "queue", "admin"), [
+    ("moderator", 200, 403),
+    ("admin", 200, 200),
+])
+def test_roles(client: TestClient, admin_headers: dict[str, str], role: str, queue: int, admin: int) -> None:
+    headers = {"Authorization": f"Bearer {make_token(client, admin_headers, role)}"}
+    assert client.get("/v1/moderation/queue", headers=headers).status_code == queue
+    assert client.get("/v1/admin/tokens", headers=headers).status_code == admin
+
+
+def test_revoked_token_is_refused(client: TestClient, admin_headers: dict[str, str]) -> None:
+    token = make_token(client, admin_headers, "moderator")
+    token_id = token.split("_")[1]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/v1/moderation/queue", headers=headers).status_code == 200
+    assert client.delete(f"/v1/admin/tokens/{token_id}", headers=admin_headers).status_code == 204
+    assert client.get("/v1/moderation/queue", headers=headers).status_code == 401
+    assert client.delete(f"/v1/admin/tokens/{token_id}", headers=admin_headers).status_code == 404
+    listed = {t["id"]: t for t in client.get("/v1/admin/tokens", headers=admin_headers).json()}
+    assert listed[token_id]["revoked_at"] is not None and "token" not in listed[token_id]
+
+
+def test_tokens_are_stored_hashed(client: TestClient, admin_headers: dict[str, str]) -> None:
+    token = make_token(client, admin_headers, "admin")
+    secret = token.split("_", 2)[2]
+    state = client.app.state.clauseguard  # type: ignore[attr-defined]
+    with state.engine.connect() as conn:
+        rows = conn.execute(select(api_tokens)).all()
+    dumped = repr([tuple(r) for r in rows])
+    assert secret not in dumped and secret.encode() not in b"".join(r.digest for r in rows)
+    assert all(len(r.digest) == 32 and len(r.salt) == 16 for r in rows)
+
+
+@pytest.mark.parametrize("token", ["", "cg__", "cg_abc_", "xx_abc_def", "cg_" + "a" * 300, "Bearer"])
+def test_malformed_tokens_verify_to_none(client: TestClient, token: str) -> None:
+    assert client.app.state.clauseguard.tokens.verify(token) is None  # type: ignore[attr-defined]
+
+
+def test_tampered_secret_is_refused(client: TestClient, admin_headers: dict[str, str]) -> None:
+    token = make_token(client, admin_headers, "admin")
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert client.get("/v1/admin/tokens", headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
+
+
+def test_without_bootstrap_token_admin_routes_are_closed(make_app: Callable[..., FastAPI]) -> None:
+    with TestClient(make_app(admin_token=None)) as client:
+        response = client.get("/v1/admin/tokens", headers={"Authorization": "Bearer anything-at-all-123"})
+        assert response.status_code == 401
+
+
+def test_store_round_trip(client: TestClient) -> None:
+    store: TokenStore = client.app.state.clauseguard.tokens  # type: ignore[attr-defined]
+    token, info = store.create(Role.MODERATOR, "direct")
+    principal = store.verify(token)
+    assert principal is not None and (principal.id, principal.role) == (info.id, Role.MODERATOR)
+    assert store.revoke(info.id) and store.verify(token) is None
