@@ -1,0 +1,78 @@
+"""Acceptances: record the current version and hash; ask again when a document's content changes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+from clauseguard.guards.records import (
+    NoticeError,
+    RecordStore,
+    accepted,
+    document_versions,
+    needs_acceptance,
+    record_acceptance,
+)
+
+USER = "user:k2:" + "3" * 64
+
+
+@pytest.fixture
+def lock(generated: dict[str, Any]) -> dict[str, Any]:
+    return yaml.safe_load(generated["lock"].read_text(encoding="utf-8"))
+
+
+def _changed(lock: dict[str, Any], what: str) -> dict[str, Any]:
+    new = copy.deepcopy(lock)
+    if what == "clause":
+        clause = next(c for c in new["clauses"] if c["id"] == "core/governing-law")
+        clause["sha256"] = "0" * 64
+    elif what == "template":
+        new["templates"][0]["sha256"] = "1" * 64
+    elif what == "profile":
+        new["profile_sha256"] = "2" * 64
+    return new
+
+
+def test_all_documents_need_acceptance_at_first(store: RecordStore, lock: dict[str, Any]) -> None:
+    assert [d.id for d in needs_acceptance(store, USER, lock)] == [t["id"] for t in lock["templates"]]
+
+
+@pytest.mark.parametrize(("change", "again"), [
+    ("nothing", []),
+    ("clause", ["terms-of-use"]),  # core/governing-law is in the terms only
+    ("template", ["terms-of-use"]),
+    ("profile", ["terms-of-use", "privacy-notice"]),
+])
+def test_changes_ask_for_acceptance_again(store: RecordStore, lock: dict[str, Any], generated: dict[str, Any],
+                                          change: str, again: list[str]) -> None:
+    report = generated["report"]
+    for doc in ("terms-of-use", "privacy-notice"):
+        row = record_acceptance(store, USER, doc, lock=lock, report=report, channel="api")
+        assert (row.version, row.channel) == (document_versions(lock, report)[doc].version, "api")
+    new_lock = _changed(lock, change)
+    pending = needs_acceptance(store, USER, new_lock, report=report, documents=["terms-of-use", "privacy-notice"])
+    assert [d.id for d in pending] == again
+
+
+def test_acceptance_is_idempotent_and_keys_span_rotation(store: RecordStore, lock: dict[str, Any]) -> None:
+    first = record_acceptance(store, USER, "terms-of-use", lock=lock)
+    again = record_acceptance(store, USER, "terms-of-use", lock=lock)
+    assert first.id == again.id and len(accepted(store, USER)) == 1
+    old_key = "user:k1:" + "4" * 64
+    record_acceptance(store, old_key, "privacy-notice", lock=lock)
+    assert {d.id for d in needs_acceptance(store, [USER, old_key], lock)} == (
+        set(document_versions(lock)) - {"terms-of-use", "privacy-notice"})
+
+
+def test_unknown_document(store: RecordStore, lock: dict[str, Any]) -> None:
+    with pytest.raises(NoticeError, match=r"not in clauseguard\.lock"):
+        record_acceptance(store, USER, "cookie-policy", lock=lock)
+
+
+def test_lock_with_documents_section_is_used_as_is() -> None:
+    lock = {"documents": [{"id": "terms-of-use", "version": "2.0.0", "sha256": "a" * 64}]}
+    assert document_versions(lock)["terms-of-use"].sha256 == "a" * 64
