@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lint": ("clauseguard.generator.cli", "lint", "Check clause and template files (yours or the built-in ones)."),
     "catalogue": ("clauseguard.generator.cli", "catalogue", "Write the clause catalogue as Markdown."),
     "check": ("clauseguard.guards.cli", "check", "Run guards.yaml on texts; print one JSON verdict per input."),
+    "inspect": ("clauseguard.guards.inspect_cli", "inspect", "Show the AI-generated marks of an image."),
 }
 
 

@@ -14,18 +14,15 @@ This module imports neither diffusers nor torch: it only needs the result's ``.i
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from clauseguard.errors import UserError
 from clauseguard.guards._base import Context
-from clauseguard.guards._images import ImageLoadError, encode_png, load_image
+from clauseguard.guards._images import encode_png
 from clauseguard.guards._params import Action, Modality, Stage
-from clauseguard.guards._runner import run_guard
-from clauseguard.guards._verdict import Finding, Verdict, strongest
+from clauseguard.guards._verdict import Finding, Verdict
 from clauseguard.guards.pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -82,7 +79,7 @@ class GuardedDiffusionPipeline:
         for index, image in enumerate(_images_of(output)):
             if index < len(flagged) and flagged[index]:
                 verdict = _builtin_block()
-                self.guards.sink.record(_record(verdict, context, 0.0, None))
+                self.guards._record(verdict, context, Stage.OUTPUT, 0.0, Modality.IMAGE)
             else:
                 verdict = check_image(self.guards, encode_png(image), context=context)
             result.verdicts.append(verdict)
@@ -98,49 +95,10 @@ def guard_diffusers_pipeline(pipe: Callable[..., Any], guard_pipeline: Pipeline)
 
 
 def check_image(guards: Pipeline, data: bytes, *, context: Context | None = None) -> Verdict:
-    """Run the output-stage image guards on ``data``, each on the previous one's output; record it.
-
-    Unlike ``Pipeline.check`` (which judges every guard on the original content and keeps it as the
-    output), image guards transform: the blur and the marks must reach the caller.
-    """
-    context = context or Context(stage=Stage.OUTPUT)
-    started = time.perf_counter()
-    verdicts: list[Verdict] = []
-    current: bytes = data
-    for guard in guards.stage_guards(Stage.OUTPUT, Modality.IMAGE):
-        verdicts.append(run_guard(guard, current, context))
-        if not verdicts[-1].allowed:
-            break
-        if isinstance(verdicts[-1].output, bytes):
-            current = verdicts[-1].output
-    verdict = _chain(current, verdicts)
-    guards.sink.record(_record(verdict, context, time.perf_counter() - started, data))
-    return verdict
-
-
-def _chain(output: bytes, verdicts: list[Verdict]) -> Verdict:
-    findings = tuple(f for v in verdicts for f in v.findings)
-    metadata: dict[str, Any] = {}
-    for v in verdicts:
-        metadata.update(v.metadata)
-    action = strongest([v.action for v in verdicts])
-    if action is Action.BLOCK:
-        return Verdict(allowed=False, action=action, output=None, findings=findings, metadata=metadata)
-    return Verdict(allowed=True, action=action, output=output, findings=findings, metadata=metadata)
-
-
-def _record(verdict: Verdict, context: Context, seconds: float, data: bytes | None) -> dict[str, Any]:
-    """The decision record: the pipeline's fields plus the image's hashes and sizes (never pixels)."""
-    image = dict(verdict.metadata.get("image", {}))
-    if not image and data is not None:
-        try:
-            image = load_image(data).describe()
-        except ImageLoadError:
-            image = {}
-    return {"time": datetime.now(UTC).isoformat(), "request_id": context.request_id, "stage": "output",
-            "modality": "image", "allowed": verdict.allowed, "action": verdict.action.value,
-            "findings": [f.to_dict() for f in verdict.findings], "image": image,
-            "elapsed_ms": round(seconds * 1000, 3)}
+    """Run the output-stage image guards on ``data`` (each on the previous one's output: the blur, then
+    the marks) and record the decision; the pipeline does the chaining."""
+    return guards.check(data, stage=Stage.OUTPUT, context=context or Context(stage=Stage.OUTPUT),
+                        modality=Modality.IMAGE)
 
 
 def _builtin_block() -> Verdict:

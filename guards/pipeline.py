@@ -1,6 +1,6 @@
 """The pipeline: run the guards of a stage on a text, combine their verdicts, record the decision.
 
-Decisions about content the pipeline cannot judge are explicit, never a pass: content over
+Decisions about content the pipeline cannot judge are explicit, never a pass: text over
 ``max_chars`` is blocked with a "too large to check" finding (raise ``max_chars`` or set it to None to
 check anyway), and bytes that are not UTF-8 text are blocked with a finding saying so.
 """
@@ -60,14 +60,17 @@ class Pipeline:
         """Run the guards of ``stage`` and ``modality`` on ``content``."""
         context, content, early = self._prepare(content, stage, context, modality)
         if early is not None:
-            return self._record(early, context, stage, 0.0)
+            return self._record(early, context, stage, 0.0, modality, content)
         started = time.perf_counter()
         verdicts: list[Verdict] = []
+        current = content
         for guard in self.stage_guards(stage, modality):
-            verdicts.append(run_guard(guard, content, context))
+            verdicts.append(run_guard(guard, current, context))
             if verdicts[-1].action is Action.BLOCK:
                 break
-        return self._record(combine(content, verdicts), context, stage, time.perf_counter() - started)
+            current = _next_input(current, verdicts[-1])
+        return self._record(combine(current, verdicts), context, stage, time.perf_counter() - started,
+                            modality, content)
 
     def check_input(self, text: str | bytes, context: Context | None = None) -> Verdict:
         return self.check(text, stage=Stage.INPUT, context=context)
@@ -81,14 +84,17 @@ class Pipeline:
                      modality: Modality | str = Modality.TEXT) -> Verdict:
         context, content, early = self._prepare(content, stage, context, modality)
         if early is not None:
-            return self._record(early, context, stage, 0.0)
+            return self._record(early, context, stage, 0.0, modality, content)
         started = time.perf_counter()
         verdicts: list[Verdict] = []
+        current = content
         for guard in self.stage_guards(stage, modality):
-            verdicts.append(await arun_guard(guard, content, context))
+            verdicts.append(await arun_guard(guard, current, context))
             if verdicts[-1].action is Action.BLOCK:
                 break
-        return self._record(combine(content, verdicts), context, stage, time.perf_counter() - started)
+            current = _next_input(current, verdicts[-1])
+        return self._record(combine(current, verdicts), context, stage, time.perf_counter() - started,
+                            modality, content)
 
     async def acheck_input(self, text: str | bytes, context: Context | None = None) -> Verdict:
         return await self.acheck(text, stage=Stage.INPUT, context=context)
@@ -118,22 +124,53 @@ class Pipeline:
                                                   f"{err.start}); not checked")
         if not isinstance(content, str | bytes):
             return context, b"", _refusal(f"content of type {type(content).__name__} cannot be checked")
-        if self.max_chars is not None and len(content) > self.max_chars:
+        if isinstance(content, str) and self.max_chars is not None and len(content) > self.max_chars:
             return context, content, _refusal(f"content too large to check ({len(content)} > "
                                               f"{self.max_chars} characters)")
         return context, content, None
 
-    def _record(self, verdict: Verdict, context: Context, stage: Stage | str, seconds: float) -> Verdict:
+    def _record(self, verdict: Verdict, context: Context, stage: Stage | str, seconds: float,
+                modality: Modality | str = Modality.TEXT, content: str | bytes | None = None) -> Verdict:
+        image = _image_facts(verdict, content) if Modality(modality) is Modality.IMAGE else None
         self.sink.record({
             "time": datetime.now(UTC).isoformat(),
             "request_id": context.request_id,
             "stage": Stage(stage).value,
+            "modality": Modality(modality).value,
             "allowed": verdict.allowed,
             "action": verdict.action.value,
             "findings": [f.to_dict() for f in verdict.findings],
+            "metadata": dict(verdict.metadata),  # markers and image hashes; never content
             "elapsed_ms": round(seconds * 1000, 3),
+            **({"image": image} if image is not None else {}),
         })
         return verdict
+
+
+def _image_facts(verdict: Verdict, content: str | bytes | None) -> dict[str, object]:
+    """Hashes, size and format of a judged image, for the record — never its pixels."""
+    facts = verdict.metadata.get("image")
+    if isinstance(facts, dict) and facts:
+        return dict(facts)
+    if not isinstance(content, bytes):
+        return {}
+    from clauseguard.guards._images import ImageLoadError, load_image
+
+    try:
+        return load_image(content).describe()
+    except ImageLoadError:
+        import hashlib
+
+        return {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content), "decodable": False}
+
+
+def _next_input(current: str | bytes, verdict: Verdict) -> str | bytes:
+    """What the next guard judges. Text guards all judge the original text (their spans share one
+    coordinate system and ``combine`` applies them together); image guards transform, so each one
+    judges the previous one's output (the blur, then the marks) and the last output is the result."""
+    if isinstance(current, bytes) and isinstance(verdict.output, bytes):
+        return verdict.output
+    return current
 
 
 def _refusal(reason: str) -> Verdict:

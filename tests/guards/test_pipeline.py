@@ -166,3 +166,22 @@ def test_all_is_complete_and_sorted() -> None:
     # isort-style order (as ruff's RUF022): CONSTANTS, then Classes, then functions.
     assert guards_pkg.__all__ == sorted(guards_pkg.__all__, key=lambda n: (not n.isupper(), n[0].islower(), n))
     assert set(exported) - {"annotations", "logging"} == set(guards_pkg.__all__)
+
+
+def test_image_guards_chain_and_the_text_size_limit_does_not_apply_to_images() -> None:
+    """Each image guard judges the previous one's output (the marks reach the caller), the record
+    carries the image's hashes, and ``max_chars`` (a text limit) does not block a large image."""
+    pytest.importorskip("PIL")
+    from fixtures.images.generate import encode, text_on_white
+
+    from clauseguard.guards.image_mark import read_marks
+
+    sink = MemorySink()
+    mark = GuardSpec(id="mark", type="image_mark", stage="output", modality="image", on_fail="label")
+    pipeline = Pipeline([mark], sink=sink, max_chars=10)
+    data = encode(text_on_white())
+    assert len(data) > 10
+    verdict = pipeline.check(data, stage="output", modality="image")
+    assert verdict.allowed and read_marks(verdict.output)["ai_generated"]
+    (record,) = sink.records
+    assert record["modality"] == "image" and len(record["image"]["sha256"]) == 64
