@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from clauseguard import __version__
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards.pipeline import Pipeline
-from clauseguard.guards.server import admin, check, health, litellm, moderation, notices
+from clauseguard.guards.server import acceptances, admin, check, health, litellm, moderation, notices, redress
 from clauseguard.guards.server.client import process_pseudonymizer
 from clauseguard.guards.server.errors import install_error_handlers
 from clauseguard.guards.server.metrics import Metrics, MetricsSink
@@ -58,7 +58,7 @@ def create_app(*, guards_path: str | Path, db_url: str, report_path: str | Path 
     app = FastAPI(title=settings.title, version=__version__, description=_DESCRIPTION,
                   openapi_tags=_TAGS)
     app.state.clauseguard = state
-    for module in (check, litellm, notices, moderation, admin, health):
+    for module in (check, litellm, notices, redress, moderation, acceptances, admin, health):
         app.include_router(module.router)
     install_error_handlers(app)
     install_records_handlers(app)
@@ -93,7 +93,7 @@ def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path |
     return ServerState(pipeline=pipeline, settings=settings, metrics=metrics, engine=store.engine,
                        tokens=TokenStore(store.engine, bootstrap_admin=settings.admin_token), records=store,
                        documents=read_documents(report_path), proxies=settings.proxy_networks(),
-                       pseudonymizer=pseudonymizer, report_path=report_path)
+                       pseudonymizer=pseudonymizer, report_path=report_path, lock_path=lock_path)
 
 
 _DESCRIPTION = """Runtime guards for an AI product, each decision traced to the clauses of its terms;
@@ -103,6 +103,8 @@ _TAGS = [
     {"name": "check", "description": "Run the guards on a text or an image."},
     {"name": "litellm", "description": "LiteLLM Generic Guardrail API."},
     {"name": "notices", "description": "Notices and takedowns (DSA, DMCA, TAKE IT DOWN), counter-notices."},
+    {"name": "redress", "description": "Complaints against decisions (DSA Art. 20) and the transparency report."},
+    {"name": "acceptances", "description": "Which document versions each user accepted, and what is still needed."},
     {"name": "moderation", "description": "The moderators' queue and decisions (bearer token)."},
     {"name": "admin", "description": "Tokens of moderators and admins."},
     {"name": "operations", "description": "Health and metrics."},

@@ -1,5 +1,6 @@
 """Moderator routes (bearer token, moderator or admin): the notice queue and decisions on notices.
 
+Moderators also record the outcome of complaints against decisions (DSA Art. 20(4)).
 The queue is ordered by deadline, nearest first, so TAKE IT DOWN's 48 legal hours come before the
 operator's own DSA and DMCA targets. A decision is recorded with its DSA Art. 17 statement of reasons
 (contractual grounds cite the clause's section from report.json) and closes the notice.
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -85,3 +86,19 @@ async def decide_notice(reference: str, body: DecisionBody, moderator: Moderator
         lambda: decide(state.records, notice_reference=reference[:40], report=state.report_path,
                        **body.model_dump()))
     return statement.to_dict()
+
+
+class ComplaintOutcome(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["upheld", "reversed", "rejected"]
+    reasons: str = Field(min_length=1, max_length=20_000, description="Art. 20(4): the reasoned outcome")
+
+
+@router.post("/complaints/{reference}/outcome", status_code=204,
+             responses={404: {"description": "no complaint with that reference"}})
+async def resolve_complaint(reference: str, body: ComplaintOutcome, moderator: Moderator, state: State) -> Response:
+    """Record the reasoned outcome of a complaint (a reversed decision is then undone by the operator)."""
+    from clauseguard.guards.records.complaints import resolve_complaint as store_outcome
+
+    await run_in_threadpool(store_outcome, state.records, reference[:40], body.outcome, body.reasons)
+    return Response(status_code=204)

@@ -33,6 +33,7 @@ class ServerState:
     proxies: tuple[Network, ...] = ()
     pseudonymizer: Any = None
     report_path: Any = None
+    lock_path: Any = None
 
 
 def get_state(request: Request) -> ServerState:

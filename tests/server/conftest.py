@@ -23,10 +23,12 @@ def make_app(tmp_path: Path) -> Callable[..., FastAPI]:
     from clauseguard.guards.server.app import create_app
     from clauseguard.guards.server.settings import ServerSettings
 
-    def make(guards_path: Path = GUARDS, audit_sink: Any = None, **settings: Any) -> FastAPI:
+    def make(guards_path: Path = GUARDS, audit_sink: Any = None, lock_path: Path | None = None,
+             report_path: Path | None = None, **settings: Any) -> FastAPI:
         settings.setdefault("admin_token", ADMIN_TOKEN)
         return create_app(guards_path=guards_path, db_url=f"sqlite:///{tmp_path / 'records.db'}",
-                          settings=ServerSettings(**settings), audit_sink=audit_sink)
+                          lock_path=lock_path, report_path=report_path, settings=ServerSettings(**settings),
+                          audit_sink=audit_sink)
 
     return make
 

@@ -1,0 +1,86 @@
+"""Acceptance routes: record that a user accepted the current documents, and ask what is still needed.
+
+Versions come from clauseguard.lock (``--lock``): a document must be accepted again whenever its
+content hash changes. The user is the operator's account id, pseudonymised on arrival (and looked up
+under every pseudonym key, so key rotation loses no acceptance); the client's address is stored only
+as a pseudonym. These routes are for the operator's backend, like the check routes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from clauseguard.guards.server.client import pseudonymous_ip
+from clauseguard.guards.server.state import ServerState, get_state
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/acceptances", tags=["acceptances"],
+                   responses={409: {"description": "the server has no clauseguard.lock (start it with --lock)"}})
+
+State = Annotated[ServerState, Depends(get_state)]
+
+
+class AcceptanceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_key: str = Field(min_length=1, max_length=256, description="your account id of the user")
+    document_ids: list[str] = Field(min_length=1, max_length=20, description="documents accepted, e.g. terms-of-use")
+    channel: str = Field(default="api", pattern=r"^[a-z][a-z0-9_-]{0,19}$")
+
+
+class DocumentOut(BaseModel):
+    id: str
+    version: str
+    sha256: str
+
+
+class AcceptanceOut(DocumentOut):
+    accepted_at: datetime
+
+
+class Needed(BaseModel):
+    documents: list[DocumentOut] = Field(description="documents whose current text the user has not accepted")
+
+
+def _lock(state: ServerState) -> object:
+    if state.lock_path is None:
+        raise HTTPException(409, detail="acceptances need document versions: start the server with --lock")
+    return state.lock_path
+
+
+def _record(state: ServerState, body: AcceptanceBody, ip_key: str | None) -> list[AcceptanceOut]:
+    from clauseguard.guards.records.acceptances import record_acceptance
+
+    subject = state.pseudonymizer.user(body.user_key)
+    rows = [record_acceptance(state.records, subject, doc, lock=_lock(state), report=state.report_path,  # type: ignore[arg-type]
+                              channel=body.channel, ip_key=ip_key) for doc in dict.fromkeys(body.document_ids)]
+    return [AcceptanceOut(id=r.document_id, version=r.version, sha256=r.sha256, accepted_at=r.accepted_at)
+            for r in rows]
+
+
+@router.post("", response_model=list[AcceptanceOut], status_code=201)
+async def accept(body: AcceptanceBody, request: Request, state: State) -> list[AcceptanceOut]:
+    """Record that the user accepted the current version of each document (idempotent per text)."""
+    _lock(state)
+    ip_key = pseudonymous_ip(request, state.proxies, state.pseudonymizer)
+    return await run_in_threadpool(_record, state, body, ip_key)
+
+
+def _needed(state: ServerState, user: str) -> Needed:
+    from clauseguard.guards.records.acceptances import needs_acceptance
+
+    docs = needs_acceptance(state.records, state.pseudonymizer.user_candidates(user), _lock(state),  # type: ignore[arg-type]
+                            report=state.report_path)
+    return Needed(documents=[DocumentOut(id=d.id, version=d.version, sha256=d.sha256) for d in docs])
+
+
+@router.get("/{user}/needed", response_model=Needed)
+async def needed(user: str, state: State) -> Needed:
+    """Documents the user must (re-)accept before using the service."""
+    _lock(state)
+    return await run_in_threadpool(_needed, state, user[:256])
