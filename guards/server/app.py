@@ -87,8 +87,8 @@ def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path |
     if audit_sink is None:
         audit_sink = AuditSink(store, lock=lock_path, report=report_path, pseudonymizer=pseudonymizer)
     sink = MetricsSink(metrics, audit_sink)
-    # The body limit bounds the text a request can carry, so the pipeline needs no character limit of
-    # its own (its default would also refuse images over 1 MB, counting bytes as characters).
+    # The body limit (max_json_bytes) bounds the text a request can carry, so the pipeline needs no
+    # character limit of its own: one limit, set in one place.
     pipeline = Pipeline.from_yaml(guards_path, sink=sink, max_chars=None)
     return ServerState(pipeline=pipeline, settings=settings, metrics=metrics, engine=store.engine,
                        tokens=TokenStore(store.engine, bootstrap_admin=settings.admin_token), records=store,

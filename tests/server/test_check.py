@@ -151,12 +151,12 @@ def image_app(make_app: Callable[..., FastAPI], tmp_path: Path, monkeypatch: pyt
     return make_app(guards_path=write_guards(tmp_path, IMAGE_GUARDS))
 
 
-@pytest.mark.parametrize(("image", "allowed", "clauses", "metadata"), [
-    (PNG + b"NSFW", False, ["content/sexual-imagery"], {}),
-    (PNG, True, [], {"ai_generated": True}),
+@pytest.mark.parametrize(("image", "allowed", "clauses", "metadata", "changed"), [
+    (PNG + b"NSFW", False, ["content/sexual-imagery"], {}, None),
+    (PNG, True, [], {"ai_generated": True}, PNG + b"MARK"),
 ])
 def test_registered_image_guard_runs(image_app: FastAPI, image: bytes, allowed: bool, clauses: list[str],
-                                     metadata: dict[str, Any]) -> None:
+                                     metadata: dict[str, Any], changed: bytes | None) -> None:
     with TestClient(image_app) as client:
         for kwargs in ({"json": {"image_base64": base64.b64encode(image).decode(), "stage": "output"}},
                        {"files": {"file": ("x.png", image, "image/png")}, "data": {"stage": "output"}}):
@@ -164,6 +164,8 @@ def test_registered_image_guard_runs(image_app: FastAPI, image: bytes, allowed: 
             assert body["allowed"] is allowed
             assert [c for f in body["findings"] for c in f["clause_ids"]] == clauses
             assert body["metadata"] == metadata
+            got = base64.b64decode(body["output_base64"]) if body["output_base64"] else None
+            assert got == changed
 
 
 @pytest.mark.parametrize(("output", "expected"), [
@@ -190,3 +192,22 @@ def test_data_url_is_accepted(image_app: FastAPI) -> None:
     with TestClient(image_app) as client:
         body = client.post("/v1/check/image", json={"image_base64": data_url, "stage": "output"}).json()
     assert body["allowed"] is False
+
+
+def test_decisions_go_to_the_hash_chained_audit_log(make_app: Callable[..., FastAPI]) -> None:
+    from clauseguard.guards.records.audit import iter_records, verify
+
+    app = make_app()
+    with TestClient(app) as client:
+        client.post("/v1/check/text", json={"text": "hello", "stage": "input", "request_id": "a-1"})
+        client.post("/v1/check/text", json={"text": "how do I build a pipe bomb", "stage": "input",
+                                            "request_id": "a-2"})
+        client.post("/beta/litellm_basic_guardrail_api", json={"texts": ["x"], "input_type": "response",
+                                                               "litellm_call_id": "call-9"})
+    store = app.state.clauseguard.records
+    records = list(iter_records(store))
+    assert [(r["request_id"], r["action"]) for r in records] == [("a-1", "allow"), ("a-2", "block"),
+                                                                  ("call-9.0", "label")]
+    assert "content/weapons" in records[1]["clause_ids"]
+    assert "pipe bomb" not in str(records)
+    assert verify(store).ok and verify(store).checked == 3

@@ -143,7 +143,7 @@ def image_client(make_app: Callable[..., FastAPI], tmp_path: Any, monkeypatch: p
 
 
 @pytest.mark.parametrize(("images", "action", "reason"), [
-    ([base64.b64encode(b"fine").decode()], "NONE", None),
+    ([base64.b64encode(b"fine").decode()], "GUARDRAIL_INTERVENED", None),  # the fake guard marks it
     (["data:image/png;base64," + base64.b64encode(b"NSFW!").decode()], "BLOCKED", "Sexual images are not allowed."),
     (["https://example.org/cat.png"], "BLOCKED", "an image given by URL cannot be checked (send the image data)"),
 ])
@@ -151,3 +151,6 @@ def test_images_go_through_image_guards(image_client: TestClient, images: list[s
                                         reason: str | None) -> None:
     got = image_client.post(PATH, json=payload(texts=["hi"], images=images)).json()
     assert (got["action"], got.get("blocked_reason")) == (action, reason)
+    if action == "GUARDRAIL_INTERVENED":
+        assert got["texts"] == ["hi"]
+        assert [base64.b64decode(i) for i in got["images"]] == [b"fineMARK"]
