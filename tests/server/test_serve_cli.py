@@ -1,0 +1,54 @@
+"""``clauseguard serve``: loopback by default, uvicorn's own proxy handling off, admin token made once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from clauseguard.guards.serve_cli import serve
+from tests.server.conftest import GUARDS
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
+    return calls
+
+
+@pytest.mark.parametrize(("args", "host", "port"), [
+    ([], "127.0.0.1", 8000),
+    (["--host", "0.0.0.0", "--port", "9001"], "0.0.0.0", 9001),
+])
+def test_serve_options(tmp_path: Path, ran: list[dict[str, Any]], args: list[str], host: str, port: int) -> None:
+    result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", f"sqlite:///{tmp_path / 'r.db'}", *args])
+    assert result.exit_code == 0, result.output
+    (call,) = ran
+    assert (call["host"], call["port"], call["proxy_headers"]) == (host, port, False)
+    assert call["app"].state.clauseguard.pipeline.guards
+
+
+def test_bad_trusted_proxy_is_a_user_error(tmp_path: Path, ran: list[dict[str, Any]]) -> None:
+    from clauseguard.errors import UserError
+
+    result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", f"sqlite:///{tmp_path / 'r.db'}",
+                                        "--trusted-proxy", "not-a-network"])
+    assert isinstance(result.exception, UserError) and not ran
+
+
+def test_create_admin_token_prints_it_once(tmp_path: Path, ran: list[dict[str, Any]]) -> None:
+    from clauseguard.guards.records.store import RecordStore
+    from clauseguard.guards.server.tokens import Role, TokenStore
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", url, "--create-admin-token"])
+    assert result.exit_code == 0 and not ran
+    token = result.stdout.strip().splitlines()[-1]
+    with RecordStore.open(url) as store:
+        principal = TokenStore(store.engine).verify(token)
+    assert principal is not None and principal.role is Role.ADMIN
