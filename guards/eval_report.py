@@ -31,7 +31,7 @@ def _pyplot() -> Any:
         import matplotlib
     except ModuleNotFoundError as err:
         raise UserError("--report draws its curves with matplotlib, which is not installed; "
-                        "install it with: pip install matplotlib") from err
+                        "install it with: pip install 'clauseguard[eval]' (or pip install matplotlib)") from err
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
