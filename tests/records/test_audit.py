@@ -62,7 +62,8 @@ TAMPERS = [
                                 "UPDATE audit_log SET seq = seq - 99 WHERE seq > 100",
                                 "INSERT INTO audit_log SELECT 4, time, request_id, stage, guard_id, action, allowed,"
                                 " score, clause_ids, document_versions, findings, user_key, prev_hash,"
-                                " 'f' || substr(hash, 2) FROM audit_log WHERE seq = 3"), 4, "prev_hash"),
+                                " CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2)"
+                                " FROM audit_log WHERE seq = 3"), 4, "prev_hash"),
     ("truncated tail", _sql("DELETE FROM audit_log WHERE seq = 5"), 5, "head"),
     ("head changed", _sql("UPDATE audit_head SET hash = '" + "f" * 64 + "'"), N + 1, "head"),
     ("re-hashed record", _rehash_record_3, 4, "prev_hash"),
