@@ -66,4 +66,7 @@ def serve(guards_path: Path, db_url: str, host: str, port: int, report_path: Pat
     app = create_app(guards_path=guards_path, db_url=db_url, report_path=report_path, lock_path=lock_path,
                      settings=settings)
     # uvicorn's own X-Forwarded-For handling is off: the app decides whom to believe (--trusted-proxy).
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+    # Keep-alive longer than uvicorn's 5 s default, so a busy client's pooled connection is not closed
+    # under it between two requests.
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False,
+                timeout_keep_alive=30)
