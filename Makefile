@@ -4,13 +4,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= build/demo
+EXTRAS ?= dev,docx,ml,image,server,eval,diffusers,presidio,guardrails,gradio
 
 .PHONY: demo test lint docs bench clean
 
+# torch first, pinned to the CPU build: a looser requirement would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,docx]'
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 demo: $(STAMP)

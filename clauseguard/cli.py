@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "catalogue": ("clauseguard.generator.cli", "catalogue", "Write the clause catalogue as Markdown."),
     "check": ("clauseguard.guards.cli", "check", "Run guards.yaml on texts; print one JSON verdict per input."),
     "inspect": ("clauseguard.guards.inspect_cli", "inspect", "Show the AI-generated marks of an image."),
+    "audit": ("clauseguard.guards.records_cli", "audit", "Verify or export the hash-chained audit log."),
+    "records": ("clauseguard.guards.records_cli", "records", "Maintain the record store (purge past retention)."),
 }
 
 

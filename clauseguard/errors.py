@@ -10,8 +10,12 @@ catch either. The tree::
      │    │    └── SandboxError                  a template tried to leave the Jinja2 sandbox
      │    ├── SelectionError (ValueError)        clauses conflict, or a required clause is missing
      │    ├── GuardConfigError (ValueError)      guards.yaml: unknown type, bad parameter, bad regex
-     │    └── ModelLoadError (OSError)           a local model folder is missing or malformed
-     └── GuardError (RuntimeError)               a guard failed while checking content (fail closed)
+     │    ├── ModelLoadError (OSError)           a local model folder is missing or malformed
+     │    ├── NoticeError (ValueError)           a notice, counter-notice or complaint misses a required element
+     │    ├── RawIpError (ValueError)            a raw IP address was about to be stored where only pseudonyms go
+     │    └── PseudonymKeyError (ValueError)     CLAUSEGUARD_PSEUDONYM_KEYS is missing or malformed
+     ├── GuardError (RuntimeError)               a guard failed while checking content (fail closed)
+     └── RecordsError (RuntimeError)             the record store cannot be opened, migrated or written
 
 Each error carries ``where`` (file, line, key path) when it is known, and renders it first in ``str()``.
 """
@@ -24,7 +28,11 @@ __all__ = [
     "GuardConfigError",
     "GuardError",
     "ModelLoadError",
+    "NoticeError",
     "ProfileError",
+    "PseudonymKeyError",
+    "RawIpError",
+    "RecordsError",
     "SandboxError",
     "SelectionError",
     "UserError",
@@ -74,3 +82,26 @@ class ModelLoadError(UserError, OSError):
 
 class GuardError(ClauseguardError, RuntimeError):
     """A guard raised while checking content. The pipeline turns it into a fail-closed verdict."""
+
+
+class NoticeError(UserError, ValueError):
+    """A notice, counter-notice, complaint or decision is incomplete or out of time.
+
+    ``fields`` names the missing or invalid fields (``("notifier_email",)``).
+    """
+
+    def __init__(self, message: str, *, fields: tuple[str, ...] = (), where: str | None = None) -> None:
+        self.fields = fields
+        super().__init__(message, where=where)
+
+
+class RawIpError(UserError, ValueError):
+    """Something that looks like a raw IP address was given for a field that holds only pseudonyms."""
+
+
+class PseudonymKeyError(UserError, ValueError):
+    """The pseudonymisation keys (``CLAUSEGUARD_PSEUDONYM_KEYS``) are missing or malformed."""
+
+
+class RecordsError(ClauseguardError, RuntimeError):
+    """The record store cannot be opened, migrated or written."""

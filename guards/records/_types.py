@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import DateTime, String
 from sqlalchemy.types import TypeDecorator
 
-from clauseguard.guards.records._errors import RawIpError
+from clauseguard.errors import RawIpError
 
 __all__ = ["MAX_HASH_CHARS", "HashType", "UTCDateTime", "UserKeyType", "check_user_key", "contains_raw_ip"]
 

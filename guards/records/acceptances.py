@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from clauseguard.guards.records._errors import NoticeError
+from clauseguard.errors import NoticeError
 from clauseguard.guards.records.lockfile import DocumentVersion, document_versions
 from clauseguard.guards.records.models import Acceptance
 from clauseguard.guards.records.store import RecordStore

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from clauseguard.guards.records._errors import NoticeError
+from clauseguard.errors import NoticeError
 from clauseguard.guards.records._refs import new_reference
 from clauseguard.guards.records.intake import REGIMES, NoticeIntake
 from clauseguard.guards.records.models import Notice

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from clauseguard.guards.records._errors import PseudonymKeyError, RawIpError
+from clauseguard.errors import PseudonymKeyError, RawIpError
 
 __all__ = ["ENV_KEYS", "PseudonymKey", "Pseudonymizer", "parse_keys", "truncate_ip"]
 

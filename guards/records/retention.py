@@ -26,8 +26,7 @@ import yaml
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from clauseguard.errors import UserError
-from clauseguard.guards.records._errors import RecordsError
+from clauseguard.errors import RecordsError, UserError
 from clauseguard.guards.records.audit import verify
 from clauseguard.guards.records.models import (
     Acceptance,

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from clauseguard.guards.records._errors import RecordsError
+from clauseguard.errors import RecordsError
 
 __all__ = ["DEFAULT_URL", "RecordStore"]
 
