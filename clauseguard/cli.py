@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "inspect": ("clauseguard.guards.inspect_cli", "inspect", "Show the AI-generated marks of an image."),
     "audit": ("clauseguard.guards.records_cli", "audit", "Verify or export the hash-chained audit log."),
     "records": ("clauseguard.guards.records_cli", "records", "Maintain the record store (purge past retention)."),
+    "serve": ("clauseguard.guards.serve_cli", "serve", "Serve the guards, records and LiteLLM guardrail over HTTP."),
 }
 
 

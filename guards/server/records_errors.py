@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from clauseguard.guards.records._errors import NoticeError, RawIpError
+from clauseguard.errors import NoticeError, RawIpError
 
 __all__ = ["install_records_handlers"]
 
