@@ -4,7 +4,8 @@ Everything here is importable without a database: :meth:`RecordStore.open` conne
 Entry points, by task:
 
 - audit log: :class:`AuditSink` (a ``DecisionSink`` for :class:`~clauseguard.guards.Pipeline`),
-  :func:`append`, :func:`verify`, :func:`export`;
+  :func:`append`, :func:`append_many` (one transaction), :class:`AuditWriter` (group commit from a
+  background thread), :func:`verify`, :func:`export`;
 - privacy: :class:`Pseudonymizer` (``CLAUSEGUARD_PSEUDONYM_KEYS``), :func:`purge`,
   :func:`record_flagged_image` (hashes only);
 - notices: :class:`DsaNotice`, :class:`DmcaNotice`, :class:`TakeItDownRequest`, :func:`file_notice`,
@@ -21,6 +22,7 @@ from clauseguard.guards.records.audit import (
     AuditSink,
     VerifyResult,
     append,
+    append_many,
     export,
     iter_records,
     verify,
@@ -46,6 +48,7 @@ from clauseguard.guards.records.retention import PurgeResult, RetentionPolicy, p
 from clauseguard.guards.records.statements import Restriction, StatementOfReasons, decide, get_decision
 from clauseguard.guards.records.store import DEFAULT_URL, RecordStore
 from clauseguard.guards.records.transparency import transparency_report
+from clauseguard.guards.records.writer import AuditWriter
 
 __all__ = [
     "DEFAULT_URL",
@@ -53,6 +56,7 @@ __all__ = [
     "AppendResult",
     "AuditEntry",
     "AuditSink",
+    "AuditWriter",
     "CounterNoticeAck",
     "DmcaCounterNotice",
     "DmcaNotice",
@@ -73,6 +77,7 @@ __all__ = [
     "VerifyResult",
     "accepted",
     "append",
+    "append_many",
     "clause_section",
     "decide",
     "document_versions",

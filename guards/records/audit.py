@@ -4,7 +4,8 @@ Each record's ``hash`` is ``sha256(prev_hash + canonical JSON of the record)``, 
 its own ``seq``; ``audit_head`` (one row, written in the same transaction as each append) keeps the last
 seq and hash, and the anchor a purge left. So :func:`verify` finds a changed field, a removed, inserted
 or reordered record, a gap in seq, and a truncated tail. Appends are serialised (SQLite ``BEGIN
-IMMEDIATE``; PostgreSQL ``SELECT ... FOR UPDATE`` on the head row), so the chain never forks.
+IMMEDIATE``; PostgreSQL ``SELECT ... FOR UPDATE`` on the head row), so the chain never forks; see
+:mod:`._chain` for appending and :mod:`.writer` for group commit (many records per transaction).
 
 Limits: the chain is unkeyed, so someone who can write the database could rebuild the whole chain and
 the head. Keep a copy of the head (``audit verify`` prints it) outside the database to detect that.
@@ -12,20 +13,33 @@ the head. Keep a copy of the head (``audit verify`` prints it) outside the datab
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from clauseguard.guards.records._chain import (
+    HASHED_FIELDS,
+    JSON_FIELDS,
+    AppendResult,
+    AuditEntry,
+    append,
+    append_many,
+    canonical_json,
+    record_hash,
+)
 from clauseguard.guards.records.lockfile import DocumentVersion, document_versions
 from clauseguard.guards.records.models import AuditHead, AuditRecord
 from clauseguard.guards.records.pseudonym import Pseudonymizer
 from clauseguard.guards.records.store import RecordStore
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from clauseguard.guards.records.writer import AuditWriter
 
 __all__ = [
     "HASHED_FIELDS",
@@ -34,86 +48,23 @@ __all__ = [
     "AuditSink",
     "VerifyResult",
     "append",
+    "append_many",
     "canonical_json",
+    "entry_from_decision",
     "export",
     "iter_records",
     "record_hash",
     "verify",
 ]
 
-HASHED_FIELDS = ("seq", "time", "request_id", "stage", "guard_id", "action", "allowed", "score", "clause_ids",
-                 "document_versions", "findings", "user_key")
-_JSON_FIELDS = ("clause_ids", "document_versions", "findings")
 _FINDING_KEYS = ("guard_id", "category", "score", "span", "clause_ids", "action")
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no spaces, UTF-8, no NaN: the same bytes on every machine."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
-    """``sha256(prev_hash + canonical JSON of the HASHED_FIELDS of record)``."""
-    body = canonical_json({k: record[k] for k in HASHED_FIELDS})
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """What the caller supplies for one record (seq, time and hashes are assigned on append)."""
-
-    action: str
-    allowed: bool
-    request_id: str | None = None
-    stage: str | None = None
-    guard_id: str | None = None
-    score: float | None = None
-    clause_ids: tuple[str, ...] = ()
-    document_versions: Mapping[str, Mapping[str, str]] | None = None
-    findings: tuple[Mapping[str, Any], ...] = ()
-    user_key: str | None = None
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    seq: int
-    hash: str
-    time: str
 
 
 def _record_dict(row: AuditRecord) -> dict[str, Any]:
     out = {k: getattr(row, k) for k in HASHED_FIELDS}
-    for k in _JSON_FIELDS:
+    for k in JSON_FIELDS:
         out[k] = json.loads(out[k])
     return out
-
-
-def _next_record(head: AuditHead, entry: AuditEntry, now: datetime | None) -> tuple[dict[str, Any], str]:
-    rec = {
-        "seq": head.seq + 1, "time": (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds"),
-        "request_id": entry.request_id, "stage": entry.stage, "guard_id": entry.guard_id,
-        "action": entry.action, "allowed": bool(entry.allowed),
-        "score": None if entry.score is None else round(float(entry.score), 4),
-        "clause_ids": sorted(set(entry.clause_ids)),
-        "document_versions": {k: dict(v) for k, v in (entry.document_versions or {}).items()},
-        "findings": [dict(f) for f in entry.findings], "user_key": entry.user_key,
-    }
-    return rec, record_hash(head.hash, rec)
-
-
-def append(store: RecordStore, entry: AuditEntry, *, now: datetime | None = None) -> AppendResult:
-    """Append one record; returns after the commit (so the record is durable when this returns).
-
-    ``now`` overrides the record time (imports, tests); records are expected in time order, since a
-    purge drops the prefix of records older than the retention period.
-    """
-    with store.session(write=True) as s:
-        head = s.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-        rec, digest = _next_record(head, entry, now)
-        stored = {k: canonical_json(rec[k]) if k in _JSON_FIELDS else rec[k] for k in HASHED_FIELDS}
-        s.add(AuditRecord(**stored, prev_hash=head.hash, hash=digest))
-        head.seq, head.hash = rec["seq"], digest
-    return AppendResult(rec["seq"], digest, rec["time"])
 
 
 def entry_from_decision(decision: Mapping[str, Any], *, versions: Mapping[str, Mapping[str, str]] | None,
@@ -155,20 +106,34 @@ class AuditSink:
     force; ``report`` narrows each document's hash to its own clauses. A decision may carry
     ``user_key`` (an account id) or ``ip``: they are pseudonymised with ``pseudonymizer`` (by default
     from ``CLAUSEGUARD_PSEUDONYM_KEYS``) before anything is stored.
+
+    Without ``writer`` each decision is one transaction, committed before :meth:`record` returns. With
+    an :class:`~clauseguard.guards.records.writer.AuditWriter`, decisions are group-committed; with
+    ``wait_for_commit=False`` :meth:`record` returns once the record is queued (durable within the
+    writer's ``max_wait`` plus one commit), otherwise once its batch is committed.
     """
 
     def __init__(self, store: RecordStore, *, lock: str | Path | Mapping[str, Any] | None = None,
                  report: str | Path | Mapping[str, Any] | None = None,
-                 pseudonymizer: Pseudonymizer | None = None) -> None:
+                 pseudonymizer: Pseudonymizer | None = None, writer: AuditWriter | None = None,
+                 wait_for_commit: bool = True) -> None:
         self.store = store
         versions: dict[str, DocumentVersion] = document_versions(lock, report) if lock is not None else {}
         self.versions = {k: v.to_dict() for k, v in versions.items()}
         self.pseudonymizer = pseudonymizer if pseudonymizer is not None else Pseudonymizer.from_env()
-        self.last: AppendResult | None = None
+        self.writer = writer
+        self.wait_for_commit = wait_for_commit
+        self.last: AppendResult | None = None  # the last record committed by record() (when it waits)
+        self.pending: Future[AppendResult] | None = None  # the last record queued (with a writer)
 
     def record(self, decision: Mapping[str, Any]) -> None:
         entry = entry_from_decision(decision, versions=self.versions, pseudonymizer=self.pseudonymizer)
-        self.last = append(self.store, entry)
+        if self.writer is None:
+            self.last = append(self.store, entry)
+            return
+        self.pending = self.writer.submit(entry)
+        if self.wait_for_commit:
+            self.last = self.pending.result()
 
 
 @dataclass(frozen=True)

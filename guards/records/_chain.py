@@ -1,0 +1,149 @@
+"""The write side of the audit log: records, their hashes, and appending them to the chain.
+
+A record is prepared (normalised and serialised) before any lock is taken, so a record that cannot be
+stored (a raw IP in ``user_key``, a NaN score) fails in the caller, never inside a batch. Appending
+takes the chain's write lock (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``SELECT ... FOR UPDATE`` on the
+head row), numbers and hashes the records in order, inserts them and moves the head once: one
+transaction per call, whether it carries one record or a thousand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from clauseguard.guards.records._types import check_user_key
+from clauseguard.guards.records.models import AuditHead, AuditRecord
+from clauseguard.guards.records.store import RecordStore
+
+__all__ = [
+    "HASHED_FIELDS",
+    "AppendResult",
+    "AuditEntry",
+    "PreparedRecord",
+    "append",
+    "append_many",
+    "canonical_json",
+    "prepare",
+    "record_hash",
+]
+
+HASHED_FIELDS = ("seq", "time", "request_id", "stage", "guard_id", "action", "allowed", "score", "clause_ids",
+                 "document_versions", "findings", "user_key")
+JSON_FIELDS = ("clause_ids", "document_versions", "findings")
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8, no NaN: the same bytes on every machine."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
+    """``sha256(prev_hash + canonical JSON of the HASHED_FIELDS of record)``."""
+    body = canonical_json({k: record[k] for k in HASHED_FIELDS})
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What the caller supplies for one record (seq, time and hashes are assigned on append)."""
+
+    action: str
+    allowed: bool
+    request_id: str | None = None
+    stage: str | None = None
+    guard_id: str | None = None
+    score: float | None = None
+    clause_ids: tuple[str, ...] = ()
+    document_versions: Mapping[str, Mapping[str, str]] | None = None
+    findings: tuple[Mapping[str, Any], ...] = ()
+    user_key: str | None = None
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    seq: int
+    hash: str
+    time: str
+
+
+@dataclass(frozen=True)
+class PreparedRecord:
+    """A record with everything but its place in the chain (seq, prev_hash, hash)."""
+
+    fields: Mapping[str, Any]  # the hashed fields except seq, as they are hashed
+
+    def chained(self, seq: int, prev_hash: str) -> tuple[dict[str, Any], str]:
+        """The row to insert at ``seq`` after ``prev_hash``, and its hash."""
+        rec = {"seq": seq, **self.fields}
+        digest = record_hash(prev_hash, rec)
+        row = {k: canonical_json(rec[k]) if k in JSON_FIELDS else rec[k] for k in HASHED_FIELDS}
+        return {**row, "prev_hash": prev_hash, "hash": digest}, digest
+
+    def at(self, when: datetime) -> PreparedRecord:
+        """The same record at another time (a writer stamps records as it queues them)."""
+        return PreparedRecord({**self.fields, "time": _iso(when)})
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def prepare(entry: AuditEntry, now: datetime | None = None) -> PreparedRecord:
+    """Normalise ``entry`` at time ``now`` (default: now, UTC); raises what storing it would raise.
+
+    ``RawIpError`` for a raw IP in ``user_key``, ``ValueError`` for a value JSON cannot carry (NaN).
+    """
+    fields = {
+        "time": _iso(now or datetime.now(UTC)),
+        "request_id": entry.request_id, "stage": entry.stage, "guard_id": entry.guard_id,
+        "action": entry.action, "allowed": bool(entry.allowed),
+        "score": None if entry.score is None else round(float(entry.score), 4),
+        "clause_ids": sorted(set(entry.clause_ids)),
+        "document_versions": {k: dict(v) for k, v in (entry.document_versions or {}).items()},
+        "findings": [dict(f) for f in entry.findings],
+        "user_key": check_user_key(entry.user_key),
+    }
+    canonical_json({"seq": 0, **fields})  # fails here, in the caller, rather than inside a batch
+    return PreparedRecord(fields)
+
+
+def append_many(store: RecordStore, records: Sequence[PreparedRecord | AuditEntry], *,
+                now: datetime | None = None) -> list[AppendResult]:
+    """Append ``records`` in order, in ONE transaction; returns after the commit.
+
+    Either every record is durable when this returns, or none was written (the chain never holds
+    half a batch). ``AuditEntry`` items are prepared at ``now``; prepared ones keep their own time.
+    Records are expected in time order, since a purge drops the prefix older than the retention period.
+    """
+    prepared = [r if isinstance(r, PreparedRecord) else prepare(r, now) for r in records]
+    if not prepared:
+        return []
+    results: list[AppendResult] = []
+    rows: list[dict[str, Any]] = []
+    with store.session(write=True) as s:
+        head = s.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+        seq, prev = head.seq, head.hash
+        for record in prepared:
+            seq += 1
+            row, prev = record.chained(seq, prev)
+            rows.append(row)
+            results.append(AppendResult(seq, prev, row["time"]))
+        s.execute(insert(AuditRecord), rows)
+        head.seq, head.hash = seq, prev
+    return results
+
+
+def append(store: RecordStore, entry: AuditEntry, *, now: datetime | None = None) -> AppendResult:
+    """Append one record; returns after the commit (so the record is durable when this returns).
+
+    ``now`` overrides the record time (imports, tests). Many records at once: :func:`append_many`, or
+    an :class:`~clauseguard.guards.records.writer.AuditWriter` for group commit.
+    """
+    return append_many(store, [entry], now=now)[0]

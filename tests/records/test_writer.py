@@ -1,0 +1,181 @@
+"""Group commit: append_many and AuditWriter (order, atomic refusal, back-pressure, retries, drain)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from clauseguard.errors import RawIpError, RecordsError
+from clauseguard.guards.records import (
+    AuditEntry,
+    AuditSink,
+    AuditWriter,
+    RecordStore,
+    append,
+    append_many,
+    iter_records,
+    verify,
+)
+from clauseguard.guards.records import writer as writer_module
+
+
+def _entry(i: int, **extra: Any) -> AuditEntry:
+    return AuditEntry(action="allow", allowed=True, request_id=f"r{i}", **extra)
+
+
+@pytest.fixture
+def writer(store: RecordStore) -> Iterator[AuditWriter]:
+    w = AuditWriter(store, max_wait=0.002)
+    yield w
+    w.close(timeout=30)
+
+
+def test_append_many_is_one_chained_batch(store: RecordStore) -> None:
+    append(store, _entry(0))
+    results = append_many(store, [_entry(i) for i in range(1, 6)])
+    assert [r.seq for r in results] == [2, 3, 4, 5, 6]
+    assert verify(store).ok and verify(store).checked == 6
+    assert append_many(store, []) == []
+
+
+@pytest.mark.parametrize(("bad", "error"), [
+    (_entry(9, user_key="198.51.100.4"), RawIpError),
+    (_entry(9, score=math.nan), ValueError),
+])
+def test_a_bad_record_refuses_the_whole_batch_before_writing(store: RecordStore, bad: AuditEntry,
+                                                            error: type[Exception]) -> None:
+    with pytest.raises(error):
+        append_many(store, [_entry(1), bad, _entry(2)])
+    assert list(iter_records(store)) == []
+    assert verify(store).ok
+
+
+@pytest.mark.parametrize(("bad", "error"), [
+    (_entry(9, user_key="2001:db8::1"), RawIpError),
+    (_entry(9, score=math.inf), ValueError),
+])
+def test_writer_refuses_a_bad_record_in_the_caller(writer: AuditWriter, bad: AuditEntry,
+                                                  error: type[Exception]) -> None:
+    with pytest.raises(error):
+        writer.submit(bad)
+    assert writer.append(_entry(1)).seq == 1
+
+
+def test_threads_submit_and_the_chain_holds_in_queue_order(store: RecordStore, writer: AuditWriter) -> None:
+    def work(k: int) -> None:
+        for i in range(50):
+            writer.submit(_entry(i, guard_id=f"t{k}"))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.flush(timeout=30)
+    records = list(iter_records(store))
+    assert (verify(store).ok, len(records), writer.pending) == (True, 200, 0)
+    assert all(a["time"] <= b["time"] for a, b in itertools.pairwise(records))  # time follows seq
+
+
+def test_writer_and_direct_appends_never_fork(store_url: str) -> None:
+    """A writer in one 'process' and direct appends from another engine share one chain."""
+    first, second = RecordStore.open(store_url), RecordStore.open(store_url)
+    with AuditWriter(first, max_wait=0.001) as w:
+        futures = []
+        for i in range(60):
+            futures.append(w.submit(_entry(i)))
+            if i % 3 == 0:
+                append(second, _entry(1000 + i))
+        w.flush(timeout=30)
+    assert sorted(f.result().seq for f in futures) == [f.result().seq for f in futures]
+    result = verify(first)
+    assert (result.ok, result.checked) == (True, 80)
+    first.close()
+    second.close()
+
+
+def test_full_queue_blocks_then_refuses_loudly(store: RecordStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = threading.Event()
+    real = writer_module.append_many
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "append_many", slow)
+    w = AuditWriter(store, max_batch=1, max_wait=0, max_queue=2, put_timeout=0.2)
+    accepted = [w.submit(_entry(i)) for i in range(3)]  # one being written, two queued
+    started = time.monotonic()
+    with pytest.raises(RecordsError, match="queue full"):
+        w.submit(_entry(99))
+    assert time.monotonic() - started >= 0.2
+    gate.set()
+    w.close(timeout=30)
+    assert [f.result().seq for f in accepted] == [1, 2, 3]
+    assert [r["request_id"] for r in iter_records(store)] == ["r0", "r1", "r2"]
+
+
+def test_failed_commits_are_retried_not_dropped(store: RecordStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    real, calls = writer_module.append_many, []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise RecordsError("database is locked")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "append_many", flaky)
+    w = AuditWriter(store, max_wait=0.05, retry_max=0.05)
+    futures = [w.submit(_entry(i)) for i in range(5)]
+    assert [f.result(timeout=30).seq for f in futures] == [1, 2, 3, 4, 5]
+    assert (w.failures, w.healthy, w.last_error) == (2, True, None)
+    w.close()
+    assert verify(store).checked == 5
+
+
+def test_close_drains_the_queue_and_then_refuses(store: RecordStore) -> None:
+    w = AuditWriter(store, max_wait=10.0)  # a long wait: only close() makes the batch go
+    futures = [w.submit(_entry(i)) for i in range(300)]
+    w.close(timeout=30)
+    assert all(f.done() for f in futures) and w.pending == 0
+    assert verify(store).checked == 300
+    with pytest.raises(RecordsError, match="closed"):
+        w.submit(_entry(1))
+    w.close()  # idempotent
+
+
+def test_close_reports_what_it_could_not_write(store: RecordStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RecordsError("disk full")
+
+    monkeypatch.setattr(writer_module, "append_many", broken)
+    w = AuditWriter(store, max_wait=0, retry_max=0.05)
+    future = w.submit(_entry(1))
+    with pytest.raises(RecordsError, match="not committed"):
+        w.close(timeout=0.3)
+    assert not w.healthy
+    with pytest.raises(RecordsError, match="disk full"):
+        future.result(timeout=5)
+
+
+@pytest.mark.parametrize("wait_for_commit", [True, False])
+def test_sink_with_a_writer(store: RecordStore, pseudonymizer: Any, wait_for_commit: bool) -> None:
+    with AuditWriter(store) as w:
+        sink = AuditSink(store, pseudonymizer=pseudonymizer, writer=w, wait_for_commit=wait_for_commit)
+        sink.record({"action": "block", "allowed": False, "request_id": "q1", "user_key": "account-7"})
+        assert sink.pending is not None
+        assert (sink.last is not None) is wait_for_commit
+    (rec,) = iter_records(store)
+    assert (rec["request_id"], rec["user_key"].startswith("user:k2:")) == ("q1", True)
+
+
+@pytest.mark.parametrize("options", [{"max_batch": 0}, {"max_queue": 0}, {"max_wait": -1}, {"retry_max": 0}])
+def test_bad_writer_options(store: RecordStore, options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        AuditWriter(store, **options)
