@@ -1,0 +1,353 @@
+"""The server-rendered pages: questionnaire, report form, moderation queue (in-process, no browser)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from clauseguard.generator.build import render_outputs
+from clauseguard.generator.profile import load_profile, parse_profile
+from clauseguard.generator.questionnaire import QUESTIONS
+from clauseguard.guards.server import pages
+from clauseguard.guards.server.tokens import Role
+from tests.server.conftest import ADMIN_TOKEN, ROOT
+
+EXAMPLE = ROOT / "examples" / "chat-assistant" / "profile.yaml"
+HOSTILE = '<script>alert("x")</script>\'"'
+
+ANSWERS: dict[str, Any] = {
+    "operator.legal_name": "Acme Ltd", "operator.contact_email": "legal@acme.example",
+    "operator.address": "1 Example Street, Dublin", "product.name": "Acme Chat",
+    "product.url": "https://acme.example", "product.interfaces": ["web", "api"],
+    "product.effective_date": "2026-12-01", "product.governing_law": "Ireland", "jurisdictions": ["EU", "US"],
+    "modalities.inputs": ["text"], "modalities.outputs": ["text", "image"], "audience.minimum_age": "18",
+    "audience.consumer": "yes", "user_content.uploads": "yes", "user_content.public_sharing": "no",
+    "operator.dmca_agent.name": "Jo Agent", "models.0.name": "Llama 3.1 8B", "models.0.license": "llama3.1",
+}
+
+NOTICES: dict[str, dict[str, Any]] = {
+    "dsa": {"explanation": "It defames me.", "urls": "https://acme.example/p/1\nhttps://acme.example/p/2",
+            "notifier_name": "Ann", "notifier_email": "ann@example.org", "good_faith_statement": "yes"},
+    "dmca": {"signature": "Bob Owner", "copyrighted_work": "My photo", "infringing_material": "A copy",
+             "urls": "https://acme.example/i/9", "contact.name": "Bob Owner", "contact.email": "bob@example.org",
+             "good_faith_statement": "yes", "accuracy_statement": "yes",
+             "authority_under_penalty_of_perjury": "yes"},
+    "take_it_down": {"signature": "Cat", "depiction": "A photo of me", "urls": "https://acme.example/i/3",
+                     "non_consent_statement": "yes", "contact.name": "Cat", "contact.phone": "+1 555 0100"},
+}
+
+
+@pytest.fixture(scope="module")
+def report_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("generated")
+    files = render_outputs(load_profile(EXAMPLE), formats=("md",))
+    (folder / "report.json").write_bytes(files["report.json"])
+    return folder / "report.json"
+
+
+@pytest.fixture
+def app(make_app: Callable[..., FastAPI], report_path: Path) -> FastAPI:
+    application = make_app(report_path=report_path)
+    if not any(getattr(r, "path", "") == "/questionnaire" for r in application.routes):
+        application.include_router(pages.router)  # until app.py includes the pages router itself
+    return application
+
+
+@pytest.fixture
+def web(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as test_client:
+        yield test_client
+
+
+def csrf(client: TestClient, path: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def errors(html: str) -> list[str]:
+    return re.findall(r'<p class="error" role="alert">([^<]*)</p>', html)
+
+
+def login(client: TestClient, token: str = ADMIN_TOKEN) -> Any:
+    return client.post("/moderation/login", data={"token": token, "csrf_token": csrf(client, "/moderation/login")})
+
+
+def file_report(client: TestClient, regime: str, **changes: str) -> Any:
+    data = {**NOTICES[regime], **changes, "regime": regime, "csrf_token": csrf(client, f"/report?regime={regime}")}
+    return client.post("/report", data=data)
+
+
+# ---- every page ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/questionnaire", "/report", "/report?regime=dsa", "/report?regime=dmca",
+                                  "/report?regime=take_it_down", "/moderation/login"])
+def test_pages_carry_no_script_and_strict_headers(web: TestClient, path: str) -> None:
+    response = web.get(path)
+    assert response.status_code == 200
+    assert "<script" not in response.text
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_stylesheet_is_served_and_nothing_else(web: TestClient) -> None:
+    assert web.get("/static/pages.css").headers["content-type"].startswith("text/css")
+    assert web.get("/static/..%2Fpages.py").status_code == 404
+
+
+# ---- questionnaire ---------------------------------------------------------------------------------------
+
+
+def test_questionnaire_has_a_field_for_every_question(web: TestClient) -> None:
+    html = web.get("/questionnaire").text
+    missing = [q.key for q in QUESTIONS if q.kind != "models" and f'name="{q.key}"' not in html]
+    assert missing == []
+    assert 'name="models.0.license"' in html
+    assert all(q.prompt.replace("'", "&#39;") in html for q in QUESTIONS)
+
+
+def test_preview_shows_every_document_in_a_sandboxed_frame(web: TestClient) -> None:
+    response = web.post("/questionnaire/preview", data={**ANSWERS, "csrf_token": csrf(web, "/questionnaire")})
+    assert response.status_code == 200, errors(response.text)
+    frames = re.findall(r"<iframe ([^>]*)>", response.text)
+    assert len(frames) == 6
+    assert all('sandbox=""' in f and "srcdoc=" in f for f in frames)
+    assert "Acme Chat" in response.text and "&lt;h1" in response.text  # the document's HTML, escaped once
+
+
+@pytest.mark.parametrize(("changes", "key_path"), [
+    ({"operator.contact_email": "nope"}, "operator.contact_email"),
+    ({"operator.contact_email": HOSTILE}, "operator.contact_email"),
+    ({"jurisdictions": []}, "jurisdictions"),
+    ({"product.name": ""}, "product.name"),
+    ({"audience.minimum_age": "30"}, "audience.minimum_age"),
+    ({"product.effective_date": "tomorrow"}, "product.effective_date"),
+    ({"models.0.license": "other"}, "models.0"),
+    ({"operator.dmca_agent.email": "agent@example.org", "operator.dmca_agent.name": "",
+      "user_content.uploads": "no"}, "operator.dmca_agent.name"),
+])
+def test_preview_names_the_key_path_of_each_error(web: TestClient, changes: dict[str, Any], key_path: str) -> None:
+    response = web.post("/questionnaire/preview",
+                        data={**ANSWERS, **changes, "csrf_token": csrf(web, "/questionnaire")})
+    assert response.status_code == 422
+    assert any(e.startswith(key_path) for e in errors(response.text)), errors(response.text)
+    assert "<iframe" not in response.text and "<script>" not in response.text
+
+
+def test_download_zips_every_output_and_the_profile(web: TestClient) -> None:
+    response = web.post("/questionnaire/download", data={**ANSWERS, "csrf_token": csrf(web, "/questionnaire")})
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="acme-chat-legal.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = set(archive.namelist())
+    report = json.loads(archive.read("report.json"))
+    expected = {f"documents/{d['id']}.{fmt}" for d in report["documents"] for fmt in ("md", "html", "docx")}
+    assert names == expected | {"guards.yaml", "report.json", "clauseguard.lock", "profile.yaml"}
+    profile = parse_profile(archive.read("profile.yaml").decode())
+    assert profile.sha256() == report["profile_sha256"]
+    assert profile.operator.dmca_agent is not None and profile.operator.dmca_agent.email == "legal@acme.example"
+
+
+# ---- CSRF ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/questionnaire/preview", "/questionnaire/download", "/report",
+                                  "/moderation/login"])
+@pytest.mark.parametrize("token", ["", "garbage", "1.2.3", "other-form"])
+def test_posts_without_a_valid_csrf_token_are_refused(web: TestClient, path: str, token: str) -> None:
+    if token == "other-form":  # a real token, made for another form
+        token = csrf(web, "/report?regime=dsa" if path != "/report" else "/moderation/login")
+    data = {**ANSWERS, **NOTICES["dsa"], "regime": "dsa", "token": ADMIN_TOKEN, "csrf_token": token}
+    response = web.post(path, data=data)
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+def test_csrf_tokens_expire(web: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = csrf(web, "/report?regime=dsa")
+    later = pages.time.time() + pages.CSRF_TTL_S + 1
+    monkeypatch.setattr(pages.time, "time", lambda: later)
+    data = {**NOTICES["dsa"], "regime": "dsa", "csrf_token": token}
+    assert web.post("/report", data=data).status_code == 403
+
+
+# ---- the report form -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("regime", "prefix", "legal"), [("dsa", "DSA-", False), ("dmca", "DMCA-", False),
+                                                          ("take_it_down", "TID-", True)])
+def test_report_is_acknowledged_with_reference_and_deadline(web: TestClient, app: FastAPI, regime: str,
+                                                            prefix: str, legal: bool) -> None:
+    response = file_report(web, regime)
+    assert response.status_code == 201, errors(response.text)
+    reference = re.search(r'<code class="reference">([A-Z0-9-]+)</code>', response.text).group(1)
+    assert reference.startswith(prefix)
+    assert "We will decide by" in response.text
+    assert ("set by law" in response.text) is legal
+    stored = pages._queue(app.state.clauseguard, "open")
+    assert [n.reference for n in stored] == [reference]
+
+
+@pytest.mark.parametrize(("regime", "changes", "key_paths"), [
+    ("dsa", {"explanation": ""}, ["explanation"]),
+    ("dsa", {"urls": "not a url"}, ["urls.0"]),
+    ("dsa", {"good_faith_statement": ""}, ["good_faith_statement"]),
+    ("dsa", {"notifier_name": "", "notifier_email": ""}, ["notifier_name", "notifier_email"]),
+    ("dmca", {"contact.name": "", "contact.email": ""}, ["contact"]),
+    ("dmca", {"contact.email": "", "contact.phone": ""}, ["contact"]),
+    ("dmca", {"authority_under_penalty_of_perjury": ""}, ["authority_under_penalty_of_perjury"]),
+    ("take_it_down", {"signature": "", "urls": ""}, ["signature", "urls"]),
+    ("take_it_down", {"non_consent_statement": ""}, ["non_consent_statement"]),
+])
+def test_report_errors_name_the_missing_elements(web: TestClient, regime: str, changes: dict[str, str],
+                                                 key_paths: list[str]) -> None:
+    response = file_report(web, regime, **changes)
+    assert response.status_code == 422
+    shown = errors(response.text)
+    assert all(any(e.startswith(f"{k}:") for e in shown) for k in key_paths), shown
+
+
+def test_dsa_notice_about_child_sexual_abuse_needs_no_identity(web: TestClient) -> None:
+    response = file_report(web, "dsa", notifier_name="", notifier_email="", concerns_child_sexual_abuse="yes")
+    assert response.status_code == 201, errors(response.text)
+
+
+# ---- moderation -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path"), [("get", "/moderation"), ("get", "/moderation?status=actioned"),
+                                              ("get", "/moderation/notices/DSA-ANY"),
+                                              ("post", "/moderation/notices/DSA-ANY/decision")])
+@pytest.mark.parametrize("cookie", [None, "forged.value", "eyJwIjoiZW52IiwiciI6ImFkbWluIn0.00"])
+def test_without_a_valid_session_moderation_redirects_to_login(web: TestClient, method: str, path: str,
+                                                               cookie: str | None) -> None:
+    reference = re.search(r"[A-Z]+-[A-Z0-9]+", file_report(web, "dsa").text.split('class="reference">')[1]).group(0)
+    if cookie:
+        web.cookies.set(pages.SESSION_COOKIE, cookie, path="/moderation")
+    response = getattr(web, method)(path.replace("DSA-ANY", reference))
+    assert response.status_code == 303 and response.headers["location"] == "/moderation/login"
+    assert reference not in response.text
+
+
+@pytest.mark.parametrize("token", ["", "cg_abc_wrong", "x" * 40])
+def test_wrong_token_gives_no_session(web: TestClient, token: str) -> None:
+    response = login(web, token)
+    assert response.status_code == 401
+    assert "set-cookie" not in response.headers
+    assert "not valid" in response.text
+
+
+@pytest.mark.parametrize(("base_url", "secure"), [("http://testserver", False), ("https://testserver", True)])
+def test_session_cookie_is_signed_httponly_strict(app: FastAPI, base_url: str, secure: bool) -> None:
+    with TestClient(app, base_url=base_url, follow_redirects=False) as client:
+        response = login(client)
+    assert response.status_code == 303 and response.headers["location"] == "/moderation"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/moderation" in cookie
+    assert ("Secure" in cookie) is secure
+    assert ADMIN_TOKEN not in cookie
+
+
+def test_queue_is_ordered_by_deadline_and_marks_overdue(web: TestClient, app: FastAPI) -> None:
+    from clauseguard.guards.records.notices import file_notice
+
+    state = app.state.clauseguard
+    late = file_notice(state.records, {"regime": "dsa", "explanation": "old", "urls": ["https://a.example/o"],
+                                       "notifier_name": "A", "notifier_email": "a@example.org",
+                                       "good_faith_statement": True},
+                       received_at=datetime.now(UTC) - timedelta(days=5))
+    references = {regime: re.search(r'class="reference">([^<]+)<', file_report(web, regime).text).group(1)
+                  for regime in ("dsa", "dmca", "take_it_down")}
+    login(web)
+    html = web.get("/moderation").text
+    order = [late.reference, references["dmca"], references["take_it_down"], references["dsa"]]
+    positions = [html.index(ref) for ref in order]
+    assert positions == sorted(positions)
+    rows = re.findall(r"<tr( class=\"overdue\")?>\s*<td>[^<]*(<strong class=\"badge\">overdue</strong>)?", html)
+    assert [bool(a) for a, _ in rows] == [True, False, False, False]
+
+
+def test_hostile_notice_fields_are_escaped_everywhere(web: TestClient) -> None:
+    url = 'https://acme.example/"><script>alert(1)</script>'
+    ack = file_report(web, "dsa", explanation=HOSTILE, urls=url, notifier_name=HOSTILE)
+    reference = re.search(r'class="reference">([^<]+)<', ack.text).group(1)
+    login(web)
+    for html in (web.get("/moderation").text, web.get(f"/moderation/notices/{reference}").text):
+        assert "<script" not in html
+        assert "&lt;script&gt;" in html and "&#34;" in html
+
+
+def test_decision_issues_a_statement_of_reasons_citing_the_clause(web: TestClient, app: FastAPI,
+                                                                  report_path: Path) -> None:
+    reference = re.search(r'class="reference">([^<]+)<', file_report(web, "dmca").text).group(1)
+    login(web)
+    page_html = web.get(f"/moderation/notices/{reference}").text
+    clause = json.loads(report_path.read_text())["clauses"][0]
+    assert f'value="{clause["id"]}"' in page_html
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page_html.split('class="decision"')[1]).group(1)
+    response = web.post(f"/moderation/notices/{reference}/decision", data={
+        "csrf_token": token, "restriction": "removal", "facts": f"Copy of a photo {HOSTILE}",
+        "automated_detection": "yes", "clause_id": clause["id"], "territorial_scope": "worldwide"})
+    assert response.status_code == 303
+    html = web.get(response.headers["location"]).text
+    assert "Statement of reasons" in html and "<script" not in html and 'class="decision"' not in html
+    section = clause["sections"].get("terms-of-use") or next(iter(clause["sections"].values()))
+    assert f"section {section}" in html
+    assert "detection: yes; decision: no" in html
+    assert "counter-notification" in html  # the DMCA redress is added for DMCA notices
+    assert pages._queue(app.state.clauseguard, "actioned")[0].reference == reference
+
+
+@pytest.mark.parametrize(("fields", "key_path"), [
+    ({"restriction": "removal", "facts": ""}, "facts"),
+    ({"restriction": "", "facts": "x"}, "restriction"),
+    ({"restriction": "teleport", "facts": "x"}, "restriction"),
+    ({"restriction": "removal", "facts": "x"}, "legal_ground"),
+    ({"restriction": "removal", "facts": "x", "clause_id": "no/such-clause"}, "clause_id"),
+])
+def test_decision_errors_are_named_and_nothing_is_decided(web: TestClient, app: FastAPI, fields: dict[str, str],
+                                                          key_path: str) -> None:
+    reference = re.search(r'class="reference">([^<]+)<', file_report(web, "dsa").text).group(1)
+    login(web)
+    page_html = web.get(f"/moderation/notices/{reference}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page_html).group(1)
+    response = web.post(f"/moderation/notices/{reference}/decision", data={**fields, "csrf_token": token})
+    assert response.status_code == 422
+    assert any(e.startswith(f"{key_path}:") for e in errors(response.text)), errors(response.text)
+    assert pages._queue(app.state.clauseguard, "open")[0].reference == reference
+
+
+def test_decision_needs_the_csrf_token_of_this_session(web: TestClient, app: FastAPI) -> None:
+    reference = re.search(r'class="reference">([^<]+)<', file_report(web, "dsa").text).group(1)
+    login(web)
+    stale = csrf(web, "/moderation")
+    login(web)  # a new session: the old session's tokens no longer count
+    response = web.post(f"/moderation/notices/{reference}/decision",
+                        data={"restriction": "none", "facts": "fine", "csrf_token": stale})
+    assert response.status_code == 403
+    assert pages._queue(app.state.clauseguard, "open")[0].reference == reference
+
+
+def test_revoked_token_ends_its_sessions_and_logout_clears_the_cookie(web: TestClient, app: FastAPI) -> None:
+    tokens = app.state.clauseguard.tokens
+    token, info = tokens.create(Role.MODERATOR, "tester")
+    assert login(web, token).status_code == 303
+    assert web.get("/moderation").status_code == 200
+    response = web.post("/moderation/logout", data={"csrf_token": csrf(web, "/moderation")})
+    assert response.status_code == 303 and 'cg_session=""' in response.headers["set-cookie"]
+    web.cookies.clear()
+    login(web, token)
+    tokens.revoke(info.id)
+    assert web.get("/moderation").status_code == 303
