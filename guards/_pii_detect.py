@@ -12,37 +12,76 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 __all__ = ["DETECTORS", "PRIORITY", "Hit", "detect"]
 
 Hit = tuple[str, int, int, float]
 
-_EMAIL = re.compile(r"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+"
-                    r"[A-Za-z]{2,24}(?![\w-])")
-_PHONE_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?![\w-])")
-_PHONE_US = re.compile(r"(?<![\w+])(?<!\d[ .-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[ .-])"
-                       r"[2-9]\d{2}[ .-]\d{4}(?![\w-])")
-_PHONE_NATIONAL = re.compile(r"(?<![\w+])(?<!\d[ .-])\(?0[1-9]\d{0,3}\)?(?:[ /.-]\d{2,8}){1,4}(?![\w-])")
-_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}", re.IGNORECASE)
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
-_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")
-_SSN = re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
+class _Scan(NamedTuple):
+    """A candidate pattern and a cheap test that any match needs (a literal, or a short pattern the
+    regex engine finds fast). Most texts fail the test, so most patterns never scan them."""
 
-_SECRETS: tuple[tuple[re.Pattern[str], float], ...] = (
-    (re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"), 1.0),
-    (re.compile(r"(?<!\w)gh[pousr]_[A-Za-z0-9]{36,255}(?!\w)"), 1.0),
-    (re.compile(r"(?<!\w)github_pat_[A-Za-z0-9_]{60,255}(?!\w)"), 1.0),
-    (re.compile(r"(?<![\w-])sk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}(?![\w-])"), 0.95),
-    (re.compile(r"(?<![\w-])xox[abposr]-[A-Za-z0-9-]{10,}(?![\w-])"), 1.0),
-    (re.compile(r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])"), 1.0),
-    (re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----",
-                re.DOTALL), 1.0),
-    (re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}(?![\w-])"), 0.95),
+    pattern: re.Pattern[str]
+    hint: Callable[[str], bool]
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self.pattern.finditer(text) if self.hint(text) else iter(())
+
+
+def _has(*needles: str) -> Callable[[str], bool]:
+    return lambda text: any(n in text for n in needles)
+
+
+def _finds(pattern: str, flags: int = 0) -> Callable[[str], bool]:
+    search = re.compile(pattern, flags).search
+    return lambda text: search(text) is not None
+
+
+def _always(text: str) -> bool:
+    return True
+
+
+def _secret_words(text: str) -> bool:
+    """Every keyword of the generic secret pattern contains one of these (case-insensitive; outside
+    ASCII, where case folding has surprises, the pattern always runs)."""
+    if not text.isascii():
+        return True
+    lower = text.lower()
+    return ("=" in text or ":" in text) and any(k in lower for k in ("api", "secret", "token", "passw"))
+
+
+_EMAIL = _Scan(re.compile(r"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+"
+                          r"[A-Za-z]{2,24}(?![\w-])"), _finds(r"@[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2}"))
+_PHONE_INTL = _Scan(re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?![\w-])"), _has("+"))
+_PHONE_US = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[ .-])"
+                             r"[2-9]\d{2}[ .-]\d{4}(?![\w-])"), _finds(r"\d{3}[ .-]\d{4}"))
+_PHONE_NATIONAL = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])\(?0[1-9]\d{0,3}\)?(?:[ /.-]\d{2,8}){1,4}(?![\w-])"),
+                        _finds(r"0[1-9]\d{0,3}\)?[ /.-]\d\d"))
+# The look-behind comes after the first digit so the engine can skip to digits.
+_CARD = _Scan(re.compile(r"\d(?<![\w-]\d)(?:[ -]?\d){12,18}(?![\w-])"), _always)
+_IBAN = _Scan(re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}", re.IGNORECASE),
+              _finds(r"\d\d(?<=(?<![A-Za-z0-9])[A-Z]{2}\d\d)(?: ?[A-Z0-9]){11}", re.IGNORECASE))
+_IPV4 = _Scan(re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"), _finds(r"\.\d{1,3}\.\d{1,3}\.\d"))
+_IPV6 = _Scan(re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?"
+                         r"(?![\w:])"), _finds(r":[0-9A-Fa-f]{0,4}:"))
+_SSN = _Scan(re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])"), _finds(r"\d\d[- ]\d\d[- ]\d{4}"))
+
+_SECRETS: tuple[tuple[_Scan, float], ...] = (
+    (_Scan(re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"), _has("AKIA", "ASIA")), 1.0),
+    (_Scan(re.compile(r"(?<!\w)gh[pousr]_[A-Za-z0-9]{36,255}(?!\w)"), _finds(r"gh[pousr]_")), 1.0),
+    (_Scan(re.compile(r"(?<!\w)github_pat_[A-Za-z0-9_]{60,255}(?!\w)"), _has("github_pat_")), 1.0),
+    (_Scan(re.compile(r"(?<![\w-])sk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}(?![\w-])"), _has("sk-")), 0.95),
+    (_Scan(re.compile(r"(?<![\w-])xox[abposr]-[A-Za-z0-9-]{10,}(?![\w-])"), _finds(r"xox[abposr]-")), 1.0),
+    (_Scan(re.compile(r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])"), _has("AIza")), 1.0),
+    (_Scan(re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----",
+                      re.DOTALL), _has("-----BEGIN ")), 1.0),
+    (_Scan(re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}(?![\w-])"),
+           _has("eyJ")), 0.95),
 )
-_GENERIC_SECRET = re.compile(
+_GENERIC_SECRET = _Scan(re.compile(
     r"(?i)\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|token|password|passwd)"
-    r"\b[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9_\-./+=]{16,200})")
+    r"\b[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9_\-./+=]{16,200})"), _secret_words)
 
 # Length of the IBAN of each country (SWIFT IBAN registry).
 IBAN_LENGTHS: dict[str, int] = {
