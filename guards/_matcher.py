@@ -13,19 +13,21 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 
-from clauseguard.guards.normalize import Normalized, normalize
+from clauseguard.guards.normalize import normalize
 
 __all__ = ["Match", "TermMatcher"]
 
 _MAX_L_VARIANTS = 3  # terms with more "l"s get only the all-"i" variant
 
 
-@dataclass(frozen=True)
-class Match:
-    """A term found: its label (a category), the listed term, and original/normalised spans."""
+class Match(NamedTuple):
+    """A term found: its label (a category), the listed term, and original/normalised spans.
+
+    A named tuple, not a dataclass: a profane text yields many, and building them is the cost."""
 
     label: str
     term: str
@@ -90,32 +92,39 @@ class TermMatcher:
         for variant in _variants(key, breaks):
             table.setdefault(variant, []).append(entry)
 
-    def _accepts(self, norm: Normalized, start: int, end: int, entry: _Entry) -> bool:
-        if not self.whole_words:
-            return True
-        b = norm.boundary
-        if not (b[start] and b[end]):
-            return False
-        return all(b[p] != 2 or (p - start) in entry.breaks for p in range(start + 1, end))
+    @staticmethod
+    def _crosses_ok(boundary: bytes, start: int, end: int, entry: _Entry) -> bool:
+        """A match may cross a real word boundary only where the term itself has one."""
+        return all(boundary[p] != 2 or (p - start) in entry.breaks for p in range(start + 1, end))
 
     def find(self, text: str) -> list[Match]:
         """Every listed term in ``text`` (not inside an allow-listed term), in order of position."""
         if not self.size:
             return []
-        norm = normalize(text)
+        norm = normalize(text)  # shared with the other guards judging the same text
+        b = norm.boundary
+        whole = self.whole_words
         hits: list[Match] = []
         allowed: list[tuple[int, int]] = []
         for last, (length, entries) in self._automaton.iter(norm.text):
             start, end = last + 1 - length, last + 1
+            if whole and not (b[start] and b[end]):
+                continue
+            crosses = whole and 2 in b[start + 1:end]
+            labels: set[str] = set()  # several listed terms may share one key: one match per label
             for entry in entries:
-                if not self._accepts(norm, start, end, entry):
+                if entry.label in labels or (crosses and not self._crosses_ok(b, start, end, entry)):
                     continue
                 if entry.allow:
                     allowed.append((start, end))
-                else:
-                    hits.append(Match(entry.label, entry.term, norm.original_span(start, end), (start, end)))
-        return _dedupe(h for h in hits if not any(a <= h.norm_span[0] and h.norm_span[1] <= b
-                                                   for a, b in allowed))
+                    continue
+                if not labels:
+                    span = norm.original_span(start, end)
+                labels.add(entry.label)
+                hits.append(Match(entry.label, entry.term, span, (start, end)))
+        if allowed:
+            hits = [h for h in hits if not any(a <= h.norm_span[0] and h.norm_span[1] <= b for a, b in allowed)]
+        return _dedupe(hits)
 
 
 def _dedupe(hits: Iterable[Match]) -> list[Match]:
