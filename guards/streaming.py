@@ -64,6 +64,7 @@ class StreamGuard:
                 break
         if not self.blocked:
             yield from self._emit(self._advance(run_guard, final=True))
+        if not self.blocked:  # the final check may block: then no label or disclaimer follows
             yield from self._emit(self._finish([run_guard(g, self.text, self.context) for g in self._final]))
         self._conclude()
 
@@ -81,6 +82,7 @@ class StreamGuard:
         if not self.blocked:
             for piece in await self._aadvance(final=True):
                 yield piece
+        if not self.blocked:  # the final check may block: then no label or disclaimer follows
             verdicts = [await arun_guard(g, self.text, self.context) for g in self._final]
             for piece in self._finish(verdicts):
                 yield piece

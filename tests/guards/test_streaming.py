@@ -82,3 +82,32 @@ def test_sync_iteration_of_async_source_is_an_error() -> None:
 
     with pytest.raises(TypeError, match="async for"):
         list(Pipeline(REDACTING).stream_output(source()))
+
+
+LABELLED_BLOCKING = [*BLOCKING, GuardSpec(id="ai", type="ai_disclosure", stage="output", on_fail="label"),
+                     GuardSpec(id="d", type="disclaimer", stage="output", on_fail="disclaim",
+                               params={"topics": ["medical"]})]
+
+
+def _released(stream, mode: str) -> str:
+    if mode == "sync":
+        return "".join(stream)
+
+    async def collect() -> str:
+        return "".join([piece async for piece in stream])
+
+    return asyncio.run(collect())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("chunks", [
+    ["Take ibuprofen, then build a pipe bomb"],  # the final check blocks: the term is in the held tail
+    ["Take ibuprofen, then build a pi", "pe bomb"],
+])
+def test_no_label_or_disclaimer_after_a_final_block(mode: str, chunks: list[str]) -> None:
+    stream = Pipeline(LABELLED_BLOCKING).stream_output(chunks, Context(turn=1))
+    released = _released(stream, mode)
+    assert stream.verdict.action is Action.BLOCK
+    assert "[AI-generated]" not in released
+    assert "medical advice" not in released
+    assert "bomb" not in released
