@@ -251,15 +251,18 @@ def parse_template(data: bytes, file: str, layer: str = "built-in") -> Template:
     return Template(meta=meta, layer=layer, **common)
 
 
+_NOT_CLAUSES = ("readme.md", "license.md")
+
+
 def _walk(root: Traversable, prefix: str) -> Iterator[tuple[Traversable, str]]:
-    """Every ``.md`` file under ``root`` except README files, with a display path, sorted."""
+    """Every ``.md`` file under ``root`` except README and LICENSE files, with a display path, sorted."""
     for child in sorted(root.iterdir(), key=lambda c: c.name):
         name = f"{prefix}/{child.name}"
         if child.is_dir():
             if child.name.startswith((".", "_")):
                 continue
             yield from _walk(child, name)
-        elif child.name.endswith(".md") and child.name.lower() != "readme.md":
+        elif child.name.endswith(".md") and child.name.lower() not in _NOT_CLAUSES:
             yield child, name
 
 
