@@ -3,7 +3,8 @@
 ``mode: hash`` replaces a value by a keyed HMAC-SHA256 (key from ``CLAUSEGUARD_HASH_KEY``, else a
 random key for this process), so equal values stay linkable in logs without being readable.
 ``backend: presidio`` uses presidio-analyzer's pattern recognizers only (no spaCy model, nothing
-downloaded); it needs the ``[presidio]`` extra and says so when building the guard.
+downloaded: tldextract, which its email recognizer uses, is kept to its bundled Public Suffix List);
+it needs the ``[presidio]`` extra and says so when building the guard.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from clauseguard.guards._pii_detect import Hit, detect
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
 
-__all__ = ["HASH_KEY_ENV", "PiiGuard", "hash_key", "mask"]
+__all__ = ["HASH_KEY_ENV", "PSL_URLS_ENV", "PiiGuard", "hash_key", "mask"]
 
 HASH_KEY_ENV = "CLAUSEGUARD_HASH_KEY"
+PSL_URLS_ENV = "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"  # empty: tldextract uses its bundled snapshot
 
 # presidio entity names -> ours
 _PRESIDIO_ENTITIES = {
@@ -98,13 +100,28 @@ class PiiGuard(Guard):
         return self.verdict(content, findings)
 
 
+def _offline_suffix_list() -> None:
+    """presidio's email recognizer asks tldextract for the domain's public suffix, and tldextract
+    fetches the Public Suffix List over the network on first use unless its URL list is empty; then
+    it uses the snapshot it ships. Its default extractor reads ``TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS``
+    when tldextract is imported, so the variable is set first (unless the user set it), and the
+    extractor is told too in case tldextract was imported before."""
+    os.environ.setdefault(PSL_URLS_ENV, "")
+    import tldextract.tldextract as tx
+
+    if not os.environ[PSL_URLS_ENV].strip():
+        tx.TLD_EXTRACTOR.suffix_list_urls = ()
+
+
 def _presidio_detector(entities: tuple[str, ...]) -> Callable[[str], list[Hit]]:
     """presidio pattern recognizers only (no NLP engine, so no spaCy model is loaded or fetched)."""
     try:
+        os.environ.setdefault(PSL_URLS_ENV, "")
         from presidio_analyzer import predefined_recognizers as pr
     except ImportError as err:
         raise GuardConfigError("backend 'presidio' needs presidio-analyzer: "
                                "pip install 'clauseguard[presidio]'", where="params.backend") from err
+    _offline_suffix_list()
     wanted = {p: ours for p, ours in _PRESIDIO_ENTITIES.items() if ours in entities}
     recognizers = [pr.EmailRecognizer(), pr.CreditCardRecognizer(), pr.IbanRecognizer(),
                    pr.IpRecognizer(), pr.UsSsnRecognizer(), pr.PhoneRecognizer()]

@@ -128,3 +128,27 @@ def test_presidio_missing_is_a_clear_config_error(monkeypatch) -> None:
     monkeypatch.setattr(builtins, "__import__", no_presidio)
     with pytest.raises(GuardConfigError, match=r"clauseguard\[presidio\]"):
         build("pii", params={"backend": "presidio"})
+
+
+def test_presidio_backend_fetches_nothing(ctx, monkeypatch, tmp_path) -> None:
+    """presidio's email recognizer uses tldextract, which would fetch the Public Suffix List."""
+    import socket
+
+    import tldextract.tldextract as tx
+
+    # As on a first run: no variable set, default suffix-list URLs, an empty cache.
+    monkeypatch.delenv("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", raising=False)
+    monkeypatch.setattr(tx, "TLD_EXTRACTOR", tx.TLDExtract(cache_dir=str(tmp_path)))
+    attempts: list[tuple] = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    guard = build("pii", on_fail="redact", params={"backend": "presidio", "entities": ["email", "secret"]})
+    verdict = guard.check("mail bob@example.co.uk or key AKIAIOSFODNN7EXAMPLE", ctx)
+    assert verdict.output == "mail [EMAIL] or key [SECRET]"
+    assert attempts == []
