@@ -10,11 +10,13 @@ Entry points, by task:
   :func:`record_flagged_image` (hashes only);
 - notices: :class:`DsaNotice`, :class:`DmcaNotice`, :class:`TakeItDownRequest`, :func:`file_notice`,
   :func:`notice_queue`, :func:`decide` (Art. 17 statement of reasons), :func:`file_counter_notice`,
-  :func:`repeat_infringer_status`, :func:`file_complaint`, :func:`transparency_report`;
+  :func:`repeat_infringer_status`, :func:`file_complaint`, :func:`transparency_report`; an unknown
+  reference raises :class:`NoticeNotFound` (a ``NoticeError`` and a ``LookupError``);
 - acceptances: :func:`record_acceptance`, :func:`needs_acceptance`, :func:`document_versions`.
 """
 
 from clauseguard.errors import NoticeError, PseudonymKeyError, RawIpError, RecordsError
+from clauseguard.guards.records._errors import NoticeNotFound
 from clauseguard.guards.records.acceptances import accepted, needs_acceptance, record_acceptance
 from clauseguard.guards.records.audit import (
     AppendResult,
@@ -63,6 +65,7 @@ __all__ = [
     "DocumentVersion",
     "DsaNotice",
     "NoticeError",
+    "NoticeNotFound",
     "PseudonymKeyError",
     "Pseudonymizer",
     "PurgeResult",

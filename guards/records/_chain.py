@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select, update
 
 from clauseguard.guards.records._types import check_user_key
 from clauseguard.guards.records.models import AuditHead, AuditRecord
@@ -127,16 +127,16 @@ def append_many(store: RecordStore, records: Sequence[PreparedRecord | AuditEntr
         return []
     results: list[AppendResult] = []
     rows: list[dict[str, Any]] = []
-    with store.session(write=True) as s:
-        head = s.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-        seq, prev = head.seq, head.hash
+    log, head = AuditRecord.__table__, AuditHead.__table__
+    with store.transaction(write=True) as conn:
+        seq, prev = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()).one()
         for record in prepared:
             seq += 1
             row, prev = record.chained(seq, prev)
             rows.append(row)
             results.append(AppendResult(seq, prev, row["time"]))
-        s.execute(insert(AuditRecord), rows)
-        head.seq, head.hash = seq, prev
+        conn.execute(log.insert(), rows)
+        conn.execute(update(head).where(head.c.id == 1).values(seq=seq, hash=prev))
     return results
 
 

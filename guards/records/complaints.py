@@ -14,6 +14,7 @@ from typing import Literal
 from sqlalchemy import select
 
 from clauseguard.errors import NoticeError
+from clauseguard.guards.records._errors import NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
 from clauseguard.guards.records.models import Complaint, Decision
 from clauseguard.guards.records.store import RecordStore
@@ -41,7 +42,7 @@ def file_complaint(store: RecordStore, decision_reference: str, explanation: str
     with store.session(write=True) as s:
         decision = s.execute(select(Decision).where(Decision.reference == decision_reference)).scalar_one_or_none()
         if decision is None:
-            raise NoticeError(f"no decision with reference {decision_reference!r}", fields=("decision_reference",))
+            raise NoticeNotFound(f"no decision with reference {decision_reference!r}", fields=("decision_reference",))
         if received > add_months(decision.decided_at, window_months):
             raise NoticeError(f"complaints are accepted within {window_months} months of the decision "
                               f"(decided {decision.decided_at:%Y-%m-%d})", fields=("received_at",))
@@ -61,7 +62,7 @@ def resolve_complaint(store: RecordStore, reference: str, outcome: Outcome, reas
     with store.session(write=True) as s:
         row = s.execute(select(Complaint).where(Complaint.reference == reference)).scalar_one_or_none()
         if row is None:
-            raise NoticeError(f"no complaint with reference {reference!r}", fields=("reference",))
+            raise NoticeNotFound(f"no complaint with reference {reference!r}", fields=("reference",))
         if row.outcome is not None:
             raise NoticeError(f"complaint {reference} already resolved ({row.outcome})", fields=("reference",))
         row.outcome, row.outcome_reasons = outcome, reasons

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
 from clauseguard.errors import NoticeError
+from clauseguard.guards.records._errors import NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
 from clauseguard.guards.records.business_days import add_business_days
 from clauseguard.guards.records.intake import DmcaCounterNotice
@@ -69,7 +70,7 @@ def file_counter_notice(store: RecordStore, notice_reference: str, counter: Dmca
     with store.session(write=True) as s:
         notice = s.execute(select(Notice).where(Notice.reference == notice_reference)).scalar_one_or_none()
         if notice is None or notice.regime != "dmca":
-            raise NoticeError(f"no DMCA notice with reference {notice_reference!r}", fields=("notice_reference",))
+            raise NoticeNotFound(f"no DMCA notice with reference {notice_reference!r}", fields=("notice_reference",))
         row = CounterNotice(reference=new_reference("CN"), notice_id=notice.id, received_at=received,
                             restore_not_before=not_before, restore_not_after=not_after,
                             payload=intake.model_dump(mode="json"))
@@ -84,7 +85,7 @@ def report_court_action(store: RecordStore, counter_reference: str, *, at: datet
         done = s.execute(update(CounterNotice).where(CounterNotice.reference == counter_reference)
                          .values(court_action_at=(at or datetime.now(UTC)).astimezone(UTC)))
         if done.rowcount != 1:
-            raise NoticeError(f"no counter-notice {counter_reference!r}", fields=("counter_reference",))
+            raise NoticeNotFound(f"no counter-notice {counter_reference!r}", fields=("counter_reference",))
 
 
 def restore_due(store: RecordStore, *, now: datetime | None = None) -> list[CounterNotice]:
@@ -103,7 +104,7 @@ def mark_restored(store: RecordStore, counter_reference: str, *, at: datetime | 
     with store.session(write=True) as s:
         row = s.execute(select(CounterNotice).where(CounterNotice.reference == counter_reference)).scalar_one_or_none()
         if row is None:
-            raise NoticeError(f"no counter-notice {counter_reference!r}", fields=("counter_reference",))
+            raise NoticeNotFound(f"no counter-notice {counter_reference!r}", fields=("counter_reference",))
         if row.court_action_at is not None or at < row.restore_not_before:
             raise NoticeError("not restorable: a court action was reported, or the 10 business days have not "
                               "passed", fields=("at",))

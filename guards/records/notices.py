@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from clauseguard.errors import NoticeError
+from clauseguard.guards.records._errors import NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
 from clauseguard.guards.records.intake import REGIMES, NoticeIntake
 from clauseguard.guards.records.models import Notice
@@ -84,11 +85,11 @@ def file_notice(store: RecordStore, notice: NoticeIntake | Mapping[str, Any], *,
 
 
 def get_notice(store: RecordStore, reference: str) -> Notice:
-    """The stored notice with ``reference`` (a :class:`NoticeError` if there is none)."""
+    """The stored notice with ``reference`` (:class:`NoticeNotFound` if there is none)."""
     with store.session() as s:
         row = s.execute(select(Notice).where(Notice.reference == reference)).scalar_one_or_none()
     if row is None:
-        raise NoticeError(f"no notice with reference {reference!r}", fields=("reference",))
+        raise NoticeNotFound(f"no notice with reference {reference!r}", fields=("reference",))
     return row
 
 

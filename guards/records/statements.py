@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from clauseguard.errors import NoticeError
+from clauseguard.guards.records._errors import NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
 from clauseguard.guards.records.lockfile import clause_section
 from clauseguard.guards.records.models import Decision, Notice, Strike
@@ -97,7 +98,7 @@ def _notice(session: Any, reference: str | None) -> Notice | None:
         return None
     row = session.execute(select(Notice).where(Notice.reference == reference)).scalar_one_or_none()
     if row is None:
-        raise NoticeError(f"no notice with reference {reference!r}", fields=("notice_reference",))
+        raise NoticeNotFound(f"no notice with reference {reference!r}", fields=("notice_reference",))
     return row
 
 
@@ -138,5 +139,5 @@ def get_decision(store: RecordStore, reference: str) -> Decision:
     with store.session() as s:
         row = s.execute(select(Decision).where(Decision.reference == reference)).scalar_one_or_none()
     if row is None:
-        raise NoticeError(f"no decision with reference {reference!r}", fields=("reference",))
+        raise NoticeNotFound(f"no decision with reference {reference!r}", fields=("reference",))
     return row

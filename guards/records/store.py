@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from importlib.resources import as_file, files
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -100,6 +100,15 @@ class RecordStore:
                 conn = conn.execution_options(**{_WRITE: True})
             with Session(bind=conn, expire_on_commit=False) as session, session.begin():
                 yield session
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """A Core connection in one transaction, committed on exit; the lighter twin of :meth:`session`."""
+        with self.engine.connect() as conn:
+            if write:
+                conn = conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
 
     def close(self) -> None:
         self.engine.dispose()

@@ -2,21 +2,27 @@
 
 One app holds one pipeline (from guards.yaml), one record store (SQLite by default) and its own
 metrics. Every decision the pipeline makes goes through :class:`MetricsSink` into the audit log of
-the record store. Nothing is global, so tests build as many apps as they like.
+the record store, group-committed by an :class:`~clauseguard.guards.records.writer.AuditWriter`
+(a check answers before its record is committed unless ``audit_wait_for_commit``; the writer drains
+when the app stops). Nothing is global, so tests build as many apps as they like.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from clauseguard import __version__
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards.pipeline import Pipeline
 from clauseguard.guards.server import acceptances, admin, check, health, litellm, moderation, notices, redress
+from clauseguard.guards.server.audit import RequestKeySink
 from clauseguard.guards.server.client import process_pseudonymizer
 from clauseguard.guards.server.errors import install_error_handlers
 from clauseguard.guards.server.metrics import Metrics, MetricsSink
@@ -27,7 +33,9 @@ from clauseguard.guards.server.state import ServerState
 from clauseguard.guards.server.tokens import TokenStore
 from clauseguard.guards.sinks import DecisionSink
 
-__all__ = ["IMAGE_PATHS", "create_app"]
+__all__ = ["AUDIT_DRAIN_SECONDS", "IMAGE_PATHS", "create_app"]
+
+AUDIT_DRAIN_SECONDS = 30.0  # how long shutdown waits for queued audit records to be committed
 
 # Paths whose bodies may carry images (the larger size limit applies).
 IMAGE_PATHS = ("/v1/check/image", litellm.PATH)
@@ -56,7 +64,7 @@ def create_app(*, guards_path: str | Path, db_url: str, report_path: str | Path 
     settings = settings or ServerSettings.from_env()
     state = _build_state(guards_path, db_url, report_path, lock_path, settings, audit_sink)
     app = FastAPI(title=settings.title, version=__version__, description=_DESCRIPTION,
-                  openapi_tags=_TAGS)
+                  openapi_tags=_TAGS, lifespan=_lifespan)
     app.state.clauseguard = state
     for module in (check, litellm, notices, redress, moderation, acceptances, admin, health):
         app.include_router(module.router)
@@ -66,6 +74,16 @@ def create_app(*, guards_path: str | Path, db_url: str, report_path: str | Path 
     app.add_middleware(BodyLimitMiddleware, limit_for=_limits(settings))
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On shutdown, drain the audit queue (every decision answered is committed) and close the store."""
+    yield
+    state: ServerState = app.state.clauseguard
+    if state.audit_writer is not None:
+        await run_in_threadpool(state.audit_writer.close, AUDIT_DRAIN_SECONDS)
+    state.records.close()
 
 
 def _limits(settings: ServerSettings) -> Any:
@@ -80,20 +98,33 @@ def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path |
                  audit_sink: DecisionSink | None) -> ServerState:
     from clauseguard.guards.records.audit import AuditSink
     from clauseguard.guards.records.store import RecordStore
+    from clauseguard.guards.records.writer import AuditWriter
 
     store = RecordStore.open(db_url)
     metrics = Metrics()
     pseudonymizer = process_pseudonymizer()
+    writer = None
     if audit_sink is None:
-        audit_sink = AuditSink(store, lock=lock_path, report=report_path, pseudonymizer=pseudonymizer)
-    sink = MetricsSink(metrics, audit_sink)
-    # The body limit (max_json_bytes) bounds the text a request can carry, so the pipeline needs no
-    # character limit of its own: one limit, set in one place.
-    pipeline = Pipeline.from_yaml(guards_path, sink=sink, max_chars=None)
+        writer = AuditWriter(store, max_batch=settings.audit_max_batch, max_wait=settings.audit_max_wait_ms / 1000,
+                             max_queue=settings.audit_queue_size)
+        audit_sink = AuditSink(store, lock=lock_path, report=report_path, pseudonymizer=pseudonymizer,
+                               writer=writer, wait_for_commit=settings.audit_wait_for_commit)
+    sink = MetricsSink(metrics, RequestKeySink(audit_sink))
+    try:
+        # The body limit (max_json_bytes) bounds the text a request can carry, so the pipeline needs no
+        # character limit of its own: one limit, set in one place.
+        pipeline = Pipeline.from_yaml(guards_path, sink=sink, max_chars=None)
+        documents = read_documents(report_path)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        store.close()
+        raise
     return ServerState(pipeline=pipeline, settings=settings, metrics=metrics, engine=store.engine,
                        tokens=TokenStore(store.engine, bootstrap_admin=settings.admin_token), records=store,
-                       documents=read_documents(report_path), proxies=settings.proxy_networks(),
-                       pseudonymizer=pseudonymizer, report_path=report_path, lock_path=lock_path)
+                       documents=documents, proxies=settings.proxy_networks(),
+                       pseudonymizer=pseudonymizer, report_path=report_path, lock_path=lock_path,
+                       audit_writer=writer)
 
 
 _DESCRIPTION = """Runtime guards for an AI product, each decision traced to the clauses of its terms;

@@ -1,4 +1,4 @@
-"""GET /healthz (database reachable, guards loaded) and GET /metrics (Prometheus text format)."""
+"""GET /healthz (database reachable, audit log being written, guards loaded) and GET /metrics."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +26,8 @@ class Health(BaseModel):
     database: str
     guards: int
     documents: int
+    audit: str = Field(description="ok; failing (commits are being retried); or external (a custom sink)")
+    audit_pending: int = Field(description="audit records queued and not yet committed")
 
 
 def _database_ok(state: ServerState) -> bool:
@@ -39,12 +41,15 @@ def _database_ok(state: ServerState) -> bool:
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "not ready"}})
 async def healthz(state: State) -> JSONResponse:
-    """Ready when the database answers and at least one guard is loaded."""
+    """Ready when the database answers, audit commits succeed and at least one guard is loaded."""
     db_ok = await run_in_threadpool(_database_ok, state)
     guards = len(state.pipeline.guards)
-    ok = db_ok and guards > 0
+    writer = state.audit_writer
+    audit = "external" if writer is None else ("ok" if writer.healthy else "failing")
+    ok = db_ok and guards > 0 and audit != "failing"
     body = Health(status="ok" if ok else "unavailable", database="ok" if db_ok else "unreachable",
-                  guards=guards, documents=len(state.documents))
+                  guards=guards, documents=len(state.documents), audit=audit,
+                  audit_pending=0 if writer is None else writer.pending)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
 

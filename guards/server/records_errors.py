@@ -1,29 +1,37 @@
-"""How the records layer's errors become HTTP answers.
+"""How the records layer's errors become HTTP answers, chosen by the error's type.
 
-A :class:`NoticeError` about something that does not exist ("no notice with reference ...") is a 404;
-any other is a 422 naming the fields the records layer names. A look-up that does not exist is a
-:class:`LookupError` subclass once the records layer offers one; until then the "no ..." wording of
-its messages is what tells them apart.
+- :class:`NoticeNotFound` (an unknown reference; a ``LookupError``) is a 404;
+- any other :class:`NoticeError` is a 422 naming the fields the records layer names;
+- :class:`RawIpError` is a 422 that does not echo the value;
+- :class:`RecordsError` (the store cannot be written, or the audit queue stayed full) is a 503: the
+  request was not carried out, and no verdict leaves without its audit record being accepted.
+
+Starlette picks the handler of the most specific class in the exception's MRO, so the 404 handler
+wins over the 422 one for ``NoticeNotFound`` without any look at the message.
 """
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from clauseguard.errors import NoticeError, RawIpError
+from clauseguard.errors import NoticeError, RawIpError, RecordsError
+from clauseguard.guards.records._errors import NoticeNotFound
 
 __all__ = ["install_records_handlers"]
 
+log = logging.getLogger("clauseguard.guards.server")
 
-def _is_missing(err: NoticeError) -> bool:
-    return isinstance(err, LookupError) or err.message.startswith("no ")
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NoticeNotFound)
+    return JSONResponse({"detail": exc.message}, status_code=404)
 
 
 async def _notice_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NoticeError)
-    if _is_missing(exc):
-        return JSONResponse({"detail": exc.message}, status_code=404)
     errors = [{"loc": ["body", *f.split(".")], "field": f, "type": "invalid", "msg": exc.message}
               for f in exc.fields]
     return JSONResponse({"detail": exc.message, "errors": errors}, status_code=422)
@@ -34,6 +42,14 @@ async def _raw_ip(request: Request, exc: Exception) -> JSONResponse:
                         status_code=422)
 
 
+async def _records_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.error("records unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": "the records are unavailable; try again later"}, status_code=503,
+                        headers={"Retry-After": "5"})
+
+
 def install_records_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NoticeNotFound, _not_found)
     app.add_exception_handler(NoticeError, _notice_error)
     app.add_exception_handler(RawIpError, _raw_ip)
+    app.add_exception_handler(RecordsError, _records_unavailable)

@@ -11,10 +11,11 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["ADMIN_TOKEN_ENV", "GUARDRAIL_KEY_ENV", "ServerSettings"]
+__all__ = ["ADMIN_TOKEN_ENV", "AUDIT_WAIT_ENV", "GUARDRAIL_KEY_ENV", "ServerSettings"]
 
 ADMIN_TOKEN_ENV = "CLAUSEGUARD_ADMIN_TOKEN"
 GUARDRAIL_KEY_ENV = "CLAUSEGUARD_GUARDRAIL_API_KEY"
+AUDIT_WAIT_ENV = "CLAUSEGUARD_AUDIT_WAIT_FOR_COMMIT"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -32,6 +33,13 @@ class ServerSettings(BaseModel):
     guardrail_api_key: str | None = Field(
         default=None, description=f"key LiteLLM must send to the guardrail endpoint (env {GUARDRAIL_KEY_ENV})")
     title: str = "clauseguard"
+    audit_wait_for_commit: bool = Field(
+        default=False, description="answer a check only after its audit record is committed "
+        f"(env {AUDIT_WAIT_ENV}=1); otherwise within audit_max_wait_ms plus one commit after the answer")
+    audit_max_wait_ms: float = Field(default=5.0, ge=0, le=1000,
+                                     description="longest a queued audit record waits for its batch to close")
+    audit_max_batch: int = Field(default=256, ge=1, le=10_000, description="audit records per transaction, at most")
+    audit_queue_size: int = Field(default=10_000, ge=1, description="queued audit records before checks wait")
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -56,6 +64,7 @@ class ServerSettings(BaseModel):
         values: dict[str, object] = {
             "admin_token": os.environ.get(ADMIN_TOKEN_ENV) or None,
             "guardrail_api_key": os.environ.get(GUARDRAIL_KEY_ENV) or None,
+            "audit_wait_for_commit": os.environ.get(AUDIT_WAIT_ENV, "").strip().lower() in ("1", "true", "yes"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)

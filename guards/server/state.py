@@ -14,6 +14,7 @@ from fastapi import Request
 from clauseguard.guards._base import Context
 from clauseguard.guards._params import Stage
 from clauseguard.guards.pipeline import Pipeline
+from clauseguard.guards.server.audit import bind_context
 from clauseguard.guards.server.client import pseudonymous_ip
 from clauseguard.guards.server.metrics import Metrics
 from clauseguard.guards.server.settings import Network, ServerSettings
@@ -34,6 +35,7 @@ class ServerState:
     pseudonymizer: Any = None
     report_path: Any = None
     lock_path: Any = None
+    audit_writer: Any = None  # the records' AuditWriter (group commit), closed when the app stops
 
 
 def get_state(request: Request) -> ServerState:
@@ -42,8 +44,12 @@ def get_state(request: Request) -> ServerState:
 
 def request_context(request: Request, state: ServerState, *, stage: str, user_key: str | None,
                     turn: int = 0, request_id: str | None = None) -> Context:
-    """The guards' context: the user key and the client's address, both pseudonymised here."""
+    """The guards' context: the user key and the client's address, both pseudonymised here.
+
+    The context is bound to the running request, so its decision's audit record carries the user's
+    pseudonym (:mod:`clauseguard.guards.server.audit`).
+    """
     ip = pseudonymous_ip(request, state.proxies, state.pseudonymizer)
     key = state.pseudonymizer.user(user_key) if user_key else None
     extra = {"request_id": request_id} if request_id else {}
-    return Context(user_key=key, ip=ip, turn=turn, stage=Stage(stage), **extra)
+    return bind_context(Context(user_key=key, ip=ip, turn=turn, stage=Stage(stage), **extra))

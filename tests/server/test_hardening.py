@@ -100,7 +100,8 @@ def test_security_headers_and_json_escaping(client: TestClient) -> None:
 
 def test_healthz(client: TestClient) -> None:
     body = client.get("/healthz").json()
-    assert body == {"status": "ok", "database": "ok", "guards": 7, "documents": 0}
+    assert body == {"status": "ok", "database": "ok", "guards": 7, "documents": 0, "audit": "external",
+                    "audit_pending": 0}
 
 
 def test_healthz_reports_an_unreachable_database(make_app: Callable[..., FastAPI], tmp_path: object) -> None:
