@@ -27,7 +27,7 @@ import itertools
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import accumulate, compress, count
@@ -67,28 +67,45 @@ _LEET_SYMBOLS = frozenset(c for c in LEET if not c.isalnum())
 # with no letter, digit or symbol before it and no letter or digit after it. The rest belong to words
 # ("$h!t", "@ss", "sh!t"). They run over text whose separators are spaces: there ``\w`` is ``isalnum``.
 _LONE_BANG = re.compile(r"!(?!\w)")
-_LONE_SYMBOLS = re.compile(r"(?<![\w@$|+€])[@$|+€]+(?!\w)")
-_ASCII_SEPARATORS = {c: " " for c in range(128) if not chr(c).isalnum() and chr(c) not in _LEET_SYMBOLS}
-_IS_ONE = (1).__eq__
-_SPELLED_RUN = re.compile(rb"\x01{3,}")  # over one byte per word: 1 for a one-letter word
+# (The look-behind follows the first symbol so that the engine can skip to symbols; separators are
+# spaces, never line breaks, so "." is any character.)
+_LONE_SYMBOLS = re.compile(r"[@$|+€](?<![\w@$|+€].)[@$|+€]*(?!\w)")
 # Three or more one-letter pieces a few spaces apart, in " " + the spaced text (the leading space lets
-# the pattern start with a literal, which the regex engine finds fast).
+# the pattern start with a literal, which the regex engine finds fast). When folding changed lengths
+# ("…" became "..."), the original gap may be shorter than the spaced one: any number of spaces then.
 _SPELLED = re.compile(rf" \S(?: {{1,{MAX_GAP}}}\S){{2,}}(?!\S)")
+_SPELLED_LOOSE = re.compile(r" \S(?: +\S){2,}(?!\S)")
 
 _WORDS_LIMIT = 65536  # words remembered with their mapped form before starting afresh
 _TABLE_LIMIT = 65536  # distinct non-ASCII characters remembered before the fold table starts afresh
 
 
+def _word_char(c: str) -> str:
+    return c if c.isalnum() or c in _LEET_SYMBOLS else " "
+
+
+# ASCII text folds by one ``str.translate`` (which CPython runs fast for ASCII): lower case, and every
+# character that cannot be part of a word becomes a space.
+_ASCII_TABLE = {c: _word_char(chr(c).lower()) for c in range(128)}
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_SPARSE = 8  # at most one character in this many outside ASCII: fold those runs alone
+
+
 class _FoldTable:
-    """``str.translate`` table of every character seen so far, and those not folding one to one."""
+    """``str.translate`` table of every character seen so far (folded, separators as spaces), and
+    those not folding one to one."""
 
     def __init__(self) -> None:
-        self.table: dict[int, str] = {c: chr(c).lower() for c in range(128)}
-        self.separators: dict[int, str] = dict(_ASCII_SEPARATORS)  # folded character -> " "
+        self.table: dict[int, str] = dict(_ASCII_TABLE)
         self.uneven: set[str] = set()  # fold to zero or several characters
         self.marks: set[str] = set()  # combining marks: removed, but part of the character before
 
-    def learn(self, ch: str) -> None:
+    def learn(self, chars: Iterable[str]) -> None:
+        for ch in chars:
+            if ord(ch) not in self.table:
+                self._learn(ch)
+
+    def _learn(self, ch: str) -> None:
         cat = unicodedata.category(ch)
         if cat in ("Mn", "Me"):
             folded = ""
@@ -96,12 +113,9 @@ class _FoldTable:
         elif cat in ("Cf", "Cc", "Cs"):  # zero-width, bidi and control characters vanish
             folded = ""
         else:
-            folded = _fold_char(ch)
+            folded = "".join(map(_word_char, _fold_char(ch)))
         if len(folded) != 1:
             self.uneven.add(ch)
-        for c in folded:
-            if not c.isalnum() and c not in _LEET_SYMBOLS:
-                self.separators[ord(c)] = " "
         self.table[ord(ch)] = folded
 
 
@@ -113,22 +127,42 @@ def _fold_char(ch: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
 
 
-def _fold(text: str) -> tuple[str, tuple[list[int], list[int]] | None, dict[int, str]]:
-    """Folded text; unless it is one character for one, each folded character's original slice; and
-    the table that turns the folded text's separators into spaces."""
-    if text.isascii():
-        return text.lower(), None, _ASCII_SEPARATORS
+def _table() -> _FoldTable:
     global _fold_table
     fold = _fold_table
     if len(fold.table) > _TABLE_LIMIT:  # a new table, so a thread still using the old one is unharmed
         fold = _fold_table = _FoldTable()
+    return fold
+
+
+def _fold(text: str) -> tuple[str, Offsets | None]:
+    """Folded text with separators as spaces and, unless folding was one character for one, each
+    folded character's original slice."""
+    if text.isascii():
+        return text.translate(_ASCII_TABLE), None
+    fold = _table()
+    if (len(text) - len(text.encode("ascii", "ignore"))) * _SPARSE < len(text):
+        return _fold_sparse(text, fold)
     chars = set(text)
-    for ch in chars:
-        if ord(ch) not in fold.table:
-            fold.learn(ch)
-    folded = text.translate(fold.table)
+    fold.learn(chars)
     uneven = chars & fold.uneven
-    return folded, (_offsets(text, fold, uneven) if uneven else None), fold.separators
+    return text.translate(fold.table), (_offsets(text, fold, uneven) if uneven else None)
+
+
+def _fold_sparse(text: str, fold: _FoldTable) -> tuple[str, Offsets | None]:
+    """Mostly ASCII (curly quotes, dashes, an accent here and there): only the other runs are looked
+    up character by character."""
+    parts: list[str] = []
+    uneven: set[str] = set()
+    pos = 0
+    for m in _NON_ASCII.finditer(text):
+        run = m.group()
+        fold.learn(run)
+        uneven.update(fold.uneven.intersection(run))
+        parts += [text[pos:m.start()].translate(_ASCII_TABLE), run.translate(fold.table)]
+        pos = m.end()
+    parts.append(text[pos:].translate(_ASCII_TABLE))
+    return "".join(parts), (_offsets(text, fold, uneven) if uneven else None)
 
 
 def _offsets(text: str, fold: _FoldTable, uneven: set[str]) -> tuple[list[int], list[int]]:
@@ -222,12 +256,12 @@ def _map_word(word: str) -> str:
     return word
 
 
-def _spaced(folded: str, separators: dict[int, str]) -> str:
-    """``folded`` with every character that is not part of a word replaced by a space."""
-    spaced = folded.translate(separators)
+def _spaced(text: str) -> tuple[str, Offsets | None]:
+    """``text`` folded, every character that is not part of a word a space; and the offset map."""
+    spaced, offsets = _fold(text)
     if any(c in spaced for c in _LEET_SYMBOLS):
         spaced = _LONE_SYMBOLS.sub(_blank, _LONE_BANG.sub(" ", spaced))
-    return spaced
+    return spaced, offsets
 
 
 def _blank(m: re.Match[str]) -> str:
@@ -252,45 +286,33 @@ def _runs(letters: list[int], gap: Callable[[int, int], str]) -> list[list[int]]
     return [r for r in runs if len(r) >= 3]
 
 
-def _spelled_plain(text: str, spaced: str) -> list[tuple[int, int]]:
-    """Spelled-out words (normalised start, end) when folding was one character for one: one-letter
-    pieces at most :data:`MAX_GAP` spaces apart, then the original gaps checked for line breaks."""
+def _spelled(text: str, spaced: str, offsets: Offsets | None) -> list[tuple[int, int]]:
+    """Spelled-out words, as (start, end) in the normalised text: one-letter pieces close together,
+    at most :data:`MAX_GAP` characters and no line break apart in the original text."""
+    if offsets is None:
+        pattern, gap = _SPELLED, lambda a, b: text[a + 1:b]
+    else:
+        starts, ends = offsets
+        pattern, gap = _SPELLED_LOOSE, lambda a, b: text[ends[a]:starts[b]]
     found: list[tuple[int, int]] = []
-    for m in _SPELLED.finditer(" " + spaced):
+    for m in pattern.finditer(" " + spaced):
         letters = [m.start() - 1 + k for k, c in enumerate(m.group()) if c != " "]
-        for run in _runs(letters, lambda a, b: text[a + 1:b]):
+        for run in _runs(letters, gap):
             start = run[0] - spaced.count(" ", 0, run[0])
             found.append((start, start + len(run)))
     return found
 
 
-def _spelled_mapped(text: str, norm: Normalized, lengths: list[int]) -> list[tuple[int, int]]:
-    """Spelled-out words (normalised start, end) when folding changed lengths: the original gaps
-    come from the offset map."""
-    assert norm.offsets is not None
-    starts, ends = norm.offsets
-    out, folded = norm._pieces
-    found: list[tuple[int, int]] = []
-    for m in _SPELLED_RUN.finditer(bytes(map(_IS_ONE, lengths))):
-        letters = folded[m.start():m.end()]
-        for run in _runs(letters, lambda a, b: text[ends[a]:starts[b]]):
-            start = out[folded.index(run[0], m.start())]
-            found.append((start, start + len(run)))
-    return found
-
-
 def _normalize(text: str) -> Normalized:
-    folded, offsets, separators = _fold(text)
-    spaced = _spaced(folded, separators)
+    spaced, offsets = _spaced(text)
     pieces = spaced.split()
-    lengths = list(map(len, pieces))
-    marks = b"".join(map(_MARKS.__getitem__, lengths))
+    marks = b"".join(map(_MARKS.__getitem__, map(len, pieces)))
     raw = "".join(pieces)
     plain = raw.isascii() and raw.isalpha()
     norm = Normalized(raw if plain else _mapped(pieces), marks + b"\x02", spaced, offsets)
     if b"\x02\x02\x02" not in marks:  # no three one-letter pieces in a row
         return norm
-    runs = _spelled_plain(text, spaced) if offsets is None else _spelled_mapped(text, norm, lengths)
+    runs = _spelled(text, spaced, offsets)
     return _joined(norm, raw, runs) if runs else norm
 
 
