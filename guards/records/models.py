@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from clauseguard.guards.records._types import HashType, UserKeyType, UTCDateTime, check_user_key
 
 __all__ = [
     "Acceptance",
+    "ApiToken",
     "AuditHead",
     "AuditRecord",
     "Base",
@@ -183,3 +184,21 @@ class FlaggedImage(_KeyChecks, Base):
     clause_ids: Mapped[list[str]] = mapped_column(JSON)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON)  # width, height, format, score, request id
     user_key: Mapped[str | None] = mapped_column(UserKeyType())
+
+
+class ApiToken(Base):
+    """A moderator's or admin's bearer token for the HTTP service: only its salt and scrypt digest.
+
+    The token itself (``cg_<id>_<secret>``) is shown once when created and never stored; see
+    :mod:`clauseguard.guards.server.tokens`. Times keep the type the table first had (timezone-aware).
+    """
+
+    __tablename__ = "server_api_tokens"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # "moderator" | "admin"
+    label: Mapped[str] = mapped_column(String(200), default="")
+    salt: Mapped[bytes] = mapped_column(LargeBinary(16))
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -71,8 +71,8 @@ class RecordStore:
             store.migrate()
         return store
 
-    def migrate(self) -> None:
-        """Run ``alembic upgrade head`` under a write lock, so concurrent openers do not race."""
+    def migrate(self, revision: str = "head") -> None:
+        """Run ``alembic upgrade <revision>`` under a write lock, so concurrent openers do not race."""
         from alembic import command
         from alembic.config import Config
 
@@ -85,7 +85,7 @@ class RecordStore:
                     config = Config()
                     config.set_main_option("script_location", str(folder))
                     config.attributes["connection"] = conn
-                    command.upgrade(config, "head")
+                    command.upgrade(config, revision)
         except SQLAlchemyError as err:
             raise RecordsError(f"cannot migrate record store {self.url}: {err}") from err
 

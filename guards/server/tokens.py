@@ -16,23 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-__all__ = ["Principal", "Role", "TokenInfo", "TokenStore"]
+from clauseguard.guards.records.models import ApiToken
 
-metadata = MetaData()
+__all__ = ["Principal", "Role", "TokenInfo", "TokenStore", "api_tokens"]
 
-api_tokens = Table(
-    "server_api_tokens", metadata,
-    Column("id", String(16), primary_key=True),
-    Column("role", String(16), nullable=False),
-    Column("label", String(200), nullable=False, default=""),
-    Column("salt", LargeBinary(16), nullable=False),
-    Column("digest", LargeBinary(32), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
-)
+api_tokens = ApiToken.__table__  # created by the records' alembic migrations (0002_server_api_tokens)
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _DUMMY_SALT = b"\x00" * 16
@@ -79,12 +70,14 @@ def _split(token: str) -> tuple[str, str] | None:
 
 
 class TokenStore:
-    """Create, verify, list and revoke tokens in the ``server_api_tokens`` table."""
+    """Create, verify, list and revoke tokens in the ``server_api_tokens`` table.
+
+    ``engine`` is a record store's engine (``RecordStore.open`` migrates it, which creates the table).
+    """
 
     def __init__(self, engine: Engine, *, bootstrap_admin: str | None = None) -> None:
         self.engine = engine
         self._bootstrap = hashlib.sha256(bootstrap_admin.encode()).digest() if bootstrap_admin else None
-        metadata.create_all(engine)
 
     def create(self, role: Role | str, label: str = "") -> tuple[str, TokenInfo]:
         """A new token (returned once, in the clear) and what is stored about it."""

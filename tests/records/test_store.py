@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, inspect, text
 
 from clauseguard.guards.records import RecordsError, RecordStore
 from clauseguard.guards.records.models import Base
+
+HEAD = "0002_server_api_tokens"
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
@@ -23,7 +25,7 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
 def test_open_twice_is_idempotent_and_at_head(store_url: str) -> None:
     RecordStore.open(store_url).close()
     with RecordStore.open(store_url) as store, store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001_initial"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
         tables = set(inspect(conn).get_table_names())
     assert set(Base.metadata.tables) <= tables
 
@@ -47,3 +49,40 @@ def test_foreign_keys_are_enforced(store: RecordStore) -> None:
 def test_bad_urls_are_records_errors(url: str) -> None:
     with pytest.raises(RecordsError):
         RecordStore.open(url)
+
+
+def _old_token_table() -> Table:
+    """The token table as the server created it before migration 0002 (``MetaData.create_all``)."""
+    return Table("server_api_tokens", MetaData(),
+                 Column("id", String(16), primary_key=True), Column("role", String(16), nullable=False),
+                 Column("label", String(200), nullable=False, default=""),
+                 Column("salt", LargeBinary(16), nullable=False), Column("digest", LargeBinary(32), nullable=False),
+                 Column("created_at", DateTime(timezone=True), nullable=False),
+                 Column("revoked_at", DateTime(timezone=True), nullable=True))
+
+
+def test_upgrade_keeps_a_token_table_the_server_made(store_url: str) -> None:
+    from datetime import UTC, datetime
+
+    store = RecordStore.open(store_url, migrate=False)
+    store.migrate("0001_initial")
+    old = _old_token_table()
+    old.create(store.engine)
+    with store.engine.begin() as conn:
+        conn.execute(old.insert().values(id="abc", role="admin", salt=b"s" * 16, digest=b"d" * 32,
+                                         created_at=datetime.now(UTC)))
+    store.migrate()
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+        assert conn.execute(text("SELECT id FROM server_api_tokens")).scalars().all() == ["abc"]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    store.close()
+
+
+def test_one_upgrade_creates_the_token_table(store: RecordStore) -> None:
+    from clauseguard.guards.server.tokens import Role, TokenStore
+
+    tokens = TokenStore(store.engine)
+    token, info = tokens.create(Role.MODERATOR, "m")
+    principal = tokens.verify(token)
+    assert principal is not None and (principal.id, principal.role) == (info.id, Role.MODERATOR)
