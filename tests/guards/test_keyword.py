@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 from guard_helpers import build
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clauseguard.guards import Action
 from clauseguard.guards.normalize import normalize
@@ -123,3 +125,64 @@ def test_garbage_is_handled(ctx, redactor) -> None:
     garbage = "".join(chr(c) for c in range(0, 0x3000, 7)) + "\ud800\udfff\x00"
     verdict = redactor.check(garbage, ctx)
     assert verdict.allowed
+
+
+# Folds that change lengths (ligatures, "…", expansions, zero-width and combining characters): the
+# span must still cover exactly the original characters.
+UNEVEN = [
+    ("a ﬁrearm here", "firearm", "ﬁrearm"),
+    ("the b…o…m…b now", "bomb", "b…o…m…b"),
+    ("so p\u00adipe bomb", "pipe bomb", "p\u00adipe bomb"),
+    ("Straße bomb", "strasse bomb", "Straße bomb"),
+    ("ⓑⓞⓜⓑ!", "bomb", "ⓑⓞⓜⓑ"),
+    ("—“pipe bomb”—", "pipe bomb", "pipe bomb"),
+    ("½ b o m b", "bomb", "b o m b"),
+]
+
+
+@pytest.mark.parametrize(("text", "term", "covered"), UNEVEN)
+def test_spans_through_uneven_folds(ctx, text: str, term: str, covered: str) -> None:
+    guard = build("keyword", on_fail="redact", params={"categories": [], "terms": {"S9": [term]}})
+    verdict = guard.check(text, ctx)
+    assert [text[f.span[0]:f.span[1]] for f in verdict.findings] == [covered]
+
+
+@pytest.mark.parametrize(("text", "normal", "boundary"), [
+    ("Hi  there", "hithere", bytes([2, 0, 2, 0, 0, 0, 0, 2])),
+    ("b o m b!", "bomb", bytes([2, 1, 1, 1, 2])),
+    ("a\nb c", "abc", bytes([2, 2, 2, 2])),  # a line break ends a spelled-out word
+    ("$h!t!! $$ 1945", "shit1945", bytes([2, 0, 0, 0, 2, 0, 0, 0, 2])),
+    ("", "", bytes([2])),
+])
+def test_normalize_boundaries(text: str, normal: str, boundary: bytes) -> None:
+    norm = normalize(text)
+    assert (norm.text, norm.boundary) == (normal, boundary)
+
+
+PIECES = [*"ab1$! .\n-", "\u200b", "é", "e\u0301", "ﬁ", "…", "р", "½"]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
+def test_normalized_characters_map_back_in_order(text: str) -> None:
+    norm = normalize(text)
+    assert len(norm.boundary) == len(norm.text) + 1
+    spans = [norm.original_span(i, i + 1) for i in range(len(norm.text))]
+    assert all(0 <= s < e <= len(text) for s, e in spans)
+    assert [s for s, _ in spans] == sorted(s for s, _ in spans)
+
+
+def test_guards_of_one_request_share_one_normalisation(monkeypatch) -> None:
+    from clauseguard.guards import Context, GuardSpec, Pipeline
+    from clauseguard.guards import normalize as normalize_module
+
+    pipeline = Pipeline([GuardSpec(id="kw", type="keyword", stage="output", on_fail="redact"),
+                         GuardSpec(id="d", type="disclaimer", stage="output", on_fail="disclaim",
+                                   params={"topics": ["medical"]})])
+    calls: list[str] = []
+    real = normalize_module._normalize
+    monkeypatch.setattr(normalize_module, "_normalize", lambda text: calls.append(text) or real(text))
+    normalize_module.normalize.cache_clear()
+    verdict = pipeline.check_output("Take ibuprofen, you sh1t.", Context())
+    assert verdict.output.startswith("Take ibuprofen, you [REDACTED].")
+    assert "medical advice" in verdict.output
+    assert calls == ["Take ibuprofen, you sh1t."]

@@ -4,6 +4,8 @@ import builtins
 
 import pytest
 from guard_helpers import build
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards import Action
@@ -152,3 +154,34 @@ def test_presidio_backend_fetches_nothing(ctx, monkeypatch, tmp_path) -> None:
     verdict = guard.check("mail bob@example.co.uk or key AKIAIOSFODNN7EXAMPLE", ctx)
     assert verdict.output == "mail [EMAIL] or key [SECRET]"
     assert attempts == []
+
+
+def _scans():
+    from clauseguard.guards import _pii_detect as pd
+
+    named = [(name, v) for name, v in vars(pd).items() if isinstance(v, pd._Scan)]
+    return named + [(f"_SECRETS[{i}]", scan) for i, (scan, _) in enumerate(pd._SECRETS)]
+
+
+SCAN_TEXTS = [t for t, _, _ in CASES] + NOT_PII + [
+    "de89 3704 0044 0532 0130 00", "ſecret_key = A8f3kLm29xQz7TpW4nBv", "Token: 'A8f3kLm29xQz7TpW4nBv'",
+    "fe80::1 and ::ffff:192.0.2.1", "+1-800-555-0199", "(020) 7946 0958", "1 (415) 555-2671", "a@b.cd",
+]
+
+
+@pytest.mark.parametrize(("name", "scan"), _scans())
+def test_a_hint_never_hides_a_match(name: str, scan) -> None:
+    """Each candidate pattern runs only when its cheap hint says a match is possible."""
+    for text in SCAN_TEXTS:
+        if scan.pattern.search(text):
+            assert scan.hint(text), (name, text)
+
+
+@given(st.lists(st.sampled_from([*"0123456789 -.+():/@aAzZ_='\"\n", "AKIA", "ghp_", "sk-", "xoxb-", "AIza",
+                                 "eyJ", "api_key", "token", "PASSWORD", "DE89", "GB82WEST", "x@y.com", "ſ",
+                                 "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "::"]),
+                max_size=40).map("".join))
+def test_hints_hold_for_any_text(text: str) -> None:
+    for name, scan in _scans():
+        if scan.pattern.search(text):
+            assert scan.hint(text), name
