@@ -344,10 +344,19 @@ def profile_yaml(data: dict[str, Any]) -> bytes:
     return (header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)).encode("utf-8")
 
 
-def _zip(profile: Any, data: dict[str, Any]) -> bytes:
-    from clauseguard.generator.build import FORMATS, render_outputs
+def download_formats() -> tuple[str, ...]:
+    """Every format, less DOCX when python-docx (the ``docx`` extra) is not installed on the server."""
+    import importlib.util
 
-    files = {**render_outputs(profile, formats=FORMATS), "profile.yaml": profile_yaml(data)}
+    from clauseguard.generator.build import FORMATS
+
+    return FORMATS if importlib.util.find_spec("docx") else tuple(f for f in FORMATS if f != "docx")
+
+
+def _zip(profile: Any, data: dict[str, Any]) -> bytes:
+    from clauseguard.generator.build import render_outputs
+
+    files = {**render_outputs(profile, formats=download_formats()), "profile.yaml": profile_yaml(data)}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path, content in files.items():
@@ -385,7 +394,9 @@ _LABELS = {"urls": "Where it is (one web address per line)", "explanation": "Why
            "authority_under_penalty_of_perjury":
                "Under penalty of perjury, I am authorised to act on behalf of the owner of the right",
            "non_consent_statement": "I believe in good faith that the depiction was published without consent",
-           "category": "Kind of illegality (optional)"}
+           "category": "Kind of illegality (optional)",
+           "notifier_name": "Your name (required unless the notice concerns child sexual abuse material)",
+           "notifier_email": "Your email address (required unless the notice concerns child sexual abuse material)"}
 
 
 def _regime_models() -> dict[str, type[BaseModel]]:
@@ -545,15 +556,21 @@ async def moderation_queue(request: Request, state: State, status: str = "open")
                 now=datetime.now(UTC), session=session, csrf=csrf_token(request, f"moderation|{session.sid}"))
 
 
-def _clause_options(state: ServerState) -> list[dict[str, str]]:
-    """The clauses a decision may cite, with their section number and title, from report.json."""
+def _clause_options(state: ServerState) -> list[tuple[str, list[dict[str, str]]]]:
+    """The clauses a decision may cite, by document (the terms first) and section number, from report.json."""
     from clauseguard.guards.records.lockfile import clause_section, load_report
 
     if state.report_path is None:
         return []
     report = load_report(state.report_path)
-    options = [clause_section(report, c["id"]).to_dict() for c in report.get("clauses", []) if c.get("sections")]
-    return sorted(options, key=lambda o: [int(p) if p.isdigit() else 0 for p in o["section_number"].split(".")])
+    groups: dict[str, list[dict[str, str]]] = {}
+    for clause in report.get("clauses", []):
+        if clause.get("sections"):
+            cited = clause_section(report, clause["id"]).to_dict()
+            groups.setdefault(cited["document_title"], []).append(cited)
+    for options in groups.values():
+        options.sort(key=lambda o: [int(p) if p.isdigit() else 0 for p in o["section_number"].split(".")])
+    return sorted(groups.items(), key=lambda g: g[1][0]["document_id"] != "terms-of-use")
 
 
 def _notice_view(state: ServerState, reference: str) -> tuple[Any, dict[str, Any] | None]:

@@ -160,6 +160,18 @@ def test_download_zips_every_output_and_the_profile(web: TestClient) -> None:
     assert profile.operator.dmca_agent is not None and profile.operator.dmca_agent.email == "legal@acme.example"
 
 
+def test_download_leaves_docx_out_when_python_docx_is_missing(web: TestClient,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "docx" else real(name, *a))
+    response = web.post("/questionnaire/download", data={**ANSWERS, "csrf_token": csrf(web, "/questionnaire")})
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    assert response.status_code == 200 and not any(n.endswith(".docx") for n in names)
+    assert "documents/terms-of-use.md" in names and "documents/terms-of-use.html" in names
+
+
 # ---- CSRF ------------------------------------------------------------------------------------------------
 
 
