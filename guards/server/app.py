@@ -21,7 +21,17 @@ from starlette.concurrency import run_in_threadpool
 from clauseguard import __version__
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards.pipeline import Pipeline
-from clauseguard.guards.server import acceptances, admin, check, health, litellm, moderation, notices, redress
+from clauseguard.guards.server import (
+    acceptances,
+    admin,
+    check,
+    health,
+    litellm,
+    moderation,
+    notices,
+    pages,
+    redress,
+)
 from clauseguard.guards.server.audit import RequestKeySink
 from clauseguard.guards.server.client import process_pseudonymizer
 from clauseguard.guards.server.errors import install_error_handlers
@@ -66,7 +76,7 @@ def create_app(*, guards_path: str | Path, db_url: str, report_path: str | Path 
     app = FastAPI(title=settings.title, version=__version__, description=_DESCRIPTION,
                   openapi_tags=_TAGS, lifespan=_lifespan)
     app.state.clauseguard = state
-    for module in (check, litellm, notices, redress, moderation, acceptances, admin, health):
+    for module in (check, litellm, notices, redress, moderation, acceptances, admin, health, pages):
         app.include_router(module.router)
     install_error_handlers(app)
     install_records_handlers(app)

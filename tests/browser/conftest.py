@@ -32,7 +32,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     from clauseguard.generator.build import render_outputs
     from clauseguard.generator.profile import load_profile
-    from clauseguard.guards.server import pages
     from clauseguard.guards.server.app import create_app
     from clauseguard.guards.server.settings import ServerSettings
 
@@ -42,8 +41,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                       formats=("md",))["report.json"])
     app = create_app(guards_path=ROOT / "tests/guards/fixtures/guards.yaml", db_url=f"sqlite:///{folder / 'r.db'}",
                      report_path=report, settings=ServerSettings(admin_token=ADMIN_TOKEN))
-    if not any(getattr(r, "path", "") == "/questionnaire" for r in app.routes):
-        app.include_router(pages.router)  # until app.py includes the pages router itself
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))

@@ -58,8 +58,6 @@ def report_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def app(make_app: Callable[..., FastAPI], report_path: Path) -> FastAPI:
     application = make_app(report_path=report_path)
-    if not any(getattr(r, "path", "") == "/questionnaire" for r in application.routes):
-        application.include_router(pages.router)  # until app.py includes the pages router itself
     return application
 
 
