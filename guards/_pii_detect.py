@@ -42,20 +42,29 @@ def _always(text: str) -> bool:
     return True
 
 
+_ASSIGN = re.compile(r"[:=]")
+_SECRET_KEYWORD_ENDS = ("key", "secret", "token", "password", "passwd")  # every keyword ends so
+
+
 def _secret_words(text: str) -> bool:
-    """Every keyword of the generic secret pattern contains one of these (case-insensitive; outside
-    ASCII, where case folding has surprises, the pattern always runs)."""
+    """A ``:`` or ``=`` after a keyword (then maybe a quote and spaces), as the generic secret pattern
+    needs; case-insensitive. Outside ASCII, where case folding has surprises, the pattern always runs."""
     if not text.isascii():
         return True
     lower = text.lower()
-    return ("=" in text or ":" in text) and any(k in lower for k in ("api", "secret", "token", "passw"))
+    for m in _ASSIGN.finditer(lower):
+        end = len(lower[:m.start()].rstrip())
+        end -= lower[end - 1:end] in ("'", '"')
+        if lower.endswith(_SECRET_KEYWORD_ENDS, 0, end):
+            return True
+    return False
 
 
 _EMAIL = _Scan(re.compile(r"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+"
                           r"[A-Za-z]{2,24}(?![\w-])"), _finds(r"@[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2}"))
 _PHONE_INTL = _Scan(re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?![\w-])"), _has("+"))
 _PHONE_US = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[ .-])"
-                             r"[2-9]\d{2}[ .-]\d{4}(?![\w-])"), _finds(r"\d{3}[ .-]\d{4}"))
+                             r"[2-9]\d{2}[ .-]\d{4}(?![\w-])"), _finds(r"\d\d\d[ .-]\d{4}"))
 _PHONE_NATIONAL = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])\(?0[1-9]\d{0,3}\)?(?:[ /.-]\d{2,8}){1,4}(?![\w-])"),
                         _finds(r"0[1-9]\d{0,3}\)?[ /.-]\d\d"))
 # The look-behind comes after the first digit so the engine can skip to digits.
