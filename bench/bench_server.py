@@ -200,7 +200,8 @@ def summarise(results: list[Result], wall: float, args: argparse.Namespace, cpu:
         "verdicts": dict(collections.Counter(r[2] for r in results)),
         "cpu_seconds": {k: None if v is None else round(v, 2) for k, v in cpu.items()},
         "audit": audit,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "load_average_1m_before": args.load_before},
         "note": "one uvicorn worker; every decision in the SQLite audit log (WAL, synchronous=FULL), "
                 f"group-committed by AuditWriter; {mode}",
     }
@@ -232,6 +233,7 @@ def main() -> int:
     parser.add_argument("--wait-for-commit", action="store_true", help="answers wait for their audit commit")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    args.load_before = round(os.getloadavg()[0], 2)  # other work on the machine skews the numbers
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         results, wall, cpu = run(args, db)
