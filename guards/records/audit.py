@@ -90,7 +90,9 @@ def entry_from_decision(decision: Mapping[str, Any], *, versions: Mapping[str, M
 
 
 def _user_key(decision: Mapping[str, Any], pseudonymizer: Pseudonymizer | None) -> str | None:
-    if pseudonymizer is None:
+    """A pseudonym the caller already made wins (the server adds ``user_key_pseudonym``); else the raw
+    ``user_key`` or ``ip`` is pseudonymised here (never stored raw)."""
+    if pseudonymizer is None or decision.get("user_key_pseudonym"):
         return decision.get("user_key_pseudonym")
     if decision.get("user_key"):
         return pseudonymizer.user(str(decision["user_key"]))

@@ -152,6 +152,7 @@ def test_sink_records_pipeline_decisions(store: RecordStore, generated: dict[str
 @pytest.mark.parametrize(("extra", "prefix"), [
     ({"ip": "203.0.113.9"}, "ip:k2:"),
     ({"user_key": "account-42"}, "user:k2:"),
+    ({"user_key_pseudonym": "user:k9:" + "a" * 64, "user_key": "account-42"}, "user:k9:"),  # made by the server
     ({}, None),
 ])
 def test_sink_pseudonymises_user_keys(store: RecordStore, pseudonymizer: Any, extra: dict[str, str],
