@@ -14,11 +14,14 @@ whether a word boundary lies there: 2 for a real one (a separator in the text), 
 "Scunthorpe" and "grape" do not match "cunt" and "rape", and "an al" does not match "anal".
 :meth:`Normalized.original_span` maps normalised characters back to the original characters.
 
-Speed matters: every output guard normalises each response. Folding is one ``str.translate`` (ASCII
-text: ``str.lower``), words are found by one regex, and an offset map is built only when a character
-folds to more or fewer than one character (NFKC expansions, removed marks and zero-width characters).
-Spelled-out letters are looked for only where one cheap regex says they may be. :func:`normalize`
-keeps the last few results, so the guards of one request (keyword, disclaimer) normalise once.
+Speed matters: every output guard normalises each response, so no Python loop runs per character.
+One ``str.translate`` folds the text and turns every character that cannot belong to a word into a
+space (ASCII text takes CPython's fast ASCII path; mostly-ASCII text translates only its non-ASCII
+runs); ``str.split`` then gives the word pieces, and a table of words already seen gives their leet
+and look-alike forms. An offset map is built only when a character folds to more or fewer than one
+character (NFKC expansions, removed marks and zero-width characters), and spelled-out letters are
+looked for only where three one-letter pieces follow each other. :func:`normalize` keeps the last
+few results, so the guards judging one response (keyword, disclaimer) normalise it once.
 """
 
 from __future__ import annotations
@@ -58,8 +61,6 @@ _LEET_TABLE = str.maketrans(LEET)
 _CONFUSABLE_TABLE = str.maketrans({k: v for k, v in CONFUSABLES.items() if len(k) == 1})
 _CONFUSABLE_CHARS = frozenset(k for k in CONFUSABLES if len(k) == 1)
 
-# A normalised text needing no leet or look-alike mapping: ASCII letters only.
-_PLAIN = re.compile(r"[a-z]*")
 _LATIN = re.compile(r"[a-z]")
 
 _LEET_SYMBOLS = frozenset(c for c in LEET if not c.isalnum())
