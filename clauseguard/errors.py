@@ -12,6 +12,7 @@ catch either. The tree::
      │    ├── GuardConfigError (ValueError)      guards.yaml: unknown type, bad parameter, bad regex
      │    ├── ModelLoadError (OSError)           a local model folder is missing or malformed
      │    ├── NoticeError (ValueError)           a notice, counter-notice or complaint misses a required element
+     │    │    └── NoticeNotFound (LookupError)  no notice, decision, complaint or counter-notice has that reference
      │    ├── RawIpError (ValueError)            a raw IP address was about to be stored where only pseudonyms go
      │    └── PseudonymKeyError (ValueError)     CLAUSEGUARD_PSEUDONYM_KEYS is missing or malformed
      ├── GuardError (RuntimeError)               a guard failed while checking content (fail closed)
@@ -29,6 +30,7 @@ __all__ = [
     "GuardError",
     "ModelLoadError",
     "NoticeError",
+    "NoticeNotFound",
     "ProfileError",
     "PseudonymKeyError",
     "RawIpError",
@@ -93,6 +95,14 @@ class NoticeError(UserError, ValueError):
     def __init__(self, message: str, *, fields: tuple[str, ...] = (), where: str | None = None) -> None:
         self.fields = fields
         super().__init__(message, where=where)
+
+
+class NoticeNotFound(NoticeError, LookupError):
+    """No notice, decision, complaint or counter-notice has the reference given (``fields`` names it).
+
+    A LookupError, so callers (the server's 404 handler) tell "no such notice" from "this notice is
+    incomplete" by type, never by the message's wording.
+    """
 
 
 class RawIpError(UserError, ValueError):

@@ -131,6 +131,8 @@ class Pipeline:
 
     def _record(self, verdict: Verdict, context: Context, stage: Stage | str, seconds: float,
                 modality: Modality | str = Modality.TEXT, content: str | bytes | None = None) -> Verdict:
+        if isinstance(self.sink, NullSink):
+            return verdict  # nothing will keep the record: do not build it
         image = _image_facts(verdict, content) if Modality(modality) is Modality.IMAGE else None
         self.sink.record({
             "time": datetime.now(UTC).isoformat(),

@@ -15,8 +15,7 @@ Entry points, by task:
 - acceptances: :func:`record_acceptance`, :func:`needs_acceptance`, :func:`document_versions`.
 """
 
-from clauseguard.errors import NoticeError, PseudonymKeyError, RawIpError, RecordsError
-from clauseguard.guards.records._errors import NoticeNotFound
+from clauseguard.errors import NoticeError, NoticeNotFound, PseudonymKeyError, RawIpError, RecordsError
 from clauseguard.guards.records.acceptances import accepted, needs_acceptance, record_acceptance
 from clauseguard.guards.records.audit import (
     AppendResult,

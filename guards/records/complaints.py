@@ -13,8 +13,7 @@ from typing import Literal
 
 from sqlalchemy import select
 
-from clauseguard.errors import NoticeError
-from clauseguard.guards.records._errors import NoticeNotFound
+from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
 from clauseguard.guards.records.models import Complaint, Decision
 from clauseguard.guards.records.store import RecordStore

@@ -19,8 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
-from clauseguard.errors import NoticeError
-from clauseguard.guards.records._errors import NoticeNotFound
+from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
 from clauseguard.guards.records.business_days import add_business_days
 from clauseguard.guards.records.intake import DmcaCounterNotice

@@ -16,8 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from clauseguard.errors import NoticeError
-from clauseguard.guards.records._errors import NoticeNotFound
+from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
 from clauseguard.guards.records.intake import REGIMES, NoticeIntake
 from clauseguard.guards.records.models import Notice

@@ -19,8 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from clauseguard.errors import NoticeError
-from clauseguard.guards.records._errors import NoticeNotFound
+from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
 from clauseguard.guards.records.lockfile import clause_section
 from clauseguard.guards.records.models import Decision, Notice, Strike

@@ -17,8 +17,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from clauseguard.errors import NoticeError, RawIpError, RecordsError
-from clauseguard.guards.records._errors import NoticeNotFound
+from clauseguard.errors import NoticeError, NoticeNotFound, RawIpError, RecordsError
 
 __all__ = ["install_records_handlers"]
 
