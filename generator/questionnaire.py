@@ -31,12 +31,12 @@ from clauseguard import __version__
 from clauseguard.errors import ProfileError, UserError
 from clauseguard.generator.profile import Profile, parse_profile
 
-__all__ = ["QUESTIONS", "Ask", "Question", "click_ask", "collect_answers", "load_answers", "run_init"]
+__all__ = ["NO_DEFAULT", "QUESTIONS", "Ask", "Question", "click_ask", "collect_answers", "load_answers", "run_init"]
 
 Kind = Literal["str", "bool", "int", "list", "date", "models"]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL = re.compile(r"^https?://\S+$")
-_NO_DEFAULT = object()
+NO_DEFAULT = object()  # "this question has no default" (a marker, compared with `is`)
 
 
 def _email(value: str) -> str:
@@ -65,14 +65,14 @@ class Question:
     prompt: str
     help: str = ""
     kind: Kind = "str"
-    default: Any = _NO_DEFAULT  # a value, or a callable taking the answers so far (nested dict)
+    default: Any = NO_DEFAULT  # a value, or a callable taking the answers so far (nested dict)
     choices: tuple[str, ...] = ()
     when: str | None = None  # Jinja2 expression over the answers so far
     validator: Callable[[Any], Any] | None = None
     required: bool = True  # an optional question left blank leaves its key out
 
     def default_for(self, answers: Mapping[str, Any]) -> Any:
-        """The default given the answers so far, or ``_NO_DEFAULT``."""
+        """The default given the answers so far, or ``NO_DEFAULT``."""
         return self.default(answers) if callable(self.default) else self.default
 
     def applies(self, answers: Mapping[str, Any]) -> bool:
@@ -230,7 +230,7 @@ def click_ask(question: Question, default: Any) -> Any:
     if question.help:
         click.secho(f"  {question.help}", dim=True)
     if question.kind == "bool":
-        return click.confirm(question.prompt, default=None if default is _NO_DEFAULT else default)
+        return click.confirm(question.prompt, default=None if default is NO_DEFAULT else default)
     if question.kind == "models":
         return _ask_models(click)
     shown = _show_default(default)
@@ -246,7 +246,7 @@ def click_ask(question: Question, default: Any) -> Any:
 
 
 def _show_default(default: Any) -> str | None:
-    if default is _NO_DEFAULT:
+    if default is NO_DEFAULT:
         return None
     if isinstance(default, list):
         return ", ".join(default)
@@ -303,20 +303,20 @@ def load_answers(path: Path) -> dict[str, Any]:
 
 
 def _answer(question: Question, given: dict[str, Any], answers: dict[str, Any], ask: Ask | None) -> Any:
-    """One answer, from the file, the person or the default; ``_NO_DEFAULT`` to leave the key out."""
+    """One answer, from the file, the person or the default; ``NO_DEFAULT`` to leave the key out."""
     default = question.default_for(answers)
     if question.key in given:
         raw = given[question.key]
     elif ask is not None:
         raw = ask(question, default)
-    elif default is not _NO_DEFAULT:
+    elif default is not NO_DEFAULT:
         raw = default
     elif question.required:
         raise ProfileError(f"no answer for required key {question.key!r} ({question.prompt}), and no default")
     else:
-        return _NO_DEFAULT
+        return NO_DEFAULT
     if not question.required and raw in ("", None):
-        return _NO_DEFAULT
+        return NO_DEFAULT
     try:
         return question.convert(raw)
     except ValueError as err:
@@ -337,7 +337,7 @@ def collect_answers(given: Mapping[str, Any], *, ask: Ask | None) -> dict[str, A
             continue
         value = _answer(question, remaining, answers, ask)
         remaining.pop(question.key, None)
-        if value is not _NO_DEFAULT:
+        if value is not NO_DEFAULT:
             _set(answers, question.key, value)
     for key, value in remaining.items():
         _set(answers, key, value)

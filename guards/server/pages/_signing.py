@@ -1,0 +1,112 @@
+"""Signing for the pages: CSRF tokens on every form and the moderators' signed session cookie.
+
+Forms carry a CSRF token: ``time.nonce.HMAC(secret, purpose|time|nonce)``, valid for two hours, bound
+to the form's purpose (and, for moderators, to their session). Moderators log in with their bearer
+token; the page keeps only a signed session in an HttpOnly, SameSite=Strict cookie (Secure over
+https), never the token. The signing secret comes from ``CLAUSEGUARD_SESSION_SECRET`` (share it
+between workers) or is drawn at random per app (sessions then end with the process).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from starlette.datastructures import FormData
+
+from clauseguard.errors import UserError
+from clauseguard.guards.server.pages._render import page
+from clauseguard.guards.server.state import ServerState
+from clauseguard.guards.server.tokens import Principal, Role
+
+__all__ = ["CSRF_TTL_S", "SECRET_ENV", "SESSION_COOKIE", "SESSION_TTL_S", "Session", "csrf_ok", "csrf_refused",
+           "csrf_token", "read_session", "session_cookie"]
+
+SECRET_ENV = "CLAUSEGUARD_SESSION_SECRET"
+SESSION_COOKIE = "cg_session"
+CSRF_TTL_S = 2 * 3600
+SESSION_TTL_S = 8 * 3600
+
+
+def _secret(request: Request) -> bytes:
+    """The app's signing secret, drawn once per app unless the environment gives one."""
+    app_state = request.app.state
+    if not hasattr(app_state, "pages_secret"):
+        configured = os.environ.get(SECRET_ENV, "")
+        if configured and len(configured) < 32:
+            raise UserError(f"{SECRET_ENV} must be at least 32 characters long")
+        app_state.pages_secret = configured.encode() if configured else secrets.token_bytes(32)
+    return app_state.pages_secret
+
+
+def _mac(secret: bytes, message: str) -> str:
+    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token(request: Request, purpose: str) -> str:
+    """A fresh token for a form of ``purpose`` (a nonce, so two renderings never share one)."""
+    stamp, nonce = str(int(time.time())), secrets.token_urlsafe(16)
+    return f"{stamp}.{nonce}.{_mac(_secret(request), f'csrf|{purpose}|{stamp}|{nonce}')}"
+
+
+def csrf_ok(request: Request, form: FormData, purpose: str) -> bool:
+    """Whether the form carries a token made for ``purpose`` by this app less than two hours ago."""
+    stamp, _, rest = str(form.get("csrf_token", "")).partition(".")
+    nonce, _, mac = rest.partition(".")
+    if not (stamp.isdigit() and nonce and mac) or time.time() - int(stamp) > CSRF_TTL_S:
+        return False
+    return hmac.compare_digest(mac, _mac(_secret(request), f"csrf|{purpose}|{stamp}|{nonce}"))
+
+
+def csrf_refused() -> HTMLResponse:
+    """The 403 page for a POST without a valid token: nothing was done, and the person is told why."""
+    return page("error.html", 403, title="Form expired",
+                message="This form was not sent from this site or has expired. Go back, reload it and send it again.")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A moderator's session: who, in which role, and the session id their forms' tokens are bound to."""
+
+    principal: str
+    role: Role
+    sid: str
+
+
+def session_cookie(request: Request, principal: Principal) -> str:
+    """The signed cookie value for a fresh session of ``principal`` (never the bearer token)."""
+    claims = {"p": principal.id, "r": principal.role.value, "sid": secrets.token_urlsafe(16),
+              "exp": int(time.time()) + SESSION_TTL_S}
+    body = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode()
+    return f"{body}.{_mac(_secret(request), 'session|' + body)}"
+
+
+def _revoked(state: ServerState, principal_id: str) -> bool:
+    from clauseguard.guards.server.tokens import api_tokens
+
+    with state.engine.connect() as conn:
+        row = conn.execute(select(api_tokens.c.revoked_at).where(api_tokens.c.id == principal_id)).first()
+    return row is None or row.revoked_at is not None
+
+
+def read_session(request: Request, state: ServerState) -> Session | None:
+    """The moderator's session from the signed cookie; None if absent, forged, expired or revoked."""
+    body, _, mac = request.cookies.get(SESSION_COOKIE, "").partition(".")
+    if not body or not hmac.compare_digest(mac, _mac(_secret(request), "session|" + body)):
+        return None
+    claims = json.loads(base64.urlsafe_b64decode(body.encode()))
+    session = Session(str(claims["p"]), Role(claims["r"]), str(claims["sid"]))
+    if claims["exp"] < time.time() or not Principal(session.principal, session.role).may(Role.MODERATOR):
+        return None
+    if session.principal != "env" and _revoked(state, session.principal):
+        return None
+    return session
