@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # source folder -> (folder inside the wheel, the files that must be shipped from it)
 SHIPPED = {
     "clauseguard": ("clauseguard", ("*.py",)),
-    "guards": ("clauseguard/guards", ("*.py", "py.typed", "data/**/*")),
+    "guards": ("clauseguard/guards",
+               ("*.py", "py.typed", "data/**/*", "templates/**/*", "static/**/*", "*.mako", "*.ini")),
     "generator": ("clauseguard/generator", ("*.py", "py.typed", "data/**/*")),
     "clauses": ("clauseguard/clauses", ("*.py", "*.md", "*.yaml")),
     "templates": ("clauseguard/templates", ("*.py", "*.md", "*.yaml", "*.css", "*.html")),

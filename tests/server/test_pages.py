@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -187,8 +188,8 @@ def test_posts_without_a_valid_csrf_token_are_refused(web: TestClient, path: str
 
 def test_csrf_tokens_expire(web: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     token = csrf(web, "/report?regime=dsa")
-    later = pages.time.time() + pages.CSRF_TTL_S + 1
-    monkeypatch.setattr(pages.time, "time", lambda: later)
+    later = time.time() + pages.CSRF_TTL_S + 1
+    monkeypatch.setattr(pages._signing.time, "time", lambda: later)
     data = {**NOTICES["dsa"], "regime": "dsa", "csrf_token": token}
     assert web.post("/report", data=data).status_code == 403
 
@@ -206,7 +207,7 @@ def test_report_is_acknowledged_with_reference_and_deadline(web: TestClient, app
     assert reference.startswith(prefix)
     assert "We will decide by" in response.text
     assert ("set by law" in response.text) is legal
-    stored = pages._queue(app.state.clauseguard, "open")
+    stored = pages.moderation._queue(app.state.clauseguard, "open")
     assert [n.reference for n in stored] == [reference]
 
 
@@ -317,7 +318,7 @@ def test_decision_issues_a_statement_of_reasons_citing_the_clause(web: TestClien
     assert f"section {section}" in html
     assert "detection: yes; decision: no" in html
     assert "counter-notification" in html  # the DMCA redress is added for DMCA notices
-    assert pages._queue(app.state.clauseguard, "actioned")[0].reference == reference
+    assert pages.moderation._queue(app.state.clauseguard, "actioned")[0].reference == reference
 
 
 @pytest.mark.parametrize(("fields", "key_path"), [
@@ -336,7 +337,7 @@ def test_decision_errors_are_named_and_nothing_is_decided(web: TestClient, app: 
     response = web.post(f"/moderation/notices/{reference}/decision", data={**fields, "csrf_token": token})
     assert response.status_code == 422
     assert any(e.startswith(f"{key_path}:") for e in errors(response.text)), errors(response.text)
-    assert pages._queue(app.state.clauseguard, "open")[0].reference == reference
+    assert pages.moderation._queue(app.state.clauseguard, "open")[0].reference == reference
 
 
 def test_decision_needs_the_csrf_token_of_this_session(web: TestClient, app: FastAPI) -> None:
@@ -347,7 +348,7 @@ def test_decision_needs_the_csrf_token_of_this_session(web: TestClient, app: Fas
     response = web.post(f"/moderation/notices/{reference}/decision",
                         data={"restriction": "none", "facts": "fine", "csrf_token": stale})
     assert response.status_code == 403
-    assert pages._queue(app.state.clauseguard, "open")[0].reference == reference
+    assert pages.moderation._queue(app.state.clauseguard, "open")[0].reference == reference
 
 
 def test_revoked_token_ends_its_sessions_and_logout_clears_the_cookie(web: TestClient, app: FastAPI) -> None:

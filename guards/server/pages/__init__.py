@@ -17,15 +17,10 @@ The templates and the stylesheet stay in ``guards/server/templates`` and ``guard
 
 from __future__ import annotations
 
-# ``time`` and ``_queue`` are re-exported for tests/server/test_pages.py, which patches
-# ``pages.time.time`` (the ``time`` module itself) and reads the queue through ``pages._queue``.
-import time as time
-
 from fastapi import APIRouter
 
 from clauseguard.guards.server.pages import _render, moderation, questionnaire, report
 from clauseguard.guards.server.pages._signing import CSRF_TTL_S, SECRET_ENV, SESSION_COOKIE
-from clauseguard.guards.server.pages.moderation import _queue as _queue
 
 __all__ = ["CSRF_TTL_S", "SECRET_ENV", "SESSION_COOKIE", "router"]
 
