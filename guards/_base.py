@@ -92,11 +92,16 @@ class Guard(ABC):
 
     def finding(self, category: str | None, *, score: float, span: tuple[int, int] | None = None,
                 replacement: str | None = None, action: Action | None = None,
-                message: str | None = None) -> Finding:
-        """A finding carrying this guard's clause ids and message for ``category``."""
+                message: str | None = None, key: str | None = None) -> Finding:
+        """A finding carrying this guard's clause ids and message for ``key`` (default: ``category``).
+
+        ``key`` is what the generator keyed ``category_clauses`` / ``category_messages`` by when it
+        merged clauses into this guard: a category, a PII entity (``email``) or a topic (``medical``).
+        """
         spec = self.spec
-        clauses = spec.category_clauses.get(category or "", spec.clauses)
-        text = message if message is not None else spec.category_messages.get(category or "", spec.message)
+        key = key if key is not None else (category or "")
+        clauses = spec.category_clauses.get(key, spec.clauses)
+        text = message if message is not None else spec.category_messages.get(key, spec.message)
         return Finding(guard_id=spec.id, category=category, score=score, span=span,
                        clause_ids=tuple(clauses), message=text, action=action or spec.on_fail,
                        replacement=replacement)

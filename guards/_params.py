@@ -200,12 +200,20 @@ class ClassifierParams(_Params):
     categories: list[str] = Field(default_factory=list, description="empty: every category the backends know")
     thresholds: dict[str, float] = Field(default_factory=dict)
     model_path: str | None = None
+    label_map: dict[str, str] = Field(default_factory=dict,
+                                      description="transformers backend: model label -> category id")
     fusion: Literal["max", "mean"] = "max"
 
     @field_validator("categories")
     @classmethod
     def _cats(cls, v: list[str]) -> list[str]:
         return _check_categories(v)
+
+    @field_validator("label_map")
+    @classmethod
+    def _label_map(cls, v: dict[str, str]) -> dict[str, str]:
+        _check_categories(list(v.values()))
+        return v
 
     @field_validator("thresholds")
     @classmethod

@@ -36,7 +36,7 @@ def build_backend(name: str, params: ClassifierParams) -> Backend:
         from clauseguard.guards._clf_transformers import load_transformers
 
         assert params.model_path is not None  # checked by ClassifierParams
-        return load_transformers(params.model_path, getattr(params, "label_map", None))
+        return load_transformers(params.model_path, params.label_map)
     raise GuardConfigError(f"unknown classifier backend {name!r}; known: embedding, lexical, transformers")
 
 

@@ -1,8 +1,10 @@
 """Disclaimer guard: when an output is about a sensitive topic, append (or prepend) its disclaimer.
 
-The detector is lexical: a shipped word list per topic (``guards/data/topics``), matched whole-word
-over normalised text. One hit is enough, since a missing disclaimer costs more than a superfluous one;
-the score grows with the number of distinct words found.
+Two detectors. ``lexical`` (the default, no extra needed): a shipped word list per topic
+(``guards/data/topics``), matched whole-word over normalised text; one hit is enough, since a missing
+disclaimer costs more than a superfluous one, and the score grows with the number of distinct words
+found. ``embedding`` (the ``[ml]`` extra): the topic heads of :mod:`clauseguard.guards.topic`; a topic is
+found when its score is at least 0.5. The model loads when the guard is built, not on the first request.
 """
 
 from __future__ import annotations
@@ -37,30 +39,42 @@ class DisclaimerGuard(Guard):
 
     def __init__(self, spec: GuardSpec) -> None:
         super().__init__(spec)
-        if self.params.detector != "lexical":
-            raise GuardConfigError(f"detector {self.params.detector!r} has no runtime here; use 'lexical'",
-                                   where=f"guard {spec.id!r} params.detector")
         unknown = sorted(set(self.params.texts) - set(TOPIC_CATEGORY))
         if unknown:
             raise GuardConfigError(f"texts for unknown topics {unknown}; topics: {sorted(TOPIC_CATEGORY)}",
                                    where=f"guard {spec.id!r} params.texts")
-        self.matcher = TermMatcher({t: topic_terms(t) for t in self.params.topics})
+        if self.params.detector == "embedding":
+            from clauseguard.guards.topic import get_detector
+
+            get_detector()  # load the model now: a missing extra or model fails at build, not at a request
+            self.matcher = None
+        else:
+            self.matcher = TermMatcher({t: topic_terms(t) for t in self.params.topics})
+
+    def _topic_scores(self, content: str) -> dict[str, float]:
+        """``{topic: score}`` of the topics found in ``content``."""
+        if self.matcher is None:
+            from clauseguard.guards.topic import detect_topics
+
+            scores = detect_topics([content], self.params.topics)[0]
+            return {t: s for t, s in scores.items() if s >= 0.5}
+        terms_by_topic: dict[str, set[str]] = {}
+        for m in self.matcher.find(content):
+            terms_by_topic.setdefault(m.label, set()).add(m.term)
+        return {t: min(1.0, 0.5 + 0.25 * (len(found) - 1)) for t, found in terms_by_topic.items()}
 
     def check(self, content: str | bytes, context: Context) -> Verdict:
         if not isinstance(content, str):
             return Verdict.allow(content, self.id)
-        terms_by_topic: dict[str, set[str]] = {}
-        for m in self.matcher.find(content):
-            terms_by_topic.setdefault(m.label, set()).add(m.term)
+        scores = self._topic_scores(content)
         findings: list[Finding] = []
         texts: list[str] = []
         for topic in self.params.topics:  # in the configured order
-            found = terms_by_topic.get(topic)
-            if not found:
+            if topic not in scores:
                 continue
             text = self.params.texts.get(topic, DEFAULT_TEXTS[topic])
             texts.append(text)
-            findings.append(self.finding(TOPIC_CATEGORY[topic], score=min(1.0, 0.5 + 0.25 * (len(found) - 1)),
+            findings.append(self.finding(TOPIC_CATEGORY[topic], score=round(scores[topic], 4), key=topic,
                                          action=Action.DISCLAIM,
                                          message=self.spec.category_messages.get(topic) or text))
         block = "\n\n".join(texts)

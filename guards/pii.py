@@ -92,9 +92,9 @@ class PiiGuard(Guard):
         if not isinstance(content, str):
             return Verdict.allow(content, self.id)
         findings = [
-            self.finding("pii", score=score, span=(start, end),
+            self.finding("pii", score=score, span=(start, end), key=entity,
                          replacement=self._replacement(entity, content[start:end]),
-                         message=self.spec.message or f"{entity} found")
+                         message=self.spec.category_messages.get(entity) or self.spec.message or f"{entity} found")
             for entity, start, end, score in self._detect(content)
         ]
         return self.verdict(content, findings)

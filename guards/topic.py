@@ -103,4 +103,4 @@ class TopicGuard(Guard):
 
     def _finding(self, topic: str, score: float) -> Finding:
         message = self.spec.category_messages.get(topic) or self.spec.message or f"topic: {topic}"
-        return self.finding(TOPIC_CATEGORY[topic], score=round(score, 4), message=message)
+        return self.finding(TOPIC_CATEGORY[topic], score=round(score, 4), message=message, key=topic)

