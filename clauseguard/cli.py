@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lint": ("clauseguard.generator.cli", "lint", "Check clause and template files (yours or the built-in ones)."),
     "catalogue": ("clauseguard.generator.cli", "catalogue", "Write the clause catalogue as Markdown."),
     "check": ("clauseguard.guards.cli", "check", "Run guards.yaml on texts; print one JSON verdict per input."),
+    "eval": ("clauseguard.guards.eval_cli", "eval", "Measure guards on labelled data: AUROC, precision, recall, F1."),
     "inspect": ("clauseguard.guards.inspect_cli", "inspect", "Show the AI-generated marks of an image."),
     "audit": ("clauseguard.guards.records_cli", "audit", "Verify or export the hash-chained audit log."),
     "records": ("clauseguard.guards.records_cli", "records", "Maintain the record store (purge past retention)."),
