@@ -6,6 +6,7 @@ the profile hash, so a folder of outputs can be traced to its inputs and regener
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from clauseguard import __version__
 from clauseguard.generator.document import RenderedDocument
 from clauseguard.generator.library import Library
+from clauseguard.generator.markdown import to_markdown
 from clauseguard.generator.render import Numbering
 from clauseguard.generator.selection import Selection
 from clauseguard.guards import GuardSpec
@@ -116,8 +118,16 @@ def lock_file(out: Outputs) -> bytes:
                     for i in out.selection.selected],
         "templates": [{"id": t.id, "version": t.meta.version, "sha256": t.sha256, "layer": t.layer}
                       for t in out.library.documents() if t.id in out.numbering.documents],
+        # The exact text each user-facing document says (its Markdown), so an acceptance can name what
+        # was accepted, and any change of wording or of profile facts asks for acceptance again.
+        "documents": [{"id": d.id, "version": d.version, "sha256": _sha256(to_markdown(d).encode("utf-8"))}
+                      for d in out.documents],
     }
     return _dump_yaml(data)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _no_dmca_agent(p: dict[str, Any]) -> str | None:

@@ -114,6 +114,16 @@ def test_lock_lists_clause_versions_and_hashes(chat_files, fixture_library) -> N
                                                   "privacy-notice", "model-licence-notices"]
 
 
+def test_lock_hashes_the_exact_text_of_each_document(chat_files) -> None:
+    import hashlib
+
+    lock = yaml.safe_load(chat_files["clauseguard.lock"])
+    assert [d["id"] for d in lock["documents"]] == [t["id"] for t in lock["templates"]]
+    for document in lock["documents"]:
+        markdown = chat_files[f"documents/{document['id']}.md"]
+        assert document["sha256"] == hashlib.sha256(markdown).hexdigest()
+
+
 @pytest.mark.parametrize(("name", "warning"), [
     ("uploads-no-agent", "operator.dmca_agent is not set"),
     ("image-space", "operator.dsa_contact_email is not set"),

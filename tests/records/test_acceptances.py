@@ -21,8 +21,15 @@ USER = "user:k2:" + "3" * 64
 
 
 @pytest.fixture
-def lock(generated: dict[str, Any]) -> dict[str, Any]:
+def full_lock(generated: dict[str, Any]) -> dict[str, Any]:
     return yaml.safe_load(generated["lock"].read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def lock(full_lock: dict[str, Any]) -> dict[str, Any]:
+    """A lock without per-document hashes (as older generators wrote): they are derived from the
+    template, profile and clause hashes."""
+    return {k: v for k, v in full_lock.items() if k != "documents"}
 
 
 def _changed(lock: dict[str, Any], what: str) -> dict[str, Any]:
@@ -76,3 +83,14 @@ def test_unknown_document(store: RecordStore, lock: dict[str, Any]) -> None:
 def test_lock_with_documents_section_is_used_as_is() -> None:
     lock = {"documents": [{"id": "terms-of-use", "version": "2.0.0", "sha256": "a" * 64}]}
     assert document_versions(lock)["terms-of-use"].sha256 == "a" * 64
+
+
+def test_a_lock_with_document_hashes_asks_again_only_for_the_changed_text(
+        store: RecordStore, full_lock: dict[str, Any]) -> None:
+    for doc in ("terms-of-use", "privacy-notice"):
+        record_acceptance(store, USER, doc, lock=full_lock, channel="web")
+    assert needs_acceptance(store, USER, full_lock, documents=["terms-of-use", "privacy-notice"]) == []
+    changed = copy.deepcopy(full_lock)
+    next(d for d in changed["documents"] if d["id"] == "privacy-notice")["sha256"] = "4" * 64
+    pending = needs_acceptance(store, USER, changed, documents=["terms-of-use", "privacy-notice"])
+    assert [d.id for d in pending] == ["privacy-notice"]
