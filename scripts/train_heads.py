@@ -31,7 +31,9 @@ TARGET_FPR = 0.01  # the shipped operating point: at most this share of held-out
 PROMPT_FPR = 0.005  # and at most this share of held-out benign requests (the guard ORs 14 heads: rates add up)
 # Exceptions: the severe categories keep 1% on requests (a missed murder or weapon request costs more than a
 # blocked look-alike), and prompt_injection keeps 3% on comments (it is not ORed into the harm decision).
-PROMPT_FPR_BY_HEAD = {"S1": 0.01, "S3": 0.01, "S4": 0.01, "S9": 0.01, "S11": 0.01}
+# The weak heads (held-out AUROC below 0.86: S2, S6, S7) get half the rate, so they block only when sure.
+PROMPT_FPR_BY_HEAD = {"S1": 0.01, "S3": 0.01, "S4": 0.01, "S9": 0.01, "S11": 0.01, "S2": 0.0025, "S6": 0.0025,
+                      "S7": 0.0025}
 TARGET_FPR_BY_HEAD = {"prompt_injection": 0.03}
 csv.field_size_limit(sys.maxsize)
 
