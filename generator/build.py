@@ -8,12 +8,10 @@ written folder and an existing one is only replaced with ``force``.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from clauseguard._atomic import staged_folder
 from clauseguard.errors import UserError
 from clauseguard.generator.document import RenderedDocument
 from clauseguard.generator.guardset import in_use, merge_guards
@@ -100,35 +98,12 @@ def _fill(folder: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-def _swap(staging: Path, out_dir: Path) -> None:
-    """Put ``staging`` where ``out_dir`` is; the old folder is removed only after the rename."""
-    if not out_dir.exists():
-        os.replace(staging, out_dir)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-    os.replace(out_dir, old / "previous")
-    try:
-        os.replace(staging, out_dir)
-    except OSError:
-        os.replace(old / "previous", out_dir)
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def write_outputs(files: dict[str, bytes], out_dir: Path | str, *, force: bool = False) -> Path:
     """Write ``files`` under ``out_dir`` atomically; existing non-empty ``out_dir`` needs ``force``."""
     out_dir = Path(out_dir).absolute()
     _prepare_target(out_dir, force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with staged_folder(out_dir) as staging:
         _fill(staging, files)
-        os.chmod(staging, 0o755)  # mkdtemp makes it 0700; the target should look like any folder
-        _swap(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out_dir
 
 

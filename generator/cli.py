@@ -8,12 +8,11 @@ Nothing is written when a command fails.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
+from clauseguard._atomic import write_text
 from clauseguard.errors import ClauseError, UserError
 
 __all__ = ["catalogue", "explain", "generate", "init", "lint", "schema"]
@@ -32,19 +31,6 @@ def _formats(value: str) -> tuple[str, ...]:
     if unknown or not chosen:
         raise UserError(f"--format: unknown format(s) {unknown}; choose from {','.join(FORMATS)}")
     return chosen
-
-
-def _write_file(path: Path, text: str) -> None:
-    """Write ``text`` atomically (temp file beside it, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @click.command()
@@ -120,7 +106,7 @@ def catalogue(output: Path, clauses_dir: Path | None, no_builtin: bool) -> None:
     from clauseguard.generator.library import load_library
 
     library = load_library(clauses_dir, include_builtin=not no_builtin)
-    _write_file(output, catalogue_markdown(library))
+    write_text(output, catalogue_markdown(library))
     click.echo(f"wrote {output}: {len(library.clauses)} clauses")
 
 

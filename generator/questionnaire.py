@@ -15,9 +15,7 @@ atomically with a header stamping the clauseguard version.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +26,7 @@ from typing import Any, Literal
 import yaml
 
 from clauseguard import __version__
+from clauseguard._atomic import write_text
 from clauseguard.errors import ProfileError, UserError
 from clauseguard.generator.profile import Profile, parse_profile
 
@@ -357,18 +356,6 @@ def _render(data: dict[str, Any]) -> str:
     return header + body
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run_init(
     output: Path,
     *,
@@ -390,5 +377,5 @@ def run_init(
     data = collect_answers(given, ask=None if yes else ask)
     text = _render(data)
     profile = parse_profile(text, str(output))
-    _write_atomically(output, text)
+    write_text(output, text)
     return profile

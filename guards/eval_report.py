@@ -7,13 +7,11 @@ renamed into place, so a crash never leaves a half-written report next to a good
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from clauseguard._atomic import staged_folder
 from clauseguard.errors import UserError
 from clauseguard.guards.eval import Observation, category_view, pr_points, roc_points
 
@@ -95,37 +93,17 @@ def render_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _replace_dir(staging: Path, target: Path) -> None:
-    """Move ``staging`` to ``target``; an existing ``target`` folder is swapped out, then removed."""
-    if target.exists() and not target.is_dir():
-        raise UserError("the report path exists and is not a folder", where=str(target))
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.replace(target, old / target.name)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old)
-
-
 def write_report(report_dir: Path, summary: dict[str, Any], observations: Sequence[Observation]) -> None:
     """Write roc.png, precision_recall.png and summary.md into ``report_dir`` atomically."""
     plt = _pyplot()
     report_dir = Path(report_dir).absolute()
+    if report_dir.exists() and not report_dir.is_dir():
+        raise UserError("the report path exists and is not a folder", where=str(report_dir))
     try:
-        report_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{report_dir.name}.tmp-", dir=report_dir.parent))
+        with staged_folder(report_dir) as staging:
+            curves = _curves(observations, list(summary.get("per_category", {})))
+            _plot(plt, staging / ROC_PNG, curves, roc=True)
+            _plot(plt, staging / PR_PNG, curves, roc=False)
+            (staging / SUMMARY_MD).write_text(render_summary(summary), encoding="utf-8")
     except OSError as err:
-        raise UserError(f"cannot create the report folder: {err.strerror}", where=str(report_dir)) from err
-    try:
-        curves = _curves(observations, list(summary.get("per_category", {})))
-        _plot(plt, staging / ROC_PNG, curves, roc=True)
-        _plot(plt, staging / PR_PNG, curves, roc=False)
-        (staging / SUMMARY_MD).write_text(render_summary(summary), encoding="utf-8")
-        _replace_dir(staging, report_dir)
-    except OSError as err:
-        shutil.rmtree(staging, ignore_errors=True)
         raise UserError(f"cannot write the report: {err.strerror or err}", where=str(report_dir)) from err
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
