@@ -1,11 +1,13 @@
 """The clause catalogue: every clause in Markdown (id, title, documents, applies_when, sources, guards).
 
+Every source is listed, a conditional one with its ``when``, whatever the profile.
+
 Generated into the docs so founders and lawyers can browse the library without reading YAML.
 """
 
 from __future__ import annotations
 
-from clauseguard.generator.library import Clause, GuardEntry, Library
+from clauseguard.generator.library import Clause, GuardEntry, Library, SourceEntry
 
 __all__ = ["catalogue_markdown"]
 
@@ -13,6 +15,11 @@ __all__ = ["catalogue_markdown"]
 def _guard(entry: GuardEntry) -> str:
     params = ", ".join(f"{k}={v}" for k, v in sorted(entry.params.items()))
     return f"`{entry.type}` ({entry.stage} {entry.modality}, {entry.on_fail}{': ' + params if params else ''})"
+
+
+def _source(entry: SourceEntry) -> str:
+    """A source with its condition, so a reader sees every citation and when it is printed."""
+    return f"{entry.text} (when `{entry.when}`)" if entry.when else entry.text
 
 
 def _placement(clause: Clause, library: Library) -> str:
@@ -32,7 +39,7 @@ def _entry(clause: Clause, library: Library) -> str:
         f"- **id**: `{meta.id}` (version {meta.version})",
         f"- **in**: {_placement(clause, library)}",
         f"- **applies when**: `{meta.applies_when}`" if meta.applies_when else "- **applies when**: always",
-        f"- **sources**: {'; '.join(meta.sources)}",
+        f"- **sources**: {'; '.join(_source(s) for s in meta.source_entries())}",
     ]
     if meta.requires:
         rows.append(f"- **requires**: {', '.join(f'`{r}`' for r in meta.requires)}")

@@ -1,4 +1,8 @@
-"""``clauseguard explain``: for each clause, IN or OUT for a profile, and why, in words."""
+"""``clauseguard explain``: for each clause, IN or OUT for a profile, and why, in words.
+
+An included clause also lists the sources that apply to this profile (those whose ``when`` holds), the
+same ones the documents and ``report.json`` print.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,12 @@ __all__ = ["explain", "format_decision"]
 
 
 def format_decision(decision: Decision) -> str:
-    """``IN   core/agreement`` then the reason, indented."""
+    """``IN   core/agreement`` then the reason and, for an included clause, its sources, indented."""
     mark = "IN " if decision.included else "OUT"
-    return f"{mark}  {decision.id}\n     {decision.why}"
+    text = f"{mark}  {decision.id}\n     {decision.why}"
+    if decision.included:
+        text += f"\n     Sources: {'; '.join(decision.sources) or 'none apply to this profile'}"
+    return text
 
 
 def explain(profile_path: Path | str, clause_id: str | None = None, *,

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
 
 from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
 from clauseguard.errors import ClauseError
@@ -30,6 +30,7 @@ __all__ = [
     "GuardEntry",
     "Library",
     "Problem",
+    "SourceEntry",
     "Template",
     "TemplateMeta",
     "load_library",
@@ -61,6 +62,25 @@ class GuardEntry(_Strict):
         return GuardSpec(id=extra.pop("id", "check"), **self.model_dump(), **extra)
 
 
+class SourceEntry(_Strict):
+    """A source shown only when ``when`` (a Jinja2 expression over the profile) holds.
+
+    A US-only product's documents should not cite EU law: ``{text: "GDPR Art. 6", when: "'EU' in
+    jurisdictions"}`` is printed only for profiles with EU users. ``when: null`` means always.
+    """
+
+    text: str = Field(min_length=1)
+    when: str | None = Field(default=None, min_length=1)
+
+
+# A source is a plain string or a mapping; the tags below appear in validation error locations only.
+_PLAIN, _MAPPING = "<source text>", "<source mapping>"
+SourceItem = Annotated[
+    Annotated[str, Tag(_PLAIN)] | Annotated[SourceEntry, Tag(_MAPPING)],
+    Discriminator(lambda v: _PLAIN if isinstance(v, str) else _MAPPING),
+]
+
+
 class ClauseMeta(_Strict):
     """The front matter of a clause file (docs/lawyers/clause-format.md)."""
 
@@ -74,16 +94,20 @@ class ClauseMeta(_Strict):
     rationale: str = Field(min_length=1)
     requires: list[str] = Field(default_factory=list)
     conflicts: list[str] = Field(default_factory=list)
-    sources: list[str] = Field(min_length=1)
+    sources: list[SourceItem] = Field(min_length=1)
     guards: list[GuardEntry] = Field(default_factory=list)
     license: str = Field(min_length=1)
 
     @field_validator("sources")
     @classmethod
-    def _non_empty_sources(cls, v: list[str]) -> list[str]:
-        if any(not s.strip() for s in v):
+    def _non_empty_sources(cls, v: list[str | SourceEntry]) -> list[str | SourceEntry]:
+        if any(not (s if isinstance(s, str) else s.text).strip() for s in v):
             raise ValueError("a source is empty")
         return v
+
+    def source_entries(self) -> list[SourceEntry]:
+        """Every source as a :class:`SourceEntry`; a plain string is one that always applies."""
+        return [SourceEntry(text=s) if isinstance(s, str) else s for s in self.sources]
 
     def section_for(self, document: str) -> str | None:
         """The section id this clause goes in within ``document`` (None when the mapping lacks it)."""
@@ -189,10 +213,12 @@ def split_front_matter(text: str, file: str) -> tuple[str, str, int]:
 
 def _validation_error(err: ValidationError, file: str, lines: dict, what: str) -> ClauseError:
     first = err.errors()[0]
-    loc = tuple(first["loc"])
+    loc = tuple(p for p in first["loc"] if p not in (_PLAIN, _MAPPING))
     line = line_of(lines, loc) or 1
     msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
+    if _MAPPING in first["loc"] and first["type"] == "model_type":
+        msg = "a source is a string or a mapping {text: ..., when: ...}"
+    elif first["type"] == "extra_forbidden":
         msg = f"unknown key (not part of the {what} format; see docs/lawyers/clause-format.md)"
     elif first["type"] == "missing":
         msg = "required key is missing"

@@ -4,7 +4,10 @@ Checks, in order: front matter (schema, semver, unique ids, documents and sectio
 ``requires``/``conflicts`` that name clauses), ``applies_when`` (compiles, names only profile fields),
 bodies, rationales and guard parameters (compile in the sandbox, name only known variables), guard
 specs, and finally a full render of every example profile, which catches what only shows at render
-time (an undefined attribute, a ``ref`` to a clause that is not included).
+time (an undefined attribute, a ``ref`` to a clause that is not included). The ``when`` of each
+conditional source is checked like ``applies_when``, and every clause included for an example
+profile, or for that profile with a single jurisdiction instead of its own (``[CA]``, ``[OTHER]``, …),
+must keep at least one source that applies.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from pydantic import BaseModel
 
 from clauseguard.errors import ClauseError, ProfileError, SelectionError
 from clauseguard.generator.library import Clause, Library, Problem, Template, scan_library, unknown_ids
-from clauseguard.generator.profile import Profile, load_profile
+from clauseguard.generator.profile import Jurisdiction, Profile, load_profile
+from clauseguard.generator.render import base_globals
 from clauseguard.generator.sandbox import Source, environment, parse_expression, parse_template
-from clauseguard.generator.selection import FactRef, fact_refs
+from clauseguard.generator.selection import FactRef, Selection, fact_refs, select
 
 __all__ = ["BODY_NAMES", "TEMPLATE_NAMES", "check_fact", "example_profiles", "lint"]
 
@@ -100,13 +104,28 @@ def _check_text(text: str, source: Source, allowed: frozenset[str], what: str) -
     return _guarded(lambda: _check_names(parse_template(text, source), source, allowed, what))
 
 
+def _check_expression(text: str, source: Source, what: str) -> list[Problem]:
+    """An ``applies_when``-style expression: it parses and names only profile fields."""
+    problems = _guarded(lambda: _check_names(parse_expression(text, source), source, _known_names(()), what))
+    # the sandbox calls every expression applies_when; name the key that holds this one
+    return [Problem(p.file, p.line, f"{what}: {p.message.removeprefix('applies_when: ')}")
+            if not p.message.startswith(f"{what}: ") else p for p in problems]
+
+
 def _check_applies_when(clause: Clause) -> list[Problem]:
     if clause.meta.applies_when is None:
         return []
-    source = Source(clause.file, clause.line("applies_when"))
-    allowed = _known_names(())
-    return _guarded(lambda: _check_names(parse_expression(clause.meta.applies_when, source), source, allowed,
-                                         "applies_when"))
+    return _check_expression(clause.meta.applies_when, Source(clause.file, clause.line("applies_when")),
+                             "applies_when")
+
+
+def _check_source_conditions(clause: Clause) -> list[Problem]:
+    problems = []
+    for index, entry in enumerate(clause.meta.source_entries()):
+        if entry.when is not None:
+            source = Source(clause.file, clause.line("sources", index, "when"))
+            problems += _check_expression(entry.when, source, f"sources[{index}].when")
+    return problems
 
 
 def _guard_strings(value: Any) -> Iterator[str]:
@@ -122,7 +141,7 @@ def _guard_strings(value: Any) -> Iterator[str]:
 
 def check_clause(clause: Clause) -> list[Problem]:
     """Static checks of one clause: expression, rationale, body and guard parameter strings."""
-    problems = _check_applies_when(clause)
+    problems = _check_applies_when(clause) + _check_source_conditions(clause)
     problems += _check_text(clause.meta.rationale, Source(clause.file, clause.line("rationale")),
                             _known_names(_RATIONALE_NAMES), "rationale")
     problems += _check_text(clause.body, Source(clause.file, clause.body_line), _known_names(BODY_NAMES), "body")
@@ -152,13 +171,46 @@ def _render_problems(library: Library, profile_path: Path) -> list[Problem]:
 
     try:
         profile = load_profile(profile_path)
-        build(profile, library, ("md",))
+        out = build(profile, library, ("md",))
     except (ClauseError, SelectionError) as err:
         problem = Problem.from_error(err)
         return [Problem(problem.file, problem.line, f"{problem.message} (rendering {profile_path})")]
     except ProfileError as err:
         return [Problem(str(profile_path), 1, f"example profile is invalid: {err}")]
-    return []
+    return _source_problems(library, profile, str(profile_path), out.selection)
+
+
+def _without_sources(library: Library, selection: Selection, label: str) -> Iterator[Problem]:
+    for clause_id in selection.selected:
+        if not selection.decisions[clause_id].sources:
+            clause = library.clauses[clause_id]
+            yield Problem(clause.file, clause.line("sources"), f"sources: no source applies for profile {label}")
+
+
+def _single_jurisdictions(library: Library, profile: Profile, label: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The profile's context with each jurisdiction alone in place of its own list."""
+    context = {**profile.context(), **base_globals(library)}
+    for jurisdiction in typing.get_args(Jurisdiction):
+        if profile.jurisdictions != [jurisdiction]:
+            yield f"{label} with jurisdictions [{jurisdiction}]", {**context, "jurisdictions": [jurisdiction]}
+
+
+def _source_problems(library: Library, profile: Profile, label: str, selection: Selection) -> list[Problem]:
+    """Included clauses that cite nothing for the profile, or for a single-jurisdiction variant of it.
+
+    One problem per clause (the first profile that shows it): a US-only or a ``[CA]`` product must not
+    get a clause whose every source was conditioned away.
+    """
+    found = {p.file: p for p in _without_sources(library, selection, label)}
+    for variant_label, context in _single_jurisdictions(library, profile, label):
+        try:
+            problems = list(_without_sources(library, select(library, context), variant_label))
+        except (ClauseError, SelectionError) as err:
+            problem = Problem.from_error(err)
+            problems = [Problem(problem.file, problem.line, f"{problem.message} (selecting for {variant_label})")]
+        for problem in problems:
+            found.setdefault(problem.file, problem)
+    return list(found.values())
 
 
 def lint(clauses_dir: Path | str | None = None, *, profiles: Iterable[Path | str] | None = None,

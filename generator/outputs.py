@@ -77,7 +77,7 @@ def _clause_entry(out: Outputs, clause_id: str) -> dict[str, Any]:
         "documents": [d for d in clause.meta.documents if d in out.numbering.documents],
         "sections": {p.document: p.number for p in out.numbering.placements(clause_id)},
         "why": decision.why, "reason": decision.reason, "facts": list(decision.facts),
-        "required_by": list(decision.required_by), "sources": list(clause.meta.sources),
+        "required_by": list(decision.required_by), "sources": list(decision.sources),
         "guards": [g.id for g in out.guards if clause_id in g.clauses], "layer": clause.layer,
     }
 

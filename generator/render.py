@@ -126,10 +126,12 @@ def _render_text(text: str, file: str, line: int, context: dict[str, Any], what:
     return render(_compiled(text, file, line), context, source, what).strip()
 
 
-def _render_clause(clause: Clause, placement: Placement, context: dict[str, Any]) -> RenderedClause:
+def _render_clause(clause: Clause, placement: Placement, context: dict[str, Any],
+                   selection: Selection) -> RenderedClause:
+    """The body, and only the sources whose ``when`` held for the profile (see ``select``)."""
     body = _render_text(clause.body, clause.file, clause.body_line, context, "body")
     return RenderedClause(placement.number, clause.id, clause.meta.title, clause.meta.version, body,
-                          tuple(clause.meta.sources))
+                          selection.decisions[clause.id].sources)
 
 
 def _preamble_context(template: Template, sections: tuple[RenderedSection, ...]) -> dict[str, Any]:
@@ -142,10 +144,10 @@ def _preamble_context(template: Template, sections: tuple[RenderedSection, ...])
 
 
 def _render_document(template: Template, placements: list[list[Placement]], context: dict[str, Any],
-                     library: Library, stamp: Stamp) -> RenderedDocument:
+                     library: Library, selection: Selection, stamp: Stamp) -> RenderedDocument:
     sections = tuple(
         RenderedSection(sec[0].section_number, sec[0].section_id, sec[0].section_title,
-                        tuple(_render_clause(library.clauses[p.clause_id], p, context) for p in sec))
+                        tuple(_render_clause(library.clauses[p.clause_id], p, context, selection) for p in sec))
         for sec in placements)
     preamble = _render_text(template.body, template.file, template.body_line,
                             {**context, **_preamble_context(template, sections)}, "template")
@@ -169,5 +171,6 @@ def render_documents(library: Library, selection: Selection, numbering: Numberin
     for doc_id, placements in numbering.documents.items():
         context = {**profile_context, **_clause_globals(library, selection, numbering, doc_id),
                    "guards_in_use": guards_in_use}
-        documents.append(_render_document(library.templates[doc_id], placements, context, library, stamp))
+        documents.append(_render_document(library.templates[doc_id], placements, context, library, selection,
+                                          stamp))
     return documents

@@ -4,6 +4,9 @@ Every clause gets a :class:`Decision`: included because its ``applies_when`` is 
 none), included because another included clause ``requires`` it, or left out because its
 ``applies_when`` is false. ``why`` quotes the rendered rationale and the profile facts the
 expression looked at, so ``report.json`` and ``clauseguard explain`` can show them.
+
+An included clause's decision also carries the sources that apply to the profile: a source with a
+``when`` expression is kept only when it holds, so a US-only product does not cite EU law.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from typing import Any
 
 from jinja2 import nodes
 
-from clauseguard.errors import SelectionError
+from clauseguard.errors import ClauseError, SelectionError
 from clauseguard.generator.library import Clause, Library
 from clauseguard.generator.sandbox import Source, compile_expression, compile_template, parse_expression, render
 
-__all__ = ["Decision", "FactRef", "Selection", "describe", "fact_refs", "select"]
+__all__ = ["Decision", "FactRef", "Selection", "applicable_sources", "describe", "fact_refs", "select",
+           "source_condition"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class Decision:
     why: str
     facts: tuple[str, ...] = ()
     required_by: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # the clause's sources that apply to the profile (included clauses)
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,41 @@ def _facts(clause: Clause, context: dict[str, Any]) -> tuple[bool, tuple[str, ..
     return result, tuple(f"{ref.label()} = {describe(_value(context, ref))}" for ref in refs)
 
 
+def _relabel(err: ClauseError, what: str) -> ClauseError:
+    """The sandbox names every expression ``applies_when``; say which source's ``when`` it was."""
+    return type(err)(f"{what}: {err.message.removeprefix('applies_when: ')}", where=err.where)
+
+
+def source_condition(clause: Clause, index: int) -> Callable[..., Any] | None:
+    """The compiled ``when`` of ``sources[index]`` (None: always applies); errors name file:line."""
+    when = clause.meta.source_entries()[index].when
+    if when is None:
+        return None
+    what = f"sources[{index}].when"
+    try:
+        func, _ = _expression(when, clause.file, clause.line("sources", index, "when"))
+    except ClauseError as err:
+        raise _relabel(err, what) from err
+
+    def evaluate(**context: Any) -> bool:
+        try:
+            return bool(func(**context))
+        except ClauseError as err:
+            raise _relabel(err, what) from err
+
+    return evaluate
+
+
+def applicable_sources(clause: Clause, context: dict[str, Any]) -> tuple[str, ...]:
+    """The texts of the sources whose ``when`` holds for ``context`` (plain strings always do)."""
+    kept = []
+    for index, entry in enumerate(clause.meta.source_entries()):
+        condition = source_condition(clause, index)
+        if condition is None or condition(**context):
+            kept.append(entry.text)
+    return tuple(kept)
+
+
 def _rationale(clause: Clause, context: dict[str, Any]) -> str:
     source = Source(clause.file, clause.line("rationale"))
     template = _rationale_template(clause.meta.rationale, clause.file, source.first_line)
@@ -152,9 +192,11 @@ def _decide(clause: Clause, context: dict[str, Any]) -> Decision:
         why += f" ({'; '.join(facts)})." if facts else "."
         return Decision(clause.id, False, "excluded", why, facts)
     rationale = _rationale(clause, context)
+    sources = applicable_sources(clause, context)
     if not facts:
-        return Decision(clause.id, True, "always", f"{rationale} (It applies to every product.)")
-    return Decision(clause.id, True, "applies", f"{rationale} (Profile: {'; '.join(facts)}.)", facts)
+        return Decision(clause.id, True, "always", f"{rationale} (It applies to every product.)", sources=sources)
+    return Decision(clause.id, True, "applies", f"{rationale} (Profile: {'; '.join(facts)}.)", facts,
+                    sources=sources)
 
 
 def _pull_required(library: Library, decisions: dict[str, Decision], context: dict[str, Any]) -> None:
@@ -169,7 +211,8 @@ def _pull_required(library: Library, decisions: dict[str, Decision], context: di
             by = tuple(sorted({*current.required_by, clause.id}))
             rationale = _rationale(library.clauses[other], context)
             why = f"Required by {', '.join(by)}. {rationale}"
-            decisions[other] = Decision(other, True, "required", why, current.facts, by)
+            sources = applicable_sources(library.clauses[other], context)
+            decisions[other] = Decision(other, True, "required", why, current.facts, by, sources)
             if not current.included:
                 queue.append(other)
 

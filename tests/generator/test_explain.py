@@ -13,20 +13,21 @@ def test_all_clauses_included_first() -> None:
     text = explain(CHAT_PROFILE, clauses_dir=LIBRARY, include_builtin=False)
     lines = text.splitlines()
     assert lines[0] == "11 of 14 clauses apply to Acme Assist."
-    marks = [line[:3] for line in lines[1::2]]
+    marks = [line[:3] for line in lines[1:] if not line.startswith(" ")]
     assert marks == ["IN "] * 11 + ["OUT"] * 3
+    assert sum(line.startswith("     Sources: ") for line in lines) == 11
 
 
 @pytest.mark.parametrize(("profile", "clause", "expected"), [
     (PROFILES / "image-space.yaml", "jurisdictions/reporting-channel",
      "IN   jurisdictions/reporting-channel\n     People need a way to report content on Pixel Forge. "
-     "(Profile: user_content.public_sharing = true.)\n"),
+     "(Profile: user_content.public_sharing = true.)\n     Sources: DSA Art. 16\n"),
     (PROFILES / "us-minimal.yaml", "privacy/ip-addresses",
      "OUT  privacy/ip-addresses\n     applies_when is false: data.logs_ip_addresses "
      "(data.logs_ip_addresses = false).\n"),
     (PROFILES / "uploads-no-agent.yaml", "jurisdictions/reporting-channel",
      "IN   jurisdictions/reporting-channel\n     Required by jurisdictions/dmca-agent. "
-     "People need a way to report content on Uploader.\n"),
+     "People need a way to report content on Uploader.\n     Sources: DSA Art. 16\n"),
 ])
 def test_one_clause(profile, clause: str, expected: str) -> None:
     assert explain(profile, clause, clauses_dir=LIBRARY, include_builtin=False) == expected
