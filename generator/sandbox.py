@@ -104,7 +104,9 @@ class Source:
 
 def _private_names(tree: nodes.Node) -> Iterable[tuple[str, int]]:
     """Attributes, items and ``attr()`` filter arguments starting with ``_``, with their lines."""
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+    kinds = (nodes.Getattr, nodes.Getitem, nodes.Filter)
+    # find_all() yields descendants only: an expression that *is* `x.__class__` has it at the root.
+    for node in ([tree] if isinstance(tree, kinds) else []) + list(tree.find_all(kinds)):
         name: Any = None
         if isinstance(node, nodes.Getattr):
             name = node.attr

@@ -142,3 +142,13 @@ def test_markdown_layout(chat) -> None:
     assert "## 2 Not professional advice\n\n### 2.1 Not medical advice\n\nNothing Acme Assist says" in text
     assert "*Sources: Operator policy*" in text
     assert text.endswith("\n") and not text.endswith("\n\n")
+
+
+@pytest.mark.parametrize("expression", ["jurisdictions.__class__", "product['__dict__']", "x|attr('__init__')"])
+def test_a_private_name_at_the_root_of_an_expression_is_refused(expression: str) -> None:
+    from clauseguard.errors import SandboxError
+    from clauseguard.generator.sandbox import Source, check_tree, parse_expression
+
+    source = Source("clause.md", 4)
+    with pytest.raises(SandboxError, match="not allowed"):
+        check_tree(parse_expression(expression, source), source)
