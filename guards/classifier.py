@@ -19,7 +19,10 @@ from clauseguard.guards._params import ClassifierParams, GuardSpec
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
 
-__all__ = ["ClassifierGuard", "build_backend"]
+__all__ = ["SCORES_KEY", "ClassifierGuard", "build_backend"]
+
+# Verdict metadata key prefix: ``scores/<guard id>`` -> ``{category: score}`` for every category.
+SCORES_KEY = "scores"
 
 
 def build_backend(name: str, params: ClassifierParams) -> Backend:
@@ -75,4 +78,7 @@ class ClassifierGuard(Guard):
         findings = [self.finding(cat, score=round(score, 4))
                     for cat, score in sorted(scores.items(), key=lambda kv: -kv[1])
                     if score >= self.thresholds[cat]]
-        return self.verdict(text, findings)
+        # Every category's score, below threshold too: `clauseguard eval` ranks by them (AUROC), and
+        # the audit record keeps them (the score behind each decision).
+        metadata = {f"{SCORES_KEY}/{self.id}": {c: round(s, 4) for c, s in sorted(scores.items())}}
+        return self.verdict(text, findings, metadata=metadata)

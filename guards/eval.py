@@ -56,18 +56,32 @@ class Observation:
     score: float
     by_category: Mapping[str, float] = field(default_factory=dict)
     latency_ms: float = 0.0
+    # Categories of detecting findings; None: every category in ``by_category`` was detected.
+    detected: frozenset[str] | None = None
 
 
 def observe(verdict: Verdict, *, label: int, category: str | None, latency_ms: float) -> Observation:
-    """The observation for one item: its label and category, and the decision and score of ``verdict``."""
+    """The observation for one item: its label and category, and the decision and score of ``verdict``.
+
+    Scores come from the detecting findings and, where a model guard reports them, from every
+    category's score below its threshold too (verdict metadata ``scores/<guard id>``), so the AUROC
+    ranks all items and not only the flagged ones.
+    """
     detecting = [f for f in verdict.findings if f.action in DETECTING_ACTIONS]
     by_category: dict[str, float] = {}
-    for f in detecting:
-        if f.category is not None:
-            by_category[f.category] = max(by_category.get(f.category, 0.0), float(f.score))
+    for cat, score in [(f.category, float(f.score)) for f in detecting] + _model_scores(verdict):
+        if cat is not None:
+            by_category[cat] = max(by_category.get(cat, 0.0), score)
+    score = max([float(f.score) for f in detecting] + list(by_category.values()), default=0.0)
     return Observation(label=label, category=category, decision=not verdict.allowed or bool(detecting),
-                       score=max((float(f.score) for f in detecting), default=0.0),
-                       by_category=by_category, latency_ms=latency_ms)
+                       score=score, by_category=by_category, latency_ms=latency_ms,
+                       detected=frozenset(f.category for f in detecting if f.category is not None))
+
+
+def _model_scores(verdict: Verdict) -> list[tuple[str, float]]:
+    """``(category, score)`` of every ``scores/...`` mapping in the verdict's metadata."""
+    return [(str(cat), float(score)) for key, scores in verdict.metadata.items()
+            if key.startswith("scores/") and isinstance(scores, dict) for cat, score in scores.items()]
 
 
 # -- ranking ---------------------------------------------------------------------------------------
@@ -171,7 +185,8 @@ def category_view(observations: Sequence[Observation],
     The decision and score are those of ``category``'s own findings only.
     """
     chosen = [o for o in observations if o.label != 1 or o.category == category]
-    return ([o.label for o in chosen], [category in o.by_category for o in chosen],
+    return ([o.label for o in chosen],
+            [category in (o.by_category if o.detected is None else o.detected) for o in chosen],
             [o.by_category.get(category, 0.0) for o in chosen])
 
 

@@ -94,6 +94,14 @@ def test_guard_findings(fake: Any, ctx: Context, params: dict, text: str, expect
     assert all(f.span is None and f.guard_id == guard.id for f in verdict.findings)
 
 
+def test_verdict_carries_every_category_score_even_below_threshold(fake: Any, ctx: Context) -> None:
+    fake(embedding={"mild": {"S1": 0.3, "S9": 0.2}})
+    guard = build("classifier", params={"categories": ["S1", "S9"]})
+    verdict = guard.check("mild", ctx)
+    assert verdict.allowed and verdict.findings == ()
+    assert verdict.metadata[f"scores/{guard.id}"] == {"S1": 0.3, "S9": 0.2}
+
+
 def test_guard_batches_and_passes_bytes(fake: Any, ctx: Context) -> None:
     backends = fake(embedding={"bomb plan": {"S9": 0.9}})
     guard = build("classifier", on_fail="flag")

@@ -305,3 +305,20 @@ def test_report_with_one_class_still_writes(tmp_path: Path) -> None:
     out = _run("--data", str(data), "--report", str(tmp_path / "r"))
     assert out["auroc"] is None
     assert "| all | 2 | 0 | n/a |" in (tmp_path / "r" / "summary.md").read_text()
+
+
+def test_model_scores_below_threshold_rank_items_but_do_not_count_as_detections() -> None:
+    from clauseguard.guards.eval import category_view, observe
+
+    quiet = Verdict(allowed=True, action=Action.ALLOW, output="x",
+                    metadata={"scores/input-classifier": {"S1": 0.31, "S10": 0.12}})
+    loud = Verdict(allowed=False, action=Action.BLOCK, output=None,
+                   findings=(Finding(guard_id="g", category="S1", score=0.9, action=Action.BLOCK),),
+                   metadata={"scores/input-classifier": {"S1": 0.9, "S10": 0.4}})
+    a = observe(quiet, label=0, category=None, latency_ms=1.0)
+    b = observe(loud, label=1, category="S1", latency_ms=1.0)
+    assert (a.decision, a.score, dict(a.by_category)) == (False, 0.31, {"S1": 0.31, "S10": 0.12})
+    assert (b.decision, b.score) == (True, 0.9)
+    labels, decisions, scores = category_view([a, b], "S1")
+    assert (labels, decisions, scores) == ([0, 1], [False, True], [0.31, 0.9])
+    assert category_view([a, b], "S10")[1] == [False]  # S10 scored but never detected
