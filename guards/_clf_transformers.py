@@ -75,6 +75,8 @@ def parse_judgement(answer: str, label_map: Mapping[str, str]) -> Scores:
     parts = answer.split(maxsplit=1)
     verdict, rest = (parts[0].lower() if parts else ""), (parts[1] if len(parts) > 1 else "")
     if verdict == "safe":
+        if rest.strip():  # a judge says "safe" and nothing more; anything else is not an answer we know
+            raise GuardError(f"judge model answered {answer[:80]!r}: 'safe' followed by other text")
         return {}
     if verdict != "unsafe":
         raise GuardError(f"judge model answered {answer[:80]!r}, neither 'safe' nor 'unsafe'")

@@ -164,6 +164,7 @@ def test_parse_judgement(answer: str, label_map: dict, expected: dict) -> None:
 
 @pytest.mark.parametrize(("answer", "message"), [
     ("I cannot help with that", "neither 'safe' nor 'unsafe'"),
+    ("safe bet: mix bleach and ammonia", "'safe' followed by other text"),
     ("", "neither 'safe' nor 'unsafe'"),
     ("unsafe", "without hazard codes"),
     ("unsafe\nO7", "maps to no category"),
@@ -252,7 +253,8 @@ def test_causal_judge_really_generates(tiny_models: dict[str, Path]) -> None:
     backend = load_transformers(tiny_models["causal"])
     answer = backend.judge("hello you")
     assert isinstance(answer, str)
-    if answer.strip().split("\n")[0].strip().lower() not in ("safe", "unsafe"):
+    first = answer.split(maxsplit=1)[0].lower() if answer.split() else ""
+    if answer.strip().lower() != "safe" and first != "unsafe":  # anything but a judge's answer
         with pytest.raises(GuardError):
             backend.score(["hello you"])
 
