@@ -36,6 +36,15 @@ class ServerState:
     report_path: Any = None
     lock_path: Any = None
     audit_writer: Any = None  # the records' AuditWriter (group commit), closed when the app stops
+    # Sign-in attempts per client (token buckets): each attempt costs an scrypt check, and guessing
+    # should be slow even though tokens are long and random.
+    login_buckets: Any = field(default_factory=lambda: _login_buckets())
+
+
+def _login_buckets() -> Any:
+    from clauseguard.guards.rate_limit import MemoryBucketStore
+
+    return MemoryBucketStore(max_keys=10_000)
 
 
 def get_state(request: Request) -> ServerState:

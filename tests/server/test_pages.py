@@ -362,3 +362,9 @@ def test_revoked_token_ends_its_sessions_and_logout_clears_the_cookie(web: TestC
     login(web, token)
     tokens.revoke(info.id)
     assert web.get("/moderation").status_code == 303
+
+
+def test_sign_in_attempts_are_throttled_per_client(web: TestClient) -> None:
+    statuses = [login(web, "wrong-token-0123456789").status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    assert "Too many sign-in attempts" in login(web).text  # even the right token waits its turn

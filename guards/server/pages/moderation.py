@@ -7,6 +7,7 @@ call (``decide``) as the API, so a statement of reasons issued here is the one t
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from clauseguard.errors import UserError
+from clauseguard.guards.server.client import pseudonymous_ip
 from clauseguard.guards.server.pages._render import page
 from clauseguard.guards.server.pages._signing import (
     SESSION_COOKIE,
@@ -60,6 +62,8 @@ async def login(request: Request, state: State) -> Response:
     form = await request.form()
     if not csrf_ok(request, form, "login"):
         return csrf_refused()
+    if not _may_try(request, state):
+        return _login_page(request, "Too many sign-in attempts; wait a minute and try again.", status=429)
     principal = await run_in_threadpool(state.tokens.verify, str(form.get("token", "")).strip())
     if principal is None or not principal.may(Role.MODERATOR):
         return _login_page(request, "That token is not valid for moderation.", status=401)
@@ -67,6 +71,16 @@ async def login(request: Request, state: State) -> Response:
     response.set_cookie(SESSION_COOKIE, session_cookie(request, principal), max_age=SESSION_TTL_S,
                         path="/moderation", httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
+
+
+# Five attempts at once, then one every twelve seconds, per client address (pseudonymised).
+LOGIN_BURST, LOGIN_REFILL_PER_S = 5, 1 / 12
+
+
+def _may_try(request: Request, state: ServerState) -> bool:
+    key = pseudonymous_ip(request, state.proxies, state.pseudonymizer) or "unknown-client"
+    return state.login_buckets.take(f"login:{key}", capacity=LOGIN_BURST, refill_per_second=LOGIN_REFILL_PER_S,
+                                    now=time.monotonic())
 
 
 @router.post("/moderation/logout", response_model=None)
