@@ -14,8 +14,6 @@ any object with ``headers``, ``client.host`` and ``username``.
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -23,19 +21,12 @@ from typing import Any
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context
 from clauseguard.guards.decorator import StreamMode, guarded
+from clauseguard.guards.pii import pseudonymise
 from clauseguard.guards.pipeline import Pipeline
 
 __all__ = ["client_ip", "context_for", "guard_chat", "pseudonymise", "user_key"]
 
 _REQUEST_PARAM = "request"
-
-
-def pseudonymise(kind: str, value: str) -> str:
-    """``kind:`` and a keyed HMAC of ``value`` (the key of :func:`clauseguard.guards.pii.hash_key`)."""
-    from clauseguard.guards.pii import hash_key
-
-    digest = hmac.new(hash_key(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{kind}:{digest}"
 
 
 def _header(headers: Any, name: str) -> str | None:

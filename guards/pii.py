@@ -23,7 +23,7 @@ from clauseguard.guards._pii_detect import Hit, detect
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
 
-__all__ = ["HASH_KEY_ENV", "PSL_URLS_ENV", "PiiGuard", "hash_key", "mask"]
+__all__ = ["HASH_KEY_ENV", "PSL_URLS_ENV", "PiiGuard", "hash_key", "mask", "pseudonymise"]
 
 HASH_KEY_ENV = "CLAUSEGUARD_HASH_KEY"
 PSL_URLS_ENV = "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"  # empty: tldextract uses its bundled snapshot
@@ -44,6 +44,13 @@ def hash_key() -> bytes:
     """The HMAC key: ``CLAUSEGUARD_HASH_KEY`` if set, else a random key kept for this process."""
     env = os.environ.get(HASH_KEY_ENV)
     return env.encode("utf-8") if env else _process_key()
+
+
+def pseudonymise(kind: str, value: str) -> str:
+    """``kind:`` and a keyed HMAC of ``value`` (key: :func:`hash_key`): stable, not reversible without
+    the key. The one pseudonym of a user key or client address across the guards (rate limits, Gradio)."""
+    digest = hmac.new(hash_key(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{kind}:{digest}"
 
 
 def mask(entity: str, value: str) -> str:

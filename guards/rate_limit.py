@@ -8,8 +8,6 @@ A request with no user key and no IP shares one anonymous bucket.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import threading
 import time
 from collections import OrderedDict
@@ -20,9 +18,9 @@ from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._params import GuardSpec, RateLimitParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
-from clauseguard.guards.pii import hash_key
+from clauseguard.guards.pii import pseudonymise
 
-__all__ = ["BucketStore", "MemoryBucketStore", "RateLimitGuard", "pseudonymise_ip"]
+__all__ = ["BucketStore", "MemoryBucketStore", "RateLimitGuard"]
 
 
 @runtime_checkable
@@ -51,11 +49,6 @@ class MemoryBucketStore:
             return allowed
 
 
-def pseudonymise_ip(ip: str) -> str:
-    """A keyed HMAC of an IP address: stable within a key, not reversible without it."""
-    return hmac.new(hash_key(), ip.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
-
-
 @register("rate_limit")
 class RateLimitGuard(Guard):
     """Blocks (or flags) a user who has spent their bucket."""
@@ -71,7 +64,7 @@ class RateLimitGuard(Guard):
 
     def _key(self, context: Context) -> str:
         if self.params.key == "ip" and context.ip:
-            return "ip:" + pseudonymise_ip(context.ip)
+            return pseudonymise("ip", context.ip)
         if self.params.key == "user" and context.user_key:
             return "user:" + context.user_key
         return "anonymous"
