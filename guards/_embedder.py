@@ -56,17 +56,50 @@ class _Layer:
 
 
 def _layer_norm(x: np.ndarray, wb: tuple[np.ndarray, np.ndarray], eps: float) -> np.ndarray:
+    """Layer norm over the last axis, overwriting ``x`` (always a temporary here)."""
     import numpy as np
 
-    mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * wb[0] + wb[1]  # eps is a Python float: stays float32
+    x -= x.mean(-1, keepdims=True)
+    var = np.einsum("...i,...i->...", x, x)[..., None]
+    var *= 1.0 / x.shape[-1]
+    var += eps  # eps is a Python float: stays float32
+    np.sqrt(var, out=var)
+    x /= var
+    x *= wb[0]
+    x += wb[1]
+    return x
+
+
+# erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), in float32 and in place: scipy's
+# erf works in float64 and cost a quarter of the forward pass; this is 4x faster and matches it to 5e-7.
+_AS_P = 0.3275911
+_AS_A = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
+    """Exact (erf) GELU, ``x * Phi(x)``, overwriting ``x``."""
+    import numpy as np
 
-    return 0.5 * x * (1.0 + erf(x / 1.4142135623730951))
+    f32 = np.float32
+    z = np.abs(x)
+    z *= f32(0.7071067811865476)
+    t = z * f32(_AS_P)
+    t += f32(1.0)
+    np.reciprocal(t, out=t)
+    poly = t * f32(_AS_A[0])
+    for a in _AS_A[1:]:
+        poly += f32(a)
+        poly *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z  # erfc(|x| / sqrt 2)
+    poly *= f32(-0.5)
+    poly += f32(0.5)  # erf(|x| / sqrt 2) / 2
+    np.copysign(poly, x, out=poly)
+    poly += f32(0.5)  # Phi(x)
+    x *= poly
+    return x
 
 
 class Embedder:
@@ -122,20 +155,36 @@ class Embedder:
             ln2=(w[f"{p}output.LayerNorm.weight"], w[f"{p}output.LayerNorm.bias"]),
         )
 
-    def _block(self, x: np.ndarray, mask_add: np.ndarray, layer: _Layer) -> np.ndarray:
+    def _block(self, x: np.ndarray, shape: tuple[int, int], mask_add: np.ndarray, layer: _Layer) -> np.ndarray:
+        """One encoder layer on ``x`` of shape (batch * tokens, dim). The dense layers run as one 2-D
+        matrix product each (numpy would make one BLAS call per text for a 3-D operand), and biases
+        are added in place."""
         import numpy as np
 
         # Python-float scalars only: a numpy float64 scalar would silently promote everything to float64.
-        b, t, d = x.shape
+        b, t = shape
+        d = x.shape[1]
         h, hd = self.heads, d // self.heads
-        qkv = (x @ layer.qkv_w + layer.qkv_b).reshape(b, t, 3, h, hd).transpose(2, 0, 3, 1, 4)
-        scores = qkv[0] @ qkv[1].transpose(0, 1, 3, 2) * (hd ** -0.5) + mask_add
-        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        qkv = x @ layer.qkv_w
+        qkv += layer.qkv_b
+        qkv = qkv.reshape(b, t, 3, h, hd).transpose(2, 0, 3, 1, 4)
+        scores = qkv[0] @ qkv[1].transpose(0, 1, 3, 2)
+        scores *= hd ** -0.5
+        scores += mask_add
+        scores -= scores.max(-1, keepdims=True)
+        np.exp(scores, out=scores)
         scores /= scores.sum(-1, keepdims=True)
-        ctx = (scores @ qkv[2]).transpose(0, 2, 1, 3).reshape(b, t, d)
-        x = _layer_norm(ctx @ layer.out_w + layer.out_b + x, layer.ln1, self.eps)
-        up = _gelu(x @ layer.up_w + layer.up_b)
-        out: np.ndarray = _layer_norm(up @ layer.down_w + layer.down_b + x, layer.ln2, self.eps)
+        ctx = (scores @ qkv[2]).transpose(0, 2, 1, 3).reshape(b * t, d)
+        attn = ctx @ layer.out_w
+        attn += layer.out_b
+        attn += x
+        x = _layer_norm(attn, layer.ln1, self.eps)
+        up = x @ layer.up_w
+        up += layer.up_b
+        down = _gelu(up) @ layer.down_w
+        down += layer.down_b
+        down += x
+        out: np.ndarray = _layer_norm(down, layer.ln2, self.eps)
         return out
 
     def _forward(self, ids: list[list[int]]) -> np.ndarray:
@@ -147,11 +196,11 @@ class Embedder:
         for row, seq in enumerate(ids):
             tokens[row, : len(seq)] = seq
             mask[row, : len(seq)] = 1.0
-        x = _layer_norm(self.word[tokens] + self.pos[:t] + self.type0, self.ln0, self.eps)
+        x = _layer_norm(self.word[tokens] + self.pos[:t] + self.type0, self.ln0, self.eps).reshape(-1, self.dim)
         mask_add = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)
         for layer in self.layers:
-            x = self._block(x, mask_add, layer)
-        pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+            x = self._block(x, (len(ids), t), mask_add, layer)
+        pooled = (x.reshape(len(ids), t, self.dim) * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
     def _one_blas_thread(self) -> Any:
