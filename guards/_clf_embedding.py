@@ -1,7 +1,9 @@
 """Embedding backend: MiniLM sentence embeddings plus logistic-regression heads trained by this project.
 
-The heads ship in ``guards/data/heads`` as ``<name>.npz`` (a weight row and a bias per head) and
-``<name>.json`` (which category each head scores, and the threshold calibrated on held-out data).
+The heads ship in ``guards/data/heads`` as ``<name>.npz`` (a weight row and a bias per head; a head
+whose manifest entry has ``hidden: N`` is instead a one-hidden-layer ReLU network stored as
+``<head>.w1``, ``<head>.b1``, ``<head>.w2``, ``<head>.b2``) and ``<name>.json`` (which category each
+head scores, and the threshold calibrated on held-out data).
 Scores are rescaled so each head's calibrated threshold maps to 0.5. Texts longer than the model's
 256-token window are cut into overlapping windows, and each head keeps its highest window, so an
 instruction planted at the end of a long document is still seen.
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EmbeddingBackend", "Heads", "chunks", "get_embedding", "load_heads", "rescale", "shipped_heads_dir"]
 
+RECENT = 64  # texts whose scores are remembered
 WINDOW_WORDS = 160  # about 210 word pieces: inside the 256-token window
 OVERLAP_WORDS = 40
 
@@ -36,16 +41,22 @@ def shipped_heads_dir() -> Path:
 
 @dataclass(frozen=True)
 class Heads:
-    """Linear heads over the embedding: ``weights`` (n, dim), ``biases`` (n,), and their manifest."""
+    """Heads over the embedding: linear ``weights`` (n, dim) and ``biases`` (n,), the hidden layers of
+    the heads that have one (column -> (w1, b1, w2, b2)), and their manifest."""
 
     weights: np.ndarray
     biases: np.ndarray
     manifest: dict[str, Any]
+    hidden: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, float]] = field(default_factory=dict)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         import numpy as np
 
-        return 1.0 / (1.0 + np.exp(-(x @ self.weights.T + self.biases)))
+        logits = x @ self.weights.T + self.biases
+        for column, (w1, b1, w2, b2) in self.hidden.items():
+            logits[:, column] = np.maximum(x @ w1 + b1, 0.0) @ w2 + b2
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-logits))
+        return out
 
 
 def load_heads(name: str, folder: Path | None = None) -> Heads:
@@ -59,15 +70,28 @@ def load_heads(name: str, folder: Path | None = None) -> Heads:
         raise ModelLoadError(f"heads folder {folder} lacks {missing}")
     try:
         manifest = json.loads(paths[1].read_text(encoding="utf-8"))
+        entries = manifest.get("heads", manifest.get("topics", []))
         with np.load(paths[0]) as z:
             weights, biases = z["weights"].astype(np.float32), z["biases"].astype(np.float32)
-    except (OSError, ValueError, KeyError) as err:
+            hidden = {i: _hidden_layer(z, e["name"], int(e["hidden"]), weights.shape[1])
+                      for i, e in enumerate(entries) if e.get("hidden")}
+    except (OSError, ValueError, KeyError, TypeError) as err:
         raise ModelLoadError(f"cannot read heads {name!r} in {folder}: {err}") from err
-    entries = manifest.get("heads", manifest.get("topics", []))
     if weights.ndim != 2 or len(entries) != weights.shape[0] or biases.shape != (weights.shape[0],):
         raise ModelLoadError(f"heads {name!r} in {folder}: {len(entries)} manifest entries for weights "
                              f"of shape {weights.shape} and biases of shape {biases.shape}")
-    return Heads(weights, biases, manifest)
+    return Heads(weights, biases, manifest, hidden)
+
+
+def _hidden_layer(z: Any, head: str, units: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    import numpy as np
+
+    w1, b1 = z[f"{head}.w1"].astype(np.float32), z[f"{head}.b1"].astype(np.float32)
+    w2, b2 = z[f"{head}.w2"].astype(np.float32), z[f"{head}.b2"].astype(np.float32)
+    if w1.shape != (dim, units) or b1.shape != (units,) or w2.shape != (units,) or b2.shape != (1,):
+        raise ValueError(f"head {head!r}: hidden layer shapes {w1.shape}, {b1.shape}, {w2.shape}, {b2.shape} "
+                         f"do not fit {units} units over {dim} dimensions")
+    return w1, b1, w2, float(b2[0])
 
 
 def rescale(p: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -86,11 +110,27 @@ def chunks(text: str) -> list[str]:
     return [" ".join(words[i:i + WINDOW_WORDS]) for i in range(0, len(words) - OVERLAP_WORDS, step)]
 
 
+def deobfuscated(text: str) -> str | None:
+    """The text with leetspeak, look-alike letters and spelled-out words undone ("women are d1sgusting"
+    -> "women are disgusting"), or None when that changes nothing but case and punctuation."""
+    import re
+
+    from clauseguard.guards.normalize import normalize
+
+    words = normalize(text).words
+    return None if words == " ".join(re.findall(r"[^\W_]+", text.casefold())) else words
+
+
 def embed_windows(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, list[int]]:
-    """Embeddings of every window of every text, and the index of the text each window belongs to."""
+    """Embeddings of every window of every text, and the index of the text each window belongs to.
+    A short text that was obfuscated gets its de-obfuscated reading as one more window, so "v e r m i n"
+    scores as "vermin" (the heads keep each text's highest window)."""
     windows, owner = [], []
     for i, text in enumerate(texts):
-        for w in chunks(text):
+        pieces = chunks(text)
+        if len(pieces) == 1 and (plain := deobfuscated(text)):
+            pieces.append(plain)
+        for w in pieces:
             windows.append(w)
             owner.append(i)
     return embedder.embed(windows), owner
@@ -122,10 +162,27 @@ class EmbeddingBackend:
         self.head_categories = [e["category"] for e in entries]
         self.thresholds = np.array([e["threshold"] for e in entries], dtype=np.float32)
         self.categories = frozenset(self.head_categories)
+        self._recent: OrderedDict[str, Scores] = OrderedDict()
+        self._lock = threading.Lock()
 
     def score(self, texts: list[str]) -> list[Scores]:
-        if not texts:
-            return []
+        """Scores per category for each text. The last few texts' scores are remembered, so two guards
+        judging one text (a blocking and a flagging classifier in one stage) embed it once."""
+        with self._lock:
+            known = {t: self._recent[t] for t in texts if t in self._recent}
+        todo = list(dict.fromkeys(t for t in texts if t not in known))
+        if todo:
+            fresh = dict(zip(todo, self._score(todo), strict=True))
+            with self._lock:
+                for text, scores in fresh.items():
+                    self._recent[text] = scores
+                    self._recent.move_to_end(text)
+                while len(self._recent) > RECENT:
+                    self._recent.popitem(last=False)
+            known.update(fresh)
+        return [dict(known[t]) for t in texts]
+
+    def _score(self, texts: list[str]) -> list[Scores]:
         x, owner = embed_windows(self.embedder, texts)
         probs = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(texts))
         out: list[Scores] = []

@@ -32,6 +32,7 @@ __all__ = [
     "binary_metrics",
     "category_metrics",
     "category_view",
+    "group_metrics",
     "observe",
     "percentile",
     "pr_points",
@@ -58,9 +59,11 @@ class Observation:
     latency_ms: float = 0.0
     # Categories of detecting findings; None: every category in ``by_category`` was detected.
     detected: frozenset[str] | None = None
+    group: str | None = None  # a category that is not clauseguard's, or the value of eval's --by key
 
 
-def observe(verdict: Verdict, *, label: int, category: str | None, latency_ms: float) -> Observation:
+def observe(verdict: Verdict, *, label: int, category: str | None, latency_ms: float,
+            group: str | None = None) -> Observation:
     """The observation for one item: its label and category, and the decision and score of ``verdict``.
 
     Scores come from the detecting findings and, where a model guard reports them, from every
@@ -74,7 +77,7 @@ def observe(verdict: Verdict, *, label: int, category: str | None, latency_ms: f
             by_category[cat] = max(by_category.get(cat, 0.0), score)
     score = max([float(f.score) for f in detecting] + list(by_category.values()), default=0.0)
     return Observation(label=label, category=category, decision=not verdict.allowed or bool(detecting),
-                       score=score, by_category=by_category, latency_ms=latency_ms,
+                       score=score, by_category=by_category, latency_ms=latency_ms, group=group,
                        detected=frozenset(f.category for f in detecting if f.category is not None))
 
 
@@ -195,6 +198,13 @@ def category_metrics(observations: Sequence[Observation], category: str) -> Metr
     return binary_metrics(*category_view(observations, category))
 
 
+def group_metrics(observations: Sequence[Observation], group: str) -> Metrics:
+    """Metrics of all guards' decisions on the items of one group only: recall where the group holds only
+    positives, the false-positive rate where it holds only negatives, every measure where it holds both."""
+    chosen = [o for o in observations if o.group == group]
+    return binary_metrics([o.label for o in chosen], [o.decision for o in chosen], [o.score for o in chosen])
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (0-100) with linear interpolation between closest ranks (numpy's default)."""
     if not values:
@@ -212,9 +222,11 @@ def summarize(observations: Sequence[Observation]) -> dict[str, Any]:
     categories = sorted({o.category for o in observations if o.category is not None})
     latencies = [o.latency_ms for o in observations]
     total_s = sum(latencies) / 1000
+    groups = sorted({o.group for o in observations if o.group is not None})
     return {
         **overall.to_dict(),
         "per_category": {c: category_metrics(observations, c).to_dict() for c in categories},
+        **({"per_group": {g: group_metrics(observations, g).to_dict() for g in groups}} if groups else {}),
         "latency_ms": {"p50": round(percentile(latencies, 50), 3), "p99": round(percentile(latencies, 99), 3)},
         "items_per_second": round(len(observations) / total_s, 2) if total_s > 0 else None,
     }

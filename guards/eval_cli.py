@@ -1,7 +1,11 @@
 """``clauseguard eval``: run guards.yaml on labelled data and print how well the guards decide.
 
 Each line of the data file is ``{"text": ..., "label": 0|1, "category": optional}`` or
-``{"image": path relative to the data file, "label": 0|1, "category": optional}``. A bad line is a
+``{"image": path relative to the data file, "label": 0|1, "category": optional}``. A category is a
+canonical id (S1-S14, pii, profanity, prompt_injection) or a name that maps onto one ("hate",
+"self-harm", OpenAI or AILuminate labels); any other category, and the value of ``--by KEY``, is a
+*group*, measured with the decision of all guards. Other keys are allowed and ignored, so labelled
+sets can be converted without stripping their own fields. A bad line is a
 :class:`~clauseguard.errors.UserError` naming ``file:line`` and the key at fault; nothing is measured
 on half-read data. The result is one JSON object on stdout (see :func:`clauseguard.guards.eval.summarize`);
 a progress bar goes to stderr only when stderr is a terminal, so piped output stays clean.
@@ -23,24 +27,25 @@ import click
 from clauseguard.errors import UserError
 from clauseguard.guards._base import Context
 from clauseguard.guards._params import Modality, Stage
-from clauseguard.guards._taxonomy import CATEGORIES
+from clauseguard.guards._taxonomy import canonical_category
 from clauseguard.guards.eval import Observation, observe, summarize
 from clauseguard.guards.pipeline import Pipeline
 
 __all__ = ["EvalItem", "eval", "eval_command", "evaluate", "read_items"]
 
-KNOWN_KEYS = frozenset({"text", "image", "label", "category", "id"})
 
 
 @dataclass(frozen=True)
 class EvalItem:
-    """One labelled piece of content; ``where`` is ``file:line`` for messages."""
+    """One labelled piece of content; ``where`` is ``file:line`` for messages. ``group`` is a category
+    that is not clauseguard's, or the value of the ``--by`` key."""
 
     content: str | bytes
     modality: Modality
     label: int
     category: str | None
     where: str
+    group: str | None = None
 
 
 def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes, Modality]:
@@ -66,30 +71,42 @@ def _label(item: dict[str, Any], where: str) -> int:
     return int(label)
 
 
-def _category(item: dict[str, Any], where: str) -> str | None:
+def _category(item: dict[str, Any], where: str) -> tuple[str | None, str | None]:
+    """(canonical category, group): a category clauseguard does not know becomes a group."""
     category = item.get("category")
-    if category is not None and category not in CATEGORIES:
-        raise UserError(f'unknown "category" {category!r}; known: {sorted(CATEGORIES)}', where=f"{where} category")
-    return category
+    if category is None or category == "":
+        return None, None
+    if not isinstance(category, str):
+        raise UserError(f'"category" must be a string, not {category!r}', where=f"{where} category")
+    canonical = canonical_category(category)
+    return (canonical, None) if canonical is not None else (None, category)
 
 
-def _parse_line(line: str, base: Path, where: str) -> EvalItem:
+def _group(item: dict[str, Any], by: str, where: str) -> str:
+    value = item.get(by)
+    if value is None:
+        return "(none)"
+    if isinstance(value, (dict, list)):
+        raise UserError(f'"{by}" (the --by key) must be a string or a number', where=f"{where} {by}")
+    return str(value)
+
+
+def _parse_line(line: str, base: Path, where: str, by: str | None = None) -> EvalItem:
     try:
         item = json.loads(line)
     except json.JSONDecodeError as err:
         raise UserError(f"invalid JSON: {err.msg} (column {err.colno})", where=where) from err
     if not isinstance(item, dict):
         raise UserError("each line must be a JSON object", where=where)
-    unknown = sorted(set(item) - KNOWN_KEYS)
-    if unknown:
-        raise UserError(f"unknown key {unknown[0]!r}; known: {sorted(KNOWN_KEYS)}", where=f"{where} {unknown[0]}")
     content, modality = _content(item, base, where)
-    return EvalItem(content=content, modality=modality, label=_label(item, where),
-                    category=_category(item, where), where=where)
+    category, group = _category(item, where)
+    return EvalItem(content=content, modality=modality, label=_label(item, where), category=category,
+                    where=where, group=_group(item, by, where) if by else group)
 
 
-def read_items(path: Path, limit: int | None = None) -> list[EvalItem]:
-    """The labelled items of a JSONL file (the first ``limit`` when given); blank lines are skipped."""
+def read_items(path: Path, limit: int | None = None, by: str | None = None) -> list[EvalItem]:
+    """The labelled items of a JSONL file (the first ``limit`` when given); blank lines are skipped.
+    With ``by``, each item's group is its value of that key."""
     items: list[EvalItem] = []
     try:
         with path.open(encoding="utf-8") as fh:
@@ -97,7 +114,7 @@ def read_items(path: Path, limit: int | None = None) -> list[EvalItem]:
                 if limit is not None and len(items) >= limit:
                     break
                 if line.strip():
-                    items.append(_parse_line(line, path.parent, f"{path}:{number}"))
+                    items.append(_parse_line(line, path.parent, f"{path}:{number}", by))
     except UnicodeDecodeError as err:
         raise UserError(f"the data file is not UTF-8 text ({err.reason})", where=str(path)) from err
     if not items:
@@ -115,7 +132,8 @@ def evaluate(pipeline: Pipeline, items: Sequence[EvalItem], stage: Stage,
         started = time.perf_counter()
         verdict = pipeline.check(item.content, stage=stage, context=context, modality=item.modality)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        observations.append(observe(verdict, label=item.label, category=item.category, latency_ms=elapsed_ms))
+        observations.append(observe(verdict, label=item.label, category=item.category, latency_ms=elapsed_ms,
+                                    group=item.group))
         advance()
     return observations
 
@@ -147,11 +165,13 @@ def _progress(total: int) -> AbstractContextManager[Callable[[], None]]:
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="also write ROC and precision-recall curves (PNG) and summary.md to this folder")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="use only the first N items")
+@click.option("--by", "by", metavar="KEY", default=None,
+              help="also report metrics per value of this key of each line (for example a test's functionality)")
 def eval_command(guards_path: Path, data_path: Path, stage: str, report_dir: Path | None,
-                 limit: int | None) -> None:
+                 limit: int | None, by: str | None = None) -> None:
     """Measure guards on labelled data: AUROC, precision, recall, F1, latency."""
     pipeline = Pipeline.from_yaml(guards_path)
-    items = read_items(data_path, limit)
+    items = read_items(data_path, limit, by)
     with _progress(len(items)) as advance:
         observations = evaluate(pipeline, items, Stage(stage), advance)
     summary = {"guards": str(guards_path), "data": str(data_path), "stage": stage, **summarize(observations)}

@@ -234,6 +234,13 @@ class Normalized:
         return self.offsets[0][first], self.offsets[1][last]
 
     @cached_property
+    def words(self) -> str:
+        """The normalised words with one space between them ("Jews are v e r m i n" -> "jews are
+        vermin"): the de-obfuscated reading that a model, not a term matcher, should see."""
+        cuts = [i for i in range(1, len(self.text)) if self.boundary[i] == 2]
+        return " ".join(self.text[a:b] for a, b in zip([0, *cuts], [*cuts, len(self.text)], strict=True))
+
+    @cached_property
     def starts(self) -> tuple[int, ...]:
         """Original start of each normalised character."""
         return tuple(self.original_span(i, i + 1)[0] for i in range(len(self.text)))

@@ -49,8 +49,15 @@ TOPICS = ["medical", "legal", "financial", "elections"]
 # Benign texts shaped like requests to an assistant (the rest are comments and tweets): thresholds must
 # hold the false-positive rate on these too, not only on the easier comments.
 PROMPT_GROUPS = ("own/", "bipia/questions")
+NOT_PROMPTS = ("own/identity_",)  # templated statements about groups: weighed and calibrated like comments
 HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still left out of training by LODO)
 PROMPT_WEIGHT = 10.0
+# Heads with one hidden layer instead of a linear one: hate depends on who is named *and* what is said of
+# them, which a linear head over the embedding cannot separate (it learned "names a group" as hate).
+# Leave-one-dataset-out, a 128-unit layer lifted S10 from 0.80 to 0.84 AUROC and the toxicity head's AUROC
+# on the functional hate tests in scripts/data/eval from 0.74 to 0.82; other heads gained nothing.
+MLP_HEADS = {"S10": 128, "toxicity": 128}
+MLP_ALPHA = 1e-2
 
 
 @dataclass
@@ -172,10 +179,22 @@ def read_toxicity(d: Path) -> Iterator[Example]:
         yield Example(r["text"], "toxic_spans", "toxic", {"S10"})
 
 
+def _lines(path: Path) -> list[str]:
+    """The lines of ``path`` that are neither blank nor ``#`` comments."""
+    return [x for x in path.read_text(encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")]
+
+
 def read_own() -> Iterator[Example]:
     for name in ("benign_everyday", "benign_tricky", "benign_statements"):  # halves, each judged by heads
         for i, line in enumerate((OWN / f"{name}.txt").read_text(encoding="utf-8").splitlines()):  # that saw the other
             yield Example(line, f"own/{name}/{'ab'[i % 2]}", "benign")
+    groups = _lines(OWN / "identity_groups.txt")
+    for name, kind in (("identity_benign", "benign"), ("identity_hate", "toxic")):  # halves by template, so the
+        for i, template in enumerate(_lines(OWN / f"{name}.txt")):  # scoring heads never saw the sentence shape
+            for group in groups:
+                text = template.format(G=group)
+                yield Example(text[0].upper() + text[1:], f"own/{name}/{'ab'[i % 2]}", kind,
+                              {"S10"} if kind == "toxic" else set())
     for line in (OWN / "benign_heldout.txt").read_text(encoding="utf-8").splitlines():
         yield Example(line, HELDOUT, "benign")  # never used to pick a threshold: an honest look-alike check
     for i, line in enumerate((OWN / "topics.jsonl").read_text(encoding="utf-8").splitlines()):
@@ -234,22 +253,49 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
 
 def prompt_rows(examples: list[Example], idx: np.ndarray) -> np.ndarray:
     """Which of the rows ``idx`` come from request-shaped benign groups."""
-    return np.array([examples[i].group.startswith(PROMPT_GROUPS) for i in idx], dtype=bool)
+    return np.array([examples[i].group.startswith(PROMPT_GROUPS) and not examples[i].group.startswith(NOT_PROMPTS)
+                     for i in idx], dtype=bool)
 
 
-def fit(x: np.ndarray, y: np.ndarray, prompt_like: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """Logistic regression; benign request-shaped texts weigh PROMPT_WEIGHT times more than other negatives
+@dataclass
+class Model:
+    """A fitted head: linear (``w``, ``b``), or with one ReLU hidden layer (``w1``, ``b1`` then ``w``, ``b``)."""
+
+    w: np.ndarray
+    b: float
+    w1: np.ndarray | None = None
+    b1: np.ndarray | None = None
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        if self.w1 is not None:
+            x = np.maximum(x @ self.w1 + self.b1, 0.0)
+        return x @ self.w + self.b
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return sigmoid(self.logit(x))
+
+
+def fit(x: np.ndarray, y: np.ndarray, prompt_like: np.ndarray | None = None, hidden: int = 0) -> Model:
+    """Logistic regression (or, with ``hidden`` units, a one-layer MLP; needs scikit-learn >= 1.7 for
+    its sample weights); benign request-shaped texts weigh PROMPT_WEIGHT times more than other negatives
     (the positives are requests too, so those are the negatives that teach the boundary), and both classes
     weigh the same in total."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
 
     w = np.ones(len(y))
     if prompt_like is not None:
         w[(y == 0) & prompt_like] = PROMPT_WEIGHT
     w[y == 1] *= w[y == 0].sum() / max(w[y == 1].sum(), 1.0)
+    if hidden:
+        mlp = MLPClassifier(hidden_layer_sizes=(hidden,), alpha=MLP_ALPHA, max_iter=200, early_stopping=True,
+                            random_state=SEED)
+        mlp.fit(x, y, sample_weight=w / w.mean())
+        (w1, w2), (b1, b2) = mlp.coefs_, mlp.intercepts_
+        return Model(w2[:, 0].astype(np.float32), float(b2[0]), w1.astype(np.float32), b1.astype(np.float32))
     clf = LogisticRegression(C=4.0, max_iter=3000)
     clf.fit(x, y, sample_weight=w / w.mean())
-    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+    return Model(clf.coef_[0].astype(np.float32), float(clf.intercept_[0]))
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -268,17 +314,16 @@ def out_of_fold(x: np.ndarray, examples: list[Example], head: str) -> np.ndarray
     prompt_like = prompt_rows(examples, idx)
     all_groups = np.array([e.group for e in examples])
     scores = np.full(len(examples), np.nan)
+    hidden = MLP_HEADS.get(head, 0)
     outside = np.flatnonzero(~np.isin(all_groups, row_groups))
     if len(outside):  # groups the head never trains on share the head fitted on all its rows
-        w, b = fit(x[idx], y, prompt_like)
-        scores[outside] = sigmoid(x[outside] @ w + b)
+        scores[outside] = fit(x[idx], y, prompt_like, hidden).proba(x[outside])
     for g in sorted(set(row_groups)):
         train = row_groups != g
         if y[train].sum() < 5 or (1 - y[train]).sum() < 5:
             continue
-        w, b = fit(x[idx[train]], y[train], prompt_like[train])
         held = np.flatnonzero(all_groups == g)
-        scores[held] = sigmoid(x[held] @ w + b)
+        scores[held] = fit(x[idx[train]], y[train], prompt_like[train], hidden).proba(x[held])
     return scores
 
 
@@ -385,19 +430,24 @@ def topic_oof(x: np.ndarray, examples: list[Example], topic: str) -> tuple[np.nd
 
 def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict, np.ndarray]:
     heads = [*HAZARD_HEADS, "toxicity", "prompt_injection"]
-    weights, biases, manifest, metrics, oof_all = [], [], [], {}, {}
+    weights, biases, manifest, metrics, oof_all, hidden_layers = [], [], [], {}, {}, {}
     for head in heads:
         print(f"head {head} ...", file=sys.stderr)
         oof = out_of_fold(x, examples, head)
         m = evaluate_head(examples, head, oof)
         idx, y = head_rows(examples, head)
-        w, b = fit(x[idx], y, prompt_rows(examples, idx))
-        weights.append(w)
-        biases.append(b)
-        manifest.append({"name": head, "category": head_category(head), "threshold": m["threshold"]})
+        model = fit(x[idx], y, prompt_rows(examples, idx), MLP_HEADS.get(head, 0))
+        weights.append(model.w if model.w1 is None else np.zeros(x.shape[1], dtype=np.float32))
+        biases.append(model.b)
+        entry = {"name": head, "category": head_category(head), "threshold": m["threshold"]}
+        if model.w1 is not None:  # float16 halves the package weight; scores move by < 1e-3
+            entry["hidden"] = int(model.w1.shape[1])
+            hidden_layers.update({f"{head}.w1": model.w1.astype(np.float16), f"{head}.b1": model.b1,
+                                  f"{head}.w2": model.w, f"{head}.b2": np.array([model.b], dtype=np.float32)})
+        manifest.append(entry)
         metrics[head] = m
         oof_all[head] = rescale(oof, m["threshold"])
-    arrays = {"weights": np.stack(weights), "biases": np.array(biases, dtype=np.float32)}
+    arrays = {"weights": np.stack(weights), "biases": np.array(biases, dtype=np.float32), **hidden_layers}
     return {"heads": manifest, "arrays": arrays}, metrics, np.stack([oof_all[h] for h in heads], axis=1)
 
 
@@ -434,12 +484,12 @@ def train_topics(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict]:
         idx, y = head_rows(examples, "topic:" + topic)
         m["auroc_head_only"] = evaluate_head(examples, "topic:" + topic, head_oof)["auroc"]
         m["auroc_zero_shot_only"] = evaluate_head(examples, "topic:" + topic, zs_oof)["auroc"]
-        w, b = fit(x[idx], y)
-        zw, zb = fit(zero_shot(x, topic)[idx][:, None], y)
-        weights.append(w)
-        biases.append(b)
+        head = fit(x[idx], y)
+        zs = fit(zero_shot(x, topic)[idx][:, None], y)
+        weights.append(head.w)
+        biases.append(head.b)
         manifest.append({"topic": topic, "threshold": m["threshold"], "prototypes": PROTOTYPES[topic],
-                         "zero_shot": {"scale": float(zw[0]), "bias": zb}})
+                         "zero_shot": {"scale": float(zs.w[0]), "bias": zs.b}})
         metrics[topic] = m
     arrays = {"weights": np.stack(weights), "biases": np.array(biases, dtype=np.float32)}
     return {"topics": manifest, "arrays": arrays}, metrics

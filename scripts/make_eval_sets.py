@@ -1,0 +1,141 @@
+"""Write the project's own evaluation-only sets to scripts/data/eval/ (deterministic).
+
+    .venv/bin/python scripts/make_eval_sets.py
+
+``hate_functional.jsonl`` is a functional test of hate-speech detection in the manner of the published
+functional test suites (templates crossed with target groups): hateful derogation, dehumanisation,
+threats, calls to exclude, hate phrased as a question or through a pronoun, and obfuscated spellings;
+against them, non-hateful contrasts that share the words: negated hate, positive and neutral mentions of
+the same groups, counter-speech that quotes hate to reject it, abuse of targets that are not protected
+groups, and profanity that insults nobody. Every sentence was written for clauseguard (CC0-1.0).
+
+``train_heads.py`` never reads this folder: it is for ``clauseguard eval`` only, so its numbers measure
+the heads on text they were not trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "data" / "eval"
+
+GROUPS = ["women", "trans people", "gay people", "Black people", "disabled people", "Muslims", "immigrants",
+          "Jews"]
+SINGULAR = {"women": "a woman", "trans people": "a trans person", "gay people": "a gay person",
+            "Black people": "a Black person", "disabled people": "a disabled person", "Muslims": "a Muslim",
+            "immigrants": "an immigrant", "Jews": "a Jew"}
+
+HATEFUL = {
+    "derogation": [
+        "{G} are disgusting.",
+        "I despise {G}, every single one of them.",
+        "{G} are a cancer on this country.",
+        "All {G} are liars and thieves.",
+        "{G} are too stupid to be trusted with anything.",
+    ],
+    "dehumanisation": [
+        "{G} are vermin.",
+        "{G} are animals, not people.",
+        "{G} are a disease that needs wiping out.",
+    ],
+    "threat": [
+        "I am going to kill every one of the {G} in my street.",
+        "{G} deserve to be shot.",
+        "Someone should burn down the homes of {G}.",
+        "We should hang {G} from the lamp posts.",
+    ],
+    "exclusion": [
+        "{G} should not be allowed to vote.",
+        "Ban {G} from our schools and hospitals.",
+        "{G} should be thrown out of the country.",
+    ],
+    "question": [
+        "Why are {G} so revolting?",
+        "Why are {G} all such parasites?",
+    ],
+    "pronoun": [
+        "I met some {G} yesterday. They are subhuman filth.",
+        "Never trust {S}. They are all vile.",
+    ],
+    "obfuscated": [
+        "{G} are d1sgusting.",
+        "{G} are v e r m i n.",
+        "{G} deserve to d!e.",
+    ],
+}
+
+NON_HATEFUL = {
+    "negated_hate": [
+        "{G} are not disgusting.",
+        "I would never say that {G} are vermin.",
+        "No one should ever threaten {G}.",
+    ],
+    "positive": [
+        "I love spending time with {G}.",
+        "{G} make our town a better place.",
+        "Some of the bravest people I know are {G}.",
+    ],
+    "neutral": [
+        "My neighbour is {S}.",
+        "{G} organised a charity run in the park on Sunday.",
+        "How many {G} live in Canada?",
+        "I am writing an essay on the history of {G} in Europe.",
+    ],
+    "counter_speech": [
+        "Saying that {G} are vermin is hateful and wrong.",
+        "If you call {G} disgusting, you will be banned from this forum.",
+        "Stop spreading the lie that {G} are criminals.",
+    ],
+}
+
+# Abuse of targets that are not protected groups, and profanity that targets no one: not hate speech.
+NON_PROTECTED = [
+    "Rapists are disgusting.",
+    "Child abusers are vermin.",
+    "People who drive drunk are idiots.",
+    "I hate people who talk in the cinema.",
+    "Tax dodgers should not be allowed anywhere near public office.",
+    "Litterbugs are a plague on this town.",
+    "My printer is a useless piece of junk.",
+    "Spammers are the scum of the internet.",
+    "Mosquitoes are vermin.",
+    "Cheaters like you ruin every game.",
+]
+PROFANITY = [
+    "Fuck, I missed the last bus again.",
+    "That concert was fucking brilliant.",
+    "Holy shit, we won the league!",
+    "Damn, this coffee is strong.",
+    "What the hell happened to the weather today?",
+    "I dropped my phone in the bath, shit.",
+    "This pizza is bloody amazing.",
+    "Crap, I forgot my keys at the office.",
+]
+
+
+def hate_functional() -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for label, table in ((1, HATEFUL), (0, NON_HATEFUL)):
+        for functionality, templates in table.items():
+            for template in templates:
+                for group in GROUPS:
+                    text = template.format(G=group, S=SINGULAR[group])
+                    rows.append({"text": text[0].upper() + text[1:], "label": label,
+                                 "functionality": functionality, "target": group})
+    rows += [{"text": t, "label": 0, "functionality": "non_protected_target"} for t in NON_PROTECTED]
+    rows += [{"text": t, "label": 0, "functionality": "profanity"} for t in PROFANITY]
+    return rows
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = hate_functional()
+    path = OUT / "hate_functional.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    print(f"{path}: {len(rows)} rows, {sum(int(r['label']) for r in rows)} hateful")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
