@@ -1,8 +1,9 @@
 """Transformers backend: a local model folder, either a text classifier or a Llama Guard-style judge.
 
 * ``AutoModelForSequenceClassification``: each label of ``config.id2label`` is mapped to a category
-  (``label_map`` first, then a canonical id such as ``S10``, then the aliases below). Labels that map to
-  nothing ("safe", "LABEL_0") are listed in ``unmapped`` and logged once at load, never guessed.
+  (``label_map`` first, then a canonical id such as ``S10``, then a name that ``canonical_category`` knows:
+  "toxic", "threat", the OpenAI moderation labels). Labels that map to nothing ("safe", "LABEL_0") are
+  listed in ``unmapped`` and logged once at load, never guessed.
   Scores are the softmax over labels, or per-label sigmoids when ``problem_type`` is multi-label.
 * ``AutoModelForCausalLM`` (Llama Guard 3 and alike): the model writes ``safe`` or ``unsafe`` and a
   line of hazard codes ("unsafe\\nS3,S10"); listed categories score 1.0. Llama Guard 3 uses our S1-S14;
@@ -26,22 +27,13 @@ from typing import Any
 
 from clauseguard.errors import GuardError, ModelLoadError
 from clauseguard.guards._fusion import Scores
-from clauseguard.guards._taxonomy import CATEGORIES, OPENAI_TO_CATEGORY
+from clauseguard.guards._taxonomy import CATEGORIES, canonical_category
 
-__all__ = ["ALIASES", "CausalJudgeBackend", "SequenceBackend", "load_transformers", "map_labels",
+__all__ = ["CausalJudgeBackend", "SequenceBackend", "load_transformers", "map_labels",
            "parse_judgement"]
 
 log = logging.getLogger("clauseguard.guards.classifier")
 
-# Label names common in public moderation models -> categories (lower-case keys).
-ALIASES: dict[str, str] = {
-    **OPENAI_TO_CATEGORY,
-    "toxic": "S10", "toxicity": "S10", "severe_toxic": "S10", "severe_toxicity": "S10", "identity_hate": "S10",
-    "identity_attack": "S10", "insult": "S10", "hate_speech": "S10", "offensive": "S10", "abusive": "S10",
-    "obscene": "profanity", "profanity": "profanity", "threat": "S1", "nsfw": "S12", "porn": "S12",
-    "injection": "prompt_injection", "jailbreak": "prompt_injection", "prompt_injection": "prompt_injection",
-    "pii": "pii", "self_harm": "S11", "suicide": "S11",
-}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model", "vocab.json")
 _CODES = re.compile(r"[A-Za-z_]+\d*")
 
@@ -49,10 +41,7 @@ _CODES = re.compile(r"[A-Za-z_]+\d*")
 def _category_of(label: str, label_map: Mapping[str, str]) -> str | None:
     if label in label_map:
         return label_map[label]
-    for key in (label, label.upper()):
-        if key in CATEGORIES:
-            return key
-    return ALIASES.get(label.lower().replace("-", "_").replace(" ", "_")) or ALIASES.get(label.lower())
+    return canonical_category(label)
 
 
 def map_labels(id2label: Mapping[int, str], label_map: Mapping[str, str]) -> tuple[dict[int, str], list[str]]:

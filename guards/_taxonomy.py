@@ -71,16 +71,19 @@ OPENAI_EVAL_CODES: dict[str, str] = {
     "S": "S12", "S3": "S4", "H": "S10", "H2": "S10", "V": "S1", "V2": "S1", "HR": "S10", "SH": "S11",
 }
 
-# Plain names people label data with -> canonical ids (compared lower-case, "_" and "-" as spaces).
+# Plain names that data sets and public moderation models label with -> canonical ids (compared
+# lower-case, with "_", "-" and "/" as spaces).
 _NAMES: dict[str, str] = {
     **{name.lower(): code for code, name in CATEGORIES.items()},
     "violence": "S1", "violent": "S1", "threat": "S1", "threats": "S1", "weapons": "S9",
     "crime": "S2", "crimes": "S2", "illegal": "S2", "sexual crimes": "S3", "csam": "S4", "child abuse": "S4",
     "specialised advice": "S6", "ip": "S8", "copyright": "S8", "cbrn": "S9", "hate speech": "S10",
-    "hateful": "S10", "harassment": "S10", "toxic": "S10", "toxicity": "S10", "insult": "S10",
-    "identity attack": "S10", "self harm": "S11", "suicide": "S11", "sexual": "S12", "sexually explicit": "S12",
-    "nsfw": "S12", "election": "S13", "code interpreter": "S14", "personal data": "pii", "obscene": "profanity",
-    "injection": "prompt_injection", "prompt injection": "prompt_injection", "jailbreak": "prompt_injection",
+    "hateful": "S10", "harassment": "S10", "toxic": "S10", "toxicity": "S10", "severe toxic": "S10",
+    "severe toxicity": "S10", "identity hate": "S10", "identity attack": "S10", "insult": "S10",
+    "offensive": "S10", "abusive": "S10", "self harm": "S11", "suicide": "S11", "sexual": "S12",
+    "sexually explicit": "S12", "nsfw": "S12", "porn": "S12", "election": "S13", "code interpreter": "S14",
+    "personal data": "pii", "obscene": "profanity", "injection": "prompt_injection",
+    "prompt injection": "prompt_injection", "jailbreak": "prompt_injection",
 }
 
 
@@ -92,8 +95,8 @@ def is_category(name: str) -> bool:
 def canonical_category(name: str) -> str | None:
     """The canonical id for ``name``: itself, an OpenAI or AILuminate label, or a plain name such as
     "hate" or "self-harm" (any case); None when nothing matches."""
-    if name in CATEGORIES:
-        return name
+    if name in CATEGORIES or name.upper() in CATEGORIES:
+        return name if name in CATEGORIES else name.upper()
     for table in (OPENAI_EVAL_CODES, OPENAI_TO_CATEGORY, AILUMINATE_TO_CATEGORY):
         if name in table:
             return table[name]

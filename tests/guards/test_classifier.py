@@ -474,3 +474,18 @@ def test_scores_are_remembered_for_the_next_guard(embedding: Any, monkeypatch: p
     assert again == [first[0], first[0]]
     again[0]["S1"] = 99.0  # callers get copies
     assert embedding.score([text])[0] == first[0]
+
+
+@pytest.mark.parametrize(("raw", "threads"), [(None, 1), ("2", 2), ("0", None), ("two", None), ("-1", None)])
+def test_embed_threads_from_environment(monkeypatch: pytest.MonkeyPatch, raw: str | None, threads: int | None) -> None:
+    from clauseguard.guards._embedder import THREADS_ENV, _threads_from_env
+
+    if raw is None:
+        monkeypatch.delenv(THREADS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(THREADS_ENV, raw)
+    if threads is None:
+        with pytest.raises(ModelLoadError, match=THREADS_ENV):
+            _threads_from_env()
+    else:
+        assert _threads_from_env() == threads

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -114,18 +113,6 @@ def test_opennsfw_scores_benign_pictures_low(opennsfw_guard, name) -> None:
     (score,) = opennsfw_guard.scorer(load_image(data).frames)
     assert score < 0.2
     assert opennsfw_guard.check(data, Context()).action is Action.ALLOW
-
-
-def test_opennsfw_speed_512(opennsfw_guard) -> None:
-    from fixtures.images.generate import encode, text_on_white
-
-    data = encode(text_on_white(512))
-    opennsfw_guard.check(data, Context())
-    started = time.perf_counter()
-    for _ in range(5):
-        opennsfw_guard.check(data, Context())
-    per_image_ms = (time.perf_counter() - started) / 5 * 1000
-    assert per_image_ms < 1000  # aim 100 ms on 2 cores; loose here, measured in docs/developers/images.md
 
 
 def test_opennsfw_bad_model_path_is_a_model_load_error(tmp_path) -> None:
