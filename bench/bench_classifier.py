@@ -4,13 +4,18 @@
 
 In one run and on the same texts it measures:
 
-| method | what runs |
-| --- | --- |
-| classifier: lexical | the ``classifier`` guard, ``backends: [lexical]`` (alt-profanity-check inside the guard) |
-| classifier: embedding | the ``classifier`` guard, ``backends: [embedding]`` (MiniLM + the shipped heads) |
-| classifier: fusion max / mean | ``backends: [lexical, embedding]``, ``fusion: max`` or ``mean`` |
-| alt-profanity-check | ``profanity_check.predict_prob`` alone, flagged at 0.5 (its own ``predict``) |
-| better-profanity | ``profanity.contains_profanity`` (a word list: score 0 or 1) |
+- classifier: lexical: the ``classifier`` guard with ``backends: [lexical]`` (alt-profanity-check inside
+  the guard);
+- classifier: embedding: ``backends: [embedding]`` (MiniLM + the shipped heads) with the categories that
+  ``clauseguard generate`` gives the stage's blocking classifier (input: S1-S5, S7-S10, S13,
+  prompt_injection; output: S1-S5, S7-S13);
+- classifier: embedding, every head: the same with ``categories: []`` (all 14, S6 and prompt_injection
+  included);
+- classifier: embedding + lexical: ``backends: [embedding, lexical]`` with the generated categories plus
+  ``profanity``. The two backends score different categories, so the guard's score is the higher of the
+  two (``fusion`` only matters between backends that score the same category);
+- alt-profanity-check: ``profanity_check.predict_prob`` alone, flagged at 0.5 (its own ``predict``);
+- better-profanity: ``profanity.contains_profanity`` (a word list: score 0 or 1).
 
 The guard methods go through ``guards.yaml`` specs and ``Pipeline.check``, one text per call, exactly
 as ``clauseguard eval`` runs them; the baselines are called one text per call too, so ms/item compare.
@@ -52,11 +57,14 @@ csv.field_size_limit(sys.maxsize)
 
 Dataset = list[tuple[str, int]]
 
+# The categories clauseguard generate puts in each stage's blocking classifier (examples/chat-assistant).
+GENERATED = {"input": "[S1, S2, S3, S4, S5, S7, S8, S9, S10, S13, prompt_injection]",
+             "output": "[S1, S2, S3, S4, S5, S7, S8, S9, S10, S11, S12, S13]"}
 GUARD_METHODS: dict[str, str] = {
     "classifier: lexical": "backends: [lexical]",
-    "classifier: embedding": "backends: [embedding]",
-    "classifier: fusion max": "backends: [lexical, embedding], fusion: max",
-    "classifier: fusion mean": "backends: [lexical, embedding], fusion: mean",
+    "classifier: embedding": "backends: [embedding], categories: {generated}",
+    "classifier: embedding, every head": "backends: [embedding]",
+    "classifier: embedding + lexical": "backends: [embedding, lexical], categories: {generated_profanity}",
 }
 
 
@@ -141,7 +149,9 @@ def guard_method(params: str) -> Run:
 
     def pipeline(stage: str) -> Any:
         if stage not in pipelines:
-            spec = f"- {{id: clf, type: classifier, stage: {stage}, on_fail: flag, params: {{{params}}}}}\n"
+            cats = params.format(generated=GENERATED[stage],
+                                 generated_profanity=GENERATED[stage].replace("]", ", profanity]"))
+            spec = f"- {{id: clf, type: classifier, stage: {stage}, on_fail: flag, params: {{{cats}}}}}\n"
             pipelines[stage] = Pipeline(parse_guards(spec, "<bench>"), max_chars=None)
             pipelines[stage].check("warm-up text", stage=stage)  # load models outside the timing
         return pipelines[stage]
@@ -222,13 +232,13 @@ def table(result: dict[str, Any]) -> str:
     lines = []
     for set_name, s in result["sets"].items():
         lines += [f"\n{set_name} (n={s['n']}, stage {s['stage']})",
-                  f"{'method':26} {'AUROC':>6} {'F1':>6} {'FPR':>6} {'recall':>6} {'ms/item':>8}"]
+                  f"{'method':34} {'AUROC':>6} {'F1':>6} {'FPR':>6} {'recall':>6} {'ms/item':>8}"]
         for name, m in s["methods"].items():
             if "error" in m:
-                lines.append(f"{name:26} error: {m['error']}")
+                lines.append(f"{name:34} error: {m['error']}")
                 continue
             auroc = "n/a" if m["auroc"] is None else f"{m['auroc']:.3f}"
-            lines.append(f"{name:26} {auroc:>6} {m['f1']:>6.3f} {m['false_positive_rate']:>6.3f} "
+            lines.append(f"{name:34} {auroc:>6} {m['f1']:>6.3f} {m['false_positive_rate']:>6.3f} "
                          f"{m['recall']:>6.3f} {m['ms_per_item']:>8.2f}")
     return "\n".join(lines)
 
