@@ -1,4 +1,4 @@
-"""Embedding backend: MiniLM sentence embeddings plus logistic-regression heads trained by this project.
+"""Embedding backend: MiniLM sentence embeddings plus small heads trained by this project.
 
 The heads ship in ``guards/data/heads`` as ``<name>.npz`` (a weight row and a bias per head; a head
 whose manifest entry has ``hidden: N`` is instead a one-hidden-layer ReLU network stored as

@@ -76,7 +76,8 @@ def _cell(value: Any) -> str:
 
 def render_summary(summary: dict[str, Any]) -> str:
     """summary.md: where the numbers come from, the metrics table, latency, and the two curves."""
-    rows = [("all", summary), *summary.get("per_category", {}).items()]
+    rows = [("all", summary), *summary.get("per_category", {}).items(),
+            *((f"group: {name}", row) for name, row in summary.get("per_group", {}).items())]
     lines = [
         "# Guard evaluation", "",
         f"Guards `{summary.get('guards', '?')}` on `{summary.get('data', '?')}`, stage `{summary.get('stage', '?')}`.",

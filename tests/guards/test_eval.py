@@ -301,6 +301,14 @@ def test_report_files_are_written(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary folder left behind
 
 
+def test_report_lists_groups(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "pipe bomb", "label": 1, "f": "threat"}\n{"text": "hi", "label": 0, "f": "chat"}\n')
+    _run("--data", str(data), "--by", "f", "--report", str(tmp_path / "r"))
+    summary = (tmp_path / "r" / "summary.md").read_text()
+    assert "| group: threat | 1 | 1 |" in summary and "| group: chat | 1 | 0 |" in summary
+
+
 def test_report_replaces_an_old_report_whole(tmp_path: Path) -> None:
     report = tmp_path / "report"
     report.mkdir()
