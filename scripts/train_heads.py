@@ -3,11 +3,12 @@
     .venv/bin/python scripts/train_heads.py [--data /work/shared/data] [--out guards/data/heads]
 
 Reads the public sets described in shared/data/README.md plus the project's own texts in
-scripts/data, embeds every text with the packaged MiniLM (cached under --cache), and fits one
-logistic-regression head per category. Evaluation is leave-one-dataset-out: each data set ("group")
-is scored by heads trained without it, and every metric in metrics.json comes from those out-of-fold
-scores. Thresholds are calibrated on the same out-of-fold scores (a target false-positive rate on
-benign texts), then the shipped heads are refitted on everything. Deterministic for fixed inputs.
+scripts/data, embeds every text with the packaged MiniLM (cached under --cache), and fits one head
+per category: logistic regression, or one hidden layer for the heads in MLP_HEADS (scikit-learn >= 1.7).
+Evaluation is leave-one-dataset-out: each data set ("group") is scored by heads trained without it,
+and every metric in metrics.json comes from those out-of-fold scores. Thresholds are calibrated on the
+same out-of-fold scores (target false-positive rates on benign texts), then the shipped heads are
+refitted on everything. Deterministic for fixed inputs.
 """
 
 from __future__ import annotations
