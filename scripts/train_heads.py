@@ -58,8 +58,8 @@ HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still
 PROMPT_WEIGHT = 10.0
 # Heads with one hidden layer instead of a linear one: hate depends on who is named *and* what is said of
 # them, which a linear head over the embedding cannot separate (it learned "names a group" as hate).
-# Leave-one-dataset-out, a 128-unit layer lifted S10 from 0.80 to 0.84 AUROC and the toxicity head's AUROC
-# on the functional hate tests in scripts/data/eval from 0.74 to 0.82; other heads gained nothing.
+# Leave-one-dataset-out, a 128-unit layer lifted S10 from 0.80 to 0.85 AUROC, and the toxicity head's AUROC
+# on the functional hate tests in scripts/data/eval went from 0.74 to 0.78; other heads gained nothing.
 MLP_HEADS = {"S10": 128, "toxicity": 128}
 MLP_ALPHA = 1e-2
 
@@ -446,7 +446,7 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
         weights.append(model.w if model.w1 is None else np.zeros(x.shape[1], dtype=np.float32))
         biases.append(model.b)
         entry = {"name": head, "category": head_category(head), "threshold": m["threshold"]}
-        if model.w1 is not None:  # float16 halves the package weight; scores move by < 1e-3
+        if model.w1 is not None:  # float16 halves the package weight; probabilities move by < 1e-4 (measured)
             entry["hidden"] = int(model.w1.shape[1])
             hidden_layers.update({f"{head}.w1": model.w1.astype(np.float16), f"{head}.b1": model.b1,
                                   f"{head}.w2": model.w, f"{head}.b2": np.array([model.b], dtype=np.float32)})
