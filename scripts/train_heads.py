@@ -53,7 +53,10 @@ TOPICS = ["medical", "legal", "financial", "elections"]
 # Benign texts shaped like requests to an assistant (the rest are comments and tweets): thresholds must
 # hold the false-positive rate on these too, not only on the easier comments.
 PROMPT_GROUPS = ("own/", "bipia/questions")
-NOT_PROMPTS = ("own/identity_",)  # templated statements about groups: weighed and calibrated like comments
+NOT_PROMPTS = ("own/identity_", "own/statements_")  # statements, not requests: weighed and calibrated like comments
+# Posts that are harmful in more ways than their label says (an abusive self-harm taunt is harassment too):
+# positives of their own head, never negatives of another.
+MIXED = "own/statements_harmful"
 HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still left out of training by LODO)
 PROMPT_WEIGHT = 10.0
 # Heads with one hidden layer instead of a linear one: hate depends on who is named *and* what is said of
@@ -199,6 +202,11 @@ def read_own() -> Iterator[Example]:
                 text = template.format(G=group)
                 yield Example(text[0].upper() + text[1:], f"own/{name}/{'ab'[i % 2]}", kind,
                               {"S10"} if kind == "toxic" else set())
+    for name, kind in (("statements_harmful", "hazard"), ("statements_benign", "benign")):  # posts, not requests:
+        for i, line in enumerate(_lines(OWN / f"{name}.jsonl")):  # self-harm, threats, gore, sex; halves by line
+            row = json.loads(line)  # a benign row names the category it imitates
+            yield Example(row["text"], f"own/{name}/{'ab'[i % 2]}", kind,
+                          {row["category"]} if kind == "hazard" else set())
     for line in (OWN / "benign_heldout.txt").read_text(encoding="utf-8").splitlines():
         yield Example(line, HELDOUT, "benign")  # never used to pick a threshold: an honest look-alike check
     for i, line in enumerate((OWN / "topics.jsonl").read_text(encoding="utf-8").splitlines()):
@@ -248,7 +256,8 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
         elif head == "toxicity":
             use, pos = e.kind in ("benign", "toxic"), e.kind == "toxic"
         else:
-            use, pos = e.kind in ("benign", "hazard"), e.kind == "hazard" and head in e.labels
+            pos = e.kind == "hazard" and head in e.labels  # other hazards are negatives (heads name the
+            use = e.kind == "benign" or pos or (e.kind == "hazard" and not e.group.startswith(MIXED))  # category)
         if use:
             idx.append(i)
             y.append(int(pos))
@@ -560,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
                "moderation": moderation_metrics(examples, rescaled, heads), "topics": topic_metrics,
                "lexical_profanity": lexical_metrics(args.data, examples)}
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    np.savez(args.cache / "oof.npz", heads=np.array(heads), scores=rescaled,  # for analyses beyond metrics.json
+             groups=np.array([e.group for e in examples]), kinds=np.array([e.kind for e in examples]))
     print(json.dumps({h: m["auroc"] for h, m in clf_metrics.items()}), file=sys.stderr)
     print(json.dumps(metrics["moderation"], indent=1), file=sys.stderr)
     return 0
