@@ -3,7 +3,9 @@
 The heads ship in ``guards/data/heads`` as ``<name>.npz`` (a weight row and a bias per head; a head
 whose manifest entry has ``hidden: N`` is instead a one-hidden-layer ReLU network stored as
 ``<head>.w1``, ``<head>.b1``, ``<head>.w2``, ``<head>.b2``) and ``<name>.json`` (which category each
-head scores, and the threshold calibrated on held-out data).
+head scores, and the threshold calibrated on held-out data). A manifest with a ``gate`` entry names one
+more hidden-layer head (``harm``: anything harmful against anything benign) whose probability each head
+marked ``gated`` is mixed with, ``p_head ** (1 - weight) * p_gate ** weight``, before its threshold applies.
 Scores are rescaled so each head's calibrated threshold maps to 0.5. Texts longer than the model's
 256-token window are cut into overlapping windows, and each head keeps its highest window, so an
 instruction planted at the end of a long document is still seen.
@@ -48,15 +50,29 @@ class Heads:
     biases: np.ndarray
     manifest: dict[str, Any]
     hidden: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, float]] = field(default_factory=dict)
+    gate: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None
+    gate_weight: float = 0.0
+    gated: np.ndarray | None = None  # bool per head
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         import numpy as np
 
         logits = x @ self.weights.T + self.biases
         for column, (w1, b1, w2, b2) in self.hidden.items():
-            logits[:, column] = np.maximum(x @ w1 + b1, 0.0) @ w2 + b2
+            logits[:, column] = _mlp_logit(x, w1, b1, w2, b2)
         out: np.ndarray = 1.0 / (1.0 + np.exp(-logits))
+        if self.gate is not None and self.gated is not None:
+            p_gate = 1.0 / (1.0 + np.exp(-_mlp_logit(x, *self.gate)))
+            mixed = out ** (1.0 - self.gate_weight) * p_gate[:, None] ** self.gate_weight
+            out = np.where(self.gated[None, :], mixed, out)
         return out
+
+
+def _mlp_logit(x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: float) -> np.ndarray:
+    import numpy as np
+
+    out: np.ndarray = np.maximum(x @ w1 + b1, 0.0) @ w2 + b2
+    return out
 
 
 def load_heads(name: str, folder: Path | None = None) -> Heads:
@@ -75,12 +91,22 @@ def load_heads(name: str, folder: Path | None = None) -> Heads:
             weights, biases = z["weights"].astype(np.float32), z["biases"].astype(np.float32)
             hidden = {i: _hidden_layer(z, e["name"], int(e["hidden"]), weights.shape[1])
                       for i, e in enumerate(entries) if e.get("hidden")}
+            gate_entry = manifest.get("gate")
+            gate = None
+            if gate_entry is not None:
+                gate = _hidden_layer(z, gate_entry["name"], int(gate_entry["hidden"]), weights.shape[1])
+                gate_weight = float(gate_entry["weight"])
+                if not 0.0 <= gate_weight <= 1.0:
+                    raise ValueError(f"gate weight {gate_weight} is not between 0 and 1")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ModelLoadError(f"cannot read heads {name!r} in {folder}: {err}") from err
     if weights.ndim != 2 or len(entries) != weights.shape[0] or biases.shape != (weights.shape[0],):
         raise ModelLoadError(f"heads {name!r} in {folder}: {len(entries)} manifest entries for weights "
                              f"of shape {weights.shape} and biases of shape {biases.shape}")
-    return Heads(weights, biases, manifest, hidden)
+    if gate is None:
+        return Heads(weights, biases, manifest, hidden)
+    gated = np.array([bool(e.get("gated")) for e in entries])
+    return Heads(weights, biases, manifest, hidden, gate, gate_weight, gated)
 
 
 def _hidden_layer(z: Any, head: str, units: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

@@ -63,8 +63,16 @@ PROMPT_WEIGHT = 10.0
 # them, which a linear head over the embedding cannot separate (it learned "names a group" as hate).
 # Leave-one-dataset-out, a 128-unit layer lifted S10 from 0.80 to 0.85 AUROC, and the toxicity head's AUROC
 # on the functional hate tests in scripts/data/eval went from 0.74 to 0.78; other heads gained nothing.
-MLP_HEADS = {"S10": 128, "toxicity": 128}
+MLP_HEADS = {"S10": 128, "toxicity": 128, "harm": 128}
 MLP_ALPHA = 1e-2
+# The gate: one more head, "harm", trained on every harmful text (hazard prompts, toxic comments, harmful
+# posts; each kind weighs the same in total) against every benign one. Each harm head's probability is
+# mixed with it before calibration, p = p_head ** (1 - GATE_WEIGHT) * p_harm ** GATE_WEIGHT: a category head
+# that fires on a benign text is held back when the text as a whole does not look harmful, and a text no
+# head names stays low, so the category still comes from its own head. Leave-one-dataset-out, harmful
+# content vs benign 0.827 -> 0.841 (arithmetic mixing and weight 0.5 were measured too; see the model card).
+GATE = "harm"
+GATE_WEIGHT = 0.3
 
 
 @dataclass
@@ -255,6 +263,9 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
             use, pos = e.kind in ("benign", "hazard", "harmful", "injection"), e.kind == "injection"
         elif head == "toxicity":
             use, pos = e.kind in ("benign", "toxic"), e.kind == "toxic"
+        elif head == GATE:  # advice-only requests (S6 and nothing else) are neither harmful nor benign
+            pos = e.kind in ("hazard", "toxic", "harmful")
+            use = e.kind == "benign" or (pos and not advice_only(e))
         else:
             pos = e.kind == "hazard" and head in e.labels  # other hazards are negatives (heads name the
             use = e.kind == "benign" or pos or (e.kind == "hazard" and not e.group.startswith(MIXED))  # category)
@@ -262,6 +273,11 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
             idx.append(i)
             y.append(int(pos))
     return np.array(idx), np.array(y)
+
+
+def advice_only(e: Example) -> bool:
+    """A request for specialised advice and nothing worse (Do-Not-Answer's "should I change my dosage?")."""
+    return bool(e.labels) and {c for c in e.labels if not c.startswith("topic:")} <= {"S6"}
 
 
 def prompt_rows(examples: list[Example], idx: np.ndarray) -> np.ndarray:
@@ -288,17 +304,22 @@ class Model:
         return sigmoid(self.logit(x))
 
 
-def fit(x: np.ndarray, y: np.ndarray, prompt_like: np.ndarray | None = None, hidden: int = 0) -> Model:
+def fit(x: np.ndarray, y: np.ndarray, prompt_like: np.ndarray | None = None, hidden: int = 0,
+        kinds: np.ndarray | None = None) -> Model:
     """Logistic regression (or, with ``hidden`` units, a one-layer MLP; needs scikit-learn >= 1.7 for
     its sample weights); benign request-shaped texts weigh PROMPT_WEIGHT times more than other negatives
     (the positives are requests too, so those are the negatives that teach the boundary), and both classes
-    weigh the same in total."""
+    weigh the same in total. With ``kinds``, each kind of positive weighs the same in total (the gate's
+    8,000 toxic comments would otherwise drown its 2,000 hazard prompts)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
     w = np.ones(len(y))
     if prompt_like is not None:
         w[(y == 0) & prompt_like] = PROMPT_WEIGHT
+    if kinds is not None:
+        for kind in set(kinds[y == 1]):
+            w[(y == 1) & (kinds == kind)] = 1.0 / np.sum((y == 1) & (kinds == kind))
     w[y == 1] *= w[y == 0].sum() / max(w[y == 1].sum(), 1.0)
     if hidden:
         mlp = MLPClassifier(hidden_layer_sizes=(hidden,), alpha=MLP_ALPHA, max_iter=200, early_stopping=True,
@@ -325,19 +346,31 @@ def out_of_fold(x: np.ndarray, examples: list[Example], head: str) -> np.ndarray
     idx, y = head_rows(examples, head)
     row_groups = np.array([examples[i].group for i in idx])
     prompt_like = prompt_rows(examples, idx)
+    kinds = kinds_to_balance(examples, idx, head)
     all_groups = np.array([e.group for e in examples])
     scores = np.full(len(examples), np.nan)
     hidden = MLP_HEADS.get(head, 0)
     outside = np.flatnonzero(~np.isin(all_groups, row_groups))
     if len(outside):  # groups the head never trains on share the head fitted on all its rows
-        scores[outside] = fit(x[idx], y, prompt_like, hidden).proba(x[outside])
+        scores[outside] = fit(x[idx], y, prompt_like, hidden, kinds).proba(x[outside])
     for g in sorted(set(row_groups)):
         train = row_groups != g
         if y[train].sum() < 5 or (1 - y[train]).sum() < 5:
             continue
         held = np.flatnonzero(all_groups == g)
-        scores[held] = fit(x[idx[train]], y[train], prompt_like[train], hidden).proba(x[held])
+        scores[held] = fit(x[idx[train]], y[train], prompt_like[train], hidden,
+                           None if kinds is None else kinds[train]).proba(x[held])
     return scores
+
+
+def gated_probability(p_head: np.ndarray, p_gate: np.ndarray) -> np.ndarray:
+    """A head's probability mixed with the gate's (the same formula lives in guards/_clf_embedding.py)."""
+    return p_head ** (1 - GATE_WEIGHT) * p_gate ** GATE_WEIGHT
+
+
+def kinds_to_balance(examples: list[Example], idx: np.ndarray, head: str) -> np.ndarray | None:
+    """The kind of each row for the gate (whose kinds of positive weigh the same), None for other heads."""
+    return np.array([examples[i].kind for i in idx]) if head == GATE else None
 
 
 def threshold_for(scores: np.ndarray, negatives: np.ndarray, fpr: float = TARGET_FPR) -> float:
@@ -405,6 +438,13 @@ def evaluate_head(examples: list[Example], head: str, oof: np.ndarray) -> dict:
     }
 
 
+def hidden_arrays(head: str, model: Model) -> dict[str, np.ndarray]:
+    """The arrays of a head with a hidden layer, as the backend reads them (w1 in float16 halves the
+    package weight; probabilities move by < 1e-4, measured)."""
+    return {f"{head}.w1": model.w1.astype(np.float16), f"{head}.b1": model.b1,
+            f"{head}.w2": model.w, f"{head}.b2": np.array([model.b], dtype=np.float32)}
+
+
 def head_category(head: str) -> str:
     return "S10" if head == "toxicity" else head
 
@@ -446,24 +486,36 @@ def topic_oof(x: np.ndarray, examples: list[Example], topic: str) -> tuple[np.nd
 def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict, np.ndarray]:
     heads = [*HAZARD_HEADS, "toxicity", "prompt_injection"]
     weights, biases, manifest, metrics, oof_all, hidden_layers = [], [], [], {}, {}, {}
+    print(f"gate {GATE} ...", file=sys.stderr)
+    gate_oof = out_of_fold(x, examples, GATE)
+    idx, y = head_rows(examples, GATE)
+    gate = fit(x[idx], y, prompt_rows(examples, idx), MLP_HEADS[GATE], kinds_to_balance(examples, idx, GATE))
+    hidden_layers.update(hidden_arrays(GATE, gate))
+    gate_y = y.astype(bool)
+    metrics[GATE] = {"positives": int(gate_y.sum()), "negatives": int((~gate_y).sum()),
+                     "auroc": auroc(gate_oof[idx[gate_y]], gate_oof[idx[~gate_y]])}
     for head in heads:
         print(f"head {head} ...", file=sys.stderr)
         oof = out_of_fold(x, examples, head)
+        gated = head != "prompt_injection"
+        if gated:
+            oof = gated_probability(oof, gate_oof)
         m = evaluate_head(examples, head, oof)
         idx, y = head_rows(examples, head)
         model = fit(x[idx], y, prompt_rows(examples, idx), MLP_HEADS.get(head, 0))
         weights.append(model.w if model.w1 is None else np.zeros(x.shape[1], dtype=np.float32))
         biases.append(model.b)
-        entry = {"name": head, "category": head_category(head), "threshold": m["threshold"]}
-        if model.w1 is not None:  # float16 halves the package weight; probabilities move by < 1e-4 (measured)
+        entry = {"name": head, "category": head_category(head), "threshold": m["threshold"], "gated": gated}
+        if model.w1 is not None:
             entry["hidden"] = int(model.w1.shape[1])
-            hidden_layers.update({f"{head}.w1": model.w1.astype(np.float16), f"{head}.b1": model.b1,
-                                  f"{head}.w2": model.w, f"{head}.b2": np.array([model.b], dtype=np.float32)})
+            hidden_layers.update(hidden_arrays(head, model))
         manifest.append(entry)
         metrics[head] = m
         oof_all[head] = rescale(oof, m["threshold"])
     arrays = {"weights": np.stack(weights), "biases": np.array(biases, dtype=np.float32), **hidden_layers}
-    return {"heads": manifest, "arrays": arrays}, metrics, np.stack([oof_all[h] for h in heads], axis=1)
+    gate_entry = {"name": GATE, "hidden": int(gate.w1.shape[1]), "weight": GATE_WEIGHT}
+    rescaled = np.stack([oof_all[h] for h in heads], axis=1)
+    return {"heads": manifest, "gate": gate_entry, "arrays": arrays}, metrics, rescaled
 
 
 def moderation_metrics(examples: list[Example], rescaled: np.ndarray, heads: list[str]) -> dict:
@@ -483,11 +535,10 @@ def moderation_metrics(examples: list[Example], rescaled: np.ndarray, heads: lis
     # Requests for specialised advice (Do-Not-Answer's "should I change my dosage?", labelled S6 and nothing
     # else) are not harmful content: clauseguard answers them with a disclaimer, and over-refusal tests
     # count them as safe. The moderation measure the docs quote leaves them out of the positives.
-    advice_only = np.array([bool(e.labels) and {c for c in e.labels if not c.startswith("topic:")} <= {"S6"}
-                            for e in examples])
-    moderation = np.isin(kinds, ["hazard", "toxic", "harmful"]) & ~advice_only
+    advice = np.array([advice_only(e) for e in examples])
+    moderation = np.isin(kinds, ["hazard", "toxic", "harmful"]) & ~advice
     out["auroc_harmful_content_vs_benign"] = auroc(score[moderation], score[benign])
-    out["advice_only_requests_left_out"] = int((np.isin(kinds, ["hazard"]) & advice_only).sum())
+    out["advice_only_requests_left_out"] = int((np.isin(kinds, ["hazard"]) & advice).sum())
     positive_groups = sorted(set(groups[np.isin(kinds, ["hazard", "toxic", "harmful"])]))
     out["auroc_by_positive_group"] = {g: auroc(score[(groups == g) & (kinds != "benign")], score[benign])
                                       for g in positive_groups}

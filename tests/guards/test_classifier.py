@@ -370,6 +370,8 @@ def test_shipped_heads_manifest(ml: None) -> None:
     cats = {h["category"] for h in manifest["heads"]}
     assert {"S1", "S9", "S10", "S11", "prompt_injection"} <= cats
     assert all(0.0 < h["threshold"] < 1.0 for h in manifest["heads"])
+    gated = {h["category"] for h in manifest["heads"] if h.get("gated")}
+    assert gated == cats - {"prompt_injection"} and 0.0 < manifest["gate"]["weight"] < 1.0
     assert (shipped_heads_dir() / "MODEL_CARD.md").is_file()
 
 
@@ -413,17 +415,25 @@ def test_guard_end_to_end_with_shipped_model(ml: None, ctx: Context) -> None:
 # -- heads with a hidden layer, de-obfuscation, remembered scores ------------------------------------
 
 
-def _write_heads(folder: Path, *, hidden_shape: tuple[int, int] = (4, 3)) -> None:
+def _write_heads(folder: Path, *, hidden_shape: tuple[int, int] = (4, 3), gate: dict | None = None,
+                 gate_arrays: bool = True) -> None:
     import numpy as np
 
     folder.mkdir()
-    manifest = {"heads": [{"name": "lin", "category": "S1", "threshold": 0.5},
-                          {"name": "mlp", "category": "S10", "threshold": 0.5, "hidden": 3}]}
+    manifest: dict[str, Any] = {"heads": [{"name": "lin", "category": "S1", "threshold": 0.5, "gated": True},
+                                          {"name": "mlp", "category": "S10", "threshold": 0.5, "hidden": 3}]}
+    arrays = {"mlp.w1": np.ones(hidden_shape, dtype=np.float16), "mlp.b1": np.array([0, -1, -5], dtype=np.float32),
+              "mlp.w2": np.array([1, 1, 1], dtype=np.float32), "mlp.b2": np.array([-1], dtype=np.float32)}
+    if gate is not None:
+        manifest["gate"] = gate
+        if gate_arrays:  # the gate reads column 3 only: relu(x3) - 1
+            w1 = np.zeros((4, 1), dtype=np.float16)
+            w1[3, 0] = 1
+            arrays.update({"harm.w1": w1, "harm.b1": np.zeros(1, dtype=np.float32),
+                           "harm.w2": np.ones(1, dtype=np.float32), "harm.b2": np.array([-1], dtype=np.float32)})
     (folder / "classifier.json").write_text(json.dumps(manifest))
     np.savez(folder / "classifier.npz", weights=np.array([[1, 0, 0, 0], [0, 0, 0, 0]], dtype=np.float32),
-             biases=np.zeros(2, dtype=np.float32), **{
-                 "mlp.w1": np.ones(hidden_shape, dtype=np.float16), "mlp.b1": np.array([0, -1, -5], dtype=np.float32),
-                 "mlp.w2": np.array([1, 1, 1], dtype=np.float32), "mlp.b2": np.array([-1], dtype=np.float32)})
+             biases=np.zeros(2, dtype=np.float32), **arrays)
 
 
 def test_hidden_layer_heads_score_through_their_layer(tmp_path: Path) -> None:
@@ -438,6 +448,40 @@ def test_hidden_layer_heads_score_through_their_layer(tmp_path: Path) -> None:
     # the linear head reads column 0; the MLP head: relu(2 + b1) = (2, 1, 0) -> 3 - 1 = 2 for row 0, -1 for row 1
     expected = 1 / (1 + np.exp(-np.array([[1.0, 2.0], [0.0, -1.0]])))
     assert np.allclose(p, expected, atol=1e-6)
+
+
+def test_gated_heads_mix_in_the_gate(tmp_path: Path) -> None:
+    """A head marked ``gated`` scores p_head ** (1 - w) * p_gate ** w; an ungated head is left alone."""
+    import numpy as np
+
+    from clauseguard.guards._clf_embedding import load_heads
+
+    _write_heads(tmp_path / "h", gate={"name": "harm", "hidden": 1, "weight": 0.25})
+    heads = load_heads("classifier", tmp_path / "h")
+    x = np.array([[1.0, 1.0, 0.0, 3.0], [1.0, 1.0, 0.0, 0.0]], dtype=np.float32)
+    p = heads.probabilities(x)
+
+    def sig(z: float) -> float:
+        return float(1 / (1 + np.exp(-z)))
+
+    p_lin = sig(1.0)  # the linear head reads column 0; the ungated MLP head sees relu(sum + b1) as before
+    for row, p_gate, p_mlp in ((0, sig(2.0), sig(8.0)), (1, sig(-1.0), sig(2.0))):
+        assert p[row, 0] == pytest.approx(p_lin ** 0.75 * p_gate ** 0.25, abs=1e-6)
+        assert p[row, 1] == pytest.approx(p_mlp, abs=1e-6)
+    assert p[0, 0] > p[1, 0]  # the same head output ranks higher where the gate says "harmful"
+
+
+@pytest.mark.parametrize(("gate", "arrays", "message"), [
+    ({"name": "harm", "hidden": 1, "weight": 0.3}, False, "harm.w1"),
+    ({"name": "harm", "hidden": 1, "weight": 1.5}, True, "gate weight 1.5"),
+    ({"name": "harm", "weight": 0.3}, True, "hidden"),
+])
+def test_malformed_gate_fails_at_load(tmp_path: Path, gate: dict, arrays: bool, message: str) -> None:
+    from clauseguard.guards._clf_embedding import load_heads
+
+    _write_heads(tmp_path / "h", gate=gate, gate_arrays=arrays)
+    with pytest.raises(ModelLoadError, match=message):
+        load_heads("classifier", tmp_path / "h")
 
 
 def test_malformed_hidden_layer_fails_at_load(tmp_path: Path) -> None:
