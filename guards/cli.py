@@ -37,8 +37,11 @@ def _jsonl_items(path: Path, stage: str, turn: int) -> Iterator[dict[str, Any]]:
             item_stage = item.get("stage", stage)
             if item_stage not in ("input", "output"):
                 raise UserError(f"stage must be input or output, not {item_stage!r}", where=f"{path}:{number}")
+            user = item.get("user", f"line-{number}")  # each line its own user, so a rate limit in
+            if not isinstance(user, str) or not user:  # guards.yaml does not block a long file
+                raise UserError(f'"user" must be a non-empty string, not {user!r}', where=f"{path}:{number}")
             yield {"id": item.get("id", number), "text": item["text"], "stage": item_stage,
-                   "turn": int(item.get("turn", turn))}
+                   "turn": int(item.get("turn", turn)), "user": user}
 
 
 def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
@@ -47,9 +50,10 @@ def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
     if len(given) != 1:
         raise click.UsageError("give exactly one of --text, --file, --jsonl")
     if text is not None:
-        yield {"id": 1, "text": text, "stage": stage, "turn": turn}
+        yield {"id": 1, "text": text, "stage": stage, "turn": turn, "user": "cli"}
     elif file is not None:
-        yield {"id": 1, "text": file.read_text(encoding="utf-8", errors="strict"), "stage": stage, "turn": turn}
+        yield {"id": 1, "text": file.read_text(encoding="utf-8", errors="strict"), "stage": stage, "turn": turn,
+               "user": "cli"}
     else:
         assert jsonl is not None
         yield from _jsonl_items(jsonl, stage, turn)
@@ -62,7 +66,8 @@ def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
 @click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="a file whose whole content is one text")
 @click.option("--jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help='one JSON object per line: {"text", "stage", "turn", "id"}')
+              help='one JSON object per line: {"text", "stage", "turn", "id", "user"}; lines without '
+                   '"user" are separate users (for rate limits)')
 @click.option("--stage", type=click.Choice(["input", "output"]), default="input", show_default=True)
 @click.option("--turn", type=int, default=0, show_default=True, help="conversation turn (0 = first)")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -72,6 +77,6 @@ def check(guards_path: Path, text: str | None, file: Path | None, jsonl: Path | 
     """Run guards.yaml on texts; print one JSON verdict per input."""
     pipeline = Pipeline.from_yaml(guards_path, sink=JsonlSink(log_path) if log_path else None)
     for item in _items(text, file, jsonl, stage, turn):
-        context = Context(turn=item["turn"], stage=Stage(item["stage"]), user_key="cli")
+        context = Context(turn=item["turn"], stage=Stage(item["stage"]), user_key=item["user"])
         verdict = pipeline.check(item["text"], stage=item["stage"], context=context)
         click.echo(json.dumps({"id": item["id"], "stage": item["stage"], **verdict.to_dict()}))

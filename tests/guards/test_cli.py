@@ -41,3 +41,24 @@ def test_bad_jsonl_line_names_the_line(tmp_path, capsys) -> None:
     bad.write_text('{"text": "ok"}\nnot json\n')
     assert main(["check", "--guards", str(FIXTURES / "guards.yaml"), "--jsonl", str(bad)]) == 2
     assert "in.jsonl:2" in capsys.readouterr().err
+
+
+def test_jsonl_lines_are_separate_users_unless_they_name_one(tmp_path: Path) -> None:
+    """A rate limit must not turn a long file into blocks; lines naming the same user share its bucket."""
+    guards = tmp_path / "guards.yaml"
+    guards.write_text("guards:\n  - id: rl\n    type: rate_limit\n    stage: input\n"
+                      "    params: {capacity: 2, refill_per_second: 0.001}\n")
+    lines = tmp_path / "in.jsonl"
+    lines.write_text("".join(json.dumps({"text": f"hi {i}"}) + "\n" for i in range(5))
+                     + "".join(json.dumps({"text": f"again {i}", "user": "ann"}) + "\n" for i in range(3)))
+    result = CliRunner().invoke(check, ["--guards", str(guards), "--jsonl", str(lines)])
+    assert result.exit_code == 0, result.output
+    actions = [json.loads(line)["action"] for line in result.output.splitlines()]
+    assert actions == ["allow"] * 5 + ["allow", "allow", "block"]
+
+
+def test_jsonl_user_must_be_a_string(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "in.jsonl"
+    bad.write_text('{"text": "ok", "user": 7}\n')
+    assert main(["check", "--guards", str(FIXTURES / "guards.yaml"), "--jsonl", str(bad)]) == 2
+    assert "in.jsonl:1" in capsys.readouterr().err
