@@ -31,10 +31,11 @@ SEED = 13
 TARGET_FPR = 0.01  # the shipped operating point: at most this share of held-out benign texts flagged per head,
 PROMPT_FPR = 0.005  # and at most this share of held-out benign requests (the guard ORs 14 heads: rates add up)
 # Exceptions: the severe categories keep 1% on requests (a missed murder or weapon request costs more than a
-# blocked look-alike), and prompt_injection keeps 3% on comments (it is not ORed into the harm decision).
+# blocked look-alike), and so does prompt_injection (an injection that gets through turns off every other
+# guard), which keeps 3% on comments too (it is not ORed into the harm decision).
 # The weak heads (held-out AUROC below 0.86: S2, S6, S7) get half the rate, so they block only when sure.
 PROMPT_FPR_BY_HEAD = {"S1": 0.01, "S3": 0.01, "S4": 0.01, "S9": 0.01, "S11": 0.01, "S2": 0.0025, "S6": 0.0025,
-                      "S7": 0.0025}
+                      "S7": 0.0025, "prompt_injection": 0.01}
 TARGET_FPR_BY_HEAD = {"prompt_injection": 0.03}
 # And at most this share of the safe requests that only look dangerous (benign_tricky.txt, out of fold): the
 # guard ORs about ten heads, and over-refusal tests of this kind should see no more than 10 % refused.
@@ -145,6 +146,8 @@ def read_injections(d: Path) -> Iterator[Example]:
         yield Example(text, "gptfuzz/templates", "injection", {"prompt_injection"})
     for line in (OWN / "injection_own.txt").read_text(encoding="utf-8").splitlines():
         yield Example(line, "own/injections", "injection", {"prompt_injection"})
+    for i, line in enumerate(_lines(OWN / "injection_direct.txt")):  # halves, like the other own files
+        yield Example(line, f"own/injections_direct/{'ab'[i % 2]}", "injection", {"prompt_injection"})
 
 
 def read_bipia(d: Path) -> Iterator[Example]:
@@ -200,8 +203,9 @@ def _lines(path: Path) -> list[str]:
 
 
 def read_own() -> Iterator[Example]:
-    for name in ("benign_everyday", "benign_tricky", "benign_statements"):  # halves, each judged by heads
-        for i, line in enumerate((OWN / f"{name}.txt").read_text(encoding="utf-8").splitlines()):  # that saw the other
+    # halves, each judged by heads that saw the other
+    for name in ("benign_everyday", "benign_tricky", "benign_statements", "benign_llm_questions"):
+        for i, line in enumerate((OWN / f"{name}.txt").read_text(encoding="utf-8").splitlines()):
             yield Example(line, f"own/{name}/{'ab'[i % 2]}", "benign")
     groups = _lines(OWN / "identity_groups.txt")
     for name, kind in (("identity_benign", "benign"), ("identity_hate", "toxic")):  # halves by template, so the
