@@ -54,7 +54,8 @@ TOPICS = ["medical", "legal", "financial", "elections"]
 # Benign texts shaped like requests to an assistant (the rest are comments and tweets): thresholds must
 # hold the false-positive rate on these too, not only on the easier comments.
 PROMPT_GROUPS = ("own/", "bipia/questions")
-NOT_PROMPTS = ("own/identity_", "own/statements_")  # statements, not requests: weighed and calibrated like comments
+# statements, not requests: weighed and calibrated like comments
+NOT_PROMPTS = ("own/identity_", "own/statements_", "own/hate_stance")
 # Posts that are harmful in more ways than their label says (an abusive self-harm taunt is harassment too):
 # positives of their own head, never negatives of another.
 MIXED = "own/statements_harmful"
@@ -219,6 +220,11 @@ def read_own() -> Iterator[Example]:
             row = json.loads(line)  # a benign row names the category it imitates
             yield Example(row["text"], f"own/{name}/{'ab'[i % 2]}", kind,
                           {row["category"]} if kind == "hazard" else set())
+    for i, line in enumerate(_lines(OWN / "hate_stance.jsonl")):  # hate and speech against it, same words:
+        row = json.loads(line)  # stance, not vocabulary; halves by line
+        hateful = bool(row["label"])
+        yield Example(row["text"], f"own/hate_stance/{'ab'[i % 2]}", "toxic" if hateful else "benign",
+                      {"S10"} if hateful else set())
     for line in (OWN / "benign_heldout.txt").read_text(encoding="utf-8").splitlines():
         yield Example(line, HELDOUT, "benign")  # never used to pick a threshold: an honest look-alike check
     for i, line in enumerate((OWN / "topics.jsonl").read_text(encoding="utf-8").splitlines()):
