@@ -220,6 +220,9 @@ def read_own() -> Iterator[Example]:
             row = json.loads(line)  # a benign row names the category it imitates
             yield Example(row["text"], f"own/{name}/{'ab'[i % 2]}", kind,
                           {row["category"]} if kind == "hazard" else set())
+    for i, line in enumerate(_lines(OWN / "benign_topical.jsonl")):  # safe requests squarely on a hazard's
+        row = json.loads(line)  # topic ("how does libel law work?"): heads must learn intent, not topic
+        yield Example(row["text"], f"own/benign_topical/{'ab'[i % 2]}", "benign")
     for i, line in enumerate(_lines(OWN / "hate_stance.jsonl")):  # hate and speech against it, same words:
         row = json.loads(line)  # stance, not vocabulary; halves by line
         hateful = bool(row["label"])
