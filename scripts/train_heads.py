@@ -56,6 +56,7 @@ TOPICS = ["medical", "legal", "financial", "elections"]
 PROMPT_GROUPS = ("own/", "bipia/questions")
 # statements, not requests: weighed and calibrated like comments
 NOT_PROMPTS = ("own/identity_", "own/statements_", "own/hate_stance")
+CONTRAST_GROUPS = ("own/request_twins",)
 # Posts that are harmful in more ways than their label says (an abusive self-harm taunt is harassment too):
 # positives of their own head, never negatives of another.
 MIXED = "own/statements_harmful"
@@ -223,6 +224,11 @@ def read_own() -> Iterator[Example]:
     for i, line in enumerate(_lines(OWN / "benign_topical.jsonl")):  # safe requests squarely on a hazard's
         row = json.loads(line)  # topic ("how does libel law work?"): heads must learn intent, not topic
         yield Example(row["text"], f"own/benign_topical/{'ab'[i % 2]}", "benign")
+    for i, line in enumerate(_lines(OWN / "request_twins.jsonl")):  # a harmful request, then its safe twin on
+        row = json.loads(line)  # the same topic with the same words; halves by pair, so a held-out half's
+        harmful = bool(row["label"])  # harmful requests and their twins are judged by heads that saw neither
+        yield Example(row["text"], f"own/request_twins/{'ab'[i // 2 % 2]}", "hazard" if harmful else "benign",
+                      {row["category"]} if harmful else set())
     for i, line in enumerate(_lines(OWN / "hate_stance.jsonl")):  # hate and speech against it, same words:
         row = json.loads(line)  # stance, not vocabulary; halves by line
         hateful = bool(row["label"])
@@ -269,16 +275,18 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
     """Indices and 0/1 targets of the examples a head trains and is judged on."""
     idx, y = [], []
     for i, e in enumerate(examples):
+        contrast = e.group.startswith(CONTRAST_GROUPS)
         if head.startswith("topic:"):
-            use = e.kind in ("benign", "hazard", "toxic") and not e.group.startswith(("own/benign_tricky", HELDOUT))
+            use = (e.kind in ("benign", "hazard", "toxic") and not contrast
+                   and not e.group.startswith(("own/benign_tricky", HELDOUT)))
             pos = head in e.labels
         elif head == "prompt_injection":
             use, pos = e.kind in ("benign", "hazard", "harmful", "injection"), e.kind == "injection"
         elif head == "toxicity":
-            use, pos = e.kind in ("benign", "toxic"), e.kind == "toxic"
+            use, pos = e.kind in ("benign", "toxic") and not contrast, e.kind == "toxic"
         elif head == GATE:  # advice-only requests (S6 and nothing else) are neither harmful nor benign
             pos = e.kind in ("hazard", "toxic", "harmful")
-            use = e.kind == "benign" or (pos and not advice_only(e))
+            use = (e.kind == "benign" or (pos and not advice_only(e))) and not contrast
         else:
             pos = e.kind == "hazard" and head in e.labels  # other hazards are negatives (heads name the
             use = e.kind == "benign" or pos or (e.kind == "hazard" and not e.group.startswith(MIXED))  # category)
@@ -294,9 +302,10 @@ def advice_only(e: Example) -> bool:
 
 
 def prompt_rows(examples: list[Example], idx: np.ndarray) -> np.ndarray:
-    """Which of the rows ``idx`` come from request-shaped benign groups."""
-    return np.array([examples[i].group.startswith(PROMPT_GROUPS) and not examples[i].group.startswith(NOT_PROMPTS)
-                     for i in idx], dtype=bool)
+    """Which of the rows ``idx`` are benign texts from request-shaped groups (a harmful request that is
+    another head's negative weighs like any other negative)."""
+    return np.array([examples[i].kind == "benign" and examples[i].group.startswith(PROMPT_GROUPS)
+                     and not examples[i].group.startswith(NOT_PROMPTS) for i in idx], dtype=bool)
 
 
 @dataclass
