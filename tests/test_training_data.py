@@ -1,0 +1,121 @@
+"""The project's own training and evaluation texts (``scripts/data``) and how ``scripts/train_heads.py``
+reads them. Lawyers and contributors edit these files by hand; a malformed line, a pair out of order or
+an eval file that ``clauseguard eval`` cannot read should fail here, not in a seven-minute training run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+np = pytest.importorskip("numpy")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "scripts" / "data"
+HAZARDS = {f"S{i}" for i in range(1, 15)}
+
+
+@pytest.fixture(scope="module")
+def th():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("train_heads", ROOT / "scripts" / "train_heads.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+@pytest.fixture(scope="module")
+def own(th):  # type: ignore[no-untyped-def]
+    return list(th.read_own())
+
+
+def _jsonl(path: Path) -> list[dict]:
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip() and not line.startswith("#"):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                pytest.fail(f"{path.name} line {n}: not JSON ({err})")
+    return rows
+
+
+def test_request_twins_alternate_harmful_and_safe_within_a_category() -> None:
+    rows = _jsonl(DATA / "request_twins.jsonl")
+    assert len(rows) % 2 == 0
+    texts = [r["text"].strip().casefold() for r in rows]
+    assert len(set(texts)) == len(texts), "duplicate texts"
+    for i in range(0, len(rows), 2):
+        harmful, safe = rows[i], rows[i + 1]
+        assert set(harmful) == set(safe) == {"text", "label", "category"}, f"line {i + 1}"
+        assert (harmful["label"], safe["label"]) == (1, 0), f"lines {i + 1}-{i + 2}: a harmful request, then its twin"
+        assert harmful["category"] == safe["category"] and harmful["category"] in HAZARDS, f"line {i + 1}"
+
+
+def test_twins_are_read_as_hazards_and_benign_requests_in_halves_by_pair(th, own) -> None:  # type: ignore[no-untyped-def]
+    twins = [e for e in own if e.group.startswith("own/request_twins/")]
+    rows = _jsonl(DATA / "request_twins.jsonl")
+    assert [e.text for e in twins] == [r["text"] for r in rows]
+    for i in range(0, len(twins), 2):
+        harmful, safe = twins[i], twins[i + 1]
+        assert harmful.group == safe.group == f"own/request_twins/{'ab'[i // 2 % 2]}"
+        assert (harmful.kind, harmful.labels) == ("hazard", {rows[i]["category"]})
+        assert (safe.kind, safe.labels) == ("benign", set())
+    assert Counter(e.group for e in twins)["own/request_twins/a"] >= len(twins) // 2
+
+
+def test_twins_train_the_hazard_heads_only(th, own) -> None:  # type: ignore[no-untyped-def]
+    twin_rows = {i for i, e in enumerate(own) if e.group.startswith(th.CONTRAST_GROUPS)}
+    assert twin_rows
+    for head in ("toxicity", th.GATE, "topic:medical"):
+        idx, _ = th.head_rows(own, head)
+        assert not twin_rows & set(idx.tolist()), f"{head} reads the request twins"
+    idx, y = th.head_rows(own, "S1")
+    used = dict(zip(idx.tolist(), y.tolist(), strict=True))
+    for i in twin_rows:
+        e = own[i]
+        assert i in used, "every twin trains every hazard head (as a positive or a negative)"
+        assert used[i] == int(e.kind == "hazard" and "S1" in e.labels)
+
+
+def test_only_benign_requests_weigh_as_requests(th, own) -> None:  # type: ignore[no-untyped-def]
+    idx, _ = th.head_rows(own, "S1")
+    heavy = th.prompt_rows(own, idx)
+    for i, is_heavy in zip(idx.tolist(), heavy.tolist(), strict=True):
+        e = own[i]
+        if e.group.startswith("own/request_twins/"):
+            assert is_heavy == (e.kind == "benign"), e.text
+        if e.kind != "benign":
+            assert not is_heavy, f"{e.group}: a harmful text weighs like a benign request"
+
+
+@pytest.mark.parametrize("path", sorted((DATA / "eval").glob("*.jsonl")), ids=lambda p: p.name)
+def test_eval_sets_are_readable_by_clauseguard_eval(path: Path) -> None:
+    from clauseguard.guards.eval_cli import read_items
+
+    items = read_items(path, by="category")
+    assert items and all(item.label in (0, 1) for item in items)
+
+
+def test_overrefusal_contrast_has_twenty_safe_and_ten_unsafe_prompts_per_type() -> None:
+    rows = _jsonl(DATA / "eval" / "overrefusal_contrast.jsonl")
+    counts = Counter((r["category"], r["label"]) for r in rows)
+    types = {c for c, _ in counts}
+    assert len(types) == 10
+    assert all(counts[(t, 0)] == 20 and counts[(t, 1)] == 10 for t in types), counts
+
+
+def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def]
+    trained = {e.text.strip().casefold() for e in own}
+    for path in sorted((DATA / "eval").glob("*.jsonl")):
+        leaked = [r["text"] for r in _jsonl(path) if r.get("text", "").strip().casefold() in trained]
+        assert not leaked, f"{path.name} shares texts with the training files: {leaked[:3]}"
