@@ -56,6 +56,10 @@ TOPICS = ["medical", "legal", "financial", "elections"]
 PROMPT_GROUPS = ("own/", "bipia/questions")
 # statements, not requests: weighed and calibrated like comments
 NOT_PROMPTS = ("own/identity_", "own/statements_", "own/hate_stance")
+# Harmful requests, each followed by a safe twin with the same words: they teach the hazard heads intent
+# (and are non-injections for prompt_injection), but not the gate, the toxicity head or the topics. Read by
+# those too, they cost eval-only RealToxicityPrompts 0.897 -> 0.861 (most on its sexual and threat prompts,
+# whose words the safe twins use benignly) and the functional hate tests 0.829 -> 0.795 (model card).
 CONTRAST_GROUPS = ("own/request_twins",)
 # Posts that are harmful in more ways than their label says (an abusive self-harm taunt is harassment too):
 # positives of their own head, never negatives of another.
