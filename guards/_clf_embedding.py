@@ -6,9 +6,11 @@ whose manifest entry has ``hidden: N`` is instead a one-hidden-layer ReLU networ
 head scores, and the threshold calibrated on held-out data). A manifest with a ``gate`` entry names one
 more hidden-layer head (``harm``: anything harmful against anything benign) whose probability each head
 marked ``gated`` is mixed with, ``p_head ** (1 - weight) * p_gate ** weight``, before its threshold applies.
-Scores are rescaled so each head's calibrated threshold maps to 0.5. Texts longer than the model's
-256-token window are cut into overlapping windows, and each head keeps its highest window, so an
-instruction planted at the end of a long document is still seen.
+A manifest with ``layers: [3]`` feeds every head the sentence embedding followed by the mean-pooled
+states of those encoder layers (``Embedder.embed``), 384 columns each; a head that should read the
+sentence alone has zero weights on the rest. Scores are rescaled so each head's calibrated threshold
+maps to 0.5. Texts longer than the model's 256-token window are cut into overlapping windows, and each
+head keeps its highest window, so an instruction planted at the end of a long document is still seen.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Heads:
     gate: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None
     gate_weight: float = 0.0
     gated: np.ndarray | None = None  # bool per head
+    layers: tuple[int, ...] = ()  # encoder layers whose pooled states follow the sentence embedding
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -103,10 +106,13 @@ def load_heads(name: str, folder: Path | None = None) -> Heads:
     if weights.ndim != 2 or len(entries) != weights.shape[0] or biases.shape != (weights.shape[0],):
         raise ModelLoadError(f"heads {name!r} in {folder}: {len(entries)} manifest entries for weights "
                              f"of shape {weights.shape} and biases of shape {biases.shape}")
+    layers = manifest.get("layers", [])
+    if not isinstance(layers, list) or not all(type(d) is int for d in layers):
+        raise ModelLoadError(f"heads {name!r} in {folder}: 'layers' must be a list of layer numbers, got {layers!r}")
     if gate is None:
-        return Heads(weights, biases, manifest, hidden)
+        return Heads(weights, biases, manifest, hidden, layers=tuple(layers))
     gated = np.array([bool(e.get("gated")) for e in entries])
-    return Heads(weights, biases, manifest, hidden, gate, gate_weight, gated)
+    return Heads(weights, biases, manifest, hidden, gate, gate_weight, gated, tuple(layers))
 
 
 def _hidden_layer(z: Any, head: str, units: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -147,7 +153,7 @@ def deobfuscated(text: str) -> str | None:
     return None if words == " ".join(re.findall(r"[^\W_]+", text.casefold())) else words
 
 
-def embed_windows(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, list[int]]:
+def embed_windows(embedder: Embedder, texts: list[str], layers: tuple[int, ...] = ()) -> tuple[np.ndarray, list[int]]:
     """Embeddings of every window of every text, and the index of the text each window belongs to.
     A short text that was obfuscated gets its de-obfuscated reading as one more window, so "v e r m i n"
     scores as "vermin" (the heads keep each text's highest window)."""
@@ -159,7 +165,7 @@ def embed_windows(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, lis
         for w in pieces:
             windows.append(w)
             owner.append(i)
-    return embedder.embed(windows), owner
+    return embedder.embed(windows, layers), owner
 
 
 def max_by_owner(values: np.ndarray, owner: list[int], n: int) -> np.ndarray:
@@ -181,9 +187,16 @@ class EmbeddingBackend:
 
         self.heads = load_heads("classifier", heads_dir)
         self.embedder = get_embedder(model_dir)
-        if self.heads.weights.shape[1] != self.embedder.dim:
-            raise ModelLoadError(f"classifier heads expect {self.heads.weights.shape[1]}-dim embeddings; "
-                                 f"the model in {self.embedder.model_dir} gives {self.embedder.dim}")
+        self.layers = self.heads.layers
+        depth = len(self.embedder.layers)
+        if any(not 0 <= d <= depth for d in self.layers):
+            raise ModelLoadError(f"classifier heads read layers {list(self.layers)}; the model in "
+                                 f"{self.embedder.model_dir} has layers 0 to {depth}")
+        dim = self.embedder.dim * (1 + len(self.layers))
+        if self.heads.weights.shape[1] != dim:
+            raise ModelLoadError(f"classifier heads expect {self.heads.weights.shape[1]}-dim inputs; the model in "
+                                 f"{self.embedder.model_dir} gives {dim} (the sentence embedding"
+                                 f"{' and layers ' + str(list(self.layers)) if self.layers else ''})")
         entries = self.heads.manifest["heads"]
         self.head_categories = [e["category"] for e in entries]
         self.thresholds = np.array([e["threshold"] for e in entries], dtype=np.float32)
@@ -209,7 +222,7 @@ class EmbeddingBackend:
         return [dict(known[t]) for t in texts]
 
     def _score(self, texts: list[str]) -> list[Scores]:
-        x, owner = embed_windows(self.embedder, texts)
+        x, owner = embed_windows(self.embedder, texts, self.layers)
         probs = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(texts))
         out: list[Scores] = []
         for row in probs:

@@ -188,7 +188,7 @@ class Embedder:
         out: np.ndarray = _layer_norm(down, layer.ln2, self.eps)
         return out
 
-    def _forward(self, ids: list[list[int]]) -> np.ndarray:
+    def _forward(self, ids: list[list[int]], layers: tuple[int, ...] = ()) -> np.ndarray:
         import numpy as np
 
         t = max(len(i) for i in ids)
@@ -199,10 +199,19 @@ class Embedder:
             mask[row, : len(seq)] = 1.0
         x = _layer_norm(self.word[tokens] + self.pos[:t] + self.type0, self.ln0, self.eps).reshape(-1, self.dim)
         mask_add = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)
-        for layer in self.layers:
+
+        def pooled() -> np.ndarray:
+            mean = (x.reshape(len(ids), t, self.dim) * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+            out: np.ndarray = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+            return out
+
+        inner = {0: pooled()} if 0 in layers else {}
+        for depth, layer in enumerate(self.layers, start=1):
             x = self._block(x, (len(ids), t), mask_add, layer)
-        pooled = (x.reshape(len(ids), t, self.dim) * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            if depth in layers and depth < len(self.layers):
+                inner[depth] = pooled()
+        final = pooled()
+        return np.concatenate([final, *(inner.get(d, final) for d in layers)], axis=1) if layers else final
 
     def _blas_threads(self) -> Any:
         """BLAS on one thread while embedding (or ``CLAUSEGUARD_EMBED_THREADS``): measured on two busy
@@ -212,11 +221,19 @@ class Embedder:
             return contextlib.nullcontext()
         return self._blas.limit(limits=self.threads, user_api="blas")
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """One unit-length 384-dim row per text; texts of similar length are batched together."""
+    def embed(self, texts: list[str], layers: tuple[int, ...] = ()) -> np.ndarray:
+        """One unit-length 384-dim row per text; texts of similar length are batched together.
+
+        With ``layers``, each row goes on with the mean-pooled, L2-normalised states of those encoder
+        layers, 384 columns each, in the order given (0: the token embeddings before the first layer;
+        6: the last layer, which is the sentence embedding itself). The sentence embedding keeps
+        the semantics the model was trained for; a middle layer still keeps which words were used."""
         import numpy as np
 
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        bad = [d for d in layers if not 0 <= d <= len(self.layers)]
+        if bad:
+            raise ModelLoadError(f"layers {bad}: this model has layers 0 to {len(self.layers)}")
+        out = np.zeros((len(texts), self.dim * (1 + len(layers))), dtype=np.float32)
         if not texts:
             return out
         ids = [e.ids for e in self.tokenizer.encode_batch([t or " " for t in texts])]
@@ -224,7 +241,7 @@ class Embedder:
         with self._lock, self._blas_threads():  # one forward at a time keeps memory bounded
             for start in range(0, len(order), BATCH):
                 chunk = order[start:start + BATCH]
-                out[chunk] = self._forward([ids[i] for i in chunk])
+                out[chunk] = self._forward([ids[i] for i in chunk], layers)
         return out
 
 

