@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from clauseguard.guards._embedder import DIM  # columns per embedding block
+
 ROOT = Path(__file__).resolve().parents[1]
 OWN = ROOT / "scripts" / "data"
 SEED = 13
@@ -90,7 +92,6 @@ GATE_WEIGHT = 0.3
 # embeddings) lifted it to 0.866 but blocked 12.5% of the safe over-refusal questions (model card).
 EXTRA_LAYERS = (3,)
 EXTRA_LAYER_HEADS = {"prompt_injection"}
-DIM = 384
 
 
 @dataclass
