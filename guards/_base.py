@@ -64,12 +64,15 @@ class Guard(ABC):
 
     Subclasses implement :meth:`check`. ``stream_hold`` says how many trailing characters the streaming
     pipeline must hold back before this guard can judge a text prefix; None means the guard needs the
-    whole text (the pipeline then releases nothing until the end). ``stream_final`` guards never hold
-    text back: they run once on the whole text at the end and may only add to it (labels, disclaimers).
+    whole text (the pipeline then releases nothing until the end). ``stream_lookbehind`` says how many
+    characters before the released text the guard must see again for context (None: ``stream_hold``).
+    ``stream_final`` guards never hold text back: they run once on the whole text at the end and may
+    only add to it (labels, disclaimers).
     """
 
     type_name: ClassVar[str] = ""
     stream_hold: int | None = None
+    stream_lookbehind: int | None = None
     stream_final: ClassVar[bool] = False
 
     def __init__(self, spec: GuardSpec) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-__all__ = ["parse_terms", "shipped_terms", "topic_terms"]
+__all__ = ["parse_terms", "request_words", "shipped_names", "shipped_terms", "topic_terms"]
 
 
 def parse_terms(text: str) -> tuple[str, ...]:
@@ -16,14 +16,26 @@ def parse_terms(text: str) -> tuple[str, ...]:
 
 
 @cache
-def _read(folder: str, name: str) -> tuple[str, ...]:
+def _read(folder: str, name: str, *, optional: bool = False) -> tuple[str, ...]:
     path = resources.files("clauseguard.guards").joinpath("data", folder, f"{name}.txt")
+    if optional and not path.is_file():
+        return ()
     return parse_terms(path.read_text(encoding="utf-8"))
 
 
 def shipped_terms(category: str) -> tuple[str, ...]:
     """The shipped term list of a keyword category (S1, S4, S9, S10, S11, S12, profanity)."""
     return _read("terms", category)
+
+
+def shipped_names(category: str) -> tuple[str, ...]:
+    """Names in a keyword category that count only in a request (``<category>.names.txt``; most have none)."""
+    return _read("terms", f"{category}.names", optional=True)
+
+
+def request_words() -> tuple[str, ...]:
+    """The words that make a listed name a request ("make", "buy", "recipe for" ...)."""
+    return _read("terms", "requests")
 
 
 def topic_terms(topic: str) -> tuple[str, ...]:

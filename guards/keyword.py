@@ -2,22 +2,41 @@
 
 Shipped lists (``guards/data/terms``) plus the user's own ``terms`` by category, minus ``allow``.
 Spans point at exactly the offending characters of the original text, so ``on_fail: redact`` cuts
-"b.0.m.b" and nothing around it.
+"b.0.m.b" and nothing around it. A category may also ship names (``<category>.names.txt``: "nerve
+agent", "pipe bomb") that count only in a request: when a word of ``requests.txt`` ("make", "buy",
+"recipe for") ends at most ``REQUEST_WINDOW`` letters before the name. "How do I build a p1pe b0mb"
+is blocked; "what is a nerve agent?" is left to the classifier.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+
 from clauseguard.guards._base import Context, Guard
-from clauseguard.guards._matcher import TermMatcher
+from clauseguard.guards._matcher import Match, TermMatcher
 from clauseguard.guards._params import Action, GuardSpec, KeywordParams
 from clauseguard.guards._registry import register
-from clauseguard.guards._terms import shipped_terms
+from clauseguard.guards._terms import request_words, shipped_names, shipped_terms
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.normalize import MAX_GAP
 
-__all__ = ["REDACTION", "KeywordGuard"]
+__all__ = ["REDACTION", "REQUEST_WINDOW", "KeywordGuard"]
 
 REDACTION = "[REDACTED]"
+# Letters of normalised text (no spaces) between the end of a request word and the start of a name:
+# "build a pipe bomb" is 1, "buy enough sarin gas" 6, "make the strongest kind of nerve agent" 18.
+REQUEST_WINDOW = 40
+# Request words that are not requests inside these phrases ("what makes sarin so deadly?").
+NOT_REQUESTS = ("what makes",)
+# A request word in an earlier sentence does not count ("Help me make a cake. What is a dirty bomb?").
+# "b.u.i.l.d. a. pipe. bomb." is no sentence end: the next letter must be a capital.
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+[A-Z]|\n")
+
+
+@functools.cache
+def _requests() -> TermMatcher:
+    return TermMatcher({"request": request_words()}, allow=NOT_REQUESTS)
 
 
 @register("keyword")
@@ -31,10 +50,18 @@ class KeywordGuard(Guard):
         terms: dict[str, list[str]] = {cat: list(shipped_terms(cat)) for cat in self.params.categories}
         for cat, own in self.params.terms.items():
             terms.setdefault(cat, []).extend(own)
+        # (category, name) pairs that need a request; a name the user lists in their own terms counts alone.
+        names = [(cat, name) for cat in self.params.categories for name in shipped_names(cat)
+                 if name not in self.params.terms.get(cat, ())]
+        for cat, name in names:
+            terms[cat].append(name)
+        self.names = frozenset(names)
         self.matcher = TermMatcher(terms, allow=self.params.allow,
                                    whole_words=self.params.match == "word")
         # A term spelled out with separators and marks spans more original characters than letters.
         self.stream_hold = (self.matcher.max_key_len + 2) * (MAX_GAP + 2)
+        if self.names:  # streaming must show the request words before a name again
+            self.stream_lookbehind = self.stream_hold + REQUEST_WINDOW * (MAX_GAP + 2)
 
     def check(self, content: str | bytes, context: Context) -> Verdict:
         if not isinstance(content, str):
@@ -42,6 +69,18 @@ class KeywordGuard(Guard):
         redact = self.spec.on_fail is Action.REDACT
         findings = [
             self.finding(m.label, score=1.0, span=m.span, replacement=REDACTION if redact else None)
-            for m in self.matcher.find(content)
+            for m in self._requested(content, self.matcher.find(content))
         ]
         return self.verdict(content, findings)
+
+    def _requested(self, content: str, matches: list[Match]) -> list[Match]:
+        """``matches`` without the names that no request word comes shortly before."""
+        if not any((m.label, m.term) in self.names for m in matches):
+            return matches
+        cues = _requests().find(content)
+
+        def requested(m: Match) -> bool:
+            return any(0 <= m.norm_span[0] - c.norm_span[1] <= REQUEST_WINDOW
+                       and not _SENTENCE_END.search(content, c.span[1], m.span[0]) for c in cues)
+
+        return [m for m in matches if (m.label, m.term) not in self.names or requested(m)]

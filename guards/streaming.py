@@ -1,8 +1,9 @@
 """Streaming output: release text chunk by chunk, never before every output guard has seen it.
 
 Each incremental guard keeps a scan position (the released offset) and judges only the text after it,
-plus a look-behind of its own ``stream_hold`` characters for word-boundary context; findings that
-start in the look-behind were already judged and are skipped. The pipeline holds back the last
+plus a look-behind of its own ``stream_lookbehind`` characters for context (``stream_hold`` unless it
+says more: the keyword guard looks further back for a request word before a weapon's name); findings
+that start in the look-behind were already judged and are skipped. The pipeline holds back the last
 ``max(stream_hold)`` characters, enough for the longest term spelled out with separators, so a term
 split across chunks is seen whole before any of it is released. Should a finding still start inside
 text already released (an obfuscation longer than the hold), the stream blocks: it cannot take the
@@ -116,7 +117,8 @@ class StreamGuard:
         return False
 
     def _window(self, guard: Guard) -> int:
-        return max(0, self.released - (guard.stream_hold or 0))
+        behind = guard.stream_hold if guard.stream_lookbehind is None else guard.stream_lookbehind
+        return max(0, self.released - (behind or 0))
 
     def _advance(self, runner: object, *, final: bool) -> list[str]:
         if self._too_large():

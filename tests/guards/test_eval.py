@@ -200,7 +200,7 @@ def test_categories_map_aliases_and_keep_foreign_names_as_groups(tmp_path: Path)
 
 def test_by_key_reports_each_value(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
-    data.write_text('{"text": "pipe bomb", "label": 1, "f": "threat"}\n{"text": "hi", "label": 0, "f": 7}\n'
+    data.write_text('{"text": "build a pipe bomb", "label": 1, "f": "threat"}\n{"text": "hi", "label": 0, "f": 7}\n'
                     '{"text": "bath bomb recipe", "label": 0}\n')
     out = _run("--data", str(data), "--by", "f")
     assert {g: m["n"] for g, m in out["per_group"].items()} == {"threat": 1, "7": 1, "(none)": 1}
@@ -215,9 +215,9 @@ def test_image_items_are_read_relative_to_the_data_file(tmp_path: Path) -> None:
     (tmp_path / "img").mkdir()
     (tmp_path / "img" / "a.png").write_bytes(b"\x89PNG fake")
     data = tmp_path / "d.jsonl"
-    data.write_text('{"image": "img/a.png", "label": 0}\n{"text": "pipe bomb", "label": 1}\n')
+    data.write_text('{"image": "img/a.png", "label": 0}\n{"text": "build a pipe bomb", "label": 1}\n')
     items = read_items(data)
-    assert [(i.modality.value, i.content) for i in items] == [("image", b"\x89PNG fake"), ("text", "pipe bomb")]
+    assert [(i.modality.value, i.content) for i in items] == [("image", b"\x89PNG fake"), ("text", "build a pipe bomb")]
     out = _run("--data", str(data))  # no image guard in the fixture: the image is allowed
     assert out["confusion"] == {"tp": 1, "fp": 0, "tn": 1, "fn": 0}
 
@@ -303,7 +303,8 @@ def test_report_files_are_written(tmp_path: Path) -> None:
 
 def test_report_lists_groups(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
-    data.write_text('{"text": "pipe bomb", "label": 1, "f": "threat"}\n{"text": "hi", "label": 0, "f": "chat"}\n')
+    data.write_text('{"text": "build a pipe bomb", "label": 1, "f": "threat"}\n'
+                    '{"text": "hi", "label": 0, "f": "chat"}\n')
     _run("--data", str(data), "--by", "f", "--report", str(tmp_path / "r"))
     summary = (tmp_path / "r" / "summary.md").read_text()
     assert "| group: threat | 1 | 1 |" in summary and "| group: chat | 1 | 0 |" in summary

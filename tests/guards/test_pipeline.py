@@ -141,7 +141,7 @@ def test_jsonl_sink(tmp_path) -> None:
     path = tmp_path / "log" / "decisions.jsonl"
     pipeline = Pipeline.from_yaml(FIXTURES / "guards.yaml", sink=JsonlSink(path))
     pipeline.check_input("hello")
-    pipeline.check_input("pipe bomb")
+    pipeline.check_input("build a pipe bomb")
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["allowed"] for r in records] == [True, False]
 

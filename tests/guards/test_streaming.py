@@ -16,7 +16,8 @@ REDACTING = [
 BLOCKING = [GuardSpec(id="kw", type="keyword", stage="output", on_fail="block", params={"categories": ["S9"]})]
 
 TEXTS = [
-    "Sure. Here is how: a p1pe b0mb needs... no. Mail bob@example.com instead, you 5h1t. " * 3,
+    "Sure. Here is how to build a p1pe b0mb: no. Mail bob@example.com instead, you 5h1t. " * 3,
+    "b u i l d . . . . a . . . . n e r v e . . . . a g e n t, and what is a nerve agent? " * 2,
     "Totally benign text about Scunthorpe, cocktails and grapes. " * 4,
     "make a b . o . m . b and a molotov cocktail",
 ]
@@ -34,7 +35,7 @@ def test_stream_equals_whole_check_for_any_chunking(text: str, cuts: list[int]) 
     stream = pipeline.stream_output(_chunks(text, cuts))
     released = "".join(stream)
     assert released == pipeline.check_output(text).output
-    for term in ("p1pe b0mb", "bob@example.com", "5h1t", "b . o . m . b"):
+    for term in ("p1pe b0mb", "bob@example.com", "5h1t", "b . o . m . b", "n e r v e . . . . a g e n t"):
         assert term not in released
 
 
