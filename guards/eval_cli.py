@@ -31,7 +31,7 @@ from clauseguard.guards._taxonomy import canonical_category
 from clauseguard.guards.eval import Observation, observe, summarize
 from clauseguard.guards.pipeline import Pipeline
 
-__all__ = ["EvalItem", "eval", "eval_command", "evaluate", "read_items"]
+__all__ = ["EvalItem", "choose_stage", "eval", "eval_command", "evaluate", "read_items"]
 
 
 
@@ -138,6 +138,41 @@ def evaluate(pipeline: Pipeline, items: Sequence[EvalItem], stage: Stage,
     return observations
 
 
+def choose_stage(pipeline: Pipeline, items: Sequence[EvalItem], requested: Stage | None = None,
+                 where: str = "guards.yaml") -> Stage:
+    """The stage to measure: ``requested``, or else the first of input and output at which some guard
+    checks every kind of content in ``items`` (so images are measured where the image guards run).
+
+    A stage with no guard for some of the items would allow them all and measure nothing: that is a
+    :class:`UserError` naming the stages that do have such guards.
+    """
+    modalities = sorted({item.modality for item in items})
+    uncovered = {stage: [m for m in modalities if not pipeline.stage_guards(stage, m)] for stage in Stage}
+    if requested is None:
+        requested = next((stage for stage in (Stage.INPUT, Stage.OUTPUT) if not uncovered[stage]), None)
+        if requested is not None:
+            return requested
+        missing = sorted({m for stage in Stage for m in uncovered[stage]})
+        raise UserError(f"no stage has guards for every kind of item in the data ({_where_guards(pipeline, missing)})",
+                        where=where)
+    if uncovered[requested]:
+        missing = uncovered[requested]
+        raise UserError(f"no {' or '.join(missing)} guard runs at stage {requested.value}, so every "
+                        f"{' or '.join(missing)} item would be allowed ({_where_guards(pipeline, missing)})",
+                        where=where)
+    return requested
+
+
+def _where_guards(pipeline: Pipeline, modalities: Sequence[Modality]) -> str:
+    """Where guards for each of ``modalities`` run: 'image guards run at stage output: pass --stage output'."""
+    parts = []
+    for m in modalities:
+        stages = [stage.value for stage in Stage if pipeline.stage_guards(stage, m)]
+        parts.append(f"{m.value} guards run at stage {' and '.join(stages)}: pass --stage {stages[0]}" if stages
+                     else f"this guards.yaml has no {m.value} guard")
+    return "; ".join(parts)
+
+
 def _progress(total: int) -> AbstractContextManager[Callable[[], None]]:
     """A rich progress bar on stderr when stderr is a terminal; otherwise a no-op."""
     if not sys.stderr.isatty():
@@ -161,20 +196,23 @@ def _progress(total: int) -> AbstractContextManager[Callable[[], None]]:
               path_type=Path), help="guards.yaml to measure")
 @click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help='JSONL: {"text" or "image", "label": 0|1, "category"} per line')
-@click.option("--stage", type=click.Choice(["input", "output"]), default="input", show_default=True)
+@click.option("--stage", type=click.Choice(["input", "output"]), default=None,
+              help="which stage's guards run [default: input, or output where only the output stage has guards "
+                   "for the data's items, as with generated images]")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="also write ROC and precision-recall curves (PNG) and summary.md to this folder")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="use only the first N items")
 @click.option("--by", "by", metavar="KEY", default=None,
               help="also report metrics per value of this key of each line (for example a test's functionality)")
-def eval_command(guards_path: Path, data_path: Path, stage: str, report_dir: Path | None,
+def eval_command(guards_path: Path, data_path: Path, stage: str | None, report_dir: Path | None,
                  limit: int | None, by: str | None = None) -> None:
     """Measure guards on labelled data: AUROC, precision, recall, F1, latency."""
     pipeline = Pipeline.from_yaml(guards_path)
     items = read_items(data_path, limit, by)
+    chosen = choose_stage(pipeline, items, None if stage is None else Stage(stage), where=str(guards_path))
     with _progress(len(items)) as advance:
-        observations = evaluate(pipeline, items, Stage(stage), advance)
-    summary = {"guards": str(guards_path), "data": str(data_path), "stage": stage, **summarize(observations)}
+        observations = evaluate(pipeline, items, chosen, advance)
+    summary = {"guards": str(guards_path), "data": str(data_path), "stage": chosen.value, **summarize(observations)}
     if report_dir is not None:
         from clauseguard.guards.eval_report import write_report
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from guard_helpers import FIXTURES
 
 from clauseguard.errors import UserError
@@ -218,8 +218,42 @@ def test_image_items_are_read_relative_to_the_data_file(tmp_path: Path) -> None:
     data.write_text('{"image": "img/a.png", "label": 0}\n{"text": "build a pipe bomb", "label": 1}\n')
     items = read_items(data)
     assert [(i.modality.value, i.content) for i in items] == [("image", b"\x89PNG fake"), ("text", "build a pipe bomb")]
-    out = _run("--data", str(data))  # no image guard in the fixture: the image is allowed
-    assert out["confusion"] == {"tp": 1, "fp": 0, "tn": 1, "fn": 0}
+    # no image guard in the fixture: measuring would allow every image, so it is refused
+    result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(data)])
+    assert isinstance(result.exception, UserError)  # exit code 2 in the CLI (clauseguard.cli)
+    assert result.exception.where == str(GUARDS) and "no image guard" in result.exception.message
+
+
+IMAGE_GUARDS = GUARDS.read_text(encoding="utf-8") + """\
+  - id: mark
+    type: image_mark
+    stage: output
+    modality: image
+    on_fail: label
+    clauses: [ai/image-marking]
+"""
+
+
+def test_images_are_measured_where_the_image_guards_run(tmp_path: Path) -> None:
+    from PIL import Image
+
+    guards = tmp_path / "guards.yaml"
+    guards.write_text(IMAGE_GUARDS, encoding="utf-8")
+    Image.new("RGB", (8, 8), "white").save(tmp_path / "a.png")
+    images = tmp_path / "images.jsonl"
+    images.write_text('{"image": "a.png", "label": 0}\n')
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text('{"text": "build a pipe bomb", "label": 1}\n')
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(eval_command, ["--guards", str(guards), *args])
+
+    assert json.loads(run("--data", str(images)).stdout)["stage"] == "output"  # the only image stage
+    assert json.loads(run("--data", str(texts)).stdout)["stage"] == "input"  # text: input first
+    refused = run("--data", str(images), "--stage", "input")
+    assert isinstance(refused.exception, UserError)
+    assert refused.exception.message == ("no image guard runs at stage input, so every image item would be "
+                                         "allowed (image guards run at stage output: pass --stage output)")
 
 
 BAD_LINES = [
