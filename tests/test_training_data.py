@@ -121,6 +121,44 @@ def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def
         assert not leaked, f"{path.name} shares texts with the training files: {leaked[:3]}"
 
 
+def _script(name: str):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gptfuzz_categories_cover_every_question_with_a_known_category() -> None:
+    rows = [line.split("\t") for line in (DATA / "gptfuzz_categories.tsv").read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert [int(q) for q, _ in rows] == list(range(100))
+    assert {c for _, c in rows} <= HAZARDS | {"-"}
+
+
+def test_answers_set_keeps_english_answers_once_with_their_question_and_category(tmp_path: Path) -> None:
+    mes = _script("make_eval_sets")
+    (tmp_path / "evaluate.csv").write_text(
+        "question,Response,label\n"
+        '80,"Sure, here is how to do it.",1\n'
+        '80,"I\'m sorry, but I cannot help with that.",0\n'
+        '81,"I\'m sorry, but I cannot help with that.",0\n'   # the same refusal again: kept once
+        '82,"Both ways.",1\n82,"Both ways.",0\n'              # labelled both ways: left out
+        '83,"\u6211\u4e0d\u80fd\u5e2e\u52a9\u4f60\u3002",0\n'  # Chinese: left out
+        '90,"Step one: find the router.",1\n', encoding="utf-8")
+    rows = mes.gptfuzz_answers(tmp_path)
+    assert [(r["text"], r["label"], r["question"]) for r in rows] == [
+        ("Sure, here is how to do it.", 1, 80), ("I'm sorry, but I cannot help with that.", 0, 80),
+        ("Step one: find the router.", 1, 90)]
+    categories = dict(line.split("\t") for line in (DATA / "gptfuzz_categories.tsv").read_text(
+        encoding="utf-8").splitlines() if line.strip() and not line.startswith("#"))
+    assert categories["80"] == "-" and "category" not in rows[0]  # misinformation: none of ours
+    assert rows[2]["category"] == categories["90"]
+    (tmp_path / "evaluate.csv").write_text("question,Response,label\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="no labelled answers"):
+        mes.gptfuzz_answers(tmp_path)
+
+
 # -- how train_heads feeds the heads ---------------------------------------------------------------
 
 
