@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from clauseguard.errors import ModelLoadError
 from clauseguard.guards._embedder import Embedder, get_embedder
-from clauseguard.guards._fusion import Scores
+from clauseguard.guards._fusion import Scores, unit_score
 
 if TYPE_CHECKING:
     import numpy as np
@@ -228,7 +228,7 @@ class EmbeddingBackend:
         for row in probs:
             scores: Scores = {}
             for cat, value in zip(self.head_categories, row.tolist(), strict=True):
-                scores[cat] = max(scores.get(cat, 0.0), min(1.0, max(0.0, value)))
+                scores[cat] = max(scores.get(cat, 0.0), unit_score(value, f"the {cat} head"))
             out.append(scores)
         return out
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from clauseguard.errors import GuardError, ModelLoadError
-from clauseguard.guards._fusion import Scores
+from clauseguard.guards._fusion import Scores, unit_score
 from clauseguard.guards._taxonomy import CATEGORIES, canonical_category
 
 __all__ = ["CausalJudgeBackend", "SequenceBackend", "load_transformers", "map_labels",
@@ -134,7 +134,7 @@ class SequenceBackend:
         for row in probs.tolist():
             scores: Scores = {}
             for idx, cat in self.index_to_category.items():
-                scores[cat] = max(scores.get(cat, 0.0), float(row[idx]))
+                scores[cat] = max(scores.get(cat, 0.0), unit_score(row[idx], f"the model in {self.path}"))
             out.append(scores)
         return out
 
@@ -143,7 +143,6 @@ class CausalJudgeBackend:
     """A Llama Guard-style generative classifier: prompt in, "safe" / "unsafe\\nS1,S9" out."""
 
     name = "transformers"
-    categories = frozenset(c for c in CATEGORIES if c.startswith("S"))
     max_new_tokens = 20
 
     def __init__(self, path: Path, label_map: Mapping[str, str]) -> None:
@@ -151,6 +150,13 @@ class CausalJudgeBackend:
 
         self.path = path
         self.label_map = dict(label_map)
+        unknown = sorted({c for c in self.label_map.values() if c not in CATEGORIES})
+        if unknown:
+            raise ModelLoadError(f"label_map sends codes to unknown categories {unknown}; known: {sorted(CATEGORIES)}")
+        # S1-S14 (Llama Guard 3's own codes) and whatever label_map sends other codes to ("JB" -> prompt_injection)
+        self.categories = frozenset(c for c in CATEGORIES if c.startswith("S")) | frozenset(self.label_map.values())
+        self.hazards = sorted((c for c in self.categories if c.startswith("S") and c[1:].isdigit()),
+                              key=lambda c: int(c[1:]))
         self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         self.model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True).eval()
 
@@ -160,7 +166,7 @@ class CausalJudgeBackend:
             rendered: str = self.tokenizer.apply_chat_template([{"role": "user", "content": text}],
                                                                tokenize=False)
             return rendered
-        codes = ", ".join(f"{c}: {CATEGORIES[c]}" for c in sorted(self.categories, key=lambda c: int(c[1:])))
+        codes = ", ".join(f"{c}: {CATEGORIES[c]}" for c in self.hazards)
         return (f"Task: say whether the message is safe or unsafe under these categories: {codes}.\n"
                 f"Message: {text}\nAnswer 'safe', or 'unsafe' and a line of category codes.\nAnswer:")
 
@@ -175,7 +181,9 @@ class CausalJudgeBackend:
         return answer
 
     def score(self, texts: list[str]) -> list[Scores]:
-        return [parse_judgement(self.judge(t), self.label_map) for t in texts]
+        """1.0 for each category the judge names, 0.0 for every other category it knows: "safe" is a score
+        of its own, so ``fusion: mean`` averages it in rather than leaving the judge out."""
+        return [{c: 0.0 for c in self.categories} | parse_judgement(self.judge(t), self.label_map) for t in texts]
 
 
 @functools.cache

@@ -8,10 +8,13 @@ category means the same whichever backend produced the score.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
-__all__ = ["DEFAULT_THRESHOLD", "Backend", "Scores", "fuse", "resolve_thresholds"]
+from clauseguard.errors import GuardError
+
+__all__ = ["DEFAULT_THRESHOLD", "Backend", "Scores", "fuse", "resolve_thresholds", "unit_score"]
 
 Scores = dict[str, float]
 DEFAULT_THRESHOLD = 0.5
@@ -29,6 +32,15 @@ class Backend(Protocol):
         ...
 
 
+def unit_score(value: float, source: str) -> float:
+    """``value`` clipped to [0, 1]; a model that returns NaN or infinity is broken, and a GuardError (which
+    the pipeline turns into a block) is safer than ``max(0.0, nan)``, which is 0.0: "safe"."""
+    value = float(value)
+    if not math.isfinite(value):
+        raise GuardError(f"{source} returned a score of {value}, not a number between 0 and 1")
+    return min(1.0, max(0.0, value))
+
+
 def fuse(per_backend: Sequence[Sequence[Mapping[str, float]]], how: Literal["max", "mean"]) -> list[Scores]:
     """Combine, text by text, the scores of several backends.
 
@@ -42,7 +54,7 @@ def fuse(per_backend: Sequence[Sequence[Mapping[str, float]]], how: Literal["max
         seen: dict[str, list[float]] = {}
         for scores in row:
             for cat, value in scores.items():
-                seen.setdefault(cat, []).append(min(1.0, max(0.0, float(value))))
+                seen.setdefault(cat, []).append(unit_score(value, f"a backend's {cat} score"))
         out.append({c: max(v) if how == "max" else sum(v) / len(v) for c, v in seen.items()})
     return out
 

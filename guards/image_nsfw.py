@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from clauseguard.errors import GuardConfigError, GuardError, ModelLoadError
 from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._fusion import unit_score
 from clauseguard.guards._images import ImageLoadError, LoadedImage, blur, load_image, refusal
 from clauseguard.guards._params import Action, GuardSpec, ImageNsfwParams
 from clauseguard.guards._registry import register
@@ -66,7 +67,7 @@ def opennsfw_scorer(model_path: str | None = None) -> Scorer:
 
         batch = np.stack([preprocess(frame) for frame in frames])
         (probabilities,) = session.run(None, {input_name: batch})
-        return [min(1.0, max(0.0, float(nsfw))) for _sfw, nsfw in probabilities]
+        return [unit_score(nsfw, "the open_nsfw model") for _sfw, nsfw in probabilities]
 
     return score
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._fusion import unit_score
 from clauseguard.guards._params import Action, GuardSpec, TopicParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Finding, Verdict
@@ -76,7 +77,7 @@ def detect_topics(texts: Sequence[str], topics: Sequence[str] = TOPICS) -> list[
     if not texts:
         return []
     cols = [detector.topics.index(t) for t in topics]
-    return [{t: float(min(1.0, max(0.0, row[c]))) for t, c in zip(topics, cols, strict=True)}
+    return [{t: unit_score(row[c], f"the {t} topic head") for t, c in zip(topics, cols, strict=True)}
             for row in detector.scores(texts)]
 
 
