@@ -1,8 +1,9 @@
 """Guarding a diffusers pipeline: prompt checked before, every image checked and marked after.
 
 ``guard_diffusers_pipeline(pipe, guards)`` wraps any callable whose result has ``.images`` (every
-diffusers text-to-image pipeline, SDXL and FLUX included, which ship no safety checker). The prompt
-goes through the input-stage text guards first; a blocked prompt never reaches the model. Each
+diffusers text-to-image pipeline, SDXL and FLUX included, which ship no safety checker). The prompt,
+and SDXL's ``prompt_2`` and SD3's ``prompt_3``, go through the input-stage text guards first; a blocked
+prompt never reaches the model. Each
 generated image then goes through the output-stage image guards in file order (nsfw, then mark),
 each guard receiving the previous one's output, so a blurred image is also marked. Blocked images are
 dropped, not blacked out; the result keeps every verdict so the caller can tell the user why.
@@ -69,7 +70,13 @@ class GuardedDiffusionPipeline:
     def __call__(self, prompt: str | Sequence[str] | None = None, *args: Any,
                  context: Context | None = None, **kwargs: Any) -> GuardedImages:
         context = context or Context()
-        prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
+        prompts = _texts(prompt)
+        # SDXL and SD3 read second and third prompts (prompt_2, prompt_3; prompt_2 may come second
+        # positionally): each reaches a text encoder, so each is checked like the first
+        if args and not isinstance(args[0], int | float):
+            prompts += _texts(args[0])
+        for name in ("prompt_2", "prompt_3"):
+            prompts += _texts(kwargs.get(name))
         prompt_verdicts = [self.guards.check(p, stage=Stage.INPUT, context=context) for p in prompts]
         if any(not v.allowed for v in prompt_verdicts):
             return GuardedImages(prompt_verdicts=prompt_verdicts)
@@ -79,7 +86,8 @@ class GuardedDiffusionPipeline:
         for index, image in enumerate(_images_of(output)):
             if index < len(flagged) and flagged[index]:
                 verdict = _builtin_block()
-                self.guards._record(verdict, context, Stage.OUTPUT, 0.0, Modality.IMAGE)
+                # its hashes go on the record, as for any blocked image (the blacked-out pixels do not)
+                self.guards._record(verdict, context, Stage.OUTPUT, 0.0, Modality.IMAGE, encode_png(image))
             else:
                 verdict = check_image(self.guards, encode_png(image), context=context)
             result.verdicts.append(verdict)
@@ -99,6 +107,17 @@ def check_image(guards: Pipeline, data: bytes, *, context: Context | None = None
     the marks) and record the decision; the pipeline does the chaining."""
     return guards.check(data, stage=Stage.OUTPUT, context=context or Context(stage=Stage.OUTPUT),
                         modality=Modality.IMAGE)
+
+
+def _texts(value: Any) -> list[str]:
+    """A prompt argument as a list of texts: one string, a list of them, or nothing."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return []
 
 
 def _builtin_block() -> Verdict:
@@ -133,7 +152,11 @@ def _from_array(array: Any) -> Image.Image:
     values = np.asarray(array)
     if values.dtype != np.uint8:  # diffusers' "np" output: floats in [0, 1]
         values = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
-    return Image.fromarray(values.squeeze())
+    values = values.squeeze()
+    if values.ndim != 2 and not (values.ndim == 3 and values.shape[-1] in (3, 4)):
+        raise UserError(f"cannot guard an image array of shape {tuple(np.shape(array))} (channels first, or "
+                        "latents?); call the pipeline with output_type='pil' or 'np'")
+    return Image.fromarray(values)
 
 
 def _open(data: bytes) -> Image.Image:

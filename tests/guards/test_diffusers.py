@@ -31,8 +31,8 @@ class FakePipeline:
     output_type: str = "pil"
     builtin_flags: list | None = None
 
-    def __call__(self, prompt, **kwargs):
-        self.calls.append((prompt, kwargs))
+    def __call__(self, prompt, *args, **kwargs):
+        self.calls.append((prompt, *args, kwargs) if args else (prompt, kwargs))
         images = [Image.new("RGB", (32, 32), COLOURS[w]) for w in str(prompt).split() if w in COLOURS]
         if self.output_type == "np":
             import numpy as np
@@ -71,6 +71,18 @@ def test_a_blocked_prompt_never_reaches_the_model() -> None:
     assert result.prompt_verdicts[0].findings[0].category == "S12"
 
 
+@pytest.mark.parametrize(("args", "kwargs"), [
+    (("a forbiddenword",), {}),  # SDXL's prompt_2, positionally
+    ((), {"prompt_2": "a forbiddenword"}),
+    ((), {"prompt_2": ["ok", "a forbiddenword"]}),
+    ((), {"prompt_3": "a forbiddenword"}),  # SD3
+])
+def test_second_and_third_prompts_are_checked_too(args, kwargs) -> None:
+    pipe = FakePipeline()
+    result = guard_diffusers_pipeline(pipe, _guards())("green", *args, **kwargs)
+    assert result.prompt_blocked and pipe.calls == []
+
+
 def test_redacted_images_are_blurred_and_still_marked() -> None:
     result = guard_diffusers_pipeline(FakePipeline(), _guards("redact"))("red")
     (verdict,) = result.verdicts
@@ -86,8 +98,11 @@ def test_arguments_pass_through_and_np_output_is_accepted() -> None:
 
 
 def test_the_builtin_safety_checker_verdict_counts_as_a_block() -> None:
-    result = guard_diffusers_pipeline(FakePipeline(builtin_flags=[True, False]), _guards())("green blue")
+    sink = MemorySink()
+    result = guard_diffusers_pipeline(FakePipeline(builtin_flags=[True, False]), _guards(sink=sink))("green blue")
     assert result.blocked == 1 and result.verdicts[0].findings[0].guard_id == "diffusers-safety-checker"
+    blocked = next(r for r in sink.records if r.get("modality") == "image" and not r["allowed"])
+    assert len(blocked["image"]["sha256"]) == 64 and blocked["image"]["width"] == 32
 
 
 def test_decisions_are_recorded_with_hashes_not_pixels() -> None:
@@ -98,8 +113,14 @@ def test_decisions_are_recorded_with_hashes_not_pixels() -> None:
     assert all(len(r["image"]["sha256"]) == 64 and "dhash" in r["image"] for r in images)
 
 
-@pytest.mark.parametrize("bad", [object(), None])
+@pytest.mark.parametrize("bad", [object(), None, (3, 32, 32), (4, 8, 8)],
+                         ids=["object", "no-images", "channels-first", "latents"])
 def test_a_result_without_pil_images_is_a_user_error(bad) -> None:
+    if isinstance(bad, tuple):  # output_type "pt" or "latent", as numpy arrays
+        import numpy as np
+
+        bad = np.zeros(bad, dtype=np.float32)
+
     class Weird:
         images = [bad] if bad is not None else None
 
