@@ -32,6 +32,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_FRAMES",
     "MAX_PIXELS",
+    "MAX_TOTAL_PIXELS",
     "ImageLoadError",
     "LoadedImage",
     "blur",
@@ -45,6 +46,9 @@ __all__ = [
 MAX_PIXELS = 40_000_000  # 40 MP: above any generator's output, below what a bomb needs
 MAX_BYTES = 50 * 1024 * 1024
 MAX_FRAMES = 64
+# Over every frame decoded: each becomes an RGB copy, so 64 frames of a 40 MP canvas (a 40 KB APNG of
+# one-pixel frames) would take 8 GB. 100 MP is 300 MB of RGB, and 64 frames of 1024x1024.
+MAX_TOTAL_PIXELS = 100_000_000
 _PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})  # what PNG stores as it is
 
 
@@ -78,8 +82,9 @@ class LoadedImage:
 
 
 def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES,
-               max_frames: int = MAX_FRAMES) -> LoadedImage:
-    """Decode ``source`` (bytes, a path or a PIL image) within the limits, or raise ImageLoadError."""
+               max_frames: int = MAX_FRAMES, first_frame_only: bool = False) -> LoadedImage:
+    """Decode ``source`` (bytes, a path or a PIL image) within the limits, or raise ImageLoadError.
+    ``first_frame_only`` decodes frame 0 alone, whatever the frame count (for reading metadata)."""
     from PIL import Image
 
     if isinstance(source, Image.Image):
@@ -88,7 +93,7 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS, max_bytes: 
         data = _read_bytes(source, max_bytes)
     if len(data) > max_bytes:
         raise ImageLoadError(f"image too large to check ({len(data)} > {max_bytes} bytes)")
-    return _decode(data, max_pixels=max_pixels, max_frames=max_frames)
+    return _decode(data, max_pixels=max_pixels, max_frames=max_frames, first_frame_only=first_frame_only)
 
 
 def _read_bytes(source: bytes | bytearray | str | Path, max_bytes: int) -> bytes:
@@ -106,7 +111,7 @@ def _read_bytes(source: bytes | bytearray | str | Path, max_bytes: int) -> bytes
         raise ImageLoadError(f"cannot read image file {path}: {err.strerror or err}") from err
 
 
-def _decode(data: bytes, *, max_pixels: int, max_frames: int) -> LoadedImage:
+def _decode(data: bytes, *, max_pixels: int, max_frames: int, first_frame_only: bool = False) -> LoadedImage:
     from PIL import Image
 
     try:
@@ -119,9 +124,12 @@ def _decode(data: bytes, *, max_pixels: int, max_frames: int) -> LoadedImage:
     if width * height > max_pixels:
         raise ImageLoadError(f"image too large to check ({width}x{height} = {width * height} pixels > "
                              f"{max_pixels}); possibly a decompression bomb")
-    n_frames = int(getattr(image, "n_frames", 1))
+    n_frames = 1 if first_frame_only else int(getattr(image, "n_frames", 1))
     if n_frames > max_frames:
         raise ImageLoadError(f"animated image has {n_frames} frames; at most {max_frames} are checked")
+    if width * height * n_frames > MAX_TOTAL_PIXELS:
+        raise ImageLoadError(f"animated image too large to check ({n_frames} frames of {width}x{height} = "
+                             f"{width * height * n_frames} pixels > {MAX_TOTAL_PIXELS})")
     try:
         frames = tuple(_frames(image, n_frames))
     except ImageLoadError:

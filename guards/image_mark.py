@@ -53,7 +53,7 @@ def mark_image(data: bytes, *, digital_source_type: str = "trainedAlgorithmicMed
 
 def read_marks(data: bytes) -> dict[str, Any]:
     """The AI-generated marks ``data`` carries: XMP DigitalSourceType, PNG text, C2PA presence."""
-    loaded = load_image(data, max_frames=10_000)
+    loaded = load_image(data, first_frame_only=True)  # the marks are metadata: no need to decode every frame
     reader = {"PNG": _read_png, "JPEG": _read_jpeg, "WEBP": _read_webp}.get(loaded.format, _read_other)
     packet, text, c2pa = reader(data)
     marks: dict[str, Any] = {"format": loaded.format, "width": loaded.size[0], "height": loaded.size[1],

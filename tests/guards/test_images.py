@@ -102,6 +102,20 @@ def test_bomb_between_limits_is_refused_before_decoding() -> None:
         load_image(bomb_header(8000, 6000))  # 48 MP: over 40 MP, under Pillow's own bomb limit
 
 
+def test_frames_are_limited_in_total_pixels_and_metadata_reads_decode_one(monkeypatch) -> None:
+    """Many frames on a large canvas (a small APNG of one-pixel frames) would be one RGB copy each."""
+    import clauseguard.guards._images as images
+    from clauseguard.guards.image_mark import read_marks
+
+    data = (IMAGES / "animated.gif").read_bytes()
+    width, height = load_image(data).size
+    monkeypatch.setattr(images, "MAX_TOTAL_PIXELS", width * height * 2)  # 3 frames: one too many
+    with pytest.raises(ImageLoadError, match=r"3 frames of .* pixels > "):
+        load_image(data)
+    assert len(load_image(data, first_frame_only=True).frames) == 1
+    assert read_marks(data)["format"] == "GIF"
+
+
 @pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
 def test_every_frame_of_an_animation_is_loaded(fmt) -> None:
     frames = [Image.new("RGB", (8, 8), c) for c in ("red", "lime", "blue")]
