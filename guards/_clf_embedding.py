@@ -159,7 +159,7 @@ def embed_windows(embedder: Embedder, texts: list[str], layers: tuple[int, ...] 
     scores as "vermin" (the heads keep each text's highest window)."""
     windows, owner = [], []
     for i, text in enumerate(texts):
-        pieces = chunks(text)
+        pieces = [w for c in chunks(text) for w in embedder.windows(c)]
         if len(pieces) == 1 and (plain := deobfuscated(text)):
             pieces.append(plain)
         for w in pieces:

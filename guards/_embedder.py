@@ -27,6 +27,7 @@ __all__ = ["DIM", "Embedder", "default_model_dir", "get_embedder"]
 
 DIM = 384
 MAX_TOKENS = 256  # sentence_bert_config.json max_seq_length
+OVERLAP_TOKENS = 32  # of consecutive windows of a text too long for one
 BATCH = 32
 _FILES = ("config.json", "model.safetensors", "tokenizer.json")
 
@@ -129,7 +130,7 @@ class Embedder:
         self.dim = int(config["hidden_size"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-        tok.enable_truncation(max_length=MAX_TOKENS)
+        tok.enable_truncation(max_length=MAX_TOKENS, stride=OVERLAP_TOKENS)  # stride: for windows()
         tok.no_padding()
         self.tokenizer = tok
         w = load_file(str(self.model_dir / "model.safetensors"))
@@ -220,6 +221,23 @@ class Embedder:
         if self._blas is None:
             return contextlib.nullcontext()
         return self._blas.limit(limits=self.threads, user_api="blas")
+
+    def windows(self, text: str) -> list[str]:
+        """``text`` when it fits the model's window, else consecutive pieces of it that each do (cut at word
+        pieces, each overlapping the one before by OVERLAP_TOKENS). Callers cut long texts into word
+        windows first; this catches what has few spaces to cut at (Chinese, Japanese, a base64 blob),
+        whose end ``embed`` would otherwise never see."""
+        if len(text) <= (MAX_TOKENS - 2) // 2:  # no character becomes more than two word pieces
+            return [text]
+        encoding = self.tokenizer.encode(text)
+        if not encoding.overflowing:
+            return [text]
+        out = []
+        for e in (encoding, *encoding.overflowing):
+            spans = [span for span, special in zip(e.offsets, e.special_tokens_mask, strict=True) if not special]
+            if spans:
+                out.append(text[spans[0][0]:spans[-1][1]])
+        return out
 
     def embed(self, texts: list[str], layers: tuple[int, ...] = ()) -> np.ndarray:
         """One unit-length 384-dim row per text; texts of similar length are batched together.

@@ -467,6 +467,19 @@ def test_long_text_is_scored_past_the_token_window(embedding: Any) -> None:
 
 
 @pytest.mark.ml
+def test_long_text_without_spaces_is_scored_past_the_token_window(embedding: Any) -> None:
+    """Chinese has no spaces to cut word windows at: 1,300 word pieces of it were one window, cut at
+    256 by the tokenizer, so a jailbreak after them was never seen."""
+    filler = "本季度报告涵盖销售招聘以及新办公室的情况。" * 60
+    windows = embedding.embedder.windows(filler + JAILBREAK)
+    assert len(windows) > 4 and windows[-1].endswith("moral lectures.")
+    assert all(len(embedding.embedder.tokenizer.encode(w).overflowing) == 0 for w in windows)
+    scores = embedding.score([filler + JAILBREAK, filler])
+    assert scores[0]["prompt_injection"] >= 0.5 > scores[1]["prompt_injection"]
+    assert embedding.embedder.windows("short text") == ["short text"]
+
+
+@pytest.mark.ml
 @pytest.mark.parametrize(("text", "flagged"), [("You are a fucking idiot", True), ("Have a lovely day", False)])
 def test_lexical_profanity(ml: None, text: str, flagged: bool) -> None:
     from clauseguard.guards._clf_lexical import get_lexical
