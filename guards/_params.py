@@ -77,6 +77,10 @@ def _check_categories(values: list[str]) -> list[str]:
     return values
 
 
+# A score or threshold: a number (1 is 1.0), never `true` or "0.5", which YAML and pydantic would
+# otherwise turn into 1.0 and 0.5 without a word (`thresholds: {S10: true}` switched S10 off).
+Score = Annotated[float, Field(strict=True)]
+
 KEYWORD_LISTS = ("S1", "S4", "S9", "S10", "S11", "S12", "profanity")
 
 
@@ -198,7 +202,7 @@ class ClassifierParams(_Params):
     backends: list[Literal["lexical", "embedding", "transformers"]] = Field(
         default_factory=lambda: ["embedding"], min_length=1)
     categories: list[str] = Field(default_factory=list, description="empty: every category the backends know")
-    thresholds: dict[str, float] = Field(default_factory=dict)
+    thresholds: dict[str, Score] = Field(default_factory=dict)
     model_path: str | None = None
     label_map: dict[str, str] = Field(default_factory=dict,
                                       description="transformers backend: model label -> category id")
@@ -228,6 +232,11 @@ class ClassifierParams(_Params):
     def _model_path(self) -> ClassifierParams:
         if "transformers" in self.backends and not self.model_path:
             raise ValueError("the transformers backend needs model_path (a local folder)")
+        if "transformers" not in self.backends and (self.model_path or self.label_map):
+            given = " and ".join(k for k in ("model_path", "label_map") if getattr(self, k))
+            verb = "apply" if " and " in given else "applies"
+            raise ValueError(f"{given} {verb} only to the transformers backend, which backends "
+                             f"{self.backends} does not list")
         return self
 
 
@@ -237,7 +246,7 @@ class TopicParams(_Params):
     ACTIONS = frozenset({"flag", "disclaim", "block"})
 
     topics: list[Topic] = Field(min_length=1)
-    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    threshold: Score = Field(default=0.5, ge=0.0, le=1.0)
 
 
 class ImageNsfwParams(_Params):
@@ -247,7 +256,7 @@ class ImageNsfwParams(_Params):
     ACTIONS = frozenset({"block", "redact", "flag"})
 
     backend: Literal["opennsfw", "sd_safety_checker"] = "opennsfw"
-    threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    threshold: Score = Field(default=0.8, ge=0.0, le=1.0)
     model_path: str | None = None
 
     @model_validator(mode="after")

@@ -58,6 +58,10 @@ class ClassifierGuard(Guard):
             raise GuardConfigError(f"no backend in {self.params.backends} scores {unknown}; "
                                    f"they score {sorted(known)}", where=f"guard {spec.id!r} params.categories")
         self.categories = list(self.params.categories) or sorted(known)
+        unused = sorted(set(self.params.thresholds) - {"default"} - set(self.categories))
+        if unused:
+            raise GuardConfigError(f"thresholds for {unused}, which this guard does not score; it scores "
+                                   f"{self.categories}", where=f"guard {spec.id!r} params.thresholds")
         self.thresholds = resolve_thresholds(self.categories, self.params.thresholds)
 
     def scores(self, texts: list[str]) -> list[Scores]:

@@ -132,6 +132,29 @@ def test_guard_rejects_category_no_backend_scores(fake: Any) -> None:
         build("classifier", params={"categories": ["S14"]})
 
 
+@pytest.mark.parametrize(("params", "where", "message"), [
+    ({"thresholds": {"profanity": 0.1}}, "params.thresholds", r"for \['profanity'\], which this guard does not"),
+    ({"categories": ["S1"], "thresholds": {"S10": 0.1}}, "params.thresholds", r"for \['S10'\]"),
+    ({"thresholds": {"S10": True}}, "thresholds.S10", "valid number"),  # was 1.0: S10 switched off
+    ({"thresholds": {"S10": "0.4"}}, "thresholds.S10", "valid number"),
+    ({"model_path": "/models/x"}, "model_path", "model_path applies only to the transformers backend"),
+    ({"model_path": "/x", "label_map": {"X": "S1"}}, "backends", "model_path and label_map apply only to the"),
+])
+def test_params_a_guard_would_ignore_are_errors(fake: Any, params: dict, where: str, message: str) -> None:
+    """From guards.yaml each is a GuardConfigError naming file, line and key (the spec's own checks raise
+    pydantic's ValidationError, a ValueError, which the loader wraps)."""
+    fake(embedding={"x": {"S1": 0.1, "S10": 0.1}})
+    with pytest.raises((GuardConfigError, ValueError), match=message) as err:
+        build("classifier", params=params)
+    assert where in str(err.value)
+
+
+def test_a_threshold_may_be_an_integer_and_default_is_always_allowed(fake: Any) -> None:
+    fake(embedding={"x": {"S1": 0.1}})
+    guard = build("classifier", params={"categories": ["S1"], "thresholds": {"default": 1, "S1": 0}})
+    assert guard.thresholds == {"S1": 0.0}
+
+
 def test_importing_guards_loads_no_heavy_library() -> None:
     code = ("import sys, clauseguard.guards.classifier, clauseguard.guards.topic; "
             "print(sorted(m for m in ('torch', 'transformers', 'numpy', 'sklearn') if m in sys.modules))")
