@@ -154,6 +154,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     from PIL import Image
 
     mode = image.mode
+    if mode in ("1", "L", "RGB") and "transparency" in image.info:  # one colour transparent (PNG tRNS)
+        image, mode = image.convert("RGBA"), "RGBA"
     if mode == "RGB":
         return image.copy()
     if mode.startswith("I;16") or mode in ("I", "F"):
@@ -199,7 +201,10 @@ def dhash(image: Image.Image, size: int = 8) -> str:
 
 
 def encode_png(image: Image.Image) -> bytes:
-    """PNG bytes of ``image``, every frame of an animation kept (APNG)."""
+    """PNG bytes of ``image``, every frame of an animation kept (APNG); a mode PNG cannot store (CMYK,
+    LAB, float) becomes the RGB a viewer sees."""
+    if image.mode not in _PNG_MODES:
+        image = to_rgb(image)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", save_all=int(getattr(image, "n_frames", 1)) > 1)
     return buffer.getvalue()

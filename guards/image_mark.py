@@ -18,7 +18,7 @@ from typing import Any
 
 from clauseguard.guards import _xmp
 from clauseguard.guards._base import Context, Guard
-from clauseguard.guards._images import ImageLoadError, encode_png, load_image, refusal
+from clauseguard.guards._images import ImageLoadError, encode_png, load_image, refusal, to_rgb
 from clauseguard.guards._params import Action, ImageMarkParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
@@ -182,7 +182,7 @@ def _draw_label(data: bytes, fmt: str, label: str) -> bytes:
 
     with Image.open(io.BytesIO(data)) as image:
         info = {k: image.info[k] for k in ("exif", "icc_profile") if image.info.get(k)}
-        frames = [_labelled(frame.convert("RGBA"), label, ImageDraw) for frame in ImageSequence.Iterator(image)]
+        frames = [_labelled(_drawable(frame), label, ImageDraw) for frame in ImageSequence.Iterator(image)]
     if fmt == "JPEG":
         frames = [f.convert("RGB") for f in frames]
     out_fmt = fmt if fmt in ("PNG", "JPEG", "WEBP") else "PNG"
@@ -190,6 +190,14 @@ def _draw_label(data: bytes, fmt: str, label: str) -> bytes:
     extra = {"quality": 95} if out_fmt in ("JPEG", "WEBP") else {}
     frames[0].save(buffer, format=out_fmt, save_all=len(frames) > 1, append_images=frames[1:], **info, **extra)
     return buffer.getvalue()
+
+
+def _drawable(frame: Any) -> Any:
+    """An RGBA copy of ``frame`` to draw on: transparency kept; 16-bit, int and float greyscale scaled to
+    8 bits as a viewer sees them (Pillow's own convert clips 16-bit values above 255 to white)."""
+    if frame.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (frame.mode == "P" and "transparency" in frame.info):
+        return frame.convert("RGBA")
+    return to_rgb(frame).convert("RGBA")
 
 
 def _labelled(frame: Any, label: str, draw_module: Any) -> Any:

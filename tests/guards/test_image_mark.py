@@ -126,6 +126,30 @@ def test_visible_label_is_drawn_in_a_corner(fmt) -> None:
     assert read_marks(marked)["ai_generated"] is True
 
 
+def test_visible_label_keeps_a_16_bit_picture_as_a_viewer_sees_it() -> None:
+    """Pillow's convert clips 16-bit values above 255 to white: a grey ramp came out almost all white."""
+    import numpy as np
+
+    ramp = np.tile(np.linspace(0, 65535, 128).astype(np.uint16), (128, 1))
+    buffer = io.BytesIO()
+    Image.fromarray(ramp).save(buffer, format="PNG")
+    marked = Image.open(io.BytesIO(mark_image(buffer.getvalue(), visible_label="AI"))).convert("L")
+    row = np.asarray(marked)[0, :64]  # top row, left half: away from the label
+    assert np.allclose(row, ramp[0, :64] / 257.0, atol=1.5)
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "F", "LAB"])
+@pytest.mark.parametrize("label", [None, "AI"])
+def test_modes_png_cannot_store_are_marked_as_rgb(mode, label) -> None:
+    """A TIFF in CMYK, float or LAB is re-encoded as PNG to carry the mark; PNG cannot store those modes."""
+    image = Image.new("RGB", (32, 32), (200, 30, 30)).convert(mode) if mode != "F" else Image.new("F", (32, 32), 0.5)
+    buffer = io.BytesIO()
+    image.save(buffer, format="TIFF")
+    marked = mark_image(buffer.getvalue(), visible_label=label)
+    assert read_marks(marked)["ai_generated"] is True
+    assert Image.open(io.BytesIO(marked)).format == "PNG"
+
+
 @pytest.mark.parametrize(("fmt", "insert"), [("PNG", "png"), ("JPEG", "jpeg")])
 def test_c2pa_manifest_presence_is_reported(fmt, insert) -> None:
     data = _encode(fmt)

@@ -37,6 +37,13 @@ def _palette_with_transparency() -> Image.Image:
     return image
 
 
+def _colour_key(mode: str, value: object) -> Image.Image:
+    """One colour marked transparent (PNG tRNS), as Pillow reads it back: ``info["transparency"]``."""
+    image = _image(mode, value)
+    image.info["transparency"] = value
+    return image
+
+
 # (mode, builder, the RGB a viewer sees)
 MODES = [
     ("RGB", lambda: _image("RGB", (10, 20, 30)), (10, 20, 30)),
@@ -45,6 +52,8 @@ MODES = [
     ("P", lambda: _palette((200, 0, 0)), (200, 0, 0)),
     ("P transparent", _palette_with_transparency, (255, 255, 255)),
     ("LA transparent", lambda: _image("LA", (0, 0)), (255, 255, 255)),
+    ("RGB colour key", lambda: _colour_key("RGB", (0, 255, 0)), (255, 255, 255)),
+    ("L colour key", lambda: _colour_key("L", 0), (255, 255, 255)),
     ("LA opaque", lambda: _image("LA", (50, 255)), (50, 50, 50)),
     ("RGBA transparent", lambda: _image("RGBA", (0, 0, 0, 0)), (255, 255, 255)),
     ("RGBA half", lambda: _image("RGBA", (0, 0, 0, 128)), (127, 127, 127)),
