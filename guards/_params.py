@@ -248,6 +248,14 @@ class TopicParams(_Params):
     topics: list[Topic] = Field(min_length=1)
     threshold: Score = Field(default=0.5, ge=0.0, le=1.0)
 
+    @field_validator("topics")
+    @classmethod
+    def _once(cls, v: list[Topic]) -> list[Topic]:
+        twice = sorted({t for t in v if v.count(t) > 1})
+        if twice:  # each would add its disclaimer and finding again
+            raise ValueError(f"topics listed more than once: {twice}")
+        return v
+
 
 class ImageNsfwParams(_Params):
     """Sexual-content detector for images; blocks, blurs (redact) or flags."""

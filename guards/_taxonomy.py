@@ -95,8 +95,9 @@ def is_category(name: str) -> bool:
 def canonical_category(name: str) -> str | None:
     """The canonical id for ``name``: itself, an OpenAI or AILuminate label, or a plain name such as
     "hate" or "self-harm" (any case); None when nothing matches."""
-    if name in CATEGORIES or name.upper() in CATEGORIES:
-        return name if name in CATEGORIES else name.upper()
+    for candidate in (name, name.upper(), name.lower()):  # "s14" -> S14, "PII" -> pii
+        if candidate in CATEGORIES:
+            return candidate
     for table in (OPENAI_EVAL_CODES, OPENAI_TO_CATEGORY, AILUMINATE_TO_CATEGORY):
         if name in table:
             return table[name]

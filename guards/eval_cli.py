@@ -93,7 +93,7 @@ def _group(item: dict[str, Any], by: str, where: str) -> str:
 
 def _parse_line(line: str, base: Path, where: str, by: str | None = None) -> EvalItem:
     try:
-        item = json.loads(line)
+        item = json.loads(line.rstrip("\r\n"))  # a fault at the end: its own column
     except json.JSONDecodeError as err:
         raise UserError(f"invalid JSON: {err.msg} (column {err.colno})", where=where) from err
     if not isinstance(item, dict):
@@ -108,15 +108,18 @@ def read_items(path: Path, limit: int | None = None, by: str | None = None) -> l
     """The labelled items of a JSONL file (the first ``limit`` when given); blank lines are skipped.
     With ``by``, each item's group is its value of that key."""
     items: list[EvalItem] = []
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                if limit is not None and len(items) >= limit:
-                    break
-                if line.strip():
-                    items.append(_parse_line(line, path.parent, f"{path}:{number}", by))
-    except UnicodeDecodeError as err:
-        raise UserError(f"the data file is not UTF-8 text ({err.reason})", where=str(path)) from err
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if limit is not None and len(items) >= limit:
+                break
+            where = f"{path}:{number}"
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise UserError(f"not UTF-8 text ({err.reason} at byte {err.start + 1} of the line)",
+                                where=where) from err
+            if line.strip():
+                items.append(_parse_line(line, path.parent, where, by))
     if not items:
         raise UserError("no labelled items in the data file", where=str(path))
     return items

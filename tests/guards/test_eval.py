@@ -282,13 +282,28 @@ def test_bad_lines_name_file_line_and_key(tmp_path: Path, line: str, where: str,
     assert result.exception.where == f"{data.parent / where}" and message in result.exception.message
 
 
-@pytest.mark.parametrize("content", [b"", b"\n\n", b"\xff\xfe"])
-def test_empty_or_undecodable_data_is_a_user_error(tmp_path: Path, content: bytes) -> None:
+@pytest.mark.parametrize("content", [b"", b"\n\n"])
+def test_empty_data_is_a_user_error(tmp_path: Path, content: bytes) -> None:
     data = tmp_path / "d.jsonl"
     data.write_bytes(content)
     with pytest.raises(UserError) as info:
         read_items(data)
     assert info.value.where == str(data)
+
+
+def test_a_line_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_bytes(b'\xef\xbb\xbf{"text": "a BOM first is fine", "label": 0}\n{"text": "caf\xe9", "label": 0}\n')
+    with pytest.raises(UserError, match=r"not UTF-8 text .* at byte 14 of the line") as info:
+        read_items(data)
+    assert info.value.where == f"{data}:2"
+
+
+def test_invalid_json_names_the_column_of_the_fault(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "a", "label": 1\n')  # the closing brace is missing at column 25
+    with pytest.raises(UserError, match=r"invalid JSON: .*\(column 25\)"):
+        read_items(data)
 
 
 def test_rate_limits_do_not_turn_into_blocks(tmp_path: Path) -> None:
@@ -400,7 +415,7 @@ def test_model_scores_below_threshold_rank_items_but_do_not_count_as_detections(
 @pytest.mark.parametrize(("name", "canonical"), [
     ("S1", "S1"), ("hate", "S10"), ("Self-Harm", "S11"), ("self-harm/intent", "S11"), ("H2", "S10"),
     ("sexual/minors", "S4"), ("Violent Crimes", "S1"), ("jailbreak", "prompt_injection"), ("vcr", "S1"),
-    ("derogation", None), ("", None),
+    ("PII", "pii"), ("s14", "S14"), ("Prompt_Injection", "prompt_injection"), ("derogation", None), ("", None),
 ])
 def test_canonical_category(name: str, canonical: str | None) -> None:
     from clauseguard.guards._taxonomy import canonical_category

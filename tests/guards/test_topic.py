@@ -59,6 +59,12 @@ def test_topic_block_and_messages(fake_detector: None, ctx: Context) -> None:
     assert verdict.findings[0].message == "We do not give medical advice (Terms §4)."
 
 
+def test_a_topic_listed_twice_is_an_error(fake_detector: None) -> None:
+    """It would add its disclaimer, and its finding, twice."""
+    with pytest.raises(ValueError, match=r"more than once: \['medical'\]"):
+        build("topic", on_fail="disclaim", params={"topics": ["medical", "legal", "medical"]})
+
+
 def test_detect_topics_rejects_unknown_topic(fake_detector: None) -> None:
     from clauseguard.guards.topic import detect_topics
 
