@@ -61,7 +61,9 @@ class LoadedImage:
     """A decoded image: its encoded bytes, what it is, and each frame as RGB.
 
     ``data`` is the encoded image (PNG bytes when the caller gave a PIL image); ``frames`` are the
-    frames as a viewer sees them, in RGB.
+    frames as a viewer sees them, in RGB, transparency on white. ``on_black`` holds the same frames on
+    black when the image has transparency (empty otherwise): a picture drawn in the alpha channel of
+    a white image is blank on white and plain on a dark page, so a judge of content scores both.
     """
 
     data: bytes
@@ -69,6 +71,7 @@ class LoadedImage:
     mode: str
     size: tuple[int, int]
     frames: tuple[Image.Image, ...]
+    on_black: tuple[Image.Image, ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -131,26 +134,39 @@ def _decode(data: bytes, *, max_pixels: int, max_frames: int, first_frame_only: 
         raise ImageLoadError(f"animated image too large to check ({n_frames} frames of {width}x{height} = "
                              f"{width * height * n_frames} pixels > {MAX_TOTAL_PIXELS})")
     try:
-        frames = tuple(_frames(image, n_frames))
+        frames, on_black = _frames(image, n_frames)
     except ImageLoadError:
         raise
     except Exception as err:  # truncated data, bad chunk, bomb, ...: cannot be checked
         raise ImageLoadError(f"image cannot be decoded: {type(err).__name__}: {err}") from err
     return LoadedImage(data=data, format=image.format or "unknown", mode=image.mode, size=(width, height),
-                       frames=frames)
+                       frames=frames, on_black=on_black)
 
 
-def _frames(image: Image.Image, n_frames: int) -> list[Image.Image]:
-    out = []
+def _frames(image: Image.Image, n_frames: int) -> tuple[tuple[Image.Image, ...], tuple[Image.Image, ...]]:
+    """Each frame in RGB on white, and on black too when the image has transparency."""
+    out, on_black, transparent = [], [], False
     for index in range(n_frames):
         image.seek(index)
         image.load()
         out.append(to_rgb(image))
-    return out
+        if has_transparency(image):
+            transparent = True
+            on_black.append(to_rgb(image, background=(0, 0, 0)))
+        else:  # an opaque frame looks the same on any page
+            on_black.append(out[-1])
+    return tuple(out), tuple(on_black) if transparent else ()
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """The RGB picture a viewer sees: alpha composited on white; 16-bit, int and float rescaled."""
+def has_transparency(image: Image.Image) -> bool:
+    """An alpha channel, or one colour marked transparent (palette or PNG tRNS)."""
+    return image.mode in ("LA", "RGBA", "PA", "RGBa", "La") or (
+        image.mode in ("1", "L", "P", "RGB") and "transparency" in image.info)
+
+
+def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """The RGB picture a viewer sees: alpha composited on ``background`` (white); 16-bit, int and float
+    rescaled."""
     from PIL import Image
 
     mode = image.mode
@@ -167,8 +183,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         image = image.convert(mode)
     if mode in ("LA", "RGBA"):
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+        backdrop = Image.new("RGBA", rgba.size, (*background, 255))
+        return Image.alpha_composite(backdrop, rgba).convert("RGB")
     return image.convert("RGB")
 
 

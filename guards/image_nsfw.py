@@ -171,22 +171,23 @@ class ImageNsfwGuard(Guard):
             image = load_image(bytes(content))
         except ImageLoadError as err:
             return refusal(self, content, err)
-        scores = [float(s) for s in self.scorer(image.frames)]
-        if len(scores) != len(image.frames) or not all(0.0 <= s <= 1.0 for s in scores):
-            raise GuardError(f"scorer returned {scores!r} for {len(image.frames)} frame(s); "
+        views = image.frames + image.on_black  # transparency judged on white and on black
+        scores = [float(s) for s in self.scorer(views)]
+        if len(scores) != len(views) or not all(0.0 <= s <= 1.0 for s in scores):
+            raise GuardError(f"scorer returned {scores!r} for {len(views)} frame(s); "
                                  "expected one score in [0, 1] per frame")
         worst = max(range(len(scores)), key=scores.__getitem__)
         if scores[worst] < self.threshold:
             return Verdict.allow(content, self.id)
-        return self._verdict_on(image, worst, scores[worst])
+        return self._verdict_on(image, views[worst], worst % len(image.frames), scores[worst])
 
-    def _verdict_on(self, image: LoadedImage, frame: int, score: float) -> Verdict:
+    def _verdict_on(self, image: LoadedImage, view: Image.Image, frame: int, score: float) -> Verdict:
         finding = self.finding("S12", score=score)
         metadata = {"image": image.describe(), "nsfw": {"backend": self.params.backend, "score": round(score, 4),
                                                         "frame": frame, "threshold": self.threshold}}
         if finding.action is Action.BLOCK:
             return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,),
                            guard_id=self.id, metadata=metadata)
-        output = blur(image.frames[frame]) if finding.action is Action.REDACT else image.data
+        output = blur(view) if finding.action is Action.REDACT else image.data
         return Verdict(allowed=True, action=finding.action, output=output, findings=(finding,), guard_id=self.id,
                        metadata=metadata)

@@ -51,6 +51,32 @@ def test_actions(ctx, on_fail, score, allowed, action) -> None:
     assert verdict.metadata["image"]["sha256"] and verdict.metadata["nsfw"]["score"] == score
 
 
+def _picture_in_the_alpha_channel() -> bytes:
+    """White everywhere; a dark square drawn only by the alpha channel: blank on white, plain on black."""
+    alpha = Image.new("L", (64, 64), 0)
+    alpha.paste(255, (16, 16, 48, 48))
+    image = Image.new("RGBA", (64, 64), (255, 255, 255, 255))
+    image.putalpha(alpha)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _not_blank(frames):
+    return [1.0 if min(f.convert("L").getdata()) < 128 else 0.0 for f in frames]
+
+
+def test_transparency_is_judged_on_black_as_well_as_on_white(ctx) -> None:
+    from clauseguard.guards._images import load_image
+
+    data = _picture_in_the_alpha_channel()
+    loaded = load_image(data)
+    assert _not_blank(loaded.frames) == [0.0] and _not_blank(loaded.on_black) == [1.0]
+    verdict = ImageNsfwGuard(_spec("redact"), scorer=_not_blank).check(data, ctx)
+    assert verdict.action is Action.REDACT and verdict.metadata["nsfw"]["frame"] == 0
+    assert load_image((IMAGES / "text.png").read_bytes()).on_black == ()  # opaque: judged once
+
+
 def test_redact_returns_a_blur_not_the_image_and_not_a_black_square(ctx) -> None:
     data = (IMAGES / "text.png").read_bytes()
     verdict = ImageNsfwGuard(_spec("redact"), scorer=_fixed(0.99)).check(data, ctx)
