@@ -37,18 +37,25 @@ def mark_image(data: bytes, *, digital_source_type: str = "trainedAlgorithmicMed
     """``data`` with the AI-generated marks written in; raises ImageLoadError for a non-image."""
     loaded = load_image(data)
     uri = _xmp.dst_uri(digital_source_type)
+    # Drawing a label re-encodes the image, which drops the XMP packet and PNG text it carried: the mark
+    # goes into the original packet, and the original text chunks go back in.
+    packet, texts = None, []
     if visible_label:
+        reader = {"PNG": _read_png, "JPEG": _read_jpeg, "WEBP": _read_webp}.get(loaded.format, _read_other)
+        packet = reader(data)[0]
+        if loaded.format == "PNG":
+            texts = [(k, p) for k, p in _xmp.png_chunks(data) if k in _TEXT_CHUNKS and not _is_ours(k, p)]
         data, fmt = _draw_label(loaded.data, loaded.format, visible_label), loaded.format
         fmt = fmt if fmt in ("PNG", "JPEG", "WEBP") else "PNG"
     else:
         fmt = loaded.format
     if fmt == "PNG":
-        return _mark_png(data, uri, visible_label)
+        return _mark_png(data, uri, visible_label, packet, texts)
     if fmt == "JPEG":
-        return _mark_jpeg(data, uri)
+        return _mark_jpeg(data, uri, packet)
     if fmt == "WEBP":
-        return _mark_webp(data, uri)
-    return _mark_png(_reencode(data, "PNG"), uri, visible_label)
+        return _mark_webp(data, uri, packet)
+    return _mark_png(_reencode(data, "PNG"), uri, visible_label, packet or _read_other(data)[0])
 
 
 def read_marks(data: bytes) -> dict[str, Any]:
@@ -72,10 +79,18 @@ def read_marks(data: bytes) -> dict[str, Any]:
 
 # -- PNG ----------------------------------------------------------------------------------------------
 
-def _mark_png(data: bytes, uri: str, label: str | None) -> bytes:
+_TEXT_CHUNKS = (b"tEXt", b"iTXt", b"zTXt")
+
+
+def _mark_png(data: bytes, uri: str, label: str | None, base: bytes | None = None,
+              texts: list[tuple[bytes, bytes]] | None = None) -> bytes:
+    """``base``: the packet to extend when ``data`` has none (the original's, before a label re-encoded
+    it); ``texts``: text chunks to put back (likewise)."""
     chunks = _xmp.png_chunks(data)
-    packet = _new_packet(_png_packet(chunks), uri)
+    packet = _new_packet(_png_packet(chunks) or base, uri)
     kept = [(k, p) for k, p in chunks if not _is_ours(k, p)]
+    if texts:
+        kept[1:1] = texts
     ours = [_xmp.png_itxt(_xmp.PNG_XMP_KEYWORD, packet),
             _xmp.png_chunk(b"tEXt", b"AI-Generated\x00true"),
             _xmp.png_chunk(b"tEXt", b"DigitalSourceType\x00" + uri.encode("latin-1"))]
@@ -87,13 +102,13 @@ def _mark_png(data: bytes, uri: str, label: str | None) -> bytes:
 
 
 def _is_ours(kind: bytes, payload: bytes) -> bool:
-    text = _xmp.png_text(kind, payload) if kind in (b"tEXt", b"iTXt", b"zTXt") else None
+    text = _xmp.png_text(kind, payload) if kind in _TEXT_CHUNKS else None
     return text is not None and (text[0] in AI_TEXT_KEYS or text[0] == _xmp.PNG_XMP_KEYWORD.decode())
 
 
 def _png_packet(chunks: list[tuple[bytes, bytes]]) -> bytes | None:
-    for kind, payload in chunks:
-        if kind == b"iTXt" and payload.startswith(_xmp.PNG_XMP_KEYWORD + b"\x00"):
+    for kind, payload in chunks:  # iTXt by the XMP spec; zTXt and tEXt as some writers do
+        if kind in _TEXT_CHUNKS and payload.startswith(_xmp.PNG_XMP_KEYWORD + b"\x00"):
             text = _xmp.png_text(kind, payload)
             return text[1].encode("utf-8") if text else None
     return None
@@ -108,9 +123,9 @@ def _read_png(data: bytes) -> tuple[bytes | None, dict[str, str], bool]:
 
 # -- JPEG ---------------------------------------------------------------------------------------------
 
-def _mark_jpeg(data: bytes, uri: str) -> bytes:
+def _mark_jpeg(data: bytes, uri: str, base: bytes | None = None) -> bytes:
     segments, rest = _xmp.jpeg_segments(data)
-    packet = _new_packet(_jpeg_packet(segments), uri)
+    packet = _new_packet(_jpeg_packet(segments) or base, uri)
     kept = [(m, p) for m, p in segments if not (m == 0xE1 and p.startswith(_xmp.JPEG_XMP_HEADER))]
     at = 0
     while at < len(kept) and kept[at][0] in (0xE0, 0xE1):  # after JFIF and Exif, which must lead
@@ -132,8 +147,8 @@ def _read_jpeg(data: bytes) -> tuple[bytes | None, dict[str, str], bool]:
 
 # -- WebP and the rest --------------------------------------------------------------------------------
 
-def _mark_webp(data: bytes, uri: str) -> bytes:
-    packet = _new_packet(_read_webp(data)[0], uri)
+def _mark_webp(data: bytes, uri: str, base: bytes | None = None) -> bytes:
+    packet = _new_packet(_read_webp(data)[0] or base, uri)
     return _reencode(data, "WEBP", xmp=packet)
 
 

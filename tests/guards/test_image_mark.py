@@ -71,26 +71,52 @@ def test_pixels_and_other_metadata_are_kept(fmt) -> None:
     assert TRAINED in after.info["xmp"].decode() if isinstance(after.info["xmp"], bytes) else after.info["xmp"]
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
-def test_an_existing_xmp_packet_is_extended_not_replaced(fmt) -> None:
-    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-              b'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
-              b"<dc:creator><rdf:Seq><rdf:li>Ada</rdf:li></rdf:Seq></dc:creator>"
-              b"</rdf:Description></rdf:RDF></x:xmpmeta>")
+PACKET = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+          b'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+          b"<dc:creator><rdf:Seq><rdf:li>Ada</rdf:li></rdf:Seq></dc:creator>"
+          b"</rdf:Description></rdf:RDF></x:xmpmeta>")
+
+
+def _with_metadata(fmt: str, xmp_chunk: str = "iTXt") -> bytes:
+    """The test picture carrying an XMP packet by Ada (and, as PNG, a Comment text chunk)."""
     image = Image.open(io.BytesIO(_encode("PNG"))).convert("RGB")
     buffer = io.BytesIO()
     if fmt == "PNG":
         from PIL.PngImagePlugin import PngInfo
 
         info = PngInfo()
-        info.add_itxt("XML:com.adobe.xmp", packet.decode())
+        if xmp_chunk == "iTXt":
+            info.add_itxt("XML:com.adobe.xmp", PACKET.decode())
+        else:
+            info.add_text("XML:com.adobe.xmp", PACKET.decode(), zip=True)
+        info.add_text("Comment", "shot on a Tuesday")
         image.save(buffer, format="PNG", pnginfo=info)
     else:
-        image.save(buffer, format="JPEG", xmp=packet)
-    marked = mark_image(mark_image(buffer.getvalue()))  # twice: still one packet, one value
+        image.save(buffer, format="JPEG", xmp=PACKET)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_an_existing_xmp_packet_is_extended_not_replaced(fmt) -> None:
+    marked = mark_image(mark_image(_with_metadata(fmt)))  # twice: still one packet, one value
     assert read_marks(marked)["digital_source_type"] == TRAINED
     assert marked.count(b"Ada") == 1  # PNG below: the XMP packet and the tEXt chunk
     assert marked.count(b"trainedAlgorithmicMedia") == (2 if fmt == "PNG" else 1)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_visible_label_keeps_the_xmp_packet_and_png_text(fmt) -> None:
+    """Drawing the label re-encodes the picture, which dropped the creator and the PNG's Comment."""
+    marked = mark_image(_with_metadata(fmt), visible_label="AI-generated")
+    marks = read_marks(marked)
+    assert marks["digital_source_type"] == TRAINED and b"<rdf:li>Ada</rdf:li>" in marked
+    if fmt == "PNG":
+        assert marks["png_text"]["Comment"] == "shot on a Tuesday"
+
+
+def test_an_xmp_packet_in_a_compressed_text_chunk_is_extended() -> None:
+    marked = mark_image(_with_metadata("PNG", xmp_chunk="zTXt"))
+    assert read_marks(marked)["digital_source_type"] == TRAINED and b"<rdf:li>Ada</rdf:li>" in marked
 
 
 @pytest.mark.parametrize("evil", [
