@@ -222,7 +222,10 @@ def encode_png(image: Image.Image) -> bytes:
     if image.mode not in _PNG_MODES:
         image = to_rgb(image)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", save_all=int(getattr(image, "n_frames", 1)) > 1)
+    animated = int(getattr(image, "n_frames", 1)) > 1
+    # how often it plays (0: forever); a GIF without a loop count plays once, which APNG must say
+    plays = {"loop": int(image.info.get("loop", 1 if image.format == "GIF" else 0))} if animated else {}
+    image.save(buffer, format="PNG", save_all=animated, **plays)
     return buffer.getvalue()
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "read_digital_source_type",
     "set_digital_source_type",
     "webp_chunks",
+    "webp_with_xmp",
 ]
 
 DST_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -227,3 +228,27 @@ def webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
         chunks.append((kind, data[pos + 8:pos + 8 + size]))
         pos += 8 + size + (size & 1)
     return chunks
+
+
+def webp_with_xmp(data: bytes, packet: bytes, size: tuple[int, int], alpha: bool) -> bytes:
+    """``data`` with its XMP chunk set to ``packet``, every other chunk (pixels, frames and their timing,
+    ICC, Exif) byte for byte. A simple WebP (one VP8 or VP8L chunk) gets the extended header (VP8X) that
+    metadata needs, with the canvas ``size`` and ``alpha`` flag; the XMP chunk goes last, as the
+    container's chunk order asks."""
+    chunks = [(k, p) for k, p in webp_chunks(data) if k != b"XMP "]
+    if not chunks:
+        raise XmpError("WebP file has no chunks")
+    if chunks[0][0] == b"VP8X":
+        header = bytearray(chunks[0][1])
+        if len(header) < 10:
+            raise XmpError("WebP VP8X chunk is too short")
+        header[0] |= 0x04  # XMP present
+        chunks[0] = (b"VP8X", bytes(header))
+    else:
+        width, height = size
+        flags = 0x04 | (0x10 if alpha else 0)
+        header = (bytes([flags, 0, 0, 0]) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little"))
+        chunks.insert(0, (b"VP8X", header))
+    chunks.append((b"XMP ", packet))
+    body = b"".join(k + len(p).to_bytes(4, "little") + p + (b"\x00" if len(p) & 1 else b"") for k, p in chunks)
+    return b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WEBP" + body

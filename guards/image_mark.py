@@ -148,8 +148,13 @@ def _read_jpeg(data: bytes) -> tuple[bytes | None, dict[str, str], bool]:
 # -- WebP and the rest --------------------------------------------------------------------------------
 
 def _mark_webp(data: bytes, uri: str, base: bytes | None = None) -> bytes:
+    """The XMP chunk written into the container: pixels, frame timing and lossless coding untouched."""
+    from PIL import Image
+
     packet = _new_packet(_read_webp(data)[0] or base, uri)
-    return _reencode(data, "WEBP", xmp=packet)
+    with Image.open(io.BytesIO(data)) as image:
+        size, alpha = image.size, image.mode in ("RGBA", "LA", "PA")
+    return _xmp.webp_with_xmp(data, packet, size, alpha)
 
 
 def _read_webp(data: bytes) -> tuple[bytes | None, dict[str, str], bool]:
@@ -197,14 +202,27 @@ def _draw_label(data: bytes, fmt: str, label: str) -> bytes:
 
     with Image.open(io.BytesIO(data)) as image:
         info = {k: image.info[k] for k in ("exif", "icc_profile") if image.info.get(k)}
-        frames = [_labelled(_drawable(frame), label, ImageDraw) for frame in ImageSequence.Iterator(image)]
+        frames, durations = [], []
+        for frame in ImageSequence.Iterator(image):
+            frames.append(_labelled(_drawable(frame), label, ImageDraw))
+            durations.append(frame.info.get("duration", 0))  # after decoding: WebP sets it then
+        if len(frames) > 1:  # each frame's own timing, and how often the animation plays
+            info.update(duration=durations, loop=_plays(image))
     if fmt == "JPEG":
         frames = [f.convert("RGB") for f in frames]
     out_fmt = fmt if fmt in ("PNG", "JPEG", "WEBP") else "PNG"
     buffer = io.BytesIO()
     extra = {"quality": 95} if out_fmt in ("JPEG", "WEBP") else {}
+    if out_fmt == "WEBP" and any(k == b"VP8L" for k, _ in _xmp.webp_chunks(data)):
+        extra = {"lossless": True}
     frames[0].save(buffer, format=out_fmt, save_all=len(frames) > 1, append_images=frames[1:], **info, **extra)
     return buffer.getvalue()
+
+
+def _plays(image: Any) -> int:
+    """How many times an animation plays, as APNG and WebP count (0: forever). A GIF without a loop
+    count plays once."""
+    return int(image.info.get("loop", 1 if image.format == "GIF" else 0))
 
 
 def _drawable(frame: Any) -> Any:

@@ -235,3 +235,49 @@ def test_inspect_prints_the_marks(cli, capsys, tmp_path, marked, ai) -> None:
 def test_inspect_non_image_is_a_user_error(cli, capsys, name) -> None:
     assert cli(["inspect", str(IMAGES / name)]) == 2
     assert "not a readable image" in capsys.readouterr().err
+
+
+def _animation(fmt: str, durations: list[int], **options: object) -> bytes:
+    frames = [Image.new("RGB", (24, 24), c) for c in ((200, 0, 0), (0, 200, 0), (0, 0, 200))][:len(durations)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format=fmt, save_all=True, append_images=frames[1:], duration=durations, **options)
+    return buffer.getvalue()
+
+
+def _durations(data: bytes) -> list[int]:
+    from PIL import ImageSequence
+
+    with Image.open(io.BytesIO(data)) as image:
+        return [(frame.load(), frame.info["duration"])[1] for frame in ImageSequence.Iterator(image)]
+
+
+@pytest.mark.parametrize("label", [None, "AI"])
+def test_webp_animation_keeps_each_frames_timing(label) -> None:
+    marked = mark_image(_animation("WEBP", [100, 500, 900]), visible_label=label)
+    assert _durations(marked) == [100, 500, 900] and read_marks(marked)["ai_generated"] is True
+
+
+@pytest.mark.parametrize("lossless", [True, False])
+def test_webp_is_marked_in_its_container_without_re_encoding(lossless) -> None:
+    """A simple WebP gets the extended header that metadata needs; its pixel chunk is kept byte for byte."""
+    from clauseguard.guards import _xmp
+
+    buffer = io.BytesIO()
+    Image.new("RGBA" if lossless else "RGB", (30, 20), (10, 120, 240, 200)[:4 if lossless else 3]).save(
+        buffer, format="WEBP", lossless=lossless, quality=80)
+    original = buffer.getvalue()
+    marked = mark_image(original)
+    pixels = {k: p for k, p in _xmp.webp_chunks(original) if k in (b"VP8 ", b"VP8L")}
+    assert pixels and all(p in dict(_xmp.webp_chunks(marked)).values() for p in pixels.values())
+    assert read_marks(marked)["digital_source_type"] == TRAINED
+    with Image.open(io.BytesIO(marked)) as image:
+        assert image.size == (30, 20) and image.mode == ("RGBA" if lossless else "RGB")
+        image.load()
+
+
+@pytest.mark.parametrize(("loop", "plays"), [(None, 1), (0, 0), (3, 3)])
+def test_a_gif_plays_as_often_after_marking(loop, plays) -> None:
+    gif = _animation("GIF", [100, 200], **({} if loop is None else {"loop": loop}))
+    marked = mark_image(gif)
+    with Image.open(io.BytesIO(marked)) as image:
+        assert image.format == "PNG" and image.n_frames == 2 and image.info.get("loop") == plays
