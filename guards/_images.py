@@ -216,7 +216,7 @@ def dhash(image: Image.Image, size: int = 8) -> str:
     return f"{bits:0{size * size // 4}x}"
 
 
-def encode_png(image: Image.Image) -> bytes:
+def encode_png(image: Image.Image, **options: Any) -> bytes:
     """PNG bytes of ``image``, every frame of an animation kept (APNG); a mode PNG cannot store (CMYK,
     LAB, float) becomes the RGB a viewer sees."""
     if image.mode not in _PNG_MODES:
@@ -225,7 +225,7 @@ def encode_png(image: Image.Image) -> bytes:
     animated = int(getattr(image, "n_frames", 1)) > 1
     # how often it plays (0: forever); a GIF without a loop count plays once, which APNG must say
     plays = {"loop": int(image.info.get("loop", 1 if image.format == "GIF" else 0))} if animated else {}
-    image.save(buffer, format="PNG", save_all=animated, **plays)
+    image.save(buffer, format="PNG", save_all=animated, **plays, **options)
     return buffer.getvalue()
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from clauseguard.guards import _xmp
 from clauseguard.guards._base import Context, Guard
-from clauseguard.guards._images import ImageLoadError, encode_png, load_image, refusal, to_rgb
+from clauseguard.guards._images import _PNG_MODES, ImageLoadError, encode_png, load_image, refusal, to_rgb
 from clauseguard.guards._params import Action, ImageMarkParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
@@ -55,7 +55,7 @@ def mark_image(data: bytes, *, digital_source_type: str = "trainedAlgorithmicMed
         return _mark_jpeg(data, uri, packet)
     if fmt == "WEBP":
         return _mark_webp(data, uri, packet)
-    return _mark_png(_reencode(data, "PNG"), uri, visible_label, packet or _read_other(data)[0])
+    return _mark_png(_as_png(data), uri, visible_label, packet or _read_other(data)[0])
 
 
 def read_marks(data: bytes) -> dict[str, Any]:
@@ -182,18 +182,15 @@ def _new_packet(existing: bytes | None, uri: str) -> bytes:
         return _xmp.build_packet(uri)
 
 
-def _reencode(data: bytes, fmt: str, **options: Any) -> bytes:
-    """Re-encode with Pillow, keeping every frame, Exif and ICC profile."""
+def _as_png(data: bytes) -> bytes:
+    """A GIF, BMP, TIFF, ... as PNG (animations as APNG), keeping its Exif (a PNG eXIf chunk) and its ICC
+    profile where the pixels keep their mode (a CMYK profile does not describe the RGB they become)."""
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:
-        if fmt == "PNG":
-            return encode_png(image)
-        keep = {k: image.info[k] for k in ("exif", "icc_profile") if image.info.get(k)}
-        buffer = io.BytesIO()
-        image.save(buffer, format=fmt, save_all=int(getattr(image, "n_frames", 1)) > 1, quality=95,
-                   **keep, **options)
-        return buffer.getvalue()
+        exif = image.getexif()
+        icc = image.info.get("icc_profile") if image.mode in _PNG_MODES else None
+        return encode_png(image, **({"exif": exif} if exif else {}), **({"icc_profile": icc} if icc else {}))
 
 
 def _draw_label(data: bytes, fmt: str, label: str) -> bytes:

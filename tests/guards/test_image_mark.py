@@ -281,3 +281,14 @@ def test_a_gif_plays_as_often_after_marking(loop, plays) -> None:
     marked = mark_image(gif)
     with Image.open(io.BytesIO(marked)) as image:
         assert image.format == "PNG" and image.n_frames == 2 and image.info.get("loop") == plays
+
+
+def test_a_tiff_marked_as_png_keeps_its_exif_and_xmp() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"  # Make
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (90, 90, 90)).save(buffer, format="TIFF", exif=exif, tiffinfo={700: PACKET})
+    marked = mark_image(buffer.getvalue())
+    with Image.open(io.BytesIO(marked)) as image:
+        assert image.format == "PNG" and image.getexif().get(0x010F) == "CameraMaker"
+    assert read_marks(marked)["digital_source_type"] == TRAINED and b"<rdf:li>Ada</rdf:li>" in marked
