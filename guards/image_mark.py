@@ -199,6 +199,8 @@ def _draw_label(data: bytes, fmt: str, label: str) -> bytes:
 
     with Image.open(io.BytesIO(data)) as image:
         info = {k: image.info[k] for k in ("exif", "icc_profile") if image.info.get(k)}
+        if image.mode not in ("RGB", "RGBA", "P", "PA"):  # the labelled pixels are RGB: a grey or CMYK
+            info.pop("icc_profile", None)                   # profile would no longer describe them
         frames, durations = [], []
         for frame in ImageSequence.Iterator(image):
             frames.append(_labelled(_drawable(frame), label, ImageDraw))

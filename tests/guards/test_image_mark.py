@@ -290,3 +290,20 @@ def test_a_tiff_marked_as_png_keeps_its_exif_and_xmp() -> None:
     with Image.open(io.BytesIO(marked)) as image:
         assert image.format == "PNG" and image.getexif().get(0x010F) == "CameraMaker"
     assert read_marks(marked)["digital_source_type"] == TRAINED and b"<rdf:li>Ada</rdf:li>" in marked
+
+
+def _icc_header(space: bytes) -> bytes:
+    """The 132-byte header of an ICC profile for colour space ``space`` (bytes 16-20), enough for Pillow."""
+    header = bytearray(132)
+    header[0:4], header[8:12], header[12:16] = (132).to_bytes(4, "big"), b"\x04\x20\x00\x00", b"mntr"
+    header[16:20], header[20:24], header[36:40] = space, b"XYZ ", b"acsp"
+    return bytes(header)
+
+
+@pytest.mark.parametrize(("mode", "space", "kept"), [("L", b"GRAY", False), ("CMYK", b"CMYK", False),
+                                                      ("RGB", b"RGB ", True)])
+def test_a_label_keeps_the_icc_profile_only_where_it_still_describes_the_pixels(mode, space, kept) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (90, 140, 200)).convert(mode).save(buffer, format="JPEG", icc_profile=_icc_header(space))
+    with Image.open(io.BytesIO(mark_image(buffer.getvalue(), visible_label="AI"))) as image:
+        assert image.mode == "RGB" and ("icc_profile" in image.info) is kept
