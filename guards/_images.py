@@ -121,7 +121,9 @@ def _decode(data: bytes, *, max_pixels: int, max_frames: int, first_frame_only: 
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as err:
         raise ImageLoadError(f"image too large to check; possibly a decompression bomb ({err})") from err
-    except Exception as err:  # any decoder failure: the image cannot be checked
+    except Image.UnidentifiedImageError as err:  # Pillow's message names its BytesIO, not the file
+        raise ImageLoadError("not a readable image: no image format recognised in its bytes") from err
+    except Exception as err:  # any other decoder failure: the image cannot be checked
         raise ImageLoadError(f"not a readable image: {type(err).__name__}: {err}") from err
     width, height = image.size
     if width * height > max_pixels:

@@ -29,6 +29,8 @@ def inspect(image: Path) -> None:
         raise UserError(f"file too large to inspect (over {MAX_BYTES} bytes)", where=str(image))
     try:
         marks = read_marks(image.read_bytes())
-    except (ImageLoadError, XmpError) as err:
-        raise UserError(f"not a readable image: {err}", where=str(image)) from err
+    except ImageLoadError as err:  # its message says what is wrong with the image
+        raise UserError(str(err), where=str(image)) from err
+    except XmpError as err:
+        raise UserError(f"unreadable image metadata: {err}", where=str(image)) from err
     click.echo(json.dumps({"path": str(image), **marks}, indent=2, ensure_ascii=False))

@@ -231,10 +231,12 @@ def test_inspect_prints_the_marks(cli, capsys, tmp_path, marked, ai) -> None:
     assert printed["digital_source_type"] == (TRAINED if marked else None)
 
 
-@pytest.mark.parametrize("name", ["not-an-image.png", "truncated.png"])
-def test_inspect_non_image_is_a_user_error(cli, capsys, name) -> None:
+@pytest.mark.parametrize(("name", "message"), [("not-an-image.png", "not a readable image: no image format"),
+                                               ("truncated.png", "image cannot be decoded")])
+def test_inspect_non_image_is_a_user_error(cli, capsys, name, message) -> None:
     assert cli(["inspect", str(IMAGES / name)]) == 2
-    assert "not a readable image" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{IMAGES / name}: {message}" in err and "BytesIO" not in err
 
 
 def _animation(fmt: str, durations: list[int], **options: object) -> bytes:
