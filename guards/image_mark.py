@@ -195,14 +195,20 @@ def _as_png(data: bytes) -> bytes:
 
 def _draw_label(data: bytes, fmt: str, label: str) -> bytes:
     """``label`` drawn in the bottom-right corner on a dark box, every frame; re-encoded."""
-    from PIL import Image, ImageDraw, ImageSequence
+    from PIL import Image, ImageDraw, ImageOps, ImageSequence
 
     with Image.open(io.BytesIO(data)) as image:
         info = {k: image.info[k] for k in ("exif", "icc_profile") if image.info.get(k)}
         if image.mode not in ("RGB", "RGBA", "P", "PA"):  # the labelled pixels are RGB: a grey or CMYK
             info.pop("icc_profile", None)                   # profile would no longer describe them
+        # A photo stored sideways (Exif Orientation 6) is shown turned: turn the pixels first, so the
+        # label sits in the corner a viewer sees, and the Exif says Orientation 1 from then on.
+        turned = image.getexif().get(0x0112, 1) not in (1, None) and getattr(image, "n_frames", 1) == 1
         frames, durations = [], []
         for frame in ImageSequence.Iterator(image):
+            if turned:
+                frame = ImageOps.exif_transpose(frame)
+                info["exif"] = frame.getexif().tobytes()
             frames.append(_labelled(_drawable(frame), label, ImageDraw))
             durations.append(frame.info.get("duration", 0))  # after decoding: WebP sets it then
         if len(frames) > 1:  # each frame's own timing, and how often the animation plays

@@ -309,3 +309,18 @@ def test_a_label_keeps_the_icc_profile_only_where_it_still_describes_the_pixels(
     Image.new("RGB", (32, 32), (90, 140, 200)).convert(mode).save(buffer, format="JPEG", icc_profile=_icc_header(space))
     with Image.open(io.BytesIO(mark_image(buffer.getvalue(), visible_label="AI"))) as image:
         assert image.mode == "RGB" and ("icc_profile" in image.info) is kept
+
+
+def test_a_label_sits_in_the_corner_a_viewer_sees_on_a_photo_stored_sideways() -> None:
+    from PIL import ImageOps
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: shown turned 90 degrees clockwise
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 80), (230, 230, 230)).save(buffer, format="JPEG", exif=exif, quality=95)
+    with Image.open(io.BytesIO(mark_image(buffer.getvalue(), visible_label="AI"))) as marked:
+        assert marked.getexif().get(0x0112, 1) == 1
+        shown = ImageOps.exif_transpose(marked).convert("L")
+    assert shown.size == (80, 120)
+    corners = {"bottom-right": shown.crop((70, 110, 80, 120)), "top-left": shown.crop((0, 0, 10, 10))}
+    assert corners["bottom-right"].getextrema()[0] < 100 < corners["top-left"].getextrema()[0]
