@@ -38,7 +38,9 @@ __all__ = [
     "blur",
     "dhash",
     "encode_png",
+    "has_transparency",
     "load_image",
+    "plays",
     "refusal",
     "to_rgb",
 ]
@@ -225,10 +227,14 @@ def encode_png(image: Image.Image, **options: Any) -> bytes:
         image = to_rgb(image)
     buffer = io.BytesIO()
     animated = int(getattr(image, "n_frames", 1)) > 1
-    # how often it plays (0: forever); a GIF without a loop count plays once, which APNG must say
-    plays = {"loop": int(image.info.get("loop", 1 if image.format == "GIF" else 0))} if animated else {}
-    image.save(buffer, format="PNG", save_all=animated, **plays, **options)
+    image.save(buffer, format="PNG", save_all=animated, **({"loop": plays(image)} if animated else {}), **options)
     return buffer.getvalue()
+
+
+def plays(image: Image.Image) -> int:
+    """How many times an animation plays, as APNG and WebP count (0: forever). A GIF without a loop
+    count plays once."""
+    return int(image.info.get("loop", 1 if image.format == "GIF" else 0))
 
 
 def blur(image: Image.Image) -> bytes:

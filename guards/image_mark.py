@@ -18,7 +18,7 @@ from typing import Any
 
 from clauseguard.guards import _xmp
 from clauseguard.guards._base import Context, Guard
-from clauseguard.guards._images import _PNG_MODES, ImageLoadError, encode_png, load_image, refusal, to_rgb
+from clauseguard.guards._images import _PNG_MODES, ImageLoadError, encode_png, load_image, plays, refusal, to_rgb
 from clauseguard.guards._params import Action, ImageMarkParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
@@ -212,7 +212,7 @@ def _draw_label(data: bytes, fmt: str, label: str) -> bytes:
             frames.append(_labelled(_drawable(frame), label, ImageDraw))
             durations.append(frame.info.get("duration", 0))  # after decoding: WebP sets it then
         if len(frames) > 1:  # each frame's own timing, and how often the animation plays
-            info.update(duration=durations, loop=_plays(image))
+            info.update(duration=durations, loop=plays(image))
     if fmt == "JPEG":
         frames = [f.convert("RGB") for f in frames]
     out_fmt = fmt if fmt in ("PNG", "JPEG", "WEBP") else "PNG"
@@ -222,12 +222,6 @@ def _draw_label(data: bytes, fmt: str, label: str) -> bytes:
         extra = {"lossless": True}
     frames[0].save(buffer, format=out_fmt, save_all=len(frames) > 1, append_images=frames[1:], **info, **extra)
     return buffer.getvalue()
-
-
-def _plays(image: Any) -> int:
-    """How many times an animation plays, as APNG and WebP count (0: forever). A GIF without a loop
-    count plays once."""
-    return int(image.info.get("loop", 1 if image.format == "GIF" else 0))
 
 
 def _drawable(frame: Any) -> Any:
