@@ -73,10 +73,8 @@ class GuardedDiffusionPipeline:
         prompts = _texts(prompt)
         # SDXL and SD3 read second and third prompts (prompt_2, prompt_3; prompt_2 may come second
         # positionally): each reaches a text encoder, so each is checked like the first
-        if args and not isinstance(args[0], int | float):
-            prompts += _texts(args[0])
-        for name in ("prompt_2", "prompt_3"):
-            prompts += _texts(kwargs.get(name))
+        for value in (args[0] if args else None, kwargs.get("prompt_2"), kwargs.get("prompt_3")):
+            prompts += _texts(value)  # not a text (a step count, say): nothing to check
         prompt_verdicts = [self.guards.check(p, stage=Stage.INPUT, context=context) for p in prompts]
         if any(not v.allowed for v in prompt_verdicts):
             return GuardedImages(prompt_verdicts=prompt_verdicts)
