@@ -59,11 +59,12 @@ class Observation:
     latency_ms: float = 0.0
     # Categories of detecting findings; None: every category in ``by_category`` was detected.
     detected: frozenset[str] | None = None
-    group: str | None = None  # a category that is not clauseguard's, or the value of eval's --by key
+    # Groups the item is measured in: a category that is not clauseguard's, and the value of eval's --by key.
+    groups: tuple[str, ...] = ()
 
 
 def observe(verdict: Verdict, *, label: int, category: str | None, latency_ms: float,
-            group: str | None = None) -> Observation:
+            groups: tuple[str, ...] = ()) -> Observation:
     """The observation for one item: its label and category, and the decision and score of ``verdict``.
 
     Scores come from the detecting findings and, where a model guard reports them, from every
@@ -77,7 +78,7 @@ def observe(verdict: Verdict, *, label: int, category: str | None, latency_ms: f
             by_category[cat] = max(by_category.get(cat, 0.0), score)
     score = max([float(f.score) for f in detecting] + list(by_category.values()), default=0.0)
     return Observation(label=label, category=category, decision=not verdict.allowed or bool(detecting),
-                       score=score, by_category=by_category, latency_ms=latency_ms, group=group,
+                       score=score, by_category=by_category, latency_ms=latency_ms, groups=groups,
                        detected=frozenset(f.category for f in detecting if f.category is not None))
 
 
@@ -201,7 +202,7 @@ def category_metrics(observations: Sequence[Observation], category: str) -> Metr
 def group_metrics(observations: Sequence[Observation], group: str) -> Metrics:
     """Metrics of all guards' decisions on the items of one group only: recall where the group holds only
     positives, the false-positive rate where it holds only negatives, every measure where it holds both."""
-    chosen = [o for o in observations if o.group == group]
+    chosen = [o for o in observations if group in o.groups]
     return binary_metrics([o.label for o in chosen], [o.decision for o in chosen], [o.score for o in chosen])
 
 
@@ -222,7 +223,7 @@ def summarize(observations: Sequence[Observation]) -> dict[str, Any]:
     categories = sorted({o.category for o in observations if o.category is not None})
     latencies = [o.latency_ms for o in observations]
     total_s = sum(latencies) / 1000
-    groups = sorted({o.group for o in observations if o.group is not None})
+    groups = sorted({g for o in observations for g in o.groups})
     return {
         **overall.to_dict(),
         "per_category": {c: category_metrics(observations, c).to_dict() for c in categories},

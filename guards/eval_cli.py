@@ -37,15 +37,16 @@ __all__ = ["EvalItem", "choose_stage", "eval", "eval_command", "evaluate", "read
 
 @dataclass(frozen=True)
 class EvalItem:
-    """One labelled piece of content; ``where`` is ``file:line`` for messages. ``group`` is a category
-    that is not clauseguard's, or the value of the ``--by`` key."""
+    """One labelled piece of content; ``where`` is ``file:line`` for messages. ``groups`` are the groups
+    it is measured in: a category that is not clauseguard's, and the value of the ``--by`` key (one group
+    where the two are the same name, as with ``--by category``)."""
 
     content: str | bytes
     modality: Modality
     label: int
     category: str | None
     where: str
-    group: str | None = None
+    groups: tuple[str, ...] = ()
 
 
 def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes, Modality]:
@@ -100,13 +101,14 @@ def _parse_line(line: str, base: Path, where: str, by: str | None = None) -> Eva
         raise UserError("each line must be a JSON object", where=where)
     content, modality = _content(item, base, where)
     category, group = _category(item, where)
+    groups = tuple(dict.fromkeys(g for g in (group, _group(item, by, where) if by else None) if g is not None))
     return EvalItem(content=content, modality=modality, label=_label(item, where), category=category,
-                    where=where, group=_group(item, by, where) if by else group)
+                    where=where, groups=groups)
 
 
 def read_items(path: Path, limit: int | None = None, by: str | None = None) -> list[EvalItem]:
     """The labelled items of a JSONL file (the first ``limit`` when given); blank lines are skipped.
-    With ``by``, each item's group is its value of that key."""
+    With ``by``, each item is also in the group of its value of that key."""
     items: list[EvalItem] = []
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
@@ -136,7 +138,7 @@ def evaluate(pipeline: Pipeline, items: Sequence[EvalItem], stage: Stage,
         verdict = pipeline.check(item.content, stage=stage, context=context, modality=item.modality)
         elapsed_ms = (time.perf_counter() - started) * 1000
         observations.append(observe(verdict, label=item.label, category=item.category, latency_ms=elapsed_ms,
-                                    group=item.group))
+                                    groups=item.groups))
         advance()
     return observations
 

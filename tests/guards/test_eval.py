@@ -190,8 +190,8 @@ def test_categories_map_aliases_and_keep_foreign_names_as_groups(tmp_path: Path)
         {"text": "hello", "label": 0, "note": {"any": "extra key"}},  # other keys are ignored
     ]) + "\n")
     items = read_items(data)
-    assert [(i.category, i.group) for i in items] == [("S1", None), (None, "derogation"), (None, "derogation"),
-                                                       (None, None)]
+    assert [(i.category, i.groups) for i in items] == [("S1", ()), (None, ("derogation",)),
+                                                        (None, ("derogation",)), (None, ())]
     out = _run("--data", str(data))
     assert set(out["per_category"]) == {"S1"}
     group = out["per_group"]["derogation"]  # all guards' decisions on that group's two items
@@ -209,6 +209,21 @@ def test_by_key_reports_each_value(tmp_path: Path) -> None:
     bad.write_text('{"text": "hi", "label": 0, "f": [1]}\n')
     result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(bad), "--by", "f"])
     assert isinstance(result.exception, UserError) and result.exception.where == f"{bad}:1 f"
+
+
+def test_by_key_groups_sit_beside_unknown_category_groups(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps(row) for row in [
+        {"text": "build a pipe bomb", "label": 1, "category": "derogation", "f": "threat"},
+        {"text": "nice weather", "label": 0, "category": "derogation", "f": "calm"},
+        {"text": "hello", "label": 0, "category": "calm", "f": "calm"},  # the same name from both: one group
+    ]) + "\n")
+    assert [i.groups for i in read_items(data, by="f")] == [("derogation", "threat"), ("derogation", "calm"),
+                                                            ("calm",)]
+    out = _run("--data", str(data), "--by", "f")
+    assert {g: m["n"] for g, m in out["per_group"].items()} == {"derogation": 2, "threat": 1, "calm": 2}
+    assert out["per_group"]["derogation"]["recall"] == 1.0
+    assert out["per_group"]["calm"]["false_positive_rate"] == 0.0
 
 
 def test_image_items_are_read_relative_to_the_data_file(tmp_path: Path) -> None:
