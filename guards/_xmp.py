@@ -189,25 +189,33 @@ def _inflate(data: bytes) -> bytes:
 
 
 def jpeg_segments(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
-    """The marker segments before the image data, as (marker, payload), and the rest from SOS on."""
+    """The marker segments before the image data, as (marker, payload), and the rest from SOS on.
+
+    Stray bytes before a marker and markers without a length (TEM, RST0-7) are passed over, as libjpeg
+    does with a warning; a file rebuilt from these segments has neither."""
     if not data.startswith(b"\xff\xd8"):
         raise XmpError("not a JPEG file")
     segments, pos = [], 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            raise XmpError(f"JPEG marker expected at byte {pos}")
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0 or pos + 2 > len(data):
+            raise XmpError("JPEG has no image data (no start-of-scan marker)")
         marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
+        if marker in _JPEG_NO_LENGTH:  # fill byte (0xFF), 0x00 (not a marker), TEM, RST0-7: no length
+            pos += 1 if marker == 0xFF else 2
             continue
         if marker == 0xDA:  # start of scan: the entropy-coded data follows
             return segments, data[pos:]
+        if marker in (0xD8, 0xD9):
+            raise XmpError(f"JPEG has {'a second start' if marker == 0xD8 else 'its end'} before its image data")
         length = int.from_bytes(data[pos + 2:pos + 4], "big")
         if length < 2 or pos + 2 + length > len(data):
             raise XmpError(f"JPEG segment 0x{marker:02X} runs past the end of the file")
         segments.append((marker, data[pos + 4:pos + 2 + length]))
         pos += 2 + length
-    raise XmpError("JPEG has no image data (no start-of-scan marker)")
+
+
+_JPEG_NO_LENGTH = frozenset((0xFF, 0x00, 0x01, *range(0xD0, 0xD8)))
 
 
 def jpeg_segment(marker: int, payload: bytes) -> bytes:

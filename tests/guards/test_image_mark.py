@@ -190,6 +190,22 @@ def test_c2pa_manifest_presence_is_reported(fmt, insert) -> None:
     assert read_marks(data)["c2pa_manifest"] is True
 
 
+def test_jpeg_with_stray_bytes_and_standalone_markers_is_marked_clean() -> None:
+    """libjpeg passes over junk before a marker (with a warning), so such files are common; so do we."""
+    data = _encode("JPEG")
+    first = 2 + 2 + int.from_bytes(data[4:6], "big")  # after SOI and the first segment
+    odd = data[:first] + b"\x00junk" + b"\xff\xd0" + b"\xff\xff" + data[first:]
+    assert Image.open(io.BytesIO(odd)).convert("RGB").tobytes() == Image.open(io.BytesIO(data)).convert("RGB").tobytes()
+    marked = mark_image(odd)
+    assert read_marks(marked)["digital_source_type"] == TRAINED
+    assert b"junk" not in marked and b"\xff\xd0" not in marked[:first + 8]
+    with Image.open(io.BytesIO(marked)) as image:
+        image.load()
+    for marker in (b"\xff\xd9", b"\xff\xd8"):
+        with pytest.raises(_xmp.XmpError, match="before its image data"):
+            _xmp.jpeg_segments(data[:first] + marker + data[first:])
+
+
 def test_guard_labels_and_outputs_the_marked_image() -> None:
     guard = create(GuardSpec(id="mark", type="image_mark", stage="output", modality="image", on_fail="label",
                              clauses=["ai/synthetic-media-marking"]))
