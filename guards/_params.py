@@ -70,6 +70,13 @@ class _Params(BaseModel):
     ACTIONS: ClassVar[frozenset[str]] = frozenset({"block", "flag"})
 
 
+def _check_once(topics: list[str]) -> list[str]:
+    twice = sorted({t for t in topics if topics.count(t) > 1})
+    if twice:  # each would add its disclaimer and finding again
+        raise ValueError(f"topics listed more than once: {twice}")
+    return topics
+
+
 def _check_categories(values: list[str]) -> list[str]:
     unknown = [v for v in values if v not in CATEGORIES]
     if unknown:
@@ -182,6 +189,11 @@ class DisclaimerParams(_Params):
     detector: Literal["lexical", "embedding"] = "lexical"
     position: Literal["append", "prepend"] = "append"
 
+    @field_validator("topics")
+    @classmethod
+    def _once(cls, v: list[Topic]) -> list[Topic]:
+        return _check_once(v)  # type: ignore[return-value]
+
 
 class RateLimitParams(_Params):
     """Token bucket per user key."""
@@ -251,10 +263,7 @@ class TopicParams(_Params):
     @field_validator("topics")
     @classmethod
     def _once(cls, v: list[Topic]) -> list[Topic]:
-        twice = sorted({t for t in v if v.count(t) > 1})
-        if twice:  # each would add its disclaimer and finding again
-            raise ValueError(f"topics listed more than once: {twice}")
-        return v
+        return _check_once(v)  # type: ignore[return-value]
 
 
 class ImageNsfwParams(_Params):
@@ -335,6 +344,10 @@ class GuardSpec(BaseModel):
         ):
             if value not in allowed:
                 raise ValueError(f"{self.type} guards take {what} in {sorted(allowed)}, not {value!r}")
+        if self.on_fail is Action.DISCLAIM and self.stage is not Stage.OUTPUT:
+            # at the input stage the disclaimer would be added to the prompt, which the user never sees
+            raise ValueError(f"on_fail 'disclaim' needs stage 'output' (a disclaimer on the prompt "
+                             f"never reaches the user), not {self.stage.value!r}")
         return self
 
     def typed_params(self) -> _Params:

@@ -79,3 +79,23 @@ def test_unknown_type_in_registry_lists_known() -> None:
 
     with pytest.raises(GuardConfigError, match=r"known: .*keyword"):
         _registry._load_runtime("nope", "x")
+
+
+@pytest.mark.parametrize("type_", ["topic", "disclaimer"])
+def test_a_topic_listed_twice_is_refused_naming_the_key(type_: str) -> None:
+    """Listed twice, its disclaimer and finding would be added twice."""
+    text = (f"- {{id: d, type: {type_}, stage: output, on_fail: disclaim,"
+            " params: {topics: [medical, legal, medical]}}")
+    with pytest.raises(GuardConfigError, match=r"guard 'd' .*params\.topics: .*more than once: \['medical'\]"):
+        parse_guards(text, "g.yaml")
+
+
+@pytest.mark.parametrize(("stage", "ok"), [("input", False), ("output", True)])
+def test_disclaim_only_at_the_output_stage(stage: str, ok: bool) -> None:
+    """At the input stage the disclaimer would be added to the prompt, which the user never sees."""
+    text = f"- {{id: t, type: topic, stage: {stage}, on_fail: disclaim, params: {{topics: [medical]}}}}\n"
+    if ok:
+        assert parse_guards(text, "g.yaml")[0].stage.value == "output"
+        return
+    with pytest.raises(GuardConfigError, match=r"guard 't'.*on_fail 'disclaim' needs stage 'output'.*not 'input'"):
+        parse_guards(text, "g.yaml")
