@@ -5,6 +5,8 @@ Two detectors. ``lexical`` (the default, no extra needed): a shipped word list p
 disclaimer costs more than a superfluous one, and the score grows with the number of distinct words
 found. ``embedding`` (the ``[ml]`` extra): the topic heads of :mod:`clauseguard.guards.topic`; a topic is
 found when its score is at least 0.5. The model loads when the guard is built, not on the first request.
+A topic whose disclaimer the text already carries (case and spacing aside) is skipped: models repeat
+disclaimers they saw earlier in the chat.
 """
 
 from __future__ import annotations
@@ -67,12 +69,15 @@ class DisclaimerGuard(Guard):
         if not isinstance(content, str):
             return Verdict.allow(content, self.id)
         scores = self._topic_scores(content)
+        folded = _fold(content)
         findings: list[Finding] = []
         texts: list[str] = []
         for topic in self.params.topics:  # in the configured order
             if topic not in scores:
                 continue
             text = self.params.texts.get(topic, DEFAULT_TEXTS[topic])
+            if _fold(text) in folded:
+                continue
             texts.append(text)
             findings.append(self.finding(TOPIC_CATEGORY[topic], score=round(scores[topic], 4), key=topic,
                                          action=Action.DISCLAIM,
@@ -83,3 +88,7 @@ class DisclaimerGuard(Guard):
         if self.params.position == "prepend":
             return self.verdict(content, findings, prefix=block + "\n\n")
         return self.verdict(content, findings, suffix="\n\n" + block)
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()

@@ -6,6 +6,7 @@ import pytest
 from guard_helpers import build
 
 from clauseguard.guards import Action, Context
+from clauseguard.guards.disclaimer import DEFAULT_TEXTS
 
 
 @pytest.mark.parametrize(("text", "on_fail", "action", "output", "span"), [
@@ -68,6 +69,17 @@ def test_disclaimer_custom_text_and_prepend(ctx) -> None:
     guard = build("disclaimer", stage="output", on_fail="disclaim",
                   params={"topics": ["medical"], "texts": {"medical": "ASK A DOCTOR."}, "position": "prepend"})
     assert guard.check("Fever and rash.", ctx).output == "ASK A DOCTOR.\n\nFever and rash."
+
+
+def test_disclaimer_not_added_again(ctx) -> None:
+    """A model that repeats the disclaimer (seen earlier in the chat) does not get it twice."""
+    guard = build("disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical", "legal"]})
+    medical = DEFAULT_TEXTS["medical"].upper().replace(" ", "\n  ")  # case and spacing do not count
+    repeated = f"Take ibuprofen for the fever and ask your lawyer.\n\n{medical}"
+    verdict = guard.check(repeated, ctx)
+    assert verdict.output == f"{repeated}\n\n{DEFAULT_TEXTS['legal']}"
+    assert [f.message for f in verdict.findings] == [DEFAULT_TEXTS["legal"]]
+    assert guard.check(verdict.output, ctx).output == verdict.output
 
 
 def test_rate_limit_token_bucket() -> None:
