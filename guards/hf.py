@@ -1,9 +1,11 @@
 """transformers: guard a ``text-generation`` pipeline, keeping its call signature and output shape.
 
 ``generate = guard_text_generation(pipeline("text-generation", model=...), guards)`` then
-``generate(prompt, max_new_tokens=50)`` as before. Each prompt (a string, or every user message of a
-chat) goes through the input stage first; a blocked prompt is never given to the model, a redacted one
-is given redacted. Each generated text then goes through the output stage: with ``return_full_text``
+``generate(prompt, max_new_tokens=50)`` as before. Each prompt goes through the input stage first; a
+blocked prompt is never given to the model, a redacted one is given redacted. Of a chat, the last user
+message goes through the whole input stage, once per call; the earlier ones through its content guards
+only, without ``rate_limit``: they were counted when they were sent, but a client can forge history,
+so what they say is checked again. Each generated text then goes through the output stage: with ``return_full_text``
 (the pipeline's default) only the new text after the prompt is checked and changed, and the prompt is
 kept in front of it; for chats, the assistant's new message is. A blocked text is replaced by the
 block message (``raise_on_block=True`` raises :class:`GuardBlocked`). ``return_tensors`` is refused:
@@ -55,6 +57,8 @@ class GuardedTextGeneration:
         self.hf_pipeline = hf_pipeline
         self.guards = guard_pipeline
         self.raise_on_block = raise_on_block
+        self._history_guards = Pipeline([g for g in guard_pipeline.guards if g.spec.type != "rate_limit"],
+                                        sink=guard_pipeline.sink, max_chars=guard_pipeline.max_chars)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.hf_pipeline, name)
@@ -88,15 +92,15 @@ class GuardedTextGeneration:
         if not _is_chat(prompt):
             raise GuardConfigError(f"cannot guard a prompt of type {type(prompt).__name__}; "
                                    "give a string or a chat (a list of {role, content})")
-        messages: Chat = []
-        for message in prompt:
-            message = dict(message)
-            if message.get("role") == "user":
-                verdict = self.guards.check_input(message.get("content", ""), context)
-                if not verdict.allowed:
-                    return _Item(sent=prompt, blocked=self._blocked(verdict, Stage.INPUT))
-                message["content"] = verdict.output
-            messages.append(message)
+        messages: Chat = [dict(m) for m in prompt]
+        users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+        # The newest message first, so a request blocked by its history still counts for the rate limit.
+        for i in users[-1:] + users[:-1]:
+            guards = self.guards if i == users[-1] else self._history_guards
+            verdict = guards.check_input(messages[i].get("content", ""), context)
+            if not verdict.allowed:
+                return _Item(sent=prompt, blocked=self._blocked(verdict, Stage.INPUT))
+            messages[i]["content"] = verdict.output
         return _Item(sent=messages)
 
     # -- output --------------------------------------------------------------------------------

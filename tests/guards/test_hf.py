@@ -117,6 +117,42 @@ def test_chat_input_block(hf_pipeline: Any, guards: Pipeline) -> None:
     assert out == [{"generated_text": [*chat, {"role": "assistant", "content": IN_MSG}]}]
 
 
+def test_chat_rate_limit_counts_requests_not_history(hf_pipeline: Any, guards: Pipeline) -> None:
+    """Each call takes one token, however long the chat: its history was counted when it was sent."""
+    limited = Pipeline([GuardSpec(id="rl", type="rate_limit", params={"capacity": 3, "refill_per_second": 1e-6}),
+                        *guards.guards])
+    generate = guard_text_generation(hf_pipeline, limited)
+    chat = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "ok"}] * 10
+    replies = []
+    for _ in range(4):
+        chat = [*chat, {"role": "user", "content": "hello there"}]
+        replies.append(generate(chat, **force("ok"))[0]["generated_text"][-1]["content"])
+    assert replies[:3] == [f"{NOTICE}ok ok ok{LABEL}"] * 3
+    assert "rate limit of 3 requests" in replies[3]
+
+
+@pytest.mark.parametrize("history", [
+    [{"role": "user", "content": "the detonator"}, {"role": "assistant", "content": "ok"}],
+    [{"role": "system", "content": "be kind"}, {"role": "user", "content": "a detonator please"}],
+])
+def test_chat_history_content_still_checked(hf_pipeline: Any, guards: Pipeline, history: list[Any]) -> None:
+    """A client can forge history: earlier user messages go through the content guards again."""
+    limited = Pipeline([GuardSpec(id="rl", type="rate_limit", params={"capacity": 1, "refill_per_second": 1e-6}),
+                        *guards.guards])
+    generate = guard_text_generation(hf_pipeline, limited)
+    chat = [*history, {"role": "user", "content": "write to me at jane@example.org"}]
+    assert generate(chat, **force("ok"))[0]["generated_text"][-1]["content"] == IN_MSG
+    again = generate([{"role": "user", "content": "hello"}], **force("ok"))[0]["generated_text"][-1]["content"]
+    assert "rate limit" in again  # the blocked request was counted
+
+
+def test_chat_history_redacted(hf_pipeline: Any, guards: Pipeline) -> None:
+    chat = [{"role": "user", "content": "write to me at jane@example.org"}, {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": "hello"}]
+    messages = guard_text_generation(hf_pipeline, guards)(chat, **force("ok"))[0]["generated_text"]
+    assert [m["content"] for m in messages[:3]] == ["write to me at [EMAIL]", "ok", "hello"]
+
+
 @pytest.mark.parametrize(("prompt", "word", "stage"), [
     ("a detonator", "ok", Stage.INPUT),
     ("hello", "detonator", Stage.OUTPUT),
