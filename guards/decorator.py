@@ -1,10 +1,10 @@
 """``@guarded(pipeline)``: guard a function's prompt and its answer with one line.
 
 Works on plain and ``async`` functions and on sync and async generators. The prompt (the first
-positional ``str`` argument, or the one named by ``arg=``) goes through the input stage; a redacted
-prompt replaces the original, a blocked one never reaches the function. The answer goes through the
-output stage. Generators are guarded with the pipeline's streaming support, so no text is released
-that every output guard has not seen:
+``str`` argument in the signature's order, however it is passed, or the one named by ``arg=``) goes
+through the input stage; a redacted prompt replaces the original, a blocked one never reaches the
+function. The answer goes through the output stage. Generators are guarded with the pipeline's
+streaming support, so no text is released that every output guard has not seen:
 
 - ``stream="delta"``: each yielded string is a new piece of text (an LLM token stream);
 - ``stream="cumulative"``: each yielded string is the whole text so far (what Gradio's chat streams);
@@ -72,7 +72,7 @@ def guarded(pipeline: Pipeline, *, context_from: ContextFrom | None = None, arg:
     """Decorator: check ``fn``'s prompt with the input stage and its answer with the output stage.
 
     ``context_from(*args, **kwargs)`` builds the :class:`Context` (user key, turn) from the call's
-    arguments; ``arg`` names the prompt parameter when it is not the first positional ``str``.
+    arguments; ``arg`` names the prompt parameter when it is not the first ``str`` in the signature.
     """
     if stream not in ("auto", "delta", "cumulative"):
         raise GuardConfigError(f"stream must be 'auto', 'delta' or 'cumulative', not {stream!r}")
@@ -127,10 +127,29 @@ def _slot(sig: inspect.Signature, arg: str | None, args: tuple[Any, ...], kwargs
                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         index = names.index(arg) if arg in names else None
         return index if index is not None and index < len(args) else None
-    for i, value in enumerate(args):
-        if isinstance(value, str):
-            return i
-    return next((k for k, v in kwargs.items() if isinstance(v, str)), None)
+    # In the signature's order, not the call's: answer(lang="en", prompt=...) must check the prompt.
+    position = 0
+    for name, value in sig.bind_partial(*args, **kwargs).arguments.items():
+        kind = sig.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            found = next((position + i for i, v in enumerate(value) if isinstance(v, str)), None)
+            if found is not None:
+                return found
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            return _only_str_keyword(value)
+        elif isinstance(value, str):
+            return name if name in kwargs else position
+        if name not in kwargs and kind is not inspect.Parameter.VAR_POSITIONAL:
+            position += 1
+    return None
+
+
+def _only_str_keyword(extra: dict[str, Any]) -> str | None:
+    """The one str among ``**kwargs`` (whose order is the caller's, not the signature's)."""
+    names = [k for k, v in extra.items() if isinstance(v, str)]
+    if len(names) > 1:
+        raise GuardConfigError(f"cannot tell which of {names} is the prompt; pass arg='name'", where="@guarded")
+    return names[0] if names else None
 
 
 def _begin(options: _Options, sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Call:

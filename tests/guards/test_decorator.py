@@ -116,6 +116,34 @@ def test_prompt_location(pipeline: Pipeline, call: Any, arg: str | None) -> None
     assert call(chat) == IN_MSG
 
 
+@pytest.mark.parametrize("call", [
+    lambda f: f("a detonator", lang="en"),
+    lambda f: f(prompt="a detonator", lang="en"),
+    lambda f: f(lang="en", prompt="a detonator"),  # the call's order must not decide
+    lambda f: f("a detonator", "en"),
+])
+def test_prompt_is_the_first_str_in_signature_order(pipeline: Pipeline, call: Any) -> None:
+    seen: list[str] = []
+
+    @guarded(pipeline)
+    def answer(prompt: str, lang: str = "en") -> str:
+        seen.append(prompt)
+        return "answered"
+
+    assert call(answer) == IN_MSG
+    assert seen == []
+
+
+def test_prompt_among_several_str_kwargs_is_an_error(pipeline: Pipeline) -> None:
+    """``**kwargs`` keep the caller's order: the prompt cannot be told from the other strings."""
+    def answer(**fields: str) -> str:
+        return "answered"
+
+    with pytest.raises(GuardConfigError, match="arg="):
+        guarded(pipeline)(answer)(lang="en", prompt="a detonator")
+    assert guarded(pipeline, arg="prompt")(answer)(lang="en", prompt="a detonator") == IN_MSG
+
+
 def test_missing_prompt_is_an_error(pipeline: Pipeline) -> None:
     @guarded(pipeline)
     def chat(n: int) -> str:
