@@ -8,8 +8,9 @@ streaming support, so no text is released that every output guard has not seen:
 
 - ``stream="delta"``: each yielded string is a new piece of text (an LLM token stream);
 - ``stream="cumulative"``: each yielded string is the whole text so far (what Gradio's chat streams);
-- ``stream="auto"`` (default): decided on the second chunk (cumulative when it extends the first);
-  until then nothing is shown, and a one-chunk answer is shown once, which reads the same either way.
+- ``stream="auto"`` (default): cumulative when a chunk extends the non-empty text before it, delta
+  when it does not; empty chunks and repeats of the text so far do not decide. Until then nothing is
+  shown, and an answer that never decides (one chunk, or the same chunk again) is shown once.
 
 A block returns (or yields) the blocking finding's message, the user-facing text quoting the terms;
 ``raise_on_block=True`` raises :class:`GuardBlocked` instead.
@@ -222,25 +223,45 @@ class StreamRewoundError(ClauseguardError):
 
 
 class _Feed:
-    """Turns what a generator yields into deltas, deciding the stream mode on the second chunk."""
+    """Turns what a generator yields into deltas, deciding the stream mode on the first telling chunk.
+
+    An empty chunk, or one equal to the text so far, reads the same in both modes (OpenAI-style streams
+    open with an empty delta); the mode is cumulative only when a chunk extends the non-empty text so
+    far, and delta when it does not. Repeats held while undecided are the delta's text if it is delta.
+    """
 
     def __init__(self, mode: StreamMode) -> None:
         self.mode: StreamMode = mode
         self.text = ""
-        self.count = 0
+        self.repeats: list[str] = []  # chunks equal to the text, held until the mode is known
 
     def delta(self, chunk: Any) -> str:
         if not isinstance(chunk, str):
             raise TypeError(f"a guarded generator must yield str, not {type(chunk).__name__}")
-        self.count += 1
-        if self.mode == "auto" and self.count == 2:
-            self.mode = "cumulative" if chunk.startswith(self.text) else "delta"
-        if self.count == 1 or self.mode == "delta":
+        if self.mode == "auto":
+            return self._undecided(chunk)
+        if self.mode == "delta":
             self.text += chunk
             return chunk
         if not chunk.startswith(self.text):
             raise StreamRewoundError("a cumulative stream changed text it had already yielded")
         piece, self.text = chunk[len(self.text):], chunk
+        return piece
+
+    def _undecided(self, chunk: str) -> str:
+        if not self.text or not chunk:  # the same text either way
+            self.text += chunk
+            return chunk
+        if chunk == self.text:
+            self.repeats.append(chunk)
+            return ""
+        if chunk.startswith(self.text):
+            self.mode = "cumulative"
+            piece, self.text = chunk[len(self.text):], chunk
+            return piece
+        self.mode = "delta"
+        piece = "".join(self.repeats) + chunk
+        self.text += piece
         return piece
 
 

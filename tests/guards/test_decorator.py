@@ -271,6 +271,21 @@ def test_auto_single_or_growing(pipeline: Pipeline, chunks: list[str]) -> None:
     assert outputs[-1] == f"{NOTICE}{chunks[-1]}{LABEL}"
 
 
+@pytest.mark.parametrize("make", [_sync_source, _async_source], ids=["sync", "async"])
+@pytest.mark.parametrize(("chunks", "mode", "shown"), [
+    (["", "Hel", "lo"], "delta", "Hello"),                   # OpenAI-style streams open with an empty delta
+    (["\n", "\n", "x"], "delta", "\n\nx"),                  # a repeat cannot tell delta from cumulative
+    (["", "", "Hello", "Hello", " world"], "delta", "HelloHello world"),
+    (["", "Hel", "Hello", "Hello world"], "cumulative", "Hello world"),  # a chunk extends the text
+    (["Hi", "Hi"], "cumulative", "Hi"),                      # never decided: shown once
+])
+def test_auto_mode_waits_for_a_telling_chunk(pipeline: Pipeline, make: Any, chunks: list[str], mode: str,
+                                             shown: str) -> None:
+    outputs = _collect(guarded(pipeline)(make(chunks)), "hello")
+    assert _shown(outputs, mode) == f"{NOTICE}{shown}{LABEL}"
+    assert "changed text" not in "".join(outputs)
+
+
 def test_cumulative_stream_that_rewrites_is_stopped(pipeline: Pipeline) -> None:
     fn = guarded(pipeline, stream="cumulative")(_sync_source(["Hello", "Hello world", "Goodbye"]))
     outputs = _collect(fn, "hello")
