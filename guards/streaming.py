@@ -9,7 +9,9 @@ split across chunks is seen whole before any of it is released. Should a finding
 text already released (an obfuscation longer than the hold), the stream blocks: it cannot take the
 text back, so it fails closed. A guard with ``stream_hold = None`` needs the whole text: nothing is
 released until the end. ``stream_final`` guards (labels, disclaimers) run once on the whole text; the
-first-turn notice, which depends on no text, is emitted before the first chunk.
+first-turn notice, which depends on no text, is emitted before the first chunk. The held tail waits
+for the final guards: one that fails or runs out of time blocks the stream, as it blocks
+``check_output``, and the tail is never released.
 """
 
 from __future__ import annotations
@@ -58,15 +60,16 @@ class StreamGuard:
         if isinstance(self.chunks, AsyncIterable) and not isinstance(self.chunks, Iterable):
             raise TypeError("an async chunk source needs `async for`")
         yield from self._emit(self._start(run_guard))
-        for chunk in self.chunks:
+        for chunk in () if self.blocked else self.chunks:
             self.text += chunk
             yield from self._emit(self._advance(run_guard, final=False))
             if self.blocked:
                 break
+        tail = [] if self.blocked else self._advance(run_guard, final=True)
+        if not self.blocked:  # the final guards may block too: the tail waits for them
+            tail += self._finish([run_guard(g, self.text, self.context) for g in self._final])
         if not self.blocked:
-            yield from self._emit(self._advance(run_guard, final=True))
-        if not self.blocked:  # the final check may block: then no label or disclaimer follows
-            yield from self._emit(self._finish([run_guard(g, self.text, self.context) for g in self._final]))
+            yield from self._emit(tail)
         self._conclude()
 
     # -- async ---------------------------------------------------------------------------------
@@ -74,18 +77,17 @@ class StreamGuard:
     async def __aiter__(self) -> AsyncIterator[str]:
         for piece in self._start(run_guard):
             yield piece
-        async for chunk in _aiter(self.chunks):
+        async for chunk in _aiter(() if self.blocked else self.chunks):
             self.text += chunk
             for piece in await self._aadvance(final=False):
                 yield piece
             if self.blocked:
                 break
+        tail = [] if self.blocked else await self._aadvance(final=True)
+        if not self.blocked:  # the final guards may block too: the tail waits for them
+            tail += self._finish([await arun_guard(g, self.text, self.context) for g in self._final])
         if not self.blocked:
-            for piece in await self._aadvance(final=True):
-                yield piece
-        if not self.blocked:  # the final check may block: then no label or disclaimer follows
-            verdicts = [await arun_guard(g, self.text, self.context) for g in self._final]
-            for piece in self._finish(verdicts):
+            for piece in self._emit(tail):
                 yield piece
         self._conclude()
 
@@ -95,9 +97,17 @@ class StreamGuard:
         yield from (p for p in pieces if p)
 
     def _start(self, runner: object) -> list[str]:
-        """The first-turn notice (and any other prefix that depends on no text)."""
+        """The first-turn notice (and any other prefix that depends on no text).
+
+        A final guard that fails here blocks the stream: the notice it owes cannot be left out.
+        """
         verdicts = [run_guard(g, "", self.context) for g in self._final]
-        self._prefix = "".join(v.prefix for v in verdicts if v.allowed)
+        failed = next((v for v in verdicts if not v.allowed), None)
+        if failed is not None:
+            self.findings.extend(failed.findings)
+            self.blocked = True
+            return []
+        self._prefix = "".join(v.prefix for v in verdicts)
         self._out.append(self._prefix)
         return [self._prefix]
 
@@ -183,10 +193,17 @@ class StreamGuard:
         return []
 
     def _finish(self, verdicts: list[Verdict]) -> list[str]:
-        """Suffixes of the final guards (and a text-dependent prefix, which can only come last now)."""
+        """Suffixes of the final guards (and a text-dependent prefix, which can only come last now).
+
+        A final guard that blocks (it failed or ran out of time) blocks the stream, as it blocks
+        ``check_output``: a disclaimer that could not be decided is not silently left out.
+        """
         pieces = []
         for verdict in verdicts:
             self.findings.extend(verdict.findings)
+            if not verdict.allowed:
+                self.blocked = True
+                return []
             self._metadata = {**getattr(self, "_metadata", {}), **verdict.metadata}
             late_prefix = verdict.prefix if verdict.prefix and verdict.prefix not in self._prefix else ""
             pieces.append(("\n\n" + late_prefix.strip() if late_prefix else "") + verdict.suffix)
@@ -195,6 +212,8 @@ class StreamGuard:
 
     def _conclude(self) -> None:
         metadata = getattr(self, "_metadata", {})
+        if strongest([f.action for f in self.findings]) is Action.BLOCK:
+            self.blocked = True  # a block finding never comes with output: fail closed, not ValueError
         if self.blocked:
             self.verdict = Verdict(allowed=False, action=Action.BLOCK, output=None,
                                    findings=tuple(self.findings), metadata=metadata)

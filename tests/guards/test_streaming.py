@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clauseguard.guards import Action, Context, GuardSpec, Pipeline
+from clauseguard.guards.disclaimer import DisclaimerGuard
 
 REDACTING = [
     GuardSpec(id="kw", type="keyword", stage="output", on_fail="redact"),
@@ -112,3 +114,62 @@ def test_no_label_or_disclaimer_after_a_final_block(mode: str, chunks: list[str]
     assert "[AI-generated]" not in released
     assert "medical advice" not in released
     assert "bomb" not in released
+
+
+class _DisclaimerFailsOnText(DisclaimerGuard):
+    """A disclaimer guard that breaks on the answer (not on the empty text asked for a notice)."""
+
+    def check(self, content, context):
+        if content:
+            raise RuntimeError("topic model unavailable")
+        return super().check(content, context)
+
+
+class _DisclaimerTooSlow(DisclaimerGuard):
+    def check(self, content, context):
+        time.sleep(0.3 if content else 0)
+        return super().check(content, context)
+
+
+def _disclaimer(cls: type[DisclaimerGuard], **fields) -> DisclaimerGuard:
+    return cls(GuardSpec(id="d", type="disclaimer", stage="output", on_fail="disclaim",
+                         params={"topics": ["medical"]}, **fields))
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("final", [lambda: _disclaimer(_DisclaimerFailsOnText),
+                                   lambda: _disclaimer(_DisclaimerTooSlow, timeout_ms=20)],
+                         ids=["raises", "times-out"])
+def test_a_final_guard_that_fails_blocks_the_stream(mode: str, final) -> None:
+    chunks = ["Take ibuprofen ", "for the fever, ", "twice a day."]
+    stream = Pipeline([*REDACTING, final()]).stream_output(chunks, Context(turn=1))
+    released = _released(stream, mode)
+    assert stream.blocked and stream.verdict.action is Action.BLOCK
+    assert stream.verdict.findings[-1].guard_id == "d"
+    assert "twice a day" not in released  # the held tail waited for the final guard
+
+
+def test_a_final_guard_that_fails_at_the_start_blocks_before_any_chunk() -> None:
+    class Broken(DisclaimerGuard):
+        def check(self, content, context):
+            raise RuntimeError("broken")
+
+    pulled: list[str] = []
+
+    def source():
+        pulled.append("x")
+        yield "Hello"
+
+    stream = Pipeline([*REDACTING, _disclaimer(Broken)]).stream_output(source(), Context(turn=0))
+    assert "".join(stream) == ""
+    assert stream.verdict.action is Action.BLOCK and pulled == []
+
+
+def test_guarded_stream_answers_a_final_guard_failure_with_the_block_message() -> None:
+    from clauseguard.guards.decorator import guarded
+
+    @guarded(Pipeline([*REDACTING, _disclaimer(_DisclaimerFailsOnText)]), stream="delta")
+    def answer(message: str):
+        yield from ["Take ibuprofen ", "for the fever."]
+
+    assert "".join(answer("hi")) == "guard 'd' failed: RuntimeError: topic model unavailable"
