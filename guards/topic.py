@@ -4,7 +4,8 @@ Each topic's score averages two views of the same embedding: a logistic-regressi
 scripts/train_heads.py, and the zero-shot cosine similarity to a few sentences describing the topic
 (calibrated to a probability). Scores are rescaled so the threshold calibrated on held-out data
 lands on 0.5. :func:`detect_topics` is the detector behind the disclaimer guard's
-``detector: embedding``; the ``topic`` guard flags, disclaims or blocks on it.
+``detector: embedding``; the ``topic`` guard flags, disclaims or blocks on it. A disclaiming topic
+guard is a final guard in streams, like the disclaimer guard: the text streams, the disclaimer follows.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ class TopicGuard(Guard):
 
     def __init__(self, spec: GuardSpec) -> None:
         super().__init__(spec)
+        # Disclaiming only adds to the text, as the disclaimer guard does: in a stream it runs once on
+        # the whole text and its disclaimer follows (an incremental guard's suffix has nowhere to go).
+        self.stream_final = spec.on_fail is Action.DISCLAIM
         get_detector()  # load at construction, not on the first request
 
     def check(self, content: str | bytes, context: Context) -> Verdict:

@@ -51,6 +51,30 @@ def test_topic_disclaim_appends_default_texts(fake_detector: None, ctx: Context)
     assert verdict.action.value == "disclaim"
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_topic_disclaimer_follows_a_stream_once(fake_detector: None, mode: str) -> None:
+    import asyncio
+
+    from clauseguard.guards import Pipeline
+
+    pipeline = Pipeline([build("topic", stage="output", on_fail="disclaim", params={"topics": ["medical"]})])
+    stream = pipeline.stream_output(["do", "se"], Context(turn=1))
+    if mode == "sync":
+        released = "".join(stream)
+    else:
+        async def collect() -> str:
+            return "".join([piece async for piece in stream])
+        released = asyncio.run(collect())
+    assert released == pipeline.check_output("dose", Context(turn=1)).output == "dose\n\n" + DEFAULT_TEXTS["medical"]
+    assert stream.verdict.output == released and stream.verdict.action.value == "disclaim"
+
+
+@pytest.mark.parametrize(("on_fail", "final"), [("disclaim", True), ("flag", False), ("block", False)])
+def test_only_a_disclaiming_topic_guard_is_final_in_streams(fake_detector: None, on_fail: str, final: bool) -> None:
+    """Flagging or blocking must judge the text before it is released; disclaiming only adds to it."""
+    assert build("topic", stage="output", on_fail=on_fail, params={"topics": ["medical"]}).stream_final is final
+
+
 def test_topic_block_and_messages(fake_detector: None, ctx: Context) -> None:
     guard = build("topic", on_fail="block", params={"topics": ["medical"]},
                   category_messages={"medical": "We do not give medical advice (Terms §4)."})
