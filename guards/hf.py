@@ -9,13 +9,17 @@ so what they say is checked again. Each generated text then goes through the out
 (the pipeline's default) only the new text after the prompt is checked and changed, and the prompt is
 kept in front of it; for chats, the assistant's new message is. A blocked text is replaced by the
 block message (``raise_on_block=True`` raises :class:`GuardBlocked`). ``return_tensors`` is refused:
-token ids cannot be checked. transformers is not imported here: the caller built the pipeline.
+token ids cannot be checked. So is a ``streamer``: it gets the tokens before any guard sees them;
+:meth:`GuardedTextGeneration.stream` streams through the output guards instead. transformers is
+imported only by ``stream``: the caller built the pipeline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 from clauseguard.errors import GuardConfigError
@@ -65,6 +69,7 @@ class GuardedTextGeneration:
 
     def __call__(self, text_inputs: Prompt | list[Prompt], *, guard_context: Context | None = None,
                  **kwargs: Any) -> Any:
+        self._refuse_unchecked(kwargs)
         full = self._full_text(kwargs)
         single = isinstance(text_inputs, str) or _is_chat(text_inputs)
         prompts: list[Prompt] = [text_inputs] if single else list(text_inputs)  # type: ignore[list-item]
@@ -81,6 +86,52 @@ class GuardedTextGeneration:
                    else self._check_result(it, next(results), full, replace(context, stage=Stage.OUTPUT))
                    for it in items]
         return outputs[0] if single else outputs
+
+    def stream(self, prompt: Prompt, *, guard_context: Context | None = None, **kwargs: Any) -> Iterator[str]:
+        """Generate for one prompt, yielding the new text in pieces as the output guards release them.
+
+        The model runs in a thread feeding a ``TextIteratorStreamer``, read only through the pipeline's
+        :meth:`~Pipeline.stream_output`. A blocked prompt yields its block message; a stream blocked
+        midway stops the model and ends with the block message."""
+        self._refuse_unchecked(kwargs)
+        if not (isinstance(prompt, str) or _is_chat(prompt)):
+            raise GuardConfigError("stream takes one prompt: a string or a chat", where="guard_text_generation")
+        context = guard_context or Context()
+        item = self._check_prompt(prompt, replace(context, stage=Stage.INPUT))
+        if item.blocked is not None:
+            yield block_message(item.blocked)
+            return
+        streamer, thread, failure = self._start_generation(item.sent, kwargs)
+        stream = self.guards.stream_output(_chunks(streamer, thread, failure), replace(context, stage=Stage.OUTPUT))
+        last = ""
+        try:
+            for last in stream:
+                yield last
+        finally:
+            streamer.cancelled.set()  # a block, an error or a caller that stopped reading: stop the model
+            thread.join()
+        if stream.blocked and stream.verdict is not None:
+            message = block_message(self._blocked(stream.verdict, Stage.OUTPUT))
+            yield ("\n\n" if last and not last.endswith("\n") else "") + message
+
+    def _start_generation(self, sent: Prompt, kwargs: Mapping[str, Any]) -> tuple[Any, threading.Thread,
+                                                                                   list[BaseException]]:
+        streamer = _streamer_class()(self.hf_pipeline.tokenizer, skip_prompt=True)
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            try:
+                self.hf_pipeline(sent, **kwargs, streamer=streamer)
+            except _Cancelled:
+                pass
+            except BaseException as err:  # handed to the reader, which raises it
+                failure.append(err)
+            finally:
+                streamer.on_finalized_text("", stream_end=True)  # the reader never waits forever
+
+        thread = threading.Thread(target=generate, name="guarded-generation", daemon=True)
+        thread.start()
+        return streamer, thread, failure
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -141,13 +192,53 @@ class GuardedTextGeneration:
             return [{"generated_text": message}]
         return [{"generated_text": [*item.sent, {"role": "assistant", "content": message}]}]
 
-    def _full_text(self, kwargs: Mapping[str, Any]) -> bool:
-        """Whether generated_text repeats the prompt (``return_full_text``, the pipeline's default)."""
+    def _refuse_unchecked(self, kwargs: Mapping[str, Any]) -> None:
+        """Token ids, or a streamer (of this call or of the pipeline), would reach the caller unchecked."""
         if kwargs.get("return_tensors") or getattr(kwargs.get("return_type"), "name", "") == "TENSORS":
             raise GuardConfigError("return_tensors gives token ids, which cannot be checked; "
                                    "ask for text", where="guard_text_generation")
+        given = kwargs.get("generate_kwargs")
+        built = getattr(self.hf_pipeline, "_forward_params", None)
+        if any(isinstance(m, Mapping) and m.get("streamer") is not None for m in (kwargs, given, built)):
+            raise GuardConfigError("a streamer gets the generated tokens before any guard sees them; "
+                                   "stream with GuardedTextGeneration.stream(prompt, ...), which releases "
+                                   "text only through the output guards", where="guard_text_generation")
+
+    def _full_text(self, kwargs: Mapping[str, Any]) -> bool:
+        """Whether generated_text repeats the prompt (``return_full_text``, the pipeline's default)."""
         if kwargs.get("return_full_text") is not None:
             return bool(kwargs["return_full_text"])
         return_type = kwargs.get("return_type") or getattr(self.hf_pipeline, "_postprocess_params", {}).get(
             "return_type")
         return return_type is None or getattr(return_type, "name", "") == "FULL_TEXT"
+
+
+class _Cancelled(Exception):
+    """Raised inside generation to stop the model once nobody reads the stream."""
+
+
+def _chunks(streamer: Any, thread: threading.Thread, failure: list[BaseException]) -> Iterator[str]:
+    """The streamer's text, then the generation's error if it failed (nothing after it is released)."""
+    yield from streamer
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+@cache
+def _streamer_class() -> type:
+    from transformers import TextIteratorStreamer
+
+    class CancellableStreamer(TextIteratorStreamer):  # type: ignore[misc]
+        """Stops the generation at its next token once ``cancelled`` is set."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.cancelled = threading.Event()
+
+        def put(self, value: Any) -> None:
+            if self.cancelled.is_set():
+                raise _Cancelled
+            super().put(value)
+
+    return CancellableStreamer

@@ -168,6 +168,72 @@ def test_tensors_refused(hf_pipeline: Any, guards: Pipeline) -> None:
         guard_text_generation(hf_pipeline, guards)("hello", return_tensors=True)
 
 
+@pytest.mark.parametrize("where", ["call", "generate_kwargs", "pipeline"])
+def test_streamer_refused(hf_pipeline: Any, guards: Pipeline, where: str) -> None:
+    """A streamer would get every token before any guard sees it."""
+    streamer = object()
+    kwargs: dict[str, Any] = {"call": {"streamer": streamer}, "pipeline": {},
+                              "generate_kwargs": {"generate_kwargs": {"streamer": streamer}}}[where]
+    model: Any = hf_pipeline
+    if where == "pipeline":
+        def model(*args: Any, **kw: Any) -> Any:
+            raise AssertionError("the model must not run")
+        model._forward_params = {"streamer": streamer}  # type: ignore[attr-defined]
+    generate = guard_text_generation(model, guards)
+    for call in (generate, lambda *a, **kw: list(generate.stream(*a, **kw))):
+        with pytest.raises(GuardConfigError, match=r"streamer .*GuardedTextGeneration\.stream"):
+            call("hello there", **force("ok"), **kwargs)
+
+
+@pytest.mark.parametrize(("prompt", "word", "expected"), [
+    ("hello there", "ok", f"{NOTICE}ok ok ok{LABEL}"),
+    ("hello there", "jane@example.org", f"{NOTICE}[EMAIL] [EMAIL] [EMAIL]{LABEL}"),
+    ("hello there", "detonator", f"{NOTICE}{OUT_MSG}"),
+    ([{"role": "user", "content": "hello"}], "ok", f"{NOTICE}ok ok ok{LABEL}"),
+    ("a detonator please", "ok", IN_MSG),
+])
+def test_stream_releases_only_checked_text(hf_pipeline: Any, guards: Pipeline, prompt: Any, word: str,
+                                           expected: str) -> None:
+    pieces = list(guard_text_generation(hf_pipeline, guards).stream(prompt, **force(word)))
+    assert "".join(pieces) == expected
+    assert not any(w in p for p in pieces for w in ("jane@", "detonator"))
+
+
+def test_stream_blocked_prompt_never_reaches_the_model(guards: Pipeline) -> None:
+    def model(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the model must not run")
+
+    assert list(guard_text_generation(model, guards).stream("the detonator")) == [IN_MSG]
+
+
+@pytest.mark.parametrize(("prompt", "word", "stage"), [
+    ("a detonator", "ok", Stage.INPUT),
+    ("hello", "detonator", Stage.OUTPUT),
+])
+def test_stream_raise_on_block(hf_pipeline: Any, guards: Pipeline, prompt: str, word: str, stage: Stage) -> None:
+    with pytest.raises(GuardBlocked) as info:
+        list(guard_text_generation(hf_pipeline, guards, raise_on_block=True).stream(prompt, **force(word)))
+    assert info.value.stage is stage
+
+
+def test_stream_raises_a_generation_error(hf_pipeline: Any, guards: Pipeline) -> None:
+    """The model's error in its thread reaches the reader, who does not wait forever."""
+    pieces: list[str] = []
+    with pytest.raises(ValueError, match="batch size 1"):
+        pieces.extend(guard_text_generation(hf_pipeline, guards).stream(
+            "hello", **{**force("ok"), "do_sample": True}, num_return_sequences=2))
+    assert "".join(pieces) in ("", NOTICE)
+
+
+def test_stream_stops_the_model_once_cancelled(hf_pipeline: Any) -> None:
+    from clauseguard.guards.hf import _Cancelled, _streamer_class
+
+    streamer = _streamer_class()(hf_pipeline.tokenizer, skip_prompt=True)
+    streamer.cancelled.set()
+    with pytest.raises(_Cancelled):
+        hf_pipeline("hello", **force("ok"), streamer=streamer)
+
+
 def test_attributes_pass_through(hf_pipeline: Any, guards: Pipeline) -> None:
     generate = guard_text_generation(hf_pipeline, guards)
     assert generate.tokenizer is hf_pipeline.tokenizer and generate.model is hf_pipeline.model
