@@ -20,6 +20,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from clauseguard.guards._base import Context, Guard, apply_replacements
+from clauseguard.guards._combine import DISCLAIMERS, addenda
 from clauseguard.guards._params import Action, Stage
 from clauseguard.guards._runner import arun_guard, run_guard
 from clauseguard.guards._verdict import Finding, Verdict, strongest
@@ -198,15 +199,19 @@ class StreamGuard:
         A final guard that blocks (it failed or ran out of time) blocks the stream, as it blocks
         ``check_output``: a disclaimer that could not be decided is not silently left out.
         """
-        pieces = []
         for verdict in verdicts:
             self.findings.extend(verdict.findings)
             if not verdict.allowed:
                 self.blocked = True
                 return []
             self._metadata = {**getattr(self, "_metadata", {}), **verdict.metadata}
-            late_prefix = verdict.prefix if verdict.prefix and verdict.prefix not in self._prefix else ""
-            pieces.append(("\n\n" + late_prefix.strip() if late_prefix else "") + verdict.suffix)
+        parts, disclaimers = addenda(verdicts)  # one disclaimer per topic, as check_output adds
+        if disclaimers:
+            self._metadata[DISCLAIMERS] = disclaimers
+        pieces = []
+        for prefix, suffix in parts:
+            late_prefix = prefix if prefix and prefix not in self._prefix else ""
+            pieces.append(("\n\n" + late_prefix.strip() if late_prefix else "") + suffix)
         self._out.extend(pieces)
         return pieces
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._combine import DISCLAIMERS
 from clauseguard.guards._fusion import unit_score
 from clauseguard.guards._params import Action, GuardSpec, TopicParams
 from clauseguard.guards._registry import register
@@ -102,8 +103,9 @@ class TopicGuard(Guard):
         found = [t for t in self.params.topics if scores[t] >= self.params.threshold]
         findings = [self._finding(t, scores[t]) for t in found]
         if self.spec.on_fail is Action.DISCLAIM and found:
-            block = "\n\n".join(DEFAULT_TEXTS[t] for t in found)
-            return self.verdict(content, findings, suffix="\n\n" + block)
+            texts = {t: DEFAULT_TEXTS[t] for t in found}  # named, so a disclaimer guard's is not doubled
+            return self.verdict(content, findings, suffix="\n\n" + "\n\n".join(texts.values()),
+                                metadata={DISCLAIMERS: texts})
         return self.verdict(content, findings)
 
     def _finding(self, topic: str, score: float) -> Finding:

@@ -75,6 +75,52 @@ def test_only_a_disclaiming_topic_guard_is_final_in_streams(fake_detector: None,
     assert build("topic", stage="output", on_fail=on_fail, params={"topics": ["medical"]}).stream_final is final
 
 
+def test_two_guards_on_one_topic_add_one_disclaimer(fake_detector: None) -> None:
+    """check_output and the stream both: the second guard's medical disclaimer is left out."""
+    from clauseguard.guards import Pipeline
+
+    pipeline = Pipeline([build("topic", stage="output", on_fail="disclaim", params={"topics": ["medical"]}),
+                         build("topic", stage="output", on_fail="disclaim", params={"topics": ["legal", "medical"]})])
+    expected = "dose\n\n" + DEFAULT_TEXTS["medical"]
+    verdict = pipeline.check_output("dose", Context(turn=1))
+    stream = pipeline.stream_output(["do", "se"], Context(turn=1))
+    assert verdict.output == "".join(stream) == expected
+    assert verdict.metadata["disclaimers"] == stream.verdict.metadata["disclaimers"] == {
+        "medical": DEFAULT_TEXTS["medical"]}
+    assert len(verdict.findings) == len(stream.verdict.findings) == 2  # both guards still say what they found
+
+
+OWN = "Not medical advice: see your doctor (AI Disclaimer 3.1)."
+
+
+def _disclaiming(texts: dict[str, str], *, prepend: bool = False):
+    from clauseguard.guards import Action, Verdict
+
+    block = "\n\n".join(texts.values())
+    return Verdict(allowed=True, action=Action.DISCLAIM, output=None, metadata={"disclaimers": texts},
+                   prefix=block + "\n\n" if prepend else "", suffix="" if prepend else "\n\n" + block)
+
+
+@pytest.mark.parametrize(("first", "second", "expected"), [
+    ({"medical": DEFAULT_TEXTS["medical"]}, {"medical": OWN}, f"x\n\n{OWN}"),  # the operator's text wins
+    ({"medical": OWN}, {"medical": DEFAULT_TEXTS["medical"]}, f"x\n\n{OWN}"),
+    ({"medical": OWN}, {"medical": "Another."}, f"x\n\n{OWN}"),               # else the first guard's
+    ({"medical": DEFAULT_TEXTS["medical"], "legal": DEFAULT_TEXTS["legal"]}, {"medical": OWN},
+     f"x\n\n{DEFAULT_TEXTS['legal']}\n\n{OWN}"),
+])
+def test_combine_keeps_one_disclaimer_per_topic(first: dict, second: dict, expected: str) -> None:
+    from clauseguard.guards._combine import combine
+
+    assert combine("x", [_disclaiming(first), _disclaiming(second)]).output == expected
+
+
+def test_combine_drops_a_repeated_prepended_disclaimer() -> None:
+    from clauseguard.guards._combine import combine
+
+    verdicts = [_disclaiming({"medical": OWN}), _disclaiming({"medical": DEFAULT_TEXTS["medical"]}, prepend=True)]
+    assert combine("x", verdicts).output == f"x\n\n{OWN}"
+
+
 def test_topic_block_and_messages(fake_detector: None, ctx: Context) -> None:
     guard = build("topic", on_fail="block", params={"topics": ["medical"]},
                   category_messages={"medical": "We do not give medical advice (Terms §4)."})
