@@ -3,15 +3,20 @@
 * ``AutoModelForSequenceClassification``: each label of ``config.id2label`` is mapped to a category
   (``label_map`` first, then a canonical id such as ``S10``, then a name that ``canonical_category`` knows:
   "toxic", "threat", the OpenAI moderation labels). Labels that map to nothing ("safe", "LABEL_0") are
-  listed in ``unmapped`` and logged once at load, never guessed.
-  Scores are the softmax over labels, or per-label sigmoids when ``problem_type`` is multi-label.
+  listed in ``unmapped`` and logged once at load, never guessed; a ``label_map`` key that names no label
+  is a load error. Scores are the softmax over labels, the labels of one category adding up; per-label
+  sigmoids when ``problem_type`` is multi-label or the model has one logit, a category keeping its
+  highest label. A text longer than the model's window is scored in overlapping windows, and each
+  category keeps its highest window.
 * ``AutoModelForCausalLM`` (Llama Guard 3 and alike): the model writes ``safe`` or ``unsafe`` and a
   line of hazard codes ("unsafe\\nS3,S10"); listed categories score 1.0. Llama Guard 3 uses our S1-S14;
   other code sets go through ``label_map``. An answer that parses as neither is a GuardError, so the
-  pipeline fails closed on it.
+  pipeline fails closed. A text too long for the judge's context is judged in overlapping windows, and
+  a category any window names scores 1.0.
 
-Nothing downloads: the folder must hold ``config.json`` and a tokenizer; a missing or malformed folder
-is a ModelLoadError naming the path and what is missing.
+Nothing downloads: the folder must hold ``config.json``, a fast tokenizer and weights that cover every
+parameter of the model. Any failure to load is a ModelLoadError whose ``where`` is the guards.yaml key at
+fault (``params.model_path`` or ``params.label_map``) and whose message names the path.
 """
 
 from __future__ import annotations
@@ -29,13 +34,20 @@ from clauseguard.errors import GuardError, ModelLoadError
 from clauseguard.guards._fusion import Scores, unit_score
 from clauseguard.guards._taxonomy import CATEGORIES, canonical_category
 
-__all__ = ["CausalJudgeBackend", "SequenceBackend", "load_transformers", "map_labels",
+__all__ = ["CausalJudgeBackend", "SequenceBackend", "load_transformers", "map_labels", "max_tokens",
            "parse_judgement"]
 
 log = logging.getLogger("clauseguard.guards.classifier")
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model", "vocab.json")
 _CODES = re.compile(r"[A-Za-z_]+\d*")
+_PATH, _LABEL_MAP = "params.model_path", "params.label_map"
+# A tokenizer that states no limit has model_max_length 1e30; anything this large means "none".
+_NO_LIMIT = 1_000_000
+# RoBERTa-style models number positions from padding_idx + 1 = 2, so two of their position embeddings
+# never hold a token (roberta-base: 514 positions, 512 tokens).
+_OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer",
+                               "data2vec-text", "roberta-prelayernorm", "ibert", "mpnet", "xmod", "luke"})
 
 
 def _category_of(label: str, label_map: Mapping[str, str]) -> str | None:
@@ -45,7 +57,13 @@ def _category_of(label: str, label_map: Mapping[str, str]) -> str | None:
 
 
 def map_labels(id2label: Mapping[int, str], label_map: Mapping[str, str]) -> tuple[dict[int, str], list[str]]:
-    """Label index -> category, and the labels that map to none."""
+    """Label index -> category, and the labels that map to none. A ``label_map`` key that is no label of
+    the model is a ModelLoadError: the label it was meant for would otherwise be dropped without a word."""
+    labels = [str(label) for _, label in sorted(id2label.items())]
+    unknown = sorted(set(label_map) - set(labels))
+    if unknown:
+        raise ModelLoadError(f"label_map names {unknown}, which the model has no label for; its labels: {labels}",
+                             where=_LABEL_MAP)
     mapped, unmapped = {}, []
     for idx, label in sorted(id2label.items()):
         cat = _category_of(str(label), label_map)
@@ -53,7 +71,7 @@ def map_labels(id2label: Mapping[int, str], label_map: Mapping[str, str]) -> tup
             unmapped.append(str(label))
         elif cat not in CATEGORIES:
             raise ModelLoadError(f"label_map sends label {label!r} to unknown category {cat!r}; "
-                                 f"known: {sorted(CATEGORIES)}")
+                                 f"known: {sorted(CATEGORIES)}", where=_LABEL_MAP)
         else:
             mapped[int(idx)] = cat
     return mapped, unmapped
@@ -81,18 +99,38 @@ def parse_judgement(answer: str, label_map: Mapping[str, str]) -> Scores:
     return scores
 
 
+def max_tokens(tokenizer: Any, config: Any, cap: int | None = 512) -> int:
+    """Tokens one pass of the model takes: the least of the tokenizer's ``model_max_length``, the model's
+    positions (less the two RoBERTa-style models never use) and ``cap``; 512 where none is known."""
+    limits = [] if cap is None else [cap]
+    stated = getattr(tokenizer, "model_max_length", None)
+    if isinstance(stated, int) and 0 < stated < _NO_LIMIT:
+        limits.append(stated)
+    positions = getattr(config, "max_position_embeddings", None)  # GPT-2's n_positions answers to it too
+    if isinstance(positions, int) and positions > 0:
+        limits.append(positions - (2 if getattr(config, "model_type", None) in _OFFSET_POSITIONS else 0))
+    return min(limits) if limits else 512
+
+
 def _check_folder(path: Path) -> dict[str, Any]:
     if not path.is_dir():
-        raise ModelLoadError(f"model folder {path} does not exist")
+        raise ModelLoadError(f"model folder {path} does not exist", where=_PATH)
     config_path = path / "config.json"
     if not config_path.is_file():
-        raise ModelLoadError(f"model folder {path} lacks config.json")
+        raise ModelLoadError(f"model folder {path} lacks config.json", where=_PATH)
     if not any((path / f).is_file() for f in _TOKENIZER_FILES):
-        raise ModelLoadError(f"model folder {path} has no tokenizer (none of {list(_TOKENIZER_FILES)})")
+        raise ModelLoadError(f"model folder {path} has no tokenizer (none of {list(_TOKENIZER_FILES)})",
+                             where=_PATH)
     try:
-        config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
+        config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise ModelLoadError(f"{config_path} is not valid JSON: {err}") from err
+        raise ModelLoadError(f"{config_path} is not valid JSON: {err}", where=_PATH) from err
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{config_path} must hold a JSON object, not {type(config).__name__}", where=_PATH)
+    arch = config.get("architectures")
+    if arch is not None and not (isinstance(arch, list) and all(isinstance(a, str) for a in arch)):
+        raise ModelLoadError(f"{config_path}: 'architectures' must be a list of class names, not {arch!r}",
+                             where=_PATH)
     return config
 
 
@@ -100,43 +138,98 @@ def _is_causal(config: Mapping[str, Any]) -> bool:
     return any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in config.get("architectures") or [])
 
 
+def _load_model(auto: Any, path: Path) -> Any:
+    """``auto.from_pretrained(path)`` in eval mode; a ModelLoadError if the weights leave any parameter to
+    transformers' random initialisation (a base encoder without its classification head, a renamed head),
+    which it only warns about."""
+    model, info = auto.from_pretrained(str(path), local_files_only=True, output_loading_info=True)
+    # Weights tied to others (GPT-2's lm_head), buffers (position_ids) and keys the model itself declares
+    # optional are filled without randomness; transformers 4.x lists some of them as missing.
+    tied = getattr(model, "all_tied_weights_keys", None) or getattr(model, "_tied_weights_keys", None) or ()
+    optional = getattr(model, "_keys_to_ignore_on_load_missing", None) or ()
+    buffers = {name for name, _ in model.named_buffers()}
+    random = sorted(k for k in info.get("missing_keys") or ()
+                    if k not in buffers and k not in tied and not any(re.search(p, k) for p in optional))
+    random += sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get("mismatched_keys") or ())
+    if random:
+        raise ModelLoadError(f"the weights in {path} lack {random[:8]}{' …' if len(random) > 8 else ''}, which "
+                             "transformers would fill at random (a base model saved without its head?)", where=_PATH)
+    return model.eval()
+
+
+def _load_tokenizer(path: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    if not getattr(tokenizer, "is_fast", False):  # overflow windows and offsets need the Rust tokenizer
+        raise ModelLoadError(f"the tokenizer in {path} is not a fast tokenizer; save one (tokenizer.json) with "
+                             "AutoTokenizer.from_pretrained(...).save_pretrained(...)", where=_PATH)
+    if tokenizer.pad_token is None:  # GPT-2 and Llama tokenizers have none; batches need one
+        if tokenizer.eos_token is None:
+            raise ModelLoadError(f"the tokenizer in {path} has neither a pad nor an end-of-sequence token",
+                                 where=_PATH)
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 class SequenceBackend:
     """Any local AutoModelForSequenceClassification."""
 
     name = "transformers"
+    windows_per_pass = 32  # windows of a batch that go through the model at once
 
     def __init__(self, path: Path, label_map: Mapping[str, str]) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
         self.path = path
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        self.model = AutoModelForSequenceClassification.from_pretrained(str(path), local_files_only=True).eval()
+        self.tokenizer = _load_tokenizer(path)
+        self.model = _load_model(AutoModelForSequenceClassification, path)
+        if self.model.config.pad_token_id is None:  # GPT-2-style heads find each text's last token by it
+            self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.index_to_category, self.unmapped = map_labels(self.model.config.id2label, label_map)
         if not self.index_to_category:
             raise ModelLoadError(f"no label of the model in {path} maps to a category "
-                                 f"(labels {self.unmapped}); give params.label_map")
+                                 f"(labels {self.unmapped}); give params.label_map", where=_LABEL_MAP)
         if self.unmapped:
             log.warning("model %s: labels %s map to no category and are ignored", path, self.unmapped)
         self.categories = frozenset(self.index_to_category.values())
-        self.multi_label = self.model.config.problem_type == "multi_label_classification"
+        # transformers' own pipeline reads one logit as a sigmoid; softmax over one logit is always 1.0
+        self.sigmoid = (self.model.config.problem_type == "multi_label_classification"
+                        or self.model.config.num_labels == 1)
+        self.max_length = max_tokens(self.tokenizer, self.model.config)
+        self.stride = (self.max_length - self.tokenizer.num_special_tokens_to_add()) // 8
 
     def score(self, texts: list[str]) -> list[Scores]:
-        import torch
-
+        """Each text's scores: the highest of its windows, per category."""
         if not texts:
             return []
-        enc = self.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt",
-                             max_length=min(512, getattr(self.tokenizer, "model_max_length", 512)))
-        with torch.inference_mode():
-            logits = self.model(**enc).logits
-        probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
-        out: list[Scores] = []
-        for row in probs.tolist():
-            scores: Scores = {}
-            for idx, cat in self.index_to_category.items():
-                scores[cat] = max(scores.get(cat, 0.0), unit_score(row[idx], f"the model in {self.path}"))
-            out.append(scores)
+        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
+                             stride=self.stride, return_overflowing_tokens=True, return_tensors="pt")
+        owners = enc.pop("overflow_to_sample_mapping").tolist()
+        out: list[Scores] = [{} for _ in texts]
+        for owner, scores in zip(owners, self._score_windows(enc), strict=True):
+            out[owner] = {c: max(s, out[owner].get(c, 0.0)) for c, s in scores.items()}
         return out
+
+    def _score_windows(self, enc: Any) -> list[Scores]:
+        import torch
+
+        rows: list[list[float]] = []
+        with torch.inference_mode():
+            for start in range(0, len(enc["input_ids"]), self.windows_per_pass):
+                logits = self.model(**{k: v[start:start + self.windows_per_pass] for k, v in enc.items()}).logits
+                probs = torch.sigmoid(logits) if self.sigmoid else torch.softmax(logits, dim=-1)
+                rows += probs.tolist()
+        return [self._categories_of(row) for row in rows]
+
+    def _categories_of(self, row: list[float]) -> Scores:
+        # Softmax labels of one category are one event split in parts (HateXplain's "hate speech" and
+        # "offensive"): they add up. Sigmoid labels are separate judgements: the highest stands.
+        scores: Scores = {}
+        for idx, cat in self.index_to_category.items():
+            p = unit_score(row[idx], f"the model in {self.path}")
+            scores[cat] = max(scores.get(cat, 0.0), p) if self.sigmoid else min(1.0, scores.get(cat, 0.0) + p)
+        return scores
 
 
 class CausalJudgeBackend:
@@ -144,21 +237,29 @@ class CausalJudgeBackend:
 
     name = "transformers"
     max_new_tokens = 20
+    # A window re-tokenized inside the prompt may take a few tokens more than it did alone.
+    slack = 8
 
     def __init__(self, path: Path, label_map: Mapping[str, str]) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         self.path = path
         self.label_map = dict(label_map)
         unknown = sorted({c for c in self.label_map.values() if c not in CATEGORIES})
         if unknown:
-            raise ModelLoadError(f"label_map sends codes to unknown categories {unknown}; known: {sorted(CATEGORIES)}")
+            raise ModelLoadError(f"label_map sends codes to unknown categories {unknown}; known: {sorted(CATEGORIES)}",
+                                 where=_LABEL_MAP)
         # S1-S14 (Llama Guard 3's own codes) and whatever label_map sends other codes to ("JB" -> prompt_injection)
         self.categories = frozenset(c for c in CATEGORIES if c.startswith("S")) | frozenset(self.label_map.values())
         self.hazards = sorted((c for c in self.categories if c.startswith("S") and c[1:].isdigit()),
                               key=lambda c: int(c[1:]))
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        self.model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True).eval()
+        self.tokenizer = _load_tokenizer(path)
+        self.model = _load_model(AutoModelForCausalLM, path)
+        self.max_length = max_tokens(self.tokenizer, self.model.config, cap=None)
+        self.window = self.max_length - len(self.prompt_ids("")) - self.max_new_tokens - self.slack
+        if self.window < 16:
+            raise ModelLoadError(f"the judge in {path} takes {self.max_length} tokens, and its prompt and answer "
+                                 "leave no room for the text to judge", where=_PATH)
 
     def prompt(self, text: str) -> str:
         """The model's own chat template when it has one (Llama Guard's), else a plain instruction."""
@@ -170,20 +271,46 @@ class CausalJudgeBackend:
         return (f"Task: say whether the message is safe or unsafe under these categories: {codes}.\n"
                 f"Message: {text}\nAnswer 'safe', or 'unsafe' and a line of category codes.\nAnswer:")
 
+    def prompt_ids(self, text: str) -> list[int]:
+        """The prompt's tokens. A chat template writes its own BOS: the tokenizer must not add another."""
+        templated = bool(getattr(self.tokenizer, "chat_template", None))
+        ids: list[int] = self.tokenizer(self.prompt(text), add_special_tokens=not templated)["input_ids"]
+        return ids
+
+    def windows(self, text: str) -> list[str]:
+        """``text``, or overlapping pieces of it (by an eighth) that each fit in the prompt."""
+        spans = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        if len(spans) <= self.window:
+            return [text]
+        step = self.window - self.window // 8
+        return [text[spans[i][0]:spans[min(i + self.window, len(spans)) - 1][1]]
+                for i in range(0, len(spans) - self.window + step, step)]
+
     def judge(self, text: str) -> str:
+        """The judge's answer for one text that fits its window."""
         import torch
 
-        enc = self.tokenizer(self.prompt(text), return_tensors="pt")
+        ids = self.prompt_ids(text)
+        if len(ids) + self.max_new_tokens > self.max_length:  # windows() should prevent it; fail closed
+            raise GuardError(f"the judge's prompt is {len(ids)} tokens, too long for its {self.max_length}")
+        input_ids = torch.tensor([ids])
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         with torch.inference_mode():
-            out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                      pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
-        answer: str = self.tokenizer.decode(out[0][enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            out = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                      max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad)
+        answer: str = self.tokenizer.decode(out[0][len(ids):], skip_special_tokens=True)
         return answer
 
     def score(self, texts: list[str]) -> list[Scores]:
-        """1.0 for each category the judge names, 0.0 for every other category it knows: "safe" is a score
-        of its own, so ``fusion: mean`` averages it in rather than leaving the judge out."""
-        return [{c: 0.0 for c in self.categories} | parse_judgement(self.judge(t), self.label_map) for t in texts]
+        """1.0 for each category the judge names in any window, 0.0 for every other category it knows:
+        "safe" is a score of its own, so ``fusion: mean`` averages it in rather than leaving the judge out."""
+        out = []
+        for text in texts:
+            scores: Scores = {c: 0.0 for c in self.categories}
+            for window in self.windows(text):
+                scores |= parse_judgement(self.judge(window), self.label_map)
+            out.append(scores)
+        return out
 
 
 @functools.cache
@@ -200,8 +327,8 @@ def _load(path: Path, label_items: tuple[tuple[str, str], ...]) -> SequenceBacke
         return cls(path, dict(label_items))
     except ModelLoadError:
         raise
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ModelLoadError(f"cannot load the model in {path}: {err}") from err
+    except Exception as err:  # transformers, tokenizers and safetensors raise anything on a bad folder
+        raise ModelLoadError(f"cannot load the model in {path}: {type(err).__name__}: {err}", where=_PATH) from err
 
 
 def load_transformers(model_path: str | Path, label_map: Mapping[str, str] | None = None

@@ -12,7 +12,7 @@ Importing this module imports neither torch nor numpy.
 
 from __future__ import annotations
 
-from clauseguard.errors import GuardConfigError
+from clauseguard.errors import GuardConfigError, ModelLoadError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds
 from clauseguard.guards._params import ClassifierParams, GuardSpec
@@ -51,7 +51,7 @@ class ClassifierGuard(Guard):
 
     def __init__(self, spec: GuardSpec) -> None:
         super().__init__(spec)
-        self.backends = [build_backend(name, self.params) for name in self.params.backends]
+        self.backends = [self._backend(name) for name in self.params.backends]
         known = frozenset().union(*(b.categories for b in self.backends))
         unknown = sorted(set(self.params.categories) - known)
         if unknown:
@@ -63,6 +63,16 @@ class ClassifierGuard(Guard):
             raise GuardConfigError(f"thresholds for {unused}, which this guard does not score; it scores "
                                    f"{self.categories}", where=f"guard {spec.id!r} params.thresholds")
         self.thresholds = resolve_thresholds(self.categories, self.params.thresholds)
+
+    def _backend(self, name: str) -> Backend:
+        """``build_backend``, with a load failure naming this guard and the key at fault, as guards.yaml
+        errors do (the transformers backend names ``params.model_path`` or ``params.label_map``)."""
+        try:
+            return build_backend(name, self.params)
+        except ModelLoadError as err:
+            if err.where and err.where.startswith("params."):
+                raise ModelLoadError(err.message, where=f"guard {self.id!r} {err.where}") from err
+            raise ModelLoadError(str(err), where=f"guard {self.id!r} params.backends") from err
 
     def scores(self, texts: list[str]) -> list[Scores]:
         """Fused scores of the configured categories, one dict per text (batched through every backend)."""

@@ -1,0 +1,259 @@
+"""The transformers backend on tiny random models built here: windows, length limits, score rules, padding,
+the judge's prompt, and load errors that name the guard and the key at fault. Nothing downloads."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from clauseguard.cli import main
+from clauseguard.errors import ModelLoadError
+from clauseguard.guards import GuardSpec, create
+
+pytestmark = pytest.mark.ml
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+WORDS = ["[PAD]", "[UNK]", "safe", "unsafe", "S3", "S10", ",", "hello", "kill", "you", "<bos>", "<eos>"]
+KILL = WORDS.index("kill")
+
+
+def _tokenizer(*, post: Any = None, **kw: Any) -> Any:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    if post is not None:
+        tok.post_processor = post
+    kw = {"pad_token": "[PAD]"} | kw
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", **kw)
+
+
+def _bert(folder: Path, id2label: dict[int, str], *, max_pos: int = 64, bias: list[float] | None = None,
+          problem_type: str | None = None, base: bool = False, tokenizer: Any = None) -> Path:
+    """A tiny BERT classifier; ``bias`` fixes its output (the weights of its head are zeroed)."""
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=len(WORDS), hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=16, max_position_embeddings=max_pos, id2label=id2label,
+                                     label2id={v: k for k, v in id2label.items()}, problem_type=problem_type)
+    model = (transformers.BertModel if base else transformers.BertForSequenceClassification)(config)
+    if bias is not None:
+        with torch.no_grad():
+            model.classifier.weight.zero_()
+            model.classifier.bias.copy_(torch.tensor(bias))
+    model.save_pretrained(folder)
+    (tokenizer or _tokenizer()).save_pretrained(folder)
+    return folder
+
+
+def _gpt2(folder: Path, cls: Any, tokenizer: Any, **config: Any) -> Path:
+    torch.manual_seed(0)
+    gpt = transformers.GPT2Config(vocab_size=len(WORDS), n_embd=8, n_layer=1, n_head=2, n_positions=512,
+                                  bos_token_id=WORDS.index("<bos>"), eos_token_id=WORDS.index("<eos>"), **config)
+    cls(gpt).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _guard(folder: Path, guard_id: str = "clf", **params: Any) -> Any:
+    return create(GuardSpec(id=guard_id, type="classifier",
+                            params={"backends": ["transformers"], "model_path": str(folder), **params}))
+
+
+def _sees_kill(model: Any, monkeypatch: pytest.MonkeyPatch, seen: list[int]) -> None:
+    """A perfect toxicity model: "toxic" exactly when "kill" is in its input. ``seen`` gets each input's width."""
+
+    def forward(input_ids: Any, **kwargs: Any) -> Any:
+        seen.append(input_ids.shape[1])
+        hit = (input_ids == KILL).any(dim=1).float()
+        return SimpleNamespace(logits=torch.stack([5 - 10 * hit, 10 * hit - 5], dim=1))
+
+    monkeypatch.setattr(model, "forward", forward)
+
+
+# -- windows and length limits -------------------------------------------------------------------------
+
+
+def test_text_past_the_window_is_scored_to_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"kill you" after 300 tokens lay past the 64-token window, was cut off, and the text was allowed."""
+    backend = _guard(_bert(tmp_path / "m", {0: "safe", 1: "toxic"})).backends[0]
+    seen: list[int] = []
+    _sees_kill(backend.model, monkeypatch, seen)
+    long, texts = "hello " * 300, ["hello " * 300 + "kill you", "kill you", "hello " * 300, "hello"]
+    scores = backend.score(texts)
+    assert [s["S10"] > 0.99 for s in scores] == [True, True, False, False]
+    assert max(seen) <= backend.max_length == 64 and len(backend.tokenizer(long)["input_ids"]) > 4 * 64
+
+
+@pytest.mark.parametrize(("stated", "positions", "model_type", "cap", "expected"), [
+    (int(1e30), 64, "bert", 512, 64),        # no model_max_length: the model's positions, not 512
+    (128, 514, "bert", 512, 128),
+    (int(1e30), 514, "roberta", 512, 512),   # RoBERTa numbers positions from 2
+    (int(1e30), 130, "xlm-roberta", 512, 128),
+    (int(1e30), 2048, "gpt2", 512, 512),
+    (None, None, None, 512, 512),             # nothing known
+    (int(1e30), 2048, "gpt2", None, 2048),   # the judge: no cap
+    (None, None, None, None, 512),
+])
+def test_max_tokens(stated: int | None, positions: int | None, model_type: str | None, cap: int | None,
+                    expected: int) -> None:
+    from clauseguard.guards._clf_transformers import max_tokens
+
+    tokenizer = SimpleNamespace() if stated is None else SimpleNamespace(model_max_length=stated)
+    config = SimpleNamespace(model_type=model_type, **({} if positions is None else
+                                                       {"max_position_embeddings": positions}))
+    assert max_tokens(tokenizer, config, cap) == expected
+
+
+def test_a_text_longer_than_the_positions_scores(tmp_path: Path) -> None:
+    """The tokenizer states no limit and the model has 64 positions: a 90-token text used to crash it."""
+    backend = _guard(_bert(tmp_path / "m", {0: "safe", 1: "toxic"})).backends[0]
+    assert backend.tokenizer.model_max_length > 10**6
+    assert 0.0 <= backend.score(["hello you kill " * 30])[0]["S10"] <= 1.0
+
+
+# -- how labels become scores --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("bias", "low"), [(-8.0, True), (8.0, False)])
+def test_one_logit_is_a_sigmoid(tmp_path: Path, bias: float, low: bool) -> None:
+    """Softmax over one logit is 1.0 for every text: every text was blocked."""
+    backend = _guard(_bert(tmp_path / "m", {0: "toxic"}, bias=[bias])).backends[0]
+    assert (backend.score(["hello you"])[0]["S10"] < 0.01) is low
+
+
+@pytest.mark.parametrize(("problem_type", "probs", "expected"), [
+    (None, [0.10, 0.45, 0.45], 0.90),  # softmax: "hate speech" and "offensive" are one category, 90% harmful
+    (None, [0.80, 0.15, 0.05], 0.20),
+    ("multi_label_classification", [0.10, 0.45, 0.30], 0.45),  # sigmoids: the highest label
+])
+def test_labels_of_one_category(tmp_path: Path, problem_type: str | None, probs: list[float],
+                                expected: float) -> None:
+    p = torch.tensor(probs)
+    bias = (torch.log(p / (1 - p)) if problem_type else torch.log(p)).tolist()
+    folder = _bert(tmp_path / "m", {0: "normal", 1: "hate speech", 2: "offensive"}, bias=bias,
+                   problem_type=problem_type)
+    assert _guard(folder).scores(["kill you"])[0]["S10"] == pytest.approx(expected, abs=1e-4)
+
+
+# -- loading ---------------------------------------------------------------------------------------------
+
+
+def test_weights_without_the_head_are_refused(tmp_path: Path) -> None:
+    """transformers fills a missing head at random and only warns: scores would change at every start."""
+    folder = _bert(tmp_path / "m", {0: "safe", 1: "toxic"}, base=True)
+    with pytest.raises(ModelLoadError, match=r"lack \['classifier.bias', 'classifier.weight'\]") as err:
+        _guard(folder)
+    assert str(err.value).startswith("guard 'clf' params.model_path: ")
+
+
+@pytest.mark.parametrize("pad_in_config", [False, True])
+def test_a_gpt2_classifier_scores_a_batch(tmp_path: Path, pad_in_config: bool) -> None:
+    """No pad token (the eos stands in), or one the config does not know: a batch of two used to raise."""
+    tokenizer = _tokenizer(pad_token=None, eos_token="<eos>") if not pad_in_config else _tokenizer()
+    folder = _gpt2(tmp_path / "m", transformers.GPT2ForSequenceClassification, tokenizer,
+                   id2label={0: "safe", 1: "toxic"}, label2id={"safe": 0, "toxic": 1}, pad_token_id=None)
+    backend = _guard(folder).backends[0]
+    texts = ["hello you kill", "kill"]
+    batch = backend.score(texts)
+    assert batch == [pytest.approx(backend.score([t])[0], abs=1e-5) for t in texts]  # padding changes nothing
+
+
+def test_a_tokenizer_without_pad_or_eos_is_refused(tmp_path: Path) -> None:
+    folder = _gpt2(tmp_path / "m", transformers.GPT2ForSequenceClassification, _tokenizer(pad_token=None),
+                   id2label={0: "safe", 1: "toxic"}, label2id={"safe": 0, "toxic": 1})
+    with pytest.raises(ModelLoadError, match="neither a pad nor an end-of-sequence token"):
+        _guard(folder)
+
+
+def test_a_label_map_key_that_is_no_label_is_refused(tmp_path: Path) -> None:
+    folder = _bert(tmp_path / "m", {0: "safe", 1: "toxic", 2: "jailbreak_attempt"})
+    with pytest.raises(ModelLoadError, match=r"names \['jailbreak-attempt'\].*'jailbreak_attempt'") as err:
+        _guard(folder, "inj", label_map={"jailbreak-attempt": "prompt_injection"})
+    assert err.value.where == "guard 'inj' params.label_map"
+
+
+def _spoil(folder: Path, case: str) -> None:
+    if case == "config-list":
+        (folder / "config.json").write_text("[]")
+    elif case == "config-null":
+        (folder / "config.json").write_text("null")
+    elif case == "architectures-string":
+        (folder / "config.json").write_text('{"architectures": "GPT2LMHeadModel"}')
+    elif case == "truncated-weights":
+        weights = folder / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:200])
+    elif case == "tokenizer-json":
+        (folder / "tokenizer.json").write_text("{not json")
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("config-list", "must hold a JSON object, not list"),
+    ("config-null", "must hold a JSON object, not NoneType"),
+    ("architectures-string", "'architectures' must be a list"),
+    ("truncated-weights", "cannot load the model in .*SafetensorError"),
+    ("tokenizer-json", "cannot load the model in"),
+])
+def test_a_malformed_folder_is_a_model_load_error_naming_guard_and_key(
+        tmp_path: Path, case: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _bert(tmp_path / "good", {0: "safe", 1: "toxic"})
+    folder = tmp_path / case
+    shutil.copytree(good, folder)
+    _spoil(folder, case)
+    with pytest.raises(ModelLoadError, match=message) as err:
+        _guard(folder)
+    assert err.value.where == "guard 'clf' params.model_path" and str(folder) in str(err.value)
+    guards = tmp_path / "guards.yaml"
+    guards.write_text(f"guards:\n  - id: clf\n    type: classifier\n    params:\n      backends: [transformers]\n"
+                      f"      model_path: {folder}\n")
+    assert main(["check", "--guards", str(guards), "--text", "hello"]) == 2
+    assert "guard 'clf' params.model_path" in capsys.readouterr().err
+
+
+# -- the judge -------------------------------------------------------------------------------------------
+
+
+def _answering(backend: Any, monkeypatch: pytest.MonkeyPatch, prompts: list[list[int]]) -> None:
+    """The judge answers "unsafe S10" when "kill" is in its prompt, else "safe"; ``prompts`` gets each prompt."""
+
+    def generate(input_ids: Any, **kwargs: Any) -> Any:
+        prompts.append(input_ids[0].tolist())
+        answer = "unsafe\nS10" if KILL in prompts[-1] else "safe"
+        return torch.cat([input_ids, torch.tensor([backend.tokenizer(answer, add_special_tokens=False)["input_ids"]])],
+                         dim=1)
+
+    monkeypatch.setattr(backend.model, "generate", generate)
+
+
+def test_the_judge_reads_a_long_text_in_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text longer than the judge's 512 positions crashed generate(): every long text was blocked."""
+    backend = _guard(_gpt2(tmp_path / "j", transformers.GPT2LMHeadModel, _tokenizer())).backends[0]
+    long = "hello you " * 400
+    windows = backend.windows(long + "kill")
+    assert len(windows) > 2 and windows[0].startswith("hello") and windows[-1].endswith("kill")
+    assert all(backend.judge(w) is not None for w in windows[-2:])  # the real model generates on each window
+    prompts: list[list[int]] = []
+    _answering(backend, monkeypatch, prompts)
+    scores = backend.score([long + "kill", long, "kill"])
+    assert [s["S10"] for s in scores] == [1.0, 0.0, 1.0]
+    assert max(len(p) for p in prompts) + backend.max_new_tokens <= backend.max_length == 512
+    assert backend.windows("hello you") == ["hello you"]
+
+
+def test_the_judge_sees_one_bos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chat template that writes BOS, and a tokenizer that adds one: the model used to get two."""
+    from tokenizers import processors
+
+    bos = WORDS.index("<bos>")
+    tokenizer = _tokenizer(post=processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", bos)]),
+                           bos_token="<bos>", eos_token="<eos>")
+    tokenizer.chat_template = "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    backend = _guard(_gpt2(tmp_path / "j", transformers.GPT2LMHeadModel, tokenizer)).backends[0]
+    prompts: list[list[int]] = []
+    _answering(backend, monkeypatch, prompts)
+    backend.score(["hello you"])
+    assert prompts == [[bos, WORDS.index("hello"), WORDS.index("you")]]
