@@ -2,10 +2,10 @@
 
 Terms are normalised exactly like the text (see :mod:`normalize`), so "b0mb" in a list and "B O M B"
 in a text meet as "bomb". Because a "1" in the text may stand for "i" or "l", each term gets variants
-with its "l"s read as "i"; single words also match their plural in "s". Matches are whole-word by
-default, and a match may only cross a real word boundary where the term itself has one ("pipe bomb"
-matches "pipe-bomb" and "pipebomb"; "anal" does not match "an al"). Allow-listed terms hide the
-matches inside them.
+with its "l"s read as "i"; a term also matches its plural in "s" on the last word ("heart attacks").
+Matches are whole-word by default, and a match may only cross a real word boundary where the term
+itself has one ("pipe bomb" matches "pipe-bomb" and "pipebomb"; "anal" does not match "an al").
+Allow-listed terms hide the matches inside them.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _variants(key: str, breaks: frozenset[int]) -> set[str]:
             for i, c in zip(ls, combo, strict=True):
                 chars[i] = c
             keys.add("".join(chars))
-    if not breaks and key[-1:].isalpha() and not key.endswith("s"):
+    if key[-1:].isalpha() and not key.endswith("s"):  # the plural of the last word, one word or many
         keys |= {k + "s" for k in keys}
     return keys
 

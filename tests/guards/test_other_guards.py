@@ -65,6 +65,21 @@ def test_disclaimer(ctx, text, categories, needle) -> None:
         assert verdict.output == text
 
 
+@pytest.mark.parametrize(("text", "topics"), [
+    ("Heart attacks often start with chest pains; ask for blood tests.", ["medical"]),  # plurals of phrases
+    ("Pay off your student loans and file your tax returns by April.", ["financial"]),
+    ("Most polling stations open at seven.", ["elections"]),
+    ("Metformin commonly causes nausea and diarrhoea.", ["medical"]),  # what answers say
+    ("The usual adult dose is 500 mg three times a day.", ["medical"]),
+    ("A court can issue a restraining order.", ["legal"]),
+    ("Update my tablet and pay for the MG service in mg units.", []),  # "tablet" and "mg" alone do not count
+])
+def test_disclaimer_lexical_terms(ctx, text: str, topics: list[str]) -> None:
+    guard = build("disclaimer", stage="output", on_fail="disclaim",
+                  params={"topics": ["medical", "legal", "financial", "elections"]})
+    assert [f.message for f in guard.check(text, ctx).findings] == [DEFAULT_TEXTS[t] for t in topics]
+
+
 def test_disclaimer_custom_text_and_prepend(ctx) -> None:
     guard = build("disclaimer", stage="output", on_fail="disclaim",
                   params={"topics": ["medical"], "texts": {"medical": "ASK A DOCTOR."}, "position": "prepend"})
