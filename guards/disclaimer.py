@@ -71,23 +71,26 @@ class DisclaimerGuard(Guard):
         scores = self._topic_scores(content)
         folded = _fold(content)
         findings: list[Finding] = []
-        texts: list[str] = []
+        texts: dict[str, str] = {}
         for topic in self.params.topics:  # in the configured order
             if topic not in scores:
                 continue
             text = self.params.texts.get(topic, DEFAULT_TEXTS[topic])
             if _fold(text) in folded:
                 continue
-            texts.append(text)
+            texts[topic] = text
             findings.append(self.finding(TOPIC_CATEGORY[topic], score=round(scores[topic], 4), key=topic,
                                          action=Action.DISCLAIM,
                                          message=self.spec.category_messages.get(topic) or text))
-        block = "\n\n".join(texts)
-        if not block:
+        if not texts:
             return Verdict.allow(content, self.id)
+        block = "\n\n".join(texts.values())
+        # named by topic (_combine.DISCLAIMERS, not imported: it imports this module), so that another
+        # guard disclaiming the same topic does not add it twice
+        metadata = {"disclaimers": texts}
         if self.params.position == "prepend":
-            return self.verdict(content, findings, prefix=block + "\n\n")
-        return self.verdict(content, findings, suffix="\n\n" + block)
+            return self.verdict(content, findings, prefix=block + "\n\n", metadata=metadata)
+        return self.verdict(content, findings, suffix="\n\n" + block, metadata=metadata)
 
 
 def _fold(text: str) -> str:

@@ -80,6 +80,20 @@ def test_disclaimer_lexical_terms(ctx, text: str, topics: list[str]) -> None:
     assert [f.message for f in guard.check(text, ctx).findings] == [DEFAULT_TEXTS[t] for t in topics]
 
 
+def test_two_disclaimer_guards_add_one_disclaimer_per_topic() -> None:
+    """The guard names its disclaimers by topic, so the pipeline keeps one: the operator's own text."""
+    from clauseguard.guards import Pipeline
+
+    own = "Ask a doctor (AI Disclaimer 3.1)."
+    pipeline = Pipeline([build("disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical"]}),
+                         build("disclaimer", stage="output", on_fail="disclaim",
+                               params={"topics": ["legal", "medical"], "texts": {"medical": own}})])
+    text = "Take ibuprofen and ask a lawyer."
+    verdict = pipeline.check_output(text, Context(turn=1))
+    assert verdict.output == f"{text}\n\n{DEFAULT_TEXTS['legal']}\n\n{own}"
+    assert verdict.metadata["disclaimers"] == {"medical": own, "legal": DEFAULT_TEXTS["legal"]}
+
+
 def test_disclaimer_custom_text_and_prepend(ctx) -> None:
     guard = build("disclaimer", stage="output", on_fail="disclaim",
                   params={"topics": ["medical"], "texts": {"medical": "ASK A DOCTOR."}, "position": "prepend"})
