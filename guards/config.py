@@ -7,16 +7,17 @@ an empty guard list, a bad parameter or a regex that does not compile is a :clas
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
-from clauseguard.errors import GuardConfigError
+from clauseguard.errors import GuardConfigError, UserError
 from clauseguard.guards._params import PARAMS, GuardSpec
 
-__all__ = ["TOP_LEVEL_KEYS", "load_guards", "parse_guards"]
+__all__ = ["TOP_LEVEL_KEYS", "load_guards", "locate", "parse_guards"]
 
 TOP_LEVEL_KEYS = frozenset({"clauseguard_version", "profile_sha256", "guards"})
 
@@ -106,3 +107,24 @@ def _check_unique_ids(specs: list[GuardSpec], base: Loc, lines: dict[Loc, int], 
             raise GuardConfigError(f"duplicate guard id {spec.id!r}",
                                    where=_where(filename, lines, (*base, i, "id"), spec.id))
         seen.add(spec.id)
+
+
+def locate(err: UserError, path: str | Path) -> UserError:
+    """``err``, raised while building a guard read from ``path`` and placed as ``guard 'id' key``, placed
+    at the file and line of that key instead (a model folder that is missing is found only when the guard
+    is built, after the file was read). Errors placed otherwise come back unchanged."""
+    where = err.where or ""
+    if not where.startswith("guard "):
+        return err
+    try:
+        data, lines = load_yaml(Path(path).read_text(encoding="utf-8"), str(path))
+        entries, base = _entries(data, lines, str(path))
+    except (OSError, UnicodeDecodeError, UserError):
+        return err
+    for i, entry in enumerate(entries):
+        guard_id = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(guard_id, str) and (where == f"guard {guard_id!r}" or where.startswith(f"guard {guard_id!r} ")):
+            key = tuple(int(part[1:-1]) if part.startswith("[") else part
+                        for part in re.findall(r"\[\d+\]|[^.\[\]]+", where[len(f"guard {guard_id!r}"):].strip()))
+            return type(err)(err.message, where=_where(str(path), lines, (*base, i, *key), guard_id))
+    return err

@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from clauseguard.errors import UserError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._combine import combine
 from clauseguard.guards._params import Action, GuardSpec, Modality, Stage
 from clauseguard.guards._registry import create
 from clauseguard.guards._runner import arun_guard, run_guard
 from clauseguard.guards._verdict import Finding, Verdict
-from clauseguard.guards.config import load_guards
+from clauseguard.guards.config import load_guards, locate
 from clauseguard.guards.sinks import DecisionSink, NullSink
 
 if TYPE_CHECKING:
@@ -47,7 +48,11 @@ class Pipeline:
     def from_yaml(cls, path: str | Path, *, sink: DecisionSink | None = None,
                   max_chars: int | None = DEFAULT_MAX_CHARS) -> Pipeline:
         """Build the pipeline guards.yaml describes (raises GuardConfigError naming file and guard)."""
-        return cls(load_guards(path), sink=sink, max_chars=max_chars)
+        specs = load_guards(path)
+        try:
+            return cls(specs, sink=sink, max_chars=max_chars)
+        except UserError as err:
+            raise locate(err, path) from err
 
     def stage_guards(self, stage: Stage | str, modality: Modality | str = Modality.TEXT) -> list[Guard]:
         stage, modality = Stage(stage), Modality(modality)

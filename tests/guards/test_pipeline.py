@@ -9,6 +9,7 @@ import pytest
 from guard_helpers import FIXTURES
 
 import clauseguard.guards as guards_pkg
+from clauseguard.errors import ModelLoadError
 from clauseguard.guards import (
     Action,
     Context,
@@ -97,6 +98,26 @@ def test_from_yaml_combines_and_records(tmp_path) -> None:
     assert blocked.findings[0].clause_ids == ("content/weapons",)
     assert [r["action"] for r in sink.records] == ["redact", "block"]
     assert "bob@example.com" not in json.dumps(sink.records)
+
+
+def test_an_error_found_building_a_guard_names_the_file_and_line(tmp_path, monkeypatch) -> None:
+    from clauseguard.guards import pipeline
+
+    real = pipeline.create
+
+    def create(spec):  # as a classifier guard does when its model folder is missing
+        if spec.id != "judge":
+            return real(spec)
+        raise ModelLoadError("model folder /nowhere does not exist", where=f"guard {spec.id!r} params.model_path")
+
+    monkeypatch.setattr(pipeline, "create", create)
+    path = tmp_path / "guards.yaml"
+    path.write_text("guards:\n  - id: judge-2\n    type: keyword\n  - id: judge\n    type: classifier\n"
+                    "    params:\n      backends: [transformers]\n      model_path: /nowhere\n")
+    with pytest.raises(ModelLoadError) as caught:
+        Pipeline.from_yaml(path)
+    assert caught.value.where == f"{path}:8 guard 'judge' guards[1].params.model_path"
+    assert caught.value.message == "model folder /nowhere does not exist"
 
 
 def test_output_stage_appends_label_and_disclaimer() -> None:
