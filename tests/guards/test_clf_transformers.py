@@ -211,7 +211,7 @@ def test_a_malformed_folder_is_a_model_load_error_naming_guard_and_key(
     guards.write_text(f"guards:\n  - id: clf\n    type: classifier\n    params:\n      backends: [transformers]\n"
                       f"      model_path: {folder}\n")
     assert main(["check", "--guards", str(guards), "--text", "hello"]) == 2
-    assert "guard 'clf' params.model_path" in capsys.readouterr().err
+    assert f"{guards}:6 guard 'clf' guards[0].params.model_path: " in capsys.readouterr().err
 
 
 # -- the judge -------------------------------------------------------------------------------------------
