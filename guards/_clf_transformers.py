@@ -206,6 +206,8 @@ class SequenceBackend:
         enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
                              stride=self.stride, return_overflowing_tokens=True, return_tensors="pt")
         owners = enc.pop("overflow_to_sample_mapping").tolist()
+        if enc["input_ids"].shape[1] == 0:  # only empty texts, and a tokenizer that adds no tokens (GPT-2's)
+            return [dict.fromkeys(self.categories, 0.0) for _ in texts]
         out: list[Scores] = [{} for _ in texts]
         for owner, scores in zip(owners, self._score_windows(enc), strict=True):
             out[owner] = {c: max(s, out[owner].get(c, 0.0)) for c, s in scores.items()}

@@ -12,7 +12,7 @@ import pytest
 
 from clauseguard.cli import main
 from clauseguard.errors import ModelLoadError
-from clauseguard.guards import GuardSpec, create
+from clauseguard.guards import Context, GuardSpec, create
 
 pytestmark = pytest.mark.ml
 torch = pytest.importorskip("torch")
@@ -161,6 +161,8 @@ def test_a_gpt2_classifier_scores_a_batch(tmp_path: Path, pad_in_config: bool) -
     texts = ["hello you kill", "kill"]
     batch = backend.score(texts)
     assert batch == [pytest.approx(backend.score([t])[0], abs=1e-5) for t in texts]  # padding changes nothing
+    # its tokenizer adds no tokens of its own: an empty text is nothing to judge, not an error (a block)
+    assert backend.score([""]) == [{"S10": 0.0}] and _guard(folder).check("", Context()).allowed
 
 
 def test_a_tokenizer_without_pad_or_eos_is_refused(tmp_path: Path) -> None:
