@@ -12,7 +12,8 @@
   line of hazard codes ("unsafe\\nS3,S10"); listed categories score 1.0. Llama Guard 3 uses our S1-S14;
   other code sets go through ``label_map``. An answer that parses as neither is a GuardError, so the
   pipeline fails closed. A text too long for the judge's context is judged in overlapping windows, and
-  a category any window names scores 1.0.
+  a category any window names scores 1.0. At the output stage the text goes in as the assistant's turn
+  (after an empty user turn), so the judge rates an answer as an answer.
 
 Nothing downloads: the folder must hold ``config.json``, a fast tokenizer and weights that cover every
 parameter of the model. Any failure to load is a ModelLoadError whose ``where`` is the guards.yaml key at
@@ -34,7 +35,7 @@ from clauseguard.errors import GuardError, ModelLoadError
 from clauseguard.guards._fusion import Scores, unit_score
 from clauseguard.guards._taxonomy import CATEGORIES, canonical_category
 
-__all__ = ["CausalJudgeBackend", "SequenceBackend", "load_transformers", "map_labels", "max_tokens",
+__all__ = ["ROLES", "CausalJudgeBackend", "SequenceBackend", "load_transformers", "map_labels", "max_tokens",
            "parse_judgement"]
 
 log = logging.getLogger("clauseguard.guards.classifier")
@@ -42,6 +43,7 @@ log = logging.getLogger("clauseguard.guards.classifier")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model", "vocab.json")
 _CODES = re.compile(r"[A-Za-z_]+\d*")
 _PATH, _LABEL_MAP = "params.model_path", "params.label_map"
+ROLES = ("user", "assistant")  # whose text a judge reads: a prompt (input stage) or an answer (output)
 # A tokenizer that states no limit has model_max_length 1e30; anything this large means "none".
 _NO_LIMIT = 1_000_000
 # RoBERTa-style models number positions from padding_idx + 1 = 2, so two of their position embeddings
@@ -238,6 +240,7 @@ class CausalJudgeBackend:
     """A Llama Guard-style generative classifier: prompt in, "safe" / "unsafe\\nS1,S9" out."""
 
     name = "transformers"
+    reads_roles = True  # ClassifierGuard passes role="assistant" at the output stage
     max_new_tokens = 20
     # A window re-tokenized inside the prompt may take a few tokens more than it did alone.
     slack = 8
@@ -258,25 +261,32 @@ class CausalJudgeBackend:
         self.tokenizer = _load_tokenizer(path)
         self.model = _load_model(AutoModelForCausalLM, path)
         self.max_length = max_tokens(self.tokenizer, self.model.config, cap=None)
-        self.window = self.max_length - len(self.prompt_ids("")) - self.max_new_tokens - self.slack
+        longest = max(len(self.prompt_ids("", role)) for role in ROLES)
+        self.window = self.max_length - longest - self.max_new_tokens - self.slack
         if self.window < 16:
             raise ModelLoadError(f"the judge in {path} takes {self.max_length} tokens, and its prompt and answer "
                                  "leave no room for the text to judge", where=_PATH)
 
-    def prompt(self, text: str) -> str:
-        """The model's own chat template when it has one (Llama Guard's), else a plain instruction."""
+    def prompt(self, text: str, role: str = "user") -> str:
+        """The model's own chat template when it has one (Llama Guard's), else a plain instruction.
+
+        ``role`` is whose text it is: a user's prompt, or the assistant's answer, which goes after an empty
+        user turn, so that Llama Guard judges the answer ("the last Agent message") and not a request."""
         if getattr(self.tokenizer, "chat_template", None):
-            rendered: str = self.tokenizer.apply_chat_template([{"role": "user", "content": text}],
-                                                               tokenize=False)
+            turns = ([{"role": "user", "content": ""}, {"role": "assistant", "content": text}]
+                     if role == "assistant" else [{"role": "user", "content": text}])
+            rendered: str = self.tokenizer.apply_chat_template(turns, tokenize=False)
             return rendered
         codes = ", ".join(f"{c}: {CATEGORIES[c]}" for c in self.hazards)
-        return (f"Task: say whether the message is safe or unsafe under these categories: {codes}.\n"
-                f"Message: {text}\nAnswer 'safe', or 'unsafe' and a line of category codes.\nAnswer:")
+        whose = "an AI assistant's reply" if role == "assistant" else "the message"
+        return (f"Task: say whether {whose} is safe or unsafe under these categories: {codes}.\n"
+                f"{'Reply' if role == 'assistant' else 'Message'}: {text}\n"
+                "Answer 'safe', or 'unsafe' and a line of category codes.\nAnswer:")
 
-    def prompt_ids(self, text: str) -> list[int]:
+    def prompt_ids(self, text: str, role: str = "user") -> list[int]:
         """The prompt's tokens. A chat template writes its own BOS: the tokenizer must not add another."""
         templated = bool(getattr(self.tokenizer, "chat_template", None))
-        ids: list[int] = self.tokenizer(self.prompt(text), add_special_tokens=not templated)["input_ids"]
+        ids: list[int] = self.tokenizer(self.prompt(text, role), add_special_tokens=not templated)["input_ids"]
         return ids
 
     def windows(self, text: str) -> list[str]:
@@ -288,11 +298,11 @@ class CausalJudgeBackend:
         return [text[spans[i][0]:spans[min(i + self.window, len(spans)) - 1][1]]
                 for i in range(0, len(spans) - self.window + step, step)]
 
-    def judge(self, text: str) -> str:
+    def judge(self, text: str, role: str = "user") -> str:
         """The judge's answer for one text that fits its window."""
         import torch
 
-        ids = self.prompt_ids(text)
+        ids = self.prompt_ids(text, role)
         if len(ids) + self.max_new_tokens > self.max_length:  # windows() should prevent it; fail closed
             raise GuardError(f"the judge's prompt is {len(ids)} tokens, too long for its {self.max_length}")
         input_ids = torch.tensor([ids])
@@ -303,14 +313,17 @@ class CausalJudgeBackend:
         answer: str = self.tokenizer.decode(out[0][len(ids):], skip_special_tokens=True)
         return answer
 
-    def score(self, texts: list[str]) -> list[Scores]:
+    def score(self, texts: list[str], *, role: str = "user") -> list[Scores]:
         """1.0 for each category the judge names in any window, 0.0 for every other category it knows:
-        "safe" is a score of its own, so ``fusion: mean`` averages it in rather than leaving the judge out."""
+        "safe" is a score of its own, so ``fusion: mean`` averages it in rather than leaving the judge out.
+        ``role``: "user" for prompts, "assistant" for answers (see :meth:`prompt`)."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         out = []
         for text in texts:
             scores: Scores = {c: 0.0 for c in self.categories}
             for window in self.windows(text):
-                scores |= parse_judgement(self.judge(window), self.label_map)
+                scores |= parse_judgement(self.judge(window, role), self.label_map)
             out.append(scores)
         return out
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from clauseguard.errors import GuardConfigError, ModelLoadError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds
-from clauseguard.guards._params import ClassifierParams, GuardSpec
+from clauseguard.guards._params import ClassifierParams, GuardSpec, Stage
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
 
@@ -76,7 +76,10 @@ class ClassifierGuard(Guard):
 
     def scores(self, texts: list[str]) -> list[Scores]:
         """Fused scores of the configured categories, one dict per text (batched through every backend)."""
-        fused = fuse([b.score(texts) for b in self.backends], self.params.fusion)
+        # A judge reads answers as the assistant's turn: Llama Guard judges a reply unlike a request.
+        role = "assistant" if self.spec.stage is Stage.OUTPUT else "user"
+        fused = fuse([b.score(texts, role=role) if getattr(b, "reads_roles", False) else b.score(texts)
+                      for b in self.backends], self.params.fusion)
         return [{c: s.get(c, 0.0) for c in self.categories} for s in fused]
 
     def check_batch(self, texts: list[str]) -> list[Verdict]:

@@ -259,3 +259,24 @@ def test_the_judge_sees_one_bos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     _answering(backend, monkeypatch, prompts)
     backend.score(["hello you"])
     assert prompts == [[bos, WORDS.index("hello"), WORDS.index("you")]]
+
+
+def test_the_judge_reads_an_answer_as_the_assistants_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the output stage the text is the assistant's reply, after an empty user turn: Llama Guard's template
+    then asks about "the last Agent message". It used to be sent as the user's, judged as a request."""
+    tokenizer = _tokenizer()
+    tokenizer.chat_template = ("{% for m in messages %}{{ 'hello' if m['role'] == 'user' else 'you' }} "
+                               "{{ m['content'] }} {% endfor %}")  # "hello" opens a user turn, "you" a reply
+    folder = _gpt2(tmp_path / "j", transformers.GPT2LMHeadModel, tokenizer)
+    for stage, expected in [("input", ["hello", "kill"]), ("output", ["hello", "you", "kill"])]:
+        guard = create(GuardSpec(id=f"judge-{stage}", type="classifier", stage=stage,
+                                 params={"backends": ["transformers"], "model_path": str(folder)}))
+        prompts: list[list[int]] = []
+        _answering(guard.backends[0], monkeypatch, prompts)
+        assert not guard.check("kill", Context()).allowed
+        assert prompts == [[WORDS.index(w) for w in expected]]
+    plain = _guard(_gpt2(tmp_path / "p", transformers.GPT2LMHeadModel, _tokenizer())).backends[0]
+    assert "an AI assistant's reply" in plain.prompt("kill", "assistant") and "Reply: kill" in plain.prompt(
+        "kill", "assistant")
+    with pytest.raises(ValueError, match="role must be one of"):
+        plain.score(["kill"], role="system")
