@@ -1,10 +1,14 @@
 """``@guarded(pipeline)``: guard a function's prompt and its answer with one line.
 
-Works on plain and ``async`` functions and on sync and async generators. The prompt (the first
-``str`` argument in the signature's order, however it is passed, or the one named by ``arg=``) goes
-through the input stage; a redacted prompt replaces the original, a blocked one never reaches the
-function. The answer goes through the output stage. Generators are guarded with the pipeline's
-streaming support, so no text is released that every output guard has not seen:
+Works on plain and ``async`` functions and on sync and async generators. The prompt is a parameter
+chosen from the signature, never from a call's values: the one named by ``arg=``; else the first
+parameter annotated ``str``; else the first one not annotated with another type (``self``/``cls``
+left out). It goes through the input stage, however it is passed; a redacted prompt replaces the
+original, a blocked one never reaches the function. A prompt that is not text (a client sent a list)
+is blocked unchecked: the function is not called. Through a bare ``**kwargs`` the prompt is the only
+keyword passed; with several, name it with ``arg=``. The answer goes through the output stage.
+Generators are guarded with the pipeline's streaming support, so no text is released that every
+output guard has not seen:
 
 - ``stream="delta"``: each yielded string is a new piece of text (an LLM token stream);
 - ``stream="cumulative"``: each yielded string is the whole text so far (what Gradio's chat streams);
@@ -21,6 +25,9 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import re
+import types
+import typing
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -73,7 +80,7 @@ def guarded(pipeline: Pipeline, *, context_from: ContextFrom | None = None, arg:
     """Decorator: check ``fn``'s prompt with the input stage and its answer with the output stage.
 
     ``context_from(*args, **kwargs)`` builds the :class:`Context` (user key, turn) from the call's
-    arguments; ``arg`` names the prompt parameter when it is not the first ``str`` in the signature.
+    arguments; ``arg`` names the prompt parameter when it is not the first one annotated ``str``.
     """
     if stream not in ("auto", "delta", "cumulative"):
         raise GuardConfigError(f"stream must be 'auto', 'delta' or 'cumulative', not {stream!r}")
@@ -81,13 +88,14 @@ def guarded(pipeline: Pipeline, *, context_from: ContextFrom | None = None, arg:
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn)
+        prompt = _prompt_param(fn, sig, options.arg)
         if inspect.isasyncgenfunction(fn):
-            return _wrap_async_gen(fn, sig, options)
+            return _wrap_async_gen(fn, sig, prompt, options)
         if inspect.isgeneratorfunction(fn):
-            return _wrap_sync_gen(fn, sig, options)
+            return _wrap_sync_gen(fn, sig, prompt, options)
         if inspect.iscoroutinefunction(fn):
-            return _wrap_async(fn, sig, options)
-        return _wrap_sync(fn, sig, options)
+            return _wrap_async(fn, sig, prompt, options)
+        return _wrap_sync(fn, sig, prompt, options)
 
     return decorate
 
@@ -120,48 +128,137 @@ class _Call:
         return replace(self.context, stage=Stage.OUTPUT)
 
 
-def _slot(sig: inspect.Signature, arg: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | str | None:
+_SELF_NAMES = ("self", "cls")
+
+
+@dataclass(frozen=True)
+class _Prompt:
+    """Which parameter holds the prompt, chosen once from the signature (never from a call's values).
+
+    ``name`` is a parameter of the signature, or a key of its ``**kwargs`` (``arg=`` naming no
+    parameter); ``None`` when no parameter can hold text. With a bare ``**kwargs`` (``name`` is the
+    ``**kwargs`` parameter itself) the prompt is the only keyword the call passes through it.
+    """
+
+    name: str | None
+    kind: inspect._ParameterKind | None = None
+    position: int | None = None  # index among the positional parameters (for a positional one)
+
+
+def _prompt_param(fn: Callable[..., Any], sig: inspect.Signature, arg: str | None) -> _Prompt:
+    """``arg`` when given; else the first parameter annotated ``str``; else the first one not annotated
+    with another type (``self`` and ``cls`` left out)."""
+    params = list(sig.parameters.values())
     if arg is not None:
-        if arg in kwargs:
-            return arg
-        names = [p.name for p in sig.parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        index = names.index(arg) if arg in names else None
-        return index if index is not None and index < len(args) else None
-    # In the signature's order, not the call's: answer(lang="en", prompt=...) must check the prompt.
-    position = 0
-    for name, value in sig.bind_partial(*args, **kwargs).arguments.items():
-        kind = sig.parameters[name].kind
-        if kind is inspect.Parameter.VAR_POSITIONAL:
-            found = next((position + i for i, v in enumerate(value) if isinstance(v, str)), None)
-            if found is not None:
-                return found
-        elif kind is inspect.Parameter.VAR_KEYWORD:
-            return _only_str_keyword(value)
-        elif isinstance(value, str):
-            return name if name in kwargs else position
-        if name not in kwargs and kind is not inspect.Parameter.VAR_POSITIONAL:
-            position += 1
+        if arg in sig.parameters:
+            return _prompt_of(params, sig.parameters[arg])
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return _Prompt(arg, None)  # a key of **kwargs
+        raise GuardConfigError(f"arg={arg!r} is not a parameter of {fn.__qualname__}", where="@guarded")
+    if params and params[0].name in _SELF_NAMES:
+        params = params[1:]
+    hints = [_annotation(fn, p) for p in params]
+    chosen = next((p for p, h in zip(params, hints, strict=True) if _is_text(h)), None)
+    if chosen is None:
+        chosen = next((p for p, h in zip(params, hints, strict=True) if _is_untyped(h)), None)
+    return _prompt_of(list(sig.parameters.values()), chosen) if chosen is not None else _Prompt(None)
+
+
+def _prompt_of(params: list[inspect.Parameter], param: inspect.Parameter) -> _Prompt:
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    position = positional.index(param) if param in positional else None
+    return _Prompt(param.name, param.kind, position)
+
+
+def _annotation(fn: Callable[..., Any], param: inspect.Parameter) -> Any:
+    """The parameter's annotation, evaluated when ``from __future__ import annotations`` left a string."""
+    hint = param.annotation
+    if isinstance(hint, str):
+        try:
+            hint = eval(hint, getattr(inspect.unwrap(fn), "__globals__", {}))  # as inspect.signature(eval_str=True)
+        except Exception:  # a name only imported under TYPE_CHECKING: keep the text
+            return hint.strip()
+    return hint
+
+
+def _is_text(hint: Any) -> bool:
+    """``str``, ``str | None``, ``Optional[str]``, ``Annotated[str, ...]`` (or their text)."""
+    if hint is str:
+        return True
+    if isinstance(hint, str):
+        return bool(re.fullmatch(r"(str|str \| None|None \| str|(typing\.)?Optional\[str\])", hint))
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return _is_text(typing.get_args(hint)[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(a is str for a in typing.get_args(hint))
+    return False
+
+
+def _is_untyped(hint: Any) -> bool:
+    return hint is inspect.Parameter.empty or hint is Any or hint in ("Any", "typing.Any")
+
+
+def _slot(prompt: _Prompt, sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | str | None:
+    """Where this call put the prompt: a positional index, a keyword, or nowhere (left to its default)."""
+    if prompt.name is None:
+        return None
+    if prompt.kind is None:  # arg= names a key of **kwargs
+        return prompt.name if prompt.name in kwargs else None
+    if prompt.kind is inspect.Parameter.VAR_KEYWORD:
+        return _only_keyword({k: v for k, v in kwargs.items() if k not in sig.parameters})
+    if prompt.name in kwargs and prompt.kind is not inspect.Parameter.POSITIONAL_ONLY:
+        return prompt.name
+    if prompt.position is not None and prompt.position < len(args):
+        return prompt.position
     return None
 
 
-def _only_str_keyword(extra: dict[str, Any]) -> str | None:
-    """The one str among ``**kwargs`` (whose order is the caller's, not the signature's)."""
-    names = [k for k, v in extra.items() if isinstance(v, str)]
-    if len(names) > 1:
-        raise GuardConfigError(f"cannot tell which of {names} is the prompt; pass arg='name'", where="@guarded")
-    return names[0] if names else None
+def _only_keyword(extra: dict[str, Any]) -> str | None:
+    """The one keyword passed through ``**kwargs`` (whose order is the caller's, not the signature's)."""
+    if len(extra) > 1:
+        raise GuardConfigError(f"cannot tell which of {sorted(extra)} is the prompt; pass arg='name'",
+                               where="@guarded")
+    return next(iter(extra), None)
 
 
-def _begin(options: _Options, sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Call:
+def _begin(options: _Options, prompt: _Prompt, sig: inspect.Signature, args: tuple[Any, ...],
+           kwargs: dict[str, Any]) -> _Call:
     context = options.context_from(*args, **kwargs) if options.context_from else None
     call = _Call(list(args), dict(kwargs), replace(context or Context(), stage=Stage.INPUT),
-                 _slot(sig, options.arg, args, kwargs))
+                 _slot(prompt, sig, args, kwargs))
     if call.slot is None and options.pipeline.stage_guards(Stage.INPUT):
-        where = f"argument {options.arg!r}" if options.arg else "a str argument"
+        where = f"argument {prompt.name!r}" if prompt.name else "a str argument"
         raise GuardConfigError(f"cannot find the prompt to check ({where} expected); pass arg='name'",
                                where="@guarded")
     return call
+
+
+def _check_input(options: _Options, call: _Call) -> Verdict | None:
+    """The input stage's verdict on the prompt; a prompt that is not text is refused unchecked."""
+    if call.slot is None:
+        return None
+    if not isinstance(call.prompt, str):
+        return _not_text(call.prompt)
+    return options.pipeline.check_input(call.prompt, call.context)
+
+
+async def _acheck_input(options: _Options, call: _Call) -> Verdict | None:
+    if call.slot is None:
+        return None
+    if not isinstance(call.prompt, str):
+        return _not_text(call.prompt)
+    return await options.pipeline.acheck_input(call.prompt, call.context)
+
+
+def _not_text(value: Any) -> Verdict:
+    """Fail closed: the guards judge text, so a list or a dict in the prompt's place is never passed on."""
+    from clauseguard.guards._verdict import Finding
+
+    reason = f"the prompt must be text, not {type(value).__name__}"
+    log.warning("@guarded refused a call: %s", reason)
+    finding = Finding(guard_id="guarded", category=None, score=1.0, message=reason, action=Action.BLOCK)
+    return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,), guard_id="guarded")
 
 
 def _after_input(options: _Options, call: _Call, verdict: Verdict | None) -> str | None:
@@ -187,11 +284,12 @@ def _after_output(options: _Options, verdict: Verdict) -> Any:
 # -- plain functions ------------------------------------------------------------------------------
 
 
-def _wrap_sync(fn: Callable[..., Any], sig: inspect.Signature, options: _Options) -> Callable[..., Any]:
+def _wrap_sync(fn: Callable[..., Any], sig: inspect.Signature, prompt: _Prompt,
+             options: _Options) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        call = _begin(options, sig, args, kwargs)
-        verdict = options.pipeline.check_input(call.prompt, call.context) if call.slot is not None else None
+        call = _begin(options, prompt, sig, args, kwargs)
+        verdict = _check_input(options, call)
         blocked = _after_input(options, call, verdict)
         if blocked is not None:
             return blocked
@@ -201,11 +299,12 @@ def _wrap_sync(fn: Callable[..., Any], sig: inspect.Signature, options: _Options
     return wrapper
 
 
-def _wrap_async(fn: Callable[..., Any], sig: inspect.Signature, options: _Options) -> Callable[..., Any]:
+def _wrap_async(fn: Callable[..., Any], sig: inspect.Signature, prompt: _Prompt,
+             options: _Options) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        call = _begin(options, sig, args, kwargs)
-        verdict = await options.pipeline.acheck_input(call.prompt, call.context) if call.slot is not None else None
+        call = _begin(options, prompt, sig, args, kwargs)
+        verdict = await _acheck_input(options, call)
         blocked = _after_input(options, call, verdict)
         if blocked is not None:
             return blocked
@@ -309,11 +408,12 @@ def _rewound_verdict(err: Exception) -> Verdict:
     return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,), guard_id="guarded")
 
 
-def _wrap_sync_gen(fn: Callable[..., Any], sig: inspect.Signature, options: _Options) -> Callable[..., Any]:
+def _wrap_sync_gen(fn: Callable[..., Any], sig: inspect.Signature, prompt: _Prompt,
+             options: _Options) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Iterator[str]:
-        call = _begin(options, sig, args, kwargs)
-        verdict = options.pipeline.check_input(call.prompt, call.context) if call.slot is not None else None
+        call = _begin(options, prompt, sig, args, kwargs)
+        verdict = _check_input(options, call)
         blocked = _after_input(options, call, verdict)
         if blocked is not None:
             yield blocked
@@ -336,11 +436,12 @@ def _wrap_sync_gen(fn: Callable[..., Any], sig: inspect.Signature, options: _Opt
     return wrapper
 
 
-def _wrap_async_gen(fn: Callable[..., Any], sig: inspect.Signature, options: _Options) -> Callable[..., Any]:
+def _wrap_async_gen(fn: Callable[..., Any], sig: inspect.Signature, prompt: _Prompt,
+             options: _Options) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[str]:
-        call = _begin(options, sig, args, kwargs)
-        verdict = await options.pipeline.acheck_input(call.prompt, call.context) if call.slot is not None else None
+        call = _begin(options, prompt, sig, args, kwargs)
+        verdict = await _acheck_input(options, call)
         blocked = _after_input(options, call, verdict)
         if blocked is not None:
             yield blocked

@@ -144,6 +144,59 @@ def test_prompt_among_several_str_kwargs_is_an_error(pipeline: Pipeline) -> None
     assert guarded(pipeline, arg="prompt")(answer)(lang="en", prompt="a detonator") == IN_MSG
 
 
+@pytest.mark.parametrize("value", [["a detonator"], {"text": "a detonator"}, None])
+def test_prompt_that_is_not_text_is_blocked_unchecked(pipeline: Pipeline, value: Any) -> None:
+    """The prompt is chosen from the signature: a list in its place is refused, not swapped for ``lang``."""
+    seen: list[Any] = []
+
+    @guarded(pipeline)
+    def answer(message: str, lang: str, request: object) -> str:
+        seen.append(message)
+        return "answered"
+
+    @guarded(pipeline)
+    async def answer_async(message, lang, request):  # unannotated: the first parameter
+        seen.append(message)
+        return "answered"
+
+    expected = f"the prompt must be text, not {type(value).__name__}"
+    assert answer(value, "en", object()) == expected
+    assert asyncio.run(answer_async(value, "en", None)) == expected
+    assert seen == []
+    with pytest.raises(GuardBlocked, match="must be text") as info:
+        guarded(pipeline, raise_on_block=True)(answer.__wrapped__)(value, "en", None)
+    assert info.value.stage is Stage.INPUT
+
+
+@pytest.mark.parametrize("source", [
+    # an annotation that cannot be resolved (a name imported under TYPE_CHECKING) is not str
+    "from __future__ import annotations\ndef f(request: Unknown, message: str): return 'ok'",
+    "def f(self, message): return 'ok'",                  # self is not the prompt
+    "def f(n: int, message): return 'ok'",                # annotated with another type: not the prompt
+    "def f(n: int, message: 'str | None' = None): return 'ok'",
+])
+def test_prompt_parameter_from_the_signature(pipeline: Pipeline, source: str) -> None:
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # a module's function, its annotations left as text where it says so
+    assert guarded(pipeline)(namespace["f"])(object(), "a detonator") == IN_MSG
+
+
+def test_prompt_among_kwargs_of_other_types_is_an_error(pipeline: Pipeline) -> None:
+    """A list prompt beside a str ``lang`` in ``**kwargs``: which is the prompt cannot be told."""
+    def answer(**fields: Any) -> str:
+        return "answered"
+
+    with pytest.raises(GuardConfigError, match="arg="):
+        guarded(pipeline)(answer)(prompt=["a detonator"], lang="en")
+    assert guarded(pipeline)(answer)(prompt="a detonator") == IN_MSG
+    assert guarded(pipeline, arg="prompt")(answer)(prompt=["x"], lang="en") == "the prompt must be text, not list"
+
+
+def test_arg_naming_no_parameter_is_an_error(pipeline: Pipeline) -> None:
+    with pytest.raises(GuardConfigError, match="not a parameter"):
+        guarded(pipeline, arg="text")(lambda message: message)
+
+
 def test_missing_prompt_is_an_error(pipeline: Pipeline) -> None:
     @guarded(pipeline)
     def chat(n: int) -> str:
