@@ -1,10 +1,10 @@
 """The write side of the audit log: records, their hashes, and appending them to the chain.
 
 A record is prepared (normalised and serialised) before any lock is taken, so a record that cannot be
-stored (a raw IP in ``user_key``, a NaN score) fails in the caller, never inside a batch. Appending
-takes the chain's write lock (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``SELECT ... FOR UPDATE`` on the
-head row), numbers and hashes the records in order, inserts them and moves the head once: one
-transaction per call, whether it carries one record or a thousand.
+stored (a raw IP in ``user_key``, a NaN score, a string with a lone surrogate) fails in the caller, never
+inside a batch. Appending takes the chain's write lock (SQLite ``BEGIN IMMEDIATE``; PostgreSQL
+``SELECT ... FOR UPDATE`` on the head row), numbers and hashes the records in order, inserts them and
+moves the head once: one transaction per call, whether it carries one record or a thousand.
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ def _iso(when: datetime) -> str:
 def prepare(entry: AuditEntry, now: datetime | None = None) -> PreparedRecord:
     """Normalise ``entry`` at time ``now`` (default: now, UTC); raises what storing it would raise.
 
-    ``RawIpError`` for a raw IP in ``user_key``, ``ValueError`` for a value JSON cannot carry (NaN).
+    ``RawIpError`` for a raw IP in ``user_key``; ``ValueError`` naming the field for a value JSON or
+    UTF-8 cannot carry (NaN, a lone surrogate such as ``"\\ud800"``), ``TypeError`` for one that is not JSON.
     """
     fields = {
         "time": _iso(now or datetime.now(UTC)),
@@ -110,8 +111,19 @@ def prepare(entry: AuditEntry, now: datetime | None = None) -> PreparedRecord:
         "findings": [dict(f) for f in entry.findings],
         "user_key": check_user_key(entry.user_key),
     }
-    canonical_json({"seq": 0, **fields})  # fails here, in the caller, rather than inside a batch
+    for name, value in fields.items():  # fails here, in the caller, rather than inside a batch
+        _check_storable(name, value)
     return PreparedRecord(fields)
+
+
+def _check_storable(name: str, value: Any) -> None:
+    """Raise unless ``value`` serialises to canonical JSON and that encodes as UTF-8 (as it is hashed)."""
+    try:
+        canonical_json(value).encode("utf-8")
+    except ValueError as err:  # NaN/inf, or a lone surrogate (UnicodeEncodeError)
+        raise ValueError(f"audit record field {name!r} cannot be stored: {err}") from err
+    except TypeError as err:
+        raise TypeError(f"audit record field {name!r} cannot be stored: {err}") from err
 
 
 def append_many(store: RecordStore, records: Sequence[PreparedRecord | AuditEntry], *,

@@ -19,10 +19,15 @@ Contract:
 - **Back-pressure, never a silent drop.** When ``max_queue`` records are waiting, :meth:`submit`
   blocks; after ``put_timeout`` seconds it raises :class:`RecordsError`, so the caller fails instead of
   going on unaudited. A record that cannot be stored (raw IP, NaN) is refused by :meth:`submit` itself.
-- **Failures.** A batch that fails to commit (database locked or unreachable) is retried with back-off
-  until it succeeds; ``last_error`` says what is wrong meanwhile (``healthy`` is False).
-- **Shutdown.** :meth:`close` stops new records and drains the queue; records still unwritten after its
-  ``timeout`` are reported in a :class:`RecordsError`. An ``atexit`` hook drains a writer nobody closed.
+- **Failures.** A batch that fails to commit for a reason that may pass (an ``OperationalError``: the
+  database is locked, busy, full or unreachable) is retried with back-off until it succeeds;
+  ``last_error`` says what is wrong meanwhile (``healthy`` is False). Any other error (a value the
+  database refuses) would fail every retry, so it is not retried: the records of that batch are
+  written one by one, and only those that still fail are given up, their futures failed with a
+  :class:`RecordsError`; the records queued after them go on being written.
+- **Shutdown.** :meth:`close` stops new records and drains the queue; if records are still unwritten
+  after its ``timeout``, it gives them up and raises a :class:`RecordsError` that counts them (those
+  still queued plus those abandoned mid-retry). An ``atexit`` hook drains a writer nobody closed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ from collections import deque
 from concurrent.futures import Future
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
 from clauseguard.errors import RecordsError
 from clauseguard.guards.records._chain import AppendResult, AuditEntry, PreparedRecord, append_many, prepare
 from clauseguard.guards.records.store import RecordStore
@@ -44,6 +52,14 @@ __all__ = ["AuditWriter"]
 log = logging.getLogger(__name__)
 
 _Item = tuple[PreparedRecord, "Future[AppendResult]"]
+
+# Failures that may pass if the batch is tried again: locked, busy, full, unreachable (RecordsError: the
+# store's own wrapping of those). Anything else is a record the database refuses; retrying cannot help.
+_TRANSIENT = (OperationalError, DisconnectionError, PoolTimeoutError, RecordsError, OSError)
+
+
+def _transient(err: BaseException) -> bool:
+    return isinstance(err, _TRANSIENT)
 
 
 class AuditWriter:
@@ -56,7 +72,8 @@ class AuditWriter:
         self.store = store
         self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait, max_queue
         self.put_timeout, self.retry_max = put_timeout, retry_max
-        self.failures = 0  # failed commit attempts so far (each retried)
+        self.failures = 0  # failed commit attempts so far (transient ones are retried)
+        self.lost = 0  # records given up (refused by the database, or abandoned by close)
         self.last_error: BaseException | None = None  # the current failure; None once a commit succeeds
         self._lock = threading.Lock()
         self._not_empty = threading.Condition(self._lock)
@@ -106,6 +123,7 @@ class AuditWriter:
         """Refuse new records, drain the queue, stop the thread. Idempotent."""
         with self._lock:
             self._closed = True
+            lost_before = self.lost
             self._not_empty.notify_all()
             self._not_full.notify_all()
         self._thread.join(timeout)
@@ -113,8 +131,11 @@ class AuditWriter:
         if self._thread.is_alive():
             self._abandon.set()
             self._thread.join(self.retry_max + 1.0)
-            raise RecordsError(f"audit writer did not drain within {timeout} s: {self.pending} records were "
-                               f"not committed (last error: {self.last_error})")
+            with self._lock:
+                unwritten = self._submitted - self._done + self.lost - lost_before
+                error = self.last_error
+            raise RecordsError(f"audit writer did not drain within {timeout} s: {unwritten} records were "
+                               f"not committed (last error: {error})")
 
     @property
     def pending(self) -> int:
@@ -176,23 +197,28 @@ class AuditWriter:
         while True:
             try:
                 results = append_many(self.store, [record for record, _ in batch])
-            except Exception as err:  # any failure: retried, reported through last_error, never dropped
-                self._failed(err, len(batch), delay)
-                if self._abandon.is_set():
-                    self._finish(batch, error=err)
+            except Exception as err:  # reported through last_error; retried unless retrying cannot help
+                retry = _transient(err) and not self._abandon.is_set()
+                self._failed(err, len(batch), delay if retry else None)
+                if retry:
+                    self._abandon.wait(delay)
+                    delay = min(delay * 2, self.retry_max)
+                    continue
+                if len(batch) > 1 and not _transient(err):
+                    for item in batch:  # find the record the database refuses; write the others
+                        self._write([item])
                     return
-                self._abandon.wait(delay)
-                delay = min(delay * 2, self.retry_max)
-                continue
+                self._finish(batch, error=err)
+                return
             self._finish(batch, results=results)
             return
 
-    def _failed(self, err: Exception, size: int, delay: float) -> None:
+    def _failed(self, err: Exception, size: int, delay: float | None) -> None:
         with self._lock:
             self.failures += 1
             self.last_error = err
-        log.error("audit append of %d records failed (%s: %s); retrying in %.2f s",
-                  size, type(err).__name__, err, delay)
+        then = "not retried" if delay is None else f"retrying in {delay:.2f} s"
+        log.error("audit append of %d records failed (%s: %s); %s", size, type(err).__name__, err, then)
 
     def _finish(self, batch: list[_Item], *, results: list[AppendResult] | None = None,
                 error: Exception | None = None) -> None:
@@ -200,6 +226,8 @@ class AuditWriter:
             self._done += len(batch)
             if results is not None:
                 self.last_error = None
+            else:
+                self.lost += len(batch)
             self._progress.notify_all()
         for i, (_, future) in enumerate(batch):
             if results is not None:

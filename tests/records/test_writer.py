@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import DataError, OperationalError
 
 from clauseguard.errors import RawIpError, RecordsError
 from clauseguard.guards.records import (
@@ -23,6 +24,7 @@ from clauseguard.guards.records import (
     verify,
 )
 from clauseguard.guards.records import writer as writer_module
+from clauseguard.guards.records._chain import prepare
 
 
 def _entry(i: int, **extra: Any) -> AuditEntry:
@@ -47,6 +49,7 @@ def test_append_many_is_one_chained_batch(store: RecordStore) -> None:
 @pytest.mark.parametrize(("bad", "error"), [
     (_entry(9, user_key="198.51.100.4"), RawIpError),
     (_entry(9, score=math.nan), ValueError),
+    (AuditEntry(action="allow", allowed=True, request_id="\ud800"), ValueError),  # no UTF-8 for it
 ])
 def test_a_bad_record_refuses_the_whole_batch_before_writing(store: RecordStore, bad: AuditEntry,
                                                             error: type[Exception]) -> None:
@@ -59,12 +62,45 @@ def test_a_bad_record_refuses_the_whole_batch_before_writing(store: RecordStore,
 @pytest.mark.parametrize(("bad", "error"), [
     (_entry(9, user_key="2001:db8::1"), RawIpError),
     (_entry(9, score=math.inf), ValueError),
+    (_entry(9, findings=({"note": "a\udc80b"},)), ValueError),
 ])
 def test_writer_refuses_a_bad_record_in_the_caller(writer: AuditWriter, bad: AuditEntry,
                                                   error: type[Exception]) -> None:
     with pytest.raises(error):
         writer.submit(bad)
     assert writer.append(_entry(1)).seq == 1
+
+
+@pytest.mark.parametrize(("entry", "field"), [
+    (AuditEntry(action="allow", allowed=True, request_id="\ud800"), "request_id"),
+    (_entry(1, guard_id="kw\udfff"), "guard_id"),
+    (_entry(1, findings=({"guard_id": "\ud83d"},)), "findings"),
+])
+def test_prepare_names_the_field_utf8_cannot_carry(entry: AuditEntry, field: str) -> None:
+    with pytest.raises(ValueError, match=f"'{field}'"):
+        prepare(entry)
+
+
+def test_a_record_the_database_refuses_fails_at_once_and_the_rest_go_on(
+        store: RecordStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not retried forever: its future fails, the records batched with it and after it are written."""
+    real = writer_module.append_many
+
+    def refuses_bad(store: RecordStore, records: Any, **kwargs: Any) -> Any:
+        if any(r.fields["request_id"] == "bad" for r in records):
+            raise DataError("INSERT INTO audit_log", {}, Exception("value too long"))
+        return real(store, records, **kwargs)
+
+    monkeypatch.setattr(writer_module, "append_many", refuses_bad)
+    w = AuditWriter(store, max_batch=3, max_wait=1.0, retry_max=10.0)
+    first = [w.submit(AuditEntry(action="allow", allowed=True, request_id=name)) for name in ("r0", "bad", "r2")]
+    with pytest.raises(RecordsError, match="value too long"):
+        first[1].result(timeout=5)
+    assert [first[0].result(timeout=5).seq, first[2].result(timeout=5).seq] == [1, 2]
+    assert w.append(_entry(3), timeout=5).seq == 3
+    assert (w.lost, w.healthy) == (1, True)
+    w.close(timeout=5)
+    assert [r["request_id"] for r in iter_records(store)] == ["r0", "r2", "r3"] and verify(store).ok
 
 
 def test_threads_submit_and_the_chain_holds_in_queue_order(store: RecordStore, writer: AuditWriter) -> None:
@@ -162,6 +198,18 @@ def test_close_reports_what_it_could_not_write(store: RecordStore, monkeypatch: 
     assert not w.healthy
     with pytest.raises(RecordsError, match="disk full"):
         future.result(timeout=5)
+
+
+def test_close_counts_the_records_it_abandoned(store: RecordStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(writer_module, "append_many", full)
+    w = AuditWriter(store, max_batch=1, max_wait=0, retry_max=0.05)
+    futures = [w.submit(_entry(i)) for i in range(3)]
+    with pytest.raises(RecordsError, match="3 records were not committed"):
+        w.close(timeout=0.3)
+    assert all(isinstance(f.exception(timeout=5), RecordsError) for f in futures)
 
 
 @pytest.mark.parametrize("wait_for_commit", [True, False])
