@@ -42,6 +42,9 @@ def file_complaint(store: RecordStore, decision_reference: str, explanation: str
         decision = s.execute(select(Decision).where(Decision.reference == decision_reference)).scalar_one_or_none()
         if decision is None:
             raise NoticeNotFound(f"no decision with reference {decision_reference!r}", fields=("decision_reference",))
+        if received < decision.decided_at:
+            raise NoticeError(f"a complaint cannot be received before the decision it contests (decided "
+                              f"{decision.decided_at:%Y-%m-%d %H:%M} UTC)", fields=("received_at",))
         if received > add_months(decision.decided_at, window_months):
             raise NoticeError(f"complaints are accepted within {window_months} months of the decision "
                               f"(decided {decision.decided_at:%Y-%m-%d})", fields=("received_at",))

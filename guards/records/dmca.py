@@ -60,9 +60,27 @@ def _validated(counter: DmcaCounterNotice | Mapping[str, Any]) -> DmcaCounterNot
                           fields=fields) from err
 
 
+def _check_counterable(session: Any, notice: Notice) -> None:
+    """§512(g) answers material that was taken down, once: the notice must be actioned, not yet countered."""
+    earlier = session.execute(select(CounterNotice.reference).where(CounterNotice.notice_id == notice.id)
+                              ).scalars().first()
+    if earlier is not None:
+        raise NoticeError(f"notice {notice.reference} already has counter-notification {earlier}",
+                          fields=("notice_reference",))
+    if notice.status != "actioned":
+        why = {"open": "has not been decided: nothing was taken down yet",
+               "rejected": "led to no action: nothing was taken down"}.get(notice.status, f"is {notice.status}")
+        raise NoticeError(f"notice {notice.reference} {why}; a counter-notification (17 U.S.C. §512(g)) answers "
+                          "material that was removed or disabled", fields=("notice_reference",))
+
+
 def file_counter_notice(store: RecordStore, notice_reference: str, counter: DmcaCounterNotice | Mapping[str, Any],
                         *, received_at: datetime | None = None) -> CounterNoticeAck:
-    """Store a counter-notification against a DMCA notice; returns the restore window."""
+    """Store a counter-notification against a DMCA notice; returns the restore window.
+
+    Refused (:class:`NoticeError`) unless the notice was actioned (the material taken down) and has no
+    counter-notification yet.
+    """
     intake = _validated(counter)
     received = (received_at or datetime.now(UTC)).astimezone(UTC)
     not_before, not_after = restore_window(received)
@@ -70,6 +88,7 @@ def file_counter_notice(store: RecordStore, notice_reference: str, counter: Dmca
         notice = s.execute(select(Notice).where(Notice.reference == notice_reference)).scalar_one_or_none()
         if notice is None or notice.regime != "dmca":
             raise NoticeNotFound(f"no DMCA notice with reference {notice_reference!r}", fields=("notice_reference",))
+        _check_counterable(s, notice)
         row = CounterNotice(reference=new_reference("CN"), notice_id=notice.id, received_at=received,
                             restore_not_before=not_before, restore_not_after=not_after,
                             payload=intake.model_dump(mode="json"))
@@ -78,13 +97,33 @@ def file_counter_notice(store: RecordStore, notice_reference: str, counter: Dmca
     return CounterNoticeAck(row.reference, notice_reference, received, not_before, not_after)
 
 
+def _counter_notice(session: Any, reference: str) -> CounterNotice:
+    row = session.execute(select(CounterNotice).where(CounterNotice.reference == reference)).scalar_one_or_none()
+    if row is None:
+        raise NoticeNotFound(f"no counter-notice {reference!r}", fields=("counter_reference",))
+    return row
+
+
 def report_court_action(store: RecordStore, counter_reference: str, *, at: datetime | None = None) -> None:
-    """The notifier reports a court action: the material is not restored."""
+    """The notifier reports a court action: the material is not restored.
+
+    §512(g)(2)(C) counts the report only if it comes first: refused once the material was restored, when
+    a court action was already reported, or when ``at`` is before the counter-notification was received.
+    """
+    at = (at or datetime.now(UTC)).astimezone(UTC)
     with store.session(write=True) as s:
-        done = s.execute(update(CounterNotice).where(CounterNotice.reference == counter_reference)
-                         .values(court_action_at=(at or datetime.now(UTC)).astimezone(UTC)))
-        if done.rowcount != 1:
-            raise NoticeNotFound(f"no counter-notice {counter_reference!r}", fields=("counter_reference",))
+        row = _counter_notice(s, counter_reference)
+        if row.restored_at is not None:
+            raise NoticeError(f"counter-notice {counter_reference} was restored on {row.restored_at:%Y-%m-%d}: "
+                              "a court action reported after restoration does not stop it (§512(g)(2)(C))",
+                              fields=("counter_reference",))
+        if row.court_action_at is not None:
+            raise NoticeError(f"a court action was already reported for counter-notice {counter_reference} "
+                              f"on {row.court_action_at:%Y-%m-%d}", fields=("counter_reference",))
+        if at < row.received_at:
+            raise NoticeError("a court action report cannot come before the counter-notification "
+                              f"(received {row.received_at:%Y-%m-%d %H:%M} UTC)", fields=("at",))
+        row.court_action_at = at
 
 
 def restore_due(store: RecordStore, *, now: datetime | None = None) -> list[CounterNotice]:
@@ -98,12 +137,13 @@ def restore_due(store: RecordStore, *, now: datetime | None = None) -> list[Coun
 
 
 def mark_restored(store: RecordStore, counter_reference: str, *, at: datetime | None = None) -> None:
-    """Record the restoration; refuses one before the window opens or after a court action."""
+    """Record the restoration; refuses a second one, one before the window opens, or one after a court action."""
     at = (at or datetime.now(UTC)).astimezone(UTC)
     with store.session(write=True) as s:
-        row = s.execute(select(CounterNotice).where(CounterNotice.reference == counter_reference)).scalar_one_or_none()
-        if row is None:
-            raise NoticeNotFound(f"no counter-notice {counter_reference!r}", fields=("counter_reference",))
+        row = _counter_notice(s, counter_reference)
+        if row.restored_at is not None:
+            raise NoticeError(f"counter-notice {counter_reference} was already restored on "
+                              f"{row.restored_at:%Y-%m-%d}", fields=("counter_reference",))
         if row.court_action_at is not None or at < row.restore_not_before:
             raise NoticeError("not restorable: a court action was reported, or the 10 business days have not "
                               "passed", fields=("at",))

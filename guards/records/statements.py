@@ -98,6 +98,10 @@ def _notice(session: Any, reference: str | None) -> Notice | None:
     row = session.execute(select(Notice).where(Notice.reference == reference)).scalar_one_or_none()
     if row is None:
         raise NoticeNotFound(f"no notice with reference {reference!r}", fields=("notice_reference",))
+    if row.status != "open":
+        raise NoticeError(f"notice {reference} is already decided (status {row.status}); a notice gets one "
+                          "decision: challenge it by a complaint (DSA Art. 20) or a counter-notification "
+                          "(17 U.S.C. §512(g))", fields=("notice_reference",))
     return row
 
 
@@ -108,7 +112,9 @@ def decide(store: RecordStore, *, restriction: Restriction | str, facts: str, au
            uploader_key: str | None = None, decided_at: datetime | None = None) -> StatementOfReasons:
     """Record a decision and its statement of reasons; closes the notice it answers.
 
-    A DMCA takedown (a restriction on a ``dmca`` notice) with a known uploader also records a strike.
+    Only an open notice can be decided (:class:`NoticeError` otherwise), so one notice never yields
+    two decisions or two strikes. A DMCA takedown (a restriction on a ``dmca`` notice) with a known
+    uploader also records a strike.
     """
     restriction = Restriction(restriction)
     if not facts.strip():

@@ -175,9 +175,83 @@ def test_counter_notice_restore_and_court_action(store: RecordStore) -> None:
     mark_restored(store, cn.reference, at=cn.restore_not_before)
     assert repeat_infringer_status(store, "user:k2:" + "1" * 64, now=T0).strikes == 0  # withdrawn
     ack2 = file_notice(store, VALID["dmca"], received_at=T0)
+    _take_down(store, ack2.reference)
     cn2 = file_counter_notice(store, ack2.reference, COUNTER, received_at=T0)
     report_court_action(store, cn2.reference, at=T0 + timedelta(days=2))
     assert restore_due(store, now=cn2.restore_not_after) == []
+
+
+def _take_down(store: RecordStore, reference: str, restriction: str = "removal") -> None:
+    decide(store, notice_reference=reference, restriction=restriction, facts="DMCA notice", legal_ground="§512(c)",
+           automated_detection=False, automated_decision=False, decided_at=T0)
+
+
+def _countered(store: RecordStore) -> str:
+    """A DMCA notice taken down and counter-noticed; returns the counter-notice reference."""
+    ack = file_notice(store, VALID["dmca"], received_at=T0, uploader_key="user:k2:" + "3" * 64)
+    _take_down(store, ack.reference)
+    return file_counter_notice(store, ack.reference, COUNTER, received_at=T0).reference
+
+
+def _restored(store: RecordStore) -> str:
+    ref = _countered(store)
+    mark_restored(store, ref, at=T0 + timedelta(days=30))
+    return ref
+
+
+def _decided_notice(store: RecordStore, restriction: str | None) -> str:
+    ack = file_notice(store, VALID["dmca"], received_at=T0, uploader_key="user:k2:" + "3" * 64)
+    if restriction is not None:
+        _take_down(store, ack.reference, restriction)
+    return ack.reference
+
+
+# what the process does not allow: (what, setup returning a reference, refused call, field named)
+REFUSED: list[tuple[str, Any, Any, str]] = [
+    ("counter-notice on an open notice", lambda s: _decided_notice(s, None),
+     lambda s, ref: file_counter_notice(s, ref, COUNTER), "notice_reference"),
+    ("counter-notice on a rejected notice", lambda s: _decided_notice(s, "none"),
+     lambda s, ref: file_counter_notice(s, ref, COUNTER), "notice_reference"),
+    ("second counter-notice", lambda s: _decided_notice(s, "removal"),
+     lambda s, ref: [file_counter_notice(s, ref, COUNTER) for _ in range(2)], "notice_reference"),
+    ("second decision", lambda s: _decided_notice(s, "removal"), lambda s, ref: _take_down(s, ref),
+     "notice_reference"),
+    ("'none' after a takedown", lambda s: _decided_notice(s, "removal"), lambda s, ref: _take_down(s, ref, "none"),
+     "notice_reference"),
+    ("decision on a rejected notice", lambda s: _decided_notice(s, "none"), lambda s, ref: _take_down(s, ref),
+     "notice_reference"),
+    ("restored twice", _restored, lambda s, ref: mark_restored(s, ref, at=T0 + timedelta(days=31)),
+     "counter_reference"),
+    ("court action after restoration", _restored,
+     lambda s, ref: report_court_action(s, ref, at=T0 + timedelta(days=31)), "counter_reference"),
+    ("court action reported twice", _countered,
+     lambda s, ref: [report_court_action(s, ref, at=T0 + timedelta(days=d)) for d in (1, 2)], "counter_reference"),
+    ("court action before the counter-notice", _countered,
+     lambda s, ref: report_court_action(s, ref, at=T0 - timedelta(days=1)), "at"),
+]
+
+
+@pytest.mark.parametrize(("what", "setup", "call", "field"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_transitions_the_process_does_not_allow_are_refused(store: RecordStore, what: str, setup: Any, call: Any,
+                                                            field: str) -> None:
+    ref = setup(store)
+    with pytest.raises(NoticeError) as info:
+        call(store, ref)
+    assert info.value.fields == (field,)
+
+
+def test_one_notice_gives_one_strike_and_stays_queued_until_decided(store: RecordStore) -> None:
+    uploader = "user:k2:" + "3" * 64
+    ref = _decided_notice(store, None)
+    with pytest.raises(NoticeError):
+        file_counter_notice(store, ref, COUNTER)
+    assert [n.reference for n in notice_queue(store)] == [ref]  # still waiting for its decision
+    _take_down(store, ref)
+    for restriction in ("removal", "none"):
+        with pytest.raises(NoticeError):
+            _take_down(store, ref, restriction)
+    assert repeat_infringer_status(store, uploader, threshold=1, now=T0).strikes == 1
+    assert get_notice(store, ref).status == "actioned"
 
 
 @pytest.mark.parametrize("missing", ["signature", "former_location", "phone", "consent_to_jurisdiction",
@@ -217,6 +291,15 @@ def test_complaint_window_six_months(  # decided 31 Jan: the window ends 31 Jul 
     else:
         with pytest.raises(NoticeError, match="6 months"):
             file_complaint(store, sor.reference, "late", received_at=received)
+
+
+def test_complaint_before_its_decision_is_refused(store: RecordStore) -> None:
+    sor = decide(store, restriction="removal", facts="x", legal_ground="y", automated_detection=True,
+                 automated_decision=True, decided_at=datetime(2025, 6, 1, tzinfo=UTC))
+    with pytest.raises(NoticeError, match="before the decision") as info:
+        file_complaint(store, sor.reference, "wrong", received_at=sor.decided_at - timedelta(seconds=1))
+    assert info.value.fields == ("received_at",)
+    assert file_complaint(store, sor.reference, "wrong", received_at=sor.decided_at).startswith("CMP-")
 
 
 def test_transparency_report(store: RecordStore) -> None:

@@ -111,8 +111,14 @@ def test_decision_on_unknown_notice_is_404(client: TestClient, admin_headers: di
     assert response.status_code == 404
 
 
-def test_counter_notice_gives_the_restore_window(client: TestClient) -> None:
+def test_counter_notice_gives_the_restore_window(client: TestClient, admin_headers: dict[str, str]) -> None:
     ref = client.post("/v1/notices", json=DMCA).json()["reference"]
+    early = client.post("/v1/counter-notices", json={"notice_reference": ref, "counter_notice": COUNTER})
+    assert early.status_code == 422 and "not been decided" in early.json()["detail"]  # nothing taken down yet
+    assert client.post(f"/v1/moderation/notices/{ref}/decision", headers=admin_headers,
+                       json={"restriction": "removal", "facts": "x", "legal_ground": "y"}).status_code == 201
+    assert client.post(f"/v1/moderation/notices/{ref}/decision", headers=admin_headers,  # one decision per notice
+                       json={"restriction": "none", "facts": "x"}).status_code == 422
     response = client.post("/v1/counter-notices", json={"notice_reference": ref, "counter_notice": COUNTER})
     assert response.status_code == 201
     ack = response.json()
