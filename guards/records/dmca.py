@@ -154,10 +154,13 @@ def mark_restored(store: RecordStore, counter_reference: str, *, at: datetime | 
 
 def record_strike(store: RecordStore, uploader_key: str, *, notice_reference: str | None = None,
                   at: datetime | None = None) -> None:
+    """Record a strike against ``uploader_key`` (tied to the DMCA notice ``notice_reference`` when given)."""
     with store.session(write=True) as s:
         notice_id = None
         if notice_reference is not None:
-            notice_id = s.execute(select(Notice.id).where(Notice.reference == notice_reference)).scalar_one()
+            notice_id = s.execute(select(Notice.id).where(Notice.reference == notice_reference)).scalar_one_or_none()
+            if notice_id is None:
+                raise NoticeNotFound(f"no notice with reference {notice_reference!r}", fields=("notice_reference",))
         s.add(Strike(uploader_key=uploader_key, notice_id=notice_id, at=(at or datetime.now(UTC)).astimezone(UTC),
                      withdrawn=False))
 

@@ -17,6 +17,7 @@ from clauseguard.guards.records import (
     get_decision,
     get_notice,
     mark_restored,
+    record_strike,
     report_court_action,
     resolve_complaint,
 )
@@ -34,6 +35,7 @@ CALLS: list[tuple[str, Callable[[RecordStore], Any], str]] = [
     ("file_counter_notice", lambda s: file_counter_notice(s, UNKNOWN, COUNTER), "notice_reference"),
     ("report_court_action", lambda s: report_court_action(s, UNKNOWN), "counter_reference"),
     ("mark_restored", lambda s: mark_restored(s, UNKNOWN), "counter_reference"),
+    ("record_strike", lambda s: record_strike(s, "user:k:1", notice_reference=UNKNOWN), "notice_reference"),
 ]
 
 
