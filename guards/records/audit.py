@@ -3,23 +3,32 @@
 Each record's ``hash`` is ``sha256(prev_hash + canonical JSON of the record)``, where the record holds
 its own ``seq``; ``audit_head`` (one row, written in the same transaction as each append) keeps the last
 seq and hash, and the anchor a purge left. So :func:`verify` finds a changed field, a removed, inserted
-or reordered record, a gap in seq, and a truncated tail. Appends are serialised (SQLite ``BEGIN
-IMMEDIATE``; PostgreSQL ``SELECT ... FOR UPDATE`` on the head row), so the chain never forks; see
-:mod:`._chain` for appending and :mod:`.writer` for group commit (many records per transaction).
+or reordered record, a gap in seq, and a truncated tail; records still present at or below the anchor
+(a purge leaves none) must chain up to it. It reads head and records in one snapshot, so it may run
+while others append. Appends are serialised (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``SELECT ... FOR
+UPDATE`` on the head row), so the chain never forks; see :mod:`._chain` for appending and :mod:`.writer`
+for group commit (many records per transaction).
 
-Limits: the chain is unkeyed, so someone who can write the database could rebuild the whole chain and
-the head. Keep a copy of the head (``audit verify`` prints it) outside the database to detect that.
+Limits: the chain is unkeyed, and triggers only stop honest mistakes and casual edits: someone who can
+write the database can drop them, move the anchor forward and delete everything below it (it looks like
+a purge), or rebuild the whole chain and the head. Keep a copy of the head AND the anchor (``verify``
+returns both) outside the database: a later verify must show the same chain extended, and an anchor
+that only moved when you purged.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from clauseguard.guards.records._chain import (
     HASHED_FIELDS,
@@ -32,7 +41,7 @@ from clauseguard.guards.records._chain import (
     record_hash,
 )
 from clauseguard.guards.records.lockfile import DocumentVersion, document_versions
-from clauseguard.guards.records.models import AuditHead, AuditRecord
+from clauseguard.guards.records.models import GENESIS_HASH, AuditHead, AuditRecord
 from clauseguard.guards.records.pseudonym import Pseudonymizer
 from clauseguard.guards.records.store import RecordStore
 
@@ -140,68 +149,152 @@ class AuditSink:
 
 @dataclass(frozen=True)
 class VerifyResult:
+    """What :func:`verify` found. Keep ``head_seq``/``head_hash`` AND ``anchor_seq``/``anchor_hash``
+    outside the database: a later head must extend that chain, and the anchor may only move forward."""
+
     ok: bool
     checked: int
     first_bad_seq: int | None = None
     reason: str = ""
     head_seq: int = 0
     head_hash: str = ""
+    anchor_seq: int = 0
+    anchor_hash: str = GENESIS_HASH
 
     def __bool__(self) -> bool:
         return self.ok
 
 
+@contextmanager
+def _snapshot(store: RecordStore) -> Iterator[Session]:
+    """One read transaction whose statements all see the same committed state of the database.
+
+    SQLite (WAL) keeps the snapshot of the first read until the transaction ends; PostgreSQL needs
+    REPEATABLE READ for that (its default, READ COMMITTED, takes a new snapshot per statement).
+    """
+    with store.engine.connect() as conn:
+        if store.dialect == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with Session(bind=conn) as session, session.begin():
+            yield session
+
+
+def _rows(s: Session, *, after_seq: int = 0, upto_seq: int | None = None) -> Iterator[dict[str, Any]]:
+    query = select(AuditRecord).where(AuditRecord.seq > after_seq)
+    if upto_seq is not None:
+        query = query.where(AuditRecord.seq <= upto_seq)
+    for row in s.execute(query.order_by(AuditRecord.seq).execution_options(yield_per=500)).scalars():
+        yield {**_record_dict(row), "prev_hash": row.prev_hash, "hash": row.hash}
+
+
 def iter_records(store: RecordStore, *, after_seq: int = 0) -> Iterator[dict[str, Any]]:
     """Every record after ``after_seq`` in seq order, as dicts with ``prev_hash`` and ``hash``."""
-    with store.session() as s:
-        rows = s.execute(select(AuditRecord).where(AuditRecord.seq > after_seq).order_by(AuditRecord.seq)
-                         .execution_options(yield_per=500)).scalars()
-        for row in rows:
-            yield {**_record_dict(row), "prev_hash": row.prev_hash, "hash": row.hash}
+    with _snapshot(store) as s:
+        yield from _rows(s, after_seq=after_seq)
 
 
-def _check(rec: dict[str, Any], expected_seq: int, prev: str) -> str | None:
+def _check(rec: dict[str, Any], expected_seq: int, prev: str | None) -> str | None:
+    """Why ``rec`` does not hold at ``expected_seq`` after ``prev`` (None: its predecessor is purged)."""
     if rec["seq"] != expected_seq:
         kind = "missing" if rec["seq"] > expected_seq else "out of order or duplicated"
         return f"seq {expected_seq} expected, found {rec['seq']} (record {kind})"
-    if rec["prev_hash"] != prev:
+    if prev is not None and rec["prev_hash"] != prev:
         return "prev_hash does not match the previous record's hash (record removed, inserted or reordered)"
     if record_hash(rec["prev_hash"], rec) != rec["hash"]:
         return "content does not match its hash (record changed)"
     return None
 
 
-def verify(store: RecordStore) -> VerifyResult:
-    """Walk the chain from the purge anchor to the head; report the first record that does not hold."""
-    with store.session() as s:
-        head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
-        anchor_seq, prev, head_seq, head_hash = head.anchor_seq, head.anchor_hash, head.seq, head.hash
-    expected, checked = anchor_seq + 1, 0
-    for rec in iter_records(store, after_seq=anchor_seq):
+def _walk(records: Iterator[dict[str, Any]], expected: int,
+          prev: str | None) -> tuple[int, str | None, int, tuple[int, str] | None]:
+    """Check ``records`` in order from seq ``expected`` after ``prev``.
+
+    Returns the next expected seq, the last hash, the number checked, and the first failure (seq, why).
+    """
+    checked = 0
+    for rec in records:
+        if prev is None and checked == 0:
+            expected = rec["seq"]  # the first record left below the anchor: its predecessor is gone
+            prev = GENESIS_HASH if expected == 1 else None
         try:
             reason = _check(rec, expected, prev)
         except (KeyError, TypeError, ValueError) as err:
             reason = f"record cannot be read ({err})"
         if reason:
-            return VerifyResult(False, checked, expected, reason, head_seq, head_hash)
+            return expected, prev, checked, (expected, reason)
         prev, expected, checked = rec["hash"], expected + 1, checked + 1
+    return expected, prev, checked, None
+
+
+def _check_below_anchor(s: Session, anchor_seq: int, anchor_hash: str) -> tuple[int, tuple[int, str] | None]:
+    """Records still present at or below the purge anchor must chain up to ``anchor_hash``.
+
+    A purge deletes everything up to the anchor, so normally there are none; records there mean the
+    anchor was moved without a purge (which made them deletable), and they must still hold.
+    """
+    records = _rows(s, upto_seq=anchor_seq)
+    expected, last, checked, bad = _walk(records, 0, None)
+    if bad is None and checked and (expected - 1, last) != (anchor_seq, anchor_hash):
+        bad = (expected, f"the records at or below the purge anchor end at seq {expected - 1}, which is not "
+                         f"the anchor (seq {anchor_seq}); the anchor was moved or records were removed")
+    return checked, bad
+
+
+def verify(store: RecordStore) -> VerifyResult:
+    """Walk the chain to the head; report the first record that does not hold.
+
+    Head, anchor and records are read in one snapshot, and records appended after it are not looked
+    at, so verifying a store that is being written to is sound. Records after the purge anchor must
+    chain from the anchor to the head; records still present at or below it must chain up to it.
+    """
+    with _snapshot(store) as s:
+        head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+        anchor_seq, anchor_hash, head_seq, head_hash = head.anchor_seq, head.anchor_hash, head.seq, head.hash
+
+        def result(ok: bool, checked: int, bad: tuple[int, str] | None = None) -> VerifyResult:
+            seq, reason = bad if bad else (None, "")
+            return VerifyResult(ok, checked, seq, reason, head_seq, head_hash, anchor_seq, anchor_hash)
+
+        below, bad = _check_below_anchor(s, anchor_seq, anchor_hash)
+        if bad:
+            return result(False, below, bad)
+        expected, prev, checked, bad = _walk(_rows(s, after_seq=anchor_seq, upto_seq=head_seq),
+                                             anchor_seq + 1, anchor_hash)
+    if bad:
+        return result(False, below + checked, bad)
     if (expected - 1, prev) != (head_seq, head_hash):
         reason = (f"chain ends at seq {expected - 1} but the head says {head_seq} "
                   "(records missing at the end, or the head was changed)")
-        return VerifyResult(False, checked, min(expected, head_seq + 1), reason, head_seq, head_hash)
-    return VerifyResult(True, checked, None, "", head_seq, head_hash)
+        return result(False, below + checked, (min(expected, head_seq + 1), reason))
+    return result(True, below + checked)
 
 
 def export(store: RecordStore, path: str | Path) -> int:
     """Write every record as one JSON line (hashed fields, prev_hash, hash); returns the count.
 
+    The file is written beside ``path`` under a temporary name, flushed to disk and renamed over
+    ``path``: a failure (disk full) leaves the previous export as it was and no partial file.
     Anyone can re-check an export: hash each line's HASHED_FIELDS after its prev_hash.
     """
-    count = 0
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8") as fh:
-        for rec in iter_records(store):
-            fh.write(canonical_json(rec) + "\n")
-            count += 1
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any file
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            count = _write_lines(store, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return count
+
+
+def _write_lines(store: RecordStore, fh: IO[str]) -> int:
+    count = 0
+    for rec in iter_records(store):
+        fh.write(canonical_json(rec) + "\n")
+        count += 1
     return count

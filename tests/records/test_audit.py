@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import json
@@ -11,11 +12,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DatabaseError
 
 from clauseguard.guards import GuardSpec, Pipeline
-from clauseguard.guards.records import AuditEntry, AuditSink, RecordStore, append, export, iter_records, verify
+from clauseguard.guards.records import (
+    AuditEntry,
+    AuditSink,
+    RecordStore,
+    append,
+    append_many,
+    export,
+    iter_records,
+    purge,
+    verify,
+)
+from clauseguard.guards.records import audit as audit_module
 from clauseguard.guards.records.audit import HASHED_FIELDS
 from clauseguard.guards.sinks import DecisionSink
 from tests.records.conftest import drop_audit_triggers
@@ -175,3 +187,90 @@ def test_export_lines_recompute_without_clauseguard(store: RecordStore, tmp_path
         assert rec["prev_hash"] == prev
         assert hashlib.sha256((prev + body).encode()).hexdigest() == rec["hash"]
         prev = rec["hash"]
+
+
+def _append_when_the_head_is_read(store: RecordStore, n: int) -> None:
+    """Another writer appends ``n`` records just after the next read of audit_head (a live server)."""
+    fired: list[bool] = []
+
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not fired and statement.lstrip().upper().startswith("SELECT") and "audit_head" in statement:
+            fired.append(True)
+            append_many(store, [AuditEntry(action="allow", allowed=True, request_id=f"late{i}") for i in range(n)])
+
+    event.listen(store.engine, "after_cursor_execute", after)
+
+
+def test_verify_while_records_are_appended(store: RecordStore) -> None:
+    """Head and records come from one snapshot: records appended meanwhile are not a break."""
+    _fill(store)
+    _append_when_the_head_is_read(store, 3)
+    result = verify(store)
+    assert (result.ok, result.checked, result.head_seq) == (True, N, N), result.reason
+    assert verify(store).checked == N + 3
+
+
+def test_purge_while_records_are_appended(store: RecordStore) -> None:
+    _fill(store)
+    _append_when_the_head_is_read(store, 3)
+    assert purge(store, {"data": {"ip_retention_days": 30}}).audit_records_dropped == 0
+    assert verify(store).ok
+
+
+def test_verify_reports_the_anchor_with_the_head(store: RecordStore) -> None:
+    _fill(store)
+    result = verify(store)
+    assert (result.anchor_seq, result.anchor_hash) == (0, "0" * 64)
+
+
+def _move_anchor_and_edit_2(store: RecordStore) -> None:
+    """The anchor moved to 3 by hand (no purge) makes 1..3 deletable; record 2 is then rewritten."""
+    with store.engine.begin() as conn:
+        h3 = conn.execute(text("SELECT hash FROM audit_log WHERE seq = 3")).scalar_one()
+        conn.execute(text("UPDATE audit_head SET anchor_seq = 3, anchor_hash = :h"), {"h": h3})
+        conn.execute(text("UPDATE audit_log SET action = 'allow', allowed = :t WHERE seq = 2"), {"t": True})
+
+
+BELOW_ANCHOR = [
+    ("edited below a moved anchor", _move_anchor_and_edit_2, 2, "changed"),
+    ("anchor moved past a kept record", _sql("UPDATE audit_head SET anchor_seq = 2, anchor_hash = "
+                                             "(SELECT hash FROM audit_log WHERE seq = 3)"), 3, "anchor"),
+    ("deleted below a moved anchor", _sql("UPDATE audit_head SET anchor_seq = 3, anchor_hash = "
+                                          "(SELECT hash FROM audit_log WHERE seq = 3)",
+                                          "DELETE FROM audit_log WHERE seq = 2"), 2, "missing"),
+]
+
+
+@pytest.mark.parametrize(("name", "tamper", "bad_seq", "reason"), BELOW_ANCHOR, ids=[t[0] for t in BELOW_ANCHOR])
+def test_records_left_below_the_anchor_are_verified(store: RecordStore, name: str,
+                                                    tamper: Callable[[RecordStore], None], bad_seq: int,
+                                                    reason: str) -> None:
+    _fill(store)
+    drop_audit_triggers(store)
+    tamper(store)
+    result = verify(store)
+    assert (result.ok, result.first_bad_seq) == (False, bad_seq), result.reason
+    assert reason in result.reason
+
+
+def test_export_failing_midway_keeps_the_previous_export(store: RecordStore, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _fill(store)
+    out = tmp_path / "exports" / "audit.jsonl"
+    export(store, out)
+    before = out.read_bytes()
+    append(store, AuditEntry(action="allow", allowed=True))
+    real, lines = audit_module.canonical_json, itertools.count()
+
+    def disk_full_at_line_3(value: Any) -> str:
+        if next(lines) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(value)
+
+    monkeypatch.setattr(audit_module, "canonical_json", disk_full_at_line_3)
+    with pytest.raises(OSError, match="No space"):
+        export(store, out)
+    assert out.read_bytes() == before
+    assert [p.name for p in out.parent.iterdir()] == ["audit.jsonl"]  # no temporary file left
+    monkeypatch.undo()
+    assert export(store, out) == N + 1 and len(out.read_text(encoding="utf-8").splitlines()) == N + 1
