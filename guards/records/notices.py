@@ -3,7 +3,7 @@
 Deadlines. TAKE IT DOWN Act §3(a)(3): remove within 48 hours of a valid request (law). The others are
 operator targets, not law, and configurable: DSA Art. 16(6) asks for decisions "in a timely, diligent,
 non-arbitrary and objective manner" (default target 72 h); 17 U.S.C. §512(c)(1)(C) asks the provider to
-respond "expeditiously" (default target 24 h).
+respond "expeditiously" (default target 24 h). An operator target shorter than a legal deadline applies.
 """
 
 from __future__ import annotations
@@ -60,9 +60,24 @@ def parse_notice(data: Mapping[str, Any]) -> NoticeIntake:
         raise NoticeError(f"{model.__name__} is incomplete: " + "; ".join(lines), fields=fields) from err
 
 
-def _deadline(regime: str, received: datetime, targets: Mapping[str, timedelta] | None) -> datetime:
-    merged = {**DEFAULT_TARGETS, **(targets or {}), **LEGAL_DEADLINES}  # the law is not configurable
-    return received + merged[regime]
+def _check_targets(targets: Mapping[str, timedelta]) -> None:
+    """A target names a known regime and is a positive ``timedelta``; a typo is never ignored."""
+    for regime, target in targets.items():
+        if regime not in _PREFIX:
+            raise NoticeError(f"targets: unknown regime {regime!r}; known: {', '.join(_PREFIX)}", fields=("targets",))
+        if not isinstance(target, timedelta) or target <= timedelta(0):
+            raise NoticeError(f"targets[{regime!r}] must be a positive timedelta, not {target!r}",
+                              fields=("targets",))
+
+
+def _deadline(regime: str, targets: Mapping[str, timedelta] | None) -> tuple[timedelta, bool]:
+    """``(time allowed, whether it is the legal deadline)``: an operator target may shorten a legal
+    deadline, never lengthen it."""
+    target = {**DEFAULT_TARGETS, **(targets or {})}[regime]
+    legal = LEGAL_DEADLINES.get(regime)
+    if legal is None:
+        return target, False
+    return min(target, legal), target >= legal
 
 
 def file_notice(store: RecordStore, notice: NoticeIntake | Mapping[str, Any], *, uploader_key: str | None = None,
@@ -70,17 +85,22 @@ def file_notice(store: RecordStore, notice: NoticeIntake | Mapping[str, Any], *,
                 targets: Mapping[str, timedelta] | None = None) -> Acknowledgement:
     """Store a notice and return its acknowledgement, only after the commit succeeded.
 
-    ``targets`` overrides the operator targets per regime (a legal deadline cannot be lengthened).
+    ``targets`` overrides the operator targets per regime: ``{"dsa": timedelta(hours=24)}``. For a regime
+    with a legal deadline the shorter of the two applies (the law cannot be lengthened);
+    ``deadline_is_legal`` is then true only when the legal deadline is the one that applies. A key that
+    is not a regime, or a target that is not a positive ``timedelta``, is a :class:`NoticeError`.
     """
+    _check_targets(targets or {})
     intake = notice if not isinstance(notice, Mapping) else parse_notice(notice)
     received = (received_at or datetime.now(UTC)).astimezone(UTC)
+    allowed, is_legal = _deadline(intake.regime, targets)
     row = Notice(reference=new_reference(_PREFIX[intake.regime]), regime=intake.regime, received_at=received,
-                 deadline=_deadline(intake.regime, received, targets), status="open",
+                 deadline=received + allowed, status="open",
                  payload=intake.model_dump(mode="json"), locations=intake.locations(),
                  uploader_key=uploader_key, notifier_ip_key=notifier_ip_key)
     with store.session(write=True) as s:
         s.add(row)
-    return Acknowledgement(row.reference, row.regime, received, row.deadline, intake.regime in LEGAL_DEADLINES)
+    return Acknowledgement(row.reference, row.regime, received, row.deadline, is_legal)
 
 
 def get_notice(store: RecordStore, reference: str) -> Notice:

@@ -93,11 +93,30 @@ def test_acknowledgement_deadlines(store: RecordStore, regime: str, hours: int, 
     assert get_notice(store, ack.reference).payload == parse_notice(VALID[regime]).model_dump(mode="json")
 
 
-def test_targets_are_configurable_but_the_law_is_not(store: RecordStore) -> None:
-    targets = {"dsa": timedelta(hours=12), "take_it_down": timedelta(days=30)}
-    assert file_notice(store, VALID["dsa"], received_at=T0, targets=targets).deadline == T0 + timedelta(hours=12)
-    assert file_notice(store, VALID["take_it_down"], received_at=T0, targets=targets).deadline == T0 + timedelta(
-        hours=48)
+@pytest.mark.parametrize(("regime", "target", "hours", "legal"), [
+    ("dsa", timedelta(hours=12), 12, False),
+    ("dmca", timedelta(hours=36), 36, False),
+    ("take_it_down", timedelta(days=30), 48, True),  # the law cannot be lengthened
+    ("take_it_down", timedelta(hours=12), 12, False),  # but the operator may be faster
+    ("take_it_down", timedelta(hours=48), 48, True),
+])
+def test_targets_are_configurable_but_the_law_is_not(store: RecordStore, regime: str, target: timedelta, hours: int,
+                                                     legal: bool) -> None:
+    ack = file_notice(store, VALID[regime], received_at=T0, targets={regime: target})
+    assert (ack.deadline, ack.deadline_is_legal) == (T0 + timedelta(hours=hours), legal)
+
+
+@pytest.mark.parametrize(("targets", "words"), [
+    ({"DMCA": timedelta(hours=1)}, "unknown regime 'DMCA'; known: dsa, dmca, take_it_down"),
+    ({"takedown": timedelta(hours=1)}, "unknown regime 'takedown'"),
+    ({"dsa": 24}, "positive timedelta"),
+    ({"dsa": timedelta(0)}, "positive timedelta"),
+])
+def test_bad_targets_are_refused(store: RecordStore, targets: dict[str, Any], words: str) -> None:
+    with pytest.raises(NoticeError, match=words) as info:
+        file_notice(store, VALID["dmca"], received_at=T0, targets=targets)
+    assert info.value.fields == ("targets",)
+    assert notice_queue(store) == []
 
 
 def test_queue_is_ordered_by_deadline(store: RecordStore) -> None:
