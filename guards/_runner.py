@@ -2,6 +2,8 @@
 
 ``GuardSpec.on_error`` may turn that block into a flag; it never becomes a silent pass. A guard that
 overruns keeps running in its daemon thread (Python cannot kill a thread); its result is ignored.
+The finding saying why is a :class:`GuardFailure`: its message (the exception's text) is for the
+audit record and the operator, never for the end user.
 """
 
 from __future__ import annotations
@@ -9,20 +11,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from dataclasses import dataclass
 
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._params import Action
 from clauseguard.guards._verdict import Finding, Verdict
 
-__all__ = ["arun_guard", "failure_verdict", "run_guard"]
+__all__ = ["GuardFailure", "arun_guard", "failure_verdict", "run_guard"]
 
 log = logging.getLogger("clauseguard.guards")
+
+
+@dataclass(frozen=True)
+class GuardFailure(Finding):
+    """A finding that a guard failed, timed out or misbehaved: not about the content, and its message
+    is internal detail (an exception's text), so what users are shown is a generic block message."""
 
 
 def failure_verdict(guard: Guard, content: str | bytes, reason: str) -> Verdict:
     """The fail-closed verdict: block (or flag when ``on_error: flag``) with a finding saying why."""
     action = Action(guard.spec.on_error)
-    finding = Finding(guard_id=guard.id, category=None, score=1.0, clause_ids=tuple(guard.spec.clauses),
+    finding = GuardFailure(guard_id=guard.id, category=None, score=1.0, clause_ids=tuple(guard.spec.clauses),
                       message=reason, action=action)
     if action is Action.BLOCK:
         return Verdict(allowed=False, action=action, output=None, findings=(finding,), guard_id=guard.id)

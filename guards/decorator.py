@@ -16,8 +16,9 @@ output guard has not seen:
   when it does not; empty chunks and repeats of the text so far do not decide. Until then nothing is
   shown, and an answer that never decides (one chunk, or the same chunk again) is shown once.
 
-A block returns (or yields) the blocking finding's message, the user-facing text quoting the terms;
-``raise_on_block=True`` raises :class:`GuardBlocked` instead.
+A block returns (or yields) the blocking finding's message, the user-facing text quoting the terms
+(a guard that failed or timed out is answered with :data:`DEFAULT_BLOCK_MESSAGE`, its error kept in
+the verdict); ``raise_on_block=True`` raises :class:`GuardBlocked` instead.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any, Literal
 from clauseguard.errors import ClauseguardError, GuardConfigError
 from clauseguard.guards._base import Context
 from clauseguard.guards._params import Action, Stage
+from clauseguard.guards._runner import GuardFailure
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.pipeline import Pipeline
 
@@ -58,9 +60,13 @@ class GuardBlocked(ClauseguardError):
 
 
 def block_message(verdict: Verdict) -> str:
-    """The user-facing text of a block: the first blocking finding's message, else a default."""
+    """The user-facing text of a block: the first blocking finding's message, else a default.
+
+    A guard's failure (an exception, a time-out) is never shown: its message is internal detail, kept
+    in the verdict and the audit record; the user gets the default message.
+    """
     for finding in verdict.findings:
-        if finding.action is Action.BLOCK and finding.message:
+        if finding.action is Action.BLOCK and finding.message and not isinstance(finding, GuardFailure):
             return finding.message
     return DEFAULT_BLOCK_MESSAGE
 

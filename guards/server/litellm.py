@@ -5,7 +5,8 @@ sends the texts (and images) it extracted from a request (``input_type: request`
 or from a response (``response`` -> our output stage). The answer is one of LiteLLM's three actions:
 
 * ``BLOCKED`` with ``blocked_reason`` (the findings' messages, which quote the terms) when any text or
-  image is blocked;
+  image is blocked; a guard that failed or timed out is reported as the default block message, its
+  error kept in the audit record;
 * ``GUARDRAIL_INTERVENED`` with every text (and image) in order, changed where a guard redacted,
   labelled or added a disclaimer;
 * ``NONE`` when nothing changed.
@@ -27,7 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from clauseguard.guards._params import Action, Modality, Stage
+from clauseguard.guards._runner import GuardFailure
 from clauseguard.guards._verdict import Verdict
+from clauseguard.guards.decorator import DEFAULT_BLOCK_MESSAGE
 from clauseguard.guards.server.check import decode_image
 from clauseguard.guards.server.state import ServerState, get_state, request_context
 
@@ -86,9 +89,10 @@ def _turn(messages: list[dict[str, Any]] | None) -> int:
 
 
 def _reason(verdict: Verdict) -> str:
-    messages = [f.message for f in verdict.findings if f.action is Action.BLOCK and f.message]
-    messages = messages or [f.message for f in verdict.findings if f.message]
-    return "; ".join(dict.fromkeys(messages)) or "Content violates the terms of use"
+    """The findings' user-facing messages; a guard's failure (its exception's text) is not one."""
+    shown = [f for f in verdict.findings if f.message and not isinstance(f, GuardFailure)]
+    messages = [f.message for f in shown if f.action is Action.BLOCK] or [f.message for f in shown]
+    return "; ".join(dict.fromkeys(messages)) or DEFAULT_BLOCK_MESSAGE
 
 
 def _judge(state: ServerState, body: GuardrailRequest, request: Request) -> GuardrailResponse:

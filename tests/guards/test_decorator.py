@@ -12,6 +12,7 @@ import pytest
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards import Context, GuardSpec, Pipeline, Stage
 from clauseguard.guards.decorator import DEFAULT_BLOCK_MESSAGE, GuardBlocked, block_message, guarded
+from clauseguard.guards.keyword import KeywordGuard
 
 IN_MSG = "Blocked by the Acceptable Use Policy, section 3."
 OUT_MSG = "The answer was withheld under the Acceptable Use Policy, section 3."
@@ -223,13 +224,47 @@ def test_bad_stream_mode(pipeline: Pipeline) -> None:
 @pytest.mark.parametrize(("verdict_messages", "expected"), [
     (["first", "second"], "first"),
     ([""], DEFAULT_BLOCK_MESSAGE),
+    (["!guard 'g' failed: TypeError: internals"], DEFAULT_BLOCK_MESSAGE),  # "!": a guard's failure
+    (["!guard 'g' failed: OSError: /srv/model", "Blocked under section 2.4."], "Blocked under section 2.4."),
 ])
 def test_block_message(verdict_messages: list[str], expected: str) -> None:
     from clauseguard.guards import Action, Finding, Verdict
+    from clauseguard.guards._runner import GuardFailure
 
-    findings = tuple(Finding(guard_id="g", category="S9", score=1.0, message=m, action=Action.BLOCK)
-                     for m in verdict_messages)
+    findings = tuple((GuardFailure if m.startswith("!") else Finding)(
+        guard_id="g", category=None, score=1.0, message=m.removeprefix("!"), action=Action.BLOCK)
+        for m in verdict_messages)
     assert block_message(Verdict(allowed=False, action=Action.BLOCK, output=None, findings=findings)) == expected
+
+
+class _BrokenKeyword(KeywordGuard):
+    """An input guard that fails as a tokenizer does on a lone surrogate."""
+
+    def check(self, content: str | bytes, context: Context) -> Any:
+        raise TypeError("TextEncodeInput must be Union[TextInputSequence, Tuple[InputSequence, InputSequence]]")
+
+
+@pytest.mark.parametrize("timeout_ms", [None, 50])
+def test_a_failing_guard_is_not_shown_to_the_user(timeout_ms: float | None) -> None:
+    """The exception's text is for the verdict and the audit record, not for the end user."""
+    broken = _BrokenKeyword(GuardSpec(id="clf", type="keyword", stage="input", message=IN_MSG,
+                                      params={"categories": ["S9"]}, timeout_ms=timeout_ms))
+    pipeline = Pipeline([broken])
+
+    @guarded(pipeline)
+    def chat(message: str) -> str:
+        return "never"
+
+    @guarded(pipeline)
+    async def achat(message: str) -> str:
+        return "never"
+
+    assert chat("hi") == DEFAULT_BLOCK_MESSAGE
+    assert asyncio.run(achat("hi")) == DEFAULT_BLOCK_MESSAGE
+    with pytest.raises(GuardBlocked) as info:
+        guarded(pipeline, raise_on_block=True)(chat.__wrapped__)("hi")
+    assert info.value.message == DEFAULT_BLOCK_MESSAGE
+    assert "TypeError: TextEncodeInput" in info.value.verdict.findings[0].message
 
 
 # -- generators --------------------------------------------------------------------------------

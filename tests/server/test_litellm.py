@@ -16,6 +16,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from clauseguard.guards.decorator import DEFAULT_BLOCK_MESSAGE
+from clauseguard.guards.keyword import KeywordGuard
 from clauseguard.guards.sinks import MemorySink
 
 PATH = "/beta/litellm_basic_guardrail_api"
@@ -154,3 +156,22 @@ def test_images_go_through_image_guards(image_client: TestClient, images: list[s
     if action == "GUARDRAIL_INTERVENED":
         assert got["texts"] == ["hi"]
         assert [base64.b64decode(i) for i in got["images"]] == [b"fineMARK"]
+
+
+class _BrokenKeyword(KeywordGuard):
+    def check(self, content: str | bytes, context: Any) -> Any:
+        raise TypeError("TextEncodeInput must be Union[TextInputSequence, Tuple[InputSequence, InputSequence]]")
+
+
+def test_a_failing_guard_is_not_the_blocked_reason(make_app: Callable[..., FastAPI], tmp_path: Any,
+                                                   audit: MemorySink, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exception's text is kept in the audit record; LiteLLM's user is told the default message."""
+    from clauseguard.guards._registry import REGISTRY
+    from tests.server.conftest import write_guards
+
+    monkeypatch.setitem(REGISTRY, "keyword", _BrokenKeyword)
+    path = write_guards(tmp_path, "guards:\n  - {id: kw, type: keyword, stage: input, message: 'Blocked.'}\n")
+    with TestClient(make_app(guards_path=path, audit_sink=audit)) as client:
+        got = client.post(PATH, json=payload(texts=["hi"])).json()
+    assert got == {"action": "BLOCKED", "blocked_reason": DEFAULT_BLOCK_MESSAGE}
+    assert "TypeError: TextEncodeInput" in audit.records[0]["findings"][0]["message"]
