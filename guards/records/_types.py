@@ -21,7 +21,9 @@ from clauseguard.errors import RawIpError
 __all__ = ["MAX_HASH_CHARS", "HashType", "UTCDateTime", "UserKeyType", "check_user_key", "contains_raw_ip"]
 
 MAX_HASH_CHARS = 128  # a sha512 hex digest; sha256 (64) and perceptual hashes (16) fit
-_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+# four dotted groups of 1-3 digits, not part of a longer dotted number ("1.2.3.4.5"); a full stop after
+# the address ("from 203.0.113.7.") and before it ("host.203.0.113.7") still counts
+_IPV4 = re.compile(r"(?<!\d)(?<!\d\.)(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)")
 _IPV6_TOKEN = re.compile(r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
 _NET_PREFIX = "net:"  # truncated addresses: "net:203.0.113.0/24", "net:2001:db8:1::/48"
 _HASH = re.compile(r"^[0-9a-zA-Z:_\-+/=]+$")
@@ -39,15 +41,15 @@ def _is_truncated_network(value: str) -> bool:
 
 
 def contains_raw_ip(value: str) -> bool:
-    """True when ``value`` contains something that parses as an IPv4 or IPv6 address."""
+    """True when ``value`` contains something that parses as an IPv4 (zero-padded octets included) or
+    IPv6 address."""
     if _is_truncated_network(value):
         return False
     for match in _IPV4.finditer(value):
-        try:
-            ipaddress.IPv4Address(match.group())
+        # every octet <= 255, zero-padded or not: "203.000.113.007" is refused by IPv4Address but is
+        # still an address to anyone reading the record
+        if all(int(octet) <= 255 for octet in match.group().split(".")):
             return True
-        except ValueError:
-            continue
     for token in _IPV6_TOKEN.findall(value):
         if token.count(":") >= 2 and any(_parses_v6(t) for t in (token, token.strip(":"))):
             return True

@@ -49,6 +49,17 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
     ("account-42", False),
     ("999.1.1.1", False),
     ("v1.2.3", False),
+    ("203.0.113.7.", True),  # at the end of a sentence
+    ("client 203.0.113.7.", True),
+    ("host.203.0.113.7", True),
+    ("203.000.113.007", True),  # zero-padded octets are still an address
+    ("203.0.113.07", True),
+    ("010.0.0.1", True),
+    ("256.0.0.1", False),
+    ("1.2.3.4.5", False),  # a longer dotted number is not an address
+    ("release 1.2.3", False),
+    ("2025.01.02", False),
+    ("2025-01-02T10:00:00Z", False),
 ])
 def test_raw_ip_detection(value: str, raw: bool) -> None:
     assert contains_raw_ip(value) is raw
