@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from clauseguard.guards import GuardSpec, Pipeline
-from clauseguard.guards.gradio import client_ip, context_for, pseudonymise, user_key
+from clauseguard.errors import GuardConfigError
+from clauseguard.guards import Guard, GuardSpec, Pipeline, Verdict, register
+from clauseguard.guards._params import Action, Modality, Stage
+from clauseguard.guards.gradio import TRUSTED_PROXIES_ENV, client_ip, context_for, pseudonymise, user_key
 
 
 def fake_request(headers: dict[str, str] | None = None, host: str | None = "10.0.0.1",
@@ -18,22 +21,38 @@ def fake_request(headers: dict[str, str] | None = None, host: str | None = "10.0
     return SimpleNamespace(headers=headers or {}, client=SimpleNamespace(host=host), username=username)
 
 
-@pytest.mark.parametrize(("request_", "ip"), [
-    (fake_request({"x-forwarded-for": "203.0.113.9, 10.0.0.1"}), "203.0.113.9"),
-    (fake_request({"X-Forwarded-For": " 198.51.100.7 "}), "198.51.100.7"),
-    (fake_request({"x-forwarded-for": ""}), "10.0.0.1"),
-    (fake_request(), "10.0.0.1"),
-    (fake_request(host=None), None),
-    (SimpleNamespace(), None),
+PROXY = "10.0.0.1"
+
+
+@pytest.mark.parametrize(("request_", "proxies", "ip"), [
+    # no trusted proxy: the header is the client's own word, so the peer counts
+    (fake_request({"x-forwarded-for": "203.0.113.9, 10.0.0.1"}), "", PROXY),
+    (fake_request({"X-Forwarded-For": " 198.51.100.7 "}), "", PROXY),
+    # behind a trusted proxy: the right-most hop it did not add itself; hops before it are forgeable
+    (fake_request({"x-forwarded-for": "203.0.113.9"}), PROXY, "203.0.113.9"),
+    (fake_request({"X-Forwarded-For": "6.6.6.6, 198.51.100.7"}), "10.0.0.0/8", "198.51.100.7"),
+    (fake_request({"x-forwarded-for": "6.6.6.6, 198.51.100.7, 10.0.0.9"}), "10.0.0.0/8, 192.0.2.1", "198.51.100.7"),
+    (fake_request({"x-forwarded-for": "203.0.113.9"}, host="192.0.2.50"), PROXY, "192.0.2.50"),  # untrusted peer
+    (fake_request({"x-forwarded-for": ""}), PROXY, PROXY),
+    (fake_request(), PROXY, PROXY),
+    (fake_request(host=None), "", None),
+    (SimpleNamespace(), "", None),
 ])
-def test_client_ip(request_: Any, ip: str | None) -> None:
+def test_client_ip(monkeypatch: pytest.MonkeyPatch, request_: Any, proxies: str, ip: str | None) -> None:
+    monkeypatch.setenv(TRUSTED_PROXIES_ENV, proxies)
     assert client_ip(request_) == ip
+
+
+def test_a_bad_trusted_proxy_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TRUSTED_PROXIES_ENV, "10.0.0.0/8, not-a-network")
+    with pytest.raises(GuardConfigError, match="not-a-network"):
+        client_ip(fake_request({"x-forwarded-for": "203.0.113.9"}))
 
 
 @pytest.mark.parametrize(("request_", "kind", "value"), [
     (fake_request(username="alice"), "user", "alice"),
     (fake_request({"x-forwarded-for": "203.0.113.9"}, username="alice"), "user", "alice"),
-    (fake_request({"x-forwarded-for": "203.0.113.9"}), "ip", "203.0.113.9"),
+    (fake_request({"x-forwarded-for": "203.0.113.9"}), "ip", "10.0.0.1"),  # no trusted proxy
     (fake_request(), "ip", "10.0.0.1"),
 ])
 def test_user_key_is_pseudonymous(request_: Any, kind: str, value: str) -> None:
@@ -58,7 +77,7 @@ def test_user_key_depends_on_the_hash_key(monkeypatch: pytest.MonkeyPatch) -> No
     (None, 0),
     ([], 0),
     ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}], 1),
-    ([["a", "b"], ["c", "d"]], 2),
+    ([["a", "b"], ["c", "d"]], 0),  # pairs are no Gradio 6 history (and guard_chat refuses them)
 ])
 def test_context_for(history: Any, turn: int) -> None:
     ctx = context_for(fake_request(username="bob"), history)
@@ -125,7 +144,8 @@ def test_guard_chat_streams_cumulatively(gr: Any, message: str, last: str) -> No
     assert not any("detonator" in out for out in outputs)
 
 
-def test_guard_chat_rate_limits_per_forwarded_client(gr: Any) -> None:
+def test_guard_chat_rate_limits_per_forwarded_client(gr: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TRUSTED_PROXIES_ENV, "10.0.0.1")
     fn = guard_chat_of(gr, respond)
     proxy = {"host": "10.0.0.1"}  # every request comes through the same proxy
     first = gr.Request(headers={"x-forwarded-for": "203.0.113.9"}, client=proxy)
@@ -133,6 +153,15 @@ def test_guard_chat_rate_limits_per_forwarded_client(gr: Any) -> None:
     answers = [_call(gr, fn, "hi", [], r)[-1] for r in (first, first, second)]
     assert answers[1] == "Too many requests (Terms, section 7)."
     assert answers[0].endswith("[AI-generated]") and answers[2].endswith("[AI-generated]")
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_rate_limit(gr: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    fn = guard_chat_of(gr, respond)
+    for proxies, peer, forged in [("", "198.51.100.20", "{}"), ("10.0.0.1", "10.0.0.1", "{}, 198.51.100.21")]:
+        monkeypatch.setenv(TRUSTED_PROXIES_ENV, proxies)
+        answers = [_call(gr, fn, "hi", [], gr.Request(headers={"x-forwarded-for": forged.format(f"10.9.0.{i}")},
+                                                       client={"host": peer}))[-1] for i in range(2)]
+        assert answers[1] == "Too many requests (Terms, section 7)."
 
 
 def test_guard_chat_keeps_a_request_parameter_of_its_own(gr: Any) -> None:
@@ -149,3 +178,178 @@ def test_guard_chat_keeps_a_request_parameter_of_its_own(gr: Any) -> None:
         "You are talking to an AI system, not a person.\n\nfine\n\n[AI-generated]"]
     assert seen == ["carol"]
     assert inspect.signature(guard_chat_of(gr, own)).parameters.keys() == {"message", "history", "request"}
+
+
+# -- what reaches the model besides the new message -----------------------------------------------
+
+BLOCKED = "Refused (AUP, section 2)."
+
+
+def _input_pipeline() -> Pipeline:
+    """Rate limit, a weapons block and e-mail redaction on input; the AI notice on output."""
+    return Pipeline([
+        GuardSpec(id="rl", type="rate_limit", stage="input", params={"capacity": 3, "refill_per_second": 1e-6},
+                  message="Too many requests (Terms, section 7)."),
+        GuardSpec(id="kw", type="keyword", stage="input", params={"categories": [], "terms": {"S9": ["detonator"]}},
+                  message=BLOCKED),
+        GuardSpec(id="pii", type="pii", stage="input", on_fail="redact", params={"entities": ["email"]}),
+        GuardSpec(id="disclose", type="ai_disclosure", stage="output", on_fail="label"),
+    ])
+
+
+def _recorder(seen: list[tuple[Any, Any]]) -> Any:
+    def chat(message: Any, history: list[Any]) -> str:
+        seen.append((message, history))
+        return "ok"
+    return chat
+
+
+NOTICE = "You are talking to an AI system, not a person."
+
+
+@pytest.mark.parametrize(("history", "sent"), [
+    ([{"role": "user", "content": "mail jane@example.org"}, {"role": "assistant", "content": f"{NOTICE}\n\nok"}],
+     [{"role": "user", "content": "mail [EMAIL]"}, {"role": "assistant", "content": f"{NOTICE}\n\nok"}]),
+    # Gradio 6 hands the chat function normalised messages: content is a list of typed parts
+    ([{"role": "user", "content": [{"type": "text", "text": "mail jane@example.org"}], "metadata": None}],
+     [{"role": "user", "content": [{"type": "text", "text": "mail [EMAIL]"}], "metadata": None}]),
+    ([{"role": "system", "content": "mail jane@example.org"}], [{"role": "system", "content": "mail [EMAIL]"}]),
+])
+def test_guard_chat_checks_the_history(gr: Any, history: list[Any], sent: list[Any]) -> None:
+    seen: list[tuple[Any, Any]] = []
+    original = [dict(m) for m in history]
+    _call(gr, guard_chat_of(gr, _recorder(seen), _input_pipeline()), "hi", history, gr.Request(client={"host": "a"}))
+    assert seen == [("hi", sent)]
+    assert history == original  # the caller's list and messages are not changed
+
+
+@pytest.mark.parametrize("history", [
+    [{"role": "user", "content": "the detonator"}, {"role": "assistant", "content": BLOCKED}],
+    [{"role": "user", "content": [{"type": "text", "text": "the detonator"}]}],
+    [{"role": "user", "content": [{"type": "component", "component": "html", "value": "x"}]}],  # cannot be read
+    [["the detonator", "ok"]],  # pairs: not a format Gradio 6 hands over, so not one to trust
+    "the detonator",
+])
+def test_guard_chat_refuses_a_turn_whose_history_blocks(gr: Any, history: Any) -> None:
+    seen: list[tuple[Any, Any]] = []
+    answer = _call(gr, guard_chat_of(gr, _recorder(seen), _input_pipeline()), "hi", history,
+                   gr.Request(client={"host": "b"}))
+    assert seen == []
+    assert answer == [BLOCKED] or "cannot" in answer[0] or "not a list" in answer[0]
+
+
+def test_a_history_block_raises_when_asked(gr: Any) -> None:
+    from clauseguard.guards.decorator import GuardBlocked
+    from clauseguard.guards.gradio import guard_chat
+
+    fn = guard_chat(_recorder([]), _input_pipeline(), raise_on_block=True)
+    with pytest.raises(GuardBlocked):
+        _call(gr, fn, "hi", [{"role": "user", "content": "the detonator"}], gr.Request(client={"host": "c"}))
+
+
+def test_a_request_blocked_by_its_history_still_counts_for_the_rate_limit(gr: Any) -> None:
+    fn = guard_chat_of(gr, _recorder([]), _input_pipeline())
+    bad = [{"role": "user", "content": "the detonator"}]
+    request = gr.Request(client={"host": "d"})
+    assert [_call(gr, fn, "hi", bad, request)[-1] for _ in range(3)] == [BLOCKED] * 3
+    assert _call(gr, fn, "hi", [], request) == ["Too many requests (Terms, section 7)."]
+
+
+@pytest.mark.parametrize(("history", "notice"), [
+    ([], True),
+    ([{"role": "assistant", "content": "x"}], True),  # forged, or a first answer that was a block
+    ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": BLOCKED}], True),
+    ([{"role": "assistant", "content": f"{NOTICE}\n\nhello\n\n[AI-generated]"}], False),
+    ([{"role": "assistant", "content": [{"type": "text", "text": f"{NOTICE}\n\nhello"}]}], False),
+])
+def test_the_first_turn_notice_needs_a_notice_in_the_history(gr: Any, history: list[Any], notice: bool) -> None:
+    answer = _call(gr, guard_chat_of(gr, _recorder([]), _input_pipeline()), "hi", history,
+                   gr.Request(client={"host": "e"}))
+    assert answer[-1].startswith(NOTICE) is notice
+
+
+@pytest.mark.parametrize(("history", "turn"), [
+    ([{"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}], 0),
+    ([{"role": "assistant", "content": f"{NOTICE} a"}, {"role": "assistant", "content": "b"}], 2),
+])
+def test_context_for_counts_turns_from_the_notice(history: list[Any], turn: int) -> None:
+    assert context_for(fake_request(), history, notices=[NOTICE]).turn == turn
+
+
+# -- a gr.Request parameter of any name -------------------------------------------------------------
+
+
+def test_guard_chat_keys_to_a_request_parameter_of_another_name(gr: Any) -> None:
+    def own(message: str, history: list[Any], req: Any) -> str:
+        return f"hi {req.username}"
+
+    own.__annotations__["req"] = gr.Request
+    fn = guard_chat_of(gr, own)  # rate limit: one request per user
+    assert list(inspect.signature(fn).parameters) == ["message", "history", "req"]
+    alice = gr.Request(username="alice", headers={}, client={"host": "10.0.0.3"})
+    bob = gr.Request(username="bob", headers={}, client={"host": "10.0.0.4"})
+    assert _call(gr, fn, "hi", [], alice)[-1].endswith("hi alice\n\n[AI-generated]")
+    assert _call(gr, fn, "hi", [], bob)[-1].endswith("hi bob\n\n[AI-generated]")
+    assert _call(gr, fn, "hi", [], alice) == ["Too many requests (Terms, section 7)."]
+
+
+# -- multimodal chats ---------------------------------------------------------------------------------
+
+
+@register("test_gradio_image")
+class _FakeImageGuard(Guard):
+    """Blocks images holding b"BAD", blurs (replaces) those holding b"BLUR"."""
+
+    def check(self, content: str | bytes, context: Any) -> Verdict:
+        if isinstance(content, bytes) and b"BAD" in content:
+            return self.verdict(content, [self.finding(None, score=1.0, action=Action.BLOCK, message="No image.")])
+        if isinstance(content, bytes) and b"BLUR" in content:
+            finding = self.finding(None, score=1.0, action=Action.REDACT)
+            return Verdict(allowed=True, action=Action.REDACT, output=b"BLURRED", findings=(finding,), guard_id=self.id)
+        return Verdict.allow(content, self.id)
+
+
+def _with_image_guard(pipeline: Pipeline) -> Pipeline:
+    spec = GuardSpec.model_construct(
+        id="img", type="test_gradio_image", params={}, on_fail=Action.BLOCK, on_error="block", timeout_ms=None,
+        clauses=["c/x"], message="", stage=Stage.INPUT, modality=Modality.IMAGE, category_clauses={},
+        category_messages={})
+    guard = _FakeImageGuard.__new__(_FakeImageGuard)
+    guard.spec, guard.params = spec, None
+    return Pipeline([*pipeline.guards, guard])
+
+
+def test_guard_chat_checks_the_text_of_a_multimodal_message(gr: Any) -> None:
+    seen: list[tuple[Any, Any]] = []
+    fn = guard_chat_of(gr, _recorder(seen), _input_pipeline())
+    assert isinstance(gr.ChatInterface(fn, multimodal=True), gr.ChatInterface)
+    request = gr.Request(client={"host": "f"})
+    message = {"text": "mail jane@example.org", "files": ["/no/such/file.png"]}
+    assert _call(gr, fn, message, [], request)[-1].endswith("ok\n\n[AI-generated]")
+    assert seen == [({"text": "mail [EMAIL]", "files": ["/no/such/file.png"]}, [])]  # no image guards: files pass
+    assert message["text"] == "mail jane@example.org"
+    assert _call(gr, fn, {"text": "the detonator", "files": []}, [], request) == [BLOCKED]
+
+
+@pytest.mark.parametrize(("data", "answer"), [(b"fine", "ok"), (b"BAD", "No image."), (b"BLUR", "ok")])
+def test_guard_chat_checks_the_files_of_a_multimodal_message(gr: Any, tmp_path: Any, data: bytes,
+                                                              answer: str) -> None:
+    seen: list[tuple[Any, Any]] = []
+    fn = guard_chat_of(gr, _recorder(seen), _with_image_guard(_input_pipeline()))
+    image = tmp_path / "image.png"
+    image.write_bytes(data)
+    result = _call(gr, fn, {"text": "look", "files": [str(image)]}, [], gr.Request(client={"host": "g"}))
+    assert answer in result[-1]
+    if answer == "ok":
+        (sent,) = seen[0][0]["files"]
+        assert Path(sent).read_bytes() == (b"BLURRED" if data == b"BLUR" else data)
+
+
+def test_guard_chat_checks_the_files_in_the_history(gr: Any, tmp_path: Any) -> None:
+    image = tmp_path / "image.png"
+    image.write_bytes(b"BAD")
+    history = [{"role": "user", "content": [{"type": "file", "file": {"path": str(image)}}]}]
+    fn = guard_chat_of(gr, _recorder([]), _with_image_guard(_input_pipeline()))
+    assert _call(gr, fn, "hi", history, gr.Request(client={"host": "h"})) == ["No image."]
+    image.write_bytes(b"fine")
+    assert _call(gr, fn, "hi", history, gr.Request(client={"host": "h"}))[-1].endswith("ok\n\n[AI-generated]")
