@@ -4,6 +4,10 @@
     uvicorn examples.fastapi_app:app            # demo guards; CLAUSEGUARD_GUARDS=legal/guards.yaml for yours
     curl -s localhost:8000/chat -H 'content-type: application/json' -d '{"message": "hello"}'
 
+Rate limits are keyed to the client's address: the peer's, unless the peer is a reverse proxy you
+name in ``CLAUSEGUARD_TRUSTED_PROXIES`` (e.g. ``10.0.0.0/8``); then the right-most ``X-Forwarded-For``
+hop that proxy did not add. Without it the header is ignored: a client could write anything there.
+
 The model is a stand-in that echoes. Blocks answer 200 with the block message (the terms' own words);
 ``raise_on_block=True`` with an exception handler would turn them into 4xx responses instead.
 """
@@ -20,7 +24,7 @@ from pydantic import BaseModel
 
 from clauseguard.guards import Context, Pipeline, parse_guards
 from clauseguard.guards.decorator import guarded
-from clauseguard.guards.gradio import user_key
+from clauseguard.guards.gradio import client_ip, user_key
 
 DEMO_GUARDS = """
 - {id: weapons-in, type: keyword, stage: input, params: {categories: [S9]},
@@ -40,8 +44,8 @@ class Ask(BaseModel):
 
 
 def context(message: str, request: Request) -> Context:
-    """The same pseudonymous key as the Gradio helper: X-Forwarded-For's first hop or the peer."""
-    return Context(user_key=user_key(request), ip=request.client.host if request.client else None)
+    """The same pseudonymous key as the Gradio helper (X-Forwarded-For believed only from trusted proxies)."""
+    return Context(user_key=user_key(request), ip=client_ip(request))
 
 
 @guarded(pipeline, context_from=context)

@@ -6,7 +6,9 @@
 
 The chat function stands in for a model: it streams the answer as Gradio expects (the whole text so
 far at each step). guard_chat checks the prompt, holds back any text the output guards have not seen,
-and keys rate limits to the logged-in user or the client's address, pseudonymised.
+and keys rate limits to the logged-in user or the client's address, pseudonymised. It checks the
+history the browser sends back as well. Behind a reverse proxy, name it in CLAUSEGUARD_TRUSTED_PROXIES
+(e.g. 10.0.0.0/8) so that its X-Forwarded-For is believed; otherwise the peer's address is used.
 """
 
 from __future__ import annotations
