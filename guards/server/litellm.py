@@ -11,6 +11,8 @@ or from a response (``response`` -> our output stage). The answer is one of Lite
   labelled or added a disclaimer;
 * ``NONE`` when nothing changed.
 
+Every text goes through the stage's guards; ``rate_limit`` counts the call once, on the last text (the
+new message; the earlier ones are the conversation so far, checked again since a client can forge it).
 ``tools``, ``tool_calls`` and fields LiteLLM adds later are accepted and not judged. The end user is
 ``request_data.user_api_key_end_user_id`` (else the key's user id), pseudonymised like every user key.
 When a guardrail API key is configured, the request must carry it (LiteLLM ``headers:`` config) as
@@ -31,6 +33,7 @@ from clauseguard.guards._params import Action, Modality, Stage
 from clauseguard.guards._runner import GuardFailure
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.decorator import DEFAULT_BLOCK_MESSAGE
+from clauseguard.guards.pipeline import Pipeline
 from clauseguard.guards.server.check import decode_image
 from clauseguard.guards.server.state import ServerState, get_state, request_context
 
@@ -95,15 +98,23 @@ def _reason(verdict: Verdict) -> str:
     return "; ".join(dict.fromkeys(messages)) or DEFAULT_BLOCK_MESSAGE
 
 
+def _without_rate_limit(pipeline: Pipeline) -> Pipeline:
+    """The same guards (and record sink) less ``rate_limit``: one call is counted once, not per text."""
+    return Pipeline([g for g in pipeline.guards if g.spec.type != "rate_limit"], sink=pipeline.sink,
+                    max_chars=pipeline.max_chars)
+
+
 def _judge(state: ServerState, body: GuardrailRequest, request: Request) -> GuardrailResponse:
     stage = Stage.INPUT if body.input_type == "request" else Stage.OUTPUT
     user = _user(body.request_data)
+    earlier = _without_rate_limit(state.pipeline)
     texts: list[str] = []
     for i, text in enumerate(body.texts):
         rid = f"{body.litellm_call_id}.{i}" if body.litellm_call_id else None
         context = request_context(request, state, stage=stage, user_key=user, turn=_turn(body.structured_messages),
                                   request_id=rid)
-        verdict = state.pipeline.check(text, stage=stage, context=context)
+        pipeline = state.pipeline if i == len(body.texts) - 1 else earlier  # the last text is the new one
+        verdict = pipeline.check(text, stage=stage, context=context)
         if not verdict.allowed:
             return GuardrailResponse(action="BLOCKED", blocked_reason=_reason(verdict))
         texts.append(verdict.output if isinstance(verdict.output, str) else text)
