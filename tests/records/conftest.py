@@ -74,5 +74,9 @@ def drop_audit_triggers(store: RecordStore) -> None:
         if store.dialect == "postgresql":
             conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
         else:
-            conn.execute(text("DROP TRIGGER audit_log_no_update"))
-            conn.execute(text("DROP TRIGGER audit_log_no_delete"))
+            for trigger in ("audit_log_no_update", "audit_log_no_delete", "audit_log_insert_after_head",
+                            "audit_head_anchor", "audit_head_no_delete"):
+                conn.execute(text(f"DROP TRIGGER {trigger}"))
+            return
+    with store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_head DISABLE TRIGGER USER"))

@@ -119,6 +119,52 @@ def test_triggers_refuse_update_and_delete(store: RecordStore, statement: str) -
     assert verify(store).ok
 
 
+def _move_anchor_to_3(conn: Any) -> None:
+    """What a purge does first (allowed): the anchor onto a record that is there, further on."""
+    conn.execute(text("UPDATE audit_head SET anchor_seq = 3, anchor_hash = (SELECT hash FROM audit_log WHERE seq = 3)"))
+
+
+ANCHOR_TAMPERS = [
+    ("anchor onto a wrong hash", "UPDATE audit_head SET anchor_seq = 3, anchor_hash = '" + "f" * 64 + "'", "anchor"),
+    ("anchor past the head", "UPDATE audit_head SET anchor_seq = 9, anchor_hash = "
+                             "(SELECT hash FROM audit_log WHERE seq = 5)", "anchor"),
+    ("anchor backwards", "UPDATE audit_head SET anchor_seq = 1, anchor_hash = "
+                         "(SELECT hash FROM audit_log WHERE seq = 1)", "anchor"),
+    ("record put back below the anchor", "INSERT INTO audit_log SELECT 2, time, request_id, stage, guard_id,"
+                                         " 'allow', allowed, score, clause_ids, document_versions, findings,"
+                                         " user_key, prev_hash, 'x' || substr(hash, 2) FROM audit_log WHERE seq = 4",
+     "append-only"),
+    ("record inserted below the head", "INSERT INTO audit_log SELECT 4, time, request_id, stage, guard_id, action,"
+                                       " allowed, score, clause_ids, document_versions, findings, user_key,"
+                                       " prev_hash, 'x' || substr(hash, 2) FROM audit_log WHERE seq = 5",
+     "append-only"),
+    ("head row deleted", "DELETE FROM audit_head", "head row"),
+]
+
+
+@pytest.mark.parametrize(("name", "statement", "words"), ANCHOR_TAMPERS, ids=[t[0] for t in ANCHOR_TAMPERS])
+def test_triggers_guard_the_anchor_and_the_head(store: RecordStore, name: str, statement: str, words: str) -> None:
+    """With the anchor at 3 (as a purge leaves it) and records 1..2 deleted below it."""
+    _fill(store)
+    with store.engine.begin() as conn:
+        _move_anchor_to_3(conn)
+        conn.execute(text("DELETE FROM audit_log WHERE seq <= 3"))
+    with pytest.raises(DatabaseError, match=words), store.engine.begin() as conn:
+        conn.execute(text(statement))
+    result = verify(store)
+    assert (result.ok, result.checked, result.anchor_seq, result.head_seq) == (True, 2, 3, N)
+
+
+def test_anchor_triggers_reach_a_store_made_before_them(store_url: str) -> None:
+    with RecordStore.open(store_url, migrate=False) as old:
+        old.migrate("0002_server_api_tokens")
+        _fill(old)
+        old.migrate()
+        with pytest.raises(DatabaseError, match="anchor"), old.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_head SET anchor_seq = 2, anchor_hash = '" + "0" * 64 + "'"))
+        assert verify(old).ok
+
+
 def test_concurrent_appends_never_fork(store_url: str) -> None:
     """Four threads on two separate engines (as two processes would be) append 100 records."""
     stores = [RecordStore.open(store_url), RecordStore.open(store_url)]

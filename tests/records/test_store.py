@@ -12,7 +12,7 @@ from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, i
 from clauseguard.guards.records import RecordsError, RecordStore
 from clauseguard.guards.records.models import Base
 
-HEAD = "0002_server_api_tokens"
+HEAD = "0003_audit_anchor_triggers"
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
