@@ -34,6 +34,7 @@ from typing import Any, Optional
 
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context
+from clauseguard.guards._forwarded import Network, client_address
 from clauseguard.guards._params import Action, Modality, Stage
 from clauseguard.guards._verdict import Finding, Verdict
 from clauseguard.guards.decorator import GuardBlocked, StreamMode, block_message, guarded
@@ -46,7 +47,6 @@ __all__ = ["TRUSTED_PROXIES_ENV", "client_ip", "context_for", "guard_chat", "pse
 TRUSTED_PROXIES_ENV = "CLAUSEGUARD_TRUSTED_PROXIES"
 _REQUEST_PARAM = "request"
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 # -- who is asking ----------------------------------------------------------------------------------
@@ -74,16 +74,6 @@ def _parse_proxies(value: str) -> tuple[Network, ...]:
         raise GuardConfigError(f"not an address or network: {err}", where=TRUSTED_PROXIES_ENV) from err
 
 
-def _client_address() -> Callable[[str | None, str | None, Sequence[Network]], str | None]:
-    """The server's own X-Forwarded-For rule, imported only when a proxy is trusted (it needs [server])."""
-    try:
-        from clauseguard.guards.server.client import client_address
-    except ImportError as err:
-        raise GuardConfigError(f"{TRUSTED_PROXIES_ENV} needs the [server] extra ({err})",
-                               where=TRUSTED_PROXIES_ENV) from err
-    return client_address
-
-
 def client_ip(request: Any, proxies: Sequence[Network] | None = None) -> str | None:
     """The client's address: the peer's; behind a trusted proxy, the right-most untrusted forwarded hop.
 
@@ -96,7 +86,7 @@ def client_ip(request: Any, proxies: Sequence[Network] | None = None) -> str | N
     forwarded = _header(getattr(request, "headers", None), "x-forwarded-for")
     if not proxies or not forwarded:
         return peer
-    return _client_address()(peer, forwarded, proxies)
+    return client_address(peer, forwarded, proxies)
 
 
 def user_key(request: Any) -> str | None:
@@ -158,8 +148,7 @@ def guard_chat(fn: Callable[..., Any], pipeline: Pipeline, *, stream: StreamMode
     """``fn(message, history, ...)`` guarded for ``gr.ChatInterface`` (or any Gradio event)."""
     import gradio as gr
 
-    if trusted_proxies():
-        _client_address()  # a missing extra fails now, not on every request
+    trusted_proxies()  # a bad CLAUSEGUARD_TRUSTED_PROXIES fails now, not on every request
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
     if len(params) < 1:

@@ -8,49 +8,25 @@ is pseudonymised with the records' :class:`Pseudonymizer` (keyed HMAC, rotating 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 from collections.abc import Sequence
 
 from starlette.requests import Request
 
+from clauseguard.guards._forwarded import Network, client_address, parse_address
 from clauseguard.guards.records.pseudonym import ENV_KEYS, Pseudonymizer, PseudonymKey
-from clauseguard.guards.server.settings import Network
 
 __all__ = ["client_address", "process_pseudonymizer", "pseudonymous_ip"]
 
 log = logging.getLogger("clauseguard.guards.server")
 
 
-def _parse(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(address.strip())
-    except ValueError:
-        return None
-
-
-def _trusted(address: str | None, proxies: Sequence[Network]) -> bool:
-    parsed = _parse(address) if address else None
-    return parsed is not None and any(parsed in net for net in proxies)
-
-
-def client_address(peer: str | None, forwarded_for: str | None, proxies: Sequence[Network]) -> str | None:
-    """The client's address in the clear (only for :func:`pseudonymous_ip`)."""
-    if not forwarded_for or not _trusted(peer, proxies):
-        return peer
-    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not _trusted(hop, proxies):
-            return hop if _parse(hop) is not None else peer
-    return hops[0] if hops else peer
-
-
 def pseudonymous_ip(request: Request, proxies: Sequence[Network], pseudonymizer: Pseudonymizer) -> str | None:
     """The pseudonym of the client's address, or None when the transport gives no IP address."""
     peer = request.client.host if request.client else None
     address = client_address(peer, request.headers.get("x-forwarded-for"), proxies)
-    return pseudonymizer.ip(address) if address and _parse(address) is not None else None
+    return pseudonymizer.ip(address) if address and parse_address(address) is not None else None
 
 
 def process_pseudonymizer() -> Pseudonymizer:
