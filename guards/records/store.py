@@ -15,7 +15,16 @@ from importlib.resources import as_file, files
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    NotSupportedError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from clauseguard.errors import RecordsError
@@ -26,6 +35,22 @@ DEFAULT_URL = "sqlite:///clauseguard.db"
 _WRITE = "clauseguard_write"
 _PG_MIGRATION_LOCK = 0x636C6175  # pg_advisory_xact_lock key while migrating ("clau")
 log = logging.getLogger(__name__)
+# the database refused this statement or value (a duplicate, a bad value): retrying cannot help, and
+# callers rely on the type (record_acceptance catches IntegrityError); left as they are
+_REFUSED = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
+
+
+@contextmanager
+def _unavailable_is_records_error(url: str) -> Iterator[None]:
+    """Turn "the store cannot be reached or written" (locked, full, read-only, not a database,
+    disconnected) into :class:`RecordsError`, which the server answers with 503 and Retry-After."""
+    try:
+        yield
+    except _REFUSED:
+        raise
+    except (DBAPIError, DisconnectionError, PoolTimeoutError) as err:
+        cause = getattr(err, "orig", None) or err
+        raise RecordsError(f"record store {url} cannot be read or written: {cause}") from err
 
 
 def _sqlite_events(engine: Engine) -> None:
@@ -93,9 +118,11 @@ class RecordStore:
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """A session in one transaction, committed on exit (rolled back on error).
 
-        ``write=True`` takes the SQLite write lock at BEGIN; use it for every read-then-write.
+        ``write=True`` takes the SQLite write lock at BEGIN; use it for every read-then-write. A store that
+        cannot be reached or written (locked, full, read-only) raises :class:`RecordsError`; a statement
+        the database refuses (``IntegrityError``, ``DataError``) keeps its own type.
         """
-        with self.engine.connect() as conn:
+        with _unavailable_is_records_error(self.url), self.engine.connect() as conn:
             if write:
                 conn = conn.execution_options(**{_WRITE: True})
             with Session(bind=conn, expire_on_commit=False) as session, session.begin():
@@ -104,7 +131,7 @@ class RecordStore:
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Connection]:
         """A Core connection in one transaction, committed on exit; the lighter twin of :meth:`session`."""
-        with self.engine.connect() as conn:
+        with _unavailable_is_records_error(self.url), self.engine.connect() as conn:
             if write:
                 conn = conn.execution_options(**{_WRITE: True})
             with conn.begin():

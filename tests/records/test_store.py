@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, inspect, text
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, event, inspect, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clauseguard.guards.records import RecordsError, RecordStore
 from clauseguard.guards.records.models import Base
@@ -49,6 +50,30 @@ def test_foreign_keys_are_enforced(store: RecordStore) -> None:
 def test_bad_urls_are_records_errors(url: str) -> None:
     with pytest.raises(RecordsError):
         RecordStore.open(url)
+
+
+def _read_only(store: RecordStore) -> None:
+    """Every new SQLite connection refuses writes, as on a read-only or full disk."""
+    event.listen(store.engine, "connect", lambda conn, _rec: conn.execute("PRAGMA query_only = ON"))
+    store.engine.dispose()
+
+
+def test_a_store_that_cannot_be_written_raises_records_error(tmp_path: Path) -> None:
+    from clauseguard.guards.records import AuditEntry, append, file_notice
+    from tests.records.test_notices import VALID
+
+    with RecordStore.open(f"sqlite:///{tmp_path / 'r.db'}") as store:
+        _read_only(store)
+        with pytest.raises(RecordsError, match="readonly") as info:
+            file_notice(store, VALID["dsa"])
+        assert isinstance(info.value.__cause__, OperationalError)
+        with pytest.raises(RecordsError, match="readonly"):
+            append(store, AuditEntry(action="allow", allowed=True))
+
+
+def test_a_refused_statement_keeps_its_type(store: RecordStore) -> None:
+    with pytest.raises(IntegrityError), store.transaction(write=True) as conn:
+        conn.execute(text("INSERT INTO alembic_version (version_num) SELECT version_num FROM alembic_version"))
 
 
 def _old_token_table() -> Table:
