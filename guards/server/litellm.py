@@ -26,7 +26,7 @@ import hmac
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from clauseguard.guards._params import Action, Modality, Stage
@@ -35,6 +35,7 @@ from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.decorator import DEFAULT_BLOCK_MESSAGE
 from clauseguard.guards.pipeline import Pipeline
 from clauseguard.guards.server.check import decode_image
+from clauseguard.guards.server.models import UnicodeText, unicode_text
 from clauseguard.guards.server.state import ServerState, get_state, request_context
 
 __all__ = ["GuardrailRequest", "GuardrailResponse", "router"]
@@ -42,6 +43,7 @@ __all__ = ["GuardrailRequest", "GuardrailResponse", "router"]
 router = APIRouter(tags=["litellm"])
 
 PATH = "/beta/litellm_basic_guardrail_api"
+_USER_KEYS = ("user_api_key_end_user_id", "user_api_key_user_id")  # the end user, else the key's user
 
 
 class GuardrailRequest(BaseModel):
@@ -49,7 +51,7 @@ class GuardrailRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    texts: list[str] = Field(default_factory=list)
+    texts: list[UnicodeText] = Field(default_factory=list)
     images: list[str] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_calls: list[dict[str, Any]] | None = None
@@ -59,6 +61,17 @@ class GuardrailRequest(BaseModel):
     litellm_call_id: str | None = Field(default=None, max_length=256)
     litellm_trace_id: str | None = Field(default=None, max_length=256)
     additional_provider_specific_params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("request_data")
+    @classmethod
+    def _user_is_text(cls, data: dict[str, Any]) -> dict[str, Any]:
+        for key in _USER_KEYS:
+            if isinstance(data.get(key), str):
+                try:
+                    unicode_text(data[key])
+                except ValueError as err:
+                    raise ValueError(f"{key}: {err}") from err
+        return data
 
 
 class GuardrailResponse(BaseModel):
@@ -80,7 +93,7 @@ def _authorise(request: Request, state: ServerState) -> None:
 
 
 def _user(request_data: dict[str, Any]) -> str | None:
-    for key in ("user_api_key_end_user_id", "user_api_key_user_id"):
+    for key in _USER_KEYS:
         value = request_data.get(key)
         if isinstance(value, str | int) and str(value):
             return str(value)

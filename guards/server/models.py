@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from clauseguard.guards._params import Action, Stage
 from clauseguard.guards._verdict import Verdict
 
-__all__ = ["CheckImageJson", "CheckResponse", "CheckText", "FindingOut", "verdict_response"]
+__all__ = ["CheckImageJson", "CheckResponse", "CheckText", "FindingOut", "UnicodeText", "unicode_text",
+           "verdict_response"]
 
 RequestId = Field(default=None, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
                   description="your id for this request; one is made when absent")
 UserKey = Field(default=None, max_length=256, description="your id of the end user (pseudonymised on arrival)")
+
+
+def unicode_text(text: str) -> str:
+    """``text`` if it can be written as UTF-8; a lone surrogate (JSON's ``"\\ud800"``) cannot, so no
+    guard, record or response could handle it: it is refused here, as a 422 naming the field."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"not valid Unicode text: a lone surrogate at character {err.start}") from err
+    return text
+
+
+UnicodeText = Annotated[str, AfterValidator(unicode_text)]
 
 
 class _Body(BaseModel):
@@ -22,7 +36,7 @@ class _Body(BaseModel):
 
 
 class CheckText(_Body):
-    text: str = Field(description="the prompt (stage input) or the model's answer (stage output)")
+    text: UnicodeText = Field(description="the prompt (stage input) or the model's answer (stage output)")
     stage: Stage
     user_key: str | None = UserKey
     turn: int = Field(default=0, ge=0, le=1_000_000, description="0-based turn of the conversation")

@@ -71,6 +71,17 @@ def test_invalid_bodies_name_the_field(client: TestClient, payload: Any, status:
     assert named in fields
 
 
+@pytest.mark.parametrize(("body", "field"), [
+    (b'{"text": "hello \\ud800 world", "stage": "input"}', "text"),   # valid JSON, not encodable text
+    (b'{"text": "\\udc00", "stage": "output"}', "text"),
+    (b'{"text": "hi", "stage": "input", "user_key": "u\\ud800"}', "user_key"),
+])
+def test_lone_surrogates_are_422_not_500(client: TestClient, body: bytes, field: str) -> None:
+    response = client.post("/v1/check/text", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
 def test_validation_errors_do_not_echo_input(client: TestClient) -> None:
     secret = "jane@example.org-" * 3
     response = client.post("/v1/check/text", json={"text": "hi", "stage": secret})

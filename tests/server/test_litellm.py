@@ -108,6 +108,19 @@ def test_invalid_requests_are_422(client: TestClient, body: dict[str, Any], fiel
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
+@pytest.mark.parametrize(("body", "field"), [
+    (b'{"texts": ["mail jane@example.org \\ud800"], "input_type": "response"}', "texts.0"),
+    (b'{"texts": ["ok", "\\udfff"], "input_type": "request"}', "texts.1"),
+    (b'{"texts": ["hi"], "input_type": "request", "request_data": {"user_api_key_end_user_id": "u\\ud800"}}',
+     "request_data"),
+])
+def test_lone_surrogates_are_422_not_500(client: TestClient, body: bytes, field: str) -> None:
+    """Valid JSON whose text cannot be written as UTF-8 is refused, naming the field."""
+    response = client.post(PATH, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
 KEY = "litellm-guardrail-key-0123456789"
 
 
