@@ -12,7 +12,9 @@ input stage (a multimodal ``{"text", "files"}`` message: its text, and its files
 image guards when there are any). Every earlier message not from the assistant goes through the input
 stage without ``rate_limit`` (the client sends the history, so it can forge it, and Gradio keeps the
 user's original words there even when they were blocked or redacted); ``respond`` gets the redacted
-history, and a history that blocks refuses the turn. The turn number (the first-turn AI notice) counts
+history, without the messages that block or cannot be read and the answers to them (refusing the turn
+instead would end the chat for good, since Gradio keeps a blocked message in the history). A history
+that is not a list of messages refuses the turn. The turn number (the first-turn AI notice) counts
 the history's assistant messages only once one of them carries the notice the guards wrote.
 
 Streaming chat functions yield the whole answer so far (Gradio's convention), so they are guarded in
@@ -392,12 +394,22 @@ class _ChatGuard:
     def _history(self, history: Any, context: Context) -> Generator[_Check, Verdict, list[Any]]:
         if not _is_messages(history):  # Gradio 6 sends {role, content} messages only
             raise _Refused(_refusal("the chat history is not a list of {role, content} messages; not checked"))
-        checked = []
+        checked: list[Any] = []
+        dropped = False
         for message in history:
             if message.get("role") == "assistant":  # the guards' own output, as it was shown
-                checked.append(message)
-            else:  # user, or a system message a client slipped in
-                checked.append({**message, "content": (yield from self._content(message.get("content"), context))})
+                if not dropped:  # the answer to a message left out (its refusal) goes with it
+                    checked.append(message)
+                continue
+            try:  # user, or a system message a client slipped in
+                content = yield from self._content(message.get("content"), context)
+            except _Refused:
+                # Left out, not refusing the turn: Gradio keeps a blocked message in the history, so
+                # refusing would end the chat for good; the model never sees it either way.
+                dropped = True
+                continue
+            dropped = False
+            checked.append({**message, "content": content})
         return checked
 
     def _content(self, content: Any, context: Context) -> Generator[_Check, Verdict, Any]:

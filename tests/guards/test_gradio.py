@@ -227,31 +227,43 @@ def test_guard_chat_checks_the_history(gr: Any, history: list[Any], sent: list[A
     [{"role": "user", "content": "the detonator"}, {"role": "assistant", "content": BLOCKED}],
     [{"role": "user", "content": [{"type": "text", "text": "the detonator"}]}],
     [{"role": "user", "content": [{"type": "component", "component": "html", "value": "x"}]}],  # cannot be read
+])
+def test_guard_chat_leaves_out_history_messages_that_block(gr: Any, history: Any) -> None:
+    """Gradio keeps a blocked message in the history: refusing the turn would end the chat for good."""
+    seen: list[tuple[Any, Any]] = []
+    fn = guard_chat_of(gr, _recorder(seen), _input_pipeline())
+    later = [{"role": "user", "content": "and mail jane@example.org"}, {"role": "assistant", "content": "sure"}]
+    _call(gr, fn, "hi", [*history, *later], gr.Request(client={"host": "b"}))
+    assert seen == [("hi", [{"role": "user", "content": "and mail [EMAIL]"}, {"role": "assistant", "content": "sure"}])]
+
+
+@pytest.mark.parametrize("history", [
     [["the detonator", "ok"]],  # pairs: not a format Gradio 6 hands over, so not one to trust
     "the detonator",
 ])
-def test_guard_chat_refuses_a_turn_whose_history_blocks(gr: Any, history: Any) -> None:
+def test_guard_chat_refuses_a_history_that_is_not_messages(gr: Any, history: Any) -> None:
     seen: list[tuple[Any, Any]] = []
     answer = _call(gr, guard_chat_of(gr, _recorder(seen), _input_pipeline()), "hi", history,
                    gr.Request(client={"host": "b"}))
-    assert seen == []
-    assert answer == [BLOCKED] or "cannot" in answer[0] or "not a list" in answer[0]
+    assert seen == [] and "not a list" in answer[0]
 
 
-def test_a_history_block_raises_when_asked(gr: Any) -> None:
+def test_a_history_refusal_raises_when_asked(gr: Any) -> None:
     from clauseguard.guards.decorator import GuardBlocked
     from clauseguard.guards.gradio import guard_chat
 
     fn = guard_chat(_recorder([]), _input_pipeline(), raise_on_block=True)
     with pytest.raises(GuardBlocked):
-        _call(gr, fn, "hi", [{"role": "user", "content": "the detonator"}], gr.Request(client={"host": "c"}))
+        _call(gr, fn, "hi", "the detonator", gr.Request(client={"host": "c"}))  # type: ignore[arg-type]
 
 
-def test_a_request_blocked_by_its_history_still_counts_for_the_rate_limit(gr: Any) -> None:
-    fn = guard_chat_of(gr, _recorder([]), _input_pipeline())
-    bad = [{"role": "user", "content": "the detonator"}]
+def test_a_history_check_does_not_count_for_the_rate_limit(gr: Any) -> None:
+    seen: list[tuple[Any, Any]] = []
+    fn = guard_chat_of(gr, _recorder(seen), _input_pipeline())
+    bad = [{"role": "user", "content": "the detonator"}, {"role": "user", "content": "x"}]
     request = gr.Request(client={"host": "d"})
-    assert [_call(gr, fn, "hi", bad, request)[-1] for _ in range(3)] == [BLOCKED] * 3
+    assert ["\n\nok\n\n" in _call(gr, fn, "hi", bad, request)[-1] for _ in range(3)] == [True] * 3
+    assert seen == [("hi", [{"role": "user", "content": "x"}])] * 3
     assert _call(gr, fn, "hi", [], request) == ["Too many requests (Terms, section 7)."]
 
 
@@ -349,7 +361,9 @@ def test_guard_chat_checks_the_files_in_the_history(gr: Any, tmp_path: Any) -> N
     image = tmp_path / "image.png"
     image.write_bytes(b"BAD")
     history = [{"role": "user", "content": [{"type": "file", "file": {"path": str(image)}}]}]
-    fn = guard_chat_of(gr, _recorder([]), _with_image_guard(_input_pipeline()))
-    assert _call(gr, fn, "hi", history, gr.Request(client={"host": "h"})) == ["No image."]
+    seen: list[tuple[Any, Any]] = []
+    fn = guard_chat_of(gr, _recorder(seen), _with_image_guard(_input_pipeline()))
+    assert _call(gr, fn, "hi", history, gr.Request(client={"host": "h"}))[-1].endswith("ok\n\n[AI-generated]")
     image.write_bytes(b"fine")
     assert _call(gr, fn, "hi", history, gr.Request(client={"host": "h"}))[-1].endswith("ok\n\n[AI-generated]")
+    assert seen == [("hi", []), ("hi", history)]  # the blocked image is left out of the history
