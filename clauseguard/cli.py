@@ -2,7 +2,10 @@
 
 Subcommands are imported only when run, so ``clauseguard --help`` stays quick: each entry of
 ``COMMANDS`` names the module and the click command object that implements it. A
-:class:`~clauseguard.errors.UserError` is printed as one message and exits with code 2.
+:class:`~clauseguard.errors.UserError` is printed as one message and exits with code 2; a
+:class:`~clauseguard.errors.RecordsError` (the record store failed while working: a broken chain at
+purge, a full or read-only disk) is printed as one message and exits with code 1. Neither shows a
+traceback.
 """
 
 from __future__ import annotations
@@ -57,14 +60,17 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI, turning user errors into exit code 2."""
-    from clauseguard.errors import UserError
+    """Entry point: run the CLI, turning user errors into exit code 2 and record store failures into 1."""
+    from clauseguard.errors import RecordsError, UserError
 
     try:
         result = cli.main(args=argv, prog_name="clauseguard", standalone_mode=False)
     except UserError as err:
         click.echo(f"error: {err}", err=True)
         return 2
+    except RecordsError as err:
+        click.echo(f"error: {err}", err=True)
+        return 1
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 1

@@ -2,6 +2,12 @@
 
 ``audit verify`` exits 0 when the chain holds and 1 when it is broken, printing the first bad seq and
 why; it also prints the head (seq and hash) so it can be kept outside the database.
+
+The readers (``audit verify``, ``audit export``) create nothing: a ``--db`` where no record store exists
+is an error, not a new empty store that verifies. A ``--db`` that cannot be opened (a malformed URL, a
+missing folder, a file that is not a database) or an ``-o`` that cannot be written is a user error:
+``error: ...`` and exit code 2. A store that fails while working (a purge that finds a broken chain, a
+full or read-only disk) prints ``error: ...`` and exits with code 1.
 """
 
 from __future__ import annotations
@@ -20,10 +26,25 @@ _DB = click.option("--db", "url", default="sqlite:///clauseguard.db", show_defau
                    help="record store URL (sqlite:///file.db or postgresql+psycopg://...)")
 
 
-def _open(url: str) -> RecordStore:
+def _open(url: str, *, write: bool = False) -> RecordStore:
+    """The store behind ``--db``: a writer may create and migrate it, a reader only opens what exists."""
+    from clauseguard.errors import RecordsError, UserError
     from clauseguard.guards.records import RecordStore
 
-    return RecordStore.open(url)
+    try:
+        return RecordStore.open(url, migrate=write, must_exist=not write)
+    except RecordsError as err:
+        raise UserError(f"--db {_shown(url)}: {err}") from err
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return url
 
 
 @click.group()
@@ -56,10 +77,14 @@ def verify(url: str, as_json: bool) -> int:
               help="JSON lines file to write")
 def export(url: str, output: str) -> int:
     """Write the audit log as JSON lines (each with prev_hash and hash)."""
+    from clauseguard.errors import UserError
     from clauseguard.guards.records import export as export_chain
 
     with _open(url) as store:
-        count = export_chain(store, output)
+        try:
+            count = export_chain(store, output)
+        except OSError as err:
+            raise UserError(f"-o {output}: cannot write: {err.strerror or err}") from err
     click.echo(f"wrote {count} records to {output}")
     return 0
 
@@ -79,7 +104,7 @@ def purge(url: str, profile: str, audit_days: int | None) -> int:
     """Delete or anonymise what is past the retention periods of the profile."""
     from clauseguard.guards.records import purge as purge_store
 
-    with _open(url) as store:
+    with _open(url, write=True) as store:
         result = purge_store(store, profile, audit_days=audit_days)
     click.echo(f"cleared {result.ip_fields_cleared} IP fields, deleted {result.rows_deleted} rows and "
                f"{result.images_deleted} image records, dropped {result.audit_records_dropped} audit records "

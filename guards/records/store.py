@@ -12,9 +12,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -83,8 +84,14 @@ class RecordStore:
         return self.engine.dialect.name
 
     @classmethod
-    def open(cls, url: str = DEFAULT_URL, *, migrate: bool = True, echo: bool = False) -> RecordStore:
-        """Connect to ``url`` and bring the schema to the newest revision (``alembic upgrade head``)."""
+    def open(cls, url: str = DEFAULT_URL, *, migrate: bool = True, must_exist: bool = False,
+             echo: bool = False) -> RecordStore:
+        """Connect to ``url`` and bring the schema to the newest revision (``alembic upgrade head``).
+
+        ``must_exist=True`` (for readers: verify, export, listings; pass ``migrate=False`` with it) creates
+        nothing: a SQLite file that does not exist, a file that is not a database, or a database without
+        the record tables is a :class:`RecordsError` ("no record store at ..."), never a new empty store.
+        """
         try:
             engine = create_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
         except (SQLAlchemyError, ImportError, ValueError) as err:
@@ -92,9 +99,36 @@ class RecordStore:
         if engine.dialect.name == "sqlite":
             _sqlite_events(engine)
         store = cls(engine)
+        path = store.sqlite_path
+        if path is not None and not path.parent.is_dir():
+            raise RecordsError(f"cannot open record store {path}: folder {path.parent} does not exist")
+        if must_exist:
+            store._require_schema()
         if migrate:
             store.migrate()
         return store
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The absolute path of a SQLite file store; None for an in-memory one or another backend."""
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database).resolve()
+
+    def _require_schema(self) -> None:
+        """Raise :class:`RecordsError` unless a record store exists here (nothing is created)."""
+        path = self.sqlite_path
+        where = str(path) if path is not None else self.url
+        if path is not None and not path.is_file():
+            raise RecordsError(f"no record store at {where}: the file does not exist")
+        try:
+            with self.engine.connect() as conn:
+                tables = set(inspect(conn).get_table_names())
+        except (DBAPIError, DisconnectionError, PoolTimeoutError) as err:
+            raise RecordsError(f"no record store at {where}: {getattr(err, 'orig', None) or err}") from err
+        if not {"alembic_version", "audit_log"} <= tables:
+            raise RecordsError(f"no record store at {where}: the database has no record tables")
 
     def migrate(self, revision: str = "head") -> None:
         """Run ``alembic upgrade <revision>`` under a write lock, so concurrent openers do not race."""

@@ -56,3 +56,62 @@ def test_records_purge(store: RecordStore, store_url: str, generated: dict[str, 
     rc, out = _run("records", "purge", "--db", store_url, "--profile", str(generated["profile"]))
     assert rc == 0 and "dropped 1 audit records (anchor now seq 1)" in out
     assert _run("audit", "verify", "--db", store_url)[0] == 0
+
+
+def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Through ``clauseguard.cli.main``: the exit code and stderr a user sees."""
+    from clauseguard.cli import main
+
+    rc = main(list(args))
+    return rc, capsys.readouterr().err
+
+
+def _not_a_database(tmp_path: Path) -> str:
+    (tmp_path / "notes.db").write_text("hello\n")
+    return f"sqlite:///{tmp_path / 'notes.db'}"
+
+
+@pytest.mark.parametrize(("db", "words"), [
+    (lambda tmp: f"sqlite:///{tmp / 'no' / 'such' / 'x.db'}", "does not exist"),
+    (lambda tmp: f"sqlite:///{tmp / 'typo.db'}", "no record store at"),
+    (lambda tmp: "sqlite:/x.db", "Could not parse"),
+    (lambda tmp: "clauseguard.db", "Could not parse"),
+    (_not_a_database, "file is not a database"),
+])
+@pytest.mark.parametrize("command", [["audit", "verify"], ["audit", "export", "-o", "out.jsonl"]])
+def test_readers_refuse_a_db_that_is_not_a_record_store(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       db: Any, words: str, command: list[str]) -> None:
+    url = db(tmp_path)
+    rc, err = _main(capsys, *command, "--db", url)
+    assert rc == 2 and err.startswith("error: --db ") and words in err and "Traceback" not in err, err
+    assert not (tmp_path / "typo.db").exists()  # a reader creates nothing
+
+
+def test_purge_may_create_but_not_in_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      generated: dict[str, Any]) -> None:
+    profile = str(generated["profile"])
+    rc, err = _main(capsys, "records", "purge", "--db", f"sqlite:///{tmp_path / 'no' / 'x.db'}", "--profile", profile)
+    assert rc == 2 and "folder" in err and "does not exist" in err, err
+    assert _main(capsys, "records", "purge", "--db", f"sqlite:///{tmp_path / 'new.db'}", "--profile", profile)[0] == 0
+    assert _main(capsys, "audit", "verify", "--db", f"sqlite:///{tmp_path / 'new.db'}")[0] == 0
+
+
+def test_purge_of_a_broken_chain_is_an_error_not_a_traceback(store: RecordStore, store_url: str,
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             generated: dict[str, Any]) -> None:
+    for _ in range(3):
+        append(store, AuditEntry(action="allow", allowed=True))
+    drop_audit_triggers(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET action = 'flag' WHERE seq = 2"))
+    rc, err = _main(capsys, "records", "purge", "--db", store_url, "--profile", str(generated["profile"]))
+    assert rc == 1 and err.startswith("error: audit chain is broken at seq 2"), err
+
+
+def test_export_into_an_unwritable_path_is_a_user_error(store: RecordStore, store_url: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    append(store, AuditEntry(action="allow", allowed=True))
+    (tmp_path / "a-file").write_text("")
+    output = tmp_path / "a-file" / "a.jsonl"  # under a file: no folder can be made there
+    rc, err = _main(capsys, "audit", "export", "--db", store_url, "-o", str(output))
+    assert rc == 2 and err.startswith(f"error: -o {output}: cannot write"), err

@@ -52,6 +52,24 @@ def test_bad_urls_are_records_errors(url: str) -> None:
         RecordStore.open(url)
 
 
+@pytest.mark.parametrize(("name", "content", "words"), [
+    ("missing.db", None, "the file does not exist"),
+    ("empty.db", "", "the database has no record tables"),
+    ("notes.db", "hello\n", "file is not a database"),
+])
+def test_must_exist_creates_nothing(tmp_path: Path, name: str, content: str | None, words: str) -> None:
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    with pytest.raises(RecordsError, match=f"no record store at {tmp_path / name}: {words}"):
+        RecordStore.open(f"sqlite:///{tmp_path / name}", migrate=False, must_exist=True)
+    assert (tmp_path / name).exists() is (content is not None)
+
+
+def test_must_exist_opens_an_existing_store(store_url: str) -> None:
+    RecordStore.open(store_url).close()
+    RecordStore.open(store_url, migrate=False, must_exist=True).close()
+
+
 def _read_only(store: RecordStore) -> None:
     """Every new SQLite connection refuses writes, as on a read-only or full disk."""
     event.listen(store.engine, "connect", lambda conn, _rec: conn.execute("PRAGMA query_only = ON"))
