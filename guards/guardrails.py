@@ -11,6 +11,14 @@ is registered as ``clauseguard/<type>`` (and ``clauseguard/guard`` takes any spe
   ``PassResult.value_override``;
 - flag or nothing found: ``PassResult``.
 
+:class:`PipelineValidator` fixes changes (``on_fail="fix"``) and reports a block as a failed
+validation with nothing to fix it with: ``validation_passed`` False, ``validated_output`` None, the
+block message as the failure reason. Streams (``guard(llm, stream=True)``) through a
+``PipelineValidator`` or a guard that adds text (notice, label, disclaimer) are judged whole and come
+out in one piece when the stream ends: guardrails judges streams sentence by sentence and gives a
+validator no way to hold text back, so the notice and label would be added to every sentence.
+Streaming needs ``on_fail="fix"``; without it guardrails passes each chunk on unjudged, so it is refused.
+
 Offline: importing this module sets ``LITELLM_LOCAL_MODEL_COST_MAP=True`` (litellm would otherwise
 fetch its price list) and switches guardrails' hub telemetry off in the loaded settings. guardrails
 reloads ``~/.guardrailsrc`` whenever a ``Guard`` is built, so also write ``enable_metrics=false``
@@ -62,8 +70,38 @@ def _default_on_fail(spec: GuardSpec) -> OnFailAction:
     return OnFailAction.FIX if spec.on_fail in _CHANGES_TEXT else OnFailAction.EXCEPTION
 
 
+class _WholeStream(Validator):
+    """Streams judged whole: the chunks are gathered and the text is judged once, at the end.
+
+    Judged sentence by sentence (guardrails' default), guards that add text (the AI notice and label,
+    disclaimers) would add it to every sentence. guardrails gives a validator no way to hold text back
+    and release it later, so the answer comes out whole when the stream ends. That final call happens
+    only in guardrails' fix path (some validator with ``on_fail="fix"``); in the other path each raw
+    chunk is passed on before any validator has judged it, so streaming there is refused.
+    """
+
+    def _judged_whole(self) -> bool:
+        return True
+
+    def _chunking_function(self, chunk: str) -> list[str]:
+        if self._judged_whole():
+            return []  # never enough: wait for guardrails' final ("remainder") call
+        return super()._chunking_function(chunk)
+
+    def validate_stream(self, chunk: Any, metadata: dict[str, Any], **kwargs: Any) -> Any:
+        if not self._judged_whole():
+            return super().validate_stream(chunk, metadata, **kwargs)
+        if "remainder" not in kwargs:
+            raise GuardConfigError(f"streaming through {self.rail_alias} needs on_fail='fix' (without it "
+                                   "guardrails passes each chunk on before it is checked)", where="guardrails")
+        result = super().validate_stream(chunk, metadata, **kwargs)
+        if isinstance(result, FailResult) and result.fix_value is None:
+            result.fix_value = result.error_message  # a stream must yield text: the block message
+        return result
+
+
 @register_validator(name="clauseguard/guard", data_type="string")
-class ClauseguardValidator(Validator):
+class ClauseguardValidator(_WholeStream):
     """One clauseguard guard, built from its spec, run fail-closed as in a pipeline."""
 
     guard_type: ClassVar[str | None] = None  # fixed by the per-type subclasses
@@ -79,13 +117,22 @@ class ClauseguardValidator(Validator):
         verdict = self.pipeline.check(value, stage=self.spec.stage, context=_context(metadata or {}))
         return _result(value, verdict)
 
+    def _judged_whole(self) -> bool:
+        """A guard that adds text (notice, label, disclaimer) adds it once, to the whole answer."""
+        return any(g.stream_final for g in self.pipeline.guards)
+
 
 @register_validator(name="clauseguard/pipeline", data_type="string")
-class PipelineValidator(Validator):
+class PipelineValidator(_WholeStream):
     """A whole stage of a :class:`Pipeline` (or guards.yaml) as one validator.
 
     Prefer it to several per-guard validators that change text: guardrails merges several fixes of
     one value with a text diff, which can drop one of them (a label beside a redaction).
+
+    Redactions, labels and disclaimers are fixes (``on_fail="fix"``, the default). A block is a failed
+    validation without a fix: ``validation_passed`` is False, ``validated_output`` None and the block
+    message is the failure reason (``validation_summaries``), as guardrails reports any validator
+    whose failure it cannot fix; in a stream, whose chunks must be text, the block message is yielded.
     """
 
     def __init__(self, pipeline: Pipeline | str | os.PathLike[str], *, stage: str = "output",
@@ -95,7 +142,11 @@ class PipelineValidator(Validator):
         super().__init__(on_fail=on_fail or OnFailAction.FIX, stage=stage, **kwargs)
 
     def _validate(self, value: Any, metadata: dict[str, Any]) -> PassResult | FailResult:
-        return _result(value, self.pipeline.check(value, stage=self.stage, context=_context(metadata or {})))
+        verdict = self.pipeline.check(value, stage=self.stage, context=_context(metadata or {}))
+        result = _result(value, verdict)
+        if not verdict.allowed:
+            result.fix_value = None  # nothing to fix it with: guardrails reports it as failed
+        return result
 
 
 def _as_spec(spec: GuardSpec | Mapping[str, Any], guard_type: str | None) -> GuardSpec:

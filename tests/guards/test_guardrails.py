@@ -155,20 +155,59 @@ def test_litellm_cost_map_is_local(cg: Any) -> None:
     assert os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Write to jane@example.org", f"{NOTICE}Write to [EMAIL]\n\n[AI-generated]"),
-    ("the detonator", "Withheld (AUP 3)."),
-])
-def test_pipeline_validator_keeps_every_change(cg: Any, text: str, expected: str) -> None:
+def _output_pipeline() -> Any:
     from clauseguard.guards import Pipeline
 
-    pipeline = Pipeline(parse_guards(
+    return Pipeline(parse_guards(
         "- {id: kw, type: keyword, stage: output, params: {categories: [], terms: {S9: [detonator]}},"
         " message: 'Withheld (AUP 3).'}\n"
         "- {id: pii, type: pii, stage: output, on_fail: redact}\n"
         "- {id: ai, type: ai_disclosure, stage: output, on_fail: label}\n"))
-    guard = cg.offline_guard(cg.PipelineValidator(pipeline))
-    assert guard.validate(text).validated_output == expected
+
+
+def test_pipeline_validator_keeps_every_change(cg: Any) -> None:
+    guard = cg.offline_guard(cg.PipelineValidator(_output_pipeline()))
+    outcome = guard.validate("Write to jane@example.org")
+    assert outcome.validated_output == f"{NOTICE}Write to [EMAIL]\n\n[AI-generated]"
+    assert outcome.validation_passed
+
+
+def test_pipeline_validator_block_fails_validation(cg: Any) -> None:
+    """A block is not a fix: validation fails, nothing is output, the block message is the reason."""
+    outcome = cg.offline_guard(cg.PipelineValidator(_output_pipeline())).validate("the detonator")
+    assert outcome.validation_passed is False
+    assert outcome.validated_output is None
+    assert [s.failure_reason for s in outcome.validation_summaries] == ["Withheld (AUP 3)."]
+
+
+def _stream(guard: Any, tokens: list[str]) -> list[Any]:
+    def llm(*args: Any, **kwargs: Any) -> Iterator[str]:
+        yield from tokens
+
+    return [o.validated_output for o in guard(llm, messages=[{"role": "user", "content": "hi"}], stream=True)]
+
+
+STREAMED = ["Sure. ", "Write to jane", "@example", ".org today. ", "Bye."]
+
+
+@pytest.mark.parametrize(("tokens", "expected"), [
+    (STREAMED, f"{NOTICE}Sure. Write to [EMAIL] today. Bye.\n\n[AI-generated]"),  # notice and label once
+    (["The deto", "nator. ", "Bye."], "Withheld (AUP 3)."),
+])
+def test_pipeline_validator_streams_judge_the_whole_answer(cg: Any, tokens: list[str], expected: str) -> None:
+    assert "".join(_stream(cg.offline_guard(cg.PipelineValidator(_output_pipeline())), tokens)) == expected
+
+
+def test_label_validator_streams_label_once(cg: Any) -> None:
+    guard = cg.offline_guard(cg.clauseguard_validator("ai_disclosure", action="label"))
+    assert "".join(_stream(guard, STREAMED)) == f"{NOTICE}{''.join(STREAMED)}\n\n[AI-generated]"
+
+
+def test_streaming_without_fix_is_refused(cg: Any) -> None:
+    """Without a fix validator guardrails passes raw chunks on before any validator has judged them."""
+    guard = cg.offline_guard(cg.PipelineValidator(_output_pipeline(), on_fail="exception"))
+    with pytest.raises(GuardConfigError, match="needs on_fail='fix'"):
+        _stream(guard, STREAMED)
 
 
 def test_pipeline_validator_from_yaml(cg: Any, tmp_path: Path) -> None:
