@@ -1,7 +1,8 @@
 """``clauseguard audit verify|export`` and ``clauseguard records purge``.
 
 ``audit verify`` exits 0 when the chain holds and 1 when it is broken, printing the first bad seq and
-why; it also prints the head (seq and hash) so it can be kept outside the database.
+why; it also prints the head and the purge anchor (seq and hash of each), to be kept outside the database:
+a later head must extend that chain, and the anchor may only move forward.
 
 The readers (``audit verify``, ``audit export``) create nothing: a ``--db`` where no record store exists
 is an error, not a new empty store that verifies. A ``--db`` that cannot be opened (a malformed URL, a
@@ -63,9 +64,11 @@ def verify(url: str, as_json: bool) -> int:
         result = verify_chain(store)
     if as_json:
         click.echo(json.dumps({"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
-                               "reason": result.reason, "head_seq": result.head_seq, "head_hash": result.head_hash}))
+                               "reason": result.reason, "head_seq": result.head_seq, "head_hash": result.head_hash,
+                               "anchor_seq": result.anchor_seq, "anchor_hash": result.anchor_hash}))
     elif result.ok:
-        click.echo(f"ok: {result.checked} records; head seq {result.head_seq} hash {result.head_hash}")
+        click.echo(f"ok: {result.checked} records; head seq {result.head_seq} hash {result.head_hash}; "
+                   f"anchor seq {result.anchor_seq} hash {result.anchor_hash}")
     else:
         click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.reason} ({result.checked} records held)")
     return 0 if result.ok else 1

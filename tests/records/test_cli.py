@@ -55,7 +55,10 @@ def test_records_purge(store: RecordStore, store_url: str, generated: dict[str, 
     append(store, AuditEntry(action="allow", allowed=True))
     rc, out = _run("records", "purge", "--db", store_url, "--profile", str(generated["profile"]))
     assert rc == 0 and "dropped 1 audit records (anchor now seq 1)" in out
-    assert _run("audit", "verify", "--db", store_url)[0] == 0
+    rc, out = _run("audit", "verify", "--db", store_url)
+    assert rc == 0 and "head seq 2 hash " in out and "anchor seq 1 hash " in out  # both, to keep elsewhere
+    rc, out = _run("audit", "verify", "--db", store_url, "--json")
+    assert (json.loads(out)["anchor_seq"], len(json.loads(out)["anchor_hash"])) == (1, 64)
 
 
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -78,11 +81,11 @@ def _not_a_database(tmp_path: Path) -> str:
     (lambda tmp: "clauseguard.db", "Could not parse"),
     (_not_a_database, "file is not a database"),
 ])
-@pytest.mark.parametrize("command", [["audit", "verify"], ["audit", "export", "-o", "out.jsonl"]])
+@pytest.mark.parametrize("command", [["audit", "verify"], ["audit", "export", "-o", "{tmp}/out.jsonl"]])
 def test_readers_refuse_a_db_that_is_not_a_record_store(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                        db: Any, words: str, command: list[str]) -> None:
     url = db(tmp_path)
-    rc, err = _main(capsys, *command, "--db", url)
+    rc, err = _main(capsys, *(c.format(tmp=tmp_path) for c in command), "--db", url)
     assert rc == 2 and err.startswith("error: --db ") and words in err and "Traceback" not in err, err
     assert not (tmp_path / "typo.db").exists()  # a reader creates nothing
 
