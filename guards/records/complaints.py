@@ -2,7 +2,8 @@
 
 Art. 20(1) keeps the complaint system open for at least six months after the decision; a complaint
 filed later is refused here unless the operator widens ``window_months``. Art. 20(4) asks for a reasoned
-outcome, which is stored with it; a reversed decision should be undone by the operator.
+outcome, which is stored with it; a reversed decision should be undone by the operator (the content put
+back), and its DMCA strike is withdrawn here, so it no longer counts towards repeat-infringer termination.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import calendar
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
-from clauseguard.guards.records.models import Complaint, Decision
+from clauseguard.guards.records.models import Complaint, Decision, Strike
 from clauseguard.guards.records.store import RecordStore
 
 __all__ = ["COMPLAINT_WINDOW_MONTHS", "add_months", "file_complaint", "resolve_complaint"]
@@ -69,3 +70,7 @@ def resolve_complaint(store: RecordStore, reference: str, outcome: Outcome, reas
             raise NoticeError(f"complaint {reference} already resolved ({row.outcome})", fields=("reference",))
         row.outcome, row.outcome_reasons = outcome, reasons
         row.resolved_at = (at or datetime.now(UTC)).astimezone(UTC)
+        if outcome == "reversed":  # the takedown was wrong: its strike must not count against the uploader
+            notice_id = s.execute(select(Decision.notice_id).where(Decision.id == row.decision_id)).scalar_one()
+            if notice_id is not None:
+                s.execute(update(Strike).where(Strike.notice_id == notice_id).values(withdrawn=True))

@@ -312,6 +312,18 @@ def test_complaint_window_six_months(  # decided 31 Jan: the window ends 31 Jul 
             file_complaint(store, sor.reference, "late", received_at=received)
 
 
+@pytest.mark.parametrize(("outcome", "strikes"), [("reversed", 0), ("upheld", 1), ("rejected", 1)])
+def test_a_reversed_takedown_withdraws_its_strike(store: RecordStore, outcome: str, strikes: int) -> None:
+    uploader = "user:k2:" + "3" * 64
+    ack = file_notice(store, VALID["dmca"], received_at=T0, uploader_key=uploader)
+    sor = decide(store, notice_reference=ack.reference, restriction="removal", facts="DMCA notice",
+                 legal_ground="§512(c)", automated_detection=False, automated_decision=False, decided_at=T0)
+    assert repeat_infringer_status(store, uploader, threshold=1, now=T0).strikes == 1
+    complaint = file_complaint(store, sor.reference, "it was my own song", received_at=T0 + timedelta(days=1))
+    resolve_complaint(store, complaint, outcome, "reasons")
+    assert repeat_infringer_status(store, uploader, threshold=1, now=T0 + timedelta(days=2)).strikes == strikes
+
+
 def test_complaint_before_its_decision_is_refused(store: RecordStore) -> None:
     sor = decide(store, restriction="removal", facts="x", legal_ground="y", automated_detection=True,
                  automated_decision=True, decided_at=datetime(2025, 6, 1, tzinfo=UTC))
