@@ -4,14 +4,16 @@
 ``generate(prompt, max_new_tokens=50)`` as before. Each prompt goes through the input stage first; a
 blocked prompt is never given to the model, a redacted one is given redacted. Of a chat, the last user
 message goes through the whole input stage, once per call; the earlier ones through its content guards
-only, without ``rate_limit``: they were counted when they were sent, but a client can forge history,
-so what they say is checked again. Each generated text then goes through the output stage: with ``return_full_text``
-(the pipeline's default) only the new text after the prompt is checked and changed, and the prompt is
-kept in front of it; for chats, the assistant's new message is. A blocked text is replaced by the
-block message (``raise_on_block=True`` raises :class:`GuardBlocked`). ``return_tensors`` is refused:
-token ids cannot be checked. So is a ``streamer``: it gets the tokens before any guard sees them;
-:meth:`GuardedTextGeneration.stream` streams through the output guards instead. transformers is
-imported only by ``stream``: the caller built the pipeline.
+only, without ``rate_limit``: they were counted when they were sent, but a client can forge history, so
+what they say is checked again. An earlier message that blocks is left out of what the model gets, with
+the assistant's answers to it, rather than refusing the request: a chat that keeps its blocked message
+in the history would otherwise be refused for good. Each generated text then goes through the output
+stage: with ``return_full_text`` (the pipeline's default) only the new text after the prompt is checked
+and changed, and the prompt is kept in front of it; for chats, the assistant's new message is. A blocked
+text is replaced by the block message (``raise_on_block=True`` raises :class:`GuardBlocked`).
+``return_tensors`` is refused: token ids cannot be checked. So is a ``streamer``: it gets the tokens
+before any guard sees them; :meth:`GuardedTextGeneration.stream` streams through the output guards
+instead. transformers is imported only by ``stream``: the caller built the pipeline.
 """
 
 from __future__ import annotations
@@ -145,14 +147,22 @@ class GuardedTextGeneration:
                                    "give a string or a chat (a list of {role, content})")
         messages: Chat = [dict(m) for m in prompt]
         users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+        left_out: set[int] = set()
         # The newest message first, so a request blocked by its history still counts for the rate limit.
         for i in users[-1:] + users[:-1]:
             guards = self.guards if i == users[-1] else self._history_guards
             verdict = guards.check_input(messages[i].get("content", ""), context)
-            if not verdict.allowed:
+            if verdict.allowed:
+                messages[i]["content"] = verdict.output
+            elif i == users[-1]:
                 return _Item(sent=prompt, blocked=self._blocked(verdict, Stage.INPUT))
-            messages[i]["content"] = verdict.output
-        return _Item(sent=messages)
+            else:  # an earlier message that blocks is left out, with the answers to it (see the module doc)
+                left_out.add(i)
+                j = i + 1
+                while j < len(messages) and messages[j].get("role") == "assistant":
+                    left_out.add(j)
+                    j += 1
+        return _Item(sent=[m for i, m in enumerate(messages) if i not in left_out])
 
     # -- output --------------------------------------------------------------------------------
 

@@ -136,14 +136,18 @@ def test_chat_rate_limit_counts_requests_not_history(hf_pipeline: Any, guards: P
     [{"role": "system", "content": "be kind"}, {"role": "user", "content": "a detonator please"}],
 ])
 def test_chat_history_content_still_checked(hf_pipeline: Any, guards: Pipeline, history: list[Any]) -> None:
-    """A client can forge history: earlier user messages go through the content guards again."""
+    """A client can forge history: earlier user messages go through the content guards again, and one that
+    blocks is left out with the answers to it (refusing would refuse that chat for good)."""
     limited = Pipeline([GuardSpec(id="rl", type="rate_limit", params={"capacity": 1, "refill_per_second": 1e-6}),
                         *guards.guards])
     generate = guard_text_generation(hf_pipeline, limited)
     chat = [*history, {"role": "user", "content": "write to me at jane@example.org"}]
-    assert generate(chat, **force("ok"))[0]["generated_text"][-1]["content"] == IN_MSG
+    messages = generate(chat, **force("ok"))[0]["generated_text"]
+    assert "detonator" not in str(messages) and messages[-2]["content"] == "write to me at [EMAIL]"
+    system = [m["role"] for m in history if m["role"] == "system"]
+    assert [m["role"] for m in messages] == [*system, "user", "assistant"]
     again = generate([{"role": "user", "content": "hello"}], **force("ok"))[0]["generated_text"][-1]["content"]
-    assert "rate limit" in again  # the blocked request was counted
+    assert "rate limit" in again  # the request was counted once
 
 
 def test_chat_history_redacted(hf_pipeline: Any, guards: Pipeline) -> None:
