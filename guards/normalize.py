@@ -2,8 +2,11 @@
 
 Obfuscation tricks undone here: Unicode compatibility forms (fullwidth, mathematical letters, circled
 letters) by NFKC; case by casefold; accents, combining marks and zero-width/format characters
-removed; Cyrillic and Greek look-alikes mapped to Latin (only inside words that are Latin or made
-only of look-alikes, so real Russian or Greek text is left alone); leetspeak (``0->o 1->i 3->e 4->a
+removed; Latin letters with a stroke (ł, ø, đ, ħ) read without it; Greek capitals that look like Latin
+ones (Μ, Η, Ν, Υ, ...) mapped to those Latin letters before casefolding, in every word, so Greek words
+in capitals are matched in Latin letters (matching only: the text is never changed); lower-case
+Cyrillic and Greek look-alikes mapped to Latin (only inside words that are Latin or made only of
+look-alikes, so real Russian or Greek text is left alone); leetspeak (``0->o 1->i 3->e 4->a
 5->s 7->t @->a $->s``, only inside words that contain a letter, so "1945" stays "1945"); and words
 spelled out letter by letter ("b o m b", "b.o.m.b", "b-o-m-b": three or more one-letter pieces
 with at most :data:`MAX_GAP` separator characters between them, no line break).
@@ -53,6 +56,17 @@ CONFUSABLES: dict[str, str] = {
     "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
     "σ": "o", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "μ": "u", "ϲ": "c", "ј̇": "j",
 }
+
+# Upper-case Greek letters that look like Latin capitals. Casefolding would turn them into lower-case
+# Greek letters that look like other Latin letters (Μ -> μ, read "u"; Η -> η, read "n"), so they are
+# mapped first, in every word: a Greek word in capitals is matched in Latin letters (the text itself is
+# not changed). Cyrillic capitals need no entry: their lower case looks like the same Latin letter.
+_CAPITALS = str.maketrans({
+    "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o",
+    "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x", "Ϲ": "c", "Ϳ": "j",
+})
+# Latin letters with a stroke, which Unicode does not decompose into letter and mark.
+_STROKED = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "ƀ": "b", "ɨ": "i"})
 
 # Those so alike that a word made only of them is taken for a disguised Latin word.
 _STRONG_LOOKALIKES = frozenset("аеорсухѕіјһԁԛԝӏοριχ")
@@ -124,7 +138,7 @@ _fold_table = _FoldTable()
 
 
 def _fold_char(ch: str) -> str:
-    folded = unicodedata.normalize("NFKC", ch).casefold()
+    folded = unicodedata.normalize("NFKC", ch).translate(_CAPITALS).casefold().translate(_STROKED)
     return "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
 
 

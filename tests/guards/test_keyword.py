@@ -39,6 +39,14 @@ EVASIONS = [
     ("I will k!ll you", "S1", "I will k!ll you"),
     ("looking for l0l1c0n", "S4", "l0l1c0n"),
     ("𝐩𝐨𝐫𝐧", "S12", "𝐩𝐨𝐫𝐧"),
+    # Greek capitals read as the Latin capitals they look like, not as their lower case (μ, η, ν, υ)
+    ("I will KILL \u039cYSELF", "S11", "KILL \u039cYSELF"),  # Μ
+    ("I will \u0397ANG MYSELF", "S11", "\u0397ANG MYSELF"),  # Η
+    ("just K\u03a5S", "S11", "K\u03a5S"),  # Υ
+    ("what a C\u0397I\u039dK", "S10", "C\u0397I\u039dK"),  # Η, Ν
+    ("make a \u0392\u039f\u039c\u0392 now", "S9", "make a \u0392\u039f\u039c\u0392"),  # ΒΟΜΒ, a word all Greek
+    ("I will ki\u0142\u0142 myself", "S11", "ki\u0142\u0142 myself"),  # ł
+    ("I will KI\u0141\u0141 MYSELF", "S11", "KI\u0141\u0141 MYSELF"),  # Ł
 ]
 
 
@@ -151,6 +159,9 @@ def test_clause_ids_and_messages_by_category(ctx) -> None:
 @pytest.mark.parametrize(("text", "normal"), [
     ("B O M B", "bomb"), ("ｂｏｍｂ", "bomb"), ("b0mb", "bomb"), ("1945", "1945"),
     ("kill-yourself", "killyourself"), ("ѕех", "sex"), ("Привет", "привет"),
+    ("\u039c\u0397\u039d\u03a5", "mhny"), ("\U0001d6b3\u0397", "mh"),  # Greek capitals, also bold (NFKC)
+    ("μηνυ", "μηνυ"),  # lower-case Greek, not all strong look-alikes: real Greek, left alone
+    ("\u0142\u00f8\u0111\u0127\u0141\u00d8", "lodhlo"),  # stroked letters
 ])
 def test_normalize(text: str, normal: str) -> None:
     assert normalize(text).text == normal
@@ -194,7 +205,7 @@ def test_normalize_boundaries(text: str, normal: str, boundary: bytes) -> None:
     assert (norm.text, norm.boundary) == (normal, boundary)
 
 
-PIECES = [*"ab1$! .\n-", "\u200b", "é", "e\u0301", "ﬁ", "…", "р", "½"]
+PIECES = [*"ab1$! .\n-", "\u200b", "é", "e\u0301", "ﬁ", "…", "р", "½", "\u039c", "\u0142", "\U0001d6b3"]
 
 
 @given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
