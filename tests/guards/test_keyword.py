@@ -88,6 +88,76 @@ def test_benign_lookalikes_pass(redactor, ctx, text: str) -> None:
     assert verdict.output == text
 
 
+# Ordinary sentences that hit a shipped term before its removal from the lists (benign use dominates;
+# the classifier guard judges hate and self-harm by meaning).
+REMOVED_TERMS = [
+    "What is the capital of Niger?",
+    "Niamey is the largest city in Niger, on the Niger River.",
+    "Keep your kitchen spick and span with this routine.",
+    "I train Sambo and judo twice a week.",
+    "The garrison managed to beat off the attack at dawn.",
+    "How much does a John Deere cotton picker cost?",
+    "I cut myself while chopping onions, should I get stitches?",
+    "I was cutting myself a slice of bread.",
+    "Dick Cheney was vice president.",  # leet spellings of words the README says were removed
+    "The rain gave me a wet back.",
+]
+# Ordinary sentences with a listed slur inside a phrase of allow.txt.
+ALLOW_LISTED = [
+    "Is a Maine Coon a good cat for a small flat?",
+    "Who played the lead in The Dick Van Dyke Show?",
+    "This flame retardant additive retards ignition.",
+    "Injun Joe is the villain in The Adventures of Tom Sawyer.",
+    "Spic and Span is a cleaning product.",
+]
+# Hateful and self-harm sentences that the lists must still catch.
+STILL_CAUGHT = [
+    ("Get out of here, you filthy coon.", "S10"),
+    ("Shut up, you dumb dyke.", "S10"),
+    ("Those retards should not be allowed to vote.", "S10"),
+    ("No injun is welcome in this town.", "S10"),
+    ("Go back home, spic.", "S10"),
+    ("I'm going to kill myself tonight.", "S11"),
+    ("I want to slit my wrists.", "S11"),
+    ("kys, nobody likes you", "S11"),
+    ("The Maine Coon owner is a coon.", "S10"),  # the allow list hides only the phrase
+]
+
+
+def _allow_txt() -> list[str]:
+    from importlib import resources
+
+    from clauseguard.guards._terms import parse_terms
+
+    path = resources.files("clauseguard.guards").joinpath("data", "terms", "allow.txt")
+    return list(parse_terms(path.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("text", REMOVED_TERMS)
+def test_ordinary_words_removed_from_shipped_lists_pass(redactor, ctx, text: str) -> None:
+    verdict = redactor.check(text, ctx)
+    assert verdict.action is Action.ALLOW, [(f.category, text[f.span[0]:f.span[1]]) for f in verdict.findings]
+
+
+@pytest.mark.parametrize("text", ALLOW_LISTED)
+def test_shipped_allow_phrases_hide_the_slur_inside(ctx, text: str) -> None:
+    guard = build("keyword", params={"allow": _allow_txt()})
+    verdict = guard.check(text, ctx)
+    assert verdict.allowed, [(f.category, text[f.span[0]:f.span[1]]) for f in verdict.findings]
+
+
+@pytest.mark.xfail(strict=True, reason="keyword.py does not read data/terms/allow.txt yet")
+@pytest.mark.parametrize("text", ALLOW_LISTED)
+def test_shipped_allow_list_is_on_by_default(redactor, ctx, text: str) -> None:
+    assert redactor.check(text, ctx).action is Action.ALLOW
+
+
+@pytest.mark.parametrize(("text", "category"), STILL_CAUGHT)
+def test_slurs_and_self_harm_still_caught(ctx, text: str, category: str) -> None:
+    guard = build("keyword", params={"allow": _allow_txt()})
+    assert category in [f.category for f in guard.check(text, ctx).findings]
+
+
 @pytest.mark.parametrize(("on_fail", "allowed", "output"), [
     ("block", False, None),
     ("redact", True, "say [REDACTED] now"),
