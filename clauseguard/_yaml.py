@@ -28,6 +28,8 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlError("keys must be plain names, not a list or a mapping", key_node.start_mark.line + 1)
             key = key_node.value
             if key in seen:
                 raise YamlError(f"duplicate key {format_loc((*path, key))!r}", key_node.start_mark.line + 1)
@@ -42,13 +44,31 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
 _FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _BadScalar(Exception):
+    """A node whose value the safe constructor rejected (``2026-13-45`` as a date, say)."""
+
+    def __init__(self, node: yaml.Node, err: Exception) -> None:
+        super().__init__(str(err))
+        self.node = node
+
+
+class _Loader(_FastLoader):  # type: ignore[misc, valid-type]
+    """The fast loader, but a ValueError or TypeError while building a value names its node."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError) as err:
+            raise _BadScalar(node, err) from err
+
+
 def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, dict[Path_, int]]:
     """Parse one YAML document; return ``(data, lines)``. Raises :class:`YamlError`.
 
     The text is parsed once (with libyaml when PyYAML has it): the node tree gives the lines, and the
     same tree is then constructed into Python data with the safe constructor.
     """
-    loader = _FastLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         lines: dict[Path_, int] = {}
@@ -63,9 +83,19 @@ def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, dict[Path_, i
         raise YamlError(f"invalid YAML: {problem}", line) from err
     except yaml.YAMLError as err:
         raise YamlError(f"invalid YAML: {err}", None) from err
+    except _BadScalar as err:
+        raise YamlError(_bad_value_message(err), err.node.start_mark.line + 1) from err.__cause__
     finally:
         loader.dispose()
     return data, lines
+
+
+def _bad_value_message(err: _BadScalar) -> str:
+    value = getattr(err.node, "value", "")
+    shown = f" {value!r}" if isinstance(value, str) else ""
+    if err.node.tag == "tag:yaml.org,2002:timestamp":
+        return f"invalid date{shown}: {err} (expected a real date, YYYY-MM-DD)"
+    return f"invalid value{shown}: {err}"
 
 
 def format_loc(loc: Path_) -> str:
