@@ -3,11 +3,18 @@
 Buckets live in a :class:`BucketStore`; the default keeps them in memory, thread-safe, bounded in
 size (the least recently used key is dropped first). IP addresses are never used as keys in the
 clear: the key is an HMAC of the address with the process's hash key (see :func:`pii.hash_key`).
-A request with no user key and no IP shares one anonymous bucket.
+
+``key: user`` falls back to the IP address for a caller with no user key; only a request with
+neither shares the one anonymous bucket. A raw address is put in one form first, so its spellings
+share a bucket ("2001:DB8::1" and "2001:db8:0:0:0:0:0:1"; "::ffff:192.0.2.1" and "192.0.2.1"), and
+an IPv6 address counts by its /64 network, which one host or home is usually given whole and can
+rotate through. An ``ip`` that is no address (a pseudonym made before the guard, as the server does)
+is used as it is: any such canonical form must then be applied where the pseudonym is made.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import OrderedDict
@@ -20,7 +27,23 @@ from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.pii import pseudonymise
 
-__all__ = ["BucketStore", "MemoryBucketStore", "RateLimitGuard"]
+__all__ = ["IPV6_PREFIX", "BucketStore", "MemoryBucketStore", "RateLimitGuard", "ip_bucket"]
+
+IPV6_PREFIX = 64  # IPv6 addresses share a bucket by this network prefix
+
+
+def ip_bucket(ip: str) -> str:
+    """What the bucket of ``ip`` is named after: an IPv4 address (IPv4-mapped IPv6 unwrapped) or the
+    /64 network of an IPv6 address, in their canonical spelling; ``ip`` itself if it is no address."""
+    try:
+        addr = ipaddress.ip_address(ip.strip().strip("[]"))
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is None:
+            return str(ipaddress.IPv6Network((addr, IPV6_PREFIX), strict=False))
+        addr = addr.ipv4_mapped
+    return str(addr)
 
 
 @runtime_checkable
@@ -63,10 +86,10 @@ class RateLimitGuard(Guard):
         self.clock = clock
 
     def _key(self, context: Context) -> str:
-        if self.params.key == "ip" and context.ip:
-            return pseudonymise("ip", context.ip)
         if self.params.key == "user" and context.user_key:
             return "user:" + context.user_key
+        if context.ip:  # key: ip, or key: user for a caller with no user key
+            return pseudonymise("ip", ip_bucket(context.ip))
         return "anonymous"
 
     def check(self, content: str | bytes, context: Context) -> Verdict:

@@ -134,6 +134,41 @@ def test_rate_limit_by_ip_is_pseudonymised() -> None:
     assert all("203.0.113.9" not in key for key in store._buckets)
 
 
+def test_rate_limit_by_user_falls_back_to_ip() -> None:
+    guard = build("rate_limit", params={"capacity": 1, "key": "user"})
+    assert guard.check("x", Context(ip="203.0.113.1")).allowed
+    assert not guard.check("x", Context(ip="203.0.113.1")).allowed
+    assert guard.check("x", Context(ip="198.51.100.7")).allowed  # not one bucket for all logged-out callers
+    assert guard.check("x", Context(user_key="alice", ip="203.0.113.1")).allowed  # the user key comes first
+    assert guard.check("x", Context()).allowed  # neither: the anonymous bucket
+    assert not guard.check("x", Context()).allowed
+
+
+# Spellings of one address, and addresses of one IPv6 /64, share a bucket.
+@pytest.mark.parametrize("spellings", [
+    ["2001:db8::1", "2001:DB8::1", "2001:0db8::1", "2001:db8:0:0:0:0:0:1", "[2001:db8::0001]"],
+    ["192.0.2.1", "::ffff:192.0.2.1", "::ffff:c000:201"],
+    ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:ffff"],
+])
+@pytest.mark.parametrize("key", ["ip", "user"])
+def test_rate_limit_ip_buckets(key: str, spellings: list[str]) -> None:
+    guard = build("rate_limit", params={"capacity": len(spellings) - 1, "key": key})
+    assert [guard.check("x", Context(ip=ip)).allowed for ip in spellings] == [True] * (len(spellings) - 1) + [False]
+
+
+@pytest.mark.parametrize(("ip", "bucket"), [
+    ("2001:DB8::1", "2001:db8::/64"),
+    ("2001:db8:0:1::1", "2001:db8:0:1::/64"),
+    ("::ffff:192.0.2.1", "192.0.2.1"),
+    ("192.0.2.1", "192.0.2.1"),
+    ("ip:3f2a", "ip:3f2a"),  # already a pseudonym: as it is
+])
+def test_ip_bucket(ip: str, bucket: str) -> None:
+    from clauseguard.guards.rate_limit import ip_bucket
+
+    assert ip_bucket(ip) == bucket
+
+
 def test_rate_limit_is_thread_safe() -> None:
     guard = build("rate_limit", params={"capacity": 50, "refill_per_second": 1e-9})
     results: list[bool] = []
