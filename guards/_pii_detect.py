@@ -60,15 +60,25 @@ def _secret_words(text: str) -> bool:
     return False
 
 
-_EMAIL = _Scan(re.compile(r"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+"
-                          r"[A-Za-z]{2,24}(?![\w-])"), _finds(r"@[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2}"))
-_PHONE_INTL = _Scan(re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?![\w-])"), _has("+"))
+# Zero-width and soft-hyphen characters someone may slip inside an address to split it.
+_ZW = "\u00ad\u200b-\u200d\u2060\ufeff"
+# The local part may hold letters of any script, ``_`` and ``'`` (not first, so a quote around the address
+# stays outside); the look-behinds keep a match from starting inside a longer local part (``o'brien``).
+_EMAIL = _Scan(re.compile(rf"(?<![\w.%+{_ZW}-])(?<!\w')[\w.%+{_ZW}-][\w.%+'{_ZW}-]{{0,127}}"
+                          rf"@[^\W_](?:[\w{_ZW}-]{{0,62}}\.)+(?:xn--[a-z0-9-]{{1,59}}|[^\W\d_]{{2,24}})(?![\w-])",
+                          re.IGNORECASE), _finds(rf"@[^\W_][\w.{_ZW}-]*\.[^\W\d_]{{2}}"))
+# A US or international number may end in an extension (``x123``, ``ext. 123``); its digits are not counted.
+_EXTENSION = r"(?P<ext>\s?(?:[xX]|[eE]xt\.?|[eE]xtension)\s?\d{1,6})?"
+_PHONE_INTL = _Scan(re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}" + _EXTENSION + r"(?![\w-])"),
+                    _has("+"))
 _PHONE_US = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[ .-])"
-                             r"[2-9]\d{2}[ .-]\d{4}(?![\w-])"), _finds(r"\d\d\d[ .-]\d{4}"))
+                             r"[2-9]\d{2}[ .-]\d{4}" + _EXTENSION + r"(?![\w-])"), _finds(r"\d\d\d[ .-]\d{4}"))
 _PHONE_NATIONAL = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])\(?0[1-9]\d{0,3}\)?(?:[ /.-]\d{2,8}){1,4}(?![\w-])"),
                         _finds(r"0[1-9]\d{0,3}\)?[ /.-]\d\d"))
 # The look-behind comes after the first digit so the engine can skip to digits.
-_CARD = _Scan(re.compile(r"\d(?<![\w-]\d)(?:[ -]?\d){12,18}(?![\w-])"), _always)
+# A card is not taken from after a ``+`` (that is an international phone number). The candidate may run
+# on into an expiry date or a CVV: the detector tries its prefixes.
+_CARD = _Scan(re.compile(r"\d(?<![\w+-]\d)(?:[ -]?\d){12,18}(?![\w-])"), _always)
 _IBAN = _Scan(re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}", re.IGNORECASE),
               _finds(r"\d\d(?<=(?<![A-Za-z0-9])[A-Z]{2}\d\d)(?: ?[A-Z0-9]){11}", re.IGNORECASE))
 _IPV4 = _Scan(re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"), _finds(r"\.\d{1,3}\.\d{1,3}\.\d"))
@@ -83,14 +93,22 @@ _SECRETS: tuple[tuple[_Scan, float], ...] = (
     (_Scan(re.compile(r"(?<![\w-])sk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}(?![\w-])"), _has("sk-")), 0.95),
     (_Scan(re.compile(r"(?<![\w-])xox[abposr]-[A-Za-z0-9-]{10,}(?![\w-])"), _finds(r"xox[abposr]-")), 1.0),
     (_Scan(re.compile(r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])"), _has("AIza")), 1.0),
-    (_Scan(re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----",
-                      re.DOTALL), _has("-----BEGIN ")), 1.0),
+    (_Scan(re.compile(r"(?<![\w-])[sr]k_(?:live|test)_[A-Za-z0-9]{16,}(?![\w-])"), _finds(r"k_(?:live|test)_")), 1.0),
+    (_Scan(re.compile(r"(?<![\w-])hf_[A-Za-z0-9]{30,}(?![\w-])"), _has("hf_")), 1.0),
+    (_Scan(re.compile(r"(?<![\w-])glpat-[A-Za-z0-9_-]{20,}(?![\w-])"), _has("glpat-")), 1.0),
+    # PEM and PGP private keys; a block whose END line is missing (cut off) is taken to the end of the text.
+    (_Scan(re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?"
+                      r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.DOTALL),
+           _has("-----BEGIN ")), 1.0),
     (_Scan(re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}(?![\w-])"),
            _has("eyJ")), 0.95),
 )
+# A keyword, maybe ending a longer name (``DB_PASSWORD``, ``aws_secret_access_key``, ``--client-secret``);
+# the value runs to a space or a quote, whatever symbols it holds.
 _GENERIC_SECRET = _Scan(re.compile(
-    r"(?i)\b(?:api[_-]?key|apikey|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|token|password|passwd)"
-    r"\b[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9_\-./+=]{16,200})"), _secret_words)
+    r"(?i)(?<![A-Za-z0-9])(?<![A-Za-z0-9][_-])(?:[A-Za-z0-9]+[_-])*"
+    r"(?:(?:api|access|secret|private|client|signing|encryption|master)[_-]?key|apikey|secret|token|password|passwd)"
+    r"(?![\w-])[\"']?\s*[:=]\s*(?:\"([^\s\"]{16,})|'([^\s']{16,})|([^\s\"']{16,}))"), _secret_words)
 
 # Length of the IBAN of each country (SWIFT IBAN registry).
 IBAN_LENGTHS: dict[str, int] = {
@@ -116,8 +134,9 @@ _CARD_BRANDS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = (
 )
 
 
-def _card_brand_ok(digits: str) -> bool:
-    return any(prefix.match(digits) and len(digits) in lengths for prefix, lengths in _CARD_BRANDS)
+def _card_lengths(digits: str) -> frozenset[int]:
+    """The card lengths issued under the prefix of ``digits``."""
+    return frozenset().union(*(lengths for prefix, lengths in _CARD_BRANDS if prefix.match(digits)))
 
 
 def luhn(digits: str) -> bool:
@@ -158,32 +177,64 @@ def _phones(text: str) -> Iterator[Hit]:
     for pattern, low, high, score in ((_PHONE_INTL, 8, 15, 0.85), (_PHONE_US, 10, 11, 0.8),
                                       (_PHONE_NATIONAL, 9, 12, 0.7)):
         for m in pattern.finditer(text):
-            digits = sum(c.isdigit() for c in m.group())
+            number = m.group()[:m.start("ext") - m.start()] if m.groupdict().get("ext") else m.group()
+            digits = sum(c.isdigit() for c in number)
             if low <= digits <= high:
                 yield "phone", m.start(), m.end(), score
 
 
+def _card_length(candidate: str) -> int:
+    """Length of the longest prefix of ``candidate`` that is a card number, cut only between digit groups
+    (a card followed by an expiry date or a CVV), or 0. Digits of any script count as their value."""
+    digits = "".join(str(int(c)) for c in candidate if c not in " -")
+    lengths = _card_lengths(digits)
+    if not lengths:
+        return 0
+    ends = [(i, i - k) for k, i in enumerate(i for i, c in enumerate(candidate) if c in " -")]
+    for end, count in reversed([*ends, (len(candidate), len(digits))]):
+        if count in lengths and luhn(digits[:count]):
+            return end
+    return 0
+
+
 def _cards(text: str) -> Iterator[Hit]:
-    for m in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", m.group())
-        if _card_brand_ok(digits) and luhn(digits):
-            yield "credit_card", m.start(), m.end(), 1.0
+    # A candidate that is no card may have swallowed a number before one (``ref 2 4111...``): the search
+    # goes on from its second digit group.
+    pos = 0
+    while m := _CARD.pattern.search(text, pos):
+        length = _card_length(m.group())
+        if length:
+            yield "credit_card", m.start(), m.start() + length, 1.0
+            pos = m.start() + length
+        else:
+            pos = next((i for i in range(m.start(), m.end()) if text[i] in " -"), m.end() - 1) + 1
+
+
+def _iban_end(text: str, m: re.Match[str]) -> int:
+    """End of the IBAN that ``m`` starts, or 0. The candidate may run on into the next words: it is cut
+    at its country's length."""
+    length = IBAN_LENGTHS.get(m.group()[:2].upper())
+    if length is None:
+        return 0
+    kept, end = 0, m.start()
+    for end, ch in enumerate(text[m.start():m.end()], start=m.start() + 1):  # noqa: B007
+        kept += ch != " "
+        if kept == length:
+            break
+    return end if kept == length and iban_valid(text[m.start():end].replace(" ", "")) else 0
 
 
 def _ibans(text: str) -> Iterator[Hit]:
-    for m in _IBAN.finditer(text):
-        length = IBAN_LENGTHS.get(m.group()[:2].upper())
-        if length is None:
-            continue
-        # The candidate may run on into the next word: cut it at the country's length.
-        kept, end = 0, m.start()
-        for end, ch in enumerate(text[m.start():m.end()], start=m.start() + 1):  # noqa: B007
-            kept += ch != " "
-            if kept == length:
-                break
-        compact = text[m.start():end].replace(" ", "")
-        if kept == length and iban_valid(compact):
+    if not _IBAN.hint(text):
+        return
+    # The search goes on after the IBAN found, or after the start of a candidate that is none, not after
+    # the whole candidate: that may have run into the next IBAN.
+    pos = 0
+    while m := _IBAN.pattern.search(text, pos):
+        end = _iban_end(text, m)
+        if end:
             yield "iban", m.start(), end, 1.0
+        pos = end or m.start() + 1
 
 
 def _ips(text: str) -> Iterator[Hit]:
@@ -215,9 +266,9 @@ def _secrets(text: str) -> Iterator[Hit]:
         for m in pattern.finditer(text):
             yield "secret", m.start(), m.end(), score
     for m in _GENERIC_SECRET.finditer(text):
-        value = m.group(1)
-        if entropy(value) >= 3.5:
-            yield "secret", m.start(1), m.end(1), 0.8
+        group = m.lastindex or 1
+        if entropy(m.group(group)) >= 3.5:
+            yield "secret", m.start(group), m.end(group), 0.8
 
 
 DETECTORS: dict[str, Callable[[str], Iterator[Hit]]] = {
@@ -229,8 +280,15 @@ DETECTORS: dict[str, Callable[[str], Iterator[Hit]]] = {
 PRIORITY = ("secret", "iban", "credit_card", "us_ssn", "email", "ip_address", "phone")
 
 
+# No-break, narrow, thin and other spaces that separate digit groups (French, Swiss and typeset text),
+# each read as a plain space; one character for one, so spans stay those of the original text.
+_SPACES = str.maketrans(dict.fromkeys("\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+                                      "\u2009\u200a\u202f\u205f\u3000", " "))
+
+
 def detect(text: str, entities: list[str] | tuple[str, ...]) -> list[Hit]:
     """Non-overlapping hits of ``entities`` in ``text``, in order of position."""
+    text = text.translate(_SPACES)
     hits = [hit for entity in entities for hit in DETECTORS[entity](text)]
     hits.sort(key=lambda h: (PRIORITY.index(h[0]), -(h[2] - h[1]), h[1]))
     kept: list[Hit] = []

@@ -11,6 +11,8 @@ from clauseguard.errors import GuardConfigError
 from clauseguard.guards import Action
 from clauseguard.guards._pii_detect import iban_valid, luhn, ssn_valid
 
+FULLWIDTH_CARD = "".join(chr(0xFF10 + int(c)) if c.isdigit() else c for c in "4111 1111 1111 1111")
+
 # (text, entity expected or None, the exact text found)
 CASES = [
     ("write to john.doe+x@example.co.uk today", "email", "john.doe+x@example.co.uk"),
@@ -42,6 +44,60 @@ CASES = [
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----", "secret",
      "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----"),
     ('api_key = "A8f3kLm29xQz7TpW4nBv"', "secret", "A8f3kLm29xQz7TpW4nBv"),
+    # A card followed by an expiry date or a CVV.
+    ("My card is 4111 1111 1111 1111 12/26 cvv 123", "credit_card", "4111 1111 1111 1111"),
+    ("card 4111111111111111 123 thanks", "credit_card", "4111111111111111"),
+    ("5500-0000-0000-0004 12 26", "credit_card", "5500-0000-0000-0004"),
+    ("ref 2 4111111111111111", "credit_card", "4111111111111111"),
+    (f"card {FULLWIDTH_CARD}", "credit_card", FULLWIDTH_CARD),
+    # No-break, narrow and thin spaces between digit groups.
+    ("Carte 4111\u00a01111\u00a01111\u00a01111 merci", "credit_card", "4111\u00a01111\u00a01111\u00a01111"),
+    ("Carte 4111\u202f1111\u202f1111\u202f1111 merci", "credit_card", "4111\u202f1111\u202f1111\u202f1111"),
+    ("IBAN FR76\u00a03000\u00a06000\u00a00112\u00a03456\u00a07890\u00a0189", "iban",
+     "FR76\u00a03000\u00a06000\u00a00112\u00a03456\u00a07890\u00a0189"),
+    ("t\u00e9l +33\u20091\u200923\u200945\u200967\u200989", "phone", "+33\u20091\u200923\u200945\u200967\u200989"),
+    # Phones: an extension; a German mobile number is no card.
+    ("call 555-234-5678x123", "phone", "555-234-5678x123"),
+    ("call +1-555-234-5678x12", "phone", "+1-555-234-5678x12"),
+    ("call (555) 234-5678 ext. 123", "phone", "(555) 234-5678 ext. 123"),
+    ("ruf +49 151 12345678 an", "phone", "+49 151 12345678"),
+    # E-mail addresses in other scripts, with an apostrophe, an underscore, a zero-width space.
+    ("write to j\u00fcrgen@m\u00fcnchen.de", "email", "j\u00fcrgen@m\u00fcnchen.de"),
+    ("mail jos\u00e9.garc\u00eda@example.com", "email", "jos\u00e9.garc\u00eda@example.com"),
+    ("mail user@example.xn--p1ai", "email", "user@example.xn--p1ai"),
+    ("contact _admin@example.com", "email", "_admin@example.com"),
+    ("mail o'brien@example.com", "email", "o'brien@example.com"),
+    ("mail 'bob@example.com'", "email", "bob@example.com"),
+    ("mail jo\u200bhn.smith@example.com", "email", "jo\u200bhn.smith@example.com"),
+    # A keyword ending a longer name; a value with symbols.
+    ("DB_PASSWORD=Xk9#mP2$vL7qR4tW8zN1", "secret", "Xk9#mP2$vL7qR4tW8zN1"),
+    ("client_secret=8Qh3kZp9Lm2Xv7Rt4Wc1Ny6B", "secret", "8Qh3kZp9Lm2Xv7Rt4Wc1Ny6B"),
+    ("AUTH0_CLIENT_SECRET: 'q8Zr2Lx9Pv4Tn7Ks1Wm3Yb6C'", "secret", "q8Zr2Lx9Pv4Tn7Ks1Wm3Yb6C"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret",
+     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("STRIPE_SECRET_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY", "secret", "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"),
+    ("--db-password=Xk9mP2vL7qR4tW8zN1ab", "secret", "Xk9mP2vL7qR4tW8zN1ab"),
+    ("api_key=abcdEFGH1234ijkl!mnopQRST5678", "secret", "abcdEFGH1234ijkl!mnopQRST5678"),
+    # Stripe, Hugging Face, GitLab; PGP private keys; a private key cut off before its END line.
+    ("use sk_live_51HqLyjWDarjtT1zdp7dcXkPrzHx3Yb9e8Lq7Rt6Uu5Ww", "secret",
+     "sk_live_51HqLyjWDarjtT1zdp7dcXkPrzHx3Yb9e8Lq7Rt6Uu5Ww"),
+    ("key rk_test_4eC39HqLyjWDarjtT1zdp7dc", "secret", "rk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+    ("token hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 here", "secret", "hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"),
+    ("glpat-xYz12AbCdEfGhIjKlMnO", "secret", "glpat-xYz12AbCdEfGhIjKlMnO"),
+    ("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF0abc\n-----END PGP PRIVATE KEY BLOCK-----", "secret",
+     "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF0abc\n-----END PGP PRIVATE KEY BLOCK-----"),
+    ("key: -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQyNTUxOQ", "secret",
+     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQyNTUxOQ"),
+]
+
+# Texts with several hits: each is found.
+MANY = [
+    ("Transfer from DE89 3704 0044 0532 0130 00 to GB29 NWBK 6016 1331 9268 19 today",
+     ["DE89 3704 0044 0532 0130 00", "GB29 NWBK 6016 1331 9268 19"]),
+    ("DE89370400440532013000 GB29NWBK60161331926819", ["DE89370400440532013000", "GB29NWBK60161331926819"]),
+    ("XX12 3456 7890 GB29NWBK60161331926819", ["GB29NWBK60161331926819"]),
+    ("write to j\u00fcrgen@m\u00fcnchen.de or info@b\u00fccher.example",
+     ["j\u00fcrgen@m\u00fcnchen.de", "info@b\u00fccher.example"]),
 ]
 
 NOT_PII = [
@@ -52,6 +108,10 @@ NOT_PII = [
     "IBAN DE89 3704 0044 0532 0130 01 fails mod-97.",
     "SSNs 000-12-3456, 666-12-3456, 900-12-3456, 123-00-4567, 123-45-0000 are invalid.",
     "password = aaaaaaaaaaaaaaaaaaaa is low entropy",
+    "Order #1234 5678 9012 3456 shipped 2024-01-15, SKU 4000 1234 5678 9010 12.",
+    "Invoice 2024 0001 2345 6789 01 due in 30 days; x = 12 345 678 901 234 5.",
+    "Price: $1,299.99 or \u20ac1\u00a0299,99; version 3.11.4 released 12/26/2023.",
+    "it's me@home, O'Reilly said; mytoken=Xk9mP2vL7qR4tW8zN1ab is no keyword.",
     "",
 ]
 
@@ -68,6 +128,12 @@ def test_detects_and_redacts(redactor, ctx, text: str, entity: str, found: str) 
     assert spans == [found]
     assert verdict.output == text.replace(found, f"[{entity.upper()}]")
     assert all(0 < f.score <= 1 and f.category == "pii" for f in verdict.findings)
+
+
+@pytest.mark.parametrize(("text", "found"), MANY)
+def test_finds_every_hit(redactor, ctx, text: str, found: list[str]) -> None:
+    verdict = redactor.check(text, ctx)
+    assert [text[f.span[0]:f.span[1]] for f in verdict.findings] == found
 
 
 @pytest.mark.parametrize("text", NOT_PII)
@@ -163,7 +229,7 @@ def _scans():
     return named + [(f"_SECRETS[{i}]", scan) for i, (scan, _) in enumerate(pd._SECRETS)]
 
 
-SCAN_TEXTS = [t for t, _, _ in CASES] + NOT_PII + [
+SCAN_TEXTS = [t for t, _, _ in CASES] + [t for t, _ in MANY] + NOT_PII + [
     "de89 3704 0044 0532 0130 00", "ſecret_key = A8f3kLm29xQz7TpW4nBv", "Token: 'A8f3kLm29xQz7TpW4nBv'",
     "fe80::1 and ::ffff:192.0.2.1", "+1-800-555-0199", "(020) 7946 0958", "1 (415) 555-2671", "a@b.cd",
 ]
@@ -179,6 +245,7 @@ def test_a_hint_never_hides_a_match(name: str, scan) -> None:
 
 @given(st.lists(st.sampled_from([*"0123456789 -.+():/@aAzZ_='\"\n", "AKIA", "ghp_", "sk-", "xoxb-", "AIza",
                                  "eyJ", "api_key", "token", "PASSWORD", "DE89", "GB82WEST", "x@y.com", "ſ",
+                                 "é", "\u200b", "DB_", "sk_live_", "hf_", "glpat-", "xn--", "x", "\u00a0",
                                  "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "::"]),
                 max_size=40).map("".join))
 def test_hints_hold_for_any_text(text: str) -> None:
