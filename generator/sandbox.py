@@ -9,6 +9,7 @@ anything runs, and the environment's ``is_safe_attribute`` refuses the same at r
 
 from __future__ import annotations
 
+import difflib
 import operator
 import types
 from collections.abc import Callable, Iterable
@@ -119,11 +120,26 @@ def _private_names(tree: nodes.Node) -> Iterable[tuple[str, int]]:
             yield name, node.lineno
 
 
+def _unknown_filters_and_tests(tree: nodes.Node) -> Iterable[tuple[str, str, list[str], int]]:
+    """``(kind, name, known names, line)`` for every filter or test the environment does not have."""
+    env = environment()
+    kinds: dict[type[nodes.Node], tuple[str, dict[str, Any]]] = {
+        nodes.Filter: ("filter", env.filters), nodes.Test: ("test", env.tests)}
+    for node in ([tree] if type(tree) in kinds else []) + list(tree.find_all(tuple(kinds))):
+        kind, known = kinds[type(node)]
+        if node.name not in known:  # type: ignore[attr-defined]
+            yield kind, node.name, sorted(known), node.lineno  # type: ignore[attr-defined]
+
+
 def check_tree(tree: nodes.Node, source: Source) -> None:
-    """Refuse private attributes before anything is rendered."""
+    """Refuse private attributes and unknown filters or tests before anything is rendered."""
     for name, line in _private_names(tree):
         raise SandboxError(f"access to {name!r} is not allowed (attributes starting with '_' are refused)",
                            where=source.where(line))
+    for kind, name, known, line in _unknown_filters_and_tests(tree):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known {kind}s: {', '.join(known)}"
+        raise ClauseError(f"unknown {kind} {name!r}; {hint}", where=source.where(line))
 
 
 def parse_template(text: str, source: Source) -> nodes.Template:
@@ -154,7 +170,10 @@ def compile_template(text: str, source: Source) -> Any:
     """A compiled :class:`jinja2.Template` for clause or template text."""
     env = environment()
     tree = parse_template(text, source)
-    code = env.compile(tree, filename=source.file)
+    try:
+        code = env.compile(tree, filename=source.file)
+    except TemplateSyntaxError as err:  # TemplateAssertionError: an unknown filter or test, say
+        raise ClauseError(f"template error: {err.message}", where=source.where(err.lineno)) from err
     return env.template_class.from_code(env, code, env.make_globals(None))
 
 
@@ -163,8 +182,8 @@ def compile_expression(text: str, source: Source) -> Callable[..., Any]:
     parse_expression(text, source)
     try:
         func = environment().compile_expression(text, undefined_to_none=False)
-    except TemplateSyntaxError as err:  # pragma: no cover - parse_expression caught it already
-        raise ClauseError(f"applies_when: syntax error: {err.message}", where=source.where()) from err
+    except TemplateSyntaxError as err:  # parsed already, so an unknown filter or test
+        raise ClauseError(f"applies_when: {err.message}", where=source.where()) from err
 
     def evaluate(**context: Any) -> Any:
         return _guarded(lambda: func(**context), source, None, "applies_when")
@@ -201,6 +220,9 @@ def _guarded(call: Callable[[], Any], source: Source, filename: str | None, what
     except (TypeError, ValueError, ArithmeticError, LookupError) as err:
         line = _template_line(err, filename) if filename else None
         raise ClauseError(f"{what}: {type(err).__name__}: {err}", where=source.where(line)) from err
+    except RecursionError as err:  # a macro that calls itself
+        line = _template_line(err, filename) if filename else None
+        raise ClauseError(f"{what}: recursion too deep (does a macro call itself?)", where=source.where(line)) from err
 
 
 def render(template: Any, context: dict[str, Any], source: Source, what: str = "body") -> str:
