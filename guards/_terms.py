@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-__all__ = ["parse_terms", "request_words", "shipped_names", "shipped_terms", "topic_terms"]
+__all__ = ["parse_terms", "request_words", "shipped_allow", "shipped_names", "shipped_terms", "topic_terms"]
 
 
 def parse_terms(text: str) -> tuple[str, ...]:
@@ -31,6 +31,11 @@ def shipped_terms(category: str) -> tuple[str, ...]:
 def shipped_names(category: str) -> tuple[str, ...]:
     """Names in a keyword category that count only in a request (``<category>.names.txt``; most have none)."""
     return _read("terms", f"{category}.names", optional=True)
+
+
+def shipped_allow() -> tuple[str, ...]:
+    """Ordinary phrases that contain a listed term ("maine coon"): matches inside them do not count."""
+    return _read("terms", "allow")
 
 
 def request_words() -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._matcher import Match, TermMatcher
 from clauseguard.guards._params import Action, GuardSpec, KeywordParams
 from clauseguard.guards._registry import register
-from clauseguard.guards._terms import request_words, shipped_names, shipped_terms
+from clauseguard.guards._terms import request_words, shipped_allow, shipped_names, shipped_terms
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.normalize import MAX_GAP
 
@@ -56,7 +56,7 @@ class KeywordGuard(Guard):
         for cat, name in names:
             terms[cat].append(name)
         self.names = frozenset(names)
-        self.matcher = TermMatcher(terms, allow=self.params.allow,
+        self.matcher = TermMatcher(terms, allow=[*shipped_allow(), *self.params.allow],
                                    whole_words=self.params.match == "word")
         # A term spelled out with separators and marks spans more original characters than letters.
         self.stream_hold = (self.matcher.max_key_len + 2) * (MAX_GAP + 2)

@@ -146,7 +146,6 @@ def test_shipped_allow_phrases_hide_the_slur_inside(ctx, text: str) -> None:
     assert verdict.allowed, [(f.category, text[f.span[0]:f.span[1]]) for f in verdict.findings]
 
 
-@pytest.mark.xfail(strict=True, reason="keyword.py does not read data/terms/allow.txt yet")
 @pytest.mark.parametrize("text", ALLOW_LISTED)
 def test_shipped_allow_list_is_on_by_default(redactor, ctx, text: str) -> None:
     assert redactor.check(text, ctx).action is Action.ALLOW
