@@ -92,14 +92,19 @@ def client_ip(request: Any, proxies: Sequence[Network] | None = None) -> str | N
 
 
 def user_key(request: Any) -> str | None:
-    """Pseudonymous key of the user: ``user:<hmac>`` when logged in, else ``ip:<hmac>``, else None."""
+    """Pseudonymous key of the user: ``user:<hmac>`` when logged in, else ``ip:<hmac>``, else None.
+
+    The address is keyed as the rate limit keys it (:func:`~clauseguard.guards.rate_limit.ip_bucket`):
+    IPv4-mapped addresses as IPv4, IPv6 by its /64, so a host rotating through its /64 is one user."""
+    from clauseguard.guards.rate_limit import ip_bucket
+
     if request is None:
         return None
     username = getattr(request, "username", None)
     if username:
         return pseudonymise("user", str(username))
     ip = client_ip(request)
-    return pseudonymise("ip", ip) if ip else None
+    return pseudonymise("ip", ip_bucket(ip)) if ip else None
 
 
 # -- the turn -------------------------------------------------------------------------------------

@@ -61,6 +61,13 @@ def test_user_key_is_pseudonymous(request_: Any, kind: str, value: str) -> None:
     assert key is not None and key.startswith(f"{kind}:") and value not in key
 
 
+def test_user_key_of_an_ipv6_host_is_its_slash_64() -> None:
+    """A host rotating through its IPv6 /64 (every home connection has one) stays one user."""
+    keys = {user_key(fake_request(host=h)) for h in ("2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:DB8:1:2::1")}
+    assert len(keys) == 1 and user_key(fake_request(host="2001:db8:1:3::1")) not in keys
+    assert user_key(fake_request(host="::ffff:192.0.2.1")) == user_key(fake_request(host="192.0.2.1"))
+
+
 @pytest.mark.parametrize("request_", [None, fake_request(host=None)])
 def test_no_user_key(request_: Any) -> None:
     assert user_key(request_) is None
