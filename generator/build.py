@@ -3,7 +3,8 @@
 ``render_outputs`` returns relative path -> bytes and is byte-identical for the same inputs (dates
 come from ``product.effective_date``, never from the clock). ``write_outputs`` writes into a
 temporary folder beside the target and renames it into place, so a failure never leaves a half
-written folder and an existing one is only replaced with ``force``.
+written folder. An existing non-empty folder is replaced only with ``force``, and only when it holds
+nothing but generated files; an output folder that contains the profile or the clause folder is refused.
 """
 
 from __future__ import annotations
@@ -82,11 +83,43 @@ def render_outputs(profile: Profile, *, clauses_dir: Path | str | None = None,
     return files
 
 
+# What clauseguard writes at the top of an output folder; --force replaces only a folder holding these.
+GENERATED = ("documents", "guards.yaml", "report.json", "clauseguard.lock")
+
+
+def _foreign_entry(out_dir: Path) -> Path | None:
+    """The first entry of ``out_dir`` that clauseguard did not write, or None."""
+    for entry in sorted(out_dir.iterdir()):
+        if entry.name not in GENERATED or (entry.name == "documents") != entry.is_dir():
+            return entry
+    documents = out_dir / "documents"
+    if documents.is_dir():
+        for entry in sorted(documents.iterdir()):
+            if not entry.is_file() or entry.suffix.lstrip(".") not in FORMATS:
+                return entry
+    return None
+
+
 def _prepare_target(out_dir: Path, force: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError("the output path exists and is not a folder", where=str(out_dir))
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    if not force:
         raise UserError("the output folder is not empty; use --force to replace it", where=str(out_dir))
+    if (foreign := _foreign_entry(out_dir)) is not None:
+        raise UserError(f"--force replaces only a folder of generated files ({', '.join(GENERATED)}), and this "
+                        f"one also holds {str(foreign.relative_to(out_dir))!r}; move it or choose another folder",
+                        where=str(out_dir))
+
+
+def _check_inputs_outside(out_dir: Path, inputs: dict[str, Path | str | None]) -> None:
+    """Refuse an output folder that holds an input: replacing the folder would delete it."""
+    target = Path(out_dir).resolve()
+    for what, path in inputs.items():
+        if path is not None and Path(path).resolve().is_relative_to(target):
+            raise UserError(f"the output folder contains the {what} {str(path)!r}, which generating would "
+                            "delete; write the outputs to another folder", where=str(out_dir))
 
 
 def _fill(folder: Path, files: dict[str, bytes]) -> None:
@@ -99,7 +132,8 @@ def _fill(folder: Path, files: dict[str, bytes]) -> None:
 
 
 def write_outputs(files: dict[str, bytes], out_dir: Path | str, *, force: bool = False) -> Path:
-    """Write ``files`` under ``out_dir`` atomically; existing non-empty ``out_dir`` needs ``force``."""
+    """Write ``files`` under ``out_dir`` atomically; an existing non-empty ``out_dir`` needs ``force``
+    and may hold only generated files (see :data:`GENERATED`)."""
     out_dir = Path(out_dir).absolute()
     _prepare_target(out_dir, force)
     with staged_folder(out_dir) as staging:
@@ -111,6 +145,7 @@ def generate(profile_path: Path | str, out_dir: Path | str, *, clauses_dir: Path
              formats: Iterable[str] = FORMATS, force: bool = False,
              include_builtin: bool = True) -> dict[str, bytes]:
     """Load the profile, render everything in memory, then write it; nothing is written on error."""
+    _check_inputs_outside(Path(out_dir), {"profile": profile_path, "clause folder": clauses_dir})
     profile = load_profile(profile_path)
     _prepare_target(Path(out_dir), force)
     files = render_outputs(profile, clauses_dir=clauses_dir, formats=formats, include_builtin=include_builtin)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from clauseguard.generator import build as build_module
 from clauseguard.generator.build import generate, render_outputs, write_outputs
 from clauseguard.generator.library import load_library
 from clauseguard.guards import GuardSpec
-from tests.conftest import LIBRARY, PROFILES
+from tests.conftest import CHAT_PROFILE, LIBRARY, PROFILES
 
 
 @pytest.fixture
@@ -144,14 +145,45 @@ def test_unknown_format_is_a_user_error(profile) -> None:
 
 def test_write_refuses_a_non_empty_folder_without_force(tmp_path: Path) -> None:
     out = tmp_path / "legal"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    (out / "documents").mkdir(parents=True)
+    (out / "documents" / "terms-of-use.md").write_text("old")
+    (out / "guards.yaml").write_text("old")
     with pytest.raises(UserError, match="--force"):
-        write_outputs({"a.md": b"new"}, out)
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    write_outputs({"a.md": b"new"}, out, force=True)
-    assert [p.name for p in out.iterdir()] == ["a.md"]
+        write_outputs({"report.json": b"new"}, out)
+    assert sorted(p.name for p in out.iterdir()) == ["documents", "guards.yaml"]
+    write_outputs({"report.json": b"new"}, out, force=True)
+    assert [p.name for p in out.iterdir()] == ["report.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["legal"]
+
+
+@pytest.mark.parametrize(("mine", "named"), [
+    ("NOTES.txt", "'NOTES.txt'"),
+    ("profile.yaml", "'profile.yaml'"),
+    ("documents/my-edits.txt", "'documents/my-edits.txt'"),
+    ("guards.yaml/inner", "'guards.yaml'"),  # a folder where a generated file belongs
+])
+def test_force_refuses_a_folder_holding_files_it_did_not_generate(tmp_path: Path, mine: str, named: str) -> None:
+    out = tmp_path / "legal"
+    (out / "documents").mkdir(parents=True)
+    (out / "report.json").write_text("old")
+    (out / mine).parent.mkdir(parents=True, exist_ok=True)
+    (out / mine).write_text("keep")
+    with pytest.raises(UserError, match=f"also holds {named}"):
+        write_outputs({"report.json": b"new"}, out, force=True)
+    assert (out / mine).read_text() == "keep" and (out / "report.json").read_text() == "old"
+
+
+@pytest.mark.parametrize("clauses_inside", [False, True])
+def test_generate_refuses_an_output_folder_holding_its_inputs(tmp_path: Path, clauses_inside: bool) -> None:
+    out = tmp_path / "legal"
+    out.mkdir()
+    profile = out / "profile.yaml" if not clauses_inside else tmp_path / "profile.yaml"
+    shutil.copy(CHAT_PROFILE, profile)
+    clauses = shutil.copytree(LIBRARY, out / "clauses") if clauses_inside else LIBRARY
+    what = "clause folder" if clauses_inside else "profile"
+    with pytest.raises(UserError, match=f"contains the {what}"):
+        generate(profile, out, clauses_dir=clauses, include_builtin=False, formats=("md",), force=True)
+    assert profile.is_file() and (out / ("clauses" if clauses_inside else "profile.yaml")).exists()
 
 
 def test_write_into_an_empty_or_new_folder(tmp_path: Path) -> None:
@@ -164,7 +196,7 @@ def test_write_into_an_empty_or_new_folder(tmp_path: Path) -> None:
 def test_a_failure_while_writing_leaves_no_half_folder(tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "legal"
     out.mkdir()
-    (out / "old.md").write_text("previous")
+    (out / "report.json").write_text("previous")
 
     def fail(folder: Path, files: dict[str, bytes]) -> None:
         (folder / "half.md").write_text("half")
@@ -174,7 +206,7 @@ def test_a_failure_while_writing_leaves_no_half_folder(tmp_path: Path, monkeypat
     with pytest.raises(OSError, match="disk full"):
         write_outputs({"a.md": b"x"}, out, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["legal"]
-    assert [p.name for p in out.iterdir()] == ["old.md"]
+    assert [p.name for p in out.iterdir()] == ["report.json"]
 
 
 @pytest.mark.parametrize("rel", ["../escape.md", "/abs.md"])

@@ -41,8 +41,14 @@ def test_generate_refuses_a_non_empty_folder_unless_forced(tmp_path: Path, capsy
     assert main(args) == 2
     assert "--force" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
-    assert main([*args, "--force"]) == 0
-    assert not (tmp_path / "mine.txt").exists()
+    assert main([*args, "--force"]) == 2  # --force replaces only generated files
+    assert "also holds 'mine.txt'" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
+    (tmp_path / "mine.txt").unlink()
+    assert main(args) == 0
+    (tmp_path / "report.json").write_text("stale")
+    assert main(args) == 2 and main([*args, "--force"]) == 0
+    assert (tmp_path / "report.json").read_text() != "stale"
 
 
 def test_lint_prints_file_line_message_and_exits_2(capsys) -> None:
