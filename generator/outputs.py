@@ -131,9 +131,10 @@ def _sha256(data: bytes) -> str:
 
 
 def _no_dmca_agent(p: dict[str, Any]) -> str | None:
-    if "US" in p["jurisdictions"] and p["user_content"]["uploads"] and not p["operator"].get("dmca_agent"):
-        return ("users in the US upload content but operator.dmca_agent is not set: the 17 U.S.C. §512(c) "
-                "safe harbour needs an agent designated with the US Copyright Office")
+    hosting = p["user_content"]["uploads"] or p["user_content"]["public_sharing"]  # as the DMCA clauses
+    if "US" in p["jurisdictions"] and hosting and not p["operator"].get("dmca_agent"):
+        return ("users in the US upload or share content but operator.dmca_agent is not set: the 17 U.S.C. "
+                "§512(c) safe harbour needs an agent designated with the US Copyright Office")
     return None
 
 

@@ -13,6 +13,7 @@ from clauseguard.errors import ClauseError, UserError
 from clauseguard.generator import build as build_module
 from clauseguard.generator.build import generate, render_outputs, write_outputs
 from clauseguard.generator.library import load_library
+from clauseguard.generator.outputs import warnings_for
 from clauseguard.guards import GuardSpec
 from tests.conftest import CHAT_PROFILE, LIBRARY, PROFILES
 
@@ -132,6 +133,16 @@ def test_lock_hashes_the_exact_text_of_each_document(chat_files) -> None:
 def test_warnings(profile, name: str, warning: str) -> None:
     files = render_outputs(profile(name), clauses_dir=LIBRARY, include_builtin=False, formats=("md",))
     assert any(warning in w for w in json.loads(files["report.json"])["warnings"])
+
+
+@pytest.mark.parametrize(("uploads", "public_sharing", "warned"), [
+    (True, False, True), (False, True, True), (False, False, False)])
+def test_dmca_agent_warning_follows_the_dmca_clauses(profile, uploads: bool, public_sharing: bool,
+                                                      warned: bool) -> None:
+    context = profile("uploads-no-agent").context()
+    assert "US" in context["jurisdictions"] and not context["operator"].get("dmca_agent")
+    context["user_content"] = {**context["user_content"], "uploads": uploads, "public_sharing": public_sharing}
+    assert any("operator.dmca_agent is not set" in w for w in warnings_for(context)) is warned
 
 
 def test_no_warning_for_a_complete_profile(chat_files) -> None:
