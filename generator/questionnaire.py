@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import ValidationError
 
 from clauseguard import __version__
 from clauseguard._atomic import write_text
+from clauseguard._yaml import YamlError, line_of, load_yaml
 from clauseguard.errors import ProfileError, UserError
-from clauseguard.generator.profile import Profile, parse_profile
+from clauseguard.generator.profile import Profile, _validation_error, parse_profile
 
 __all__ = ["NO_DEFAULT", "QUESTIONS", "Ask", "Question", "click_ask", "collect_answers", "load_answers", "run_init"]
 
@@ -289,20 +291,51 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
 
 def load_answers(path: Path) -> dict[str, Any]:
     """Read an answers file (YAML or JSON) into flat key paths. Raises :class:`ProfileError`."""
+    return _read_answers(path)[0]
+
+
+def _read_answers(path: Path) -> tuple[dict[str, Any], dict[tuple[str | int, ...], int]]:
+    """The flat answers and, for YAML, the line of each key path (dotted keys split into parts)."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
+        if path.suffix == ".json":
+            data, raw_lines = json.loads(text), {}
+        else:
+            data, raw_lines = load_yaml(text, str(path))
+    except YamlError as err:
+        where = f"{path}:{err.line}" if err.line else str(path)
+        raise ProfileError(f"cannot read answers: {err}", where=where) from err
+    except (OSError, UnicodeDecodeError, ValueError) as err:
         raise ProfileError(f"cannot read answers: {err}", where=str(path)) from err
     if data is None:
-        return {}
+        return {}, {}
     if not isinstance(data, dict):
         raise ProfileError("answers must be a mapping of key paths to values", where=str(path))
-    return _flatten(data)
+    lines = {_split_loc(loc): line for loc, line in raw_lines.items()}
+    return _flatten(data), lines
 
 
-def _answer(question: Question, given: dict[str, Any], answers: dict[str, Any], ask: Ask | None) -> Any:
+def _split_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """``("product.name",)`` (a dotted key in the answers file) -> ``("product", "name")``."""
+    return tuple(part for key in loc for part in (key.split(".") if isinstance(key, str) else [key]))
+
+
+def _answers_where(path: Path, lines: dict[tuple[str | int, ...], int]) -> Callable[[str], str]:
+    """``where("audience.minimum_age")`` -> ``"answers.yaml:4"``, the answers file line of that key."""
+
+    keyed = {loc: line for loc, line in lines.items() if loc}  # a key absent from the file: no line
+
+    def where(key: str) -> str:
+        line = line_of(keyed, tuple(key.split(".")))
+        return f"{path}:{line}" if line else str(path)
+
+    return where
+
+
+def _answer(question: Question, given: dict[str, Any], answers: dict[str, Any], ask: Ask | None,
+            where: Callable[[str], str] | None) -> Any:
     """One answer, from the file, the person or the default; ``NO_DEFAULT`` to leave the key out."""
+    place = where(question.key) if where is not None else None
     default = question.default_for(answers)
     if question.key in given:
         raw = given[question.key]
@@ -311,7 +344,8 @@ def _answer(question: Question, given: dict[str, Any], answers: dict[str, Any], 
     elif default is not NO_DEFAULT:
         raw = default
     elif question.required:
-        raise ProfileError(f"no answer for required key {question.key!r} ({question.prompt}), and no default")
+        raise ProfileError(f"no answer for required key {question.key!r} ({question.prompt}), and no default",
+                           where=place)
     else:
         return NO_DEFAULT
     if not question.required and raw in ("", None):
@@ -319,13 +353,15 @@ def _answer(question: Question, given: dict[str, Any], answers: dict[str, Any], 
     try:
         return question.convert(raw)
     except ValueError as err:
-        raise ProfileError(f"{question.key}: {err}") from err
+        raise ProfileError(f"{question.key}: {err}", where=place if question.key in given else None) from err
 
 
-def collect_answers(given: Mapping[str, Any], *, ask: Ask | None) -> dict[str, Any]:
+def collect_answers(given: Mapping[str, Any], *, ask: Ask | None,
+                    where: Callable[[str], str] | None = None) -> dict[str, Any]:
     """Answer every question that applies; return the nested profile data.
 
-    ``ask=None`` means no one is asked: unanswered questions take their defaults (``--yes``).
+    ``ask=None`` means no one is asked: unanswered questions take their defaults (``--yes``). ``where``
+    names the answers file line of a key path, for errors.
     Answers to questions that were not asked, or that no question asks for, are kept as given, so the
     profile validation judges them instead of their being dropped silently.
     """
@@ -334,7 +370,7 @@ def collect_answers(given: Mapping[str, Any], *, ask: Ask | None) -> dict[str, A
     for question in QUESTIONS:
         if not question.applies(answers):
             continue
-        value = _answer(question, remaining, answers, ask)
+        value = _answer(question, remaining, answers, ask, where)
         remaining.pop(question.key, None)
         if value is not NO_DEFAULT:
             _set(answers, question.key, value)
@@ -373,9 +409,26 @@ def run_init(
     output = Path(output)
     if output.exists() and not force:
         raise UserError("already exists; pass --force to overwrite it", where=str(output))
-    given = load_answers(answers) if answers is not None else {}
-    data = collect_answers(given, ask=None if yes else ask)
+    given, lines = _read_answers(answers) if answers is not None else ({}, {})
+    where = _answers_where(answers, lines) if answers is not None else None
+    data = collect_answers(given, ask=None if yes else ask, where=where)
     text = _render(data)
-    profile = parse_profile(text, str(output))
+    try:
+        profile = parse_profile(text, str(output))
+    except ProfileError as err:
+        named = _answers_error(text, answers, lines) if answers is not None else None
+        if named is None:
+            raise
+        raise named from err
     write_text(output, text)
     return profile
+
+
+def _answers_error(text: str, answers: Path, lines: dict[tuple[str | int, ...], int]) -> ProfileError | None:
+    """The profile's validation errors named by the answers file and its lines (the profile itself was never
+    written, so its lines would point nowhere); None if the failure was not a validation error."""
+    try:
+        Profile.model_validate(load_yaml(text, "profile")[0])
+    except ValidationError as err:
+        return _validation_error(err, str(answers), lines)
+    return None

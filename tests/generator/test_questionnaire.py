@@ -89,7 +89,7 @@ def test_yes_without_a_required_answer_names_the_key(tmp_path: Path, missing: st
         ({"jurisdictions": ["EU", "Mars"]}, "jurisdictions: Mars not among"),
         ({"user_content.uploads": "perhaps"}, "user_content.uploads: expected yes or no"),
         ({"product.effective_date": "1 Dec"}, "product.effective_date: expected a date"),
-        ({"product.colour": "red"}, r"profile.yaml:\d+: product.colour: unknown key"),
+        ({"product.colour": "red"}, r"a.yaml:\d+: product.colour: unknown key"),
         ({"models": [{"name": "M", "license": "nope"}]}, r"models\[0\].license: unknown licence 'nope'"),
     ],
 )
@@ -98,6 +98,41 @@ def test_bad_answers_are_profile_errors_naming_the_key(tmp_path: Path, extra: di
     with pytest.raises(ProfileError, match=message):
         run_init(tmp_path / "profile.yaml", answers=answers, yes=True)
     assert not (tmp_path / "profile.yaml").exists()
+
+
+ANSWERS_HEAD = """\
+operator: {legal_name: Acme Ltd, contact_email: a@acme.example, address: 1 Main St}
+product: {name: Acme, url: https://acme.example, governing_law: Ireland, effective_date: 2026-01-01}
+jurisdictions: [EU]
+"""
+
+
+@pytest.mark.parametrize(
+    ("tail", "where", "message"),
+    [
+        ("models: [{name: X, license: llama9}]\n", 4, "models[0].license: unknown licence 'llama9'"),
+        ("models:\n  - name: X\n    license: mit\n    bogus: 1\n", 7, "models[0].bogus: unknown key"),
+        ("audience:\n  minimum_age: 30\n", 5, "audience.minimum_age: minimum age must be between 0 and 21"),
+        ("audience.minimum_age: 30\n", 4, "audience.minimum_age: minimum age must be between 0 and 21"),
+        ("user_content: {uploads: perhaps}\n", 4, "user_content.uploads: expected yes or no"),
+        ("extra: 2026-13-45\n", 4, "cannot read answers: invalid date '2026-13-45'"),
+    ],
+)
+def test_answers_errors_name_the_answers_file_and_line(tmp_path: Path, tail: str, where: int, message: str) -> None:
+    """The profile is never written on error, so its lines would point nowhere: name the answers file."""
+    answers = tmp_path / "ans.yaml"
+    answers.write_text(ANSWERS_HEAD + tail, encoding="utf-8")
+    with pytest.raises(ProfileError) as info:
+        run_init(tmp_path / "p1.yaml", answers=answers, yes=True)
+    assert f"{answers}:{where}: " in str(info.value) and message in str(info.value)
+    assert "p1.yaml" not in str(info.value) and not (tmp_path / "p1.yaml").exists()
+
+
+def test_missing_required_answer_names_the_answers_file(tmp_path: Path) -> None:
+    answers = _write(tmp_path, "a.yaml", {"product.name": "X"})
+    with pytest.raises(ProfileError, match=r"'operator\.legal_name'") as info:
+        run_init(tmp_path / "p1.yaml", answers=answers, yes=True)
+    assert info.value.where == str(answers)
 
 
 @pytest.mark.parametrize(
