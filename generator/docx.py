@@ -8,6 +8,10 @@ and list styles, not HTML.
 The output is byte-identical for the same input, so a generated ``.docx`` can be committed and its
 change detected: the core properties are fixed to the document's effective date, and the zip is
 written with sorted entries, a fixed timestamp and fixed compression.
+
+Profile values arrive Markdown-escaped; a backslash before any ASCII punctuation gives the literal
+character. Characters XML cannot hold (control characters other than tab and newline) are dropped
+before writing: the profile refuses them, this is the backstop for documents built another way.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from clauseguard.errors import UserError
 from clauseguard.generator.document import RenderedClause, RenderedDocument
+from clauseguard.generator.profile import unescape_markdown
 
 __all__ = ["Block", "Span", "parse_blocks", "parse_inline", "to_docx"]
 
@@ -34,8 +39,9 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 _BULLET = re.compile(r"^\s{0,3}[-*+]\s+(.*)$")
 _NUMBER = re.compile(r"^\s{0,3}\d{1,9}[.)]\s+(.*)$")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _INLINE = re.compile(
-    r"(?P<esc>\\[\\`*_\[\]()#+\-.!])"
+    r"(?P<esc>\\[!-/:-@\[-`{-~])"
     r"|`(?P<code>[^`]+)`"
     r"|\*\*(?P<b1>(?:[^*]|\*[^*]+\*)+?)\*\*|__(?P<b2>(?:[^_]|_[^_]+_)+?)__"
     r"|\*(?P<i1>[^*\s](?:.*?[^*\s])?)\*|(?<!\w)_(?P<i2>[^_\s](?:.*?[^_\s])?)_(?!\w)"
@@ -170,10 +176,15 @@ def _paragraph(document: Any, style: str | None = None, text: str = "") -> Any:
     """
     paragraph = document.add_paragraph()
     if text:
-        paragraph.add_run()._r.add_t(text)
+        paragraph.add_run()._r.add_t(_xml_text(text))
     if style:
         paragraph._p.style = _style_id(document, style)
     return paragraph
+
+
+def _xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold (lxml raises ValueError on them)."""
+    return _NOT_XML.sub("", text)
 
 
 def _style_id(document: Any, name: str) -> str:
@@ -188,7 +199,7 @@ def _add_runs(paragraph: Any, text: str) -> None:
     """Runs for each formatted span; the text goes in whole (python-docx's ``run.text`` walks it per character)."""
     for span in parse_inline(text):
         run = paragraph.add_run()
-        run._r.add_t(span.text)
+        run._r.add_t(_xml_text(span.text))
         run.bold = span.bold or None
         run.italic = span.italic or None
         if span.code:
@@ -216,7 +227,7 @@ def _set_list_number(paragraph: Any, num_id: int) -> None:
 
 def _add_markdown(document: Any, markdown: str) -> None:
     num_id = 0
-    for block in parse_blocks(markdown):
+    for block in parse_blocks(_xml_text(markdown)):
         style = {"p": None, "bullet": "List Bullet", "number": "List Number"}[block.kind]
         paragraph = _paragraph(document, style)
         _add_runs(paragraph, block.text)
@@ -236,11 +247,12 @@ def _set_properties(document: Any, doc: RenderedDocument) -> None:
     when = datetime.combine(date.fromisoformat(doc.stamp.effective_date), datetime.min.time(), tzinfo=UTC)
     props = document.core_properties
     props.author = props.last_modified_by = "clauseguard"
-    props.title = doc.title
-    props.subject = doc.product_name
-    props.identifier = doc.id
-    props.version = doc.version
-    props.comments = f"clauseguard {doc.stamp.clauseguard_version}; profile sha256 {doc.stamp.profile_sha256}"
+    props.title = _xml_text(doc.title)
+    props.subject = _xml_text(unescape_markdown(doc.product_name))
+    props.identifier = _xml_text(doc.id)
+    props.version = _xml_text(doc.version)
+    props.comments = _xml_text(
+        f"clauseguard {doc.stamp.clauseguard_version}; profile sha256 {doc.stamp.profile_sha256}")
     props.created = props.modified = props.last_printed = when
     props.revision = 1
 
@@ -258,18 +270,18 @@ def _build(doc: RenderedDocument) -> Any:
     document = copy.deepcopy(_base_document())
     _set_properties(document, doc)
     _paragraph(document, "Title", doc.title)
-    byline = " — ".join(x for x in (doc.product_name, doc.operator_name) if x)
-    document.add_paragraph(f"{byline} · Effective {doc.stamp.effective_date}".lstrip(" ·"))
+    byline = " — ".join(unescape_markdown(x) for x in (doc.product_name, doc.operator_name) if x)
+    document.add_paragraph(_xml_text(f"{byline} · Effective {doc.stamp.effective_date}".lstrip(" ·")))
     notice = _paragraph(document, NOTICE_STYLE)
     notice.add_run("Template, not legal advice. ").bold = True
-    notice.add_run(doc.notice)
+    notice.add_run(_xml_text(doc.notice))
     _add_markdown(document, doc.preamble)
     for section in doc.sections:
         _paragraph(document, "Heading 1", f"{section.number} {section.title}")
         for clause in section.clauses:
             _add_clause(document, clause)
     footer = document.sections[0].footer.paragraphs[0]
-    footer.text = (
+    footer.text = _xml_text(
         f"{doc.id} version {doc.version} · generated by clauseguard {doc.stamp.clauseguard_version} · "
         f"profile sha256 {doc.stamp.profile_sha256}"
     )

@@ -7,7 +7,8 @@ same bytes, so generated files can be committed and diffed.
 Clause bodies are Markdown written by lawyers, but they interpolate profile values (a product name
 such as ``R&D <beta>``). Raw HTML is therefore switched off in the Markdown engine (it is escaped as
 text), images are dropped (no external assets) and links keep only ``http``, ``https``, ``mailto``
-and in-page targets.
+and in-page targets. Profile values arrive Markdown-escaped (``\\*Acme\\*``, ``\\<b\\>``, ``\\&amp;``):
+every backslash escape, including ``\\<``, ``\\&``, ``\\~`` and ``\\=``, renders as the literal character.
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ from html import escape
 from xml.etree.ElementTree import Element
 
 import markdown
+from markdown.inlinepatterns import ESCAPE_RE, EscapeInlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
 from clauseguard.generator.document import RenderedClause, RenderedDocument, RenderedSection
+from clauseguard.generator.profile import unescape_markdown
 
 __all__ = ["anchor", "markdown_to_html", "to_html"]
 
 _SAFE_SCHEMES = ("http://", "https://", "mailto:", "#")
 _REMOVED_PATTERNS = ("html", "image_link", "image_reference", "short_image_ref")
+_EXTRA_ESCAPES = ("<", "&", "~", "=", "|")  # CommonMark escapes that Python-Markdown lacks
 
 CSS = """
 :root { color-scheme: light; }
@@ -64,11 +68,22 @@ class _SafeLinks(Treeprocessor):
                 link.attrib.pop("href", None)
 
 
+class _Escape(EscapeInlineProcessor):
+    """``\\&`` is a literal ampersand: stashed as ``&amp;``, or ``\\&amp;`` would come out as ``&``."""
+
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[str | None, int, int]:
+        if m.group(1) == "&":
+            return self.md.htmlStash.store("&amp;"), m.start(0), m.end(0)
+        return super().handleMatch(m, data)
+
+
 def _markdown_engine() -> markdown.Markdown:
     md = markdown.Markdown(extensions=["sane_lists"], output_format="html")
+    md.ESCAPED_CHARS = [*md.ESCAPED_CHARS, *_EXTRA_ESCAPES]
     md.preprocessors.deregister("html_block")
     for name in _REMOVED_PATTERNS:
         md.inlinePatterns.deregister(name)
+    md.inlinePatterns.register(_Escape(ESCAPE_RE, md), "escape", 180)
     md.treeprocessors.register(_SafeLinks(md), "safe_links", 0)
     return md
 
@@ -132,8 +147,13 @@ def _section(section: RenderedSection) -> str:
     )
 
 
+def _plain(text: str) -> str:
+    """A Markdown-escaped profile value (product or operator name) as HTML text."""
+    return escape(unescape_markdown(text))
+
+
 def _header(doc: RenderedDocument) -> str:
-    byline = " — ".join(escape(x) for x in (doc.product_name, doc.operator_name) if x)
+    byline = " — ".join(_plain(x) for x in (doc.product_name, doc.operator_name) if x)
     effective = f"Effective {escape(doc.stamp.effective_date)}"
     byline = f"{byline} · {effective}" if byline else effective
     return (
@@ -155,7 +175,7 @@ def _footer(doc: RenderedDocument) -> str:
 
 def to_html(doc: RenderedDocument) -> str:
     """The whole document as one standalone HTML5 page (deterministic)."""
-    title = f"{doc.title} — {doc.product_name}" if doc.product_name else doc.title
+    title = f"{doc.title} — {unescape_markdown(doc.product_name)}" if doc.product_name else doc.title
     body = "\n".join(
         [
             _header(doc),

@@ -2,17 +2,33 @@
 
 The key names are a contract (see DESIGN.md, "profile.yaml"). Every model forbids unknown keys; an
 error names the key path and the line in the file.
+
+Values are plain text, never Markdown: clause bodies are Markdown, so :meth:`Profile.context` hands
+templates every free-text value backslash-escaped (``*Acme*`` stays literal in every export). Control
+characters are refused, numbers and flags must be real YAML integers and booleans (``true`` is not
+``1``, ``"yes"`` is not ``true``), and a multi-line address is joined into one line with commas.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
 from clauseguard.errors import ProfileError
@@ -28,12 +44,90 @@ __all__ = [
     "Product",
     "Profile",
     "UserContent",
+    "escape_markdown",
     "load_profile",
     "parse_profile",
+    "unescape_markdown",
 ]
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-_URL = r"^https?://"
+_URL = r"^https?://[^\s<>\"\\`]+$"
+
+# ---- text values -------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
+_LINE_BREAK = re.compile(r"[\n\u2028\u2029]")
+# Markdown that acts anywhere in a line, and what acts only at the start of one (a value may open a line).
+_MD_ANYWHERE = re.compile(r"[\\`*_\[\]<>~]|&(?=#?\w+;)")
+_MD_LINE_START = re.compile(r"[#>+\-=]|\d+(?=[.)])")
+_MD_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_NOT_TEXT = frozenset({"license", "effective_date"})  # ids and dates that templates compare
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape what Markdown would read as markup, so ``text`` renders as itself.
+
+    ``*Acme* <b>`` -> ``\\*Acme\\* \\<b\\>``; a leading ``#``, ``-``, ``+``, ``>``, ``=`` or ``2.`` is
+    escaped too, so a value that opens a line never becomes a heading or a list item. Text without
+    Markdown characters comes back unchanged.
+    """
+    text = _MD_ANYWHERE.sub(lambda m: "\\" + m[0], text)
+    start = _MD_LINE_START.match(text)
+    if start is None:
+        return text
+    if start[0].isdigit():
+        return f"{start[0]}\\{text[start.end():]}"
+    return "\\" + text
+
+
+def unescape_markdown(text: str) -> str:
+    """The inverse of :func:`escape_markdown`: a backslash before ASCII punctuation is dropped."""
+    return _MD_ESCAPED.sub(r"\1", text)
+
+
+def _check_control(value: str) -> None:
+    bad = _CONTROL.search(value)
+    if bad:
+        raise ValueError(f"contains a control character U+{ord(bad[0]):04X} (often pasted from a word "
+                         "processor); remove it")
+
+
+def _one_line(value: str) -> str:
+    _check_control(value)
+    if _LINE_BREAK.search(value):
+        raise ValueError("must be on one line; it contains a line break")
+    return value
+
+
+def _joined(separator: str) -> Any:
+    def join(value: str) -> str:
+        _check_control(value)
+        if not _LINE_BREAK.search(value):
+            return value
+        lines = (line.strip().rstrip(",").strip() for line in _LINE_BREAK.split(value))
+        return separator.join(line for line in lines if line)
+
+    return join
+
+
+Text = Annotated[str, AfterValidator(_one_line)]
+"""A one-line value: a line break or a control character is an error."""
+Address = Annotated[str, AfterValidator(_joined(", "))]
+"""A postal address: written over several lines, it becomes one line separated by commas."""
+Prose = Annotated[str, AfterValidator(_joined(" "))]
+"""A sentence: line breaks become spaces."""
+
+
+def _escaped(data: Any, key: str = "") -> Any:
+    """Every free-text string in dumped profile data, Markdown-escaped; lists of ids are left alone."""
+    if isinstance(data, dict):
+        return {k: _escaped(v, k) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_escaped(v) if isinstance(v, dict) else v for v in data]
+    if isinstance(data, str) and key not in _NOT_TEXT:
+        return escape_markdown(data)
+    return data
+
 
 Jurisdiction = Literal["EU", "US", "UK", "CA", "AU", "IN", "BR", "JP", "OTHER"]
 Mode = Literal["text", "image", "audio", "video", "code"]
@@ -51,31 +145,32 @@ class _Model(BaseModel):
 class DmcaAgent(_Model):
     """The agent designated with the US Copyright Office under 17 U.S.C. §512(c)(2)."""
 
-    name: str = Field(min_length=1)
-    email: str = Field(pattern=_EMAIL)
-    address: str = Field(min_length=1)
-    phone: str | None = None
+    name: Text = Field(min_length=1)
+    email: Text = Field(pattern=_EMAIL)
+    address: Address = Field(min_length=1)
+    phone: Text | None = None
 
 
 class Operator(_Model):
     """Who runs the product and answers for it."""
 
-    legal_name: str = Field(min_length=1, description="the company or person that operates the product")
-    contact_email: str = Field(pattern=_EMAIL)
-    address: str = Field(min_length=1, description="postal address for legal notices")
+    legal_name: Text = Field(min_length=1, description="the company or person that operates the product")
+    contact_email: Text = Field(pattern=_EMAIL)
+    address: Address = Field(min_length=1, description="postal address for legal notices; lines are joined with commas")
     dmca_agent: DmcaAgent | None = Field(default=None, description="needed when users upload content in the US")
-    eu_representative: str | None = Field(default=None, description="GDPR Art. 27 / DSA Art. 13 representative")
-    dsa_contact_email: str | None = Field(default=None, pattern=_EMAIL,
+    eu_representative: Address | None = Field(default=None,
+                                              description="GDPR Art. 27 / DSA Art. 13 representative")
+    dsa_contact_email: Text | None = Field(default=None, pattern=_EMAIL,
                                           description="DSA Art. 11/12 single point of contact")
 
 
 class Product(_Model):
-    name: str = Field(min_length=1)
-    url: str = Field(min_length=1, pattern=_URL)
-    description: str = Field(default="", description="one sentence on what the product does")
+    name: Text = Field(min_length=1)
+    url: Text = Field(min_length=1, pattern=_URL)
+    description: Prose = Field(default="", description="one sentence on what the product does")
     interfaces: list[Interface] = Field(default_factory=lambda: ["web"], min_length=1)
     effective_date: date
-    governing_law: str = Field(min_length=1, description="e.g. 'the State of Delaware, USA' or 'Ireland'")
+    governing_law: Text = Field(min_length=1, description="e.g. 'the State of Delaware, USA' or 'Ireland'")
 
 
 class Modalities(_Model):
@@ -84,28 +179,28 @@ class Modalities(_Model):
 
 
 class Audience(_Model):
-    minimum_age: int = Field(default=18, ge=0, le=21)
-    consumer: bool = True
+    minimum_age: StrictInt = Field(default=18, ge=0, le=21)
+    consumer: StrictBool = True
 
 
 class UserContent(_Model):
-    uploads: bool = False
-    public_sharing: bool = False
+    uploads: StrictBool = False
+    public_sharing: StrictBool = False
 
 
 class Data(_Model):
-    logs_ip_addresses: bool = False
-    ip_retention_days: int = Field(default=30, ge=0, le=3650)
-    stores_prompts: bool = False
-    prompt_retention_days: int = Field(default=30, ge=0, le=3650)
-    trains_on_user_data: bool = False
+    logs_ip_addresses: StrictBool = False
+    ip_retention_days: StrictInt = Field(default=30, ge=0, le=3650)
+    stores_prompts: StrictBool = False
+    prompt_retention_days: StrictInt = Field(default=30, ge=0, le=3650)
+    trains_on_user_data: StrictBool = False
 
 
 class ModelEntry(_Model):
-    name: str = Field(min_length=1)
-    license: str = Field(min_length=1, description="a Hugging Face licence id, or 'other'")
-    license_name: str | None = Field(default=None, description="the licence's name when license is 'other'")
-    license_url: str | None = None
+    name: Text = Field(min_length=1)
+    license: Text = Field(min_length=1, description="a Hugging Face licence id, or 'other'")
+    license_name: Text | None = Field(default=None, description="the licence's name when license is 'other'")
+    license_url: Text | None = Field(default=None, pattern=_URL)
 
     @field_validator("license")
     @classmethod
@@ -125,10 +220,10 @@ class ModelEntry(_Model):
 
 
 class Features(_Model):
-    realistic_people: bool = False
-    automated_decisions: bool = False
-    agents_tools: bool = False
-    emotion_recognition: bool = False
+    realistic_people: StrictBool = False
+    automated_decisions: StrictBool = False
+    agents_tools: StrictBool = False
+    emotion_recognition: StrictBool = False
 
 
 class Profile(_Model):
@@ -154,18 +249,27 @@ class Profile(_Model):
         return v
 
     def context(self) -> dict[str, Any]:
-        """The profile as plain data for templates and ``applies_when`` expressions."""
-        return self.model_dump(mode="json")
+        """The profile as plain data for templates and ``applies_when`` expressions.
+
+        Clause bodies are Markdown, so every free-text value (names, addresses, e-mails, URLs) comes
+        Markdown-escaped (:func:`escape_markdown`); ids, dates, numbers and flags come as they are.
+        """
+        return _escaped(self.model_dump(mode="json"))
 
     def sha256(self) -> str:
-        """A hash of the validated profile, stable across formatting and key order."""
-        canonical = json.dumps(self.context(), sort_keys=True, separators=(",", ":"))
+        """A hash of the validated profile (not escaped), stable across formatting and key order."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 _PATTERN_MESSAGES = {
     _EMAIL: "expected an email address such as legal@example.com",
-    _URL: "expected a web address starting with https:// or http://",
+    _URL: "expected a web address starting with https:// or http://, without spaces, quotes or <>",
+}
+_TYPE_MESSAGES = {
+    "int_type": "expected an integer (a whole number such as 30)",
+    "bool_type": "expected true or false",
+    "string_type": "expected text",
 }
 
 
@@ -181,6 +285,8 @@ def _validation_error(err: ValidationError, filename: str, lines: dict) -> Profi
             msg = "unknown key (not part of the profile schema; see `clauseguard schema`)"
         elif e["type"] == "missing":
             msg = "required key is missing"
+        elif e["type"] in _TYPE_MESSAGES:
+            msg = f"{_TYPE_MESSAGES[e['type']]}, not {e['input']!r}"
         elif e["type"] == "string_pattern_mismatch":
             msg = _PATTERN_MESSAGES.get(e.get("ctx", {}).get("pattern", ""), msg) + f", not {e['input']!r}"
         messages.append(f"{filename}:{line or '?'}: {format_loc(loc)}: {msg}")

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +17,9 @@ import pytest
 from hypothesis import given, settings
 
 from clauseguard.errors import UserError
-from clauseguard.generator.document import NOTICE
+from clauseguard.generator.document import NOTICE, RenderedClause, RenderedSection
 from clauseguard.generator.docx import SOURCES_STYLE, Block, Span, parse_blocks, parse_inline, to_docx
+from clauseguard.generator.profile import escape_markdown
 from tests.strategies import rendered_documents, sample_document
 
 
@@ -141,6 +143,8 @@ def test_parse_blocks(markdown: str, expected: list[Block]) -> None:
         ("snake_case_name", [Span("snake_case_name")]),
         ("2 * 3 * 4", [Span("2 * 3 * 4")]),
         (r"\*lit\*", [Span("*lit*")]),
+        (r"\*Acme\* Assist\_ \<b\> \&amp; \~x\~ \[a\](b) 2\. \#", [Span("*Acme* Assist_ <b> &amp; ~x~ [a](b) 2. #")]),
+        (r"a \\ b \= \| \{\}", [Span(r"a \ b = | {}")]),
         ("`a*b`", [Span("a*b", code=True)]),
         ("[site](https://x.example)", [Span("site (https://x.example)")]),
         ("[above](#clause-x)", [Span("above")]),
@@ -176,3 +180,33 @@ def test_bytes_do_not_depend_on_the_process(data: bytes) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root)
     assert result.returncode == 0, result.stderr
     assert result.stdout == hashlib.sha256(data).hexdigest()
+
+
+def test_escaped_profile_values_stay_literal() -> None:
+    """A name like ``*Acme*`` is not italic, an address line ``2. Floor`` is not a numbered list item."""
+    name = escape_markdown("*Acme* Assist_")
+    clause = RenderedClause("1.1", "core/contact", "Contact", "1.0.0",
+                            f"{name} is at {escape_markdown('Acme Ltd, 2. Floor, Dublin')}.\n\n"
+                            f"{escape_markdown('2. Floor')}", ())
+    doc = replace(sample_document(), product_name=name,
+                  sections=(RenderedSection("1", "contact", "Contact", (clause,)),))
+    word = docx.Document(io.BytesIO(to_docx(doc)))
+    texts = [p.text for p in word.paragraphs]
+    assert "*Acme* Assist_ is at Acme Ltd, 2. Floor, Dublin." in texts
+    assert "2. Floor" in texts
+    assert not [r.text for p in word.paragraphs for r in p.runs if r.italic and "Acme" in r.text]
+    assert not [p.text for p in word.paragraphs if _numbered(p) is not None]
+    assert texts[1].startswith("*Acme* Assist_ — ")
+    assert word.core_properties.subject == "*Acme* Assist_"
+
+
+def test_control_characters_are_dropped_not_a_crash() -> None:
+    """The profile refuses them; a document built another way still exports (lxml refuses them)."""
+    clause = RenderedClause("1.1", "core/x", "Ti\x0btle", "1.0.0", "Acme\x0bAssist \x00**bold\x1f**", ("src\x0c",))
+    doc = replace(sample_document(), product_name="Acme\x0bAssist", operator_name="Op\x08",
+                  preamble="Pre\x0bamble", sections=(RenderedSection("1", "s", "Sec\x0btion", (clause,)),))
+    word = docx.Document(io.BytesIO(to_docx(doc)))
+    texts = [p.text for p in word.paragraphs]
+    assert "AcmeAssist bold" in texts
+    assert {"1.1 Title", "1 Section", "Preamble", "Sources: src"} <= set(texts)
+    assert texts[1].startswith("AcmeAssist — Op · ")

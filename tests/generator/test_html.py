@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 
+from clauseguard.generator.build import render_outputs
 from clauseguard.generator.html import anchor, markdown_to_html, to_html
+from clauseguard.generator.profile import escape_markdown, parse_profile
 from tests.strategies import rendered_documents, sample_document
 
 _VOID = {"meta", "br", "hr", "img", "link", "input"}
@@ -126,6 +131,13 @@ def test_page_is_standalone(page: str) -> None:
         ("![pic](https://evil.example/p.png)", "<p>![pic](https://evil.example/p.png)</p>"),
         ("<div>block</div>", "<p>&lt;div&gt;block&lt;/div&gt;</p>"),
         ("- a\n- b\n\n1. one", "<ul>\n<li>a</li>\n<li>b</li>\n</ul>\n<ol>\n<li>one</li>\n</ol>"),
+        # escaped profile values (escape_markdown) render as their literal characters
+        (r"\*Acme\* Assist\_ \`x\`", "<p>*Acme* Assist_ `x`</p>"),
+        (r"\<script\>alert(1)\</script\>", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"),
+        (r"R\&amp;D \[Pay\](https://evil.example)", "<p>R&amp;amp;D [Pay](https://evil.example)</p>"),
+        (r"\~\~s\~\~ a \= b \| c", "<p>~~s~~ a = b | c</p>"),
+        (r"2\. Floor", "<p>2. Floor</p>"),
+        (r"\# Heading", "<p># Heading</p>"),
     ],
 )
 def test_markdown_is_converted_safely(markdown: str, expected: str) -> None:
@@ -154,3 +166,51 @@ def test_any_document_gives_balanced_deterministic_html(doc) -> None:  # type: i
     text = "".join(parsed.text)
     assert doc.title in text
     assert all(c.title in text for s in doc.sections for c in s.clauses)
+
+
+def test_escaped_names_are_shown_as_written_in_title_and_byline() -> None:
+    doc = replace(sample_document(), product_name=escape_markdown("*Acme* <b>"),
+                  operator_name=escape_markdown("R&D_Ltd"))
+    page = to_html(doc)
+    assert "<title>Terms of Use — *Acme* &lt;b&gt;</title>" in page
+    assert '<p class="byline">*Acme* &lt;b&gt; — R&amp;D_Ltd · Effective 2026-12-01</p>' in page
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "chat-assistant" / "profile.yaml"
+HOSTILE = {
+    "  legal_name: Acme Assist Ltd": '  legal_name: "R&D <script>alert(1)</script> Ltd"',
+    "  address: 1 Example Street, Dublin D02 X000, Ireland":
+        '  address: "1 Example St\\n\\n# 99 Injected heading\\n\\n[Pay here](https://evil.example)\\n2. Floor"',
+    "  name: Acme Assist": '  name: "*Acme* Assist_ &amp; <img src=x> **Bold**"',
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_outputs() -> dict[str, bytes]:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for old, new in HOSTILE.items():
+        assert old in text
+        text = text.replace(old, new)
+    return render_outputs(parse_profile(text), formats=("md", "html"))
+
+
+def test_profile_values_add_no_markup_to_html(hostile_outputs: dict[str, bytes]) -> None:
+    pages = {k: v.decode() for k, v in hostile_outputs.items() if k.endswith(".html")}
+    assert pages
+    for name, page in pages.items():
+        parsed = _parse(page)
+        assert not {"em", "script", "img"} & set(parsed.tags), name
+        assert "https://evil.example" not in parsed.hrefs, name
+        assert not re.search(r"<h[1-6][^>]*>(<[^>]*>)*[^<]*Injected", page), name
+    text = "".join(_parse(pages["documents/terms-of-use.html"]).text)
+    assert "*Acme* Assist_ &amp; <img src=x> **Bold**" in text
+    assert "1 Example St, # 99 Injected heading, [Pay here](https://evil.example), 2. Floor" in text
+
+
+def test_profile_values_are_escaped_in_markdown(hostile_outputs: dict[str, bytes]) -> None:
+    docs = [v.decode() for k, v in hostile_outputs.items() if k.endswith(".md")]
+    assert docs
+    for doc in docs:
+        assert not re.search(r"(?<!\\)<(script|img)", doc)
+        assert "\n# 99" not in doc and "\n2. Floor" not in doc
+    assert any(r"\*Acme\* Assist\_ \&amp; \<img src=x\> \*\*Bold\*\*" in doc for doc in docs)

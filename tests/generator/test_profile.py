@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,13 @@ import yaml
 from hypothesis import given, settings
 
 from clauseguard.errors import ProfileError
-from clauseguard.generator.profile import Profile, load_profile, parse_profile
+from clauseguard.generator.profile import (
+    Profile,
+    escape_markdown,
+    load_profile,
+    parse_profile,
+    unescape_markdown,
+)
 from tests.strategies import profiles
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
@@ -29,7 +37,12 @@ def _marked_line(path: Path) -> int | None:
     ("fixture", "key_path", "message"),
     [
         ("unknown-key.yaml", "product.colour", "unknown key"),
-        ("wrong-type.yaml", "audience.minimum_age", "valid integer"),
+        ("wrong-type.yaml", "audience.minimum_age", "expected an integer"),
+        ("age-is-boolean.yaml", "audience.minimum_age", "expected an integer (a whole number such as 30), not True"),
+        ("days-is-boolean.yaml", "data.ip_retention_days", "expected an integer"),
+        ("flag-is-text.yaml", "user_content.uploads", "expected true or false, not 'yes'"),
+        ("control-character.yaml", "operator.legal_name", "contains a control character U+000B"),
+        ("multi-line-name.yaml", "product.name", "must be on one line"),
         ("missing-required.yaml", "product.governing_law", "required key is missing"),
         ("missing-jurisdictions.yaml", "jurisdictions", "required key is missing"),
         ("invalid-yaml.yaml", None, "invalid YAML"),
@@ -166,3 +179,87 @@ def test_structural_check_catches_an_unknown_key() -> None:
         ".product.colour",
         ".models[0].nam",
     ]
+
+
+# --- values are text, not Markdown ---------------------------------------------------------------
+
+
+def _example_text(**operator: str) -> str:
+    data = yaml.safe_load(EXAMPLES[0].read_text(encoding="utf-8"))
+    data["operator"].update(operator)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("Acme Assist Ltd", "Acme Assist Ltd"),
+        ("legal@acme-assist.example", "legal@acme-assist.example"),
+        ("*Acme* Assist_", r"\*Acme\* Assist\_"),
+        ("R&D <script>x</script>", r"R&D \<script\>x\</script\>"),
+        ("[Pay](https://evil.example)", r"\[Pay\](https://evil.example)"),
+        ("&amp; `code` ~~s~~", r"\&amp; \`code\` \~\~s\~\~"),
+        ("2. Floor", r"2\. Floor"),
+        ("10) Floor", r"10\) Floor"),
+        ("# Heading", r"\# Heading"),
+        ("- item", r"\- item"),
+        ("a\\b", "a\\\\b"),
+    ],
+)
+def test_escape_markdown(text: str, escaped: str) -> None:
+    assert escape_markdown(text) == escaped
+    assert unescape_markdown(escaped) == text
+
+
+def test_context_escapes_free_text_but_not_ids() -> None:
+    text = _example_text(legal_name="*Acme* <b>", contact_email="first_last@acme.example")
+    context = parse_profile(text).context()
+    assert context["operator"]["legal_name"] == r"\*Acme\* \<b\>"
+    assert context["operator"]["contact_email"] == r"first\_last@acme.example"
+    assert context["models"][0]["license"] == "llama3.1"
+    assert context["product"]["effective_date"] == "2026-12-01"
+
+
+def test_hash_is_of_the_values_not_their_escaped_form() -> None:
+    profile = parse_profile(_example_text(legal_name="*Acme*"))
+    canonical = json.dumps(profile.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    assert profile.sha256() == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("address", "joined"),
+    [
+        ("Acme Ltd\n2. Floor, 1 Example Street\nDublin\n", "Acme Ltd, 2. Floor, 1 Example Street, Dublin"),
+        ("1 Example St,\n\nDublin", "1 Example St, Dublin"),
+        ("1 Example St, Dublin", "1 Example St, Dublin"),
+    ],
+)
+def test_a_multi_line_address_becomes_one_line(address: str, joined: str) -> None:
+    assert parse_profile(_example_text(address=address)).operator.address == joined
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x0b", "\x0c", "\r", "\x1b", "\x7f", "\x9f"])
+def test_control_characters_are_refused(char: str) -> None:
+    with pytest.raises(ProfileError, match=rf"operator\.address: contains a control character U\+{ord(char):04X}"):
+        parse_profile(_example_text(address=f"1 Example{char}Street"))
+
+
+def test_tabs_are_allowed() -> None:
+    assert parse_profile(_example_text(legal_name="Acme\tLtd")).operator.legal_name == "Acme\tLtd"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("minimum_age", True, "expected an integer"),
+        ("minimum_age", "16", "expected an integer"),
+        ("minimum_age", 16.0, "expected an integer"),
+        ("consumer", "yes", "expected true or false"),
+        ("consumer", 1, "expected true or false"),
+    ],
+)
+def test_numbers_and_flags_are_not_converted(key: str, value: object, message: str) -> None:
+    data = yaml.safe_load(EXAMPLES[0].read_text(encoding="utf-8"))
+    data["audience"][key] = value
+    with pytest.raises(ProfileError, match=rf"profile\.yaml:\d+: audience\.{key}: {message}"):
+        parse_profile(yaml.safe_dump(data))
