@@ -60,7 +60,8 @@ def build(profile: Profile, library: Library, formats: tuple[str, ...] = FORMATS
     context = profile.context()
     selection = select(library, {**context, **base_globals(library)})
     numbering = number(library, selection)
-    guards = merge_guards(library, selection.selected, numbering, context)
+    # Guard parameters are plain text a user is shown (a notice), not Markdown: the values as written.
+    guards = merge_guards(library, selection.selected, numbering, profile.context(markdown=False))
     stamp = make_stamp(context, profile.sha256())
     documents = render_documents(library, selection, numbering, context, stamp, in_use(guards))
     paths = {d.id: [f"documents/{d.id}.{fmt}" for fmt in formats] for d in documents}

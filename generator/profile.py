@@ -248,13 +248,15 @@ class Profile(_Model):
             raise ValueError(f"listed twice: {dupes}")
         return v
 
-    def context(self) -> dict[str, Any]:
+    def context(self, *, markdown: bool = True) -> dict[str, Any]:
         """The profile as plain data for templates and ``applies_when`` expressions.
 
         Clause bodies are Markdown, so every free-text value (names, addresses, e-mails, URLs) comes
         Markdown-escaped (:func:`escape_markdown`); ids, dates, numbers and flags come as they are.
+        ``markdown=False``: the values as written, for plain text (guard parameters shown to users).
         """
-        return _escaped(self.model_dump(mode="json"))
+        data = self.model_dump(mode="json")
+        return _escaped(data) if markdown else data
 
     def sha256(self) -> str:
         """A hash of the validated profile (not escaped), stable across formatting and key order."""

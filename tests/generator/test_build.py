@@ -245,3 +245,14 @@ def test_builtin_library_renders_every_example_profile(tmp_path: Path) -> None:
         files = generate(path, tmp_path / path.parent.name, formats=("md",))
         assert "documents/terms-of-use.md" in files
         _guards(files)
+
+
+def test_guard_parameters_carry_profile_values_as_written(profile, fixture_library) -> None:
+    """Documents are Markdown (a name is escaped there); a guard's notice is plain text a user is shown."""
+    chat = profile("chat")
+    odd = chat.model_copy(update={"product": chat.product.model_copy(update={"name": "Acme_Assist [beta]"})})
+    files = render_outputs(odd, library=fixture_library, formats=("md",))
+    notices = [g["params"]["notice"] for g in yaml.safe_load(files["guards.yaml"])["guards"]
+               if g["type"] == "ai_disclosure"]
+    assert notices == ["You are talking to Acme_Assist [beta], an AI system."]
+    assert b"Acme\\_Assist \\[beta\\]" in b"".join(v for k, v in files.items() if k.endswith(".md"))
