@@ -357,8 +357,7 @@ class _ChatGuard:
         self.raise_on_block = raise_on_block
         self.input = pipeline
         # The history was counted when it was sent: its content is checked again, its rate is not.
-        self.earlier = Pipeline([g for g in pipeline.guards if g.spec.type != "rate_limit"],
-                                sink=pipeline.sink, max_chars=pipeline.max_chars)
+        self.earlier = pipeline.without("rate_limit")
         self.output = Pipeline([g for g in pipeline.guards if g.spec.stage is Stage.OUTPUT],
                                sink=pipeline.sink, max_chars=pipeline.max_chars)
         self.notices = [g.params.notice for g in self.output.guards

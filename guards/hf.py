@@ -63,8 +63,7 @@ class GuardedTextGeneration:
         self.hf_pipeline = hf_pipeline
         self.guards = guard_pipeline
         self.raise_on_block = raise_on_block
-        self._history_guards = Pipeline([g for g in guard_pipeline.guards if g.spec.type != "rate_limit"],
-                                        sink=guard_pipeline.sink, max_chars=guard_pipeline.max_chars)
+        self._history_guards = guard_pipeline.without("rate_limit")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.hf_pipeline, name)

@@ -54,6 +54,13 @@ class Pipeline:
         except UserError as err:
             raise locate(err, path) from err
 
+    def without(self, *types: str) -> Pipeline:
+        """The same guards, record sink and size limit, less the guards of ``types``. The integrations
+        check a chat's earlier messages with ``without("rate_limit")``: a request counts once, not once
+        per message it carries, but what each message says is checked again (a client can forge it)."""
+        return Pipeline([g for g in self.guards if g.spec.type not in types], sink=self.sink,
+                        max_chars=self.max_chars)
+
     def stage_guards(self, stage: Stage | str, modality: Modality | str = Modality.TEXT) -> list[Guard]:
         stage, modality = Stage(stage), Modality(modality)
         return [g for g in self.guards if g.spec.stage is stage and g.spec.modality is modality]

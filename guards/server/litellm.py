@@ -33,7 +33,6 @@ from clauseguard.guards._params import Action, Modality, Stage
 from clauseguard.guards._runner import GuardFailure
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.decorator import DEFAULT_BLOCK_MESSAGE
-from clauseguard.guards.pipeline import Pipeline
 from clauseguard.guards.server.check import decode_image
 from clauseguard.guards.server.models import UnicodeText, unicode_text
 from clauseguard.guards.server.state import ServerState, get_state, request_context
@@ -111,16 +110,10 @@ def _reason(verdict: Verdict) -> str:
     return "; ".join(dict.fromkeys(messages)) or DEFAULT_BLOCK_MESSAGE
 
 
-def _without_rate_limit(pipeline: Pipeline) -> Pipeline:
-    """The same guards (and record sink) less ``rate_limit``: one call is counted once, not per text."""
-    return Pipeline([g for g in pipeline.guards if g.spec.type != "rate_limit"], sink=pipeline.sink,
-                    max_chars=pipeline.max_chars)
-
-
 def _judge(state: ServerState, body: GuardrailRequest, request: Request) -> GuardrailResponse:
     stage = Stage.INPUT if body.input_type == "request" else Stage.OUTPUT
     user = _user(body.request_data)
-    earlier = _without_rate_limit(state.pipeline)
+    earlier = state.pipeline.without("rate_limit")  # one call counts once, not once per text
     texts: list[str] = []
     for i, text in enumerate(body.texts):
         rid = f"{body.litellm_call_id}.{i}" if body.litellm_call_id else None

@@ -207,3 +207,14 @@ def test_image_guards_chain_and_the_text_size_limit_does_not_apply_to_images() -
     assert verdict.allowed and read_marks(verdict.output)["ai_generated"]
     (record,) = sink.records
     assert record["modality"] == "image" and len(record["image"]["sha256"]) == 64
+
+
+def test_without_keeps_the_rest_the_sink_and_the_size_limit() -> None:
+    sink = MemorySink()
+    pipeline = Pipeline([GuardSpec(id="rl", type="rate_limit", stage="input"),
+                         GuardSpec(id="kw", type="keyword", stage="input", params={"terms": {"S9": ["detonator"]}})],
+                        sink=sink, max_chars=100)
+    rest = pipeline.without("rate_limit")
+    assert [g.id for g in rest.guards] == ["kw"] and rest.guards[0] is pipeline.guards[1]
+    assert (rest.sink, rest.max_chars) == (sink, 100)
+    assert not rest.check_input("a detonator").allowed and sink.records
