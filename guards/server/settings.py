@@ -11,13 +11,13 @@ import os
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from clauseguard.guards._forwarded import Network
+
 __all__ = ["ADMIN_TOKEN_ENV", "AUDIT_WAIT_ENV", "GUARDRAIL_KEY_ENV", "ServerSettings"]
 
 ADMIN_TOKEN_ENV = "CLAUSEGUARD_ADMIN_TOKEN"
 GUARDRAIL_KEY_ENV = "CLAUSEGUARD_GUARDRAIL_API_KEY"
 AUDIT_WAIT_ENV = "CLAUSEGUARD_AUDIT_WAIT_FOR_COMMIT"
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ServerSettings(BaseModel):
