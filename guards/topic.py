@@ -97,7 +97,7 @@ class TopicGuard(Guard):
         get_detector()  # load at construction, not on the first request
 
     def check(self, content: str | bytes, context: Context) -> Verdict:
-        if not isinstance(content, str):
+        if not isinstance(content, str) or not content.strip():  # a stream's start checks "": no model pass
             return Verdict.allow(content, self.id)
         scores = detect_topics([content], self.params.topics)[0]
         found = [t for t in self.params.topics if scores[t] >= self.params.threshold]

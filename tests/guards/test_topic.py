@@ -44,6 +44,15 @@ def test_topic_findings(fake_detector: None, ctx: Context, params: dict, text: s
     assert verdict.allowed
 
 
+def test_blank_text_needs_no_model_pass(fake_detector: None, ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream's start checks its final guards on "": a disclaiming topic guard must not run the model."""
+    import clauseguard.guards.topic as mod
+
+    guard = build("topic", stage="output", on_fail="disclaim", params={"topics": ["medical"]})
+    monkeypatch.setattr(mod, "detect_topics", lambda *a, **k: pytest.fail("the model ran on blank text"))
+    assert [guard.check(t, ctx).output for t in ("", "  \n")] == ["", "  \n"]
+
+
 def test_topic_disclaim_appends_default_texts(fake_detector: None, ctx: Context) -> None:
     guard = build("topic", stage="output", on_fail="disclaim", params={"topics": ["financial", "elections"]})
     verdict = guard.check("vote and invest", ctx)
