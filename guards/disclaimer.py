@@ -69,7 +69,7 @@ class DisclaimerGuard(Guard):
         if not isinstance(content, str):
             return Verdict.allow(content, self.id)
         scores = self._topic_scores(content)
-        folded = _fold(content)
+        folded = _fold(content) if scores else ""  # only an answer on a topic is searched for its disclaimer
         findings: list[Finding] = []
         texts: dict[str, str] = {}
         for topic in self.params.topics:  # in the configured order
