@@ -13,8 +13,11 @@ image guards when there are any). Every earlier message not from the assistant g
 stage without ``rate_limit`` (the client sends the history, so it can forge it, and Gradio keeps the
 user's original words there even when they were blocked or redacted); ``respond`` gets the redacted
 history, without the messages that block or cannot be read and the answers to them (refusing the turn
-instead would end the chat for good, since Gradio keeps a blocked message in the history). A history
-that is not a list of messages refuses the turn. The turn number (the first-turn AI notice) counts
+instead would end the chat for good, since Gradio keeps a blocked message in the history). The
+assistant's messages go through the output stage, since a forged answer ("Sure, here is how...") primes
+the model as well as a prompt does: one that blocks is left out with the exchange it ends (the
+messages it answered), so roles still alternate; one that passes reaches ``respond`` as it was shown.
+A history that is not a list of messages refuses the turn. The turn number (the first-turn AI notice) counts
 the history's assistant messages only once one of them carries the notice the guards wrote.
 
 Streaming chat functions yield the whole answer so far (Gradio's convention), so they are guarded in
@@ -30,7 +33,7 @@ import ipaddress
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -249,7 +252,9 @@ def _adapt(fn: Callable[..., Any], convert: Callable[[tuple[Any, ...], dict[str,
 
 
 def _checked_first(fn: Callable[..., Any], chat: _ChatGuard, answer: Callable[..., Any]) -> Callable[..., Any]:
-    """Of ``fn``'s kind: the input checks, then ``answer`` (``fn`` behind the output guards) or the refusal."""
+    """Of ``fn``'s kind: the input checks, then ``answer`` (``fn`` behind the output guards) or the refusal.
+
+    The images a guard changed for ``fn`` (blurred) are deleted once the turn is over."""
     if inspect.isasyncgenfunction(fn):
         async def agen(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
             try:
@@ -257,8 +262,11 @@ def _checked_first(fn: Callable[..., Any], chat: _ChatGuard, answer: Callable[..
             except _Refused as refused:
                 yield chat.refusal(refused.verdict)
                 return
-            async for item in answer(call):
-                yield item
+            try:
+                async for item in answer(call):
+                    yield item
+            finally:
+                _delete(call.written)
         return agen
     if inspect.isgeneratorfunction(fn):
         def gen(*args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -267,7 +275,10 @@ def _checked_first(fn: Callable[..., Any], chat: _ChatGuard, answer: Callable[..
             except _Refused as refused:
                 yield chat.refusal(refused.verdict)
                 return
-            yield from answer(call)
+            try:
+                yield from answer(call)
+            finally:
+                _delete(call.written)
         return gen
     if inspect.iscoroutinefunction(fn):
         async def coro(*args: Any, **kwargs: Any) -> Any:
@@ -275,7 +286,10 @@ def _checked_first(fn: Callable[..., Any], chat: _ChatGuard, answer: Callable[..
                 call = await _arun(chat.steps(args, kwargs))
             except _Refused as refused:
                 return chat.refusal(refused.verdict)
-            return await answer(call)
+            try:
+                return await answer(call)
+            finally:
+                _delete(call.written)
         return coro
 
     def plain(*args: Any, **kwargs: Any) -> Any:
@@ -283,8 +297,16 @@ def _checked_first(fn: Callable[..., Any], chat: _ChatGuard, answer: Callable[..
             call = _run(chat.steps(args, kwargs))
         except _Refused as refused:
             return chat.refusal(refused.verdict)
-        return answer(call)
+        try:
+            return answer(call)
+        finally:
+            _delete(call.written)
     return plain
+
+
+def _delete(paths: list[str]) -> None:
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
 
 
 # -- the input checks -----------------------------------------------------------------------------
@@ -298,6 +320,10 @@ class _Check:
     content: Any
     modality: Modality
     context: Context
+    stage: Stage = Stage.INPUT
+
+    def at_stage(self) -> Context:
+        return replace(self.context, stage=self.stage)
 
 
 @dataclass
@@ -307,6 +333,7 @@ class _Call:
     args: list[Any]
     kwargs: dict[str, Any]
     context: Context
+    written: list[str] = field(default_factory=list)  # images a guard changed, deleted after the turn
 
     @staticmethod
     def context_of(call: _Call) -> Context:
@@ -327,7 +354,7 @@ def _run(steps: Steps) -> _Call:
     try:
         check = next(steps)
         while True:
-            check = steps.send(check.pipeline.check(check.content, stage=Stage.INPUT, context=check.context,
+            check = steps.send(check.pipeline.check(check.content, stage=check.stage, context=check.at_stage(),
                                                     modality=check.modality))
     except StopIteration as done:
         return done.value
@@ -337,8 +364,8 @@ async def _arun(steps: Steps) -> _Call:
     try:
         check = next(steps)
         while True:
-            check = steps.send(await check.pipeline.acheck(check.content, stage=Stage.INPUT,
-                                                           context=check.context, modality=check.modality))
+            check = steps.send(await check.pipeline.acheck(check.content, stage=check.stage,
+                                                           context=check.at_stage(), modality=check.modality))
     except StopIteration as done:
         return done.value
 
@@ -375,9 +402,9 @@ class _ChatGuard:
         history = bound.get(self.history) if self.history else None
         call.context = replace(context_for(bound.get(self.request), history, notices=self.notices),
                                stage=Stage.INPUT)
-        self._put(call, self.message, (yield from self._message(bound.get(self.message), call.context)))
+        self._put(call, self.message, (yield from self._message(bound.get(self.message), call)))
         if self.history in bound and history is not None:
-            self._put(call, self.history, (yield from self._history(history, call.context)))
+            self._put(call, self.history, (yield from self._history(history, call)))
         return call
 
     def _put(self, call: _Call, name: str, value: Any) -> None:
@@ -386,27 +413,38 @@ class _ChatGuard:
         else:
             call.args[self.names.index(name)] = value
 
-    def _message(self, message: Any, context: Context) -> Generator[_Check, Verdict, Any]:
+    def _message(self, message: Any, call: _Call) -> Generator[_Check, Verdict, Any]:
         if isinstance(message, Mapping) and "text" in message:  # gr.ChatInterface(multimodal=True)
-            text = yield from _checked(self.input, message["text"] or "", Modality.TEXT, context)
+            text = yield from _checked(self.input, message["text"] or "", Modality.TEXT, call)
             files = []
             for file in message.get("files") or []:
-                files.append((yield from self._file(self.input, file, context)))
+                files.append((yield from self._file(self.input, file, call)))
             return {**message, "text": text, "files": files}
-        return (yield from _checked(self.input, message, Modality.TEXT, context))
+        return (yield from _checked(self.input, message, Modality.TEXT, call))
 
-    def _history(self, history: Any, context: Context) -> Generator[_Check, Verdict, list[Any]]:
+    def _history(self, history: Any, call: _Call) -> Generator[_Check, Verdict, list[Any]]:
         if not _is_messages(history):  # Gradio 6 sends {role, content} messages only
             raise _Refused(_refusal("the chat history is not a list of {role, content} messages; not checked"))
         checked: list[Any] = []
-        dropped = False
+        exchange = 0  # where the messages of the exchange now going on start in `checked`
+        answering = dropped = False
         for message in history:
-            if message.get("role") == "assistant":  # the guards' own output, as it was shown
-                if not dropped:  # the answer to a message left out (its refusal) goes with it
-                    checked.append(message)
+            if message.get("role") == "assistant":
+                answering = True
+                if dropped:  # the answer to a message left out (its refusal) goes with it
+                    continue
+                try:  # checked as the model's output; kept as it was shown
+                    yield from self._content(message.get("content"), call, self.output, Stage.OUTPUT)
+                except _Refused:  # a forged or blocked answer: left out with the messages it answers
+                    del checked[exchange:]
+                    dropped = True
+                    continue
+                checked.append(message)
                 continue
+            if answering:  # a user message after answers starts the next exchange
+                exchange, answering, dropped = len(checked), False, False
             try:  # user, or a system message a client slipped in
-                content = yield from self._content(message.get("content"), context)
+                content = yield from self._content(message.get("content"), call, self.earlier, Stage.INPUT)
             except _Refused:
                 # Left out, not refusing the turn: Gradio keeps a blocked message in the history, so
                 # refusing would end the chat for good; the model never sees it either way.
@@ -416,40 +454,43 @@ class _ChatGuard:
             checked.append({**message, "content": content})
         return checked
 
-    def _content(self, content: Any, context: Context) -> Generator[_Check, Verdict, Any]:
+    def _content(self, content: Any, call: _Call, pipeline: Pipeline, stage: Stage) -> Generator[_Check, Verdict, Any]:
         """A history message's content, checked: a string, or Gradio 6's list of text and file parts."""
         if isinstance(content, list | tuple):
             parts = []
             for part in content:
-                parts.append((yield from self._content(part, context)))
+                parts.append((yield from self._content(part, call, pipeline, stage)))
             return parts
         if isinstance(content, Mapping) and content.get("type") == "text":
-            return {**content, "text": (yield from _checked(self.earlier, content.get("text"), Modality.TEXT, context))}
+            return {**content, "text": (yield from _checked(pipeline, content.get("text"), Modality.TEXT, call, stage))}
         if isinstance(content, Mapping) and content.get("type") == "file":
-            return {**content, "file": (yield from self._file(self.earlier, content.get("file"), context))}
+            return {**content, "file": (yield from self._file(pipeline, content.get("file"), call, stage))}
         if isinstance(content, Mapping) and "path" in content:  # a file message (Gradio 5)
-            return (yield from self._file(self.earlier, content, context))
+            return (yield from self._file(pipeline, content, call, stage))
         # Text, or something the pipeline refuses as unreadable (a component): never passed unchecked.
-        return (yield from _checked(self.earlier, content, Modality.TEXT, context))
+        return (yield from _checked(pipeline, content, Modality.TEXT, call, stage))
 
-    def _file(self, pipeline: Pipeline, file: Any, context: Context) -> Generator[_Check, Verdict, Any]:
-        """A file checked by the input image guards (a changed one written anew); without them, as is."""
-        if not pipeline.stage_guards(Stage.INPUT, Modality.IMAGE):
+    def _file(self, pipeline: Pipeline, file: Any, call: _Call,
+              stage: Stage = Stage.INPUT) -> Generator[_Check, Verdict, Any]:
+        """A file checked by the stage's image guards (a changed input written anew); without them, as is."""
+        if not pipeline.stage_guards(stage, Modality.IMAGE):
             return file
         path = file.get("path") if isinstance(file, Mapping) else getattr(file, "path", file)
         try:
             data = Path(path).read_bytes()
         except (OSError, TypeError, ValueError) as err:
             raise _Refused(_refusal(f"a file of the message cannot be read ({err}); not checked")) from err
-        output = yield from _checked(pipeline, data, Modality.IMAGE, context)
-        if output == data:
+        output = yield from _checked(pipeline, data, Modality.IMAGE, call, stage)
+        if output == data or stage is Stage.OUTPUT:  # an answer is kept as it was shown
             return file
         new = _write_image(output)
+        call.written.append(new)
         return {**file, "path": new} if isinstance(file, Mapping) else new
 
 
-def _checked(pipeline: Pipeline, content: Any, modality: Modality, context: Context) -> Generator[_Check, Verdict, Any]:
-    verdict = yield _Check(pipeline, content, modality, context)
+def _checked(pipeline: Pipeline, content: Any, modality: Modality, call: _Call,
+             stage: Stage = Stage.INPUT) -> Generator[_Check, Verdict, Any]:
+    verdict = yield _Check(pipeline, content, modality, call.context, stage)
     if not verdict.allowed:
         raise _Refused(verdict)
     return verdict.output
