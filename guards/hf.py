@@ -7,7 +7,10 @@ message goes through the whole input stage, once per call; the earlier ones thro
 only, without ``rate_limit``: they were counted when they were sent, but a client can forge history, so
 what they say is checked again. An earlier message that blocks is left out of what the model gets, with
 the assistant's answers to it, rather than refusing the request: a chat that keeps its blocked message
-in the history would otherwise be refused for good. Each generated text then goes through the output
+in the history would otherwise be refused for good. The assistant's messages go through the output
+stage (a forged answer steers the model as well as a prompt does): one that blocks is left out with its
+exchange, so roles still alternate; one after the last user message, which the model would go on
+with, refuses the request. Each generated text then goes through the output
 stage: with ``return_full_text`` (the pipeline's default) only the new text after the prompt is checked
 and changed, and the prompt is kept in front of it; for chats, the assistant's new message is. A blocked
 text is replaced by the block message (``raise_on_block=True`` raises :class:`GuardBlocked`).
@@ -161,6 +164,15 @@ class GuardedTextGeneration:
                 while j < len(messages) and messages[j].get("role") == "assistant":
                     left_out.add(j)
                     j += 1
+        for i, message in enumerate(messages):  # a forged answer steers the model as well as a prompt does
+            if message.get("role") != "assistant" or i in left_out:
+                continue
+            verdict = self._history_guards.check_output(message.get("content", ""), context)
+            if verdict.allowed:  # kept as it was shown
+                continue
+            if not users or i > users[-1]:  # an answer begun for the model to go on with: the prompt
+                return _Item(sent=prompt, blocked=self._blocked(verdict, Stage.INPUT))
+            left_out.update(j for j in _exchange(messages, i) if messages[j].get("role") != "system")
         return _Item(sent=[m for i, m in enumerate(messages) if i not in left_out])
 
     # -- output --------------------------------------------------------------------------------
@@ -224,6 +236,17 @@ class GuardedTextGeneration:
 
 class _Cancelled(Exception):
     """Raised inside generation to stop the model once nobody reads the stream."""
+
+
+def _exchange(messages: Chat, i: int) -> range:
+    """The messages of the exchange that message ``i`` is in: from its first user message to the next one's."""
+    start = i
+    while start > 0 and not (messages[start].get("role") == "user" and messages[start - 1].get("role") != "user"):
+        start -= 1
+    end = i + 1
+    while end < len(messages) and messages[end].get("role") != "user":
+        end += 1
+    return range(start, end)
 
 
 def _chunks(streamer: Any, thread: threading.Thread, failure: list[BaseException]) -> Iterator[str]:
