@@ -138,7 +138,7 @@ def _decode(data: bytes, *, max_pixels: int, max_frames: int, first_frame_only: 
         raise ImageLoadError(f"animated image too large to check ({n_frames} frames of {width}x{height} = "
                              f"{width * height * n_frames} pixels > {MAX_TOTAL_PIXELS})")
     try:
-        frames, on_black = _frames(image, n_frames)
+        frames, on_black = _frames(image, n_frames, max_pixels)
     except ImageLoadError:
         raise
     except Exception as err:  # truncated data, bad chunk, bomb, ...: cannot be checked
@@ -147,11 +147,19 @@ def _decode(data: bytes, *, max_pixels: int, max_frames: int, first_frame_only: 
                        frames=frames, on_black=on_black)
 
 
-def _frames(image: Image.Image, n_frames: int) -> tuple[tuple[Image.Image, ...], tuple[Image.Image, ...]]:
-    """Each frame in RGB on white, and on black too when the image has transparency."""
-    out, on_black, transparent = [], [], False
+def _frames(image: Image.Image, n_frames: int,
+            max_pixels: int) -> tuple[tuple[Image.Image, ...], tuple[Image.Image, ...]]:
+    """Each frame in RGB on white, and on black too when the image has transparency. A frame may be
+    larger than the first (a TIFF page, a GIF frame past the logical screen): each is held to the
+    limits before it is decoded."""
+    out, on_black, transparent, total = [], [], False, 0
     for index in range(n_frames):
         image.seek(index)
+        width, height = image.size
+        total += width * height
+        if width * height > max_pixels or total > MAX_TOTAL_PIXELS:
+            raise ImageLoadError(f"image too large to check (frame {index + 1} is {width}x{height}, "
+                                 f"{total} pixels in all); possibly a decompression bomb")
         image.load()
         out.append(to_rgb(image))
         if has_transparency(image):

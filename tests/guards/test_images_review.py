@@ -1,0 +1,47 @@
+"""Review findings on the image guards: each test failed before its fix."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+Image = pytest.importorskip("PIL.Image")
+
+from clauseguard.guards._images import ImageLoadError, load_image  # noqa: E402
+
+
+def _pages(fmt: str, sizes: list[tuple[int, int]]) -> bytes:
+    """A multi-frame file whose frames have the given sizes (the first sets the size Pillow reports)."""
+    if fmt == "TIFF":
+        pages = [Image.new("L", size, 0) for size in sizes]
+        buffer = io.BytesIO()
+        pages[0].save(buffer, format="TIFF", save_all=True, append_images=pages[1:])
+        return buffer.getvalue()
+    gifs = []  # GIF: the first one's header (logical screen), then each one's image block
+    for size in sizes:
+        buffer = io.BytesIO()
+        Image.new("P", size, 0).save(buffer, format="GIF")
+        gifs.append(buffer.getvalue())
+    head = gifs[0][:gifs[0].index(b"\x2c")]
+    return head + b"".join(gif[gif.index(b"\x2c"):-1] for gif in gifs) + b"\x3b"
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF"])
+def test_a_later_frame_larger_than_the_first_is_held_to_the_pixel_limit(fmt) -> None:
+    """Only the first frame's size was checked: a 60 KB GIF or TIFF with a 9000x9000 second frame was
+    decoded (81 MP, 1 GB of memory) though the limit is 40 MP."""
+    data = _pages(fmt, [(1, 1), (30, 30)])
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.size == (1, 1) and image.n_frames == 2
+    assert len(load_image(data).frames) == 2
+    with pytest.raises(ImageLoadError, match="too large to check"):
+        load_image(data, max_pixels=400)
+
+
+def test_later_frames_larger_than_the_first_count_in_the_total(monkeypatch) -> None:
+    import clauseguard.guards._images as images
+
+    monkeypatch.setattr(images, "MAX_TOTAL_PIXELS", 1000)
+    with pytest.raises(ImageLoadError, match="too large to check"):
+        load_image(_pages("TIFF", [(1, 1), (30, 30), (30, 30)]))
