@@ -1,11 +1,11 @@
 """Safe image loading for the image guards: bounded, fail-closed, every frame, every mode to RGB.
 
-An image guard must judge what a viewer would see, so every frame of an animation is decoded and every
-pixel mode is turned into the RGB a browser would show (transparency composited on white, 16-bit and
-float greyscale rescaled, CMYK converted). Whatever cannot be decoded within the limits — corrupt or
-truncated files, decompression bombs, animations with too many frames — raises :class:`ImageLoadError`,
-which the guards turn into a block with a finding saying why: an image nobody could check is never
-released.
+An image guard must judge what a viewer would see, so every frame of an animation is decoded, turned as
+its Exif Orientation says, and every pixel mode is turned into the RGB a browser would show
+(transparency composited on white, 16-bit and float greyscale rescaled, CMYK converted). Whatever
+cannot be decoded within the limits — corrupt or truncated files, decompression bombs, animations with
+too many frames — raises :class:`ImageLoadError`, which the guards turn into a block with a finding
+saying why: an image nobody could check is never released.
 
 What is recorded about an image is :func:`describe` — hashes and sizes, never pixels.
 """
@@ -63,7 +63,8 @@ class LoadedImage:
     """A decoded image: its encoded bytes, what it is, and each frame as RGB.
 
     ``data`` is the encoded image (PNG bytes when the caller gave a PIL image); ``frames`` are the
-    frames as a viewer sees them, in RGB, transparency on white. ``on_black`` holds the same frames on
+    frames as a viewer sees them, in RGB, transparency on white, turned as the Exif Orientation says
+    (``size`` is the file's, as stored). ``on_black`` holds the same frames on
     black when the image has transparency (empty otherwise): a picture drawn in the alpha channel of
     a white image is blank on white and plain on a dark page, so a judge of content scores both.
     """
@@ -153,6 +154,7 @@ def _frames(image: Image.Image, n_frames: int,
     larger than the first (a TIFF page, a GIF frame past the logical screen): each is held to the
     limits before it is decoded."""
     out, on_black, transparent, total = [], [], False, 0
+    turn = _orientation(image)
     for index in range(n_frames):
         image.seek(index)
         width, height = image.size
@@ -161,13 +163,26 @@ def _frames(image: Image.Image, n_frames: int,
             raise ImageLoadError(f"image too large to check (frame {index + 1} is {width}x{height}, "
                                  f"{total} pixels in all); possibly a decompression bomb")
         image.load()
-        out.append(to_rgb(image))
+        out.append(_turned(to_rgb(image), turn))
         if has_transparency(image):
             transparent = True
-            on_black.append(to_rgb(image, background=(0, 0, 0)))
+            on_black.append(_turned(to_rgb(image, background=(0, 0, 0)), turn))
         else:  # an opaque frame looks the same on any page
             on_black.append(out[-1])
     return tuple(out), tuple(on_black) if transparent else ()
+
+
+def _orientation(image: Image.Image) -> Image.Transpose | None:
+    """How to turn the pixels to show them as a viewer does (Exif Orientation 2-8), or None."""
+    from PIL import Image
+
+    return {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}.get(image.getexif().get(0x0112, 1))
+
+
+def _turned(frame: Image.Image, turn: Image.Transpose | None) -> Image.Image:
+    return frame if turn is None else frame.transpose(turn)
 
 
 def has_transparency(image: Image.Image) -> bool:

@@ -45,3 +45,21 @@ def test_later_frames_larger_than_the_first_count_in_the_total(monkeypatch) -> N
     monkeypatch.setattr(images, "MAX_TOTAL_PIXELS", 1000)
     with pytest.raises(ImageLoadError, match="too large to check"):
         load_image(_pages("TIFF", [(1, 1), (30, 30), (30, 30)]))
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_frames_are_judged_turned_as_a_viewer_shows_them(orientation) -> None:
+    """A photo stored sideways (Exif Orientation) is shown turned by every browser; the guards judged it
+    as stored, so a picture could be stored upside down to be judged in an orientation nobody sees."""
+    from PIL import ImageOps
+
+    image = Image.new("RGB", (60, 40), (240, 240, 240))
+    image.paste((10, 10, 10), (0, 0, 20, 10))  # a dark block in the stored top-left corner
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", exif=exif)
+    shown = ImageOps.exif_transpose(Image.open(io.BytesIO(buffer.getvalue()))).convert("RGB")
+    loaded = load_image(buffer.getvalue())
+    assert loaded.frames[0].size == shown.size and loaded.frames[0].tobytes() == shown.tobytes()
+    assert loaded.size == (60, 40)  # the file's own size, as stored
