@@ -212,6 +212,10 @@ def _progress(total: int) -> AbstractContextManager[Callable[[], None]]:
 def eval_command(guards_path: Path, data_path: Path, stage: str | None, report_dir: Path | None,
                  limit: int | None, by: str | None = None) -> None:
     """Measure guards on labelled data: AUROC, precision, recall, F1, latency."""
+    if report_dir is not None:  # before the run, which may take hours, not after it
+        from clauseguard.guards.eval_report import check_report_dir
+
+        check_report_dir(report_dir)
     pipeline = Pipeline.from_yaml(guards_path)
     items = read_items(data_path, limit, by)
     chosen = choose_stage(pipeline, items, None if stage is None else Stage(stage), where=str(guards_path))

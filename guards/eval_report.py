@@ -2,7 +2,9 @@
 
 matplotlib is imported only here and only when a report is asked for (Agg backend: no display needed).
 The folder is written whole or not at all: everything goes to a temporary sibling folder that is then
-renamed into place, so a crash never leaves a half-written report next to a good summary.
+renamed into place, so a crash never leaves a half-written report next to a good summary. Only a new
+folder, an empty one or an older report (nothing but the report's own files) is replaced: a folder
+holding anything else (the data file, the folder the user is in) is refused, never deleted.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from clauseguard._atomic import staged_folder
 from clauseguard.errors import UserError
 from clauseguard.guards.eval import Observation, category_view, pr_points, roc_points
 
-__all__ = ["PR_PNG", "ROC_PNG", "SUMMARY_MD", "render_summary", "write_report"]
+__all__ = ["PR_PNG", "REPORT_FILES", "ROC_PNG", "SUMMARY_MD", "check_report_dir", "render_summary", "write_report"]
 
 ROC_PNG = "roc.png"
 PR_PNG = "precision_recall.png"
 SUMMARY_MD = "summary.md"
+REPORT_FILES = frozenset({ROC_PNG, PR_PNG, SUMMARY_MD})
 
 _COLUMNS = ("n", "positives", "auroc", "precision", "recall", "f1", "false_positive_rate")
 
@@ -94,12 +97,33 @@ def render_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_report(report_dir: Path, summary: dict[str, Any], observations: Sequence[Observation]) -> None:
-    """Write roc.png, precision_recall.png and summary.md into ``report_dir`` atomically."""
-    plt = _pyplot()
+def check_report_dir(report_dir: Path) -> None:
+    """Raise :class:`UserError` unless a report can be drawn (matplotlib) and ``report_dir`` may be
+    (re)placed by one: a file, a folder holding anything but an older report's files, or the working
+    folder is refused, so the rename that puts a report in place never deletes what the user keeps there."""
+    _pyplot()
     report_dir = Path(report_dir).absolute()
     if report_dir.exists() and not report_dir.is_dir():
         raise UserError("the report path exists and is not a folder", where=str(report_dir))
+    if report_dir.is_dir():
+        if report_dir.resolve() == Path.cwd().resolve():
+            raise UserError("the report would replace the folder you are in: give a new folder", where=str(report_dir))
+        try:
+            foreign = sorted(p.name for p in report_dir.iterdir() if p.name not in REPORT_FILES)
+        except OSError as err:
+            raise UserError(f"cannot read the report folder: {err.strerror or err}", where=str(report_dir)) from err
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise UserError(f"the report folder holds other files ({shown}), which writing the report would "
+                            "delete: give a new or empty folder, or one holding only an older report",
+                            where=str(report_dir))
+
+
+def write_report(report_dir: Path, summary: dict[str, Any], observations: Sequence[Observation]) -> None:
+    """Write roc.png, precision_recall.png and summary.md into ``report_dir`` atomically."""
+    check_report_dir(report_dir)
+    plt = _pyplot()
+    report_dir = Path(report_dir).absolute()
     try:
         with staged_folder(report_dir) as staging:
             curves = _curves(observations, list(summary.get("per_category", {})))

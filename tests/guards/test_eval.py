@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 from guard_helpers import FIXTURES
 
+from clauseguard.cli import main
 from clauseguard.errors import UserError
 from clauseguard.guards import Action, Finding, Verdict
 from clauseguard.guards.eval import (
@@ -377,10 +378,38 @@ def test_report_lists_groups(tmp_path: Path) -> None:
 def test_report_replaces_an_old_report_whole(tmp_path: Path) -> None:
     report = tmp_path / "report"
     report.mkdir()
-    (report / "stale.txt").write_text("old")
+    (report / "summary.md").write_text("old")
+    (report / "roc.png").write_text("old")
     _run("--data", str(DATA), "--report", str(report))
-    assert not (report / "stale.txt").exists() and (report / "summary.md").exists()
+    assert sorted(p.name for p in report.iterdir()) == ["precision_recall.png", "roc.png", "summary.md"]
+    assert (report / "summary.md").read_text().startswith("# Guard evaluation")
     assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+def test_report_never_replaces_a_folder_holding_other_files(tmp_path: Path) -> None:
+    """--report on the data's own folder used to delete the data: it is refused before any guard runs."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    data = folder / "data.jsonl"
+    data.write_bytes(DATA.read_bytes())
+    (folder / "notes.txt").write_text("keep")
+    args = ["eval", "--guards", str(GUARDS), "--data", str(data), "--report", str(folder)]
+    assert main(args) == 2
+    result = CliRunner().invoke(eval_command, args[1:])
+    assert isinstance(result.exception, UserError) and result.stdout == ""
+    assert "holds other files (data.jsonl, notes.txt)" in str(result.exception)
+    assert str(folder) in str(result.exception)
+    assert sorted(p.name for p in folder.iterdir()) == ["data.jsonl", "notes.txt"]
+    assert data.read_bytes() == DATA.read_bytes() and [p.name for p in tmp_path.iterdir()] == ["mine"]
+
+
+def test_report_never_replaces_the_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(DATA), "--report", "."])
+    assert isinstance(result.exception, UserError) and "folder you are in" in str(result.exception)
+    assert work.is_dir() and list(work.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["work"]
 
 
 def test_report_on_a_file_is_refused(tmp_path: Path) -> None:
