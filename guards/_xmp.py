@@ -7,8 +7,9 @@ guidance read. An existing packet is kept and the property added to it, so the p
 or tool's metadata survive.
 
 XMP comes from untrusted files, so parsing refuses any DOCTYPE (and with it every entity
-declaration, the billion-laughs and external-entity attacks) before expat sees the text, and packets
-over a size limit.
+declaration, the billion-laughs and external-entity attacks) — by a byte pattern before expat sees the
+text, and by the parser itself at the DOCTYPE's start (a UTF-16 packet hides it from the pattern) —
+and packets over a size limit.
 """
 
 from __future__ import annotations
@@ -111,11 +112,18 @@ def _parse(packet: bytes) -> ET.Element:
         raise XmpError(f"XMP packet too large ({len(packet)} > {MAX_PACKET_BYTES} bytes)")
     if _FORBIDDEN.search(packet):
         raise XmpError("XMP packet declares a DOCTYPE or entities; refused")
-    try:
-        root = ET.fromstring(packet.strip(b"\x00 \t\r\n"))
+    try:  # the pattern above cannot see a DOCTYPE in UTF-16: the parser refuses it too, whatever the encoding
+        root = ET.fromstring(packet.strip(b"\x00 \t\r\n"), parser=ET.XMLParser(target=_NoDoctype()))
     except ET.ParseError as err:
         raise XmpError(f"XMP packet is not well-formed XML: {err}") from err
     return root
+
+
+class _NoDoctype(ET.TreeBuilder):
+    """Builds the tree; the parser calls ``doctype`` at a DOCTYPE's start, before any entity is declared."""
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        raise XmpError("XMP packet declares a DOCTYPE or entities; refused")
 
 
 def _serialise(root: ET.Element) -> bytes:

@@ -63,3 +63,23 @@ def test_frames_are_judged_turned_as_a_viewer_shows_them(orientation) -> None:
     loaded = load_image(buffer.getvalue())
     assert loaded.frames[0].size == shown.size and loaded.frames[0].tobytes() == shown.tobytes()
     assert loaded.size == (60, 40)  # the file's own size, as stored
+
+
+def _utf16_packet(encoding: str, doctype: str, value: str) -> bytes:
+    text = ('<?xml version="1.0" encoding="UTF-16"?>' + doctype +
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
+            f"<Iptc4xmpExt:DigitalSourceType>{value}</Iptc4xmpExt:DigitalSourceType>"
+            "</rdf:Description></rdf:RDF></x:xmpmeta>")
+    return (b"\xfe\xff" if encoding == "utf-16-be" else b"") + text.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-be", "utf-16"])
+def test_a_doctype_in_a_utf16_xmp_packet_is_refused(encoding) -> None:
+    """The DOCTYPE refusal was a byte pattern: in UTF-16 (which XMP allows and expat reads) it did not
+    match, and the packet's entities were expanded."""
+    from clauseguard.guards import _xmp
+
+    evil = _utf16_packet(encoding, '<!DOCTYPE x [<!ENTITY a "trainedAlgorithmicMedia">]>', "&a;")
+    with pytest.raises(_xmp.XmpError, match="DOCTYPE"):
+        _xmp.read_digital_source_type(evil)
