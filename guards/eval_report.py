@@ -9,6 +9,7 @@ holding anything else (the data file, the folder the user is in) is refused, nev
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,7 @@ def check_report_dir(report_dir: Path) -> None:
     report_dir = Path(report_dir).absolute()
     if report_dir.exists() and not report_dir.is_dir():
         raise UserError("the report path exists and is not a folder", where=str(report_dir))
+    _check_parent(report_dir)
     if report_dir.is_dir():
         if report_dir.resolve() == Path.cwd().resolve():
             raise UserError("the report would replace the folder you are in: give a new folder", where=str(report_dir))
@@ -117,6 +119,15 @@ def check_report_dir(report_dir: Path) -> None:
             raise UserError(f"the report folder holds other files ({shown}), which writing the report would "
                             "delete: give a new or empty folder, or one holding only an older report",
                             where=str(report_dir))
+
+
+def _check_parent(report_dir: Path) -> None:
+    """The nearest existing folder above ``report_dir`` must be a folder the report can be written in."""
+    above = next(p for p in report_dir.parents if p.exists())
+    if not above.is_dir():
+        raise UserError(f"cannot write the report: {str(above)!r} is a file, not a folder", where=str(report_dir))
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write the report: no permission to write in {str(above)!r}", where=str(report_dir))
 
 
 def write_report(report_dir: Path, summary: dict[str, Any], observations: Sequence[Observation]) -> None:

@@ -423,6 +423,24 @@ def test_report_on_a_file_is_refused(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"] and target.read_text() == "not a folder"
 
 
+def test_report_under_a_file_is_refused_before_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It used to fail after every item was checked, with 'File exists', and the run's result was lost."""
+    (tmp_path / "afile").write_text("x")
+    checked: list[str] = []
+    monkeypatch.setattr("clauseguard.guards.eval_cli.evaluate", lambda *a, **k: checked.append("run") or [])
+    result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(DATA), "--report",
+                                               str(tmp_path / "afile" / "sub")])
+    assert isinstance(result.exception, UserError) and checked == []
+    assert f"{tmp_path / 'afile'}' is a file, not a folder" in str(result.exception)
+
+
+def test_report_where_nothing_can_be_written_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("clauseguard.guards.eval_report.os.access", lambda path, mode: Path(path) != tmp_path)
+    with pytest.raises(UserError, match="no permission to write in"):
+        write_report(tmp_path / "r", summarize([]), [])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_report_without_matplotlib_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ModuleNotFoundError
     result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(DATA), "--report",
