@@ -112,8 +112,14 @@ def _parse(packet: bytes) -> ET.Element:
         raise XmpError(f"XMP packet too large ({len(packet)} > {MAX_PACKET_BYTES} bytes)")
     if _FORBIDDEN.search(packet):
         raise XmpError("XMP packet declares a DOCTYPE or entities; refused")
+    text: bytes | str = packet.strip(b"\x00 \t\r\n")
+    if packet[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: a NUL byte is half a character, not padding
+        try:
+            text = packet.decode("utf-16").strip("\x00 \t\r\n")
+        except UnicodeDecodeError as err:
+            raise XmpError(f"XMP packet is not valid UTF-16: {err}") from err
     try:  # the pattern above cannot see a DOCTYPE in UTF-16: the parser refuses it too, whatever the encoding
-        root = ET.fromstring(packet.strip(b"\x00 \t\r\n"), parser=ET.XMLParser(target=_NoDoctype()))
+        root = ET.fromstring(text, parser=ET.XMLParser(target=_NoDoctype()))
     except ET.ParseError as err:
         raise XmpError(f"XMP packet is not well-formed XML: {err}") from err
     return root

@@ -83,3 +83,16 @@ def test_a_doctype_in_a_utf16_xmp_packet_is_refused(encoding) -> None:
     evil = _utf16_packet(encoding, '<!DOCTYPE x [<!ENTITY a "trainedAlgorithmicMedia">]>', "&a;")
     with pytest.raises(_xmp.XmpError, match="DOCTYPE"):
         _xmp.read_digital_source_type(evil)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-be", "utf-16-le"])
+def test_a_utf16_xmp_packet_is_read(encoding) -> None:
+    """Stripping NUL padding cut the last byte of a UTF-16LE packet: it was unreadable, and marking the
+    image replaced it, losing the creator's metadata."""
+    from clauseguard.guards import _xmp
+
+    bom = b"\xfe\xff" if encoding == "utf-16-be" else b"\xff\xfe"
+    plain = bom + _utf16_packet(encoding, "", "trainedAlgorithmicMedia").removeprefix(b"\xfe\xff")
+    assert _xmp.read_digital_source_type(plain + "\n".encode(encoding)) == "trainedAlgorithmicMedia"
+    marked = _xmp.set_digital_source_type(plain, "algorithmicMedia")
+    assert _xmp.read_digital_source_type(marked) == "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"
