@@ -65,10 +65,18 @@ def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes,
         raise UserError(f"cannot read image {str(path)!r}: {err.strerror}", where=f"{where} image") from err
 
 
+def _shown(value: Any) -> str:
+    """``value`` as the data file spells it (JSON: true, null, "1"), cut short when long."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _label(item: dict[str, Any], where: str) -> int:
-    label = item.get("label")
+    if "label" not in item:
+        raise UserError('"label" is missing: give 0 or 1', where=f"{where} label")
+    label = item["label"]
     if isinstance(label, bool) or label not in (0, 1):
-        raise UserError(f'"label" must be 0 or 1, not {label!r}', where=f"{where} label")
+        raise UserError(f'"label" must be the number 0 or 1, not {_shown(label)}', where=f"{where} label")
     return int(label)
 
 
@@ -78,7 +86,7 @@ def _category(item: dict[str, Any], where: str) -> tuple[str | None, str | None]
     if category is None or category == "":
         return None, None
     if not isinstance(category, str):
-        raise UserError(f'"category" must be a string, not {category!r}', where=f"{where} category")
+        raise UserError(f'"category" must be a string, not {_shown(category)}', where=f"{where} category")
     canonical = canonical_category(category)
     return (canonical, None) if canonical is not None else (None, category)
 
