@@ -111,5 +111,5 @@ def purge(url: str, profile: str, audit_days: int | None) -> int:
         result = purge_store(store, profile, audit_days=audit_days)
     click.echo(f"cleared {result.ip_fields_cleared} IP fields, deleted {result.rows_deleted} rows and "
                f"{result.images_deleted} image records, dropped {result.audit_records_dropped} audit records "
-               f"(anchor now seq {result.anchor_seq})")
+               f"(anchor now seq {result.anchor_seq}); recorded as audit record {result.record_seq}")
     return 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from clauseguard.guards.records._types import check_user_key
 from clauseguard.guards.records.models import AuditHead, AuditRecord
@@ -28,6 +28,7 @@ __all__ = [
     "AuditEntry",
     "PreparedRecord",
     "append",
+    "append_in",
     "append_many",
     "canonical_json",
     "prepare",
@@ -137,18 +138,23 @@ def append_many(store: RecordStore, records: Sequence[PreparedRecord | AuditEntr
     prepared = [r if isinstance(r, PreparedRecord) else prepare(r, now) for r in records]
     if not prepared:
         return []
+    with store.transaction(write=True) as conn:
+        return append_in(conn, prepared)
+
+
+def append_in(conn: Connection, prepared: Sequence[PreparedRecord]) -> list[AppendResult]:
+    """Append ``prepared`` in the caller's write transaction on ``conn`` (a purge records itself so)."""
     results: list[AppendResult] = []
     rows: list[dict[str, Any]] = []
     log, head = AuditRecord.__table__, AuditHead.__table__
-    with store.transaction(write=True) as conn:
-        seq, prev = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()).one()
-        for record in prepared:
-            seq += 1
-            row, prev = record.chained(seq, prev)
-            rows.append(row)
-            results.append(AppendResult(seq, prev, row["time"]))
-        conn.execute(log.insert(), rows)
-        conn.execute(update(head).where(head.c.id == 1).values(seq=seq, hash=prev))
+    seq, prev = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()).one()
+    for record in prepared:
+        seq += 1
+        row, prev = record.chained(seq, prev)
+        rows.append(row)
+        results.append(AppendResult(seq, prev, row["time"]))
+    conn.execute(log.insert(), rows)
+    conn.execute(update(head).where(head.c.id == 1).values(seq=seq, hash=prev))
     return results
 
 

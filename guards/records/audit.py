@@ -9,9 +9,11 @@ while others append. Appends are serialised (SQLite ``BEGIN IMMEDIATE``; Postgre
 UPDATE`` on the head row), so the chain never forks; see :mod:`._chain` for appending and :mod:`.writer`
 for group commit (many records per transaction).
 
-Limits: the chain is unkeyed, and triggers only stop honest mistakes and casual edits: someone who can
-write the database can drop them, move the anchor forward and delete everything below it (it looks like
-a purge), or rebuild the whole chain and the head. Keep a copy of the head AND the anchor (``verify``
+Each purge appends a record of its own naming the anchor it left, and :func:`verify` holds the anchor
+to the last one, so an anchor moved by hand shows. Limits: the chain is unkeyed, and triggers only stop
+honest mistakes and casual edits: someone who can write the database can drop them, move the anchor
+forward, delete everything below it and append a purge record of their own (it looks like a purge, at
+a time nobody purged), or rebuild the whole chain and the head. Keep a copy of the head AND the anchor (``verify``
 returns both) outside the database: a later verify must show the same chain extended, and an anchor
 that only moved when you purged.
 """
@@ -67,6 +69,7 @@ __all__ = [
 ]
 
 _FINDING_KEYS = ("guard_id", "category", "score", "span", "clause_ids", "action")
+PURGE = "purge"  # the action of the record each purge appends (see .retention)
 
 
 def _record_dict(row: AuditRecord) -> dict[str, Any]:
@@ -240,12 +243,28 @@ def _check_below_anchor(s: Session, anchor_seq: int, anchor_hash: str) -> tuple[
     return checked, bad
 
 
+def _check_last_purge(s: Session, anchor_seq: int, anchor_hash: str, head_seq: int) -> tuple[int, str] | None:
+    """The anchor must be the one the last purge recorded (stores purged before purges were recorded
+    have no such record, and are not held to it)."""
+    row = s.execute(select(AuditRecord).where(AuditRecord.action == PURGE, AuditRecord.seq > anchor_seq,
+                                              AuditRecord.seq <= head_seq)
+                    .order_by(AuditRecord.seq.desc()).limit(1)).scalar_one_or_none()
+    if row is None:
+        return None
+    facts = (_record_dict(row)["findings"] or [{}])[0]
+    if (facts.get("anchor_seq"), facts.get("anchor_hash")) != (anchor_seq, anchor_hash):
+        return row.seq, (f"the purge anchor is seq {anchor_seq}, but the last purge (record {row.seq}) left it at "
+                         f"seq {facts.get('anchor_seq')}: the anchor was moved without a purge")
+    return None
+
+
 def verify(store: RecordStore) -> VerifyResult:
     """Walk the chain to the head; report the first record that does not hold.
 
     Head, anchor and records are read in one snapshot, and records appended after it are not looked
     at, so verifying a store that is being written to is sound. Records after the purge anchor must
-    chain from the anchor to the head; records still present at or below it must chain up to it.
+    chain from the anchor to the head; records still present at or below it must chain up to it; and
+    the anchor must be the one the last purge record names.
     """
     with _snapshot(store) as s:
         head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
@@ -260,6 +279,8 @@ def verify(store: RecordStore) -> VerifyResult:
             return result(False, below, bad)
         expected, prev, checked, bad = _walk(_rows(s, after_seq=anchor_seq, upto_seq=head_seq),
                                              anchor_seq + 1, anchor_hash)
+        if bad is None:
+            bad = _check_last_purge(s, anchor_seq, anchor_hash, head_seq)
     if bad:
         return result(False, below + checked, bad)
     if (expected - 1, prev) != (head_seq, head_hash):

@@ -9,6 +9,10 @@
   allows deleting only at or below the anchor). The chain is verified before it is cut; a broken
   chain is never purged (that would hide the break).
 - Flagged-image records older than ``data.prompt_retention_days`` are deleted.
+- Each purge then appends its own audit record (action ``purge``, guard ``retention``) in the same
+  transaction: what it cleared, deleted and dropped, its cutoffs, and the anchor it left. So the log
+  shows when data was purged, and :func:`~.audit.verify` checks that the anchor is the one the last
+  purge recorded: an anchor moved by hand, without a purge, breaks the chain's check.
 
 ``guards`` must not import ``generator``: the profile is read as data (a path, a mapping, or any object
 with a ``data`` attribute such as the generator's ``Profile``).
@@ -27,7 +31,8 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from clauseguard.errors import RecordsError, UserError
-from clauseguard.guards.records.audit import verify
+from clauseguard.guards.records._chain import AuditEntry, append_in, prepare
+from clauseguard.guards.records.audit import PURGE, verify
 from clauseguard.guards.records.models import (
     Acceptance,
     AuditHead,
@@ -83,6 +88,7 @@ class PurgeResult:
     audit_records_dropped: int
     images_deleted: int
     anchor_seq: int
+    record_seq: int  # the purge's own audit record
 
 
 def _ip_derived(column: InstrumentedAttribute[Any]) -> Any:
@@ -134,9 +140,20 @@ def purge(store: RecordStore, profile: str | Path | Mapping[str, Any] | Any, *, 
                            "not purging, which would hide the break")
     ip_cutoff = now - timedelta(days=policy.ip_days)
     audit_cutoff = now - timedelta(days=policy.ip_days if audit_days is None else audit_days)
+    image_cutoff = now - timedelta(days=policy.prompt_days)
     with store.session(write=True) as s:
         cleared, deleted = _clear_ip_fields(s, ip_cutoff)
         dropped, anchor = _drop_audit_prefix(s, audit_cutoff)
-        images = s.execute(delete(FlaggedImage).where(
-            FlaggedImage.flagged_at < now - timedelta(days=policy.prompt_days))).rowcount
-    return PurgeResult(cleared, deleted, dropped, images, anchor)
+        images = s.execute(delete(FlaggedImage).where(FlaggedImage.flagged_at < image_cutoff)).rowcount
+        anchor_hash = s.execute(select(AuditHead.anchor_hash).where(AuditHead.id == 1)).scalar_one()
+        facts = {"kind": PURGE, "ip_fields_cleared": cleared, "rows_deleted": deleted,
+                 "audit_records_dropped": dropped, "images_deleted": images, "anchor_seq": anchor,
+                 "anchor_hash": anchor_hash, "ip_cutoff": _iso(ip_cutoff), "audit_cutoff": _iso(audit_cutoff),
+                 "image_cutoff": _iso(image_cutoff)}
+        entry = AuditEntry(action=PURGE, allowed=True, guard_id="retention", findings=(facts,))
+        (record,) = append_in(s.connection(), [prepare(entry)])  # written now, whatever `now` says
+    return PurgeResult(cleared, deleted, dropped, images, anchor, record.seq)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="microseconds")

@@ -158,16 +158,41 @@ def test_purge_drops_audit_prefix_and_chain_still_verifies(store: RecordStore, p
     _append_at(store, NOW - timedelta(days=5), 2, key)
     last_old_hash = [r["hash"] for r in iter_records(store)][2]
     result = purge(store, PROFILE, now=NOW)
-    assert (result.audit_records_dropped, result.anchor_seq) == (3, 3)
-    assert [r["seq"] for r in iter_records(store)] == [4, 5]
+    assert (result.audit_records_dropped, result.anchor_seq, result.record_seq) == (3, 3, 6)
+    records = list(iter_records(store))
+    assert [r["seq"] for r in records] == [4, 5, 6]
+    # the purge is in the chain: what it did, its cutoffs and the anchor it left
+    assert (records[-1]["action"], records[-1]["guard_id"]) == ("purge", "retention")
+    facts = records[-1]["findings"][0]
+    assert (facts["audit_records_dropped"], facts["anchor_seq"], facts["anchor_hash"]) == (3, 3, last_old_hash)
+    assert facts["audit_cutoff"].startswith((NOW - timedelta(days=30)).date().isoformat())
     check = verify(store)
-    assert (check.ok, check.checked, check.head_seq) == (True, 2, 5)
+    assert (check.ok, check.checked, check.head_seq) == (True, 3, 6)
     with store.session() as s:
         from clauseguard.guards.records.models import AuditHead
 
         assert s.execute(select(AuditHead.anchor_hash)).scalar_one() == last_old_hash
     append(store, AuditEntry(action="block", allowed=False))
     assert verify(store).ok and purge(store, PROFILE, now=NOW).audit_records_dropped == 0
+    assert verify(store).ok and [r["action"] for r in iter_records(store)][-2:] == ["block", "purge"]
+
+
+def test_an_anchor_moved_without_a_purge_breaks_verify(store: RecordStore) -> None:
+    """What an attacker with SQL access does to hide records: move the anchor and delete below it."""
+    from tests.records.conftest import drop_audit_triggers
+
+    _append_at(store, NOW - timedelta(days=40), 2)
+    _append_at(store, NOW - timedelta(days=5), 3)
+    purge(store, PROFILE, now=NOW)  # anchor at seq 2, the purge is record 6
+    assert verify(store).ok
+    drop_audit_triggers(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_head SET anchor_seq = 4, anchor_hash = (SELECT hash FROM audit_log "
+                          "WHERE seq = 4)"))
+        conn.execute(text("DELETE FROM audit_log WHERE seq <= 4"))
+    result = verify(store)
+    assert (result.ok, result.first_bad_seq) == (False, 6)
+    assert "moved without a purge" in result.reason
 
 
 def test_purge_after_a_purge_and_deleting_past_the_anchor_is_refused(store: RecordStore) -> None:
