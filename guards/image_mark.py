@@ -13,6 +13,7 @@ is present (its JUMBF box: PNG ``caBX``, JPEG APP11, WebP ``C2PA``); it does not
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 from typing import Any
 
@@ -37,18 +38,16 @@ def mark_image(data: bytes, *, digital_source_type: str = "trainedAlgorithmicMed
     """``data`` with the AI-generated marks written in; raises ImageLoadError for a non-image."""
     loaded = load_image(data)
     uri = _xmp.dst_uri(digital_source_type)
+    fmt = _format(loaded.format)
     # Drawing a label re-encodes the image, which drops the XMP packet and PNG text it carried: the mark
     # goes into the original packet, and the original text chunks go back in.
     packet, texts = None, []
     if visible_label:
-        reader = {"PNG": _read_png, "JPEG": _read_jpeg, "WEBP": _read_webp}.get(loaded.format, _read_other)
-        packet = reader(data)[0]
-        if loaded.format == "PNG":
+        packet = _READERS.get(fmt, _read_other)(data)[0]
+        if fmt == "PNG":
             texts = [(k, p) for k, p in _xmp.png_chunks(data) if k in _TEXT_CHUNKS and not _is_ours(k, p)]
-        data, fmt = _draw_label(loaded.data, loaded.format, visible_label), loaded.format
-        fmt = fmt if fmt in ("PNG", "JPEG", "WEBP") else "PNG"
-    else:
-        fmt = loaded.format
+        data = _draw_label(loaded.data, fmt, visible_label)
+        fmt = fmt if fmt in _READERS else "PNG"
     if fmt == "PNG":
         return _mark_png(data, uri, visible_label, packet, texts)
     if fmt == "JPEG":
@@ -61,8 +60,7 @@ def mark_image(data: bytes, *, digital_source_type: str = "trainedAlgorithmicMed
 def read_marks(data: bytes) -> dict[str, Any]:
     """The AI-generated marks ``data`` carries: XMP DigitalSourceType, PNG text, C2PA presence."""
     loaded = load_image(data, first_frame_only=True)  # the marks are metadata: no need to decode every frame
-    reader = {"PNG": _read_png, "JPEG": _read_jpeg, "WEBP": _read_webp}.get(loaded.format, _read_other)
-    packet, text, c2pa = reader(data)
+    packet, text, c2pa = _READERS.get(_format(loaded.format), _read_other)(data)
     marks: dict[str, Any] = {"format": loaded.format, "width": loaded.size[0], "height": loaded.size[1],
                              "xmp": packet is not None, "digital_source_type": None, "png_text": text,
                              "c2pa_manifest": c2pa, "errors": []}
@@ -75,6 +73,12 @@ def read_marks(data: bytes) -> dict[str, Any]:
     marks["ai_generated"] = (dst.rsplit("/", 1)[-1] in _AI_TYPES
                              or text.get("AI-Generated", "").lower() == "true")
     return marks
+
+
+def _format(pillow_format: str) -> str:
+    """The format whose structure carries the marks: an MPO (a camera's JPEG with a second picture, a
+    stereo view or depth map, after its end) is a JPEG, and is marked as one."""
+    return "JPEG" if pillow_format == "MPO" else pillow_format
 
 
 # -- PNG ----------------------------------------------------------------------------------------------
@@ -173,6 +177,9 @@ def _read_other(data: bytes) -> tuple[bytes | None, dict[str, str], bool]:
     return packet, {}, False
 
 
+_READERS = {"PNG": _read_png, "JPEG": _read_jpeg, "WEBP": _read_webp}
+
+
 def _new_packet(existing: bytes | None, uri: str) -> bytes:
     """The existing packet with the mark added; an unreadable packet is replaced (and logged)."""
     try:
@@ -203,9 +210,11 @@ def _draw_label(data: bytes, fmt: str, label: str) -> bytes:
             info.pop("icc_profile", None)                   # profile would no longer describe them
         # A photo stored sideways (Exif Orientation 6) is shown turned: turn the pixels first, so the
         # label sits in the corner a viewer sees, and the Exif says Orientation 1 from then on.
-        turned = image.getexif().get(0x0112, 1) not in (1, None) and getattr(image, "n_frames", 1) == 1
+        # An MPO's further pictures are not frames a viewer sees: a JPEG keeps its primary picture only.
+        single = fmt == "JPEG" or getattr(image, "n_frames", 1) == 1
+        turned = image.getexif().get(0x0112, 1) not in (1, None) and single
         frames, durations = [], []
-        for frame in ImageSequence.Iterator(image):
+        for frame in itertools.islice(ImageSequence.Iterator(image), 1 if single else None):
             if turned:
                 frame = ImageOps.exif_transpose(frame)
                 info["exif"] = frame.getexif().tobytes()

@@ -96,3 +96,37 @@ def test_a_utf16_xmp_packet_is_read(encoding) -> None:
     assert _xmp.read_digital_source_type(plain + "\n".encode(encoding)) == "trainedAlgorithmicMedia"
     marked = _xmp.set_digital_source_type(plain, "algorithmicMedia")
     assert _xmp.read_digital_source_type(marked) == "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"
+
+
+def _mpo() -> bytes:
+    """A camera's MPO: a JPEG with a second picture (a stereo view, a depth map) after its end."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 50, 50)).save(buffer, format="MPO", save_all=True,
+                                                   append_images=[Image.new("RGB", (64, 48), (20, 20, 220))])
+    return buffer.getvalue()
+
+
+def test_an_mpo_is_marked_as_the_jpeg_it_is() -> None:
+    """An MPO (a .jpg from many cameras) was converted to an animated PNG flipping between its primary
+    picture and the depth map or second view no viewer shows."""
+    from clauseguard.guards.image_mark import mark_image, read_marks
+
+    data = _mpo()
+    marked = mark_image(data)
+    with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(marked)) as after:
+        assert after.format == "MPO" and after.n_frames == 2
+        assert after.tobytes() == before.tobytes()  # spliced, not re-encoded
+        after.seek(1)
+        after.load()
+        assert after.getpixel((5, 5))[2] > 200  # the second picture is still found where it was
+    assert marked.startswith(b"\xff\xd8") and read_marks(marked)["ai_generated"] is True
+
+
+def test_an_mpo_with_a_label_is_a_jpeg_of_its_primary_picture() -> None:
+    from clauseguard.guards.image_mark import mark_image, read_marks
+
+    marked = mark_image(_mpo(), visible_label="AI")
+    with Image.open(io.BytesIO(marked)) as image:
+        assert image.format == "JPEG" and getattr(image, "n_frames", 1) == 1
+        assert image.getpixel((5, 5))[0] > 180  # the primary (red) picture
+    assert read_marks(marked)["ai_generated"] is True
