@@ -58,10 +58,12 @@ def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
 def build(profile: Profile, library: Library, formats: tuple[str, ...] = FORMATS) -> Outputs:
     """Select, number, merge guards and render: everything but the bytes."""
     context = profile.context()
-    selection = select(library, {**context, **base_globals(library)})
+    # Conditions, reasons (report.json, `explain`) and guard parameters (a notice shown to users) are
+    # plain text, not Markdown: they get the values as written; only the documents get them escaped.
+    plain = profile.context(markdown=False)
+    selection = select(library, {**plain, **base_globals(library)})
     numbering = number(library, selection)
-    # Guard parameters are plain text a user is shown (a notice), not Markdown: the values as written.
-    guards = merge_guards(library, selection.selected, numbering, profile.context(markdown=False))
+    guards = merge_guards(library, selection.selected, numbering, plain)
     stamp = make_stamp(context, profile.sha256())
     documents = render_documents(library, selection, numbering, context, stamp, in_use(guards))
     paths = {d.id: [f"documents/{d.id}.{fmt}" for fmt in formats] for d in documents}

@@ -31,7 +31,7 @@ def explain(profile_path: Path | str, clause_id: str | None = None, *,
     """The decisions for every clause (or one), included ones first, each sorted by id."""
     profile = load_profile(profile_path)
     library = load_library(clauses_dir, include_builtin=include_builtin)
-    selection = select(library, {**profile.context(), **base_globals(library)})
+    selection = select(library, {**profile.context(markdown=False), **base_globals(library)})  # as build() does
     decisions = selection.decisions
     if clause_id is not None:
         if clause_id not in decisions:

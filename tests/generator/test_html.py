@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from html.parser import HTMLParser
@@ -191,7 +192,7 @@ def hostile_outputs() -> dict[str, bytes]:
     for old, new in HOSTILE.items():
         assert old in text
         text = text.replace(old, new)
-    return render_outputs(parse_profile(text), formats=("md", "html"))
+    return render_outputs(parse_profile(text), formats=("md", "html"))  # and report.json, guards.yaml
 
 
 def test_profile_values_add_no_markup_to_html(hostile_outputs: dict[str, bytes]) -> None:
@@ -214,3 +215,10 @@ def test_profile_values_are_escaped_in_markdown(hostile_outputs: dict[str, bytes
         assert not re.search(r"(?<!\\)<(script|img)", doc)
         assert "\n# 99" not in doc and "\n2. Floor" not in doc
     assert any(r"\*Acme\* Assist\_ \&amp; \<img src=x\> \*\*Bold\*\*" in doc for doc in docs)
+
+
+def test_reasons_show_profile_values_as_written(hostile_outputs: dict[str, bytes]) -> None:
+    """report.json is plain JSON, not Markdown: its reasons and facts quote the values unescaped."""
+    report = json.loads(hostile_outputs["report.json"])
+    reasons = " ".join(c["why"] for c in report["clauses"])
+    assert "*Acme* Assist_ &amp; <img src=x> **Bold**" in reasons and "\\" not in reasons
