@@ -71,9 +71,10 @@ class GuardedDiffusionPipeline:
                  context: Context | None = None, **kwargs: Any) -> GuardedImages:
         context = context or Context()
         prompts = _texts(prompt)
-        # SDXL and SD3 read second and third prompts (prompt_2, prompt_3; prompt_2 may come second
-        # positionally): each reaches a text encoder, so each is checked like the first
-        for value in (args[0] if args else None, kwargs.get("prompt_2"), kwargs.get("prompt_3")):
+        # SDXL and SD3 read second and third prompts (prompt_2, prompt_3, by keyword or positionally):
+        # each reaches a text encoder, so each is checked like the first
+        further = [args[i] for i in _prompt_positions(self.pipe, len(args))]
+        for value in (*further, kwargs.get("prompt_2"), kwargs.get("prompt_3")):
             prompts += _texts(value)  # not a text (a step count, say): nothing to check
         prompt_verdicts = [self.guards.check(p, stage=Stage.INPUT, context=context) for p in prompts]
         if any(not v.allowed for v in prompt_verdicts):
@@ -105,6 +106,21 @@ def check_image(guards: Pipeline, data: bytes, *, context: Context | None = None
     the marks) and record the decision; the pipeline does the chaining."""
     return guards.check(data, stage=Stage.OUTPUT, context=context or Context(stage=Stage.OUTPUT),
                         modality=Modality.IMAGE)
+
+
+def _prompt_positions(pipe: Callable[..., Any], count: int) -> list[int]:
+    """Which of ``count`` positional arguments after the prompt are further prompts (``prompt_2``,
+    ``prompt_3``), by the pipeline's signature; without a signature that says, all of them."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(pipe).parameters.values())
+    except (TypeError, ValueError):  # a callable without a signature Python can read
+        return list(range(count))
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return list(range(count))
+    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
+    return [i for i, name in enumerate(names[:count]) if name in ("prompt_2", "prompt_3")]
 
 
 def _texts(value: Any) -> list[str]:

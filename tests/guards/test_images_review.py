@@ -130,3 +130,47 @@ def test_an_mpo_with_a_label_is_a_jpeg_of_its_primary_picture() -> None:
         assert image.format == "JPEG" and getattr(image, "n_frames", 1) == 1
         assert image.getpixel((5, 5))[0] > 180  # the primary (red) picture
     assert read_marks(marked)["ai_generated"] is True
+
+
+class _SD3Like:
+    """The call signature of diffusers' StableDiffusion3Pipeline (prompt, prompt_2, prompt_3, ...)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def __call__(self, prompt=None, prompt_2=None, prompt_3=None, height=None, width=None, **kwargs):
+        self.calls.append((prompt, prompt_2, prompt_3))
+        from types import SimpleNamespace
+
+        return SimpleNamespace(images=[Image.new("RGB", (16, 16), (0, 200, 0))])
+
+
+class _FluxLike(_SD3Like):
+    """FluxPipeline's order: (prompt, prompt_2, negative_prompt, ...)."""
+
+    def __call__(self, prompt=None, prompt_2=None, negative_prompt=None, **kwargs):
+        return super().__call__(prompt, prompt_2, None)
+
+
+def _keyword_guards():
+    from clauseguard.guards import GuardSpec, Pipeline
+
+    return Pipeline([GuardSpec(id="kw", type="keyword", stage="input", params={"terms": {"S12": ["forbiddenword"]}})])
+
+
+def test_a_prompt_3_given_positionally_is_checked() -> None:
+    """Only the first positional argument after the prompt was checked (SDXL's prompt_2): SD3's third
+    prompt, given positionally, reached its text encoder unchecked."""
+    from clauseguard.guards.diffusers import guard_diffusers_pipeline
+
+    pipe = _SD3Like()
+    result = guard_diffusers_pipeline(pipe, _keyword_guards())("ok", "ok", "a forbiddenword")
+    assert result.prompt_blocked and pipe.calls == []
+
+
+def test_a_negative_prompt_given_positionally_is_not_taken_for_a_prompt() -> None:
+    from clauseguard.guards.diffusers import guard_diffusers_pipeline
+
+    pipe = _FluxLike()
+    result = guard_diffusers_pipeline(pipe, _keyword_guards())("a lighthouse", "at dusk", "forbiddenword")
+    assert not result.prompt_blocked and len(result.prompt_verdicts) == 2 and len(pipe.calls) == 1
