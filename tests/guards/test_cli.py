@@ -17,7 +17,7 @@ def test_samples_give_the_expected_actions() -> None:
     assert result.exit_code == 0, result.output
     actions = {d["id"]: d["action"] for d in map(json.loads, result.output.splitlines())}
     assert actions == {
-        "benign-question": "allow", "email-to-redact": "redact", "obfuscated-weapon": "block",
+        "benign-question": "allow", "email-address": "redact", "obfuscated-weapon": "block",
         "spaced-weapon": "block", "profanity": "redact", "benign-lookalikes": "allow", "card-number": "redact",
         "first-answer": "label", "medical-answer": "disclaim", "leaked-key": "redact",
     }
