@@ -70,13 +70,22 @@ class GuardedDiffusionPipeline:
     def __call__(self, prompt: str | Sequence[str] | None = None, *args: Any,
                  context: Context | None = None, **kwargs: Any) -> GuardedImages:
         context = context or Context()
-        prompts = _texts(prompt)
+
+        def check(text: str) -> Verdict:
+            return self.guards.check(text, stage=Stage.INPUT, context=context)
+
         # SDXL and SD3 read second and third prompts (prompt_2, prompt_3, by keyword or positionally):
-        # each reaches a text encoder, so each is checked like the first
-        further = [args[i] for i in _prompt_positions(self.pipe, len(args))]
-        for value in (*further, kwargs.get("prompt_2"), kwargs.get("prompt_3")):
-            prompts += _texts(value)  # not a text (a step count, say): nothing to check
-        prompt_verdicts = [self.guards.check(p, stage=Stage.INPUT, context=context) for p in prompts]
+        # each reaches a text encoder, so each is checked like the first, and the model gets each as
+        # the guards let it through (redacted where they redacted)
+        args, kwargs = list(args), dict(kwargs)
+        prompt, prompt_verdicts = _guarded(prompt, check)
+        for index in _prompt_positions(self.pipe, len(args)):
+            args[index], verdicts = _guarded(args[index], check)
+            prompt_verdicts += verdicts
+        for name in ("prompt_2", "prompt_3"):
+            if name in kwargs:
+                kwargs[name], verdicts = _guarded(kwargs[name], check)
+                prompt_verdicts += verdicts
         if any(not v.allowed for v in prompt_verdicts):
             return GuardedImages(prompt_verdicts=prompt_verdicts)
         output = self.pipe(prompt, *args, **kwargs)
@@ -121,6 +130,17 @@ def _prompt_positions(pipe: Callable[..., Any], count: int) -> list[int]:
         return list(range(count))
     names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
     return [i for i, name in enumerate(names[:count]) if name in ("prompt_2", "prompt_3")]
+
+
+def _guarded(value: Any, check: Callable[[str], Verdict]) -> tuple[Any, list[Verdict]]:
+    """A prompt argument as the guards let it through (each text their output), and their verdicts;
+    an argument that is not a text (a step count, say) as it is, with none."""
+    texts = _texts(value)
+    if not texts:
+        return value, []
+    verdicts = [check(text) for text in texts]
+    out = [v.output if isinstance(v.output, str) else t for v, t in zip(verdicts, texts, strict=True)]
+    return (out[0] if isinstance(value, str) else out), verdicts
 
 
 def _texts(value: Any) -> list[str]:

@@ -174,3 +174,21 @@ def test_a_negative_prompt_given_positionally_is_not_taken_for_a_prompt() -> Non
     pipe = _FluxLike()
     result = guard_diffusers_pipeline(pipe, _keyword_guards())("a lighthouse", "at dusk", "forbiddenword")
     assert not result.prompt_blocked and len(result.prompt_verdicts) == 2 and len(pipe.calls) == 1
+
+
+@pytest.mark.parametrize(("call", "sent"), [
+    (lambda g: g("a portrait of jane.doe@example.com"), ("a portrait of [EMAIL]", None, None)),
+    (lambda g: g(["ok", "mail jane.doe@example.com"], prompt_3="x jane.doe@example.com"),
+     (["ok", "mail [EMAIL]"], None, "x [EMAIL]")),
+    (lambda g: g("ok", "mail jane.doe@example.com"), ("ok", "mail [EMAIL]", None)),
+])
+def test_the_model_gets_the_prompt_as_the_input_guards_redacted_it(call, sent) -> None:
+    """An input guard that redacts (pii, on_fail: redact) was overruled: the model got the original."""
+    from clauseguard.guards import Action, GuardSpec, Pipeline
+    from clauseguard.guards.diffusers import guard_diffusers_pipeline
+
+    pipe = _SD3Like()
+    guards = Pipeline([GuardSpec(id="pii", type="pii", stage="input", on_fail="redact")])
+    result = call(guard_diffusers_pipeline(pipe, guards))
+    assert not result.prompt_blocked and any(v.action is Action.REDACT for v in result.prompt_verdicts)
+    assert pipe.calls == [sent]
