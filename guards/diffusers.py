@@ -3,10 +3,10 @@
 ``guard_diffusers_pipeline(pipe, guards)`` wraps any callable whose result has ``.images`` (every
 diffusers text-to-image pipeline, SDXL and FLUX included, which ship no safety checker). The prompt,
 and SDXL's ``prompt_2`` and SD3's ``prompt_3``, go through the input-stage text guards first; a blocked
-prompt never reaches the model. Each
-generated image then goes through the output-stage image guards in file order (nsfw, then mark),
-each guard receiving the previous one's output, so a blurred image is also marked. Blocked images are
-dropped, not blacked out; the result keeps every verdict so the caller can tell the user why.
+prompt never reaches the model, a redacted one reaches it redacted. Each generated image then goes
+through the output-stage image guards in file order (nsfw, then mark), each guard receiving the
+previous one's output, so a blurred image is also marked. Blocked images are dropped, not blacked out;
+the result keeps every verdict so the caller can tell the user why.
 
 An image the pipeline's own safety checker blacked out (``nsfw_content_detected``) counts as blocked.
 This module imports neither diffusers nor torch: it only needs the result's ``.images``.
