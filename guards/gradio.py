@@ -402,9 +402,13 @@ class _ChatGuard:
         history = bound.get(self.history) if self.history else None
         call.context = replace(context_for(bound.get(self.request), history, notices=self.notices),
                                stage=Stage.INPUT)
-        self._put(call, self.message, (yield from self._message(bound.get(self.message), call)))
-        if self.history in bound and history is not None:
-            self._put(call, self.history, (yield from self._history(history, call)))
+        try:
+            self._put(call, self.message, (yield from self._message(bound.get(self.message), call)))
+            if self.history in bound and history is not None:
+                self._put(call, self.history, (yield from self._history(history, call)))
+        except _Refused:
+            _delete(call.written)  # a turn refused after an image was blurred for it
+            raise
         return call
 
     def _put(self, call: _Call, name: str, value: Any) -> None:

@@ -411,6 +411,20 @@ def test_guard_chat_checks_the_files_of_a_multimodal_message(gr: Any, tmp_path: 
         assert Path(sent).exists() is (data != b"BLUR") and image.exists()
 
 
+def test_a_refused_turn_leaves_no_blurred_file(gr: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    blur, bad = tmp_path / "blur.png", tmp_path / "bad.png"
+    blur.write_bytes(b"BLUR")
+    bad.write_bytes(b"BAD")
+    fn = guard_chat_of(gr, _recorder([]), _with_image_guard(_input_pipeline()))
+    assert _call(gr, fn, {"text": "look", "files": [str(blur), str(bad)]}, [],
+                 gr.Request(client={"host": "k"})) == ["No image."]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 def test_guard_chat_checks_the_files_in_the_history(gr: Any, tmp_path: Any) -> None:
     image = tmp_path / "image.png"
     image.write_bytes(b"BAD")
