@@ -39,19 +39,21 @@ def mark_image(data: bytes, *, digital_source_type: str = "trainedAlgorithmicMed
     loaded = load_image(data)
     uri = _xmp.dst_uri(digital_source_type)
     fmt = _format(loaded.format)
-    # Drawing a label re-encodes the image, which drops the XMP packet and PNG text it carried: the mark
-    # goes into the original packet, and the original text chunks go back in.
-    packet, texts = None, []
+    # Drawing a label re-encodes the image, which drops the XMP packet, PNG text and colour chunks and
+    # JPEG IPTC segment it carried: the mark goes into the original packet, and the rest goes back in.
+    packet, kept = None, []
     if visible_label:
         packet = _READERS.get(fmt, _read_other)(data)[0]
         if fmt == "PNG":
-            texts = [(k, p) for k, p in _xmp.png_chunks(data) if k in _TEXT_CHUNKS and not _is_ours(k, p)]
+            kept = [(k, p) for k, p in _xmp.png_chunks(data) if k in _KEPT_CHUNKS and not _is_ours(k, p)]
+        elif fmt == "JPEG":
+            kept = [(m, p) for m, p in _xmp.jpeg_segments(data)[0] if m in _KEPT_SEGMENTS]
         data = _draw_label(loaded.data, fmt, visible_label)
         fmt = fmt if fmt in _READERS else "PNG"
     if fmt == "PNG":
-        return _mark_png(data, uri, visible_label, packet, texts)
+        return _mark_png(data, uri, visible_label, packet, kept)
     if fmt == "JPEG":
-        return _mark_jpeg(data, uri, packet)
+        return _mark_jpeg(data, uri, packet, kept)
     if fmt == "WEBP":
         return _mark_webp(data, uri, packet)
     return _mark_png(_as_png(data), uri, visible_label, packet or _read_other(data)[0])
@@ -84,12 +86,15 @@ def _format(pillow_format: str) -> str:
 # -- PNG ----------------------------------------------------------------------------------------------
 
 _TEXT_CHUNKS = (b"tEXt", b"iTXt", b"zTXt")
+# What a label's re-encoding drops and puts back: text, and how the values map to colours (gamma,
+# chromaticities, sRGB intent), which still describe the labelled pixels. Pillow writes pHYs from dpi.
+_KEPT_CHUNKS = (*_TEXT_CHUNKS, b"gAMA", b"cHRM", b"sRGB")
 
 
 def _mark_png(data: bytes, uri: str, label: str | None, base: bytes | None = None,
               texts: list[tuple[bytes, bytes]] | None = None) -> bytes:
     """``base``: the packet to extend when ``data`` has none (the original's, before a label re-encoded
-    it); ``texts``: text chunks to put back (likewise)."""
+    it); ``texts``: text and colour chunks to put back (likewise)."""
     chunks = _xmp.png_chunks(data)
     packet = _new_packet(_png_packet(chunks) or base, uri)
     kept = [(k, p) for k, p in chunks if not _is_ours(k, p)]
@@ -127,14 +132,22 @@ def _read_png(data: bytes) -> tuple[bytes | None, dict[str, str], bool]:
 
 # -- JPEG ---------------------------------------------------------------------------------------------
 
-def _mark_jpeg(data: bytes, uri: str, base: bytes | None = None) -> bytes:
+# A label's re-encoding drops the APPn segments Pillow does not write; these go back in: APP3-APP13 and
+# APP15 (IPTC IIM in APP13 above all). Not APP0 (JFIF), APP1 (Exif, XMP), APP2 (ICC, MPF) or APP14
+# (Adobe: how the old encoding stored its colours), which the new encoding writes for itself.
+_KEPT_SEGMENTS = frozenset((*range(0xE3, 0xEE), 0xEF))
+
+
+def _mark_jpeg(data: bytes, uri: str, base: bytes | None = None,
+               segments_back: list[tuple[int, bytes]] | None = None) -> bytes:
+    """``base`` as for PNG; ``segments_back``: segments to put back after the XMP packet (likewise)."""
     segments, rest = _xmp.jpeg_segments(data)
     packet = _new_packet(_jpeg_packet(segments) or base, uri)
     kept = [(m, p) for m, p in segments if not (m == 0xE1 and p.startswith(_xmp.JPEG_XMP_HEADER))]
     at = 0
     while at < len(kept) and kept[at][0] in (0xE0, 0xE1):  # after JFIF and Exif, which must lead
         at += 1
-    kept.insert(at, (0xE1, _xmp.JPEG_XMP_HEADER + packet))
+    kept[at:at] = [(0xE1, _xmp.JPEG_XMP_HEADER + packet), *(segments_back or [])]
     return b"\xff\xd8" + b"".join(_xmp.jpeg_segment(m, p) for m, p in kept) + rest
 
 
@@ -205,7 +218,7 @@ def _draw_label(data: bytes, fmt: str, label: str) -> bytes:
     from PIL import Image, ImageDraw, ImageOps, ImageSequence
 
     with Image.open(io.BytesIO(data)) as image:
-        info = {k: image.info[k] for k in ("exif", "icc_profile") if image.info.get(k)}
+        info = {k: image.info[k] for k in ("exif", "icc_profile", "dpi") if image.info.get(k)}
         if image.mode not in ("RGB", "RGBA", "P", "PA"):  # the labelled pixels are RGB: a grey or CMYK
             info.pop("icc_profile", None)                   # profile would no longer describe them
         # A photo stored sideways (Exif Orientation 6) is shown turned: turn the pixels first, so the

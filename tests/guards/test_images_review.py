@@ -192,3 +192,40 @@ def test_the_model_gets_the_prompt_as_the_input_guards_redacted_it(call, sent) -
     result = call(guard_diffusers_pipeline(pipe, guards))
     assert not result.prompt_blocked and any(v.action is Action.REDACT for v in result.prompt_verdicts)
     assert pipe.calls == [sent]
+
+
+def test_a_label_keeps_a_pngs_colour_chunks_and_resolution() -> None:
+    """Drawing a label re-encodes the picture; gAMA, cHRM (how its values map to colours) and pHYs (its
+    resolution) were dropped with the rest, so the labelled picture showed in other colours."""
+    from clauseguard.guards import _xmp
+    from clauseguard.guards.image_mark import mark_image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 130, 140)).save(buffer, format="PNG", dpi=(300, 300))
+    chunks = _xmp.png_chunks(buffer.getvalue())
+    colour = [(b"gAMA", (45455).to_bytes(4, "big")), (b"cHRM", bytes(range(32)))]
+    data = _xmp.PNG_SIGNATURE + b"".join(_xmp.png_chunk(k, p) for k, p in [chunks[0], *colour, *chunks[1:]])
+    marked = mark_image(data, visible_label="AI")
+    kinds = [k for k, _ in _xmp.png_chunks(marked)]
+    assert all(c in _xmp.png_chunks(marked) for c in colour) and kinds.index(b"cHRM") < kinds.index(b"IDAT")
+    with Image.open(io.BytesIO(marked)) as image:
+        assert round(image.info["dpi"][0]) == 300
+
+
+def test_a_label_keeps_a_jpegs_iptc_segment_and_resolution() -> None:
+    """Likewise a JPEG's APP13 (the IPTC IIM record: by-line, caption, copyright) and its dpi."""
+    from clauseguard.guards import _xmp
+    from clauseguard.guards.image_mark import mark_image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 130, 140)).save(buffer, format="JPEG", dpi=(300, 300))
+    data = buffer.getvalue()
+    iptc = b"\x1c\x02\x50\x00\x03Ada"  # IIM 2:80 By-line
+    app13 = b"Photoshop 3.0\x00" + b"8BIM\x04\x04\x00\x00" + len(iptc).to_bytes(4, "big") + iptc + b"\x00"
+    segments = _xmp.jpeg_segments(data)[0]
+    after_jfif = 2 + 4 + len(segments[0][1])
+    data = data[:after_jfif] + _xmp.jpeg_segment(0xED, app13) + data[after_jfif:]
+    marked = mark_image(data, visible_label="AI")
+    assert (0xED, app13) in _xmp.jpeg_segments(marked)[0]
+    with Image.open(io.BytesIO(marked)) as image:
+        assert image.info["dpi"] == (300, 300)
