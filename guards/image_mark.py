@@ -2,12 +2,12 @@
 
 :func:`mark_image` writes the IPTC ``DigitalSourceType`` into the image's XMP packet — a PNG iTXt chunk
 ``XML:com.adobe.xmp``, a JPEG APP1 segment, a WebP ``XMP`` chunk — and, in PNG, plain tEXt chunks
-(``AI-Generated: true``) that simple tools show. PNG and JPEG are edited chunk by chunk, never
+(``AI-Generated: true``) that simple tools show. PNG, JPEG and WebP are edited chunk by chunk, never
 re-encoded, so pixels and every other metadata chunk stay as they were. A visible label (optional)
-is drawn into a corner, which does re-encode. WebP is re-encoded by Pillow (which writes its XMP);
-other formats (GIF, BMP, TIFF, ...) are converted to PNG, since an unmarked image must not be
-released. :func:`read_marks` reports what marks a file carries, including whether a C2PA manifest
-is present (its JUMBF box: PNG ``caBX``, JPEG APP11, WebP ``C2PA``); it does not validate C2PA.
+is drawn into a corner, which does re-encode. Other formats (GIF, BMP, TIFF, ...) are converted to
+PNG, since an unmarked image must not be released. :func:`read_marks` reports what marks a file
+carries, including whether a C2PA manifest is present (its JUMBF box: PNG ``caBX``, JPEG APP11, WebP
+``C2PA``); it does not validate C2PA.
 """
 
 from __future__ import annotations
