@@ -1,14 +1,15 @@
 """``clauseguard eval``: run guards.yaml on labelled data and print how well the guards decide.
 
-Each line of the data file is ``{"text": ..., "label": 0|1, "category": optional}`` or
-``{"image": path relative to the data file, "label": 0|1, "category": optional}``. A category is a
-canonical id (S1-S14, pii, profanity, prompt_injection) or a name that maps onto one ("hate",
-"self-harm", OpenAI or AILuminate labels); any other category, and the value of ``--by KEY``, is a
-*group*, measured with the decision of all guards. Other keys are allowed and ignored, so labelled
-sets can be converted without stripping their own fields. A bad line is a
-:class:`~clauseguard.errors.UserError` naming ``file:line`` and the key at fault; nothing is measured
-on half-read data. The result is one JSON object on stdout (see :func:`clauseguard.guards.eval.summarize`);
-a progress bar goes to stderr only when stderr is a terminal, so piped output stays clean.
+Each line of the data file is ``{"text": ..., "label": 0|1, "category": optional}`` or ``{"image": path,
+"label": 0|1, "category": optional}``, the path relative to the data file's folder (or, where no such
+file is there, to the working folder). A category is a canonical id (S1-S14, pii, profanity,
+prompt_injection) or a name that maps onto one ("hate", "self-harm", OpenAI or AILuminate labels); any
+other category, and the value of ``--by KEY``, is a *group*, measured with the decision of all guards.
+Other keys are allowed and ignored, so labelled sets can be converted without stripping their own
+fields. A bad line is a :class:`~clauseguard.errors.UserError` naming ``file:line`` and the key at
+fault; nothing is measured on half-read data. The result is one JSON object on stdout (see
+:func:`clauseguard.guards.eval.summarize`); a progress bar goes to stderr only when stderr is a
+terminal, so piped output stays clean.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes,
     if not isinstance(item["image"], str) or not item["image"]:
         raise UserError('"image" must be a path relative to the data file', where=f"{where} image")
     path = base / item["image"]
+    if not path.exists() and Path(item["image"]).is_file():  # written relative to the working folder instead
+        path = Path(item["image"])
     try:
         return path.read_bytes(), Modality.IMAGE
     except OSError as err:

@@ -240,6 +240,24 @@ def test_image_items_are_read_relative_to_the_data_file(tmp_path: Path) -> None:
     assert result.exception.where == str(GUARDS) and "no image guard" in result.exception.message
 
 
+def test_image_paths_relative_to_the_working_folder_are_found_too(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A converter run from the working folder writes paths relative to it: they used to be 'not found'."""
+    (tmp_path / "sets" / "img").mkdir(parents=True)
+    (tmp_path / "sets" / "img" / "a.png").write_bytes(b"\x89PNG a")
+    (tmp_path / "sets" / "b.png").write_bytes(b"\x89PNG b (beside the data)")
+    (tmp_path / "b.png").write_bytes(b"\x89PNG b (in the working folder)")
+    data = tmp_path / "sets" / "d.jsonl"
+    data.write_text('{"image": "sets/img/a.png", "label": 1}\n{"image": "b.png", "label": 0}\n'
+                    '{"image": "sets/none.png", "label": 0}\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as info:
+        read_items(data)
+    assert info.value.where == f"{data}:3 image" and "sets/sets/none.png" in info.value.message
+    items = read_items(data, limit=2)  # the data file's folder first: b.png is the one beside it
+    assert [i.content for i in items] == [b"\x89PNG a", b"\x89PNG b (beside the data)"]
+
+
 IMAGE_GUARDS = GUARDS.read_text(encoding="utf-8") + """\
   - id: mark
     type: image_mark
