@@ -126,12 +126,20 @@ def _load_sd_checker(folder: Path) -> tuple[Any, Any]:
         raise GuardConfigError("the sd_safety_checker backend needs torch, diffusers and transformers: "
                                "pip install diffusers transformers (and torch)") from err
     try:
-        checker = StableDiffusionSafetyChecker.from_pretrained(checker_dir, local_files_only=True).eval()
+        checker, info = StableDiffusionSafetyChecker.from_pretrained(checker_dir, local_files_only=True,
+                                                                     output_loading_info=True)
         processor = CLIPImageProcessor.from_pretrained(processor_dir, local_files_only=True)
     except Exception as err:  # missing config/weights, wrong shapes: a malformed folder
         raise ModelLoadError(f"not a usable safety checker folder: {type(err).__name__}: {err}",
                              where=str(folder)) from err
-    return checker, processor
+    # Another model's weights (a CLIP model, say) load with a warning, the checker's own left at their
+    # initial values: its scores would mean nothing, so the folder is refused here.
+    mismatched = (k if isinstance(k, str) else k[0] for k in info.get("mismatched_keys", ()))
+    lacking = sorted({*info.get("missing_keys", ()), *mismatched})
+    if lacking:
+        raise ModelLoadError(f"not a safety checker: its weights lack {', '.join(lacking[:6])}"
+                             f"{', ...' if len(lacking) > 6 else ''}", where=str(folder))
+    return checker.eval(), processor
 
 
 def _sd_margins(checker: Any, pixels: Any) -> list[float]:
