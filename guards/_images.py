@@ -67,6 +67,9 @@ class LoadedImage:
     (``size`` is the file's, as stored). ``on_black`` holds the same frames on
     black when the image has transparency (empty otherwise): a picture drawn in the alpha channel of
     a white image is blank on white and plain on a dark page, so a judge of content scores both.
+    ``managed`` holds the frames with their ICC profile applied, as a colour-managed viewer (a browser)
+    shows them, when the image has a profile that can be applied (empty otherwise): a profile can
+    change the picture entirely (tone curves that run backwards show a negative), so both are judged.
     """
 
     data: bytes
@@ -75,6 +78,7 @@ class LoadedImage:
     size: tuple[int, int]
     frames: tuple[Image.Image, ...]
     on_black: tuple[Image.Image, ...] = ()
+    managed: tuple[Image.Image, ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -139,22 +143,21 @@ def _decode(data: bytes, *, max_pixels: int, max_frames: int, first_frame_only: 
         raise ImageLoadError(f"animated image too large to check ({n_frames} frames of {width}x{height} = "
                              f"{width * height * n_frames} pixels > {MAX_TOTAL_PIXELS})")
     try:
-        frames, on_black = _frames(image, n_frames, max_pixels)
+        frames, on_black, managed = _frames(image, n_frames, max_pixels)
     except ImageLoadError:
         raise
     except Exception as err:  # truncated data, bad chunk, bomb, ...: cannot be checked
         raise ImageLoadError(f"image cannot be decoded: {type(err).__name__}: {err}") from err
     return LoadedImage(data=data, format=image.format or "unknown", mode=image.mode, size=(width, height),
-                       frames=frames, on_black=on_black)
+                       frames=frames, on_black=on_black, managed=managed)
 
 
-def _frames(image: Image.Image, n_frames: int,
-            max_pixels: int) -> tuple[tuple[Image.Image, ...], tuple[Image.Image, ...]]:
-    """Each frame in RGB on white, and on black too when the image has transparency. A frame may be
-    larger than the first (a TIFF page, a GIF frame past the logical screen): each is held to the
-    limits before it is decoded."""
-    out, on_black, transparent, total = [], [], False, 0
-    turn = _orientation(image)
+def _frames(image: Image.Image, n_frames: int, max_pixels: int) -> tuple[tuple[Image.Image, ...], ...]:
+    """Each frame in RGB on white, on black too when the image has transparency, and colour-managed when
+    it has an ICC profile. A frame may be larger than the first (a TIFF page, a GIF frame past the
+    logical screen): each is held to the limits before it is decoded."""
+    out, on_black, managed, transparent, total = [], [], [], False, 0
+    turn, icc = _orientation(image), image.info.get("icc_profile")  # the first frame's, for every frame
     for index in range(n_frames):
         image.seek(index)
         width, height = image.size
@@ -164,12 +167,31 @@ def _frames(image: Image.Image, n_frames: int,
                                  f"{total} pixels in all); possibly a decompression bomb")
         image.load()
         out.append(_turned(to_rgb(image), turn))
+        if managed is not None and (view := _colour_managed(image, out[-1], icc)) is not None:
+            managed.append(_turned(view, turn))
+        else:  # no profile, or one that cannot be applied (a viewer then shows the values as they are)
+            managed = None
         if has_transparency(image):
             transparent = True
             on_black.append(_turned(to_rgb(image, background=(0, 0, 0)), turn))
         else:  # an opaque frame looks the same on any page
             on_black.append(out[-1])
-    return tuple(out), tuple(on_black) if transparent else ()
+    return tuple(out), tuple(on_black) if transparent else (), tuple(managed or ())
+
+
+def _colour_managed(frame: Image.Image, rgb: Image.Image, icc: bytes | None) -> Image.Image | None:
+    """``frame`` with the ICC profile ``icc`` applied, in sRGB (from ``rgb``, its RGB on white, for modes
+    lcms does not take); None without a profile or when it cannot be applied."""
+    from PIL import ImageCms
+
+    if not icc:
+        return None
+    try:
+        source = frame if frame.mode in ("RGB", "L", "CMYK") else rgb
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return ImageCms.profileToProfile(source, profile, ImageCms.createProfile("sRGB"), outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
 
 
 def _orientation(image: Image.Image) -> Image.Transpose | None:

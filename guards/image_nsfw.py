@@ -179,7 +179,8 @@ class ImageNsfwGuard(Guard):
             image = load_image(bytes(content))
         except ImageLoadError as err:
             return refusal(self, content, err)
-        views = image.frames + image.on_black  # transparency judged on white and on black
+        # transparency judged on white and on black; an ICC profile's colours as well as the values stored
+        views = image.frames + image.on_black + image.managed
         scores = [float(s) for s in self.scorer(views)]
         if len(scores) != len(views) or not all(0.0 <= s <= 1.0 for s in scores):
             raise GuardError(f"scorer returned {scores!r} for {len(views)} frame(s); "

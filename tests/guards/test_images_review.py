@@ -253,3 +253,52 @@ def test_a_clip_model_folder_is_not_taken_for_a_safety_checker(tmp_path) -> None
     with pytest.raises(ModelLoadError, match="concept_embeds"):
         create(GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image",
                          params={"backend": "sd_safety_checker", "model_path": str(tmp_path)}))
+
+
+def _icc_rgb_profile(curve: list[int]) -> bytes:
+    """A minimal ICC v2 RGB display profile (sRGB-like primaries) with ``curve`` as every tone curve."""
+    import struct
+
+    def s15(x: float) -> bytes:
+        return struct.pack(">i", round(x * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ \0\0\0\0" + s15(x) + s15(y) + s15(z)
+
+    curv = b"curv\0\0\0\0" + struct.pack(">I", len(curve)) + b"".join(struct.pack(">H", p) for p in curve)
+    desc = b"desc\0\0\0\0" + struct.pack(">I", 5) + b"test\0" + b"\0" * 79
+    tags = [(b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", xyz(0.4361, 0.2225, 0.0139)),
+            (b"gXYZ", xyz(0.3851, 0.7169, 0.0971)), (b"bXYZ", xyz(0.1431, 0.0606, 0.7141)),
+            (b"rTRC", curv), (b"gTRC", curv), (b"bTRC", curv)]
+    offset, table, body = 128 + 4 + 12 * len(tags), b"", b""
+    for signature, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    header = (struct.pack(">I", offset + len(body)) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"mntrRGB XYZ "
+              + b"\0" * 12 + b"acsp" + b"\0" * 24 + s15(0.9642) + s15(1.0) + s15(0.8249)).ljust(128, b"\0")
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def test_an_icc_profile_that_changes_the_picture_is_judged_as_shown(ctx) -> None:
+    """Browsers apply an image's ICC profile; the guards judged the stored values only, so a profile
+    whose tone curves run backwards showed viewers a negative of what the guard judged."""
+    from PIL import ImageDraw
+
+    from clauseguard.guards import Action, GuardSpec
+    from clauseguard.guards.image_nsfw import ImageNsfwGuard
+
+    stored = Image.new("RGB", (64, 64), (255, 255, 255))
+    ImageDraw.Draw(stored).rectangle((16, 16, 48, 48), fill=(0, 0, 0))  # stored: black square on white
+    buffer = io.BytesIO()
+    stored.save(buffer, format="PNG", icc_profile=_icc_rgb_profile([65535 - i * 257 for i in range(256)]))
+
+    def dark_corner(frames):  # the "unsafe" picture: what a colour-managed viewer shows, a dark page
+        return [1.0 if f.getpixel((2, 2))[0] < 64 else 0.0 for f in frames]
+
+    spec = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", on_fail="block")
+    verdict = ImageNsfwGuard(spec, scorer=dark_corner).check(buffer.getvalue(), ctx)
+    assert verdict.action is Action.BLOCK and verdict.metadata["nsfw"]["frame"] == 0
+    plain = io.BytesIO()
+    stored.save(plain, format="PNG", icc_profile=_icc_rgb_profile([i * 257 for i in range(256)]))
+    assert ImageNsfwGuard(spec, scorer=dark_corner).check(plain.getvalue(), ctx).action is Action.ALLOW
