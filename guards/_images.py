@@ -136,7 +136,10 @@ def _decode(data: bytes, *, max_pixels: int, max_frames: int, first_frame_only: 
     if width * height > max_pixels:
         raise ImageLoadError(f"image too large to check ({width}x{height} = {width * height} pixels > "
                              f"{max_pixels}); possibly a decompression bomb")
-    n_frames = 1 if first_frame_only else int(getattr(image, "n_frames", 1))
+    try:  # counting frames reads through the file: a truncated GIF fails here (IndexError, struct.error)
+        n_frames = 1 if first_frame_only else int(getattr(image, "n_frames", 1))
+    except Exception as err:
+        raise ImageLoadError(f"image cannot be decoded: {type(err).__name__}: {err}") from err
     if n_frames > max_frames:
         raise ImageLoadError(f"animated image has {n_frames} frames; at most {max_frames} are checked")
     if width * height * n_frames > MAX_TOTAL_PIXELS:

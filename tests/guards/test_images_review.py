@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 import pytest
@@ -302,3 +303,18 @@ def test_an_icc_profile_that_changes_the_picture_is_judged_as_shown(ctx) -> None
     plain = io.BytesIO()
     stored.save(plain, format="PNG", icc_profile=_icc_rgb_profile([i * 257 for i in range(256)]))
     assert ImageNsfwGuard(spec, scorer=dark_corner).check(plain.getvalue(), ctx).action is Action.ALLOW
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"])
+def test_every_truncation_of_an_animation_is_an_image_load_error(fmt) -> None:
+    """Counting a truncated GIF's frames raised IndexError or struct.error outside load_image's error
+    handling: no ImageLoadError, so Pipeline.check, describing the image for its record, raised too."""
+    frames = [Image.new("RGB", (40, 40), c) for c in ("red", "green", "blue")]
+    for index, frame in enumerate(frames):
+        frame.paste((index * 80, 0, 0), (index * 5, 0, index * 5 + 10, 40))
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format=fmt, save_all=True, append_images=frames[1:], duration=100)
+    data = buffer.getvalue()
+    for cut in range(1, len(data)):
+        with contextlib.suppress(ImageLoadError):  # anything else fails the test
+            load_image(data[:cut])
