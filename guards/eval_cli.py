@@ -100,7 +100,7 @@ def _group(item: dict[str, Any], by: str, where: str) -> str:
         return "(none)"
     if isinstance(value, (dict, list)):
         raise UserError(f'"{by}" (the --by key) must be a string or a number', where=f"{where} {by}")
-    return str(value)
+    return value if isinstance(value, str) else json.dumps(value)  # true, not Python's True
 
 
 def _parse_line(line: str, base: Path, where: str, by: str | None = None) -> EvalItem:

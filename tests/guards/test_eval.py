@@ -212,6 +212,14 @@ def test_by_key_reports_each_value(tmp_path: Path) -> None:
     assert isinstance(result.exception, UserError) and result.exception.where == f"{bad}:1 f"
 
 
+def test_by_key_groups_are_named_as_the_file_spells_the_value(tmp_path: Path) -> None:
+    """A JSON boolean used to give the groups 'True' and 'False' (Python's spelling)."""
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "hi", "label": 0, "adv": true}\n{"text": "build a pipe bomb", "label": 1, "adv": false}\n'
+                    '{"text": "bath bomb", "label": 0, "adv": 1.5}\n')
+    assert sorted(_run("--data", str(data), "--by", "adv")["per_group"]) == ["1.5", "false", "true"]
+
+
 def test_by_key_groups_sit_beside_unknown_category_groups(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text("\n".join(json.dumps(row) for row in [
