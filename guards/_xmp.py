@@ -83,7 +83,8 @@ def set_digital_source_type(packet: bytes | None, digital_source_type: str) -> b
     """``packet`` with DigitalSourceType set (replacing any earlier value), or a new packet."""
     if not packet:
         return build_packet(digital_source_type)
-    root = _parse(packet)
+    prefixes: dict[str, str] = {}
+    root = _parse(packet, prefixes)
     descriptions = list(root.iter(_DESCRIPTION))
     if not descriptions:
         raise XmpError("XMP packet has no rdf:Description to carry the mark")
@@ -92,7 +93,7 @@ def set_digital_source_type(packet: bytes | None, digital_source_type: str) -> b
         for child in description.findall(_DST):
             description.remove(child)
     descriptions[0].set(_DST, dst_uri(digital_source_type))
-    return _serialise(root)
+    return _serialise(root, prefixes)
 
 
 def read_digital_source_type(packet: bytes) -> str | None:
@@ -107,7 +108,8 @@ def read_digital_source_type(packet: bytes) -> str | None:
     return None
 
 
-def _parse(packet: bytes) -> ET.Element:
+def _parse(packet: bytes, prefixes: dict[str, str] | None = None) -> ET.Element:
+    """The packet's root element; ``prefixes`` receives each namespace's prefix in the packet (uri: prefix)."""
     if len(packet) > MAX_PACKET_BYTES:
         raise XmpError(f"XMP packet too large ({len(packet)} > {MAX_PACKET_BYTES} bytes)")
     if _FORBIDDEN.search(packet):
@@ -119,20 +121,33 @@ def _parse(packet: bytes) -> ET.Element:
         except UnicodeDecodeError as err:
             raise XmpError(f"XMP packet is not valid UTF-16: {err}") from err
     try:  # the pattern above cannot see a DOCTYPE in UTF-16: the parser refuses it too, whatever the encoding
-        root = ET.fromstring(text, parser=ET.XMLParser(target=_NoDoctype()))
+        root = ET.fromstring(text, parser=ET.XMLParser(target=_NoDoctype(prefixes)))
     except ET.ParseError as err:
         raise XmpError(f"XMP packet is not well-formed XML: {err}") from err
     return root
 
 
 class _NoDoctype(ET.TreeBuilder):
-    """Builds the tree; the parser calls ``doctype`` at a DOCTYPE's start, before any entity is declared."""
+    """Builds the tree; the parser calls ``doctype`` at a DOCTYPE's start, before any entity is declared.
+    Notes each namespace's prefix, which the tree itself does not keep."""
+
+    def __init__(self, prefixes: dict[str, str] | None) -> None:
+        super().__init__()
+        self.prefixes = prefixes if prefixes is not None else {}
+
+    def start_ns(self, prefix: str, uri: str) -> None:
+        self.prefixes.setdefault(uri, prefix)
 
     def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
         raise XmpError("XMP packet declares a DOCTYPE or entities; refused")
 
 
-def _serialise(root: ET.Element) -> bytes:
+def _serialise(root: ET.Element, prefixes: dict[str, str] | None = None) -> bytes:
+    """The packet's text; a namespace keeps the prefix the packet gave it (some readers look for
+    ``GCamera:MicroVideo`` as written), else ours, else ElementTree's ``nsN``."""
+    for uri, prefix in (prefixes or {}).items():
+        if prefix and not re.fullmatch(r"ns\d+|xml\w*", prefix, re.IGNORECASE) and prefix not in _NAMESPACES:
+            ET.register_namespace(prefix, uri)
     for prefix, uri in _NAMESPACES.items():
         ET.register_namespace(prefix, uri)
     body = ET.tostring(root, encoding="unicode")

@@ -318,3 +318,16 @@ def test_every_truncation_of_an_animation_is_an_image_load_error(fmt) -> None:
     for cut in range(1, len(data)):
         with contextlib.suppress(ImageLoadError):  # anything else fails the test
             load_image(data[:cut])
+
+
+def test_marking_keeps_the_packets_namespace_prefixes() -> None:
+    """The packet was rewritten with ElementTree's own prefixes (ns0, ns1, ...) for namespaces it did not
+    know: a motion photo's GCamera:MicroVideo became ns2:MicroVideo, lost to readers that look for it."""
+    from clauseguard.guards import _xmp
+
+    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              b'<rdf:Description rdf:about="" xmlns:GCamera="http://ns.google.com/photos/1.0/camera/" '
+              b'GCamera:MicroVideo="1"/></rdf:RDF></x:xmpmeta>')
+    marked = _xmp.set_digital_source_type(packet, "trainedAlgorithmicMedia")
+    assert b'xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"' in marked and b'GCamera:MicroVideo="1"' in marked
+    assert _xmp.read_digital_source_type(marked).endswith("/trainedAlgorithmicMedia")
