@@ -254,13 +254,15 @@ def jpeg_segment(marker: int, payload: bytes) -> bytes:
 
 
 def webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """The (fourcc, payload) chunks of a WebP (RIFF) file."""
+    """The (fourcc, payload) chunks of a WebP (RIFF) file; bytes after the container, which readers
+    ignore, are passed over."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         raise XmpError("not a WebP file")
+    end = min(len(data), 8 + int.from_bytes(data[4:8], "little"))
     chunks, pos = [], 12
-    while pos + 8 <= len(data):
+    while pos + 8 <= end:
         kind, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
-        if pos + 8 + size > len(data):
+        if pos + 8 + size > end:
             raise XmpError(f"WebP chunk {kind!r} runs past the end of the file")
         chunks.append((kind, data[pos + 8:pos + 8 + size]))
         pos += 8 + size + (size & 1)

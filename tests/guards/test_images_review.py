@@ -331,3 +331,18 @@ def test_marking_keeps_the_packets_namespace_prefixes() -> None:
     marked = _xmp.set_digital_source_type(packet, "trainedAlgorithmicMedia")
     assert b'xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"' in marked and b'GCamera:MicroVideo="1"' in marked
     assert _xmp.read_digital_source_type(marked).endswith("/trainedAlgorithmicMedia")
+
+
+def test_a_webp_with_bytes_after_its_container_is_marked() -> None:
+    """Bytes after the RIFF container (which Pillow and browsers ignore) were parsed as a chunk running
+    past the end of the file: the image was blocked, and `clauseguard inspect` refused it."""
+    from clauseguard.guards import _xmp
+    from clauseguard.guards.image_mark import mark_image, read_marks
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 200, 10)).save(buffer, format="WEBP")
+    data = buffer.getvalue() + b"TRAILING DATA 123"
+    marked = mark_image(data)
+    assert read_marks(marked)["ai_generated"] is True and b"TRAILING" not in marked
+    assert [k for k, _ in _xmp.webp_chunks(marked)] == [b"VP8X", b"VP8 ", b"XMP "]
+    assert read_marks(data)["format"] == "WEBP"
