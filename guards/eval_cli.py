@@ -51,8 +51,13 @@ class EvalItem:
 
 
 def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes, Modality]:
-    if ("text" in item) == ("image" in item):
-        raise UserError('give exactly one of "text" and "image"', where=f"{where} text")
+    if "text" in item and "image" in item:
+        raise UserError('give exactly one of "text" and "image", not both', where=f"{where} text")
+    if "text" not in item and "image" not in item:
+        keys = ", ".join(json.dumps(k, ensure_ascii=False) for k in list(item)[:6])
+        raise UserError(f'give exactly one of "text" and "image"; this line has {keys or "no keys"} (for a prompt '
+                        'and its answer, give the prompt as "text" to measure --stage input, the answer for --stage '
+                        'output)', where=f"{where} text")
     if "text" in item:
         if not isinstance(item["text"], str):
             raise UserError('"text" must be a string', where=f"{where} text")

@@ -302,6 +302,8 @@ BAD_LINES = [
     ("not json", "d.jsonl:2", "invalid JSON"),
     ("[1, 2]", "d.jsonl:2", "JSON object"),
     ('{"label": 1}', "d.jsonl:2 text", "exactly one"),
+    ('{"prompt": "hi", "response": "hello", "label": 0}', "d.jsonl:2 text",
+     'this line has "prompt", "response", "label" (for a prompt and its answer, give the prompt as "text"'),
     ('{"text": "a", "image": "b.png", "label": 1}', "d.jsonl:2 text", "exactly one"),
     ('{"text": 3, "label": 1}', "d.jsonl:2 text", "string"),
     ('{"text": "a"}', "d.jsonl:2 label", '"label" is missing: give 0 or 1'),
