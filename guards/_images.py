@@ -67,9 +67,10 @@ class LoadedImage:
     (``size`` is the file's, as stored). ``on_black`` holds the same frames on
     black when the image has transparency (empty otherwise): a picture drawn in the alpha channel of
     a white image is blank on white and plain on a dark page, so a judge of content scores both.
-    ``managed`` holds the frames with their ICC profile applied, as a colour-managed viewer (a browser)
-    shows them, when the image has a profile that can be applied (empty otherwise): a profile can
-    change the picture entirely (tone curves that run backwards show a negative), so both are judged.
+    ``managed`` holds the frames with their ICC profile (or PNG gamma) applied, as a colour-managed
+    viewer (a browser) shows them, when the image has one that can be applied (empty otherwise): a
+    profile can change the picture entirely (tone curves that run backwards show a negative, a gamma of
+    0.02 a faint drawing at full contrast), so both are judged.
     """
 
     data: bytes
@@ -160,7 +161,7 @@ def _frames(image: Image.Image, n_frames: int, max_pixels: int) -> tuple[tuple[I
     it has an ICC profile. A frame may be larger than the first (a TIFF page, a GIF frame past the
     logical screen): each is held to the limits before it is decoded."""
     out, on_black, managed, transparent, total = [], [], [], False, 0
-    turn, icc = _orientation(image), image.info.get("icc_profile")  # the first frame's, for every frame
+    turn, info = _orientation(image), dict(image.info)  # the first frame's, for every frame
     for index in range(n_frames):
         image.seek(index)
         width, height = image.size
@@ -170,7 +171,7 @@ def _frames(image: Image.Image, n_frames: int, max_pixels: int) -> tuple[tuple[I
                                  f"{total} pixels in all); possibly a decompression bomb")
         image.load()
         out.append(_turned(to_rgb(image), turn))
-        if managed is not None and (view := _colour_managed(image, out[-1], icc)) is not None:
+        if managed is not None and (view := _colour_managed(image, out[-1], info)) is not None:
             managed.append(_turned(view, turn))
         else:  # no profile, or one that cannot be applied (a viewer then shows the values as they are)
             managed = None
@@ -182,11 +183,16 @@ def _frames(image: Image.Image, n_frames: int, max_pixels: int) -> tuple[tuple[I
     return tuple(out), tuple(on_black) if transparent else (), tuple(managed or ())
 
 
-def _colour_managed(frame: Image.Image, rgb: Image.Image, icc: bytes | None) -> Image.Image | None:
-    """``frame`` with the ICC profile ``icc`` applied, in sRGB (from ``rgb``, its RGB on white, for modes
-    lcms does not take); None without a profile or when it cannot be applied."""
+def _colour_managed(frame: Image.Image, rgb: Image.Image, info: dict[str, Any]) -> Image.Image | None:
+    """``frame`` as a colour-managed viewer shows it, in sRGB: its ICC profile applied (from ``rgb``, its
+    RGB on white, for modes lcms does not take), or without one a PNG gAMA other than sRGB's; None when
+    there is neither, or the profile cannot be applied."""
     from PIL import ImageCms
 
+    icc, gamma = info.get("icc_profile"), info.get("gamma")
+    if not icc and gamma and "srgb" not in info and abs(gamma * 2.2 - 1.0) > 0.02:
+        exponent = 1.0 / (gamma * 2.2)  # the file's values decoded by its gamma, encoded for a 2.2 display
+        return rgb.point([round(255 * (value / 255) ** exponent) for value in range(256)] * 3)
     if not icc:
         return None
     try:

@@ -346,3 +346,28 @@ def test_a_webp_with_bytes_after_its_container_is_marked() -> None:
     assert read_marks(marked)["ai_generated"] is True and b"TRAILING" not in marked
     assert [k for k, _ in _xmp.webp_chunks(marked)] == [b"VP8X", b"VP8 ", b"XMP "]
     assert read_marks(data)["format"] == "WEBP"
+
+
+def test_a_png_gamma_that_changes_the_picture_is_judged_as_shown(ctx) -> None:
+    """The PNG gamma trick: a faint drawing (250 on 255) under gAMA 0.02 is shown at full contrast by a
+    viewer that applies gAMA; the guard judged the stored, almost white, values only."""
+    from clauseguard.guards import Action, GuardSpec, _xmp
+    from clauseguard.guards.image_nsfw import ImageNsfwGuard
+
+    stored = Image.new("RGB", (64, 64), (255, 255, 255))
+    stored.paste((250, 250, 250), (16, 16, 48, 48))
+    buffer = io.BytesIO()
+    stored.save(buffer, format="PNG")
+    chunks = _xmp.png_chunks(buffer.getvalue())
+
+    def with_gamma(gamma: float) -> bytes:
+        gama = (b"gAMA", round(gamma * 100000).to_bytes(4, "big"))
+        return _xmp.PNG_SIGNATURE + b"".join(_xmp.png_chunk(k, p) for k, p in [chunks[0], gama, *chunks[1:]])
+
+    def drawing_seen(frames):
+        return [1.0 if f.getpixel((32, 32))[0] < 200 else 0.0 for f in frames]
+
+    spec = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", on_fail="block")
+    assert ImageNsfwGuard(spec, scorer=drawing_seen).check(with_gamma(0.02), ctx).action is Action.BLOCK
+    assert ImageNsfwGuard(spec, scorer=drawing_seen).check(with_gamma(1 / 2.2), ctx).action is Action.ALLOW
+    assert load_image(with_gamma(0.45455)).managed == ()  # the usual gamma: nothing more to judge
