@@ -132,7 +132,7 @@ def read_items(path: Path, limit: int | None = None, by: str | None = None) -> l
                 break
             where = f"{path}:{number}"
             try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                line = raw.decode("utf-8-sig")  # a BOM on any line: files joined with cat
             except UnicodeDecodeError as err:
                 raise UserError(f"not UTF-8 text ({err.reason} at byte {err.start + 1} of the line)",
                                 where=where) from err

@@ -346,6 +346,13 @@ def test_a_line_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     assert info.value.where == f"{data}:2"
 
 
+def test_a_bom_on_a_later_line_is_accepted(tmp_path: Path) -> None:
+    """Two BOM-first files joined with cat: line 2 used to fail with 'Unexpected UTF-8 BOM (decode using utf-8-sig)'."""
+    data = tmp_path / "d.jsonl"
+    data.write_bytes(b'\xef\xbb\xbf{"text": "a", "label": 0}\n\xef\xbb\xbf{"text": "b", "label": 1}\r\n')
+    assert [(i.content, i.label) for i in read_items(data)] == [("a", 0), ("b", 1)]
+
+
 def test_invalid_json_names_the_column_of_the_fault(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text('{"text": "a", "label": 1\n')  # the closing brace is missing at column 25
