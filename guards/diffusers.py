@@ -89,9 +89,10 @@ class GuardedDiffusionPipeline:
         if any(not v.allowed for v in prompt_verdicts):
             return GuardedImages(prompt_verdicts=prompt_verdicts)
         output = self.pipe(prompt, *args, **kwargs)
-        flagged = list(getattr(output, "nsfw_content_detected", None) or [])
+        images, flags = _parts(output)
+        flagged = list(flags or [])
         result = GuardedImages(prompt_verdicts=prompt_verdicts, output=output)
-        for index, image in enumerate(_images_of(output)):
+        for index, image in enumerate(_images_of(images)):
             if index < len(flagged) and flagged[index]:
                 verdict = _builtin_block()
                 # its hashes go on the record, as for any blocked image (the blacked-out pixels do not)
@@ -161,11 +162,18 @@ def _builtin_block() -> Verdict:
                    guard_id=BUILTIN_CHECKER_ID)
 
 
-def _images_of(output: Any) -> list[Image.Image]:
+def _parts(output: Any) -> tuple[Any, Any]:
+    """The result's images and its own safety checker's flags: its fields, or the tuple a call with
+    ``return_dict=False`` returns (the images, then the flags where the pipeline has a checker)."""
+    if isinstance(output, tuple):
+        return (output[0] if output else None), (output[1] if len(output) > 1 else None)
+    return getattr(output, "images", None), getattr(output, "nsfw_content_detected", None)
+
+
+def _images_of(images: Any) -> list[Image.Image]:
     """The result's images as PIL images (``output_type`` "pil" or "np"); others are a usage error."""
     from PIL import Image
 
-    images = getattr(output, "images", None)
     if images is None:
         raise UserError("the pipeline result has no .images; call it with output_type='pil'")
     out = []

@@ -371,3 +371,20 @@ def test_a_png_gamma_that_changes_the_picture_is_judged_as_shown(ctx) -> None:
     assert ImageNsfwGuard(spec, scorer=drawing_seen).check(with_gamma(0.02), ctx).action is Action.BLOCK
     assert ImageNsfwGuard(spec, scorer=drawing_seen).check(with_gamma(1 / 2.2), ctx).action is Action.ALLOW
     assert load_image(with_gamma(0.45455)).managed == ()  # the usual gamma: nothing more to judge
+
+
+def test_a_pipeline_called_with_return_dict_false_is_guarded() -> None:
+    """diffusers returns (images, nsfw flags) with return_dict=False: the wrapper raised 'the result has
+    no .images; call it with output_type=pil' after the model had run, though the output type was pil."""
+    from clauseguard.guards import GuardSpec, Pipeline
+    from clauseguard.guards.diffusers import guard_diffusers_pipeline
+    from clauseguard.guards.image_mark import read_marks
+
+    def sd_like(prompt, return_dict=True):
+        images = [Image.new("RGB", (16, 16), (0, 200, 0)), Image.new("RGB", (16, 16), (0, 0, 0))]
+        return (images, [False, True]) if not return_dict else None
+
+    mark = GuardSpec(id="mark", type="image_mark", stage="output", modality="image", on_fail="label")
+    result = guard_diffusers_pipeline(sd_like, Pipeline([mark]))("a lighthouse", return_dict=False)
+    assert (len(result.images), result.blocked) == (1, 1)
+    assert result.images[0].getpixel((0, 0)) == (0, 200, 0) and read_marks(result.image_bytes[0])["ai_generated"]
