@@ -227,7 +227,7 @@ class Embedder:
         pieces, each overlapping the one before by OVERLAP_TOKENS). Callers cut long texts into word
         windows first; this catches what has few spaces to cut at (Chinese, Japanese, a base64 blob),
         whose end ``embed`` would otherwise never see."""
-        if len(text) <= (MAX_TOKENS - 2) // 2:  # no character becomes more than two word pieces
+        if len(text) <= (MAX_TOKENS - 2) // 3:  # no character becomes more than three word pieces (Hangul: jamo)
             return [text]
         encoding = self.tokenizer.encode(text)
         if not encoding.overflowing:
