@@ -78,6 +78,11 @@ def _cell(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _name(name: str) -> str:
+    """A scope's name as one table cell: a group named "hate|threat" or holding a line break keeps its row."""
+    return " ".join(name.split()).replace("|", "\\|")
+
+
 def render_summary(summary: dict[str, Any]) -> str:
     """summary.md: where the numbers come from, the metrics table, latency, and the two curves."""
     rows = [("all", summary), *summary.get("per_category", {}).items(),
@@ -90,7 +95,7 @@ def render_summary(summary: dict[str, Any]) -> str:
         "| scope | " + " | ".join(_COLUMNS) + " |",
         "| --- |" + " ---: |" * len(_COLUMNS),
     ]
-    lines += [f"| {name} | " + " | ".join(_cell(row.get(c)) for c in _COLUMNS) + " |" for name, row in rows]
+    lines += [f"| {_name(name)} | " + " | ".join(_cell(row.get(c)) for c in _COLUMNS) + " |" for name, row in rows]
     latency = summary.get("latency_ms", {})
     lines += ["", f"Latency per item: p50 {_cell(latency.get('p50'))} ms, p99 {_cell(latency.get('p99'))} ms; "
               f"{_cell(summary.get('items_per_second'))} items per second.", "",

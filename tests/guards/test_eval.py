@@ -26,7 +26,7 @@ from clauseguard.guards.eval import (
     summarize,
 )
 from clauseguard.guards.eval_cli import _progress, eval_command, read_items
-from clauseguard.guards.eval_report import write_report
+from clauseguard.guards.eval_report import render_summary, write_report
 
 EVAL = FIXTURES / "eval"
 GUARDS = EVAL / "guards.yaml"
@@ -411,6 +411,14 @@ def test_report_lists_groups(tmp_path: Path) -> None:
     _run("--data", str(data), "--by", "f", "--report", str(tmp_path / "r"))
     summary = (tmp_path / "r" / "summary.md").read_text()
     assert "| group: threat | 1 | 1 |" in summary and "| group: chat | 1 | 0 |" in summary
+
+
+def test_report_table_keeps_one_row_per_group_whatever_its_name() -> None:
+    summary = summarize([Observation(label=1, category=None, decision=True, score=1.0, groups=("hate|threat",)),
+                         Observation(label=0, category=None, decision=False, score=0.0, groups=("a\nb",))])
+    table = [line for line in render_summary(summary).splitlines() if line.startswith("| group")]
+    assert table == ["| group: a b | 1 | 0 | n/a | 0.000 | 0.000 | 0.000 | 0.000 |",
+                     "| group: hate\\|threat | 1 | 1 | n/a | 1.000 | 1.000 | 1.000 | 0.000 |"]
 
 
 def test_report_replaces_an_old_report_whole(tmp_path: Path) -> None:
