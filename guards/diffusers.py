@@ -66,13 +66,18 @@ class GuardedDiffusionPipeline:
     def __init__(self, pipe: Callable[..., Any], guards: Pipeline) -> None:
         self.pipe = pipe
         self.guards = guards
+        self.further = guards.without("rate_limit")  # a call's second and later prompts: it counts once
 
     def __call__(self, prompt: str | Sequence[str] | None = None, *args: Any,
                  context: Context | None = None, **kwargs: Any) -> GuardedImages:
         context = context or Context()
 
-        def check(text: str) -> Verdict:
-            return self.guards.check(text, stage=Stage.INPUT, context=context)
+        checked = 0
+
+        def check(text: str) -> Verdict:  # the first prompt through every guard, the rest less rate_limit
+            nonlocal checked
+            checked += 1
+            return (self.guards if checked == 1 else self.further).check(text, stage=Stage.INPUT, context=context)
 
         # SDXL and SD3 read second and third prompts (prompt_2, prompt_3, by keyword or positionally):
         # each reaches a text encoder, so each is checked like the first, and the model gets each as

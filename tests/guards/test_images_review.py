@@ -388,3 +388,21 @@ def test_a_pipeline_called_with_return_dict_false_is_guarded() -> None:
     result = guard_diffusers_pipeline(sd_like, Pipeline([mark]))("a lighthouse", return_dict=False)
     assert (len(result.images), result.blocked) == (1, 1)
     assert result.images[0].getpixel((0, 0)) == (0, 200, 0) and read_marks(result.image_bytes[0])["ai_generated"]
+
+
+@pytest.mark.parametrize(("prompt", "kwargs"), [(["a cat", "a dog", "a fox"], {}), ("a cat", {"prompt_2": "oil"})])
+def test_a_request_counts_once_against_a_rate_limit_however_many_prompts_it_carries(prompt, kwargs) -> None:
+    """Each prompt was checked by the whole pipeline, rate limit included: a batch of three prompts (or
+    SDXL's two) took three (two) tokens, so a capacity of 2 blocked the first request."""
+    from types import SimpleNamespace
+
+    from clauseguard.guards import Context, GuardSpec, Pipeline
+    from clauseguard.guards.diffusers import guard_diffusers_pipeline
+
+    def pipe(prompt, prompt_2=None):
+        return SimpleNamespace(images=[Image.new("RGB", (8, 8))])
+
+    rate = GuardSpec(id="rl", type="rate_limit", stage="input", params={"capacity": 2, "refill_per_second": 0.001})
+    guarded = guard_diffusers_pipeline(pipe, Pipeline([rate]))
+    blocked = [guarded(prompt, context=Context(user_key="u1"), **kwargs).prompt_blocked for _ in range(3)]
+    assert blocked == [False, False, True]
