@@ -145,6 +145,7 @@ def write_report(report_dir: Path, summary: dict[str, Any], observations: Sequen
             curves = _curves(observations, list(summary.get("per_category", {})))
             _plot(plt, staging / ROC_PNG, curves, roc=True)
             _plot(plt, staging / PR_PNG, curves, roc=False)
-            (staging / SUMMARY_MD).write_text(render_summary(summary), encoding="utf-8")
+            (staging / SUMMARY_MD).write_text(render_summary(summary), encoding="utf-8",
+                                                errors="backslashreplace")  # a lone surrogate from the data
     except OSError as err:
         raise UserError(f"cannot write the report: {err.strerror or err}", where=str(report_dir)) from err

@@ -421,6 +421,15 @@ def test_report_table_keeps_one_row_per_group_whatever_its_name() -> None:
                      "| group: hate\\|threat | 1 | 1 | n/a | 1.000 | 1.000 | 1.000 | 0.000 |"]
 
 
+def test_report_writes_group_names_holding_a_lone_surrogate(tmp_path: Path) -> None:
+    """A "\\ud800" escape in a --by value used to crash the report with a UnicodeEncodeError."""
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "hi", "label": 0, "f": "bad \\ud800 name"}\n{"text": "build a pipe bomb", "label": 1}\n')
+    out = _run("--data", str(data), "--by", "f", "--report", str(tmp_path / "r"))
+    assert "bad \ud800 name" in out["per_group"]
+    assert "| group: bad \\ud800 name | 1 | 0 |" in (tmp_path / "r" / "summary.md").read_text(encoding="utf-8")
+
+
 def test_report_replaces_an_old_report_whole(tmp_path: Path) -> None:
     report = tmp_path / "report"
     report.mkdir()
