@@ -71,26 +71,7 @@ class GuardedDiffusionPipeline:
     def __call__(self, prompt: str | Sequence[str] | None = None, *args: Any,
                  context: Context | None = None, **kwargs: Any) -> GuardedImages:
         context = context or Context()
-
-        checked = 0
-
-        def check(text: str) -> Verdict:  # the first prompt through every guard, the rest less rate_limit
-            nonlocal checked
-            checked += 1
-            return (self.guards if checked == 1 else self.further).check(text, stage=Stage.INPUT, context=context)
-
-        # SDXL and SD3 read second and third prompts (prompt_2, prompt_3, by keyword or positionally):
-        # each reaches a text encoder, so each is checked like the first, and the model gets each as
-        # the guards let it through (redacted where they redacted)
-        args, kwargs = list(args), dict(kwargs)
-        prompt, prompt_verdicts = _guarded(prompt, check)
-        for index in _prompt_positions(self.pipe, len(args)):
-            args[index], verdicts = _guarded(args[index], check)
-            prompt_verdicts += verdicts
-        for name in ("prompt_2", "prompt_3"):
-            if name in kwargs:
-                kwargs[name], verdicts = _guarded(kwargs[name], check)
-                prompt_verdicts += verdicts
+        prompt, args, kwargs, prompt_verdicts = self._guard_prompts(prompt, list(args), dict(kwargs), context)
         if any(not v.allowed for v in prompt_verdicts):
             return GuardedImages(prompt_verdicts=prompt_verdicts)
         output = self.pipe(prompt, *args, **kwargs)
@@ -110,6 +91,26 @@ class GuardedDiffusionPipeline:
                 result.images.append(_open(verdict.output))
         return result
 
+    def _guard_prompts(self, prompt: Any, args: list[Any], kwargs: dict[str, Any],
+                       context: Context) -> tuple[Any, list[Any], dict[str, Any], list[Verdict]]:
+        """Every prompt checked, and each as the guards let it through (redacted where they redacted).
+        SDXL and SD3 read second and third prompts (prompt_2, prompt_3, by keyword or positionally): each
+        reaches a text encoder. The first goes through every guard, the rest less rate_limit: a call
+        counts once."""
+        verdicts: list[Verdict] = []
+
+        def check(text: str) -> Verdict:
+            guards = self.guards if not verdicts else self.further
+            verdicts.append(guards.check(text, stage=Stage.INPUT, context=context))
+            return verdicts[-1]
+
+        prompt = _guarded(prompt, check)
+        for index in _prompt_positions(self.pipe, len(args)):
+            args[index] = _guarded(args[index], check)
+        for name in ("prompt_2", "prompt_3"):
+            if name in kwargs:
+                kwargs[name] = _guarded(kwargs[name], check)
+        return prompt, args, kwargs, verdicts
 
 def guard_diffusers_pipeline(pipe: Callable[..., Any], guard_pipeline: Pipeline) -> GuardedDiffusionPipeline:
     """Wrap ``pipe`` (a diffusers pipeline or any callable returning ``.images``) with ``guard_pipeline``."""
@@ -138,15 +139,17 @@ def _prompt_positions(pipe: Callable[..., Any], count: int) -> list[int]:
     return [i for i, name in enumerate(names[:count]) if name in ("prompt_2", "prompt_3")]
 
 
-def _guarded(value: Any, check: Callable[[str], Verdict]) -> tuple[Any, list[Verdict]]:
-    """A prompt argument as the guards let it through (each text their output), and their verdicts;
-    an argument that is not a text (a step count, say) as it is, with none."""
+def _guarded(value: Any, check: Callable[[str], Verdict]) -> Any:
+    """A prompt argument as the guards let it through (each text their output); an argument that is not
+    a text (a step count, say) as it is, unchecked."""
     texts = _texts(value)
     if not texts:
-        return value, []
-    verdicts = [check(text) for text in texts]
-    out = [v.output if isinstance(v.output, str) else t for v, t in zip(verdicts, texts, strict=True)]
-    return (out[0] if isinstance(value, str) else out), verdicts
+        return value
+    out = []
+    for text in texts:
+        verdict = check(text)
+        out.append(verdict.output if isinstance(verdict.output, str) else text)
+    return out[0] if isinstance(value, str) else out
 
 
 def _texts(value: Any) -> list[str]:
