@@ -12,7 +12,7 @@ Importing this module imports neither torch nor numpy.
 
 from __future__ import annotations
 
-from clauseguard.errors import GuardConfigError, ModelLoadError
+from clauseguard.errors import GuardConfigError, GuardError, ModelLoadError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds
 from clauseguard.guards._params import ClassifierParams, GuardSpec, Stage
@@ -78,9 +78,18 @@ class ClassifierGuard(Guard):
         """Fused scores of the configured categories, one dict per text (batched through every backend)."""
         # A judge reads answers as the assistant's turn: Llama Guard judges a reply unlike a request.
         role = "assistant" if self.spec.stage is Stage.OUTPUT else "user"
-        fused = fuse([b.score(texts, role=role) if getattr(b, "reads_roles", False) else b.score(texts)
-                      for b in self.backends], self.params.fusion)
-        return [{c: s.get(c, 0.0) for c in self.categories} for s in fused]
+        fused = fuse([self._backend_scores(b, texts, role) for b in self.backends], self.params.fusion)
+        return [{c: s[c] for c in self.categories} for s in fused]
+
+    @staticmethod
+    def _backend_scores(backend: Backend, texts: list[str], role: str) -> list[Scores]:
+        """``backend``'s scores of ``texts``. One that leaves out a category it scores is broken: reading
+        the gap as 0.0, or as another backend's score, would pass a text nobody judged, so it is an error."""
+        out = backend.score(texts, role=role) if getattr(backend, "reads_roles", False) else backend.score(texts)
+        for scores in out:
+            if missing := sorted(backend.categories - scores.keys()):
+                raise GuardError(f"the {backend.name} backend returned no score for {missing}")
+        return out
 
     def check_batch(self, texts: list[str]) -> list[Verdict]:
         """One verdict per text, scoring the whole batch in one pass of each model."""

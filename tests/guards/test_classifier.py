@@ -61,7 +61,8 @@ def test_resolve_thresholds(overrides: dict, expected: dict) -> None:
 
 
 class FakeBackend:
-    """A backend whose scores are given: text -> scores."""
+    """A backend whose scores are given: text -> scores (0.0 for each category the table leaves out, as a
+    real backend scores every category it knows)."""
 
     name = "fake"
 
@@ -72,7 +73,7 @@ class FakeBackend:
 
     def score(self, texts: list[str]) -> list[dict[str, float]]:
         self.batches.append(list(texts))
-        return [dict(self.table.get(t, {})) for t in texts]
+        return [dict.fromkeys(self.categories, 0.0) | self.table.get(t, {}) for t in texts]
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -30,3 +31,40 @@ def test_a_short_hangul_text_longer_than_the_token_window_is_cut_into_windows(em
     windows = embedding.embedder.windows(text)
     assert len(windows) > 1 and windows[-1].endswith(tail)
     assert embedding.score([text])[0]["prompt_injection"] >= 0.5
+
+
+class _Backend:
+    """A backend that returns the given rows for every batch (one row per text)."""
+
+    def __init__(self, name: str, categories: set[str], row: dict[str, float] | None = None,
+                 error: Exception | None = None) -> None:
+        self.name, self.categories, self.row, self.error = name, frozenset(categories), row or {}, error
+
+    def score(self, texts: list[str]) -> list[dict[str, float]]:
+        if self.error is not None:
+            raise self.error
+        return [dict(self.row) for _ in texts]
+
+
+@pytest.mark.parametrize("on_error", ["block", "flag"])
+@pytest.mark.parametrize(("lexical", "message"), [
+    (_Backend("lexical", {"profanity", "S10"}, {"S10": 0.1}), r"lexical backend returned no score for \[.profanity.\]"),
+    (_Backend("lexical", {"profanity"}, error=RuntimeError("model exploded")), "RuntimeError: model exploded"),
+])
+def test_a_broken_backend_fails_closed_instead_of_leaving_it_to_the_other(
+        monkeypatch: pytest.MonkeyPatch, on_error: str, lexical: _Backend, message: str) -> None:
+    """A backend that dropped a category it scores had the gap read as the other backend's score (or 0.0):
+    a text nobody judged for profanity passed. Now the guard fails, as when a backend raises."""
+    import clauseguard.guards.classifier as mod
+    from clauseguard.guards import GuardSpec, Pipeline, create
+
+    backends = {"embedding": _Backend("embedding", {"S10", "profanity"}, {"S10": 0.0, "profanity": 0.0}),
+                "lexical": lexical}
+    monkeypatch.setattr(mod, "build_backend", lambda name, params: backends[name])
+    guard = create(GuardSpec(id="clf", type="classifier", stage="input", on_error=on_error,
+                             params={"backends": ["embedding", "lexical"]}))
+    verdict = Pipeline([guard]).check("some text", stage="input")
+    assert verdict.action.value == on_error
+    assert len(verdict.findings) == 1
+    assert verdict.findings[0].category is None
+    assert re.search(message, verdict.findings[0].message)
