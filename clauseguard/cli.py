@@ -5,7 +5,7 @@ Subcommands are imported only when run, so ``clauseguard --help`` stays quick: e
 :class:`~clauseguard.errors.UserError` is printed as one message and exits with code 2; a
 :class:`~clauseguard.errors.RecordsError` (the record store failed while working: a broken chain at
 purge, a full or read-only disk) is printed as one message and exits with code 1. Neither shows a
-traceback.
+traceback. Ctrl-C exits with code 130, as shells report it.
 """
 
 from __future__ import annotations
@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except RecordsError as err:
         click.echo(f"error: {err}", err=True)
         return 1
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as err:
         click.echo("aborted", err=True)
-        return 1
+        return 130 if isinstance(err.__cause__, KeyboardInterrupt) else 1  # Ctrl-C: 128 + SIGINT, as shells do
     except click.ClickException as err:
         err.show()
         return 2 if isinstance(err, click.UsageError) else err.exit_code

@@ -58,6 +58,19 @@ def test_unknown_command_is_a_usage_error(capsys):
     assert main(["no-such-command"]) == 2
 
 
+@pytest.mark.parametrize(("raised", "code"), [(KeyboardInterrupt, 130), (EOFError, 1)])
+def test_an_interrupted_command_exits_as_shells_expect(monkeypatch, capsys, tmp_path, raised, code):
+    """Ctrl-C is 130 (128 + SIGINT); an answer that never came (end of input at a prompt) is 1."""
+    import clauseguard.generator.library as library
+
+    def interrupted(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(library, "load_library", interrupted)  # imported by the command when it runs
+    assert main(["catalogue", "-o", str(tmp_path / "c.md")]) == code
+    assert "aborted" in capsys.readouterr().err
+
+
 def test_every_command_entry_resolves_to_a_click_command():
     import importlib
 
