@@ -133,13 +133,12 @@ def rescale(p: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.where(p <= t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1.0 - t))
 
 
-def chunks(text: str) -> list[str]:
-    """Overlapping word windows of a long text (the text itself when it fits one window)."""
+def chunks(text: str, size: int = WINDOW_WORDS, overlap: int = OVERLAP_WORDS) -> list[str]:
+    """Overlapping windows of ``size`` words of a long text (the text itself when it fits one window)."""
     words = text.split()
-    if len(words) <= WINDOW_WORDS:
+    if len(words) <= size:
         return [text]
-    step = WINDOW_WORDS - OVERLAP_WORDS
-    return [" ".join(words[i:i + WINDOW_WORDS]) for i in range(0, len(words) - OVERLAP_WORDS, step)]
+    return [" ".join(words[i:i + size]) for i in range(0, len(words) - overlap, size - overlap)]
 
 
 def deobfuscated(text: str) -> str | None:

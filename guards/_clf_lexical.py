@@ -1,7 +1,10 @@
-"""Lexical backend: alt-profanity-check's linear model over character n-grams -> ``profanity``.
+"""Lexical backend: alt-profanity-check's linear model over word tf-idf -> ``profanity``.
 
 It scores profanity only. It was trained on Davidson et al. tweets and Wikipedia/Jigsaw comments,
-so it is never evaluated on those sets (see guards/data/heads/MODEL_CARD.md).
+so it is never evaluated on those sets (see guards/data/heads/MODEL_CARD.md). Its tf-idf features are
+scaled to unit length, so every benign word dilutes a profane one: a profane sentence after five
+benign ones scored 0.03. A text longer than WINDOW_WORDS is scored whole and in overlapping windows of
+that many words, and keeps the highest.
 """
 
 from __future__ import annotations
@@ -10,13 +13,17 @@ import functools
 from typing import Any
 
 from clauseguard.errors import ModelLoadError
+from clauseguard.guards._clf_embedding import chunks
 from clauseguard.guards._fusion import Scores
 
 __all__ = ["LexicalBackend", "get_lexical"]
 
+WINDOW_WORDS = 40  # measured: a profane sentence after 15 benign ones caught 88% (8% whole), benign flags unchanged
+OVERLAP_WORDS = 20
+
 
 class LexicalBackend:
-    """``profanity`` from alt-profanity-check's ``predict_prob``."""
+    """``profanity`` from alt-profanity-check's ``predict_prob``, the highest of a long text's windows."""
 
     name = "lexical"
     categories = frozenset({"profanity"})
@@ -32,7 +39,9 @@ class LexicalBackend:
     def score(self, texts: list[str]) -> list[Scores]:
         if not texts:
             return []
-        return [{"profanity": float(p)} for p in self._predict(list(texts))]
+        pieces = [[t, *chunks(t, WINDOW_WORDS, OVERLAP_WORDS)] if len(t.split()) > WINDOW_WORDS else [t] for t in texts]
+        probs = iter(self._predict([p for ps in pieces for p in ps]))
+        return [{"profanity": max(float(next(probs)) for _ in ps)} for ps in pieces]
 
 
 @functools.cache

@@ -68,3 +68,31 @@ def test_a_broken_backend_fails_closed_instead_of_leaving_it_to_the_other(
     assert len(verdict.findings) == 1
     assert verdict.findings[0].category is None
     assert re.search(message, verdict.findings[0].message)
+
+
+BENIGN_SENTENCE = "The committee reviewed the quarterly budget and approved the new library hours. "
+PROFANE = "Fuck you, you piece of shit."
+
+
+@pytest.mark.ml
+@pytest.mark.parametrize("benign_sentences", [5, 20, 40])
+def test_lexical_sees_profanity_at_the_end_of_a_long_text(ml: None, benign_sentences: int) -> None:
+    """alt-profanity-check's tf-idf is scaled to unit length: the profane sentence after five benign
+    ones scored 0.03 as one text. Windows of 40 words keep it in view."""
+    from clauseguard.guards._clf_lexical import get_lexical
+
+    filler = BENIGN_SENTENCE * benign_sentences
+    profane, benign = get_lexical().score([filler + PROFANE, filler])
+    assert profane["profanity"] >= 0.5 > benign["profanity"]
+
+
+@pytest.mark.ml
+def test_lexical_scores_a_short_text_as_the_model_does(ml: None) -> None:
+    import profanity_check
+
+    from clauseguard.guards._clf_lexical import WINDOW_WORDS, get_lexical
+
+    texts = [PROFANE, "Have a lovely day", "", (BENIGN_SENTENCE * 4)[: WINDOW_WORDS * 6]]
+    assert len(texts[-1].split()) <= WINDOW_WORDS
+    expected = [float(p) for p in profanity_check.predict_prob(texts)]
+    assert [s["profanity"] for s in get_lexical().score(texts)] == expected
