@@ -27,6 +27,7 @@ from clauseguard.guards._images import ImageLoadError, LoadedImage, blur, load_i
 from clauseguard.guards._params import Action, GuardSpec, ImageNsfwParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
+from clauseguard.guards.classifier import SCORES_KEY
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -186,14 +187,18 @@ class ImageNsfwGuard(Guard):
             raise GuardError(f"scorer returned {scores!r} for {len(views)} frame(s); "
                                  "expected one score in [0, 1] per frame")
         worst = max(range(len(scores)), key=scores.__getitem__)
+        # The score below the threshold too: `clauseguard eval` ranks images by it (AUROC), and the
+        # audit record keeps the score behind each decision, as the classifier's do.
+        ranked = {f"{SCORES_KEY}/{self.id}": {"S12": round(scores[worst], 4)}}
         if scores[worst] < self.threshold:
-            return Verdict.allow(content, self.id)
-        return self._verdict_on(image, views[worst], worst % len(image.frames), scores[worst])
+            return Verdict(allowed=True, action=Action.ALLOW, output=content, guard_id=self.id, metadata=ranked)
+        return self._verdict_on(image, views[worst], worst % len(image.frames), scores[worst], ranked)
 
-    def _verdict_on(self, image: LoadedImage, view: Image.Image, frame: int, score: float) -> Verdict:
+    def _verdict_on(self, image: LoadedImage, view: Image.Image, frame: int, score: float,
+                    ranked: dict[str, dict[str, float]]) -> Verdict:
         finding = self.finding("S12", score=score)
         metadata = {"image": image.describe(), "nsfw": {"backend": self.params.backend, "score": round(score, 4),
-                                                        "frame": frame, "threshold": self.threshold}}
+                                                        "frame": frame, "threshold": self.threshold}, **ranked}
         if finding.action is Action.BLOCK:
             return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,),
                            guard_id=self.id, metadata=metadata)

@@ -51,6 +51,18 @@ def test_actions(ctx, on_fail, score, allowed, action) -> None:
     assert verdict.metadata["image"]["sha256"] and verdict.metadata["nsfw"]["score"] == score
 
 
+def test_every_image_is_ranked_by_its_score(ctx) -> None:
+    """`clauseguard eval` ranks images by the score below the threshold too (AUROC), not only the hits."""
+    from clauseguard.guards.eval import observe
+
+    data = (IMAGES / "text.png").read_bytes()
+    scores = [0.05, 0.3, 0.79, 0.9]
+    observed = [observe(ImageNsfwGuard(_spec(), scorer=_fixed(s)).check(data, ctx), label=0, category=None,
+                        latency_ms=1.0) for s in scores]
+    assert [o.score for o in observed] == scores
+    assert [o.decision for o in observed] == [False, False, False, True]
+
+
 def _picture_in_the_alpha_channel() -> bytes:
     """White everywhere; a dark square drawn only by the alpha channel: blank on white, plain on black."""
     alpha = Image.new("L", (64, 64), 0)
