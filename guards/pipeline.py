@@ -128,6 +128,8 @@ class Pipeline:
     def _prepare(self, content: str | bytes, stage: Stage | str, context: Context | None,
                  modality: Modality | str) -> tuple[Context, str | bytes, Verdict | None]:
         context = context or Context(stage=Stage(stage))
+        if isinstance(content, bytearray | memoryview):
+            content = bytes(content)
         if Modality(modality) is Modality.TEXT and isinstance(content, bytes):
             try:
                 content = content.decode("utf-8")
@@ -168,11 +170,11 @@ def _image_facts(verdict: Verdict, content: str | bytes | None) -> dict[str, obj
         return dict(facts)
     if not isinstance(content, bytes):
         return {}
-    from clauseguard.guards._images import ImageLoadError, load_image
+    from clauseguard.guards._images import load_image
 
     try:
         return load_image(content).describe()
-    except ImageLoadError:
+    except Exception:  # whatever the decoder raises, the record still gets the hash
         import hashlib
 
         return {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content), "decodable": False}

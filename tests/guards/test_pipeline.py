@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import socket
+import struct
 import time
 
 import pytest
@@ -207,6 +209,31 @@ def test_image_guards_chain_and_the_text_size_limit_does_not_apply_to_images() -
     assert verdict.allowed and read_marks(verdict.output)["ai_generated"]
     (record,) = sink.records
     assert record["modality"] == "image" and len(record["image"]["sha256"]) == 64
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_an_image_in_a_bytearray_is_checked_like_bytes(kind) -> None:
+    pytest.importorskip("PIL")
+    from fixtures.images.generate import encode, text_on_white
+
+    mark = GuardSpec(id="mark", type="image_mark", stage="output", modality="image", on_fail="label")
+    data = encode(text_on_white())
+    verdict = Pipeline([mark]).check(kind(data), stage="output", modality="image")
+    assert verdict.allowed and isinstance(verdict.output, bytes) and len(verdict.output) > len(data)
+
+
+def test_a_decoder_failure_while_describing_an_image_for_its_record_is_not_raised(monkeypatch) -> None:
+    """The record of an image no guard described gets its hash, whatever the decoder raises."""
+    import clauseguard.guards._images as images
+
+    def broken(data: bytes) -> None:
+        raise struct.error("unpack requires a buffer of 4 bytes")
+
+    monkeypatch.setattr(images, "load_image", broken)
+    sink = MemorySink()
+    verdict = Pipeline([], sink=sink).check(b"GIF89a...", stage="output", modality="image")
+    assert verdict.allowed and sink.records[0]["image"] == {
+        "sha256": hashlib.sha256(b"GIF89a...").hexdigest(), "bytes": 9, "decodable": False}
 
 
 def test_without_keeps_the_rest_the_sink_and_the_size_limit() -> None:
