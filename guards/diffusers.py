@@ -3,7 +3,9 @@
 ``guard_diffusers_pipeline(pipe, guards)`` wraps any callable whose result has ``.images`` (every
 diffusers text-to-image pipeline, SDXL and FLUX included, which ship no safety checker). The prompt,
 and SDXL's ``prompt_2`` and SD3's ``prompt_3``, go through the input-stage text guards first; a blocked
-prompt never reaches the model, a redacted one reaches it redacted. Each generated image then goes
+prompt never reaches the model, a redacted one reaches it redacted. ``prompt_embeds`` cannot be read:
+a call with them needs ``guard_prompt=``, the text they were made from, checked in their place (a
+redaction there blocks, as it cannot reach the embeddings). Each generated image then goes
 through the output-stage image guards in file order (nsfw, then mark), each guard receiving the
 previous one's output, so a blurred image is also marked. Blocked images are dropped, not blacked out;
 the result keeps every verdict so the caller can tell the user why.
@@ -15,7 +17,7 @@ This module imports neither diffusers nor torch: it only needs the result's ``.i
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["GuardedDiffusionPipeline", "GuardedImages", "check_image", "guard_diffusers_pipeline"]
 
 BUILTIN_CHECKER_ID = "diffusers-safety-checker"
+EMBEDDINGS = ("prompt_embeds", "pooled_prompt_embeds")  # a prompt the text guards cannot read
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,15 @@ class GuardedDiffusionPipeline:
         self.further = guards.without("rate_limit")  # a call's second and later prompts: it counts once
 
     def __call__(self, prompt: str | Sequence[str] | None = None, *args: Any,
-                 context: Context | None = None, **kwargs: Any) -> GuardedImages:
+                 context: Context | None = None, guard_prompt: str | Sequence[str] | None = None,
+                 **kwargs: Any) -> GuardedImages:
+        """``guard_prompt``: the text that ``prompt_embeds`` were made from (Compel, say), checked in
+        their place: embeddings cannot be read, so a call with them and neither text is refused."""
         context = context or Context()
+        _need_text_for_embeddings(prompt, args, guard_prompt, kwargs)
         prompt, args, kwargs, prompt_verdicts = self._guard_prompts(prompt, list(args), dict(kwargs), context)
+        if guard_prompt is not None:
+            prompt_verdicts += self._guard_embedded(guard_prompt, context, first=not prompt_verdicts)
         if any(not v.allowed for v in prompt_verdicts):
             return GuardedImages(prompt_verdicts=prompt_verdicts)
         output = self.pipe(prompt, *args, **kwargs)
@@ -111,6 +120,32 @@ class GuardedDiffusionPipeline:
             if name in kwargs:
                 kwargs[name] = _guarded(kwargs[name], check)
         return prompt, args, kwargs, verdicts
+
+    def _guard_embedded(self, texts: str | Sequence[str], context: Context, *, first: bool) -> list[Verdict]:
+        """The texts behind embeddings: a redaction cannot reach the embeddings, so it blocks instead."""
+        verdicts = []
+        for text in _texts(texts):
+            guards = self.guards if first and not verdicts else self.further
+            verdict = guards.check(text, stage=Stage.INPUT, context=context)
+            if verdict.allowed and verdict.output != text:
+                verdict = _unapplied(verdict)
+            verdicts.append(verdict)
+        return verdicts
+
+
+def _need_text_for_embeddings(prompt: Any, args: Sequence[Any], guard_prompt: Any, kwargs: Mapping[str, Any]) -> None:
+    embeds = [name for name in EMBEDDINGS if kwargs.get(name) is not None]
+    if embeds and prompt is None and not args and not _texts(guard_prompt):
+        raise UserError(f"{', '.join(embeds)} cannot be checked by the guards: pass the text they were made "
+                        "from as guard_prompt=... (or the prompt itself instead)", where="guard_diffusers_pipeline")
+
+
+def _unapplied(verdict: Verdict) -> Verdict:
+    finding = Finding(guard_id="guard_diffusers_pipeline", category=None, score=1.0, action=Action.BLOCK,
+                      message="the guards changed the prompt (a redaction), which cannot reach prompt_embeds")
+    return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(*verdict.findings, finding),
+                   guard_id="guard_diffusers_pipeline", metadata=verdict.metadata)
+
 
 def guard_diffusers_pipeline(pipe: Callable[..., Any], guard_pipeline: Pipeline) -> GuardedDiffusionPipeline:
     """Wrap ``pipe`` (a diffusers pipeline or any callable returning ``.images``) with ``guard_pipeline``."""

@@ -83,6 +83,28 @@ def test_second_and_third_prompts_are_checked_too(args, kwargs) -> None:
     assert result.prompt_blocked and pipe.calls == []
 
 
+def test_embeddings_need_the_text_they_were_made_from() -> None:
+    """prompt_embeds cannot be read by the guards: the call names their text, or it is refused."""
+    pipe, embeds = FakePipeline(), object()
+    guarded = guard_diffusers_pipeline(pipe, _guards())
+    with pytest.raises(UserError, match="guard_prompt"):
+        guarded(prompt_embeds=embeds)
+    assert guarded(prompt_embeds=embeds, guard_prompt="a forbiddenword").prompt_blocked
+    assert pipe.calls == []
+    result = guarded(prompt_embeds=embeds, pooled_prompt_embeds=embeds, guard_prompt=["fine", "also fine"])
+    assert not result.prompt_blocked and len(result.prompt_verdicts) == 2
+    assert pipe.calls == [(None, {"prompt_embeds": embeds, "pooled_prompt_embeds": embeds})]  # not passed on
+
+
+def test_a_redaction_of_the_text_behind_embeddings_blocks() -> None:
+    pii = GuardSpec(id="pii", type="pii", stage="input", on_fail="redact", params={"entities": ["email"]})
+    pipe = FakePipeline()
+    result = guard_diffusers_pipeline(pipe, Pipeline([pii]))(prompt_embeds=object(),
+                                                             guard_prompt="a card for jane@example.org")
+    assert result.prompt_blocked and pipe.calls == []
+    assert "cannot reach prompt_embeds" in result.prompt_verdicts[0].findings[-1].message
+
+
 def test_redacted_images_are_blurred_and_still_marked() -> None:
     result = guard_diffusers_pipeline(FakePipeline(), _guards("redact"))("red")
     (verdict,) = result.verdicts
