@@ -228,11 +228,20 @@ def _validation_error(err: ValidationError, file: str, lines: dict, what: str) -
     return ClauseError(f"{format_loc(loc)}: {msg}{more}", where=f"{file}:{line}")
 
 
-def _parse(data: bytes, file: str, model: type[BaseModel], what: str) -> tuple[Any, dict[str, Any]]:
+def _decode(data: bytes, file: str) -> str:
+    """UTF-8 text; a byte-order mark (Notepad writes one) is dropped. An error names the bad byte's line."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ClauseError("the file is saved as UTF-16: save it as UTF-8", where=f"{file}:1")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ClauseError(f"not UTF-8 text: {err}", where=f"{file}:1") from err
+        line = data[:err.start].count(b"\n") + 1
+        raise ClauseError(f"not UTF-8 text: byte 0x{data[err.start]:02x} cannot be read (the file is in another "
+                          "encoding, such as Windows-1252): save it as UTF-8", where=f"{file}:{line}") from err
+
+
+def _parse(data: bytes, file: str, model: type[BaseModel], what: str) -> tuple[Any, dict[str, Any]]:
+    text = _decode(data, file)
     yaml_text, body, body_line = split_front_matter(text, file)
     try:
         meta, raw_lines = load_yaml(yaml_text, file)
