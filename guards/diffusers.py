@@ -5,7 +5,9 @@ diffusers text-to-image pipeline, SDXL and FLUX included, which ship no safety c
 and SDXL's ``prompt_2`` and SD3's ``prompt_3``, go through the input-stage text guards first; a blocked
 prompt never reaches the model, a redacted one reaches it redacted. ``prompt_embeds`` cannot be read:
 a call with them needs ``guard_prompt=``, the text they were made from, checked in their place (a
-redaction there blocks, as it cannot reach the embeddings). Each generated image then goes
+redaction there blocks, as it cannot reach the embeddings). The images a pipeline starts from or
+follows (``image``, ``control_image``, ``ip_adapter_image``: img2img, inpainting, ControlNet) go through
+the input-stage image guards, when there are any. Each generated image then goes
 through the output-stage image guards in file order (nsfw, then mark), each guard receiving the
 previous one's output, so a blurred image is also marked. Blocked images are dropped, not blacked out;
 the result keeps every verdict so the caller can tell the user why.
@@ -35,6 +37,7 @@ __all__ = ["GuardedDiffusionPipeline", "GuardedImages", "check_image", "guard_di
 
 BUILTIN_CHECKER_ID = "diffusers-safety-checker"
 EMBEDDINGS = ("prompt_embeds", "pooled_prompt_embeds")  # a prompt the text guards cannot read
+IMAGE_INPUTS = ("image", "control_image", "ip_adapter_image")  # pictures the model starts from or follows
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,8 @@ class GuardedImages:
 
     ``images`` are the released images (marked, blurred where the guards said so) and ``image_bytes``
     their encoded form, which is what carries the marks: save these bytes, not a re-encoded PIL image.
-    ``verdicts`` has one verdict per generated image, in order; ``prompt_verdicts`` one per prompt.
+    ``verdicts`` has one verdict per generated image, in order; ``prompt_verdicts`` one per prompt,
+    then one per input image when there are input image guards (``prompt_blocked``: any of them blocked).
     ``output`` is the pipeline's own result (None when a prompt was blocked).
     """
 
@@ -81,6 +85,8 @@ class GuardedDiffusionPipeline:
         prompt, args, kwargs, prompt_verdicts = self._guard_prompts(prompt, list(args), dict(kwargs), context)
         if guard_prompt is not None:
             prompt_verdicts += self._guard_embedded(guard_prompt, context, first=not prompt_verdicts)
+        if all(v.allowed for v in prompt_verdicts):
+            prompt_verdicts += self._guard_input_images(args, kwargs, context)
         if any(not v.allowed for v in prompt_verdicts):
             return GuardedImages(prompt_verdicts=prompt_verdicts)
         output = self.pipe(prompt, *args, **kwargs)
@@ -114,12 +120,38 @@ class GuardedDiffusionPipeline:
             return verdicts[-1]
 
         prompt = _guarded(prompt, check)
-        for index in _prompt_positions(self.pipe, len(args)):
+        for index in _positions(self.pipe, len(args), ("prompt_2", "prompt_3")):
             args[index] = _guarded(args[index], check)
         for name in ("prompt_2", "prompt_3"):
             if name in kwargs:
                 kwargs[name] = _guarded(kwargs[name], check)
         return prompt, args, kwargs, verdicts
+
+    def _guard_input_images(self, args: list[Any], kwargs: dict[str, Any], context: Context) -> list[Verdict]:
+        """Img2img, inpainting, ControlNet: the images given to the model go through the input image
+        guards, when there are any (a blurred one is given blurred; one that cannot be read blocks)."""
+        if not self.guards.stage_guards(Stage.INPUT, Modality.IMAGE):
+            return []
+        verdicts: list[Verdict] = []
+
+        def check(image: Any) -> Any:
+            try:
+                data = encode_png(_as_pil(image))
+            except UserError as err:
+                verdicts.append(_unreadable(str(err)))
+                return image
+            verdicts.append(self.guards.check(data, stage=Stage.INPUT, context=context, modality=Modality.IMAGE))
+            out = verdicts[-1].output
+            return _open(out) if verdicts[-1].allowed and isinstance(out, bytes) and out != data else image
+
+        for index in _positions(self.pipe, len(args), IMAGE_INPUTS):
+            if _is_picture(args[index]) or (isinstance(args[index], list | tuple) and args[index]
+                                            and all(_is_picture(v) for v in args[index])):
+                args[index] = _each_image(args[index], check)  # a guessed position holds other values too
+        for name in IMAGE_INPUTS:
+            if kwargs.get(name) is not None:
+                kwargs[name] = _each_image(kwargs[name], check)
+        return verdicts
 
     def _guard_embedded(self, texts: str | Sequence[str], context: Context, *, first: bool) -> list[Verdict]:
         """The texts behind embeddings: a redaction cannot reach the embeddings, so it blocks instead."""
@@ -159,9 +191,9 @@ def check_image(guards: Pipeline, data: bytes, *, context: Context | None = None
                         modality=Modality.IMAGE)
 
 
-def _prompt_positions(pipe: Callable[..., Any], count: int) -> list[int]:
-    """Which of ``count`` positional arguments after the prompt are further prompts (``prompt_2``,
-    ``prompt_3``), by the pipeline's signature; without a signature that says, all of them."""
+def _positions(pipe: Callable[..., Any], count: int, wanted: Sequence[str]) -> list[int]:
+    """Which of ``count`` positional arguments after the prompt are parameters named in ``wanted``
+    (``prompt_2``, ``image``...), by the pipeline's signature; without a signature that says, all of them."""
     import inspect
 
     try:
@@ -171,7 +203,7 @@ def _prompt_positions(pipe: Callable[..., Any], count: int) -> list[int]:
     if any(p.kind is p.VAR_POSITIONAL for p in parameters):
         return list(range(count))
     names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
-    return [i for i, name in enumerate(names[:count]) if name in ("prompt_2", "prompt_3")]
+    return [i for i, name in enumerate(names[:count]) if name in wanted]
 
 
 def _guarded(value: Any, check: Callable[[str], Verdict]) -> Any:
@@ -196,6 +228,35 @@ def _texts(value: Any) -> list[str]:
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return list(value)
     return []
+
+
+def _each_image(value: Any, check: Callable[[Any], Any]) -> Any:
+    """An image argument (one image or a list of them) with each image as ``check`` returns it."""
+    if isinstance(value, list | tuple):
+        return type(value)(check(v) for v in value)
+    return check(value)
+
+
+def _is_picture(value: Any) -> bool:
+    return type(value).__module__.startswith(("PIL.", "numpy", "torch")) and (
+        hasattr(value, "getpixel") or len(getattr(value, "shape", ())) >= 2)
+
+
+def _as_pil(image: Any) -> Image.Image:
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return image
+    if hasattr(image, "shape") and hasattr(image, "dtype") and type(image).__module__.startswith("numpy"):
+        return _from_array(image)
+    raise UserError(f"an input image of type {type(image).__name__} cannot be checked; give PIL images")
+
+
+def _unreadable(reason: str) -> Verdict:
+    finding = Finding(guard_id="guard_diffusers_pipeline", category=None, score=1.0, action=Action.BLOCK,
+                      message=f"{reason}; not checked")
+    return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,),
+                   guard_id="guard_diffusers_pipeline")
 
 
 def _builtin_block() -> Verdict:

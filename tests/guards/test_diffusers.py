@@ -105,6 +105,55 @@ def test_a_redaction_of_the_text_behind_embeddings_blocks() -> None:
     assert "cannot reach prompt_embeds" in result.prompt_verdicts[0].findings[-1].message
 
 
+def _img2img_guards(on_fail: str = "block") -> Pipeline:
+    """The usual guards, and image_nsfw on the input images too."""
+    spec = GuardSpec(id="nsfw-in", type="image_nsfw", stage="input", modality="image", on_fail=on_fail)
+    return Pipeline([*_guards().guards, ImageNsfwGuard(spec, scorer=_red_is_nsfw)])
+
+
+class Img2Img(FakePipeline):
+    """An img2img pipeline's signature: the image is the second positional parameter."""
+
+    def __call__(self, prompt=None, image=None, strength=0.8, **kwargs):
+        return super().__call__(prompt, **({"image": image, "strength": strength} | kwargs))
+
+
+@pytest.mark.parametrize("call", [
+    lambda g, image: g("green", image=image),
+    lambda g, image: g("green", image),  # positionally, as the signature names it
+    lambda g, image: g("green", image=[Image.new("RGB", (8, 8), (0, 255, 0)), image]),
+    lambda g, image: g("green", control_image=image),
+])
+def test_input_images_go_through_the_input_image_guards(call) -> None:
+    pipe = Img2Img()
+    result = call(guard_diffusers_pipeline(pipe, _img2img_guards()), Image.new("RGB", (8, 8), (255, 0, 0)))
+    assert result.prompt_blocked and pipe.calls == []
+    assert result.prompt_verdicts[-1].findings[0].category == "S12"
+
+
+def test_input_images_that_pass_reach_the_model_and_blurred_ones_blurred() -> None:
+    pipe, green = Img2Img(), Image.new("RGB", (8, 8), (0, 255, 0))
+    result = guard_diffusers_pipeline(pipe, _img2img_guards())("green", green, 0.5)
+    assert not result.prompt_blocked and pipe.calls[0][1]["image"] is green and pipe.calls[0][1]["strength"] == 0.5
+    red = Image.new("RGB", (16, 16), (255, 0, 0))
+    red.paste((0, 0, 255), (8, 0, 16, 16))  # something for the blur to change
+    result = guard_diffusers_pipeline(pipe, _img2img_guards("redact"))("green", image=red)
+    sent = pipe.calls[-1][1]["image"]
+    assert not result.prompt_blocked and sent.size == red.size and sent.tobytes() != red.tobytes()
+
+
+def test_an_input_image_that_cannot_be_read_blocks() -> None:
+    pipe = Img2Img()
+    result = guard_diffusers_pipeline(pipe, _img2img_guards())("green", image=object())
+    assert result.prompt_blocked and pipe.calls == [] and "cannot be checked" in str(result.prompt_verdicts[-1])
+
+
+def test_without_input_image_guards_input_images_pass_unread() -> None:
+    pipe, red = Img2Img(), Image.new("RGB", (8, 8), (255, 0, 0))
+    result = guard_diffusers_pipeline(pipe, _guards())("green", image=red)
+    assert not result.prompt_blocked and pipe.calls[0][1]["image"] is red and len(result.prompt_verdicts) == 1
+
+
 def test_redacted_images_are_blurred_and_still_marked() -> None:
     result = guard_diffusers_pipeline(FakePipeline(), _guards("redact"))("red")
     (verdict,) = result.verdicts
