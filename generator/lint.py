@@ -2,9 +2,10 @@
 
 Checks, in order: front matter (schema, semver, unique ids, documents and sections that exist,
 ``requires``/``conflicts`` that name clauses), ``applies_when`` (compiles, names only profile fields),
-bodies, rationales and guard parameters (compile in the sandbox, name only known variables), guard
-specs, and finally a full render of every example profile, which catches what only shows at render
-time (an undefined attribute, a ``ref`` to a clause that is not included). The ``when`` of each
+bodies, rationales and guard parameters (compile in the sandbox, name only known variables), the ids
+named by ``ref``, ``selected``, ``doc`` and ``licence`` (exist, wherever the call sits), guard specs,
+and finally a full render of every example profile, which catches what only shows at render time
+(an undefined attribute, a ``ref`` to a clause that is not included). The ``when`` of each
 conditional source is checked like ``applies_when``, and every clause included for an example
 profile, or for that profile with a single jurisdiction instead of its own (``[CA]``, ``[OTHER]``, …),
 must keep at least one source that applies.
@@ -12,6 +13,7 @@ must keep at least one source that applies.
 
 from __future__ import annotations
 
+import difflib
 import types
 import typing
 from collections.abc import Iterable, Iterator
@@ -23,6 +25,7 @@ from pydantic import BaseModel
 
 from clauseguard.errors import ClauseError, ProfileError, SelectionError
 from clauseguard.generator.library import Clause, Library, Problem, Template, scan_library, unknown_ids
+from clauseguard.generator.licences import known_licence_ids
 from clauseguard.generator.profile import Jurisdiction, Profile, load_profile
 from clauseguard.generator.render import base_globals
 from clauseguard.generator.sandbox import Source, environment, parse_expression, parse_template
@@ -157,6 +160,50 @@ def check_template(template: Template) -> list[Problem]:
                        "template")
 
 
+def _helper_ids(library: Library) -> dict[str, tuple[str, frozenset[str]]]:
+    """For each helper that takes an id: what the id names, and the ids that exist."""
+    clauses = ("clause", frozenset(library.clauses))
+    return {"ref": clauses, "selected": clauses, "doc": ("document", frozenset(library.templates)),
+            "licence": ("licence", known_licence_ids())}
+
+
+def _unknown_helper_ids(text: str, source: Source, known: dict[str, tuple[str, frozenset[str]]],
+                        what: str) -> Iterator[Problem]:
+    """``ref('x')``, ``selected('x')``, ``doc('x')``, ``licence('x')`` naming an id that does not exist.
+
+    Rendering the examples misses them: ``selected('renamed/id')`` is just false, and a ``ref`` inside it
+    never runs, so a clause renamed without updating its references silently loses them.
+    """
+    try:
+        tree = parse_template(text, source)
+    except ClauseError:
+        return  # a syntax error: check_clause reports it
+    for call in tree.find_all(nodes.Call):
+        name = call.node.name if isinstance(call.node, nodes.Name) else None
+        arg = call.args[0] if call.args else None
+        if name not in known or not isinstance(arg, nodes.Const) or not isinstance(arg.value, str):
+            continue
+        kind, ids = known[name]
+        if arg.value not in ids:
+            close = difflib.get_close_matches(arg.value, ids, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            yield Problem(source.file, source.first_line + call.lineno - 1,
+                          f"{what}: {name}({arg.value!r}): no {kind} has id {arg.value!r}{hint}")
+
+
+def unknown_helper_ids(library: Library) -> list[Problem]:
+    """Every helper call in clause bodies, rationales and templates that names an unknown id."""
+    known = _helper_ids(library)
+    problems: list[Problem] = []
+    for clause in library.clauses.values():
+        problems += _unknown_helper_ids(clause.meta.rationale, Source(clause.file, clause.line("rationale")),
+                                        known, "rationale")
+        problems += _unknown_helper_ids(clause.body, Source(clause.file, clause.body_line), known, "body")
+    for template in library.templates.values():
+        problems += _unknown_helper_ids(template.body, Source(template.file, template.body_line), known, "template")
+    return problems
+
+
 def example_profiles() -> list[Path]:
     """``examples/*/profile.yaml`` of the repository (or of the current folder)."""
     for root in (Path(__file__).resolve().parents[1], Path.cwd()):
@@ -222,6 +269,7 @@ def lint(clauses_dir: Path | str | None = None, *, profiles: Iterable[Path | str
         problems += check_clause(clause)
     for template in library.templates.values():
         problems += check_template(template)
+    problems += unknown_helper_ids(library)
     if not problems:  # rendering a broken library would only repeat the problems above
         for path in (example_profiles() if profiles is None else [Path(p) for p in profiles]):
             problems += _render_problems(library, path)

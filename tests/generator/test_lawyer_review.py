@@ -32,3 +32,36 @@ def test_a_byte_order_mark_is_read_as_utf8(tmp_path: Path) -> None:
     assert lint(tmp_path, profiles=[], include_builtin=False) == []
     clause = load_library(tmp_path, include_builtin=False).clauses["t/a"]
     assert clause.meta.title == "A" and clause.body == "Body.\n" and clause.line("sources") == 9
+
+
+# (body, line of the calls, messages): a clause renamed without updating what refers to it
+UNKNOWN_IDS = [
+    ("{% if selected('t/old-name') %}See {{ ref('t/old-name') }}.{% endif %}", 13,
+     ["body: ref('t/old-name'): no clause has id 't/old-name'",
+      "body: selected('t/old-name'): no clause has id 't/old-name'"]),
+    ("Line one.\n{% if false %}See the {{ doc('cookie-policy') }}.{% endif %}", 14,
+     ["body: doc('cookie-policy'): no document has id 'cookie-policy'"]),
+    ("{% if false %}{{ licence('llama9').name }}{% endif %}", 13,
+     ["body: licence('llama9'): no licence has id 'llama9'"]),
+]
+
+
+@pytest.mark.parametrize(("body", "line", "messages"), UNKNOWN_IDS, ids=["ref-and-selected", "doc", "licence"])
+def test_a_helper_naming_an_unknown_id_is_a_lint_problem_even_where_it_never_runs(
+        clause_dir, body: str, line: int, messages: list[str]) -> None:
+    folder = clause_dir({"t/a": {"body": body}, "t/new-name": {}})
+    problems = lint(folder, include_builtin=False)
+    assert {(p.file, p.line) for p in problems} == {(str(folder / "t/a.md"), line)}
+    assert [p.message.split(";")[0] for p in problems] == messages
+
+
+def test_a_rationale_naming_an_unknown_document_is_a_lint_problem(clause_dir) -> None:
+    folder = clause_dir({"t/a": {"rationale": "{% if false %}{{ doc('cookie-policy') }}{% endif %}"}})
+    assert [(p.line, p.message.split(";")[0]) for p in lint(folder, include_builtin=False)] == [
+        (8, "rationale: doc('cookie-policy'): no document has id 'cookie-policy'")]
+
+
+def test_a_helper_naming_a_known_id_is_clean(clause_dir) -> None:
+    body = ("See {{ ref('t/b') }} and the {{ doc('privacy-notice') }}."
+            "{% if selected('t/b') %} {{ licence('mit').name }}{% endif %}")
+    assert lint(clause_dir({"t/a": {"body": body}, "t/b": {}}), include_builtin=False) == []
