@@ -96,3 +96,54 @@ def test_lexical_scores_a_short_text_as_the_model_does(ml: None) -> None:
     assert len(texts[-1].split()) <= WINDOW_WORDS
     expected = [float(p) for p in profanity_check.predict_prob(texts)]
     assert [s["profanity"] for s in get_lexical().score(texts)] == expected
+
+
+@pytest.mark.ml
+def test_a_short_text_waits_for_one_batch_of_a_long_one_not_for_all(
+        embedding: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedder's lock was held for a whole call, and then granted unfairly: a short text in another
+    thread waited for every batch of a long text (47 s behind 25,000 words; a guard with ``timeout_ms``
+    then blocks it). Now it waits for the batch running when it asked."""
+    import threading
+    import time
+
+    from clauseguard.guards._embedder import BATCH
+
+    embedder = embedding.embedder
+    real, sizes = embedder._forward, []
+
+    def forward(ids: list[list[int]], layers: tuple[int, ...] = ()) -> Any:
+        sizes.append(len(ids))
+        time.sleep(0.1)
+        return real(ids, layers)
+
+    monkeypatch.setattr(embedder, "_forward", forward)
+    long = threading.Thread(target=embedder.embed, args=([f"line {i}" for i in range(BATCH * 8)],))
+    long.start()
+    while not sizes:
+        time.sleep(0.001)
+    short = embedder.embed(["a short text"])
+    long.join()
+    assert sizes == [BATCH, 1, *[BATCH] * 7]
+    assert short.shape == (1, 384)
+
+
+def test_fair_lock_gives_up_the_place_of_a_waiter_that_is_interrupted() -> None:
+    import threading
+
+    from clauseguard.guards._embedder import _FairLock
+
+    lock, order = _FairLock(), []
+    with lock:
+        def interrupted(predicate: Any) -> bool:
+            raise KeyboardInterrupt
+
+        lock._cond.wait_for = interrupted  # type: ignore[method-assign]
+        with pytest.raises(KeyboardInterrupt):
+            lock.__enter__()
+        del lock._cond.wait_for
+        waiter = threading.Thread(target=lambda: [lock.__enter__(), order.append("waiter"), lock.__exit__()])
+        waiter.start()
+        order.append("holder")
+    waiter.join(timeout=5)
+    assert order == ["holder", "waiter"] and not waiter.is_alive()
