@@ -42,6 +42,7 @@ __all__ = [
 _SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
 _SEGMENT = r"[a-z0-9][a-z0-9.+_-]*"
 _ID = rf"^{_SEGMENT}(/{_SEGMENT})*$"
+_NAME = r"^[a-z0-9][a-z0-9-]*$"  # a document or section id
 
 
 class _Strict(BaseModel):
@@ -115,14 +116,14 @@ class ClauseMeta(_Strict):
 
 
 class SectionMeta(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    id: str = Field(pattern=_NAME)
     title: str = Field(min_length=1)
 
 
 class TemplateMeta(_Strict):
     """The front matter of a template file."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    id: str = Field(pattern=_NAME)
     title: str = Field(min_length=1)
     version: str = Field(pattern=_SEMVER)
     order: int = 100
@@ -211,6 +212,24 @@ def split_front_matter(text: str, file: str) -> tuple[str, str, int]:
     raise ClauseError("front matter is not closed: add a line '---' after it", where=f"{file}:1")
 
 
+_SEMVER_MESSAGE = "must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.0.0"
+_PATTERN_MESSAGES = {
+    _SEMVER: _SEMVER_MESSAGE,
+    _ID: "expected lowercase letters, digits and '-', with '/' between a folder and a name (e.g. core/feedback)",
+    _NAME: "expected lowercase letters, digits and '-' (e.g. terms-of-use)",
+}
+
+
+def _not_text(value: Any) -> str:
+    """Why a value YAML did not read as text: ``title: No`` is false, ``version: 1.0`` a number."""
+    if value is None:
+        return "is empty: write the text after the colon"
+    if isinstance(value, bool | int | float):
+        shown = str(value).lower() if isinstance(value, bool) else value
+        return f"expected text, but YAML reads this value as {shown}: put it in quotes"
+    return f"expected text, not a {'list' if isinstance(value, list) else 'mapping'}"
+
+
 def _validation_error(err: ValidationError, file: str, lines: dict, what: str) -> ClauseError:
     first = err.errors()[0]
     loc = tuple(p for p in first["loc"] if p not in (_PLAIN, _MAPPING))
@@ -222,8 +241,16 @@ def _validation_error(err: ValidationError, file: str, lines: dict, what: str) -
         msg = f"unknown key (not part of the {what} format; see docs/lawyers/clause-format.md)"
     elif first["type"] == "missing":
         msg = "required key is missing"
-    elif first["type"] == "string_pattern_mismatch" and loc[-1:] == ("version",):
-        msg = "version must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.0.0"
+    elif first["type"] == "string_type" and loc == ("version",) and first["input"] is not None:
+        msg = _SEMVER_MESSAGE
+    elif first["type"] == "string_type":
+        msg = _not_text(first["input"])
+    elif first["type"] == "string_pattern_mismatch":
+        msg = f"{_PATTERN_MESSAGES.get(first['ctx']['pattern'], msg)}, not {first['input']!r}"
+    elif first["type"] == "too_short" and loc == ("sources",):
+        msg = "every clause must cite at least one statute, regulation or licence section"
+    elif first["type"] == "too_short":
+        msg = "the list is empty: give at least one"
     more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     return ClauseError(f"{format_loc(loc)}: {msg}{more}", where=f"{file}:{line}")
 

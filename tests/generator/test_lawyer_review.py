@@ -65,3 +65,39 @@ def test_a_helper_naming_a_known_id_is_clean(clause_dir) -> None:
     body = ("See {{ ref('t/b') }} and the {{ doc('privacy-notice') }}."
             "{% if selected('t/b') %} {{ licence('mit').name }}{% endif %}")
     assert lint(clause_dir({"t/a": {"body": body}, "t/b": {}}), include_builtin=False) == []
+
+
+# (front-matter line as the lawyer typed it, line, message): values YAML does not read as the lawyer meant
+FRONT_MATTER = [
+    ("version: 1.0", 4, "version: must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.0.0"),
+    ("version: 2", 4, "version: must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.0.0"),
+    ("title: No", 3, "title: expected text, but YAML reads this value as false: put it in quotes"),
+    ("title: 2024", 3, "title: expected text, but YAML reads this value as 2024: put it in quotes"),
+    ("title:", 3, "title: is empty: write the text after the colon"),
+    ("id: Core/Feedback", 2, "id: expected lowercase letters, digits and '-', with '/' between a folder and a name "
+                             "(e.g. core/feedback), not 'Core/Feedback'"),
+    ("sources: []", 8, "sources: every clause must cite at least one statute, regulation or licence section"),
+    ("documents: []", 5, "documents: the list is empty: give at least one"),
+]
+GOOD = """---
+id: core/feedback
+title: Feedback
+version: 1.0.0
+documents: [terms-of-use]
+section: about
+rationale: Feedback helps.
+sources: [Contract law]
+license: CC-BY-4.0
+---
+Body.
+"""
+
+
+@pytest.mark.parametrize(("typed", "line", "message"), FRONT_MATTER, ids=[c[0] for c in FRONT_MATTER])
+def test_a_value_yaml_reads_otherwise_says_what_was_expected(tmp_path: Path, typed: str, line: int,
+                                                              message: str) -> None:
+    lines = GOOD.splitlines(keepends=True)
+    lines[line - 1] = typed + "\n"
+    (tmp_path / "feedback.md").write_text("".join(lines), encoding="utf-8")
+    problems = lint(tmp_path, profiles=[], include_builtin=False)
+    assert [str(p) for p in problems] == [f"{tmp_path / 'feedback.md'}:{line}: {message}"]

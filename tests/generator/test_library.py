@@ -24,7 +24,7 @@ LOAD_ERRORS = [
     ("empty-sources", "clause.md", 8, "sources:"),
     ("unknown-require", "clause.md", 7, "requires: no clause has id 'core/nothing-here'"),
     ("no-front-matter", "clause.md", 1, "missing front matter"),
-    ("bad-template", "templates/terms-of-use.md", 5, "sections: List should have at least 1 item"),
+    ("bad-template", "templates/terms-of-use.md", 5, "sections: the list is empty: give at least one"),
 ]
 
 
