@@ -37,6 +37,7 @@ __all__ = [
     "parse_clause",
     "parse_template",
     "scan_library",
+    "unread_files",
 ]
 
 _SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
@@ -350,6 +351,42 @@ def _override_layer(folder: Path) -> _Layer:
     clauses = [(f, n) for f, n in files if not n.startswith(templates_prefix)]
     templates = [(f, n) for f, n in files if n.startswith(templates_prefix) and n.count("/") == prefix.count("/") + 2]
     return _Layer("override", clauses, templates)
+
+
+_NOT_READ_QUIETLY = ("readme", "license", "licence", "__init__.py")
+
+
+def _files(root: Path, prefix: str) -> Iterator[str]:
+    """Every file ``_walk`` looks in (hidden files and ``.``/``_`` folders skipped), as display paths."""
+    for child in sorted(root.iterdir(), key=lambda c: c.name):
+        name = f"{prefix}/{child.name}"
+        if child.is_dir() and not child.name.startswith((".", "_")):
+            yield from _files(child, name)
+        elif child.is_file() and not child.name.startswith("."):
+            yield name
+
+
+def unread_files(folder: Path | str) -> list[Problem]:
+    """Files in an override folder that are neither clauses nor templates, nor README or LICENSE files.
+
+    The generator leaves them out without a word, so a clause saved as ``feedback.MD`` or
+    ``feedback.md.txt``, or a template in ``templates/old/``, would be missing from the documents; lint
+    names them.
+    """
+    layer = _override_layer(Path(folder))
+    read = {name for _, name in layer.clauses + layer.templates}
+    templates = f"{str(folder).rstrip('/')}/templates/"
+    problems = []
+    for name in _files(Path(folder), str(folder).rstrip("/")):
+        base = name.rpartition("/")[2].lower()
+        if name in read or base.startswith(_NOT_READ_QUIETLY) or name.endswith("/licences/registry.yaml"):
+            continue  # a copy of the whole built-in folder lints clean
+        if name.startswith(templates) and name.endswith(".md"):
+            why = "not read: a template must sit directly in templates/, not in a folder inside it"
+        else:
+            why = "not read: only files ending in .md are clauses (put other files in a folder starting with _)"
+        problems.append(Problem(name, 1, why))
+    return problems
 
 
 def _add(items: dict[str, Any], seen: dict[str, str], item: Any, problems: list[Problem]) -> None:

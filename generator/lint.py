@@ -24,7 +24,7 @@ from jinja2 import meta, nodes
 from pydantic import BaseModel
 
 from clauseguard.errors import ClauseError, ProfileError, SelectionError
-from clauseguard.generator.library import Clause, Library, Problem, Template, scan_library, unknown_ids
+from clauseguard.generator.library import Clause, Library, Problem, Template, scan_library, unknown_ids, unread_files
 from clauseguard.generator.licences import known_licence_ids
 from clauseguard.generator.profile import Jurisdiction, Profile, load_profile
 from clauseguard.generator.render import base_globals
@@ -265,6 +265,8 @@ def lint(clauses_dir: Path | str | None = None, *, profiles: Iterable[Path | str
     """Every problem found, sorted by file and line; empty when the library is clean."""
     library, problems = scan_library(clauses_dir, include_builtin=include_builtin)
     problems += unknown_ids(library, "conflicts")
+    if clauses_dir is not None:
+        problems += unread_files(clauses_dir)
     for clause in library.clauses.values():
         problems += check_clause(clause)
     for template in library.templates.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,24 @@ def test_a_value_yaml_reads_otherwise_says_what_was_expected(tmp_path: Path, typ
     (tmp_path / "feedback.md").write_text("".join(lines), encoding="utf-8")
     problems = lint(tmp_path, profiles=[], include_builtin=False)
     assert [str(p) for p in problems] == [f"{tmp_path / 'feedback.md'}:{line}: {message}"]
+
+
+def test_files_the_generator_would_not_read_are_named_by_lint(tmp_path: Path) -> None:
+    text = clause_text("core/feedback")
+    files = {"core/Feedback.MD": text, "core/other.md.txt": text, "templates/old/terms-of-use.md": text,
+             "core/ok.md": clause_text("core/ok"), "README.md": "notes", "LICENSE": "CC-BY-4.0",
+             "_drafts/notes.docx": "draft", ".git/config": "x", ".DS_Store": "x", "__init__.py": ""}
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    problems = lint(tmp_path, profiles=[], include_builtin=False)
+    assert [(Path(p.file).relative_to(tmp_path).as_posix(), p.line, p.message.partition(":")[0]) for p in problems] == [
+        ("core/Feedback.MD", 1, "not read"), ("core/other.md.txt", 1, "not read"),
+        ("templates/old/terms-of-use.md", 1, "not read")]
+    assert "only files ending in .md are clauses" in problems[0].message
+    assert "directly in templates/" in problems[2].message
+
+
+def test_a_copy_of_the_whole_builtin_folder_lints_clean(tmp_path: Path) -> None:
+    shutil.copytree(Path(__file__).resolve().parents[2] / "clauses", tmp_path / "clauses")
+    assert lint(tmp_path / "clauses", profiles=[], include_builtin=False) == []
