@@ -299,7 +299,7 @@ def _threads_from_env() -> int:
     import os
 
     raw = os.environ.get(THREADS_ENV, "1")
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:  # "²".isdigit(), and int() refuses it
         raise ModelLoadError(f"{THREADS_ENV}={raw!r}: expected a whole number of threads, 1 or more")
     return int(raw)
 

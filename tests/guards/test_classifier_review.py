@@ -147,3 +147,14 @@ def test_fair_lock_gives_up_the_place_of_a_waiter_that_is_interrupted() -> None:
         order.append("holder")
     waiter.join(timeout=5)
     assert order == ["holder", "waiter"] and not waiter.is_alive()
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", "0", "x", " 2"])
+def test_embed_threads_must_be_an_ascii_whole_number(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    """"²" passed ``str.isdigit`` and then failed in ``int()`` with a bare ValueError."""
+    from clauseguard.errors import ModelLoadError
+    from clauseguard.guards._embedder import THREADS_ENV, _threads_from_env
+
+    monkeypatch.setenv(THREADS_ENV, raw)
+    with pytest.raises(ModelLoadError, match=THREADS_ENV):
+        _threads_from_env()
