@@ -3,9 +3,9 @@
 Checks, in order: front matter (schema, semver, unique ids, documents and sections that exist,
 ``requires``/``conflicts`` that name clauses), ``applies_when`` (compiles, names only profile fields),
 bodies, rationales and guard parameters (compile in the sandbox, name only known variables), the ids
-named by ``ref``, ``selected``, ``doc`` and ``licence`` (exist, wherever the call sits), guard specs,
-and finally a full render of every example profile, which catches what only shows at render time
-(an undefined attribute, a ``ref`` to a clause that is not included). The ``when`` of each
+named by ``ref``, ``selected``, ``doc`` and ``licence`` (exist, wherever the call sits), no heading
+in a clause body, guard specs, and finally a full render of every example profile, which catches what
+only shows at render time (an undefined attribute, a ``ref`` to a clause that is not included). The ``when`` of each
 conditional source is checked like ``applies_when``, and every clause included for an example
 profile, or for that profile with a single jurisdiction instead of its own (``[CA]``, ``[OTHER]``, …),
 must keep at least one source that applies.
@@ -14,6 +14,7 @@ must keep at least one source that applies.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator
@@ -142,12 +143,24 @@ def _guard_strings(value: Any) -> Iterator[str]:
         yield value
 
 
+_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t].*)?$", re.MULTILINE)
+
+
+def _check_headings(clause: Clause) -> list[Problem]:
+    """A Markdown heading in a body would break the numbered sections the document adds from ``title``."""
+    return [Problem(clause.file, clause.body_line + clause.body.count("\n", 0, m.start()),
+                    f"body: a heading ({m.group().strip()!r}); a clause has none: the document adds its numbered "
+                    "heading from title")
+            for m in _HEADING.finditer(clause.body)]
+
+
 def check_clause(clause: Clause) -> list[Problem]:
     """Static checks of one clause: expression, rationale, body and guard parameter strings."""
     problems = _check_applies_when(clause) + _check_source_conditions(clause)
     problems += _check_text(clause.meta.rationale, Source(clause.file, clause.line("rationale")),
                             _known_names(_RATIONALE_NAMES), "rationale")
     problems += _check_text(clause.body, Source(clause.file, clause.body_line), _known_names(BODY_NAMES), "body")
+    problems += _check_headings(clause)
     for index, guard in enumerate(clause.meta.guards):
         source = Source(clause.file, clause.line("guards", index))
         for text in _guard_strings(guard.params):

@@ -123,3 +123,18 @@ def test_files_the_generator_would_not_read_are_named_by_lint(tmp_path: Path) ->
 def test_a_copy_of_the_whole_builtin_folder_lints_clean(tmp_path: Path) -> None:
     shutil.copytree(Path(__file__).resolve().parents[2] / "clauses", tmp_path / "clauses")
     assert lint(tmp_path / "clauses", profiles=[], include_builtin=False) == []
+
+
+@pytest.mark.parametrize(("body", "line"), [("Text.\n\n## Our use of feedback\n\nMore.", 15), ("# Feedback\nText.", 13),
+                                            ("Text.\n   ###", 14)])
+def test_a_heading_in_a_clause_body_is_a_lint_problem(clause_dir, body: str, line: int) -> None:
+    folder = clause_dir({"t/a": {"body": body}})
+    problems = lint(folder, profiles=[], include_builtin=False)
+    assert [(p.file, p.line) for p in problems] == [(str(folder / "t/a.md"), line)]
+    assert problems[0].message.startswith("body: a heading (")
+
+
+@pytest.mark.parametrize("body", ["#1 priority is safety.", "Call us on\n#42.", "Text {# a comment #} more.",
+                                  "A list:\n\n- one\n- two"])
+def test_text_that_is_not_a_heading_is_clean(clause_dir, body: str) -> None:
+    assert lint(clause_dir({"t/a": {"body": body}}), profiles=[], include_builtin=False) == []
