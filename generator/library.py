@@ -268,13 +268,24 @@ def _decode(data: bytes, file: str) -> str:
                           "encoding, such as Windows-1252): save it as UTF-8", where=f"{file}:{line}") from err
 
 
+_CURLY_QUOTES = "“”‘’"
+
+
+def _curly_hint(yaml_text: str, line: int | None) -> str:
+    """A hint when the line YAML stopped at has curly quotes (pasted from a word processor)."""
+    lines = yaml_text.splitlines()
+    if line and line <= len(lines) and any(q in lines[line - 1] for q in _CURLY_QUOTES):
+        return " (curly quotes “ ” ‘ ’ are not quotes in YAML: type straight quotes \" or ')"
+    return ""
+
+
 def _parse(data: bytes, file: str, model: type[BaseModel], what: str) -> tuple[Any, dict[str, Any]]:
     text = _decode(data, file)
     yaml_text, body, body_line = split_front_matter(text, file)
     try:
         meta, raw_lines = load_yaml(yaml_text, file)
     except YamlError as err:
-        raise ClauseError(str(err), where=f"{file}:{(err.line or 0) + 1}") from err
+        raise ClauseError(f"{err}{_curly_hint(yaml_text, err.line)}", where=f"{file}:{(err.line or 0) + 1}") from err
     lines = {loc: line + 1 for loc, line in raw_lines.items()}
     if not isinstance(meta, dict):
         raise ClauseError(f"front matter must be a mapping of keys ({what})", where=f"{file}:2")

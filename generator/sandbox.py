@@ -142,12 +142,23 @@ def check_tree(tree: nodes.Node, source: Source) -> None:
         raise ClauseError(f"unknown {kind} {name!r}; {hint}", where=source.where(line))
 
 
+_CURLY_QUOTES = "“”‘’"
+
+
+def _syntax_message(err: TemplateSyntaxError) -> str:
+    """Jinja's message, with a hint when it stopped at a curly quote pasted from a word processor."""
+    message = err.message or ""
+    if any(q in message for q in _CURLY_QUOTES):
+        message += " (curly quotes are not quotes here: type straight quotes ' or \")"
+    return message
+
+
 def parse_template(text: str, source: Source) -> nodes.Template:
     """Parse and statically check template text; syntax errors name the file line."""
     try:
         tree = environment().parse(text, filename=source.file)
     except TemplateSyntaxError as err:
-        raise ClauseError(f"template syntax error: {err.message}", where=source.where(err.lineno)) from err
+        raise ClauseError(f"template syntax error: {_syntax_message(err)}", where=source.where(err.lineno)) from err
     check_tree(tree, source)
     return tree
 
@@ -161,7 +172,7 @@ def parse_expression(text: str, source: Source) -> nodes.Expr:
         if not parser.stream.eos:
             raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)
     except TemplateSyntaxError as err:
-        raise ClauseError(f"applies_when: syntax error: {err.message}", where=source.where()) from err
+        raise ClauseError(f"applies_when: syntax error: {_syntax_message(err)}", where=source.where()) from err
     check_tree(expr, source)
     return expr
 

@@ -138,3 +138,39 @@ def test_a_heading_in_a_clause_body_is_a_lint_problem(clause_dir, body: str, lin
                                   "A list:\n\n- one\n- two"])
 def test_text_that_is_not_a_heading_is_clean(clause_dir, body: str) -> None:
     assert lint(clause_dir({"t/a": {"body": body}}), profiles=[], include_builtin=False) == []
+
+
+# (front-matter line as pasted from a word processor, file line, start of the message, its end)
+CURLY = [
+    ("rationale: “Feedback: we may use it.”", 7, "invalid YAML: mapping values are not allowed",
+     "(curly quotes “ ” ‘ ’ are not quotes in YAML: type straight quotes \" or ')"),
+    ("sources: [“Contract law, general principles”]", 8, "sources[0]: starts or ends with a curly quote",
+     "type straight quotes \" or '"),
+    ("title: “Feedback”", 3, "title: starts or ends with a curly quote", "type straight quotes \" or '"),
+    ("section: about\napplies_when: \"‘EU’ in jurisdictions\"", 7, "applies_when: syntax error: unexpected char '‘'",
+     "(curly quotes are not quotes here: type straight quotes ' or \")"),
+]
+
+
+@pytest.mark.parametrize(("typed", "line", "start", "end"), CURLY, ids=["yaml", "list", "title", "applies_when"])
+def test_curly_quotes_are_named_as_the_cause(tmp_path: Path, typed: str, line: int, start: str, end: str) -> None:
+    lines = GOOD.splitlines(keepends=True)
+    key = typed.partition(":")[0]
+    lines = [typed + "\n" if ln.startswith(f"{key}:") else ln for ln in lines]
+    (tmp_path / "feedback.md").write_text("".join(lines), encoding="utf-8")
+    problems = lint(tmp_path, profiles=[], include_builtin=False)
+    assert (problems[0].file, problems[0].line) == (str(tmp_path / "feedback.md"), line)
+    assert problems[0].message.startswith(start) and problems[0].message.endswith(end)
+    assert all(p.line == line for p in problems)
+
+
+def test_curly_quotes_in_a_body_jinja_tag_are_named_as_the_cause(clause_dir) -> None:
+    folder = clause_dir({"t/a": {"body": "Text.\n{% if selected(‘t/a’) %}x{% endif %}"}})
+    [problem] = lint(folder, profiles=[], include_builtin=False)
+    assert problem.line == 14 and problem.message.endswith("type straight quotes ' or \")")
+
+
+def test_curly_quotes_inside_text_are_prose(clause_dir) -> None:
+    folder = clause_dir({"t/a": {"title": "The “service”, defined", "sources": ["Directive “X” Art. 5"],
+                                 "body": "We call it the “service”."}})
+    assert lint(folder, profiles=[], include_builtin=False) == []
