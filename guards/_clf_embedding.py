@@ -199,6 +199,12 @@ class EmbeddingBackend:
         entries = self.heads.manifest["heads"]
         self.head_categories = [e["category"] for e in entries]
         self.thresholds = np.array([e["threshold"] for e in entries], dtype=np.float32)
+        # NaN too: rescale would make every score NaN, a failure per request instead of one at start-up.
+        bad = {e.get("name", e["category"]): e["threshold"]
+               for e, t in zip(entries, self.thresholds.tolist(), strict=True) if not 0.0 < t < 1.0}
+        if bad:
+            raise ModelLoadError(f"classifier heads in {heads_dir or shipped_heads_dir()}: thresholds must be "
+                                 f"between 0 and 1, exclusive: {bad}")
         self.categories = frozenset(self.head_categories)
         self._recent: OrderedDict[str, Scores] = OrderedDict()
         self._lock = threading.Lock()

@@ -158,3 +158,23 @@ def test_embed_threads_must_be_an_ascii_whole_number(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(THREADS_ENV, raw)
     with pytest.raises(ModelLoadError, match=THREADS_ENV):
         _threads_from_env()
+
+
+@pytest.mark.ml
+@pytest.mark.parametrize("threshold", [float("nan"), 0.0, 1.0])
+def test_heads_with_a_threshold_outside_0_and_1_fail_at_load(ml: None, tmp_path: Any, threshold: float) -> None:
+    """A NaN threshold loaded, and then every text failed in ``rescale`` (NaN scores): a broken heads
+    folder must fail at start-up, not in production traffic. 0 flagged every text; 1 none."""
+    import json
+    import shutil
+
+    from clauseguard.errors import ModelLoadError
+    from clauseguard.guards._clf_embedding import EmbeddingBackend, shipped_heads_dir
+
+    for name in ("classifier.npz", "classifier.json"):
+        shutil.copy(shipped_heads_dir() / name, tmp_path / name)
+    manifest = json.loads((tmp_path / "classifier.json").read_text(encoding="utf-8"))
+    manifest["heads"][0]["threshold"] = threshold
+    (tmp_path / "classifier.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=r"thresholds must be between 0 and 1.*'S1'"):
+        EmbeddingBackend(heads_dir=tmp_path)
