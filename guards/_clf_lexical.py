@@ -4,7 +4,10 @@ It scores profanity only. It was trained on Davidson et al. tweets and Wikipedia
 so it is never evaluated on those sets (see guards/data/heads/MODEL_CARD.md). Its tf-idf features are
 scaled to unit length, so every benign word dilutes a profane one: a profane sentence after five
 benign ones scored 0.03. A text longer than WINDOW_WORDS is scored whole and in overlapping windows of
-that many words, and keeps the highest.
+that many words, and keeps the highest. Measured with 40 words: a profane sentence after 15 benign ones
+(this repo's benign sets) caught 88% (8% whole), those benign texts flagged no more often; on
+bench_classifier's sets, Civil Comments (toxic-leaning negatives) recall 0.59 -> 0.64, false positives
+0.43 -> 0.49, AUROC 0.608 -> 0.600, and GPTFuzz answers AUROC 0.63 -> 0.76.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from clauseguard.guards._fusion import Scores
 
 __all__ = ["LexicalBackend", "get_lexical"]
 
-WINDOW_WORDS = 40  # measured: a profane sentence after 15 benign ones caught 88% (8% whole), benign flags unchanged
+WINDOW_WORDS = 40  # about a tweet or a short comment, which the model was trained on
 OVERLAP_WORDS = 20
 
 
