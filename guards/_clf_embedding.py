@@ -10,7 +10,10 @@ A manifest with ``layers: [3]`` feeds every head the sentence embedding followed
 states of those encoder layers (``Embedder.embed``), 384 columns each; a head that should read the
 sentence alone has zero weights on the rest. Scores are rescaled so each head's calibrated threshold
 maps to 0.5. Texts longer than the model's 256-token window are cut into overlapping windows, and each
-head keeps its highest window, so an instruction planted at the end of a long document is still seen.
+head keeps its highest window, so an instruction planted at the end of a long document is still seen,
+as long as it fills a good part of its window: each window is one mean-pooled embedding, and a single
+sentence among 160 words of other text is diluted out (an injection alone 0.94; after 20 benign words
+0.06), wherever it lies.
 """
 
 from __future__ import annotations
