@@ -9,6 +9,7 @@ numbered N.M. A document with no clause is not produced.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -106,6 +107,10 @@ def base_globals(library: Library) -> dict[str, Callable[..., Any]]:
 def _clause_globals(library: Library, selection: Selection, numbering: Numbering,
                     current: str) -> dict[str, Any]:
     def ref(clause_id: str) -> str:
+        if clause_id not in library.clauses:
+            close = difflib.get_close_matches(clause_id, list(library.clauses), n=1)
+            raise ClauseError(f"ref({clause_id!r}): there is no clause with that id"
+                              + (f"; did you mean {close[0]!r}?" if close else ""))
         if not selection.is_selected(clause_id):
             raise ClauseError(f"ref({clause_id!r}): that clause is not included for this profile; "
                               f"wrap the sentence in {{% if selected({clause_id!r}) %}}")

@@ -124,6 +124,13 @@ def test_ref_to_a_clause_that_is_not_included_names_the_file_and_line(clause_dir
     assert info.value.where == f"{folder / 't/a.md'}:{line}"
 
 
+def test_ref_to_a_clause_that_does_not_exist_says_so(clause_dir, profile) -> None:
+    """A renamed clause: not 'wrap it in selected(...)', which would hide the broken reference."""
+    folder = clause_dir({"t/a": {"body": "See {{ ref('t/bee') }}."}, "t/be": {}})
+    with pytest.raises(ClauseError, match="ref\\('t/bee'\\): there is no clause with that id; did you mean 't/be'"):
+        build(profile("us-minimal"), load_library(folder, include_builtin=False), ("md",))
+
+
 def test_sandbox_escape_in_a_clause_body_fails_the_render(profile) -> None:
     from tests.conftest import BROKEN
 
