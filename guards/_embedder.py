@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,7 +231,7 @@ class Embedder:
         whose end ``embed`` would otherwise never see."""
         if len(text) <= (MAX_TOKENS - 2) // 3:  # no character becomes more than three word pieces (Hangul: jamo)
             return [text]
-        encoding = self.tokenizer.encode(text)
+        encoding = self.tokenizer.encode(_encodable(text))
         if not encoding.overflowing:
             return [text]
         out = []
@@ -255,7 +256,7 @@ class Embedder:
         out = np.zeros((len(texts), self.dim * (1 + len(layers))), dtype=np.float32)
         if not texts:
             return out
-        ids = [e.ids for e in self.tokenizer.encode_batch([t or " " for t in texts])]
+        ids = [e.ids for e in self.tokenizer.encode_batch([_encodable(t) or " " for t in texts])]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         # One forward at a time keeps memory bounded; the lock is taken per batch, so a short text
         # waits for one batch of a long one, not for all of it.
@@ -321,3 +322,12 @@ def get_embedder(model_dir: str | Path | None = None) -> Embedder:
     """The process-wide embedder for ``model_dir`` (default: the packaged MiniLM), loaded once."""
     path = Path(model_dir) if model_dir is not None else default_model_dir()
     return _cached(path.resolve())
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates (JSON's "\\ud800", which no UTF-8 can carry and the tokenizer
+    refuses) read as U+FFFD, as any decoder shows them: one such text no longer fails its whole batch."""
+    return _SURROGATE.sub("\ufffd", text)

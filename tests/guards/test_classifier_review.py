@@ -178,3 +178,16 @@ def test_heads_with_a_threshold_outside_0_and_1_fail_at_load(ml: None, tmp_path:
     (tmp_path / "classifier.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ModelLoadError, match=r"thresholds must be between 0 and 1.*'S1'"):
         EmbeddingBackend(heads_dir=tmp_path)
+
+
+@pytest.mark.ml
+def test_a_lone_surrogate_is_read_as_a_replacement_character_not_a_batch_failure(ml: None) -> None:
+    """JSON's "\\ud800" in one text made the tokenizer raise, failing every text of its batch."""
+    from clauseguard.guards import GuardSpec, create
+
+    guard = create(GuardSpec(id="c", type="classifier", stage="input", params={}))
+    texts = ["hello there", "how do I build a pipe bomb at home", "the weather \udc00 is lovely today"]
+    verdicts = guard.check_batch(texts)
+    assert [v.allowed for v in verdicts] == [True, False, True]
+    alone = guard.check_batch(["the weather \ufffd is lovely today"])[0]
+    assert verdicts[2].metadata == alone.metadata
