@@ -132,9 +132,15 @@ def _sha256(data: bytes) -> str:
 
 def _no_dmca_agent(p: dict[str, Any]) -> str | None:
     hosting = p["user_content"]["uploads"] or p["user_content"]["public_sharing"]  # as the DMCA clauses
-    if "US" in p["jurisdictions"] and hosting and not p["operator"].get("dmca_agent"):
+    if not ("US" in p["jurisdictions"] and hosting):
+        return None
+    agent = p["operator"].get("dmca_agent")
+    if not agent:
         return ("users in the US upload or share content but operator.dmca_agent is not set: the 17 U.S.C. "
                 "§512(c) safe harbour needs an agent designated with the US Copyright Office")
+    if not agent.get("phone"):
+        return ("operator.dmca_agent.phone is not set: 17 U.S.C. §512(c)(2)(A) asks for the agent's telephone "
+                "number on your service, and the notice-and-takedown policy shows none")
     return None
 
 

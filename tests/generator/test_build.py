@@ -145,6 +145,16 @@ def test_dmca_agent_warning_follows_the_dmca_clauses(profile, uploads: bool, pub
     assert any("operator.dmca_agent is not set" in w for w in warnings_for(context)) is warned
 
 
+@pytest.mark.parametrize(("phone", "warned"), [(None, True), ("+1 302 555 0142", False)])
+def test_a_dmca_agent_without_a_telephone_number_is_a_warning(profile, phone: str | None, warned: bool) -> None:
+    """17 U.S.C. §512(c)(2)(A): the agent's telephone number is part of what the service shows."""
+    context = profile("uploads-no-agent").context()
+    agent = {"name": "Jo Agent", "email": "dmca@example.com", "address": "1 Main St", "phone": phone}
+    context["operator"] = {**context["operator"], "dmca_agent": agent}
+    assert any("operator.dmca_agent.phone is not set" in w for w in warnings_for(context)) is warned
+    assert not any("operator.dmca_agent is not set" in w for w in warnings_for(context))
+
+
 def test_no_warning_for_a_complete_profile(chat_files) -> None:
     assert json.loads(chat_files["report.json"])["warnings"] == []
 

@@ -173,6 +173,14 @@ def test_dmca_agent_defaults_to_the_operator_contact(tmp_path: Path) -> None:
         "legal@pix.example",
         "1 Main St, Dublin",
     )
+    assert profile.operator.dmca_agent.phone is None  # optional; generate warns that it is missing
+
+
+def test_dmca_agent_phone_is_asked(tmp_path: Path) -> None:
+    answers = REQUIRED | {"user_content.uploads": True, "operator.dmca_agent.name": "Jo Agent",
+                          "operator.dmca_agent.phone": "+1 302 555 0142"}
+    profile = run_init(tmp_path / "p.yaml", ask=_script(answers, []))
+    assert profile.operator.dmca_agent is not None and profile.operator.dmca_agent.phone == "+1 302 555 0142"
 
 
 def test_answered_keys_are_not_asked_again(tmp_path: Path) -> None:
@@ -208,7 +216,7 @@ def test_interactive_terminal_session(tmp_path: Path) -> None:
     lines = [
         "Pix Labs Ltd", "oops", "legal@pix.example", "1 Main St", "Pix", "https://pix.example", "",
         "web, api", "2026-12-01", "Ireland", "EU, Mars", "EU, US", "text", "text, image", "13", "y",
-        "y", "y", "Jo Agent", "", "", "dsa@pix.example", "n", "n", "n",
+        "y", "y", "Jo Agent", "", "", "", "dsa@pix.example", "n", "n", "n",
         "SD 1.5", "creativeml-openrail-m", "", "education", "y", "n", "n", "n",
     ]  # fmt: skip
     out = tmp_path / "profile.yaml"
