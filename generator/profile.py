@@ -160,6 +160,10 @@ class Operator(_Model):
     dmca_agent: DmcaAgent | None = Field(default=None, description="needed when users upload content in the US")
     eu_representative: Address | None = Field(default=None,
                                               description="GDPR Art. 27 / DSA Art. 13 representative")
+    uk_representative: Address | None = Field(
+        default=None, description="UK GDPR Art. 27 representative, if established outside the UK")
+    dpo_email: Text | None = Field(default=None, pattern=_EMAIL,
+                                   description="data protection officer's contact, where GDPR Art. 37 requires one")
     dsa_contact_email: Text | None = Field(default=None, pattern=_EMAIL,
                                           description="DSA Art. 11/12 single point of contact")
 

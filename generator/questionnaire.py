@@ -201,6 +201,13 @@ QUESTIONS: tuple[Question, ...] = (
     _q("operator.dsa_contact_email", "Single point of contact email under the EU DSA",
        "DSA Art. 11/12. Leave blank if it is the contact email above.", when="'EU' in jurisdictions",
        default="", required=False, validator=lambda v: _email(v) if v else v),
+    _q("operator.uk_representative", "Your representative in the UK (blank if you are established there)",
+       "UK GDPR Art. 27: a controller outside the UK with UK users names one in its privacy notice.",
+       when="'UK' in jurisdictions", default="", required=False),
+    _q("operator.dpo_email", "Your data protection officer's email (blank if you need none)",
+       "GDPR Art. 37: public bodies, and those whose core activity is large-scale monitoring or special-category "
+       "data, must appoint one and publish the contact.", when="'EU' in jurisdictions or 'UK' in jurisdictions",
+       default="", required=False, validator=lambda v: _email(v) if v else v),
     _q("data.logs_ip_addresses", "Do you log users' IP addresses?", kind="bool", default=False),
     _q("data.ip_retention_days", "Days you keep IP addresses", kind="int", default=30,
        when="data and data.logs_ip_addresses"),

@@ -54,7 +54,8 @@ def _dmca_agent() -> st.SearchStrategy[dict[str, Any]]:
 def _operator() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
         {"legal_name": texts(), "contact_email": _EMAILS, "address": texts()},
-        optional={"dmca_agent": _dmca_agent(), "eu_representative": texts(), "dsa_contact_email": _EMAILS},
+        optional={"dmca_agent": _dmca_agent(), "eu_representative": texts(), "uk_representative": texts(),
+                  "dsa_contact_email": _EMAILS, "dpo_email": _EMAILS},
     )
 
 

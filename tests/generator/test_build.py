@@ -266,3 +266,19 @@ def test_guard_parameters_carry_profile_values_as_written(profile, fixture_libra
                if g["type"] == "ai_disclosure"]
     assert notices == ["You are talking to Acme_Assist [beta], an AI system."]
     assert b"Acme\\_Assist \\[beta\\]" in b"".join(v for k, v in files.items() if k.endswith(".md"))
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_uk_representative_and_dpo_are_named_in_the_privacy_notice(named: bool) -> None:
+    """UK GDPR Art. 27 and GDPR Art. 13(1)(b): named, with their sources, when the profile gives them."""
+    from clauseguard.generator.profile import parse_profile
+
+    example = (Path(__file__).parents[2] / "examples" / "image-space" / "profile.yaml").read_text(encoding="utf-8")
+    text = "".join(line for line in example.splitlines(keepends=True) if "uk_representative" not in line)
+    if named:
+        text = text.replace("  dmca_agent:\n", "  uk_representative: UK Rep Ltd, 1 High Street, London\n"
+                                                 "  dpo_email: dpo@pixelforge.example\n  dmca_agent:\n", 1)
+    notice = render_outputs(parse_profile(text), formats=("md",))["documents/privacy-notice.md"].decode()
+    for words in ("representative in the United Kingdom under Article 27 of the UK GDPR is UK Rep Ltd",
+                  "data protection officer", "dpo@pixelforge.example", "UK GDPR Art. 27", "Art. 13(1)(b)"):
+        assert (words in notice) is named, words

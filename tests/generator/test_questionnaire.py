@@ -216,7 +216,7 @@ def test_interactive_terminal_session(tmp_path: Path) -> None:
     lines = [
         "Pix Labs Ltd", "oops", "legal@pix.example", "1 Main St", "Pix", "https://pix.example", "",
         "web, api", "2026-12-01", "Ireland", "EU, Mars", "EU, US", "text", "text, image", "13", "y",
-        "y", "y", "Jo Agent", "", "", "", "dsa@pix.example", "n", "n", "n",
+        "y", "y", "Jo Agent", "", "", "", "dsa@pix.example", "", "n", "n", "n",
         "SD 1.5", "creativeml-openrail-m", "", "education", "y", "n", "n", "n",
     ]  # fmt: skip
     out = tmp_path / "profile.yaml"
