@@ -16,3 +16,13 @@ def build(type_: str, *, stage: str = "input", on_fail: str = "block", **fields:
                             **fields))
 
 
+
+
+def tiny_clip_config() -> Any:
+    """A CLIP configuration small enough to build at random in a test (the safety checker's shape)."""
+    from transformers import CLIPConfig
+
+    tiny = {"hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2}
+    return CLIPConfig(text_config={**tiny, "vocab_size": 32, "max_position_embeddings": 8, "bos_token_id": 0,
+                                   "eos_token_id": 1, "pad_token_id": 1},
+                      vision_config={**tiny, "image_size": 32, "patch_size": 16}, projection_dim=4)

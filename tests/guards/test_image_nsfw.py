@@ -169,13 +169,11 @@ def tiny_checker(tmp_path_factory) -> Path:
     pytest.importorskip("diffusers")
     import torch
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
-    from transformers import CLIPConfig, CLIPImageProcessor
+    from guard_helpers import tiny_clip_config
+    from transformers import CLIPImageProcessor
 
     torch.manual_seed(0)
-    tiny = {"hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2}
-    config = CLIPConfig(text_config={**tiny, "vocab_size": 32, "max_position_embeddings": 8, "bos_token_id": 0,
-                                     "eos_token_id": 1, "pad_token_id": 1},
-                        vision_config={**tiny, "image_size": 32, "patch_size": 16}, projection_dim=4)
+    config = tiny_clip_config()
     folder = tmp_path_factory.mktemp("safety_checker")
     StableDiffusionSafetyChecker(config).save_pretrained(folder)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)

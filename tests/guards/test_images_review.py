@@ -239,17 +239,14 @@ def test_a_clip_model_folder_is_not_taken_for_a_safety_checker(tmp_path) -> None
     pytest.importorskip("torch")
     pytest.importorskip("diffusers")
     import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+    from guard_helpers import tiny_clip_config
+    from transformers import CLIPImageProcessor, CLIPModel
 
     from clauseguard.errors import ModelLoadError
     from clauseguard.guards import GuardSpec, create
 
     torch.manual_seed(0)
-    tiny = {"hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2}
-    config = CLIPConfig(text_config={**tiny, "vocab_size": 32, "max_position_embeddings": 8, "bos_token_id": 0,
-                                     "eos_token_id": 1, "pad_token_id": 1},
-                        vision_config={**tiny, "image_size": 32, "patch_size": 16}, projection_dim=4)
-    CLIPModel(config).save_pretrained(tmp_path)
+    CLIPModel(tiny_clip_config()).save_pretrained(tmp_path)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(tmp_path)
     with pytest.raises(ModelLoadError, match="concept_embeds"):
         create(GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image",
