@@ -144,30 +144,24 @@ def _no_dmca_agent(p: dict[str, Any]) -> str | None:
     return None
 
 
-def _no_dsa_contact(p: dict[str, Any]) -> str | None:
-    hosting = p["user_content"]["uploads"] or p["user_content"]["public_sharing"]
-    if "EU" in p["jurisdictions"] and hosting and not p["operator"].get("dsa_contact_email"):
-        return ("users in the EU share content but operator.dsa_contact_email is not set: DSA Art. 11 and 12 "
-                "require a single point of contact")
-    return None
-
-
 def _other_licences(p: dict[str, Any]) -> str | None:
     others = [m["name"] for m in p["models"] if m["license"] == "other"]
     if others:
         return (f"models with license 'other' ({', '.join(others)}): clauseguard has no clauses passing their "
-                "terms on; add them in an override folder")
+                "terms on: have a lawyer write them as clauses in a folder passed with generate --clauses")
     return None
 
 
 def _young_users_us(p: dict[str, Any]) -> str | None:
     if "US" in p["jurisdictions"] and p["audience"]["minimum_age"] < 13:
-        return "audience.minimum_age is below 13 with users in the US: COPPA verifiable parental consent applies"
+        return ("audience.minimum_age is below 13 with users in the US: COPPA applies. Before a child under 13 "
+                "uses the service, get a parent's verifiable consent (16 C.F.R. §312.5) and give the parent the "
+                "direct notice of §312.4(c); the generated privacy notice does not do that for you")
     return None
 
 
 _WARNINGS: tuple[Callable[[dict[str, Any]], str | None], ...] = (
-    _no_dmca_agent, _no_dsa_contact, _other_licences, _young_users_us)
+    _no_dmca_agent, _other_licences, _young_users_us)
 
 
 def warnings_for(profile: dict[str, Any]) -> list[str]:

@@ -126,9 +126,17 @@ def test_lock_hashes_the_exact_text_of_each_document(chat_files) -> None:
         assert document["sha256"] == hashlib.sha256(markdown).hexdigest()
 
 
+def test_no_dsa_contact_email_is_no_warning_the_contact_email_serves(profile) -> None:
+    """DSA Art. 11/12 ask for a single point of contact; without dsa_contact_email the documents name
+    contact_email as that point, so a warning that one is missing would mislead."""
+    hosting = profile("image-space")
+    assert "EU" in hosting.jurisdictions and hosting.operator.dsa_contact_email is None
+    files = render_outputs(hosting, clauses_dir=LIBRARY, include_builtin=False, formats=("md",))
+    assert not any("dsa_contact_email" in w for w in json.loads(files["report.json"])["warnings"])
+
+
 @pytest.mark.parametrize(("name", "warning"), [
     ("uploads-no-agent", "operator.dmca_agent is not set"),
-    ("image-space", "operator.dsa_contact_email is not set"),
 ])
 def test_warnings(profile, name: str, warning: str) -> None:
     files = render_outputs(profile(name), clauses_dir=LIBRARY, include_builtin=False, formats=("md",))
@@ -282,3 +290,22 @@ def test_uk_representative_and_dpo_are_named_in_the_privacy_notice(named: bool) 
     for words in ("representative in the United Kingdom under Article 27 of the UK GDPR is UK Rep Ltd",
                   "data protection officer", "dpo@pixelforge.example", "UK GDPR Art. 27", "Art. 13(1)(b)"):
         assert (words in notice) is named, words
+
+
+def test_clause_wording_holds_for_less_usual_profiles() -> None:
+    """Emotion recognition on images and audio, no IP logging, UK-only transfers: sentences that came
+    out ungrammatical ("such as image showing a person's face or voice", "**Technical data.** the time",
+    "signed with the recipient  the UK ...")."""
+    from clauseguard.generator.profile import parse_profile
+
+    example = (Path(__file__).parents[2] / "examples" / "image-space" / "profile.yaml").read_text(encoding="utf-8")
+    text = (example.replace("  emotion_recognition: false", "  emotion_recognition: true")
+            .replace("inputs: [text, image]", "inputs: [text, image, audio]")
+            .replace("  logs_ip_addresses: true", "  logs_ip_addresses: false"))
+    files = render_outputs(parse_profile(text), formats=("md",))
+    disclaimer = files["documents/ai-disclaimer.md"].decode()
+    assert "such as images of a person's face or recordings of a person's voice." in disclaimer
+    assert "**Technical data.** The time of your requests" in files["documents/privacy-notice.md"].decode()
+    uk_only = parse_profile(example.replace("jurisdictions: [EU, US, UK]", "jurisdictions: [UK]"))
+    notice = render_outputs(uk_only, formats=("md",))["documents/privacy-notice.md"].decode()
+    assert "signed with the recipient the UK International Data Transfer Addendum" in notice
