@@ -62,7 +62,7 @@ def serve(guards_path: Path, db_url: str, host: str, port: int, report_path: Pat
     try:
         settings = ServerSettings.from_env(trusted_proxies=trusted_proxies)
     except ValueError as err:
-        raise UserError(str(err), where="--trusted-proxy") from err
+        raise _settings_error(err) from err
     app = create_app(guards_path=guards_path, db_url=db_url, report_path=report_path, lock_path=lock_path,
                      settings=settings)
     # uvicorn's own X-Forwarded-For handling is off: the app decides whom to believe (--trusted-proxy).
@@ -70,3 +70,20 @@ def serve(guards_path: Path, db_url: str, host: str, port: int, report_path: Pat
     # under it between two requests.
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False,
                 timeout_keep_alive=30)
+
+
+def _settings_error(err: ValueError) -> UserError:
+    """Which setting is wrong, named as the user set it (an option or an environment variable), and
+    why, never the value: it may be a secret."""
+    from pydantic import ValidationError
+
+    from clauseguard.guards.server.settings import ADMIN_TOKEN_ENV, GUARDRAIL_KEY_ENV
+
+    if not isinstance(err, ValidationError):
+        return UserError(str(err), where="clauseguard serve")
+    names = {"admin_token": ADMIN_TOKEN_ENV, "guardrail_api_key": GUARDRAIL_KEY_ENV,
+             "trusted_proxies": "--trusted-proxy"}
+    problems = [(names.get(str(e["loc"][0]), str(e["loc"][0])) if e["loc"] else "settings",
+                 e["msg"].removeprefix("Value error, ")) for e in err.errors()]
+    first, why = problems[0]
+    return UserError("; ".join([why, *(f"{where}: {reason}" for where, reason in problems[1:])]), where=first)

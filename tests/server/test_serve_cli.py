@@ -41,6 +41,18 @@ def test_bad_trusted_proxy_is_a_user_error(tmp_path: Path, ran: list[dict[str, A
     assert isinstance(result.exception, UserError) and not ran
 
 
+def test_a_short_admin_token_names_its_variable_and_never_shows_it(tmp_path: Path, ran: list[dict[str, Any]],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from clauseguard.errors import UserError
+
+    monkeypatch.setenv("CLAUSEGUARD_ADMIN_TOKEN", "short-secret")
+    result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", f"sqlite:///{tmp_path / 'r.db'}"])
+    error = result.exception
+    assert isinstance(error, UserError) and not ran
+    assert error.where == "CLAUSEGUARD_ADMIN_TOKEN" and "16 characters" in error.message
+    assert "short-secret" not in str(error) and "--trusted-proxy" not in str(error)
+
+
 def test_create_admin_token_prints_it_once(tmp_path: Path, ran: list[dict[str, Any]]) -> None:
     from clauseguard.guards.records.store import RecordStore
     from clauseguard.guards.server.tokens import Role, TokenStore
