@@ -120,7 +120,7 @@ class GuardedTextGeneration:
 
     def _start_generation(self, sent: Prompt, kwargs: Mapping[str, Any]) -> tuple[Any, threading.Thread,
                                                                                    list[BaseException]]:
-        streamer = _streamer_class()(self.hf_pipeline.tokenizer, skip_prompt=True)
+        streamer = _streamer_class()(self.hf_pipeline.tokenizer, skip_prompt=True, skip_special_tokens=True)
         failure: list[BaseException] = []
 
         def generate() -> None:

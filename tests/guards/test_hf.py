@@ -230,6 +230,15 @@ def test_stream_releases_only_checked_text(hf_pipeline: Any, guards: Pipeline, p
     assert not any(w in p for p in pieces for w in ("jane@", "detonator"))
 
 
+def test_stream_leaves_out_special_tokens_as_a_call_does(hf_pipeline: Any, guards: Pipeline) -> None:
+    """The end-of-text token (GPT-2's <|endoftext|>) is not text for users; the call drops it too."""
+    kwargs = {"max_new_tokens": 3, "do_sample": False, "sequence_bias": {(VOCAB["<eos>"],): 100.0}}
+    generate = guard_text_generation(hf_pipeline, guards)
+    streamed = "".join(generate.stream("hello there", **kwargs))
+    called = generate("hello there", return_full_text=False, **kwargs)[0]["generated_text"]
+    assert "<eos>" not in streamed and streamed == called
+
+
 def test_stream_blocked_prompt_never_reaches_the_model(guards: Pipeline) -> None:
     def model(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the model must not run")
