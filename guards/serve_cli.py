@@ -8,7 +8,10 @@ once and exits; the bootstrap alternative is ``CLAUSEGUARD_ADMIN_TOKEN`` in the 
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -63,6 +66,7 @@ def serve(guards_path: Path, db_url: str, host: str, port: int, report_path: Pat
         settings = ServerSettings.from_env(trusted_proxies=trusted_proxies)
     except ValueError as err:
         raise _settings_error(err) from err
+    _log_to_stderr()  # before the app starts: it warns about missing keys as it is built
     app = create_app(guards_path=guards_path, db_url=db_url, report_path=report_path, lock_path=lock_path,
                      settings=settings)
     # uvicorn's own X-Forwarded-For handling is off: the app decides whom to believe (--trusted-proxy).
@@ -87,3 +91,26 @@ def _settings_error(err: ValueError) -> UserError:
                  e["msg"].removeprefix("Value error, ")) for e in err.errors()]
     first, why = problems[0]
     return UserError("; ".join([why, *(f"{where}: {reason}" for where, reason in problems[1:])]), where=first)
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes (a test's capture, the terminal)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _log_to_stderr() -> None:
+    """clauseguard's warnings (a missing pseudonym key) shown as uvicorn shows its own; a library's
+    logger has only a NullHandler, so without this they went nowhere."""
+    logger = logging.getLogger("clauseguard")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("%(levelname)s:  %(name)s: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)

@@ -53,6 +53,15 @@ def test_a_short_admin_token_names_its_variable_and_never_shows_it(tmp_path: Pat
     assert "short-secret" not in str(error) and "--trusted-proxy" not in str(error)
 
 
+def test_a_missing_pseudonym_key_is_a_warning_the_operator_sees(tmp_path: Path, ran: list[dict[str, Any]],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app logs it on clauseguard's logger, which has only a NullHandler: serve shows it on stderr."""
+    monkeypatch.delenv("CLAUSEGUARD_PSEUDONYM_KEYS", raising=False)
+    result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", f"sqlite:///{tmp_path / 'r.db'}"])
+    assert result.exit_code == 0 and ran
+    assert "WARNING:  clauseguard.guards.server: CLAUSEGUARD_PSEUDONYM_KEYS is not set" in result.stderr
+
+
 def test_create_admin_token_prints_it_once(tmp_path: Path, ran: list[dict[str, Any]]) -> None:
     from clauseguard.guards.records.store import RecordStore
     from clauseguard.guards.server.tokens import Role, TokenStore
