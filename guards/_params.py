@@ -120,6 +120,12 @@ class KeywordParams(_Params):
                 raise ValueError(f"terms.{cat}: empty term")
         return v
 
+    @model_validator(mode="after")
+    def _matches_something(self) -> KeywordParams:
+        if not self.categories and not any(self.terms.values()):
+            raise ValueError("no term to match: name shipped lists in categories, or give your own terms")
+        return self
+
 
 class RegexPattern(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -40,6 +40,9 @@ def test_broken_files_name_file_line_guard_and_key(fixture: str, fragments: list
     ("extra: 1\nguards: []\n", "unknown top-level key"),
     ("42\n", "expected a list of guards"),
     ("- id: kw\n  type: keyword\n  colour: red\n", "colour"),
+    # a keyword guard that can match nothing let everything through, silently
+    ("- id: kw\n  type: keyword\n  params: {categories: []}\n", "no term to match"),
+    ("- id: kw\n  type: keyword\n  params: {categories: [], terms: {S9: []}}\n", "no term to match"),
 ])
 def test_bad_shapes(text: str, fragment: str) -> None:
     with pytest.raises(GuardConfigError, match=fragment):
