@@ -398,8 +398,21 @@ def _render(data: dict[str, Any]) -> str:
         "# Edit it freely: `clauseguard schema` prints its JSON Schema, and\n"
         "# `clauseguard generate profile.yaml -o legal/` writes the documents from it.\n"
     )
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+    body = yaml.dump(data, Dumper=_ProfileDumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                     width=1_000_000)
     return header + body
+
+
+class _ProfileDumper(yaml.SafeDumper):
+    """Sections as indented blocks (a key added under one by hand stays valid YAML), one value a line;
+    short lists of plain values in brackets, as the examples write them (``jurisdictions: [EU, US]``)."""
+
+    def represent_list(self, data: Any) -> yaml.Node:
+        flat = all(isinstance(v, str | int | float | bool) for v in data)
+        return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
+
+
+_ProfileDumper.add_representer(list, _ProfileDumper.represent_list)
 
 
 def run_init(

@@ -280,3 +280,14 @@ def test_any_valid_profile_survives_init_from_answers(tmp_path: Path, data: dict
     profile = run_init(out, answers=_write(tmp_path, "a.json", _flat(data)), yes=True, force=True)
     assert profile == Profile.model_validate(data)
     assert load_profile(out) == profile
+
+
+def test_a_written_profile_takes_a_key_added_by_hand(tmp_path: Path) -> None:
+    """Sections are written as blocks, one value a line: indenting a new key under one keeps the file
+    valid (a section written as {...} on one line, with an address wrapped over two, did not)."""
+    out = tmp_path / "p.yaml"
+    run_init(out, answers=_write(tmp_path, "a.yaml", REQUIRED), yes=True)
+    text = out.read_text(encoding="utf-8")
+    assert "operator:\n  legal_name: " in text and "{" not in text
+    out.write_text(text.replace("operator:\n", "operator:\n  dpo_email: dpo@pix.example\n", 1), encoding="utf-8")
+    assert load_profile(out).operator.dpo_email == "dpo@pix.example"
