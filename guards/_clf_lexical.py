@@ -5,9 +5,9 @@ so it is never evaluated on those sets (see guards/data/heads/MODEL_CARD.md). It
 scaled to unit length, so every benign word dilutes a profane one: a profane sentence after five
 benign ones scored 0.03. A text longer than WINDOW_WORDS is scored whole and in overlapping windows of
 that many words, and keeps the highest. Measured with 40 words: a profane sentence after 15 benign ones
-(this repo's benign sets) caught 88% (8% whole), those benign texts flagged no more often; on
-bench_classifier's sets, Civil Comments (toxic-leaning negatives) recall 0.59 -> 0.64, false positives
-0.43 -> 0.49, AUROC 0.608 -> 0.600, and GPTFuzz answers AUROC 0.63 -> 0.76.
+(this repo's benign sets) caught 88% (8% whole), those benign texts flagged no more often; in
+``bench/bench_classifier.py`` (bench/README.md), Civil Comments (toxic-leaning negatives) AUROC
+0.632 -> 0.615 with false positives 37% -> 46%, and GPTFuzz answers AUROC 0.629 -> 0.747.
 """
 
 from __future__ import annotations
