@@ -50,6 +50,7 @@ class StreamGuard:
         self.released = 0
         self.findings: list[Finding] = []
         self._seen: set[tuple[str, str | None, tuple[int, int] | None, str]] = set()
+        self._redacted: list[tuple[int, int]] = []  # spans released as their replacement
         self.blocked = False
         self.verdict: Verdict | None = None
         self._out: list[str] = []
@@ -171,6 +172,8 @@ class StreamGuard:
                         self.findings.append(f)
                     continue  # deferred: judged again with more text
                 if f.span[0] < self.released:
+                    if f.action is Action.REDACT and _within(f.span, self._redacted):
+                        continue  # the look-behind began inside a value released redacted: its tail
                     if f.action in (Action.BLOCK, Action.REDACT):
                         return self._block(f)  # it reaches into released text: fail closed
                     continue
@@ -182,6 +185,8 @@ class StreamGuard:
         for f in accepted:
             self._seen.add((f.guard_id, f.category, f.span, f.message))
             self.findings.append(f)
+            if f.span is not None and f.replacement is not None:
+                self._redacted.append(f.span)
         piece = apply_replacements(self.text[self.released:safe],
                                    [_shift(f, -self.released) for f in accepted])
         self.released = safe
@@ -235,6 +240,10 @@ def _shift(f: Finding, offset: int) -> Finding:
     return Finding(guard_id=f.guard_id, category=f.category, score=f.score,
                    span=(f.span[0] + offset, f.span[1] + offset), clause_ids=f.clause_ids,
                    message=f.message, action=f.action, replacement=f.replacement)
+
+
+def _within(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    return any(start <= span[0] and span[1] <= end for start, end in spans)
 
 
 async def _aiter(chunks: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[str]:

@@ -51,6 +51,19 @@ def test_blocked_stream_never_leaks_the_term(prefix: str, cuts: list[int]) -> No
     assert "p i p e" not in released and "b o m b" not in released
 
 
+@pytest.mark.parametrize("size", [1, 3, 4, 8, 11])
+@pytest.mark.parametrize("value", ["jane.doe@example.org", "+1 415-555-0132", "192.168.100.200"])
+def test_a_redacted_value_far_behind_does_not_block_the_stream(value: str, size: int) -> None:
+    """The look-behind window starts, some chunk, inside a value released redacted long before; the
+    tail it sees ("doe@example.org") is that value again, not new text reaching into the released."""
+    text = f"Write to {value} for help. " + "The weather is fine today and tomorrow. " * 20
+    pipeline = Pipeline(REDACTING)
+    stream = pipeline.stream_output([text[i:i + size] for i in range(0, len(text), size)])
+    released = "".join(stream)
+    assert stream.verdict.allowed and value not in released
+    assert released == pipeline.check_output(text).output
+
+
 def test_async_stream_and_async_source() -> None:
     async def source():
         for piece in ("Mail bob@exa", "mple.com now", " please"):
