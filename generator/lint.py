@@ -1,14 +1,14 @@
 """``clauseguard lint``: every problem in clause and template files, as ``file:line: message``.
 
 Checks, in order: front matter (schema, semver, unique ids, documents and sections that exist,
-``requires``/``conflicts`` that name clauses), ``applies_when`` (compiles, names only profile fields),
-bodies, rationales and guard parameters (compile in the sandbox, name only known variables), the ids
-named by ``ref``, ``selected``, ``doc`` and ``licence`` (exist, wherever the call sits), no heading
-in a clause body, guard specs, and finally a full render of every example profile, which catches what
-only shows at render time (an undefined attribute, a ``ref`` to a clause that is not included). The ``when`` of each
-conditional source is checked like ``applies_when``, and every clause included for an example
-profile, or for that profile with a single jurisdiction instead of its own (``[CA]``, ``[OTHER]``, …),
-must keep at least one source that applies.
+``requires``/``conflicts`` that name clauses, no loop of ``requires``), ``applies_when`` (compiles,
+names only profile fields), bodies, rationales and guard parameters (compile in the sandbox, name only
+known variables), the ids named by ``ref``, ``selected``, ``doc`` and ``licence`` (exist, wherever the
+call sits), no heading in a clause body, guard specs, and finally a full render of every example
+profile, which catches what only shows at render time (an undefined attribute, a ``ref`` to a clause
+that is not included). The ``when`` of each conditional source is checked like ``applies_when``, and
+every clause included for an example profile, or for that profile with a single jurisdiction instead of
+its own (``[CA]``, ``[OTHER]``, …), must keep at least one source that applies.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from clauseguard.generator.licences import known_licence_ids
 from clauseguard.generator.profile import Jurisdiction, Profile, load_profile
 from clauseguard.generator.render import base_globals
 from clauseguard.generator.sandbox import Source, environment, parse_expression, parse_template
-from clauseguard.generator.selection import FactRef, Selection, fact_refs, select
+from clauseguard.generator.selection import FactRef, Selection, fact_refs, requires_cycles, select
 
-__all__ = ["BODY_NAMES", "TEMPLATE_NAMES", "check_fact", "example_profiles", "lint"]
+__all__ = ["BODY_NAMES", "TEMPLATE_NAMES", "check_fact", "example_profiles", "lint", "requires_loops"]
 
 BODY_NAMES = frozenset({"ref", "selected", "doc", "licence", "guards_in_use"})
 TEMPLATE_NAMES = BODY_NAMES | {"document", "sections"}
@@ -294,11 +294,31 @@ def _source_problems(library: Library, profile: Profile, label: str, selection: 
     return list(found.values())
 
 
+def requires_loops(library: Library) -> list[Problem]:
+    """Clauses whose ``requires`` lead back to themselves, one problem per loop, at its first ``requires``.
+
+    Generating fails only for a profile whose selection depends on the loop; lint names every loop.
+    """
+    problems = []
+    for cycle in requires_cycles(library):
+        clause = library.clauses[cycle.path[0]]
+        line = clause.line("requires", clause.meta.requires.index(cycle.path[1]))
+        if len(cycle.path) == 2:
+            message = f"requires: {clause.id} requires itself; remove it from its own requires"
+        else:
+            others = sorted(cycle.members - set(cycle.path))
+            also = f" (also in the loop: {', '.join(others)})" if others else ""
+            message = (f"requires: a loop, each clause requiring the next: {cycle.describe(library)}{also}; "
+                       "all of them are included whenever one applies: remove one of these requires")
+        problems.append(Problem(clause.file, line, message))
+    return problems
+
+
 def lint(clauses_dir: Path | str | None = None, *, profiles: Iterable[Path | str] | None = None,
          include_builtin: bool = True) -> list[Problem]:
     """Every problem found, sorted by file and line; empty when the library is clean."""
     library, problems = scan_library(clauses_dir, include_builtin=include_builtin)
-    problems += unknown_ids(library, "conflicts")
+    problems += unknown_ids(library, "conflicts") + requires_loops(library)
     if clauses_dir is not None:
         problems += unread_files(clauses_dir)
     for clause in library.clauses.values():

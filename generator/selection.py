@@ -11,6 +11,7 @@ An included clause's decision also carries the sources that apply to the profile
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,8 +23,8 @@ from clauseguard.errors import ClauseError, SelectionError
 from clauseguard.generator.library import Clause, Library
 from clauseguard.generator.sandbox import Source, compile_expression, compile_template, parse_expression, render
 
-__all__ = ["Decision", "FactRef", "Selection", "applicable_sources", "describe", "fact_refs", "select",
-           "source_condition"]
+__all__ = ["Decision", "FactRef", "RequiresCycle", "Selection", "applicable_sources", "describe", "fact_refs",
+           "requires_cycles", "select", "source_condition"]
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,8 @@ def _pull_required(library: Library, decisions: dict[str, Decision], context: di
     while queue:
         clause = library.clauses[queue.pop(0)]
         for other in clause.meta.requires:
+            if other == clause.id:
+                continue  # a clause that requires itself pulls in nothing (lint reports it)
             current = decisions[other]
             if current.included and current.reason != "required":
                 continue
@@ -236,11 +239,85 @@ def _check_conflicts(library: Library, selection: Selection) -> None:
                     where=f"{clause.file}:{clause.line('conflicts')}")
 
 
+@dataclass(frozen=True)
+class RequiresCycle:
+    """Clauses that require each other: ``path`` is one loop through them, first id again at its end."""
+
+    path: tuple[str, ...]
+    members: frozenset[str]  # every clause of the loop (a longer path may pass through more of them)
+
+    def describe(self, library: Library) -> str:
+        """``x/a (file) -> x/b (file) -> x/a``."""
+        return " -> ".join([*(f"{i} ({library.clauses[i].file})" for i in self.path[:-1]), self.path[-1]])
+
+
+def _requires_graph(library: Library) -> dict[str, tuple[str, ...]]:
+    return {cid: tuple(o for o in c.meta.requires if o in library.clauses) for cid, c in library.clauses.items()}
+
+
+def _reachable(graph: dict[str, tuple[str, ...]], start: str) -> set[str]:
+    seen: set[str] = set()
+    stack = list(graph[start])
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(graph[node])
+    return seen
+
+
+def _shortest_loop(graph: dict[str, tuple[str, ...]], start: str, members: set[str]) -> tuple[str, ...]:
+    queue, seen = deque([(start,)]), {start}
+    while queue:
+        path = queue.popleft()
+        for node in graph[path[-1]]:
+            if node == start:
+                return (*path, start)
+            if node in members and node not in seen:
+                seen.add(node)
+                queue.append((*path, node))
+    raise AssertionError(f"{start} is in no loop")  # members are the clauses that reach start back
+
+
+def requires_cycles(library: Library) -> list[RequiresCycle]:
+    """Each group of clauses whose ``requires`` lead back to themselves, once, by its first id."""
+    graph = _requires_graph(library)
+    reach = {cid: _reachable(graph, cid) for cid in graph}
+    cycles, done = [], set()
+    for cid in sorted(graph):
+        if cid in done or cid not in reach[cid]:
+            continue
+        members = {o for o in reach[cid] if cid in reach[o]}
+        done |= members
+        cycles.append(RequiresCycle(_shortest_loop(graph, cid, members), frozenset(members)))
+    return cycles
+
+
+def _check_cycles(library: Library, decisions: dict[str, Decision]) -> None:
+    """A clause included only because another clause of its ``requires`` loop pulled it in is an error.
+
+    The loop then overrides that clause's ``applies_when``: whenever one clause of it applies, all are
+    included. A loop none of whose clauses is included, or whose clauses all apply anyway, changes nothing.
+    """
+    for cycle in requires_cycles(library):
+        for cid in sorted(cycle.members):
+            decision = decisions[cid]
+            by = [b for b in decision.required_by if b in cycle.members and b != cid]
+            if decision.reason == "required" and by:
+                requirer = library.clauses[by[0]]
+                raise SelectionError(
+                    f"{cid} is included only because {by[0]} requires it, and their requires go round in a loop: "
+                    f"{cycle.describe(library)}; so each clause of the loop is included whenever one applies, "
+                    "whatever its applies_when says. Remove one of these requires",
+                    where=f"{requirer.file}:{requirer.line('requires', requirer.meta.requires.index(cid))}")
+
+
 def select(library: Library, context: dict[str, Any]) -> Selection:
     """Decide every clause of ``library`` for a profile context (``Profile.context()``)."""
     _check_requires_known(library)
     decisions = {cid: _decide(library.clauses[cid], context) for cid in sorted(library.clauses)}
     _pull_required(library, decisions, context)
+    _check_cycles(library, decisions)
     selection = Selection(decisions)
     _check_conflicts(library, selection)
     return selection

@@ -83,3 +83,20 @@ def test_unknown_conflicts_id_is_a_lint_problem_only(clause_dir) -> None:
     assert set(load_library(folder, include_builtin=False).clauses) == {"t/a"}
     problems = lint(folder, profiles=[], include_builtin=False)
     assert [p.message for p in problems] == ["conflicts: no clause has id 't/gone'"]
+
+
+def test_requires_loops_are_lint_problems_naming_clauses_and_files(clause_dir) -> None:
+    folder = clause_dir({
+        "t/a": {"applies_when": "false", "requires": ["t/b"]},
+        "t/b": {"applies_when": "false", "requires": ["t/a", "t/c"]},
+        "t/c": {"applies_when": "false", "requires": ["t/b"]},
+        "t/d": {"applies_when": "false", "requires": ["t/d"]},
+    })
+    problems = lint(folder, profiles=[], include_builtin=False)
+    lines = (folder / "t/a.md").read_text().splitlines()
+    assert [(p.file, p.line) for p in problems] == [
+        (str(folder / "t/a.md"), lines.index("- t/b") + 1), (str(folder / "t/d.md"), lines.index("- t/b") + 1)]
+    assert problems[0].message == (
+        f"requires: a loop, each clause requiring the next: t/a ({folder / 't/a.md'}) -> t/b ({folder / 't/b.md'}) "
+        "-> t/a (also in the loop: t/c); all of them are included whenever one applies: remove one of these requires")
+    assert problems[1].message == "requires: t/d requires itself; remove it from its own requires"

@@ -6,7 +6,7 @@ import pytest
 
 from clauseguard.errors import ClauseError, SelectionError
 from clauseguard.generator.library import load_library, scan_library
-from clauseguard.generator.selection import describe, select
+from clauseguard.generator.selection import describe, requires_cycles, select
 
 EU_TEXT = {"jurisdictions": ["EU", "US"], "modalities": {"inputs": ["text"], "outputs": ["text"]},
            "data": {"logs_ip_addresses": True, "ip_retention_days": 30}, "domains": [],
@@ -80,6 +80,46 @@ def test_requires_of_an_unknown_id_is_a_selection_error(clause_dir) -> None:
         select(library, EU_TEXT)
     lines = (folder / "t/a.md").read_text().splitlines()
     assert info.value.where == f"{folder / 't/a.md'}:{lines.index('- t/missing') + 1}"
+
+
+LOOP = {"t/a": {"applies_when": "'UK' in jurisdictions", "requires": ["t/b"]},
+        "t/b": {"applies_when": "'UK' in jurisdictions", "requires": ["t/c"]},
+        "t/c": {"applies_when": "'UK' in jurisdictions", "requires": ["t/a"]},
+        "t/d": {"applies_when": "false", "requires": ["t/d"]}}
+
+
+def test_requires_cycles_finds_each_loop_once(clause_dir) -> None:
+    cycles = requires_cycles(load_library(clause_dir(LOOP), include_builtin=False))
+    assert [(c.path, c.members) for c in cycles] == [
+        (("t/a", "t/b", "t/c", "t/a"), {"t/a", "t/b", "t/c"}), (("t/d", "t/d"), {"t/d"})]
+
+
+@pytest.mark.parametrize(("changes", "selected"), [
+    ({}, ()),  # no clause of the loop applies: it changes nothing
+    ({t: {"applies_when": "'EU' in jurisdictions"} for t in ("t/a", "t/b", "t/c")}, ("t/a", "t/b", "t/c")),
+    ({"t/d": {"applies_when": "true"}}, ("t/d",)),  # requiring itself pulls in nothing
+])
+def test_a_requires_loop_that_decides_nothing_is_accepted(clause_dir, changes, selected) -> None:
+    clauses = {cid: {**meta, **changes.get(cid, {})} for cid, meta in LOOP.items()}
+    selection = select(load_library(clause_dir(clauses), include_builtin=False), EU_TEXT)
+    assert selection.selected == selected
+    assert all(d.required_by == () for d in selection.decisions.values())
+
+
+@pytest.mark.parametrize("changes", [
+    {"t/a": {"applies_when": "'EU' in jurisdictions"}},  # t/b, t/c pulled in round the loop
+    {"t/e": {"requires": ["t/c"]}},  # a clause outside pulls the loop in
+])
+def test_a_requires_loop_that_decides_the_selection_is_an_error(clause_dir, changes) -> None:
+    clauses = {cid: {**LOOP.get(cid, {}), **meta} for cid, meta in {**LOOP, **changes}.items()}
+    folder = clause_dir(clauses)
+    with pytest.raises(SelectionError) as info:
+        select(load_library(folder, include_builtin=False), EU_TEXT)
+    message = info.value.message
+    assert "go round in a loop" in message
+    for cid in ("t/a", "t/b", "t/c"):
+        assert f"{cid} ({folder / cid}.md)" in message
+    assert info.value.where.startswith(str(folder))
 
 
 def test_applies_when_naming_an_undefined_value_fails_with_the_file(clause_dir) -> None:
