@@ -244,13 +244,17 @@ def _check_below_anchor(s: Session, anchor_seq: int, anchor_hash: str) -> tuple[
 
 
 def _check_last_purge(s: Session, anchor_seq: int, anchor_hash: str, head_seq: int) -> tuple[int, str] | None:
-    """The anchor must be the one the last purge recorded (stores purged before purges were recorded
-    have no such record, and are not held to it)."""
+    """The anchor must be the one the last purge recorded. A purge appends its record after the anchor
+    it leaves, so an anchor past the genesis with no purge record after it was moved by hand (the
+    triggers allow moving it forward onto any record, which makes the records below it deletable)."""
     row = s.execute(select(AuditRecord).where(AuditRecord.action == PURGE, AuditRecord.seq > anchor_seq,
                                               AuditRecord.seq <= head_seq)
                     .order_by(AuditRecord.seq.desc()).limit(1)).scalar_one_or_none()
     if row is None:
-        return None
+        if anchor_seq == 0:
+            return None
+        return anchor_seq, (f"the purge anchor is seq {anchor_seq}, but no purge record after it names it: "
+                            "the anchor was moved without a purge")
     facts = (_record_dict(row)["findings"] or [{}])[0]
     if (facts.get("anchor_seq"), facts.get("anchor_hash")) != (anchor_seq, anchor_hash):
         return row.seq, (f"the purge anchor is seq {anchor_seq}, but the last purge (record {row.seq}) left it at "

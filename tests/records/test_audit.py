@@ -8,6 +8,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,9 +120,14 @@ def test_triggers_refuse_update_and_delete(store: RecordStore, statement: str) -
     assert verify(store).ok
 
 
-def _move_anchor_to_3(conn: Any) -> None:
-    """What a purge does first (allowed): the anchor onto a record that is there, further on."""
-    conn.execute(text("UPDATE audit_head SET anchor_seq = 3, anchor_hash = (SELECT hash FROM audit_log WHERE seq = 3)"))
+def _purge_up_to_3(store: RecordStore) -> None:
+    """Five records, the first three past retention: a purge moves the anchor to 3, deletes 1..3 and
+    records itself as record 6."""
+    now = datetime.now(UTC)
+    for i in range(N):
+        append(store, AuditEntry(action="allow", allowed=True, request_id=f"r{i}"),
+               now=now - timedelta(days=40 if i < 3 else 1))
+    assert purge(store, {"data": {"ip_retention_days": 30}}, now=now).anchor_seq == 3
 
 
 ANCHOR_TAMPERS = [
@@ -144,15 +150,12 @@ ANCHOR_TAMPERS = [
 
 @pytest.mark.parametrize(("name", "statement", "words"), ANCHOR_TAMPERS, ids=[t[0] for t in ANCHOR_TAMPERS])
 def test_triggers_guard_the_anchor_and_the_head(store: RecordStore, name: str, statement: str, words: str) -> None:
-    """With the anchor at 3 (as a purge leaves it) and records 1..2 deleted below it."""
-    _fill(store)
-    with store.engine.begin() as conn:
-        _move_anchor_to_3(conn)
-        conn.execute(text("DELETE FROM audit_log WHERE seq <= 3"))
+    """With the anchor at 3 and records 1..3 deleted below it, as a purge leaves them."""
+    _purge_up_to_3(store)
     with pytest.raises(DatabaseError, match=words), store.engine.begin() as conn:
         conn.execute(text(statement))
     result = verify(store)
-    assert (result.ok, result.checked, result.anchor_seq, result.head_seq) == (True, 2, 3, N)
+    assert (result.ok, result.checked, result.anchor_seq, result.head_seq) == (True, 3, 3, N + 1)
 
 
 def test_anchor_triggers_reach_a_store_made_before_them(store_url: str) -> None:

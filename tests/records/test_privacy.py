@@ -195,6 +195,27 @@ def test_an_anchor_moved_without_a_purge_breaks_verify(store: RecordStore) -> No
     assert "moved without a purge" in result.reason
 
 
+@pytest.mark.parametrize("purged_before", [False, True], ids=["never purged", "moved past the last purge"])
+def test_an_anchor_moved_past_every_purge_record_breaks_verify(store: RecordStore, purged_before: bool) -> None:
+    """No trigger dropped: the triggers let the anchor move forward onto any record, which makes the
+    records below it deletable; with no purge record after the anchor, that is a break, not a purge."""
+    if purged_before:
+        _append_at(store, NOW - timedelta(days=40), 2)
+        purge(store, PROFILE, now=NOW)  # anchor at seq 2, the purge is record 3
+    _append_at(store, NOW, 5)
+    assert verify(store).ok
+    with store.engine.begin() as conn:
+        head = conn.execute(text("SELECT seq FROM audit_head")).scalar_one()
+        conn.execute(text("UPDATE audit_head SET anchor_seq = :s, anchor_hash = (SELECT hash FROM audit_log "
+                          "WHERE seq = :s)"), {"s": head - 1})
+        conn.execute(text("DELETE FROM audit_log WHERE seq < :s"), {"s": head})
+    result = verify(store)
+    assert (result.ok, result.first_bad_seq) == (False, head - 1), result.reason
+    assert "moved without a purge" in result.reason
+    with pytest.raises(RecordsError, match="not purging"):
+        purge(store, PROFILE, now=NOW)
+
+
 def test_purge_after_a_purge_and_deleting_past_the_anchor_is_refused(store: RecordStore) -> None:
     _append_at(store, NOW - timedelta(days=40), 2)
     _append_at(store, NOW, 2)
