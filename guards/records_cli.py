@@ -39,13 +39,9 @@ def _open(url: str, *, write: bool = False) -> RecordStore:
 
 
 def _shown(url: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from clauseguard.guards.records.store import shown_url
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return url
+    return shown_url(url)
 
 
 @click.group()

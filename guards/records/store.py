@@ -9,6 +9,7 @@ same audit head); PostgreSQL writers lock the head row with ``SELECT ... FOR UPD
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
+    ArgumentError,
     DataError,
     DBAPIError,
     DisconnectionError,
@@ -39,6 +42,14 @@ log = logging.getLogger(__name__)
 # the database refused this statement or value (a duplicate, a bad value): retrying cannot help, and
 # callers rely on the type (record_acceptance catches IntegrityError); left as they are
 _REFUSED = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
+
+
+def shown_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, also when SQLAlchemy cannot parse it (a bad port)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return re.sub(r"(://[^/@]*?:)[^/@]*@", r"\1***@", url)
 
 
 @contextmanager
@@ -95,7 +106,7 @@ class RecordStore:
         try:
             engine = create_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
         except (SQLAlchemyError, ImportError, ValueError) as err:
-            raise RecordsError(f"cannot open record store {url!r}: {err}") from err
+            raise RecordsError(f"cannot open record store {shown_url(url)!r}: {err}") from err
         if engine.dialect.name == "sqlite":
             _sqlite_events(engine)
         store = cls(engine)

@@ -52,6 +52,14 @@ def test_bad_urls_are_records_errors(url: str) -> None:
         RecordStore.open(url)
 
 
+@pytest.mark.parametrize("url", ["postgres://app:s3cretpw@db/records", "mysql://app:s3cretpw@db/records",
+                                 "postgresql+psycopg://app:s3cretpw@db:port/records"])
+def test_a_url_that_cannot_be_opened_is_shown_without_its_password(url: str) -> None:
+    with pytest.raises(RecordsError, match=r"app:\*\*\*@db") as caught:
+        RecordStore.open(url)
+    assert "s3cretpw" not in str(caught.value)
+
+
 @pytest.mark.parametrize(("name", "content", "words"), [
     ("missing.db", None, "the file does not exist"),
     ("empty.db", "", "the database has no record tables"),
