@@ -80,8 +80,9 @@ def create_app(*, guards_path: str | Path, db_url: str, report_path: str | Path 
         app.include_router(module.router)
     install_error_handlers(app)
     install_records_handlers(app)
-    app.add_middleware(SecurityHeadersMiddleware)
+    # The last added is the outermost: the headers wrap the body limit, so its 413 carries them too.
     app.add_middleware(BodyLimitMiddleware, limit_for=_limits(settings))
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
 

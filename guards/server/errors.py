@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from clauseguard.errors import UserError
+from clauseguard.guards.server.middleware import SECURITY_HEADERS
 
 __all__ = ["install_error_handlers", "validation_detail"]
 
@@ -53,7 +54,8 @@ async def _user_error(request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     ref = uuid.uuid4().hex
     log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
-    return JSONResponse({"detail": "internal error", "error_id": ref}, status_code=500)
+    # Answered by Starlette's ServerErrorMiddleware, outside the app's middleware: the headers are added here.
+    return JSONResponse({"detail": "internal error", "error_id": ref}, status_code=500, headers=SECURITY_HEADERS)
 
 
 def install_error_handlers(app: FastAPI) -> None:

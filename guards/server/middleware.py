@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clauseguard.guards.server.metrics import Metrics
 
-__all__ = ["BodyLimitMiddleware", "MetricsMiddleware", "SecurityHeadersMiddleware"]
+__all__ = ["SECURITY_HEADERS", "BodyLimitMiddleware", "MetricsMiddleware", "SecurityHeadersMiddleware"]
 
 
 async def _send_json(send: Send, status: int, payload: dict[str, object]) -> None:
@@ -93,15 +93,16 @@ class MetricsMiddleware:
                                          status=str(status)).inc()
 
 
-_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
+SECURITY_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY"}
+_HEADERS = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
 
 class SecurityHeadersMiddleware:
-    """Headers that stop browsers sniffing JSON as HTML or framing the pages."""
+    """Headers that stop browsers sniffing JSON as HTML or framing the pages.
+
+    It wraps the body limit, so a 413 carries them too; a 500 is answered outside every middleware
+    (Starlette's ``ServerErrorMiddleware``), and its handler adds :data:`SECURITY_HEADERS` itself.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -122,3 +122,24 @@ def test_metrics_count_requests_verdicts_and_latency(client: TestClient) -> None
     assert 'clauseguard_verdicts_total{action="block",stage="input"} 1.0' in text
     assert 'clauseguard_verdicts_total{action="allow",stage="input"} 1.0' in text
     assert 'clauseguard_guard_seconds_count{stage="input"} 2.0' in text
+
+
+def test_refusals_and_errors_carry_the_security_headers(make_app: Callable[..., FastAPI]) -> None:
+    """A 413 (declared or streamed) and a 500 are answered outside the routes; they carry the headers too."""
+    app = make_app(max_json_bytes=100)
+
+    def fail() -> bytes:
+        raise RuntimeError("boom")
+
+    app.state.clauseguard.metrics.render = fail
+    with TestClient(app, raise_server_exceptions=False) as client:
+        declared = client.post("/v1/check/text", content=b"x" * 200, headers={"content-type": "application/json"})
+        streamed = client.post("/v1/check/text", content=iter([b"x" * 80] * 3),
+                               headers={"content-type": "application/json"})
+        failed = client.get("/metrics")
+    assert (declared.status_code, streamed.status_code, failed.status_code) == (413, 413, 500)
+    assert "boom" not in failed.text
+    for response in (declared, streamed, failed):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
