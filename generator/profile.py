@@ -44,6 +44,7 @@ __all__ = [
     "Product",
     "Profile",
     "UserContent",
+    "error_message",
     "escape_markdown",
     "load_profile",
     "parse_profile",
@@ -279,6 +280,20 @@ _TYPE_MESSAGES = {
 }
 
 
+def error_message(error: Any) -> str:
+    """What one pydantic error (an item of ``ValidationError.errors()``) means, for a profile writer."""
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return "unknown key (not part of the profile schema; see `clauseguard schema`)"
+    if error["type"] == "missing":
+        return "required key is missing"
+    if error["type"] in _TYPE_MESSAGES:
+        return f"{_TYPE_MESSAGES[error['type']]}, not {error['input']!r}"
+    if error["type"] == "string_pattern_mismatch":
+        return _PATTERN_MESSAGES.get(error.get("ctx", {}).get("pattern", ""), msg) + f", not {error['input']!r}"
+    return msg
+
+
 def _validation_error(err: ValidationError, filename: str, lines: dict) -> ProfileError:
     """One message listing the first few problems, each as ``file:line: key.path: what``."""
     errors = err.errors()
@@ -286,16 +301,7 @@ def _validation_error(err: ValidationError, filename: str, lines: dict) -> Profi
     for e in errors[:5]:
         loc = tuple(e["loc"])
         line = line_of(lines, loc)
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (not part of the profile schema; see `clauseguard schema`)"
-        elif e["type"] == "missing":
-            msg = "required key is missing"
-        elif e["type"] in _TYPE_MESSAGES:
-            msg = f"{_TYPE_MESSAGES[e['type']]}, not {e['input']!r}"
-        elif e["type"] == "string_pattern_mismatch":
-            msg = _PATTERN_MESSAGES.get(e.get("ctx", {}).get("pattern", ""), msg) + f", not {e['input']!r}"
-        messages.append(f"{filename}:{line or '?'}: {format_loc(loc)}: {msg}")
+        messages.append(f"{filename}:{line or '?'}: {format_loc(loc)}: {error_message(e)}")
     if len(errors) > 5:
         messages.append(f"(and {len(errors) - 5} more)")
     return ProfileError("\n".join(messages))

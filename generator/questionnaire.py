@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +31,7 @@ from clauseguard import __version__
 from clauseguard._atomic import write_text
 from clauseguard._yaml import YamlError, line_of, load_yaml
 from clauseguard.errors import ProfileError, UserError
-from clauseguard.generator.profile import Profile, _validation_error, parse_profile
+from clauseguard.generator.profile import Profile, _validation_error, error_message, parse_profile
 
 __all__ = ["NO_DEFAULT", "QUESTIONS", "Ask", "Question", "click_ask", "collect_answers", "load_answers", "run_init"]
 
@@ -89,6 +90,29 @@ class Question:
             if bad:
                 raise ValueError(f"{', '.join(map(str, bad))} not among: {', '.join(self.choices)}")
         return self.validator(value) if self.validator else value
+
+    def check(self, text: Any) -> Any:
+        """``convert``, then the profile schema's checks of the value, so the terminal asks again at once
+        (a whole-profile error after the last question would lose every answer)."""
+        value = self.convert(text)
+        if self.required or value not in ("", None):  # a blank optional answer leaves the key out
+            _check_schema(self.key, value)
+        return value
+
+
+def _check_schema(key: str, value: Any) -> None:
+    """Check one answer against the profile schema at ``key``; a ValueError says what is wrong."""
+    *parents, leaf = key.split(".")
+    model: Any = Profile
+    for part in parents:
+        annotation = model.model_fields[part].annotation
+        model = next((a for a in typing.get_args(annotation) if a is not type(None)), annotation)  # X | None
+    try:
+        model.model_validate({leaf: value})
+    except ValidationError as err:
+        mine = [e for e in err.errors() if e["loc"][:1] == (leaf,)]
+        if mine:
+            raise ValueError(error_message(mine[0])) from err
 
 
 @cache
@@ -150,8 +174,6 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 
 
 def _choices(name: str) -> tuple[str, ...]:
-    import typing
-
     from clauseguard.generator import profile
 
     return typing.get_args(getattr(profile, name))
@@ -249,7 +271,7 @@ def click_ask(question: Question, default: Any) -> Any:
 
     def check(text: str) -> Any:
         try:
-            return question.convert(text)
+            return question.check(text)
         except ValueError as err:
             raise click.BadParameter(str(err)) from err
 

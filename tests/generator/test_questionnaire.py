@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,38 @@ def test_interactive_terminal_session(tmp_path: Path) -> None:
         ["education"],
         True,
     )
+
+
+def test_an_answer_the_profile_would_refuse_is_asked_again_at_once(tmp_path: Path) -> None:
+    """A control character (an arrow key at a bare prompt), a place listed twice, a quote in the URL: the
+    profile schema refuses them, and finding that after the last question lost every answer."""
+    lines = [
+        "Pix \x1b[D Labs", "Pix Labs", "legal@pix.example", "1 Main St", "Pix", 'https://pix.example/"x',
+        "https://pix.example", "", "", "2026-12-01", "Ireland", "EU, EU", "EU", "", "", "18", "y", "n", "n",
+        "", "", "n", "n", "n", "", "", "n", "n", "n", "n",
+    ]  # fmt: skip
+    out = tmp_path / "profile.yaml"
+    result = CliRunner().invoke(_init_command(), [str(out)], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    for message in ("contains a control character U+001B", "listed twice: ['EU']",
+                    "expected a web address starting with https:// or http://, without spaces, quotes or <>"):
+        assert message in result.output
+    profile = load_profile(out)
+    assert (profile.operator.legal_name, profile.product.url, profile.jurisdictions) == (
+        "Pix Labs", "https://pix.example", ["EU"])
+    assert profile.operator.dsa_contact_email is None  # a blank optional answer still leaves the key out
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("operator.dmca_agent.phone", "555\x07", "control character U+0007"),
+    ("domains", "medical, medical", "listed twice: ['medical']"),
+    ("product.interfaces", ",", "List should have at least 1 item"),
+])
+def test_check_applies_the_profile_schema(key: str, value: str, message: str) -> None:
+    question = next(q for q in QUESTIONS if q.key == key)
+    question.convert(value)  # the question's own conversion lets it through
+    with pytest.raises(ValueError, match=re.escape(message)):
+        question.check(value)
 
 
 def _model_field(path: str) -> bool:
