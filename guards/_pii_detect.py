@@ -75,6 +75,18 @@ _PHONE_US = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])(?:\+?1[ .-]?)?(?:\([2-9]\d
                              r"[2-9]\d{2}[ .-]\d{4}" + _EXTENSION + r"(?![\w-])"), _finds(r"\d\d\d[ .-]\d{4}"))
 _PHONE_NATIONAL = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])\(?0[1-9]\d{0,3}\)?(?:[ /.-]\d{2,8}){1,4}(?![\w-])"),
                         _finds(r"0[1-9]\d{0,3}\)?[ /.-]\d\d"))
+# A number with no separators ("4155550123", "07700900123") or one only after the area code is a phone
+# number only where a word just before says so ("call me at", "Tel.", "my number is"): bare, it may as
+# well be an order number, an amount or a timestamp. No digit, comma, semicolon, sentence end or word
+# naming another kind of number ("call about order 4155550123") between.
+_PHONE_BARE = _Scan(re.compile(r"(?<![\w+$\u20ac\u00a3#./:-])(?<!\d[ .-])"
+                               r"(?:(?:1[ .-]?)?[2-9]\d{2}[ .-]?[2-9]\d{6}|0[1-9]\d{8,9})(?![\w-]|[.,/:]\d)"),
+                    _finds(r"\d{3}[ .-]?\d{7}"))
+_PHONE_CUE = re.compile(r"(?i)\b(?:phone|telephone|tel|ph|mobile|mob|cell|cellphone|call|ring|text|sms|whatsapp|"
+                        r"fax|dial|reach|contact|(?:my|his|her|your|our|their|contact) (?:phone |mobile |cell )?"
+                        r"(?:number|no|#))\b(?:(?!(?:order|invoice|account|acct|ref|reference|ticket|case|tracking|"
+                        r"transaction|booking|confirmation|serial|id)\b)(?:[^\d\n,;.!?]|\.(?!\s+[A-Z]))){0,24}\Z")
+_CUE_WINDOW = 64  # characters before a bare number searched for a cue
 # The look-behind comes after the first digit so the engine can skip to digits.
 # A card is not taken from after a ``+`` (that is an international phone number). The candidate may run
 # on into an expiry date or a CVV: the detector tries its prefixes.
@@ -181,6 +193,9 @@ def _phones(text: str) -> Iterator[Hit]:
             digits = sum(c.isdigit() for c in number)
             if low <= digits <= high:
                 yield "phone", m.start(), m.end(), score
+    for m in _PHONE_BARE.finditer(text):
+        if _PHONE_CUE.search(text, max(0, m.start() - _CUE_WINDOW), m.start()):
+            yield "phone", m.start(), m.end(), 0.6
 
 
 def _card_length(candidate: str) -> int:

@@ -61,6 +61,11 @@ CASES = [
     ("call +1-555-234-5678x12", "phone", "+1-555-234-5678x12"),
     ("call (555) 234-5678 ext. 123", "phone", "(555) 234-5678 ext. 123"),
     ("ruf +49 151 12345678 an", "phone", "+49 151 12345678"),
+    # A number without separators, where a word before it makes it a phone number.
+    ("call me at 4155550123 tomorrow", "phone", "4155550123"),
+    ("my number is 415-5550123.", "phone", "415-5550123"),
+    ("Tel. 07700900123", "phone", "07700900123"),
+    ("Mobile (UK): 12125550199", "phone", "12125550199"),
     # E-mail addresses in other scripts, with an apostrophe, an underscore, a zero-width space.
     ("write to j\u00fcrgen@m\u00fcnchen.de", "email", "j\u00fcrgen@m\u00fcnchen.de"),
     ("mail jos\u00e9.garc\u00eda@example.com", "email", "jos\u00e9.garc\u00eda@example.com"),
@@ -112,6 +117,8 @@ NOT_PII = [
     "Invoice 2024 0001 2345 6789 01 due in 30 days; x = 12 345 678 901 234 5.",
     "Price: $1,299.99 or \u20ac1\u00a0299,99; version 3.11.4 released 12/26/2023.",
     "it's me@home, O'Reilly said; mytoken=Xk9mP2vL7qR4tW8zN1ab is no keyword.",
+    "Order 4155550123 shipped at 1700000000; paid $4155550123, tracking number 4155550123.",
+    "I'll call you about order 4155550123. Call me. Invoice 4155550123 is due; I called 2125550199 times.",
     "",
 ]
 
@@ -252,3 +259,4 @@ def test_hints_hold_for_any_text(text: str) -> None:
     for name, scan in _scans():
         if scan.pattern.search(text):
             assert scan.hint(text), name
+
