@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
@@ -306,8 +307,13 @@ def detect(text: str, entities: list[str] | tuple[str, ...]) -> list[Hit]:
     text = text.translate(_SPACES)
     hits = [hit for entity in entities for hit in DETECTORS[entity](text)]
     hits.sort(key=lambda h: (PRIORITY.index(h[0]), -(h[2] - h[1]), h[1]))
+    # The hits kept do not overlap, so in order of start their ends are in order too: a new hit need
+    # only be compared with the kept hits either side of it (a text full of numbers has many hits).
     kept: list[Hit] = []
+    starts: list[int] = []
     for hit in hits:
-        if all(hit[2] <= k[1] or hit[1] >= k[2] for k in kept):
-            kept.append(hit)
-    return sorted(kept, key=lambda h: h[1])
+        i = bisect_right(starts, hit[1])
+        if (i == 0 or kept[i - 1][2] <= hit[1]) and (i == len(kept) or hit[2] <= kept[i][1]):
+            kept.insert(i, hit)
+            starts.insert(i, hit[1])
+    return kept
