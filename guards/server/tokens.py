@@ -12,13 +12,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    NotSupportedError,
+    ProgrammingError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from clauseguard.errors import RecordsError
 from clauseguard.guards.records.models import ApiToken
 
 __all__ = ["Principal", "Role", "TokenInfo", "TokenStore", "api_tokens"]
@@ -61,6 +73,21 @@ def _digest(secret: str, salt: bytes) -> bytes:
     return hashlib.scrypt(secret.encode("utf-8"), salt=salt, **_SCRYPT)
 
 
+@contextmanager
+def _reachable(engine: Engine) -> Iterator[None]:
+    """A database that cannot be reached or written (gone, locked, full, not a database) is a
+    :class:`RecordsError`, which the server answers with 503 and Retry-After like every record, not
+    a 500; a statement the database refuses keeps its own type."""
+    try:
+        yield
+    except (IntegrityError, DataError, ProgrammingError, NotSupportedError):
+        raise
+    except (DBAPIError, DisconnectionError, PoolTimeoutError) as err:
+        where = engine.url.render_as_string(hide_password=True)
+        raise RecordsError(f"token store {where} cannot be read or written: {getattr(err, 'orig', None) or err}"
+                           ) from err
+
+
 def _split(token: str) -> tuple[str, str] | None:
     prefix, _, rest = token.partition("_")
     token_id, _, secret = rest.partition("_")
@@ -84,7 +111,7 @@ class TokenStore:
         role = Role(role)
         token_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_bytes(16)
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with _reachable(self.engine), self.engine.begin() as conn:
             conn.execute(api_tokens.insert().values(id=token_id, role=role.value, label=label, salt=salt,
                                                     digest=_digest(secret, salt), created_at=now))
         return f"cg_{token_id}_{secret}", TokenInfo(token_id, role, label, now, None)
@@ -96,7 +123,7 @@ class TokenStore:
             return Principal("env", Role.ADMIN)
         parts = _split(token)
         token_id, secret = parts if parts else ("", token)
-        with self.engine.connect() as conn:
+        with _reachable(self.engine), self.engine.connect() as conn:
             row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first() if parts else None
         digest = _digest(secret, row.salt if row else _DUMMY_SALT)
         if row is None or row.revoked_at is not None or not hmac.compare_digest(digest, row.digest):
@@ -105,13 +132,19 @@ class TokenStore:
 
     def revoke(self, token_id: str) -> bool:
         """Revoke a token; False when no active token has that id."""
-        with self.engine.begin() as conn:
+        with _reachable(self.engine), self.engine.begin() as conn:
             result = conn.execute(update(api_tokens).where(api_tokens.c.id == token_id,
                                                            api_tokens.c.revoked_at.is_(None))
                                   .values(revoked_at=datetime.now(UTC)))
         return bool(result.rowcount)
 
+    def active(self, token_id: str) -> bool:
+        """Whether a stored token has this id and is not revoked (a session of it may go on)."""
+        with _reachable(self.engine), self.engine.connect() as conn:
+            row = conn.execute(select(api_tokens.c.revoked_at).where(api_tokens.c.id == token_id)).first()
+        return row is not None and row.revoked_at is None
+
     def list(self) -> list[TokenInfo]:
-        with self.engine.connect() as conn:
+        with _reachable(self.engine), self.engine.connect() as conn:
             rows = conn.execute(select(api_tokens).order_by(api_tokens.c.created_at)).all()
         return [TokenInfo(r.id, Role(r.role), r.label, r.created_at, r.revoked_at) for r in rows]

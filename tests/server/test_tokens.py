@@ -74,3 +74,26 @@ def test_store_round_trip(client: TestClient) -> None:
     principal = store.verify(token)
     assert principal is not None and (principal.id, principal.role) == (info.id, Role.MODERATOR)
     assert store.revoke(info.id) and store.verify(token) is None
+
+
+def test_unreachable_token_store_is_a_503_not_a_500(client: TestClient, admin_headers: dict[str, str]) -> None:
+    """The database behind the tokens goes away: the API and the pages say "try again" (503), as every
+    records route does, instead of an internal error."""
+    import re
+
+    from sqlalchemy import create_engine
+
+    token = make_token(client, admin_headers, "moderator")
+    page = client.get("/moderation/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    signed_in = client.post("/moderation/login", data={"token": token, "csrf_token": csrf.group(1)},
+                            follow_redirects=False)
+    assert signed_in.status_code == 303
+    client.app.state.clauseguard.tokens.engine = create_engine("sqlite:////nonexistent-dir/x.db")  # type: ignore[attr-defined]
+    for response in (client.get("/v1/moderation/queue", headers={"Authorization": f"Bearer {token}"}),
+                     client.get("/v1/admin/tokens", headers=admin_headers),
+                     client.post("/v1/admin/tokens", headers=admin_headers, json={"role": "moderator"}),
+                     client.get("/moderation", follow_redirects=False)):
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] and "nonexistent" not in response.text

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from clauseguard.errors import UserError
@@ -90,14 +89,6 @@ def session_cookie(request: Request, principal: Principal) -> str:
     return f"{body}.{_mac(_secret(request), 'session|' + body)}"
 
 
-def _revoked(state: ServerState, principal_id: str) -> bool:
-    from clauseguard.guards.server.tokens import api_tokens
-
-    with state.engine.connect() as conn:
-        row = conn.execute(select(api_tokens.c.revoked_at).where(api_tokens.c.id == principal_id)).first()
-    return row is None or row.revoked_at is not None
-
-
 def read_session(request: Request, state: ServerState) -> Session | None:
     """The moderator's session from the signed cookie; None if absent, forged, expired or revoked."""
     body, _, mac = request.cookies.get(SESSION_COOKIE, "").partition(".")
@@ -107,6 +98,6 @@ def read_session(request: Request, state: ServerState) -> Session | None:
     session = Session(str(claims["p"]), Role(claims["r"]), str(claims["sid"]))
     if claims["exp"] < time.time() or not Principal(session.principal, session.role).may(Role.MODERATOR):
         return None
-    if session.principal != "env" and _revoked(state, session.principal):
+    if session.principal != "env" and not state.tokens.active(session.principal):
         return None
     return session
