@@ -23,7 +23,8 @@ AUDIT_WAIT_ENV = "CLAUSEGUARD_AUDIT_WAIT_FOR_COMMIT"
 class ServerSettings(BaseModel):
     """What ``create_app`` needs besides the guards and the database."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A wrong value may be a secret (a token too short): errors name the field, never show the value.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     trusted_proxies: tuple[str, ...] = Field(
         default=(), description="addresses or CIDR networks whose X-Forwarded-For is believed")

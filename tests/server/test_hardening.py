@@ -143,3 +143,15 @@ def test_refusals_and_errors_carry_the_security_headers(make_app: Callable[..., 
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"] == "no-referrer"
+
+
+def test_a_bad_secret_in_the_environment_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``create_app()`` without settings reads them from the environment; its error (a traceback in the
+    operator's log) names the variable's field and why, never the value."""
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("CLAUSEGUARD_ADMIN_TOKEN", "my-real-secret")
+    with pytest.raises(ValidationError) as caught:
+        ServerSettings.from_env()
+    assert "admin_token" in str(caught.value) and "16 characters" in str(caught.value)
+    assert "my-real-secret" not in str(caught.value)
