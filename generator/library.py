@@ -10,6 +10,7 @@ templates. Every error names the file and the line.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
 from clauseguard.errors import ClauseError
-from clauseguard.guards import GuardSpec
+from clauseguard.guards import PARAMS, GuardSpec
 
 __all__ = [
     "Clause",
@@ -306,9 +307,35 @@ def parse_clause(data: bytes, file: str, layer: str = "built-in") -> Clause:
     return clause
 
 
+def _params_problem(entry: GuardEntry) -> tuple[tuple[str | int, ...], str] | None:
+    """The first problem of a guard's ``params`` as ``(path under params, message)``; None when they are fine.
+
+    Checked apart from the rest of the entry, so a misspelt parameter is named as one, with the
+    parameters its type takes, rather than as an unexplained key of the guard.
+    """
+    model = PARAMS.get(entry.type)
+    if model is None:
+        return None  # entry.spec() names the unknown type
+    try:
+        model.model_validate(entry.params)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = tuple(first["loc"])
+        if first["type"] != "extra_forbidden":
+            return loc, first["msg"].removeprefix("Value error, ")
+        close = difflib.get_close_matches(str(loc[0]), model.model_fields, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return loc, f"unknown parameter; {entry.type} guards take: {', '.join(model.model_fields) or 'none'}{hint}"
+    return None
+
+
 def _check_guards(clause: Clause) -> None:
     """Each guard entry must be a valid GuardSpec once id, clauses and message are filled in."""
     for index, entry in enumerate(clause.meta.guards):
+        if (problem := _params_problem(entry)) is not None:
+            loc, msg = problem
+            raise ClauseError(f"guards[{index}] ({entry.type}): {format_loc(('params', *loc))}: {msg}",
+                              where=f"{clause.file}:{clause.line('guards', index, 'params', *loc)}")
         try:
             entry.spec()
         except ValidationError as err:

@@ -19,7 +19,7 @@ LOAD_ERRORS = [
     ("duplicate-id", "b.md", 2, "is already used by"),
     ("unknown-section", "clause.md", 6, "has no section 'nowhere'"),
     ("unknown-document", "clause.md", 5, "unknown document 'cookie-policy'"),
-    ("bad-guard-params", "clause.md", 10, "guards[0] (keyword): categories: no shipped term list for ['S99']"),
+    ("bad-guard-params", "clause.md", 10, "guards[0] (keyword): params.categories: no shipped term list for ['S99']"),
     ("bad-guard-stage", "clause.md", 10, "image_mark guards take stage in ['output']"),
     ("empty-sources", "clause.md", 8, "sources:"),
     ("unknown-require", "clause.md", 7, "requires: no clause has id 'core/nothing-here'"),
@@ -34,6 +34,23 @@ def test_broken_fixture_names_file_and_line(case: str, file: str, line: int, mes
         load_library(BROKEN / case, include_builtin=False)
     assert info.value.where == f"{BROKEN / case / file}:{line}"
     assert message in info.value.message
+
+
+@pytest.mark.parametrize(("guard", "message"), [
+    ({"type": "image_mark", "stage": "output", "modality": "image", "on_fail": "label",
+      "params": {"digital_source_typ": "algorithmicMedia"}},
+     "guards[0] (image_mark): params.digital_source_typ: unknown parameter; image_mark guards take: "
+     "digital_source_type, visible_label; did you mean 'digital_source_type'?"),
+    ({"type": "rate_limit", "params": {"bogus": 1}}, "params.bogus: unknown parameter; rate_limit guards take: "),
+])
+def test_a_misspelt_guard_parameter_is_named_as_one_at_its_line(clause_dir, guard: dict, message: str) -> None:
+    folder = clause_dir({"t/a": {"guards": [guard]}})
+    with pytest.raises(ClauseError) as info:
+        load_library(folder, include_builtin=False)
+    assert message in info.value.message
+    lines = (folder / "t/a.md").read_text().splitlines()
+    bad = next(i for i, line in enumerate(lines) if line.strip().startswith(next(iter(guard["params"]))))
+    assert info.value.where == f"{folder / 't/a.md'}:{bad + 1}"
 
 
 def test_scan_collects_every_problem_instead_of_stopping(tmp_path: Path) -> None:
