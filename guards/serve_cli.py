@@ -81,12 +81,12 @@ def _settings_error(err: ValueError) -> UserError:
     why, never the value: it may be a secret."""
     from pydantic import ValidationError
 
-    from clauseguard.guards.server.settings import ADMIN_TOKEN_ENV, GUARDRAIL_KEY_ENV
+    from clauseguard.guards.server.settings import ADMIN_TOKEN_ENV, GUARDRAIL_KEY_ENV, SESSION_SECRET_ENV
 
     if not isinstance(err, ValidationError):
         return UserError(str(err), where="clauseguard serve")
     names = {"admin_token": ADMIN_TOKEN_ENV, "guardrail_api_key": GUARDRAIL_KEY_ENV,
-             "trusted_proxies": "--trusted-proxy"}
+             "session_secret": SESSION_SECRET_ENV, "trusted_proxies": "--trusted-proxy"}
     problems = [(names.get(str(e["loc"][0]), str(e["loc"][0])) if e["loc"] else "settings",
                  e["msg"].removeprefix("Value error, ")) for e in err.errors()]
     first, why = problems[0]

@@ -131,11 +131,14 @@ def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path |
             writer.close()
         store.close()
         raise
-    return ServerState(pipeline=pipeline, settings=settings, metrics=metrics, engine=store.engine,
-                       tokens=TokenStore(store.engine, bootstrap_admin=settings.admin_token), records=store,
-                       documents=documents, proxies=settings.proxy_networks(),
-                       pseudonymizer=pseudonymizer, report_path=report_path, lock_path=lock_path,
-                       audit_writer=writer)
+    state = ServerState(pipeline=pipeline, settings=settings, metrics=metrics, engine=store.engine,
+                        tokens=TokenStore(store.engine, bootstrap_admin=settings.admin_token), records=store,
+                        documents=documents, proxies=settings.proxy_networks(),
+                        pseudonymizer=pseudonymizer, report_path=report_path, lock_path=lock_path,
+                        audit_writer=writer)
+    if settings.session_secret is not None:
+        state.pages_secret = settings.session_secret.encode("utf-8")
+    return state
 
 
 _DESCRIPTION = """Runtime guards for an AI product, each decision traced to the clauses of its terms;

@@ -13,11 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clauseguard.guards._forwarded import Network
 
-__all__ = ["ADMIN_TOKEN_ENV", "AUDIT_WAIT_ENV", "GUARDRAIL_KEY_ENV", "ServerSettings"]
+__all__ = ["ADMIN_TOKEN_ENV", "AUDIT_WAIT_ENV", "GUARDRAIL_KEY_ENV", "SESSION_SECRET_ENV", "ServerSettings"]
 
 ADMIN_TOKEN_ENV = "CLAUSEGUARD_ADMIN_TOKEN"
 GUARDRAIL_KEY_ENV = "CLAUSEGUARD_GUARDRAIL_API_KEY"
 AUDIT_WAIT_ENV = "CLAUSEGUARD_AUDIT_WAIT_FOR_COMMIT"
+SESSION_SECRET_ENV = "CLAUSEGUARD_SESSION_SECRET"
 
 
 class ServerSettings(BaseModel):
@@ -33,6 +34,9 @@ class ServerSettings(BaseModel):
     admin_token: str | None = Field(default=None, description=f"bootstrap admin token (env {ADMIN_TOKEN_ENV})")
     guardrail_api_key: str | None = Field(
         default=None, description=f"key LiteLLM must send to the guardrail endpoint (env {GUARDRAIL_KEY_ENV})")
+    session_secret: str | None = Field(
+        default=None, description=f"signs the pages' CSRF tokens and moderators' sessions (env {SESSION_SECRET_ENV}); "
+        "share it between workers. Without it a random secret lasts as long as the app")
     title: str = "clauseguard"
     audit_wait_for_commit: bool = Field(
         default=False, description="answer a check only after its audit record is committed "
@@ -59,12 +63,20 @@ class ServerSettings(BaseModel):
             raise ValueError("a token must be at least 16 characters long")
         return value
 
+    @field_validator("session_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("the session secret must be at least 32 characters long")
+        return value
+
     @classmethod
     def from_env(cls, **overrides: object) -> ServerSettings:
         """Settings with the tokens taken from the environment unless given."""
         values: dict[str, object] = {
             "admin_token": os.environ.get(ADMIN_TOKEN_ENV) or None,
             "guardrail_api_key": os.environ.get(GUARDRAIL_KEY_ENV) or None,
+            "session_secret": os.environ.get(SESSION_SECRET_ENV) or None,
             "audit_wait_for_commit": os.environ.get(AUDIT_WAIT_ENV, "").strip().lower() in ("1", "true", "yes"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

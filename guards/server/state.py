@@ -6,6 +6,7 @@ Built once by ``create_app`` and kept on ``app.state.clauseguard``; routes reach
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,8 @@ class ServerState:
     # Sign-in attempts per client (token buckets): each attempt costs an scrypt check, and guessing
     # should be slow even though tokens are long and random.
     login_buckets: Any = field(default_factory=lambda: _login_buckets())
+    # Signs the pages' CSRF tokens and sessions: settings.session_secret, else random for this app.
+    pages_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
 
 def _login_buckets() -> Any:

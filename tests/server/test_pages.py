@@ -368,3 +368,18 @@ def test_sign_in_attempts_are_throttled_per_client(web: TestClient) -> None:
     statuses = [login(web, "wrong-token-0123456789").status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]
     assert "Too many sign-in attempts" in login(web).text  # even the right token waits its turn
+
+
+def test_workers_sharing_the_session_secret_accept_each_others_sessions(make_app: Callable[..., FastAPI]) -> None:
+    """Two workers (two apps) with the same CLAUSEGUARD_SESSION_SECRET: a session and a form made by one
+    work on the other; without the secret each app signs with its own."""
+    secret = "s" * 32
+    first, second, alone = make_app(session_secret=secret), make_app(session_secret=secret), make_app()
+    with TestClient(first, follow_redirects=False) as one:
+        assert login(one).status_code == 303
+        cookie, token = one.cookies["cg_session"], csrf(one, "/report?regime=dsa")
+    for other, accepted in ((second, True), (alone, False)):
+        with TestClient(other, follow_redirects=False, cookies={"cg_session": cookie}) as client:
+            assert (client.get("/moderation").status_code == 200) is accepted
+            response = client.post("/report", data={**NOTICES["dsa"], "regime": "dsa", "csrf_token": token})
+            assert (response.status_code == 201) is accepted

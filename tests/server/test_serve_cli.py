@@ -73,3 +73,16 @@ def test_create_admin_token_prints_it_once(tmp_path: Path, ran: list[dict[str, A
     with RecordStore.open(url) as store:
         principal = TokenStore(store.engine).verify(token)
     assert principal is not None and principal.role is Role.ADMIN
+
+
+def test_a_short_session_secret_stops_serve_before_it_listens(tmp_path: Path, ran: list[dict[str, Any]],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server used to start and then answer every page with a 422 about the secret."""
+    from clauseguard.errors import UserError
+
+    monkeypatch.setenv("CLAUSEGUARD_SESSION_SECRET", "a-short-session-secret")
+    result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", f"sqlite:///{tmp_path / 'r.db'}"])
+    error = result.exception
+    assert isinstance(error, UserError) and not ran
+    assert error.where == "CLAUSEGUARD_SESSION_SECRET" and "32 characters" in error.message
+    assert "a-short-session-secret" not in str(error)

@@ -4,7 +4,8 @@ Forms carry a CSRF token: ``time.nonce.HMAC(secret, purpose|time|nonce)``, valid
 to the form's purpose (and, for moderators, to their session). Moderators log in with their bearer
 token; the page keeps only a signed session in an HttpOnly, SameSite=Strict cookie (Secure over
 https), never the token. The signing secret comes from ``CLAUSEGUARD_SESSION_SECRET`` (share it
-between workers) or is drawn at random per app (sessions then end with the process).
+between workers; ``ServerSettings.session_secret``, checked when the app is made) or is drawn at random
+per app (sessions then end with the process).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -22,29 +22,24 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
-from clauseguard.errors import UserError
 from clauseguard.guards.server.pages._render import page
-from clauseguard.guards.server.state import ServerState
+from clauseguard.guards.server.settings import SESSION_SECRET_ENV
+from clauseguard.guards.server.state import ServerState, get_state
 from clauseguard.guards.server.tokens import Principal, Role
 
 __all__ = ["CSRF_TTL_S", "SECRET_ENV", "SESSION_COOKIE", "SESSION_TTL_S", "Session", "csrf_ok", "csrf_refused",
            "csrf_token", "read_session", "session_cookie"]
 
-SECRET_ENV = "CLAUSEGUARD_SESSION_SECRET"
+SECRET_ENV = SESSION_SECRET_ENV
 SESSION_COOKIE = "cg_session"
 CSRF_TTL_S = 2 * 3600
 SESSION_TTL_S = 8 * 3600
 
 
 def _secret(request: Request) -> bytes:
-    """The app's signing secret, drawn once per app unless the environment gives one."""
-    app_state = request.app.state
-    if not hasattr(app_state, "pages_secret"):
-        configured = os.environ.get(SECRET_ENV, "")
-        if configured and len(configured) < 32:
-            raise UserError(f"{SECRET_ENV} must be at least 32 characters long")
-        app_state.pages_secret = configured.encode() if configured else secrets.token_bytes(32)
-    return app_state.pages_secret
+    """The app's signing secret: ``ServerSettings.session_secret`` (checked when the app is made), else
+    drawn at random once per app."""
+    return get_state(request).pages_secret
 
 
 def _mac(secret: bytes, message: str) -> str:
