@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -280,13 +281,31 @@ def _curly_hint(yaml_text: str, line: int | None) -> str:
     return ""
 
 
+_OPENS_SINGLE = re.compile(r"(?:^|[:\-\[{,])\s*'")  # a value that starts with '
+
+
+def _unclosed_quote_hint(yaml_text: str, line: int | None, offset: int) -> str:
+    """A hint naming the line that opens a quote it does not close, when YAML stopped later.
+
+    A quoted value may run over several lines, so YAML reads on to the next quote and reports a
+    confusing error lines further down (``title: "Governing law`` fails at the sources).
+    """
+    for number, text in enumerate(yaml_text.splitlines()[:(line or 0) - 1], start=1):
+        doubles = len(re.findall(r'(?<!\\)"', text))
+        singles = text.count("'")
+        if doubles % 2 or (singles % 2 and '"' not in text and _OPENS_SINGLE.search(text)):
+            return f" (line {number + offset} opens a quote that it does not close: end the value with the same quote)"
+    return ""
+
+
 def _parse(data: bytes, file: str, model: type[BaseModel], what: str) -> tuple[Any, dict[str, Any]]:
     text = _decode(data, file)
     yaml_text, body, body_line = split_front_matter(text, file)
     try:
         meta, raw_lines = load_yaml(yaml_text, file)
     except YamlError as err:
-        raise ClauseError(f"{err}{_curly_hint(yaml_text, err.line)}", where=f"{file}:{(err.line or 0) + 1}") from err
+        hint = _curly_hint(yaml_text, err.line) or _unclosed_quote_hint(yaml_text, err.line, 1)
+        raise ClauseError(f"{err}{hint}", where=f"{file}:{(err.line or 0) + 1}") from err
     lines = {loc: line + 1 for loc, line in raw_lines.items()}
     if not isinstance(meta, dict):
         raise ClauseError(f"front matter must be a mapping of keys ({what})", where=f"{file}:2")

@@ -53,6 +53,17 @@ def test_a_misspelt_guard_parameter_is_named_as_one_at_its_line(clause_dir, guar
     assert info.value.where == f"{folder / 't/a.md'}:{bad + 1}"
 
 
+@pytest.mark.parametrize("title", ['title: "Governing law', "title: 'Governing law"])
+def test_an_unclosed_quote_is_named_at_the_line_that_opens_it(tmp_path: Path, title: str) -> None:
+    """YAML reads a quoted value on over the next lines and stops far below: say where the quote opened."""
+    text = clause_text("t/a", rationale="It's needed.").replace("title: A", title)
+    (tmp_path / "a.md").write_text(text, encoding="utf-8")
+    with pytest.raises(ClauseError) as info:
+        load_library(tmp_path, include_builtin=False)
+    assert "invalid YAML" in info.value.message
+    assert f"(line {text.splitlines().index(title) + 1} opens a quote that it does not close" in info.value.message
+
+
 def test_scan_collects_every_problem_instead_of_stopping(tmp_path: Path) -> None:
     for case in ("bad-semver", "unknown-key"):
         (tmp_path / f"{case}.md").write_bytes((BROKEN / case / "clause.md").read_bytes())
