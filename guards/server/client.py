@@ -17,7 +17,7 @@ from starlette.requests import Request
 from clauseguard.guards._forwarded import Network, client_address, parse_address
 from clauseguard.guards.records.pseudonym import ENV_KEYS, Pseudonymizer, PseudonymKey
 
-__all__ = ["client_address", "process_pseudonymizer", "pseudonymous_ip"]
+__all__ = ["client_address", "over_https", "process_pseudonymizer", "pseudonymous_ip"]
 
 log = logging.getLogger("clauseguard.guards.server")
 
@@ -27,6 +27,20 @@ def pseudonymous_ip(request: Request, proxies: Sequence[Network], pseudonymizer:
     peer = request.client.host if request.client else None
     address = client_address(peer, request.headers.get("x-forwarded-for"), proxies)
     return pseudonymizer.ip(address) if address and parse_address(address) is not None else None
+
+
+def over_https(request: Request, proxies: Sequence[Network]) -> bool:
+    """Whether the client reached us over https: the request's own scheme, or, from a trusted proxy
+    that terminated TLS, its ``X-Forwarded-Proto`` (uvicorn's proxy-header handling is off, so the
+    scheme alone says http behind every proxy). A client that forges ``https`` over plain http only
+    gets cookies its browser will not send back over http."""
+    if request.url.scheme == "https":
+        return True
+    peer = parse_address(request.client.host) if request.client else None
+    if peer is None or not any(peer in net for net in proxies):
+        return False
+    hops = request.headers.get("x-forwarded-proto", "").lower().split(",")
+    return "https" in (hop.strip() for hop in hops)
 
 
 def process_pseudonymizer() -> Pseudonymizer:

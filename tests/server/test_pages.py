@@ -383,3 +383,18 @@ def test_workers_sharing_the_session_secret_accept_each_others_sessions(make_app
             assert (client.get("/moderation").status_code == 200) is accepted
             response = client.post("/report", data={**NOTICES["dsa"], "regime": "dsa", "csrf_token": token})
             assert (response.status_code == 201) is accepted
+
+
+@pytest.mark.parametrize(("peer", "proto", "secure"), [
+    ("10.0.0.5", "https", True),  # TLS ended at the trusted proxy: clauseguard serve itself sees http
+    ("10.0.0.5", "http", False),
+    ("203.0.113.9", "https", False),  # not a trusted proxy: its header is not believed
+])
+def test_session_cookie_is_secure_behind_a_trusted_tls_proxy(make_app: Callable[..., FastAPI], peer: str,
+                                                             proto: str, secure: bool) -> None:
+    app = make_app(trusted_proxies=("10.0.0.0/8",))
+    with TestClient(app, client=(peer, 4321), follow_redirects=False,
+                    headers={"X-Forwarded-Proto": proto, "X-Forwarded-For": "198.51.100.7"}) as client:
+        response = login(client)
+    assert response.status_code == 303
+    assert ("Secure" in response.headers["set-cookie"]) is secure

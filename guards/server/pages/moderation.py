@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from clauseguard.errors import UserError
-from clauseguard.guards.server.client import pseudonymous_ip
+from clauseguard.guards.server.client import over_https, pseudonymous_ip
 from clauseguard.guards.server.pages._render import page
 from clauseguard.guards.server.pages._signing import (
     SESSION_COOKIE,
@@ -69,7 +69,7 @@ async def login(request: Request, state: State) -> Response:
         return _login_page(request, "That token is not valid for moderation.", status=401)
     response = RedirectResponse("/moderation", status_code=303)
     response.set_cookie(SESSION_COOKIE, session_cookie(request, principal), max_age=SESSION_TTL_S,
-                        path="/moderation", httponly=True, samesite="strict", secure=request.url.scheme == "https")
+                        path="/moderation", httponly=True, samesite="strict", secure=over_https(request, state.proxies))
     return response
 
 
@@ -91,7 +91,7 @@ async def logout(request: Request, state: State) -> Response:
         return csrf_refused()
     response = _to_login()
     response.delete_cookie(SESSION_COOKIE, path="/moderation", httponly=True, samesite="strict",
-                           secure=request.url.scheme == "https")
+                           secure=over_https(request, state.proxies))
     return response
 
 
