@@ -2,8 +2,8 @@
 
 Each incremental guard keeps a scan position (the released offset) and judges only the text after it,
 plus a look-behind of its own ``stream_lookbehind`` characters for context (``stream_hold`` unless it
-says more: the keyword guard looks further back for a request word before a weapon's name); findings
-that start in the look-behind were already judged and are skipped. The pipeline holds back the last
+says more: the keyword guard looks further back for a request word before a weapon's name), begun
+at a word's start; findings that start in the look-behind were already judged and are skipped. The pipeline holds back the last
 ``max(stream_hold)`` characters, enough for the longest term spelled out with separators, so a term
 split across chunks is seen whole before any of it is released. Should a finding still start inside
 text already released (an obfuscation longer than the hold), the stream blocks: it cannot take the
@@ -129,8 +129,15 @@ class StreamGuard:
         return False
 
     def _window(self, guard: Guard) -> int:
-        behind = guard.stream_hold if guard.stream_lookbehind is None else guard.stream_lookbehind
-        return max(0, self.released - (behind or 0))
+        """Where the guard's look-behind starts: moved back (at most as far again) to a word's start,
+        since a window that cuts a word finds in its tail what the text does not hold ("2.3.4.5" of
+        "v1.2.3.4.5" is an IP address), and a finding starting in released text blocks the stream."""
+        behind = (guard.stream_hold if guard.stream_lookbehind is None else guard.stream_lookbehind) or 0
+        start = max(0, self.released - behind)
+        for i in range(start, max(0, start - behind) - 1, -1):
+            if i == 0 or self.text[i - 1].isspace():
+                return i
+        return start
 
     def _advance(self, runner: object, *, final: bool) -> list[str]:
         if self._too_large():

@@ -64,6 +64,16 @@ def test_a_redacted_value_far_behind_does_not_block_the_stream(value: str, size:
     assert released == pipeline.check_output(text).output
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8])
+def test_a_look_behind_that_cuts_a_word_finds_nothing_the_text_does_not_hold(size: int) -> None:
+    """Cut inside "v1.2.3.4.5", the window's tail "2.3.4.5" reads as an IP address; the text has none."""
+    text = "Upgrade to v1.2.3.4.5 today. " * 40
+    pipeline = Pipeline(REDACTING)
+    stream = pipeline.stream_output([text[i:i + size] for i in range(0, len(text), size)])
+    assert "".join(stream) == text and stream.verdict.allowed
+    assert pipeline.check_output(text).output == text
+
+
 def test_async_stream_and_async_source() -> None:
     async def source():
         for piece in ("Mail bob@exa", "mple.com now", " please"):
