@@ -21,7 +21,7 @@ from clauseguard.guards.normalize import normalize
 
 __all__ = ["Match", "TermMatcher"]
 
-_MAX_L_VARIANTS = 3  # terms with more "l"s get only the all-"i" variant
+_MAX_L_VARIANTS = 6  # terms with more "l"s get only the all-"i" variant ("i'll kill you" has four)
 
 
 class Match(NamedTuple):

@@ -37,6 +37,8 @@ EVASIONS = [
     ("go k1ll yourself", "S11", "k1ll yourself"),
     ("go ki11 yourself", "S11", "ki11 yourself"),
     ("I will k!ll you", "S1", "I will k!ll you"),
+    ("I'll kiII you", "S1", "I'll kiII you"),  # capital I for l in one word only, of a term with four l's
+    ("i will ki1l you", "S1", "i will ki1l you"),
     ("looking for l0l1c0n", "S4", "l0l1c0n"),
     ("𝐩𝐨𝐫𝐧", "S12", "𝐩𝐨𝐫𝐧"),
     # Greek capitals read as the Latin capitals they look like, not as their lower case (μ, η, ν, υ)
