@@ -2,16 +2,16 @@
 
 Each incremental guard keeps a scan position (the released offset) and judges only the text after it,
 plus a look-behind of its own ``stream_lookbehind`` characters for context (``stream_hold`` unless it
-says more: the keyword guard looks further back for a request word before a weapon's name), begun
-at a word's start; findings that start in the look-behind were already judged and are skipped. The pipeline holds back the last
-``max(stream_hold)`` characters, enough for the longest term spelled out with separators, so a term
-split across chunks is seen whole before any of it is released. Should a finding still start inside
-text already released (an obfuscation longer than the hold), the stream blocks: it cannot take the
-text back, so it fails closed. A guard with ``stream_hold = None`` needs the whole text: nothing is
-released until the end. ``stream_final`` guards (labels, disclaimers) run once on the whole text; the
-first-turn notice, which depends on no text, is emitted before the first chunk. The held tail waits
-for the final guards: one that fails or runs out of time blocks the stream, as it blocks
-``check_output``, and the tail is never released.
+says more: the keyword guard looks further back for a request word before a weapon's name), begun at
+a word's start; findings that start in the look-behind were already judged and are skipped. The
+pipeline holds back the last ``max(stream_hold)`` characters, enough for the longest term spelled out
+with separators, so a term split across chunks is seen whole before any of it is released. Should a
+finding still start inside text already released (an obfuscation longer than the hold), the stream
+blocks: it cannot take the text back, so it fails closed. A guard with ``stream_hold = None`` needs
+the whole text: nothing is released until the end. ``stream_final`` guards (labels, disclaimers) run
+once on the whole text; the first-turn notice, which depends on no text, is emitted before the first
+chunk. The held tail waits for the final guards: one that fails or runs out of time blocks the
+stream, as it blocks ``check_output``, and the tail is never released.
 """
 
 from __future__ import annotations
@@ -77,11 +77,11 @@ class StreamGuard:
     # -- async ---------------------------------------------------------------------------------
 
     async def __aiter__(self) -> AsyncIterator[str]:
-        for piece in self._start(run_guard):
+        for piece in self._emit(self._start(run_guard)):
             yield piece
         async for chunk in _aiter(() if self.blocked else self.chunks):
             self.text += chunk
-            for piece in await self._aadvance(final=False):
+            for piece in self._emit(await self._aadvance(final=False)):
                 yield piece
             if self.blocked:
                 break

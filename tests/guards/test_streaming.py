@@ -88,6 +88,18 @@ def test_async_stream_and_async_source() -> None:
     assert verdict.action is Action.REDACT
 
 
+def test_async_stream_yields_no_empty_piece() -> None:
+    """Without a notice, the async stream yields what the sync one does: no empty first piece."""
+    async def source():
+        for piece in ("Hello ", "world"):
+            yield piece
+
+    async def run() -> list[str]:
+        return [piece async for piece in Pipeline(REDACTING).stream_output(source())]
+
+    assert asyncio.run(run()) == list(Pipeline(REDACTING).stream_output(["Hello ", "world"])) == ["Hello world"]
+
+
 def test_stream_adds_notice_first_and_label_last() -> None:
     specs = [*REDACTING, GuardSpec(id="ai", type="ai_disclosure", stage="output", on_fail="label"),
              GuardSpec(id="d", type="disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical"]})]
