@@ -6,6 +6,7 @@ same ones the documents and ``report.json`` print.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from clauseguard.errors import UserError
@@ -35,7 +36,9 @@ def explain(profile_path: Path | str, clause_id: str | None = None, *,
     decisions = selection.decisions
     if clause_id is not None:
         if clause_id not in decisions:
-            raise UserError(f"no clause has id {clause_id!r}; see `clauseguard catalogue`")
+            close = difflib.get_close_matches(clause_id, decisions, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UserError(f"no clause has id {clause_id!r}; {hint}see `clauseguard catalogue`")
         return format_decision(decisions[clause_id]) + "\n"
     ordered = sorted(decisions.values(), key=lambda d: (not d.included, d.id))
     included = sum(d.included for d in ordered)

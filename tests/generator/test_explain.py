@@ -34,5 +34,11 @@ def test_one_clause(profile, clause: str, expected: str) -> None:
 
 
 def test_unknown_clause() -> None:
-    with pytest.raises(UserError, match="no clause has id"):
+    with pytest.raises(UserError, match="no clause has id 'nope/nope'; see") as info:
         explain(CHAT_PROFILE, "nope/nope", clauses_dir=LIBRARY, include_builtin=False)
+    assert "did you mean" not in str(info.value)
+
+
+def test_a_misspelt_clause_id_gets_the_nearest_one() -> None:
+    with pytest.raises(UserError, match=r"no clause has id 'core/agrement'; did you mean 'core/agreement'\?"):
+        explain(CHAT_PROFILE, "core/agrement", clauses_dir=LIBRARY, include_builtin=False)
