@@ -222,3 +222,30 @@ def test_decisions_go_to_the_hash_chained_audit_log(make_app: Callable[..., Fast
     assert "content/weapons" in records[1]["clause_ids"]
     assert "pipe bomb" not in str(records)
     assert verify(store).ok and verify(store).checked == 3
+
+
+def test_mounted_in_a_host_app_with_the_documented_lifespan_loses_no_record(tmp_path: Path) -> None:
+    """docs/developers/server.md, "Inside your own FastAPI app": the host's lifespan enters ours, so the
+    audit queue is drained when the host stops (Starlette runs no lifespan of a mounted app)."""
+    from contextlib import asynccontextmanager
+
+    from clauseguard.guards.records import RecordStore, verify
+    from clauseguard.guards.server.app import create_app
+    from clauseguard.guards.server.settings import ServerSettings
+    from tests.server.conftest import GUARDS
+
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    guard_app = create_app(guards_path=GUARDS, db_url=url, settings=ServerSettings(audit_max_wait_ms=1000))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        async with guard_app.router.lifespan_context(guard_app):
+            yield
+
+    host = FastAPI(lifespan=lifespan)
+    host.mount("/guard", guard_app)
+    with TestClient(host) as client:
+        for i in range(5):
+            assert client.post("/guard/v1/check/text", json={"text": f"hi {i}", "stage": "input"}).status_code == 200
+    with RecordStore.open(url) as store:
+        assert verify(store).checked == 5
