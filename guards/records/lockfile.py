@@ -67,16 +67,47 @@ def _document_clauses(report: Mapping[str, Any] | None, doc_id: str) -> set[str]
     return set()
 
 
+def _entries(data: Mapping[str, Any], key: str, fields: tuple[str, ...], where: str) -> list[Mapping[str, Any]]:
+    """``data[key]`` as a list of mappings that each carry ``fields``, or a :class:`UserError` naming them."""
+    entries = data.get(key, [])
+    if not isinstance(entries, list):
+        raise UserError(f"{key!r} must be a list, not {type(entries).__name__}", where=where)
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise UserError(f"{key}[{i}] must be a mapping with {', '.join(fields)}, not {type(entry).__name__}",
+                            where=where)
+        missing = [f for f in fields if entry.get(f) in (None, "")]
+        if missing:
+            raise UserError(f"{key}[{i}] has no {', '.join(missing)} (each entry needs {', '.join(fields)})",
+                            where=where)
+    return entries
+
+
 def document_versions(lock: str | Path | Mapping[str, Any],
                       report: str | Path | Mapping[str, Any] | None = None) -> dict[str, DocumentVersion]:
-    """``{document id: DocumentVersion}`` for every document in the lock."""
+    """``{document id: DocumentVersion}`` for every document in the lock.
+
+    A file that is not a lock (report.json, guards.yaml, profile.yaml given by mistake) is a
+    :class:`UserError`: it would otherwise yield no documents, so nobody would be asked to accept any.
+    """
     data = load_lock(lock)
+    where = "clauseguard.lock" if isinstance(lock, Mapping) else str(lock)
+    fields = ("id", "version", "sha256")
     if "documents" in data:
-        return {d["id"]: DocumentVersion(d["id"], str(d["version"]), d["sha256"]) for d in data["documents"]}
+        return {d["id"]: DocumentVersion(d["id"], str(d["version"]), d["sha256"])
+                for d in _entries(data, "documents", fields, where)}
+    if "templates" not in data:
+        raise UserError("not a clauseguard.lock: it lists neither 'documents' nor 'templates' (pass the "
+                        "clauseguard.lock that clauseguard generate wrote)", where=where)
     rep = load_report(report) if report is not None else None
-    clauses = {c["id"]: c["sha256"] for c in data.get("clauses", [])}
+    if rep is not None:
+        _entries(rep, "documents", ("id", "clauses"), "report.json" if isinstance(report, Mapping) else str(report))
+        if "documents" not in rep:
+            raise UserError("not a report.json: it has no 'documents' list (pass the report.json that "
+                            "clauseguard generate wrote)", where=str(report))
+    clauses = {c["id"]: c["sha256"] for c in _entries(data, "clauses", ("id", "sha256"), where)}
     out: dict[str, DocumentVersion] = {}
-    for tpl in data.get("templates", []):
+    for tpl in _entries(data, "templates", fields, where):
         members = _document_clauses(rep, tpl["id"])
         picked = sorted((i, h) for i, h in clauses.items() if members is None or i in members)
         material = json.dumps({"template": tpl["sha256"], "profile": data.get("profile_sha256"),

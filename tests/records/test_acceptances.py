@@ -94,3 +94,26 @@ def test_a_lock_with_document_hashes_asks_again_only_for_the_changed_text(
     next(d for d in changed["documents"] if d["id"] == "privacy-notice")["sha256"] = "4" * 64
     pending = needs_acceptance(store, USER, changed, documents=["terms-of-use", "privacy-notice"])
     assert [d.id for d in pending] == ["privacy-notice"]
+
+
+@pytest.mark.parametrize(("name", "as_lock", "as_report", "words"), [
+    ("report.json as the lock", "report", None, r"documents\[0\] has no sha256"),
+    ("guards.yaml as the lock", "guards", None, "not a clauseguard.lock"),
+    ("profile.yaml as the lock", "profile", None, "not a clauseguard.lock"),
+    ("the lock as the report", "templates-only lock", "lock data", r"report\.json: documents\[0\] has no clauses"),
+])
+def test_the_wrong_file_as_lock_or_report_is_a_user_error(store: RecordStore, generated: dict[str, Any],
+                                                          lock: dict[str, Any], full_lock: dict[str, Any],
+                                                          tmp_path: Any, name: str,
+                                                          as_lock: str, as_report: str | None, words: str) -> None:
+    """Read as a lock, any of these gave no documents (or documents hashed without their clauses), so
+    needs_acceptance answered that the user had accepted everything."""
+    from clauseguard.errors import UserError
+
+    (tmp_path / "old.lock").write_text(yaml.safe_dump(lock), encoding="utf-8")
+    files = {"report": generated["report"], "guards": generated["dir"] / "guards.yaml",
+             "profile": generated["profile"], "templates-only lock": tmp_path / "old.lock", "lock data": full_lock}
+    with pytest.raises(UserError, match=words) as caught:
+        needs_acceptance(store, USER, files[as_lock], report=files[as_report] if as_report else None)
+    if as_report is None:
+        assert str(files[as_lock]) in str(caught.value)
