@@ -65,8 +65,13 @@ class BodyLimitMiddleware:
         await self.app(scope, counting_receive, guarded_send)
 
 
+# The methods counted by name; any other token a client sends is counted as "other" (bounded labels).
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class MetricsMiddleware:
-    """Counts every response by route template (not raw path: bounded label values) and status."""
+    """Counts every response by route template (not raw path), method and status: bounded label values,
+    whatever paths and methods clients invent."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -89,7 +94,8 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(endpoint=endpoint, method=scope.get("method", ""),
+            method = scope.get("method", "")
+            self.metrics.requests.labels(endpoint=endpoint, method=method if method in _METHODS else "other",
                                          status=str(status)).inc()
 
 

@@ -155,3 +155,14 @@ def test_a_bad_secret_in_the_environment_is_never_shown(monkeypatch: pytest.Monk
         ServerSettings.from_env()
     assert "admin_token" in str(caught.value) and "16 characters" in str(caught.value)
     assert "my-real-secret" not in str(caught.value)
+
+
+def test_invented_methods_do_not_grow_the_metrics(client: TestClient) -> None:
+    """A client may send any method token (h11 accepts them): each one was a new series, without bound."""
+    for i in range(50):
+        client.request(f"X{i}", "/v1/notices")
+    client.request("PROPFIND", "/nowhere")
+    lines = [line for line in client.get("/metrics").text.splitlines()
+             if line.startswith("clauseguard_http_requests_total") and 'method="GET"' not in line]
+    assert lines == ['clauseguard_http_requests_total{endpoint="/v1/notices",method="other",status="405"} 50.0',
+                     'clauseguard_http_requests_total{endpoint="unmatched",method="other",status="404"} 1.0']
