@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import operator
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any
 
@@ -153,12 +153,53 @@ def _syntax_message(err: TemplateSyntaxError) -> str:
     return message
 
 
+_BLOCK_TAGS = frozenset({"if", "for", "macro", "call", "filter", "with", "block", "set", "autoescape"})
+
+
+def _tags(text: str) -> Iterator[tuple[int, str, bool]]:
+    """``(line, name, is_assignment)`` of every ``{% name ... %}`` tag in ``text``."""
+    opened: tuple[int, str] | None = None
+    assigns = False
+    for line, kind, value in environment().lex(text):
+        if kind == "block_begin":
+            opened, assigns = None, False
+        elif kind == "name" and opened is None:
+            opened = (line, value)
+        elif kind == "operator" and value == "=":
+            assigns = True
+        elif kind == "block_end" and opened is not None:
+            yield (*opened, assigns)
+
+
+def _unclosed_tag(text: str) -> tuple[str, int] | None:
+    """The innermost ``if``, ``for`` … that ``text`` opens and never closes, with its line."""
+    stack: list[tuple[str, int]] = []
+    try:
+        for line, name, assigns in _tags(text):
+            if name in _BLOCK_TAGS and not (name == "set" and assigns):  # {% set x = 1 %} needs no endset
+                stack.append((name, line))
+            elif name.startswith("end") and stack and stack[-1][0] == name[3:]:
+                stack.pop()
+    except TemplateSyntaxError:
+        return None
+    return stack[-1] if stack else None
+
+
 def parse_template(text: str, source: Source) -> nodes.Template:
-    """Parse and statically check template text; syntax errors name the file line."""
+    """Parse and statically check template text; syntax errors name the file line.
+
+    A block left open (an ``{% if %}`` without ``{% endif %}``) is named at the line that opens it:
+    Jinja itself can only say it reached the end of the text.
+    """
     try:
         tree = environment().parse(text, filename=source.file)
     except TemplateSyntaxError as err:
-        raise ClauseError(f"template syntax error: {_syntax_message(err)}", where=source.where(err.lineno)) from err
+        message, line = _syntax_message(err), err.lineno
+        unclosed = _unclosed_tag(text) if message.startswith("Unexpected end of template") else None
+        if unclosed is not None:
+            name, line = unclosed
+            message = f"{{% {name} %}} is never closed: add {{% end{name} %}} where it should end ({message})"
+        raise ClauseError(f"template syntax error: {message}", where=source.where(line)) from err
     check_tree(tree, source)
     return tree
 

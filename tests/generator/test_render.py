@@ -159,3 +159,16 @@ def test_a_private_name_at_the_root_of_an_expression_is_refused(expression: str)
     source = Source("clause.md", 4)
     with pytest.raises(SandboxError, match="not allowed"):
         check_tree(parse_expression(expression, source), source)
+
+
+@pytest.mark.parametrize(("text", "line", "tag"), [
+    ("One.\n{% if a %}\nTwo.\n{% for x in y %}{{ x }}{% endfor %}\nThree.\n", 2, "if"),
+    ("{% if a %}{% endif %}\n{% set s = 1 %}\n{% for x in y %}\n{% if x %}x{% endif %}\n\nend\n", 3, "for"),
+    ("{% if a %}{% set b = 2 %}{% endif %}\n{% set block %}\ntext\n", 2, "set"),
+])
+def test_an_unclosed_block_is_named_at_the_line_that_opens_it(text: str, line: int, tag: str) -> None:
+    """Jinja stops at the end of the text; the lawyer needs the line of the `{% if %}` left open."""
+    with pytest.raises(ClauseError) as info:
+        compile_template(text, Source("clause.md", 10))
+    assert info.value.where == f"clause.md:{10 + line - 1}"
+    assert info.value.message.startswith(f"template syntax error: {{% {tag} %}} is never closed: add {{% end{tag} %}}")
