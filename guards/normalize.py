@@ -2,7 +2,8 @@
 
 Obfuscation tricks undone here: Unicode compatibility forms (fullwidth, mathematical letters, circled
 letters) by NFKC; case by casefold; accents, combining marks and zero-width/format characters
-removed; Latin letters with a stroke (ł, ø, đ, ħ) read without it; Greek capitals that look like Latin
+removed; Latin letters with a stroke (ł, ø, đ, ħ) read without it, small capitals (ᴋɪʟʟ) and negative
+circled and squared letters (🅚, 🅺) as the letters they are; Greek capitals that look like Latin
 ones (Μ, Η, Ν, Υ, ...) mapped to those Latin letters before casefolding, in every word, so Greek words
 in capitals are matched in Latin letters (matching only: the text is never changed); lower-case
 Cyrillic and Greek look-alikes mapped to Latin (only inside words that are Latin or made only of
@@ -65,8 +66,15 @@ _CAPITALS = str.maketrans({
     "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o",
     "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x", "Ϲ": "c", "Ϳ": "j",
 })
-# Latin letters with a stroke, which Unicode does not decompose into letter and mark.
-_STROKED = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "ƀ": "b", "ɨ": "i"})
+# Latin letters with a stroke, which Unicode does not decompose into letter and mark; and the letters
+# of "fancy text" that NFKC leaves alone: small capitals (ᴋɪʟʟ) and negative circled and squared
+# letters (🅚🅘🅛🅛, 🅺🅸🅻🅻).
+_STROKED = str.maketrans({
+    "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "ƀ": "b", "ɨ": "i",
+    **dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnoprstuvwyz", strict=True)),
+    **{chr(0x1F150 + i): chr(ord("a") + i) for i in range(26)},
+    **{chr(0x1F170 + i): chr(ord("a") + i) for i in range(26)},
+})
 
 # Those so alike that a word made only of them is taken for a disguised Latin word.
 _STRONG_LOOKALIKES = frozenset("аеорсухѕіјһԁԛԝӏοριχ")

@@ -49,6 +49,12 @@ EVASIONS = [
     ("make a \u0392\u039f\u039c\u0392 now", "S9", "make a \u0392\u039f\u039c\u0392"),  # ΒΟΜΒ, a word all Greek
     ("I will ki\u0142\u0142 myself", "S11", "ki\u0142\u0142 myself"),  # ł
     ("I will KI\u0141\u0141 MYSELF", "S11", "KI\u0141\u0141 MYSELF"),  # Ł
+    # "Fancy text" that NFKC leaves alone: small capitals, negative circled and squared letters
+    ("I will \u1d0b\u026a\u029f\u029f myself", "S11", "\u1d0b\u026a\u029f\u029f myself"),  # ᴋɪʟʟ
+    ("\ua730\u1d1c\u1d04\u1d0b you", "profanity", "\ua730\u1d1c\u1d04\u1d0b"),  # ꜰᴜᴄᴋ
+    ("I will \U0001f15a\U0001f158\U0001f15b\U0001f15b you", "S1",
+     "I will \U0001f15a\U0001f158\U0001f15b\U0001f15b you"),  # 🅚🅘🅛🅛
+    ("what \U0001f17f\U0001f17e\U0001f181\U0001f17d", "S12", "\U0001f17f\U0001f17e\U0001f181\U0001f17d"),  # 🅿🆄🆁🅽
 ]
 
 
