@@ -101,8 +101,10 @@ def records() -> None:
               help="keep audit records this many days (default: data.ip_retention_days)")
 def purge(url: str, profile: str, audit_days: int | None) -> int:
     """Delete or anonymise what is past the retention periods of the profile."""
+    from clauseguard.guards.records import RetentionPolicy
     from clauseguard.guards.records import purge as purge_store
 
+    RetentionPolicy.from_profile(profile)  # a wrong profile is refused before a store is created
     with _open(url, write=True) as store:
         result = purge_store(store, profile, audit_days=audit_days)
     click.echo(f"cleared {result.ip_fields_cleared} IP fields, deleted {result.rows_deleted} rows and "

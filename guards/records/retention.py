@@ -48,6 +48,8 @@ from clauseguard.guards.records.store import RecordStore
 __all__ = ["PurgeResult", "RetentionPolicy", "purge"]
 
 DEFAULT_DAYS = 30  # the profile's own default for both retention periods
+MAX_DAYS = 3650  # the profile's own bound
+_PROFILE_KEYS = ("operator", "product")  # what every profile.yaml has (the generator refuses one without)
 
 
 @dataclass(frozen=True)
@@ -58,19 +60,30 @@ class RetentionPolicy:
     @classmethod
     def from_profile(cls, profile: str | Path | Mapping[str, Any] | Any) -> RetentionPolicy:
         data = _profile_data(profile)
-        try:
-            return cls(int(data.get("ip_retention_days", DEFAULT_DAYS)),
-                       int(data.get("prompt_retention_days", DEFAULT_DAYS)))
-        except (TypeError, ValueError) as err:
-            raise UserError(f"data.*_retention_days must be whole days: {err}", where="profile.yaml data") from err
+        where = f"{profile if isinstance(profile, str | Path) else 'profile'} data"
+        return cls(_days(data, "ip_retention_days", where), _days(data, "prompt_retention_days", where))
+
+
+def _days(data: Mapping[str, Any], key: str, where: str) -> int:
+    """A retention period as the profile defines it: whole days from 0 to 3650 (not ``true``, ``"30"``,
+    ``30.5`` or ``-5``, which would purge at a cutoff nobody chose)."""
+    value = data.get(key, DEFAULT_DAYS)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
+        raise UserError(f"must be whole days from 0 to {MAX_DAYS}, not {value!r}", where=f"{where}.{key}")
+    return value
 
 
 def _profile_data(profile: Any) -> Mapping[str, Any]:
     if isinstance(profile, str | Path):
+        path = str(profile)
         try:
             profile = yaml.safe_load(Path(profile).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as err:
-            raise UserError(f"cannot read profile: {err}", where=str(profile)) from err
+            raise UserError(f"cannot read profile: {err}", where=path) from err
+        missing = [k for k in _PROFILE_KEYS if not isinstance(profile, Mapping) or k not in profile]
+        if missing:  # another file given by mistake (guards.yaml, an empty file): its defaults would purge
+            raise UserError(f"not a profile: it has no {', '.join(missing)} (every profile.yaml has "
+                            f"{', '.join(_PROFILE_KEYS)})", where=path)
     if isinstance(profile, Mapping):
         data = profile.get("data") or {}
     else:
@@ -133,6 +146,8 @@ def purge(store: RecordStore, profile: str | Path | Mapping[str, Any] | Any, *, 
           audit_days: int | None = None) -> PurgeResult:
     """Apply the profile's retention periods (see the module docstring). One transaction."""
     policy = RetentionPolicy.from_profile(profile)
+    if audit_days is not None:
+        audit_days = _days({"audit_days": audit_days}, "audit_days", "purge")
     now = now or datetime.now(UTC)
     check = verify(store)
     if not check.ok:

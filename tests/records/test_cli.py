@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from clauseguard.guards.records import AuditEntry, RecordStore, append
+from clauseguard.guards.records import AuditEntry, RecordStore, append, iter_records, verify
 from clauseguard.guards.records_cli import audit, records
 from tests.records.conftest import drop_audit_triggers
 
@@ -118,3 +118,29 @@ def test_export_into_an_unwritable_path_is_a_user_error(store: RecordStore, stor
     output = tmp_path / "a-file" / "a.jsonl"  # under a file: no folder can be made there
     rc, err = _main(capsys, "audit", "export", "--db", store_url, "-o", str(output))
     assert rc == 2 and err.startswith(f"error: -o {output}: cannot write"), err
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (None, "not a profile: it has no operator, product"),  # guards.yaml given for the profile
+    ("", "not a profile"),
+    ("- operator\n- product\n", "not a profile"),
+    ("operator: {}\nproduct: {}\ndata: {ip_retention_days: -5}\n", "data.ip_retention_days: must be whole days"),
+    ("operator: {}\nproduct: {}\ndata: {ip_retention_days: true}\n", "data.ip_retention_days: must be whole days"),
+    ("operator: {}\nproduct: {}\ndata: {prompt_retention_days: 30.5}\n", "data.prompt_retention_days: must be"),
+    ("operator: {}\nproduct: {}\ndata: {ip_retention_days: '400'}\n", "data.ip_retention_days: must be"),
+])
+def test_purge_with_a_wrong_profile_purges_nothing(store: RecordStore, store_url: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str], generated: dict[str, Any],
+                                                   content: str | None, words: str) -> None:
+    """Such a file purged with the defaults (30 days), or a cutoff nobody chose (``true`` is 1 day, -5
+    is in the future), and a new store was created first."""
+    append(store, AuditEntry(action="allow", allowed=True), now=datetime.now(UTC) - timedelta(days=40))
+    profile = generated["dir"] / "guards.yaml"
+    if content is not None:
+        profile = tmp_path / "profile.yaml"
+        profile.write_text(content, encoding="utf-8")
+    for db in (store_url, f"sqlite:///{tmp_path / 'new.db'}"):
+        rc, err = _main(capsys, "records", "purge", "--db", db, "--profile", str(profile))
+        assert rc == 2 and err.startswith(f"error: {profile}") and words in err, err
+    assert [r["seq"] for r in iter_records(store)] == [1] and verify(store).head_seq == 1
+    assert not (tmp_path / "new.db").exists()
