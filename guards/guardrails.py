@@ -13,11 +13,11 @@ is registered as ``clauseguard/<type>`` (and ``clauseguard/guard`` takes any spe
 
 :class:`PipelineValidator` fixes changes (``on_fail="fix"``) and reports a block as a failed
 validation with nothing to fix it with: ``validation_passed`` False, ``validated_output`` None, the
-block message as the failure reason. Streams (``guard(llm, stream=True)``) through a
-``PipelineValidator`` or a guard that adds text (notice, label, disclaimer) are judged whole and come
-out in one piece when the stream ends: guardrails judges streams sentence by sentence and gives a
-validator no way to hold text back, so the notice and label would be added to every sentence.
-Streaming needs ``on_fail="fix"``; without it guardrails passes each chunk on unjudged, so it is refused.
+block message as the failure reason. Streams (``guard(llm, stream=True)``) through any of these
+validators are judged whole and come out in one piece when the stream ends: guardrails judges streams
+sentence by sentence and gives a validator no way to hold text back, so the notice and label would be
+added to every sentence and a term or an address cut by a sentence end would pass. Streaming needs
+``on_fail="fix"``; without it guardrails passes each chunk on unjudged, so it is refused.
 
 Offline: importing this module sets ``LITELLM_LOCAL_MODEL_COST_MAP=True`` (litellm would otherwise
 fetch its price list) and switches guardrails' hub telemetry off in the loaded settings. guardrails
@@ -73,24 +73,20 @@ def _default_on_fail(spec: GuardSpec) -> OnFailAction:
 class _WholeStream(Validator):
     """Streams judged whole: the chunks are gathered and the text is judged once, at the end.
 
-    Judged sentence by sentence (guardrails' default), guards that add text (the AI notice and label,
-    disclaimers) would add it to every sentence. guardrails gives a validator no way to hold text back
-    and release it later, so the answer comes out whole when the stream ends. That final call happens
-    only in guardrails' fix path (some validator with ``on_fail="fix"``); in the other path each raw
-    chunk is passed on before any validator has judged it, so streaming there is refused.
+    guardrails judges a stream sentence by sentence and gives a validator no way to hold text back
+    and release it later. Judged so, guards that add text (the AI notice and label, disclaimers) would
+    add it to every sentence, and a guard would never see a term or an address cut by a sentence end
+    ("d.e.t.o.n.a.t.o.r", "jane.doe@example.org"), nor the text after the last sentence end, which
+    guardrails leaves in the validator for the next stream. So the answer comes out whole when the
+    stream ends. That final call happens only in guardrails' fix path (some validator with
+    ``on_fail="fix"``); in the other path each raw chunk is passed on before any validator has judged
+    it, so streaming there is refused.
     """
 
-    def _judged_whole(self) -> bool:
-        return True
-
     def _chunking_function(self, chunk: str) -> list[str]:
-        if self._judged_whole():
-            return []  # never enough: wait for guardrails' final ("remainder") call
-        return super()._chunking_function(chunk)
+        return []  # never enough: wait for guardrails' final ("remainder") call
 
     def validate_stream(self, chunk: Any, metadata: dict[str, Any], **kwargs: Any) -> Any:
-        if not self._judged_whole():
-            return super().validate_stream(chunk, metadata, **kwargs)
         if "remainder" not in kwargs:
             raise GuardConfigError(f"streaming through {self.rail_alias} needs on_fail='fix' (without it "
                                    "guardrails passes each chunk on before it is checked)", where="guardrails")
@@ -116,10 +112,6 @@ class ClauseguardValidator(_WholeStream):
     def _validate(self, value: Any, metadata: dict[str, Any]) -> PassResult | FailResult:
         verdict = self.pipeline.check(value, stage=self.spec.stage, context=_context(metadata or {}))
         return _result(value, verdict)
-
-    def _judged_whole(self) -> bool:
-        """A guard that adds text (notice, label, disclaimer) adds it once, to the whole answer."""
-        return any(g.stream_final for g in self.pipeline.guards)
 
 
 @register_validator(name="clauseguard/pipeline", data_type="string")

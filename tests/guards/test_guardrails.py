@@ -210,6 +210,29 @@ def test_streaming_without_fix_is_refused(cg: Any) -> None:
         _stream(guard, STREAMED)
 
 
+def test_a_blocking_validator_never_streams_a_chunk_unchecked(cg: Any) -> None:
+    """Its default on_fail (exception) is guardrails' no-fix path, which passes raw chunks on."""
+    guard = cg.offline_guard(cg.clauseguard_validator("keyword", spec_fields={"message": "Withheld."}, **WORDS))
+    shown: list[Any] = []
+    with pytest.raises(GuardConfigError, match="needs on_fail='fix'"):
+        for out in _stream(guard, ["Sure. ", "The deto", "nator is here. "]):
+            shown.append(out)
+    assert shown == []
+
+
+@pytest.mark.parametrize(("build", "tokens", "expected"), [
+    # a sentence end cuts the term, or the address: each piece alone passes
+    (lambda cg: cg.clauseguard_validator("keyword", on_fail="fix", spec_fields={"message": "Withheld."}, **WORDS),
+     ["Sure. The d.", "e.", "t.", "o.", "n.", "a.", "t.", "o.", "r. Bye."], "Withheld."),
+    (lambda cg: cg.clauseguard_validator("pii", action="redact"), ["Write to jane.", "doe@example.org now. Bye."],
+     "Write to [EMAIL] now. Bye."),
+])
+def test_a_validator_judges_a_stream_whole(cg: Any, build: Any, tokens: list[str], expected: str) -> None:
+    guard = cg.offline_guard(build(cg))
+    assert "".join(_stream(guard, tokens)) == expected
+    assert "".join(_stream(guard, ["Hello."])) == "Hello."  # nothing of the last stream is left behind
+
+
 def test_pipeline_validator_from_yaml(cg: Any, tmp_path: Path) -> None:
     path = tmp_path / "guards.yaml"
     path.write_text("- {id: pii, type: pii, stage: input, on_fail: redact}\n", encoding="utf-8")
