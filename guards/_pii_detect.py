@@ -54,7 +54,9 @@ def _secret_words(text: str) -> bool:
         return True
     lower = text.lower()
     for m in _ASSIGN.finditer(lower):
-        end = len(lower[:m.start()].rstrip())
+        end = m.start()  # the spaces before the sign skipped one by one: slicing the text up to each
+        while end and lower[end - 1].isspace():  # sign cost as much as the text (a log full of colons)
+            end -= 1
         end -= lower[end - 1:end] in ("'", '"')
         if lower.endswith(_SECRET_KEYWORD_ENDS, 0, end):
             return True
