@@ -281,6 +281,14 @@ def _curly_hint(yaml_text: str, line: int | None) -> str:
     return ""
 
 
+def _tab_hint(yaml_text: str, line: int | None) -> str:
+    """A hint when the line YAML stopped at starts with a tab, which YAML does not take as indentation."""
+    lines = yaml_text.splitlines()
+    if line and line <= len(lines) and lines[line - 1].lstrip(" ").startswith("\t"):
+        return " (the line is indented with a tab: YAML indents with spaces only)"
+    return ""
+
+
 _OPENS_SINGLE = re.compile(r"(?:^|[:\-\[{,])\s*'")  # a value that starts with '
 
 
@@ -304,7 +312,8 @@ def _parse(data: bytes, file: str, model: type[BaseModel], what: str) -> tuple[A
     try:
         meta, raw_lines = load_yaml(yaml_text, file)
     except YamlError as err:
-        hint = _curly_hint(yaml_text, err.line) or _unclosed_quote_hint(yaml_text, err.line, 1)
+        hint = (_curly_hint(yaml_text, err.line) or _tab_hint(yaml_text, err.line)
+                or _unclosed_quote_hint(yaml_text, err.line, 1))
         raise ClauseError(f"{err}{hint}", where=f"{file}:{(err.line or 0) + 1}") from err
     lines = {loc: line + 1 for loc, line in raw_lines.items()}
     if not isinstance(meta, dict):

@@ -64,6 +64,15 @@ def test_an_unclosed_quote_is_named_at_the_line_that_opens_it(tmp_path: Path, ti
     assert f"(line {text.splitlines().index(title) + 1} opens a quote that it does not close" in info.value.message
 
 
+def test_a_tab_in_the_card_is_named(tmp_path: Path) -> None:
+    text = clause_text("t/a").replace("- Test source", "\t- Test source")
+    (tmp_path / "a.md").write_text(text, encoding="utf-8")
+    with pytest.raises(ClauseError) as info:
+        load_library(tmp_path, include_builtin=False)
+    assert info.value.where == f"{tmp_path / 'a.md'}:{text.splitlines().index(chr(9) + '- Test source') + 1}"
+    assert info.value.message.endswith("(the line is indented with a tab: YAML indents with spaces only)")
+
+
 def test_scan_collects_every_problem_instead_of_stopping(tmp_path: Path) -> None:
     for case in ("bad-semver", "unknown-key"):
         (tmp_path / f"{case}.md").write_bytes((BROKEN / case / "clause.md").read_bytes())
