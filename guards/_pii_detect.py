@@ -100,6 +100,10 @@ _IPV4 = _Scan(re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"), _fi
 _IPV6 = _Scan(re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?"
                          r"(?![\w:])"), _finds(r":[0-9A-Fa-f]{0,4}:"))
 _SSN = _Scan(re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])"), _finds(r"\d\d[- ]\d\d[- ]\d{4}"))
+# Nine digits in a row are an SSN only where a word just before says so ("my SSN is 123456789").
+_SSN_BARE = _Scan(re.compile(r"(?<![\w+$\u20ac\u00a3#./:-])(\d{3})(\d{2})(\d{4})(?![\w-]|[.,/:]\d)"), _finds(r"\d{9}"))
+_SSN_CUE = re.compile(r"(?i)\b(?:(?:ssn|ss no|social security(?: number| no)?)\b|ss#)"
+                      r"(?:[^\d\n,;.!?]|\.(?!\s+[A-Z])){0,24}\Z")
 
 _SECRETS: tuple[tuple[_Scan, float], ...] = (
     (_Scan(re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"), _has("AKIA", "ASIA")), 1.0),
@@ -277,6 +281,9 @@ def _ssns(text: str) -> Iterator[Hit]:
     for m in _SSN.finditer(text):
         if ssn_valid(m.group(1), m.group(3), m.group(4)):
             yield "us_ssn", m.start(), m.end(), 0.9
+    for m in _SSN_BARE.finditer(text):
+        if ssn_valid(*m.groups()) and _SSN_CUE.search(text, max(0, m.start() - _CUE_WINDOW), m.start()):
+            yield "us_ssn", m.start(), m.end(), 0.7
 
 
 def _secrets(text: str) -> Iterator[Hit]:

@@ -33,6 +33,8 @@ CASES = [
     ("from 192.168.1.20", "ip_address", "192.168.1.20"),
     ("from 2001:db8::ff00:42:8329", "ip_address", "2001:db8::ff00:42:8329"),
     ("ssn 123-45-6789", "us_ssn", "123-45-6789"),
+    ("my SSN is 123456789.", "us_ssn", "123456789"),
+    ("Social Security No. 123456789", "us_ssn", "123456789"),
     ("key AKIAIOSFODNN7EXAMPLE", "secret", "AKIAIOSFODNN7EXAMPLE"),
     ("tok ghp_" + "a1B2" * 9, "secret", "ghp_" + "a1B2" * 9),
     ("tok github_pat_" + "A1b2_" * 16, "secret", "github_pat_" + "A1b2_" * 16),
@@ -118,6 +120,7 @@ NOT_PII = [
     "Price: $1,299.99 or \u20ac1\u00a0299,99; version 3.11.4 released 12/26/2023.",
     "it's me@home, O'Reilly said; mytoken=Xk9mP2vL7qR4tW8zN1ab is no keyword.",
     "Order 4155550123 shipped at 1700000000; paid $4155550123, tracking number 4155550123.",
+    "SSN 000456789 is invalid; order 123456789, my SSN, invoice 123456789.",
     "I'll call you about order 4155550123. Call me. Invoice 4155550123 is due; I called 2125550199 times.",
     "",
 ]
