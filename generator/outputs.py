@@ -160,8 +160,18 @@ def _young_users_us(p: dict[str, Any]) -> str | None:
     return None
 
 
+def _minors_for_organisations(p: dict[str, Any]) -> str | None:
+    age = p["audience"]["minimum_age"]
+    if not p["audience"]["consumer"] and age < 18:
+        return (f"audience.consumer is false but audience.minimum_age is {age}: the terms of use have each user "
+                "confirm they act for an organisation and can bind it, which a minor usually cannot, and also "
+                "ask a parent to agree for users under 18. Set minimum_age to 18, or keep it only if minors use "
+                "the service for an organisation that accepts the terms (a school, an apprenticeship)")
+    return None
+
+
 _WARNINGS: tuple[Callable[[dict[str, Any]], str | None], ...] = (
-    _no_dmca_agent, _other_licences, _young_users_us)
+    _no_dmca_agent, _other_licences, _young_users_us, _minors_for_organisations)
 
 
 def warnings_for(profile: dict[str, Any]) -> list[str]:

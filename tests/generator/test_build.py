@@ -163,6 +163,15 @@ def test_a_dmca_agent_without_a_telephone_number_is_a_warning(profile, phone: st
     assert not any("operator.dmca_agent is not set" in w for w in warnings_for(context))
 
 
+@pytest.mark.parametrize(("consumer", "age", "warned"), [(False, 13, True), (False, 18, False), (True, 13, False)])
+def test_minors_in_a_service_for_organisations_is_a_warning(profile, consumer: bool, age: int, warned: bool) -> None:
+    """A business-only service has users confirm they can bind an organisation; below 18 the terms also ask
+    a parent to agree: both clauses are right on their own, together they need a founder's decision."""
+    context = profile("chat").context()
+    context["audience"] = {**context["audience"], "consumer": consumer, "minimum_age": age}
+    assert any("audience.consumer is false but audience.minimum_age" in w for w in warnings_for(context)) is warned
+
+
 def test_no_warning_for_a_complete_profile(chat_files) -> None:
     assert json.loads(chat_files["report.json"])["warnings"] == []
 
