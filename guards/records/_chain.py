@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from clauseguard.guards.records._types import check_user_key
+from clauseguard.guards.records._types import aware_utc, check_user_key
 from clauseguard.guards.records.models import AuditHead, AuditRecord
 from clauseguard.guards.records.store import RecordStore
 
@@ -103,7 +103,7 @@ def prepare(entry: AuditEntry, now: datetime | None = None) -> PreparedRecord:
     UTF-8 cannot carry (NaN, a lone surrogate such as ``"\\ud800"``), ``TypeError`` for one that is not JSON.
     """
     fields = {
-        "time": _iso(now or datetime.now(UTC)),
+        "time": _iso(aware_utc(now, "now")),
         "request_id": entry.request_id, "stage": entry.stage, "guard_id": entry.guard_id,
         "action": entry.action, "allowed": bool(entry.allowed),
         "score": None if entry.score is None else round(float(entry.score), 4),

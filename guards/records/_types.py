@@ -18,7 +18,7 @@ from sqlalchemy.types import TypeDecorator
 
 from clauseguard.errors import RawIpError
 
-__all__ = ["MAX_HASH_CHARS", "HashType", "UTCDateTime", "UserKeyType", "check_user_key", "contains_raw_ip"]
+__all__ = ["MAX_HASH_CHARS", "HashType", "UTCDateTime", "UserKeyType", "aware_utc", "check_user_key", "contains_raw_ip"]
 
 MAX_HASH_CHARS = 128  # a sha512 hex digest; sha256 (64) and perceptual hashes (16) fit
 # four dotted groups of 1-3 digits, not part of a longer dotted number ("1.2.3.4.5"); a full stop after
@@ -70,6 +70,18 @@ def check_user_key(value: str | None, *, field: str = "user_key") -> str | None:
         raise RawIpError(f"{field} looks like a raw IP address; store it pseudonymised "
                          "(Pseudonymizer.ip(...)) or truncated", where=field)
     return value
+
+
+def aware_utc(when: datetime | None, name: str) -> datetime:
+    """``when`` in UTC (now when None). A naive datetime is refused with a ``ValueError`` naming ``name``:
+    ``astimezone`` would read it as the machine's local time, so ``datetime.utcnow()`` on a server
+    outside UTC would move a received time, and the deadline counted from it, by hours."""
+    if when is None:
+        return datetime.now(UTC)
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"{name} is a naive datetime ({when.isoformat()}): pass an aware one, "
+                         "e.g. datetime.now(UTC)")
+    return when.astimezone(UTC)
 
 
 class UserKeyType(TypeDecorator[str]):

@@ -8,7 +8,7 @@ version number did not move.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from clauseguard.errors import NoticeError
+from clauseguard.guards.records._types import aware_utc
 from clauseguard.guards.records.lockfile import DocumentVersion, document_versions
 from clauseguard.guards.records.models import Acceptance
 from clauseguard.guards.records.store import RecordStore
@@ -39,7 +40,7 @@ def record_acceptance(store: RecordStore, subject_key: str, document_id: str, *,
     """Record that ``subject_key`` accepted the CURRENT version of ``document_id`` (idempotent)."""
     doc = _current(lock, report, document_id)
     row = Acceptance(subject_key=subject_key, document_id=document_id, version=doc.version, sha256=doc.sha256,
-                     accepted_at=(accepted_at or datetime.now(UTC)).astimezone(UTC), channel=channel, ip_key=ip_key)
+                     accepted_at=aware_utc(accepted_at, "accepted_at"), channel=channel, ip_key=ip_key)
     try:
         with store.session(write=True) as s:
             s.add(row)

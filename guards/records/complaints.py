@@ -9,13 +9,14 @@ back), and its DMCA strike is withdrawn here, so it no longer counts towards rep
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import select, update
 
 from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
+from clauseguard.guards.records._types import aware_utc
 from clauseguard.guards.records.models import Complaint, Decision, Strike
 from clauseguard.guards.records.store import RecordStore
 
@@ -38,7 +39,7 @@ def file_complaint(store: RecordStore, decision_reference: str, explanation: str
     """Store a complaint against a decision; returns its reference."""
     if not explanation.strip():
         raise NoticeError("say why the decision is wrong", fields=("explanation",))
-    received = (received_at or datetime.now(UTC)).astimezone(UTC)
+    received = aware_utc(received_at, "received_at")
     with store.session(write=True) as s:
         decision = s.execute(select(Decision).where(Decision.reference == decision_reference)).scalar_one_or_none()
         if decision is None:
@@ -69,7 +70,7 @@ def resolve_complaint(store: RecordStore, reference: str, outcome: Outcome, reas
         if row.outcome is not None:
             raise NoticeError(f"complaint {reference} already resolved ({row.outcome})", fields=("reference",))
         row.outcome, row.outcome_reasons = outcome, reasons
-        row.resolved_at = (at or datetime.now(UTC)).astimezone(UTC)
+        row.resolved_at = aware_utc(at, "at")
         if outcome == "reversed":  # the takedown was wrong: its strike must not count against the uploader
             notice_id = s.execute(select(Decision.notice_id).where(Decision.id == row.decision_id)).scalar_one()
             if notice_id is not None:

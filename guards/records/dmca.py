@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 
 from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
+from clauseguard.guards.records._types import aware_utc
 from clauseguard.guards.records.business_days import add_business_days
 from clauseguard.guards.records.intake import DmcaCounterNotice
 from clauseguard.guards.records.models import CounterNotice, Notice, Strike
@@ -36,7 +37,7 @@ def _end_of(day: Any) -> datetime:
 
 def restore_window(received_at: datetime) -> tuple[datetime, datetime]:
     """``(not_before, not_after)``: end of the 10th and of the 14th business day after receipt."""
-    day = received_at.astimezone(UTC).date()
+    day = aware_utc(received_at, "received_at").date()
     return _end_of(add_business_days(day, 10)), _end_of(add_business_days(day, 14))
 
 
@@ -82,7 +83,7 @@ def file_counter_notice(store: RecordStore, notice_reference: str, counter: Dmca
     counter-notification yet.
     """
     intake = _validated(counter)
-    received = (received_at or datetime.now(UTC)).astimezone(UTC)
+    received = aware_utc(received_at, "received_at")
     not_before, not_after = restore_window(received)
     with store.session(write=True) as s:
         notice = s.execute(select(Notice).where(Notice.reference == notice_reference)).scalar_one_or_none()
@@ -110,7 +111,7 @@ def report_court_action(store: RecordStore, counter_reference: str, *, at: datet
     §512(g)(2)(C) counts the report only if it comes first: refused once the material was restored, when
     a court action was already reported, or when ``at`` is before the counter-notification was received.
     """
-    at = (at or datetime.now(UTC)).astimezone(UTC)
+    at = aware_utc(at, "at")
     with store.session(write=True) as s:
         row = _counter_notice(s, counter_reference)
         if row.restored_at is not None:
@@ -128,7 +129,7 @@ def report_court_action(store: RecordStore, counter_reference: str, *, at: datet
 
 def restore_due(store: RecordStore, *, now: datetime | None = None) -> list[CounterNotice]:
     """Counter-noticed material whose window is open, not restored, with no court action; soonest first."""
-    now = now or datetime.now(UTC)
+    now = aware_utc(now, "now")
     with store.session() as s:
         return list(s.execute(
             select(CounterNotice).where(CounterNotice.restore_not_before <= now, CounterNotice.restored_at.is_(None),
@@ -138,7 +139,7 @@ def restore_due(store: RecordStore, *, now: datetime | None = None) -> list[Coun
 
 def mark_restored(store: RecordStore, counter_reference: str, *, at: datetime | None = None) -> None:
     """Record the restoration; refuses a second one, one before the window opens, or one after a court action."""
-    at = (at or datetime.now(UTC)).astimezone(UTC)
+    at = aware_utc(at, "at")
     with store.session(write=True) as s:
         row = _counter_notice(s, counter_reference)
         if row.restored_at is not None:
@@ -161,7 +162,7 @@ def record_strike(store: RecordStore, uploader_key: str, *, notice_reference: st
             notice_id = s.execute(select(Notice.id).where(Notice.reference == notice_reference)).scalar_one_or_none()
             if notice_id is None:
                 raise NoticeNotFound(f"no notice with reference {notice_reference!r}", fields=("notice_reference",))
-        s.add(Strike(uploader_key=uploader_key, notice_id=notice_id, at=(at or datetime.now(UTC)).astimezone(UTC),
+        s.add(Strike(uploader_key=uploader_key, notice_id=notice_id, at=aware_utc(at, "at"),
                      withdrawn=False))
 
 
@@ -181,7 +182,7 @@ class RepeatInfringerStatus:
 def repeat_infringer_status(store: RecordStore, uploader_key: str, *, threshold: int = 3,
                             window: timedelta = timedelta(days=365), now: datetime | None = None
                             ) -> RepeatInfringerStatus:
-    now = now or datetime.now(UTC)
+    now = aware_utc(now, "now")
     with store.session() as s:
         count = s.execute(select(func.count(Strike.id)).where(
             Strike.uploader_key == uploader_key, Strike.withdrawn.is_(False), Strike.at > now - window)).scalar_one()

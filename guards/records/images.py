@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
 
+from clauseguard.guards.records._types import aware_utc
 from clauseguard.guards.records.models import FlaggedImage
 from clauseguard.guards.records.store import RecordStore
 
@@ -30,7 +31,7 @@ def record_flagged_image(store: RecordStore, image: bytes, *, phash: str | None 
         raise ValueError(f"image metadata takes scalars only (no pixels, no nested data): {bad}")
     digest = hashlib.sha256(image).hexdigest()
     with store.session(write=True) as s:
-        s.add(FlaggedImage(sha256=digest, phash=phash, flagged_at=(at or datetime.now(UTC)).astimezone(UTC),
+        s.add(FlaggedImage(sha256=digest, phash=phash, flagged_at=aware_utc(at, "at"),
                            guard_id=guard_id, clause_ids=list(clause_ids), meta=dict(meta or {}), user_key=user_key))
     return digest
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
+from clauseguard.guards.records._types import aware_utc
 from clauseguard.guards.records.intake import REGIMES, NoticeIntake
 from clauseguard.guards.records.models import Notice
 from clauseguard.guards.records.store import RecordStore
@@ -92,7 +93,7 @@ def file_notice(store: RecordStore, notice: NoticeIntake | Mapping[str, Any], *,
     """
     _check_targets(targets or {})
     intake = notice if not isinstance(notice, Mapping) else parse_notice(notice)
-    received = (received_at or datetime.now(UTC)).astimezone(UTC)
+    received = aware_utc(received_at, "received_at")
     allowed, is_legal = _deadline(intake.regime, targets)
     row = Notice(reference=new_reference(_PREFIX[intake.regime]), regime=intake.regime, received_at=received,
                  deadline=received + allowed, status="open",

@@ -32,6 +32,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from clauseguard.errors import RecordsError, UserError
 from clauseguard.guards.records._chain import AuditEntry, append_in, prepare
+from clauseguard.guards.records._types import aware_utc
 from clauseguard.guards.records.audit import PURGE, verify
 from clauseguard.guards.records.models import (
     Acceptance,
@@ -148,7 +149,7 @@ def purge(store: RecordStore, profile: str | Path | Mapping[str, Any] | Any, *, 
     policy = RetentionPolicy.from_profile(profile)
     if audit_days is not None:
         audit_days = _days({"audit_days": audit_days}, "audit_days", "purge")
-    now = now or datetime.now(UTC)
+    now = aware_utc(now, "now")
     check = verify(store)
     if not check.ok:
         raise RecordsError(f"audit chain is broken at seq {check.first_bad_seq} ({check.reason}); "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
+from clauseguard.guards.records._types import aware_utc
 from clauseguard.guards.records.lockfile import clause_section
 from clauseguard.guards.records.models import Decision, Notice, Strike
 from clauseguard.guards.records.store import RecordStore
@@ -120,7 +121,7 @@ def decide(store: RecordStore, *, restriction: Restriction | str, facts: str, au
     if not facts.strip():
         raise NoticeError("facts and circumstances are required (Art. 17(3)(b))", fields=("facts",))
     contractual = _grounds(restriction, legal_ground, clause_id, report)
-    when = (decided_at or datetime.now(UTC)).astimezone(UTC)
+    when = aware_utc(decided_at, "decided_at")
     with store.session(write=True) as s:
         notice = _notice(s, notice_reference)
         uploader = uploader_key or (notice.uploader_key if notice else None)

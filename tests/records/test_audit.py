@@ -323,3 +323,10 @@ def test_export_failing_midway_keeps_the_previous_export(store: RecordStore, tmp
     assert [p.name for p in out.parent.iterdir()] == ["audit.jsonl"]  # no temporary file left
     monkeypatch.undo()
     assert export(store, out) == N + 1 and len(out.read_text(encoding="utf-8").splitlines()) == N + 1
+
+
+def test_a_naive_record_time_is_refused(store: RecordStore) -> None:
+    """It was read as the machine's local time, so records imported with utcnow() moved by hours."""
+    with pytest.raises(ValueError, match="now is a naive datetime"):
+        append(store, AuditEntry(action="allow", allowed=True), now=datetime(2026, 3, 2, 12, 0))
+    assert verify(store).head_seq == 0

@@ -349,3 +349,32 @@ def test_transparency_report(store: RecordStore) -> None:
                                                          "dsa/no_action": 1, "own_initiative/action_taken": 1}
     assert rep["decisions"]["median_hours_to_action"] == 4.0
     assert (rep["decisions"]["automated_detection"], rep["decisions"]["automated_decision"]) == (2, 1)
+
+
+NAIVE = datetime(2026, 3, 2, 12, 0)  # datetime.utcnow() gives such a value: no time zone
+
+
+@pytest.mark.parametrize(("name", "call"), [
+    ("received_at", lambda s: file_notice(s, VALID["take_it_down"], received_at=NAIVE)),
+    ("decided_at", lambda s: decide(s, restriction="removal", facts="f", automated_detection=False,
+                                    automated_decision=False, legal_ground="law", decided_at=NAIVE)),
+    ("received_at", lambda s: restore_window(NAIVE)),
+    ("now", lambda s: restore_due(s, now=NAIVE)),
+    ("now", lambda s: repeat_infringer_status(s, "user:k:1", now=NAIVE)),
+    ("start", lambda s: transparency_report(s, start=NAIVE)),
+])
+def test_a_naive_datetime_is_refused_not_read_as_local_time(store: RecordStore, monkeypatch: pytest.MonkeyPatch,
+                                                          name: str, call: Any) -> None:
+    """astimezone() read it as the machine's local time: on a server in New York a TAKE IT DOWN request
+    received at 12:00 UTC was stored as 17:00, and its 48 legal hours ended five hours late."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        with pytest.raises(ValueError, match=f"{name} is a naive datetime"):
+            call(store)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert notice_queue(store) == [] and transparency_report(store)["decisions"]["total"] == 0
