@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from clauseguard.errors import GuardConfigError
@@ -70,6 +71,10 @@ def _default_on_fail(spec: GuardSpec) -> OnFailAction:
     return OnFailAction.FIX if spec.on_fail in _CHANGES_TEXT else OnFailAction.EXCEPTION
 
 
+# The chunks each stream has gathered so far, by validator: each thread and asyncio task has its own.
+_GATHERED: ContextVar[Mapping[int, list[str]] | None] = ContextVar("clauseguard_guardrails_gathered", default=None)
+
+
 class _WholeStream(Validator):
     """Streams judged whole: the chunks are gathered and the text is judged once, at the end.
 
@@ -81,7 +86,19 @@ class _WholeStream(Validator):
     stream ends. That final call happens only in guardrails' fix path (some validator with
     ``on_fail="fix"``); in the other path each raw chunk is passed on before any validator has judged
     it, so streaming there is refused.
+
+    guardrails keeps the gathered chunks on the validator, which one ``Guard`` shares between all its
+    calls: two streams at once (two users of a web app) would be gathered, and answered, together.
+    Here they are kept per thread and per asyncio task.
     """
+
+    @property
+    def accumulated_chunks(self) -> list[str]:
+        return list((_GATHERED.get() or {}).get(id(self), ()))  # a copy: never shared with another stream
+
+    @accumulated_chunks.setter
+    def accumulated_chunks(self, chunks: list[str]) -> None:
+        _GATHERED.set({**(_GATHERED.get() or {}), id(self): list(chunks)})  # a new map: each task's stays its own
 
     def _chunking_function(self, chunk: str) -> list[str]:
         return []  # never enough: wait for guardrails' final ("remainder") call

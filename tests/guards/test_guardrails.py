@@ -233,6 +233,31 @@ def test_a_validator_judges_a_stream_whole(cg: Any, build: Any, tokens: list[str
     assert "".join(_stream(guard, ["Hello."])) == "Hello."  # nothing of the last stream is left behind
 
 
+def test_two_streams_at_once_through_one_guard_stay_apart(cg: Any) -> None:
+    """guardrails gathers a stream's chunks on the validator, which every call of a Guard shares."""
+    import threading
+    import time
+
+    guard = cg.offline_guard(cg.clauseguard_validator("pii", action="redact"))
+    answers: dict[str, str] = {}
+
+    def chat(name: str) -> None:
+        def llm(*args: Any, **kwargs: Any) -> Iterator[str]:
+            for word in f"{name} one. {name} two.".split():
+                time.sleep(0.01)  # the two streams interleave
+                yield word + " "
+
+        outputs = guard(llm, messages=[{"role": "user", "content": "hi"}], stream=True)
+        answers[name] = "".join(o.validated_output for o in outputs)
+
+    threads = [threading.Thread(target=chat, args=(name,)) for name in ("alice", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == {"alice": "alice one. alice two. ", "bob": "bob one. bob two. "}
+
+
 def test_pipeline_validator_from_yaml(cg: Any, tmp_path: Path) -> None:
     path = tmp_path / "guards.yaml"
     path.write_text("- {id: pii, type: pii, stage: input, on_fail: redact}\n", encoding="utf-8")
