@@ -63,7 +63,7 @@ class StreamGuard:
             raise TypeError("an async chunk source needs `async for`")
         yield from self._emit(self._start(run_guard))
         for chunk in () if self.blocked else self.chunks:
-            self.text += chunk
+            self.text += _text(chunk)
             yield from self._emit(self._advance(run_guard, final=False))
             if self.blocked:
                 break
@@ -80,7 +80,7 @@ class StreamGuard:
         for piece in self._emit(self._start(run_guard)):
             yield piece
         async for chunk in _aiter(() if self.blocked else self.chunks):
-            self.text += chunk
+            self.text += _text(chunk)
             for piece in self._emit(await self._aadvance(final=False)):
                 yield piece
             if self.blocked:
@@ -247,6 +247,12 @@ def _shift(f: Finding, offset: int) -> Finding:
     return Finding(guard_id=f.guard_id, category=f.category, score=f.score,
                    span=(f.span[0] + offset, f.span[1] + offset), clause_ids=f.clause_ids,
                    message=f.message, action=f.action, replacement=f.replacement)
+
+
+def _text(chunk: object) -> str:
+    if not isinstance(chunk, str):  # an OpenAI stream's last delta.content is None
+        raise TypeError(f"a stream chunk must be str, not {type(chunk).__name__} (leave out empty deltas)")
+    return chunk
 
 
 def _within(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:

@@ -122,6 +122,13 @@ def test_sync_iteration_of_async_source_is_an_error() -> None:
         list(Pipeline(REDACTING).stream_output(source()))
 
 
+@pytest.mark.parametrize("chunk", [None, b"bytes", 3])
+def test_a_chunk_that_is_not_text_is_a_clear_error(chunk: object) -> None:
+    stream = Pipeline(REDACTING).stream_output(["Mail bob@example.com", chunk])
+    with pytest.raises(TypeError, match=f"a stream chunk must be str, not {type(chunk).__name__}"):
+        list(stream)
+
+
 LABELLED_BLOCKING = [*BLOCKING, GuardSpec(id="ai", type="ai_disclosure", stage="output", on_fail="label"),
                      GuardSpec(id="d", type="disclaimer", stage="output", on_fail="disclaim",
                                params={"topics": ["medical"]})]
