@@ -13,13 +13,14 @@ from __future__ import annotations
 import functools
 import re
 
+from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._matcher import Match, TermMatcher
 from clauseguard.guards._params import Action, GuardSpec, KeywordParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._terms import request_words, shipped_allow, shipped_names, shipped_terms
 from clauseguard.guards._verdict import Verdict
-from clauseguard.guards.normalize import MAX_GAP
+from clauseguard.guards.normalize import MAX_GAP, normalize
 
 __all__ = ["REDACTION", "REQUEST_WINDOW", "KeywordGuard"]
 
@@ -47,6 +48,7 @@ class KeywordGuard(Guard):
 
     def __init__(self, spec: GuardSpec) -> None:
         super().__init__(spec)
+        _check_matchable(spec.id, self.params)
         terms: dict[str, list[str]] = {cat: list(shipped_terms(cat)) for cat in self.params.categories}
         for cat, own in self.params.terms.items():
             terms.setdefault(cat, []).extend(own)
@@ -84,3 +86,15 @@ class KeywordGuard(Guard):
                        and not _SENTENCE_END.search(content, c.span[1], m.span[0]) for c in cues)
 
         return [m for m in matches if (m.label, m.term) not in self.names or requested(m)]
+
+
+def _check_matchable(guard_id: str, params: KeywordParams) -> None:
+    """A term of the user's with no letter or digit ("🖕", "卍", "!!!") normalises to nothing and would
+    never match: a config error, not a term silently dropped."""
+    listed = [(f"terms.{cat}[{i}]", term) for cat, own in params.terms.items() for i, term in enumerate(own)]
+    listed += [(f"allow[{i}]", term) for i, term in enumerate(params.allow)]
+    for key, term in listed:
+        if not normalize(term).text:
+            raise GuardConfigError(f"term {term!r} has no letter or digit, so it can never match (the keyword "
+                                   "guard matches words; a regex guard can match symbols and emoji)",
+                                   where=f"guard {guard_id!r} params.{key}")

@@ -5,6 +5,7 @@ from guard_helpers import build
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clauseguard.errors import GuardConfigError
 from clauseguard.guards import Action
 from clauseguard.guards.normalize import normalize
 
@@ -309,3 +310,16 @@ def test_guards_of_one_request_share_one_normalisation(monkeypatch) -> None:
     assert verdict.output.startswith("Take ibuprofen, you [REDACTED].")
     assert "medical advice" in verdict.output
     assert calls == ["Take ibuprofen, you sh1t."]
+
+
+@pytest.mark.parametrize(("params", "where"), [
+    ({"categories": [], "terms": {"S10": ["nazi", "\U0001f595"]}}, "params.terms.S10[1]"),  # 🖕
+    ({"categories": [], "terms": {"profanity": ["!!!"]}}, "params.terms.profanity[0]"),
+    ({"allow": ["---"]}, "params.allow[0]"),
+])
+def test_a_term_with_nothing_to_match_is_a_config_error(params: dict, where: str) -> None:
+    """An emoji or symbols normalise to nothing: such a term was dropped, and a guard of such terms let
+    everything through."""
+    with pytest.raises(GuardConfigError, match="can never match") as err:
+        build("keyword", params=params)
+    assert err.value.where.endswith(where)
