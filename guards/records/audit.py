@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 from collections.abc import Iterator, Mapping
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clauseguard.errors import RecordsError
 from clauseguard.guards.records._chain import (
     HASHED_FIELDS,
     JSON_FIELDS,
@@ -124,19 +126,22 @@ class AuditSink:
     Without ``writer`` each decision is one transaction, committed before :meth:`record` returns. With
     an :class:`~clauseguard.guards.records.writer.AuditWriter`, decisions are group-committed; with
     ``wait_for_commit=False`` :meth:`record` returns once the record is queued (durable within the
-    writer's ``max_wait`` plus one commit), otherwise once its batch is committed.
+    writer's ``max_wait`` plus one commit), otherwise once its batch is committed, or raises
+    :class:`RecordsError` after ``commit_timeout`` seconds (the database unreachable: the decision fails
+    closed instead of holding its thread for ever; the record stays queued and is written when it answers).
     """
 
     def __init__(self, store: RecordStore, *, lock: str | Path | Mapping[str, Any] | None = None,
                  report: str | Path | Mapping[str, Any] | None = None,
                  pseudonymizer: Pseudonymizer | None = None, writer: AuditWriter | None = None,
-                 wait_for_commit: bool = True) -> None:
+                 wait_for_commit: bool = True, commit_timeout: float | None = 30.0) -> None:
         self.store = store
         versions: dict[str, DocumentVersion] = document_versions(lock, report) if lock is not None else {}
         self.versions = {k: v.to_dict() for k, v in versions.items()}
         self.pseudonymizer = pseudonymizer if pseudonymizer is not None else Pseudonymizer.from_env()
         self.writer = writer
         self.wait_for_commit = wait_for_commit
+        self.commit_timeout = commit_timeout
         self.last: AppendResult | None = None  # the last record committed by record() (when it waits)
         self.pending: Future[AppendResult] | None = None  # the last record queued (with a writer)
 
@@ -147,7 +152,11 @@ class AuditSink:
             return
         self.pending = self.writer.submit(entry)
         if self.wait_for_commit:
-            self.last = self.pending.result()
+            try:
+                self.last = self.pending.result(self.commit_timeout)
+            except FutureTimeoutError as err:
+                raise RecordsError(f"audit record not committed within {self.commit_timeout} s; it stays queued "
+                                   f"(last error: {self.writer.last_error})") from err
 
 
 @dataclass(frozen=True)

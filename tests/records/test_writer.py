@@ -223,6 +223,28 @@ def test_sink_with_a_writer(store: RecordStore, pseudonymizer: Any, wait_for_com
     assert (rec["request_id"], rec["user_key"].startswith("user:k2:")) == ("q1", True)
 
 
+def test_a_sink_waiting_for_commit_gives_up_after_its_timeout(store: RecordStore, pseudonymizer: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database gone: record() used to wait on the commit for ever, holding the request's thread."""
+    down = threading.Event()
+    real = writer_module.append_many
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        if not down.is_set():
+            raise OperationalError("INSERT INTO audit_log", {}, Exception("could not connect to server"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "append_many", unreachable)
+    with AuditWriter(store, max_wait=0, retry_max=0.05) as w:
+        sink = AuditSink(store, pseudonymizer=pseudonymizer, writer=w, commit_timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(RecordsError, match=r"not committed within 0.3 s.*could not connect"):
+            sink.record({"action": "block", "allowed": False, "request_id": "q1"})
+        assert time.monotonic() - started < 10
+        down.set()  # the database is back: the queued record is written, not lost
+    assert [r["request_id"] for r in iter_records(store)] == ["q1"]
+
+
 @pytest.mark.parametrize("options", [{"max_batch": 0}, {"max_queue": 0}, {"max_wait": -1}, {"retry_max": 0}])
 def test_bad_writer_options(store: RecordStore, options: dict[str, Any]) -> None:
     with pytest.raises(ValueError):

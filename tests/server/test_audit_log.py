@@ -112,3 +112,27 @@ def test_records_errors_are_answered_by_type(make_app: Callable[..., FastAPI], e
     with TestClient(make_app(audit_sink=_RaisingSink(error)), raise_server_exceptions=False) as client:
         response = client.post("/v1/check/text", json=CHECK)
     assert response.status_code == status
+
+
+def test_waiting_for_a_commit_the_database_cannot_make_is_a_503(make_app: Callable[..., FastAPI], tmp_path: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLAUSEGUARD_AUDIT_WAIT_FOR_COMMIT=1 with the database gone: the check used to hang for ever (and each
+    such request held a worker thread); it gives up after the sink's commit_timeout and answers 503."""
+    from sqlalchemy.exc import OperationalError
+
+    from clauseguard.guards.records import AuditSink, AuditWriter, RecordStore
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("could not connect to server"))
+
+    store = RecordStore.open(f"sqlite:///{tmp_path / 'audit.db'}")
+    writer = AuditWriter(store, max_wait=0, retry_max=0.05)
+    monkeypatch.setattr(writer_module, "append_many", unreachable)
+    sink = AuditSink(store, writer=writer, commit_timeout=0.3)
+    with TestClient(make_app(audit_sink=sink), raise_server_exceptions=False) as client:
+        response = client.post("/v1/check/text", json=CHECK)
+    assert response.status_code == 503 and "Retry-After" in response.headers
+    monkeypatch.undo()  # the database is back: the queued record is written
+    writer.close(timeout=30)
+    assert len(list(iter_records(store))) == 1
+    store.close()
