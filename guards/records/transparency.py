@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from clauseguard.errors import UserError
 from clauseguard.guards.records._types import aware_utc
 from clauseguard.guards.records.models import Complaint, CounterNotice, Decision, Notice
 from clauseguard.guards.records.store import RecordStore
@@ -25,6 +26,8 @@ def transparency_report(store: RecordStore, *, start: datetime | None = None,
     """Counts by regime, status and outcome, median hours from notice to decision, automated decisions."""
     start = None if start is None else aware_utc(start, "start")
     end = None if end is None else aware_utc(end, "end")
+    if start is not None and end is not None and start > end:
+        raise UserError(f"the period's start ({start.isoformat()}) is after its end ({end.isoformat()})")
     with store.session() as s:
         notices = [n for n in s.execute(select(Notice)).scalars() if _in_period(n.received_at, start, end)]
         by_id = {n.id: n for n in s.execute(select(Notice)).scalars()}

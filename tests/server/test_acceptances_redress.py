@@ -104,3 +104,11 @@ def test_complaint_and_transparency(client: TestClient, admin_headers: dict[str,
     assert report["decisions"]["by_outcome"] == {"no_action": 1}
     assert report["complaints"]["by_outcome"] == {"upheld": 1}
     assert "example.org" not in str(report)
+
+
+def test_a_transparency_period_that_ends_before_it_starts_is_refused(client: TestClient) -> None:
+    """It answered 200 with every count 0 for the reversed period, which reads as a quiet quarter."""
+    response = client.get("/v1/transparency", params={"start": "2026-07-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"})
+    assert response.status_code == 422 and "is after its end" in response.json()["detail"]
+    same = client.get("/v1/transparency", params={"start": "2026-04-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"})
+    assert same.status_code == 200 and same.json()["notices"]["total"] == 0
