@@ -86,13 +86,15 @@ _CONFUSABLE_CHARS = frozenset(k for k in CONFUSABLES if len(k) == 1)
 _LATIN = re.compile(r"[a-z]")
 
 _LEET_SYMBOLS = frozenset(c for c in LEET if not c.isalnum())
-# Leet symbols that are punctuation: a "!" with no letter or digit after it, then a run of the others
-# with no letter, digit or symbol before it and no letter or digit after it. The rest belong to words
-# ("$h!t", "@ss", "sh!t"). They run over text whose separators are spaces: there ``\w`` is ``isalnum``.
-_LONE_BANG = re.compile(r"!(?!\w)")
+# Leet symbols that are punctuation: a "!" with no letter, digit or other symbol after it, then a whole
+# run of symbols with no letter, digit or symbol on either side. The rest belong to words ("$h!t",
+# "@$$hole", "sh!+", "k!||", "p!$$"). They run over text whose separators are spaces: there ``\w`` is
+# ``isalnum``.
+_LONE_BANG = re.compile(r"!(?![\w@$|+€])")
 # (The look-behind follows the first symbol so that the engine can skip to symbols; separators are
-# spaces, never line breaks, so "." is any character.)
-_LONE_SYMBOLS = re.compile(r"[@$|+€](?<![\w@$|+€].)[@$|+€]*(?!\w)")
+# spaces, never line breaks, so "." is any character. The look-ahead takes in the symbols too: the run
+# must not end early, before a symbol that a letter follows.)
+_LONE_SYMBOLS = re.compile(r"[@$|+€](?<![\w!@$|+€].)[!@$|+€]*(?![\w!@$|+€])")
 # Three or more one-letter pieces a few spaces apart, in " " + the spaced text (the leading space lets
 # the pattern start with a literal, which the regex engine finds fast). When folding changed lengths
 # ("…" became "..."), the original gap may be shorter than the spaced one: any number of spaces then.

@@ -33,6 +33,10 @@ EVASIONS = [
     ("b u y a m0l0t0v cocktail", "S9", "m0l0t0v cocktail"),
     ("you are 5h1t", "profanity", "5h1t"),
     ("you are $h!t", "profanity", "$h!t"),
+    # A "!" before another symbol, and a run of symbols before a letter, belong to the word
+    ("you b!+ch", "profanity", "b!+ch"),
+    ("you @$$hole", "profanity", "@$$hole"),
+    ("go k!|| yourself", "S11", "k!|| yourself"),
     ("what the FUCK", "profanity", "FUCK"),
     ("f u c k this", "profanity", "f u c k"),
     ("go k1ll yourself", "S11", "k1ll yourself"),
@@ -240,6 +244,7 @@ def test_clause_ids_and_messages_by_category(ctx) -> None:
     ("\u039c\u0397\u039d\u03a5", "mhny"), ("\U0001d6b3\u0397", "mh"),  # Greek capitals, also bold (NFKC)
     ("μηνυ", "μηνυ"),  # lower-case Greek, not all strong look-alikes: real Greek, left alone
     ("\u0142\u00f8\u0111\u0127\u0141\u00d8", "lodhlo"),  # stroked letters
+    ("sh!+", "shit"), ("p!$$ off", "pissoff"), ("wow!! $5 off!", "wow$5off"),  # leet symbols in words, not after
 ])
 def test_normalize(text: str, normal: str) -> None:
     assert normalize(text).text == normal
