@@ -234,10 +234,38 @@ def _begin(options: _Options, prompt: _Prompt, sig: inspect.Signature, args: tup
     call = _Call(list(args), dict(kwargs), replace(context or Context(), stage=Stage.INPUT),
                  _slot(prompt, sig, args, kwargs))
     if call.slot is None and options.pipeline.stage_guards(Stage.INPUT):
+        default = _text_default(prompt, sig)
+        if default is not None and _pass_default(call, prompt, default):
+            return call
         where = f"argument {prompt.name!r}" if prompt.name else "a str argument"
+        left = sig.parameters[prompt.name].default if prompt.name in sig.parameters else inspect.Parameter.empty
+        if left is not inspect.Parameter.empty and not isinstance(left, str):
+            raise GuardConfigError(f"the prompt ({where}) was not passed and its default {left!r} is not text",
+                                   where="@guarded")
         raise GuardConfigError(f"cannot find the prompt to check ({where} expected); pass arg='name'",
                                where="@guarded")
     return call
+
+
+def _text_default(prompt: _Prompt, sig: inspect.Signature) -> str | None:
+    """The prompt parameter's default when it is text (a call that leaves the prompt out sends that)."""
+    if prompt.name not in sig.parameters or prompt.kind is inspect.Parameter.VAR_KEYWORD:
+        return None
+    default = sig.parameters[prompt.name].default
+    return default if isinstance(default, str) else None
+
+
+def _pass_default(call: _Call, prompt: _Prompt, default: str) -> bool:
+    """Pass the default explicitly, so it is checked and its checked form is what the function gets."""
+    if prompt.kind is inspect.Parameter.POSITIONAL_ONLY:
+        if prompt.position != len(call.args):  # earlier positional-only ones left to their defaults too
+            return False
+        call.args.append(default)
+        call.slot = prompt.position
+        return True
+    call.kwargs[prompt.name] = default  # type: ignore[index]
+    call.slot = prompt.name
+    return True
 
 
 def _check_input(options: _Options, call: _Call) -> Verdict | None:

@@ -207,6 +207,41 @@ def test_missing_prompt_is_an_error(pipeline: Pipeline) -> None:
         chat(3)
 
 
+def test_a_prompt_left_to_its_default_is_checked_as_the_default() -> None:
+    """f() with ``prompt: str = ...`` said "cannot find the prompt", and the default itself went unchecked."""
+    seen: list[str] = []
+
+    guards = _pipeline(input_pii=True)
+
+    @guarded(guards)
+    def blocked(n: int = 1, prompt: str = "mail jane@example.org about the detonator") -> str:
+        seen.append(prompt)
+        return "ok"
+
+    @guarded(guards)
+    def keyword(n: int = 1, prompt: str = "mail jane@example.org") -> str:
+        seen.append(prompt)
+        return "ok"
+
+    @guarded(guards)
+    def positional(prompt: str = "mail jane@example.org", /) -> str:
+        seen.append(prompt)
+        return "ok"
+
+    assert blocked() == IN_MSG and seen == []  # the default names a blocked term
+    assert keyword().endswith("ok" + LABEL) and positional().endswith("ok" + LABEL)
+    assert seen == ["mail [EMAIL]", "mail [EMAIL]"]  # the checked form of the default reaches the function
+
+
+def test_a_prompt_left_to_a_default_that_is_not_text_is_an_error(pipeline: Pipeline) -> None:
+    @guarded(pipeline)
+    def chat(prompt: str | None = None) -> str:
+        return "x"
+
+    with pytest.raises(GuardConfigError, match="was not passed and its default None is not text"):
+        chat()
+
+
 def test_context_from_keys_the_rate_limit() -> None:
     @guarded(_pipeline(rate_limit=True), context_from=lambda message, user: Context(user_key=user))
     def chat(message: str, user: str) -> str:
