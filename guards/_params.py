@@ -8,7 +8,6 @@ pipeline is built.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -137,9 +136,14 @@ class RegexPattern(BaseModel):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, v: str) -> str:
+        """Compiled as the guard runs it: with the ``regex`` package (``\\p{L}``, variable-width look-behind)."""
+        import regex
+
+        if not v:
+            raise ValueError("the pattern is empty: it would never match anything")
         try:
-            re.compile(v)
-        except re.error as err:
+            regex.compile(v, regex.VERSION0)
+        except regex.error as err:
             raise ValueError(f"regex does not compile: {err}") from err
         return v
 

@@ -21,6 +21,17 @@ def test_regex_guard(ctx, text, on_fail, action, output, span) -> None:
     assert [f.span for f in verdict.findings] == ([span] if span else [])
 
 
+def test_regex_patterns_are_checked_by_the_engine_that_runs_them(ctx) -> None:
+    """guards.yaml was checked with the standard library's re, which refused what the regex package runs."""
+    guard = build("regex", on_fail="redact", params={"patterns": [
+        {"name": "word", "pattern": r"\p{Lu}\p{Ll}+stra(?<=(?:Ka|Ki)\w+)"}]})  # Unicode classes, variable look-behind
+    assert guard.check("Kastra and Kistra, not Zastra", ctx).output == "[WORD] and [WORD], not Zastra"
+    with pytest.raises(ValueError, match="pattern is empty"):  # guards.yaml: a config error at its line
+        build("regex", params={"patterns": [{"name": "nothing", "pattern": ""}]})
+    with pytest.raises(ValueError, match="does not compile"):
+        build("regex", params={"patterns": [{"name": "bad", "pattern": "(unclosed"}]})
+
+
 def test_regex_catastrophic_backtracking_is_bounded(ctx) -> None:
     from clauseguard.errors import GuardError
 
