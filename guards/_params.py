@@ -204,6 +204,17 @@ class DisclaimerParams(_Params):
     def _once(cls, v: list[Topic]) -> list[Topic]:
         return _check_once(v)  # type: ignore[return-value]
 
+    @model_validator(mode="after")
+    def _texts_for_listed_topics(self) -> DisclaimerParams:
+        unused = sorted(set(self.texts) - set(self.topics))
+        if unused:
+            raise ValueError(f"texts for {unused} would never be shown: topics lists {list(self.topics)}")
+        empty = sorted(topic for topic, text in self.texts.items() if not text.strip())
+        if empty:
+            raise ValueError(f"texts for {empty} are empty: give the disclaimer's words, or leave the topic out of "
+                             "texts to use the built-in one")
+        return self
+
 
 class RateLimitParams(_Params):
     """Token bucket per user key."""

@@ -229,3 +229,13 @@ def test_disclaimer_with_the_embedding_detector() -> None:
     assert [f.category for f in verdict.findings] == ["S6"]
     assert "medical advice" in verdict.output
     assert guard.check("Write a haiku about autumn leaves.", Context()).action is Action.ALLOW
+
+
+@pytest.mark.parametrize(("texts", "message"), [
+    ({"legal": "Not legal advice."}, r"texts for \['legal'\] would never be shown"),  # topics: medical only
+    ({"medical": "  "}, r"texts for \['medical'\] are empty"),
+])
+def test_disclaimer_texts_must_be_for_listed_topics_and_say_something(texts, message) -> None:
+    """A text for a topic the guard does not detect was silently never shown."""
+    with pytest.raises(ValueError, match=message):
+        build("disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical"], "texts": texts})
