@@ -162,7 +162,7 @@ class RegexParams(_Params):
     timeout_ms: float = Field(default=50.0, gt=0, le=10_000)
 
 
-PII_ENTITIES = ("email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "secret")
+PII_ENTITIES = ("email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "uk_nino", "secret")
 
 
 class PiiParams(_Params):
@@ -170,7 +170,8 @@ class PiiParams(_Params):
 
     ACTIONS = frozenset({"block", "redact", "flag"})
 
-    entities: list[Literal["email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "secret"]] = Field(
+    entities: list[Literal["email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "uk_nino",
+                           "secret"]] = Field(
         default_factory=lambda: list(PII_ENTITIES), min_length=1)
     mode: Literal["redact", "mask", "hash"] = "redact"
     backend: Literal["builtin", "presidio"] = "builtin"

@@ -104,6 +104,17 @@ _SSN = _Scan(re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])"), _f
 _SSN_BARE = _Scan(re.compile(r"(?<![\w+$\u20ac\u00a3#./:-])(\d{3})(\d{2})(\d{4})(?![\w-]|[.,/:]\d)"), _finds(r"\d{9}"))
 _SSN_CUE = re.compile(r"(?i)\b(?:(?:ssn|ss no|social security(?: number| no)?)\b|ss#)"
                       r"(?:[^\d\n,;.!?]|\.(?!\s+[A-Z])){0,24}\Z")
+# UK National Insurance numbers (HMRC's format): two prefix letters (D, F, I, Q, U, V never; O never second;
+# BG, GB, KN, NK, NT, TN, ZZ never issued), six digits and a suffix A-D. Written in pairs ("QQ 12 34 56 C")
+# it is one; written together ("QQ123456C") it may as well be a part number, so only after a word that says
+# so ("NI number", "NINO", "national insurance").
+_NINO_BODY = r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+_NINO = _Scan(re.compile(r"(?<![\w-])" + _NINO_BODY + r" \d\d \d\d \d\d ?[A-D](?![\w-])", re.IGNORECASE),
+              _finds(r"[A-Z] \d\d \d\d \d\d", re.IGNORECASE))
+_NINO_BARE = _Scan(re.compile(r"(?<![\w-])" + _NINO_BODY + r"\d{6}[A-D](?![\w-])", re.IGNORECASE),
+                   _finds(r"[A-Z]\d{6}[A-D]", re.IGNORECASE))
+_NINO_CUE = re.compile(r"(?i)\b(?:nino|ni(?: number| no)|national insurance(?: number| no)?)\b"
+                       r"(?:[^\d\n,;.!?]|\.(?!\s+[A-Z])){0,24}\Z")
 
 _SECRETS: tuple[tuple[_Scan, float], ...] = (
     (_Scan(re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"), _has("AKIA", "ASIA")), 1.0),
@@ -286,6 +297,14 @@ def _ssns(text: str) -> Iterator[Hit]:
             yield "us_ssn", m.start(), m.end(), 0.7
 
 
+def _ninos(text: str) -> Iterator[Hit]:
+    for m in _NINO.finditer(text):
+        yield "uk_nino", m.start(), m.end(), 0.85
+    for m in _NINO_BARE.finditer(text):
+        if _NINO_CUE.search(text, max(0, m.start() - _CUE_WINDOW), m.start()):
+            yield "uk_nino", m.start(), m.end(), 0.7
+
+
 def _secrets(text: str) -> Iterator[Hit]:
     for pattern, score in _SECRETS:
         for m in pattern.finditer(text):
@@ -298,11 +317,11 @@ def _secrets(text: str) -> Iterator[Hit]:
 
 DETECTORS: dict[str, Callable[[str], Iterator[Hit]]] = {
     "email": _emails, "phone": _phones, "credit_card": _cards, "iban": _ibans,
-    "ip_address": _ips, "us_ssn": _ssns, "secret": _secrets,
+    "ip_address": _ips, "us_ssn": _ssns, "uk_nino": _ninos, "secret": _secrets,
 }
 
 # When two hits overlap, the more specific entity wins.
-PRIORITY = ("secret", "iban", "credit_card", "us_ssn", "email", "ip_address", "phone")
+PRIORITY = ("secret", "iban", "credit_card", "us_ssn", "uk_nino", "email", "ip_address", "phone")
 
 
 # No-break, narrow, thin and other spaces that separate digit groups (French, Swiss and typeset text),

@@ -31,7 +31,7 @@ PSL_URLS_ENV = "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"  # empty: tldextract uses it
 # presidio entity names -> ours
 _PRESIDIO_ENTITIES = {
     "EMAIL_ADDRESS": "email", "PHONE_NUMBER": "phone", "CREDIT_CARD": "credit_card", "IBAN_CODE": "iban",
-    "IP_ADDRESS": "ip_address", "US_SSN": "us_ssn",
+    "IP_ADDRESS": "ip_address", "US_SSN": "us_ssn", "UK_NINO": "uk_nino",
 }
 
 
@@ -58,7 +58,7 @@ def mask(entity: str, value: str) -> str:
     if entity == "email":
         local, _, domain = value.partition("@")
         return f"{local[:1]}***@{domain}"
-    if entity in ("credit_card", "iban", "phone", "us_ssn"):
+    if entity in ("credit_card", "iban", "phone", "us_ssn", "uk_nino"):
         alnum = [i for i, c in enumerate(value) if c.isalnum()]
         keep = set(alnum[-4:])
         return "".join(c if (i in keep or not c.isalnum()) else "*" for i, c in enumerate(value))
@@ -132,6 +132,10 @@ def _presidio_detector(entities: tuple[str, ...]) -> Callable[[str], list[Hit]]:
     wanted = {p: ours for p, ours in _PRESIDIO_ENTITIES.items() if ours in entities}
     recognizers = [pr.EmailRecognizer(), pr.CreditCardRecognizer(), pr.IbanRecognizer(),
                    pr.IpRecognizer(), pr.UsSsnRecognizer(), pr.PhoneRecognizer()]
+    if hasattr(pr, "UkNinoRecognizer"):
+        recognizers.append(pr.UkNinoRecognizer())
+    else:  # an older presidio: our own detector finds them
+        wanted.pop("UK_NINO", None)
     extra = tuple(e for e in entities if e not in wanted.values())  # e.g. secrets: ours
 
     def run(text: str) -> list[Hit]:

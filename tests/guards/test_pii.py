@@ -68,6 +68,11 @@ CASES = [
     ("my number is 415-5550123.", "phone", "415-5550123"),
     ("Tel. 07700900123", "phone", "07700900123"),
     ("Mobile (UK): 12125550199", "phone", "12125550199"),
+    # UK National Insurance numbers: in pairs always; written together only after a word that says so.
+    ("My NI number is AB 12 34 56 C.", "uk_nino", "AB 12 34 56 C"),
+    ("ni no: ce 12 34 56 d", "uk_nino", "ce 12 34 56 d"),
+    ("NINO: AB123456C", "uk_nino", "AB123456C"),
+    ("national insurance number JT123456A please", "uk_nino", "JT123456A"),
     # E-mail addresses in other scripts, with an apostrophe, an underscore, a zero-width space.
     ("write to j\u00fcrgen@m\u00fcnchen.de", "email", "j\u00fcrgen@m\u00fcnchen.de"),
     ("mail jos\u00e9.garc\u00eda@example.com", "email", "jos\u00e9.garc\u00eda@example.com"),
@@ -121,6 +126,7 @@ NOT_PII = [
     "it's me@home, O'Reilly said; mytoken=Xk9mP2vL7qR4tW8zN1ab is no keyword.",
     "Order 4155550123 shipped at 1700000000; paid $4155550123, tracking number 4155550123.",
     "SSN 000456789 is invalid; order 123456789, my SSN, invoice 123456789.",
+    "Part AB123456C is in stock; HMRC's example QQ 12 34 56 C and GB 12 34 56 A, DA 12 34 56 A are never issued.",
     "I'll call you about order 4155550123. Call me. Invoice 4155550123 is due; I called 2125550199 times.",
     "",
 ]
