@@ -61,13 +61,13 @@ class StreamGuard:
     def __iter__(self) -> Iterator[str]:
         if isinstance(self.chunks, AsyncIterable) and not isinstance(self.chunks, Iterable):
             raise TypeError("an async chunk source needs `async for`")
-        yield from self._emit(self._start(run_guard))
+        yield from self._emit(self._start([run_guard(g, "", self.context) for g in self._final]))
         for chunk in () if self.blocked else self.chunks:
             self.text += _text(chunk)
-            yield from self._emit(self._advance(run_guard, final=False))
+            yield from self._emit(self._advance(final=False))
             if self.blocked:
                 break
-        tail = [] if self.blocked else self._advance(run_guard, final=True)
+        tail = [] if self.blocked else self._advance(final=True)
         if not self.blocked:  # the final guards may block too: the tail waits for them
             tail += self._finish([run_guard(g, self.text, self.context) for g in self._final])
         if not self.blocked:
@@ -77,7 +77,8 @@ class StreamGuard:
     # -- async ---------------------------------------------------------------------------------
 
     async def __aiter__(self) -> AsyncIterator[str]:
-        for piece in self._emit(self._start(run_guard)):
+        # In worker threads like every other check: a final guard may run a model (a topic disclaimer).
+        for piece in self._emit(self._start([await arun_guard(g, "", self.context) for g in self._final])):
             yield piece
         async for chunk in _aiter(() if self.blocked else self.chunks):
             self.text += _text(chunk)
@@ -98,12 +99,12 @@ class StreamGuard:
     def _emit(self, pieces: list[str]) -> Iterator[str]:
         yield from (p for p in pieces if p)
 
-    def _start(self, runner: object) -> list[str]:
-        """The first-turn notice (and any other prefix that depends on no text).
+    def _start(self, verdicts: list[Verdict]) -> list[str]:
+        """The first-turn notice (and any other prefix that depends on no text), from the final guards'
+        ``verdicts`` on the empty text.
 
         A final guard that fails here blocks the stream: the notice it owes cannot be left out.
         """
-        verdicts = [run_guard(g, "", self.context) for g in self._final]
         failed = next((v for v in verdicts if not v.allowed), None)
         if failed is not None:
             self.findings.extend(failed.findings)
@@ -139,7 +140,7 @@ class StreamGuard:
                 return i
         return start
 
-    def _advance(self, runner: object, *, final: bool) -> list[str]:
+    def _advance(self, *, final: bool) -> list[str]:
         if self._too_large():
             return []
         safe = self._safe_end(final)

@@ -88,6 +88,30 @@ def test_async_stream_and_async_source() -> None:
     assert verdict.action is Action.REDACT
 
 
+def test_async_stream_runs_its_first_check_off_the_event_loop() -> None:
+    """The check for the first-turn notice ran in the event loop's thread: a final guard that runs a model
+    (a topic disclaimer) stalled every other request while it did."""
+    import threading
+
+    pipeline = Pipeline([*REDACTING, GuardSpec(id="ai", type="ai_disclosure", stage="output", on_fail="label")])
+    (notice,) = [g for g in pipeline.stage_guards("output") if g.id == "ai"]
+    threads: list[int] = []
+    check = notice.check
+
+    def spy(content, context):  # type: ignore[no-untyped-def]
+        threads.append(threading.get_ident())
+        return check(content, context)
+
+    notice.check = spy  # type: ignore[method-assign]
+
+    async def run() -> tuple[list[str], int]:
+        return [p async for p in pipeline.stream_output(["Hi ", "there"], Context(turn=0))], threading.get_ident()
+
+    pieces, loop_thread = asyncio.run(run())
+    assert pieces[0].startswith("You are talking to an AI") and "".join(pieces).count("Hi there") == 1
+    assert threads and loop_thread not in threads
+
+
 def test_async_stream_yields_no_empty_piece() -> None:
     """Without a notice, the async stream yields what the sync one does: no empty first piece."""
     async def source():
