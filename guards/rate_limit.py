@@ -32,11 +32,21 @@ __all__ = ["IPV6_PREFIX", "BucketStore", "MemoryBucketStore", "RateLimitGuard", 
 IPV6_PREFIX = 64  # IPv6 addresses share a bucket by this network prefix
 
 
+def _host(ip: str) -> str:
+    """``ip`` without a port a socket address may carry ("192.0.2.1:5000", "[2001:db8::1]:443")."""
+    ip = ip.strip()
+    if ip.startswith("["):
+        return ip[1:].partition("]")[0]
+    host, colon, port = ip.partition(":")
+    return host if colon and port.isdigit() and ":" not in port else ip
+
+
 def ip_bucket(ip: str) -> str:
     """What the bucket of ``ip`` is named after: an IPv4 address (IPv4-mapped IPv6 unwrapped) or the
-    /64 network of an IPv6 address, in their canonical spelling; ``ip`` itself if it is no address."""
+    /64 network of an IPv6 address, in their canonical spelling, without a port; ``ip`` itself if it is
+    no address."""
     try:
-        addr = ipaddress.ip_address(ip.strip().strip("[]"))
+        addr = ipaddress.ip_address(_host(ip))
     except ValueError:
         return ip
     if isinstance(addr, ipaddress.IPv6Address):

@@ -173,6 +173,10 @@ def test_rate_limit_ip_buckets(key: str, spellings: list[str]) -> None:
     ("::ffff:192.0.2.1", "192.0.2.1"),
     ("192.0.2.1", "192.0.2.1"),
     ("ip:3f2a", "ip:3f2a"),  # already a pseudonym: as it is
+    ("192.0.2.1:5000", "192.0.2.1"),  # a socket address: one bucket for every port of a host
+    ("[2001:db8::1]:443", "2001:db8::/64"),
+    ("[::ffff:192.0.2.1]:8080", "192.0.2.1"),
+    ("2001:db8::1:443", "2001:db8::/64"),  # no brackets: all of it is the address
 ])
 def test_ip_bucket(ip: str, bucket: str) -> None:
     from clauseguard.guards.rate_limit import ip_bucket
