@@ -289,6 +289,22 @@ def _tab_hint(yaml_text: str, line: int | None) -> str:
     return ""
 
 
+_QUOTED_START = re.compile(r"""^\s*([\w-]+):\s*(?:'[^']*'|"[^"]*")\s*[^\s#].*$""")
+
+
+def _quoted_start_hint(yaml_text: str, line: int | None) -> str:
+    """A hint when the value on the line YAML stopped at starts with a quoted string and goes on after it
+    (``applies_when: 'CA' in jurisdictions``): YAML takes the quotes as the whole value."""
+    lines = yaml_text.splitlines()
+    m = _QUOTED_START.match(lines[line - 1]) if line and line <= len(lines) else None
+    if m is None:
+        return ""
+    value = lines[line - 1].split(":", 1)[1].strip()
+    quote = "'" if '"' in value else '"'
+    return (f" (a value that starts with a quote must be quoted whole: {m.group(1)}: "
+            f"{quote}{value}{quote})")
+
+
 _OPENS_SINGLE = re.compile(r"(?:^|[:\-\[{,])\s*'")  # a value that starts with '
 
 
@@ -313,7 +329,7 @@ def _parse(data: bytes, file: str, model: type[BaseModel], what: str) -> tuple[A
         meta, raw_lines = load_yaml(yaml_text, file)
     except YamlError as err:
         hint = (_curly_hint(yaml_text, err.line) or _tab_hint(yaml_text, err.line)
-                or _unclosed_quote_hint(yaml_text, err.line, 1))
+                or _quoted_start_hint(yaml_text, err.line) or _unclosed_quote_hint(yaml_text, err.line, 1))
         raise ClauseError(f"{err}{hint}", where=f"{file}:{(err.line or 0) + 1}") from err
     lines = {loc: line + 1 for loc, line in raw_lines.items()}
     if not isinstance(meta, dict):

@@ -64,6 +64,21 @@ def test_an_unclosed_quote_is_named_at_the_line_that_opens_it(tmp_path: Path, ti
     assert f"(line {text.splitlines().index(title) + 1} opens a quote that it does not close" in info.value.message
 
 
+@pytest.mark.parametrize(("line", "whole"), [
+    ("applies_when: 'CA' in jurisdictions", "applies_when: \"'CA' in jurisdictions\""),
+    ('title: "Terms" and more', "title: '\"Terms\" and more'"),
+])
+def test_a_value_that_only_starts_with_a_quote_gets_the_whole_value_quoted(tmp_path: Path, line: str,
+                                                                          whole: str) -> None:
+    """YAML takes 'CA' as the whole value and stops at the rest: say how to quote it."""
+    text = clause_text("t/a").replace("title: A", "title: A\n" + line if line.startswith("applies") else line)
+    (tmp_path / "a.md").write_text(text, encoding="utf-8")
+    with pytest.raises(ClauseError) as info:
+        load_library(tmp_path, include_builtin=False)
+    assert info.value.where == f"{tmp_path / 'a.md'}:{text.splitlines().index(line) + 1}"
+    assert info.value.message.endswith(f"(a value that starts with a quote must be quoted whole: {whole})")
+
+
 def test_a_tab_in_the_card_is_named(tmp_path: Path) -> None:
     text = clause_text("t/a").replace("- Test source", "\t- Test source")
     (tmp_path / "a.md").write_text(text, encoding="utf-8")
