@@ -289,14 +289,37 @@ def _show_default(default: Any) -> str | None:
 def _ask_models(click: Any) -> list[dict[str, str]]:
     from clauseguard.generator.licences import known_licence_ids
 
+    def checked(field: str) -> Callable[[str], str]:
+        def check(text: str) -> str:
+            text = text.strip()
+            try:
+                return _check_model_field(field, text) if text or field != "name" else text
+            except ValueError as err:
+                raise click.BadParameter(str(err)) from err
+        return check
+
     licences = click.Choice([*sorted(known_licence_ids()), "other"])
     models = []
-    while name := click.prompt("  Model name (blank to finish)", default="", show_default=False).strip():
+    while name := click.prompt("  Model name (blank to finish)", default="", show_default=False,
+                               value_proc=checked("name")):
         entry = {"name": name, "license": click.prompt("  Its licence (Hugging Face id)", type=licences)}
         if entry["license"] == "other":
-            entry["license_name"] = click.prompt("  Licence name")
+            entry["license_name"] = click.prompt("  Licence name", value_proc=checked("license_name"))
         models.append(entry)
     return models
+
+
+def _check_model_field(field: str, value: str) -> str:
+    """One field of a ``models`` entry against the profile schema, so the terminal asks again at once."""
+    from clauseguard.generator.profile import ModelEntry
+
+    try:
+        ModelEntry.model_validate({field: value})
+    except ValidationError as err:
+        mine = [e for e in err.errors() if e["loc"][:1] == (field,)]
+        if mine:
+            raise ValueError(error_message(mine[0])) from err
+    return value
 
 
 # ---- collecting answers --------------------------------------------------------------------------

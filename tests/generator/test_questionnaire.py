@@ -256,6 +256,23 @@ def test_an_answer_the_profile_would_refuse_is_asked_again_at_once(tmp_path: Pat
     assert profile.operator.dsa_contact_email is None  # a blank optional answer still leaves the key out
 
 
+def test_a_model_name_the_profile_would_refuse_is_asked_again_at_once() -> None:
+    """The model names were checked only after the last question, so a control character lost every answer."""
+    question = next(q for q in QUESTIONS if q.kind == "models")
+
+    @click.command()
+    def ask() -> None:
+        click.echo(json.dumps(click_ask(question, [])))
+
+    answers = ["Llama \x1b[D 3", "Llama 3", "llama3.1", "Own model", "other", "Ours\x07", "Our licence v1", ""]
+    result = CliRunner().invoke(ask, input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("control character") == 2
+    assert json.loads(result.output.splitlines()[-1]) == [
+        {"name": "Llama 3", "license": "llama3.1"},
+        {"name": "Own model", "license": "other", "license_name": "Our licence v1"}]
+
+
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("operator.dmca_agent.phone", "555\x07", "control character U+0007"),
     ("domains", "medical, medical", "listed twice: ['medical']"),
