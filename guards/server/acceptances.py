@@ -79,8 +79,22 @@ def _needed(state: ServerState, user: str) -> Needed:
     return Needed(documents=[DocumentOut(id=d.id, version=d.version, sha256=d.sha256) for d in docs])
 
 
+class NeededBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_key: str = Field(min_length=1, max_length=256, description="your account id of the user")
+
+
+@router.post("/needed", response_model=Needed)
+async def needed_for(body: NeededBody, state: State) -> Needed:
+    """Documents the user must (re-)accept before using the service; the account id travels in the body,
+    so it stays out of URLs and access logs."""
+    _lock(state)
+    return await run_in_threadpool(_needed, state, body.user_key)
+
+
 @router.get("/{user}/needed", response_model=Needed)
 async def needed(user: str, state: State) -> Needed:
-    """Documents the user must (re-)accept before using the service."""
+    """Documents the user must (re-)accept before using the service. The account id is part of the URL,
+    so proxies and access logs record it: prefer ``POST /v1/acceptances/needed``."""
     _lock(state)
     return await run_in_threadpool(_needed, state, user[:256])

@@ -35,7 +35,9 @@ def with_lock(make_app: Callable[..., FastAPI], lock: Path) -> Iterator[TestClie
 
 def needed(client: TestClient, user: str) -> list[str]:
     response = client.get(f"/v1/acceptances/{user}/needed")
-    assert response.status_code == 200
+    by_post = client.post("/v1/acceptances/needed", json={"user_key": user})  # the id kept out of the URL
+    assert response.status_code == by_post.status_code == 200
+    assert response.json() == by_post.json()
     return [d["id"] for d in response.json()["documents"]]
 
 
@@ -83,6 +85,7 @@ def test_bad_acceptances(with_lock: TestClient, body: dict[str, object], status:
 
 def test_acceptances_without_lock_are_409(client: TestClient) -> None:
     assert client.get("/v1/acceptances/u/needed").status_code == 409
+    assert client.post("/v1/acceptances/needed", json={"user_key": "u"}).status_code == 409
     assert client.post("/v1/acceptances", json={"user_key": "u", "document_ids": ["x"]}).status_code == 409
 
 
