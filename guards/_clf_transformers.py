@@ -13,7 +13,9 @@
   other code sets go through ``label_map``. An answer that parses as neither is a GuardError, so the
   pipeline fails closed. A text too long for the judge's context is judged in overlapping windows, and
   a category any window names scores 1.0. At the output stage the text goes in as the assistant's turn
-  (after an empty user turn), so the judge rates an answer as an answer.
+  (after an empty user turn), so the judge rates an answer as an answer. A chat template that reads each
+  message's content as typed parts (Llama Guard 3 1B's and 4's) gets them; one that shows the text in
+  neither form is a load error.
 
 Nothing downloads: the folder must hold ``config.json``, a fast tokenizer and weights that cover every
 parameter of the model. Any failure to load is a ModelLoadError whose ``where`` is the guards.yaml key at
@@ -260,6 +262,7 @@ class CausalJudgeBackend:
                               key=lambda c: int(c[1:]))
         self.tokenizer = _load_tokenizer(path)
         self.model = _load_model(AutoModelForCausalLM, path)
+        self.parts = self._template_reads_parts()  # whether the template reads a message's content as typed parts
         self.max_length = max_tokens(self.tokenizer, self.model.config, cap=None)
         longest = max(len(self.prompt_ids("", role)) for role in ROLES)
         self.window = self.max_length - longest - self.max_new_tokens - self.slack
@@ -275,6 +278,8 @@ class CausalJudgeBackend:
         if getattr(self.tokenizer, "chat_template", None):
             turns = ([{"role": "user", "content": ""}, {"role": "assistant", "content": text}]
                      if role == "assistant" else [{"role": "user", "content": text}])
+            if self.parts:
+                turns = [t | {"content": [{"type": "text", "text": t["content"]}]} for t in turns]
             rendered: str = self.tokenizer.apply_chat_template(turns, tokenize=False)
             return rendered
         codes = ", ".join(f"{c}: {CATEGORIES[c]}" for c in self.hazards)
@@ -282,6 +287,24 @@ class CausalJudgeBackend:
         return (f"Task: say whether {whose} is safe or unsafe under these categories: {codes}.\n"
                 f"{'Reply' if role == 'assistant' else 'Message'}: {text}\n"
                 "Answer 'safe', or 'unsafe' and a line of category codes.\nAnswer:")
+
+    def _template_reads_parts(self) -> bool:
+        """Whether the chat template needs each message's content as a list of typed parts (Llama Guard 3 1B's,
+        3 Vision's and 4's read ``content | selectattr('type', 'equalto', 'text')``): given a plain string, such a
+        template renders no text at all, and the judge rates an empty conversation "safe". A template that shows
+        the text in neither form is a ModelLoadError: the judge would never see what it is to judge."""
+        if not getattr(self.tokenizer, "chat_template", None):
+            return False
+        probe, failed = "clauseguardprobe", ""
+        for parts in (False, True):
+            self.parts = parts
+            try:
+                if all(probe in self.prompt(probe, role) for role in ROLES):
+                    return parts
+            except Exception as err:  # a template may raise on the form it does not read
+                failed = f" ({type(err).__name__}: {err})"
+        raise ModelLoadError(f"the chat template in {self.path} shows neither a message given as a string nor one "
+                             f"given as text parts: the judge would never see the text{failed}", where=_PATH)
 
     def prompt_ids(self, text: str, role: str = "user") -> list[int]:
         """The prompt's tokens. A chat template writes its own BOS: the tokenizer must not add another."""

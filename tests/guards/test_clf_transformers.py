@@ -280,3 +280,33 @@ def test_the_judge_reads_an_answer_as_the_assistants_turn(tmp_path: Path, monkey
         "kill", "assistant")
     with pytest.raises(ValueError, match="role must be one of"):
         plain.score(["kill"], role="system")
+
+
+@pytest.mark.parametrize("stage", ["input", "output"])
+def test_a_template_that_reads_text_parts_gets_the_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        stage: str) -> None:
+    """Llama Guard 3 1B's, 3 Vision's and 4's templates read ``content | selectattr('type', 'equalto', 'text')``:
+    given a plain string they rendered no text, the judge saw an empty conversation, and "kill" was allowed."""
+    tokenizer = _tokenizer()
+    tokenizer.chat_template = ("{% for m in messages %}{% for part in m['content'] | selectattr('type', 'equalto', "
+                               "'text') %}{{ part['text'] | trim }} {% endfor %}{% endfor %}")
+    folder = _gpt2(tmp_path / "j", transformers.GPT2LMHeadModel, tokenizer)
+    guard = create(GuardSpec(id=f"judge-{stage}", type="classifier", stage=stage,
+                             params={"backends": ["transformers"], "model_path": str(folder)}))
+    prompts: list[list[int]] = []
+    _answering(guard.backends[0], monkeypatch, prompts)
+    assert not guard.check("kill", Context()).allowed
+    assert prompts == [[KILL]]
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ("{% for m in messages %}{{ m['role'] }} {% endfor %}", r"shows neither .* would never see the text$"),
+    ("{{ messages[0]['content'].strip() + messages[0]['content'][0]['text'] }}", r"never see the text \(.*Error"),
+])
+def test_a_template_that_never_shows_the_text_is_refused(tmp_path: Path, template: str, message: str) -> None:
+    tokenizer = _tokenizer()
+    tokenizer.chat_template = template
+    folder = _gpt2(tmp_path / "j", transformers.GPT2LMHeadModel, tokenizer)
+    with pytest.raises(ModelLoadError, match=message) as err:
+        _guard(folder, "judge")
+    assert err.value.where == "guard 'judge' params.model_path" and str(folder) in str(err.value)
