@@ -85,15 +85,34 @@ def _spec(entry: Any, loc: Loc, lines: dict[Loc, int], filename: str) -> GuardSp
     if isinstance(type_name, str) and isinstance(entry.get("params", {}), dict):
         _validate(lambda: PARAMS[type_name].model_validate(entry.get("params", {})),
                   (*loc, "params"), lines, filename, guard_id)
-    return _validate(lambda: GuardSpec.model_validate(entry), loc, lines, filename, guard_id)
+    return _validate(lambda: GuardSpec.model_validate(entry), loc, lines, filename, guard_id,
+                     across=lambda: _misfit(entry))
 
 
-def _validate(build: Any, loc: Loc, lines: dict[Loc, int], filename: str, guard_id: str | None) -> Any:
+def _misfit(entry: dict[str, Any]) -> str | None:
+    """The key that GuardSpec's check across fields refused (pydantic places it at the guard, not at a
+    key): a stage, modality or on_fail the guard's type does not take, or a disclaimer on the prompt."""
+    model = PARAMS.get(entry["type"]) if isinstance(entry.get("type"), str) else None
+    if model is None:
+        return None
+    for key, allowed in (("stage", model.STAGES), ("modality", model.MODALITIES), ("on_fail", model.ACTIONS)):
+        value = entry.get(key, GuardSpec.model_fields[key].default)
+        if getattr(value, "value", value) not in allowed:
+            return key
+    return "stage" if entry.get("on_fail") == "disclaim" else None
+
+
+def _validate(build: Any, loc: Loc, lines: dict[Loc, int], filename: str, guard_id: str | None,
+              across: Any = None) -> Any:
+    """``build()``; its first ValidationError placed at its key (a check across fields, which pydantic
+    places nowhere, at the key ``across()`` names)."""
     try:
         return build()
     except ValidationError as err:
         first = err.errors()[0]
         key = loc + tuple(first["loc"])
+        if not first["loc"] and across is not None and (field := across()) is not None:
+            key = (*key, field)
         message = first["msg"].removeprefix("Value error, ")
         if len(err.errors()) > 1:
             message += f" (and {len(err.errors()) - 1} more)"

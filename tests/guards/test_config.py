@@ -102,3 +102,18 @@ def test_disclaim_only_at_the_output_stage(stage: str, ok: bool) -> None:
         return
     with pytest.raises(GuardConfigError, match=r"guard 't'.*on_fail 'disclaim' needs stage 'output'.*not 'input'"):
         parse_guards(text, "g.yaml")
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("- id: dc\n  type: ai_disclosure\n  clauses: [x]\n  stage: input\n",
+     r"g\.yaml:4 guard 'dc' \[0\]\.stage: ai_disclosure guards take stage in \['output'\]"),
+    ("- id: rl\n  type: rate_limit\n  stage: output\n", r"g\.yaml:3 guard 'rl' \[0\]\.stage: "),
+    ("- id: kw\n  type: keyword\n  modality: image\n", r"g\.yaml:3 guard 'kw' \[0\]\.modality: "),
+    ("- id: kw\n  type: keyword\n\n  on_fail: label\n", r"g\.yaml:4 guard 'kw' \[0\]\.on_fail: .*not 'label'"),
+    ("- id: t\n  type: topic\n  on_fail: disclaim\n  params: {topics: [medical]}\n",
+     r"g\.yaml:1 guard 't' \[0\]\.stage: on_fail 'disclaim' needs stage 'output'"),
+])
+def test_a_stage_modality_or_action_the_type_cannot_take_names_its_key_and_line(text: str, fragment: str) -> None:
+    """The check across fields was placed at the guard (its first line), not at the key to change."""
+    with pytest.raises(GuardConfigError, match=fragment):
+        parse_guards(text, "g.yaml")
