@@ -2,7 +2,9 @@
 
 Inputs come from ``--text``, ``--file`` (the whole file is one text) or ``--jsonl`` (one object per
 line: ``{"text": ..., "stage": "input"|"output", "turn": 0, "id": ...}``; ``stage`` and ``turn``
-override the options). The exit code is 0 whatever the verdicts; read ``allowed`` in the output.
+override the options); ``-`` for either file reads standard input. The exit code is 0 whatever the
+verdicts (read ``allowed`` in the output), 2 for a mistake in the guards file, the options or an input
+line (named by file and line), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,24 +26,44 @@ __all__ = ["check"]
 
 
 def _jsonl_items(path: Path, stage: str, turn: int) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
+    name = "<stdin>" if str(path) == "-" else str(path)
+    with click.open_file(str(path), "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            where = f"{name}:{number}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise UserError(f"not UTF-8 text ({err.reason} at byte {err.start} of the line)",
+                                where=where) from err
             if not line.strip():
                 continue
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as err:
-                raise UserError(f"invalid JSON: {err.msg}", where=f"{path}:{number}") from err
+                raise UserError(f"invalid JSON: {err.msg}", where=where) from err
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                raise UserError('each line must be an object with a "text" string', where=f"{path}:{number}")
+                raise UserError('each line must be an object with a "text" string', where=where)
             item_stage = item.get("stage", stage)
             if item_stage not in ("input", "output"):
-                raise UserError(f"stage must be input or output, not {item_stage!r}", where=f"{path}:{number}")
+                raise UserError(f"stage must be input or output, not {item_stage!r}", where=where)
+            item_turn = item.get("turn", turn)
+            if not isinstance(item_turn, int) or isinstance(item_turn, bool) or item_turn < 0:
+                raise UserError(f'"turn" must be a whole number from 0, not {item_turn!r}', where=where)
             user = item.get("user", f"line-{number}")  # each line its own user, so a rate limit in
             if not isinstance(user, str) or not user:  # guards.yaml does not block a long file
-                raise UserError(f'"user" must be a non-empty string, not {user!r}', where=f"{path}:{number}")
+                raise UserError(f'"user" must be a non-empty string, not {user!r}', where=where)
             yield {"id": item.get("id", number), "text": item["text"], "stage": item_stage,
-                   "turn": int(item.get("turn", turn)), "user": user}
+                   "turn": item_turn, "user": user}
+
+
+def _read_text(file: Path) -> str:
+    name = "<stdin>" if str(file) == "-" else str(file)
+    with click.open_file(str(file), "rb") as fh:
+        data = fh.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"not UTF-8 text ({err.reason} at byte {err.start})", where=name) from err
 
 
 def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
@@ -50,10 +72,14 @@ def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
     if len(given) != 1:
         raise click.UsageError("give exactly one of --text, --file, --jsonl")
     if text is not None:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:  # argv bytes that were not UTF-8, kept by Python as surrogates
+            raise UserError(f"not UTF-8 text (a byte that is not UTF-8 at character {err.start})",
+                            where="--text") from err
         yield {"id": 1, "text": text, "stage": stage, "turn": turn, "user": "cli"}
     elif file is not None:
-        yield {"id": 1, "text": file.read_text(encoding="utf-8", errors="strict"), "stage": stage, "turn": turn,
-               "user": "cli"}
+        yield {"id": 1, "text": _read_text(file), "stage": stage, "turn": turn, "user": "cli"}
     else:
         assert jsonl is not None
         yield from _jsonl_items(jsonl, stage, turn)
@@ -63,13 +89,13 @@ def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
 @click.option("--guards", "guards_path", required=True, type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="guards.yaml to run")
 @click.option("--text", default=None, help="one text to check")
-@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="a file whose whole content is one text")
-@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help='one JSON object per line: {"text", "stage", "turn", "id", "user"}; lines without '
-                   '"user" are separate users (for rate limits)')
+@click.option("--file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path), default=None,
+              help="a file whose whole content is one text (- reads standard input)")
+@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
+              default=None, help='one JSON object per line: {"text", "stage", "turn", "id", "user"}; lines '
+                                 'without "user" are separate users (for rate limits); - reads standard input')
 @click.option("--stage", type=click.Choice(["input", "output"]), default="input", show_default=True)
-@click.option("--turn", type=int, default=0, show_default=True, help="conversation turn (0 = first)")
+@click.option("--turn", type=click.IntRange(min=0), default=0, show_default=True, help="conversation turn (0 = first)")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="append decision records (no content) to this JSONL file")
 def check(guards_path: Path, text: str | None, file: Path | None, jsonl: Path | None, stage: str,

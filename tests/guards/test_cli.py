@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from guard_helpers import FIXTURES
 
 from clauseguard.cli import main
+from clauseguard.errors import UserError
 from clauseguard.guards.cli import check
 
 SAMPLES = Path(__file__).parents[2] / "examples" / "chat-assistant" / "samples.jsonl"
@@ -62,3 +65,46 @@ def test_jsonl_user_must_be_a_string(tmp_path: Path, capsys) -> None:
     bad.write_text('{"text": "ok", "user": 7}\n')
     assert main(["check", "--guards", str(FIXTURES / "guards.yaml"), "--jsonl", str(bad)]) == 2
     assert "in.jsonl:1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    (b'{"text": "ok"}\n{"text": "caf\xe9"}\n', r"in\.jsonl:2: not UTF-8 text \(invalid continuation byte at byte 13"),
+    (b'{"text": "ok", "turn": "abc"}\n', r'in\.jsonl:1: "turn" must be a whole number from 0, not \'abc\''),
+    (b'{"text": "ok", "turn": null}\n', r'in\.jsonl:1: "turn" must be a whole number'),
+    (b'{"text": "ok", "turn": -1}\n', r'in\.jsonl:1: "turn" must be a whole number'),
+    (b'{"text": "ok", "turn": true}\n', r'in\.jsonl:1: "turn" must be a whole number'),
+])
+def test_bad_jsonl_bytes_and_turns_are_errors_naming_the_line(tmp_path: Path, capsys, content: bytes,
+                                                                fragment: str) -> None:
+    """Each was a traceback with exit code 1 (or a negative turn taken as it came)."""
+    bad = tmp_path / "in.jsonl"
+    bad.write_bytes(content)
+    assert main(["check", "--guards", str(FIXTURES / "guards.yaml"), "--jsonl", str(bad)]) == 2
+    assert re.search(fragment, capsys.readouterr().err)
+
+
+def test_a_file_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "in.txt"
+    bad.write_bytes(b"caf\xe9")
+    assert main(["check", "--guards", str(FIXTURES / "guards.yaml"), "--file", str(bad)]) == 2
+    assert "in.txt: not UTF-8 text" in capsys.readouterr().err
+
+
+def test_dash_reads_standard_input() -> None:
+    """`producer | clauseguard check --jsonl -` refused '-' as a file that does not exist."""
+    guards = str(FIXTURES / "guards.yaml")
+    lines = '{"text": "hi"}\n{"text": "mail bob@example.com", "id": "b"}\n'
+    result = CliRunner().invoke(check, ["--guards", guards, "--jsonl", "-"], input=lines)
+    assert result.exit_code == 0, result.output
+    assert [(d["id"], d["action"]) for d in map(json.loads, result.output.splitlines())] == [
+        (1, "allow"), ("b", "redact")]
+    result = CliRunner().invoke(check, ["--guards", guards, "--file", "-"], input="mail bob@example.com")
+    assert json.loads(result.output)["output"] == "mail [EMAIL]"
+    result = CliRunner().invoke(check, ["--guards", guards, "--jsonl", "-"], input='{"text": "hi"}\nnope\n')
+    assert isinstance(result.exception, UserError) and "<stdin>:2" in str(result.exception)
+
+
+def test_a_text_argument_that_is_not_utf8_is_an_error(capsys) -> None:
+    """Bytes of argv that are not UTF-8 reach Python as lone surrogates; they were checked as text."""
+    assert main(["check", "--guards", str(FIXTURES / "guards.yaml"), "--text", "caf\udce9"]) == 2
+    assert "--text: not UTF-8 text" in capsys.readouterr().err
