@@ -15,7 +15,8 @@
   a category any window names scores 1.0. At the output stage the text goes in as the assistant's turn
   (after an empty user turn), so the judge rates an answer as an answer. A chat template that reads each
   message's content as typed parts (Llama Guard 3 1B's and 4's) gets them; one that shows the text in
-  neither form is a load error.
+  neither form is a load error. The spellings of the judge's special tokens in a text ("<|eot_id|>") are
+  broken by a space, so that a text cannot close its own turn and write the judge's answer.
 
 Nothing downloads: the folder must hold ``config.json``, a fast tokenizer and weights that cover every
 parameter of the model. Any failure to load is a ModelLoadError whose ``where`` is the guards.yaml key at
@@ -262,9 +263,14 @@ class CausalJudgeBackend:
                               key=lambda c: int(c[1:]))
         self.tokenizer = _load_tokenizer(path)
         self.model = _load_model(AutoModelForCausalLM, path)
+        added = {i for i, t in self.tokenizer.added_tokens_decoder.items() if t.special}
+        self.special_ids = (frozenset(self.tokenizer.all_special_ids) | added) - {self.tokenizer.unk_token_id}
+        specials = sorted({self.tokenizer.convert_ids_to_tokens(i) for i in self.special_ids}, key=len, reverse=True)
+        self.control = re.compile("|".join(map(re.escape, specials))) if specials else None
         self.parts = self._template_reads_parts()  # whether the template reads a message's content as typed parts
         self.max_length = max_tokens(self.tokenizer, self.model.config, cap=None)
         longest = max(len(self.prompt_ids("", role)) for role in ROLES)
+        self.template_specials = {role: self._specials(self.prompt_ids("", role)) for role in ROLES}
         self.window = self.max_length - longest - self.max_new_tokens - self.slack
         if self.window < 16:
             raise ModelLoadError(f"the judge in {path} takes {self.max_length} tokens, and its prompt and answer "
@@ -275,6 +281,7 @@ class CausalJudgeBackend:
 
         ``role`` is whose text it is: a user's prompt, or the assistant's answer, which goes after an empty
         user turn, so that Llama Guard judges the answer ("the last Agent message") and not a request."""
+        text = self.defuse(text)
         if getattr(self.tokenizer, "chat_template", None):
             turns = ([{"role": "user", "content": ""}, {"role": "assistant", "content": text}]
                      if role == "assistant" else [{"role": "user", "content": text}])
@@ -306,6 +313,15 @@ class CausalJudgeBackend:
         raise ModelLoadError(f"the chat template in {self.path} shows neither a message given as a string nor one "
                              f"given as text parts: the judge would never see the text{failed}", where=_PATH)
 
+    def defuse(self, text: str) -> str:
+        """``text`` with the spellings of the judge's control tokens broken by a space ("<|eot_id|>" becomes
+        "< |eot_id|>"): spelled out in a prompt or an answer, they tokenized as the tokens themselves, and the
+        text could close its own turn and write the judge's "safe"."""
+        return text if self.control is None else self.control.sub(lambda m: f"{m[0][0]} {m[0][1:]}", text)
+
+    def _specials(self, ids: list[int]) -> int:
+        return sum(i in self.special_ids for i in ids)
+
     def prompt_ids(self, text: str, role: str = "user") -> list[int]:
         """The prompt's tokens. A chat template writes its own BOS: the tokenizer must not add another."""
         templated = bool(getattr(self.tokenizer, "chat_template", None))
@@ -328,6 +344,8 @@ class CausalJudgeBackend:
         ids = self.prompt_ids(text, role)
         if len(ids) + self.max_new_tokens > self.max_length:  # windows() should prevent it; fail closed
             raise GuardError(f"the judge's prompt is {len(ids)} tokens, too long for its {self.max_length}")
+        if self._specials(ids) != self.template_specials[role]:  # defuse() should prevent it; fail closed
+            raise GuardError("the text to judge still holds control tokens of the judge's prompt")
         input_ids = torch.tensor([ids])
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         with torch.inference_mode():
@@ -345,7 +363,7 @@ class CausalJudgeBackend:
         out = []
         for text in texts:
             scores: Scores = {c: 0.0 for c in self.categories}
-            for window in self.windows(text):
+            for window in self.windows(self.defuse(text)):
                 scores |= parse_judgement(self.judge(window, role), self.label_map)
             out.append(scores)
         return out
