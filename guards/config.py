@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from clauseguard import __version__
 from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
 from clauseguard.errors import GuardConfigError, UserError
 from clauseguard.guards._params import PARAMS, GuardSpec
@@ -41,10 +42,31 @@ def parse_guards(text: str, filename: str = "<string>") -> list[GuardSpec]:
     except YamlError as err:
         where = f"{filename}:{err.line}" if err.line else filename
         raise GuardConfigError(str(err), where=where) from err
-    entries, base = _entries(data, lines, filename)
-    specs = [_spec(entry, (*base, i), lines, filename) for i, entry in enumerate(entries)]
-    _check_unique_ids(specs, base, lines, filename)
+    try:
+        entries, base = _entries(data, lines, filename)
+        specs = [_spec(entry, (*base, i), lines, filename) for i, entry in enumerate(entries)]
+        _check_unique_ids(specs, base, lines, filename)
+    except GuardConfigError as err:
+        newer = _newer_writer(data)
+        if newer is None:
+            raise
+        raise GuardConfigError(f"{err.message} (the file was written by clauseguard {newer}, newer than this "
+                               f"clauseguard {__version__}: upgrade clauseguard to run it)", where=err.where) from err
     return specs
+
+
+def _version(text: str) -> tuple[int, ...]:
+    found = re.match(r"\d+(?:\.\d+)*", text.strip())
+    return tuple(int(part) for part in found.group().split(".")) if found else ()
+
+
+def _newer_writer(data: Any) -> str | None:
+    """The ``clauseguard_version`` that wrote ``data`` when it is newer than this clauseguard: a key, type
+    or parameter this one refuses may be one that version added."""
+    written = data.get("clauseguard_version") if isinstance(data, dict) else None
+    if isinstance(written, str) and _version(written) > _version(__version__):
+        return written
+    return None
 
 
 def _where(filename: str, lines: dict[Loc, int], loc: Loc, guard_id: str | None = None) -> str:
@@ -62,6 +84,10 @@ def _entries(data: Any, lines: dict[Loc, int], filename: str) -> tuple[list[Any]
         if unknown:
             raise GuardConfigError(f"unknown top-level key(s) {unknown}; expected {sorted(TOP_LEVEL_KEYS)}",
                                    where=_where(filename, lines, (unknown[0],)))
+        for key in ("clauseguard_version", "profile_sha256"):
+            if key in data and not isinstance(data[key], str):
+                raise GuardConfigError(f"{key} must be a string, not {data[key]!r} (quote it)",
+                                       where=_where(filename, lines, (key,)))
         entries, base = data.get("guards"), ("guards",)
         if not isinstance(entries, list):
             raise GuardConfigError("'guards' must be a list of guards",

@@ -117,3 +117,22 @@ def test_a_stage_modality_or_action_the_type_cannot_take_names_its_key_and_line(
     """The check across fields was placed at the guard (its first line), not at the key to change."""
     with pytest.raises(GuardConfigError, match=fragment):
         parse_guards(text, "g.yaml")
+
+
+def test_an_error_in_a_file_from_a_newer_clauseguard_says_to_upgrade() -> None:
+    """A type or key this version refuses may be one a later version added: the error said only 'unknown'."""
+    newer = "clauseguard_version: 9.0.0\nguards:\n  - id: s\n    type: sentiment\n"
+    with pytest.raises(GuardConfigError, match=r"g\.yaml:4 guard 's' guards\[0\]\.type: unknown guard type "
+                                               r"'sentiment'.*written by clauseguard 9\.0\.0, newer than this"):
+        parse_guards(newer, "g.yaml")
+    with pytest.raises(GuardConfigError) as same:
+        parse_guards(newer.replace("9.0.0", "0.1.0"), "g.yaml")
+    assert "newer" not in str(same.value)
+    assert parse_guards(newer.replace("sentiment", "keyword"), "g.yaml")[0].type == "keyword"
+
+
+@pytest.mark.parametrize("key", ["clauseguard_version", "profile_sha256"])
+def test_stamp_keys_must_be_strings(key: str) -> None:
+    """The schema (`clauseguard schema --guards`) says strings; `clauseguard_version: 1.0` was taken silently."""
+    with pytest.raises(GuardConfigError, match=rf"g\.yaml:1 {key}: {key} must be a string, not 1\.0"):
+        parse_guards(f"{key}: 1.0\nguards:\n  - id: kw\n    type: keyword\n", "g.yaml")
