@@ -4,7 +4,8 @@ Inputs come from ``--text``, ``--file`` (the whole file is one text) or ``--json
 line: ``{"text": ..., "stage": "input"|"output", "turn": 0, "id": ...}``; ``stage`` and ``turn``
 override the options); ``-`` for either file reads standard input. The exit code is 0 whatever the
 verdicts (read ``allowed`` in the output), 2 for a mistake in the guards file, the options or an input
-line (named by file and line), 130 on Ctrl-C.
+line (named by file and line) or a ``--log`` file that cannot be written, 1 when the log fails while
+writing, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import click
 
-from clauseguard.errors import UserError
+from clauseguard.errors import RecordsError, UserError
 from clauseguard.guards._base import Context
 from clauseguard.guards._params import Stage
 from clauseguard.guards.pipeline import Pipeline
@@ -66,6 +67,18 @@ def _read_text(file: Path) -> str:
         raise UserError(f"not UTF-8 text ({err.reason} at byte {err.start})", where=name) from err
 
 
+def _log_sink(path: Path) -> JsonlSink:
+    """The sink for ``--log``, tried once before any input is read: a log that cannot be written is a
+    mistake in the option, not a traceback at the first decision."""
+    try:
+        sink = JsonlSink(path)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as err:
+        raise UserError(f"cannot write the decision log: {err.strerror or err}", where=str(path)) from err
+    return sink
+
+
 def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
            turn: int) -> Iterator[dict[str, Any]]:
     given = [x for x in (text, file, jsonl) if x is not None]
@@ -101,8 +114,13 @@ def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
 def check(guards_path: Path, text: str | None, file: Path | None, jsonl: Path | None, stage: str,
           turn: int, log_path: Path | None) -> None:
     """Run guards.yaml on texts; print one JSON verdict per input."""
-    pipeline = Pipeline.from_yaml(guards_path, sink=JsonlSink(log_path) if log_path else None)
+    pipeline = Pipeline.from_yaml(guards_path)
+    if log_path is not None:
+        pipeline.sink = _log_sink(log_path)
     for item in _items(text, file, jsonl, stage, turn):
         context = Context(turn=item["turn"], stage=Stage(item["stage"]), user_key=item["user"])
-        verdict = pipeline.check(item["text"], stage=item["stage"], context=context)
+        try:
+            verdict = pipeline.check(item["text"], stage=item["stage"], context=context)
+        except OSError as err:  # only the decision log writes; guards' own errors are verdicts
+            raise RecordsError(f"cannot write the decision log: {err}", where=str(log_path)) from err
         click.echo(json.dumps({"id": item["id"], "stage": item["stage"], **verdict.to_dict()}))

@@ -108,3 +108,13 @@ def test_a_text_argument_that_is_not_utf8_is_an_error(capsys) -> None:
     """Bytes of argv that are not UTF-8 reach Python as lone surrogates; they were checked as text."""
     assert main(["check", "--guards", str(FIXTURES / "guards.yaml"), "--text", "caf\udce9"]) == 2
     assert "--text: not UTF-8 text" in capsys.readouterr().err
+
+
+def test_a_log_that_cannot_be_written_is_an_error_not_a_traceback(tmp_path: Path, capsys) -> None:
+    (tmp_path / "afile").write_text("")
+    args = ["check", "--guards", str(FIXTURES / "guards.yaml"), "--text", "hi", "--log"]
+    assert main([*args, str(tmp_path / "afile" / "sub" / "log.jsonl")]) == 2
+    assert "afile/sub/log.jsonl: cannot write the decision log" in capsys.readouterr().err
+    if Path("/dev/full").exists():  # opens, then every write fails: a full disk
+        assert main([*args, "/dev/full"]) == 1
+        assert "/dev/full: cannot write the decision log" in capsys.readouterr().err
