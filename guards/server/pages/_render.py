@@ -11,14 +11,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from clauseguard import __version__
 
-__all__ = ["CSP", "STATIC_DIR", "TEMPLATES_DIR", "page", "router"]
+__all__ = ["CSP", "STATIC_DIR", "TEMPLATES_DIR", "page", "prefix", "router"]
 
 _SERVER = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = _SERVER / "templates"
@@ -44,17 +45,30 @@ _env.filters["utc"] = _utc
 _env.globals["version"] = __version__
 
 
-def page(name: str, code: int = 200, **context: Any) -> HTMLResponse:
-    """Render ``templates/name`` with the headers every page carries (no script, no framing, no cache)."""
-    body = _env.get_template(name).render(**context)
+def prefix(request: Request) -> str:
+    """The path the pages are served under, "" at the root, as it goes before ``/report`` in a URL.
+
+    It is the ASGI ``root_path``: Starlette sets it for a mounted app (``app.mount("/guard", ...)``) and
+    ``uvicorn --root-path /guard`` behind a proxy that strips the prefix. Both are the operator's choice;
+    no request header (``X-Forwarded-Prefix``) is ever believed.
+    """
+    return quote(str(request.scope.get("root_path", "")).rstrip("/"))
+
+
+def page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``templates/name`` with the headers every page carries (no script, no framing, no cache).
+
+    Templates write every link, form action and the stylesheet as ``{{ root }}/path``.
+    """
+    body = _env.get_template(name).render(root=prefix(request), **context)
     return HTMLResponse(body, status_code=code, headers={"Content-Security-Policy": CSP,
                                                            "Cache-Control": "no-store"})
 
 
 @router.get("/static/{name}")
-async def static(name: str) -> Response:
+async def static(name: str, request: Request) -> Response:
     """The stylesheet; any other name is a 404 page (names are looked up, never joined to a path)."""
     if name not in _STATIC:
-        return page("error.html", 404, title="Not found", message="There is no such file.")
+        return page(request, "error.html", 404, title="Not found", message="There is no such file.")
     return Response((STATIC_DIR / name).read_bytes(), media_type=_STATIC[name],
                     headers={"Cache-Control": "public, max-age=3600"})

@@ -61,9 +61,9 @@ def csrf_ok(request: Request, form: FormData, purpose: str) -> bool:
     return hmac.compare_digest(mac, _mac(_secret(request), f"csrf|{purpose}|{stamp}|{nonce}"))
 
 
-def csrf_refused() -> HTMLResponse:
+def csrf_refused(request: Request) -> HTMLResponse:
     """The 403 page for a POST without a valid token: nothing was done, and the person is told why."""
-    return page("error.html", 403, title="Form expired",
+    return page(request, "error.html", 403, title="Form expired",
                 message="This form was not sent from this site or has expired. Go back, reload it and send it again.")
 
 

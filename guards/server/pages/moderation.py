@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 
 from clauseguard.errors import UserError
 from clauseguard.guards.server.client import over_https, pseudonymous_ip
-from clauseguard.guards.server.pages._render import page
+from clauseguard.guards.server.pages._render import page, prefix
 from clauseguard.guards.server.pages._signing import (
     SESSION_COOKIE,
     SESSION_TTL_S,
@@ -39,16 +39,22 @@ __all__ = ["read_decision", "router"]
 router = APIRouter(include_in_schema=False)
 State = Annotated[ServerState, Depends(get_state)]
 
-_LOGIN = "/moderation/login"
 _STATUSES = ("open", "counter_noticed", "actioned", "rejected", "restored")
 
 
-def _to_login() -> RedirectResponse:
-    return RedirectResponse(_LOGIN, status_code=303, headers={"Cache-Control": "no-store"})
+def _to_login(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"{prefix(request)}/moderation/login", status_code=303,
+                            headers={"Cache-Control": "no-store"})
+
+
+def _cookie_path(request: Request) -> str:
+    """The session cookie's path: the moderation pages, under the prefix the app is served at."""
+    return f"{prefix(request)}/moderation"
 
 
 def _login_page(request: Request, error: str = "", status: int = 200) -> HTMLResponse:
-    return page("login.html", status, title="Moderators' sign-in", error=error, csrf=csrf_token(request, "login"))
+    return page(request, "login.html", status, title="Moderators' sign-in", error=error,
+                csrf=csrf_token(request, "login"))
 
 
 @router.get("/moderation/login", response_class=HTMLResponse)
@@ -61,15 +67,16 @@ async def login(request: Request, state: State) -> Response:
     """Check the token once; keep only a signed session (the token never reaches a page or a cookie)."""
     form = await request.form()
     if not csrf_ok(request, form, "login"):
-        return csrf_refused()
+        return csrf_refused(request)
     if not _may_try(request, state):
         return _login_page(request, "Too many sign-in attempts; wait a minute and try again.", status=429)
     principal = await run_in_threadpool(state.tokens.verify, str(form.get("token", "")).strip())
     if principal is None or not principal.may(Role.MODERATOR):
         return _login_page(request, "That token is not valid for moderation.", status=401)
-    response = RedirectResponse("/moderation", status_code=303)
+    response = RedirectResponse(_cookie_path(request), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_cookie(request, principal), max_age=SESSION_TTL_S,
-                        path="/moderation", httponly=True, samesite="strict", secure=over_https(request, state.proxies))
+                        path=_cookie_path(request), httponly=True, samesite="strict",
+                        secure=over_https(request, state.proxies))
     return response
 
 
@@ -88,9 +95,9 @@ async def logout(request: Request, state: State) -> Response:
     session = read_session(request, state)
     form = await request.form()
     if session is not None and not csrf_ok(request, form, f"moderation|{session.sid}"):
-        return csrf_refused()
-    response = _to_login()
-    response.delete_cookie(SESSION_COOKIE, path="/moderation", httponly=True, samesite="strict",
+        return csrf_refused(request)
+    response = _to_login(request)
+    response.delete_cookie(SESSION_COOKIE, path=_cookie_path(request), httponly=True, samesite="strict",
                            secure=over_https(request, state.proxies))
     return response
 
@@ -106,10 +113,10 @@ async def moderation_queue(request: Request, state: State, status: str = "open")
     """Notices by deadline, nearest first; overdue ones marked. Without a session: the sign-in page."""
     session = await run_in_threadpool(read_session, request, state)
     if session is None:
-        return _to_login()
+        return _to_login(request)
     status = status if status in _STATUSES else "open"
     notices = await run_in_threadpool(_queue, state, status)
-    return page("queue.html", title="Moderation queue", notices=notices, status=status, statuses=_STATUSES,
+    return page(request, "queue.html", title="Moderation queue", notices=notices, status=status, statuses=_STATUSES,
                 now=datetime.now(UTC), session=session, csrf=csrf_token(request, f"moderation|{session.sid}"))
 
 
@@ -149,8 +156,8 @@ async def _notice_page(request: Request, state: State, session: Session, referen
 
     notice, statement = await run_in_threadpool(_notice_view, state, reference[:40])
     if notice is None:
-        return page("error.html", 404, title="Not found", message="There is no notice with that reference.")
-    return page("notice.html", status, title=f"Notice {notice.reference}", notice=notice, statement=statement,
+        return page(request, "error.html", 404, title="Not found", message="There is no notice with that reference.")
+    return page(request, "notice.html", status, title=f"Notice {notice.reference}", notice=notice, statement=statement,
                 now=datetime.now(UTC), restrictions=[r.value for r in Restriction], redress=DEFAULT_REDRESS,
                 clauses=await run_in_threadpool(_clause_options, state), values=values or {},
                 errors=errors or {}, session=session, csrf=csrf_token(request, f"moderation|{session.sid}"))
@@ -161,7 +168,7 @@ async def moderation_notice(reference: str, request: Request, state: State) -> R
     """One notice; its decision form while open, its statement of reasons once decided."""
     session = await run_in_threadpool(read_session, request, state)
     if session is None:
-        return _to_login()
+        return _to_login(request)
     return await _notice_page(request, state, session, reference)
 
 
@@ -186,10 +193,10 @@ async def moderation_decide(reference: str, request: Request, state: State) -> R
 
     session = await run_in_threadpool(read_session, request, state)
     if session is None:
-        return _to_login()
+        return _to_login(request)
     form = await request.form()
     if not csrf_ok(request, form, f"moderation|{session.sid}"):
-        return csrf_refused()
+        return csrf_refused(request)
     data = read_decision(form)
     try:
         body = DecisionBody.model_validate(data)
@@ -203,4 +210,4 @@ async def moderation_decide(reference: str, request: Request, state: State) -> R
         return await _notice_page(request, state, session, reference, data, errors, status=422)
     except UserError as err:
         return await _notice_page(request, state, session, reference, data, {"clause_id": err.message}, status=422)
-    return RedirectResponse(f"/moderation/notices/{reference[:40]}", status_code=303)
+    return RedirectResponse(f"{prefix(request)}/moderation/notices/{reference[:40]}", status_code=303)

@@ -43,7 +43,7 @@ def _questionnaire_page(request: Request, values: dict[str, Any], errors: dict[s
     by_field: dict[str, list[str]] = {}
     for path, message in errors.items():
         by_field.setdefault(field_for(path), []).append(f"{path}: {message}")
-    return page("questionnaire.html", status, title="Your product's legal documents", questions=questions(),
+    return page(request, "questionnaire.html", status, title="Your product's legal documents", questions=questions(),
                 values=values, errors=errors, by_field=by_field, documents=documents or [],
                 licences=licences(), model_rows=range(MODEL_ROWS),
                 csrf=csrf_token(request, "questionnaire"))
@@ -68,7 +68,7 @@ class _Answers:
 async def _validated(request: Request) -> _Answers:
     form = await request.form()
     if not csrf_ok(request, form, "questionnaire"):
-        return _Answers({}, refused=csrf_refused())
+        return _Answers({}, refused=csrf_refused(request))
     values, given, errors = read_questionnaire(form)
     profile, data, problems = (None, {}, {}) if errors else build_profile(given)
     if errors or problems:

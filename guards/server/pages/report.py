@@ -96,7 +96,7 @@ def read_report(regime: str, form: FormData) -> tuple[dict[str, Any], dict[str, 
 
 def _report_page(request: Request, regime: str, values: dict[str, Any], errors: dict[str, str],
                  status: int = 200) -> HTMLResponse:
-    return page("report.html", status, title="Report content", regime=regime, regimes=REGIME_TITLES,
+    return page(request, "report.html", status, title="Report content", regime=regime, regimes=REGIME_TITLES,
                 fields=report_fields(regime), values=values, errors=errors, csrf=csrf_token(request, "report"))
 
 
@@ -104,7 +104,7 @@ def _report_page(request: Request, regime: str, values: dict[str, Any], errors: 
 async def report_form(request: Request, regime: str | None = None) -> HTMLResponse:
     """First the choice of regime (a link each), then that regime's form."""
     if regime not in REGIME_TITLES:
-        return page("report_choose.html", title="Report content", regimes=REGIME_TITLES)
+        return page(request, "report_choose.html", title="Report content", regimes=REGIME_TITLES)
     return _report_page(request, regime, {}, {})
 
 
@@ -116,10 +116,10 @@ async def report_submit(request: Request, state: State) -> HTMLResponse:
 
     form = await request.form()
     if not csrf_ok(request, form, "report"):
-        return csrf_refused()
+        return csrf_refused(request)
     regime = str(form.get("regime", ""))
     if regime not in REGIME_TITLES:
-        return page("report_choose.html", 422, title="Report content", regimes=REGIME_TITLES)
+        return page(request, "report_choose.html", 422, title="Report content", regimes=REGIME_TITLES)
     data, values = read_report(regime, form)
     try:
         intake = _regime_models()[regime].model_validate(data)
@@ -128,4 +128,4 @@ async def report_submit(request: Request, state: State) -> HTMLResponse:
         return _report_page(request, regime, values, errors, status=422)
     ip_key = pseudonymous_ip(request, state.proxies, state.pseudonymizer)
     ack = await run_in_threadpool(file_notice, state.records, intake, notifier_ip_key=ip_key)
-    return page("report_ack.html", 201, title="Report received", ack=ack, regime_title=REGIME_TITLES[regime])
+    return page(request, "report_ack.html", 201, title="Report received", ack=ack, regime_title=REGIME_TITLES[regime])
