@@ -54,7 +54,7 @@ def _jsonl_items(path: Path, stage: str, turn: int) -> Iterator[dict[str, Any]]:
             if not isinstance(user, str) or not user:  # guards.yaml does not block a long file
                 raise UserError(f'"user" must be a non-empty string, not {user!r}', where=where)
             yield {"id": item.get("id", number), "text": item["text"], "stage": item_stage,
-                   "turn": item_turn, "user": user}
+                   "turn": item_turn, "user": user, "where": where}
 
 
 def _read_text(file: Path) -> str:
@@ -79,6 +79,17 @@ def _log_sink(path: Path) -> JsonlSink:
     return sink
 
 
+def _check_covered(pipeline: Pipeline, stage: str, guards_path: Path, where: str) -> None:
+    """A stage where no text guard runs would allow every text, unchecked: that is a mistake in the stage
+    (or the file), as ``clauseguard eval`` says too."""
+    if pipeline.stage_guards(stage):
+        return
+    other = [s.value for s in Stage if pipeline.stage_guards(s)]
+    hint = f"its text guards run at stage {other[0]}" if other else "it has no text guard"
+    raise UserError(f"no text guard of {guards_path} runs at stage {stage}, so every text would be allowed "
+                    f"unchecked ({hint})", where=where)
+
+
 def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
            turn: int) -> Iterator[dict[str, Any]]:
     given = [x for x in (text, file, jsonl) if x is not None]
@@ -90,9 +101,9 @@ def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
         except UnicodeEncodeError as err:  # argv bytes that were not UTF-8, kept by Python as surrogates
             raise UserError(f"not UTF-8 text (a byte that is not UTF-8 at character {err.start})",
                             where="--text") from err
-        yield {"id": 1, "text": text, "stage": stage, "turn": turn, "user": "cli"}
+        yield {"id": 1, "text": text, "stage": stage, "turn": turn, "user": "cli", "where": "--stage"}
     elif file is not None:
-        yield {"id": 1, "text": _read_text(file), "stage": stage, "turn": turn, "user": "cli"}
+        yield {"id": 1, "text": _read_text(file), "stage": stage, "turn": turn, "user": "cli", "where": "--stage"}
     else:
         assert jsonl is not None
         yield from _jsonl_items(jsonl, stage, turn)
@@ -118,6 +129,7 @@ def check(guards_path: Path, text: str | None, file: Path | None, jsonl: Path | 
     if log_path is not None:
         pipeline.sink = _log_sink(log_path)
     for item in _items(text, file, jsonl, stage, turn):
+        _check_covered(pipeline, item["stage"], guards_path, item["where"])
         context = Context(turn=item["turn"], stage=Stage(item["stage"]), user_key=item["user"])
         try:
             verdict = pipeline.check(item["text"], stage=item["stage"], context=context)

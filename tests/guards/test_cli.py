@@ -118,3 +118,17 @@ def test_a_log_that_cannot_be_written_is_an_error_not_a_traceback(tmp_path: Path
     if Path("/dev/full").exists():  # opens, then every write fails: a full disk
         assert main([*args, "/dev/full"]) == 1
         assert "/dev/full: cannot write the decision log" in capsys.readouterr().err
+
+
+def test_a_stage_without_a_text_guard_is_an_error_not_an_allow(tmp_path: Path, capsys) -> None:
+    """Only output guards, and the default --stage input: every text came back allowed, checked by nothing."""
+    guards = tmp_path / "guards.yaml"
+    guards.write_text("guards:\n  - {id: d, type: ai_disclosure, stage: output, on_fail: label}\n")
+    assert main(["check", "--guards", str(guards), "--text", "hi"]) == 2
+    assert re.search(r"--stage: no text guard .* runs at stage input.*its text guards run at stage output",
+                     capsys.readouterr().err)
+    lines = tmp_path / "in.jsonl"
+    lines.write_text('{"text": "a", "stage": "output"}\n{"text": "b"}\n')
+    assert main(["check", "--guards", str(guards), "--jsonl", str(lines)]) == 2
+    assert "in.jsonl:2: no text guard" in capsys.readouterr().err
+    assert main(["check", "--guards", str(guards), "--text", "hi", "--stage", "output"]) == 0
