@@ -8,6 +8,7 @@ an empty guard list, a bad parameter or a regex that does not compile is a :clas
 from __future__ import annotations
 
 import re
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,8 @@ def _entries(data: Any, lines: dict[Loc, int], filename: str) -> tuple[list[Any]
             raise GuardConfigError("'guards' must be a list of guards",
                                    where=_where(filename, lines, ("guards",)))
     else:
-        raise GuardConfigError("expected a list of guards or a mapping with a 'guards' list",
+        found = "nothing (the file is empty)" if data is None else reprlib.repr(data)
+        raise GuardConfigError(f"expected a list of guards or a mapping with a 'guards' list, found {found}",
                                where=filename)
     if not entries:
         raise GuardConfigError("the guard list is empty", where=_where(filename, lines, base))

@@ -136,3 +136,13 @@ def test_stamp_keys_must_be_strings(key: str) -> None:
     """The schema (`clauseguard schema --guards`) says strings; `clauseguard_version: 1.0` was taken silently."""
     with pytest.raises(GuardConfigError, match=rf"g\.yaml:1 {key}: {key} must be a string, not 1\.0"):
         parse_guards(f"{key}: 1.0\nguards:\n  - id: kw\n    type: keyword\n", "g.yaml")
+
+
+@pytest.mark.parametrize(("text", "found"), [("", "nothing (the file is empty)"), ("# all commented out\n", "nothing"),
+                                             ("\ufeff\n", "nothing"), ("42\n", "found 42")])
+def test_a_file_with_no_guards_says_what_it_found(tmp_path, text: str, found: str) -> None:
+    path = tmp_path / "guards.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(GuardConfigError) as info:
+        load_guards(path)
+    assert str(info.value).startswith(f"{path}: expected a list of guards") and found in str(info.value)
