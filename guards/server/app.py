@@ -99,7 +99,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _limits(settings: ServerSettings) -> Any:
     def limit_for(path: str) -> int:
-        return settings.max_image_bytes if path in IMAGE_PATHS else settings.max_json_bytes
+        # Under a prefix (app.mount("/guard", ...), uvicorn --root-path) the path keeps it:
+        # /guard/v1/check/image. Any other path that ends so matches no route and is never read.
+        return settings.max_image_bytes if path.endswith(IMAGE_PATHS) else settings.max_json_bytes
 
     return limit_for
 

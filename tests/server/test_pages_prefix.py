@@ -208,3 +208,21 @@ def test_at_the_root_the_urls_are_those_of_before(make_app: Callable[..., FastAP
         signed_out = client.post("/moderation/logout", data={"csrf_token": token(queue, "session")})
         assert signed_out.headers["location"] == "/moderation/login"
         assert "Path=/moderation;" in signed_out.headers["set-cookie"]
+
+
+# ---- the API beside the pages ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("way", ["mount", "root_path", "root"])
+def test_image_body_limit_holds_under_a_prefix(make_app: Callable[..., FastAPI], way: str) -> None:
+    """Under a prefix the path the body limit sees keeps it (/guard/v1/check/image): the image routes still
+    take bodies up to max_image_bytes, and the other routes only max_json_bytes."""
+    guard_app = make_app(max_json_bytes=10_000, max_image_bytes=100_000)
+    prefix = "" if way == "root" else PREFIX
+    app = mounted(guard_app) if way == "mount" else guard_app
+    with TestClient(app, root_path=PREFIX if way == "root_path" else "") as client:
+        image = {"image": "A" * 20_000, "stage": "input"}
+        assert client.post(f"{prefix}/v1/check/image", json=image).status_code == 422  # read, not refused
+        assert client.post(f"{prefix}/v1/check/image", json={**image, "image": "A" * 120_000}).status_code == 413
+        text = {"text": "x" * 20_000, "stage": "input"}
+        assert client.post(f"{prefix}/v1/check/text", json=text).status_code == 413
