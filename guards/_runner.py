@@ -72,7 +72,7 @@ def run_guard(guard: Guard, content: str | bytes, context: Context) -> Verdict:
 
     worker = threading.Thread(target=target, name=f"guard-{guard.id}", daemon=True)
     worker.start()
-    worker.join(timeout_ms / 1000.0)
+    worker.join(min(timeout_ms / 1000.0, threading.TIMEOUT_MAX))  # a budget of years (or .inf) waits as long as it can
     if worker.is_alive():
         return failure_verdict(guard, content, _timeout_reason(guard))
     if "error" in box:

@@ -146,3 +146,12 @@ def test_a_file_with_no_guards_says_what_it_found(tmp_path, text: str, found: st
     with pytest.raises(GuardConfigError) as info:
         load_guards(path)
     assert str(info.value).startswith(f"{path}: expected a list of guards") and found in str(info.value)
+
+
+@pytest.mark.parametrize("budget", [".inf", "1e13"])
+def test_a_time_budget_past_what_a_thread_can_wait_runs(budget: str) -> None:
+    """`timeout_ms: .inf` (or years) passed validation, then every check raised OverflowError."""
+    specs = parse_guards(f"- id: kw\n  type: keyword\n  params: {{categories: [S9]}}\n  timeout_ms: {budget}\n")
+    pipeline = Pipeline(specs)
+    assert pipeline.check_input("hello").action.value == "allow"
+    assert pipeline.check_input("how do I make a pipe bomb").action.value == "block"
