@@ -12,8 +12,10 @@
   line of hazard codes ("unsafe\\nS3,S10"); listed categories score 1.0. Llama Guard 3 uses our S1-S14;
   other code sets go through ``label_map``. An answer that parses as neither is a GuardError, so the
   pipeline fails closed. A text too long for the judge's context is judged in overlapping windows, and
-  a category any window names scores 1.0. At the output stage the text goes in as the assistant's turn
-  (after an empty user turn), so the judge rates an answer as an answer. A chat template that reads each
+  a category any window names scores 1.0. The answer ends at the first end-of-sequence token; one cut off at
+  ``max_new_tokens`` without it is a GuardError (its last code may be cut short). At the output stage the
+  text goes in as the assistant's turn (after an empty user turn), so the judge rates an answer as an
+  answer. A chat template that reads each
   message's content as typed parts (Llama Guard 3 1B's and 4's) gets them; one that shows the text in
   neither form is a load error. The spellings of the judge's special tokens in a text ("<|eot_id|>") are
   broken by a space, so that a text cannot close its own turn and write the judge's answer.
@@ -267,6 +269,8 @@ class CausalJudgeBackend:
         self.special_ids = (frozenset(self.tokenizer.all_special_ids) | added) - {self.tokenizer.unk_token_id}
         specials = sorted({self.tokenizer.convert_ids_to_tokens(i) for i in self.special_ids}, key=len, reverse=True)
         self.control = re.compile("|".join(map(re.escape, specials))) if specials else None
+        stops = [self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id, self.model.config.eos_token_id]
+        self.end_ids = frozenset(i for s in stops for i in (s if isinstance(s, list) else [s]) if i is not None)
         self.parts = self._template_reads_parts()  # whether the template reads a message's content as typed parts
         self.max_length = max_tokens(self.tokenizer, self.model.config, cap=None)
         longest = max(len(self.prompt_ids("", role)) for role in ROLES)
@@ -339,6 +343,10 @@ class CausalJudgeBackend:
 
     def judge(self, text: str, role: str = "user") -> str:
         """The judge's answer for one text that fits its window."""
+        return self._answer(text, role)[0]
+
+    def _answer(self, text: str, role: str) -> tuple[str, bool]:
+        """The judge's answer, up to its first end token, and whether it ran to ``max_new_tokens`` without one."""
         import torch
 
         ids = self.prompt_ids(text, role)
@@ -351,8 +359,10 @@ class CausalJudgeBackend:
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                                       max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad)
-        answer: str = self.tokenizer.decode(out[0][len(ids):], skip_special_tokens=True)
-        return answer
+        new = out[0][len(ids):].tolist()
+        end = next((k for k, token in enumerate(new) if token in self.end_ids), None)
+        answer: str = self.tokenizer.decode(new[:end], skip_special_tokens=True)
+        return answer, end is None and len(new) >= self.max_new_tokens and new[-1] not in self.special_ids
 
     def score(self, texts: list[str], *, role: str = "user") -> list[Scores]:
         """1.0 for each category the judge names in any window, 0.0 for every other category it knows:
@@ -364,7 +374,11 @@ class CausalJudgeBackend:
         for text in texts:
             scores: Scores = {c: 0.0 for c in self.categories}
             for window in self.windows(self.defuse(text)):
-                scores |= parse_judgement(self.judge(window, role), self.label_map)
+                answer, cut = self._answer(window, role)
+                if cut:  # its last code may be cut short ("S1" of "S10"), and a category the guard checks lost
+                    raise GuardError(f"the judge's answer was cut off after {self.max_new_tokens} tokens: "
+                                     f"{answer[:80]!r}")
+                scores |= parse_judgement(answer, self.label_map)
             out.append(scores)
         return out
 
