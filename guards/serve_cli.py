@@ -47,11 +47,18 @@ def _create_admin_token(db_url: str, label: str) -> None:
 @click.option("--lock", "lock_path", type=_FILE, help="clauseguard.lock (document versions for records)")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True,
               help="address or CIDR of a reverse proxy whose X-Forwarded-For is believed (repeatable)")
+@click.option("--root-path", default="", metavar="PREFIX",
+              help="the path prefix a reverse proxy strips before forwarding, e.g. /guard (links and redirects "
+                   "of the pages, and the session cookie, carry it)")
 @click.option("--create-admin-token", is_flag=True, help="create an admin token, print it once, and exit")
 @click.option("--label", default="created by clauseguard serve", help="label of the token --create-admin-token makes")
 def serve(guards_path: Path, db_url: str, host: str, port: int, report_path: Path | None, lock_path: Path | None,
-          trusted_proxies: tuple[str, ...], create_admin_token: bool, label: str) -> None:
+          trusted_proxies: tuple[str, ...], root_path: str, create_admin_token: bool, label: str) -> None:
     """Serve the guards, the records and the LiteLLM guardrail endpoint over HTTP."""
+    root_path = root_path.rstrip("/")
+    if root_path and (not root_path.startswith("/") or any(c.isspace() or c in "?#" for c in root_path)):
+        raise UserError(f"--root-path {root_path!r}: expected a path starting with / (such as /guard), "
+                        "without spaces, '?' or '#'", where="--root-path")
     try:
         import uvicorn
 
@@ -73,7 +80,7 @@ def serve(guards_path: Path, db_url: str, host: str, port: int, report_path: Pat
     # Keep-alive longer than uvicorn's 5 s default, so a busy client's pooled connection is not closed
     # under it between two requests.
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False,
-                timeout_keep_alive=30)
+                timeout_keep_alive=30, root_path=root_path)
 
 
 def _settings_error(err: ValueError) -> UserError:

@@ -29,8 +29,26 @@ def test_serve_options(tmp_path: Path, ran: list[dict[str, Any]], args: list[str
     result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", f"sqlite:///{tmp_path / 'r.db'}", *args])
     assert result.exit_code == 0, result.output
     (call,) = ran
-    assert (call["host"], call["port"], call["proxy_headers"]) == (host, port, False)
+    assert (call["host"], call["port"], call["proxy_headers"], call["root_path"]) == (host, port, False, "")
     assert call["app"].state.clauseguard.pipeline.guards
+
+
+@pytest.mark.parametrize(("given", "root_path"), [("/guard", "/guard"), ("/a/guard/", "/a/guard"), ("", "")])
+def test_root_path_behind_a_prefix_stripping_proxy(tmp_path: Path, ran: list[dict[str, Any]], given: str,
+                                                   root_path: str) -> None:
+    result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", f"sqlite:///{tmp_path / 'r.db'}",
+                                        "--root-path", given])
+    assert result.exit_code == 0, result.output
+    assert ran[0]["root_path"] == root_path
+
+
+@pytest.mark.parametrize("given", ["guard", "/gu ard", "/guard?x=1"])
+def test_a_root_path_that_is_no_path_is_a_user_error(tmp_path: Path, ran: list[dict[str, Any]], given: str) -> None:
+    from clauseguard.errors import UserError
+
+    result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", f"sqlite:///{tmp_path / 'r.db'}",
+                                        "--root-path", given])
+    assert isinstance(result.exception, UserError) and result.exception.where == "--root-path" and not ran
 
 
 def test_bad_trusted_proxy_is_a_user_error(tmp_path: Path, ran: list[dict[str, Any]]) -> None:
