@@ -83,13 +83,20 @@ def run_guard(guard: Guard, content: str | bytes, context: Context) -> Verdict:
 async def arun_guard(guard: Guard, content: str | bytes, context: Context) -> Verdict:
     """Async twin of :func:`run_guard`."""
     timeout_ms = guard.spec.timeout_ms
+    outcome = _outcome(guard, content, context)
     try:
-        if timeout_ms is None:
-            verdict = await guard.acheck(content, context)
-        else:
-            verdict = await asyncio.wait_for(guard.acheck(content, context), timeout_ms / 1000.0)
-    except TimeoutError:
+        verdict, error = await (outcome if timeout_ms is None else asyncio.wait_for(outcome, timeout_ms / 1000.0))
+    except TimeoutError:  # the budget's: a TimeoutError the guard raised is in ``error``
         return failure_verdict(guard, content, _timeout_reason(guard))
-    except Exception as err:  # fail closed
-        return failure_verdict(guard, content, _error_reason(guard, err))
+    if error is not None:
+        return failure_verdict(guard, content, _error_reason(guard, error))
     return _checked(guard, content, verdict)
+
+
+async def _outcome(guard: Guard, content: str | bytes, context: Context) -> tuple[object, Exception | None]:
+    """What ``guard.acheck`` returned or raised, so that its own errors (a TimeoutError of a model server
+    it calls, say) are not taken for the time budget's."""
+    try:
+        return await guard.acheck(content, context), None
+    except Exception as err:  # fail closed
+        return None, err

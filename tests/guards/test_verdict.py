@@ -46,3 +46,23 @@ def test_to_dict_leaves_out_replacement() -> None:
     f = Finding(guard_id="g", category="pii", score=1, span=(0, 3), replacement="[EMAIL:abc]")
     assert "replacement" not in f.to_dict()
     assert Verdict(allowed=True, action="allow", output=b"\x00\x01").to_dict()["output"] == {"bytes": 2}
+
+
+@pytest.mark.parametrize("timeout_ms", [None, 5000])
+def test_a_guard_raising_timeout_error_fails_closed_as_an_error(timeout_ms: float | None) -> None:
+    """Async, a TimeoutError of the guard's own (its model server's, say) was taken for the time budget's:
+    with no timeout_ms that crashed formatting None, and with one it blamed a budget not spent."""
+    import asyncio
+
+    from clauseguard.guards import Context, GuardSpec, create
+    from clauseguard.guards._runner import arun_guard, run_guard
+
+    guard = create(GuardSpec(id="kw", type="keyword", timeout_ms=timeout_ms, clauses=["content/weapons"]))
+
+    def check(content: object, context: object) -> Verdict:
+        raise TimeoutError("the model server did not answer")
+
+    guard.check = check  # type: ignore[method-assign]
+    for verdict in (run_guard(guard, "hi", Context()), asyncio.run(arun_guard(guard, "hi", Context()))):
+        assert verdict.action is Action.BLOCK and verdict.findings[0].clause_ids == ("content/weapons",)
+        assert verdict.findings[0].message == "guard 'kw' failed: TimeoutError: the model server did not answer"
