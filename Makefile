@@ -5,14 +5,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= build/demo
 EXTRAS ?= dev,docx,ml,image,server,eval,diffusers,presidio,guardrails,gradio
+# PyPI's Linux torch is the CUDA build (with GBs of nvidia-* wheels); the CPU build (2.13.0+cpu, which
+# pip prefers to 2.13.0) is on PyTorch's index. TORCH_INDEX= (empty) installs from the usual indexes only.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: demo test lint docs bench clean
 
-# torch first, pinned to the CPU build: a looser requirement would pull a multi-GB CUDA build.
+# torch first, pinned to the CPU build: the extras' requirements (sentence-transformers) would pull the CUDA build.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 

@@ -76,3 +76,15 @@ def test_nothing_is_installed_as_a_bare_top_level_module(wheel_names: set[str]) 
 def test_console_script_is_declared(wheel_names: set[str]) -> None:
     (entry_points,) = [n for n in wheel_names if n.endswith(".dist-info/entry_points.txt")]
     assert entry_points
+
+
+def test_make_installs_the_cpu_build_of_torch() -> None:
+    """PyPI's Linux torch is the CUDA build (GBs of nvidia-* wheels): the Makefile asks PyTorch's CPU index."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry = subprocess.run(["make", "-n", "-W", "Makefile", "VENV=/nonexistent/venv", "/nonexistent/venv/.installed"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    (torch_line,) = [line for line in dry.splitlines() if "pip install" in line and " torch==" in line]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in torch_line
+    first_install = next(line for line in dry.splitlines() if "pip install" in line and "--upgrade pip" not in line)
+    assert first_install == torch_line  # before the extras, whose requirements would pull the CUDA build
