@@ -3,7 +3,8 @@
 Two detectors. ``lexical`` (the default, no extra needed): a shipped word list per topic
 (``guards/data/topics``), matched whole-word over normalised text; one hit is enough, since a missing
 disclaimer costs more than a superfluous one, and the score grows with the number of distinct words
-found. ``embedding`` (the ``[ml]`` extra): the topic heads of :mod:`clauseguard.guards.topic`; a topic is
+found; a word inside an ordinary phrase of ``allow.txt`` ("my doctor friend") does not count.
+``embedding`` (the ``[ml]`` extra): the topic heads of :mod:`clauseguard.guards.topic`; a topic is
 found when its score is at least 0.5. The model loads when the guard is built, not on the first request.
 A topic whose disclaimer the text already carries (case and spacing aside) is skipped: models repeat
 disclaimers they saw earlier in the chat.
@@ -51,7 +52,8 @@ class DisclaimerGuard(Guard):
             get_detector()  # load the model now: a missing extra or model fails at build, not at a request
             self.matcher = None
         else:
-            self.matcher = TermMatcher({t: topic_terms(t) for t in self.params.topics})
+            # allow.txt: ordinary phrases that hold a topic word ("my doctor friend"); those words do not count
+            self.matcher = TermMatcher({t: topic_terms(t) for t in self.params.topics}, allow=topic_terms("allow"))
 
     def _topic_scores(self, content: str) -> dict[str, float]:
         """``{topic: score}`` of the topics found in ``content``."""

@@ -193,3 +193,41 @@ def test_detect_topics_is_batched_and_ordered(detect: Any) -> None:
     one_by_one = [detect([t], ["elections", "medical"])[0] for t in texts]
     assert all(abs(a[k] - b[k]) < 1e-4 for a, b in zip(batch, one_by_one, strict=True) for k in a)
     assert detect([]) == []
+
+
+# -- the disclaimer guard's lexical detector, on questions as people ask them ---------------------------
+
+ADVICE = [
+    ("Can my employer fire me for being pregnant?", ["legal", "medical"]),
+    ("What are my rights as a tenant if the heating is broken?", ["legal"]),
+    ("How do I contest a will?", ["legal"]),
+    ("How much should I contribute to my 401(k)?", ["financial"]),
+    ("Is now a good time to buy shares in Tesla?", ["financial"]),
+    ("Should I take out a loan to buy a car?", ["financial"]),
+    ("I think I sprained my ankle, how should I treat it?", ["medical"]),
+    ("What is the treatment for strep throat?", ["medical"]),
+    ("Which party is leading in the polls?", ["elections"]),
+    ("How do primaries and caucuses differ?", ["elections"]),
+]
+ORDINARY = ["My doctor friend is coming to dinner.", "Is the bank holiday on Monday?", "We sat on the river bank.",
+            "I'm investing a lot of time in my garden.", "The dose of humour in this film is perfect.",
+            "The move gave her a new lease of life.", "Fire me an email when you land.", "She shares a flat in Leeds."]
+
+
+@pytest.mark.parametrize(("text", "topics"), ADVICE)
+def test_lexical_disclaimer_finds_advice_questions(ctx: Context, text: str, topics: list[str]) -> None:
+    """Each of these was missed: the lists held "my landlord" and "401k" but not "tenant" or "401(k)"."""
+    guard = build("disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical", "legal",
+                                                                                   "financial", "elections"]})
+    verdict = guard.check(text, ctx)
+    assert sorted(verdict.metadata["disclaimers"]) == topics
+    assert verdict.output == text + "\n\n" + "\n\n".join(DEFAULT_TEXTS[t] for t in verdict.metadata["disclaimers"])
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_lexical_disclaimer_passes_ordinary_mentions(ctx: Context, text: str) -> None:
+    """A topic word inside an ordinary phrase ("my doctor friend", "a new lease of life") does not count."""
+    guard = build("disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical", "legal",
+                                                                                   "financial", "elections"]})
+    verdict = guard.check(text, ctx)
+    assert (verdict.output, verdict.findings) == (text, ())
