@@ -9,7 +9,7 @@ pipeline is built.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -352,6 +352,37 @@ class GuardSpec(BaseModel):
     # are the fallback.
     category_clauses: dict[str, list[str]] = Field(default_factory=dict)
     category_messages: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_of_the_type(cls, data: Any) -> Any:
+        """A stage, modality or on_fail left out is the type's only one where it has one (an ai_disclosure
+        guard labels output), else the general default (input, text, block)."""
+        model = PARAMS.get(data.get("type")) if isinstance(data, dict) and isinstance(data.get("type"), str) else None
+        if model is None:
+            return data
+        only = {key: next(iter(allowed)) for key, allowed in
+                (("stage", model.STAGES), ("modality", model.MODALITIES), ("on_fail", model.ACTIONS))
+                if len(allowed) == 1 and key not in data}
+        return {**data, **only} if only else data
+
+    @field_validator("timeout_ms", mode="before")
+    @classmethod
+    def _no_bool_budget(cls, v: Any) -> Any:
+        if isinstance(v, bool):  # pydantic would take `true` as 1 ms: every check would time out and block
+            raise ValueError(f"expected a number of milliseconds, not {str(v).lower()}")
+        return v
+
+    @field_validator("category_clauses", "category_messages")
+    @classmethod
+    def _known_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
+        """A category, or the item a finding names (a topic, a PII entity): a misspelt key would leave
+        its findings quietly citing the fallback ``clauses`` and ``message``."""
+        known = set(CATEGORIES) | set(get_args(Topic)) | set(PII_ENTITIES)
+        unknown = sorted(k for k in v if k not in known)
+        if unknown:
+            raise ValueError(f"unknown categories {unknown}; known: {sorted(known)}")
+        return v
 
     @model_validator(mode="after")
     def _check_against_type(self) -> GuardSpec:

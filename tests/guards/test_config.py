@@ -155,3 +155,28 @@ def test_a_time_budget_past_what_a_thread_can_wait_runs(budget: str) -> None:
     pipeline = Pipeline(specs)
     assert pipeline.check_input("hello").action.value == "allow"
     assert pipeline.check_input("how do I make a pipe bomb").action.value == "block"
+
+
+def test_a_type_with_one_stage_modality_or_action_takes_it_when_left_out() -> None:
+    """`- {id: ai, type: ai_disclosure}` was refused: stage and on_fail defaulted to input and block."""
+    ai, mark, nsfw, kw = parse_guards("- {id: ai, type: ai_disclosure}\n- {id: mark, type: image_mark}\n"
+                                      "- {id: nsfw, type: image_nsfw, stage: output}\n- {id: kw, type: keyword}\n")
+    assert (ai.stage.value, ai.modality.value, ai.on_fail.value) == ("output", "text", "label")
+    assert (mark.stage.value, mark.modality.value, mark.on_fail.value) == ("output", "image", "label")
+    assert (nsfw.modality.value, nsfw.on_fail.value) == ("image", "block")  # two or more: the general default
+    assert (kw.stage.value, kw.modality.value, kw.on_fail.value) == ("input", "text", "block")
+
+
+def test_time_budget_true_is_refused() -> None:
+    """`timeout_ms: true` was taken as 1 ms, so every check of the guard timed out and blocked."""
+    with pytest.raises(GuardConfigError, match=r"g\.yaml:3 guard 'kw' \[0\]\.timeout_ms: "):
+        parse_guards("- id: kw\n  type: keyword\n  timeout_ms: true\n", "g.yaml")
+    assert parse_guards("- id: kw\n  type: keyword\n  timeout_ms: 250\n")[0].timeout_ms == 250
+
+
+@pytest.mark.parametrize("key", ["category_clauses", "category_messages"])
+def test_a_misspelt_category_key_is_refused(key: str) -> None:
+    """`category_clauses: {S99: [...]}` was taken, and findings quietly cited the fallback clauses."""
+    value = "[content/weapons]" if key == "category_clauses" else "Blocked."
+    with pytest.raises(GuardConfigError, match=rf"g\.yaml:3 guard 'kw' \[0\]\.{key}: .*unknown categories \['S99'\]"):
+        parse_guards(f"- id: kw\n  type: keyword\n  {key}: {{S99: {value}}}\n", "g.yaml")

@@ -207,16 +207,16 @@ def test_rate_limit_is_thread_safe() -> None:
 
 
 @pytest.mark.parametrize(
-    ("type_", "params", "text", "key"),
+    ("type_", "params", "text", "key", "other"),
     [
-        ("disclaimer", {"topics": ["medical", "legal"]}, "Take ibuprofen for the headache.", "medical"),
-        ("pii", {"entities": ["email", "credit_card"]}, "Write to ana@example.org today.", "email"),
+        ("disclaimer", {"topics": ["medical", "legal"]}, "Take ibuprofen for the headache.", "medical", "legal"),
+        ("pii", {"entities": ["email", "credit_card"]}, "Write to ana@example.org today.", "email", "credit_card"),
     ],
 )
-def test_finding_cites_the_clauses_of_its_own_item(type_: str, params: dict, text: str, key: str) -> None:
+def test_finding_cites_the_clauses_of_its_own_item(type_: str, params: dict, text: str, key: str, other: str) -> None:
     on_fail = "disclaim" if type_ == "disclaimer" else "redact"
     guard = build(type_, stage="output", on_fail=on_fail, params=params, clauses=["a/medical", "a/legal"],
-                  category_clauses={key: ["a/medical"], "other": ["a/legal"]},
+                  category_clauses={key: ["a/medical"], other: ["a/legal"]},
                   category_messages={key: "Under section 3.1."})
     (finding,) = guard.check(text, Context()).findings
     assert finding.clause_ids == ("a/medical",)
