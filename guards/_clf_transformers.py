@@ -138,6 +138,11 @@ def _check_folder(path: Path) -> dict[str, Any]:
     if arch is not None and not (isinstance(arch, list) and all(isinstance(a, str) for a in arch)):
         raise ModelLoadError(f"{config_path}: 'architectures' must be a list of class names, not {arch!r}",
                              where=_PATH)
+    multimodal = [a for a in arch or [] if a.endswith("ForConditionalGeneration")]
+    if multimodal:  # Llama Guard 4 (Llama4ForConditionalGeneration): neither a classifier nor a causal LM
+        raise ModelLoadError(f"the model in {path} is {multimodal[0]}, an image-and-text model, which the "
+                             "transformers backend does not run: use a text classifier or a text-only judge "
+                             "(…ForCausalLM, such as Llama Guard 3 8B or 1B)", where=_PATH)
     return config
 
 

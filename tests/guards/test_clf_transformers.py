@@ -186,6 +186,8 @@ def _spoil(folder: Path, case: str) -> None:
         (folder / "config.json").write_text("null")
     elif case == "architectures-string":
         (folder / "config.json").write_text('{"architectures": "GPT2LMHeadModel"}')
+    elif case == "multimodal":  # Llama Guard 4's class: it failed as "cannot load the model", unexplained
+        (folder / "config.json").write_text('{"architectures": ["Llama4ForConditionalGeneration"]}')
     elif case == "truncated-weights":
         weights = folder / "model.safetensors"
         weights.write_bytes(weights.read_bytes()[:200])
@@ -197,6 +199,7 @@ def _spoil(folder: Path, case: str) -> None:
     ("config-list", "must hold a JSON object, not list"),
     ("config-null", "must hold a JSON object, not NoneType"),
     ("architectures-string", "'architectures' must be a list"),
+    ("multimodal", "is Llama4ForConditionalGeneration, an image-and-text model"),
     ("truncated-weights", "cannot load the model in .*SafetensorError"),
     ("tokenizer-json", "cannot load the model in"),
 ])
