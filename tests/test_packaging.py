@@ -84,7 +84,6 @@ def test_make_installs_the_cpu_build_of_torch() -> None:
         pytest.skip("make is not installed")
     dry = subprocess.run(["make", "-n", "-W", "Makefile", "VENV=/nonexistent/venv", "/nonexistent/venv/.installed"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    (torch_line,) = [line for line in dry.splitlines() if "pip install" in line and " torch==" in line]
-    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in torch_line
-    first_install = next(line for line in dry.splitlines() if "pip install" in line and "--upgrade pip" not in line)
-    assert first_install == torch_line  # before the extras, whose requirements would pull the CUDA build
+    installs = [line for line in dry.splitlines() if "pip install" in line and "--upgrade pip" not in line]
+    # torch first, from the CPU index: the extras' requirements would pull the CUDA build
+    assert " torch==" in installs[0] and "--extra-index-url https://download.pytorch.org/whl/cpu" in installs[0]
