@@ -40,9 +40,9 @@ def _source_files() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md", *SHIPPED):
+    for name in ("pyproject.toml", "README.md", "LICENSE", *SHIPPED):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -52,9 +52,20 @@ def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     command = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--skip-dependency-check"]
     result = subprocess.run([*command, "--outdir", str(dist), str(src)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    (wheel,) = dist.glob("clauseguard-*.whl")
+    (built,) = dist.glob("clauseguard-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def wheel_names(wheel: Path) -> set[str]:
     with zipfile.ZipFile(wheel) as archive:
         return set(archive.namelist())
+
+
+@pytest.fixture(scope="module")
+def wheel_metadata(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read("clauseguard-0.1.0.dist-info/METADATA").decode()
 
 
 def test_every_source_file_is_in_the_wheel(wheel_names: set[str]) -> None:
@@ -71,6 +82,14 @@ def test_lawyer_data_is_shipped(wheel_names: set[str], folder: str) -> None:
 def test_nothing_is_installed_as_a_bare_top_level_module(wheel_names: set[str]) -> None:
     tops = {n.split("/", 1)[0] for n in wheel_names}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"clauseguard"}
+
+
+def test_both_licences_are_declared_and_shipped(wheel_names: set[str], wheel_metadata: str) -> None:
+    """Apache-2.0 for the code, CC-BY-4.0 for the clauses and templates: in the metadata and the files."""
+    assert "License-Expression: Apache-2.0 AND CC-BY-4.0" in wheel_metadata.splitlines()
+    for name in ("LICENSE", "clauses/LICENSE.md", "templates/LICENSE.md"):
+        assert f"License-File: {name}" in wheel_metadata.splitlines()
+        assert f"clauseguard-0.1.0.dist-info/licenses/{name}" in wheel_names
 
 
 def test_console_script_is_declared(wheel_names: set[str]) -> None:
