@@ -231,3 +231,39 @@ def test_the_commands_open_no_network_socket(tmp_path):
     assert report["codes"] == {"generate chat": 0, "generate image": 0, "check chat": 0, "check image": 0,
                                "check presidio": 0, "eval": 0, "image guards": 0, "inspect": 0,
                                "serve /v1/check/text": 200}
+
+
+def test_an_atomically_written_file_gets_the_mode_open_would_give_it(tmp_path):
+    """Not the temporary file's 0600: `catalogue -o /srv/www/clauses.md` must be readable by the web server."""
+    import os
+    import stat
+
+    from clauseguard._atomic import write_text
+
+    old_umask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "new.md", "text")
+        assert stat.S_IMODE((tmp_path / "new.md").stat().st_mode) == 0o644
+        os.umask(0o027)
+        write_text(tmp_path / "group.md", "text")
+        assert stat.S_IMODE((tmp_path / "group.md").stat().st_mode) == 0o640
+    finally:
+        os.umask(old_umask)
+    (tmp_path / "kept.yaml").write_text("old")
+    (tmp_path / "kept.yaml").chmod(0o600)  # a replaced file keeps its own mode
+    write_text(tmp_path / "kept.yaml", "new")
+    assert (tmp_path / "kept.yaml").read_text() == "new"
+    assert stat.S_IMODE((tmp_path / "kept.yaml").stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["group.md", "kept.yaml", "new.md"]  # no temporary left
+
+
+def test_the_cli_writes_the_catalogue_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    old_umask = os.umask(0o022)
+    try:
+        assert main(["catalogue", "-o", str(tmp_path / "clauses.md")]) == 0
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / "clauses.md").stat().st_mode) == 0o644
