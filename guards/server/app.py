@@ -62,6 +62,31 @@ def read_documents(report_path: str | Path | None) -> dict[str, str]:
         raise GuardConfigError(f"cannot read documents from report: {err}", where=str(report_path)) from err
 
 
+def _profile_stamp(path: str | Path) -> str | None:
+    """The ``profile_sha256`` a generated file carries (None when it has none or cannot be read: the code
+    that reads the file for its content reports that)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig"))  # JSON is YAML too
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    stamp = data.get("profile_sha256") if isinstance(data, dict) else None
+    return stamp if isinstance(stamp, str) else None
+
+
+def check_same_profile(guards_path: str | Path, lock_path: str | Path | None,
+                       report_path: str | Path | None) -> None:
+    """guards.yaml, clauseguard.lock and report.json from different profiles would have records cite
+    documents the running guards do not enforce: a :class:`GuardConfigError` naming the files."""
+    stamps = {str(p): s for p in (guards_path, lock_path, report_path) if p is not None and (s := _profile_stamp(p))}
+    if len(set(stamps.values())) > 1:
+        listed = ", ".join(f"{path} ({stamp[:12]}…)" for path, stamp in stamps.items())
+        raise GuardConfigError(f"these files were generated from different profiles: {listed}; generate them "
+                               "together (clauseguard generate writes all three) and pass the ones from one run",
+                               where="profile_sha256")
+
+
 def create_app(*, guards_path: str | Path, db_url: str, report_path: str | Path | None = None,
                lock_path: str | Path | None = None, settings: ServerSettings | None = None,
                audit_sink: DecisionSink | None = None) -> FastAPI:
@@ -113,6 +138,7 @@ def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path |
     from clauseguard.guards.records.store import RecordStore
     from clauseguard.guards.records.writer import AuditWriter
 
+    check_same_profile(guards_path, lock_path, report_path)
     store = RecordStore.open(db_url)
     metrics = Metrics()
     pseudonymizer = process_pseudonymizer()

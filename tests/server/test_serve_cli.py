@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from clauseguard.guards.serve_cli import serve
 from tests.server.conftest import GUARDS
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "chat-assistant" / "profile.yaml"
+
 
 @pytest.fixture
 def ran(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
@@ -104,3 +106,25 @@ def test_a_short_session_secret_stops_serve_before_it_listens(tmp_path: Path, ra
     assert isinstance(error, UserError) and not ran
     assert error.where == "CLAUSEGUARD_SESSION_SECRET" and "32 characters" in error.message
     assert "a-short-session-secret" not in str(error)
+
+
+def test_guards_lock_and_report_from_different_profiles_are_refused(tmp_path: Path, ran: list[dict[str, Any]]) -> None:
+    """Records stamped with one profile's documents while another profile's guards run would cite clauses
+    the running guards do not enforce; the files' profile_sha256 were never compared."""
+    from clauseguard.cli import main
+    from clauseguard.errors import GuardConfigError
+
+    for name in ("a", "b"):
+        assert main(["generate", str(EXAMPLE), "-o", str(tmp_path / name)]) == 0
+    profile_b = (tmp_path / "b" / "guards.yaml").read_text(encoding="utf-8")
+    (tmp_path / "b" / "guards.yaml").write_text(profile_b.replace("profile_sha256: ", "profile_sha256: f"),
+                                                encoding="utf-8")  # as if generated from another profile
+    db = ["--db", f"sqlite:///{tmp_path / 'r.db'}"]
+    same = CliRunner().invoke(serve, ["--guards", str(tmp_path / "a" / "guards.yaml"), *db,
+                                      "--lock", str(tmp_path / "a" / "clauseguard.lock"),
+                                      "--report", str(tmp_path / "a" / "report.json")])
+    assert same.exit_code == 0, same.output
+    mixed = CliRunner().invoke(serve, ["--guards", str(tmp_path / "b" / "guards.yaml"), *db,
+                                       "--lock", str(tmp_path / "a" / "clauseguard.lock")])
+    assert isinstance(mixed.exception, GuardConfigError) and len(ran) == 1
+    assert "generated from different profiles" in str(mixed.exception)
