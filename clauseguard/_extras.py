@@ -41,7 +41,8 @@ def missing_extra_message(err: ModuleNotFoundError) -> str | None:
     """What to install for a missing optional dependency, or None when ``err`` is not about one."""
     top = (err.name or "").partition(".")[0]
     if top == "torch":  # in no extra: a plain requirement would pull the multi-GB CUDA build
-        return "torch is not installed: install the CPU build first, pip install torch (see the README)"
+        return ("torch is not installed: install its CPU build, pip install torch "
+                "--extra-index-url https://download.pytorch.org/whl/cpu")
     if top not in OPTIONAL:
         return None
     distribution, extras = OPTIONAL[top]
