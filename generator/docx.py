@@ -150,7 +150,8 @@ def _import_docx() -> Any:
         import docx
     except ImportError as err:
         raise UserError(
-            "DOCX export needs python-docx, which is not installed: pip install 'clauseguard[docx]'"
+            "DOCX export needs python-docx, which is not installed: pip install 'clauseguard[docx]', "
+            "or leave DOCX out with --format md,html"
         ) from err
     return docx
 

@@ -210,3 +210,16 @@ def test_control_characters_are_dropped_not_a_crash() -> None:
     assert "AcmeAssist bold" in texts
     assert {"1.1 Title", "1 Section", "Preamble", "Sources: src"} <= set(texts)
     assert texts[1].startswith("AcmeAssist — Op · ")
+
+
+def test_without_python_docx_generate_says_what_to_install_or_leave_out(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The default formats include DOCX: without the extra, say both ways out, write nothing."""
+    from clauseguard.cli import main
+
+    monkeypatch.setitem(sys.modules, "docx", None)  # import docx raises ImportError
+    example = Path(__file__).resolve().parents[2] / "examples" / "chat-assistant" / "profile.yaml"
+    assert main(["generate", str(example), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'clauseguard[docx]', or leave DOCX out with --format md,html" in err
+    assert not (tmp_path / "out").exists()
+    assert main(["generate", str(example), "-o", str(tmp_path / "out"), "--format", "md,html"]) == 0
