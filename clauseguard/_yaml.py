@@ -23,8 +23,11 @@ class YamlError(ValueError):
         self.line = line
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], walked: set[int]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in walked:  # an alias of a node walked already: its keys are checked, its lines known
+        return
+    walked.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -35,10 +38,10 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
                 raise YamlError(f"duplicate key {format_loc((*path, key))!r}", key_node.start_mark.line + 1)
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines)
+            _walk(value_node, (*path, key), lines, walked)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines)
+            _walk(item, (*path, index), lines, walked)
 
 
 _FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -74,7 +77,7 @@ def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, dict[Path_, i
         lines: dict[Path_, int] = {}
         data = None
         if node is not None:
-            _walk(node, (), lines)
+            _walk(node, (), lines, set())  # each node once: ten nested aliases would be 10^9 paths
             data = loader.construct_document(node)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark

@@ -273,3 +273,17 @@ def test_the_cli_writes_the_catalogue_readable_by_others(tmp_path):
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE((tmp_path / "clauses.md").stat().st_mode) == 0o644
+
+
+def test_nested_aliases_are_walked_once_not_expanded():
+    """Nine levels of ten aliases ("billion laughs") hung the loader: every path was walked, 10^9 of them."""
+    from clauseguard._yaml import load_yaml
+
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    data, lines = load_yaml("\n".join(levels) + "\nz: {k: *i}\n", "bomb.yaml")
+    assert data["i"][0] is data["h"]  # aliases stay shared references, as PyYAML builds them
+    assert lines[("z", "k")] == 10 and len(lines) < 200
+    with pytest.raises(ValueError, match="duplicate key"):  # still found in an anchored mapping
+        load_yaml("base: &b {k: 1, k: 2}\nuse: *b\n")
