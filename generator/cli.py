@@ -97,7 +97,8 @@ def schema(guards: bool) -> None:
 
 
 @click.command()
-@click.option("-o", "--output", "output", type=_FILE, required=True, help="Markdown file to write.")
+@click.option("-o", "--output", "output", type=_FILE, required=True,
+              help="Markdown file to write (- writes to standard output).")
 @click.option("--clauses", "clauses_dir", type=_DIR, help="Your clause folder, layered over the built-in one.")
 @_NO_BUILTIN
 def catalogue(output: Path, clauses_dir: Path | None, no_builtin: bool) -> None:
@@ -106,6 +107,9 @@ def catalogue(output: Path, clauses_dir: Path | None, no_builtin: bool) -> None:
     from clauseguard.generator.library import load_library
 
     library = load_library(clauses_dir, include_builtin=not no_builtin)
+    if str(output) == "-":
+        click.echo(catalogue_markdown(library), nl=False)
+        return
     write_text(output, catalogue_markdown(library))
     click.echo(f"wrote {output}: {len(library.clauses)} clauses")
 

@@ -93,6 +93,13 @@ def test_catalogue(tmp_path: Path) -> None:
     assert "`image_mark` (output image, label: digital_source_type=trainedAlgorithmicMedia)" in text
 
 
+def test_catalogue_to_standard_output(tmp_path: Path, capsys, monkeypatch) -> None:
+    """`-o -` wrote a file named '-'."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["catalogue", "-o", "-", *FIXTURE]) == 0
+    assert capsys.readouterr().out.startswith("# Clause catalogue") and not (tmp_path / "-").exists()
+
+
 def test_init_without_required_answers_exits_2_and_writes_nothing(tmp_path: Path, capsys) -> None:
     target = tmp_path / "profile.yaml"
     assert main(["init", "--yes", "-o", str(target)]) == 2
