@@ -107,10 +107,15 @@ def _check_schema(key: str, value: Any) -> None:
     for part in parents:
         annotation = model.model_fields[part].annotation
         model = next((a for a in typing.get_args(annotation) if a is not type(None)), annotation)  # X | None
+    _check_field(model, leaf, value)
+
+
+def _check_field(model: Any, field: str, value: Any) -> None:
+    """``model``'s checks of ``field`` alone (the errors about its other, missing fields are not ours)."""
     try:
-        model.model_validate({leaf: value})
+        model.model_validate({field: value})
     except ValidationError as err:
-        mine = [e for e in err.errors() if e["loc"][:1] == (leaf,)]
+        mine = [e for e in err.errors() if e["loc"][:1] == (field,)]
         if mine:
             raise ValueError(error_message(mine[0])) from err
 
@@ -313,12 +318,7 @@ def _check_model_field(field: str, value: str) -> str:
     """One field of a ``models`` entry against the profile schema, so the terminal asks again at once."""
     from clauseguard.generator.profile import ModelEntry
 
-    try:
-        ModelEntry.model_validate({field: value})
-    except ValidationError as err:
-        mine = [e for e in err.errors() if e["loc"][:1] == (field,)]
-        if mine:
-            raise ValueError(error_message(mine[0])) from err
+    _check_field(ModelEntry, field, value)
     return value
 
 
