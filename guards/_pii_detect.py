@@ -34,6 +34,9 @@ def _has(*needles: str) -> Callable[[str], bool]:
     return lambda text: any(n in text for n in needles)
 
 
+# A hint that finds nothing scans the whole text (about 0.02 ms per 2 KB), so hints start with a digit
+# (a letter first, IGNORECASE, is two to three times slower), spell repeats out (\d\d\d runs faster than
+# \d{3} in Python's engine), and the two forms of an entity share one hint (_SSN_HINT, _NINO_HINT).
 def _finds(pattern: str, flags: int = 0) -> Callable[[str], bool]:
     search = re.compile(pattern, flags).search
     return lambda text: search(text) is not None
@@ -84,7 +87,7 @@ _PHONE_NATIONAL = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])\(?0[1-9]\d{0,3}\)?(?
 # naming another kind of number ("call about order 4155550123") between.
 _PHONE_BARE = _Scan(re.compile(r"(?<![\w+$\u20ac\u00a3#./:-])(?<!\d[ .-])"
                                r"(?:(?:1[ .-]?)?[2-9]\d{2}[ .-]?[2-9]\d{6}|0[1-9]\d{8,9})(?![\w-]|[.,/:]\d)"),
-                    _finds(r"\d{3}[ .-]?\d{7}"))
+                    _finds(r"\d\d\d\d\d\d\d"))
 _PHONE_CUE = re.compile(r"(?i)\b(?:phone|telephone|tel|ph|mobile|mob|cell|cellphone|call|ring|text|sms|whatsapp|"
                         r"fax|dial|reach|contact|(?:my|his|her|your|our|their|contact) (?:phone |mobile |cell )?"
                         r"(?:number|no|#))\b(?:(?!(?:order|invoice|account|acct|ref|reference|ticket|case|tracking|"
@@ -99,9 +102,10 @@ _IBAN = _Scan(re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}", 
 _IPV4 = _Scan(re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"), _finds(r"\.\d{1,3}\.\d{1,3}\.\d"))
 _IPV6 = _Scan(re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?"
                          r"(?![\w:])"), _finds(r":[0-9A-Fa-f]{0,4}:"))
-_SSN = _Scan(re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])"), _finds(r"\d\d[- ]\d\d[- ]\d{4}"))
+_SSN = re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
 # Nine digits in a row are an SSN only where a word just before says so ("my SSN is 123456789").
-_SSN_BARE = _Scan(re.compile(r"(?<![\w+$\u20ac\u00a3#./:-])(\d{3})(\d{2})(\d{4})(?![\w-]|[.,/:]\d)"), _finds(r"\d{9}"))
+_SSN_BARE = re.compile(r"(?<![\w+$\u20ac\u00a3#./:-])(\d{3})(\d{2})(\d{4})(?![\w-]|[.,/:]\d)")
+_SSN_HINT = _finds(r"\d\d[- ]?\d\d[- ]?\d\d\d\d")  # what either form needs: one scan of each text
 _SSN_CUE = re.compile(r"(?i)\b(?:(?:ssn|ss no|social security(?: number| no)?)\b|ss#)"
                       r"(?:[^\d\n,;.!?]|\.(?!\s+[A-Z])){0,24}\Z")
 # UK National Insurance numbers (HMRC's format): two prefix letters (D, F, I, Q, U, V never; O never second;
@@ -109,10 +113,9 @@ _SSN_CUE = re.compile(r"(?i)\b(?:(?:ssn|ss no|social security(?: number| no)?)\b
 # it is one; written together ("QQ123456C") it may as well be a part number, so only after a word that says
 # so ("NI number", "NINO", "national insurance").
 _NINO_BODY = r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
-_NINO = _Scan(re.compile(r"(?<![\w-])" + _NINO_BODY + r" \d\d \d\d \d\d ?[A-D](?![\w-])", re.IGNORECASE),
-              _finds(r"[A-Z] \d\d \d\d \d\d", re.IGNORECASE))
-_NINO_BARE = _Scan(re.compile(r"(?<![\w-])" + _NINO_BODY + r"\d{6}[A-D](?![\w-])", re.IGNORECASE),
-                   _finds(r"[A-Z]\d{6}[A-D]", re.IGNORECASE))
+_NINO = re.compile(r"(?<![\w-])" + _NINO_BODY + r" \d\d \d\d \d\d ?[A-D](?![\w-])", re.IGNORECASE)
+_NINO_BARE = re.compile(r"(?<![\w-])" + _NINO_BODY + r"\d{6}[A-D](?![\w-])", re.IGNORECASE)
+_NINO_HINT = _finds(r"\d\d ?\d\d ?\d\d ?[A-Da-d]")  # what either form needs
 _NINO_CUE = re.compile(r"(?i)\b(?:nino|ni(?: number| no)|national insurance(?: number| no)?)\b"
                        r"(?:[^\d\n,;.!?]|\.(?!\s+[A-Z])){0,24}\Z")
 
@@ -289,6 +292,8 @@ def _ips(text: str) -> Iterator[Hit]:
 
 
 def _ssns(text: str) -> Iterator[Hit]:
+    if not _SSN_HINT(text):
+        return
     for m in _SSN.finditer(text):
         if ssn_valid(m.group(1), m.group(3), m.group(4)):
             yield "us_ssn", m.start(), m.end(), 0.9
@@ -298,6 +303,8 @@ def _ssns(text: str) -> Iterator[Hit]:
 
 
 def _ninos(text: str) -> Iterator[Hit]:
+    if not _NINO_HINT(text):
+        return
     for m in _NINO.finditer(text):
         yield "uk_nino", m.start(), m.end(), 0.85
     for m in _NINO_BARE.finditer(text):
