@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from clauseguard.errors import NoticeError, NoticeNotFound, RawIpError, RecordsError
 
@@ -41,10 +41,29 @@ async def _raw_ip(request: Request, exc: Exception) -> JSONResponse:
                         status_code=422)
 
 
-async def _records_unavailable(request: Request, exc: Exception) -> JSONResponse:
+# The web pages' paths (under the app's root_path): their visitors get a page, not JSON.
+_PAGE_PATHS = ("/report", "/moderation", "/questionnaire")
+
+
+def _is_page(request: Request) -> bool:
+    path, root = str(request.scope.get("path", "")), str(request.scope.get("root_path", ""))
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return any(path == p or path.startswith(p + "/") for p in _PAGE_PATHS)
+
+
+async def _records_unavailable(request: Request, exc: Exception) -> Response:
     log.error("records unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse({"detail": "the records are unavailable; try again later"}, status_code=503,
-                        headers={"Retry-After": "5"})
+    if _is_page(request):
+        from clauseguard.guards.server.pages._render import page
+
+        response: Response = page(request, "error.html", 503, title="Try again later",
+                                  message="The service cannot reach its records just now, so nothing was saved. "
+                                          "Please try again in a few minutes.")
+    else:
+        response = JSONResponse({"detail": "the records are unavailable; try again later"}, status_code=503)
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def install_records_handlers(app: FastAPI) -> None:

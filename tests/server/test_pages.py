@@ -398,3 +398,27 @@ def test_session_cookie_is_secure_behind_a_trusted_tls_proxy(make_app: Callable[
         response = login(client)
     assert response.status_code == 303
     assert ("Secure" in response.headers["set-cookie"]) is secure
+
+
+@pytest.mark.parametrize("root_path", ["", "/guard"])
+def test_records_unreachable_is_a_page_for_the_pages_and_json_for_the_api(make_app: Callable[..., FastAPI],
+                                                                          report_path: Path, monkeypatch,
+                                                                          root_path: str) -> None:
+    """A visitor whose report could not be stored got a JSON body in the browser."""
+    from clauseguard.errors import RecordsError
+    from clauseguard.guards.records import notices, transparency
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise RecordsError("could not connect to server")
+
+    monkeypatch.setattr(notices, "file_notice", unreachable)
+    monkeypatch.setattr(transparency, "transparency_report", unreachable)
+    app = make_app(report_path=report_path)
+    with TestClient(app, follow_redirects=False, root_path=root_path) as client:
+        response = file_report(client, "dsa")
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+        assert response.headers["content-type"].startswith("text/html") and "nothing was saved" in response.text
+        assert f'href="{root_path}/static/pages.css"' in response.text
+        api = client.get("/v1/transparency")
+    assert api.status_code == 503 and api.headers["content-type"].startswith("application/json")
+    assert api.json() == {"detail": "the records are unavailable; try again later"}
