@@ -39,9 +39,17 @@ def failure_verdict(guard: Guard, content: str | bytes, reason: str) -> Verdict:
 
 
 def _checked(guard: Guard, content: str | bytes, verdict: object) -> Verdict:
+    """A guard's own verdict, or a failure when it is not one the pipeline can act on (a custom guard's
+    mistake must block, not crash the combination or let through what the guard meant to block)."""
     if not isinstance(verdict, Verdict):
         return failure_verdict(guard, content, f"guard {guard.id!r} returned {type(verdict).__name__}, "
                                                "not a Verdict")
+    strays = [type(f).__name__ for f in verdict.findings if not isinstance(f, Finding)]
+    if strays:
+        return failure_verdict(guard, content, f"guard {guard.id!r} returned findings that are not Findings "
+                                               f"({', '.join(strays)})")
+    if verdict.allowed and (verdict.action is Action.BLOCK or any(f.action is Action.BLOCK for f in verdict.findings)):
+        return failure_verdict(guard, content, f"guard {guard.id!r} returned an allowed verdict that blocks")
     return verdict
 
 

@@ -48,6 +48,19 @@ class _BadReturn(Guard):
         return "ok"
 
 
+@register("test_stray_finding")
+class _StrayFinding(Guard):
+    def check(self, content, context):
+        return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=("bad",), guard_id=self.id)
+
+
+@register("test_allowed_block")
+class _AllowedBlock(Guard):
+    def check(self, content, context):
+        return Verdict(allowed=True, action=Action.ALLOW, output=content, guard_id=self.id,
+                       findings=(self.finding("S9", score=1.0, action=Action.BLOCK),))
+
+
 def _spec(type_: str, **fields) -> GuardSpec:
     # Test-only types are not in PARAMS: build the spec without the type check.
     base = {"id": type_.replace("_", "-"), "type": type_, "params": {}, "on_fail": Action.BLOCK,
@@ -73,6 +86,8 @@ def _pipeline(*specs, **kwargs) -> Pipeline:
     (_spec("test_sleeps", timeout_ms=50), Action.BLOCK, "time budget of 50 ms"),
     (_spec("test_sleeps", timeout_ms=50, on_error="flag"), Action.FLAG, "time budget"),
     (_spec("test_bad_return"), Action.BLOCK, "not a Verdict"),
+    (_spec("test_stray_finding"), Action.BLOCK, "findings that are not Findings (str)"),
+    (_spec("test_allowed_block"), Action.BLOCK, "an allowed verdict that blocks"),
 ])
 def test_fail_closed(spec, action, fragment) -> None:
     for verdict in (_pipeline(spec).check_input("hi"), asyncio.run(_pipeline(spec).acheck_input("hi"))):
