@@ -83,7 +83,7 @@ class PiiGuard(Guard):
         super().__init__(spec)
         entities = tuple(self.params.entities)
         self._detect: Callable[[str], list[Hit]] = (
-            _presidio_detector(entities) if self.params.backend == "presidio"
+            _presidio_detector(entities, spec.id) if self.params.backend == "presidio"
             else lambda text: detect(text, entities))
 
     def _replacement(self, entity: str, value: str) -> str | None:
@@ -120,14 +120,14 @@ def _offline_suffix_list() -> None:
         tx.TLD_EXTRACTOR.suffix_list_urls = ()
 
 
-def _presidio_detector(entities: tuple[str, ...]) -> Callable[[str], list[Hit]]:
+def _presidio_detector(entities: tuple[str, ...], guard_id: str) -> Callable[[str], list[Hit]]:
     """presidio pattern recognizers only (no NLP engine, so no spaCy model is loaded or fetched)."""
     try:
         os.environ.setdefault(PSL_URLS_ENV, "")
         from presidio_analyzer import predefined_recognizers as pr
     except ImportError as err:
-        raise GuardConfigError("backend 'presidio' needs presidio-analyzer: "
-                               "pip install 'clauseguard[presidio]'", where="params.backend") from err
+        raise GuardConfigError("backend 'presidio' needs presidio-analyzer: pip install 'clauseguard[presidio]'",
+                               where=f"guard {guard_id!r} params.backend") from err
     _offline_suffix_list()
     wanted = {p: ours for p, ours in _PRESIDIO_ENTITIES.items() if ours in entities}
     recognizers = [pr.EmailRecognizer(), pr.CreditCardRecognizer(), pr.IbanRecognizer(),

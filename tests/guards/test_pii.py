@@ -294,3 +294,17 @@ def test_a_text_full_of_colons_is_scanned_in_linear_time(ctx) -> None:
     verdict = guard.check(text, ctx)
     assert time.perf_counter() - started < 2
     assert verdict.output.endswith("token: [SECRET]")
+
+
+def test_presidio_backend_without_its_extra_names_file_line_and_key(tmp_path, monkeypatch, capsys) -> None:
+    """The error said only 'params.backend': no file, no line, no guard."""
+    import sys
+
+    from clauseguard.cli import main
+
+    monkeypatch.setitem(sys.modules, "presidio_analyzer", None)  # not installed
+    guards = tmp_path / "guards.yaml"
+    guards.write_text("guards:\n  - id: p\n    type: pii\n    params:\n      backend: presidio\n")
+    assert main(["check", "--guards", str(guards), "--text", "hi"]) == 2
+    err = capsys.readouterr().err
+    assert f"{guards}:5 guard 'p' guards[0].params.backend: backend 'presidio' needs presidio-analyzer" in err
