@@ -68,7 +68,7 @@ class DisclaimerGuard(Guard):
         return {t: min(1.0, 0.5 + 0.25 * (len(found) - 1)) for t, found in terms_by_topic.items()}
 
     def check(self, content: str | bytes, context: Context) -> Verdict:
-        if not isinstance(content, str):
+        if not isinstance(content, str) or not content.strip():  # a stream's start: nothing to be about
             return Verdict.allow(content, self.id)
         scores = self._topic_scores(content)
         folded = _fold(content) if scores else ""  # only an answer on a topic is searched for its disclaimer

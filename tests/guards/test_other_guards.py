@@ -235,6 +235,22 @@ def test_disclaimer_with_the_embedding_detector() -> None:
     assert guard.check("Write a haiku about autumn leaves.", Context()).action is Action.ALLOW
 
 
+def test_disclaimer_runs_no_detector_on_an_empty_text(monkeypatch) -> None:
+    """Each stream starts by checking the empty text (for the first-turn notice): the embedding detector ran
+    the model on it, about 10 ms per stream for nothing."""
+    from clauseguard.guards import topic
+
+    def never(*args, **kwargs):
+        raise AssertionError("the detector ran")
+
+    monkeypatch.setattr(topic, "detect_topics", never)
+    guard = build("disclaimer", stage="output", on_fail="disclaim",
+                  params={"topics": ["medical"], "detector": "embedding"})
+    for text in ("", "  \n"):
+        verdict = guard.check(text, Context())
+        assert (verdict.action, verdict.output) == (Action.ALLOW, text)
+
+
 @pytest.mark.parametrize(("texts", "message"), [
     ({"legal": "Not legal advice."}, r"texts for \['legal'\] would never be shown"),  # topics: medical only
     ({"medical": "  "}, r"texts for \['medical'\] are empty"),
