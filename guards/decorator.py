@@ -234,11 +234,10 @@ def _begin(options: _Options, prompt: _Prompt, sig: inspect.Signature, args: tup
     call = _Call(list(args), dict(kwargs), replace(context or Context(), stage=Stage.INPUT),
                  _slot(prompt, sig, args, kwargs))
     if call.slot is None and options.pipeline.stage_guards(Stage.INPUT):
-        default = _text_default(prompt, sig)
-        if default is not None and _pass_default(call, prompt, default):
+        left = _default(prompt, sig)
+        if isinstance(left, str) and _pass_default(call, prompt, left):
             return call
         where = f"argument {prompt.name!r}" if prompt.name else "a str argument"
-        left = sig.parameters[prompt.name].default if prompt.name in sig.parameters else inspect.Parameter.empty
         if left is not inspect.Parameter.empty and not isinstance(left, str):
             raise GuardConfigError(f"the prompt ({where}) was not passed and its default {left!r} is not text",
                                    where="@guarded")
@@ -247,12 +246,11 @@ def _begin(options: _Options, prompt: _Prompt, sig: inspect.Signature, args: tup
     return call
 
 
-def _text_default(prompt: _Prompt, sig: inspect.Signature) -> str | None:
-    """The prompt parameter's default when it is text (a call that leaves the prompt out sends that)."""
+def _default(prompt: _Prompt, sig: inspect.Signature) -> Any:
+    """The prompt parameter's default (what a call that leaves the prompt out sends), or ``Parameter.empty``."""
     if prompt.name not in sig.parameters or prompt.kind is inspect.Parameter.VAR_KEYWORD:
-        return None
-    default = sig.parameters[prompt.name].default
-    return default if isinstance(default, str) else None
+        return inspect.Parameter.empty
+    return sig.parameters[prompt.name].default
 
 
 def _pass_default(call: _Call, prompt: _Prompt, default: str) -> bool:
