@@ -163,6 +163,8 @@ class RegexParams(_Params):
 
 
 PII_ENTITIES = ("email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "uk_nino", "secret")
+# What a finding can be keyed by in category_clauses / category_messages: its category or its item.
+_FINDING_KEYS = frozenset(CATEGORIES) | frozenset(get_args(Topic)) | frozenset(PII_ENTITIES)
 
 
 class PiiParams(_Params):
@@ -378,10 +380,9 @@ class GuardSpec(BaseModel):
     def _known_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
         """A category, or the item a finding names (a topic, a PII entity): a misspelt key would leave
         its findings quietly citing the fallback ``clauses`` and ``message``."""
-        known = set(CATEGORIES) | set(get_args(Topic)) | set(PII_ENTITIES)
-        unknown = sorted(k for k in v if k not in known)
+        unknown = sorted(k for k in v if k not in _FINDING_KEYS)
         if unknown:
-            raise ValueError(f"unknown categories {unknown}; known: {sorted(known)}")
+            raise ValueError(f"unknown categories {unknown}; known: {sorted(_FINDING_KEYS)}")
         return v
 
     @model_validator(mode="after")
