@@ -13,6 +13,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import NamedTuple
 
 __all__ = ["DETECTORS", "PRIORITY", "Hit", "detect"]
@@ -167,18 +168,22 @@ _CARD_BRANDS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = (
 )
 
 
-def _card_lengths(digits: str) -> frozenset[int]:
-    """The card lengths issued under the prefix of ``digits``."""
-    return frozenset().union(*(lengths for prefix, lengths in _CARD_BRANDS if prefix.match(digits)))
+@cache  # keyed by the first four digits (the longest prefix above): at most 10,000 keys
+def _card_lengths(prefix: str) -> frozenset[int]:
+    """The card lengths issued under ``prefix`` (a card number's first four digits)."""
+    return frozenset().union(*(lengths for brand, lengths in _CARD_BRANDS if brand.match(prefix)))
+
+
+_LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its digits summed
 
 
 def luhn(digits: str) -> bool:
-    """The Luhn check of payment card numbers."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
+    """The Luhn check of payment card numbers: every second digit from the right doubled."""
+    total = sum(map(int, digits[::-2])) + sum(_LUHN_DOUBLED[int(ch)] for ch in digits[-2::-2])
     return total % 10 == 0
+
+
+_IBAN_LETTERS = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord("Z") + 1)})
 
 
 def iban_valid(compact: str) -> bool:
@@ -187,7 +192,11 @@ def iban_valid(compact: str) -> bool:
     if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact.isalnum():
         return False
     rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    # Letters count as 10-35. Digits of other scripts count as their value; other letters (the Kelvin sign
+    # K, which the case-blind search takes for a K) are in no IBAN.
+    if not rearranged.isascii() and not all(c.isdecimal() or "A" <= c <= "Z" for c in rearranged):
+        return False
+    return int(rearranged.translate(_IBAN_LETTERS)) % 97 == 1
 
 
 def ssn_valid(area: str, group: str, serial: str) -> bool:
@@ -219,11 +228,16 @@ def _phones(text: str) -> Iterator[Hit]:
             yield "phone", m.start(), m.end(), 0.6
 
 
+_CARD_SEPARATORS = str.maketrans("", "", " -")
+
+
 def _card_length(candidate: str) -> int:
     """Length of the longest prefix of ``candidate`` that is a card number, cut only between digit groups
     (a card followed by an expiry date or a CVV), or 0. Digits of any script count as their value."""
-    digits = "".join(str(int(c)) for c in candidate if c not in " -")
-    lengths = _card_lengths(digits)
+    digits = candidate.translate(_CARD_SEPARATORS)
+    if not digits.isascii():
+        digits = "".join(str(int(c)) for c in digits)
+    lengths = _card_lengths(digits[:4])
     if not lengths:
         return 0
     ends = [(i, i - k) for k, i in enumerate(i for i, c in enumerate(candidate) if c in " -")]
