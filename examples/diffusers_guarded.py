@@ -59,7 +59,8 @@ def main() -> None:
                                        Pipeline(GUARDS, sink=JsonlSink(args.out / "decisions.jsonl")))
     result = guarded(args.prompt)
     if result.prompt_blocked:
-        print("prompt blocked:", result.prompt_verdicts[0].findings[0].message)
+        blocked = next(v for v in result.prompt_verdicts if not v.allowed)  # the prompt, prompt_2 or an image
+        print("prompt blocked:", blocked.findings[0].message)
         return
     for index, data in enumerate(result.image_bytes):
         path = args.out / f"out-{index}.png"

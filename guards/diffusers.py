@@ -13,6 +13,8 @@ previous one's output, so a blurred image is also marked. Blocked images are dro
 the result keeps every verdict so the caller can tell the user why.
 
 An image the pipeline's own safety checker blacked out (``nsfw_content_detected``) counts as blocked.
+Images may come as PIL images, arrays or tensors (``output_type`` "pil", "np", "pt"); latents cannot be
+checked, so ``output_type="latent"`` is refused before the model runs.
 This module imports neither diffusers nor torch: it only needs the result's ``.images``.
 """
 
@@ -81,20 +83,31 @@ class GuardedDiffusionPipeline:
         """``guard_prompt``: the text that ``prompt_embeds`` were made from (Compel, say), checked in
         their place: embeddings cannot be read, so a call with them and neither text is refused."""
         context = context or Context()
-        _need_text_for_embeddings(prompt, args, guard_prompt, kwargs)
+        _need_images_out(kwargs)
+        _need_text_for_embeddings(prompt, guard_prompt, kwargs)
+        # a pipeline whose first parameter is the image (image variation) has no text prompt
+        prompt_image = prompt is not None and not _texts(prompt) and _pictures(prompt)
+        if prompt is not None and not _texts(prompt) and not prompt_image:
+            raise UserError(f"the prompt must be a text or a list of texts, not {_kind(prompt)}: the guards "
+                            "cannot read it", where="guard_diffusers_pipeline")
         prompt, args, kwargs, prompt_verdicts = self._guard_prompts(prompt, list(args), dict(kwargs), context)
         if guard_prompt is not None:
             prompt_verdicts += self._guard_embedded(guard_prompt, context, first=not prompt_verdicts)
+        if prompt_image:  # checked as the image it is, in the first parameter's place
+            args, prompt = [prompt, *args], None
         if all(v.allowed for v in prompt_verdicts):
-            prompt_verdicts += self._guard_input_images(args, kwargs, context)
+            prompt_verdicts += self._guard_input_images(args, kwargs, context, first=prompt_image)
         if any(not v.allowed for v in prompt_verdicts):
             return GuardedImages(prompt_verdicts=prompt_verdicts)
-        output = self.pipe(prompt, *args, **kwargs)
+        output = self.pipe(*args, **kwargs) if prompt_image else self.pipe(prompt, *args, **kwargs)
         images, flags = _parts(output)
         flagged = list(flags or [])
         result = GuardedImages(prompt_verdicts=prompt_verdicts, output=output)
         for index, image in enumerate(_images_of(images)):
-            if index < len(flagged) and flagged[index]:
+            if isinstance(image, str):  # an image that cannot be read (NaN values): withheld, unchecked
+                verdict = _unreadable(image)
+                self.guards._record(verdict, context, Stage.OUTPUT, 0.0, Modality.IMAGE)
+            elif index < len(flagged) and flagged[index]:
                 verdict = _builtin_block()
                 # its hashes go on the record, as for any blocked image (the blacked-out pixels do not)
                 self.guards._record(verdict, context, Stage.OUTPUT, 0.0, Modality.IMAGE, encode_png(image))
@@ -127,9 +140,11 @@ class GuardedDiffusionPipeline:
                 kwargs[name] = _guarded(kwargs[name], check)
         return prompt, args, kwargs, verdicts
 
-    def _guard_input_images(self, args: list[Any], kwargs: dict[str, Any], context: Context) -> list[Verdict]:
+    def _guard_input_images(self, args: list[Any], kwargs: dict[str, Any], context: Context, *,
+                            first: bool = False) -> list[Verdict]:
         """Img2img, inpainting, ControlNet: the images given to the model go through the input image
-        guards, when there are any (a blurred one is given blurred; one that cannot be read blocks)."""
+        guards, when there are any (a blurred one is given blurred; one that cannot be read blocks).
+        ``first``: ``args[0]`` is an image given in the prompt's place (image variation)."""
         if not self.guards.stage_guards(Stage.INPUT, Modality.IMAGE):
             return []
         verdicts: list[Verdict] = []
@@ -137,14 +152,17 @@ class GuardedDiffusionPipeline:
         def check(image: Any) -> Any:
             try:
                 data = encode_png(_as_pil(image))
-            except UserError as err:
+            except (UserError, ValueError) as err:
                 verdicts.append(_unreadable(str(err)))
                 return image
             verdicts.append(self.guards.check(data, stage=Stage.INPUT, context=context, modality=Modality.IMAGE))
             out = verdicts[-1].output
             return _open(out) if verdicts[-1].allowed and isinstance(out, bytes) and out != data else image
 
-        for index in _positions(self.pipe, len(args), IMAGE_INPUTS):
+        if first:
+            args[0] = _each_image(args[0], check)
+        for index in _positions(self.pipe, len(args) - first, IMAGE_INPUTS):
+            index += first
             if _is_picture(args[index]) or (isinstance(args[index], list | tuple) and args[index]
                                             and all(_is_picture(v) for v in args[index])):
                 args[index] = _each_image(args[index], check)  # a guessed position holds other values too
@@ -165,9 +183,19 @@ class GuardedDiffusionPipeline:
         return verdicts
 
 
-def _need_text_for_embeddings(prompt: Any, args: Sequence[Any], guard_prompt: Any, kwargs: Mapping[str, Any]) -> None:
+def _need_images_out(kwargs: Mapping[str, Any]) -> None:
+    """Latents are not images: the guards cannot judge or mark them, and whoever decodes them later would
+    get images nobody checked. Refused before the model runs."""
+    if kwargs.get("output_type") == "latent":
+        raise UserError("output_type='latent' returns latents, which the image guards cannot check or mark; "
+                        "call the pipeline with output_type='pil' (or 'np', 'pt')", where="guard_diffusers_pipeline")
+
+
+def _need_text_for_embeddings(prompt: Any, guard_prompt: Any, kwargs: Mapping[str, Any]) -> None:
+    """Embeddings without the prompt they stand for (other positional arguments, a prompt_2, are not it:
+    with prompt_embeds given, diffusers reads neither prompt) need ``guard_prompt``."""
     embeds = [name for name in EMBEDDINGS if kwargs.get(name) is not None]
-    if embeds and prompt is None and not args and not _texts(guard_prompt):
+    if embeds and not _texts(prompt) and not _texts(guard_prompt):
         raise UserError(f"{', '.join(embeds)} cannot be checked by the guards: pass the text they were made "
                         "from as guard_prompt=... (or the prompt itself instead)", where="guard_diffusers_pipeline")
 
@@ -237,6 +265,19 @@ def _each_image(value: Any, check: Callable[[Any], Any]) -> Any:
     return check(value)
 
 
+def _pictures(value: Any) -> bool:
+    """An image, or a non-empty list of them."""
+    if isinstance(value, list | tuple):
+        return bool(value) and all(_is_picture(v) for v in value)
+    return _is_picture(value)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__} of {', '.join(sorted({type(v).__name__ for v in value})) or 'nothing'}"
+    return f"a {type(value).__name__}"
+
+
 def _is_picture(value: Any) -> bool:
     return type(value).__module__.startswith(("PIL.", "numpy", "torch")) and (
         hasattr(value, "getpixel") or len(getattr(value, "shape", ())) >= 2)
@@ -274,34 +315,55 @@ def _parts(output: Any) -> tuple[Any, Any]:
     return getattr(output, "images", None), getattr(output, "nsfw_content_detected", None)
 
 
-def _images_of(images: Any) -> list[Image.Image]:
-    """The result's images as PIL images (``output_type`` "pil" or "np"); others are a usage error."""
+def _images_of(images: Any) -> list[Image.Image | str]:
+    """The result's images as PIL images (``output_type`` "pil", "np" or "pt"); an image that cannot be
+    read (NaN values, as a VAE overflowing in float16 gives) as the reason; others are a usage error."""
     from PIL import Image
 
     if images is None:
         raise UserError("the pipeline result has no .images; call it with output_type='pil'")
-    out = []
+    if isinstance(images, Image.Image):
+        images = [images]
+    out: list[Image.Image | str] = []
     for image in images:
         if isinstance(image, Image.Image):
             out.append(image)
         elif hasattr(image, "shape") and hasattr(image, "dtype"):
-            out.append(_from_array(image))
+            try:
+                out.append(_from_array(image))
+            except ValueError as err:
+                out.append(str(err))
         else:
             raise UserError(f"cannot guard images of type {type(image).__name__}; use output_type='pil'")
     return out
 
 
 def _from_array(array: Any) -> Image.Image:
+    """One image of an "np" (height, width, channels; floats in [0, 1]) or "pt" (channels first) output.
+    Raises ValueError for NaN or infinite values, UserError for what is no image (latents)."""
     import numpy as np
     from PIL import Image
 
+    torch = type(array).__module__.startswith("torch")
+    if torch:  # on a GPU, or in bfloat16, which numpy has not: copied to the CPU as float32
+        array = array.detach().float().cpu()
     values = np.asarray(array)
-    if values.dtype != np.uint8:  # diffusers' "np" output: floats in [0, 1]
-        values = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
+    shape = tuple(values.shape)
+    if torch and values.ndim == 3 and values.shape[0] in (1, 3) and values.shape[-1] not in (1, 3, 4):
+        values = values.transpose(1, 2, 0)  # "pt" output: channels first
     values = values.squeeze()
     if values.ndim != 2 and not (values.ndim == 3 and values.shape[-1] in (3, 4)):
-        raise UserError(f"cannot guard an image array of shape {tuple(np.shape(array))} (channels first, or "
-                        "latents?); call the pipeline with output_type='pil' or 'np'")
+        raise UserError(f"cannot guard an image array of shape {shape} (latents?); call the pipeline with "
+                        "output_type='pil', 'np' or 'pt'")
+    if values.dtype != np.uint8:  # diffusers' "np" and "pt" output: floats in [0, 1]
+        values = values.astype(np.float64)
+        if not np.isfinite(values).all():
+            raise ValueError("the pipeline returned an image with NaN or infinite values")
+        if values.min() < -1e-3 or values.max() > 1.0 + 1e-3:
+            raise UserError(f"cannot guard an image array with values from {values.min():.3g} to "
+                            f"{values.max():.3g} (latents?); images are floats in [0, 1] or bytes: call the "
+                            "pipeline with output_type='pil', 'np' or 'pt'")
+        values = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
     return Image.fromarray(values)
 
 

@@ -204,3 +204,84 @@ def test_check_image_passes_each_guard_the_previous_output() -> None:
 
     verdict = check_image(_guards(), encode(text_on_white()))
     assert verdict.action is Action.LABEL and read_marks(verdict.output)["ai_generated"]
+
+
+def test_latent_output_is_refused_before_the_model_runs() -> None:
+    """FLUX's packed latents (one (4096, 64) array per image) were taken for a greyscale picture, marked
+    and released as a 64x4096 'image'; SD's were refused only after the model had run."""
+    import numpy as np
+
+    calls = []
+
+    def flux_like(prompt, output_type="pil"):
+        calls.append(output_type)
+        return FakeOutput(images=np.random.default_rng(0).normal(size=(1, 4096, 64)).astype(np.float32))
+
+    guarded = guard_diffusers_pipeline(flux_like, _guards())
+    with pytest.raises(UserError, match="latent"):
+        guarded("green", output_type="latent")
+    assert calls == []
+    with pytest.raises(UserError, match="latents"):  # the same arrays, the output type not said
+        guarded("green")
+
+
+def test_pt_output_is_guarded_in_any_dtype() -> None:
+    """output_type='pt' gives channels-first tensors (a UserError) and bfloat16 ones raised numpy's
+    TypeError; each is an image in [0, 1], guarded like the others."""
+    torch = pytest.importorskip("torch")
+    colours = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # green, red
+    batch = colours[:, :, None, None].expand(2, 3, 16, 16).contiguous()
+    for tensor in (batch, batch.to(torch.bfloat16)):
+        result = guard_diffusers_pipeline(lambda prompt, t=tensor, **k: FakeOutput(images=t), _guards())(
+            "green red", output_type="pt")
+        assert (len(result.images), result.blocked) == (1, 1)
+        assert result.images[0].convert("RGB").getpixel((0, 0)) == (0, 255, 0)
+        assert read_marks(result.image_bytes[0])["ai_generated"]
+
+
+def test_an_image_of_nan_values_is_withheld_not_released_black() -> None:
+    """A float16 VAE overflowing gives NaN pixels; they became a black image, judged and released."""
+    import numpy as np
+
+    images = np.stack([np.full((16, 16, 3), np.nan, np.float32), np.full((16, 16, 3), [0, 1, 0], np.float32)])
+    sink = MemorySink()
+    result = guard_diffusers_pipeline(lambda prompt: FakeOutput(images=images), _guards(sink=sink))("green")
+    assert (len(result.images), result.blocked) == (1, 1)
+    assert "NaN" in result.verdicts[0].findings[0].message
+    assert [r["allowed"] for r in sink.records if r.get("modality") == "image"] == [False, True]
+
+
+def test_embeddings_with_other_positional_arguments_still_need_their_text() -> None:
+    """guarded(None, None, 512, prompt_embeds=...) passed the embeddings to the model unchecked: any
+    positional argument after the prompt turned the refusal off."""
+    pipe = FakePipeline()
+    guarded = guard_diffusers_pipeline(pipe, _guards())
+    for call in (lambda: guarded(None, None, 512, prompt_embeds=object()),
+                 lambda: guarded(None, prompt_2="fine", prompt_embeds=object())):
+        with pytest.raises(UserError, match="guard_prompt"):
+            call()
+    assert pipe.calls == []
+
+
+def test_a_prompt_the_guards_cannot_read_is_refused() -> None:
+    """A tuple, or a list holding something else than texts, reached the model unchecked."""
+    pipe = FakePipeline()
+    for prompt in (("a forbiddenword", 1), ["a forbiddenword", None], 42):
+        with pytest.raises(UserError, match="text or a list of texts"):
+            guard_diffusers_pipeline(pipe, _guards())(prompt)
+    assert pipe.calls == []
+
+
+def test_an_image_in_the_prompts_place_goes_through_the_input_image_guards() -> None:
+    """Image variation pipelines take the image first: it reached the model unchecked."""
+    seen = []
+
+    def variation(image, num_inference_steps=50):
+        seen.append((image, num_inference_steps))
+        return FakeOutput(images=[Image.new("RGB", (8, 8), (0, 0, 255))])
+
+    red, green = Image.new("RGB", (8, 8), (255, 0, 0)), Image.new("RGB", (8, 8), (0, 255, 0))
+    result = guard_diffusers_pipeline(variation, _img2img_guards())(red, 5)
+    assert result.prompt_blocked and seen == []
+    result = guard_diffusers_pipeline(variation, _img2img_guards())(green, 5)
+    assert not result.prompt_blocked and seen == [(green, 5)] and len(result.images) == 1
