@@ -2,9 +2,13 @@
 
 Each line of the data file is ``{"text": ..., "label": 0|1, "category": optional}`` or ``{"image": path,
 "label": 0|1, "category": optional}``, the path relative to the data file's folder (or, where no such
-file is there, to the working folder). A category is a canonical id (S1-S14, pii, profanity,
-prompt_injection) or a name that maps onto one ("hate", "self-harm", OpenAI or AILuminate labels); any
-other category, and the value of ``--by KEY``, is a *group*, measured with the decision of all guards.
+file is there, to the working folder). A file holding one JSON array of such objects is read too, and a
+gzip-compressed file is decompressed as it is read. A label may also be spelled true/false, "0"/"1" or
+"safe"/"unsafe" (the words have one meaning each); any other value is refused. Images are checked to be
+readable before the run and read one at a time during it, so a large image set is never all in memory.
+A category is a canonical id (S1-S14, pii, profanity, prompt_injection) or a name that maps onto one
+("hate", "self-harm", OpenAI or AILuminate labels); any other category, and the value of ``--by KEY``,
+is a *group*, measured with the decision of all guards.
 Other keys are allowed and ignored, so labelled sets can be converted without stripping their own
 fields. A bad line is a :class:`~clauseguard.errors.UserError` naming ``file:line`` and the key at
 fault; nothing is measured on half-read data. The result is one JSON object on stdout (see
@@ -14,6 +18,7 @@ terminal, so piped output stays clean.
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 import time
@@ -42,12 +47,22 @@ class EvalItem:
     it is measured in: a category that is not clauseguard's, and the value of the ``--by`` key (one group
     where the two are the same name, as with ``--by category``)."""
 
-    content: str | bytes
+    content: str | bytes | Path  # an image file (a Path) is read when it is checked: see load()
     modality: Modality
     label: int
     category: str | None
     where: str
     groups: tuple[str, ...] = ()
+
+    def load(self) -> str | bytes:
+        """The text, or the image's bytes (read now, so a whole image set never sits in memory)."""
+        if not isinstance(self.content, Path):
+            return self.content
+        try:
+            return self.content.read_bytes()
+        except OSError as err:  # deleted or made unreadable after read_items checked it
+            raise UserError(f"cannot read image {str(self.content)!r}: {err.strerror or err}",
+                            where=f"{self.where} image") from err
 
 
 def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes, Modality]:
@@ -68,9 +83,11 @@ def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes,
     if not path.exists() and Path(item["image"]).is_file():  # written relative to the working folder instead
         path = Path(item["image"])
     try:
-        return path.read_bytes(), Modality.IMAGE
+        with path.open("rb"):  # readable now; its bytes are read when it is checked (EvalItem.load)
+            pass
     except OSError as err:
-        raise UserError(f"cannot read image {str(path)!r}: {err.strerror}", where=f"{where} image") from err
+        raise UserError(f"cannot read image {str(path)!r}: {err.strerror or err}", where=f"{where} image") from err
+    return path.absolute(), Modality.IMAGE
 
 
 def _shown(value: Any) -> str:
@@ -79,13 +96,23 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# Spellings of a label that mean one thing only: JSON booleans (true is 1, as in every ML library), the
+# digits as strings (sets converted from CSV) and Llama Guard's verdict words. "toxic", "yes", 0.5: refused.
+_LABEL_WORDS = {"0": 0, "1": 1, "safe": 0, "unsafe": 1}
+
+
 def _label(item: dict[str, Any], where: str) -> int:
     if "label" not in item:
         raise UserError('"label" is missing: give 0 or 1', where=f"{where} label")
     label = item["label"]
-    if isinstance(label, bool) or label not in (0, 1):
-        raise UserError(f'"label" must be the number 0 or 1, not {_shown(label)}', where=f"{where} label")
-    return int(label)
+    if isinstance(label, bool):
+        return int(label)
+    if isinstance(label, int | float) and label in (0, 1):
+        return int(label)
+    if isinstance(label, str) and label.strip().lower() in _LABEL_WORDS:
+        return _LABEL_WORDS[label.strip().lower()]
+    raise UserError(f'"label" must be 0 or 1 (or true/false, "0"/"1", "safe"/"unsafe"), not {_shown(label)}',
+                    where=f"{where} label")
 
 
 def _category(item: dict[str, Any], where: str) -> tuple[str | None, str | None]:
@@ -95,6 +122,9 @@ def _category(item: dict[str, Any], where: str) -> tuple[str | None, str | None]
         return None, None
     if not isinstance(category, str):
         raise UserError(f'"category" must be a string, not {_shown(category)}', where=f"{where} category")
+    category = category.strip()  # "S9 " from a hand-edited or CSV-converted set is S9, not a group
+    if not category:
+        return None, None
     canonical = canonical_category(category)
     return (canonical, None) if canonical is not None else (None, category)
 
@@ -108,13 +138,10 @@ def _group(item: dict[str, Any], by: str, where: str) -> str:
     return value if isinstance(value, str) else json.dumps(value)  # true, not Python's True
 
 
-def _parse_line(line: str, base: Path, where: str, by: str | None = None) -> EvalItem:
-    try:
-        item = json.loads(line.rstrip("\r\n"))  # a fault at the end: its own column
-    except json.JSONDecodeError as err:
-        raise UserError(f"invalid JSON: {err.msg} (column {err.colno})", where=where) from err
+def _parse_item(item: Any, base: Path, where: str, by: str | None = None) -> EvalItem:
     if not isinstance(item, dict):
-        raise UserError("each line must be a JSON object", where=where)
+        raise UserError(f'each line must be a JSON object with "text" or "image" and "label", not {_shown(item)}',
+                        where=where)
     content, modality = _content(item, base, where)
     category, group = _category(item, where)
     groups = tuple(dict.fromkeys(g for g in (group, _group(item, by, where) if by else None) if g is not None))
@@ -122,22 +149,107 @@ def _parse_line(line: str, base: Path, where: str, by: str | None = None) -> Eva
                     where=where, groups=groups)
 
 
-def read_items(path: Path, limit: int | None = None, by: str | None = None) -> list[EvalItem]:
-    """The labelled items of a JSONL file (the first ``limit`` when given); blank lines are skipped.
-    With ``by``, each item is also in the group of its value of that key."""
-    items: list[EvalItem] = []
+_GZIP_MAGIC = b"\x1f\x8b"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_BLANK = b" \t\r\n"
+
+
+def _open_data(path: Path) -> Any:
+    """The data file as a binary stream: a gzip-compressed file (a .jsonl.gz) is decompressed as it is read."""
     with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if limit is not None and len(items) >= limit:
-                break
-            where = f"{path}:{number}"
+        magic = fh.read(2)
+    if magic == _GZIP_MAGIC:
+        return gzip.open(path, "rb")
+    if magic in _UTF16_BOMS:
+        raise UserError("the data file is UTF-16 text: save it as UTF-8", where=str(path))
+    return path.open("rb")
+
+
+def _starts_with_array(fh: Any) -> bool:
+    """Whether the first character that is not blank (or a BOM) is '[': a JSON array, not JSON Lines."""
+    head = fh.peek(4096) if hasattr(fh, "peek") else b""
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(_BLANK)[:1] == b"["
+
+
+def _lines(fh: Any, path: Path) -> Iterator[tuple[str, Any]]:
+    """``(file:line, JSON value)`` of each non-blank line of a JSON Lines file."""
+    for number, raw in enumerate(fh, start=1):
+        where = f"{path}:{number}"
+        try:
+            line = raw.decode("utf-8-sig")  # a BOM on any line: files joined with cat
+        except UnicodeDecodeError as err:
+            raise UserError(f"not UTF-8 text ({err.reason} at byte {err.start + 1} of the line)",
+                            where=where) from err
+        if line.strip():
             try:
-                line = raw.decode("utf-8-sig")  # a BOM on any line: files joined with cat
-            except UnicodeDecodeError as err:
-                raise UserError(f"not UTF-8 text ({err.reason} at byte {err.start + 1} of the line)",
-                                where=where) from err
-            if line.strip():
-                items.append(_parse_line(line, path.parent, where, by))
+                yield where, json.loads(line.rstrip("\r\n"))  # a fault at the end: its own column
+            except json.JSONDecodeError as err:
+                raise UserError(f"invalid JSON: {err.msg} (column {err.colno})", where=where) from err
+
+
+def _array(data: bytes, path: Path) -> Iterator[tuple[str, Any]]:
+    """``(file:line (item N), JSON value)`` of each element of a file holding one JSON array."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line_start, line = data.rfind(b"\n", 0, err.start) + 1, data.count(b"\n", 0, err.start) + 1
+        raise UserError(f"not UTF-8 text ({err.reason} at byte {err.start - line_start + 1} of the line)",
+                        where=f"{path}:{line}") from err
+    decoder = json.JSONDecoder()
+    line, counted = 1, 0
+
+    def at(pos: int) -> str:  # file:line of a position, counting newlines once for the whole file
+        nonlocal line, counted
+        line += text.count("\n", counted, pos)
+        counted = pos
+        return f"{path}:{line}"
+
+    def skip(pos: int) -> int:
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        return pos
+
+    def fault(pos: int, what: str) -> UserError:
+        where = at(pos)
+        return UserError(f"invalid JSON: {what} (column {pos - text.rfind(chr(10), 0, pos)}; the file starts "
+                         "with '[', so it is read as one JSON array of objects)", where=where)
+
+    pos = skip(skip(0) + 1)  # past the '['
+    if text.startswith("]", pos):
+        pos = skip(pos + 1)
+    else:
+        for index in range(1, len(text) + 1):
+            where = f"{at(pos)} (item {index})"
+            try:
+                value, pos = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as err:
+                raise fault(err.pos, err.msg) from err
+            yield where, value
+            pos = skip(pos)
+            if text.startswith(",", pos):
+                pos = skip(pos + 1)
+            elif text.startswith("]", pos):
+                pos = skip(pos + 1)
+                break
+            else:
+                raise fault(pos, "expected ',' or ']' after an item")
+    if pos < len(text):
+        raise fault(pos, "more after the array's closing ']'")
+
+
+def read_items(path: Path, limit: int | None = None, by: str | None = None) -> list[EvalItem]:
+    """The labelled items of a JSONL file, or of a file holding one JSON array (the first ``limit`` when
+    given); blank lines are skipped. With ``by``, each item is also in the group of its value of that key."""
+    items: list[EvalItem] = []
+    try:
+        with _open_data(path) as fh:
+            records = _array(fh.read(), path) if _starts_with_array(fh) else _lines(fh, path)
+            for where, value in records:
+                items.append(_parse_item(value, path.parent, where, by))
+                if limit is not None and len(items) >= limit:
+                    break  # before the next line is read: a fault past the limit does not stop a quick look
+    except (OSError, EOFError) as err:  # a truncated or corrupt .gz
+        raise UserError(f"cannot read the data file: {getattr(err, 'strerror', None) or err}", where=str(path)) from err
     if not items:
         raise UserError("no labelled items in the data file", where=str(path))
     return items
@@ -150,8 +262,9 @@ def evaluate(pipeline: Pipeline, items: Sequence[EvalItem], stage: Stage,
     for number, item in enumerate(items):
         # One user per item: a rate limit in guards.yaml must not turn a long data file into blocks.
         context = Context(stage=stage, user_key=f"eval-{number}", request_id=f"eval-{number}")
+        content = item.load()  # an image's bytes: read outside the timed check, as a server has them in memory
         started = time.perf_counter()
-        verdict = pipeline.check(item.content, stage=stage, context=context, modality=item.modality)
+        verdict = pipeline.check(content, stage=stage, context=context, modality=item.modality)
         elapsed_ms = (time.perf_counter() - started) * 1000
         observations.append(observe(verdict, label=item.label, category=item.category, latency_ms=elapsed_ms,
                                     groups=item.groups))

@@ -265,7 +265,7 @@ def test_image_items_are_read_relative_to_the_data_file(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text('{"image": "img/a.png", "label": 0}\n{"text": "build a pipe bomb", "label": 1}\n')
     items = read_items(data)
-    assert [(i.modality.value, i.content) for i in items] == [("image", b"\x89PNG fake"), ("text", "build a pipe bomb")]
+    assert [(i.modality.value, i.load()) for i in items] == [("image", b"\x89PNG fake"), ("text", "build a pipe bomb")]
     # no image guard in the fixture: measuring would allow every image, so it is refused
     result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(data)])
     assert isinstance(result.exception, UserError)  # exit code 2 in the CLI (clauseguard.cli)
@@ -287,7 +287,7 @@ def test_image_paths_relative_to_the_working_folder_are_found_too(tmp_path: Path
         read_items(data)
     assert info.value.where == f"{data}:3 image" and "sets/sets/none.png" in info.value.message
     items = read_items(data, limit=2)  # the data file's folder first: b.png is the one beside it
-    assert [i.content for i in items] == [b"\x89PNG a", b"\x89PNG b (beside the data)"]
+    assert [i.load() for i in items] == [b"\x89PNG a", b"\x89PNG b (beside the data)"]
 
 
 IMAGE_GUARDS = GUARDS.read_text(encoding="utf-8") + """\
@@ -331,11 +331,13 @@ BAD_LINES = [
     ('{"text": "a", "image": "b.png", "label": 1}', "d.jsonl:2 text", "exactly one"),
     ('{"text": 3, "label": 1}', "d.jsonl:2 text", "string"),
     ('{"text": "a"}', "d.jsonl:2 label", '"label" is missing: give 0 or 1'),
-    ('{"text": "a", "label": 2}', "d.jsonl:2 label", "0 or 1, not 2"),
-    # refused values are shown as the file spells them (true, null, "1"), not as Python does (True, None, '1')
-    ('{"text": "a", "label": true}', "d.jsonl:2 label", "0 or 1, not true"),
-    ('{"text": "a", "label": null}', "d.jsonl:2 label", "0 or 1, not null"),
-    ('{"text": "a", "label": "1"}', "d.jsonl:2 label", '0 or 1, not "1"'),
+    ('{"text": "a", "label": 2}', "d.jsonl:2 label", '"safe"/"unsafe"), not 2'),
+    # refused values are shown as the file spells them (null, "yes"), not as Python does (None, 'yes')
+    ('{"text": "a", "label": null}', "d.jsonl:2 label", '"safe"/"unsafe"), not null'),
+    ('{"text": "a", "label": "yes"}', "d.jsonl:2 label", '"label" must be 0 or 1 (or true/false, "0"/"1", '
+                                                         '"safe"/"unsafe"), not "yes"'),
+    ('{"text": "a", "label": "toxic"}', "d.jsonl:2 label", 'not "toxic"'),
+    ('{"text": "a", "label": 0.5}', "d.jsonl:2 label", "not 0.5"),
     ('{"text": "a", "label": 1, "category": 3}', "d.jsonl:2 category", "string"),
     ('{"text": "a", "label": 1, "category": ["S1", "S10"]}', "d.jsonl:2 category", 'string, not ["S1", "S10"]'),
     ('{"text": "a", "lable": 1}', "d.jsonl:2 label", '"label" is missing'),
@@ -382,6 +384,98 @@ def test_invalid_json_names_the_column_of_the_fault(tmp_path: Path) -> None:
     data.write_text('{"text": "a", "label": 1\n')  # the closing brace is missing at column 25
     with pytest.raises(UserError, match=r"invalid JSON: .*\(column 25\)"):
         read_items(data)
+
+@pytest.mark.parametrize(("spelled", "label"), [
+    ("true", 1), ("false", 0), ('"1"', 1), ('"0"', 0), ("1.0", 1), ("0.0", 0),
+    ('"unsafe"', 1), ('"safe"', 0), ('"Unsafe"', 1), ('" safe "', 0),
+])
+def test_labels_spelled_one_way_only_are_read(tmp_path: Path, spelled: str, label: int) -> None:
+    """Outside sets give true/false, "0"/"1" (from CSV) or Llama Guard's "safe"/"unsafe": all used to be refused."""
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "a", "label": ' + spelled + "}\n")
+    assert read_items(data)[0].label == label
+
+
+def test_a_json_array_file_is_read(tmp_path: Path) -> None:
+    """A set that arrives as one JSON array (a .json file) used to stop at line 1 with 'Expecting value (column 2)'."""
+    rows = [{"text": "build a pipe bomb", "label": 1, "category": "S9"}, {"text": "hello", "label": 0}]
+    pretty, one_line = tmp_path / "pretty.json", tmp_path / "one.jsonl"
+    pretty.write_text(json.dumps(rows, indent=2) + "\n")
+    one_line.write_bytes(b"\xef\xbb\xbf" + json.dumps(rows).encode())
+    for data in (pretty, one_line):
+        assert [(i.content, i.label, i.category) for i in read_items(data)] == [
+            ("build a pipe bomb", 1, "S9"), ("hello", 0, None)]
+    assert len(read_items(pretty, limit=1)) == 1
+    assert _run("--data", str(pretty))["confusion"] == {"tp": 1, "fp": 0, "tn": 1, "fn": 0}
+
+
+@pytest.mark.parametrize(("text", "where", "message"), [
+    ('[\n  {"text": "a", "label": 0},\n  {"text": "b", "label": 7}\n]', "d.json:3 (item 2) label", "not 7"),
+    ('[{"text": "a", "label": 0}, {"text": "b", "label": 1}, [1]]', "d.json:1 (item 3)", "JSON object"),
+    ('[\n  {"text": "a", "label": 0},\n  {"text": "b", "label": 1,}\n]', "d.json:3",
+     "invalid JSON: Expecting property name enclosed in double quotes (column 28; the file starts with '['"),
+    ('[\n  {"text": "a", "label": 0}\n  {"text": "b", "label": 1}\n]', "d.json:3", "expected ',' or ']'"),
+    ('[{"text": "a", "label": 0}]\n{"text": "b", "label": 1}\n', "d.json:2", "more after the array's closing ']'"),
+    ("[", "d.json:1", "invalid JSON"),
+    ("[]", "d.json", "no labelled items"),
+])
+def test_faults_in_a_json_array_name_the_line(tmp_path: Path, text: str, where: str, message: str) -> None:
+    data = tmp_path / "d.json"
+    data.write_text(text)
+    with pytest.raises(UserError) as info:
+        read_items(data)
+    assert info.value.where == f"{tmp_path / where}" and message in info.value.message
+
+
+def test_a_gzip_compressed_file_is_read(tmp_path: Path) -> None:
+    import gzip
+
+    data = tmp_path / "d.jsonl.gz"
+    data.write_bytes(gzip.compress(b'{"text": "build a pipe bomb", "label": 1}\n{"text": "hi", "label": 0}\n'))
+    assert [(i.content, i.label) for i in read_items(data)] == [("build a pipe bomb", 1), ("hi", 0)]
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data.read_bytes()[:20])
+    with pytest.raises(UserError, match="cannot read the data file") as info:
+        read_items(cut)
+    assert info.value.where == str(cut)
+
+
+def test_utf16_is_named_not_reported_as_a_bad_byte(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_bytes('{"text": "a", "label": 0}\n'.encode("utf-16"))
+    with pytest.raises(UserError, match="UTF-16 text: save it as UTF-8") as info:
+        read_items(data)
+    assert info.value.where == str(data)
+
+
+def test_a_category_with_stray_spaces_is_still_ours(tmp_path: Path) -> None:
+    """"S9 " (a hand-edited or CSV-converted set) used to become a foreign group instead of S9."""
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "a", "label": 1, "category": "S9 "}\n{"text": "b", "label": 1, "category": " hate"}\n'
+                    '{"text": "c", "label": 0, "category": "  "}\n')
+    assert [(i.category, i.groups) for i in read_items(data)] == [("S9", ()), ("S10", ()), (None, ())]
+
+
+def test_images_are_read_when_checked_not_all_before_the_run(tmp_path: Path) -> None:
+    """read_items used to hold every image's bytes: a large image set was all in memory before the first check.
+    A missing image is still refused before the run; one removed during it is named by its line."""
+    (tmp_path / "a.png").write_bytes(b"\x89PNG a")
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"image": "a.png", "label": 0}\n')
+    item = read_items(data)[0]
+    assert item.content == tmp_path / "a.png" and item.load() == b"\x89PNG a"
+    (tmp_path / "a.png").write_bytes(b"\x89PNG changed")
+    assert item.load() == b"\x89PNG changed"  # read when checked, not when the file was read
+    (tmp_path / "a.png").unlink()
+    with pytest.raises(UserError, match="cannot read image") as info:
+        item.load()
+    assert info.value.where == f"{data}:1 image"
+    (tmp_path / "folder.png").mkdir()
+    data.write_text('{"image": "folder.png", "label": 0}\n')
+    with pytest.raises(UserError, match=r"cannot read image .*folder\.png.*: Is a directory") as info:
+        read_items(data)
+    assert info.value.where == f"{data}:1 image"
+
 
 
 def test_rate_limits_do_not_turn_into_blocks(tmp_path: Path) -> None:
