@@ -60,8 +60,8 @@ def _plot(plt: Any, path: Path, curves: list[tuple[str, list[int], list[float]]]
         ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
     ax.set_xlabel("false positive rate" if roc else "recall")
     ax.set_ylabel("true positive rate" if roc else "precision")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
+    ax.set_xlim(-0.02, 1.02)  # a curve along an edge (x = 0, recall = 1) is not drawn on the axis line
+    ax.set_ylim(-0.02, 1.02)
     ax.set_title("ROC" if roc else "Precision-recall")
     if not curves:
         ax.text(0.5, 0.5, "only one class in the data: no curve", ha="center", va="center")
@@ -111,7 +111,7 @@ def check_report_dir(report_dir: Path) -> None:
     (re)placed by one: a file, a folder holding anything but an older report's files, or the working
     folder is refused, so the rename that puts a report in place never deletes what the user keeps there."""
     _pyplot()
-    report_dir = Path(report_dir).absolute()
+    report_dir = _target(report_dir)
     if report_dir.exists() and not report_dir.is_dir():
         raise UserError("the report path exists and is not a folder", where=str(report_dir))
     _check_parent(report_dir)
@@ -129,6 +129,13 @@ def check_report_dir(report_dir: Path) -> None:
                             where=str(report_dir))
 
 
+def _target(report_dir: Path) -> Path:
+    """The folder the report replaces: ``report_dir``, or the folder it links to (a link given as --report
+    stays a link; replacing it with a folder would leave the linked folder without the report)."""
+    report_dir = Path(report_dir).absolute()
+    return report_dir.resolve() if report_dir.is_symlink() else report_dir
+
+
 def _check_parent(report_dir: Path) -> None:
     """The nearest existing folder above ``report_dir`` must be a folder the report can be written in."""
     above = next(p for p in report_dir.parents if p.exists())
@@ -142,7 +149,7 @@ def write_report(report_dir: Path, summary: dict[str, Any], observations: Sequen
     """Write roc.png, precision_recall.png and summary.md into ``report_dir`` atomically."""
     check_report_dir(report_dir)
     plt = _pyplot()
-    report_dir = Path(report_dir).absolute()
+    report_dir = _target(report_dir)
     try:
         with staged_folder(report_dir) as staging:
             curves = _curves(observations, list(summary.get("per_category", {})))

@@ -585,6 +585,16 @@ def test_report_never_replaces_the_working_folder(tmp_path: Path, monkeypatch: p
     assert work.is_dir() and list(work.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["work"]
 
 
+def test_report_on_a_link_fills_the_linked_folder(tmp_path: Path) -> None:
+    """--report on a link to a folder used to replace the link with a new folder, the linked folder left empty."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    _run("--data", str(DATA), "--report", str(tmp_path / "link"))
+    assert (tmp_path / "link").is_symlink()
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["precision_recall.png", "roc.png", "summary.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
 def test_report_on_a_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "report"
     target.write_text("not a folder")
