@@ -14,6 +14,7 @@ and packets over a size limit.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import xml.etree.ElementTree as ET
 
@@ -22,6 +23,8 @@ from clauseguard.errors import GuardError
 __all__ = [
     "DST_PREFIX",
     "IPTC_EXT_NS",
+    "JPEG_PACKET_LIMIT",
+    "JPEG_XMP_EXTENSION_HEADER",
     "JPEG_XMP_HEADER",
     "MAX_PACKET_BYTES",
     "PNG_SIGNATURE",
@@ -29,14 +32,20 @@ __all__ = [
     "XmpError",
     "build_packet",
     "dst_uri",
+    "extended_guid",
+    "jpeg_extension",
+    "jpeg_extension_segments",
     "jpeg_segment",
     "jpeg_segments",
+    "jpeg_xmp",
+    "merge_extended",
     "png_chunk",
     "png_chunks",
     "png_itxt",
     "png_text",
     "read_digital_source_type",
     "set_digital_source_type",
+    "split_for_jpeg",
     "webp_chunks",
     "webp_with_xmp",
 ]
@@ -53,7 +62,9 @@ _RESOURCE = f"{{{RDF_NS}}}resource"
 _NAMESPACES = {"x": X_NS, "rdf": RDF_NS, "Iptc4xmpExt": IPTC_EXT_NS, "dc": "http://purl.org/dc/elements/1.1/",
                "xmp": "http://ns.adobe.com/xap/1.0/", "photoshop": "http://ns.adobe.com/photoshop/1.0/",
                "tiff": "http://ns.adobe.com/tiff/1.0/", "exif": "http://ns.adobe.com/exif/1.0/",
-               "xmpMM": "http://ns.adobe.com/xap/1.0/mm/", "plus": "http://ns.useplus.org/ldf/xmp/1.0/"}
+               "xmpMM": "http://ns.adobe.com/xap/1.0/mm/", "plus": "http://ns.useplus.org/ldf/xmp/1.0/",
+               "xmpNote": "http://ns.adobe.com/xmp/note/"}
+_HAS_EXTENDED = "{http://ns.adobe.com/xmp/note/}HasExtendedXMP"
 _FORBIDDEN = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _PACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 _PACKET_END = '\n<?xpacket end="w"?>'
@@ -142,7 +153,76 @@ class _NoDoctype(ET.TreeBuilder):
         raise XmpError("XMP packet declares a DOCTYPE or entities; refused")
 
 
-def _serialise(root: ET.Element, prefixes: dict[str, str] | None = None) -> bytes:
+def merge_extended(packet: bytes, extension: bytes) -> bytes:
+    """A JPEG's main packet and its extended XMP as one packet: the extension's descriptions joined to the
+    main one's, the note that points to the extension dropped (XMP Specification Part 3, 1.1.3.1)."""
+    prefixes: dict[str, str] = {}
+    root, more = _parse(packet, prefixes), _parse(extension, prefixes)
+    descriptions = list(root.iter(_DESCRIPTION))
+    if not descriptions:
+        raise XmpError("XMP packet has no rdf:Description to join its extension to")
+    for description in descriptions:
+        description.attrib.pop(_HAS_EXTENDED, None)
+        for note in description.findall(_HAS_EXTENDED):
+            description.remove(note)
+    for description in _top_descriptions(more):  # its properties, into the main packet's description
+        properties = {k: v for k, v in description.attrib.items() if not k.startswith(f"{{{RDF_NS}}}")}
+        descriptions[0].attrib.update(properties)
+        descriptions[0].extend(list(description))
+    return _serialise(root, prefixes)
+
+
+def extended_guid(packet: bytes) -> str | None:
+    """The GUID (MD5 of the extension) the main packet's ``xmpNote:HasExtendedXMP`` names, or None."""
+    for description in _parse(packet).iter(_DESCRIPTION):
+        note = description.get(_HAS_EXTENDED) or description.findtext(_HAS_EXTENDED)
+        if note and note.strip():
+            return note.strip()
+    return None
+
+
+def _top_descriptions(root: ET.Element) -> list[ET.Element]:
+    """The rdf:Description elements that hold top-level properties (not those inside a struct value)."""
+    rdf = root if root.tag == f"{{{RDF_NS}}}RDF" else root.find(f"{{{RDF_NS}}}RDF")
+    return rdf.findall(_DESCRIPTION) if rdf is not None else []
+
+
+JPEG_PACKET_LIMIT = 65000  # what Adobe's writers keep the main packet under (the segment holds 65504)
+
+
+def split_for_jpeg(packet: bytes, limit: int = JPEG_PACKET_LIMIT) -> tuple[bytes, bytes | None]:
+    """``packet`` as a JPEG stores it: in one segment when it fits, else a main packet holding the
+    DigitalSourceType and the smaller properties, and an extended packet (XMP Specification Part 3,
+    1.1.3.1: the largest top-level properties move there, and the main packet names the extension by the
+    MD5 of its text in ``xmpNote:HasExtendedXMP``). Raises XmpError when no split fits."""
+    if len(packet) <= limit:
+        return packet, None
+    prefixes: dict[str, str] = {}
+    root = _parse(packet, prefixes)
+    descriptions = _top_descriptions(root)
+    if not descriptions:
+        raise XmpError("XMP packet too large for a JPEG segment, and it has no rdf:Description to split")
+    extension = ET.Element(f"{{{X_NS}}}xmpmeta")
+    moved = ET.SubElement(ET.SubElement(extension, f"{{{RDF_NS}}}RDF"), _DESCRIPTION, {f"{{{RDF_NS}}}about": ""})
+    descriptions[0].set(_HAS_EXTENDED, "0" * 32)  # its length counts; the GUID is known at the end
+    movable = sorted(((len(ET.tostring(child)), parent, child) for parent in descriptions for child in parent
+                      if child.tag not in (_DST, _HAS_EXTENDED)), key=lambda item: -item[0])
+    main = _serialise(root, prefixes)
+    for _size, parent, child in movable:
+        if len(main) <= limit:
+            break
+        parent.remove(child)
+        moved.append(child)
+        main = _serialise(root, prefixes)
+    if len(main) > limit:
+        raise XmpError(f"XMP packet too large for a JPEG segment ({len(main)} > {limit} bytes after moving "
+                       "its properties to extended XMP)")
+    body = _serialise(extension, prefixes, wrapper=False)
+    descriptions[0].set(_HAS_EXTENDED, hashlib.md5(body).hexdigest().upper())
+    return _serialise(root, prefixes), body
+
+
+def _serialise(root: ET.Element, prefixes: dict[str, str] | None = None, *, wrapper: bool = True) -> bytes:
     """The packet's text; a namespace keeps the prefix the packet gave it (some readers look for
     ``GCamera:MicroVideo`` as written), else ours, else ElementTree's ``nsN``."""
     for uri, prefix in (prefixes or {}).items():
@@ -151,7 +231,7 @@ def _serialise(root: ET.Element, prefixes: dict[str, str] | None = None) -> byte
     for prefix, uri in _NAMESPACES.items():
         ET.register_namespace(prefix, uri)
     body = ET.tostring(root, encoding="unicode")
-    return (_PACKET_BEGIN + body + _PACKET_END).encode("utf-8")
+    return (_PACKET_BEGIN + body + _PACKET_END if wrapper else body).encode("utf-8")
 
 
 # -- where the packet lives in a file ---------------------------------------------------------------
@@ -247,9 +327,60 @@ def jpeg_segments(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
 _JPEG_NO_LENGTH = frozenset((0xFF, 0x00, 0x01, *range(0xD0, 0xD8)))
 
 
+JPEG_XMP_EXTENSION_HEADER = b"http://ns.adobe.com/xmp/extension/\x00"
+_EXTENSION_CHUNK = 65400  # extended XMP bytes per APP1 segment (the segment holds 65458 after its header)
+
+
+def jpeg_xmp(marker: int, payload: bytes) -> bytes | None:
+    """The XMP packet an APPn segment holds: APP1 with the standard header, or as some writers store it
+    (and ExifTool reads it), with the header ``XMP\\0`` or none before the packet; None for other segments
+    (Exif, extended XMP)."""
+    if marker != 0xE1:
+        return None
+    if payload.startswith(JPEG_XMP_HEADER):
+        return payload[len(JPEG_XMP_HEADER):]
+    if payload.startswith(b"XMP\x00"):
+        return payload[4:]
+    if payload.lstrip(b"\x00 \t\r\n\xef\xbb\xbf").startswith((b"<?xpacket", b"<x:xmpmeta")):
+        return payload
+    return None
+
+
+def jpeg_extension(segments: list[tuple[int, bytes]], guid: str) -> bytes | None:
+    """The extended XMP named by ``guid``, put together from its APP1 segments (each: header, GUID, full
+    length, offset, bytes); None when there is none. Raises XmpError when it is incomplete or too large."""
+    size, parts, head = None, {}, len(JPEG_XMP_EXTENSION_HEADER)
+    for marker, payload in segments:
+        if marker != 0xE1 or not payload.startswith(JPEG_XMP_EXTENSION_HEADER) or len(payload) < head + 40:
+            continue
+        if payload[head:head + 32].decode("latin-1") != guid:
+            continue
+        size = int.from_bytes(payload[head + 32:head + 36], "big")
+        parts[int.from_bytes(payload[head + 36:head + 40], "big")] = payload[head + 40:]
+    if size is None:
+        return None
+    if size > MAX_PACKET_BYTES:
+        raise XmpError(f"extended XMP too large ({size} > {MAX_PACKET_BYTES} bytes)")
+    data, at = b"", 0
+    for offset in sorted(parts):
+        if offset != at:
+            raise XmpError(f"extended XMP {guid} is incomplete (a part at byte {at} is missing)")
+        data, at = data + parts[offset], at + len(parts[offset])
+    if at != size:
+        raise XmpError(f"extended XMP {guid} is incomplete ({at} of {size} bytes)")
+    return data
+
+
+def jpeg_extension_segments(extension: bytes, guid: str) -> list[bytes]:
+    """The APP1 payloads that store ``extension`` (the extended XMP whose MD5 is ``guid``)."""
+    head = JPEG_XMP_EXTENSION_HEADER + guid.encode("ascii") + len(extension).to_bytes(4, "big")
+    return [head + offset.to_bytes(4, "big") + extension[offset:offset + _EXTENSION_CHUNK]
+            for offset in range(0, len(extension), _EXTENSION_CHUNK)]
+
+
 def jpeg_segment(marker: int, payload: bytes) -> bytes:
     if len(payload) + 2 > 0xFFFF:
-        raise XmpError(f"JPEG segment too large ({len(payload)} bytes; extended XMP is not supported)")
+        raise XmpError(f"JPEG segment 0x{marker:02X} too large ({len(payload)} bytes)")
     return bytes((0xFF, marker)) + (len(payload) + 2).to_bytes(2, "big") + payload
 
 

@@ -140,26 +140,56 @@ _KEPT_SEGMENTS = frozenset((*range(0xE3, 0xEE), 0xEF))
 
 def _mark_jpeg(data: bytes, uri: str, base: bytes | None = None,
                segments_back: list[tuple[int, bytes]] | None = None) -> bytes:
-    """``base`` as for PNG; ``segments_back``: segments to put back after the XMP packet (likewise)."""
+    """``base`` as for PNG; ``segments_back``: segments to put back after the XMP packet (likewise).
+    A packet too large for its segment is split into a main packet and extended XMP, as Adobe's writers
+    do; an extension that was joined to the packet, or that the new packet no longer names, is dropped."""
     segments, rest = _xmp.jpeg_segments(data)
-    packet = _new_packet(_jpeg_packet(segments) or base, uri)
-    kept = [(m, p) for m, p in segments if not (m == 0xE1 and p.startswith(_xmp.JPEG_XMP_HEADER))]
+    existing, joined = _jpeg_packet(segments)
+    packet = _new_packet(existing or base, uri)
+    main, extension = _xmp.split_for_jpeg(packet)
+    guid = _guid(main)
+    kept = [(m, p) for m, p in segments if _xmp.jpeg_xmp(m, p) is None
+            and not (m == 0xE1 and p.startswith(_xmp.JPEG_XMP_EXTENSION_HEADER)
+                     and (joined or extension is not None or p[35:67].decode("latin-1") != guid))]
     at = 0
     while at < len(kept) and kept[at][0] in (0xE0, 0xE1):  # after JFIF and Exif, which must lead
         at += 1
-    kept[at:at] = [(0xE1, _xmp.JPEG_XMP_HEADER + packet), *(segments_back or [])]
+    ours = [(0xE1, _xmp.JPEG_XMP_HEADER + main)]
+    if extension is not None and guid:
+        ours += [(0xE1, p) for p in _xmp.jpeg_extension_segments(extension, guid)]
+    kept[at:at] = [*ours, *(segments_back or [])]
     return b"\xff\xd8" + b"".join(_xmp.jpeg_segment(m, p) for m, p in kept) + rest
 
 
-def _jpeg_packet(segments: list[tuple[int, bytes]]) -> bytes | None:
-    header = _xmp.JPEG_XMP_HEADER
-    return next((p[len(header):] for m, p in segments if m == 0xE1 and p.startswith(header)), None)
+def _guid(packet: bytes) -> str | None:
+    try:
+        return _xmp.extended_guid(packet)
+    except _xmp.XmpError:
+        return None
+
+
+def _jpeg_packet(segments: list[tuple[int, bytes]]) -> tuple[bytes | None, bool]:
+    """The JPEG's XMP packet, joined with its extended XMP when it has some (``True`` then); an
+    extension that cannot be read is left out (the packet alone, ``False``)."""
+    packet = next((x for m, p in segments if (x := _xmp.jpeg_xmp(m, p)) is not None), None)
+    guid = _guid(packet) if packet is not None else None
+    if guid is None:
+        return packet, False
+    try:
+        extension = _xmp.jpeg_extension(segments, guid)
+        joined = _xmp.merge_extended(packet, extension) if extension is not None else None
+        if joined is not None and len(joined) > _xmp.MAX_PACKET_BYTES:
+            raise _xmp.XmpError(f"XMP packet with its extension too large ({len(joined)} bytes)")
+        return (joined, True) if joined is not None else (packet, False)
+    except _xmp.XmpError as err:
+        log.warning("leaving out an unreadable extended XMP packet: %s", err)
+        return packet, False
 
 
 def _read_jpeg(data: bytes) -> tuple[bytes | None, dict[str, str], bool]:
     segments, _ = _xmp.jpeg_segments(data)
     c2pa = any(m == 0xEB and b"jumb" in p for m, p in segments)
-    return _jpeg_packet(segments), {}, c2pa
+    return _jpeg_packet(segments)[0], {}, c2pa
 
 
 # -- WebP and the rest --------------------------------------------------------------------------------

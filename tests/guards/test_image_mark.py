@@ -340,3 +340,85 @@ def test_a_label_sits_in_the_corner_a_viewer_sees_on_a_photo_stored_sideways() -
     assert shown.size == (80, 120)
     corners = {"bottom-right": shown.crop((70, 110, 80, 120)), "top-left": shown.crop((0, 0, 10, 10))}
     assert corners["bottom-right"].getextrema()[0] < 100 < corners["top-left"].getextrema()[0]
+
+
+# -- XMP in JPEG as other writers store it ----------------------------------------------------------
+
+_RDF = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+        b'xmlns:xmpNote="http://ns.adobe.com/xmp/note/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        b'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/">%s</rdf:Description></rdf:RDF></x:xmpmeta>')
+
+
+def _app1(payload: bytes) -> bytes:
+    return b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def _jpeg_with(*payloads: bytes) -> bytes:
+    jpeg = _encode("JPEG")
+    return jpeg[:2] + b"".join(_app1(p) for p in payloads) + jpeg[2:]
+
+
+def _xmp_segments(data: bytes) -> tuple[list[bytes], dict[str, bytes]]:
+    """The JPEG's main XMP packets, and its extended XMP put together, by GUID."""
+    segments, _ = _xmp.jpeg_segments(data)
+    main = [p[len(_xmp.JPEG_XMP_HEADER):] for m, p in segments if m == 0xE1 and p.startswith(_xmp.JPEG_XMP_HEADER)]
+    guids = {p[35:67].decode() for m, p in segments if m == 0xE1 and p.startswith(_xmp.JPEG_XMP_EXTENSION_HEADER)}
+    return main, {guid: _xmp.jpeg_extension(segments, guid) for guid in guids}
+
+
+def _with_extension(extension: bytes) -> bytes:
+    import hashlib
+
+    guid = hashlib.md5(extension).hexdigest().upper().encode()
+    main = _RDF % (b'<xmpNote:HasExtendedXMP>' + guid + b'</xmpNote:HasExtendedXMP>')
+    parts = [b"http://ns.adobe.com/xmp/extension/\x00" + guid + len(extension).to_bytes(4, "big")
+             + offset.to_bytes(4, "big") + extension[offset:offset + 60_000]
+             for offset in range(0, len(extension), 60_000)]
+    return _jpeg_with(_xmp.JPEG_XMP_HEADER + main, *parts)
+
+
+def test_a_mark_in_a_jpegs_extended_xmp_is_read_and_replaced() -> None:
+    """Extended XMP (a packet over 64 KB, split across APP1 segments, as Photoshop writes it) was not read:
+    a JPEG whose DigitalSourceType sat there read as unmarked, and marking it left the old value in the
+    extension beside the new one in the main packet."""
+    import hashlib
+
+    extension = _RDF % (b"<Iptc4xmpExt:DigitalSourceType>" + TRAINED.encode() + b"</Iptc4xmpExt:DigitalSourceType>"
+                        b"<photoshop:History>" + b"h" * 100_000 + b"</photoshop:History>")
+    data = _with_extension(extension)
+    assert read_marks(data)["digital_source_type"] == TRAINED and read_marks(data)["ai_generated"]
+    marked = mark_image(data, digital_source_type="compositeWithTrainedAlgorithmicMedia")
+    assert read_marks(marked)["digital_source_type"] == COMPOSITE and TRAINED.encode() not in marked
+    (main,), extensions = _xmp_segments(marked)
+    (guid, body), = extensions.items()
+    assert guid == hashlib.md5(body).hexdigest().upper() == _xmp.extended_guid(main)
+    assert b"h" * 100_000 in body and COMPOSITE.encode() in main  # the mark in the main packet
+    Image.open(io.BytesIO(marked)).load()
+    labelled = mark_image(data, visible_label="AI")  # re-encoded: the joined packet goes back, split again
+    (main,), extensions = _xmp_segments(labelled)
+    assert TRAINED.encode() in main and b"h" * 100_000 in extensions[_xmp.extended_guid(main)]
+
+
+def test_a_packet_too_large_for_one_jpeg_segment_is_split_not_refused() -> None:
+    """A main packet near the 64 KB a segment holds could not take the mark: the image was blocked."""
+    data = _jpeg_with(_xmp.JPEG_XMP_HEADER + _RDF % (b"<dc:source>" + b"s" * 64_800 + b"</dc:source>"))
+    marked = mark_image(data)
+    (main,), extensions = _xmp_segments(marked)
+    assert len(main) <= _xmp.JPEG_PACKET_LIMIT and TRAINED.encode() in main
+    assert b"s" * 64_800 in extensions[_xmp.extended_guid(main)]
+    assert read_marks(marked)["digital_source_type"] == TRAINED
+    assert mark_image(marked) == marked  # marking again: the same packet, the same split
+
+
+@pytest.mark.parametrize("header", [b"XMP\x00", b""], ids=["XMP-nul", "no-header"])
+def test_xmp_under_another_app1_header_is_read_and_replaced_by_one_packet(header) -> None:
+    """ExifTool reads XMP in APP1 under 'XMP\\0' or with no header; clauseguard did not: such a JPEG read
+    as unmarked, and marking it gave it a second packet."""
+    packet = (_RDF % (b"<dc:creator>Jane</dc:creator><Iptc4xmpExt:DigitalSourceType>" + COMPOSITE.encode()
+                      + b"</Iptc4xmpExt:DigitalSourceType>"))
+    data = _jpeg_with(header + b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>' + packet)
+    assert read_marks(data)["digital_source_type"] == COMPOSITE
+    marked = mark_image(data)
+    (main,), _ = _xmp_segments(marked)
+    assert marked.count(b"<x:xmpmeta") == 1 and b"Jane" in main and read_marks(marked)["digital_source_type"] == TRAINED
