@@ -284,14 +284,44 @@ def _drawable(frame: Any) -> Any:
     return to_rgb(frame).convert("RGBA")
 
 
+LABEL_HEIGHT = 0.03  # the label's text, as a share of the image's shorter side: as visible on any size
+
+
 def _labelled(frame: Any, label: str, draw_module: Any) -> Any:
+    """``label`` on a dark box in the bottom-right corner, its text 3% of the shorter side high (at least
+    Pillow's 10-pixel default), smaller where it would not fit the width."""
     draw = draw_module.Draw(frame)
-    left, top, right, bottom = draw.textbbox((0, 0), label)
-    pad, (width, height) = 4, frame.size
+    width, height = frame.size
+    font = _label_font(draw, label, round(min(width, height) * LABEL_HEIGHT), width)
+    left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+    pad = max(4, (bottom - top) // 3)
     x, y = width - (right - left) - 2 * pad, height - (bottom - top) - 2 * pad
     draw.rectangle((x, y, width, height), fill=(0, 0, 0, 200))
-    draw.text((x + pad - left, y + pad - top), label, fill=(255, 255, 255, 255))
+    draw.text((x + pad - left, y + pad - top), label, fill=(255, 255, 255, 255), font=font)
     return frame
+
+
+def _label_font(draw: Any, label: str, size: int, width: int) -> Any:
+    """Pillow's default font at ``size`` pixels, or smaller to fit ``width``; the fixed bitmap font where
+    Pillow has no FreeType, or below 10 pixels."""
+    from PIL import ImageFont
+
+    while size > 10:
+        try:
+            font = ImageFont.load_default(size=size)
+        except (ImportError, OSError, TypeError):  # Pillow without FreeType
+            break
+        left, _top, right, _bottom = draw.textbbox((0, 0), label, font=font)
+        if (right - left) * 1.2 <= width:
+            return font
+        size = int(size * 0.8)
+    return ImageFont.load_default(size=10) if _has_freetype() else ImageFont.load_default()
+
+
+def _has_freetype() -> bool:
+    from PIL import features
+
+    return bool(features.check("freetype2"))
 
 
 # -- the guard ----------------------------------------------------------------------------------------
