@@ -31,6 +31,7 @@ __all__ = [
     "append_in",
     "append_many",
     "canonical_json",
+    "find_appended",
     "prepare",
     "record_hash",
 ]
@@ -156,6 +157,34 @@ def append_in(conn: Connection, prepared: Sequence[PreparedRecord]) -> list[Appe
     conn.execute(log.insert(), rows)
     conn.execute(update(head).where(head.c.id == 1).values(seq=seq, hash=prev))
     return results
+
+
+def find_appended(conn: Connection, prepared: Sequence[PreparedRecord], *, after: int = 0) -> list[AppendResult] | None:
+    """The results of ``prepared`` if the log already holds them, in order and one after another, above
+    seq ``after``; else None.
+
+    For a retry after an append that reported a failure: when the connection drops after COMMIT reached
+    the database, the transaction is committed but the client sees an error, and writing the batch again
+    would log every decision twice. A stored record is this one if its hash, recomputed from this
+    record's fields at the stored seq after the stored ``prev_hash``, is the stored hash.
+    """
+    if not prepared:
+        return []
+    log = AuditRecord.__table__
+    first_time = prepared[0].fields["time"]
+    starts = conn.execute(select(log.c.seq).where(log.c.seq > after, log.c.time == first_time)
+                          .order_by(log.c.seq)).scalars().all()
+    for start in starts:
+        rows = conn.execute(select(log.c.seq, log.c.prev_hash, log.c.hash)
+                            .where(log.c.seq >= start, log.c.seq < start + len(prepared)).order_by(log.c.seq)).all()
+        results: list[AppendResult] = []
+        for record, (seq, prev, digest) in zip(prepared, rows, strict=False):
+            if record.chained(seq, prev)[1] != digest or (results and prev != results[-1].hash):
+                break
+            results.append(AppendResult(seq, digest, record.fields["time"]))
+        if len(results) == len(prepared):
+            return results
+    return None
 
 
 def append(store: RecordStore, entry: AuditEntry, *, now: datetime | None = None) -> AppendResult:

@@ -21,7 +21,10 @@ Contract:
   going on unaudited. A record that cannot be stored (raw IP, NaN) is refused by :meth:`submit` itself.
 - **Failures.** A batch that fails to commit for a reason that may pass (an ``OperationalError``: the
   database is locked, busy, full or unreachable) is retried with back-off until it succeeds;
-  ``last_error`` says what is wrong meanwhile (``healthy`` is False). Any other error (a value the
+  ``last_error`` says what is wrong meanwhile (``healthy`` is False). Such a failure may come after
+  the database committed (the connection dropped before its answer to COMMIT arrived), so each retry
+  first looks for the batch in the log above the last seq this writer committed, and resolves it
+  from there instead of writing every record twice. Any other error (a value the
   database refuses) would fail every retry, so it is not retried: the records of that batch are
   written one by one, and only those that still fail are given up, their futures failed with a
   :class:`RecordsError`; the records queued after them go on being written.
@@ -44,7 +47,14 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from clauseguard.errors import RecordsError
-from clauseguard.guards.records._chain import AppendResult, AuditEntry, PreparedRecord, append_many, prepare
+from clauseguard.guards.records._chain import (
+    AppendResult,
+    AuditEntry,
+    PreparedRecord,
+    append_many,
+    find_appended,
+    prepare,
+)
 from clauseguard.guards.records.store import RecordStore
 
 __all__ = ["AuditWriter"]
@@ -83,6 +93,7 @@ class AuditWriter:
         self._submitted = self._done = 0
         self._closed = False
         self._abandon = threading.Event()  # set when close() timed out: fail batches instead of retrying
+        self._floor = 0  # the last seq this writer committed: a batch of its own that committed later is above it
         self._thread = threading.Thread(target=self._run, name="clauseguard-audit-writer", daemon=True)
         self._thread.start()
         atexit.register(self._close_at_exit)
@@ -192,13 +203,19 @@ class AuditWriter:
             self._not_full.notify_all()
             return batch
 
-    def _write(self, batch: list[_Item]) -> None:
+    def _write(self, batch: list[_Item], unsure: bool = False) -> None:
+        """Append ``batch``, retrying while the failure may pass. ``unsure``: an earlier attempt failed in a
+        way that may have committed it (the database's answer to COMMIT lost), so look for it first."""
         delay = 0.05
+        records = [record for record, _ in batch]
         while True:
             try:
-                results = append_many(self.store, [record for record, _ in batch])
+                results = self._appended(records) if unsure else None
+                if results is None:
+                    results = append_many(self.store, records)
             except Exception as err:  # reported through last_error; retried unless retrying cannot help
                 retry = _transient(err) and not self._abandon.is_set()
+                unsure = unsure or _transient(err)
                 self._failed(err, len(batch), delay if retry else None)
                 if retry:
                     self._abandon.wait(delay)
@@ -206,12 +223,22 @@ class AuditWriter:
                     continue
                 if len(batch) > 1 and not _transient(err):
                     for item in batch:  # find the record the database refuses; write the others
-                        self._write([item])
+                        self._write([item], unsure)
                     return
                 self._finish(batch, error=err)
                 return
+            self._floor = results[-1].seq
             self._finish(batch, results=results)
             return
+
+    def _appended(self, records: list[PreparedRecord]) -> list[AppendResult] | None:
+        """The results of ``records`` if a failed attempt did commit them (see :func:`find_appended`)."""
+        with self.store.transaction() as conn:
+            found = find_appended(conn, records, after=self._floor)
+        if found is not None:
+            log.warning("audit append of %d records had committed although it reported a failure; "
+                        "not written again", len(records))
+        return found
 
     def _failed(self, err: Exception, size: int, delay: float | None) -> None:
         with self._lock:

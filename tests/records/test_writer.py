@@ -7,6 +7,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from clauseguard.guards.records import (
     verify,
 )
 from clauseguard.guards.records import writer as writer_module
-from clauseguard.guards.records._chain import prepare
+from clauseguard.guards.records._chain import append_in, find_appended, prepare
 
 
 def _entry(i: int, **extra: Any) -> AuditEntry:
@@ -249,3 +250,63 @@ def test_a_sink_waiting_for_commit_gives_up_after_its_timeout(store: RecordStore
 def test_bad_writer_options(store: RecordStore, options: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         AuditWriter(store, **options)
+
+
+def test_a_batch_that_committed_although_it_reported_a_failure_is_not_written_twice(
+        store: RecordStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The connection drops after COMMIT reached the database: the rows are stored, the client sees an error.
+    real, calls = writer_module.append_many, []
+
+    def answer_lost(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        results = real(*args, **kwargs)
+        if len(calls) == 1:
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+        return results
+
+    append(store, _entry(99))  # another writer's record before the batch
+    monkeypatch.setattr(writer_module, "append_many", answer_lost)
+    w = AuditWriter(store, max_wait=0.05, retry_max=0.05)
+    futures = [w.submit(_entry(i)) for i in range(5)]
+    assert [f.result(timeout=30).seq for f in futures] == [2, 3, 4, 5, 6]
+    w.submit(_entry(5)).result(timeout=30)  # the writer goes on after it
+    w.close()
+    assert [r["request_id"] for r in iter_records(store)] == ["r99", "r0", "r1", "r2", "r3", "r4", "r5"]
+    assert len(calls) == 2 and w.failures == 1
+    assert verify(store).ok and verify(store).checked == 7
+
+
+def test_a_retry_after_a_failure_that_wrote_nothing_still_writes_its_batch(
+        store: RecordStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # After a failure the writer first looks for the batch in the log; not finding it, it writes it.
+    real, calls = writer_module.append_many, []
+
+    def unreachable_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("INSERT INTO audit_log", {}, Exception("could not connect to server"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "append_many", unreachable_once)
+    w = AuditWriter(store, max_wait=0.05, retry_max=0.05)
+    assert w.submit(_entry(0)).result(timeout=30).seq == 1
+    futures = [w.submit(_entry(i)) for i in (1, 2)]
+    assert [f.result(timeout=30).seq for f in futures] == [2, 3]
+    w.close()
+    assert [r["request_id"] for r in iter_records(store)] == ["r0", "r1", "r2"]
+    assert len(calls) == 3 and verify(store).checked == 3
+
+
+def test_find_appended_matches_whole_batches_only(store: RecordStore) -> None:
+    records = [prepare(_entry(i)) for i in range(3)]
+    with store.transaction(write=True) as conn:
+        assert find_appended(conn, records) is None
+        stored = append_in(conn, records)
+    with store.transaction() as conn:
+        assert find_appended(conn, records) == stored
+        assert find_appended(conn, records, after=1) is None  # it starts at seq 1
+        assert find_appended(conn, records[:2]) == stored[:2]
+        assert find_appended(conn, [*records, prepare(_entry(3))]) is None  # the fourth is not there
+        assert find_appended(conn, [records[0], records[2]]) is None  # not one after another
+        assert find_appended(conn, [records[0].at(datetime(2026, 1, 1, tzinfo=UTC))]) is None
+        assert find_appended(conn, []) == []
