@@ -33,6 +33,7 @@ __all__ = [
     "build_packet",
     "dst_uri",
     "extended_guid",
+    "inflate",
     "jpeg_extension",
     "jpeg_extension_segments",
     "jpeg_segment",
@@ -273,10 +274,10 @@ def png_text(kind: bytes, payload: bytes) -> tuple[str, str] | None:
     if kind == b"tEXt":
         return keyword.decode("latin-1"), rest.decode("latin-1")
     if kind == b"zTXt":
-        return keyword.decode("latin-1"), _inflate(rest[1:]).decode("latin-1")
+        return keyword.decode("latin-1"), inflate(rest[1:]).decode("latin-1")
     compressed, rest = rest[:1] == b"\x01", rest[2:]
     _language, _translated, text = rest.split(b"\x00", 2) if rest.count(b"\x00") >= 2 else (b"", b"", rest)
-    return keyword.decode("latin-1"), (_inflate(text) if compressed else text).decode("utf-8", "replace")
+    return keyword.decode("latin-1"), (inflate(text) if compressed else text).decode("utf-8", "replace")
 
 
 def png_itxt(keyword: bytes, text: bytes) -> bytes:
@@ -284,7 +285,8 @@ def png_itxt(keyword: bytes, text: bytes) -> bytes:
     return png_chunk(b"iTXt", keyword + b"\x00\x00\x00\x00\x00" + text)
 
 
-def _inflate(data: bytes) -> bytes:
+def inflate(data: bytes) -> bytes:
+    """A compressed PNG text, at most MAX_TEXT_BYTES inflated."""
     import zlib
 
     try:

@@ -116,8 +116,19 @@ def _is_ours(kind: bytes, payload: bytes) -> bool:
 
 
 def _png_packet(chunks: list[tuple[bytes, bytes]]) -> bytes | None:
-    for kind, payload in chunks:  # iTXt by the XMP spec; zTXt and tEXt as some writers do
+    """The XMP packet: iTXt by the XMP spec; zTXt and tEXt as some writers do, whose bytes are taken as
+    they are where they are UTF-8, as XMP is (read as the Latin-1 those chunks nominally hold, a 'ë' came
+    back 'Ã«'), and as Latin-1 otherwise."""
+    for kind, payload in chunks:
         if kind in _TEXT_CHUNKS and payload.startswith(_xmp.PNG_XMP_KEYWORD + b"\x00"):
+            rest = payload[len(_xmp.PNG_XMP_KEYWORD) + 1:]
+            if kind in (b"tEXt", b"zTXt"):
+                raw = rest if kind == b"tEXt" else _xmp.inflate(rest[1:])
+                try:
+                    raw.decode("utf-8")
+                    return raw
+                except UnicodeDecodeError:  # Latin-1 after all
+                    return raw.decode("latin-1").encode("utf-8")
             text = _xmp.png_text(kind, payload)
             return text[1].encode("utf-8") if text else None
     return None

@@ -446,3 +446,21 @@ def test_a_visible_label_grows_with_the_image_and_fits_it(size, label) -> None:
         assert bottom - top >= 0.03 * min(size)
     else:  # too long for 3%: smaller, and still inside the image
         assert 10 < bottom - top < 0.03 * min(size)
+
+
+@pytest.mark.parametrize("kind", [b"tEXt", b"zTXt"])
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_xmp_in_a_png_text_chunk_keeps_its_non_ascii_text(kind, encoding) -> None:
+    """XMP in a tEXt or zTXt chunk is UTF-8 as XMP is, though those chunks nominally hold Latin-1: read as
+    Latin-1 and written back in an iTXt chunk, 'Zoë Ørsted' came out 'ZoÃ« Ã\\x98rsted'."""
+    import zlib
+
+    packet = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>Zoë Ørsted'
+              '</dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>').encode(encoding)
+    payload = _xmp.PNG_XMP_KEYWORD + b"\x00" + (packet if kind == b"tEXt" else b"\x00" + zlib.compress(packet))
+    png = _encode("PNG")
+    marked = mark_image(png[:33] + _xmp.png_chunk(kind, payload) + png[33:])
+    chunks = _xmp.png_chunks(marked)
+    (xmp,) = [p for k, p in chunks if k in (b"tEXt", b"zTXt", b"iTXt") and p.startswith(_xmp.PNG_XMP_KEYWORD)]
+    assert "Zoë Ørsted".encode() in xmp and read_marks(marked)["digital_source_type"] == TRAINED
