@@ -21,7 +21,7 @@ This module imports neither diffusers nor torch: it only needs the result's ``.i
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,9 @@ class GuardedImages:
     their encoded form, which is what carries the marks: save these bytes, not a re-encoded PIL image.
     ``verdicts`` has one verdict per generated image, in order; ``prompt_verdicts`` one per prompt,
     then one per input image when there are input image guards (``prompt_blocked``: any of them blocked).
-    ``output`` is the pipeline's own result (None when a prompt was blocked).
+    ``output`` is the pipeline's own result with its images taken out (``images`` set to None, or the
+    first item of a ``return_dict=False`` tuple), so that no unguarded image can be saved from it; its
+    other fields (``nsfw_content_detected``) stay. None when a prompt was blocked.
     """
 
     images: list[Image.Image] = field(default_factory=list)
@@ -102,7 +104,7 @@ class GuardedDiffusionPipeline:
         output = self.pipe(*args, **kwargs) if prompt_image else self.pipe(prompt, *args, **kwargs)
         images, flags = _parts(output)
         flagged = list(flags or [])
-        result = GuardedImages(prompt_verdicts=prompt_verdicts, output=output)
+        result = GuardedImages(prompt_verdicts=prompt_verdicts, output=_without_images(output))
         for index, image in enumerate(_images_of(images)):
             if isinstance(image, str):  # an image that cannot be read (NaN values): withheld, unchecked
                 verdict = _unreadable(image)
@@ -313,6 +315,21 @@ def _parts(output: Any) -> tuple[Any, Any]:
     if isinstance(output, tuple):
         return (output[0] if output else None), (output[1] if len(output) > 1 else None)
     return getattr(output, "images", None), getattr(output, "nsfw_content_detected", None)
+
+
+def _without_images(output: Any) -> Any:
+    """The pipeline's result without its images: they leave only through the guards. diffusers' outputs
+    are dataclasses that are also dicts (``output["images"]``, ``to_tuple()``): both lose them. A result
+    whose images cannot be taken out is not handed back at all."""
+    if isinstance(output, tuple):
+        return (None, *output[1:]) if output else output
+    try:
+        if isinstance(output, MutableMapping) and "images" in output:
+            output["images"] = None
+        output.images = None
+    except (AttributeError, TypeError):
+        return None
+    return output
 
 
 def _images_of(images: Any) -> list[Image.Image | str]:

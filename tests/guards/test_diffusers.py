@@ -285,3 +285,37 @@ def test_an_image_in_the_prompts_place_goes_through_the_input_image_guards() -> 
     assert result.prompt_blocked and seen == []
     result = guard_diffusers_pipeline(variation, _img2img_guards())(green, 5)
     assert not result.prompt_blocked and seen == [(green, 5)] and len(result.images) == 1
+
+
+def test_the_pipelines_own_result_holds_no_unguarded_image() -> None:
+    # A caller used to pipe(prompt).images[0] must not find the blocked red image in result.output.
+    result = guard_diffusers_pipeline(FakePipeline(builtin_flags=[False, False]), _guards())("red green")
+    assert result.blocked == 1 and len(result.images) == 1
+    assert result.output.images is None and result.output.nsfw_content_detected == [False, False]
+
+
+def test_a_diffusers_output_loses_its_images_as_a_dict_and_as_a_tuple() -> None:
+    outputs = pytest.importorskip("diffusers.pipelines.stable_diffusion")
+
+    def pipe(prompt, **kwargs):
+        images = [Image.new("RGB", (32, 32), COLOURS[w]) for w in prompt.split()]
+        output = outputs.StableDiffusionPipelineOutput(images=images, nsfw_content_detected=[False] * len(images))
+        return output if kwargs.get("return_dict", True) else output.to_tuple()
+
+    result = guard_diffusers_pipeline(pipe, _guards())("red green")
+    assert result.output.images is None and result.output["images"] is None
+    assert result.output.to_tuple() == (None, [False, False])
+    as_tuple = guard_diffusers_pipeline(pipe, _guards())("red green", return_dict=False)
+    assert as_tuple.output == (None, [False, False]) and len(as_tuple.images) == 1
+
+
+def test_a_result_whose_images_cannot_be_taken_out_is_not_handed_back() -> None:
+    class Frozen:
+        nsfw_content_detected = None
+
+        @property
+        def images(self):
+            return [Image.new("RGB", (32, 32), COLOURS["red"])]
+
+    result = guard_diffusers_pipeline(lambda prompt, **kw: Frozen(), _guards())("red")
+    assert result.blocked == 1 and result.output is None
