@@ -271,3 +271,14 @@ def test_classifier_page_snippets() -> None:
     _exec(block.replace("detect_topics([", "scores = detect_topics(["), ns, "docs/developers/classifier.md")
     [scores] = ns["scores"]
     assert scores["financial"] >= 0.5 > scores["medical"]
+
+
+def test_design_clause_example_lints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clauseguard.cli import main
+
+    [clause] = _page_blocks("docs/design.md", "markdown")
+    folder = tmp_path / "our-clauses"
+    (folder / "ai").mkdir(parents=True)
+    (folder / "ai/synthetic-media-marking.md").write_text(clause, encoding="utf-8")
+    monkeypatch.chdir(ROOT)  # lint renders the example profiles, examples/*/profile.yaml
+    assert main(["lint", str(folder)]) == 0
