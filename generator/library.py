@@ -20,11 +20,12 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
 from clauseguard.errors import ClauseError
 from clauseguard.guards import PARAMS, GuardSpec
+from clauseguard.guards._params import defaults_of_the_type
 
 __all__ = [
     "Clause",
@@ -60,6 +61,13 @@ class GuardEntry(_Strict):
     modality: str = "text"
     on_fail: str = "block"
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_of_the_type(cls, data: Any) -> Any:
+        """A key left out is the type's only choice where it has one, as in guards.yaml (an image_mark
+        guard needs no ``stage: output``, ``modality: image``, ``on_fail: label``)."""
+        return defaults_of_the_type(data)
 
     def spec(self, **extra: Any) -> GuardSpec:
         """Validate as a full GuardSpec (raises pydantic ValidationError)."""

@@ -334,6 +334,19 @@ PARAMS: dict[str, type[_Params]] = {
 }
 
 
+def defaults_of_the_type(data: Any) -> Any:
+    """``data`` (a guard's keys) with a stage, modality or on_fail left out set to the type's only one where
+    it has one (an ai_disclosure guard labels output; an image_mark guard labels output images); the
+    general defaults (input, text, block) are the model's. guards.yaml and a clause's ``guards:`` share it."""
+    model = PARAMS.get(data.get("type")) if isinstance(data, dict) and isinstance(data.get("type"), str) else None
+    if model is None:
+        return data
+    only = {key: next(iter(allowed)) for key, allowed in
+            (("stage", model.STAGES), ("modality", model.MODALITIES), ("on_fail", model.ACTIONS))
+            if len(allowed) == 1 and key not in data}
+    return {**data, **only} if only else data
+
+
 class GuardSpec(BaseModel):
     """One entry of guards.yaml."""
 
@@ -358,15 +371,7 @@ class GuardSpec(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _defaults_of_the_type(cls, data: Any) -> Any:
-        """A stage, modality or on_fail left out is the type's only one where it has one (an ai_disclosure
-        guard labels output), else the general default (input, text, block)."""
-        model = PARAMS.get(data.get("type")) if isinstance(data, dict) and isinstance(data.get("type"), str) else None
-        if model is None:
-            return data
-        only = {key: next(iter(allowed)) for key, allowed in
-                (("stage", model.STAGES), ("modality", model.MODALITIES), ("on_fail", model.ACTIONS))
-                if len(allowed) == 1 and key not in data}
-        return {**data, **only} if only else data
+        return defaults_of_the_type(data)
 
     @field_validator("timeout_ms", mode="before")
     @classmethod

@@ -159,3 +159,20 @@ def test_builtin_library_loads_and_every_clause_has_sources() -> None:
     assert len(library.templates) == 6
     assert library.clauses, "no built-in clauses found"
     assert all(c.meta.sources and c.meta.rationale for c in library.clauses.values())
+
+
+@pytest.mark.parametrize(("guard", "expected"), [
+    ({"type": "image_mark"}, ("output", "image", "label")),
+    ({"type": "ai_disclosure"}, ("output", "text", "label")),
+    ({"type": "keyword"}, ("input", "text", "block")),  # the general defaults, where a type allows more
+    ({"type": "image_nsfw", "modality": "image", "stage": "output"}, ("output", "image", "block")),
+])
+def test_a_clause_guard_left_out_keys_are_its_types_only_choice_as_in_guards_yaml(
+        clause_dir, guard: dict, expected: tuple[str, str, str]) -> None:
+    # A lawyer writing `- type: image_mark` got "image_mark guards take stage in ['output']": the clause
+    # defaults were input, text and block whatever the type, unlike guards.yaml's.
+    library = load_library(clause_dir({"t/a": {"guards": [guard]}}), include_builtin=False)
+    entry = library.clauses["t/a"].meta.guards[0]
+    assert (entry.stage, entry.modality, entry.on_fail) == expected
+    spec = entry.spec()
+    assert (spec.stage.value, spec.modality.value, spec.on_fail.value) == expected
