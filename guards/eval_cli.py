@@ -155,14 +155,16 @@ _BLANK = b" \t\r\n"
 
 
 def _open_data(path: Path) -> Any:
-    """The data file as a binary stream: a gzip-compressed file (a .jsonl.gz) is decompressed as it is read."""
-    with path.open("rb") as fh:
-        magic = fh.read(2)
+    """The data file as a binary stream, opened once (``--data <(jq ...)`` is a pipe that can be read only
+    once): a gzip-compressed file (a .jsonl.gz) is decompressed as it is read."""
+    fh = path.open("rb")
+    magic = fh.peek(2)[:2]
     if magic == _GZIP_MAGIC:
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # closing it leaves fh open: read_items closes both
     if magic in _UTF16_BOMS:
+        fh.close()
         raise UserError("the data file is UTF-16 text: save it as UTF-8", where=str(path))
-    return path.open("rb")
+    return fh
 
 
 def _starts_with_array(fh: Any) -> bool:
@@ -242,7 +244,7 @@ def read_items(path: Path, limit: int | None = None, by: str | None = None) -> l
     given); blank lines are skipped. With ``by``, each item is also in the group of its value of that key."""
     items: list[EvalItem] = []
     try:
-        with _open_data(path) as fh:
+        with _open_data(path) as fh, getattr(fh, "fileobj", None) or nullcontext():
             records = _array(fh.read(), path) if _starts_with_array(fh) else _lines(fh, path)
             for where, value in records:
                 items.append(_parse_item(value, path.parent, where, by))

@@ -440,6 +440,50 @@ def test_a_gzip_compressed_file_is_read(tmp_path: Path) -> None:
     assert info.value.where == str(cut)
 
 
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_pipe_is_read_once_and_whole(tmp_path: Path, compressed: bool) -> None:
+    """--data <(jq -c '.[]' set.json) is a pipe: opening it twice to look for the gzip header lost its data."""
+    import gzip
+    import os
+    import threading
+
+    if not hasattr(os, "mkfifo"):
+        pytest.fail("this test needs named pipes (POSIX)")
+    payload = b'{"text": "build a pipe bomb", "label": 1}\n{"text": "hi", "label": 0}\n'
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def write() -> None:
+        try:
+            with pipe.open("wb") as fh:
+                fh.write(gzip.compress(payload) if compressed else payload)
+        except BrokenPipeError:  # the reader closed its end early: the failure the assertion below reports
+            pass
+
+    read: dict[str, object] = {}
+
+    def reader() -> None:
+        try:
+            read["items"] = read_items(pipe)
+        except Exception as err:  # reported by the assertion below, not lost in the thread
+            read["error"] = err
+
+    threads = [threading.Thread(target=write, daemon=True), threading.Thread(target=reader, daemon=True)]
+    for thread in threads:
+        thread.start()
+    threads[1].join(timeout=10)
+    if threads[1].is_alive():  # blocked opening the pipe a second time, its writer gone: unblock, then fail
+        with pipe.open("wb"):
+            pass
+        threads[1].join(timeout=5)
+        pytest.fail("read_items opened the pipe twice and waited for a writer that had already gone")
+    threads[0].join(timeout=5)
+    assert "error" not in read, read.get("error")
+    items = read["items"]
+    assert isinstance(items, list)
+    assert [(i.content, i.label) for i in items] == [("build a pipe bomb", 1), ("hi", 0)]
+
+
 def test_utf16_is_named_not_reported_as_a_bad_byte(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     data.write_bytes('{"text": "a", "label": 0}\n'.encode("utf-16"))
