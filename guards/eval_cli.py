@@ -102,8 +102,9 @@ _LABEL_WORDS = {"0": 0, "1": 1, "safe": 0, "unsafe": 1}
 
 
 def _label(item: dict[str, Any], where: str) -> int:
-    if "label" not in item:
-        raise UserError('"label" is missing: give 0 or 1', where=f"{where} label")
+    if "label" not in item:  # a converted set's own name for it ("toxic", "is_harmful") is among the keys
+        keys = ", ".join(_shown(k) for k in list(item)[:8]) + (", ..." if len(item) > 8 else "")
+        raise UserError(f'"label" is missing: give 0 or 1 (this line has {keys or "no keys"})', where=f"{where} label")
     label = item["label"]
     if isinstance(label, bool):
         return int(label)

@@ -340,7 +340,9 @@ BAD_LINES = [
     ('{"text": "a", "label": 0.5}', "d.jsonl:2 label", "not 0.5"),
     ('{"text": "a", "label": 1, "category": 3}', "d.jsonl:2 category", "string"),
     ('{"text": "a", "label": 1, "category": ["S1", "S10"]}', "d.jsonl:2 category", 'string, not ["S1", "S10"]'),
-    ('{"text": "a", "lable": 1}', "d.jsonl:2 label", '"label" is missing'),
+    ('{"text": "a", "lable": 1}', "d.jsonl:2 label", '"label" is missing: give 0 or 1 (this line has "text", "lable")'),
+    ('{"text": "a", "is_harmful": true, "source": "x"}', "d.jsonl:2 label",
+     '(this line has "text", "is_harmful", "source")'),
     ('{"image": "missing.png", "label": 1}', "d.jsonl:2 image", "cannot read image"),
     ('{"image": "", "label": 1}', "d.jsonl:2 image", "path"),
 ]
