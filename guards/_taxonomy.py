@@ -84,6 +84,20 @@ _NAMES: dict[str, str] = {
     "sexually explicit": "S12", "nsfw": "S12", "porn": "S12", "election": "S13", "code interpreter": "S14",
     "personal data": "pii", "obscene": "profanity", "injection": "prompt_injection",
     "prompt injection": "prompt_injection", "jailbreak": "prompt_injection",
+    # NVIDIA Aegis 1.0 and 2.0 content-safety categories ("Needs Caution", "Other", "Manipulation",
+    # "Immoral/Unethical", "Political/Misinformation/Conspiracy" have no counterpart and stay groups)
+    "hate identity hate": "S10", "suicide and self harm": "S11", "guns illegal weapons": "S9",
+    "pii privacy": "pii", "sexual (minor)": "S4", "sexual minor": "S4", "criminal planning": "S2",
+    "criminal planning confessions": "S2", "controlled regulated substances": "S2", "fraud deception": "S2",
+    "deception fraud": "S2", "malware": "S2", "illegal activity": "S2", "unauthorized advice": "S6",
+    "copyright trademark plagiarism": "S8",
+    # BeaverTails' fourteen harm categories (commas kept: each is one category)
+    "animal abuse": "S1", "discrimination,stereotype,injustice": "S10",
+    "drug abuse,weapons,banned substance": "S2", "financial crime,property crime,theft": "S2",
+    "hate speech,offensive language": "S10", "privacy violation": "S7", "sexually explicit,adult content": "S12",
+    "terrorism,organized crime": "S1", "violence,aiding and abetting,incitement": "S1",
+    # HarmBench semantic categories
+    "chemical biological": "S9", "harassment bullying": "S10", "cybercrime intrusion": "S2",
 }
 
 
