@@ -14,7 +14,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from clauseguard.errors import GuardError
 
-__all__ = ["DEFAULT_THRESHOLD", "Backend", "Scores", "fuse", "resolve_thresholds", "unit_score"]
+__all__ = ["DEFAULT_THRESHOLD", "Backend", "Scores", "fuse", "resolve_thresholds", "too_long", "unit_score"]
 
 Scores = dict[str, float]
 DEFAULT_THRESHOLD = 0.5
@@ -39,6 +39,17 @@ def unit_score(value: float, source: str) -> float:
     if not math.isfinite(value):
         raise GuardError(f"{source} returned a score of {value}, not a number between 0 and 1")
     return min(1.0, max(0.0, value))
+
+
+def too_long(texts: Sequence[str], max_chars: int | None, guard: str) -> None:
+    """A GuardError (the guard's on_error applies: block by default) when a text is longer than the
+    models are let read: ``params.max_chars``, which bounds how long one check can hold a worker."""
+    if max_chars is None:
+        return
+    longest = max((len(t) for t in texts), default=0)
+    if longest > max_chars:
+        raise GuardError(f"a text of {longest:,} characters is longer than this {guard} reads "
+                         f"(params.max_chars: {max_chars:,}); not checked")
 
 
 def fuse(per_backend: Sequence[Sequence[Mapping[str, float]]], how: Literal["max", "mean"]) -> list[Scores]:

@@ -230,6 +230,9 @@ class RateLimitParams(_Params):
     key: Literal["user", "ip"] = "user"
 
 
+MAX_CHARS_READ = 100_000  # the classifier's and topic guard's default max_chars
+
+
 class ClassifierParams(_Params):
     """Model-backed harm classifier with interchangeable backends and per-category thresholds."""
 
@@ -243,6 +246,11 @@ class ClassifierParams(_Params):
     label_map: dict[str, str] = Field(default_factory=dict,
                                       description="transformers backend: model label -> category id")
     fusion: Literal["max", "mean"] = "max"
+    # A model reads a long text window by window: MiniLM took 16 s per 100,000 characters on two busy
+    # cores, so a 1 MB text would hold a worker for minutes. Longer texts are not read: the guard's
+    # on_error applies (block by default), with a finding that says so.
+    max_chars: int | None = Field(default=MAX_CHARS_READ, gt=0,
+                                  description="longest text the models read; None: no limit")
 
     @field_validator("categories")
     @classmethod
@@ -283,6 +291,8 @@ class TopicParams(_Params):
 
     topics: list[Topic] = Field(min_length=1)
     threshold: Score = Field(default=0.5, ge=0.0, le=1.0)
+    max_chars: int | None = Field(default=MAX_CHARS_READ, gt=0,
+                                  description="longest text the model reads (as the classifier's); None: no limit")
 
     @field_validator("topics")
     @classmethod

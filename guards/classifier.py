@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from clauseguard.errors import GuardConfigError, GuardError, ModelLoadError
 from clauseguard.guards._base import Context, Guard
-from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds
+from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds, too_long
 from clauseguard.guards._params import ClassifierParams, GuardSpec, Stage
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
@@ -78,6 +78,7 @@ class ClassifierGuard(Guard):
         """Fused scores of the configured categories, one dict per text (batched through every backend)."""
         # A judge reads answers as the assistant's turn: Llama Guard judges a reply unlike a request.
         role = "assistant" if self.spec.stage is Stage.OUTPUT else "user"
+        too_long(texts, self.params.max_chars, "classifier")
         fused = fuse([self._backend_scores(b, texts, role) for b in self.backends], self.params.fusion)
         return [{c: s[c] for c in self.categories} for s in fused]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._combine import DISCLAIMERS
-from clauseguard.guards._fusion import unit_score
+from clauseguard.guards._fusion import too_long, unit_score
 from clauseguard.guards._params import Action, GuardSpec, TopicParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Finding, Verdict
@@ -99,6 +99,7 @@ class TopicGuard(Guard):
     def check(self, content: str | bytes, context: Context) -> Verdict:
         if not isinstance(content, str) or not content.strip():  # a stream's start checks "": no model pass
             return Verdict.allow(content, self.id)
+        too_long([content], self.params.max_chars, "topic guard")
         scores = detect_topics([content], self.params.topics)[0]
         found = [t for t in self.params.topics if scores[t] >= self.params.threshold]
         findings = [self._finding(t, scores[t]) for t in found]

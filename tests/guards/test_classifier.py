@@ -672,3 +672,21 @@ def test_embed_threads_from_environment(monkeypatch: pytest.MonkeyPatch, raw: st
             _threads_from_env()
     else:
         assert _threads_from_env() == threads
+
+
+def test_a_text_longer_than_max_chars_is_not_read_and_the_guard_fails_closed(fake: Any) -> None:
+    # MiniLM reads a 1 MB text for minutes on two cores: the classifier reads up to params.max_chars.
+    from clauseguard.guards import Pipeline
+    from clauseguard.guards._params import MAX_CHARS_READ, ClassifierParams
+
+    assert ClassifierParams().max_chars == MAX_CHARS_READ == 100_000
+    backends = fake(embedding={"x" * 11: {"S9": 0.0}})
+    verdict = Pipeline([build("classifier", params={"max_chars": 10})]).check("x" * 11, stage="input")
+    assert not verdict.allowed and verdict.action.value == "block"
+    assert "11 characters is longer than this classifier reads (params.max_chars: 10)" in verdict.findings[0].message
+    assert backends["embedding"].batches == []  # not read at all
+    flagged = Pipeline([build("classifier", params={"max_chars": 10}, on_error="flag")]).check("x" * 11, stage="input")
+    assert flagged.allowed and flagged.action.value == "flag"
+    unlimited = Pipeline([build("classifier", params={"max_chars": None})]).check("x" * 11, stage="input")
+    assert unlimited.allowed and backends["embedding"].batches == [["x" * 11]]
+    assert Pipeline([build("classifier", params={"max_chars": 11})]).check("x" * 11, stage="input").allowed

@@ -231,3 +231,13 @@ def test_lexical_disclaimer_passes_ordinary_mentions(ctx: Context, text: str) ->
                                                                                    "financial", "elections"]})
     verdict = guard.check(text, ctx)
     assert (verdict.output, verdict.findings) == (text, ())
+
+
+def test_a_text_longer_than_max_chars_is_not_read(fake_detector: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import clauseguard.guards.topic as mod
+    from clauseguard.guards import Pipeline
+
+    guard = build("topic", stage="output", on_fail="disclaim", params={"topics": ["medical"], "max_chars": 3})
+    monkeypatch.setattr(mod, "detect_topics", lambda *a, **k: pytest.fail("the model read a text over max_chars"))
+    verdict = Pipeline([guard]).check("dose", stage="output")
+    assert not verdict.allowed and "params.max_chars: 3" in verdict.findings[0].message
