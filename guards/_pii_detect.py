@@ -200,7 +200,10 @@ def iban_valid(compact: str) -> bool:
 
 
 def ssn_valid(area: str, group: str, serial: str) -> bool:
-    """SSA rules: no area 000, 666 or 9xx; no group 00; no serial 0000."""
+    """SSA rules: no area 000, 666 or 9xx; no group 00; no serial 0000. The pattern's ``\\d`` takes digits
+    of any script; they count as their value ("٦٦٦" is area 666), as in cards and IBANs."""
+    if not (area + group + serial).isascii():
+        area, group, serial = ("".join(str(int(c)) for c in part) for part in (area, group, serial))
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
@@ -332,6 +335,8 @@ def _secrets(text: str) -> Iterator[Hit]:
             yield "secret", m.start(), m.end(), score
     for m in _GENERIC_SECRET.finditer(text):
         group = m.lastindex or 1
+        if _HASHED.match(text, m.start(group)) or (m.start() and _HASHED.match(text, m.start() - 1)):
+            continue  # "password=[SECRET:…]" or "[SECRET:…]" itself: hashed already
         if entropy(m.group(group)) >= 3.5:
             yield "secret", m.start(group), m.end(group), 0.8
 
@@ -340,6 +345,12 @@ DETECTORS: dict[str, Callable[[str], Iterator[Hit]]] = {
     "email": _emails, "phone": _phones, "credit_card": _cards, "iban": _ibans,
     "ip_address": _ips, "us_ssn": _ssns, "uk_nino": _ninos, "secret": _secrets,
 }
+
+# What ``mode: hash`` puts in place of a value (pii._hashed). The generic secret pattern took it for a
+# secret: as the value after "password=" (always), or "[SECRET:…]" itself as keyword, colon and 17
+# characters (often), so a second check of the redacted text (a chat's earlier messages are checked
+# again) hashed the hash, and equal values no longer linked.
+_HASHED = re.compile(r"\[(?:" + "|".join(map(str.upper, DETECTORS)) + r"):[0-9a-f]{16}\]")
 
 # When two hits overlap, the more specific entity wins.
 PRIORITY = ("secret", "iban", "credit_card", "us_ssn", "uk_nino", "email", "ip_address", "phone")

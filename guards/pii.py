@@ -5,6 +5,10 @@ random key for this process), so equal values stay linkable in logs without bein
 ``backend: presidio`` uses presidio-analyzer's pattern recognizers only (no spaCy model, nothing
 downloaded: tldextract, which its email recognizer uses, is kept to its bundled Public Suffix List);
 it needs the ``[presidio]`` extra and says so when building the guard.
+
+A value holding a lone surrogate (JSON's ``"\\ud800"``, which UTF-8 cannot carry) is hashed with the
+surrogate written as ``surrogatepass`` writes it: hashing it must not fail the guard, which would block
+the whole text. (The server and the CLI refuse such text before any guard sees it; the library does not.)
 """
 
 from __future__ import annotations
@@ -66,7 +70,8 @@ def mask(entity: str, value: str) -> str:
 
 
 def _hashed(entity: str, value: str) -> str:
-    digest = hmac.new(hash_key(), value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+    """``[ENTITY:<16 hex digits>]``; the secret detector leaves it alone (``_pii_detect._HASHED``)."""
+    digest = hmac.new(hash_key(), value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:16]
     return f"[{entity.upper()}:{digest}]"
 
 
