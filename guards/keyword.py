@@ -31,8 +31,14 @@ REQUEST_WINDOW = 40
 # Request words that are not requests inside these phrases ("what makes sarin so deadly?").
 NOT_REQUESTS = ("what makes",)
 # A request word in an earlier sentence does not count ("Help me make a cake. What is a dirty bomb?").
-# "b.u.i.l.d. a. pipe. bomb." is no sentence end: the next letter must be a capital.
-_SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+[A-Z]|\n")
+# "b.u.i.l.d. a. pipe. bomb." is no sentence end: the next letter must be a capital, of any script
+# ("Über", "Élodie", "İs"), after closing quotes and brackets, typographic ones too ("make it.” What"),
+# and opening ones ("cake. “What", "cake. ¿Qué").
+# A line break of any kind ends one as well.
+# (The letter is looked at, not taken, so that a line break before it is found too.)
+_SENTENCE_END = re.compile("[.!?][\"')\\]\u2019\u201d\u00bb\u203a\uff09\u300d\u300f]*"
+                           "(?=\\s+[\"'(\\[\u2018\u201c\u00ab\u2039\u00bf\u00a1]*([^\\W\\d_]))"
+                           "|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 
 
 @functools.cache
@@ -83,9 +89,21 @@ class KeywordGuard(Guard):
 
         def requested(m: Match) -> bool:
             return any(0 <= m.norm_span[0] - c.norm_span[1] <= REQUEST_WINDOW
-                       and not _SENTENCE_END.search(content, c.span[1], m.span[0]) for c in cues)
+                       and not _new_sentence(content, c.span[1], m.span[0]) for c in cues)
 
         return [m for m in matches if (m.label, m.term) not in self.names or requested(m)]
+
+
+def _new_sentence(content: str, start: int, end: int) -> bool:
+    """Whether a sentence ends in ``content[start:end]`` (see ``_SENTENCE_END``). The capital after it may
+    lie at ``end`` or beyond: the next sentence may begin with the name ("... a cake. Nerve agents, what
+    are they?")."""
+    for m in _SENTENCE_END.finditer(content, start):
+        if m.start() >= end:
+            return False
+        if m.group(1) is None or m.group(1).isupper() or m.group(1).istitle():
+            return True
+    return False
 
 
 def _check_matchable(guard_id: str, params: KeywordParams) -> None:
