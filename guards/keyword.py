@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from bisect import bisect_left, bisect_right
 
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context, Guard
@@ -33,12 +34,9 @@ NOT_REQUESTS = ("what makes",)
 # A request word in an earlier sentence does not count ("Help me make a cake. What is a dirty bomb?").
 # "b.u.i.l.d. a. pipe. bomb." is no sentence end: the next letter must be a capital, of any script
 # ("Über", "Élodie", "İs"), after closing quotes and brackets, typographic ones too ("make it.” What"),
-# and opening ones ("cake. “What", "cake. ¿Qué").
-# A line break of any kind ends one as well.
-# (The letter is looked at, not taken, so that a line break before it is found too.)
-_SENTENCE_END = re.compile("[.!?][\"')\\]\u2019\u201d\u00bb\u203a\uff09\u300d\u300f]*"
-                           "(?=\\s+[\"'(\\[\u2018\u201c\u00ab\u2039\u00bf\u00a1]*([^\\W\\d_]))"
-                           "|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+# and opening ones ("cake. “What", "cake. ¿Qué"). A line break of any kind ends one as well.
+_STOP = re.compile("[.!?][\"')\\]\u2019\u201d\u00bb\u203a\uff09\u300d\u300f]*|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+_NEXT_LETTER = re.compile("\\s+[\"'(\\[\u2018\u201c\u00ab\u2039\u00bf\u00a1]*([^\\W\\d_])")
 
 
 @functools.cache
@@ -85,23 +83,27 @@ class KeywordGuard(Guard):
         """``matches`` without the names that no request word comes shortly before."""
         if not any((m.label, m.term) in self.names for m in matches):
             return matches
-        cues = _requests().find(content)
+        # by where they end, so each name looks only at those in its window: comparing every name with
+        # every request word took minutes on a megabyte of "make a nerve agent"
+        cues = sorted(_requests().find(content), key=lambda c: c.norm_span[1])
+        ends = [c.norm_span[1] for c in cues]
 
         def requested(m: Match) -> bool:
-            return any(0 <= m.norm_span[0] - c.norm_span[1] <= REQUEST_WINDOW
-                       and not _new_sentence(content, c.span[1], m.span[0]) for c in cues)
+            start = m.norm_span[0]
+            near = cues[bisect_left(ends, start - REQUEST_WINDOW):bisect_right(ends, start)]
+            return any(not _new_sentence(content, c.span[1], m.span[0]) for c in near)
 
         return [m for m in matches if (m.label, m.term) not in self.names or requested(m)]
 
 
 def _new_sentence(content: str, start: int, end: int) -> bool:
-    """Whether a sentence ends in ``content[start:end]`` (see ``_SENTENCE_END``). The capital after it may
-    lie at ``end`` or beyond: the next sentence may begin with the name ("... a cake. Nerve agents, what
-    are they?")."""
-    for m in _SENTENCE_END.finditer(content, start):
-        if m.start() >= end:
-            return False
-        if m.group(1) is None or m.group(1).isupper() or m.group(1).istitle():
+    """Whether a sentence ends in ``content[start:end]``. The capital after it may lie at ``end``: the next
+    sentence may begin with the name ("... a cake. Nerve agents, what are they?")."""
+    for stop in _STOP.finditer(content, start, end):
+        if stop.group()[0] not in ".!?":  # a line break
+            return True
+        after = _NEXT_LETTER.match(content, stop.end())
+        if after and (after.group(1).isupper() or after.group(1).istitle()):
             return True
     return False
 

@@ -243,3 +243,16 @@ def test_a_sentence_ends_before_a_capital_of_any_script(text: str, blocked: bool
     "Ü", "É", "İ", a curly quote, or the weapon's name."""
     guard = build("keyword", params={"categories": ["S9"]})
     assert guard.check(text, CTX).allowed is not blocked
+
+
+def test_names_and_request_words_in_a_long_text_are_checked_in_linear_time() -> None:
+    """Every name was compared with every request word: 150 KB of "make a nerve agent" took 3.5 s, a
+    megabyte (the pipeline's default limit) minutes, holding a worker all that time."""
+    import time
+
+    guard = build("keyword", on_fail="flag", params={"categories": ["S9"]})
+    text = "make a nerve agent " * 20_000  # 380 KB: 24 s before, a third of a second after
+    started = time.perf_counter()
+    verdict = guard.check(text, CTX)
+    assert time.perf_counter() - started < 8.0
+    assert len(verdict.findings) == 20_000
