@@ -199,11 +199,16 @@ def iban_valid(compact: str) -> bool:
     return int(rearranged.translate(_IBAN_LETTERS)) % 97 == 1
 
 
+def _ascii_digits(text: str) -> str:
+    """``text`` with digits of any script as ASCII digits (``\\d`` takes them all: "٦٦٦" is 666); the
+    same length, so spans stay those of the original."""
+    return text if text.isascii() else "".join(str(int(c)) if c.isdecimal() else c for c in text)
+
+
 def ssn_valid(area: str, group: str, serial: str) -> bool:
     """SSA rules: no area 000, 666 or 9xx; no group 00; no serial 0000. The pattern's ``\\d`` takes digits
     of any script; they count as their value ("٦٦٦" is area 666), as in cards and IBANs."""
-    if not (area + group + serial).isascii():
-        area, group, serial = ("".join(str(int(c)) for c in part) for part in (area, group, serial))
+    area, group, serial = _ascii_digits(area), _ascii_digits(group), _ascii_digits(serial)
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
@@ -237,9 +242,7 @@ _CARD_SEPARATORS = str.maketrans("", "", " -")
 def _card_length(candidate: str) -> int:
     """Length of the longest prefix of ``candidate`` that is a card number, cut only between digit groups
     (a card followed by an expiry date or a CVV), or 0. Digits of any script count as their value."""
-    digits = candidate.translate(_CARD_SEPARATORS)
-    if not digits.isascii():
-        digits = "".join(str(int(c)) for c in digits)
+    digits = _ascii_digits(candidate.translate(_CARD_SEPARATORS))
     lengths = _card_lengths(digits[:4])
     if not lengths:
         return 0
@@ -293,7 +296,7 @@ def _ibans(text: str) -> Iterator[Hit]:
 def _ips(text: str) -> Iterator[Hit]:
     for m in _IPV4.finditer(text):
         try:
-            ipaddress.IPv4Address(m.group())
+            ipaddress.IPv4Address(_ascii_digits(m.group()))  # it refuses digits of other scripts
         except ValueError:
             continue
         yield "ip_address", m.start(), m.end(), 0.9

@@ -218,6 +218,20 @@ def test_ssn_digits_of_other_scripts_count_as_their_value(script: str, text: str
     assert bool(detect(text, ["us_ssn"])) is found
 
 
+@pytest.mark.parametrize("script", list(SCRIPTS))
+@pytest.mark.parametrize(("text", "span"), [
+    ("seen from 192.168.1.20 today", (10, 22)), ("from 256.1.1.1", None), ("version 1.2.3.4.5", None),
+])
+def test_ipv4_digits_of_other_scripts_count_as_their_value(script: str, text: str, span: tuple | None) -> None:
+    """The pattern's ``\\d`` takes digits of any script, but ``ipaddress`` refuses them: such an address
+    was not redacted, while cards, IBANs and SSNs written so were."""
+    zero = SCRIPTS[script]
+    other = text.translate({ord(str(d)): chr(zero + d) for d in range(10)})
+    for written in (text, other):
+        hits = detect(written, ["ip_address"])
+        assert [(h[1], h[2]) for h in hits] == ([span] if span else [])
+
+
 # -- keyword: a request word in an earlier sentence ---------------------------------------------------
 
 
