@@ -100,10 +100,7 @@ def set_digital_source_type(packet: bytes | None, digital_source_type: str) -> b
     descriptions = list(root.iter(_DESCRIPTION))
     if not descriptions:
         raise XmpError("XMP packet has no rdf:Description to carry the mark")
-    for description in descriptions:
-        description.attrib.pop(_DST, None)
-        for child in description.findall(_DST):
-            description.remove(child)
+    _drop_property(descriptions, _DST)
     descriptions[0].set(_DST, dst_uri(digital_source_type))
     return _serialise(root, prefixes)
 
@@ -154,6 +151,14 @@ class _NoDoctype(ET.TreeBuilder):
         raise XmpError("XMP packet declares a DOCTYPE or entities; refused")
 
 
+def _drop_property(descriptions: list[ET.Element], name: str) -> None:
+    """Remove property ``name`` from each description, whether written as an attribute or an element."""
+    for description in descriptions:
+        description.attrib.pop(name, None)
+        for child in description.findall(name):
+            description.remove(child)
+
+
 def merge_extended(packet: bytes, extension: bytes) -> bytes:
     """A JPEG's main packet and its extended XMP as one packet: the extension's descriptions joined to the
     main one's, the note that points to the extension dropped (XMP Specification Part 3, 1.1.3.1)."""
@@ -162,10 +167,7 @@ def merge_extended(packet: bytes, extension: bytes) -> bytes:
     descriptions = list(root.iter(_DESCRIPTION))
     if not descriptions:
         raise XmpError("XMP packet has no rdf:Description to join its extension to")
-    for description in descriptions:
-        description.attrib.pop(_HAS_EXTENDED, None)
-        for note in description.findall(_HAS_EXTENDED):
-            description.remove(note)
+    _drop_property(descriptions, _HAS_EXTENDED)
     for description in _top_descriptions(more):  # its properties, into the main packet's description
         properties = {k: v for k, v in description.attrib.items() if not k.startswith(f"{{{RDF_NS}}}")}
         descriptions[0].attrib.update(properties)
