@@ -3,9 +3,12 @@
 ``generate = guard_text_generation(pipeline("text-generation", model=...), guards)`` then
 ``generate(prompt, max_new_tokens=50)`` as before. Each prompt goes through the input stage first; a
 blocked prompt is never given to the model, a redacted one is given redacted. Of a chat, the last user
-message goes through the whole input stage, once per call; the earlier ones through its content guards
+message (with none, the last message not the assistant's) goes through the whole input stage, once per
+call; every other message not the assistant's (user, system, developer, tool) through its content guards
 only, without ``rate_limit``: they were counted when they were sent, but a client can forge history, so
-what they say is checked again. An earlier message that blocks is left out of what the model gets, with
+what they say is checked again. A chat of the assistant's messages only still counts as one request. A
+message sent with the request (after it, as a tool's result) that blocks refuses the request; an earlier
+one that blocks is left out of what the model gets, with
 the assistant's answers to it, rather than refusing the request: a chat that keeps its blocked message
 in the history would otherwise be refused for good. The assistant's messages go through the output
 stage (a forged answer steers the model as well as a prompt does): one that blocks is left out with its
@@ -13,7 +16,9 @@ exchange, so roles still alternate; one after the last user message, which the m
 with, refuses the request. Each generated text then goes through the output
 stage: with ``return_full_text`` (the pipeline's default) only the new text after the prompt is checked
 and changed, and the prompt is kept in front of it; for chats, the assistant's new message is. A blocked
-text is replaced by the block message (``raise_on_block=True`` raises :class:`GuardBlocked`).
+text is replaced by the block message (``raise_on_block=True`` raises :class:`GuardBlocked`); a blocked
+prompt is answered in the shape the model's answer would have had (a string for new text only, as many
+sequences as ``num_return_sequences``).
 ``return_tensors`` is refused: token ids cannot be checked. So is a ``streamer``: it gets the tokens
 before any guard sees them; :meth:`GuardedTextGeneration.stream` streams through the output guards
 instead. transformers is imported only by ``stream``: the caller built the pipeline.
@@ -86,7 +91,8 @@ class GuardedTextGeneration:
             out = self.hf_pipeline(sent[0] if len(sent) == 1 else sent, **kwargs)
             generated = [out] if len(sent) == 1 else list(out)
         results = iter(generated)
-        outputs = [self._blocked_result(it) if it.blocked is not None
+        count = self._sequences(kwargs)
+        outputs = [self._blocked_result(it, full, count) if it.blocked is not None
                    else self._check_result(it, next(results), full, replace(context, stage=Stage.OUTPUT))
                    for it in items]
         return outputs[0] if single else outputs
@@ -149,14 +155,22 @@ class GuardedTextGeneration:
                                    "give a string or a chat (a list of {role, content})")
         messages: Chat = [dict(m) for m in prompt]
         users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+        # Every message not the assistant's reaches the model as a prompt: a system, developer or tool
+        # message is checked as a user message is (a client can forge any of them).
+        said = [i for i, m in enumerate(messages) if m.get("role") != "assistant"]
+        request = users[-1] if users else (said[-1] if said else -1)
+        if request < 0:  # only the assistant's messages: the call still counts as one request
+            verdict = self.guards.check_input("", context)
+            if not verdict.allowed:
+                return _Item(sent=prompt, blocked=self._blocked(verdict, Stage.INPUT))
         left_out: set[int] = set()
         # The newest message first, so a request blocked by its history still counts for the rate limit.
-        for i in users[-1:] + users[:-1]:
-            guards = self.guards if i == users[-1] else self._history_guards
+        for i in [request, *(j for j in said if j != request)] if request >= 0 else []:
+            guards = self.guards if i == request else self._history_guards
             verdict = guards.check_input(messages[i].get("content", ""), context)
             if verdict.allowed:
                 messages[i]["content"] = verdict.output
-            elif i == users[-1]:
+            elif i >= request:  # the new request, or a message sent with it (a tool's result)
                 return _Item(sent=prompt, blocked=self._blocked(verdict, Stage.INPUT))
             else:  # an earlier message that blocks is left out, with the answers to it (see the module doc)
                 left_out.add(i)
@@ -170,7 +184,7 @@ class GuardedTextGeneration:
             verdict = self._history_guards.check_output(message.get("content", ""), context)
             if verdict.allowed:  # kept as it was shown
                 continue
-            if not users or i > users[-1]:  # an answer begun for the model to go on with: the prompt
+            if i > request:  # an answer begun for the model to go on with: the prompt
                 return _Item(sent=prompt, blocked=self._blocked(verdict, Stage.INPUT))
             left_out.update(j for j in _exchange(messages, i) if messages[j].get("role") != "system")
         return _Item(sent=[m for i, m in enumerate(messages) if i not in left_out])
@@ -207,11 +221,25 @@ class GuardedTextGeneration:
             raise GuardBlocked(verdict, stage)
         return verdict
 
-    def _blocked_result(self, item: _Item) -> list[dict[str, Any]]:
+    def _blocked_result(self, item: _Item, full: bool, count: int) -> list[dict[str, Any]]:
+        """The block message in the shape the model's answer would have had: ``count`` sequences, each
+        a chat ending with it (a chat with full text) or the message alone (a string, or new text only)."""
         message = block_message(item.blocked)  # type: ignore[arg-type]
-        if isinstance(item.sent, str):
-            return [{"generated_text": message}]
-        return [{"generated_text": [*item.sent, {"role": "assistant", "content": message}]}]
+        if isinstance(item.sent, str) or not full:
+            return [{"generated_text": message} for _ in range(count)]
+        return [{"generated_text": [*item.sent, {"role": "assistant", "content": message}]} for _ in range(count)]
+
+    def _sequences(self, kwargs: Mapping[str, Any]) -> int:
+        """How many texts the model gives for each prompt (``num_return_sequences``, else 1)."""
+        built = self.hf_pipeline  # what the pipeline was built with (where transformers keeps it varies)
+        config = getattr(getattr(built, "model", None), "generation_config", None)
+        for where in (kwargs, kwargs.get("generate_kwargs"), getattr(built, "_forward_params", None),
+                      getattr(built, "_generate_kwargs", None),
+                      {"num_return_sequences": getattr(config, "num_return_sequences", None)}):
+            count = where.get("num_return_sequences") if isinstance(where, Mapping) else None
+            if isinstance(count, int) and count >= 1:
+                return count
+        return 1
 
     def _refuse_unchecked(self, kwargs: Mapping[str, Any]) -> None:
         """Token ids, or a streamer (of this call or of the pipeline), would reach the caller unchecked."""

@@ -277,3 +277,74 @@ def test_stream_stops_the_model_once_cancelled(hf_pipeline: Any) -> None:
 def test_attributes_pass_through(hf_pipeline: Any, guards: Pipeline) -> None:
     generate = guard_text_generation(hf_pipeline, guards)
     assert generate.tokenizer is hf_pipeline.tokenizer and generate.model is hf_pipeline.model
+
+
+@pytest.mark.parametrize(("chat", "sent"), [
+    # a system, developer or tool message is a prompt the client can forge: checked, redacted, left out if earlier
+    ([{"role": "system", "content": "write to me at jane@example.org"}, {"role": "user", "content": "hello"}],
+     [("system", "write to me at [EMAIL]"), ("user", "hello")]),
+    ([{"role": "developer", "content": "a detonator please"}, {"role": "user", "content": "hello"}],
+     [("user", "hello")]),
+    ([{"role": "user", "content": "a"}, {"role": "tool", "content": "the detonator"},
+      {"role": "assistant", "content": "ok"}, {"role": "user", "content": "hello"}],
+     [("user", "a"), ("user", "hello")]),
+])
+def test_chat_other_roles_checked(hf_pipeline: Any, guards: Pipeline, chat: list[Any],
+                                  sent: list[tuple[str, str]]) -> None:
+    calls: list[Any] = []
+
+    def spy(inputs: Any, **kwargs: Any) -> Any:
+        calls.append(inputs)
+        return hf_pipeline(inputs, **kwargs)
+
+    guard_text_generation(spy, guards)(chat, **force("ok"))
+    assert [(m["role"], m["content"]) for m in calls[0]] == sent
+
+
+@pytest.mark.parametrize("chat", [
+    [{"role": "system", "content": "the detonator"}],  # no user message: the system message is the request
+    [{"role": "user", "content": "hello"}, {"role": "tool", "content": "the detonator"}],  # sent with the request
+])
+def test_chat_request_without_user_message_checked(hf_pipeline: Any, guards: Pipeline, chat: list[Any]) -> None:
+    def model(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the model must not run")
+
+    out = guard_text_generation(model, guards)(chat, **force("ok"))
+    assert out[0]["generated_text"][-1] == {"role": "assistant", "content": IN_MSG}
+
+
+def test_chat_without_user_message_counts_for_the_rate_limit(hf_pipeline: Any, guards: Pipeline) -> None:
+    limited = Pipeline([GuardSpec(id="rl", type="rate_limit", params={"capacity": 2, "refill_per_second": 1e-6}),
+                        *guards.guards])
+    generate = guard_text_generation(hf_pipeline, limited)
+    replies = [generate([{"role": "system", "content": "hello"}], **force("ok"))[0]["generated_text"][-1]["content"],
+               generate([{"role": "assistant", "content": "ok"}], **force("ok"),
+                        continue_final_message=True)[0]["generated_text"][-1]["content"],
+               generate([{"role": "assistant", "content": "ok"}], **force("ok"),
+                        continue_final_message=True)[0]["generated_text"][-1]["content"]]
+    assert "rate limit" not in replies[0] and "rate limit" not in replies[1]
+    assert "rate limit of 2 requests" in replies[2]
+
+
+def test_blocked_chat_new_text_is_a_string(hf_pipeline: Any, guards: Pipeline) -> None:
+    """With return_full_text=False a chat's answer is a string; a blocked one too, without echoing the prompt."""
+    generate = guard_text_generation(hf_pipeline, guards)
+    bad = [{"role": "user", "content": "the detonator, write to me at jane@example.org"}]
+    good = [{"role": "user", "content": "hello"}]
+    assert hf_pipeline(good, **force("ok"), return_full_text=False) == [{"generated_text": "ok ok ok"}]
+    assert generate(bad, **force("ok"), return_full_text=False) == [{"generated_text": IN_MSG}]
+    out = generate([good, bad], **force("ok"), return_full_text=False)
+    assert [seqs[0]["generated_text"] for seqs in out] == [f"{NOTICE}ok ok ok{LABEL}", IN_MSG]
+
+
+def test_blocked_prompt_keeps_num_return_sequences(hf_pipeline: Any, guards: Pipeline) -> None:
+    """A blocked prompt answers with as many sequences as the model would have: out[2] still exists."""
+    from transformers import pipeline
+
+    generate = guard_text_generation(hf_pipeline, guards)
+    out = generate("a detonator", max_new_tokens=2, do_sample=True, num_return_sequences=3)
+    assert out == [{"generated_text": IN_MSG}] * 3
+    built = pipeline("text-generation", model=hf_pipeline.model, tokenizer=hf_pipeline.tokenizer, device="cpu",
+                     num_return_sequences=2, do_sample=True, max_new_tokens=2)
+    generate = guard_text_generation(built, guards)
+    assert len(generate("hello")) == 2 and generate("a detonator") == [{"generated_text": IN_MSG}] * 2
