@@ -27,26 +27,28 @@ from typing import Any
 
 from clauseguard.errors import UserError
 from clauseguard.generator.document import RenderedClause, RenderedDocument
+from clauseguard.generator.markdown import Block, parse_blocks
 from clauseguard.generator.profile import unescape_markdown
 
 __all__ = ["Block", "Span", "parse_blocks", "parse_inline", "to_docx"]
 
 SOURCES_STYLE = "Clause Sources"
 NOTICE_STYLE = "Template Notice"
+HYPERLINK_STYLE = "Hyperlink"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 # ---- the Markdown subset -----------------------------------------------------------------------
 
-_BULLET = re.compile(r"^\s{0,3}[-*+]\s+(.*)$")
-_NUMBER = re.compile(r"^\s{0,3}\d{1,9}[.)]\s+(.*)$")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _INLINE = re.compile(
     r"(?P<esc>\\[!-/:-@\[-`{-~])"
     r"|`(?P<code>[^`]+)`"
     r"|\*\*(?P<b1>(?:[^*]|\*[^*]+\*)+?)\*\*|__(?P<b2>(?:[^_]|_[^_]+_)+?)__"
     r"|\*(?P<i1>[^*\s](?:.*?[^*\s])?)\*|(?<!\w)_(?P<i2>[^_\s](?:.*?[^_\s])?)_(?!\w)"
-    r"|\[(?P<ltext>[^\]]+)\]\((?P<lurl>[^)\s]+)\)"
+    r"|\[(?P<ltext>[^\]]+)\]\((?P<lurl>(?:[^()\s]|\([^()\s]*\))+)\)"
+    r"|<(?P<auto>(?:https?|mailto):[^\s<>]+|[^\s<>@\\]+@[^\s<>@\\]+\.[^\s<>@\\]+)>"
 )
+_SAFE_SCHEMES = ("http://", "https://", "mailto:")  # as the HTML export; "#" targets give the label only
 
 
 @dataclass(frozen=True)
@@ -57,50 +59,7 @@ class Span:
     bold: bool = False
     italic: bool = False
     code: bool = False
-
-
-@dataclass(frozen=True)
-class Block:
-    """A paragraph (``kind="p"``) or one list item (``"bullet"``, ``"number"``); ``start`` marks a new list."""
-
-    kind: str
-    text: str
-    start: bool = False
-
-
-def parse_blocks(markdown: str) -> list[Block]:
-    """Split Markdown into paragraphs and list items; a line that is not an item joins the block above."""
-    blocks: list[Block] = []
-    for chunk in re.split(r"\n\s*\n", markdown.strip()):
-        joinable = False
-        for line in chunk.splitlines():
-            kind, text = _classify(line)
-            if not text:
-                continue
-            if kind == "p" and joinable:
-                last = blocks[-1]
-                blocks[-1] = Block(last.kind, f"{last.text} {text}")
-            else:
-                blocks.append(Block(kind, text))
-                joinable = True
-    return _mark_list_starts(blocks)
-
-
-def _classify(line: str) -> tuple[str, str]:
-    for kind, pattern in (("bullet", _BULLET), ("number", _NUMBER)):
-        match = pattern.match(line)
-        if match:
-            return kind, match.group(1).strip()
-    return "p", line.strip()
-
-
-def _mark_list_starts(blocks: list[Block]) -> list[Block]:
-    """A list item starts a new list when the block before it is not an item of the same kind."""
-    out = []
-    for i, block in enumerate(blocks):
-        start = block.kind != "p" and (i == 0 or blocks[i - 1].kind != block.kind)
-        out.append(Block(block.kind, block.text, start))
-    return out
+    url: str = ""  # a link's target: the span is written as a Word hyperlink to it
 
 
 def parse_inline(text: str, *, bold: bool = False, italic: bool = False) -> list[Span]:
@@ -127,16 +86,23 @@ def _spans_of(match: re.Match[str], bold: bool, italic: bool) -> list[Span]:
         return parse_inline(g["b1"] or g["b2"], bold=True, italic=italic)
     if g["i1"] or g["i2"]:
         return parse_inline(g["i1"] or g["i2"], bold=bold, italic=True)
+    if g["auto"]:
+        target = g["auto"] if ":" in g["auto"] else f"mailto:{g['auto']}"
+        return [Span(g["auto"], bold, italic, url=target)]
     label = parse_inline(g["ltext"], bold=bold, italic=italic)
-    url = g["lurl"]
-    return label if url.startswith("#") else [*label, Span(f" ({url})", bold, italic)]
+    # A destination's backslash escapes are literal characters (CommonMark), as in the HTML's href.
+    url = unescape_markdown(g["lurl"])
+    if not url.lower().startswith(_SAFE_SCHEMES):
+        return label
+    return [Span(s.text, s.bold, s.italic, s.code, url) for s in label]
 
 
 def _merge(spans: list[Span]) -> list[Span]:
     out: list[Span] = []
     for span in spans:
-        if out and (out[-1].bold, out[-1].italic, out[-1].code) == (span.bold, span.italic, span.code):
-            out[-1] = Span(out[-1].text + span.text, span.bold, span.italic, span.code)
+        last = out[-1] if out else None
+        if last and (last.bold, last.italic, last.code, last.url) == (span.bold, span.italic, span.code, span.url):
+            out[-1] = Span(last.text + span.text, span.bold, span.italic, span.code, span.url)
         elif span.text:
             out.append(span)
     return out
@@ -167,6 +133,9 @@ def _add_styles(document: Any) -> None:
     notice = document.styles.add_style(NOTICE_STYLE, WD_STYLE_TYPE.PARAGRAPH)
     notice.base_style = document.styles["Normal"]
     notice.font.italic = True
+    link = document.styles.add_style(HYPERLINK_STYLE, WD_STYLE_TYPE.CHARACTER)
+    link.font.color.rgb = RGBColor(0x05, 0x63, 0xC1)
+    link.font.underline = True
 
 
 def _paragraph(document: Any, style: str | None = None, text: str = "") -> Any:
@@ -196,8 +165,17 @@ def _style_id(document: Any, name: str) -> str:
     return cache[name]
 
 
-def _add_runs(paragraph: Any, text: str) -> None:
-    """Runs for each formatted span; the text goes in whole (python-docx's ``run.text`` walks it per character)."""
+def _add_runs(document: Any, paragraph: Any, text: str) -> None:
+    """Runs for each formatted span; the text goes in whole (python-docx's ``run.text`` walks it per character).
+
+    The spans of a link go inside one ``w:hyperlink`` to its target (an external relationship), in
+    the "Hyperlink" character style, so the link works in Word and in a PDF made from it.
+    """
+    from docx.opc.constants import RELATIONSHIP_TYPE
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    link, link_url = None, ""
     for span in parse_inline(text):
         run = paragraph.add_run()
         run._r.add_t(_xml_text(span.text))
@@ -205,18 +183,28 @@ def _add_runs(paragraph: Any, text: str) -> None:
         run.italic = span.italic or None
         if span.code:
             run.font.name = "Courier New"
+        if not span.url:
+            link = None
+            continue
+        if link is None or link_url != span.url:
+            link, link_url = OxmlElement("w:hyperlink"), span.url
+            rel = paragraph.part.relate_to(_xml_text(span.url), RELATIONSHIP_TYPE.HYPERLINK, is_external=True)
+            link.set(qn("r:id"), rel)
+            run._r.addprevious(link)
+        run._r.get_or_add_rPr().get_or_add_rStyle().val = _style_id(document, HYPERLINK_STYLE)
+        link.append(run._r)
 
 
-def _new_list_number(document: Any) -> int:
-    """A fresh ``w:num`` over the "List Number" definition that counts from 1 again.
+def _new_list_number(document: Any, style: str, first: int) -> int:
+    """A fresh ``w:num`` over the definition of a "List Number" style that counts from ``first``.
 
     Without it every numbered list in the document would continue the numbering of the one before.
     """
     numbering = document.part.numbering_part.element
-    style_num = document.styles["List Number"].element.pPr.numPr.numId.val
+    style_num = document.styles[style].element.pPr.numPr.numId.val
     abstract_id = numbering.num_having_numId(style_num).abstractNumId.val
     num = numbering.add_num(abstract_id)
-    num.add_lvlOverride(ilvl=0).add_startOverride(1)
+    num.add_lvlOverride(ilvl=0).add_startOverride(first)
     return int(num.numId)
 
 
@@ -226,15 +214,25 @@ def _set_list_number(paragraph: Any, num_id: int) -> None:
     num_pr.get_or_add_numId().val = num_id
 
 
+def _block_style(block: Block) -> str | None:
+    """"List Bullet", "List Number 2", …; a further paragraph of an item is "List Continue"."""
+    if block.kind == "p" and not block.level:
+        return None
+    base = {"p": "List Continue", "bullet": "List Bullet", "number": "List Number"}[block.kind]
+    level = block.level if block.kind != "p" else block.level - 1
+    return base if level == 0 else f"{base} {level + 1}"
+
+
 def _add_markdown(document: Any, markdown: str) -> None:
-    num_id = 0
+    num_ids: dict[int, int] = {}  # level -> the numbered list open at that level
     for block in parse_blocks(_xml_text(markdown)):
-        style = {"p": None, "bullet": "List Bullet", "number": "List Number"}[block.kind]
+        style = _block_style(block)
         paragraph = _paragraph(document, style)
-        _add_runs(paragraph, block.text)
+        _add_runs(document, paragraph, block.text)
         if block.kind == "number":
-            num_id = _new_list_number(document) if block.start else num_id
-            _set_list_number(paragraph, num_id)
+            if block.start or block.level not in num_ids:
+                num_ids[block.level] = _new_list_number(document, style, block.first)
+            _set_list_number(paragraph, num_ids[block.level])
 
 
 def _add_clause(document: Any, clause: RenderedClause) -> None:

@@ -23,6 +23,7 @@ from markdown.inlinepatterns import ESCAPE_RE, EscapeInlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
 from clauseguard.generator.document import RenderedClause, RenderedDocument, RenderedSection
+from clauseguard.generator.markdown import canonical_markdown
 from clauseguard.generator.profile import unescape_markdown
 
 __all__ = ["anchor", "markdown_to_html", "to_html"]
@@ -94,13 +95,16 @@ _LOCAL = threading.local()
 def markdown_to_html(text: str) -> str:
     """Convert a clause body to HTML with raw HTML escaped, images dropped and links made safe.
 
+    The blocks (paragraphs, lists and their nesting, where a numbered list starts) are read once, by
+    the parser the DOCX export uses (:func:`canonical_markdown`), so a list written right under its
+    lead-in line or nested by two spaces is a list here too, as it is in the DOCX and in CommonMark.
     Building a Markdown engine costs more than converting a clause, so each thread keeps one and
     resets it between conversions.
     """
     md = getattr(_LOCAL, "md", None)
     if md is None:
         md = _LOCAL.md = _markdown_engine()
-    return md.reset().convert(text)
+    return md.reset().convert(canonical_markdown(text))
 
 
 def anchor(kind: str, ident: str) -> str:

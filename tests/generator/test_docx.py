@@ -74,7 +74,7 @@ def test_notice_is_at_the_top(word: docx.document.Document) -> None:
         ("List Number", "break the law;"),
         ("List Number", "harm anyone."),
         (SOURCES_STYLE, "Sources: EU AI Act Art. 50(2); CreativeML OpenRAIL-M Attachment A"),
-        ("Normal", "See the terms (https://x.example)."),
+        ("Normal", "See the terms."),  # "the terms" is a hyperlink (test_exports_review.py)
         ("Normal", "Images created with R&D <Pix> carry machine-readable marks."),
     ],
 )
@@ -146,7 +146,8 @@ def test_parse_blocks(markdown: str, expected: list[Block]) -> None:
         (r"\*Acme\* Assist\_ \<b\> \&amp; \~x\~ \[a\](b) 2\. \#", [Span("*Acme* Assist_ <b> &amp; ~x~ [a](b) 2. #")]),
         (r"a \\ b \= \| \{\}", [Span(r"a \ b = | {}")]),
         ("`a*b`", [Span("a*b", code=True)]),
-        ("[site](https://x.example)", [Span("site (https://x.example)")]),
+        ("[site](https://x.example)", [Span("site", url="https://x.example")]),
+        ("[x](javascript:alert(1))", [Span("x")]),
         ("[above](#clause-x)", [Span("above")]),
     ],
 )
