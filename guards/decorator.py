@@ -6,7 +6,11 @@ parameter annotated ``str``; else the first one not annotated with another type 
 left out). It goes through the input stage, however it is passed; a redacted prompt replaces the
 original, a blocked one never reaches the function. A prompt that is not text (a client sent a list)
 is blocked unchecked: the function is not called. Through a bare ``**kwargs`` the prompt is the only
-keyword passed; with several, name it with ``arg=``. The answer goes through the output stage.
+keyword passed; with several, name it with ``arg=``. Methods, ``@classmethod`` and ``@staticmethod``
+work with ``@guarded`` above or below. The answer goes through the output stage: it must be text, or
+``None`` (nothing to check, returned as it is); any other answer (a dict, a model object, a coroutine a
+sync decorator underneath hid) is a :class:`GuardConfigError` once the pipeline has output guards, and
+is returned as it is when it has none.
 Generators are guarded with the pipeline's streaming support, so no text is released that every
 output guard has not seen:
 
@@ -93,6 +97,8 @@ def guarded(pipeline: Pipeline, *, context_from: ContextFrom | None = None, arg:
     options = _Options(pipeline, context_from, arg, raise_on_block, stream)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if isinstance(fn, classmethod | staticmethod):  # @guarded above @classmethod: wrap what it holds
+            return type(fn)(decorate(fn.__func__))
         sig = inspect.signature(fn)
         prompt = _prompt_param(fn, sig, options.arg)
         if inspect.isasyncgenfunction(fn):
@@ -305,6 +311,26 @@ def _after_input(options: _Options, call: _Call, verdict: Verdict | None) -> str
     return None
 
 
+def _passed_unchecked(options: _Options, fn: Callable[..., Any], result: Any) -> bool:
+    """Whether ``result`` is passed on as it is, unchecked: ``None`` (no text to release), or anything when
+    the pipeline has no output guards. Any other answer that is not text is a :class:`GuardConfigError`:
+    the output guards judge text, and neither the object nor a block message in its place would be right."""
+    if result is None or isinstance(result, str | bytes):
+        return result is None
+    if not options.pipeline.stage_guards(Stage.OUTPUT):
+        return True
+    name = getattr(fn, "__qualname__", repr(fn))
+    if inspect.isawaitable(result) or inspect.isasyncgen(result):
+        if inspect.iscoroutine(result):
+            result.close()  # never run: no "was never awaited" warning on top of the error
+        raise GuardConfigError(f"{name} returned a {type(result).__name__} from a plain call: it is async, but a "
+                               "decorator under @guarded hid that; put @guarded directly on the async def",
+                               where="@guarded")
+    raise GuardConfigError(f"{name} returned {type(result).__name__}, not text (str): the output guards check "
+                           "text; return the answer's text, or check the text inside it with "
+                           "pipeline.check_output", where="@guarded")
+
+
 def _after_output(options: _Options, verdict: Verdict) -> Any:
     if verdict.allowed:
         return verdict.output
@@ -326,6 +352,8 @@ def _wrap_sync(fn: Callable[..., Any], sig: inspect.Signature, prompt: _Prompt,
         if blocked is not None:
             return blocked
         result = fn(*call.args, **call.kwargs)
+        if _passed_unchecked(options, fn, result):
+            return result
         return _after_output(options, options.pipeline.check_output(result, call.output_context()))
 
     return wrapper
@@ -341,6 +369,8 @@ def _wrap_async(fn: Callable[..., Any], sig: inspect.Signature, prompt: _Prompt,
         if blocked is not None:
             return blocked
         result = await fn(*call.args, **call.kwargs)
+        if _passed_unchecked(options, fn, result):
+            return result
         return _after_output(options, await options.pipeline.acheck_output(result, call.output_context()))
 
     return wrapper

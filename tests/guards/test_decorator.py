@@ -433,3 +433,100 @@ def test_wrapper_keeps_name_and_signature(pipeline: Pipeline) -> None:
     wrapped = guarded(pipeline)(chat)
     assert wrapped.__name__ == "chat" and wrapped.__doc__ == "Doc."
     assert list(inspect.signature(wrapped).parameters) == ["message", "history"]
+
+
+def _input_only() -> Pipeline:
+    words = {"categories": [], "terms": {"S9": ["detonator"]}}
+    return Pipeline([GuardSpec(id="kw-in", type="keyword", stage="input", params=words, message=IN_MSG)])
+
+
+def test_answer_that_is_not_text_passes_without_output_guards() -> None:
+    """Only input guards: a dict answer (an API endpoint's) is returned as it is, not a refusal in its place."""
+    answer = {"answer": "ok", "sources": [1, 2]}
+
+    @guarded(_input_only())
+    def endpoint(prompt: str) -> dict[str, Any]:
+        return answer
+
+    assert endpoint("hello") is answer
+    assert endpoint("the detonator") == IN_MSG
+
+
+def test_none_answer_is_none(pipeline: Pipeline) -> None:
+    """No answer releases no text: not a message about NoneType shown to the user."""
+    @guarded(pipeline)
+    def nothing(prompt: str) -> str | None:
+        return None
+
+    @guarded(pipeline)
+    async def anothing(prompt: str) -> str | None:
+        return None
+
+    assert nothing("hello") is None
+    assert asyncio.run(anothing("hello")) is None
+
+
+def test_answer_that_is_not_text_with_output_guards_is_an_error(pipeline: Pipeline) -> None:
+    @guarded(pipeline)
+    def endpoint(prompt: str) -> dict[str, str]:
+        return {"answer": "jane@example.org"}
+
+    @guarded(pipeline)
+    async def aendpoint(prompt: str) -> dict[str, str]:
+        return {"answer": "jane@example.org"}
+
+    with pytest.raises(GuardConfigError, match=r"endpoint returned dict, not text \(str\)"):
+        endpoint("hello")
+    with pytest.raises(GuardConfigError, match=r"aendpoint returned dict, not text \(str\)"):
+        asyncio.run(aendpoint("hello"))
+
+
+def test_async_function_hidden_by_a_sync_decorator(pipeline: Pipeline) -> None:
+    """A sync wrapper under @guarded returns a coroutine: named as such (and closed), not a refusal string."""
+    import functools
+    import warnings
+
+    def retry(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **kwargs)
+        return wrapper
+
+    @guarded(pipeline)
+    @retry
+    async def answer(prompt: str) -> str:
+        return "jane@example.org"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "coroutine was never awaited" would be a RuntimeWarning
+        with pytest.raises(GuardConfigError, match=r"returned a coroutine .* put @guarded directly on the async def"):
+            answer("hello")
+
+    @guarded(_input_only())
+    @retry
+    async def unchecked_answer(prompt: str) -> str:
+        return "ok"
+
+    assert asyncio.run(unchecked_answer("hello")) == "ok"  # no output guards: the coroutine is the answer
+
+
+def test_above_classmethod_and_staticmethod(pipeline: Pipeline) -> None:
+    class Bot:
+        prefix = "to"
+
+        @guarded(pipeline)
+        @classmethod
+        def ask(cls, prompt: str) -> str:
+            return f"{cls.prefix} {prompt}"
+
+        @guarded(pipeline)
+        @staticmethod
+        def quick(prompt: str) -> str:
+            return f"re {prompt}"
+
+    for call in (Bot.ask, Bot().ask):
+        assert call("you") == f"{NOTICE}to you{LABEL}"
+        assert call("the detonator") == IN_MSG
+    for call in (Bot.quick, Bot().quick):  # through an instance too: the instance is not taken for the prompt
+        assert call("you") == f"{NOTICE}re you{LABEL}"
+        assert call("the detonator") == IN_MSG
