@@ -30,6 +30,7 @@ from clauseguard.guards.pii import pseudonymise
 __all__ = ["IPV6_PREFIX", "BucketStore", "MemoryBucketStore", "RateLimitGuard", "ip_bucket"]
 
 IPV6_PREFIX = 64  # IPv6 addresses share a bucket by this network prefix
+_EPSILON = 1e-9  # of a token: float rounding, never a request's worth
 
 
 def _host(ip: str) -> str:
@@ -64,7 +65,8 @@ class BucketStore(Protocol):
 
 
 class MemoryBucketStore:
-    """In-process buckets: ``key -> (tokens, last refill time)``."""
+    """In-process buckets: ``key -> (tokens, last refill time)``. Each process has its own: several
+    workers each allow ``capacity`` (a shared limit needs a shared :class:`BucketStore`)."""
 
     def __init__(self, max_keys: int = 100_000) -> None:
         self.max_keys = max_keys
@@ -75,8 +77,9 @@ class MemoryBucketStore:
         with self._lock:
             tokens, last = self._buckets.pop(key, (float(capacity), now))
             tokens = min(float(capacity), tokens + max(0.0, now - last) * refill_per_second)
-            allowed = tokens >= 1.0
-            self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+            allowed = tokens >= 1.0 - _EPSILON  # a refill summed in pieces may fall a rounding error short
+            # A clock that steps back (a wall clock, another process's) must not count the same time twice.
+            self._buckets[key] = (max(0.0, tokens - 1.0) if allowed else tokens, max(last, now))
             while len(self._buckets) > self.max_keys:
                 self._buckets.popitem(last=False)
             return allowed

@@ -1,0 +1,48 @@
+"""Token-bucket edges: a clock that steps back, a refill summed in pieces, the bound on kept keys."""
+
+from __future__ import annotations
+
+from clauseguard.guards import Context, GuardSpec
+from clauseguard.guards.rate_limit import MemoryBucketStore, RateLimitGuard
+
+
+def _guard(now: list[float], **params: object) -> RateLimitGuard:
+    return RateLimitGuard(GuardSpec(id="rl", type="rate_limit", params=params), clock=lambda: now[0])
+
+
+def test_clock_stepping_back_does_not_refill_twice() -> None:
+    """A wall clock (or another process's, for a shared store) that steps back an hour and returns must
+    not count the hour again: no time has passed, so the spent bucket stays spent."""
+    now = [10_000.0]
+    guard = _guard(now, capacity=2, refill_per_second=1.0)
+    user = Context(user_key="u")
+    assert [guard.check("x", user).allowed for _ in range(3)] == [True, True, False]
+    now[0] -= 3600.0
+    assert not guard.check("x", user).allowed
+    now[0] += 3600.0
+    assert not guard.check("x", user).allowed
+    now[0] += 1.0  # one second later, one token
+    assert [guard.check("x", user).allowed for _ in range(2)] == [True, False]
+
+
+def test_token_due_exactly_when_checks_split_the_wait() -> None:
+    """Denied checks every 0.1 s sum the refill in pieces (0.9999999999999998 of a token at 5 s for
+    0.2/s); the request at the due time still gets its token."""
+    store = MemoryBucketStore()
+    assert store.take("k", capacity=1, refill_per_second=0.2, now=0.0)
+    t = 0.1
+    while t < 5.0 - 1e-9:
+        assert not store.take("k", capacity=1, refill_per_second=0.2, now=t)
+        t += 0.1
+    assert store.take("k", capacity=1, refill_per_second=0.2, now=5.0)
+    assert not store.take("k", capacity=1, refill_per_second=0.2, now=5.0)
+
+
+def test_kept_keys_are_bounded_least_recently_used_first() -> None:
+    store = MemoryBucketStore(max_keys=3)
+    for key in ("a", "b", "c"):
+        assert store.take(key, capacity=1, refill_per_second=1e-9, now=0.0)
+    assert not store.take("a", capacity=1, refill_per_second=1e-9, now=0.0)  # "a" used again: now the newest
+    assert store.take("d", capacity=1, refill_per_second=1e-9, now=0.0)  # drops "b", the least recently used
+    assert list(store._buckets) == ["c", "a", "d"]
+    assert not store.take("a", capacity=1, refill_per_second=1e-9, now=0.0)  # still spent
