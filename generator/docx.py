@@ -27,7 +27,7 @@ from typing import Any
 
 from clauseguard.errors import UserError
 from clauseguard.generator.document import RenderedClause, RenderedDocument
-from clauseguard.generator.markdown import Block, parse_blocks
+from clauseguard.generator.markdown import NOTICE_LEAD, Block, parse_blocks, stamp_line
 from clauseguard.generator.profile import unescape_markdown
 
 __all__ = ["Block", "Span", "parse_blocks", "parse_inline", "to_docx"]
@@ -270,10 +270,12 @@ def _build(doc: RenderedDocument) -> Any:
     _set_properties(document, doc)
     _paragraph(document, "Title", doc.title)
     byline = " — ".join(unescape_markdown(x) for x in (doc.product_name, doc.operator_name) if x)
-    document.add_paragraph(_xml_text(f"{byline} · Effective {doc.stamp.effective_date}".lstrip(" ·")))
+    if byline:
+        _paragraph(document, None, byline)
     notice = _paragraph(document, NOTICE_STYLE)
-    notice.add_run("Template, not legal advice. ").bold = True
+    notice.add_run(f"{NOTICE_LEAD} ").bold = True
     notice.add_run(_xml_text(doc.notice))
+    _paragraph(document, NOTICE_STYLE, stamp_line(doc))  # the version/date line, as in Markdown and HTML
     _add_markdown(document, doc.preamble)
     for section in doc.sections:
         _paragraph(document, "Heading 1", f"{section.number} {section.title}")

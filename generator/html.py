@@ -23,7 +23,7 @@ from markdown.inlinepatterns import ESCAPE_RE, EscapeInlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
 from clauseguard.generator.document import RenderedClause, RenderedDocument, RenderedSection
-from clauseguard.generator.markdown import canonical_markdown
+from clauseguard.generator.markdown import NOTICE_LEAD, canonical_markdown, stamp_line
 from clauseguard.generator.profile import unescape_markdown
 
 __all__ = ["anchor", "markdown_to_html", "to_html"]
@@ -40,11 +40,12 @@ h1 { font-size: 2rem; margin-bottom: .25rem; }
 h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
 h3 { margin-top: 1.6rem; font-size: 1.1rem; }
 .byline { color: #555; margin-top: 0; }
+.stamp { font-size: .85rem; font-style: italic; color: #555; }
 .notice { background: #fff6d6; border-left: 4px solid #e0a800; padding: .6rem .9rem; margin: 1rem 0; }
 nav.toc { background: #f6f7f9; padding: .6rem 1rem; border-radius: 4px; }
 nav.toc ol { padding-left: 1.2rem; margin: .3rem 0; }
 nav.toc a { text-decoration: none; }
-.num { font-variant-numeric: tabular-nums; margin-right: .4rem; }
+.num { font-variant-numeric: tabular-nums; margin-right: .2rem; }
 .sources { font-size: .8rem; color: #555; margin-top: -.3rem; }
 footer { margin-top: 3rem; border-top: 1px solid #ddd; padding-top: .5rem; font-size: .8rem; color: #555; }
 @media print {
@@ -117,12 +118,12 @@ def _toc(doc: RenderedDocument) -> str:
     items = []
     for section in doc.sections:
         clauses = "".join(
-            f'<li><a href="#{anchor("clause", c.id)}"><span class="num">{escape(c.number)}</span>'
+            f'<li><a href="#{anchor("clause", c.id)}"><span class="num">{escape(c.number)}</span> '
             f"{escape(c.title)}</a></li>"
             for c in section.clauses
         )
         items.append(
-            f'<li><a href="#{anchor("section", section.id)}"><span class="num">{escape(section.number)}</span>'
+            f'<li><a href="#{anchor("section", section.id)}"><span class="num">{escape(section.number)}</span> '
             f"{escape(section.title)}</a><ol>{clauses}</ol></li>"
         )
     return f'<nav class="toc" aria-label="Contents"><h2>Contents</h2><ol>{"".join(items)}</ol></nav>'
@@ -138,7 +139,7 @@ def _clause(clause: RenderedClause) -> str:
     return (
         f'<article class="clause" id="{anchor("clause", clause.id)}" data-clause-id="{escape(clause.id)}" '
         f'data-clause-version="{escape(clause.version)}">'
-        f'<h3><span class="num">{escape(clause.number)}</span>{escape(clause.title)}</h3>\n'
+        f'<h3><span class="num">{escape(clause.number)}</span> {escape(clause.title)}</h3>\n'
         f"{markdown_to_html(clause.body)}\n{_sources(clause)}</article>"
     )
 
@@ -147,7 +148,7 @@ def _section(section: RenderedSection) -> str:
     clauses = "\n".join(_clause(c) for c in section.clauses)
     return (
         f'<section class="section" id="{anchor("section", section.id)}">'
-        f'<h2><span class="num">{escape(section.number)}</span>{escape(section.title)}</h2>\n{clauses}</section>'
+        f'<h2><span class="num">{escape(section.number)}</span> {escape(section.title)}</h2>\n{clauses}</section>'
     )
 
 
@@ -157,13 +158,13 @@ def _plain(text: str) -> str:
 
 
 def _header(doc: RenderedDocument) -> str:
+    """Title, byline, notice and the version/date line: what the Markdown and DOCX headers say."""
     byline = " — ".join(_plain(x) for x in (doc.product_name, doc.operator_name) if x)
-    effective = f"Effective {escape(doc.stamp.effective_date)}"
-    byline = f"{byline} · {effective}" if byline else effective
     return (
         f"<header><h1>{escape(doc.title)}</h1>"
-        f'<p class="byline">{byline}</p>'
-        f'<p class="notice" role="note"><strong>Template, not legal advice.</strong> {escape(doc.notice)}</p>'
+        + (f'<p class="byline">{byline}</p>' if byline else "")
+        + f'<p class="notice" role="note"><strong>{escape(NOTICE_LEAD)}</strong> {escape(doc.notice)}</p>'
+        f'<p class="stamp">{escape(stamp_line(doc))}</p>'
         "</header>"
     )
 

@@ -64,7 +64,7 @@ def test_samples_are_text_and_stage(path: Path) -> None:
 def _html_headings(page: str) -> list[str]:
     """Section and clause headings of a generated page, as "3.2 Title"."""
     found = re.findall(r'<h[23]><span class="num">([^<]+)</span>([^<]+)</h[23]>', page)
-    return [f"{number} {html.unescape(title)}" for number, title in found]
+    return [f"{number} {html.unescape(title).strip()}" for number, title in found]
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.parent.name)
