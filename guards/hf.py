@@ -74,6 +74,8 @@ class GuardedTextGeneration:
         self._history_guards = guard_pipeline.without("rate_limit")
 
     def __getattr__(self, name: str) -> Any:
+        if "hf_pipeline" not in vars(self):  # a copy or unpickling asks before __init__'s attributes exist
+            raise AttributeError(name)
         return getattr(self.hf_pipeline, name)
 
     def __call__(self, text_inputs: Prompt | list[Prompt], *, guard_context: Context | None = None,

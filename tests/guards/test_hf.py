@@ -348,3 +348,17 @@ def test_blocked_prompt_keeps_num_return_sequences(hf_pipeline: Any, guards: Pip
                      num_return_sequences=2, do_sample=True, max_new_tokens=2)
     generate = guard_text_generation(built, guards)
     assert len(generate("hello")) == 2 and generate("a detonator") == [{"generated_text": IN_MSG}] * 2
+
+
+def test_copies() -> None:
+    """copy and deepcopy (frameworks copy what they are given) found no hf_pipeline yet: RecursionError."""
+    import copy
+
+    def model(inputs: Any, **kwargs: Any) -> Any:
+        return [{"generated_text": f"{inputs} ok"}]
+
+    generate = guard_text_generation(model, Pipeline([]))
+    for copied in (copy.copy(generate), copy.deepcopy(generate)):
+        assert copied("hello", return_full_text=False) == [{"generated_text": "hello ok"}]
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        _ = generate.no_such_thing
