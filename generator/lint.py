@@ -175,13 +175,31 @@ def _check_headings(clause: Clause) -> list[Problem]:
             for m in _HEADING.finditer(clause.body)]
 
 
+# What the exporters do not render alike in Markdown, HTML and DOCX: shown as raw text, or differently.
+_UNSUPPORTED = (
+    (re.compile(r"^(?=[^\n]*\|)(?=[^\n]*---)[ |:\-]+$", re.MULTILINE),
+     "a table, whose pipes the HTML and DOCX would show as text; write the rows as a list"),
+    (re.compile(r"\[\^[^\]\s]+\]"),
+     "a footnote, which the HTML and DOCX would show as text; put the note in the text or in sources"),
+    (re.compile(r"^ {0,3}>", re.MULTILINE), "a block quote, whose '>' the DOCX would show as text; quote inline"),
+)
+
+
+def _check_unsupported(clause: Clause) -> list[Problem]:
+    """Markdown beyond the clause subset (paragraphs, lists, bold, italic, links): the DOCX and HTML of the
+    document would not show it as the Markdown does."""
+    return [Problem(clause.file, clause.body_line + clause.body.count("\n", 0, m.start()),
+                    f"body: {what} ({m.group().strip()[:40]!r})")
+            for pattern, what in _UNSUPPORTED for m in pattern.finditer(clause.body)]
+
+
 def check_clause(clause: Clause) -> list[Problem]:
     """Static checks of one clause: expression, rationale, body and guard parameter strings."""
     problems = _check_applies_when(clause) + _check_source_conditions(clause)
     problems += _check_text(clause.meta.rationale, Source(clause.file, clause.line("rationale")),
                             _known_names(_RATIONALE_NAMES), "rationale")
     problems += _check_text(clause.body, Source(clause.file, clause.body_line), _known_names(BODY_NAMES), "body")
-    problems += _check_headings(clause)
+    problems += _check_headings(clause) + _check_unsupported(clause)
     for index, guard in enumerate(clause.meta.guards):
         source = Source(clause.file, clause.line("guards", index))
         for text in _guard_strings(guard.params):

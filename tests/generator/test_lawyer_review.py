@@ -174,3 +174,22 @@ def test_curly_quotes_inside_text_are_prose(clause_dir) -> None:
     folder = clause_dir({"t/a": {"title": "The “service”, defined", "sources": ["Directive “X” Art. 5"],
                                  "body": "We call it the “service”."}})
     assert lint(folder, profiles=[], include_builtin=False) == []
+
+
+@pytest.mark.parametrize(("body", "line", "what"), [
+    ("Fees:\n\n| plan | price |\n| --- | ---: |\n| free | 0 |", 16, "a table"),
+    ("Fees:\n\n|---|---|", 15, "a table"),
+    ("We keep logs.[^1]\n\n[^1]: For 30 days.", 13, "a footnote"),
+    ("As the law says:\n\n> Providers shall inform.", 15, "a block quote"),
+])
+def test_markdown_the_exports_do_not_render_alike_is_a_lint_problem(clause_dir, body: str, line: int,
+                                                                    what: str) -> None:
+    # The HTML and DOCX showed a table's pipes, a footnote's [^1] and (DOCX) a quote's '>' as text.
+    folder = clause_dir({"t/a": {"body": body}})
+    problems = lint(folder, profiles=[], include_builtin=False)
+    assert [(p.line, p.message.startswith(f"body: {what}")) for p in problems][:1] == [(line, True)]
+
+
+@pytest.mark.parametrize("body", ["A - B - C.", "Prices go up -- or down.", "If a > b then c.", "Links [here](https://x.y)."])
+def test_text_that_is_no_table_footnote_or_quote_is_clean(clause_dir, body: str) -> None:
+    assert lint(clause_dir({"t/a": {"body": body}}), profiles=[], include_builtin=False) == []
