@@ -320,12 +320,14 @@ def _passed_unchecked(options: _Options, fn: Callable[..., Any], result: Any) ->
     if not options.pipeline.stage_guards(Stage.OUTPUT):
         return True
     name = getattr(fn, "__qualname__", repr(fn))
-    if inspect.isawaitable(result) or inspect.isasyncgen(result):
-        if inspect.iscoroutine(result):
-            result.close()  # never run: no "was never awaited" warning on top of the error
-        raise GuardConfigError(f"{name} returned a {type(result).__name__} from a plain call: it is async, but a "
-                               "decorator under @guarded hid that; put @guarded directly on the async def",
-                               where="@guarded")
+    if inspect.iscoroutine(result):
+        result.close()  # never run: no "was never awaited" warning on top of the error
+        raise GuardConfigError(f"{name} returned a coroutine from a plain call: it is async, but a decorator "
+                               "under @guarded hid that; put @guarded directly on the async def", where="@guarded")
+    if inspect.isgenerator(result) or inspect.isasyncgen(result):
+        raise GuardConfigError(f"{name} returned a {type(result).__name__} object: @guarded streams what a "
+                               "generator function yields when it is put directly on that function "
+                               "(a def or async def with yield)", where="@guarded")
     raise GuardConfigError(f"{name} returned {type(result).__name__}, not text (str): the output guards check "
                            "text; return the answer's text, or check the text inside it with "
                            "pipeline.check_output", where="@guarded")

@@ -530,3 +530,24 @@ def test_above_classmethod_and_staticmethod(pipeline: Pipeline) -> None:
     for call in (Bot.quick, Bot().quick):  # through an instance too: the instance is not taken for the prompt
         assert call("you") == f"{NOTICE}re you{LABEL}"
         assert call("the detonator") == IN_MSG
+
+
+def test_generator_returned_by_a_plain_function_is_named(pipeline: Pipeline) -> None:
+    def words() -> Iterator[str]:
+        yield "jane@example.org"
+
+    async def awords() -> AsyncIterator[str]:
+        yield "jane@example.org"
+
+    @guarded(pipeline)
+    def stream(prompt: str) -> Iterator[str]:
+        return words()
+
+    @guarded(pipeline)
+    async def astream(prompt: str) -> AsyncIterator[str]:
+        return awords()
+
+    with pytest.raises(GuardConfigError, match=r"stream returned a generator object: @guarded streams"):
+        stream("hello")
+    with pytest.raises(GuardConfigError, match=r"astream returned a async_generator object: @guarded streams"):
+        asyncio.run(astream("hello"))
