@@ -435,3 +435,14 @@ def test_guard_chat_checks_the_files_in_the_history(gr: Any, tmp_path: Any) -> N
     image.write_bytes(b"fine")
     assert _call(gr, fn, "hi", history, gr.Request(client={"host": "h"}))[-1].endswith("ok\n\n[AI-generated]")
     assert seen == [("hi", []), ("hi", history)]  # the blocked image is left out of the history
+
+
+def test_an_answer_that_is_not_text_is_named_not_shown(gr: Any) -> None:
+    # The guards read text: a gr.ChatMessage or a message dict cannot be checked, and is not passed on
+    # unchecked either; the error names its type (users once saw an internal "cannot be checked" text).
+    from clauseguard.errors import GuardConfigError
+
+    for answer in (gr.ChatMessage(role="assistant", content="hi"), {"role": "assistant", "content": "hi"}):
+        wrapped = guard_chat_of(gr, lambda message, history, answer=answer: answer)
+        with pytest.raises(GuardConfigError, match=type(answer).__name__):
+            _call(gr, wrapped, "hello", [], fake_request(username="carol"))
