@@ -338,7 +338,8 @@ def _secrets(text: str) -> Iterator[Hit]:
             yield "secret", m.start(), m.end(), score
     for m in _GENERIC_SECRET.finditer(text):
         group = m.lastindex or 1
-        if _HASHED.match(text, m.start(group)) or (m.start() and _HASHED.match(text, m.start() - 1)):
+        if _hashed_already(text, m.start(group), m.end(group)) or (
+                m.start() and _hashed_already(text, m.start() - 1, m.end(group))):
             continue  # "password=[SECRET:…]" or "[SECRET:…]" itself: hashed already
         if entropy(m.group(group)) >= 3.5:
             yield "secret", m.start(group), m.end(group), 0.8
@@ -354,6 +355,15 @@ DETECTORS: dict[str, Callable[[str], Iterator[Hit]]] = {
 # characters (often), so a second check of the redacted text (a chat's earlier messages are checked
 # again) hashed the hash, and equal values no longer linked.
 _HASHED = re.compile(r"\[(?:" + "|".join(map(str.upper, DETECTORS)) + r"):[0-9a-f]{16}\]")
+# Only a value that is the pseudonym, perhaps with closing punctuation, is left alone: a value that merely
+# begins with one ("password=[SECRET:…]Xk9#mQ2$…") holds more, and that more may be a secret.
+_AFTER_HASHED = re.compile(r"[.,;:!?)\]}>]*")
+
+
+def _hashed_already(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is a pseudonym of ``mode: hash`` and nothing but closing punctuation."""
+    hashed = _HASHED.match(text, start, end)
+    return hashed is not None and _AFTER_HASHED.fullmatch(text, hashed.end(), end) is not None
 
 # When two hits overlap, the more specific entity wins.
 PRIORITY = ("secret", "iban", "credit_card", "us_ssn", "uk_nino", "email", "ip_address", "phone")

@@ -1,0 +1,35 @@
+"""Defects found in the last review before release, one test each (each fails without its fix)."""
+
+from __future__ import annotations
+
+import pytest
+from guard_helpers import build
+
+from clauseguard.guards import Context
+from clauseguard.guards._pii_detect import detect
+
+CTX = Context(user_key="u", request_id="r")
+HASHED = "[SECRET:0123456789abcdef]"
+
+
+@pytest.mark.parametrize("text", [
+    f"password={HASHED}Xk9#mQ2$vL7!pR4&zT8",  # a value that begins with a pseudonym
+    f"{HASHED}Xk9mQ2vL7pR4zT8wB3nH6",  # the pseudonym read as keyword, colon, value
+])
+def test_a_secret_written_after_a_pseudonym_is_still_found(text: str) -> None:
+    """The check that keeps a ``mode: hash`` pseudonym from being hashed again skipped any value that
+    began with one, so a real secret glued to it passed unredacted."""
+    hits = detect(text, ["secret"])
+    assert hits and "Xk9" in text[hits[0][1]:hits[0][2]]
+
+
+@pytest.mark.parametrize("text", [f"password={HASHED}", f"password={HASHED}.", f"token: {HASHED}), ok"])
+def test_a_pseudonym_with_closing_punctuation_is_left_alone(text: str) -> None:
+    assert detect(text, ["secret"]) == []
+
+
+def test_hash_mode_redacts_a_secret_glued_to_a_pseudonym(monkeypatch) -> None:
+    monkeypatch.setenv("CLAUSEGUARD_HASH_KEY", "test-key")
+    guard = build("pii", on_fail="redact", params={"mode": "hash"})
+    verdict = guard.check(f"password={HASHED}Xk9#mQ2$vL7!pR4&zT8", CTX)
+    assert "Xk9#mQ2$vL7!pR4&zT8" not in verdict.output
