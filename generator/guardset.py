@@ -206,7 +206,8 @@ def merge_guards(library: Library, selected: tuple[str, ...], numbering: Numberi
     return specs
 
 
-def in_use(guards: list[GuardSpec]) -> list[dict[str, str]]:
-    """What clause bodies may describe (DSA Art. 14): the kinds of guards that run."""
+def in_use(guards: list[GuardSpec]) -> list[dict[str, Any]]:
+    """What clause bodies may describe (DSA Art. 14): the kinds of guards that run, and the topics a
+    disclaimer or topic guard covers (``topics``: empty for other types)."""
     return [{"id": g.id, "type": g.type, "stage": g.stage.value, "modality": g.modality.value,
-             "on_fail": g.on_fail.value} for g in guards]
+             "on_fail": g.on_fail.value, "topics": list(g.params.get("topics", []))} for g in guards]

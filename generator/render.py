@@ -170,7 +170,7 @@ def make_stamp(profile_context: dict[str, Any], profile_sha256: str) -> Stamp:
 
 def render_documents(library: Library, selection: Selection, numbering: Numbering,
                      profile_context: dict[str, Any], stamp: Stamp,
-                     guards_in_use: list[dict[str, str]]) -> list[RenderedDocument]:
+                     guards_in_use: list[dict[str, Any]]) -> list[RenderedDocument]:
     """Render every numbered document, in document order."""
     documents = []
     for doc_id, placements in numbering.documents.items():
