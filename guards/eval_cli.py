@@ -22,6 +22,7 @@ import gzip
 import json
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -251,7 +252,7 @@ def read_items(path: Path, limit: int | None = None, by: str | None = None) -> l
                 items.append(_parse_item(value, path.parent, where, by))
                 if limit is not None and len(items) >= limit:
                     break  # before the next line is read: a fault past the limit does not stop a quick look
-    except (OSError, EOFError) as err:  # a truncated or corrupt .gz
+    except (OSError, EOFError, zlib.error) as err:  # a truncated or corrupt .gz (a bad deflate block: zlib.error)
         raise UserError(f"cannot read the data file: {getattr(err, 'strerror', None) or err}", where=str(path)) from err
     if not items:
         raise UserError("no labelled items in the data file", where=str(path))

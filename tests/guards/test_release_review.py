@@ -33,3 +33,23 @@ def test_hash_mode_redacts_a_secret_glued_to_a_pseudonym(monkeypatch) -> None:
     guard = build("pii", on_fail="redact", params={"mode": "hash"})
     verdict = guard.check(f"password={HASHED}Xk9#mQ2$vL7!pR4&zT8", CTX)
     assert "Xk9#mQ2$vL7!pR4&zT8" not in verdict.output
+
+
+def test_a_corrupt_gzip_data_file_is_a_user_error(tmp_path) -> None:
+    """A bad deflate block raises zlib.error, which is no OSError: ``clauseguard eval`` printed a traceback
+    instead of naming the file (only a cut-off .gz, an EOFError, was caught)."""
+    import gzip
+    import json
+
+    from clauseguard.errors import UserError
+    from clauseguard.guards.eval_cli import read_items
+
+    payload = "".join(json.dumps({"text": f"hello {i} " * 50, "label": i % 2}) + "\n" for i in range(2000))
+    corrupt = bytearray(gzip.compress(payload.encode()))
+    for i in range(200, 400):
+        corrupt[i] ^= 0x5A
+    data = tmp_path / "d.jsonl.gz"
+    data.write_bytes(bytes(corrupt))
+    with pytest.raises(UserError, match="cannot read the data file") as info:
+        read_items(data)
+    assert info.value.where == str(data)
