@@ -58,7 +58,11 @@ def parse_blocks(markdown: str) -> list[Block]:
             while stack and indent < stack[-1][0]:
                 stack.pop()
             kind = "bullet" if item["bullet"] else "number"
-            level = len(stack)
+            # Items nested deeper than MAX_LEVEL join the list at its last level, so whether one starts a
+            # list is judged at that level: judged at its own depth, each deeper item began a new list at
+            # the level above, which restarted the DOCX numbering there and made the HTML list loose and
+            # nest the items after it one level too deep.
+            level = min(len(stack), MAX_LEVEL - 1)
             start = last_kind.get(level) != kind
             last_kind = {lv: k for lv, k in last_kind.items() if lv < level} | {level: kind}
             text = (item["text"] or "").strip()
@@ -66,7 +70,7 @@ def parse_blocks(markdown: str) -> list[Block]:
             gap = len(line.expandtabs(4)) - indent - marker - len(item["text"] or "")
             stack.append((indent + marker + (gap if 1 <= gap <= 4 else 1), kind))
             first = int(item["number"]) if start and item["number"] else 1
-            blocks.append(Block(kind, text, start, min(level, MAX_LEVEL - 1), first))
+            blocks.append(Block(kind, text, start, level, first))
         elif not after_blank and blocks:
             last = blocks[-1]
             blocks[-1] = Block(last.kind, f"{last.text} {line.strip()}".strip(), last.start, last.level, last.first)
