@@ -48,8 +48,9 @@ class GuardedImages:
 
     ``images`` are the released images (marked, blurred where the guards said so) and ``image_bytes``
     their encoded form, which is what carries the marks: save these bytes, not a re-encoded PIL image.
-    ``verdicts`` has one verdict per generated image, in order; ``prompt_verdicts`` one per prompt,
-    then one per input image when there are input image guards (``prompt_blocked``: any of them blocked).
+    ``verdicts`` has one verdict per generated image, in order; ``prompt_verdicts`` one per prompt (for
+    a call with no text prompt, that of its ``rate_limit`` guards, when there are any), then one per input
+    image when there are input image guards (``prompt_blocked``: any of them blocked).
     ``output`` is the pipeline's own result with its images taken out (``images`` set to None, or the
     first item of a ``return_dict=False`` tuple), so that no unguarded image can be saved from it; its
     other fields (``nsfw_content_detected``) stay. None when a prompt was blocked.
@@ -78,6 +79,9 @@ class GuardedDiffusionPipeline:
         self.pipe = pipe
         self.guards = guards
         self.further = guards.without("rate_limit")  # a call's second and later prompts: it counts once
+        # A call with no text to check (an image in the prompt's place, or only an image) still counts.
+        self.counter = Pipeline([g for g in guards.guards if g.spec.type == "rate_limit"], sink=guards.sink,
+                                max_chars=guards.max_chars)
 
     def __call__(self, prompt: str | Sequence[str] | None = None, *args: Any,
                  context: Context | None = None, guard_prompt: str | Sequence[str] | None = None,
@@ -95,6 +99,9 @@ class GuardedDiffusionPipeline:
         prompt, args, kwargs, prompt_verdicts = self._guard_prompts(prompt, list(args), dict(kwargs), context)
         if guard_prompt is not None:
             prompt_verdicts += self._guard_embedded(guard_prompt, context, first=not prompt_verdicts)
+        if not prompt_verdicts and self.counter.stage_guards(Stage.INPUT):
+            # no text checked, so rate_limit has not seen the call: it counts once all the same
+            prompt_verdicts.append(self.counter.check("", stage=Stage.INPUT, context=context))
         if prompt_image:  # checked as the image it is, in the first parameter's place
             args, prompt = [prompt, *args], None
         if all(v.allowed for v in prompt_verdicts):

@@ -53,3 +53,38 @@ def test_a_corrupt_gzip_data_file_is_a_user_error(tmp_path) -> None:
     with pytest.raises(UserError, match="cannot read the data file") as info:
         read_items(data)
     assert info.value.where == str(data)
+
+
+def test_a_diffusers_call_without_a_text_prompt_counts_against_rate_limit() -> None:
+    """The docs say a call counts once against rate_limit; an image in the prompt's place (image
+    variation) or a call with only an image checked no text, so rate_limit never saw it and such
+    calls were unlimited."""
+    from dataclasses import dataclass
+
+    Image = pytest.importorskip("PIL.Image")
+    from clauseguard.guards import GuardSpec, Pipeline
+    from clauseguard.guards.diffusers import guard_diffusers_pipeline
+
+    @dataclass
+    class Out:
+        images: list
+
+    calls: list[int] = []
+
+    def variation(image, num_inference_steps=50):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return Out([Image.new("RGB", (8, 8), (0, 255, 0))])
+
+    def img2img(prompt=None, image=None, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return Out([Image.new("RGB", (8, 8), (0, 255, 0))])
+
+    limit = GuardSpec(id="rl", type="rate_limit", stage="input", params={"capacity": 1, "refill_per_second": 1e-6})
+    green = Image.new("RGB", (8, 8), (0, 255, 0))
+    for pipe, call in ((variation, lambda g: g(green, context=Context(user_key="a"))),
+                       (img2img, lambda g: g(image=green, context=Context(user_key="a")))):
+        guarded = guard_diffusers_pipeline(pipe, Pipeline([limit]))
+        calls.clear()
+        first, second = call(guarded), call(guarded)
+        assert not first.prompt_blocked and second.prompt_blocked
+        assert len(calls) == 1
