@@ -365,14 +365,17 @@ def jpeg_extension(segments: list[tuple[int, bytes]], guid: str) -> bytes | None
         return None
     if size > MAX_PACKET_BYTES:
         raise XmpError(f"extended XMP too large ({size} > {MAX_PACKET_BYTES} bytes)")
-    data, at = b"", 0
+    pieces, at = [], 0
     for offset in sorted(parts):
         if offset != at:
             raise XmpError(f"extended XMP {guid} is incomplete (a part at byte {at} is missing)")
-        data, at = data + parts[offset], at + len(parts[offset])
+        pieces.append(parts[offset])
+        at += len(parts[offset])
+        if at > size:  # more than it says it holds: stop here, not after joining every part of the file
+            raise XmpError(f"extended XMP {guid} holds more than the {size} bytes it declares")
     if at != size:
         raise XmpError(f"extended XMP {guid} is incomplete ({at} of {size} bytes)")
-    return data
+    return b"".join(pieces)
 
 
 def jpeg_extension_segments(extension: bytes, guid: str) -> list[bytes]:

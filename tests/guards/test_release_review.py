@@ -88,3 +88,19 @@ def test_a_diffusers_call_without_a_text_prompt_counts_against_rate_limit() -> N
         first, second = call(guarded), call(guarded)
         assert not first.prompt_blocked and second.prompt_blocked
         assert len(calls) == 1
+
+
+def test_extended_xmp_that_overruns_its_declared_size_is_refused_at_once() -> None:
+    """jpeg_extension joined every part of the file (quadratically, ``data + part``) before comparing
+    with the size the extension declares: a 32 MB JPEG of extension segments took seconds to read."""
+    import time
+
+    from clauseguard.guards import _xmp
+
+    guid = "A" * 32
+    head = _xmp.JPEG_XMP_EXTENSION_HEADER + guid.encode() + (1000).to_bytes(4, "big")
+    segments = [(0xE1, head + (i * 65400).to_bytes(4, "big") + b"x" * 65400) for i in range(500)]
+    started = time.perf_counter()
+    with pytest.raises(_xmp.XmpError, match="more than the 1000 bytes it declares"):
+        _xmp.jpeg_extension(segments, guid)
+    assert time.perf_counter() - started < 1.0
