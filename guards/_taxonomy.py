@@ -87,7 +87,7 @@ _NAMES: dict[str, str] = {
     # NVIDIA Aegis 1.0 and 2.0 content-safety categories ("Needs Caution", "Other", "Manipulation",
     # "Immoral/Unethical", "Political/Misinformation/Conspiracy" have no counterpart and stay groups)
     "hate identity hate": "S10", "suicide and self harm": "S11", "guns illegal weapons": "S9",
-    "pii privacy": "pii", "sexual (minor)": "S4", "sexual minor": "S4", "criminal planning": "S2",
+    "pii privacy": "S7", "sexual (minor)": "S4", "sexual minor": "S4", "criminal planning": "S2",
     "criminal planning confessions": "S2", "controlled regulated substances": "S2", "fraud deception": "S2",
     "deception fraud": "S2", "malware": "S2", "illegal activity": "S2", "unauthorized advice": "S6",
     "copyright trademark plagiarism": "S8",

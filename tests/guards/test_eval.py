@@ -709,7 +709,7 @@ def test_model_scores_below_threshold_rank_items_but_do_not_count_as_detections(
     ("PII", "pii"), ("s14", "S14"), ("Prompt_Injection", "prompt_injection"), ("derogation", None), ("", None),
     # Aegis, BeaverTails and HarmBench names, as those sets spell them
     ("Hate/Identity Hate", "S10"), ("Guns /Illegal Weapons", "S9"), ("Suicide and Self Harm", "S11"),
-    ("PII/Privacy", "pii"), ("Sexual (minor)", "S4"), ("Criminal Planning/Confessions", "S2"),
+    ("PII/Privacy", "S7"), ("Sexual (minor)", "S4"), ("Criminal Planning/Confessions", "S2"),
     ("Controlled/Regulated Substances", "S2"), ("Needs Caution", None),
     ("drug_abuse,weapons,banned_substance", "S2"), ("privacy_violation", "S7"),
     ("sexually_explicit,adult_content", "S12"), ("controversial_topics,politics", None),
