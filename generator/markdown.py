@@ -117,8 +117,6 @@ def canonical_markdown(markdown: str) -> str:
     return "\n".join(lines).strip("\n")
 
 
-
-
 def stamp_line(doc: RenderedDocument) -> str:
     """The version and date line under the notice, word for word the same in Markdown, HTML and DOCX."""
     stamp = doc.stamp
