@@ -191,6 +191,9 @@ class DisclosureParams(_Params):
     first_turn_only: bool = True
 
 
+MAX_CHARS_READ = 100_000  # default max_chars of the guards that run a model over text
+
+
 class DisclaimerParams(_Params):
     """Appends the professional-advice disclaimer when the text is about a sensitive topic."""
 
@@ -201,6 +204,8 @@ class DisclaimerParams(_Params):
     texts: dict[str, str] = Field(default_factory=dict, description="disclaimer text by topic")
     detector: Literal["lexical", "embedding"] = "lexical"
     position: Literal["append", "prepend"] = "append"
+    max_chars: int | None = Field(default=MAX_CHARS_READ, gt=0,
+                                  description="detector embedding: longest text the model reads; None: no limit")
 
     @field_validator("topics")
     @classmethod
@@ -216,6 +221,8 @@ class DisclaimerParams(_Params):
         if empty:
             raise ValueError(f"texts for {empty} are empty: give the disclaimer's words, or leave the topic out of "
                              "texts to use the built-in one")
+        if "max_chars" in self.model_fields_set and self.detector != "embedding":
+            raise ValueError("max_chars applies only to detector: embedding (the lexical detector reads any length)")
         return self
 
 
@@ -228,9 +235,6 @@ class RateLimitParams(_Params):
     capacity: int = Field(default=30, ge=1)
     refill_per_second: float = Field(default=0.5, gt=0)
     key: Literal["user", "ip"] = "user"
-
-
-MAX_CHARS_READ = 100_000  # the classifier's and topic guard's default max_chars
 
 
 class ClassifierParams(_Params):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._fusion import too_long
 from clauseguard.guards._matcher import TermMatcher
 from clauseguard.guards._params import Action, DisclaimerParams, GuardSpec
 from clauseguard.guards._registry import register
@@ -60,6 +61,7 @@ class DisclaimerGuard(Guard):
         if self.matcher is None:
             from clauseguard.guards.topic import detect_topics
 
+            too_long([content], self.params.max_chars, "disclaimer guard's topic model")
             scores = detect_topics([content], self.params.topics)[0]
             return {t: s for t, s in scores.items() if s >= 0.5}
         terms_by_topic: dict[str, set[str]] = {}

@@ -251,6 +251,20 @@ def test_disclaimer_runs_no_detector_on_an_empty_text(monkeypatch) -> None:
         assert (verdict.action, verdict.output) == (Action.ALLOW, text)
 
 
+def test_disclaimer_embedding_detector_reads_up_to_max_chars(monkeypatch) -> None:
+    """The topic model reads a long answer window by window (minutes for a megabyte): past max_chars it is
+    not read, and the guard fails closed as the classifier does; the lexical detector takes no max_chars."""
+    from clauseguard.guards import Pipeline, topic
+
+    monkeypatch.setattr(topic, "detect_topics", lambda *a, **k: pytest.fail("the model read a text over max_chars"))
+    guard = build("disclaimer", stage="output", on_fail="disclaim",
+                  params={"topics": ["medical"], "detector": "embedding", "max_chars": 5})
+    verdict = Pipeline([guard]).check("a dose of it", stage="output")
+    assert not verdict.allowed and "params.max_chars: 5" in verdict.findings[0].message
+    with pytest.raises(ValueError, match="max_chars applies only to detector: embedding"):
+        build("disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical"], "max_chars": 5})
+
+
 @pytest.mark.parametrize(("texts", "message"), [
     ({"legal": "Not legal advice."}, r"texts for \['legal'\] would never be shown"),  # topics: medical only
     ({"medical": "  "}, r"texts for \['medical'\] are empty"),
