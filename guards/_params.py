@@ -205,7 +205,8 @@ class DisclaimerParams(_Params):
     detector: Literal["lexical", "embedding"] = "lexical"
     position: Literal["append", "prepend"] = "append"
     max_chars: int | None = Field(default=MAX_CHARS_READ, gt=0,
-                                  description="detector embedding: longest text the model reads; None: no limit")
+                                  description="longest text the embedding detector reads (the lexical one reads any "
+                                              "length); None: no limit")
 
     @field_validator("topics")
     @classmethod
@@ -221,8 +222,6 @@ class DisclaimerParams(_Params):
         if empty:
             raise ValueError(f"texts for {empty} are empty: give the disclaimer's words, or leave the topic out of "
                              "texts to use the built-in one")
-        if "max_chars" in self.model_fields_set and self.detector != "embedding":
-            raise ValueError("max_chars applies only to detector: embedding (the lexical detector reads any length)")
         return self
 
 

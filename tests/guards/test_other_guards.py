@@ -253,7 +253,7 @@ def test_disclaimer_runs_no_detector_on_an_empty_text(monkeypatch) -> None:
 
 def test_disclaimer_embedding_detector_reads_up_to_max_chars(monkeypatch) -> None:
     """The topic model reads a long answer window by window (minutes for a megabyte): past max_chars it is
-    not read, and the guard fails closed as the classifier does; the lexical detector takes no max_chars."""
+    not read, and the guard fails closed as the classifier does. The lexical detector reads any length."""
     from clauseguard.guards import Pipeline, topic
 
     monkeypatch.setattr(topic, "detect_topics", lambda *a, **k: pytest.fail("the model read a text over max_chars"))
@@ -261,8 +261,9 @@ def test_disclaimer_embedding_detector_reads_up_to_max_chars(monkeypatch) -> Non
                   params={"topics": ["medical"], "detector": "embedding", "max_chars": 5})
     verdict = Pipeline([guard]).check("a dose of it", stage="output")
     assert not verdict.allowed and "params.max_chars: 5" in verdict.findings[0].message
-    with pytest.raises(ValueError, match="max_chars applies only to detector: embedding"):
-        build("disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical"], "max_chars": 5})
+    lexical = build("disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical"], "max_chars": 5})
+    answer = "Take a dose of ibuprofen for the fever."
+    assert Pipeline([lexical]).check(answer, stage="output").action is Action.DISCLAIM
 
 
 @pytest.mark.parametrize(("texts", "message"), [
