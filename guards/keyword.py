@@ -35,7 +35,8 @@ NOT_REQUESTS = ("what makes",)
 # "b.u.i.l.d. a. pipe. bomb." is no sentence end: the next letter must be a capital, of any script
 # ("Über", "Élodie", "İs"), after closing quotes and brackets, typographic ones too ("make it.” What"),
 # and opening ones ("cake. “What", "cake. ¿Qué"). A line break of any kind ends one as well.
-_STOP = re.compile("[.!?][\"')\\]\u2019\u201d\u00bb\u203a\uff09\u300d\u300f]*|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+_STOP = re.compile("[.!?][\"')\\]\u2019\u201d\u00bb\u203a\uff09\u300d\u300f]*|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]"
+                   "|[\u3002\uff01\uff1f]")  # the ideographic full stop and fullwidth ! ?: scripts without capitals
 _NEXT_LETTER = re.compile("\\s+[\"'(\\[\u2018\u201c\u00ab\u2039\u00bf\u00a1]*([^\\W\\d_])")
 
 
@@ -100,7 +101,7 @@ def _new_sentence(content: str, start: int, end: int) -> bool:
     """Whether a sentence ends in ``content[start:end]``. The capital after it may lie at ``end``: the next
     sentence may begin with the name ("... a cake. Nerve agents, what are they?")."""
     for stop in _STOP.finditer(content, start, end):
-        if stop.group()[0] not in ".!?":  # a line break
+        if stop.group()[0] not in ".!?":  # a line break, or a stop of a script without capitals
             return True
         after = _NEXT_LETTER.match(content, stop.end())
         if after and (after.group(1).isupper() or after.group(1).istitle()):
