@@ -248,7 +248,7 @@ def read_items(path: Path, limit: int | None = None, by: str | None = None) -> l
     try:
         with _open_data(path) as fh, getattr(fh, "fileobj", None) or nullcontext():
             records = _array(fh.read(), path) if _starts_with_array(fh) else _lines(fh, path)
-            for where, value in records:
+            for where, value in records if limit is None or limit > 0 else ():
                 items.append(_parse_item(value, path.parent, where, by))
                 if limit is not None and len(items) >= limit:
                     break  # before the next line is read: a fault past the limit does not stop a quick look
