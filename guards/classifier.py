@@ -17,6 +17,7 @@ from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds, too_long
 from clauseguard.guards._params import ClassifierParams, GuardSpec, Stage
 from clauseguard.guards._registry import register
+from clauseguard.guards._runner import failure_verdict
 from clauseguard.guards._verdict import Verdict
 
 __all__ = ["SCORES_KEY", "ClassifierGuard", "build_backend"]
@@ -93,8 +94,18 @@ class ClassifierGuard(Guard):
         return out
 
     def check_batch(self, texts: list[str]) -> list[Verdict]:
-        """One verdict per text, scoring the whole batch in one pass of each model."""
-        return [self._verdict(t, s) for t, s in zip(texts, self.scores(texts), strict=True)]
+        """One verdict per text, scoring the whole batch in one pass of each model. A text longer than
+        ``params.max_chars`` is not read: its verdict is the guard's ``on_error`` one (block by default),
+        and the other texts of the batch are judged as usual."""
+        unread: dict[int, Verdict] = {}
+        for i, text in enumerate(texts):
+            try:
+                too_long([text], self.params.max_chars, "classifier")
+            except GuardError as err:
+                unread[i] = failure_verdict(self, text, str(err))
+        readable = [t for i, t in enumerate(texts) if i not in unread]
+        scored = iter(self.scores(readable) if readable else [])
+        return [unread[i] if i in unread else self._verdict(t, next(scored)) for i, t in enumerate(texts)]
 
     def check(self, content: str | bytes, context: Context) -> Verdict:
         if not isinstance(content, str):

@@ -690,3 +690,18 @@ def test_a_text_longer_than_max_chars_is_not_read_and_the_guard_fails_closed(fak
     unlimited = Pipeline([build("classifier", params={"max_chars": None})]).check("x" * 11, stage="input")
     assert unlimited.allowed and backends["embedding"].batches == [["x" * 11]]
     assert Pipeline([build("classifier", params={"max_chars": 11})]).check("x" * 11, stage="input").allowed
+
+
+def test_a_batch_with_one_text_over_max_chars_judges_the_others(fake: Any) -> None:
+    # check_batch raised for the whole batch when one text was over params.max_chars: every text of the
+    # batch failed closed (or, called directly, the caller got an exception and no verdicts at all).
+    backends = fake(embedding={"hello": {"S9": 0.0}, "bomb plan": {"S9": 0.9}})
+    guard = build("classifier", params={"max_chars": 10})
+    verdicts = guard.check_batch(["hello", "x" * 11, "bomb plan"])
+    assert [(v.allowed, v.action.value) for v in verdicts] == [(True, "allow"), (False, "block"), (False, "block")]
+    assert "11 characters is longer than this classifier reads" in verdicts[1].findings[0].message
+    assert verdicts[2].findings[0].category == "S9"
+    assert backends["embedding"].batches == [["hello", "bomb plan"]]  # the long one is not read
+    flagged = build("classifier", params={"max_chars": 10}, on_error="flag").check_batch(["x" * 11])
+    assert [(v.allowed, v.action.value, v.output) for v in flagged] == [(True, "flag", "x" * 11)]
+    assert backends["embedding"].batches == [["hello", "bomb plan"]]  # nothing read for a batch of long texts
