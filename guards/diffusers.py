@@ -10,7 +10,8 @@ follows (``image``, ``control_image``, ``ip_adapter_image``: img2img, inpainting
 the input-stage image guards, when there are any. Each generated image then goes
 through the output-stage image guards in file order (nsfw, then mark), each guard receiving the
 previous one's output, so a blurred image is also marked. Blocked images are dropped, not blacked out;
-the result keeps every verdict so the caller can tell the user why.
+the result keeps every verdict so the caller can tell the user why. ``await guarded.acall(...)`` is the
+same call for async code: the model runs in a worker thread, so the event loop stays free.
 
 An image the pipeline's own safety checker blacked out (``nsfw_content_detected``) counts as blocked.
 Images may come as PIL images, arrays or tensors (``output_type`` "pil", "np", "pt"); latents cannot be
@@ -20,10 +21,13 @@ This module imports neither diffusers nor torch: it only needs the result's ``.i
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Generator, Mapping, MutableMapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from clauseguard.errors import UserError
 from clauseguard.guards._base import Context
@@ -73,7 +77,8 @@ class GuardedImages:
 
 
 class GuardedDiffusionPipeline:
-    """Callable like the pipeline it wraps; returns :class:`GuardedImages`."""
+    """Callable like the pipeline it wraps; returns :class:`GuardedImages`. :meth:`acall` is the same
+    call for async code (FastAPI, Gradio handlers): the event loop stays free while the model runs."""
 
     def __init__(self, pipe: Callable[..., Any], guards: Pipeline) -> None:
         self.pipe = pipe
@@ -88,6 +93,23 @@ class GuardedDiffusionPipeline:
                  **kwargs: Any) -> GuardedImages:
         """``guard_prompt``: the text that ``prompt_embeds`` were made from (Compel, say), checked in
         their place: embeddings cannot be read, so a call with them and neither text is refused."""
+        return _run(self._steps(prompt, args, kwargs, context, guard_prompt))
+
+    async def acall(self, prompt: str | Sequence[str] | None = None, *args: Any,
+                    context: Context | None = None, guard_prompt: str | Sequence[str] | None = None,
+                    **kwargs: Any) -> GuardedImages:
+        """The async twin of a call, with the same arguments and result: the checks run as
+        :meth:`Pipeline.acheck` runs them (each guard in a worker thread unless it has its own async
+        check), and the model's call, and the decoding and encoding of images, in worker threads. A call
+        cancelled while it waits returns nothing: images the model was still making are dropped unchecked
+        (the model runs on in its thread to the end: Python cannot stop a thread), an image whose check
+        was under way is neither released nor recorded."""
+        return await _arun(self._steps(prompt, args, kwargs, context, guard_prompt))
+
+    def _steps(self, prompt: Any, args: Sequence[Any], kwargs: Mapping[str, Any], context: Context | None,
+               guard_prompt: str | Sequence[str] | None) -> Steps[GuardedImages]:
+        """One call, written once: the checks and the blocking work it asks for are done by a sync
+        (:func:`_run`) or an async (:func:`_arun`) driver."""
         context = context or Context()
         _need_images_out(kwargs)
         _need_text_for_embeddings(prompt, guard_prompt, kwargs)
@@ -96,61 +118,62 @@ class GuardedDiffusionPipeline:
         if prompt is not None and not _texts(prompt) and not prompt_image:
             raise UserError(f"the prompt must be a text or a list of texts, not {_kind(prompt)}: the guards "
                             "cannot read it", where="guard_diffusers_pipeline")
-        prompt, args, kwargs, prompt_verdicts = self._guard_prompts(prompt, list(args), dict(kwargs), context)
+        prompt, args, kwargs, prompt_verdicts = yield from self._guard_prompts(prompt, list(args), dict(kwargs),
+                                                                               context)
         if guard_prompt is not None:
-            prompt_verdicts += self._guard_embedded(guard_prompt, context, first=not prompt_verdicts)
+            prompt_verdicts += yield from self._guard_embedded(guard_prompt, context, first=not prompt_verdicts)
         if not prompt_verdicts and self.counter.stage_guards(Stage.INPUT):
             # no text checked, so rate_limit has not seen the call: it counts once all the same
-            prompt_verdicts.append(self.counter.check("", stage=Stage.INPUT, context=context))
+            prompt_verdicts.append((yield _Check(self.counter, "", Stage.INPUT, context)))
         if prompt_image:  # checked as the image it is, in the first parameter's place
             args, prompt = [prompt, *args], None
         if all(v.allowed for v in prompt_verdicts):
-            prompt_verdicts += self._guard_input_images(args, kwargs, context, first=prompt_image)
+            prompt_verdicts += yield from self._guard_input_images(args, kwargs, context, first=prompt_image)
         if any(not v.allowed for v in prompt_verdicts):
             return GuardedImages(prompt_verdicts=prompt_verdicts)
-        output = self.pipe(*args, **kwargs) if prompt_image else self.pipe(prompt, *args, **kwargs)
+        output = yield _Work(partial(self.pipe, *args, **kwargs) if prompt_image
+                             else partial(self.pipe, prompt, *args, **kwargs))
         images, flags = _parts(output)
         flagged = list(flags or [])
         result = GuardedImages(prompt_verdicts=prompt_verdicts, output=_without_images(output))
-        for index, image in enumerate(_images_of(images)):
-            if isinstance(image, str):  # an image that cannot be read (NaN values): withheld, unchecked
-                verdict = _unreadable(image)
-                self.guards._record(verdict, context, Stage.OUTPUT, 0.0, Modality.IMAGE)
+        for index, data in enumerate((yield _Work(partial(_encoded, images)))):
+            if isinstance(data, str):  # an image that cannot be read (NaN values): withheld, unchecked
+                verdict = self.guards._record(_unreadable(data), context, Stage.OUTPUT, 0.0, Modality.IMAGE)
             elif index < len(flagged) and flagged[index]:
-                verdict = _builtin_block()
                 # its hashes go on the record, as for any blocked image (the blacked-out pixels do not)
-                self.guards._record(verdict, context, Stage.OUTPUT, 0.0, Modality.IMAGE, encode_png(image))
+                verdict = yield _Work(partial(self.guards._record, _builtin_block(), context, Stage.OUTPUT, 0.0,
+                                              Modality.IMAGE, data))
             else:
-                verdict = check_image(self.guards, encode_png(image), context=context)
+                verdict = yield _Check(self.guards, data, Stage.OUTPUT, context, Modality.IMAGE)
             result.verdicts.append(verdict)
             if verdict.allowed and isinstance(verdict.output, bytes):
                 result.image_bytes.append(verdict.output)
-                result.images.append(_open(verdict.output))
+                result.images.append((yield _Work(partial(_open, verdict.output))))
         return result
 
     def _guard_prompts(self, prompt: Any, args: list[Any], kwargs: dict[str, Any],
-                       context: Context) -> tuple[Any, list[Any], dict[str, Any], list[Verdict]]:
+                       context: Context) -> Steps[tuple[Any, list[Any], dict[str, Any], list[Verdict]]]:
         """Every prompt checked, and each as the guards let it through (redacted where they redacted).
         SDXL and SD3 read second and third prompts (prompt_2, prompt_3, by keyword or positionally): each
         reaches a text encoder. The first goes through every guard, the rest less rate_limit: a call
         counts once."""
         verdicts: list[Verdict] = []
 
-        def check(text: str) -> Verdict:
+        def check(text: str) -> Steps[Verdict]:
             guards = self.guards if not verdicts else self.further
-            verdicts.append(guards.check(text, stage=Stage.INPUT, context=context))
+            verdicts.append((yield _Check(guards, text, Stage.INPUT, context)))
             return verdicts[-1]
 
-        prompt = _guarded(prompt, check)
+        prompt = yield from _guarded(prompt, check)
         for index in _positions(self.pipe, len(args), ("prompt_2", "prompt_3")):
-            args[index] = _guarded(args[index], check)
+            args[index] = yield from _guarded(args[index], check)
         for name in ("prompt_2", "prompt_3"):
             if name in kwargs:
-                kwargs[name] = _guarded(kwargs[name], check)
+                kwargs[name] = yield from _guarded(kwargs[name], check)
         return prompt, args, kwargs, verdicts
 
     def _guard_input_images(self, args: list[Any], kwargs: dict[str, Any], context: Context, *,
-                            first: bool = False) -> list[Verdict]:
+                            first: bool = False) -> Steps[list[Verdict]]:
         """Img2img, inpainting, ControlNet: the images given to the model go through the input image
         guards, when there are any (a blurred one is given blurred; one that cannot be read blocks).
         ``first``: ``args[0]`` is an image given in the prompt's place (image variation)."""
@@ -158,38 +181,101 @@ class GuardedDiffusionPipeline:
             return []
         verdicts: list[Verdict] = []
 
-        def check(image: Any) -> Any:
-            try:
-                data = encode_png(_as_pil(image))
-            except (UserError, ValueError) as err:
-                verdicts.append(_unreadable(str(err)))
+        def check(image: Any) -> Steps[Any]:
+            data = yield _Work(partial(_input_png, image))
+            if isinstance(data, str):  # why it cannot be read
+                verdicts.append(_unreadable(data))
                 return image
-            verdicts.append(self.guards.check(data, stage=Stage.INPUT, context=context, modality=Modality.IMAGE))
+            verdicts.append((yield _Check(self.guards, data, Stage.INPUT, context, Modality.IMAGE)))
             out = verdicts[-1].output
-            return _open(out) if verdicts[-1].allowed and isinstance(out, bytes) and out != data else image
+            if verdicts[-1].allowed and isinstance(out, bytes) and out != data:
+                return (yield _Work(partial(_open, out)))
+            return image
 
         if first:
-            args[0] = _each_image(args[0], check)
+            args[0] = yield from _each_image(args[0], check)
         for index in _positions(self.pipe, len(args) - first, IMAGE_INPUTS):
             index += first
             if _is_picture(args[index]) or (isinstance(args[index], list | tuple) and args[index]
                                             and all(_is_picture(v) for v in args[index])):
-                args[index] = _each_image(args[index], check)  # a guessed position holds other values too
+                args[index] = yield from _each_image(args[index], check)  # a guessed position holds other values too
         for name in IMAGE_INPUTS:
             if kwargs.get(name) is not None:
-                kwargs[name] = _each_image(kwargs[name], check)
+                kwargs[name] = yield from _each_image(kwargs[name], check)
         return verdicts
 
-    def _guard_embedded(self, texts: str | Sequence[str], context: Context, *, first: bool) -> list[Verdict]:
+    def _guard_embedded(self, texts: str | Sequence[str], context: Context, *, first: bool) -> Steps[list[Verdict]]:
         """The texts behind embeddings: a redaction cannot reach the embeddings, so it blocks instead."""
         verdicts = []
         for text in _texts(texts):
             guards = self.guards if first and not verdicts else self.further
-            verdict = guards.check(text, stage=Stage.INPUT, context=context)
+            verdict = yield _Check(guards, text, Stage.INPUT, context)
             if verdict.allowed and verdict.output != text:
                 verdict = _unapplied(verdict)
             verdicts.append(verdict)
         return verdicts
+
+
+# -- one call, as steps a sync or an async driver runs -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Check:
+    """A check the steps ask for; the driver answers with the verdict."""
+
+    guards: Pipeline
+    content: str | bytes
+    stage: Stage
+    context: Context
+    modality: Modality = Modality.TEXT
+
+    def run(self) -> Verdict:
+        return self.guards.check(self.content, stage=self.stage, context=self.context, modality=self.modality)
+
+    async def arun(self) -> Verdict:
+        return await self.guards.acheck(self.content, stage=self.stage, context=self.context,
+                                        modality=self.modality)
+
+
+@dataclass(frozen=True)
+class _Work:
+    """Blocking work the steps ask for (the model's call, decoding and encoding images); the driver
+    answers with its result. An async driver runs it in a worker thread, so the event loop stays free."""
+
+    fn: Callable[[], Any]
+
+    def run(self) -> Any:
+        return self.fn()
+
+    async def arun(self) -> Any:
+        return await asyncio.to_thread(self.fn)
+
+
+_T = TypeVar("_T")
+Steps = Generator[_Check | _Work, Any, _T]
+
+
+def _run(steps: Steps[_T]) -> _T:
+    """Do each step in this thread. Whatever stops the call (an error, the model's) stops the steps."""
+    with closing(steps):
+        try:
+            step = next(steps)
+            while True:
+                step = steps.send(step.run())
+        except StopIteration as done:
+            return done.value
+
+
+async def _arun(steps: Steps[_T]) -> _T:
+    """Await each step. A cancellation stops the steps where they wait: nothing after it is checked,
+    recorded or released."""
+    with closing(steps):
+        try:
+            step = next(steps)
+            while True:
+                step = steps.send(await step.arun())
+        except StopIteration as done:
+            return done.value
 
 
 def _need_images_out(kwargs: Mapping[str, Any]) -> None:
@@ -243,7 +329,7 @@ def _positions(pipe: Callable[..., Any], count: int, wanted: Sequence[str]) -> l
     return [i for i, name in enumerate(names[:count]) if name in wanted]
 
 
-def _guarded(value: Any, check: Callable[[str], Verdict]) -> Any:
+def _guarded(value: Any, check: Callable[[str], Steps[Verdict]]) -> Steps[Any]:
     """A prompt argument as the guards let it through (each text their output); an argument that is not
     a text (a step count, say) as it is, unchecked."""
     texts = _texts(value)
@@ -251,7 +337,7 @@ def _guarded(value: Any, check: Callable[[str], Verdict]) -> Any:
         return value
     out = []
     for text in texts:
-        verdict = check(text)
+        verdict = yield from check(text)
         out.append(verdict.output if isinstance(verdict.output, str) else text)
     return out[0] if isinstance(value, str) else out
 
@@ -267,11 +353,14 @@ def _texts(value: Any) -> list[str]:
     return []
 
 
-def _each_image(value: Any, check: Callable[[Any], Any]) -> Any:
+def _each_image(value: Any, check: Callable[[Any], Steps[Any]]) -> Steps[Any]:
     """An image argument (one image or a list of them) with each image as ``check`` returns it."""
     if isinstance(value, list | tuple):
-        return type(value)(check(v) for v in value)
-    return check(value)
+        checked = []
+        for v in value:
+            checked.append((yield from check(v)))
+        return type(value)(checked)
+    return (yield from check(value))
 
 
 def _pictures(value: Any) -> bool:
@@ -290,6 +379,14 @@ def _kind(value: Any) -> str:
 def _is_picture(value: Any) -> bool:
     return type(value).__module__.startswith(("PIL.", "numpy", "torch")) and (
         hasattr(value, "getpixel") or len(getattr(value, "shape", ())) >= 2)
+
+
+def _input_png(image: Any) -> bytes | str:
+    """An input image as PNG bytes to check, or why it cannot be read."""
+    try:
+        return encode_png(_as_pil(image))
+    except (UserError, ValueError) as err:
+        return str(err)
 
 
 def _as_pil(image: Any) -> Image.Image:
@@ -337,6 +434,11 @@ def _without_images(output: Any) -> Any:
     except (AttributeError, TypeError):
         return None
     return output
+
+
+def _encoded(images: Any) -> list[bytes | str]:
+    """The result's images as PNG bytes to check, or for one that cannot be read, the reason."""
+    return [image if isinstance(image, str) else encode_png(image) for image in _images_of(images)]
 
 
 def _images_of(images: Any) -> list[Image.Image | str]:

@@ -3,6 +3,7 @@
 docs/developers/integrations.md from the repository root; README.md and the guards, records, server and
 classifier pages in a folder holding the `legal/` that `clauseguard generate
 examples/chat-assistant/profile.yaml -o legal/` writes, as those pages say.
+The images page's FastAPI endpoint runs on a stand-in for the diffusers pipeline its other snippet loads.
 """
 
 from __future__ import annotations
@@ -282,3 +283,46 @@ def test_design_clause_example_lints(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (folder / "ai/synthetic-media-marking.md").write_text(clause, encoding="utf-8")
     monkeypatch.chdir(ROOT)  # lint renders the example profiles, examples/*/profile.yaml
     assert main(["lint", str(folder)]) == 0
+
+
+def test_images_page_fastapi_snippet() -> None:
+    """The diffusers section's FastAPI endpoint, on a stand-in pipeline that paints the colours its prompt
+    names (the page's own `guarded` needs a model folder)."""
+    pytest.importorskip("fastapi")
+    Image = pytest.importorskip("PIL.Image")
+    from dataclasses import dataclass
+
+    from fastapi.testclient import TestClient
+
+    from clauseguard.guards import GuardSpec, Pipeline, parse_guards
+    from clauseguard.guards.diffusers import guard_diffusers_pipeline
+    from clauseguard.guards.image_mark import read_marks
+    from clauseguard.guards.image_nsfw import ImageNsfwGuard
+
+    @dataclass
+    class Out:
+        images: list
+
+    colours = {"red": (255, 0, 0), "green": (0, 255, 0)}
+
+    def pipe(prompt: str, num_inference_steps: int = 50) -> Out:
+        return Out([Image.new("RGB", (32, 32), colours[w]) for w in prompt.split() if w in colours])
+
+    keyword, mark = parse_guards("""
+- {id: weapons-in, type: keyword, stage: input, params: {categories: [S9]},
+   message: "This request is refused under the Acceptable Use Policy (weapons)."}
+- {id: mark, type: image_mark, stage: output, modality: image, on_fail: label}
+""")
+    nsfw = ImageNsfwGuard(GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image"),
+                          scorer=lambda frames: [float(f.getpixel((0, 0)) == colours["red"]) for f in frames])
+    guards = Pipeline([keyword, nsfw, mark])  # red images withheld, the others marked
+    block = next(b for b in _page_blocks("docs/developers/images.md") if "guarded.acall" in b)
+    ns: dict = {"guarded": guard_diffusers_pipeline(pipe, guards)}
+    _exec(block, ns, "docs/developers/images.md")
+    client = TestClient(ns["app"])
+    answer = client.post("/image", json={"prompt": "a green field"})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+    assert read_marks(answer.content)["ai_generated"]
+    answer = client.post("/image", json={"prompt": "how do I build a pipe bomb"})
+    assert answer.status_code == 400 and "(weapons)" in answer.json()["detail"]
+    assert client.post("/image", json={"prompt": "a red barn"}).status_code == 422

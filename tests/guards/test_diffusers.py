@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import dataclass, field
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 Image = pytest.importorskip("PIL.Image")
 
 from clauseguard.errors import UserError  # noqa: E402
-from clauseguard.guards import Action, GuardSpec, MemorySink, Pipeline  # noqa: E402
+from clauseguard.guards import Action, Guard, GuardSpec, MemorySink, Pipeline, Verdict  # noqa: E402
 from clauseguard.guards.diffusers import check_image, guard_diffusers_pipeline  # noqa: E402
 from clauseguard.guards.image_mark import read_marks  # noqa: E402
 from clauseguard.guards.image_nsfw import ImageNsfwGuard  # noqa: E402
@@ -319,3 +321,232 @@ def test_a_result_whose_images_cannot_be_taken_out_is_not_handed_back() -> None:
 
     result = guard_diffusers_pipeline(lambda prompt, **kw: Frozen(), _guards())("red")
     assert result.blocked == 1 and result.output is None
+
+
+# -- acall: the async entry point ---------------------------------------------------------------------
+
+
+class _Custom(Guard):
+    """A text guard whose sync and async checks say which one ran (and can be told to fail)."""
+
+    def __init__(self, spec: GuardSpec, *, fail: bool = False) -> None:
+        super().__init__(spec)
+        self.ran: list[str] = []
+        self.fail = fail
+
+    def check(self, content, context):
+        self.ran.append("check")
+        return self._verdict(content)
+
+    async def acheck(self, content, context):
+        self.ran.append("acheck")
+        return self._verdict(content)
+
+    def _verdict(self, content):
+        if self.fail:
+            raise RuntimeError("the guard broke")
+        return Verdict.allow(content, self.id)
+
+
+def _raising_scorer(frames):
+    raise RuntimeError("the scorer broke")
+
+
+def _nan_pipe(prompt):
+    import numpy as np
+
+    return FakeOutput(images=np.stack([np.full((16, 16, 3), np.nan, np.float32),
+                                       np.full((16, 16, 3), [0, 1, 0], np.float32)]))
+
+
+def _failing_pipe(prompt, **kwargs):
+    raise RuntimeError("CUDA out of memory")
+
+
+def _custom_guards(sink, fail=False):
+    spec = GuardSpec(id="custom", type="keyword", stage="input")
+    return Pipeline([_Custom(spec, fail=fail), *_guards(sink=sink).guards], sink=sink)
+
+
+def _broken_nsfw(sink):
+    nsfw = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image")
+    mark = GuardSpec(id="mark", type="image_mark", stage="output", modality="image", on_fail="label")
+    return Pipeline([ImageNsfwGuard(nsfw, scorer=_raising_scorer), mark], sink=sink)
+
+
+def _rate_limited(sink):
+    limit = GuardSpec(id="rl", type="rate_limit", stage="input", params={"capacity": 1, "refill_per_second": 1e-6})
+    return Pipeline([limit, *_img2img_guards().guards], sink=sink)
+
+
+GREEN, RED = (0, 255, 0), (255, 0, 0)
+CASES = {  # name: (the pipeline, its guards from a sink, the calls made in turn, as (args, kwargs))
+    "allowed": (FakePipeline, lambda s: _guards(sink=s), [(("green blue",), {"num_inference_steps": 2})]),
+    "images-blocked": (FakePipeline, lambda s: _guards(sink=s), [(("red green",), {})]),
+    "images-blurred": (FakePipeline, lambda s: _guards("redact", sink=s), [(("red",), {})]),
+    "prompt-blocked": (FakePipeline, lambda s: _guards(sink=s), [(("a forbiddenword in green",), {})]),
+    "prompt-2-blocked": (FakePipeline, lambda s: _guards(sink=s), [(("green",), {"prompt_2": "forbiddenword"})]),
+    "embeddings": (FakePipeline, lambda s: _guards(sink=s),
+                   [((), {"prompt_embeds": "E", "guard_prompt": ["fine", "a forbiddenword"]}),
+                    ((), {"prompt_embeds": "E", "guard_prompt": "fine"})]),
+    "input-image-blocked": (Img2Img, lambda s: Pipeline(_img2img_guards().guards, sink=s),
+                            [(("green",), {"image": "red"})]),
+    "input-image-blurred": (Img2Img, lambda s: Pipeline(_img2img_guards("redact").guards, sink=s),
+                            [(("green",), {"image": "red"})]),
+    "rate-limited": (Img2Img, _rate_limited, [((), {"image": "green"}), ((), {"image": "green"})]),
+    "builtin-checker": (lambda: FakePipeline(builtin_flags=[True, False]), lambda s: _guards(sink=s),
+                        [(("green blue",), {})]),
+    "nan-image": (lambda: _nan_pipe, lambda s: _guards(sink=s), [(("green",), {})]),
+    "input-guard-error": (FakePipeline, lambda s: _custom_guards(s, fail=True), [(("green",), {})]),
+    "image-guard-error": (FakePipeline, _broken_nsfw, [(("green blue",), {})]),
+}
+
+
+def _images(kwargs):
+    """The colour names of image arguments as images (made afresh for each call)."""
+    return {k: Image.new("RGB", (16, 16), COLOURS[v]) if k == "image" else v for k, v in kwargs.items()}
+
+
+def _made(case):
+    make_pipe, make_guards, calls = CASES[case]
+    sink = MemorySink()
+    pipe = make_pipe()
+    return pipe, guard_diffusers_pipeline(pipe, make_guards(sink)), sink, calls
+
+
+def _facts(result):
+    return (result.prompt_blocked, result.blocked, [i.tobytes() for i in result.images], result.image_bytes,
+            result.verdicts, result.prompt_verdicts, result.output)
+
+
+def _records(sink):
+    """The records less what differs from one call to the next (time, request id)."""
+    return [{k: v for k, v in r.items() if k not in ("time", "elapsed_ms", "request_id")} for r in sink.records]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_acall_returns_and_records_what_a_call_does(case) -> None:
+    pipe, guarded, sink, calls = _made(case)
+    sync = [_facts(guarded(*a, **_images(k))) for a, k in calls]
+    apipe, aguarded, asink, _ = _made(case)
+
+    async def run():
+        return [_facts(await aguarded.acall(*a, **_images(k))) for a, k in calls]
+
+    assert asyncio.run(run()) == sync
+    assert _records(asink) == _records(sink) and sink.records
+    assert getattr(apipe, "calls", None) == getattr(pipe, "calls", None)
+
+
+@pytest.mark.parametrize(("make_pipe", "call", "error"), [
+    (lambda: _failing_pipe, lambda g: g("green"), RuntimeError),
+    (FakePipeline, lambda g: g("green", output_type="latent"), UserError),
+    (FakePipeline, lambda g: g(("a forbiddenword", 1)), UserError),
+    (FakePipeline, lambda g: g(prompt_embeds="E"), UserError),
+    (lambda: lambda prompt: FakeOutput(images=[object()]), lambda g: g("green"), UserError),
+])
+def test_acall_raises_what_a_call_raises(make_pipe, call, error) -> None:
+    sink, asink = MemorySink(), MemorySink()
+    with pytest.raises(error) as sync:
+        call(guard_diffusers_pipeline(make_pipe(), _guards(sink=sink)))
+    with pytest.raises(error) as async_:
+        asyncio.run(call(guard_diffusers_pipeline(make_pipe(), _guards(sink=asink)).acall))
+    assert str(async_.value) == str(sync.value)
+    assert _records(asink) == _records(sink)
+    assert all(r["stage"] == "input" for r in asink.records)  # no image was checked, none released
+
+
+def test_acall_runs_the_guards_async_checks() -> None:
+    sink = MemorySink()
+    guards = _custom_guards(sink)
+    guard_diffusers_pipeline(FakePipeline(), guards)("green")
+    asyncio.run(guard_diffusers_pipeline(FakePipeline(), guards).acall("green"))
+    assert guards.guards[0].ran == ["check", "acheck"]
+
+
+def _waits_on(event: threading.Event, answer):
+    """A callable that blocks its thread until ``event`` is set, then returns ``answer(*args)``."""
+
+    def wait(*args, **kwargs):
+        if not event.wait(5):
+            raise AssertionError("the event loop was blocked: nothing set the event")
+        return answer(*args, **kwargs)
+
+    return wait
+
+
+@pytest.mark.parametrize("where", ["model", "output-image-guard", "input-image-guard"])
+def test_acall_leaves_the_event_loop_free(where) -> None:
+    """The model (or an image guard) waits on an event that another coroutine on the same loop sets:
+    run on the loop, it would wait out its five seconds and fail."""
+    event = threading.Event()
+    pipe = FakePipeline()
+    nsfw = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", timeout_ms=10_000)
+    scorer = _waits_on(event, _red_is_nsfw) if where == "output-image-guard" else _red_is_nsfw
+    guards = [ImageNsfwGuard(nsfw, scorer=scorer)]
+    if where == "input-image-guard":
+        spec = GuardSpec(id="nsfw-in", type="image_nsfw", stage="input", modality="image", timeout_ms=10_000)
+        guards.append(ImageNsfwGuard(spec, scorer=_waits_on(event, _red_is_nsfw)))
+    model = _waits_on(event, pipe) if where == "model" else pipe
+    guarded = guard_diffusers_pipeline(model, Pipeline(guards))
+
+    async def run():
+        async def release():
+            await asyncio.sleep(0.05)
+            event.set()
+
+        result, _ = await asyncio.gather(guarded.acall("green red", image=Image.new("RGB", (8, 8), GREEN)),
+                                         release())
+        return result
+
+    result = asyncio.run(run())
+    assert (len(result.images), result.blocked) == (1, 1) and len(pipe.calls) == 1
+
+
+@pytest.mark.parametrize("where", ["model", "output-image-guard"])
+def test_a_cancelled_acall_releases_and_allows_nothing(where) -> None:
+    """Cancelled while the model runs, or while an image is being checked: the call raises
+    CancelledError, the images are never released, and no image is recorded as allowed (the model, and
+    the guard, run on in their threads to the end; what they return is dropped)."""
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+    scored: list[int] = []
+
+    def wait(answer):
+        def run(*args, **kwargs):
+            started.set()
+            release.wait(5)
+            try:
+                return answer(*args, **kwargs)
+            finally:
+                finished.set()
+
+        return run
+
+    def allow_all(frames):
+        scored.append(len(frames))
+        return [0.0 for _ in frames]
+
+    pipe = FakePipeline()
+    sink = MemorySink()
+    nsfw = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", timeout_ms=10_000)
+    scorer = wait(allow_all) if where == "output-image-guard" else allow_all
+    mark = GuardSpec(id="mark", type="image_mark", stage="output", modality="image", on_fail="label")
+    guards = Pipeline([*_guards().without("image_nsfw", "image_mark").guards,
+                       ImageNsfwGuard(nsfw, scorer=scorer), mark], sink=sink)
+    guarded = guard_diffusers_pipeline(wait(pipe) if where == "model" else pipe, guards)
+
+    async def run():
+        task = asyncio.create_task(guarded.acall("green blue"))
+        assert await asyncio.to_thread(started.wait, 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        assert await asyncio.to_thread(finished.wait, 5)
+        await asyncio.sleep(0.05)  # whatever the finished thread could still have set off
+
+    asyncio.run(run())
+    assert len(pipe.calls) == 1  # the model ran (to its end, in its thread)
+    assert scored == ([] if where == "model" else [1])  # never checked / the first image's check dropped
+    assert [r["stage"] for r in sink.records] == ["input"]
+    assert not any(r["allowed"] for r in sink.records if r["stage"] == "output")
