@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections.abc import Callable, Generator, Mapping, MutableMapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -87,6 +88,10 @@ class GuardedDiffusionPipeline:
         # A call with no text to check (an image in the prompt's place, or only an image) still counts.
         self.counter = Pipeline([g for g in guards.guards if g.spec.type == "rate_limit"], sink=guards.sink,
                                 max_chars=guards.max_chars)
+        # A diffusers pipeline is not safe to run in two threads at once (its scheduler keeps the state of
+        # the call under way), and a web server's handlers, or acall's worker threads, would do just that:
+        # the model runs one call at a time per wrapped pipeline; checks still run side by side.
+        self._model_lock = threading.Lock()
 
     def __call__(self, prompt: str | Sequence[str] | None = None, *args: Any,
                  context: Context | None = None, guard_prompt: str | Sequence[str] | None = None,
@@ -105,6 +110,11 @@ class GuardedDiffusionPipeline:
         (the model runs on in its thread to the end: Python cannot stop a thread), an image whose check
         was under way is neither released nor recorded."""
         return await _arun(self._steps(prompt, args, kwargs, context, guard_prompt))
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped pipeline's call, one at a time."""
+        with self._model_lock:
+            return self.pipe(*args, **kwargs)
 
     def _steps(self, prompt: Any, args: Sequence[Any], kwargs: Mapping[str, Any], context: Context | None,
                guard_prompt: str | Sequence[str] | None) -> Steps[GuardedImages]:
@@ -131,8 +141,8 @@ class GuardedDiffusionPipeline:
             prompt_verdicts += yield from self._guard_input_images(args, kwargs, context, first=prompt_image)
         if any(not v.allowed for v in prompt_verdicts):
             return GuardedImages(prompt_verdicts=prompt_verdicts)
-        output = yield _Work(partial(self.pipe, *args, **kwargs) if prompt_image
-                             else partial(self.pipe, prompt, *args, **kwargs))
+        output = yield _Work(partial(self._generate, *args, **kwargs) if prompt_image
+                             else partial(self._generate, prompt, *args, **kwargs))
         images, flags = _parts(output)
         flagged = list(flags or [])
         result = GuardedImages(prompt_verdicts=prompt_verdicts, output=_without_images(output))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -550,3 +551,36 @@ def test_a_cancelled_acall_releases_and_allows_nothing(where) -> None:
     assert scored == ([] if where == "model" else [1])  # never checked / the first image's check dropped
     assert [r["stage"] for r in sink.records] == ["input"]
     assert not any(r["allowed"] for r in sink.records if r["stage"] == "output")
+
+
+def test_overlapping_calls_reach_the_model_one_at_a_time() -> None:
+    """A diffusers pipeline keeps the state of the call under way in its scheduler, so two threads in one
+    pipeline object spoil each other's images: overlapping acalls (or calls from a server's threads) wait
+    for the model in turn, while their checks still run side by side."""
+    inside, most = [0], [0]
+    lock = threading.Lock()
+    pipe = FakePipeline()
+
+    def model(prompt, *args, **kwargs):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        with lock:
+            inside[0] -= 1
+        return pipe(prompt, *args, **kwargs)
+
+    guarded = guard_diffusers_pipeline(model, _guards())
+
+    async def run():
+        return await asyncio.gather(*(guarded.acall("green") for _ in range(4)))
+
+    results = asyncio.run(run())
+    assert [len(r.images) for r in results] == [1, 1, 1, 1] and len(pipe.calls) == 4
+    assert most[0] == 1
+    threads = [threading.Thread(target=guarded, args=("blue",)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1 and len(pipe.calls) == 7
