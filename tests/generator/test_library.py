@@ -161,6 +161,18 @@ def test_builtin_library_loads_and_every_clause_has_sources() -> None:
     assert all(c.meta.sources and c.meta.rationale for c in library.clauses.values())
 
 
+def test_no_builtin_clause_repeats_the_title_of_its_section() -> None:
+    """A section that holds one clause read "7 How we moderate content / 7.1 How we moderate content"."""
+    library = load_library()
+    repeats = []
+    for clause in library.clauses.values():
+        for document in clause.meta.documents:
+            titles = {s.id: s.title for s in library.templates[document].meta.sections}
+            if titles.get(clause.meta.section_for(document), "").casefold() == clause.meta.title.casefold():
+                repeats.append(f"{clause.id} in {document}")
+    assert repeats == []
+
+
 @pytest.mark.parametrize(("guard", "expected"), [
     ({"type": "image_mark"}, ("output", "image", "label")),
     ({"type": "ai_disclosure"}, ("output", "text", "label")),
