@@ -167,6 +167,10 @@ PII_ENTITIES = ("email", "phone", "credit_card", "iban", "ip_address", "us_ssn",
 _FINDING_KEYS = frozenset(CATEGORIES) | frozenset(get_args(Topic)) | frozenset(PII_ENTITIES)
 
 
+# Default max_chars of the guards that run a model over text, and of the pii guard.
+MAX_CHARS_READ = 100_000
+
+
 class PiiParams(_Params):
     """Personal data and secrets: detect, then redact, mask, hash or block."""
 
@@ -177,6 +181,12 @@ class PiiParams(_Params):
         default_factory=lambda: list(PII_ENTITIES), min_length=1)
     mode: Literal["redact", "mask", "hash"] = "redact"
     backend: Literal["builtin", "presidio"] = "builtin"
+    # The builtin detectors read 1 MB in under a second, but a text of hits (an e-mail every 7 characters)
+    # makes a finding each: over a second per MB on two busy cores; presidio's recognizers took 5.6 s for
+    # 100,000 characters of "4 4 4 ...". Longer texts are not read: the guard's on_error applies (block by
+    # default), with a finding that says so.
+    max_chars: int | None = Field(default=MAX_CHARS_READ, gt=0,
+                                  description="longest text the guard reads (either backend); None: no limit")
 
 
 class DisclosureParams(_Params):
@@ -189,9 +199,6 @@ class DisclosureParams(_Params):
     notice: str = "You are talking to an AI system, not a person."
     label: str = "AI-generated"
     first_turn_only: bool = True
-
-
-MAX_CHARS_READ = 100_000  # default max_chars of the guards that run a model over text
 
 
 class DisclaimerParams(_Params):

@@ -22,6 +22,7 @@ from functools import cache
 
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._fusion import too_long
 from clauseguard.guards._params import Action, GuardSpec, PiiParams
 from clauseguard.guards._pii_detect import Hit, detect
 from clauseguard.guards._registry import register
@@ -103,6 +104,7 @@ class PiiGuard(Guard):
     def check(self, content: str | bytes, context: Context) -> Verdict:
         if not isinstance(content, str):
             return Verdict.allow(content, self.id)
+        too_long([content], self.params.max_chars, "pii guard")
         findings = [
             self.finding("pii", score=score, span=(start, end), key=entity,
                          replacement=self._replacement(entity, content[start:end]),
