@@ -179,3 +179,23 @@ def test_a_when_that_fails_at_run_time_names_the_source(clause_dir) -> None:
     path = folder / "t" / "a.md"
     assert info.value.where == f"{path}:{_line_of(path, 'when:')}"
     assert info.value.message.startswith("sources[1].when: TypeError")
+
+
+@pytest.mark.parametrize("example", ["chat-assistant", "homework-helper", "medical-api", "image-space"])
+def test_a_clause_citing_the_gdpr_to_eu_users_cites_uk_law_to_uk_users(example: str) -> None:
+    """Eight privacy clauses cited GDPR articles for EU users and only the OECD Guidelines to a UK-only
+    product, though the UK GDPR has the same articles."""
+    from clauseguard.generator.profile import load_profile
+
+    root = Path(__file__).resolve().parents[2]
+    profile = load_profile(root / "examples" / example / "profile.yaml")
+    profile = profile.model_copy(update={"jurisdictions": ["UK"]})
+    report = json.loads(render_outputs(profile, formats=("md",))["report.json"])
+    library = load_library()
+    uncited = []
+    for entry in report["clauses"]:
+        eu_gdpr = [s for s in library.clauses[entry["id"]].meta.sources
+                   if not isinstance(s, str) and s.when == "'EU' in jurisdictions" and "GDPR" in s.text]
+        if eu_gdpr and not any("UK GDPR" in s or "Data Protection Act 2018" in s for s in entry["sources"]):
+            uncited.append(entry["id"])
+    assert uncited == []
