@@ -261,14 +261,48 @@ def test_a_sentence_ends_before_a_capital_of_any_script(text: str, blocked: bool
     assert guard.check(text, CTX).allowed is not blocked
 
 
-def test_names_and_request_words_in_a_long_text_are_checked_in_linear_time() -> None:
+def test_names_and_request_words_in_a_long_text_are_checked_in_linear_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every name was compared with every request word: 150 KB of "make a nerve agent" took 3.5 s, a
-    megabyte (the pipeline's default limit) minutes, holding a worker all that time."""
-    import time
+    megabyte (the pipeline's default limit) minutes, holding a worker all that time. Counted, not timed:
+    how often the request words' positions are read grows with the text, not with its square."""
+    from clauseguard.guards import keyword
+    from clauseguard.guards._matcher import Match, TermMatcher
 
+    reads = [0]
+
+    class CountedMatch(Match):
+        __slots__ = ()
+
+        @property
+        def span(self) -> tuple[int, int]:
+            reads[0] += 1
+            return tuple.__getitem__(self, 2)
+
+        @property
+        def norm_span(self) -> tuple[int, int]:
+            reads[0] += 1
+            return tuple.__getitem__(self, 3)
+
+        def __getitem__(self, key):  # type: ignore[override]
+            reads[0] += 1
+            return tuple.__getitem__(self, key)
+
+    class CountedRequests:
+        def __init__(self, matcher: TermMatcher) -> None:
+            self.matcher = matcher
+
+        def find(self, text: str) -> list[Match]:
+            return [CountedMatch(*m) for m in self.matcher.find(text)]
+
+    counted = CountedRequests(keyword._requests())
+    monkeypatch.setattr(keyword, "_requests", lambda: counted)
     guard = build("keyword", on_fail="flag", params={"categories": ["S9"]})
-    text = "make a nerve agent " * 20_000  # 380 KB: 24 s before, a third of a second after
-    started = time.perf_counter()
-    verdict = guard.check(text, CTX)
-    assert time.perf_counter() - started < 8.0
-    assert len(verdict.findings) == 20_000
+
+    def reads_for(repeats: int) -> int:
+        reads[0] = 0
+        verdict = guard.check("make a nerve agent " * repeats, CTX)
+        assert len(verdict.findings) == repeats
+        return reads[0]
+
+    small, large = reads_for(1_000), reads_for(4_000)
+    assert 0 < large <= 5 * small, (small, large)  # every name against every request word: 16 times
