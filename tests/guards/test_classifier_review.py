@@ -101,7 +101,10 @@ def test_a_short_text_waits_for_one_batch_of_a_long_one_not_for_all(
 
     def forward(ids: list[list[int]], layers: tuple[int, ...] = ()) -> Any:
         sizes.append(len(ids))
-        time.sleep(0.1)
+        if len(sizes) == 1:  # the long text's first batch holds the lock until the short text is queued
+            deadline = time.monotonic() + 30
+            while len(embedder._lock._queue) < 2 and time.monotonic() < deadline:
+                time.sleep(0.001)
         return real(ids, layers)
 
     monkeypatch.setattr(embedder, "_forward", forward)
