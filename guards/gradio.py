@@ -21,7 +21,10 @@ A history that is not a list of messages refuses the turn. The turn number (the 
 the history's assistant messages only once one of them carries the notice the guards wrote.
 
 Streaming chat functions yield the whole answer so far (Gradio's convention), so they are guarded in
-``cumulative`` mode. Gradio itself is imported only by :func:`guard_chat`; :func:`user_key` works on
+``cumulative`` mode. The answer may be text, or messages: a ``gr.ChatMessage``, a ``{"role",
+"content"}`` dict, or a list of them (an agent's thoughts and tool calls beside its answer); every text
+they show goes through the output stage, each message keeping its type and fields (see
+:func:`guard_chat`). Gradio itself is imported only by :func:`guard_chat`; :func:`user_key` works on
 any object with ``headers``, ``client.host`` and ``username``.
 
 Offline: importing this module turns Gradio's analytics off (``GRADIO_ANALYTICS_ENABLED=False``, unless
@@ -30,6 +33,7 @@ set otherwise), which otherwise call api.gradio.app and huggingface.co as each i
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import ipaddress
@@ -38,7 +42,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context
@@ -48,6 +52,9 @@ from clauseguard.guards._verdict import Finding, Verdict
 from clauseguard.guards.decorator import GuardBlocked, StreamMode, block_message, guarded
 from clauseguard.guards.pii import pseudonymise
 from clauseguard.guards.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from clauseguard.guards.streaming import StreamGuard
 
 __all__ = ["TRUSTED_PROXIES_ENV", "client_ip", "context_for", "guard_chat", "pseudonymise", "trusted_proxies",
            "user_key"]
@@ -161,7 +168,26 @@ def context_for(request: Any, history: Any = None, *, notices: Sequence[str] = (
 
 def guard_chat(fn: Callable[..., Any], pipeline: Pipeline, *, stream: StreamMode = "cumulative",
                raise_on_block: bool = False) -> Callable[..., Any]:
-    """``fn(message, history, ...)`` guarded for ``gr.ChatInterface`` (or any Gradio event)."""
+    """``fn(message, history, ...)`` guarded for ``gr.ChatInterface`` (or any Gradio event).
+
+    The answer goes through the output guards. Text as @guarded checks it (a stream in ``stream`` mode).
+    Messages (a ``gr.ChatMessage``, a ``{"role", "content"}`` dict, a list of them or of strings, as
+    ChatInterface reads an answer, whatever role a message claims) have every text they show checked:
+    each content text, thoughts' and tool calls' too, and a message's metadata ``title`` and ``log`` and
+    its options' ``label`` and ``value``. Each message keeps its type, role, metadata and options, with
+    its content as the guards let it through, or the block message when any of its texts blocks (a
+    title, log or option that blocks is left out). A stream is told by its first item: messages
+    are then read as ChatInterface shows them, each item the whole answer so far, and each text
+    guarded as a cumulative stream (one that rewrites what it showed is blocked); a block ends the
+    answer and closes ``fn``'s generator. See :class:`_Answer`.
+
+    Content the text guards cannot read (a file, a component such as ``gr.Image``, a dict with
+    ``path`` or ``file``) is a :class:`GuardConfigError` once the pipeline has output guards, as any
+    answer that is not text is for @guarded and was for this wrapper: it is never shown unchecked, and
+    a block message in its place would tell the user that the content broke the terms when it is the
+    app that answered with something the guards cannot judge; the error, raised on every such answer,
+    names the type so the developer finds it. Without output guards, answers are passed on as they are.
+    """
     import gradio as gr
 
     trusted_proxies()  # a bad CLAUSEGUARD_TRUSTED_PROXIES fails now, not on every request
@@ -176,8 +202,9 @@ def guard_chat(fn: Callable[..., Any], pipeline: Pipeline, *, stream: StreamMode
         target = _drop_request(fn, [p.name for p in extended].index(_REQUEST_PARAM))
     chat = _ChatGuard(pipeline, [p.name for p in extended], own or _REQUEST_PARAM,
                       history=params[1].name if len(params) > 1 else None, raise_on_block=raise_on_block)
-    answer = guarded(chat.output, context_from=_Call.context_of, stream=stream,
-                     raise_on_block=raise_on_block)(_takes_call(target))
+    text = guarded(chat.output, context_from=_Call.context_of, stream=stream,
+                   raise_on_block=raise_on_block)(_replay(fn))
+    answer = _answering(_takes_call(target), chat, text)
     wrapper = functools.update_wrapper(_checked_first(target, chat, answer), fn, updated=())
     wrapper.__signature__ = sig.replace(parameters=extended)  # type: ignore[attr-defined]
     if not own:
@@ -229,6 +256,87 @@ def _takes_call(fn: Callable[..., Any]) -> Callable[..., Any]:
     inner.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter("call", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=_Call)])
     return inner
+
+
+def _replay(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Of ``fn``'s kind (for @guarded to check as text): the answer ``fn`` gave, from :attr:`_Call.replay`
+    (a stream: its first item, or ``_END``, and the rest). Named as ``fn``, which @guarded's errors name."""
+    if inspect.isasyncgenfunction(fn):
+        async def agen(call: _Call) -> Any:
+            first, source = call.replay
+            if first is not _END:
+                yield first
+            async for item in source:
+                yield item
+        replay: Callable[..., Any] = agen
+    elif inspect.isgeneratorfunction(fn):
+        def gen(call: _Call) -> Any:
+            first, source = call.replay
+            if first is not _END:
+                yield first
+            yield from source
+        replay = gen
+    elif inspect.iscoroutinefunction(fn):
+        async def coro(call: _Call) -> Any:
+            return call.replay
+        replay = coro
+    else:
+        def plain(call: _Call) -> Any:
+            return call.replay
+        replay = plain
+    replay.__name__ = getattr(fn, "__name__", replay.__name__)
+    replay.__qualname__ = getattr(fn, "__qualname__", replay.__qualname__)
+    replay.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("call", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=_Call)])
+    return replay
+
+
+def _answering(fn: Callable[..., Any], chat: _ChatGuard, text: Callable[..., Any]) -> Callable[..., Any]:
+    """Of ``fn``'s kind: ``fn``'s answer to a checked call, through the output guards. Messages (a
+    ``gr.ChatMessage``, a ``{"role", "content"}`` dict, a list) are checked here; anything else by
+    ``text`` (@guarded). A stream is told by its first item: one of messages is read as messages."""
+    if inspect.isasyncgenfunction(fn):
+        async def agen(call: _Call) -> AsyncIterator[Any]:
+            source = fn(call)
+            try:
+                first = await anext(source, _END)
+                if first is _END or not _in_messages(first):
+                    call.replay = (first, source)
+                    async for item in text(call):
+                        yield item
+                    return
+                async for item in _astreamed(chat, first, source, call):
+                    yield item
+            finally:
+                await source.aclose()
+        return agen
+    if inspect.isgeneratorfunction(fn):
+        def gen(call: _Call) -> Iterator[Any]:
+            source = fn(call)
+            try:
+                first = next(source, _END)
+                if first is _END or not _in_messages(first):
+                    call.replay = (first, source)
+                    yield from text(call)
+                    return
+                yield from _streamed(chat, first, source, call)
+            finally:
+                source.close()
+        return gen
+    if inspect.iscoroutinefunction(fn):
+        async def coro(call: _Call) -> Any:
+            call.replay = await fn(call)
+            if _in_messages(call.replay):
+                return await _arun(chat.answer(call).whole(call.replay))
+            return await text(call)
+        return coro
+
+    def plain(call: _Call) -> Any:
+        call.replay = fn(call)
+        if _in_messages(call.replay):
+            return _run(chat.answer(call).whole(call.replay))
+        return text(call)
+    return plain
 
 
 def _adapt(fn: Callable[..., Any], convert: Callable[[tuple[Any, ...], dict[str, Any]], tuple[Any, dict[str, Any]]],
@@ -320,7 +428,7 @@ def _delete(paths: list[str]) -> None:
 
 @dataclass(frozen=True)
 class _Check:
-    """One input check the steps ask for; the driver answers with its verdict (sync or async)."""
+    """One check the steps ask for; the driver answers with its verdict (sync or async)."""
 
     pipeline: Pipeline
     content: Any
@@ -331,6 +439,30 @@ class _Check:
     def at_stage(self) -> Context:
         return replace(self.context, stage=self.stage)
 
+    def run(self) -> Verdict:
+        return self.pipeline.check(self.content, stage=self.stage, context=self.at_stage(), modality=self.modality)
+
+    async def arun(self) -> Verdict:
+        return await self.pipeline.acheck(self.content, stage=self.stage, context=self.at_stage(),
+                                          modality=self.modality)
+
+
+@dataclass(frozen=True)
+class _Push:
+    """A step of one streamed text (``begin``, ``feed`` a chunk, ``end``); answered with the pieces released."""
+
+    stream: StreamGuard
+    op: str
+    chunk: str = ""
+
+    def run(self) -> list[str]:
+        return self.stream.feed(self.chunk) if self.op == "feed" else getattr(self.stream, self.op)()
+
+    async def arun(self) -> list[str]:
+        if self.op == "feed":
+            return await self.stream.afeed(self.chunk)
+        return await getattr(self.stream, f"a{self.op}")()
+
 
 @dataclass
 class _Call:
@@ -340,6 +472,7 @@ class _Call:
     kwargs: dict[str, Any]
     context: Context
     written: list[str] = field(default_factory=list)  # images a guard changed, deleted after the turn
+    replay: Any = None  # the answer of a text, handed to @guarded's output checks
 
     @staticmethod
     def context_of(call: _Call) -> Context:
@@ -353,27 +486,26 @@ class _Refused(Exception):
         self.verdict = verdict
 
 
-Steps = Generator[_Check, Verdict, _Call]
+T = TypeVar("T")
+Steps = Generator["_Check | _Push", Any, T]  # checks written once, run by a sync or an async driver
 
 
-def _run(steps: Steps) -> _Call:
+def _run(steps: Steps[T]) -> T:
     try:
-        check = next(steps)
+        step = next(steps)
         while True:
-            check = steps.send(check.pipeline.check(check.content, stage=check.stage, context=check.at_stage(),
-                                                    modality=check.modality))
+            step = steps.send(step.run())
     except StopIteration as done:
-        return done.value
+        return done.value  # type: ignore[no-any-return]
 
 
-async def _arun(steps: Steps) -> _Call:
+async def _arun(steps: Steps[T]) -> T:
     try:
-        check = next(steps)
+        step = next(steps)
         while True:
-            check = steps.send(await check.pipeline.acheck(check.content, stage=check.stage,
-                                                           context=check.at_stage(), modality=check.modality))
+            step = steps.send(await step.arun())
     except StopIteration as done:
-        return done.value
+        return done.value  # type: ignore[no-any-return]
 
 
 def _refusal(reason: str) -> Verdict:
@@ -396,12 +528,16 @@ class _ChatGuard:
         self.notices = [g.params.notice for g in self.output.guards
                         if g.spec.type == "ai_disclosure" and getattr(g.params, "notice", "")]
 
+    def answer(self, call: _Call) -> _Answer:
+        """An answer in messages to ``call``, to check."""
+        return _Answer(self.output, call.context, raise_on_block=self.raise_on_block)
+
     def refusal(self, verdict: Verdict) -> str:
         if self.raise_on_block:
             raise GuardBlocked(verdict, Stage.INPUT)
         return block_message(verdict)
 
-    def steps(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Steps:
+    def steps(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Steps[_Call]:
         """The new message first (so a turn its history refuses still counts), then the history."""
         call = _Call(list(args), dict(kwargs), Context())
         bound = dict(zip(self.names, call.args, strict=False)) | call.kwargs
@@ -511,3 +647,292 @@ def _write_image(data: bytes) -> str:
     with tempfile.NamedTemporaryFile(prefix="clauseguard-", suffix=".png", delete=False) as out:
         out.write(data)
     return out.name
+
+
+# -- answers in messages --------------------------------------------------------------------------
+
+_END = object()  # a stream that ended before its first item
+_SHOWN_METADATA = ("title", "log")  # what Gradio shows of a message's metadata (a thought's or tool call's)
+_SHOWN_OPTION = ("label", "value")  # an option's button (the value when no label), sent as the user's turn
+
+
+def _in_messages(answer: Any) -> bool:
+    """Whether a chat function's answer is in messages: a ``gr.ChatMessage``, a ``{"role", "content"}``
+    dict or a list (of those or strings), read as Gradio's ChatInterface reads them."""
+    from gradio import ChatMessage
+
+    return isinstance(answer, list | ChatMessage) or (isinstance(answer, Mapping) and "content" in answer)
+
+
+@dataclass
+class _View:
+    """One message of an answer: its content, the texts in it, and the other texts it shows."""
+
+    message: Any  # a gr.ChatMessage, a {"role", "content"} dict, or a str (in a list: a message of its own)
+    content: Any
+    texts: list[str]
+    fields: dict[tuple[Any, ...], str]  # ("metadata", key) or ("options", index, key): its text
+
+    @classmethod
+    def of(cls, message: Any) -> _View:
+        from gradio import ChatMessage
+
+        if isinstance(message, str):
+            return cls(message, message, [message], {})
+        if isinstance(message, ChatMessage):
+            content, metadata, options = message.content, message.metadata, message.options
+        elif isinstance(message, Mapping) and "content" in message:
+            content, metadata, options = message["content"], message.get("metadata"), message.get("options")
+        else:
+            raise _unreadable(message, "a message")
+        return cls(message, content, _texts(content), _fields(metadata, options))
+
+    def shown(self, content: Any, fields: dict[tuple[Any, ...], str | None]) -> Any:
+        """The message with ``content`` and the checked ``fields`` (None: blocked), in its own type. Its
+        metadata and options are copies: the chat function may change its own while Gradio shows these."""
+        from gradio import ChatMessage
+
+        if isinstance(self.message, str):
+            return content
+        changes: dict[str, Any] = {"content": content}
+        get = functools.partial(getattr, self.message) if isinstance(self.message, ChatMessage) else self.message.get
+        metadata, options = get("metadata"), get("options")
+        if metadata is not None:  # a title or log that blocks is left out
+            changes["metadata"] = _checked_fields(metadata, fields, ("metadata",))[0]
+        if options is not None:  # an option whose label or value blocks is left out
+            changes["options"] = [checked for n, option in enumerate(options)
+                                  for checked, blocked in [_checked_fields(option, fields, ("options", n))]
+                                  if not blocked]
+        if isinstance(self.message, ChatMessage):
+            return dataclasses.replace(self.message, **changes)
+        return {**self.message, **changes}
+
+
+def _checked_fields(mapping: Mapping[str, Any], fields: dict[tuple[Any, ...], str | None],
+                    where: tuple[Any, ...]) -> tuple[dict[str, Any], bool]:
+    """A copy of ``mapping`` with its checked texts, less those that block; and whether one did."""
+    out: dict[str, Any] = {}
+    blocked = False
+    for key, value in mapping.items():
+        if (*where, key) not in fields:
+            out[key] = value
+        elif (checked := fields[(*where, key)]) is None:
+            blocked = True
+        else:
+            out[key] = checked
+    return out, blocked
+
+
+def _texts(content: Any) -> list[str]:
+    """The texts of a message's content: a string, or a list of strings and ``{"type": "text"}`` parts."""
+    if isinstance(content, str):
+        return [content]
+    if not isinstance(content, list | tuple):
+        raise _unreadable(content, "a message's content")
+    texts = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        else:
+            raise _unreadable(part, "a part of a message's content")
+    return texts
+
+
+def _with_texts(content: Any, texts: Iterator[str]) -> Any:
+    """``content`` with its texts (in the order :func:`_texts` read them) replaced by ``texts``."""
+    if isinstance(content, str):
+        return next(texts)
+    return [next(texts) if isinstance(part, str) else {**part, "text": next(texts)} for part in content]
+
+
+def _fields(metadata: Any, options: Any) -> dict[tuple[Any, ...], str]:
+    """The texts Gradio shows besides the content: a thought's title and log, the options' buttons."""
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise _unreadable(metadata, "a message's metadata")
+    if options is not None and not isinstance(options, list | tuple):
+        raise _unreadable(options, "a message's options")
+    found: dict[tuple[Any, ...], Any] = {("metadata", k): (metadata or {}).get(k) for k in _SHOWN_METADATA}
+    for n, option in enumerate(options or ()):
+        if not isinstance(option, Mapping):
+            raise _unreadable(option, "an option")
+        found.update({("options", n, k): option.get(k) for k in _SHOWN_OPTION})
+    for text in found.values():
+        if text is not None and not isinstance(text, str):
+            raise _unreadable(text, "a title, log or option")
+    return {key: text for key, text in found.items() if text is not None}
+
+
+def _unreadable(value: Any, where: str) -> GuardConfigError:
+    return GuardConfigError(
+        f"the chat function answered with {type(value).__name__} as {where}: the output guards read text, "
+        "so it cannot be checked, and it is not shown unchecked; answer text, or messages whose content, "
+        "metadata title and log, and options are text", where="guard_chat")
+
+
+@dataclass
+class _Text:
+    """One text of a message answer: what of it may be shown, or the verdict that blocked it."""
+
+    shown: str = ""
+    blocked: Verdict | None = None
+    stream: StreamGuard | None = None  # a streamed answer's: guards this text as it grows
+    source: str = ""  # what the chat function has streamed of it so far
+
+
+class _Answer:
+    """An answer in messages, its texts checked by the output guards, each message kept in its type.
+
+    Every text a message shows is checked: its content's texts, and its metadata's title and log and its
+    options' labels and values (a thought's or a tool call's title is shown too). Each content text is
+    checked as an answer of its own (so each carries the AI label, and the first-turn notice on a first
+    turn); a title, log or option gets the guards' redactions, not their notices. A message any of
+    whose texts blocks shows the block message as its content, without the title, log or option that
+    blocked. Without output guards (text), the answer is shown as it was given.
+    """
+
+    def __init__(self, pipeline: Pipeline, context: Context, *, raise_on_block: bool) -> None:
+        self.pipeline, self.context = pipeline, replace(context, stage=Stage.OUTPUT)
+        self.raise_on_block = raise_on_block
+        self.checks = bool(pipeline.stage_guards(Stage.OUTPUT))
+        self.views: list[_View] = []
+        self.many = False  # a list of messages, not one
+        self.texts: dict[tuple[int, int], _Text] = {}  # by (message, text in it)
+        self.verdicts: dict[str, Verdict] = {}  # on each title, log or option text
+
+    def whole(self, answer: Any) -> Steps[Any]:
+        """A returned answer: each text checked whole, as a text answer is."""
+        if not self.checks:
+            return answer
+        self._read(answer)
+        for key, text in self._keyed():
+            verdict = yield _Check(self.pipeline, text, Modality.TEXT, self.context, Stage.OUTPUT)
+            self.texts[key] = _Text(verdict.output) if verdict.allowed else _Text(blocked=verdict)  # type: ignore[arg-type]
+        yield from self._check_fields()
+        self._raise_if_blocked()
+        return self.shown()
+
+    def update(self, answer: Any) -> Steps[None]:
+        """A streamed answer's next item: the whole answer so far (each text must extend what it was)."""
+        self._read(answer)
+        for key, text in self._keyed():
+            slot = self.texts.get(key)
+            if slot is None:
+                slot = self.texts[key] = _Text(stream=self.pipeline.stream_output((), self.context))
+                slot.shown += "".join((yield _Push(slot.stream, "begin")))
+            if slot.blocked is not None:
+                continue
+            if not text.startswith(slot.source):  # shown text cannot be taken back: fail closed
+                slot.blocked = _refusal("a streamed message changed text it had already yielded")
+                continue
+            chunk, slot.source = text[len(slot.source):], text
+            if chunk:
+                slot.shown += "".join((yield _Push(slot.stream, "feed", chunk)))  # type: ignore[arg-type]
+            if slot.stream.blocked:  # type: ignore[union-attr]
+                yield from self._end(slot)
+        yield from self._check_fields()
+        self._raise_if_blocked()
+
+    def finish(self) -> Steps[None]:
+        """The stream is over: each text's held tail and final additions (labels, disclaimers)."""
+        for slot in self.texts.values():
+            if slot.blocked is None:
+                yield from self._end(slot)
+        self._raise_if_blocked()
+
+    def blocked(self) -> Verdict | None:
+        """The first verdict that blocks a message now shown, if any."""
+        return next((v for i, view in enumerate(self.views) if (v := self._block(i, view)) is not None), None)
+
+    def shown(self) -> Any:
+        """The answer as it may be shown: checked texts, block messages, in the types it was given in."""
+        shown = [self._shown(i, view) for i, view in enumerate(self.views)]
+        return shown if self.many else shown[0]
+
+    def _read(self, answer: Any) -> None:
+        self.many = isinstance(answer, list)
+        self.views = [_View.of(m) for m in (answer if self.many else [answer])]
+
+    def _keyed(self) -> Iterator[tuple[tuple[int, int], str]]:
+        for i, view in enumerate(self.views):
+            for j, text in enumerate(view.texts):
+                yield (i, j), text
+
+    def _end(self, slot: _Text) -> Steps[None]:
+        slot.shown += "".join((yield _Push(slot.stream, "end")))  # type: ignore[arg-type]
+        verdict = slot.stream.verdict  # type: ignore[union-attr]
+        if verdict is not None and not verdict.allowed:
+            slot.blocked = verdict
+
+    def _check_fields(self) -> Steps[None]:
+        for view in self.views:
+            for text in view.fields.values():
+                if text not in self.verdicts:
+                    self.verdicts[text] = yield _Check(self.pipeline, text, Modality.TEXT, self.context, Stage.OUTPUT)
+
+    def _raise_if_blocked(self) -> None:
+        if self.raise_on_block and (verdict := self.blocked()) is not None:
+            raise GuardBlocked(verdict, Stage.OUTPUT)
+
+    def _block(self, i: int, view: _View) -> Verdict | None:
+        for j in range(len(view.texts)):
+            if (blocked := self.texts[(i, j)].blocked) is not None:
+                return blocked
+        return next((v for text in view.fields.values() if not (v := self.verdicts[text]).allowed), None)
+
+    def _field(self, text: str) -> str | None:
+        """A title's, log's or option's text as the guards let it through (redacted), without the
+        notice and label they add to an answer; None when it blocks."""
+        verdict = self.verdicts[text]
+        if not verdict.allowed or not isinstance(verdict.output, str):
+            return None
+        return verdict.output[len(verdict.prefix):len(verdict.output) - len(verdict.suffix)]
+
+    def _shown(self, i: int, view: _View) -> Any:
+        fields = {key: self._field(text) for key, text in view.fields.items()}
+        blocked = self._block(i, view)
+        if blocked is not None:
+            content: Any = block_message(blocked)
+        else:
+            content = _with_texts(view.content, (self.texts[(i, j)].shown for j in range(len(view.texts))))
+        return view.shown(content, fields)
+
+
+def _streamed(chat: _ChatGuard, first: Any, source: Generator[Any, None, None], call: _Call) -> Iterator[Any]:
+    """A stream in messages: each item is the whole answer so far (Gradio's ChatInterface shows each
+    item in place of the last), each text of it guarded as a cumulative stream. A block ends it."""
+    answer = chat.answer(call)
+    if not answer.checks:
+        yield first
+        yield from source
+        return
+    item = first
+    while item is not _END:
+        _run(answer.update(item))
+        if answer.blocked() is not None:
+            break
+        yield answer.shown()
+        item = next(source, _END)
+    source.close()  # a blocked answer asks for nothing more
+    _run(answer.finish())
+    yield answer.shown()
+
+
+async def _astreamed(chat: _ChatGuard, first: Any, source: Any, call: _Call) -> AsyncIterator[Any]:
+    answer = chat.answer(call)
+    if not answer.checks:
+        yield first
+        async for item in source:
+            yield item
+        return
+    item = first
+    while item is not _END:
+        await _arun(answer.update(item))
+        if answer.blocked() is not None:
+            break
+        yield answer.shown()
+        item = await anext(source, _END)
+    await source.aclose()  # a blocked answer asks for nothing more
+    await _arun(answer.finish())
+    yield answer.shown()

@@ -12,6 +12,11 @@ the whole text: nothing is released until the end. ``stream_final`` guards (labe
 once on the whole text; the first-turn notice, which depends on no text, is emitted before the first
 chunk. The held tail waits for the final guards: one that fails or runs out of time blocks the
 stream, as it blocks ``check_output``, and the tail is never released.
+
+A caller that gets the chunks one at a time (several texts streamed side by side, as a chat's
+messages) pushes them instead of iterating: :meth:`StreamGuard.begin`, :meth:`~StreamGuard.feed` for
+each chunk, then :meth:`~StreamGuard.end` (``abegin``, ``afeed``, ``aend`` in async code); each returns
+the pieces released, and :attr:`~StreamGuard.verdict` is set by ``end``.
 """
 
 from __future__ import annotations
@@ -61,38 +66,61 @@ class StreamGuard:
     def __iter__(self) -> Iterator[str]:
         if isinstance(self.chunks, AsyncIterable) and not isinstance(self.chunks, Iterable):
             raise TypeError("an async chunk source needs `async for`")
-        yield from self._emit(self._start([run_guard(g, "", self.context) for g in self._final]))
+        yield from self.begin()
         for chunk in () if self.blocked else self.chunks:
-            self.text += _text(chunk)
-            yield from self._emit(self._advance(final=False))
+            yield from self.feed(chunk)
             if self.blocked:
                 break
+        yield from self.end()
+
+    def begin(self) -> list[str]:
+        """Push mode: what to show before any chunk (the first-turn notice)."""
+        return list(self._emit(self._start([run_guard(g, "", self.context) for g in self._final])))
+
+    def feed(self, chunk: str) -> list[str]:
+        """Push mode: the pieces ``chunk`` releases (none once blocked)."""
+        if self.blocked:
+            return []
+        self.text += _text(chunk)
+        return list(self._emit(self._advance(final=False)))
+
+    def end(self) -> list[str]:
+        """Push mode: the held tail and the final guards' additions, once they pass; sets :attr:`verdict`."""
         tail = [] if self.blocked else self._advance(final=True)
         if not self.blocked:  # the final guards may block too: the tail waits for them
             tail += self._finish([run_guard(g, self.text, self.context) for g in self._final])
-        if not self.blocked:
-            yield from self._emit(tail)
         self._conclude()
+        return [] if self.blocked else list(self._emit(tail))
 
     # -- async ---------------------------------------------------------------------------------
 
     async def __aiter__(self) -> AsyncIterator[str]:
         # In worker threads like every other check: a final guard may run a model (a topic disclaimer).
-        for piece in self._emit(self._start([await arun_guard(g, "", self.context) for g in self._final])):
+        for piece in await self.abegin():
             yield piece
         async for chunk in _aiter(() if self.blocked else self.chunks):
-            self.text += _text(chunk)
-            for piece in self._emit(await self._aadvance(final=False)):
+            for piece in await self.afeed(chunk):
                 yield piece
             if self.blocked:
                 break
+        for piece in await self.aend():
+            yield piece
+
+    async def abegin(self) -> list[str]:
+        return list(self._emit(self._start([await arun_guard(g, "", self.context) for g in self._final])))
+
+    async def afeed(self, chunk: str) -> list[str]:
+        if self.blocked:
+            return []
+        self.text += _text(chunk)
+        return list(self._emit(await self._aadvance(final=False)))
+
+    async def aend(self) -> list[str]:
         tail = [] if self.blocked else await self._aadvance(final=True)
         if not self.blocked:  # the final guards may block too: the tail waits for them
             tail += self._finish([await arun_guard(g, self.text, self.context) for g in self._final])
-        if not self.blocked:
-            for piece in self._emit(tail):
-                yield piece
         self._conclude()
+        return [] if self.blocked else list(self._emit(tail))
 
     # -- steps ---------------------------------------------------------------------------------
 

@@ -437,12 +437,222 @@ def test_guard_chat_checks_the_files_in_the_history(gr: Any, tmp_path: Any) -> N
     assert seen == [("hi", []), ("hi", history)]  # the blocked image is left out of the history
 
 
-def test_an_answer_that_is_not_text_is_named_not_shown(gr: Any) -> None:
-    # The guards read text: a gr.ChatMessage or a message dict cannot be checked, and is not passed on
-    # unchecked either; the error names its type (users once saw an internal "cannot be checked" text).
-    from clauseguard.errors import GuardConfigError
+# -- answers in messages (gr.ChatMessage, {"role", "content"} dicts, lists of them) ---------------------
 
-    for answer in (gr.ChatMessage(role="assistant", content="hi"), {"role": "assistant", "content": "hi"}):
-        wrapped = guard_chat_of(gr, lambda message, history, answer=answer: answer)
-        with pytest.raises(GuardConfigError, match=type(answer).__name__):
-            _call(gr, wrapped, "hello", [], fake_request(username="carol"))
+WITHHELD = "Withheld (AUP, section 3)."
+
+
+def _output_pipeline() -> Pipeline:
+    """On output: a weapons block, e-mail redaction and the AI label (no first-turn notice)."""
+    return Pipeline([
+        GuardSpec(id="kw", type="keyword", stage="output", params={"categories": [], "terms": {"S9": ["detonator"]}},
+                  message=WITHHELD),
+        GuardSpec(id="pii", type="pii", stage="output", on_fail="redact", params={"entities": ["email"]}),
+        GuardSpec(id="disclose", type="ai_disclosure", stage="output", on_fail="label", params={"notice": ""}),
+    ])
+
+
+def _answers(fn: Any, message: Any = "hi", request: Any = None) -> list[Any]:
+    """What ``fn`` shows, as Gradio runs it: a returned answer once, a stream's items (sync or async)."""
+    import asyncio
+
+    from gradio.helpers import special_args
+
+    inputs, *_ = special_args(fn, [message, []], request or fake_request(username="dana"))
+    result = fn(*inputs)
+    if inspect.isgenerator(result):
+        return list(result)
+    if inspect.isasyncgen(result):
+        async def collect() -> list[Any]:
+            return [item async for item in result]
+        return asyncio.run(collect())
+    if inspect.iscoroutine(result):
+        return [asyncio.run(result)]
+    return [result]
+
+
+def _returning(answer: Any, kind: str = "plain") -> Any:
+    """A chat function of ``kind`` answering ``answer`` (returned, or yielded once)."""
+    if kind == "async":
+        async def coro(message: str, history: list[Any]) -> Any:
+            return answer
+        return coro
+    if kind == "stream":
+        def gen(message: str, history: list[Any]) -> Iterator[Any]:
+            yield answer
+        return gen
+    if kind == "async stream":
+        async def agen(message: str, history: list[Any]) -> Any:
+            yield answer
+        return agen
+    return lambda message, history: answer
+
+
+KINDS = ["plain", "async", "stream", "async stream"]
+THOUGHT = {"title": "Thinking", "status": "done"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("content", "shown"), [
+    ("All fine.", "All fine.\n\n[AI-generated]"),
+    ("Write to jane@example.org.", "Write to [EMAIL].\n\n[AI-generated]"),
+    ("Wire the detonator.", WITHHELD),
+])
+def test_a_chat_message_answer_is_guarded_and_keeps_its_type(gr: Any, kind: str, content: str, shown: str) -> None:
+    message = gr.ChatMessage(content=content, metadata=dict(THOUGHT), options=[{"value": "more"}])
+    answers = _answers(guard_chat_of(gr, _returning(message, kind), _output_pipeline()))
+    assert answers[-1] == gr.ChatMessage(content=shown, metadata=THOUGHT, options=[{"value": "more"}])
+    assert not any("detonator" in a.content or "jane@" in a.content for a in answers)
+    assert message.content == content  # the chat function's own message is not changed
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("content", "shown"), [
+    ("All fine.", "All fine.\n\n[AI-generated]"),
+    ("Write to jane@example.org.", "Write to [EMAIL].\n\n[AI-generated]"),
+    ("Wire the detonator.", WITHHELD),
+    # Gradio 6's normalised content: a list of typed parts
+    ([{"type": "text", "text": "Write to jane@example.org."}],
+     [{"type": "text", "text": "Write to [EMAIL].\n\n[AI-generated]"}]),
+])
+def test_an_assistant_dict_answer_is_guarded_and_keeps_its_fields(gr: Any, kind: str, content: Any,
+                                                                   shown: Any) -> None:
+    message = {"role": "assistant", "content": content, "metadata": dict(THOUGHT)}
+    answers = _answers(guard_chat_of(gr, _returning(message, kind), _output_pipeline()))
+    assert answers[-1] == {"role": "assistant", "content": shown, "metadata": THOUGHT}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_message_of_a_list_is_guarded_thoughts_too(gr: Any, kind: str) -> None:
+    answer = [
+        gr.ChatMessage(content="Looking up how to wire the detonator", metadata={"title": "Used tool search"}),
+        gr.ChatMessage(content="Mail jane@example.org", metadata={"title": "Thinking", "log": "from jane@example.org"}),
+        {"role": "assistant", "content": "I cannot help with that."},
+        "Anything else?",
+    ]
+    answers = _answers(guard_chat_of(gr, _returning(answer, kind), _output_pipeline()))
+    assert answers[-1] == [
+        gr.ChatMessage(content=WITHHELD, metadata={"title": "Used tool search"}),
+        gr.ChatMessage(content="Mail [EMAIL]\n\n[AI-generated]", metadata={"title": "Thinking", "log": "from [EMAIL]"}),
+        {"role": "assistant", "content": "I cannot help with that.\n\n[AI-generated]"},
+        "Anything else?\n\n[AI-generated]",
+    ]
+
+
+def test_the_titles_and_options_a_message_shows_are_guarded(gr: Any) -> None:
+    answer = [gr.ChatMessage(content="Done.", metadata={"title": "Bought a detonator", "status": "done"}),
+              gr.ChatMessage(content="Pick one.",
+                             options=[{"value": "a detonator"}, {"value": "b", "label": "jane@example.org"}])]
+    (shown,) = _answers(guard_chat_of(gr, _returning(answer), _output_pipeline()))
+    # the message whose title blocks is the block message, without that title; an option that blocks goes
+    assert shown == [gr.ChatMessage(content=WITHHELD, metadata={"status": "done"}),
+                     gr.ChatMessage(content=WITHHELD, options=[{"value": "b", "label": "[EMAIL]"}])]
+
+
+def _agent(gr: Any, steps: list[str], log: list[str]) -> Any:
+    """A streaming agent as Gradio's docs write one: a thought that grows, then the answer beside it."""
+    def respond(message: str, history: list[Any]) -> Iterator[Any]:
+        thought = gr.ChatMessage(content="", metadata={"title": "Thinking", "status": "pending"})
+        try:
+            yield thought
+            for step in steps:
+                thought.content = f"{thought.content}\n- {step}".lstrip()
+                yield thought
+            thought.metadata["status"] = "done"
+            yield [thought, gr.ChatMessage(content="So: mail jane@example.org.")]
+            log.append("finished")
+        finally:
+            log.append("closed")
+    return respond
+
+
+def test_a_streamed_chat_message_is_guarded_as_a_cumulative_stream(gr: Any) -> None:
+    log: list[str] = []
+    steps = ["look at the question " * 15, "mail jane@example.org"] * 2
+    answers = _answers(guard_chat_of(gr, _agent(gr, steps, log), _output_pipeline()))
+    assert log == ["finished", "closed"]
+    assert all(isinstance(a, gr.ChatMessage) for a in answers[:-2]) and isinstance(answers[-1], list)
+    assert answers[0].metadata == {"title": "Thinking", "status": "pending"}
+    assert any(a.content.startswith("- look at") for a in answers[:-2])  # released as it streams
+    thought, final = answers[-1]
+    assert thought.metadata == {"title": "Thinking", "status": "done"}
+    assert thought.content.endswith("- mail [EMAIL]\n\n[AI-generated]") and thought.content.count("[EMAIL]") == 2
+    assert final == gr.ChatMessage(content="So: mail [EMAIL].\n\n[AI-generated]")
+    assert not any("jane@" in str(a) for a in answers)
+
+
+def test_a_streamed_message_that_blocks_ends_the_answer(gr: Any) -> None:
+    log: list[str] = []
+    steps = ["think it over " * 25, "wire the detonator", "and then " * 40, "more"]
+    answers = _answers(guard_chat_of(gr, _agent(gr, steps, log), _output_pipeline()))
+    assert log == ["closed"]  # the agent is stopped at the block
+    assert answers[-1] == gr.ChatMessage(content=WITHHELD, metadata={"title": "Thinking", "status": "pending"})
+    assert not any("detonator" in str(a) for a in answers)
+
+
+def test_a_streamed_message_that_rewrites_what_it_showed_is_blocked(gr: Any) -> None:
+    def respond(message: str, history: list[Any]) -> Iterator[Any]:
+        yield gr.ChatMessage(content="Thinking about it, " * 20)
+        yield gr.ChatMessage(content="Something else entirely.")
+
+    answers = _answers(guard_chat_of(gr, respond, _output_pipeline()))
+    assert answers[-1].content == "a streamed message changed text it had already yielded"
+
+
+def test_a_blocked_message_raises_when_asked(gr: Any) -> None:
+    from clauseguard.guards.decorator import GuardBlocked
+    from clauseguard.guards.gradio import guard_chat
+
+    for kind in KINDS:
+        fn = guard_chat(_returning([gr.ChatMessage(content="the detonator", metadata=THOUGHT)], kind),
+                        _output_pipeline(), raise_on_block=True)
+        with pytest.raises(GuardBlocked, match="Withheld"):
+            _answers(fn)
+
+
+def test_messages_pass_as_they_are_without_output_guards(gr: Any) -> None:
+    answer = [gr.ChatMessage(content="the detonator", metadata=THOUGHT),
+              {"role": "assistant", "content": {"path": "x"}}]
+    inputs_only = Pipeline([g for g in _input_pipeline().guards if g.spec.stage is Stage.INPUT])
+    for kind in KINDS:  # a stream of messages was a TypeError even then
+        fn = guard_chat_of(gr, _returning(answer, kind), inputs_only)
+        assert _answers(fn, request=fake_request(username=kind)) == [answer]
+
+
+def _image(gr: Any) -> Any:
+    return gr.Image(value=None)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("answer", "named"), [
+    (lambda gr: gr.ChatMessage(content=_image(gr)), "Image"),
+    (lambda gr: gr.ChatMessage(content={"path": "/tmp/picture.png"}), "dict"),
+    (lambda gr: {"role": "assistant", "content": ["Look:", {"type": "file", "file": {"path": "/tmp/x.png"}}]}, "dict"),
+    (lambda gr: ["Here it is.", _image(gr)], "Image"),
+    (lambda gr: gr.ChatMessage(content="x", metadata={"title": _image(gr)}), "Image"),
+])
+def test_an_answer_that_is_not_text_still_fails_closed(gr: Any, kind: str, answer: Any, named: str) -> None:
+    # The guards read text: a file or component in an answer cannot be checked, and is not passed on
+    # unchecked either; the error names its type (users once saw an internal "cannot be checked" text).
+    with pytest.raises(GuardConfigError, match=rf"answered with {named} "):
+        _answers(guard_chat_of(gr, _returning(answer(gr), kind), _output_pipeline()))
+    # a component answered on its own is no message: refused as before, by @guarded's checks
+    with pytest.raises((GuardConfigError, TypeError), match="Image"):
+        _answers(guard_chat_of(gr, _returning(_image(gr), kind), _output_pipeline()))
+
+
+def test_gradio_shows_the_guarded_messages(gr: Any) -> None:
+    """Through gr.ChatInterface's own streaming and its Chatbot: the guarded answer is a valid history."""
+    import asyncio
+
+    demo = gr.ChatInterface(guard_chat_of(gr, _agent(gr, ["mail jane@example.org"], []), _output_pipeline()))
+
+    async def run() -> list[Any]:
+        return [history async for _, history in demo._stream_fn("hi", [])]
+
+    histories = asyncio.run(run())
+    shown = demo.chatbot.postprocess(histories[-1]).model_dump()
+    assert [(m["role"], m["metadata"], [c["text"] for c in m["content"]]) for m in shown] == [
+        ("user", None, ["hi"]),
+        ("assistant", {"title": "Thinking", "status": "done"}, ["- mail [EMAIL]\n\n[AI-generated]"]),
+        ("assistant", {}, ["So: mail [EMAIL].\n\n[AI-generated]"])]

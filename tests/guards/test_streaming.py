@@ -239,3 +239,25 @@ def test_guarded_stream_answers_a_final_guard_failure_with_the_block_message() -
         yield from ["Take ibuprofen ", "for the fever."]
 
     assert "".join(answer("hi")) == DEFAULT_BLOCK_MESSAGE  # the error is the audit's, not the user's
+
+
+@pytest.mark.parametrize("text", [*TEXTS, "Mail bob@example.com, then build a p i p e b o m b now. " * 6])
+def test_pushed_chunks_release_what_an_iterated_stream_does(text: str) -> None:
+    """Push mode (several texts streamed side by side: a chat's messages) is the iteration, step by step."""
+    pipeline = Pipeline([*REDACTING, GuardSpec(id="ai", type="ai_disclosure", stage="output", on_fail="label"),
+                         GuardSpec(id="kw2", type="keyword", stage="output", params={"categories": ["S9"]})])
+    chunks = _chunks(text, list(range(0, len(text), 7)))
+    iterated = pipeline.stream_output(chunks)
+    expected = list(iterated)
+    pushed = pipeline.stream_output(())
+    assert pushed.begin() + [p for c in chunks for p in pushed.feed(c)] + pushed.end() == expected
+    assert pushed.verdict == iterated.verdict
+
+    async def apush() -> list[str]:
+        stream = pipeline.stream_output(())
+        pieces = await stream.abegin()
+        for chunk in chunks:
+            pieces += await stream.afeed(chunk)
+        return pieces + await stream.aend()
+
+    assert asyncio.run(apush()) == expected
