@@ -192,8 +192,8 @@ class _DisclaimerFailsOnText(DisclaimerGuard):
 
 
 class _DisclaimerTooSlow(DisclaimerGuard):
-    def check(self, content, context):
-        time.sleep(0.3 if content else 0)
+    def check(self, content, context):  # 100 times its budget: a stalled machine cannot let it finish in time
+        time.sleep(2 if content else 0)
         return super().check(content, context)
 
 
