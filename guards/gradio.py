@@ -182,7 +182,8 @@ def guard_chat(fn: Callable[..., Any], pipeline: Pipeline, *, stream: StreamMode
     answer and closes ``fn``'s generator. See :class:`_Answer`.
 
     Content the text guards cannot read (a file, a component such as ``gr.Image``, a dict with
-    ``path`` or ``file``) is a :class:`GuardConfigError` once the pipeline has output guards, as any
+    ``path`` or ``file``) is a :class:`GuardConfigError` once the pipeline has output guards of any
+    modality (output image guards alone included), returned or streamed, alone or in messages, as any
     answer that is not text is for @guarded and was for this wrapper: it is never shown unchecked, and
     a block message in its place would tell the user that the content broke the terms when it is the
     app that answered with something the guards cannot judge; the error, raised on every such answer,
@@ -301,7 +302,8 @@ def _answering(fn: Callable[..., Any], chat: _ChatGuard, text: Callable[..., Any
             try:
                 first = await anext(source, _END)
                 if first is _END or not _in_messages(first):
-                    call.replay = (first, source)
+                    call.replay = (first, chat.atext_stream(source))
+                    chat.text_only(first)
                     async for item in text(call):
                         yield item
                     return
@@ -316,7 +318,8 @@ def _answering(fn: Callable[..., Any], chat: _ChatGuard, text: Callable[..., Any
             try:
                 first = next(source, _END)
                 if first is _END or not _in_messages(first):
-                    call.replay = (first, source)
+                    call.replay = (first, chat.text_stream(source))
+                    chat.text_only(first)
                     yield from text(call)
                     return
                 yield from _streamed(chat, first, source, call)
@@ -328,6 +331,7 @@ def _answering(fn: Callable[..., Any], chat: _ChatGuard, text: Callable[..., Any
             call.replay = await fn(call)
             if _in_messages(call.replay):
                 return await _arun(chat.answer(call).whole(call.replay))
+            chat.text_only(call.replay)
             return await text(call)
         return coro
 
@@ -335,6 +339,7 @@ def _answering(fn: Callable[..., Any], chat: _ChatGuard, text: Callable[..., Any
         call.replay = fn(call)
         if _in_messages(call.replay):
             return _run(chat.answer(call).whole(call.replay))
+        chat.text_only(call.replay)
         return text(call)
     return plain
 
@@ -527,6 +532,24 @@ class _ChatGuard:
                                sink=pipeline.sink, max_chars=pipeline.max_chars)
         self.notices = [g.params.notice for g in self.output.guards
                         if g.spec.type == "ai_disclosure" and getattr(g.params, "notice", "")]
+
+    def text_only(self, answer: Any) -> None:
+        """An answer that is not messages must be text (or None, or a stream's end) once there are output
+        guards, of any modality: a file or component is a :class:`GuardConfigError`, never shown unchecked
+        (@guarded refuses it only when there are output text guards)."""
+        if self.output.guards and answer is not None and answer is not _END and not isinstance(answer, str):
+            raise _unreadable(answer, "the answer")
+
+    def text_stream(self, source: Iterator[Any]) -> Iterator[Any]:
+        """``source``'s items, each held to :meth:`text_only`."""
+        for item in source:
+            self.text_only(item)
+            yield item
+
+    async def atext_stream(self, source: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for item in source:
+            self.text_only(item)
+            yield item
 
     def answer(self, call: _Call) -> _Answer:
         """An answer in messages to ``call``, to check."""
@@ -795,7 +818,7 @@ class _Answer:
     def __init__(self, pipeline: Pipeline, context: Context, *, raise_on_block: bool) -> None:
         self.pipeline, self.context = pipeline, replace(context, stage=Stage.OUTPUT)
         self.raise_on_block = raise_on_block
-        self.checks = bool(pipeline.stage_guards(Stage.OUTPUT))
+        self.checks = bool(pipeline.guards)  # output guards of any modality: nothing passes unchecked
         self.views: list[_View] = []
         self.many = False  # a list of messages, not one
         self.texts: dict[tuple[int, int], _Text] = {}  # by (message, text in it)
