@@ -23,9 +23,10 @@ the history's assistant messages only once one of them carries the notice the gu
 Streaming chat functions yield the whole answer so far (Gradio's convention), so they are guarded in
 ``cumulative`` mode. The answer may be text, or messages: a ``gr.ChatMessage``, a ``{"role",
 "content"}`` dict, or a list of them (an agent's thoughts and tool calls beside its answer); every text
-they show goes through the output stage, each message keeping its type and fields (see
-:func:`guard_chat`). Gradio itself is imported only by :func:`guard_chat`; :func:`user_key` works on
-any object with ``headers``, ``client.host`` and ``username``.
+they show goes through the output stage, each message keeping its type and fields, and the image files
+they show through the output image guards (see :func:`guard_chat`). Gradio itself is imported only
+by :func:`guard_chat`; :func:`user_key` works on any object with ``headers``, ``client.host`` and
+``username``.
 
 Offline: importing this module turns Gradio's analytics off (``GRADIO_ANALYTICS_ENABLED=False``, unless
 set otherwise), which otherwise call api.gradio.app and huggingface.co as each interface is built.
@@ -181,13 +182,21 @@ def guard_chat(fn: Callable[..., Any], pipeline: Pipeline, *, stream: StreamMode
     guarded as a cumulative stream (one that rewrites what it showed is blocked); a block ends the
     answer and closes ``fn``'s generator. See :class:`_Answer`.
 
-    Content the text guards cannot read (a file, a component such as ``gr.Image``, a dict with
-    ``path`` or ``file``) is a :class:`GuardConfigError` once the pipeline has output guards of any
-    modality (output image guards alone included), returned or streamed, alone or in messages, as any
-    answer that is not text is for @guarded and was for this wrapper: it is never shown unchecked, and
-    a block message in its place would tell the user that the content broke the terms when it is the
-    app that answered with something the guards cannot judge; the error, raised on every such answer,
-    names the type so the developer finds it. Without output guards, answers are passed on as they are.
+    Files in an answer (a ``{"path"}`` dict, a ``{"type": "file", "file": {...}}`` part, a ``gr.Image``
+    or ``gr.File``, returned alone or as, or in, a message's content) go through the output image guards
+    when there are any: one that blocks, or cannot be read, makes its message's content the block
+    message; one a guard changed (blurred, marked) is shown from a new file, in the answer's shape (the
+    path replaced, a new component); the new files are left for Gradio to serve, not deleted with the
+    turn. Text beside them goes through the text guards as before.
+
+    Content no configured guard can check (a file without output image guards, another component such
+    as ``gr.HTML``, a file yielded after text in a stream that began as text) is a
+    :class:`GuardConfigError` once the pipeline has output guards of any modality, returned or
+    streamed, alone or in messages, as any answer that is not text is for @guarded: it is never shown
+    unchecked, and a block message in its place would tell the user that the content broke the terms
+    when it is the app that answered with something the guards cannot judge; the error, raised on every
+    such answer, names the type so the developer finds it. Without output guards, answers are passed
+    on as they are.
     """
     import gradio as gr
 
@@ -553,7 +562,8 @@ class _ChatGuard:
 
     def answer(self, call: _Call) -> _Answer:
         """An answer in messages to ``call``, to check."""
-        return _Answer(self.output, call.context, raise_on_block=self.raise_on_block)
+        return _Answer(self.output, call.context, raise_on_block=self.raise_on_block,
+                       check_file=lambda file: self._file(self.output, file, call, Stage.OUTPUT, answer=True))
 
     def refusal(self, verdict: Verdict) -> str:
         if self.raise_on_block:
@@ -639,22 +649,25 @@ class _ChatGuard:
         # Text, or something the pipeline refuses as unreadable (a component): never passed unchecked.
         return (yield from _checked(pipeline, content, Modality.TEXT, call, stage))
 
-    def _file(self, pipeline: Pipeline, file: Any, call: _Call,
-              stage: Stage = Stage.INPUT) -> Generator[_Check, Verdict, Any]:
-        """A file checked by the stage's image guards (a changed input written anew); without them, as is."""
+    def _file(self, pipeline: Pipeline, file: Any, call: _Call, stage: Stage = Stage.INPUT, *,
+              answer: bool = False) -> Generator[_Check, Verdict, Any]:
+        """A file checked by the stage's image guards (a changed input, or a changed file of the answer
+        being given, written anew); without them, as is. A history's answer is kept as it was shown."""
         if not pipeline.stage_guards(stage, Modality.IMAGE):
             return file
-        path = file.get("path") if isinstance(file, Mapping) else getattr(file, "path", file)
+        path = _path_of(file)
         try:
             data = Path(path).read_bytes()
         except (OSError, TypeError, ValueError) as err:
             raise _Refused(_refusal(f"a file of the message cannot be read ({err}); not checked")) from err
         output = yield from _checked(pipeline, data, Modality.IMAGE, call, stage)
-        if output == data or stage is Stage.OUTPUT:  # an answer is kept as it was shown
+        if output == data or (stage is Stage.OUTPUT and not answer):  # a history's answer: as it was shown
             return file
         new = _write_image(output)
-        call.written.append(new)
-        return {**file, "path": new} if isinstance(file, Mapping) else new
+        if not answer:  # an answer's is read by Gradio after the turn: not deleted with the turn's
+            call.written.append(new)
+            return {**file, "path": new} if isinstance(file, Mapping) else new
+        return {k: v for k, v in file.items() if k != "url"} | {"path": new} if isinstance(file, Mapping) else new
 
 
 def _checked(pipeline: Pipeline, content: Any, modality: Modality, call: _Call,
@@ -684,38 +697,53 @@ def _in_messages(answer: Any) -> bool:
     dict or a list (of those or strings), read as Gradio's ChatInterface reads them."""
     from gradio import ChatMessage
 
-    return isinstance(answer, list | ChatMessage) or (isinstance(answer, Mapping) and "content" in answer)
+    return (isinstance(answer, list | ChatMessage) or (isinstance(answer, Mapping) and "content" in answer)
+            or _is_file(answer))
+
+
+def _is_file(part: Any) -> bool:
+    """Whether ``part`` (an answer, a message's content or a part of it) shows a file: a ``{"path"}``
+    dict, a ``{"type": "file", "file": {...}}`` part (Gradio 6), a ``gr.Image`` or ``gr.File``."""
+    from gradio import File, Image
+
+    if isinstance(part, Mapping):
+        return part.get("type") == "file" or ("path" in part and "type" not in part and "content" not in part)
+    return isinstance(part, Image | File)
 
 
 @dataclass
 class _View:
     """One message of an answer: its content, the texts in it, and the other texts it shows."""
 
-    message: Any  # a gr.ChatMessage, a {"role", "content"} dict, or a str (in a list: a message of its own)
+    message: Any  # a gr.ChatMessage, a {"role", "content"} dict, or a str or file (a message of its own)
     content: Any
     texts: list[str]
     fields: dict[tuple[Any, ...], str]  # ("metadata", key) or ("options", index, key): its text
+    files: list[Any] = field(default_factory=list)  # the file parts of its content, in order
 
     @classmethod
-    def of(cls, message: Any) -> _View:
+    def of(cls, message: Any, files: bool = False) -> _View:
+        """``files``: whether files can be checked (output image guards); else a file is unreadable."""
         from gradio import ChatMessage
 
-        if isinstance(message, str):
-            return cls(message, message, [message], {})
+        if isinstance(message, str) or _is_file(message):
+            texts, found = _parts(message, files)
+            return cls(message, message, texts, {}, found)
         if isinstance(message, ChatMessage):
             content, metadata, options = message.content, message.metadata, message.options
         elif isinstance(message, Mapping) and "content" in message:
             content, metadata, options = message["content"], message.get("metadata"), message.get("options")
         else:
             raise _unreadable(message, "a message")
-        return cls(message, content, _texts(content), _fields(metadata, options))
+        texts, found = _parts(content, files)
+        return cls(message, content, texts, _fields(metadata, options), found)
 
     def shown(self, content: Any, fields: dict[tuple[Any, ...], str | None]) -> Any:
         """The message with ``content`` and the checked ``fields`` (None: blocked), in its own type. Its
         metadata and options are copies: the chat function may change its own while Gradio shows these."""
         from gradio import ChatMessage
 
-        if isinstance(self.message, str):
+        if isinstance(self.message, str) or _is_file(self.message):
             return content
         changes: dict[str, Any] = {"content": content}
         get = functools.partial(getattr, self.message) if isinstance(self.message, ChatMessage) else self.message.get
@@ -746,28 +774,36 @@ def _checked_fields(mapping: Mapping[str, Any], fields: dict[tuple[Any, ...], st
     return out, blocked
 
 
-def _texts(content: Any) -> list[str]:
-    """The texts of a message's content: a string, or a list of strings and ``{"type": "text"}`` parts."""
+def _parts(content: Any, files: bool) -> tuple[list[str], list[Any]]:
+    """The texts and the files of a message's content: a string, a file (see :func:`_is_file`), or a list
+    of strings, ``{"type": "text"}`` parts and files. Files only when ``files`` (output image guards)."""
     if isinstance(content, str):
-        return [content]
+        return [content], []
+    if files and _is_file(content):
+        return [], [content]
     if not isinstance(content, list | tuple):
         raise _unreadable(content, "a message's content")
-    texts = []
+    texts, found = [], []
     for part in content:
         if isinstance(part, str):
             texts.append(part)
         elif isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
             texts.append(part["text"])
+        elif files and _is_file(part):
+            found.append(part)
         else:
             raise _unreadable(part, "a part of a message's content")
-    return texts
+    return texts, found
 
 
-def _with_texts(content: Any, texts: Iterator[str]) -> Any:
-    """``content`` with its texts (in the order :func:`_texts` read them) replaced by ``texts``."""
+def _with_parts(content: Any, texts: Iterator[str], files: Iterator[Any]) -> Any:
+    """``content`` with its texts and files (in the order :func:`_parts` read them) replaced."""
     if isinstance(content, str):
         return next(texts)
-    return [next(texts) if isinstance(part, str) else {**part, "text": next(texts)} for part in content]
+    if _is_file(content):
+        return next(files)
+    return [next(texts) if isinstance(part, str) else next(files) if _is_file(part) else {**part, "text": next(texts)}
+            for part in content]
 
 
 def _fields(metadata: Any, options: Any) -> dict[tuple[Any, ...], str]:
@@ -804,6 +840,59 @@ class _Text:
     source: str = ""  # what the chat function has streamed of it so far
 
 
+@dataclass
+class _File:
+    """One file of a message answer: what to show for it (itself, or the changed image), or the block."""
+
+    shown: Any = None
+    blocked: Verdict | None = None
+
+
+def _file_key(part: Any) -> Any:
+    """A file part's identity while unchanged: the part (by id, for a component) and its files' states."""
+    paths = [_path_of(f) for f in _component_files(part)] if not isinstance(part, Mapping) else [
+        _path_of(part.get("file") if part.get("type") == "file" else part)]
+    states = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            states.append((path, stat.st_mtime_ns, stat.st_size))
+        except (OSError, TypeError, ValueError):
+            states.append((repr(path), None, None))
+    return (id(part) if not isinstance(part, Mapping) else repr(part), tuple(states))
+
+
+def _path_of(file: Any) -> Any:
+    return file.get("path") if isinstance(file, Mapping) else getattr(file, "path", file)
+
+
+def _component_files(component: Any) -> list[Any]:
+    """The files a ``gr.Image`` or ``gr.File`` shows: its value, which Gradio keeps as file data (a
+    ``{"path", "url", ...}`` dict, a list of them for a ``gr.File`` of several), or None (empty)."""
+    value = component.value
+    if callable(component.constructor_args.get("value")):  # Gradio would call it again to show it
+        raise _unreadable(component, "a message's content (a component whose value is a function)")
+    return [] if value is None else list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _checked_part(check: Callable[[Any], Steps[Any]], part: Any) -> Steps[Any]:
+    """A file part through ``check`` (raises _Refused when it blocks), in its shape: a ``{"path"}`` dict
+    with its path replaced, a ``{"type": "file"}`` part with its file, a component made anew."""
+    if isinstance(part, Mapping):
+        if part.get("type") == "file":
+            return {**part, "file": (yield from check(part.get("file")))}
+        return (yield from check(part))
+    files = _component_files(part)
+    checked = []
+    for file in files:
+        checked.append((yield from check(file)))
+    if all(new is old for new, old in zip(checked, files, strict=True)):
+        return part
+    paths = [_path_of(new) for new in checked]
+    value = paths if isinstance(part.value, list | tuple) else paths[0]
+    return type(part)(**{**part.constructor_args, "value": value, "render": False})
+
+
 class _Answer:
     """An answer in messages, its texts checked by the output guards, each message kept in its type.
 
@@ -815,10 +904,14 @@ class _Answer:
     blocked. Without output guards (text), the answer is shown as it was given.
     """
 
-    def __init__(self, pipeline: Pipeline, context: Context, *, raise_on_block: bool) -> None:
+    def __init__(self, pipeline: Pipeline, context: Context, *, raise_on_block: bool,
+                 check_file: Callable[[Any], Steps[Any]] | None = None) -> None:
         self.pipeline, self.context = pipeline, replace(context, stage=Stage.OUTPUT)
         self.raise_on_block = raise_on_block
         self.checks = bool(pipeline.guards)  # output guards of any modality: nothing passes unchecked
+        # A file's path (or name) through the output image guards: what to show instead, or _Refused.
+        self.check_file = check_file if pipeline.stage_guards(Stage.OUTPUT, Modality.IMAGE) else None
+        self.files: dict[Any, _File] = {}  # by _file_key: a stream shows a file again with each item
         self.views: list[_View] = []
         self.many = False  # a list of messages, not one
         self.texts: dict[tuple[int, int], _Text] = {}  # by (message, text in it)
@@ -833,6 +926,7 @@ class _Answer:
             verdict = yield _Check(self.pipeline, text, Modality.TEXT, self.context, Stage.OUTPUT)
             self.texts[key] = _Text(verdict.output) if verdict.allowed else _Text(blocked=verdict)  # type: ignore[arg-type]
         yield from self._check_fields()
+        yield from self._check_files()
         self._raise_if_blocked()
         return self.shown()
 
@@ -855,6 +949,7 @@ class _Answer:
             if slot.stream.blocked:  # type: ignore[union-attr]
                 yield from self._end(slot)
         yield from self._check_fields()
+        yield from self._check_files()
         self._raise_if_blocked()
 
     def finish(self) -> Steps[None]:
@@ -875,7 +970,19 @@ class _Answer:
 
     def _read(self, answer: Any) -> None:
         self.many = isinstance(answer, list)
-        self.views = [_View.of(m) for m in (answer if self.many else [answer])]
+        self.views = [_View.of(m, self.check_file is not None) for m in (answer if self.many else [answer])]
+
+    def _check_files(self) -> Steps[None]:
+        """Each file shown through the output image guards (once each, while it is unchanged)."""
+        assert self.check_file is not None or not any(view.files for view in self.views)
+        for view in self.views:
+            for part in view.files:
+                key = _file_key(part)
+                if key not in self.files:
+                    try:
+                        self.files[key] = _File(shown=(yield from _checked_part(self.check_file, part)))  # type: ignore[arg-type]
+                    except _Refused as refused:
+                        self.files[key] = _File(blocked=refused.verdict)
 
     def _keyed(self) -> Iterator[tuple[tuple[int, int], str]]:
         for i, view in enumerate(self.views):
@@ -902,6 +1009,9 @@ class _Answer:
         for j in range(len(view.texts)):
             if (blocked := self.texts[(i, j)].blocked) is not None:
                 return blocked
+        for part in view.files:
+            if (blocked := self.files[_file_key(part)].blocked) is not None:
+                return blocked
         return next((v for text in view.fields.values() if not (v := self.verdicts[text]).allowed), None)
 
     def _field(self, text: str) -> str | None:
@@ -918,7 +1028,8 @@ class _Answer:
         if blocked is not None:
             content: Any = block_message(blocked)
         else:
-            content = _with_texts(view.content, (self.texts[(i, j)].shown for j in range(len(view.texts))))
+            content = _with_parts(view.content, (self.texts[(i, j)].shown for j in range(len(view.texts))),
+                                  (self.files[_file_key(f)].shown for f in view.files))
         return view.shown(content, fields)
 
 

@@ -1,4 +1,4 @@
-"""guard_chat: files and components in answers are never shown unchecked (only output image guards too)."""
+"""guard_chat: files and components in answers go through the output image guards, never shown unchecked."""
 
 from __future__ import annotations
 
@@ -28,15 +28,17 @@ def red(tmp_path: Path) -> str:
     from PIL import Image
 
     path = tmp_path / "red.png"
-    Image.new("RGB", (8, 8), (255, 0, 0)).save(path)
+    image = Image.new("RGB", (32, 32), (255, 0, 0))
+    image.paste((0, 0, 255), (0, 0, 16, 32))  # not one colour: blurring changes it
+    image.save(path)
     return str(path)
 
 
 def _nsfw_only() -> Pipeline:
-    """Only an output image guard, flagging every image."""
+    """Only an output image guard, flagging (blurring) every image."""
     from clauseguard.guards.image_nsfw import ImageNsfwGuard
 
-    spec = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image")
+    spec = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", on_fail="redact")
     return Pipeline([ImageNsfwGuard(spec, scorer=lambda frames: [1.0 for _ in frames])])
 
 
@@ -84,15 +86,75 @@ SHAPES = {
 }
 
 
+NO_IMAGES = "No images (AUP, section 4)."
+
+
+def _nsfw_blocking() -> Pipeline:
+    from clauseguard.guards.image_nsfw import ImageNsfwGuard
+
+    spec = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", message=NO_IMAGES)
+    return Pipeline([ImageNsfwGuard(spec, scorer=lambda frames: [1.0 for _ in frames])])
+
+
+def _paths(answer: Any) -> list[str]:
+    """The file paths an answer shows, whatever its shape."""
+    if isinstance(answer, list):
+        return [p for part in answer for p in _paths(part)]
+    if isinstance(answer, str) or answer is None:
+        return []
+    if isinstance(answer, dict):
+        if "content" in answer:
+            return _paths(answer["content"])
+        return _paths(answer["file"]) if answer.get("type") == "file" else [answer["path"]]
+    if hasattr(answer, "constructor_args"):  # a component: what the Chatbot shows is built from these
+        return [answer.constructor_args["value"]]
+    return _paths(answer.content)  # a ChatMessage
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("shape", list(SHAPES))
-def test_a_file_answer_is_never_shown_unchecked_with_only_output_image_guards(gr: Any, red: str, kind: str,
-                                                                           shape: str) -> None:
+def test_a_file_answer_goes_through_the_output_image_guards(gr: Any, red: str, kind: str, shape: str) -> None:
     from clauseguard.guards.gradio import guard_chat
 
-    fn = guard_chat(_returning(SHAPES[shape](gr, red), kind), _nsfw_only())
-    with pytest.raises(GuardConfigError, match=r"answered with (dict|Image|File) "):
-        _answers(fn)
+    # blocked: the message's content is the block message (the file is never shown)
+    answers = _answers(guard_chat(_returning(SHAPES[shape](gr, red), kind), _nsfw_blocking()))
+    assert all(_paths(a) == [] for a in answers) and NO_IMAGES in str(answers[-1])
+    # blurred: the blurred image, written to a new file, in the shape the answer had
+    original = SHAPES[shape](gr, red)
+    answers = _answers(guard_chat(_returning(original, kind), _nsfw_only()))
+    assert type(answers[-1]) is type(original)
+    (path,) = _paths(answers[-1])
+    assert path != red and Path(path).exists() and Path(path).read_bytes() != Path(red).read_bytes()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_file_that_cannot_be_read_is_blocked(gr: Any, tmp_path: Path, kind: str) -> None:
+    from clauseguard.guards.gradio import guard_chat
+
+    answer = gr.ChatMessage(content={"path": str(tmp_path / "gone.png")})
+    (shown,) = _answers(guard_chat(_returning(answer, kind), _nsfw_only()))[-1:]
+    assert shown.content.startswith("a file of the message cannot be read")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_text_beside_a_file_still_goes_through_the_text_guards(gr: Any, red: str, kind: str) -> None:
+    from clauseguard.guards.gradio import guard_chat
+
+    pii = GuardSpec(id="pii", type="pii", stage="output", on_fail="redact", params={"entities": ["email"]})
+    pipeline = Pipeline([*Pipeline([pii]).guards, *_nsfw_only().guards])
+    answer = {"role": "assistant", "content": ["Mail jane@example.org.", {"type": "file", "file": {"path": red}}]}
+    shown = _answers(guard_chat(_returning(answer, kind), pipeline))[-1]
+    text, part = shown["content"]
+    assert text == "Mail [EMAIL]." and part["type"] == "file" and part["file"]["path"] != red
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_content_no_guard_can_check_is_still_a_config_error(gr: Any, kind: str) -> None:
+    from clauseguard.guards.gradio import guard_chat
+
+    for answer in (gr.HTML("<b>hi</b>"), gr.ChatMessage(content=gr.HTML("<b>hi</b>"))):
+        with pytest.raises(GuardConfigError, match=r"answered with HTML "):
+            _answers(guard_chat(_returning(answer, kind), _nsfw_only()))
 
 
 @pytest.mark.parametrize("kind", KINDS)
