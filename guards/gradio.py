@@ -38,8 +38,10 @@ import dataclasses
 import functools
 import inspect
 import ipaddress
+import logging
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -62,6 +64,7 @@ __all__ = ["TRUSTED_PROXIES_ENV", "client_ip", "context_for", "guard_chat", "pse
 
 TRUSTED_PROXIES_ENV = "CLAUSEGUARD_TRUSTED_PROXIES"
 _REQUEST_PARAM = "request"
+log = logging.getLogger("clauseguard.guards")
 
 # Read by Gradio each time an interface is built; its analytics thread also sends huggingface_hub telemetry.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -658,15 +661,17 @@ class _ChatGuard:
         path = _path_of(file)
         try:
             data = Path(path).read_bytes()
-        except (OSError, TypeError, ValueError) as err:
-            raise _Refused(_refusal(f"a file of the message cannot be read ({err}); not checked")) from err
+        except (OSError, TypeError, ValueError) as err:  # why, and the server's path, go to the log only
+            log.warning("guard_chat: a file of the message cannot be read: %s", err)
+            raise _Refused(_refusal("A file of the message cannot be read, so it was not checked.")) from err
         output = yield from _checked(pipeline, data, Modality.IMAGE, call, stage)
         if output == data or (stage is Stage.OUTPUT and not answer):  # a history's answer: as it was shown
             return file
-        new = _write_image(output)
-        if not answer:  # an answer's is read by Gradio after the turn: not deleted with the turn's
-            call.written.append(new)
+        if not answer:
+            new = _write_image(output)
+            call.written.append(new)  # deleted with the turn
             return {**file, "path": new} if isinstance(file, Mapping) else new
+        new = _write_answer_image(output)  # read by Gradio after the turn
         return {k: v for k, v in file.items() if k != "url"} | {"path": new} if isinstance(file, Mapping) else new
 
 
@@ -678,11 +683,36 @@ def _checked(pipeline: Pipeline, content: Any, modality: Modality, call: _Call,
     return verdict.output
 
 
-def _write_image(data: bytes) -> str:
+def _write_image(data: bytes, folder: str | None = None) -> str:
     """A new file for an image a guard changed (blurred): the model must get that one, not the original."""
-    with tempfile.NamedTemporaryFile(prefix="clauseguard-", suffix=".png", delete=False) as out:
+    with tempfile.NamedTemporaryFile(prefix="clauseguard-", suffix=".png", delete=False, dir=folder) as out:
         out.write(data)
     return out.name
+
+
+ANSWER_FILES_KEPT_S = 3600  # Gradio copies an answer's file into its own cache when it shows the answer
+
+
+@functools.cache
+def _answer_folder() -> str:
+    """This process's folder for the changed images of answers (private: made by ``mkdtemp``, mode 0700)."""
+    return tempfile.mkdtemp(prefix="clauseguard-answers-")
+
+
+def _write_answer_image(data: bytes) -> str:
+    """A new file for an answer's image a guard changed (marked, blurred). Gradio reads it after the turn,
+    so it cannot go with the turn's files; files older than ``ANSWER_FILES_KEPT_S`` are removed as new ones
+    are written, so an app that marks every image it answers with does not fill its disk."""
+    folder = _answer_folder()
+    cutoff = time.time() - ANSWER_FILES_KEPT_S
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+            except OSError:  # removed meanwhile by another thread
+                pass
+    return _write_image(data, folder)
 
 
 # -- answers in messages --------------------------------------------------------------------------

@@ -133,7 +133,26 @@ def test_a_file_that_cannot_be_read_is_blocked(gr: Any, tmp_path: Path, kind: st
 
     answer = gr.ChatMessage(content={"path": str(tmp_path / "gone.png")})
     (shown,) = _answers(guard_chat(_returning(answer, kind), _nsfw_only()))[-1:]
-    assert shown.content.startswith("a file of the message cannot be read")
+    assert shown.content == "A file of the message cannot be read, so it was not checked."  # no server path
+
+
+def test_an_answers_changed_images_are_kept_an_hour_then_removed(gr: Any, red: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gradio reads an answer's file after the turn, so it is not deleted with the turn's files; an app that
+    marks every image it answers with wrote a new file for each, forever."""
+    import os
+    import time
+
+    from clauseguard.guards import gradio as module
+
+    monkeypatch.setattr(module, "_answer_folder", lambda: str(tmp_path))
+    fn = module.guard_chat(_returning(gr.ChatMessage(content={"path": red}), "plain"), _nsfw_only())
+    first = _paths(_answers(fn)[-1])[0]
+    assert Path(first).parent == tmp_path and Path(first).exists()
+    old = time.time() - module.ANSWER_FILES_KEPT_S - 1
+    os.utime(first, (old, old))
+    second = _paths(_answers(fn)[-1])[0]
+    assert Path(second).exists() and not Path(first).exists()
 
 
 @pytest.mark.parametrize("kind", KINDS)
