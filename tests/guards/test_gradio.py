@@ -14,12 +14,9 @@ from clauseguard.errors import GuardConfigError
 from clauseguard.guards import Guard, GuardSpec, Pipeline, Verdict, register
 from clauseguard.guards._params import Action, Modality, Stage
 from clauseguard.guards.gradio import TRUSTED_PROXIES_ENV, client_ip, context_for, pseudonymise, user_key
-
-
-def fake_request(headers: dict[str, str] | None = None, host: str | None = "10.0.0.1",
-                 username: str | None = None) -> Any:
-    return SimpleNamespace(headers=headers or {}, client=SimpleNamespace(host=host), username=username)
-
+from tests.gradio_chat import KINDS, fake_request
+from tests.gradio_chat import answers as _answers
+from tests.gradio_chat import returning as _returning
 
 PROXY = "10.0.0.1"
 
@@ -452,43 +449,6 @@ def _output_pipeline() -> Pipeline:
     ])
 
 
-def _answers(fn: Any, message: Any = "hi", request: Any = None) -> list[Any]:
-    """What ``fn`` shows, as Gradio runs it: a returned answer once, a stream's items (sync or async)."""
-    import asyncio
-
-    from gradio.helpers import special_args
-
-    inputs, *_ = special_args(fn, [message, []], request or fake_request(username="dana"))
-    result = fn(*inputs)
-    if inspect.isgenerator(result):
-        return list(result)
-    if inspect.isasyncgen(result):
-        async def collect() -> list[Any]:
-            return [item async for item in result]
-        return asyncio.run(collect())
-    if inspect.iscoroutine(result):
-        return [asyncio.run(result)]
-    return [result]
-
-
-def _returning(answer: Any, kind: str = "plain") -> Any:
-    """A chat function of ``kind`` answering ``answer`` (returned, or yielded once)."""
-    if kind == "async":
-        async def coro(message: str, history: list[Any]) -> Any:
-            return answer
-        return coro
-    if kind == "stream":
-        def gen(message: str, history: list[Any]) -> Iterator[Any]:
-            yield answer
-        return gen
-    if kind == "async stream":
-        async def agen(message: str, history: list[Any]) -> Any:
-            yield answer
-        return agen
-    return lambda message, history: answer
-
-
-KINDS = ["plain", "async", "stream", "async stream"]
 THOUGHT = {"title": "Thinking", "status": "done"}
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards import GuardSpec, Pipeline
-
-KINDS = ["plain", "async", "stream", "async stream"]
+from tests.gradio_chat import KINDS, fake_request
+from tests.gradio_chat import answers as _answers_as
+from tests.gradio_chat import returning as _returning
 
 
 @pytest.fixture
@@ -42,37 +40,8 @@ def _nsfw_only() -> Pipeline:
     return Pipeline([ImageNsfwGuard(spec, scorer=lambda frames: [1.0 for _ in frames])])
 
 
-def _returning(answer: Any, kind: str) -> Any:
-    if kind == "async":
-        async def coro(message: str, history: list[Any]) -> Any:
-            return answer
-        return coro
-    if kind == "stream":
-        def gen(message: str, history: list[Any]) -> Iterator[Any]:
-            yield answer
-        return gen
-    if kind == "async stream":
-        async def agen(message: str, history: list[Any]) -> Any:
-            yield answer
-        return agen
-    return lambda message, history: answer
-
-
 def _answers(fn: Any) -> list[Any]:
-    from gradio.helpers import special_args
-
-    request = SimpleNamespace(headers={}, client=SimpleNamespace(host="10.0.0.1"), username="erin")
-    inputs, *_ = special_args(fn, ["hi", []], request)
-    result = fn(*inputs)
-    if inspect.isgenerator(result):
-        return list(result)
-    if inspect.isasyncgen(result):
-        async def collect() -> list[Any]:
-            return [item async for item in result]
-        return asyncio.run(collect())
-    if inspect.iscoroutine(result):
-        return [asyncio.run(result)]
-    return [result]
+    return _answers_as(fn, request=fake_request(username="erin"))
 
 
 SHAPES = {
