@@ -736,8 +736,8 @@ def _is_file(part: Any) -> bool:
     dict, a ``{"type": "file", "file": {...}}`` part (Gradio 6), a ``gr.Image`` or ``gr.File``."""
     from gradio import File, Image
 
-    if isinstance(part, Mapping):
-        return part.get("type") == "file" or ("path" in part and "type" not in part and "content" not in part)
+    if isinstance(part, Mapping):  # as Gradio's Chatbot reads a part: by its "path", its "file", then its type
+        return "content" not in part and ("path" in part or "file" in part or part.get("type") == "file")
     return isinstance(part, Image | File)
 
 
@@ -817,10 +817,11 @@ def _parts(content: Any, files: bool) -> tuple[list[str], list[Any]]:
     for part in content:
         if isinstance(part, str):
             texts.append(part)
-        elif isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-        elif files and _is_file(part):
+        elif files and _is_file(part):  # before its type: Gradio shows a "text" part with a "path" as the file
             found.append(part)
+        elif isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str) and (
+                not _is_file(part)):
+            texts.append(part["text"])
         else:
             raise _unreadable(part, "a part of a message's content")
     return texts, found
@@ -881,7 +882,7 @@ class _File:
 def _file_key(part: Any) -> Any:
     """A file part's identity while unchanged: the part (by id, for a component) and its files' states."""
     paths = [_path_of(f) for f in _component_files(part)] if not isinstance(part, Mapping) else [
-        _path_of(part.get("file") if part.get("type") == "file" else part)]
+        _path_of(part if "path" in part else part.get("file"))]
     states = []
     for path in paths:
         try:
@@ -909,7 +910,7 @@ def _checked_part(check: Callable[[Any], Steps[Any]], part: Any) -> Steps[Any]:
     """A file part through ``check`` (raises _Refused when it blocks), in its shape: a ``{"path"}`` dict
     with its path replaced, a ``{"type": "file"}`` part with its file, a component made anew."""
     if isinstance(part, Mapping):
-        if part.get("type") == "file":
+        if "path" not in part:  # Gradio shows a part's "path" before its "file"
             return {**part, "file": (yield from check(part.get("file")))}
         return (yield from check(part))
     files = _component_files(part)

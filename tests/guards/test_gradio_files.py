@@ -169,3 +169,50 @@ def test_a_file_streamed_after_text_is_never_shown_unchecked(gr: Any, red: str, 
     for fn in (gen, agen):
         with pytest.raises(GuardConfigError, match=r"answered with (dict|Image|File) "):
             _answers(guard_chat(fn, _nsfw_only()))
+
+
+def _red_blocking() -> Pipeline:
+    """An output image guard blocking images more red than green (``red``), passing the others."""
+    import numpy as np
+
+    from clauseguard.guards.image_nsfw import ImageNsfwGuard
+
+    def scorer(frames: list[Any]) -> list[float]:
+        arrays = [np.asarray(frame.convert("RGB") if hasattr(frame, "convert") else frame) for frame in frames]
+        return [1.0 if a[..., 0].mean() > a[..., 1].mean() else 0.0 for a in arrays]
+
+    spec = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", message=NO_IMAGES)
+    return Pipeline([ImageNsfwGuard(spec, scorer=scorer)])
+
+
+@pytest.fixture
+def green(tmp_path: Path) -> str:
+    from PIL import Image
+
+    path = tmp_path / "green.png"
+    Image.new("RGB", (32, 32), (0, 255, 0)).save(path)
+    return str(path)
+
+
+def _gradio_files(gr: Any, answer: Any) -> list[str]:
+    """The files Gradio's Chatbot shows of an answer (it reads a part's "path", then its "file")."""
+    messages = answer if isinstance(answer, list) else [answer]
+    return [part.file.path for message in gr.Chatbot().postprocess(messages).root for part in message.content
+            if part.type == "file"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("part", [
+    lambda red, green: {"type": "text", "text": "A picture.", "path": red},
+    lambda red, green: {"type": "text", "text": "A picture.", "file": {"path": red}},
+    lambda red, green: {"type": "file", "file": {"path": green}, "path": red},
+], ids=["text part with a path", "text part with a file", "file part with a path"])
+def test_a_part_is_checked_as_the_file_gradio_shows(gr: Any, red: str, green: str, kind: str, part: Any) -> None:
+    """Gradio's Chatbot shows a part with a "path" as that file, whatever its "type" says, then one with a
+    "file": the image guards must see that file, not the text or the other file beside it."""
+    from clauseguard.guards.gradio import guard_chat
+
+    answer = {"role": "assistant", "content": ["Here:", part(red, green)]}
+    shown = _answers(guard_chat(_returning(answer, kind), _red_blocking()))[-1]
+    assert red not in _gradio_files(gr, shown) and NO_IMAGES in str(shown)
+
