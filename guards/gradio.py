@@ -665,6 +665,8 @@ class _ChatGuard:
             log.warning("guard_chat: a file of the message cannot be read: %s", err)
             raise _Refused(_refusal("A file of the message cannot be read, so it was not checked.")) from err
         output = yield from _checked(pipeline, data, Modality.IMAGE, call, stage)
+        if answer and output == data and isinstance(file, Mapping):  # Gradio shows an http "url" for the path
+            return {k: v for k, v in file.items() if k != "url"}
         if output == data or (stage is Stage.OUTPUT and not answer):  # a history's answer: as it was shown
             return file
         if not answer:

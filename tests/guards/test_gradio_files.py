@@ -216,3 +216,16 @@ def test_a_part_is_checked_as_the_file_gradio_shows(gr: Any, red: str, green: st
     shown = _answers(guard_chat(_returning(answer, kind), _red_blocking()))[-1]
     assert red not in _gradio_files(gr, shown) and NO_IMAGES in str(shown)
 
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_files_url_is_not_shown_in_place_of_the_checked_path(gr: Any, green: str, kind: str) -> None:
+    """Gradio shows a file's http "url" instead of its path: the image the guards passed must be the one shown."""
+    from clauseguard.guards.gradio import guard_chat
+
+    for answer in (gr.ChatMessage(content={"path": green, "url": "https://example.org/unchecked.png"}),
+                   {"role": "assistant", "content": [
+                       {"type": "file", "file": {"path": green, "url": "https://example.org/unchecked.png"}}]}):
+        shown = _answers(guard_chat(_returning(answer, kind), _red_blocking()))[-1]
+        assert "unchecked" not in str(shown)
+        assert all(not path.startswith("http") for path in _gradio_files(gr, shown))
