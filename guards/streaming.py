@@ -78,7 +78,8 @@ class StreamGuard:
         return list(self._emit(self._start([run_guard(g, "", self.context) for g in self._final])))
 
     def feed(self, chunk: str) -> list[str]:
-        """Push mode: the pieces ``chunk`` releases (none once blocked)."""
+        """Push mode: the pieces ``chunk`` releases (none once blocked); after :meth:`end`, a RuntimeError."""
+        self._not_ended()
         if self.blocked:
             return []
         self.text += _text(chunk)
@@ -86,6 +87,7 @@ class StreamGuard:
 
     def end(self) -> list[str]:
         """Push mode: the held tail and the final guards' additions, once they pass; sets :attr:`verdict`."""
+        self._not_ended()
         tail = [] if self.blocked else self._advance(final=True)
         if not self.blocked:  # the final guards may block too: the tail waits for them
             tail += self._finish([run_guard(g, self.text, self.context) for g in self._final])
@@ -110,12 +112,14 @@ class StreamGuard:
         return list(self._emit(self._start([await arun_guard(g, "", self.context) for g in self._final])))
 
     async def afeed(self, chunk: str) -> list[str]:
+        self._not_ended()
         if self.blocked:
             return []
         self.text += _text(chunk)
         return list(self._emit(await self._aadvance(final=False)))
 
     async def aend(self) -> list[str]:
+        self._not_ended()
         tail = [] if self.blocked else await self._aadvance(final=True)
         if not self.blocked:  # the final guards may block too: the tail waits for them
             tail += self._finish([await arun_guard(g, self.text, self.context) for g in self._final])
@@ -123,6 +127,11 @@ class StreamGuard:
         return [] if self.blocked else list(self._emit(tail))
 
     # -- steps ---------------------------------------------------------------------------------
+
+    def _not_ended(self) -> None:
+        """Its verdict is recorded and its label added at the end: text after it would be shown past them."""
+        if self.verdict is not None:
+            raise RuntimeError("the stream has ended: nothing can be fed or ended after end()")
 
     def _emit(self, pieces: list[str]) -> Iterator[str]:
         yield from (p for p in pieces if p)

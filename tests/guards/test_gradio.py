@@ -616,3 +616,34 @@ def test_gradio_shows_the_guarded_messages(gr: Any) -> None:
         ("user", None, ["hi"]),
         ("assistant", {"title": "Thinking", "status": "done"}, ["- mail [EMAIL]\n\n[AI-generated]"]),
         ("assistant", {}, ["So: mail [EMAIL].\n\n[AI-generated]"])]
+
+
+def test_a_pushed_stream_releases_nothing_after_its_end() -> None:
+    """guard_chat pushes each streamed text (StreamGuard.begin, feed, end): once ended, its verdict is
+    recorded and its label added, so more text fed, or a second end, is a mistake, not released text."""
+    import asyncio
+
+    from clauseguard.guards._base import Context
+    from clauseguard.guards._params import Stage
+
+    stream = _output_pipeline().stream_output((), Context(stage=Stage.OUTPUT))
+    stream.begin()
+    stream.feed("All fine.")
+    assert "".join(stream.end()) == "All fine.\n\n[AI-generated]"
+    with pytest.raises(RuntimeError, match="ended"):
+        stream.feed(" And more, after the label. " * 20)
+    with pytest.raises(RuntimeError, match="ended"):
+        stream.end()
+    assert stream.verdict is not None and stream.verdict.output == "All fine.\n\n[AI-generated]"
+
+    async def pushed() -> None:
+        stream = _output_pipeline().stream_output((), Context(stage=Stage.OUTPUT))
+        await stream.abegin()
+        await stream.afeed("All fine.")
+        await stream.aend()
+        with pytest.raises(RuntimeError, match="ended"):
+            await stream.afeed(" And more, after the label. " * 20)
+        with pytest.raises(RuntimeError, match="ended"):
+            await stream.aend()
+
+    asyncio.run(pushed())
