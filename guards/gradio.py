@@ -919,8 +919,10 @@ def _checked_part(check: Callable[[Any], Steps[Any]], part: Any) -> Steps[Any]:
     checked = []
     for file in files:
         checked.append((yield from check(file)))
-    if all(new is old for new, old in zip(checked, files, strict=True)):
+    if not files:
         return part
+    # Made anew from the copies the guards read even when unchanged: Gradio's Chatbot makes a component
+    # anew from the path it was given (constructor_args), which may hold another image by then.
     paths = [_path_of(new) for new in checked]
     value = paths if isinstance(part.value, list | tuple) else paths[0]
     return type(part)(**{**part.constructor_args, "value": value, "render": False})

@@ -229,3 +229,31 @@ def test_a_files_url_is_not_shown_in_place_of_the_checked_path(gr: Any, green: s
         shown = _answers(guard_chat(_returning(answer, kind), _red_blocking()))[-1]
         assert "unchecked" not in str(shown)
         assert all(not path.startswith("http") for path in _gradio_files(gr, shown))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_component_shows_the_file_the_guards_read(gr: Any, red: str, green: str, tmp_path: Path,
+                                                     kind: str) -> None:
+    """A gr.Image keeps a copy of its file, which the guards read, but Gradio's Chatbot makes the component
+    anew from the path it was given: an app writing its images to one path must not show a later one."""
+    from clauseguard.guards.gradio import guard_chat
+
+    path = tmp_path / "out.png"
+    path.write_bytes(Path(green).read_bytes())
+
+    def answer() -> Any:
+        image = gr.Image(str(path))
+        path.write_bytes(Path(red).read_bytes())  # the next image, written while this one is answered
+        return image
+
+    if kind == "plain":
+        def fn(message: str, history: list[Any]) -> Any:
+            return answer()
+    else:
+        def fn(message: str, history: list[Any]) -> Iterator[Any]:
+            yield answer()
+
+    shown = _answers(guard_chat(fn, _red_blocking()))[-1]
+    (message,) = gr.Chatbot().postprocess([{"role": "assistant", "content": shown}]).root
+    (part,) = message.content
+    assert Path(part.value["path"]).read_bytes() == Path(green).read_bytes()
