@@ -188,7 +188,8 @@ def guard_chat(fn: Callable[..., Any], pipeline: Pipeline, *, stream: StreamMode
     Files in an answer (a ``{"path"}`` dict, a ``{"type": "file", "file": {...}}`` part, a ``gr.Image``
     or ``gr.File``, returned alone or as, or in, a message's content) go through the output image guards
     when there are any: one that blocks, or cannot be read, makes its message's content the block
-    message; one a guard changed (blurred, marked) is shown from a new file, in the answer's shape (the
+    message; the others are shown from a new file holding what the guards passed (changed: blurred, marked;
+    or not: Gradio reads the path later, when it may hold another image), in the answer's shape (the
     path replaced, a new component); the new files are left for Gradio to serve, not deleted with the
     turn. Text beside them goes through the text guards as before.
 
@@ -665,15 +666,15 @@ class _ChatGuard:
             log.warning("guard_chat: a file of the message cannot be read: %s", err)
             raise _Refused(_refusal("A file of the message cannot be read, so it was not checked.")) from err
         output = yield from _checked(pipeline, data, Modality.IMAGE, call, stage)
-        if answer and output == data and isinstance(file, Mapping):  # Gradio shows an http "url" for the path
-            return {k: v for k, v in file.items() if k != "url"}
-        if output == data or (stage is Stage.OUTPUT and not answer):  # a history's answer: as it was shown
+        if not answer and (output == data or stage is Stage.OUTPUT):  # a history's answer: as it was shown
             return file
         if not answer:
             new = _write_image(output)
             call.written.append(new)  # deleted with the turn
             return {**file, "path": new} if isinstance(file, Mapping) else new
-        new = _write_answer_image(output)  # read by Gradio after the turn
+        # Read by Gradio after the turn, from a new file even when unchanged: the path may hold another image
+        # by then. Without the "url": Gradio shows an http url in place of the path.
+        new = _write_answer_image(output, Path(path).suffix if output == data else ".png")
         return {k: v for k, v in file.items() if k != "url"} | {"path": new} if isinstance(file, Mapping) else new
 
 
@@ -685,9 +686,9 @@ def _checked(pipeline: Pipeline, content: Any, modality: Modality, call: _Call,
     return verdict.output
 
 
-def _write_image(data: bytes, folder: str | None = None) -> str:
+def _write_image(data: bytes, folder: str | None = None, suffix: str = ".png") -> str:
     """A new file for an image a guard changed (blurred): the model must get that one, not the original."""
-    with tempfile.NamedTemporaryFile(prefix="clauseguard-", suffix=".png", delete=False, dir=folder) as out:
+    with tempfile.NamedTemporaryFile(prefix="clauseguard-", suffix=suffix, delete=False, dir=folder) as out:
         out.write(data)
     return out.name
 
@@ -701,8 +702,8 @@ def _answer_folder() -> str:
     return tempfile.mkdtemp(prefix="clauseguard-answers-")
 
 
-def _write_answer_image(data: bytes) -> str:
-    """A new file for an answer's image a guard changed (marked, blurred). Gradio reads it after the turn,
+def _write_answer_image(data: bytes, suffix: str = ".png") -> str:
+    """A new file for an answer's image as the guards passed it (changed or not). Gradio reads it after the turn,
     so it cannot go with the turn's files; files older than ``ANSWER_FILES_KEPT_S`` are removed as new ones
     are written, so an app that marks every image it answers with does not fill its disk."""
     folder = _answer_folder()
@@ -714,7 +715,7 @@ def _write_answer_image(data: bytes) -> str:
                     os.unlink(entry.path)
             except OSError:  # removed meanwhile by another thread
                 pass
-    return _write_image(data, folder)
+    return _write_image(data, folder, suffix)
 
 
 # -- answers in messages --------------------------------------------------------------------------

@@ -257,3 +257,21 @@ def test_a_component_shows_the_file_the_guards_read(gr: Any, red: str, green: st
     (message,) = gr.Chatbot().postprocess([{"role": "assistant", "content": shown}]).root
     (part,) = message.content
     assert Path(part.value["path"]).read_bytes() == Path(green).read_bytes()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_file_answer_shows_the_bytes_the_guards_read(gr: Any, red: str, green: str, tmp_path: Path,
+                                                       kind: str) -> None:
+    """Gradio reads an answer's path after the guards did: an app writing each image to one path (another
+    turn of it, in another thread) must not get its next, unchecked image shown in place of this one."""
+    from clauseguard.guards.gradio import guard_chat
+
+    path = tmp_path / "out.png"
+    path.write_bytes(Path(green).read_bytes())
+    for answer in ({"path": str(path)}, gr.ChatMessage(content={"path": str(path)}),
+                   {"role": "assistant", "content": [{"type": "file", "file": {"path": str(path)}}]}):
+        path.write_bytes(Path(green).read_bytes())
+        shown = _answers(guard_chat(_returning(answer, kind), _red_blocking()))[-1]
+        path.write_bytes(Path(red).read_bytes())  # before Gradio reads the answer's file
+        (file,) = _paths(shown)
+        assert Path(file).read_bytes() == Path(green).read_bytes() and Path(file).suffix == ".png"
