@@ -694,6 +694,8 @@ def _write_image(data: bytes, folder: str | None = None, suffix: str = ".png") -
 
 
 ANSWER_FILES_KEPT_S = 3600  # Gradio copies an answer's file into its own cache when it shows the answer
+_SWEEP_EVERY_S = 60  # how often writing an answer's file also removes those past ANSWER_FILES_KEPT_S
+_last_sweep = [0.0]
 
 
 @functools.cache
@@ -706,15 +708,16 @@ def _write_answer_image(data: bytes, suffix: str = ".png") -> str:
     """A new file for an answer's image as the guards passed it (changed or not). Gradio reads it after the turn,
     so it cannot go with the turn's files; files older than ``ANSWER_FILES_KEPT_S`` are removed as new ones
     are written, so an app that marks every image it answers with does not fill its disk."""
-    folder = _answer_folder()
-    cutoff = time.time() - ANSWER_FILES_KEPT_S
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            try:
-                if entry.stat().st_mtime < cutoff:
-                    os.unlink(entry.path)
-            except OSError:  # removed meanwhile by another thread
-                pass
+    folder, now = _answer_folder(), time.time()
+    if now - _last_sweep[0] >= _SWEEP_EVERY_S:  # not on every image: the folder holds an hour of them
+        _last_sweep[0] = now
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    if entry.stat().st_mtime < now - ANSWER_FILES_KEPT_S:
+                        os.unlink(entry.path)
+                except OSError:  # removed meanwhile by another thread
+                    pass
     return _write_image(data, folder, suffix)
 
 

@@ -115,11 +115,15 @@ def test_an_answers_changed_images_are_kept_an_hour_then_removed(gr: Any, red: s
     from clauseguard.guards import gradio as module
 
     monkeypatch.setattr(module, "_answer_folder", lambda: str(tmp_path))
+    monkeypatch.setattr(module, "_last_sweep", [0.0])
     fn = module.guard_chat(_returning(gr.ChatMessage(content={"path": red}), "plain"), _nsfw_only())
     first = _paths(_answers(fn)[-1])[0]
     assert Path(first).parent == tmp_path and Path(first).exists()
     old = time.time() - module.ANSWER_FILES_KEPT_S - 1
     os.utime(first, (old, old))
+    kept = _paths(_answers(fn)[-1])[0]  # the folder is swept once a minute, not on every image
+    assert Path(kept).exists() and Path(first).exists()
+    module._last_sweep[0] -= module._SWEEP_EVERY_S
     second = _paths(_answers(fn)[-1])[0]
     assert Path(second).exists() and not Path(first).exists()
 
