@@ -20,6 +20,9 @@
   neither form is a load error. The spellings of the judge's special tokens in a text ("<|eot_id|>") are
   broken by a space, so that a text cannot close its own turn and write the judge's answer.
 
+``params.device`` (cpu by default; cuda, cuda:N, mps or auto) is where the model runs and ``params.dtype``
+its precision (auto: the dtype its weights were saved in); a device this machine lacks is a load error.
+
 Nothing downloads: the folder must hold ``config.json``, a fast tokenizer and weights that cover every
 parameter of the model. Any failure to load is a ModelLoadError whose ``where`` is the guards.yaml key at
 fault (``params.model_path`` or ``params.label_map``) and whose message names the path.
@@ -39,6 +42,7 @@ from typing import Any
 from clauseguard.errors import GuardError, ModelLoadError
 from clauseguard.guards._fusion import Scores, unit_score
 from clauseguard.guards._taxonomy import CATEGORIES, canonical_category
+from clauseguard.guards._torch import dtype_kwargs, resolve_device, resolve_dtype
 
 __all__ = ["ROLES", "CausalJudgeBackend", "SequenceBackend", "load_transformers", "map_labels", "max_tokens",
            "parse_judgement"]
@@ -150,11 +154,12 @@ def _is_causal(config: Mapping[str, Any]) -> bool:
     return any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in config.get("architectures") or [])
 
 
-def _load_model(auto: Any, path: Path) -> Any:
-    """``auto.from_pretrained(path)`` in eval mode; a ModelLoadError if the weights leave any parameter to
-    transformers' random initialisation (a base encoder without its classification head, a renamed head),
-    which it only warns about."""
-    model, info = auto.from_pretrained(str(path), local_files_only=True, output_loading_info=True)
+def _load_model(auto: Any, path: Path, device: Any, dtype: Any) -> Any:
+    """``auto.from_pretrained(path)`` in eval mode on ``device``; a ModelLoadError if the weights leave any
+    parameter to transformers' random initialisation (a base encoder without its classification head, a
+    renamed head), which it only warns about."""
+    model, info = auto.from_pretrained(str(path), local_files_only=True, output_loading_info=True,
+                                       **dtype_kwargs(dtype))
     # Weights tied to others (GPT-2's lm_head), buffers (position_ids) and keys the model itself declares
     # optional are filled without randomness; transformers 4.x lists some of them as missing.
     tied = getattr(model, "all_tied_weights_keys", None) or getattr(model, "_tied_weights_keys", None) or ()
@@ -166,7 +171,7 @@ def _load_model(auto: Any, path: Path) -> Any:
     if random:
         raise ModelLoadError(f"the weights in {path} lack {random[:8]}{' …' if len(random) > 8 else ''}, which "
                              "transformers would fill at random (a base model saved without its head?)", where=_PATH)
-    return model.eval()
+    return model.to(device).eval()
 
 
 def _load_tokenizer(path: Path) -> Any:
@@ -190,12 +195,12 @@ class SequenceBackend:
     name = "transformers"
     windows_per_pass = 32  # windows of a batch that go through the model at once
 
-    def __init__(self, path: Path, label_map: Mapping[str, str]) -> None:
+    def __init__(self, path: Path, label_map: Mapping[str, str], device: Any, dtype: Any) -> None:
         from transformers import AutoModelForSequenceClassification
 
-        self.path = path
+        self.path, self.device = path, device
         self.tokenizer = _load_tokenizer(path)
-        self.model = _load_model(AutoModelForSequenceClassification, path)
+        self.model = _load_model(AutoModelForSequenceClassification, path, device, dtype)
         if self.model.config.pad_token_id is None:  # GPT-2-style heads find each text's last token by it
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.index_to_category, self.unmapped = map_labels(self.model.config.id2label, label_map)
@@ -231,7 +236,8 @@ class SequenceBackend:
         rows: list[list[float]] = []
         with torch.inference_mode():
             for start in range(0, len(enc["input_ids"]), self.windows_per_pass):
-                logits = self.model(**{k: v[start:start + self.windows_per_pass] for k, v in enc.items()}).logits
+                batch = {k: v[start:start + self.windows_per_pass].to(self.device) for k, v in enc.items()}
+                logits = self.model(**batch).logits.float()  # a half-precision model's too
                 probs = torch.sigmoid(logits) if self.sigmoid else torch.softmax(logits, dim=-1)
                 rows += probs.tolist()
         return [self._categories_of(row) for row in rows]
@@ -255,10 +261,10 @@ class CausalJudgeBackend:
     # A window re-tokenized inside the prompt may take a few tokens more than it did alone.
     slack = 8
 
-    def __init__(self, path: Path, label_map: Mapping[str, str]) -> None:
+    def __init__(self, path: Path, label_map: Mapping[str, str], device: Any, dtype: Any) -> None:
         from transformers import AutoModelForCausalLM
 
-        self.path = path
+        self.path, self.device = path, device
         self.label_map = dict(label_map)
         unknown = sorted({c for c in self.label_map.values() if c not in CATEGORIES})
         if unknown:
@@ -269,7 +275,7 @@ class CausalJudgeBackend:
         self.hazards = sorted((c for c in self.categories if c.startswith("S") and c[1:].isdigit()),
                               key=lambda c: int(c[1:]))
         self.tokenizer = _load_tokenizer(path)
-        self.model = _load_model(AutoModelForCausalLM, path)
+        self.model = _load_model(AutoModelForCausalLM, path, device, dtype)
         added = {i for i, t in self.tokenizer.added_tokens_decoder.items() if t.special}
         self.special_ids = (frozenset(self.tokenizer.all_special_ids) | added) - {self.tokenizer.unk_token_id}
         specials = sorted({self.tokenizer.convert_ids_to_tokens(i) for i in self.special_ids}, key=len, reverse=True)
@@ -359,7 +365,7 @@ class CausalJudgeBackend:
             raise GuardError(f"the judge's prompt is {len(ids)} tokens, too long for its {self.max_length}")
         if self._specials(ids) != self.template_specials[role]:  # defuse() should prevent it; fail closed
             raise GuardError("the text to judge still holds control tokens of the judge's prompt")
-        input_ids = torch.tensor([ids])
+        input_ids = torch.tensor([ids], device=self.device)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
@@ -389,24 +395,26 @@ class CausalJudgeBackend:
 
 
 @functools.cache
-def _load(path: Path, label_items: tuple[tuple[str, str], ...]) -> SequenceBackend | CausalJudgeBackend:
+def _load(path: Path, label_items: tuple[tuple[str, str], ...], device_name: str, dtype_name: str
+          ) -> SequenceBackend | CausalJudgeBackend:
     config = _check_folder(path)
     try:
         import transformers  # noqa: F401
     except ModuleNotFoundError as err:
         raise ModelLoadError("the transformers backend needs the [ml] extra and torch: "
                              "pip install torch 'clauseguard[ml]'") from err
+    device, dtype = resolve_device(device_name), resolve_dtype(dtype_name)
     cls = CausalJudgeBackend if _is_causal(config) else SequenceBackend
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder only: never reach the Hub
     try:
-        return cls(path, dict(label_items))
+        return cls(path, dict(label_items), device, dtype)
     except ModelLoadError:
         raise
     except Exception as err:  # transformers, tokenizers and safetensors raise anything on a bad folder
         raise ModelLoadError(f"cannot load the model in {path}: {type(err).__name__}: {err}", where=_PATH) from err
 
 
-def load_transformers(model_path: str | Path, label_map: Mapping[str, str] | None = None
-                      ) -> SequenceBackend | CausalJudgeBackend:
-    """The backend for the model folder ``model_path``, loaded once per process."""
-    return _load(Path(model_path).expanduser().resolve(), tuple(sorted((label_map or {}).items())))
+def load_transformers(model_path: str | Path, label_map: Mapping[str, str] | None = None, *,
+                      device: str = "cpu", dtype: str = "auto") -> SequenceBackend | CausalJudgeBackend:
+    """The backend for the model folder ``model_path`` on ``device`` in ``dtype``, loaded once per process."""
+    return _load(Path(model_path).expanduser().resolve(), tuple(sorted((label_map or {}).items())), device, dtype)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clauseguard.guards._taxonomy import CATEGORIES
+from clauseguard.guards._torch import DEVICE_PATTERN
 
 __all__ = [
     "PARAMS",
@@ -58,6 +59,10 @@ class Modality(StrEnum):
 
 Category = Annotated[str, Field(description="S1-S14, pii, profanity, prompt_injection or ai_disclosure")]
 Topic = Literal["medical", "legal", "financial", "elections"]
+# Where a torch model runs and in which precision (see _torch): the transformers classifier backend and
+# the sd_safety_checker image backend.
+Device = Annotated[str, Field(pattern=DEVICE_PATTERN, description="cpu, cuda, cuda:N, mps or auto")]
+Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 
 
 class _Params(BaseModel):
@@ -256,6 +261,8 @@ class ClassifierParams(_Params):
     label_map: dict[str, str] = Field(default_factory=dict,
                                       description="transformers backend: model label -> category id")
     fusion: Literal["max", "mean"] = "max"
+    device: Device = "cpu"
+    dtype: Dtype = Field(default="auto", description="transformers backend: auto keeps the weights' own dtype")
     # A model reads a long text window by window: MiniLM took 16 s per 100,000 characters on two busy
     # cores, so a 1 MB text would hold a worker for minutes. Longer texts are not read: the guard's
     # on_error applies (block by default), with a finding that says so.
@@ -286,9 +293,10 @@ class ClassifierParams(_Params):
     def _model_path(self) -> ClassifierParams:
         if "transformers" in self.backends and not self.model_path:
             raise ValueError("the transformers backend needs model_path (a local folder)")
-        if "transformers" not in self.backends and (self.model_path or self.label_map):
-            given = " and ".join(k for k in ("model_path", "label_map") if getattr(self, k))
-            verb = "apply" if " and " in given else "applies"
+        own = [k for k in ("model_path", "label_map", "device", "dtype") if k in self.model_fields_set]
+        if "transformers" not in self.backends and own:
+            given = ", ".join(own[:-1]) + " and " + own[-1] if len(own) > 1 else own[0]
+            verb = "apply" if len(own) > 1 else "applies"
             raise ValueError(f"{given} {verb} only to the transformers backend, which backends "
                              f"{self.backends} does not list")
         return self
@@ -319,11 +327,17 @@ class ImageNsfwParams(_Params):
     backend: Literal["opennsfw", "sd_safety_checker"] = "opennsfw"
     threshold: Score = Field(default=0.8, ge=0.0, le=1.0)
     model_path: str | None = None
+    device: Device = "cpu"
+    dtype: Dtype = "auto"
 
     @model_validator(mode="after")
     def _model_path(self) -> ImageNsfwParams:
         if self.backend == "sd_safety_checker" and not self.model_path:
             raise ValueError("the sd_safety_checker backend needs model_path (a local folder)")
+        torch_only = [k for k in ("device", "dtype") if k in self.model_fields_set]
+        if self.backend != "sd_safety_checker" and torch_only:
+            raise ValueError(f"{' and '.join(torch_only)} {'apply' if len(torch_only) > 1 else 'applies'} only to "
+                             f"the sd_safety_checker backend, not {self.backend!r}")
         return self
 
 

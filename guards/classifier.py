@@ -40,7 +40,7 @@ def build_backend(name: str, params: ClassifierParams) -> Backend:
         from clauseguard.guards._clf_transformers import load_transformers
 
         assert params.model_path is not None  # checked by ClassifierParams
-        return load_transformers(params.model_path, params.label_map)
+        return load_transformers(params.model_path, params.label_map, device=params.device, dtype=params.dtype)
     raise GuardConfigError(f"unknown classifier backend {name!r}; known: embedding, lexical, transformers")
 
 
@@ -67,7 +67,7 @@ class ClassifierGuard(Guard):
 
     def _backend(self, name: str) -> Backend:
         """``build_backend``, with a load failure naming this guard and the key at fault, as guards.yaml
-        errors do (the transformers backend names ``params.model_path`` or ``params.label_map``)."""
+        errors do (the transformers backend names ``params.model_path``, ``params.label_map`` or ``params.device``)."""
         try:
             return build_backend(name, self.params)
         except ModelLoadError as err:

@@ -26,6 +26,7 @@ from clauseguard.guards._fusion import unit_score
 from clauseguard.guards._images import ImageLoadError, LoadedImage, blur, load_image, refusal
 from clauseguard.guards._params import Action, GuardSpec, ImageNsfwParams
 from clauseguard.guards._registry import register
+from clauseguard.guards._torch import dtype_kwargs, resolve_device, resolve_dtype
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.classifier import SCORES_KEY
 
@@ -98,23 +99,24 @@ def _bundled_opennsfw() -> str:
 
 
 @lru_cache(maxsize=4)
-def sd_safety_checker_scorer(model_path: str) -> Scorer:
+def sd_safety_checker_scorer(model_path: str, device: str = "cpu", dtype: str = "auto") -> Scorer:
     """The diffusers safety checker from a local folder (the checker itself, or a pipeline folder
-    with ``safety_checker/`` and ``feature_extractor/``), scored by its cosine margin."""
-    checker, processor = _load_sd_checker(Path(model_path))
+    with ``safety_checker/`` and ``feature_extractor/``), scored by its cosine margin, on ``device``
+    (``params.device``: cpu, cuda, cuda:N, mps or auto) in ``dtype`` (auto: as its weights were saved)."""
+    checker, processor = _load_sd_checker(Path(model_path), device, dtype)
 
     def score(frames: Sequence[Image.Image]) -> list[float]:
         import torch
 
         pixels = processor(images=list(frames), return_tensors="pt").pixel_values
         with torch.inference_mode():
-            margins = _sd_margins(checker, pixels.to(checker.dtype))
+            margins = _sd_margins(checker, pixels.to(device=checker.device, dtype=checker.dtype))
         return [1.0 / (1.0 + math.exp(-m / SD_MARGIN_SCALE)) for m in margins]
 
     return score
 
 
-def _load_sd_checker(folder: Path) -> tuple[Any, Any]:
+def _load_sd_checker(folder: Path, device_name: str = "cpu", dtype_name: str = "auto") -> tuple[Any, Any]:
     if not folder.is_dir():
         raise ModelLoadError("safety checker folder does not exist", where=str(folder))
     checker_dir, processor_dir = folder, folder
@@ -126,9 +128,10 @@ def _load_sd_checker(folder: Path) -> tuple[Any, Any]:
     except ModuleNotFoundError as err:
         raise GuardConfigError("the sd_safety_checker backend needs torch, diffusers and transformers: "
                                "pip install diffusers transformers (and torch)") from err
+    device, dtype = resolve_device(device_name), resolve_dtype(dtype_name)
     try:
         checker, info = StableDiffusionSafetyChecker.from_pretrained(checker_dir, local_files_only=True,
-                                                                     output_loading_info=True)
+                                                                     output_loading_info=True, **dtype_kwargs(dtype))
         processor = CLIPImageProcessor.from_pretrained(processor_dir, local_files_only=True)
     except Exception as err:  # missing config/weights, wrong shapes: a malformed folder
         raise ModelLoadError(f"not a usable safety checker folder: {type(err).__name__}: {err}",
@@ -140,23 +143,26 @@ def _load_sd_checker(folder: Path) -> tuple[Any, Any]:
     if lacking:
         raise ModelLoadError(f"not a safety checker: its weights lack {', '.join(lacking[:6])}"
                              f"{', ...' if len(lacking) > 6 else ''}", where=str(folder))
-    return checker.eval(), processor
+    return checker.to(device).eval(), processor
 
 
 def _sd_margins(checker: Any, pixels: Any) -> list[float]:
-    """Per image, the largest concept margin (cosine minus threshold), as diffusers computes it."""
+    """Per image, the largest concept margin (cosine minus threshold), as diffusers computes it. The cosines
+    are taken in float32 whatever the model's dtype: margins of a few hundredths would not survive bfloat16."""
     from torch.nn.functional import normalize
 
-    embeds = normalize(checker.visual_projection(checker.vision_model(pixels)[1]))
-    special = embeds @ normalize(checker.special_care_embeds).T - checker.special_care_embeds_weights
-    concept = embeds @ normalize(checker.concept_embeds).T - checker.concept_embeds_weights
+    embeds = normalize(checker.visual_projection(checker.vision_model(pixels)[1]).float())
+    special = (embeds @ normalize(checker.special_care_embeds.float()).T
+               - checker.special_care_embeds_weights.float())
+    concept = embeds @ normalize(checker.concept_embeds.float()).T - checker.concept_embeds_weights.float()
     concept = concept + 0.01 * (special > 0).any(dim=1, keepdim=True)
     return [float(x) for x in concept.max(dim=1).values]
 
 
 BACKENDS: dict[str, Callable[[ImageNsfwParams], Scorer]] = {
     "opennsfw": lambda p: opennsfw_scorer(p.model_path),
-    "sd_safety_checker": lambda p: sd_safety_checker_scorer(str(Path(p.model_path or "").resolve())),
+    "sd_safety_checker": lambda p: sd_safety_checker_scorer(str(Path(p.model_path or "").resolve()), p.device,
+                                                            p.dtype),
 }
 
 
@@ -168,10 +174,20 @@ class ImageNsfwGuard(Guard):
 
     def __init__(self, spec: GuardSpec, *, scorer: Scorer | None = None) -> None:
         super().__init__(spec)
-        self.scorer: Scorer = scorer if scorer is not None else BACKENDS[self.params.backend](self.params)
+        self.scorer: Scorer = scorer if scorer is not None else self._scorer()
         self.threshold = self.params.threshold
         if self.params.backend == "sd_safety_checker" and "threshold" not in self.params.model_fields_set:
             self.threshold = SD_DEFAULT_THRESHOLD
+
+    def _scorer(self) -> Scorer:
+        """The backend's scorer; a load failure placed at this guard's key (``params.device`` for a device this
+        machine lacks, ``params.model_path`` for the rest), so that the CLI names the file and line."""
+        try:
+            return BACKENDS[self.params.backend](self.params)
+        except ModelLoadError as err:
+            key = err.where if err.where and err.where.startswith("params.") else "params.model_path"
+            message = err.message if key != "params.model_path" or not err.where else f"{err.where}: {err.message}"
+            raise ModelLoadError(message, where=f"guard {self.id!r} {key}") from err
 
     def check(self, content: str | bytes, context: Context) -> Verdict:
         if not isinstance(content, bytes | bytearray):

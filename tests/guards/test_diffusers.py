@@ -228,13 +228,16 @@ def test_latent_output_is_refused_before_the_model_runs() -> None:
         guarded("green")
 
 
-def test_pt_output_is_guarded_in_any_dtype() -> None:
+def test_pt_output_is_guarded_in_any_dtype_on_any_device() -> None:
     """output_type='pt' gives channels-first tensors (a UserError) and bfloat16 ones raised numpy's
-    TypeError; each is an image in [0, 1], guarded like the others."""
+    TypeError; each is an image in [0, 1], guarded like the others, on the CPU or a GPU (where a
+    pipeline moved to CUDA leaves them)."""
     torch = pytest.importorskip("torch")
     colours = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # green, red
     batch = colours[:, :, None, None].expand(2, 3, 16, 16).contiguous()
-    for tensor in (batch, batch.to(torch.bfloat16)):
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])  # every device this machine has
+    for tensor in (batch.to(device, dtype) for device in devices for dtype in (torch.float32, torch.bfloat16,
+                                                                               torch.float16)):
         result = guard_diffusers_pipeline(lambda prompt, t=tensor, **k: FakeOutput(images=t), _guards())(
             "green red", output_type="pt")
         assert (len(result.images), result.blocked) == (1, 1)

@@ -216,7 +216,8 @@ def test_sd_safety_checker_bad_folder_is_a_model_load_error(tiny_checker, tmp_pa
         (folder / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(ModelLoadError) as caught:
         create(_spec("block", backend="sd_safety_checker", model_path=str(folder)))
-    assert str(folder.resolve()) in str(caught.value)
+    assert str(folder.resolve()) in caught.value.message
+    assert caught.value.where == "guard 'nsfw' params.model_path"  # placed at its file and line by the CLI
 
 
 def test_sd_safety_checker_needs_model_path() -> None:
