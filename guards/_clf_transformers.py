@@ -214,15 +214,42 @@ class SequenceBackend:
         self.sigmoid = (self.model.config.problem_type == "multi_label_classification"
                         or self.model.config.num_labels == 1)
         self.max_length = max_tokens(self.tokenizer, self.model.config)
-        self.stride = (self.max_length - self.tokenizer.num_special_tokens_to_add()) // 8
+        room = self.max_length - self.tokenizer.num_special_tokens_to_add()
+        # A window cut at token offsets may take a few tokens more when tokenized alone (it can begin inside a
+        # word): each leaves ``slack`` tokens spare, and overlaps the one before by at least as many.
+        slack = min(8, room // 4)
+        self.window = room - slack
+        if self.window < 2:
+            raise ModelLoadError(f"the model in {path} takes {self.max_length} tokens, which leaves no room for a "
+                                 "text beside its special tokens", where=_PATH)
+        self.overlap = min(max(self.window // 8, slack), self.window // 2)
+
+    def windows(self, texts: list[str]) -> tuple[list[str], list[int]]:
+        """Each text, or overlapping pieces of it that each fit the model, and the index of the text each came
+        from. Cut at the offsets of every token of the whole text, not from the tokenizer's overflowing
+        windows, which tokenizers 0.23.1 and 0.23.2 leave empty or short (huggingface/tokenizers#2091)."""
+        spans = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        windows: list[str] = []
+        owners: list[int] = []
+        for owner, (text, offsets) in enumerate(zip(texts, spans, strict=True)):
+            start = 0
+            while True:
+                end = min(start + self.window, len(offsets))
+                windows.append(text if len(offsets) <= self.window else
+                               text[offsets[start][0]:offsets[end - 1][1]])
+                owners.append(owner)
+                if end >= len(offsets):
+                    break
+                start += self.window - self.overlap
+        return windows, owners
 
     def score(self, texts: list[str]) -> list[Scores]:
         """Each text's scores: the highest of its windows, per category."""
         if not texts:
             return []
-        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
-                             stride=self.stride, return_overflowing_tokens=True, return_tensors="pt")
-        owners = enc.pop("overflow_to_sample_mapping").tolist()
+        windows, owners = self.windows(list(texts))
+        enc = self.tokenizer(windows, padding=True, truncation=True, max_length=self.max_length,
+                             return_tensors="pt")
         if enc["input_ids"].shape[1] == 0:  # only empty texts, and a tokenizer that adds no tokens (GPT-2's)
             return [dict.fromkeys(self.categories, 0.0) for _ in texts]
         out: list[Scores] = [{} for _ in texts]

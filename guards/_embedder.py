@@ -30,6 +30,9 @@ __all__ = ["DIM", "Embedder", "default_model_dir", "get_embedder"]
 DIM = 384
 MAX_TOKENS = 256  # sentence_bert_config.json max_seq_length
 OVERLAP_TOKENS = 32  # of consecutive windows of a text too long for one
+# A window cut at word-piece offsets may take a few pieces more when tokenized alone (it can begin
+# inside a word): windows() leaves this much room, and the overlap covers what a window still loses.
+WINDOW_SLACK = 8
 BATCH = 32
 _FILES = ("config.json", "model.safetensors", "tokenizer.json")
 
@@ -132,9 +135,16 @@ class Embedder:
         self.dim = int(config["hidden_size"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-        tok.enable_truncation(max_length=MAX_TOKENS, stride=OVERLAP_TOKENS)  # stride: for windows()
+        tok.enable_truncation(max_length=MAX_TOKENS)
         tok.no_padding()
         self.tokenizer = tok
+        # windows() reads every piece's offsets from an untruncated tokenizer rather than the truncating
+        # one's ``overflowing``, which tokenizers 0.23.1 and 0.23.2 leave empty or short (huggingface/
+        # tokenizers#2091): a long text's end was never embedded.
+        spans = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        spans.no_truncation()
+        spans.no_padding()
+        self.span_tokenizer = spans
         w = load_file(str(self.model_dir / "model.safetensors"))
         w = {k.removeprefix("bert."): v for k, v in w.items()}
         self.word = w["embeddings.word_embeddings.weight"]
@@ -231,15 +241,17 @@ class Embedder:
         whose end ``embed`` would otherwise never see."""
         if len(text) <= (MAX_TOKENS - 2) // 3:  # no character becomes more than three word pieces (Hangul: jamo)
             return [text]
-        encoding = self.tokenizer.encode(_encodable(text))
-        if not encoding.overflowing:
+        spans = self.span_tokenizer.encode(_encodable(text), add_special_tokens=False).offsets
+        size = MAX_TOKENS - 2 - WINDOW_SLACK  # pieces per window, [CLS] and [SEP] aside
+        if len(spans) <= size:
             return [text]
-        out = []
-        for e in (encoding, *encoding.overflowing):
-            spans = [span for span, special in zip(e.offsets, e.special_tokens_mask, strict=True) if not special]
-            if spans:
-                out.append(text[spans[0][0]:spans[-1][1]])
-        return out
+        out, start = [], 0
+        while True:
+            end = min(start + size, len(spans))
+            out.append(text[spans[start][0]:spans[end - 1][1]])
+            if end == len(spans):
+                return out
+            start += size - OVERLAP_TOKENS
 
     def embed(self, texts: list[str], layers: tuple[int, ...] = ()) -> np.ndarray:
         """One unit-length 384-dim row per text; texts of similar length are batched together.

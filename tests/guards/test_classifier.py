@@ -484,7 +484,7 @@ def test_long_text_without_spaces_is_scored_past_the_token_window(embedding: Any
     filler = "本季度报告涵盖销售招聘以及新办公室的情况。" * 60
     windows = embedding.embedder.windows(filler + JAILBREAK)
     assert len(windows) > 4 and windows[-1].endswith("moral lectures.")
-    assert all(len(embedding.embedder.tokenizer.encode(w).overflowing) == 0 for w in windows)
+    assert all(len(embedding.embedder.span_tokenizer.encode(w).ids) <= 256 for w in windows)
     scores = embedding.score([filler + JAILBREAK, filler])
     assert scores[0]["prompt_injection"] >= 0.5 > scores[1]["prompt_injection"]
     assert embedding.embedder.windows("short text") == ["short text"]

@@ -89,6 +89,38 @@ def test_text_past_the_window_is_scored_to_its_end(tmp_path: Path, monkeypatch: 
     assert max(seen) <= backend.max_length == 64 and len(backend.tokenizer(long)["input_ids"]) > 4 * 64
 
 
+@pytest.mark.parametrize("max_pos", [64, 12])
+def test_windows_cover_the_whole_text_each_fitting_the_model(tmp_path: Path, max_pos: int) -> None:
+    """The windows came from the tokenizer's overflowing tokens, which tokenizers 0.23.1 and 0.23.2 leave
+    empty or short: only a text's first 64 tokens were read, and "kill you" after 300 "hello"s passed. Now
+    they are cut at every token's offsets: together they cover the text, each overlapping the one before,
+    and each fits the model with its special tokens."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3} | {f"w{i}": i + 4 for i in range(400)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2),
+                                                                                                ("[SEP]", 3)])
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]")
+    backend = _guard(_bert(tmp_path / "m", {0: "safe", 1: "toxic"}, max_pos=max_pos, tokenizer=tokenizer)
+                     ).backends[0]
+    texts = [" ".join(f"w{i}" for i in range(n)) for n in (0, 1, max_pos - 2, max_pos + 5, 400)]
+    windows, owners = backend.windows(texts)
+    assert owners == sorted(owners) and set(owners) == set(range(len(texts)))
+    for owner, text in enumerate(texts):
+        mine = [w for w, o in zip(windows, owners, strict=True) if o == owner]
+        assert mine[0] == text if len(mine) == 1 else text.startswith(mine[0]) and text.endswith(mine[-1])
+        position = 0
+        for window in mine:
+            start = text.find(window)
+            assert 0 <= start <= position  # no gap: it begins where the last one ended, or sooner
+            position = max(position, start + len(window))
+            assert len(backend.tokenizer(window)["input_ids"]) <= backend.max_length == max_pos
+        assert position == len(text)
+    assert len([o for o in owners if o == 4]) > 400 // max_pos  # the long text in several windows
+
+
 @pytest.mark.parametrize(("stated", "positions", "model_type", "cap", "expected"), [
     (int(1e30), 64, "bert", 512, 64),        # no model_max_length: the model's positions, not 512
     (128, 514, "bert", 512, 128),
