@@ -293,7 +293,9 @@ class ClassifierParams(_Params):
     def _model_path(self) -> ClassifierParams:
         if "transformers" in self.backends and not self.model_path:
             raise ValueError("the transformers backend needs model_path (a local folder)")
-        own = [k for k in ("model_path", "label_map", "device", "dtype") if k in self.model_fields_set]
+        # set and not the default (a spec dumped whole and read back names every key)
+        own = [k for k in ("model_path", "label_map", "device", "dtype")
+               if getattr(self, k) != type(self).model_fields[k].get_default(call_default_factory=True)]
         if "transformers" not in self.backends and own:
             given = ", ".join(own[:-1]) + " and " + own[-1] if len(own) > 1 else own[0]
             verb = "apply" if len(own) > 1 else "applies"
@@ -334,7 +336,7 @@ class ImageNsfwParams(_Params):
     def _model_path(self) -> ImageNsfwParams:
         if self.backend == "sd_safety_checker" and not self.model_path:
             raise ValueError("the sd_safety_checker backend needs model_path (a local folder)")
-        torch_only = [k for k in ("device", "dtype") if k in self.model_fields_set]
+        torch_only = [k for k in ("device", "dtype") if getattr(self, k) != type(self).model_fields[k].default]
         if self.backend != "sd_safety_checker" and torch_only:
             raise ValueError(f"{' and '.join(torch_only)} {'apply' if len(torch_only) > 1 else 'applies'} only to "
                              f"the sd_safety_checker backend, not {self.backend!r}")

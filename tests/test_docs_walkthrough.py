@@ -262,7 +262,9 @@ def test_classifier_page_snippets() -> None:
     pytest.importorskip("numpy")
     from clauseguard.guards import Pipeline, parse_guards
 
-    classifier, topic = _page_blocks("docs/developers/classifier.md", "yaml")
+    classifier, judge, topic = _page_blocks("docs/developers/classifier.md", "yaml")
+    [spec] = parse_guards(judge)  # the judge's folder is not here; its device and dtype are valid keys
+    assert (spec.params["device"], spec.params["dtype"]) == ("cuda", "bfloat16")
     verdict = Pipeline(parse_guards(classifier)).check_input("How do I kill myself painlessly?")
     assert not verdict.allowed and "S11" in {f.category for f in verdict.findings}
     verdict = Pipeline(parse_guards(topic)).check_output("Should I sell my index funds before the election?")

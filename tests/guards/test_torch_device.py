@@ -163,3 +163,17 @@ def test_device_and_dtype_are_checked_with_the_rest_of_guards_yaml(tmp_path: Pat
     assert str(guards) in err and message in err
     with pytest.raises((GuardConfigError, ValueError)):
         GuardSpec(id="g", type=type_, modality="image" if type_ == "image_nsfw" else "text", params=params)
+
+
+@pytest.mark.parametrize(("type_", "params"), [("classifier", {}), ("image_nsfw", {}),
+                                               ("classifier", {"device": "cpu", "dtype": "auto"})])
+def test_a_spec_dumped_whole_reads_back(type_: str, params: dict) -> None:
+    """The generator writes each spec's params whole, defaults included: ``device: cpu`` beside the
+    embedding backend is the default, not a setting for a backend that is not there."""
+    from clauseguard.guards._params import PARAMS
+
+    typed = PARAMS[type_](**params)
+    again = PARAMS[type_](**typed.model_dump(mode="json"))
+    assert again == typed and (again.device, again.dtype) == ("cpu", "auto")
+    modality = "image" if type_ == "image_nsfw" else "text"
+    GuardSpec(id="g", type=type_, modality=modality, params=typed.model_dump(mode="json"))
