@@ -941,6 +941,12 @@ class _Answer:
     turn); a title, log or option gets the guards' redactions, not their notices. A message any of
     whose texts blocks shows the block message as its content, without the title, log or option that
     blocked. Without output guards (text), the answer is shown as it was given.
+
+    An answer that shows files and no text (an image alone) has no text for the ``ai_disclosure`` guards to
+    put their notice in: when one is due (the first turn), their output for an empty answer (the notice,
+    and the label) goes before it as a message of its own, recorded as their decisions always are. A
+    stream whose first item shows no text gets it then, and its texts that follow are guarded as of a
+    later turn, so the notice is not shown twice.
     """
 
     def __init__(self, pipeline: Pipeline, context: Context, *, raise_on_block: bool,
@@ -955,6 +961,10 @@ class _Answer:
         self.many = False  # a list of messages, not one
         self.texts: dict[tuple[int, int], _Text] = {}  # by (message, text in it)
         self.verdicts: dict[str, Verdict] = {}  # on each title, log or option text
+        self.disclosure = Pipeline([g for g in pipeline.guards if g.spec.type == "ai_disclosure"
+                                    and g.spec.modality is Modality.TEXT], sink=pipeline.sink)
+        self.notice: str | None = None  # shown before an answer of files alone (see the class docstring)
+        self.notice_failed: Verdict | None = None  # its guard failed: every message shows the block message
 
     def whole(self, answer: Any) -> Steps[Any]:
         """A returned answer: each text checked whole, as a text answer is."""
@@ -966,6 +976,7 @@ class _Answer:
             self.texts[key] = _Text(verdict.output) if verdict.allowed else _Text(blocked=verdict)  # type: ignore[arg-type]
         yield from self._check_fields()
         yield from self._check_files()
+        yield from self._notice()
         self._raise_if_blocked()
         return self.shown()
 
@@ -975,7 +986,9 @@ class _Answer:
         for key, text in self._keyed():
             slot = self.texts.get(key)
             if slot is None:
-                slot = self.texts[key] = _Text(stream=self.pipeline.stream_output((), self.context))
+                # after a notice of its own (see _notice), the notice is not due again
+                context = self.context if self.notice is None else replace(self.context, turn=self.context.turn + 1)
+                slot = self.texts[key] = _Text(stream=self.pipeline.stream_output((), context))
                 slot.shown += "".join((yield _Push(slot.stream, "begin")))
             if slot.blocked is not None:
                 continue
@@ -989,6 +1002,7 @@ class _Answer:
                 yield from self._end(slot)
         yield from self._check_fields()
         yield from self._check_files()
+        yield from self._notice()
         self._raise_if_blocked()
 
     def finish(self) -> Steps[None]:
@@ -998,6 +1012,20 @@ class _Answer:
                 yield from self._end(slot)
         self._raise_if_blocked()
 
+    def _notice(self) -> Steps[None]:
+        """For an answer that shows files and no text, the ai_disclosure guards' output for an empty answer
+        (their notice, when due), once: shown before the answer as a message of its own."""
+        if self.notice is not None or self.texts or not any(view.files for view in self.views):
+            return
+        if not any(g.params.notice and (self.context.turn == 0 or not g.params.first_turn_only)
+                   for g in self.disclosure.guards):
+            return
+        verdict = yield _Check(self.disclosure, "", Modality.TEXT, self.context, Stage.OUTPUT)
+        if verdict.allowed and isinstance(verdict.output, str):
+            self.notice = verdict.output.strip()
+        else:  # the guard failed (it never blocks otherwise): nothing is shown without its notice
+            self.notice_failed = verdict
+
     def blocked(self) -> Verdict | None:
         """The first verdict that blocks a message now shown, if any."""
         return next((v for i, view in enumerate(self.views) if (v := self._block(i, view)) is not None), None)
@@ -1005,6 +1033,8 @@ class _Answer:
     def shown(self) -> Any:
         """The answer as it may be shown: checked texts, block messages, in the types it was given in."""
         shown = [self._shown(i, view) for i, view in enumerate(self.views)]
+        if self.notice:
+            return [self.notice, *shown]
         return shown if self.many else shown[0]
 
     def _read(self, answer: Any) -> None:
@@ -1045,6 +1075,8 @@ class _Answer:
             raise GuardBlocked(verdict, Stage.OUTPUT)
 
     def _block(self, i: int, view: _View) -> Verdict | None:
+        if self.notice_failed is not None:
+            return self.notice_failed
         for j in range(len(view.texts)):
             if (blocked := self.texts[(i, j)].blocked) is not None:
                 return blocked

@@ -279,3 +279,89 @@ def test_a_file_answer_shows_the_bytes_the_guards_read(gr: Any, red: str, green:
         path.write_bytes(Path(red).read_bytes())  # before Gradio reads the answer's file
         (file,) = _paths(shown)
         assert Path(file).read_bytes() == Path(green).read_bytes() and Path(file).suffix == ".png"
+
+
+# -- the first-turn AI notice, for an answer of files alone ------------------------------------------------
+
+NOTICE = "You are talking to an AI system, not a person."
+
+
+def _disclosing(sink: Any = None) -> Pipeline:
+    """The AI notice and label on text answers, and an output image guard that passes every image."""
+    from clauseguard.guards import create
+    from clauseguard.guards.image_nsfw import ImageNsfwGuard
+
+    nsfw = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image")
+    disclose = GuardSpec(id="disclose", type="ai_disclosure", stage="output", on_fail="label")
+    return Pipeline([create(disclose), ImageNsfwGuard(nsfw, scorer=lambda frames: [0.0 for _ in frames])],
+                    sink=sink)
+
+
+def _answers_after(fn: Any, history: list[Any]) -> list[Any]:
+    import asyncio
+    import inspect
+
+    from gradio.helpers import special_args
+
+    inputs, *_ = special_args(fn, ["hi", history], fake_request(username="erin"))
+    result = fn(*inputs)
+    if inspect.isgenerator(result):
+        return list(result)
+    if inspect.isasyncgen(result):
+        async def collect() -> list[Any]:
+            return [item async for item in result]
+        return asyncio.run(collect())
+    return [asyncio.run(result)] if inspect.iscoroutine(result) else [result]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s != "list with a component"])
+def test_an_answer_of_files_alone_gets_the_first_turn_notice_as_a_message(gr: Any, red: str, kind: str,
+                                                                          shape: str) -> None:
+    """An image alone had no text to carry the notice, so a first answer of images never said it came from an
+    AI (EU AI Act Art. 50(1)). The notice and label now come first, as a message of their own, and the
+    image is shown as it was given; the turn after, whose history shows the notice, gets none."""
+    from clauseguard.guards import MemorySink
+    from clauseguard.guards.gradio import guard_chat
+
+    sink = MemorySink()
+    answers = _answers_after(guard_chat(_returning(SHAPES[shape](gr, red), kind), _disclosing(sink)), [])
+    first, *rest = answers[-1]
+    assert first == f"{NOTICE}\n\n\n\n[AI-generated]" and len(rest) == 1 and len(_paths(rest)) == 1
+    assert type(rest[0]) is type(SHAPES[shape](gr, red))
+    assert all(isinstance(a, list) and a[0] == first for a in answers)  # each item of a stream shows it
+    (disclosed,) = [r for r in sink.records if r["stage"] == "output" and r["modality"] == "text"]
+    assert disclosed["metadata"]["notice_shown"] and disclosed["findings"][0]["guard_id"] == "disclose"
+    later = _answers_after(guard_chat(_returning(SHAPES[shape](gr, red), kind), _disclosing()),
+                           [{"role": "user", "content": "hi"}, {"role": "assistant", "content": first}])
+    assert NOTICE not in str(later[-1]) and len(_paths(later[-1])) == 1 and not isinstance(later[-1], list)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_file_beside_text_gets_the_notice_in_the_text_only(gr: Any, red: str, kind: str) -> None:
+    from clauseguard.guards.gradio import guard_chat
+
+    answer = _answers_after(guard_chat(_returning(["Here it is.", gr.Image(red)], kind), _disclosing()), [])[-1]
+    assert len(answer) == 2 and answer[0].startswith(f"{NOTICE}\n\nHere it is.") and str(answer).count(NOTICE) == 1
+
+
+@pytest.mark.parametrize("kind", ["stream", "async stream"])
+def test_a_stream_that_shows_an_image_before_its_text_shows_the_notice_once(gr: Any, red: str, kind: str) -> None:
+    from clauseguard.guards.gradio import guard_chat
+
+    image = {"role": "assistant", "content": {"path": red}}
+    steps = [[image], [image, {"role": "assistant", "content": "A red"}],
+             [image, {"role": "assistant", "content": "A red square."}]]
+
+    if kind == "stream":
+        def chat(message: str, history: list[Any]) -> Iterator[Any]:
+            yield from steps
+    else:
+        async def chat(message: str, history: list[Any]) -> Any:
+            for step in steps:
+                yield step
+
+    answers = _answers_after(guard_chat(chat, _disclosing()), [])
+    assert all(a[0] == f"{NOTICE}\n\n\n\n[AI-generated]" for a in answers)
+    final = answers[-1]
+    assert str(final).count(NOTICE) == 1 and final[-1]["content"] == "A red square.\n\n[AI-generated]"
