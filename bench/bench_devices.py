@@ -10,8 +10,9 @@ as trained ones):
   ``score`` call; milliseconds per text.
 - judge: Llama Guard 3 1B's shape (16 layers, 2048 wide, 1.2B parameters) with ``--judge 1b``, or a
   4-layer 256-wide one with ``--judge tiny`` (the default on a machine without a GPU, where the 1B
-  judge takes seconds per text); one generation per text, as the backend judges, up to 20 new tokens;
-  milliseconds per text, over 8 texts.
+  judge takes seconds per text); up to 20 new tokens; milliseconds per text over 8 texts, judged one
+  per call (a live service's prompts), and all 8 in one call (``score`` of a batch: ``clauseguard
+  eval``, ``check_batch``), which the backend generates together, left-padded.
 
 Each on the CPU (float32, this machine's threads) and, where torch sees one, on CUDA (bfloat16), with
 the ratio between them. The tokenizers are word-level ones written here, so a "token" is a word.
@@ -101,18 +102,22 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"model": "classifier (BERT-base)", "device": device, "dtype": dtype,
                          "ms_per_text": round(per_text * 1000, 2)})
             judge = load_transformers(folders["judge"], device=device, dtype=dtype)
+            shape = "Llama Guard 3 1B shape" if args.judge == "1b" else "tiny"
             per_text = _timed(lambda j=judge: ([j.judge(t) for t in texts[:8]], _sync()), runs=1) / 8
-            rows.append({"model": f"judge ({'Llama Guard 3 1B shape' if args.judge == '1b' else 'tiny'})",
-                         "device": device, "dtype": dtype, "ms_per_text": round(per_text * 1000, 1)})
+            rows.append({"model": f"judge ({shape}), 1 per call", "device": device, "dtype": dtype,
+                         "ms_per_text": round(per_text * 1000, 1)})
+            per_text = _timed(lambda j=judge: (j._answers(texts[:8], "user"), _sync()), runs=1) / 8
+            rows.append({"model": f"judge ({shape}), 8 per call", "device": device, "dtype": dtype,
+                         "ms_per_text": round(per_text * 1000, 1)})
             del classifier, judge
     cpu = {r["model"]: r["ms_per_text"] for r in rows if r["device"] == "cpu"}
     for r in rows:
         r["cpu_over_this"] = round(cpu[r["model"]] / r["ms_per_text"], 1)
     name = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, GPU: {name}")
-    print(f"{'model':<34} {'device':<6} {'dtype':<9} {'ms/text':>9} {'cpu/this':>9}")
+    print(f"{'model':<46} {'device':<6} {'dtype':<9} {'ms/text':>9} {'cpu/this':>9}")
     for r in rows:
-        print(f"{r['model']:<34} {r['device']:<6} {r['dtype']:<9} {r['ms_per_text']:>9} {r['cpu_over_this']:>9}")
+        print(f"{r['model']:<46} {r['device']:<6} {r['dtype']:<9} {r['ms_per_text']:>9} {r['cpu_over_this']:>9}")
     if args.json:
         args.json.write_text(json.dumps({"torch": torch.__version__, "gpu": name, "rows": rows}, indent=2) + "\n")
     return 0

@@ -285,6 +285,8 @@ class CausalJudgeBackend:
     name = "transformers"
     reads_roles = True  # ClassifierGuard passes role="assistant" at the output stage
     max_new_tokens = 20
+    # Prompts generated together, left-padded: on a GPU a step costs about the same for 1 or 8 of them.
+    windows_per_pass = 8
     # A window re-tokenized inside the prompt may take a few tokens more than it did alone.
     slack = 8
 
@@ -381,26 +383,47 @@ class CausalJudgeBackend:
 
     def judge(self, text: str, role: str = "user") -> str:
         """The judge's answer for one text that fits its window."""
-        return self._answer(text, role)[0]
+        return self._answers([text], role)[0][0]
 
-    def _answer(self, text: str, role: str) -> tuple[str, bool]:
-        """The judge's answer, up to its first end token, and whether it ran to ``max_new_tokens`` without one."""
-        import torch
-
+    def _prompt_checked(self, text: str, role: str) -> list[int]:
         ids = self.prompt_ids(text, role)
         if len(ids) + self.max_new_tokens > self.max_length:  # windows() should prevent it; fail closed
             raise GuardError(f"the judge's prompt is {len(ids)} tokens, too long for its {self.max_length}")
         if self._specials(ids) != self.template_specials[role]:  # defuse() should prevent it; fail closed
             raise GuardError("the text to judge still holds control tokens of the judge's prompt")
-        input_ids = torch.tensor([ids], device=self.device)
+        return ids
+
+    def _answers(self, texts: list[str], role: str) -> list[tuple[str, bool]]:
+        """The judge's answer to each text, up to its first end token, and whether it ran to ``max_new_tokens``
+        without one. Prompts of similar length go through ``generate`` together, left-padded."""
+        prompts = [self._prompt_checked(text, role) for text in texts]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        out: list[tuple[str, bool]] = [("", False)] * len(prompts)
+        for start in range(0, len(order), self.windows_per_pass):
+            chosen = order[start:start + self.windows_per_pass]
+            for i, answer in zip(chosen, self._generate([prompts[i] for i in chosen]), strict=True):
+                out[i] = answer
+        return out
+
+    def _generate(self, prompts: list[list[int]]) -> list[tuple[str, bool]]:
+        import torch
+
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        width = max(len(ids) for ids in prompts)
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in prompts], device=self.device)
+        attention_mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in prompts],
+                                      device=self.device)
         with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+            out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask,
                                       max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad)
-        new = out[0][len(ids):].tolist()
-        end = next((k for k, token in enumerate(new) if token in self.end_ids), None)
-        answer: str = self.tokenizer.decode(new[:end], skip_special_tokens=True)
-        return answer, end is None and len(new) >= self.max_new_tokens and new[-1] not in self.special_ids
+        answers = []
+        for row in out:
+            new = row[width:].tolist()
+            end = next((k for k, token in enumerate(new) if token in self.end_ids), None)
+            answer: str = self.tokenizer.decode(new[:end], skip_special_tokens=True)
+            cut = end is None and len(new) >= self.max_new_tokens and new[-1] not in self.special_ids
+            answers.append((answer, cut))
+        return answers
 
     def score(self, texts: list[str], *, role: str = "user") -> list[Scores]:
         """1.0 for each category the judge names in any window, 0.0 for every other category it knows:
@@ -408,16 +431,13 @@ class CausalJudgeBackend:
         ``role``: "user" for prompts, "assistant" for answers (see :meth:`prompt`)."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-        out = []
-        for text in texts:
-            scores: Scores = {c: 0.0 for c in self.categories}
-            for window in self.windows(self.defuse(text)):
-                answer, cut = self._answer(window, role)
-                if cut:  # its last code may be cut short ("S1" of "S10"), and a category the guard checks lost
-                    raise GuardError(f"the judge's answer was cut off after {self.max_new_tokens} tokens: "
-                                     f"{answer[:80]!r}")
-                scores |= parse_judgement(answer, self.label_map)
-            out.append(scores)
+        jobs = [(n, window) for n, text in enumerate(texts) for window in self.windows(self.defuse(text))]
+        out: list[Scores] = [{c: 0.0 for c in self.categories} for _ in texts]
+        for (n, _), (answer, cut) in zip(jobs, self._answers([w for _, w in jobs], role), strict=True):
+            if cut:  # its last code may be cut short ("S1" of "S10"), and a category the guard checks lost
+                raise GuardError(f"the judge's answer was cut off after {self.max_new_tokens} tokens: "
+                                 f"{answer[:80]!r}")
+            out[n] |= parse_judgement(answer, self.label_map)
         return out
 
 

@@ -257,11 +257,15 @@ def test_a_malformed_folder_is_a_model_load_error_naming_guard_and_key(
 def _answering(backend: Any, monkeypatch: pytest.MonkeyPatch, prompts: list[list[int]]) -> None:
     """The judge answers "unsafe S10" when "kill" is in its prompt, else "safe"; ``prompts`` gets each prompt."""
 
-    def generate(input_ids: Any, **kwargs: Any) -> Any:
-        prompts.append(input_ids[0].tolist())
-        answer = "unsafe\nS10" if KILL in prompts[-1] else "safe"
-        return torch.cat([input_ids, torch.tensor([backend.tokenizer(answer, add_special_tokens=False)["input_ids"]])],
-                         dim=1)
+    def generate(input_ids: Any, attention_mask: Any, **kwargs: Any) -> Any:
+        rows = []
+        for ids, mask in zip(input_ids.tolist(), attention_mask.tolist(), strict=True):
+            prompts.append([i for i, m in zip(ids, mask, strict=True) if m])  # without the left padding
+            answer = "unsafe\nS10" if KILL in prompts[-1] else "safe"
+            rows.append(ids + backend.tokenizer(answer, add_special_tokens=False)["input_ids"])
+        width = max(map(len, rows))  # generate pads the rows that ended first
+        pad = backend.tokenizer.pad_token_id
+        return torch.tensor([row + [pad] * (width - len(row)) for row in rows])
 
     monkeypatch.setattr(backend.model, "generate", generate)
 
@@ -279,6 +283,30 @@ def test_the_judge_reads_a_long_text_in_windows(tmp_path: Path, monkeypatch: pyt
     assert [s["S10"] for s in scores] == [1.0, 0.0, 1.0]
     assert max(len(p) for p in prompts) + backend.max_new_tokens <= backend.max_length == 512
     assert backend.windows("hello you") == ["hello you"]
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_the_judge_answers_a_batch_as_it_answers_each_text(tmp_path: Path, family: str) -> None:
+    """Prompts of different lengths generated together, left-padded, a few per pass: each answer is the one
+    the judge gives the text alone (greedy decoding of a random model: gibberish, but the same gibberish)."""
+    tokenizer = _tokenizer(bos_token="<bos>", eos_token="<eos>")
+    if family == "gpt2":
+        folder = _gpt2(tmp_path / "j", transformers.GPT2LMHeadModel, tokenizer)
+    else:
+        torch.manual_seed(0)
+        config = transformers.LlamaConfig(vocab_size=len(WORDS), hidden_size=16, intermediate_size=32,
+                                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                                          max_position_embeddings=256, bos_token_id=WORDS.index("<bos>"),
+                                          eos_token_id=WORDS.index("<eos>"), pad_token_id=0)
+        transformers.LlamaForCausalLM(config).save_pretrained(tmp_path / "j")
+        tokenizer.save_pretrained(tmp_path / "j")
+        folder = tmp_path / "j"
+    backend = _guard(folder, guard_id="judge").backends[0]
+    texts = ["hello", "kill you " * 9, "you", "hello you kill " * 4, "S3 , S10", "safe " * 12, "unsafe"]
+    alone = [backend._answers([t], "user")[0] for t in texts]
+    backend.windows_per_pass = 3  # three passes, each of prompts of other lengths
+    assert backend._answers(texts, "user") == alone and len(set(alone)) > 2, alone
+    assert len({len(backend.prompt_ids(t)) for t in texts}) > 3  # the batches were padded
 
 
 def test_the_judge_sees_one_bos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

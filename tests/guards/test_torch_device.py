@@ -60,6 +60,7 @@ def test_a_judge_answers_alike_on_each_device(judge: Path, device: str) -> None:
     for text in TEXTS:
         assert backend.judge(text) == reference.judge(text)
         assert backend.judge(text, "assistant") == reference.judge(text, "assistant")
+    assert backend._answers(TEXTS, "user") == [reference._answers([t], "user")[0] for t in TEXTS]  # left-padded
 
 
 def test_a_judge_in_bfloat16_generates(judge: Path) -> None:
