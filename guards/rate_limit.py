@@ -1,7 +1,10 @@
 """Rate-limit guard: a token bucket per user key (or per pseudonymised IP address).
 
 Buckets live in a :class:`BucketStore`; the default keeps them in memory, thread-safe, bounded in
-size (the least recently used key is dropped first). IP addresses are never used as keys in the
+size (the least recently used key is dropped first), so each process has its own. A
+:class:`SqliteBucketStore` keeps them in one SQLite file that every process on the host shares
+(``uvicorn --workers 4``, a Gradio app beside the HTTP service): :func:`share_rate_limits` puts a
+pipeline's rate_limit guards on one. IP addresses are never used as keys in the
 clear: the key is an HMAC of the address with the process's hash key (see :func:`pii.hash_key`).
 
 ``key: user`` falls back to the IP address for a caller with no user key; only a request with
@@ -15,11 +18,13 @@ is used as it is: any such canonical form must then be applied where the pseudon
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._params import GuardSpec, RateLimitParams
@@ -27,7 +32,11 @@ from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.pii import pseudonymise
 
-__all__ = ["IPV6_PREFIX", "BucketStore", "MemoryBucketStore", "RateLimitGuard", "ip_bucket"]
+if TYPE_CHECKING:
+    from clauseguard.guards.pipeline import Pipeline
+
+__all__ = ["IPV6_PREFIX", "BucketStore", "MemoryBucketStore", "RateLimitGuard", "SqliteBucketStore", "ip_bucket",
+           "share_rate_limits"]
 
 IPV6_PREFIX = 64  # IPv6 addresses share a bucket by this network prefix
 _EPSILON = 1e-9  # of a token: float rounding, never a request's worth
@@ -75,14 +84,86 @@ class MemoryBucketStore:
 
     def take(self, key: str, *, capacity: int, refill_per_second: float, now: float) -> bool:
         with self._lock:
-            tokens, last = self._buckets.pop(key, (float(capacity), now))
-            tokens = min(float(capacity), tokens + max(0.0, now - last) * refill_per_second)
-            allowed = tokens >= 1.0 - _EPSILON  # a refill summed in pieces may fall a rounding error short
-            # A clock that steps back (a wall clock, another process's) must not count the same time twice.
-            self._buckets[key] = (max(0.0, tokens - 1.0) if allowed else tokens, max(last, now))
+            state = self._buckets.pop(key, (float(capacity), now))
+            allowed, self._buckets[key] = _taken(state, capacity, refill_per_second, now)
             while len(self._buckets) > self.max_keys:
                 self._buckets.popitem(last=False)
             return allowed
+
+
+def _taken(state: tuple[float, float], capacity: int, refill_per_second: float, now: float
+           ) -> tuple[bool, tuple[float, float]]:
+    """Whether a token was there, and the bucket ``(tokens, last refill time)`` after taking it."""
+    tokens, last = state
+    tokens = min(float(capacity), tokens + max(0.0, now - last) * refill_per_second)
+    allowed = tokens >= 1.0 - _EPSILON  # a refill summed in pieces may fall a rounding error short
+    # A clock that steps back (a wall clock, another process's) must not count the same time twice.
+    return allowed, (max(0.0, tokens - 1.0) if allowed else tokens, max(last, now))
+
+
+class SqliteBucketStore:
+    """Buckets in one SQLite file, shared by every process and thread that opens it: N workers on a host
+    allow a user ``capacity`` together, not N times over. Each take is one ``BEGIN IMMEDIATE`` transaction
+    (SQLite's write lock: takes are serialised across processes, never lost to a race). ``namespace``
+    keeps two guards' buckets apart in one file.
+
+    The time is the guard's clock (``time.monotonic``: the host's, the same in every process; not across
+    hosts: several hosts need a store they share, behind the :class:`BucketStore` protocol). A bucket that
+    has refilled to ``capacity`` is the same as none, so such rows are deleted now and then. A take the
+    file refuses (locked past ``timeout`` seconds, unwritable) raises: the guard fails closed."""
+
+    def __init__(self, path: str | Path, *, namespace: str = "", timeout: float = 5.0) -> None:
+        self.path, self.namespace, self.timeout = Path(path), namespace, timeout
+        self._local = threading.local()
+        self._takes = 0
+        db = self._db()
+        db.execute("PRAGMA journal_mode=WAL")  # readers never wait; a take is one short write
+        db.execute("CREATE TABLE IF NOT EXISTS clauseguard_rate_buckets (namespace TEXT NOT NULL, key TEXT NOT NULL, "
+                   "tokens REAL NOT NULL, updated REAL NOT NULL, full_at REAL NOT NULL, PRIMARY KEY (namespace, key))")
+
+    def _db(self) -> Any:
+        import sqlite3
+
+        db = getattr(self._local, "db", None)
+        if db is None or getattr(self._local, "pid", None) != os.getpid():  # a connection never crosses a fork
+            db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            self._local.db, self._local.pid = db, os.getpid()
+        return db
+
+    def take(self, key: str, *, capacity: int, refill_per_second: float, now: float) -> bool:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT tokens, updated FROM clauseguard_rate_buckets WHERE namespace = ? AND key = ?",
+                             (self.namespace, key)).fetchone()
+            allowed, (tokens, updated) = _taken(row or (float(capacity), now), capacity, refill_per_second, now)
+            full_at = updated + (capacity - tokens) / refill_per_second if refill_per_second > 0 else float("inf")
+            db.execute("INSERT INTO clauseguard_rate_buckets (namespace, key, tokens, updated, full_at) "
+                       "VALUES (?, ?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET tokens = excluded.tokens, "
+                       "updated = excluded.updated, full_at = excluded.full_at",
+                       (self.namespace, key, tokens, updated, full_at))
+            self._takes += 1
+            if self._takes % 1024 == 0:  # buckets full again are as good as absent
+                db.execute("DELETE FROM clauseguard_rate_buckets WHERE namespace = ? AND full_at <= ?",
+                           (self.namespace, now))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return allowed
+
+
+def share_rate_limits(pipeline: Pipeline, path: str | Path, *, timeout: float = 5.0) -> Pipeline:
+    """Puts every rate_limit guard of ``pipeline`` on a :class:`SqliteBucketStore` at ``path`` (one
+    namespace per guard id), so that every process using the file counts against one limit.
+
+    A bucket is found by the user's key, or by the pseudonym of their address: the processes must make
+    the same pseudonyms, so set ``CLAUSEGUARD_HASH_KEY`` for them all (without it each process has a random
+    key, and each user another bucket in every process)."""
+    for guard in pipeline.guards:
+        if isinstance(guard, RateLimitGuard):
+            guard.store = SqliteBucketStore(path, namespace=guard.id, timeout=timeout)
+    return pipeline
 
 
 @register("rate_limit")

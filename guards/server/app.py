@@ -134,6 +134,30 @@ def _limits(settings: ServerSettings) -> Any:
     return limit_for
 
 
+def _share_rate_limits(pipeline: Pipeline, path: str, pseudonymizer: Any, writer: Any, store: Any) -> None:
+    """The rate_limit guards' buckets in the SQLite file ``path``, shared by every worker on the host. A
+    user's bucket is found by their pseudonym, so the workers must share the pseudonym key too."""
+    from clauseguard.guards.rate_limit import share_rate_limits
+    from clauseguard.guards.server.client import ENV_KEYS
+    from clauseguard.guards.server.settings import RATE_LIMIT_DB_ENV
+
+    try:
+        if pseudonymizer.keys[0].kid == "process":
+            raise GuardConfigError(f"rate-limit buckets shared between workers ({RATE_LIMIT_DB_ENV}) need one "
+                                   f"pseudonym key for all of them: set {ENV_KEYS} (each worker's random key "
+                                   "gives each user another bucket in every worker)", where=RATE_LIMIT_DB_ENV)
+        try:
+            share_rate_limits(pipeline, path)
+        except Exception as err:  # sqlite3.Error: a folder that does not exist, a file that is no database
+            raise GuardConfigError(f"cannot open {path} for the rate-limit buckets: {err}",
+                                   where=RATE_LIMIT_DB_ENV) from err
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        store.close()
+        raise
+
+
 def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path | None,
                  lock_path: str | Path | None, settings: ServerSettings,
                  audit_sink: DecisionSink | None) -> ServerState:
@@ -162,6 +186,8 @@ def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path |
             writer.close()
         store.close()
         raise
+    if settings.rate_limit_db:
+        _share_rate_limits(pipeline, settings.rate_limit_db, pseudonymizer, writer, store)
     state = ServerState(pipeline=pipeline, settings=settings, metrics=metrics, engine=store.engine,
                         tokens=TokenStore(store.engine, bootstrap_admin=settings.admin_token), records=store,
                         documents=documents, proxies=settings.proxy_networks(),

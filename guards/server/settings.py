@@ -19,6 +19,7 @@ ADMIN_TOKEN_ENV = "CLAUSEGUARD_ADMIN_TOKEN"
 GUARDRAIL_KEY_ENV = "CLAUSEGUARD_GUARDRAIL_API_KEY"
 AUDIT_WAIT_ENV = "CLAUSEGUARD_AUDIT_WAIT_FOR_COMMIT"
 SESSION_SECRET_ENV = "CLAUSEGUARD_SESSION_SECRET"
+RATE_LIMIT_DB_ENV = "CLAUSEGUARD_RATE_LIMIT_DB"
 
 
 class ServerSettings(BaseModel):
@@ -45,6 +46,9 @@ class ServerSettings(BaseModel):
                                      description="longest a queued audit record waits for its batch to close")
     audit_max_batch: int = Field(default=256, ge=1, le=10_000, description="audit records per transaction, at most")
     audit_queue_size: int = Field(default=10_000, ge=1, description="queued audit records before checks wait")
+    rate_limit_db: str | None = Field(
+        default=None, description=f"SQLite file the rate_limit guards keep their buckets in (env {RATE_LIMIT_DB_ENV}), "
+        "shared by every worker on the host; without it each worker counts on its own")
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -78,6 +82,7 @@ class ServerSettings(BaseModel):
             "guardrail_api_key": os.environ.get(GUARDRAIL_KEY_ENV) or None,
             "session_secret": os.environ.get(SESSION_SECRET_ENV) or None,
             "audit_wait_for_commit": os.environ.get(AUDIT_WAIT_ENV, "").strip().lower() in ("1", "true", "yes"),
+            "rate_limit_db": os.environ.get(RATE_LIMIT_DB_ENV) or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)

@@ -211,3 +211,35 @@ def test_rate_limit_counts_a_call_once_not_each_text(make_app: Callable[..., Fas
     assert actions == ["NONE", "NONE", "BLOCKED"]
     assert earlier_weapon == {"action": "BLOCKED", "blocked_reason": "No weapons."}
     assert [r["request_id"] for r in audit.records[:5]] == [f"unique_call_id.{i}" for i in range(5)]
+
+
+def test_workers_sharing_a_rate_limit_file_allow_a_user_the_capacity_once(
+        make_app: Callable[..., FastAPI], tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two apps stand for two workers: with CLAUSEGUARD_RATE_LIMIT_DB they count against one bucket per
+    user (capacity 2 in all, not 2 each); without it each counts on its own."""
+    from tests.server.conftest import write_guards
+
+    monkeypatch.setenv("CLAUSEGUARD_PSEUDONYM_KEYS", "k1:" + base64.b64encode(b"k" * 32).decode())
+    guards = write_guards(tmp_path, RATE_LIMITED)
+    chat = payload(texts=["latest question"])
+    for shared, expected in ((str(tmp_path / "buckets.sqlite3"), ["NONE", "NONE", "BLOCKED", "BLOCKED"]),
+                             (None, ["NONE", "NONE", "NONE", "NONE"])):
+        with TestClient(make_app(guards_path=guards, rate_limit_db=shared)) as one, \
+                TestClient(make_app(guards_path=guards, rate_limit_db=shared)) as two:
+            actions = [client.post(PATH, json=chat).json()["action"] for client in (one, two, one, two)]
+        assert actions == expected
+
+
+def test_a_shared_rate_limit_file_needs_a_shared_pseudonym_key(make_app: Callable[..., FastAPI], tmp_path: Any,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from clauseguard.errors import GuardConfigError
+    from tests.server.conftest import write_guards
+
+    monkeypatch.delenv("CLAUSEGUARD_PSEUDONYM_KEYS", raising=False)
+    guards = write_guards(tmp_path, RATE_LIMITED)
+    with pytest.raises(GuardConfigError, match="need one pseudonym key for all of them: set CLAUSEGUARD_PSEUDONYM"):
+        make_app(guards_path=guards, rate_limit_db=str(tmp_path / "b.sqlite3"))
+    monkeypatch.setenv("CLAUSEGUARD_PSEUDONYM_KEYS", "k1:" + base64.b64encode(b"k" * 32).decode())
+    with pytest.raises(GuardConfigError, match=r"cannot open \S+ for the rate-limit buckets") as err:
+        make_app(guards_path=guards, rate_limit_db=str(tmp_path / "no" / "folder" / "b.sqlite3"))
+    assert err.value.where == "CLAUSEGUARD_RATE_LIMIT_DB"

@@ -1,0 +1,104 @@
+"""SqliteBucketStore: rate-limit buckets one SQLite file shares between processes and threads, so N workers
+on a host allow a user the guard's capacity once, not N times; it decides exactly as the in-memory store."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from clauseguard.guards import Context, GuardSpec, Pipeline, create
+from clauseguard.guards.rate_limit import MemoryBucketStore, SqliteBucketStore, share_rate_limits
+
+
+def test_it_decides_as_the_memory_store(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    memory, shared = MemoryBucketStore(), SqliteBucketStore(tmp_path / "b.sqlite3")
+    now = 0.0
+    for _ in range(400):
+        now += rng.choice([0.0, 0.01, 0.3, 2.0, -0.5])  # a clock may step back: time is not counted twice
+        key = rng.choice(["a", "b", "c"])
+        kwargs = {"capacity": 3, "refill_per_second": 0.7, "now": now}
+        assert shared.take(key, **kwargs) == memory.take(key, **kwargs)
+
+
+def test_namespaces_keep_two_guards_apart(tmp_path: Path) -> None:
+    one, two = SqliteBucketStore(tmp_path / "b", namespace="g1"), SqliteBucketStore(tmp_path / "b", namespace="g2")
+    assert [one.take("u", capacity=1, refill_per_second=0, now=0) for _ in range(2)] == [True, False]
+    assert two.take("u", capacity=1, refill_per_second=0, now=0)
+
+
+def test_threads_share_one_limit(tmp_path: Path) -> None:
+    store = SqliteBucketStore(tmp_path / "b")
+    allowed: list[bool] = []
+
+    def worker() -> None:
+        for _ in range(20):
+            allowed.append(store.take("u", capacity=50, refill_per_second=0.0, now=0.0))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(allowed) == 160 and sum(allowed) == 50
+
+
+PROCESS = """
+import sys
+from clauseguard.guards import Context, GuardSpec, Pipeline, create
+from clauseguard.guards.rate_limit import share_rate_limits
+spec = GuardSpec(id="rl", type="rate_limit", params={"capacity": 30, "refill_per_second": 0.0001})
+pipeline = share_rate_limits(Pipeline([create(spec)]), sys.argv[1])
+print(sum(pipeline.check_input("hi", Context(user_key="dana")).allowed for _ in range(40)))
+"""
+
+
+def test_processes_on_one_host_share_one_limit(tmp_path: Path) -> None:
+    """Three workers, 40 requests each from one user, a capacity of 30: 30 get through in all, not 90."""
+    path = str(tmp_path / "buckets.sqlite3")
+    workers = [subprocess.Popen([sys.executable, "-c", PROCESS, path], stdout=subprocess.PIPE, text=True)
+               for _ in range(3)]
+    counts = [int(w.communicate(timeout=120)[0]) for w in workers]
+    assert sum(counts) == 30 and all(w.returncode == 0 for w in workers)
+
+
+def test_full_buckets_are_deleted_now_and_then(tmp_path: Path) -> None:
+    store = SqliteBucketStore(tmp_path / "b")
+    for n in range(1023):
+        store.take(f"user{n}", capacity=2, refill_per_second=1.0, now=0.0)
+    rows = sqlite3.connect(tmp_path / "b").execute("SELECT count(*) FROM clauseguard_rate_buckets")
+    assert rows.fetchone()[0] == 1023
+    store.take("late", capacity=2, refill_per_second=1.0, now=10.0)  # the 1024th take: the others are full
+    rows = sqlite3.connect(tmp_path / "b").execute("SELECT key FROM clauseguard_rate_buckets")
+    assert [r[0] for r in rows] == ["late"]
+
+
+def test_a_locked_file_fails_closed(tmp_path: Path) -> None:
+    """Another process holds the write lock past the timeout: the take raises, so the pipeline blocks."""
+    path = tmp_path / "b.sqlite3"
+    spec = GuardSpec(id="rl", type="rate_limit", params={"capacity": 5, "refill_per_second": 1})
+    pipeline = share_rate_limits(Pipeline([create(spec)]), path, timeout=0.2)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        verdict = pipeline.check_input("hi", Context(user_key="erin"))
+    finally:
+        holder.execute("ROLLBACK")
+    assert not verdict.allowed
+    assert pipeline.check_input("hi", Context(user_key="erin")).allowed  # the lock gone, it counts again
+
+
+def test_share_rate_limits_puts_each_guard_on_its_own_namespace(tmp_path: Path) -> None:
+    specs = [GuardSpec(id=i, type="rate_limit", params={"capacity": 1, "refill_per_second": 0.001})
+             for i in ("per-user", "per-ip")]
+    pipeline = share_rate_limits(Pipeline([create(s) for s in specs]), tmp_path / "b")
+    assert [g.store.namespace for g in pipeline.guards] == ["per-user", "per-ip"]
+    assert all(isinstance(g.store, SqliteBucketStore) for g in pipeline.guards)
+    with pytest.raises(sqlite3.OperationalError):
+        SqliteBucketStore(tmp_path / "no" / "such" / "folder" / "b")
