@@ -22,11 +22,11 @@ the history's assistant messages only once one of them carries the notice the gu
 
 Streaming chat functions yield the whole answer so far (Gradio's convention), so they are guarded in
 ``cumulative`` mode. The answer may be text, or messages: a ``gr.ChatMessage``, a ``{"role",
-"content"}`` dict, or a list of them (an agent's thoughts and tool calls beside its answer); every text
-they show goes through the output stage, each message keeping its type and fields, and the image files
-they show through the output image guards (see :func:`guard_chat`). Gradio itself is imported only
-by :func:`guard_chat`; :func:`user_key` works on any object with ``headers``, ``client.host`` and
-``username``.
+"content"}`` dict, a ``{"text", "files"}`` dict, or a list of them (an agent's thoughts and tool calls
+beside its answer); every text they show goes through the output stage, each message keeping its type
+and fields, and the image files they show through the output image guards (see :func:`guard_chat`).
+Gradio itself is imported only by :func:`guard_chat`; :func:`user_key` works on any object with
+``headers``, ``client.host`` and ``username``.
 
 Offline: importing this module turns Gradio's analytics off (``GRADIO_ANALYTICS_ENABLED=False``, unless
 set otherwise), which otherwise call api.gradio.app and huggingface.co as each interface is built.
@@ -730,11 +730,18 @@ _SHOWN_OPTION = ("label", "value")  # an option's button (the value when no labe
 
 def _in_messages(answer: Any) -> bool:
     """Whether a chat function's answer is in messages: a ``gr.ChatMessage``, a ``{"role", "content"}``
-    dict or a list (of those or strings), read as Gradio's ChatInterface reads them."""
+    dict, a ``{"text", "files"}`` dict or a list (of those or strings), read as Gradio's ChatInterface
+    reads them."""
     from gradio import ChatMessage
 
     return (isinstance(answer, list | ChatMessage) or (isinstance(answer, Mapping) and "content" in answer)
-            or _is_file(answer))
+            or _is_file(answer) or _is_multimodal(answer))
+
+
+def _is_multimodal(message: Any) -> bool:
+    """A ``{"text", "files"}`` dict, as a multimodal textbox gives it: Gradio shows its files (paths, or
+    ``{"path"}`` dicts) and then its text, when there is any, as one message."""
+    return isinstance(message, Mapping) and "content" not in message and "text" in message and not _is_file(message)
 
 
 def _is_file(part: Any) -> bool:
@@ -765,6 +772,13 @@ class _View:
         if isinstance(message, str) or _is_file(message):
             texts, found = _parts(message, files)
             return cls(message, message, texts, {}, found)
+        if _is_multimodal(message):  # read as the content [files..., text] (the text only when there is one)
+            text, listed = message["text"], message.get("files") or []
+            if not isinstance(text, str | None) or not isinstance(listed, list | tuple):
+                raise _unreadable(message, "an answer of text and files")
+            content = [f if isinstance(f, Mapping) else {"path": f} for f in listed] + ([text] if text else [])
+            texts, found = _parts(content, files)
+            return cls(message, content, texts, {}, found)
         if isinstance(message, ChatMessage):
             content, metadata, options = message.content, message.metadata, message.options
         elif isinstance(message, Mapping) and "content" in message:
@@ -781,6 +795,8 @@ class _View:
 
         if isinstance(self.message, str) or _is_file(self.message):
             return content
+        if _is_multimodal(self.message):
+            return _multimodal(self.message, content)
         changes: dict[str, Any] = {"content": content}
         get = functools.partial(getattr, self.message) if isinstance(self.message, ChatMessage) else self.message.get
         metadata, options = get("metadata"), get("options")
@@ -793,6 +809,18 @@ class _View:
         if isinstance(self.message, ChatMessage):
             return dataclasses.replace(self.message, **changes)
         return {**self.message, **changes}
+
+
+def _multimodal(message: Mapping[str, Any], content: Any) -> dict[str, Any]:
+    """``message`` (a ``{"text", "files"}`` dict) showing ``content``: the checked parts its view read, each
+    file in the form it was given (a path, or a ``{"path"}`` dict), or the block message alone."""
+    if isinstance(content, str):  # blocked: the block message, none of its files
+        return {**message, "text": content, "files": []}
+    listed = message.get("files") or []
+    checked = content[:len(listed)]
+    files = [new if isinstance(old, Mapping) else _path_of(new) for old, new in zip(listed, checked, strict=True)]
+    text = content[len(listed)] if len(content) > len(listed) else message["text"]
+    return {**message, "text": text, "files": files}
 
 
 def _checked_fields(mapping: Mapping[str, Any], fields: dict[tuple[Any, ...], str | None],

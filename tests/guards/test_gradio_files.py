@@ -52,6 +52,7 @@ SHAPES = {
     "file component": lambda gr, path: gr.File(path),
     "message of a component": lambda gr, path: gr.ChatMessage(content=gr.Image(path)),
     "list with a component": lambda gr, path: ["Here it is.", gr.Image(path)],
+    "text and files": lambda gr, path: {"text": "", "files": [path]},  # a multimodal textbox's form
 }
 
 
@@ -72,6 +73,8 @@ def _paths(answer: Any) -> list[str]:
     if isinstance(answer, str) or answer is None:
         return []
     if isinstance(answer, dict):
+        if "files" in answer and "content" not in answer:
+            return [f if isinstance(f, str) else f["path"] for f in answer["files"]]
         if "content" in answer:
             return _paths(answer["content"])
         return _paths(answer["file"]) if answer.get("type") == "file" else [answer["path"]]
@@ -365,3 +368,26 @@ def test_a_stream_that_shows_an_image_before_its_text_shows_the_notice_once(gr: 
     assert all(a[0] == f"{NOTICE}\n\n\n\n[AI-generated]" for a in answers)
     final = answers[-1]
     assert str(final).count(NOTICE) == 1 and final[-1]["content"] == "A red square.\n\n[AI-generated]"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_answer_of_text_and_files_is_checked_in_its_own_form(gr: Any, red: str, kind: str) -> None:
+    """A {"text", "files"} answer (Gradio shows its files, then its text) was a GuardConfigError: its text
+    now goes through the text guards and its files through the image guards, each file kept in its form."""
+    from clauseguard.guards import create
+    from clauseguard.guards.gradio import guard_chat
+    from clauseguard.guards.image_nsfw import ImageNsfwGuard
+
+    nsfw = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", on_fail="redact")
+    pii = GuardSpec(id="pii", type="pii", stage="output", on_fail="redact", params={"entities": ["email"]})
+    pipeline = Pipeline([create(pii), ImageNsfwGuard(nsfw, scorer=lambda frames: [1.0 for _ in frames])])
+    answer = {"text": "Write to jane@example.org.", "files": [red, {"path": red}]}
+    (shown,) = _answers(guard_chat(_returning(answer, kind), pipeline))[-1:]
+    assert shown["text"] == "Write to [EMAIL]." and answer["text"] == "Write to jane@example.org."
+    first, second = shown["files"]
+    assert isinstance(first, str) and isinstance(second, dict)  # each in the form it was given
+    assert first != red and second["path"] != red and Path(first).read_bytes() != Path(red).read_bytes()
+    blocked = _answers(guard_chat(_returning({"text": "look", "files": [red]}, kind), _nsfw_blocking()))[-1]
+    assert blocked == {"text": NO_IMAGES, "files": []}
+    with pytest.raises(GuardConfigError, match="an answer of text and files"):
+        _answers(guard_chat(_returning({"text": 3, "files": [red]}, kind), pipeline))
