@@ -25,7 +25,7 @@ its precision (auto: the dtype its weights were saved in); a device this machine
 
 Nothing downloads: the folder must hold ``config.json``, a fast tokenizer and weights that cover every
 parameter of the model. Any failure to load is a ModelLoadError whose ``where`` is the guards.yaml key at
-fault (``params.model_path`` or ``params.label_map``) and whose message names the path.
+fault (``params.model_path``, ``params.label_map`` or ``params.device``) and whose message names the path.
 """
 
 from __future__ import annotations
@@ -285,8 +285,11 @@ class CausalJudgeBackend:
     name = "transformers"
     reads_roles = True  # ClassifierGuard passes role="assistant" at the output stage
     max_new_tokens = 20
-    # Prompts generated together, left-padded: on a GPU a step costs about the same for 1 or 8 of them.
+    # Prompts generated together, left-padded: on a GPU a step costs about the same for 1 or 8 of them. A
+    # pass holds at most this many tokens, padding included (one prompt longer than that goes alone): a judge
+    # with a long context (Llama Guard 3: 128k tokens) would otherwise take eight windows that long at once.
     windows_per_pass = 8
+    tokens_per_pass = 8192
     # A window re-tokenized inside the prompt may take a few tokens more than it did alone.
     slack = 8
 
@@ -399,8 +402,11 @@ class CausalJudgeBackend:
         prompts = [self._prompt_checked(text, role) for text in texts]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         out: list[tuple[str, bool]] = [("", False)] * len(prompts)
-        for start in range(0, len(order), self.windows_per_pass):
-            chosen = order[start:start + self.windows_per_pass]
+        while order:
+            chosen = [order.pop(0)]  # the shortest left; then as many as fit beside it, each no shorter
+            while (order and len(chosen) < self.windows_per_pass
+                   and (len(chosen) + 1) * len(prompts[order[0]]) <= self.tokens_per_pass):
+                chosen.append(order.pop(0))
             for i, answer in zip(chosen, self._generate([prompts[i] for i in chosen]), strict=True):
                 out[i] = answer
         return out

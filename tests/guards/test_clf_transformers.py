@@ -306,6 +306,14 @@ def test_the_judge_answers_a_batch_as_it_answers_each_text(tmp_path: Path, famil
     alone = [backend._answers([t], "user")[0] for t in texts]
     backend.windows_per_pass = 3  # three passes, each of prompts of other lengths
     assert backend._answers(texts, "user") == alone and len(set(alone)) > 2, alone
+    passes: list[tuple[int, int]] = []  # prompts, and tokens with the padding
+    generate = backend._generate
+    backend._generate = lambda prompts: (passes.append((len(prompts), len(prompts) * max(map(len, prompts)))),
+                                         generate(prompts))[1]
+    # a pass holds two of these prompts (about 110 tokens each), never three; a longer one goes alone
+    backend.windows_per_pass, backend.tokens_per_pass = 8, 2 * max(len(backend.prompt_ids(t)) for t in texts)
+    assert backend._answers(texts, "user") == alone
+    assert all(tokens <= backend.tokens_per_pass for _, tokens in passes) and {n for n, _ in passes} == {1, 2}
     assert len({len(backend.prompt_ids(t)) for t in texts}) > 3  # the batches were padded
 
 
