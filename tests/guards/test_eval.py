@@ -716,6 +716,8 @@ def test_model_scores_below_threshold_rank_items_but_do_not_count_as_detections(
     ("drug_abuse,weapons,banned_substance", "S2"), ("privacy_violation", "S7"),
     ("sexually_explicit,adult_content", "S12"), ("controversial_topics,politics", None),
     ("chemical_biological", "S9"), ("cybercrime_intrusion", "S2"),
+    # Jigsaw's and Detoxify's labels
+    ("sexual_explicit", "S12"), ("identity_attack", "S10"), ("severe_toxicity", "S10"), ("obscene", "profanity"),
 ])
 def test_canonical_category(name: str, canonical: str | None) -> None:
     from clauseguard.guards._taxonomy import canonical_category
