@@ -15,13 +15,13 @@ def fake_request(headers: dict[str, str] | None = None, host: str | None = "10.0
     return SimpleNamespace(headers=headers or {}, client=SimpleNamespace(host=host), username=username)
 
 
-def answers(fn: Any, message: Any = "hi", request: Any = None) -> list[Any]:
+def answers(fn: Any, message: Any = "hi", request: Any = None, history: list[Any] | None = None) -> list[Any]:
     """What ``fn`` shows, as Gradio runs it: a returned answer once, a stream's items (sync or async)."""
     import asyncio
 
     from gradio.helpers import special_args
 
-    inputs, *_ = special_args(fn, [message, []], request or fake_request(username="dana"))
+    inputs, *_ = special_args(fn, [message, history or []], request or fake_request(username="dana"))
     result = fn(*inputs)
     if inspect.isgenerator(result):
         return list(result)

@@ -301,20 +301,7 @@ def _disclosing(sink: Any = None) -> Pipeline:
 
 
 def _answers_after(fn: Any, history: list[Any]) -> list[Any]:
-    import asyncio
-    import inspect
-
-    from gradio.helpers import special_args
-
-    inputs, *_ = special_args(fn, ["hi", history], fake_request(username="erin"))
-    result = fn(*inputs)
-    if inspect.isgenerator(result):
-        return list(result)
-    if inspect.isasyncgen(result):
-        async def collect() -> list[Any]:
-            return [item async for item in result]
-        return asyncio.run(collect())
-    return [asyncio.run(result)] if inspect.iscoroutine(result) else [result]
+    return _answers_as(fn, request=fake_request(username="erin"), history=history)
 
 
 @pytest.mark.parametrize("kind", KINDS)
