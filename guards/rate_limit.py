@@ -3,8 +3,9 @@
 Buckets live in a :class:`BucketStore`; the default keeps them in memory, thread-safe, bounded in
 size (the least recently used key is dropped first), so each process has its own. A
 :class:`SqliteBucketStore` keeps them in one SQLite file that every process on the host shares
-(``uvicorn --workers 4``, a Gradio app beside the HTTP service): :func:`share_rate_limits` puts a
-pipeline's rate_limit guards on one. IP addresses are never used as keys in the
+(``uvicorn --workers 4``, a Gradio app beside the HTTP service), and a :class:`PostgresBucketStore`
+keeps them in a PostgreSQL table that the workers of several hosts share, on the database's clock:
+:func:`share_rate_limits` puts a pipeline's rate_limit guards on either. IP addresses are never used as keys in the
 clear: the key is an HMAC of the address with the process's hash key (see :func:`pii.hash_key`).
 
 ``key: user`` falls back to the IP address for a caller with no user key; only a request with
@@ -35,8 +36,8 @@ from clauseguard.guards.pii import pseudonymise
 if TYPE_CHECKING:
     from clauseguard.guards.pipeline import Pipeline
 
-__all__ = ["IPV6_PREFIX", "BucketStore", "MemoryBucketStore", "RateLimitGuard", "SqliteBucketStore", "ip_bucket",
-           "share_rate_limits"]
+__all__ = ["IPV6_PREFIX", "BucketStore", "MemoryBucketStore", "PostgresBucketStore", "RateLimitGuard",
+           "SqliteBucketStore", "ip_bucket", "share_rate_limits"]
 
 IPV6_PREFIX = 64  # IPv6 addresses share a bucket by this network prefix
 _EPSILON = 1e-9  # of a token: float rounding, never a request's worth
@@ -153,16 +154,80 @@ class SqliteBucketStore:
         return allowed
 
 
-def share_rate_limits(pipeline: Pipeline, path: str | Path, *, timeout: float = 5.0) -> Pipeline:
-    """Puts every rate_limit guard of ``pipeline`` on a :class:`SqliteBucketStore` at ``path`` (one
-    namespace per guard id), so that every process using the file counts against one limit.
+class PostgresBucketStore:
+    """Buckets in a PostgreSQL table, shared by the workers of every host that reaches the database. A take
+    is one transaction that locks the bucket's row (``SELECT ... FOR UPDATE``), and time is the database
+    server's (``clock_timestamp()``), not the guard's: the hosts' clocks need not agree. The table
+    (``clauseguard_rate_buckets``) is created when missing; buckets full again are deleted now and then.
+    ``url`` is an SQLAlchemy URL (``postgresql+psycopg://...``). A take the database refuses raises: the
+    guard fails closed."""
+
+    _CREATE = ("CREATE TABLE IF NOT EXISTS clauseguard_rate_buckets (namespace TEXT NOT NULL, key TEXT NOT NULL, "
+               "tokens DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL, "
+               "full_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (namespace, key))")
+
+    def __init__(self, url: str | Any, *, namespace: str = "") -> None:
+        from sqlalchemy import create_engine, text
+
+        self.engine = create_engine(_postgres_url(url), pool_pre_ping=True) if isinstance(url, str) else url
+        self.namespace = namespace
+        self._takes = 0
+        with self.engine.begin() as conn:
+            conn.execute(text(self._CREATE))
+
+    def take(self, key: str, *, capacity: int, refill_per_second: float, now: float) -> bool:
+        """``now`` (the guard's clock) is not read: the database's clock is the one all hosts share."""
+        from sqlalchemy import text
+
+        names = {"ns": self.namespace, "key": key}
+        with self.engine.begin() as conn:
+            conn.execute(text("INSERT INTO clauseguard_rate_buckets (namespace, key, tokens, updated, full_at) "
+                              "VALUES (:ns, :key, :cap, EXTRACT(EPOCH FROM clock_timestamp()), 0) "
+                              "ON CONFLICT (namespace, key) DO NOTHING"), {**names, "cap": float(capacity)})
+            tokens, updated, db_now = conn.execute(text(
+                "SELECT tokens, updated, EXTRACT(EPOCH FROM clock_timestamp())::double precision "
+                "FROM clauseguard_rate_buckets WHERE namespace = :ns AND key = :key FOR UPDATE"), names).one()
+            allowed, (tokens, updated) = _taken((tokens, updated), capacity, refill_per_second, db_now)
+            full_at = updated + (capacity - tokens) / refill_per_second if refill_per_second > 0 else float("inf")
+            conn.execute(text("UPDATE clauseguard_rate_buckets SET tokens = :tokens, updated = :updated, "
+                              "full_at = :full_at WHERE namespace = :ns AND key = :key"),
+                         {**names, "tokens": tokens, "updated": updated, "full_at": full_at})
+            self._takes += 1
+            if self._takes % 1024 == 0:  # buckets full again are as good as absent
+                conn.execute(text("DELETE FROM clauseguard_rate_buckets WHERE namespace = :ns AND full_at <= :now"),
+                             {"ns": self.namespace, "now": db_now})
+        return allowed
+
+
+def _postgres_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    backend = make_url(url).get_backend_name()
+    if backend != "postgresql":
+        raise ValueError(f"shared rate-limit buckets need a PostgreSQL URL or a SQLite file, not a {backend} URL")
+    return url
+
+
+def share_rate_limits(pipeline: Pipeline, where: str | Path, *, timeout: float = 5.0) -> Pipeline:
+    """Puts every rate_limit guard of ``pipeline`` on a shared store, one namespace per guard id: a
+    :class:`PostgresBucketStore` when ``where`` is a PostgreSQL URL (``postgresql+psycopg://...``: the
+    workers of several hosts), else a :class:`SqliteBucketStore` at the path ``where`` (or
+    ``sqlite:///path``: the processes of one host). Another URL is a ValueError.
 
     A bucket is found by the user's key, or by the pseudonym of their address: the processes must make
     the same pseudonyms, so set ``CLAUSEGUARD_HASH_KEY`` for them all (without it each process has a random
     key, and each user another bucket in every process)."""
+    where = str(where)
+    engine = None
+    if "://" in where and not where.startswith("sqlite:///"):
+        from sqlalchemy import create_engine
+
+        engine = create_engine(_postgres_url(where), pool_pre_ping=True)  # one pool for this pipeline's guards
+    path = where.removeprefix("sqlite:///")
     for guard in pipeline.guards:
         if isinstance(guard, RateLimitGuard):
-            guard.store = SqliteBucketStore(path, namespace=guard.id, timeout=timeout)
+            guard.store = (PostgresBucketStore(engine, namespace=guard.id) if engine is not None
+                           else SqliteBucketStore(path, namespace=guard.id, timeout=timeout))
     return pipeline
 
 

@@ -135,8 +135,8 @@ def _limits(settings: ServerSettings) -> Any:
 
 
 def _share_rate_limits(pipeline: Pipeline, path: str, pseudonymizer: Any, writer: Any, store: Any) -> None:
-    """The rate_limit guards' buckets in the SQLite file ``path``, shared by every worker on the host. A
-    user's bucket is found by their pseudonym, so the workers must share the pseudonym key too."""
+    """The rate_limit guards' buckets in the SQLite file or PostgreSQL database ``path``, shared by the workers
+    that name it. A user's bucket is found by their pseudonym, so the workers must share the pseudonym key too."""
     from clauseguard.guards.rate_limit import share_rate_limits
     from clauseguard.guards.server.client import ENV_KEYS
     from clauseguard.guards.server.settings import RATE_LIMIT_DB_ENV

@@ -47,8 +47,9 @@ class ServerSettings(BaseModel):
     audit_max_batch: int = Field(default=256, ge=1, le=10_000, description="audit records per transaction, at most")
     audit_queue_size: int = Field(default=10_000, ge=1, description="queued audit records before checks wait")
     rate_limit_db: str | None = Field(
-        default=None, description=f"SQLite file the rate_limit guards keep their buckets in (env {RATE_LIMIT_DB_ENV}), "
-        "shared by every worker on the host; without it each worker counts on its own")
+        default=None, description=f"where the rate_limit guards keep their buckets (env {RATE_LIMIT_DB_ENV}): a SQLite "
+        "file the workers of a host share, or a PostgreSQL URL several hosts share; without it each worker counts "
+        "on its own")
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -1,19 +1,59 @@
-"""SqliteBucketStore: rate-limit buckets one SQLite file shares between processes and threads, so N workers
-on a host allow a user the guard's capacity once, not N times; it decides exactly as the in-memory store."""
+"""Shared rate-limit buckets: a SQLite file the processes and threads of one host share, and a PostgreSQL
+table the workers of several hosts share (when ``CLAUSEGUARD_TEST_POSTGRES_URL`` is set, as CI sets it:
+``eval "$(scripts/ci_postgres.sh)"``), so N workers allow a user the guard's capacity once, not N times.
+The SQLite store decides exactly as the in-memory one; the PostgreSQL one on the database's clock."""
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from clauseguard.guards import Context, GuardSpec, Pipeline, create
-from clauseguard.guards.rate_limit import MemoryBucketStore, SqliteBucketStore, share_rate_limits
+from clauseguard.guards.rate_limit import (
+    MemoryBucketStore,
+    PostgresBucketStore,
+    SqliteBucketStore,
+    share_rate_limits,
+)
+
+PG_URL = os.environ.get("CLAUSEGUARD_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where the buckets go: a SQLite file, or a PostgreSQL URL on a schema of its own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "buckets.sqlite3")
+        return
+    from sqlalchemy import create_engine, text
+
+    assert PG_URL is not None
+    schema = "rl_" + uuid.uuid4().hex[:12]
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def _store(where: str, namespace: str = "") -> SqliteBucketStore | PostgresBucketStore:
+    spec = GuardSpec(id=namespace or "rl", type="rate_limit", params={"capacity": 1, "refill_per_second": 1})
+    store = share_rate_limits(Pipeline([create(spec)]), where).guards[0].store
+    store.namespace = namespace
+    return store
 
 
 def test_it_decides_as_the_memory_store(tmp_path: Path) -> None:
@@ -27,14 +67,14 @@ def test_it_decides_as_the_memory_store(tmp_path: Path) -> None:
         assert shared.take(key, **kwargs) == memory.take(key, **kwargs)
 
 
-def test_namespaces_keep_two_guards_apart(tmp_path: Path) -> None:
-    one, two = SqliteBucketStore(tmp_path / "b", namespace="g1"), SqliteBucketStore(tmp_path / "b", namespace="g2")
+def test_namespaces_keep_two_guards_apart(shared: str) -> None:
+    one, two = _store(shared, "g1"), _store(shared, "g2")
     assert [one.take("u", capacity=1, refill_per_second=0, now=0) for _ in range(2)] == [True, False]
     assert two.take("u", capacity=1, refill_per_second=0, now=0)
 
 
-def test_threads_share_one_limit(tmp_path: Path) -> None:
-    store = SqliteBucketStore(tmp_path / "b")
+def test_threads_share_one_limit(shared: str) -> None:
+    store = _store(shared)
     allowed: list[bool] = []
 
     def worker() -> None:
@@ -59,10 +99,9 @@ print(sum(pipeline.check_input("hi", Context(user_key="dana")).allowed for _ in 
 """
 
 
-def test_processes_on_one_host_share_one_limit(tmp_path: Path) -> None:
+def test_processes_share_one_limit(shared: str) -> None:
     """Three workers, 40 requests each from one user, a capacity of 30: 30 get through in all, not 90."""
-    path = str(tmp_path / "buckets.sqlite3")
-    workers = [subprocess.Popen([sys.executable, "-c", PROCESS, path], stdout=subprocess.PIPE, text=True)
+    workers = [subprocess.Popen([sys.executable, "-c", PROCESS, shared], stdout=subprocess.PIPE, text=True)
                for _ in range(3)]
     counts = [int(w.communicate(timeout=120)[0]) for w in workers]
     assert sum(counts) == 30 and all(w.returncode == 0 for w in workers)
@@ -102,3 +141,22 @@ def test_share_rate_limits_puts_each_guard_on_its_own_namespace(tmp_path: Path) 
     assert all(isinstance(g.store, SqliteBucketStore) for g in pipeline.guards)
     with pytest.raises(sqlite3.OperationalError):
         SqliteBucketStore(tmp_path / "no" / "such" / "folder" / "b")
+
+
+def test_postgres_buckets_refill_on_the_databases_clock(shared: str) -> None:
+    """The guard's clock is not read (the hosts' clocks need not agree): a bucket refills as the
+    database's time passes, whatever ``now`` says. On SQLite, the guard's clock refills it."""
+    store = _store(shared)
+    postgres = isinstance(store, PostgresBucketStore)
+    take = [lambda now: store.take("u", capacity=1, refill_per_second=20.0, now=now)][0]
+    assert [take(0.0), take(0.0)] == [True, False]
+    time.sleep(0.2)  # four tokens' worth of time, capped at the capacity of one
+    assert [take(0.0 if postgres else 0.2), take(0.0 if postgres else 0.2)] == [True, False]
+
+
+def test_other_urls_are_refused(tmp_path: Path) -> None:
+    spec = GuardSpec(id="rl", type="rate_limit", params={"capacity": 1, "refill_per_second": 1})
+    with pytest.raises(ValueError, match="need a PostgreSQL URL or a SQLite file, not a mysql URL"):
+        share_rate_limits(Pipeline([create(spec)]), "mysql+pymysql://u:p@127.0.0.1/db")
+    store = share_rate_limits(Pipeline([create(spec)]), f"sqlite:///{tmp_path / 'b.sqlite3'}").guards[0].store
+    assert isinstance(store, SqliteBucketStore) and store.path == tmp_path / "b.sqlite3"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -213,16 +214,25 @@ def test_rate_limit_counts_a_call_once_not_each_text(make_app: Callable[..., Fas
     assert [r["request_id"] for r in audit.records[:5]] == [f"unique_call_id.{i}" for i in range(5)]
 
 
-def test_workers_sharing_a_rate_limit_file_allow_a_user_the_capacity_once(
-        make_app: Callable[..., FastAPI], tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two apps stand for two workers: with CLAUSEGUARD_RATE_LIMIT_DB they count against one bucket per
-    user (capacity 2 in all, not 2 each); without it each counts on its own."""
+@pytest.mark.parametrize("backend", ["sqlite"] + (["postgresql"] if os.environ.get("CLAUSEGUARD_TEST_POSTGRES_URL")
+                                                  else []))
+def test_workers_sharing_a_rate_limit_store_allow_a_user_the_capacity_once(
+        make_app: Callable[..., FastAPI], tmp_path: Any, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    """Two apps stand for two workers: with CLAUSEGUARD_RATE_LIMIT_DB (a SQLite file, or a PostgreSQL URL)
+    they count against one bucket per user (capacity 2 in all, not 2 each); without it each counts on its own."""
+    import uuid
+
     from tests.server.conftest import write_guards
 
     monkeypatch.setenv("CLAUSEGUARD_PSEUDONYM_KEYS", "k1:" + base64.b64encode(b"k" * 32).decode())
     guards = write_guards(tmp_path, RATE_LIMITED)
     chat = payload(texts=["latest question"])
-    for shared, expected in ((str(tmp_path / "buckets.sqlite3"), ["NONE", "NONE", "BLOCKED", "BLOCKED"]),
+    where = str(tmp_path / "buckets.sqlite3")
+    if backend == "postgresql":  # a namespace of its own: the table outlives the test
+        url = os.environ["CLAUSEGUARD_TEST_POSTGRES_URL"]
+        guards = write_guards(tmp_path, RATE_LIMITED.replace("id: rate,", f"id: rate-{uuid.uuid4().hex[:8]},"))
+        where = url
+    for shared, expected in ((where, ["NONE", "NONE", "BLOCKED", "BLOCKED"]),
                              (None, ["NONE", "NONE", "NONE", "NONE"])):
         with TestClient(make_app(guards_path=guards, rate_limit_db=shared)) as one, \
                 TestClient(make_app(guards_path=guards, rate_limit_db=shared)) as two:
