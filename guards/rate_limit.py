@@ -109,7 +109,7 @@ class SqliteBucketStore:
     keeps two guards' buckets apart in one file.
 
     The time is the guard's clock (``time.monotonic``: the host's, the same in every process; not across
-    hosts: several hosts need a store they share, behind the :class:`BucketStore` protocol). A bucket that
+    hosts, which share a :class:`PostgresBucketStore` instead). A bucket that
     has refilled to ``capacity`` is the same as none, so such rows are deleted now and then. A take the
     file refuses (locked past ``timeout`` seconds, unwritable) raises: the guard fails closed."""
 
