@@ -5,14 +5,12 @@ The SQLite store decides exactly as the in-memory one; the PostgreSQL one on the
 
 from __future__ import annotations
 
-import os
 import random
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,9 +23,7 @@ from clauseguard.guards.rate_limit import (
     SqliteBucketStore,
     share_rate_limits,
 )
-
-PG_URL = os.environ.get("CLAUSEGUARD_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+from tests.postgres import BACKENDS, schema_url
 
 
 @pytest.fixture(params=BACKENDS)
@@ -36,17 +32,8 @@ def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(tmp_path / "buckets.sqlite3")
         return
-    from sqlalchemy import create_engine, text
-
-    assert PG_URL is not None
-    schema = "rl_" + uuid.uuid4().hex[:12]
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with schema_url("rl_") as url:
+        yield url
 
 
 def _store(where: str, namespace: str = "") -> SqliteBucketStore | PostgresBucketStore:

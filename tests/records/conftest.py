@@ -6,27 +6,20 @@ image-space example, so statements of reasons are checked against the real gener
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from clauseguard.guards.records import Pseudonymizer, RecordStore
 from clauseguard.guards.records.pseudonym import parse_keys
+from tests.postgres import BACKENDS, schema_url
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_PROFILE = ROOT / "examples" / "image-space" / "profile.yaml"
-PG_URL = os.environ.get("CLAUSEGUARD_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 KEYS = "k2:" + "Q" * 43 + "=,k1:" + "AQID" * 8  # two keys, k2 current
-
-
-def _with_schema(url: str, schema: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(params=BACKENDS)
@@ -35,15 +28,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'records.db'}"
         return
-    assert PG_URL is not None
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield _with_schema(PG_URL, schema)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with schema_url() as url:
+        yield url
 
 
 @pytest.fixture

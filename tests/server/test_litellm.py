@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from fastapi.testclient import TestClient
 from clauseguard.guards.decorator import DEFAULT_BLOCK_MESSAGE
 from clauseguard.guards.keyword import KeywordGuard
 from clauseguard.guards.sinks import MemorySink
+from tests.postgres import BACKENDS, PG_URL
 
 PATH = "/beta/litellm_basic_guardrail_api"
 
@@ -214,8 +214,7 @@ def test_rate_limit_counts_a_call_once_not_each_text(make_app: Callable[..., Fas
     assert [r["request_id"] for r in audit.records[:5]] == [f"unique_call_id.{i}" for i in range(5)]
 
 
-@pytest.mark.parametrize("backend", ["sqlite"] + (["postgresql"] if os.environ.get("CLAUSEGUARD_TEST_POSTGRES_URL")
-                                                  else []))
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_workers_sharing_a_rate_limit_store_allow_a_user_the_capacity_once(
         make_app: Callable[..., FastAPI], tmp_path: Any, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
     """Two apps stand for two workers: with CLAUSEGUARD_RATE_LIMIT_DB (a SQLite file, or a PostgreSQL URL)
@@ -229,9 +228,8 @@ def test_workers_sharing_a_rate_limit_store_allow_a_user_the_capacity_once(
     chat = payload(texts=["latest question"])
     where = str(tmp_path / "buckets.sqlite3")
     if backend == "postgresql":  # a namespace of its own: the table outlives the test
-        url = os.environ["CLAUSEGUARD_TEST_POSTGRES_URL"]
         guards = write_guards(tmp_path, RATE_LIMITED.replace("id: rate,", f"id: rate-{uuid.uuid4().hex[:8]},"))
-        where = url
+        where = PG_URL
     for shared, expected in ((where, ["NONE", "NONE", "BLOCKED", "BLOCKED"]),
                              (None, ["NONE", "NONE", "NONE", "NONE"])):
         with TestClient(make_app(guards_path=guards, rate_limit_db=shared)) as one, \
