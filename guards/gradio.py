@@ -771,14 +771,14 @@ class _View:
 
         if isinstance(message, str) or _is_file(message):
             texts, found = _parts(message, files)
-            return cls(message, message, texts, {}, found)
+            return cls(message, message, texts, _alt_texts(found), found)
         if _is_multimodal(message):  # read as the content [files..., text] (the text only when there is one)
             text, listed = message["text"], message.get("files") or []
             if not isinstance(text, str | None) or not isinstance(listed, list | tuple):
                 raise _unreadable(message, "an answer of text and files")
             content = [f if isinstance(f, Mapping) else {"path": f} for f in listed] + ([text] if text else [])
             texts, found = _parts(content, files)
-            return cls(message, content, texts, {}, found)
+            return cls(message, content, texts, _alt_texts(found), found)
         if isinstance(message, ChatMessage):
             content, metadata, options = message.content, message.metadata, message.options
         elif isinstance(message, Mapping) and "content" in message:
@@ -786,7 +786,7 @@ class _View:
         else:
             raise _unreadable(message, "a message")
         texts, found = _parts(content, files)
-        return cls(message, content, texts, _fields(metadata, options), found)
+        return cls(message, content, texts, _fields(metadata, options) | _alt_texts(found), found)
 
     def shown(self, content: Any, fields: dict[tuple[Any, ...], str | None]) -> Any:
         """The message with ``content`` and the checked ``fields`` (None: blocked), in its own type. Its
@@ -886,6 +886,23 @@ def _fields(metadata: Any, options: Any) -> dict[tuple[Any, ...], str]:
         if text is not None and not isinstance(text, str):
             raise _unreadable(text, "a title, log or option")
     return {key: text for key, text in found.items() if text is not None}
+
+
+def _alt_texts(files: list[Any]) -> dict[tuple[Any, ...], str]:
+    """The alt text of each file part that has one (``{"path", "alt_text"}``): Gradio gives it to the image
+    as its ``alt``, which screen readers read out, so it is checked as a title is."""
+    found = {("alt_text", n): part.get("alt_text") for n, part in enumerate(files) if isinstance(part, Mapping)}
+    for text in found.values():
+        if text is not None and not isinstance(text, str):
+            raise _unreadable(text, "a file's alt text")
+    return {key: text for key, text in found.items() if text is not None}
+
+
+def _with_alt_text(shown: Any, alt_text: str | None) -> Any:
+    """A file part as shown, with its checked alt text (none when it was redacted away)."""
+    if not isinstance(shown, Mapping):
+        return shown
+    return {k: v for k, v in shown.items() if k != "alt_text"} | ({"alt_text": alt_text} if alt_text else {})
 
 
 def _unreadable(value: Any, where: str) -> GuardConfigError:
@@ -1127,8 +1144,10 @@ class _Answer:
         if blocked is not None:
             content: Any = block_message(blocked)
         else:
-            content = _with_parts(view.content, (self.texts[(i, j)].shown for j in range(len(view.texts))),
-                                  (self.files[_file_key(f)].shown for f in view.files))
+            files = (self.files[_file_key(f)].shown if ("alt_text", n) not in fields
+                     else _with_alt_text(self.files[_file_key(f)].shown, fields[("alt_text", n)])
+                     for n, f in enumerate(view.files))
+            content = _with_parts(view.content, (self.texts[(i, j)].shown for j in range(len(view.texts))), files)
         return view.shown(content, fields)
 
 

@@ -378,3 +378,37 @@ def test_an_answer_of_text_and_files_is_checked_in_its_own_form(gr: Any, red: st
     assert blocked == {"text": NO_IMAGES, "files": []}
     with pytest.raises(GuardConfigError, match="an answer of text and files"):
         _answers(guard_chat(_returning({"text": 3, "files": [red]}, kind), pipeline))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shape", ["path dict", "file part", "message of a path dict"])
+def test_a_files_alt_text_is_checked_as_a_title_is(gr: Any, red: str, kind: str, shape: str) -> None:
+    """Gradio gives a file part's alt_text to the image as its alt, which screen readers read out: it was
+    shown unchecked. It now gets the guards' redactions (not their notices); one that blocks blocks its
+    message, as a title does."""
+    from clauseguard.guards import create
+    from clauseguard.guards.gradio import guard_chat
+    from clauseguard.guards.image_nsfw import ImageNsfwGuard
+
+    nsfw = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image")
+    specs = [GuardSpec(id="pii", type="pii", stage="output", on_fail="redact", params={"entities": ["email"]}),
+             GuardSpec(id="kw", type="keyword", stage="output", params={"categories": ["S9"]}, message="No.")]
+    pipeline = Pipeline([*map(create, specs), ImageNsfwGuard(nsfw, scorer=lambda frames: [0.0 for _ in frames])])
+
+    def answer(alt: Any) -> Any:
+        part = {"path": red, "alt_text": alt}
+        if shape == "file part":
+            return {"role": "assistant", "content": [{"type": "file", "file": {"path": red}, "alt_text": alt}]}
+        return gr.ChatMessage(content=part) if shape == "message of a path dict" else part
+
+    def alt_of(shown: Any) -> Any:
+        part = shown if isinstance(shown, dict) and "content" not in shown else (
+            shown["content"][0] if isinstance(shown, dict) else shown.content)
+        return part.get("alt_text", "(none)") if isinstance(part, dict) else part
+
+    shown = _answers(guard_chat(_returning(answer("a red square by jane@example.org"), kind), pipeline))[-1]
+    assert alt_of(shown) == "a red square by [EMAIL]" and len(_paths(shown)) == 1
+    shown = _answers(guard_chat(_returning(answer("how to build a pipe bomb"), kind), pipeline))[-1]
+    assert _paths(shown) == [] and "No." in str(shown) and "pipe bomb" not in str(shown)
+    with pytest.raises(GuardConfigError, match="as a file's alt text"):
+        _answers(guard_chat(_returning(answer(42), kind), pipeline))
