@@ -980,10 +980,11 @@ def _checked_part(check: Callable[[Any], Steps[Any]], part: Any) -> Steps[Any]:
 class _Answer:
     """An answer in messages, its texts checked by the output guards, each message kept in its type.
 
-    Every text a message shows is checked: its content's texts, and its metadata's title and log and its
-    options' labels and values (a thought's or a tool call's title is shown too). Each content text is
-    checked as an answer of its own (so each carries the AI label, and the first-turn notice on a first
-    turn); a title, log or option gets the guards' redactions, not their notices. A message any of
+    Every text a message shows is checked: its content's texts, its metadata's title and log, its options'
+    labels and values (a thought's or a tool call's title is shown too) and its files' alt texts. Each
+    content text is checked as an answer of its own (so each carries the AI label, and the first-turn
+    notice on a first turn); a title, log, option or alt text gets the guards' redactions, not their
+    notices. A message any of
     whose texts blocks shows the block message as its content, without the title, log or option that
     blocked. Without output guards (text), the answer is shown as it was given.
 
