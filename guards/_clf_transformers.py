@@ -21,7 +21,8 @@
   broken by a space, so that a text cannot close its own turn and write the judge's answer.
 
 ``params.device`` (cpu by default; cuda, cuda:N, mps or auto) is where the model runs and ``params.dtype``
-its precision (auto: the dtype its weights were saved in); a device this machine lacks is a load error.
+its precision (auto: the dtype its weights were saved in, float16 as float32 on the CPU); a device this
+machine lacks is a load error.
 
 Nothing downloads: the folder must hold ``config.json``, a fast tokenizer and weights that cover every
 parameter of the model. Any failure to load is a ModelLoadError whose ``where`` is the guards.yaml key at
@@ -42,7 +43,7 @@ from typing import Any
 from clauseguard.errors import GuardError, ModelLoadError
 from clauseguard.guards._fusion import Scores, unit_score
 from clauseguard.guards._taxonomy import CATEGORIES, canonical_category
-from clauseguard.guards._torch import dtype_kwargs, resolve_device, resolve_dtype
+from clauseguard.guards._torch import dtype_kwargs, resolve_device, resolve_dtype, saved_dtype
 
 __all__ = ["ROLES", "CausalJudgeBackend", "SequenceBackend", "load_transformers", "map_labels", "max_tokens",
            "parse_judgement"]
@@ -456,7 +457,8 @@ def _load(path: Path, label_items: tuple[tuple[str, str], ...], device_name: str
     except ModuleNotFoundError as err:
         raise ModelLoadError("the transformers backend needs the [ml] extra and torch: "
                              "pip install torch 'clauseguard[ml]'") from err
-    device, dtype = resolve_device(device_name), resolve_dtype(dtype_name)
+    device = resolve_device(device_name)
+    dtype = resolve_dtype(dtype_name, device, saved_dtype(config))
     cls = CausalJudgeBackend if _is_causal(config) else SequenceBackend
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder only: never reach the Hub
     try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from clauseguard.errors import ModelLoadError
 
-__all__ = ["DEVICE_PATTERN", "DTYPES", "dtype_kwargs", "resolve_device", "resolve_dtype"]
+__all__ = ["DEVICE_PATTERN", "DTYPES", "dtype_kwargs", "resolve_device", "resolve_dtype", "saved_dtype"]
 
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
 DTYPES = ("auto", "float32", "float16", "bfloat16")
@@ -49,13 +49,23 @@ def resolve_device(name: str, *, where: str = "params.device") -> Any:
     return torch.device(name)
 
 
-def resolve_dtype(name: str, *, where: str = "params.dtype") -> Any:
-    """The torch dtype ``name`` means; "auto" stays "auto": the dtype the weights were saved in."""
+def resolve_dtype(name: str, device: Any = None, saved: str | None = None, *, where: str = "params.dtype") -> Any:
+    """The torch dtype ``name`` means. "auto" is the dtype the weights were saved in (``saved``, config.json's
+    ``torch_dtype``), except float16 on the CPU, which loads as float32: many CPUs have no float16 kernels
+    and run it several times slower (bfloat16 is kept: it halves the memory of an 8B judge)."""
     import torch
 
     if name not in DTYPES:
         raise ModelLoadError(f"unknown dtype {name!r}; expected one of {list(DTYPES)}", where=where)
-    return "auto" if name == "auto" else getattr(torch, name)
+    if name == "auto":
+        return torch.float32 if saved == "float16" and getattr(device, "type", None) == "cpu" else "auto"
+    return getattr(torch, name)
+
+
+def saved_dtype(config: dict[str, Any]) -> str | None:
+    """The dtype a model's config.json says its weights were saved in (``dtype`` since transformers 4.56)."""
+    value = config.get("dtype", config.get("torch_dtype"))
+    return value if isinstance(value, str) else None
 
 
 def dtype_kwargs(dtype: Any) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from clauseguard.guards._fusion import unit_score
 from clauseguard.guards._images import ImageLoadError, LoadedImage, blur, load_image, refusal
 from clauseguard.guards._params import Action, GuardSpec, ImageNsfwParams
 from clauseguard.guards._registry import register
-from clauseguard.guards._torch import dtype_kwargs, resolve_device, resolve_dtype
+from clauseguard.guards._torch import dtype_kwargs, resolve_device, resolve_dtype, saved_dtype
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.classifier import SCORES_KEY
 
@@ -128,7 +128,8 @@ def _load_sd_checker(folder: Path, device_name: str = "cpu", dtype_name: str = "
     except ModuleNotFoundError as err:
         raise GuardConfigError("the sd_safety_checker backend needs torch, diffusers and transformers: "
                                "pip install diffusers transformers (and torch)") from err
-    device, dtype = resolve_device(device_name), resolve_dtype(dtype_name)
+    device = resolve_device(device_name)
+    dtype = resolve_dtype(dtype_name, device, _saved_dtype(checker_dir / "config.json"))
     try:
         checker, info = StableDiffusionSafetyChecker.from_pretrained(checker_dir, local_files_only=True,
                                                                      output_loading_info=True, **dtype_kwargs(dtype))
@@ -144,6 +145,17 @@ def _load_sd_checker(folder: Path, device_name: str = "cpu", dtype_name: str = "
         raise ModelLoadError(f"not a safety checker: its weights lack {', '.join(lacking[:6])}"
                              f"{', ...' if len(lacking) > 6 else ''}", where=str(folder))
     return checker.to(device).eval(), processor
+
+
+def _saved_dtype(config_path: Path) -> str | None:
+    """The dtype the checker's config.json names, if it can be read (from_pretrained reports a bad one)."""
+    import json
+
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved_dtype(config) if isinstance(config, dict) else None
 
 
 def _sd_margins(checker: Any, pixels: Any) -> list[float]:

@@ -178,3 +178,31 @@ def test_a_spec_dumped_whole_reads_back(type_: str, params: dict) -> None:
     assert again == typed and (again.device, again.dtype) == ("cpu", "auto")
     modality = "image" if type_ == "image_nsfw" else "text"
     GuardSpec(id="g", type=type_, modality=modality, params=typed.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize(("saved", "dtype", "device", "loaded"), [
+    ("float16", "auto", "cpu", "float32"),    # no float16 kernels on many CPUs: float32 there
+    ("bfloat16", "auto", "cpu", "bfloat16"),  # kept: half the memory of an 8B judge
+    ("float16", "float16", "cpu", "float16"),  # asked for: as asked
+    ("float32", "auto", "cpu", "float32"),
+    *([("float16", "auto", "cuda", "float16")] if torch.cuda.is_available() else []),
+])
+def test_auto_keeps_the_saved_dtype_but_float16_on_the_cpu(tmp_path: Path, checker: Path, saved: str, dtype: str,
+                                                          device: str, loaded: str) -> None:
+    import shutil
+
+    folder = _bert(tmp_path / "m", {0: "safe", 1: "toxic"})
+    model = transformers.BertForSequenceClassification.from_pretrained(folder).to(getattr(torch, saved))
+    model.save_pretrained(folder)
+    backend = _guard(folder, device=device, dtype=dtype).backends[0]
+    assert next(backend.model.parameters()).dtype == getattr(torch, loaded)
+    assert all(0.0 <= s <= 1.0 for row in backend.score(TEXTS) for s in row.values())
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+
+    saved_checker = tmp_path / "checker"
+    shutil.copytree(checker, saved_checker)
+    StableDiffusionSafetyChecker.from_pretrained(checker).to(getattr(torch, saved)).save_pretrained(saved_checker)
+    from clauseguard.guards.image_nsfw import _load_sd_checker
+
+    loaded_checker, _ = _load_sd_checker(saved_checker, device, dtype)
+    assert loaded_checker.dtype == getattr(torch, loaded)
