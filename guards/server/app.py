@@ -134,6 +134,18 @@ def _limits(settings: ServerSettings) -> Any:
     return limit_for
 
 
+def _without_password(where: str) -> str:
+    """A database URL as it may be printed (its password masked); a path as it is."""
+    if "://" not in where:
+        return where
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(where).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: say so without echoing it
+        return "the URL given"
+
+
 def _share_rate_limits(pipeline: Pipeline, path: str, pseudonymizer: Any, writer: Any, store: Any) -> None:
     """The rate_limit guards' buckets in the SQLite file or PostgreSQL database ``path``, shared by the workers
     that name it. A user's bucket is found by their pseudonym, so the workers must share the pseudonym key too."""
@@ -149,7 +161,7 @@ def _share_rate_limits(pipeline: Pipeline, path: str, pseudonymizer: Any, writer
         try:
             share_rate_limits(pipeline, path)
         except Exception as err:  # sqlite3.Error: a folder that does not exist, a file that is no database
-            raise GuardConfigError(f"cannot open {path} for the rate-limit buckets: {err}",
+            raise GuardConfigError(f"cannot open {_without_password(path)} for the rate-limit buckets: {err}",
                                    where=RATE_LIMIT_DB_ENV) from err
     except BaseException:
         if writer is not None:

@@ -251,3 +251,6 @@ def test_a_shared_rate_limit_file_needs_a_shared_pseudonym_key(make_app: Callabl
     with pytest.raises(GuardConfigError, match=r"cannot open \S+ for the rate-limit buckets") as err:
         make_app(guards_path=guards, rate_limit_db=str(tmp_path / "no" / "folder" / "b.sqlite3"))
     assert err.value.where == "CLAUSEGUARD_RATE_LIMIT_DB"
+    with pytest.raises(GuardConfigError) as err:  # a URL's password is never printed
+        make_app(guards_path=guards, rate_limit_db="mysql+pymysql://ops:s3cret-pw@db.example/rl")
+    assert "s3cret-pw" not in str(err.value) and "mysql+pymysql://ops:***@db.example/rl" in str(err.value)
