@@ -173,6 +173,10 @@ class PostgresBucketStore:
         self.namespace = namespace
         self._takes = 0
         with self.engine.begin() as conn:
+            # CREATE TABLE IF NOT EXISTS is not safe against itself: workers starting together can both pass
+            # the check and one fails on the catalogue's unique index. A lock held to the end of the
+            # transaction makes them create the table one after another.
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('clauseguard_rate_buckets'))"))
             conn.execute(text(self._CREATE))
 
     def take(self, key: str, *, capacity: int, refill_per_second: float, now: float) -> bool:
