@@ -146,28 +146,22 @@ def _without_password(where: str) -> str:
         return "the URL given"
 
 
-def _share_rate_limits(pipeline: Pipeline, path: str, pseudonymizer: Any, writer: Any, store: Any) -> None:
+def _share_rate_limits(pipeline: Pipeline, path: str, pseudonymizer: Any) -> None:
     """The rate_limit guards' buckets in the SQLite file or PostgreSQL database ``path``, shared by the workers
     that name it. A user's bucket is found by their pseudonym, so the workers must share the pseudonym key too."""
     from clauseguard.guards.rate_limit import share_rate_limits
     from clauseguard.guards.server.client import ENV_KEYS
     from clauseguard.guards.server.settings import RATE_LIMIT_DB_ENV
 
+    if pseudonymizer.keys[0].kid == "process":
+        raise GuardConfigError(f"rate-limit buckets shared between workers ({RATE_LIMIT_DB_ENV}) need one "
+                               f"pseudonym key for all of them: set {ENV_KEYS} (each worker's random key "
+                               "gives each user another bucket in every worker)", where=RATE_LIMIT_DB_ENV)
     try:
-        if pseudonymizer.keys[0].kid == "process":
-            raise GuardConfigError(f"rate-limit buckets shared between workers ({RATE_LIMIT_DB_ENV}) need one "
-                                   f"pseudonym key for all of them: set {ENV_KEYS} (each worker's random key "
-                                   "gives each user another bucket in every worker)", where=RATE_LIMIT_DB_ENV)
-        try:
-            share_rate_limits(pipeline, path)
-        except Exception as err:  # sqlite3.Error: a folder that does not exist, a file that is no database
-            raise GuardConfigError(f"cannot open {_without_password(path)} for the rate-limit buckets: {err}",
-                                   where=RATE_LIMIT_DB_ENV) from err
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        store.close()
-        raise
+        share_rate_limits(pipeline, path)
+    except Exception as err:  # sqlite3.Error: a folder that does not exist, a file that is no database
+        raise GuardConfigError(f"cannot open {_without_password(path)} for the rate-limit buckets: {err}",
+                               where=RATE_LIMIT_DB_ENV) from err
 
 
 def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path | None,
@@ -192,14 +186,14 @@ def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path |
         # The body limit (max_json_bytes) bounds the text a request can carry, so the pipeline needs no
         # character limit of its own: one limit, set in one place.
         pipeline = Pipeline.from_yaml(guards_path, sink=sink, max_chars=None)
+        if settings.rate_limit_db:
+            _share_rate_limits(pipeline, settings.rate_limit_db, pseudonymizer)
         documents = read_documents(report_path)
     except BaseException:
         if writer is not None:
             writer.close()
         store.close()
         raise
-    if settings.rate_limit_db:
-        _share_rate_limits(pipeline, settings.rate_limit_db, pseudonymizer, writer, store)
     state = ServerState(pipeline=pipeline, settings=settings, metrics=metrics, engine=store.engine,
                         tokens=TokenStore(store.engine, bootstrap_admin=settings.admin_token), records=store,
                         documents=documents, proxies=settings.proxy_networks(),
