@@ -197,9 +197,9 @@ class ImageNsfwGuard(Guard):
         try:
             return BACKENDS[self.params.backend](self.params)
         except ModelLoadError as err:
-            key = err.where if err.where and err.where.startswith("params.") else "params.model_path"
-            message = err.message if key != "params.model_path" or not err.where else f"{err.where}: {err.message}"
-            raise ModelLoadError(message, where=f"guard {self.id!r} {key}") from err
+            if err.where and err.where.startswith("params."):
+                raise ModelLoadError(err.message, where=f"guard {self.id!r} {err.where}") from err
+            raise ModelLoadError(str(err), where=f"guard {self.id!r} params.model_path") from err
 
     def check(self, content: str | bytes, context: Context) -> Verdict:
         if not isinstance(content, bytes | bytearray):
