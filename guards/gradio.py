@@ -34,12 +34,14 @@ set otherwise), which otherwise call api.gradio.app and huggingface.co as each i
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import functools
 import inspect
 import ipaddress
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
@@ -700,8 +702,24 @@ _last_sweep = [0.0]
 
 @functools.cache
 def _answer_folder() -> str:
-    """This process's folder for the changed images of answers (private: made by ``mkdtemp``, mode 0700)."""
-    return tempfile.mkdtemp(prefix="clauseguard-answers-")
+    """This process's folder for the changed images of answers (private: made by ``mkdtemp``, mode 0700),
+    removed when the process exits (Gradio has its own copies of the files it showed)."""
+    folder = tempfile.mkdtemp(prefix="clauseguard-answers-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def _keep(paths: Iterator[Any]) -> None:
+    """Keep the answer files a stream shows again for as long as it runs: Gradio reads a file each time it is
+    shown, and the sweep removes files ``ANSWER_FILES_KEPT_S`` old. One ``stat`` per file and update; a file
+    half that old is given a new modification time."""
+    cutoff = time.time() - ANSWER_FILES_KEPT_S / 2
+    for path in paths:
+        try:
+            if os.path.dirname(path) == _answer_folder() and os.stat(path).st_mtime < cutoff:
+                os.utime(path)
+        except (OSError, TypeError, ValueError):  # gone already, or not a path: nothing to keep
+            pass
 
 
 def _write_answer_image(data: bytes, suffix: str = ".png") -> str:
@@ -957,6 +975,13 @@ def _component_files(component: Any) -> list[Any]:
     return [] if value is None else list(value) if isinstance(value, list | tuple) else [value]
 
 
+def _shown_paths(part: Any) -> list[Any]:
+    """The paths of the files a checked file part shows (its shape as :func:`_checked_part` returns it)."""
+    if isinstance(part, Mapping):
+        return [_path_of(part if "path" in part else part.get("file"))]
+    return [_path_of(file) for file in _component_files(part)]
+
+
 def _checked_part(check: Callable[[Any], Steps[Any]], part: Any) -> Steps[Any]:
     """A file part through ``check`` (raises _Refused when it blocks), in its shape: a ``{"path"}`` dict
     with its path replaced, a ``{"type": "file"}`` part with its file, a component made anew."""
@@ -1078,6 +1103,7 @@ class _Answer:
 
     def shown(self) -> Any:
         """The answer as it may be shown: checked texts, block messages, in the types it was given in."""
+        _keep(path for file in self.files.values() if file.shown is not None for path in _shown_paths(file.shown))
         shown = [self._shown(i, view) for i, view in enumerate(self.views)]
         if self.notice:
             return [self.notice, *shown]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,58 @@ def test_an_answers_changed_images_are_kept_an_hour_then_removed(gr: Any, red: s
     module._last_sweep[0] -= module._SWEEP_EVERY_S
     second = _paths(_answers(fn)[-1])[0]
     assert Path(second).exists() and not Path(first).exists()
+
+
+def test_a_stream_keeps_the_files_it_shows_again_past_the_hour(gr: Any, red: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gradio reads a file each time a stream shows it: an answer file written at a long stream's start was
+    swept an hour later while the stream still showed it. Showing it again keeps it."""
+    import os
+    import time
+
+    from gradio.helpers import special_args
+
+    from clauseguard.guards import gradio as module
+
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    monkeypatch.setattr(module, "_answer_folder", lambda: str(folder))
+    monkeypatch.setattr(module, "_last_sweep", [time.time()])
+    blue = tmp_path / "blue.png"
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), (0, 0, 255)).save(blue)
+
+    def chat(message: str, history: list[Any]) -> Iterator[Any]:
+        yield [gr.ChatMessage(content={"path": red})]
+        yield [gr.ChatMessage(content={"path": red}), "Still drawing."]
+        yield [gr.ChatMessage(content={"path": red}), "Still drawing.", gr.ChatMessage(content={"path": str(blue)})]
+
+    fn = module.guard_chat(chat, _nsfw_only())
+    inputs, *_ = special_args(fn, ["draw", []], fake_request(username="erin"))
+    stream = fn(*inputs)
+    first = _paths(next(stream))[0]
+    old = time.time() - module.ANSWER_FILES_KEPT_S - 1  # the stream has run an hour
+    os.utime(first, (old, old))
+    assert _paths(next(stream)) == [first]  # shown again: kept
+    assert os.stat(first).st_mtime > old
+    module._last_sweep[0] -= module._SWEEP_EVERY_S
+    shown = _paths(next(stream))  # the new image's file is written, and the folder swept
+    assert shown[0] == first and Path(first).exists() and Path(shown[1]).parent == folder
+
+
+def test_the_answer_folder_is_removed_when_the_process_exits(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("from clauseguard.guards.gradio import _write_answer_image\n"
+            "import os\n"
+            "print(os.path.dirname(_write_answer_image(b'image')))")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    folder = Path(out.stdout.strip())
+    assert folder.parent == tmp_path and folder.name.startswith("clauseguard-answers-")
+    assert not folder.exists() and not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("kind", KINDS)
