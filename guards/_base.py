@@ -25,11 +25,15 @@ class Context:
     """Who and where: what a guard may need besides the content.
 
     ``user_key`` identifies the user (an account id) for rate limits; ``ip`` is used only when a rate
-    limit is keyed by IP, and only pseudonymised. ``turn`` is the 0-based turn of the conversation.
+    limit is keyed by IP, and only pseudonymised. ``ip_group``, when set, is what such a rate limit counts
+    instead: a pseudonym of the client's network (its IPv6 /64), made where ``ip`` was pseudonymised, since
+    pseudonyms of single addresses cannot be grouped afterwards (the HTTP service sets both). ``turn`` is the
+    0-based turn of the conversation.
     """
 
     user_key: str | None = None
     ip: str | None = None
+    ip_group: str | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     turn: int = 0
     stage: Stage | None = None

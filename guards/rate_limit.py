@@ -12,13 +12,15 @@ clear: the key is an HMAC of the address with the process's hash key (see :func:
 neither shares the one anonymous bucket. A raw address is put in one form first, so its spellings
 share a bucket ("2001:DB8::1" and "2001:db8:0:0:0:0:0:1"; "::ffff:192.0.2.1" and "192.0.2.1"), and
 an IPv6 address counts by its /64 network, which one host or home is usually given whole and can
-rotate through. An ``ip`` that is no address (a pseudonym made before the guard, as the server does)
-is used as it is: any such canonical form must then be applied where the pseudonym is made.
+rotate through. An ``ip`` that is no address (a pseudonym made before the guard) cannot be grouped so:
+where the pseudonym is made, put the pseudonym of the group in ``Context.ip_group`` (the HTTP service
+does, with its shared pseudonym key, so its workers find the same bucket), and the guard uses it as it is.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import threading
 import time
@@ -102,6 +104,18 @@ def _taken(state: tuple[float, float], capacity: int, refill_per_second: float, 
     return allowed, (max(0.0, tokens - 1.0) if allowed else tokens, max(last, now))
 
 
+CLEAN_UP_EVERY = 1024  # takes of a store between two clean-ups of its namespace
+
+
+def _boot() -> str:
+    """This boot of the host: the kernel's boot id on Linux, else the wall-clock time at which the monotonic
+    clock read zero, to the minute (a later estimate can only differ by clock adjustments)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return str(round((time.time() - time.monotonic()) / 60))
+
+
 class SqliteBucketStore:
     """Buckets in one SQLite file, shared by every process and thread that opens it: N workers on a host
     allow a user ``capacity`` together, not N times over. Each take is one ``BEGIN IMMEDIATE`` transaction
@@ -109,11 +123,17 @@ class SqliteBucketStore:
     keeps two guards' buckets apart in one file.
 
     The time is the guard's clock (``time.monotonic``: the host's, the same in every process; not across
-    hosts, which share a :class:`PostgresBucketStore` instead). A bucket that
-    has refilled to ``capacity`` is the same as none, so such rows are deleted now and then. A take the
-    file refuses (locked past ``timeout`` seconds, unwritable) raises: the guard fails closed."""
+    hosts, which share a :class:`PostgresBucketStore` instead). That clock starts again when the host does, so
+    the file notes the host's boot, and the first store opened after a restart empties it: every bucket is
+    full again, as a restarted process's memory store would have it. A bucket
+    that has refilled to ``capacity`` is the same as none, so such rows are deleted now and then. A take the
+    file refuses (locked past ``timeout`` seconds, unwritable) raises: the guard fails closed. The file must
+    be one on disk: an in-memory database is each connection's own, so nothing would be shared."""
 
     def __init__(self, path: str | Path, *, namespace: str = "", timeout: float = 5.0) -> None:
+        if str(path) in ("", ":memory:") or str(path).startswith("file::memory:") or "mode=memory" in str(path):
+            raise ValueError(f"shared rate-limit buckets need a file, not {str(path) or 'an empty path'!r} "
+                             "(an in-memory database is each connection's own)")
         self.path, self.namespace, self.timeout = Path(path), namespace, timeout
         self._local = threading.local()
         self._takes = 0
@@ -121,6 +141,20 @@ class SqliteBucketStore:
         db.execute("PRAGMA journal_mode=WAL")  # readers never wait; a take is one short write
         db.execute("CREATE TABLE IF NOT EXISTS clauseguard_rate_buckets (namespace TEXT NOT NULL, key TEXT NOT NULL, "
                    "tokens REAL NOT NULL, updated REAL NOT NULL, full_at REAL NOT NULL, PRIMARY KEY (namespace, key))")
+        db.execute("CREATE TABLE IF NOT EXISTS clauseguard_rate_boot (id INTEGER PRIMARY KEY CHECK (id = 0), "
+                   "boot TEXT NOT NULL)")
+        boot = _boot()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT boot FROM clauseguard_rate_boot WHERE id = 0").fetchone()
+            if row is None or row[0] != boot:  # times of a clock that has started again (or of an unknown one)
+                db.execute("DELETE FROM clauseguard_rate_buckets")
+                db.execute("INSERT INTO clauseguard_rate_boot (id, boot) VALUES (0, ?) "
+                           "ON CONFLICT (id) DO UPDATE SET boot = excluded.boot", (boot,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _db(self) -> Any:
         import sqlite3
@@ -144,7 +178,7 @@ class SqliteBucketStore:
                        "updated = excluded.updated, full_at = excluded.full_at",
                        (self.namespace, key, tokens, updated, full_at))
             self._takes += 1
-            if self._takes % 1024 == 0:  # buckets full again are as good as absent
+            if self._takes % CLEAN_UP_EVERY == 0:  # buckets full again are as good as absent
                 db.execute("DELETE FROM clauseguard_rate_buckets WHERE namespace = ? AND full_at <= ?",
                            (self.namespace, now))
             db.execute("COMMIT")
@@ -156,22 +190,33 @@ class SqliteBucketStore:
 
 class PostgresBucketStore:
     """Buckets in a PostgreSQL table, shared by the workers of every host that reaches the database. A take
-    is one transaction that locks the bucket's row (``SELECT ... FOR UPDATE``), and time is the database
+    is one transaction that locks the bucket's row (an upsert that returns it), and time is the database
     server's (``clock_timestamp()``), not the guard's: the hosts' clocks need not agree. The table
-    (``clauseguard_rate_buckets``) is created when missing; buckets full again are deleted now and then.
-    ``url`` is an SQLAlchemy URL (``postgresql+psycopg://...``). A take the database refuses raises: the
-    guard fails closed."""
+    (``clauseguard_rate_buckets``) is created when missing; buckets full again are deleted now and then, in
+    a transaction of their own that skips rows a take holds. ``url`` is an SQLAlchemy URL
+    (``postgresql+psycopg://...``) or an engine. A take the database refuses, or that waits for a lock, a
+    statement or a connection longer than ``timeout`` seconds, raises: the guard fails closed. A process
+    forked after the store was made opens connections of its own."""
 
     _CREATE = ("CREATE TABLE IF NOT EXISTS clauseguard_rate_buckets (namespace TEXT NOT NULL, key TEXT NOT NULL, "
                "tokens DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL, "
                "full_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (namespace, key))")
+    # The row, locked: a new one is inserted full; an existing one is "updated" to itself, which locks it and
+    # returns it whatever another transaction did meanwhile (a clean-up that deleted it: then it is new).
+    _LOCK = ("INSERT INTO clauseguard_rate_buckets AS b (namespace, key, tokens, updated, full_at) "
+             "VALUES (:ns, :key, :cap, EXTRACT(EPOCH FROM clock_timestamp()), 0) "
+             "ON CONFLICT (namespace, key) DO UPDATE SET tokens = b.tokens "
+             "RETURNING b.tokens, b.updated, EXTRACT(EPOCH FROM clock_timestamp())::double precision")
+    _CLEAN_UP = ("DELETE FROM clauseguard_rate_buckets WHERE ctid IN (SELECT ctid FROM clauseguard_rate_buckets "
+                 "WHERE namespace = :ns AND full_at <= :now FOR UPDATE SKIP LOCKED)")
 
-    def __init__(self, url: str | Any, *, namespace: str = "") -> None:
-        from sqlalchemy import create_engine, text
+    def __init__(self, url: str | Any, *, namespace: str = "", timeout: float = 5.0) -> None:
+        from sqlalchemy import text
 
-        self.engine = create_engine(_postgres_url(url), pool_pre_ping=True) if isinstance(url, str) else url
+        self.engine = _postgres_engine(url, timeout) if isinstance(url, str) else url
         self.namespace = namespace
         self._takes = 0
+        self._pid = os.getpid()
         with self.engine.begin() as conn:
             # CREATE TABLE IF NOT EXISTS is not safe against itself: workers starting together can both pass
             # the check and one fails on the catalogue's unique index. A lock held to the end of the
@@ -183,32 +228,64 @@ class PostgresBucketStore:
         """``now`` (the guard's clock) is not read: the database's clock is the one all hosts share."""
         from sqlalchemy import text
 
+        if self._pid != os.getpid():  # a pooled connection never crosses a fork: the parent may be using it
+            self.engine.dispose(close=False)
+            self._pid = os.getpid()
         names = {"ns": self.namespace, "key": key}
         with self.engine.begin() as conn:
-            conn.execute(text("INSERT INTO clauseguard_rate_buckets (namespace, key, tokens, updated, full_at) "
-                              "VALUES (:ns, :key, :cap, EXTRACT(EPOCH FROM clock_timestamp()), 0) "
-                              "ON CONFLICT (namespace, key) DO NOTHING"), {**names, "cap": float(capacity)})
-            tokens, updated, db_now = conn.execute(text(
-                "SELECT tokens, updated, EXTRACT(EPOCH FROM clock_timestamp())::double precision "
-                "FROM clauseguard_rate_buckets WHERE namespace = :ns AND key = :key FOR UPDATE"), names).one()
+            tokens, updated, db_now = conn.execute(text(self._LOCK), {**names, "cap": float(capacity)}).one()
             allowed, (tokens, updated) = _taken((tokens, updated), capacity, refill_per_second, db_now)
             full_at = updated + (capacity - tokens) / refill_per_second if refill_per_second > 0 else float("inf")
             conn.execute(text("UPDATE clauseguard_rate_buckets SET tokens = :tokens, updated = :updated, "
                               "full_at = :full_at WHERE namespace = :ns AND key = :key"),
                          {**names, "tokens": tokens, "updated": updated, "full_at": full_at})
-            self._takes += 1
-            if self._takes % 1024 == 0:  # buckets full again are as good as absent
-                conn.execute(text("DELETE FROM clauseguard_rate_buckets WHERE namespace = :ns AND full_at <= :now"),
-                             {"ns": self.namespace, "now": db_now})
+        self._takes += 1
+        if self._takes % CLEAN_UP_EVERY == 0:  # buckets full again are as good as absent
+            with self.engine.begin() as conn:
+                conn.execute(text(self._CLEAN_UP), {"ns": self.namespace, "now": db_now})
         return allowed
 
 
-def _postgres_url(url: str) -> str:
+def _postgres_engine(url: str, timeout: float) -> Any:
+    """An engine for ``url`` whose connections give up after ``timeout`` seconds: connecting (unless the URL
+    sets ``connect_timeout``), waiting for a row lock, or running a statement."""
+    from sqlalchemy import create_engine, event
     from sqlalchemy.engine import make_url
 
-    backend = make_url(url).get_backend_name()
+    parsed = make_url(_postgres_url(url))
+    args = {} if "connect_timeout" in parsed.query else {"connect_timeout": max(1, math.ceil(timeout))}
+    engine = create_engine(parsed, pool_pre_ping=True, connect_args=args)
+    ms = max(1, round(timeout * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _timeouts(connection: Any, record: Any) -> None:  # per connection, not per take: no extra round trip
+        autocommit, connection.autocommit = connection.autocommit, True
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {ms}")
+            cursor.execute(f"SET statement_timeout = {ms}")
+        connection.autocommit = autocommit
+
+    return engine
+
+
+def _postgres_url(url: str) -> str:
+    """``url`` if it is a PostgreSQL URL SQLAlchemy reads, else a ValueError that says how to write one."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    fix = "write postgresql+psycopg://user:password@host/database, or sqlite:///path for a file"
+    try:
+        parsed = make_url(url)
+    except ArgumentError as err:
+        raise ValueError(f"not a database URL SQLAlchemy reads: {fix}") from err
+    backend = parsed.get_backend_name()
+    if backend == "postgres":
+        raise ValueError(f"postgres:// is an old spelling SQLAlchemy no longer reads: {fix}")
     if backend != "postgresql":
-        raise ValueError(f"shared rate-limit buckets need a PostgreSQL URL or a SQLite file, not a {backend} URL")
+        raise ValueError(f"shared rate-limit buckets need a PostgreSQL URL or a SQLite file, not a {backend} URL: "
+                         + fix)
+    if "@" in (parsed.host or ""):
+        raise ValueError("the user name or password holds an '@': percent-encode it as %40 in the URL")
     return url
 
 
@@ -216,17 +293,20 @@ def share_rate_limits(pipeline: Pipeline, where: str | Path, *, timeout: float =
     """Puts every rate_limit guard of ``pipeline`` on a shared store, one namespace per guard id: a
     :class:`PostgresBucketStore` when ``where`` is a PostgreSQL URL (``postgresql+psycopg://...``: the
     workers of several hosts), else a :class:`SqliteBucketStore` at the path ``where`` (or
-    ``sqlite:///path``: the processes of one host). Another URL is a ValueError.
+    ``sqlite:///path``: the processes of one host). Another URL is a ValueError. A take waits at most
+    ``timeout`` seconds for the file's or the row's lock (and for the database), then fails closed.
 
     A bucket is found by the user's key, or by the pseudonym of their address: the processes must make
     the same pseudonyms, so set ``CLAUSEGUARD_HASH_KEY`` for them all (without it each process has a random
-    key, and each user another bucket in every process)."""
+    key, and each user another bucket in every process). The HTTP service pseudonymises addresses itself,
+    with ``CLAUSEGUARD_PSEUDONYM_KEYS``."""
     where = str(where)
     engine = None
     if "://" in where and not where.startswith("sqlite:///"):
-        from sqlalchemy import create_engine
-
-        engine = create_engine(_postgres_url(where), pool_pre_ping=True)  # one pool for this pipeline's guards
+        if where.startswith("sqlite:"):
+            raise ValueError("a SQLite URL has three slashes before its path (sqlite:///buckets.sqlite3), "
+                             f"not {where!r}")
+        engine = _postgres_engine(where, timeout)  # one pool for this pipeline's guards
     path = where.removeprefix("sqlite:///")
     for guard in pipeline.guards:
         if isinstance(guard, RateLimitGuard):
@@ -251,6 +331,8 @@ class RateLimitGuard(Guard):
     def _key(self, context: Context) -> str:
         if self.params.key == "user" and context.user_key:
             return "user:" + context.user_key
+        if context.ip_group:  # already a keyed pseudonym of the client's network (the HTTP service's)
+            return context.ip_group
         if context.ip:  # key: ip, or key: user for a caller with no user key
             return pseudonymise("ip", ip_bucket(context.ip))
         return "anonymous"

@@ -141,9 +141,12 @@ def _without_password(where: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(where).render_as_string(hide_password=True)
+        url = make_url(where)
     except Exception:  # not a URL SQLAlchemy reads: say so without echoing it
         return "the URL given"
+    if "@" in (url.host or ""):  # an '@' of the password not encoded: what looks like the host holds the rest
+        return "the URL given"
+    return url.render_as_string(hide_password=True)
 
 
 def _share_rate_limits(pipeline: Pipeline, path: str, pseudonymizer: Any) -> None:

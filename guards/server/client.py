@@ -17,16 +17,31 @@ from starlette.requests import Request
 from clauseguard.guards._forwarded import Network, client_address, parse_address
 from clauseguard.guards.records.pseudonym import ENV_KEYS, Pseudonymizer, PseudonymKey
 
-__all__ = ["client_address", "over_https", "process_pseudonymizer", "pseudonymous_ip"]
+__all__ = ["client_address", "over_https", "process_pseudonymizer", "pseudonymous_ip", "pseudonymous_ip_group"]
 
 log = logging.getLogger("clauseguard.guards.server")
 
 
-def pseudonymous_ip(request: Request, proxies: Sequence[Network], pseudonymizer: Pseudonymizer) -> str | None:
-    """The pseudonym of the client's address, or None when the transport gives no IP address."""
+def _address(request: Request, proxies: Sequence[Network]) -> str | None:
     peer = request.client.host if request.client else None
     address = client_address(peer, request.headers.get("x-forwarded-for"), proxies)
-    return pseudonymizer.ip(address) if address and parse_address(address) is not None else None
+    return address if address and parse_address(address) is not None else None
+
+
+def pseudonymous_ip(request: Request, proxies: Sequence[Network], pseudonymizer: Pseudonymizer) -> str | None:
+    """The pseudonym of the client's address, or None when the transport gives no IP address."""
+    address = _address(request, proxies)
+    return pseudonymizer.ip(address) if address else None
+
+
+def pseudonymous_ip_group(request: Request, proxies: Sequence[Network], pseudonymizer: Pseudonymizer) -> str | None:
+    """The pseudonym of the network a rate limit counts the client by: its IPv4 address, or the /64 of its
+    IPv6 address (a host or home is usually given a /64 whole, and can take a new address in it for each
+    request). None when the transport gives no IP address."""
+    from clauseguard.guards.rate_limit import ip_bucket
+
+    address = _address(request, proxies)
+    return pseudonymizer.ip(ip_bucket(address).partition("/")[0]) if address else None
 
 
 def over_https(request: Request, proxies: Sequence[Network]) -> bool:

@@ -16,7 +16,7 @@ from clauseguard.guards._base import Context
 from clauseguard.guards._params import Stage
 from clauseguard.guards.pipeline import Pipeline
 from clauseguard.guards.server.audit import bind_context
-from clauseguard.guards.server.client import pseudonymous_ip
+from clauseguard.guards.server.client import pseudonymous_ip, pseudonymous_ip_group
 from clauseguard.guards.server.metrics import Metrics
 from clauseguard.guards.server.settings import Network, ServerSettings
 
@@ -62,6 +62,7 @@ def request_context(request: Request, state: ServerState, *, stage: str, user_ke
     pseudonym (:mod:`clauseguard.guards.server.audit`).
     """
     ip = pseudonymous_ip(request, state.proxies, state.pseudonymizer)
+    group = pseudonymous_ip_group(request, state.proxies, state.pseudonymizer)  # what rate limits count
     key = state.pseudonymizer.user(user_key) if user_key else None
     extra = {"request_id": request_id} if request_id else {}
-    return bind_context(Context(user_key=key, ip=ip, turn=turn, stage=Stage(stage), **extra))
+    return bind_context(Context(user_key=key, ip=ip, ip_group=group, turn=turn, stage=Stage(stage), **extra))

@@ -14,17 +14,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from clauseguard.guards import Context, GuardSpec, Pipeline, create
+from clauseguard.guards import Context, GuardSpec, Pipeline, create, rate_limit
 from clauseguard.guards.rate_limit import (
     MemoryBucketStore,
     PostgresBucketStore,
     SqliteBucketStore,
     share_rate_limits,
 )
-from tests.postgres import BACKENDS, schema_url
+from tests.postgres import BACKENDS, PG_URL, schema_url
 
 
 @pytest.fixture(params=BACKENDS)
@@ -167,3 +168,114 @@ def test_other_urls_are_refused(tmp_path: Path) -> None:
         share_rate_limits(Pipeline([create(spec)]), "mysql+pymysql://u:p@127.0.0.1/db")
     store = share_rate_limits(Pipeline([create(spec)]), f"sqlite:///{tmp_path / 'b.sqlite3'}").guards[0].store
     assert isinstance(store, SqliteBucketStore) and store.path == tmp_path / "b.sqlite3"
+
+
+def test_a_restart_of_the_host_empties_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The monotonic clock starts again at a reboot: a bucket written before it was "ahead" of the new clock
+    for as long as the host had been up, so it neither refilled nor was ever deleted. The file notes the boot,
+    and the first store opened after a restart empties it (as a restarted process's memory store is empty)."""
+    path = tmp_path / "b.sqlite3"
+    monkeypatch.setattr(rate_limit, "_boot", lambda: "boot-1")
+    store = SqliteBucketStore(path)
+    take = [lambda s, now: s.take("u", capacity=2, refill_per_second=0.001, now=now)][0]
+    assert [take(store, 2_592_000.0) for _ in range(3)] == [True, True, False]  # a month of uptime
+    assert not take(SqliteBucketStore(path), 2_592_001.0)  # another process, the same boot: the same bucket
+    monkeypatch.setattr(rate_limit, "_boot", lambda: "boot-2")
+    again = SqliteBucketStore(path)
+    rows = sqlite3.connect(path).execute("SELECT count(*) FROM clauseguard_rate_buckets").fetchone()[0]
+    assert rows == 0 and [take(again, 60.0) for _ in range(3)] == [True, True, False]
+
+
+def test_the_boot_is_known() -> None:
+    assert rate_limit._boot() == rate_limit._boot() != ""
+
+
+@pytest.mark.parametrize(("where", "message"), [
+    (":memory:", "need a file, not ':memory:'"),
+    ("sqlite:///:memory:", "need a file, not ':memory:'"),
+    ("file::memory:?cache=shared", "need a file"),
+    ("sqlite://buckets.sqlite3", "three slashes"),
+    ("postgres://ops:pw@db.example/rl", "postgres:// is an old spelling .* postgresql\\+psycopg://"),
+    ("postgresql+psycopg://ops:S3C@RET@127.0.0.1:1/rl", "percent-encode it as %40"),
+])
+def test_stores_that_cannot_work_are_refused_with_how_to_write_them(where: str, message: str) -> None:
+    """An in-memory SQLite database is each connection's own (every request failed on a missing table);
+    the other spellings are mistakes whose messages said nothing of the fix, or printed part of a password."""
+    spec = GuardSpec(id="rl", type="rate_limit", params={"capacity": 1, "refill_per_second": 1})
+    with pytest.raises(ValueError, match=message) as err:
+        share_rate_limits(Pipeline([create(spec)]), where)
+    assert "S3C" not in str(err.value) and "RET" not in str(err.value)
+
+
+needs_postgres = pytest.mark.skipif(PG_URL is None, reason="needs CLAUSEGUARD_TEST_POSTGRES_URL")
+
+
+@needs_postgres
+def test_postgres_clean_ups_never_fail_a_take(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean-up deleted a full row between a take's insert and its SELECT ... FOR UPDATE (the take found
+    no row and raised), and two clean-ups each holding a row deadlocked. The row is now locked by the upsert
+    that returns it, and clean-ups skip locked rows in a transaction of their own."""
+    monkeypatch.setattr(rate_limit, "CLEAN_UP_EVERY", 1)  # every take cleans up
+    with schema_url("rc_") as url:
+        stores = [_store(url) for _ in range(4)]  # four workers' pools
+        errors: list[BaseException] = []
+
+        def worker(store: PostgresBucketStore, n: int) -> None:
+            for i in range(60):
+                try:
+                    store.take(f"u{(n + i) % 3}", capacity=1, refill_per_second=1000.0, now=0.0)
+                except BaseException as err:  # every failure is the finding
+                    errors.append(err)
+
+        threads = [threading.Thread(target=worker, args=(stores[n % 4], n)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+
+
+@needs_postgres
+def test_postgres_take_gives_up_after_the_timeout_and_fails_closed() -> None:
+    """A row held by another transaction (a stuck worker, an operator's psql) made every check on it wait
+    for ever, then the pool ran out for everyone. A take now waits ``timeout`` seconds, then raises."""
+    from sqlalchemy import create_engine, text
+
+    spec = GuardSpec(id="rl", type="rate_limit", params={"capacity": 5, "refill_per_second": 1})
+    with schema_url("rt_") as url:
+        pipeline = share_rate_limits(Pipeline([create(spec)]), url, timeout=0.5)
+        assert pipeline.check_input("hi", Context(user_key="erin")).allowed
+        holder = create_engine(url)
+        with holder.connect() as conn, conn.begin():
+            conn.execute(text("SELECT * FROM clauseguard_rate_buckets FOR UPDATE"))
+            started = time.monotonic()
+            verdict = pipeline.check_input("hi", Context(user_key="erin"))
+            waited = time.monotonic() - started
+        holder.dispose()
+        assert not verdict.allowed and 0.4 < waited < 5.0
+        assert pipeline.check_input("hi", Context(user_key="erin")).allowed
+
+
+def _forked_takes(url_store: PostgresBucketStore, out: Any) -> None:
+    out.put(sum(url_store.take("u", capacity=100, refill_per_second=0.0, now=0.0) for _ in range(20)))
+
+
+@needs_postgres
+def test_postgres_store_made_before_a_fork_works_in_the_children() -> None:
+    """gunicorn --preload or multiprocessing: the parent's pooled connection was shared with the children,
+    whose protocol streams then mixed ("server closed the connection unexpectedly")."""
+    import multiprocessing
+
+    fork = multiprocessing.get_context("fork")
+    with schema_url("rf_") as url:
+        store = _store(url)
+        assert store.take("u", capacity=100, refill_per_second=0.0, now=0.0)  # the parent's pool holds one
+        out = fork.Queue()
+        children = [fork.Process(target=_forked_takes, args=(store, out)) for _ in range(4)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(60)
+        assert [c.exitcode for c in children] == [0] * 4
+        assert sum(out.get(timeout=5) for _ in children) == 80
+        assert store.take("u", capacity=100, refill_per_second=0.0, now=0.0)  # the parent's still works

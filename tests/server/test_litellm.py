@@ -238,6 +238,32 @@ def test_workers_sharing_a_rate_limit_store_allow_a_user_the_capacity_once(
         assert actions == expected
 
 
+def test_a_client_is_counted_by_its_ipv6_64_with_the_shared_pseudonym_key(make_app: Callable[..., FastAPI],
+                                                                          tmp_path: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service pseudonymises each address before the guard sees it, so the guard could neither group an
+    IPv6 address by its /64 (a client took a new address in it for each request, and a fresh bucket) nor
+    find one bucket from two workers: it hashed the pseudonym again with each process's own random key.
+    The service now gives the guard the pseudonym of the client's network, made with the shared key."""
+    from tests.server.conftest import write_guards
+
+    monkeypatch.setenv("CLAUSEGUARD_PSEUDONYM_KEYS", "k1:" + base64.b64encode(b"k" * 32).decode())
+    monkeypatch.delenv("CLAUSEGUARD_HASH_KEY", raising=False)
+    guards = write_guards(tmp_path, RATE_LIMITED.replace("capacity: 2,", "capacity: 2, key: ip,"))
+    shared = str(tmp_path / "buckets.sqlite3")
+    apps = [make_app(guards_path=guards, rate_limit_db=shared, trusted_proxies=("10.0.0.0/8",)) for _ in range(2)]
+    with TestClient(apps[0], client=("10.0.0.2", 1234)) as one, TestClient(apps[1], client=("10.0.0.3", 1234)) as two:
+        actions = [client.post(PATH, json=payload(texts=["hi"]), headers={"X-Forwarded-For": address}).json()["action"]
+                   for client, address in ((one, "2001:db8::1"), (two, "2001:db8::2"), (one, "2001:db8:0:0:ffff::9"),
+                                           (two, "2001:db8:0:1::1"))]  # the last: another /64
+    assert actions == ["NONE", "NONE", "BLOCKED", "NONE"]
+    import sqlite3
+
+    keys = {row[0] for row in sqlite3.connect(shared).execute("SELECT key FROM clauseguard_rate_buckets")}
+    pseudonymizer = apps[0].state.clauseguard.pseudonymizer
+    assert keys == {pseudonymizer.ip("2001:db8::"), pseudonymizer.ip("2001:db8:0:1::")}
+
+
 def test_a_shared_rate_limit_file_needs_a_shared_pseudonym_key(make_app: Callable[..., FastAPI], tmp_path: Any,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from clauseguard.errors import GuardConfigError
@@ -254,3 +280,9 @@ def test_a_shared_rate_limit_file_needs_a_shared_pseudonym_key(make_app: Callabl
     with pytest.raises(GuardConfigError) as err:  # a URL's password is never printed
         make_app(guards_path=guards, rate_limit_db="mysql+pymysql://ops:s3cret-pw@db.example/rl")
     assert "s3cret-pw" not in str(err.value) and "mysql+pymysql://ops:***@db.example/rl" in str(err.value)
+    with pytest.raises(GuardConfigError) as err:  # nor the part of one after an '@' that was not encoded
+        make_app(guards_path=guards, rate_limit_db="postgresql+psycopg://ops:S3C@RET@127.0.0.1:1/rl")
+    assert "RET" not in str(err.value) and "S3C" not in str(err.value) and "%40" in str(err.value)
+    with pytest.raises(GuardConfigError, match="need a file, not ':memory:'") as err:  # each thread's own
+        make_app(guards_path=guards, rate_limit_db=":memory:")
+    assert err.value.where == "CLAUSEGUARD_RATE_LIMIT_DB"

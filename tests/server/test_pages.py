@@ -370,6 +370,18 @@ def test_sign_in_attempts_are_throttled_per_client(web: TestClient) -> None:
     assert "Too many sign-in attempts" in login(web).text  # even the right token waits its turn
 
 
+def test_sign_in_attempts_from_one_ipv6_64_are_throttled_together(make_app: Callable[..., FastAPI],
+                                                                   report_path: Path) -> None:
+    """A client given a /64 can take a new address in it for every attempt: the throttle counts the /64."""
+    app = make_app(report_path=report_path, trusted_proxies=("10.0.0.0/8",))
+    statuses = []
+    with TestClient(app, follow_redirects=False, client=("10.0.0.5", 4321)) as client:
+        for address in [f"2001:db8::{n + 1}" for n in range(6)] + ["2001:db8:0:1::1"]:  # the last: another /64
+            client.headers["X-Forwarded-For"] = address
+            statuses.append(login(client, "wrong-token-0123456789").status_code)
+    assert statuses == [401] * 5 + [429, 401]
+
+
 def test_workers_sharing_the_session_secret_accept_each_others_sessions(make_app: Callable[..., FastAPI]) -> None:
     """Two workers (two apps) with the same CLAUSEGUARD_SESSION_SECRET: a session and a form made by one
     work on the other; without the secret each app signs with its own."""

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from clauseguard.errors import UserError
-from clauseguard.guards.server.client import over_https, pseudonymous_ip
+from clauseguard.guards.server.client import over_https, pseudonymous_ip_group
 from clauseguard.guards.server.pages._render import page, prefix
 from clauseguard.guards.server.pages._signing import (
     SESSION_COOKIE,
@@ -80,12 +80,13 @@ async def login(request: Request, state: State) -> Response:
     return response
 
 
-# Five attempts at once, then one every twelve seconds, per client address (pseudonymised).
+# Five attempts at once, then one every twelve seconds, per client address (pseudonymised; an IPv6 address
+# by its /64, which one client can rotate through).
 LOGIN_BURST, LOGIN_REFILL_PER_S = 5, 1 / 12
 
 
 def _may_try(request: Request, state: ServerState) -> bool:
-    key = pseudonymous_ip(request, state.proxies, state.pseudonymizer) or "unknown-client"
+    key = pseudonymous_ip_group(request, state.proxies, state.pseudonymizer) or "unknown-client"
     return state.login_buckets.take(f"login:{key}", capacity=LOGIN_BURST, refill_per_second=LOGIN_REFILL_PER_S,
                                     now=time.monotonic())
 
