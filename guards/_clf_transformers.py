@@ -36,11 +36,13 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from clauseguard.errors import GuardError, ModelLoadError
+from clauseguard.guards._embedder import _encodable
 from clauseguard.guards._fusion import Scores, unit_score
 from clauseguard.guards._taxonomy import CATEGORIES, canonical_category
 from clauseguard.guards._torch import dtype_kwargs, resolve_device, resolve_dtype, saved_dtype
@@ -201,9 +203,16 @@ class SequenceBackend:
 
         self.path, self.device = path, device
         self.tokenizer = _load_tokenizer(path)
+        # Padding on the right, as the model was trained to read a text: a tokenizer saved to pad on the left
+        # moved a short text's positions in a batch (a GPT-2 classifier's "kill": 0.517 alone, 0.489 beside another).
+        self.tokenizer.padding_side = "right"
         self.model = _load_model(AutoModelForSequenceClassification, path, device, dtype)
-        if self.model.config.pad_token_id is None:  # GPT-2-style heads find each text's last token by it
-            self.model.config.pad_token_id = self.tokenizer.pad_token_id
+        # GPT-2-style heads find each text's last token by the pad id: it must be the one the tokenizer pads with
+        # (a config's own pad id beside a tokenizer that pads with its end token read a padding position).
+        self.model.config.pad_token_id = self.tokenizer.pad_token_id
+        # The tokenizer's truncation and padding are settings of the one Rust tokenizer that every thread
+        # shares: a call that turned truncation on while another cut its windows cut that text short.
+        self._lock = threading.Lock()
         self.index_to_category, self.unmapped = map_labels(self.model.config.id2label, label_map)
         if not self.index_to_category:
             raise ModelLoadError(f"no label of the model in {path} maps to a category "
@@ -233,6 +242,8 @@ class SequenceBackend:
         windows: list[str] = []
         owners: list[int] = []
         for owner, (text, offsets) in enumerate(zip(texts, spans, strict=True)):
+            if not offsets:  # no tokens (empty, or only spaces): nothing to score, and no window of padding alone
+                continue
             start = 0
             while True:
                 end = min(start + self.window, len(offsets))
@@ -245,18 +256,46 @@ class SequenceBackend:
         return windows, owners
 
     def score(self, texts: list[str]) -> list[Scores]:
-        """Each text's scores: the highest of its windows, per category."""
-        if not texts:
-            return []
-        windows, owners = self.windows(list(texts))
-        enc = self.tokenizer(windows, padding=True, truncation=True, max_length=self.max_length,
-                             return_tensors="pt")
-        if enc["input_ids"].shape[1] == 0:  # only empty texts, and a tokenizer that adds no tokens (GPT-2's)
-            return [dict.fromkeys(self.categories, 0.0) for _ in texts]
-        out: list[Scores] = [{} for _ in texts]
-        for owner, scores in zip(owners, self._score_windows(enc), strict=True):
-            out[owner] = {c: max(s, out[owner].get(c, 0.0)) for c, s in scores.items()}
+        """Each text's scores: the highest of its windows, per category (0.0 for a text without tokens)."""
+        out: list[Scores] = [dict.fromkeys(self.categories, 0.0) for _ in texts]
+        texts = [_encodable(t) for t in texts]  # a lone surrogate failed the whole batch
+        with self._lock:
+            windows, owners = self._fitting(*self.windows(texts))
+            if not windows:
+                return out
+            enc = self.tokenizer(windows, padding=True, return_tensors="pt")  # never truncated: every token read
+            if enc["input_ids"].shape[1] > self.max_length:  # _fitting should prevent it; fail closed
+                raise GuardError(f"a window of the text takes {enc['input_ids'].shape[1]} tokens, more than the "
+                                 f"{self.max_length} of the model in {self.path}")
+            for owner, scores in zip(owners, self._score_windows(enc), strict=True):
+                out[owner] = {c: max(s, out[owner][c]) for c, s in scores.items()}
         return out
+
+    def _fitting(self, windows: list[str], owners: list[int]) -> tuple[list[str], list[int]]:
+        """The windows, each that takes more than the model's tokens on its own cut in two overlapping halves
+        (again, until it fits). A window may grow past ``slack`` when tokenized alone: with an NFKC normaliser
+        (XLM-R's, ALBERT's) one character can become many tokens that share its offsets, and one cut inside
+        it takes them all. Truncating such a window dropped its end, the text's own end for the last one."""
+        if not windows:
+            return windows, owners
+        lengths = [len(ids) for ids in self.tokenizer(windows)["input_ids"]]
+        if max(lengths) <= self.max_length:
+            return windows, owners
+        todo = [(w, o) for w, o, n in zip(windows, owners, lengths, strict=True) if n > self.max_length]
+        fitted = [(w, o) for w, o, n in zip(windows, owners, lengths, strict=True) if n <= self.max_length]
+        while todo:
+            window, owner = todo.pop()
+            if len(self.tokenizer(window)["input_ids"]) <= self.max_length:
+                fitted.append((window, owner))
+                continue
+            offsets = self.tokenizer(window, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+            if len(offsets) < 2:
+                raise GuardError(f"one piece of the text takes more than the {self.max_length} tokens of the model "
+                                 f"in {self.path}")
+            mid = len(offsets) // 2
+            over = min(self.overlap, (len(offsets) - 1) // 4)  # each half strictly shorter than the whole
+            todo += [(window[:offsets[mid + over - 1][1]], owner), (window[offsets[mid - over][0]:], owner)]
+        return [w for w, _ in fitted], [o for _, o in fitted]
 
     def _score_windows(self, enc: Any) -> list[Scores]:
         import torch
@@ -438,6 +477,7 @@ class CausalJudgeBackend:
         ``role``: "user" for prompts, "assistant" for answers (see :meth:`prompt`)."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+        texts = [_encodable(t) for t in texts]  # a lone surrogate failed the whole batch
         jobs = [(n, window) for n, text in enumerate(texts) for window in self.windows(self.defuse(text))]
         out: list[Scores] = [{c: 0.0 for c in self.categories} for _ in texts]
         for (n, _), (answer, cut) in zip(jobs, self._answers([w for _, w in jobs], role), strict=True):

@@ -96,16 +96,30 @@ class ClassifierGuard(Guard):
     def check_batch(self, texts: list[str]) -> list[Verdict]:
         """One verdict per text, scoring the whole batch in one pass of each model. A text longer than
         ``params.max_chars`` is not read: its verdict is the guard's ``on_error`` one (block by default),
-        and the other texts of the batch are judged as usual."""
+        and the other texts of the batch are judged as usual. So is a text the model cannot judge: when a
+        batch fails with a GuardError, each of its texts is scored again alone."""
         unread: dict[int, Verdict] = {}
         for i, text in enumerate(texts):
             try:
                 too_long([text], self.params.max_chars, "classifier")
             except GuardError as err:
                 unread[i] = failure_verdict(self, text, str(err))
-        readable = [t for i, t in enumerate(texts) if i not in unread]
-        scored = iter(self.scores(readable) if readable else [])
-        return [unread[i] if i in unread else self._verdict(t, next(scored)) for i, t in enumerate(texts)]
+        readable = [i for i in range(len(texts)) if i not in unread]
+        try:
+            scores = self.scores([texts[i] for i in readable]) if readable else []
+            judged = {i: self._verdict(texts[i], s) for i, s in zip(readable, scores, strict=True)}
+        except GuardError:  # a text the model cannot judge (a judge's answer it cannot read) fails alone
+            if len(readable) < 2:
+                raise
+            judged = {i: self._alone(texts[i]) for i in readable}
+        return [unread[i] if i in unread else judged[i] for i in range(len(texts))]
+
+    def _alone(self, text: str) -> Verdict:
+        """``text`` scored on its own: its verdict, or the guard's ``on_error`` one when it cannot be scored."""
+        try:
+            return self._verdict(text, self.scores([text])[0])
+        except GuardError as err:
+            return failure_verdict(self, text, str(err))
 
     def check(self, content: str | bytes, context: Context) -> Verdict:
         if not isinstance(content, str):
