@@ -6,8 +6,8 @@
   listed in ``unmapped`` and logged once at load, never guessed; a ``label_map`` key that names no label
   is a load error. Scores are the softmax over labels, the labels of one category adding up; per-label
   sigmoids when ``problem_type`` is multi-label or the model has one logit, a category keeping its
-  highest label. A text longer than the model's window is scored in overlapping windows, and each
-  category keeps its highest window.
+  highest label; a regression head's outputs as they are, clipped to [0, 1]. A text longer than the
+  model's window is scored in overlapping windows, and each category keeps its highest window.
 * ``AutoModelForCausalLM`` (Llama Guard 3 and alike): the model writes ``safe`` or ``unsafe`` and a
   line of hazard codes ("unsafe\\nS3,S10"); listed categories score 1.0. Llama Guard 3 uses our S1-S14;
   other code sets go through ``label_map``. An answer that parses as neither is a GuardError, so the
@@ -53,7 +53,7 @@ __all__ = ["ROLES", "CausalJudgeBackend", "SequenceBackend", "load_transformers"
 log = logging.getLogger("clauseguard.guards.classifier")
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model", "vocab.json")
-_CODES = re.compile(r"[A-Za-z_]+\d*")
+_SEPARATORS = re.compile(r"[\s,;]+")  # between the hazard codes of an answer: "S1,S10", "S1, S10", "S1;S10"
 _PATH, _LABEL_MAP = "params.model_path", "params.label_map"
 ROLES = ("user", "assistant")  # whose text a judge reads: a prompt (input stage) or an answer (output)
 # A tokenizer that states no limit has model_max_length 1e30; anything this large means "none".
@@ -101,11 +101,10 @@ def parse_judgement(answer: str, label_map: Mapping[str, str]) -> Scores:
         return {}
     if verdict != "unsafe":
         raise GuardError(f"judge model answered {answer[:80]!r}, neither 'safe' nor 'unsafe'")
-    codes = _CODES.findall(rest)
     scores: Scores = {}
-    for code in codes:
+    for code in (c.strip(".") for c in _SEPARATORS.split(rest.strip()) if c.strip(".")):
         cat = label_map.get(code) or (code.upper() if code.upper() in CATEGORIES else None)
-        if cat is None or cat not in CATEGORIES:
+        if cat is None or cat not in CATEGORIES:  # "S1,10": the "10" was dropped, and S10 never scored
             raise GuardError(f"judge model named hazard code {code!r}, which maps to no category")
         scores[cat] = 1.0
     if not scores:
@@ -220,8 +219,10 @@ class SequenceBackend:
         if self.unmapped:
             log.warning("model %s: labels %s map to no category and are ignored", path, self.unmapped)
         self.categories = frozenset(self.index_to_category.values())
-        # transformers' own pipeline reads one logit as a sigmoid; softmax over one logit is always 1.0
-        self.sigmoid = (self.model.config.problem_type == "multi_label_classification"
+        # transformers' own pipeline reads one logit as a sigmoid (softmax over one logit is always 1.0), and a
+        # regression head's output as it is: the score it was trained to give (a sigmoid made 0.0 a 0.5).
+        self.raw = self.model.config.problem_type == "regression"
+        self.sigmoid = (self.raw or self.model.config.problem_type == "multi_label_classification"
                         or self.model.config.num_labels == 1)
         self.max_length = max_tokens(self.tokenizer, self.model.config)
         room = self.max_length - self.tokenizer.num_special_tokens_to_add()
@@ -305,7 +306,7 @@ class SequenceBackend:
             for start in range(0, len(enc["input_ids"]), self.windows_per_pass):
                 batch = {k: v[start:start + self.windows_per_pass].to(self.device) for k, v in enc.items()}
                 logits = self.model(**batch).logits.float()  # a half-precision model's too
-                probs = torch.sigmoid(logits) if self.sigmoid else torch.softmax(logits, dim=-1)
+                probs = logits if self.raw else torch.sigmoid(logits) if self.sigmoid else torch.softmax(logits, dim=-1)
                 rows += probs.tolist()
         return [self._categories_of(row) for row in rows]
 

@@ -210,6 +210,8 @@ def test_map_labels_rejects_unknown_target() -> None:
     ("unsafe\n S1, s9 ", {}, {"S1": 1.0, "S9": 1.0}),
     ("unsafe\nO3", {"O3": "S12"}, {"S12": 1.0}),
     ("unsafe S2", {}, {"S2": 1.0}),
+    ("unsafe\nS1;S10.", {}, {"S1": 1.0, "S10": 1.0}),
+    ("unsafe\nO-1", {"O-1": "S1"}, {"S1": 1.0}),  # a code of a judge's own, with a hyphen
 ])
 def test_parse_judgement(answer: str, label_map: dict, expected: dict) -> None:
     from clauseguard.guards._clf_transformers import parse_judgement
@@ -223,6 +225,8 @@ def test_parse_judgement(answer: str, label_map: dict, expected: dict) -> None:
     ("", "neither 'safe' nor 'unsafe'"),
     ("unsafe", "without hazard codes"),
     ("unsafe\nO7", "maps to no category"),
+    ("unsafe\nS1,10", "code '10'"),  # the "10" was dropped without a word, and S10 never scored
+    ("unsafe\nS1 and more", "code 'and'"),
 ])
 def test_parse_judgement_fails_closed(answer: str, message: str) -> None:
     from clauseguard.guards._clf_transformers import parse_judgement

@@ -158,6 +158,14 @@ def test_one_logit_is_a_sigmoid(tmp_path: Path, bias: float, low: bool) -> None:
     assert (backend.score(["hello you"])[0]["S10"] < 0.01) is low
 
 
+@pytest.mark.parametrize(("bias", "expected"), [(0.05, 0.05), (0.0, 0.0), (0.93, 0.93), (1.7, 1.0), (-0.4, 0.0)])
+def test_a_regression_head_scores_its_output(tmp_path: Path, bias: float, expected: float) -> None:
+    """A regression head gives the score itself, as transformers' own pipeline reads it: through a sigmoid,
+    0.05 was 0.51 and 0.0 exactly the threshold, so a harmless text was blocked."""
+    backend = _guard(_bert(tmp_path / "m", {0: "toxic"}, bias=[bias], problem_type="regression")).backends[0]
+    assert backend.score(["hello you"])[0]["S10"] == pytest.approx(expected, abs=1e-6)
+
+
 @pytest.mark.parametrize(("problem_type", "probs", "expected"), [
     (None, [0.10, 0.45, 0.45], 0.90),  # softmax: "hate speech" and "offensive" are one category, 90% harmful
     (None, [0.80, 0.15, 0.05], 0.20),
