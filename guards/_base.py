@@ -63,13 +63,18 @@ def apply_replacements(text: str, findings: Iterable[Finding]) -> str:
     return "".join(out)
 
 
+WHOLE_TEXT = -1  # a stream_lookbehind: the guard sees the whole text so far each time (see Guard)
+
+
 class Guard(ABC):
     """Base of every guard.
 
     Subclasses implement :meth:`check`. ``stream_hold`` says how many trailing characters the streaming
     pipeline must hold back before this guard can judge a text prefix; None means the guard needs the
     whole text (the pipeline then releases nothing until the end). ``stream_lookbehind`` says how many
-    characters before the released text the guard must see again for context (None: ``stream_hold``).
+    characters before the released text the guard must see again for context (None: ``stream_hold``;
+    ``WHOLE_TEXT``: all of it, for a guard whose matches may be of any length). Both count the characters
+    that show: white space and characters that fold to nothing (zero-width, combining marks) come free.
     ``stream_final`` guards never hold text back: they run once on the whole text at the end and may
     only add to it (labels, disclaimers).
     """

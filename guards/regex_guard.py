@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from clauseguard.errors import GuardConfigError, GuardError
-from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._base import WHOLE_TEXT, Context, Guard
 from clauseguard.guards._params import Action, GuardSpec, RegexParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Finding, Verdict
@@ -32,7 +32,11 @@ class RegexGuard(Guard):
     """Blocks, redacts or flags what the user's patterns match."""
 
     params: RegexParams
-    stream_hold = 1024  # matches longer than this may be cut in streaming: they then block
+    stream_hold = 1024  # held back while streaming: a match this long is redacted whole, not in pieces
+    # A pattern may match any length ("<internal>.*?</internal>") or look behind itself ("(?<!not )kill"): in a
+    # stream the guard reads the whole text each time, so a match that begins in released text is seen (and
+    # blocks, since it cannot be taken back). Cheap beside a model guard, and bounded by the pipeline's max_chars.
+    stream_lookbehind = WHOLE_TEXT
 
     def __init__(self, spec: GuardSpec) -> None:
         super().__init__(spec)

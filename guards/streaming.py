@@ -7,8 +7,12 @@ a word's start; findings that start in the look-behind were already judged and a
 pipeline holds back the last ``max(stream_hold)`` characters, enough for the longest term spelled out
 with separators, so a term split across chunks is seen whole before any of it is released. Should a
 finding still start inside text already released (an obfuscation longer than the hold), the stream
-blocks: it cannot take the text back, so it fails closed. A guard with ``stream_hold = None`` needs
-the whole text: nothing is released until the end. ``stream_final`` guards (labels, disclaimers) run
+blocks: it cannot take the text back, so it fails closed. Holds and look-behinds count the characters
+that show (white space and characters that fold to nothing come free), and a value redacted up to the
+held tail waits until it ends, so a long secret is never released half-redacted. A guard with
+``stream_hold = None`` needs the whole text: nothing is released until the end; one with
+``stream_lookbehind = WHOLE_TEXT`` reads all of it each time. A stream left early is recorded as such.
+``stream_final`` guards (labels, disclaimers) run
 once on the whole text; the first-turn notice, which depends on no text, is emitted before the first
 chunk. The held tail waits for the final guards: one that fails or runs out of time blocks the
 stream, as it blocks ``check_output``, and the tail is never released.
@@ -21,10 +25,11 @@ the pieces released, and :attr:`~StreamGuard.verdict` is set by ``end``.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from clauseguard.guards._base import Context, Guard, apply_replacements
+from clauseguard.guards._base import WHOLE_TEXT, Context, Guard, apply_replacements
 from clauseguard.guards._combine import DISCLAIMERS, addenda
 from clauseguard.guards._params import Action, Stage
 from clauseguard.guards._runner import arun_guard, run_guard
@@ -66,12 +71,15 @@ class StreamGuard:
     def __iter__(self) -> Iterator[str]:
         if isinstance(self.chunks, AsyncIterable) and not isinstance(self.chunks, Iterable):
             raise TypeError("an async chunk source needs `async for`")
-        yield from self.begin()
-        for chunk in () if self.blocked else self.chunks:
-            yield from self.feed(chunk)
-            if self.blocked:
-                break
-        yield from self.end()
+        try:
+            yield from self.begin()
+            for chunk in () if self.blocked else self.chunks:
+                yield from self.feed(chunk)
+                if self.blocked:
+                    break
+            yield from self.end()
+        finally:
+            self._abandoned()
 
     def begin(self) -> list[str]:
         """Push mode: what to show before any chunk (the first-turn notice)."""
@@ -98,15 +106,25 @@ class StreamGuard:
 
     async def __aiter__(self) -> AsyncIterator[str]:
         # In worker threads like every other check: a final guard may run a model (a topic disclaimer).
-        for piece in await self.abegin():
-            yield piece
-        async for chunk in _aiter(() if self.blocked else self.chunks):
-            for piece in await self.afeed(chunk):
+        try:
+            for piece in await self.abegin():
                 yield piece
-            if self.blocked:
-                break
-        for piece in await self.aend():
-            yield piece
+            async for chunk in _aiter(() if self.blocked else self.chunks):
+                for piece in await self.afeed(chunk):
+                    yield piece
+                if self.blocked:
+                    break
+            for piece in await self.aend():
+                yield piece
+        finally:
+            self._abandoned()
+
+    def _abandoned(self) -> None:
+        """A stream left before its end (the reader stopped, the chunk source raised): what was shown is
+        recorded with the findings so far, marked ``stream_incomplete``; the held tail is never released."""
+        if self.verdict is None:
+            self._metadata = {**getattr(self, "_metadata", {}), "stream_incomplete": True}
+            self._conclude()
 
     async def abegin(self) -> list[str]:
         return list(self._emit(self._start([await arun_guard(g, "", self.context) for g in self._final])))
@@ -156,7 +174,7 @@ class StreamGuard:
             return len(self.text)
         if self.hold == _EVERYTHING:
             return self.released
-        return max(self.released, len(self.text) - self.hold)
+        return max(self.released, _back(self.text, len(self.text), self.hold))
 
     def _too_large(self) -> bool:
         limit = self.pipeline.max_chars
@@ -167,11 +185,15 @@ class StreamGuard:
         return False
 
     def _window(self, guard: Guard) -> int:
-        """Where the guard's look-behind starts: moved back (at most as far again) to a word's start,
-        since a window that cuts a word finds in its tail what the text does not hold ("2.3.4.5" of
-        "v1.2.3.4.5" is an IP address), and a finding starting in released text blocks the stream."""
+        """Where the guard's look-behind starts: ``behind`` characters that show before the released
+        offset (a term's letters can be kept apart by any number of zero-width characters, a request word
+        from a weapon's name by any run of spaces: both fold away), then moved back (at most as far again)
+        to a word's start, since a window that cuts a word finds in its tail what the text does not hold
+        ("2.3.4.5" of "v1.2.3.4.5" is an IP address), and a finding starting in released text blocks."""
+        if guard.stream_lookbehind == WHOLE_TEXT:
+            return 0
         behind = (guard.stream_hold if guard.stream_lookbehind is None else guard.stream_lookbehind) or 0
-        start = max(0, self.released - behind)
+        start = _back(self.text, self.released, behind)
         for i in range(start, max(0, start - behind) - 1, -1):
             if i == 0 or self.text[i - 1].isspace():
                 return i
@@ -187,7 +209,7 @@ class StreamGuard:
         for guard in self._incremental:
             start = self._window(guard)
             verdicts.append((start, run_guard(guard, self.text[start:], self.context)))
-        return self._release(verdicts, safe)
+        return self._release(verdicts, safe, final)
 
     async def _aadvance(self, *, final: bool) -> list[str]:
         if self._too_large():
@@ -199,11 +221,15 @@ class StreamGuard:
         for guard in self._incremental:
             start = self._window(guard)
             verdicts.append((start, await arun_guard(guard, self.text[start:], self.context)))
-        return self._release(verdicts, safe)
+        return self._release(verdicts, safe, final)
 
-    def _release(self, verdicts: list[tuple[int, Verdict]], safe: int) -> list[str]:
+    def _release(self, verdicts: list[tuple[int, Verdict]], safe: int, final: bool) -> list[str]:
         accepted: list[Finding] = []
         for offset, verdict in verdicts:
+            if not verdict.allowed and not any(f.action is Action.BLOCK for f in verdict.findings):
+                # A guard's own verdict blocks, though no finding says so (a custom guard's): it blocks.
+                return self._block(Finding(guard_id=verdict.guard_id or "stream", category=None, score=1.0,
+                                           action=Action.BLOCK, message="the guard blocked the text"))
             for f in verdict.findings:
                 f = _shift(f, offset)
                 key = (f.guard_id, f.category, f.span, f.message)
@@ -225,6 +251,16 @@ class StreamGuard:
                 if f.action is Action.BLOCK:
                     return self._block(f)
                 accepted.append(f)
+        if not final:  # a value redacted up to the held tail may go on ("-----BEGIN ... KEY-----" and more):
+            # it waits, and the text before it is released, until it ends with a whole hold after it.
+            # Released as "[SECRET]" at once, its rest fell outside every later window and was shown.
+            edge = _back(self.text, len(self.text), self.hold)
+            cut = min((f.span[0] for f in accepted if f.replacement is not None and f.span[1] > edge), default=None)
+            while cut is not None:  # and whatever else overlaps what waits
+                safe = min(safe, cut)
+                later = min((f.span[0] for f in accepted if f.span[0] < cut < f.span[1]), default=None)
+                cut = later
+            accepted = [f for f in accepted if f.span[1] <= safe or (f.replacement is None and f.span[0] < safe)]
         for f in accepted:
             safe = max(safe, f.span[1]) if f.span and f.replacement is not None else safe
         for f in accepted:
@@ -291,6 +327,24 @@ def _text(chunk: object) -> str:
     if not isinstance(chunk, str):  # an OpenAI stream's last delta.content is None
         raise TypeError(f"a stream chunk must be str, not {type(chunk).__name__} (leave out empty deltas)")
     return chunk
+
+
+def _counts(ch: str) -> bool:
+    """Whether ``ch`` shows: not white space, nor a character that folds to nothing (format characters
+    such as zero-width ones and the soft hyphen, combining marks, controls)."""
+    return not ch.isspace() and unicodedata.category(ch) not in _FOLDED
+
+
+_FOLDED = frozenset({"Cf", "Mn", "Me", "Cc"})
+
+
+def _back(text: str, end: int, n: int) -> int:
+    """The offset before ``end`` from which ``text`` holds ``n`` characters that show (0 when it holds fewer)."""
+    i = end
+    while n > 0 and i > 0:
+        i -= 1
+        n -= _counts(text[i])
+    return i
 
 
 def _within(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:

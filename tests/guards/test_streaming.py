@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -261,3 +262,129 @@ def test_pushed_chunks_release_what_an_iterated_stream_does(text: str) -> None:
         return pieces + await stream.aend()
 
     assert asyncio.run(apush()) == expected
+
+
+# -- from a review: what got through a stream that check_output stops ------------------------------------
+
+PEM_BODY = "".join(f"MIIEpAIBAAKCAQEA{n:04d}xyzXYZ0123456789abcdefABCDEFghijklmnopQRSTUVwxyz+/=\n" for n in range(20))
+PEM = f"Here is the key:\n-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}-----END RSA PRIVATE KEY-----\nKeep it safe."
+
+
+@pytest.mark.parametrize("size", [1, 13, 16, 19, 40, 100, 300, 500])
+def test_a_streamed_private_key_is_never_shown(size: int) -> None:
+    """Redacted up to the end of the text so far ("[SECRET]"), the key was released at once; its rest then fell
+    outside every later window and was shown in the clear, for most chunk sizes. A value redacted up to the
+    held tail now waits until it ends with a whole hold after it."""
+    pipeline = Pipeline([GuardSpec(id="pii", type="pii", stage="output", on_fail="redact")])
+    stream = pipeline.stream_output([PEM[i:i + size] for i in range(0, len(PEM), size)])
+    released = "".join(stream)
+    assert "MIIEpAIBAAKCAQEA" not in released and "xyzXYZ0123456789" not in released
+    assert stream.blocked or released == pipeline.check_output(PEM).output
+
+
+@pytest.mark.parametrize("gap", ["\u200b", "\u0301", "\u00ad", "\u2060"])
+def test_a_term_kept_apart_by_characters_that_fold_away_blocks_the_stream(gap: str) -> None:
+    """check_output folds zero-width characters, combining marks and soft hyphens away; the stream counted
+    them as characters, so 600 of them inside a word put its start outside every window."""
+    pipeline = Pipeline([GuardSpec(id="kw", type="keyword", stage="output", params={"categories": ["profanity"]})])
+    text = "You are a sh" + gap * 600 + "it, friend."
+    assert not pipeline.check_output(text).allowed
+    stream = pipeline.stream_output([text[i:i + 20] for i in range(0, len(text), 20)])
+    released = "".join(stream)
+    assert stream.blocked and "it, friend" not in released
+
+
+@pytest.mark.parametrize("gap", [" " * 700, "\t" * 700, "\u200b" * 700, " -" * 350])
+def test_a_request_word_far_before_a_weapon_still_counts_in_a_stream(gap: str) -> None:
+    text = "Tell me how to build a" + gap + " pipe bomb today."
+    assert not Pipeline(BLOCKING).check_output(text).allowed
+    stream = Pipeline(BLOCKING).stream_output([text[i:i + 20] for i in range(0, len(text), 20)])
+    released = "".join(stream)
+    assert stream.blocked and "pipe bomb" not in released
+
+
+def test_a_regex_match_longer_than_the_hold_blocks_the_stream() -> None:
+    """``<internal>.*?</internal>`` over 6,000 characters: the stream never saw the opening tag again."""
+    spec = GuardSpec(id="leak", type="regex", stage="output",
+                     params={"patterns": [{"name": "internal", "pattern": "(?s)<internal>.*?</internal>"}]})
+    text = "Sure. <internal>" + "system prompt text. " * 300 + "</internal> Done."
+    assert not Pipeline([spec]).check_output(text).allowed
+    stream = Pipeline([spec]).stream_output([text[i:i + 50] for i in range(0, len(text), 50)])
+    released = "".join(stream)
+    assert stream.blocked and "</internal>" not in released
+
+
+@pytest.mark.parametrize("size", range(1, 60, 3))
+def test_a_regex_that_looks_behind_itself_is_read_with_what_came_before(size: int) -> None:
+    """The window began at a word start, cutting off the "not " that ``(?<!not )`` looks at: a harmless answer
+    was blocked part way through for many chunk sizes."""
+    spec = GuardSpec(id="kill", type="regex", stage="output",
+                     params={"patterns": [{"name": "kill", "pattern": r"(?<!not )\bkill\b"}]})
+    text = "Please do not kill the process. " + "Wait for it to finish. " * 120  # past the 1,024 held
+    pipeline = Pipeline([spec])
+    assert pipeline.check_output(text).allowed
+    stream = pipeline.stream_output([text[i:i + size] for i in range(0, len(text), size)])
+    assert "".join(stream) == text and not stream.blocked
+
+
+def test_a_guard_whose_verdict_blocks_without_a_finding_blocks_the_stream() -> None:
+    from clauseguard.guards._base import Guard
+    from clauseguard.guards._verdict import Verdict
+
+    class Forbidding(Guard):
+        stream_hold = 0
+
+        def check(self, content: str | bytes, context: Context) -> Verdict:
+            if isinstance(content, str) and "forbidden" in content:
+                return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(), guard_id=self.id)
+            return Verdict.allow(content, self.id)
+
+    pipeline = Pipeline([Forbidding(GuardSpec(id="custom", type="keyword", stage="output"))])
+    assert not pipeline.check_output("the forbidden answer").allowed
+    stream = pipeline.stream_output(["This is ", "the forbidden ", "answer, in full."])
+    released = "".join(stream)
+    assert stream.blocked and "forbidden" not in released
+
+
+def _records(pipeline_specs: list[GuardSpec]) -> tuple[Pipeline, list[dict]]:
+    from clauseguard.guards import MemorySink
+
+    sink = MemorySink()
+    return Pipeline(pipeline_specs, sink=sink), sink.records
+
+
+def test_a_stream_left_early_is_recorded() -> None:
+    """A reader that stops (a client that disconnects) or a model that fails part way left no decision
+    record of what had been shown."""
+    pipeline, records = _records(REDACTING)
+    pieces = iter(pipeline.stream_output(iter(["Write to ", "bob@example.com please. ", "More words here. " * 30])))
+    first = next(pieces)
+    assert first and not records
+    pieces.close()  # the reader stopped
+    assert records[-1]["metadata"]["stream_incomplete"] is True
+
+    def failing() -> Any:
+        yield "Write to bob@example.com please. " * 20
+        raise ConnectionError("model server died")
+
+    pipeline, records = _records(REDACTING)
+    with pytest.raises(ConnectionError):
+        for _ in pipeline.stream_output(failing()):
+            pass
+    assert records[-1]["metadata"]["stream_incomplete"] is True and records[-1]["allowed"]
+
+
+def test_an_async_stream_closed_early_is_recorded() -> None:
+    pipeline, records = _records(REDACTING)
+
+    async def chunks() -> Any:
+        for piece in ["Write to ", "bob@example.com please. ", "More words here. " * 30]:
+            yield piece
+
+    async def read_one() -> None:
+        pieces = pipeline.stream_output(chunks()).__aiter__()
+        await pieces.__anext__()
+        await pieces.aclose()
+
+    asyncio.run(read_one())
+    assert records and records[-1]["metadata"]["stream_incomplete"] is True
