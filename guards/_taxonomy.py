@@ -71,13 +71,20 @@ OPENAI_EVAL_CODES: dict[str, str] = {
     "S": "S12", "S3": "S4", "H": "S10", "H2": "S10", "V": "S1", "V2": "S1", "HR": "S10", "SH": "S11",
 }
 
-# Plain names that data sets and public moderation models label with -> canonical ids (compared
-# lower-case, with "_", "-" and "/" as spaces).
+def _key(name: str) -> str:
+    """How plain names are compared: lower-case, "_", "-" and "/" as spaces, "&" as "and"."""
+    spaced = name.lower().replace("_", " ").replace("-", " ").replace("/", " ").replace("&", " and ")
+    return " ".join(spaced.split())
+
+
+# Plain names that data sets and public moderation models label with -> canonical ids (compared as _key
+# spells them). Our own names are Llama Guard 3's ("Non-Violent Crimes", "Suicide & Self-Harm").
 _NAMES: dict[str, str] = {
-    **{name.lower(): code for code, name in CATEGORIES.items()},
+    **{_key(name): code for code, name in CATEGORIES.items()},
+    "sex crimes": "S3", "child exploitation": "S4", "specialised advice": "S6",  # Llama Guard 2's names
     "violence": "S1", "violent": "S1", "threat": "S1", "threats": "S1", "weapons": "S9",
     "crime": "S2", "crimes": "S2", "illegal": "S2", "sexual crimes": "S3", "csam": "S4", "child abuse": "S4",
-    "specialised advice": "S6", "ip": "S8", "copyright": "S8", "cbrn": "S9", "hate speech": "S10",
+    "ip": "S8", "copyright": "S8", "cbrn": "S9", "hate speech": "S10",
     "hateful": "S10", "harassment": "S10", "toxic": "S10", "toxicity": "S10", "severe toxic": "S10",
     "severe toxicity": "S10", "identity hate": "S10", "identity attack": "S10", "insult": "S10",
     "offensive": "S10", "abusive": "S10", "self harm": "S11", "suicide": "S11", "sexual": "S12",
@@ -116,7 +123,7 @@ def canonical_category(name: str) -> str | None:
     for table in (OPENAI_EVAL_CODES, OPENAI_TO_CATEGORY, AILUMINATE_TO_CATEGORY):
         if name in table:
             return table[name]
-    key = " ".join(name.lower().replace("_", " ").replace("-", " ").replace("/", " ").split())
+    key = _key(name)
     if key in _NAMES:
         return _NAMES[key]
     for table in (OPENAI_TO_CATEGORY, AILUMINATE_TO_CATEGORY):

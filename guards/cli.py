@@ -32,7 +32,7 @@ def _jsonl_items(path: Path, stage: str, turn: int) -> Iterator[dict[str, Any]]:
         for number, raw in enumerate(fh, start=1):
             where = f"{name}:{number}"
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig")  # a BOM, as Windows editors write one
             except UnicodeDecodeError as err:
                 raise UserError(f"not UTF-8 text ({err.reason} at byte {err.start} of the line)",
                                 where=where) from err
@@ -42,6 +42,9 @@ def _jsonl_items(path: Path, stage: str, turn: int) -> Iterator[dict[str, Any]]:
                 item = json.loads(line)
             except json.JSONDecodeError as err:
                 raise UserError(f"invalid JSON: {err.msg}", where=where) from err
+            except (ValueError, RecursionError) as err:  # valid JSON Python will not read: deep, or a huge int
+                raise UserError("JSON that cannot be read: " + ("nested too deeply" if isinstance(err, RecursionError)
+                                                                 else str(err).split(";")[0]), where=where) from err
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise UserError('each line must be an object with a "text" string', where=where)
             item_stage = item.get("stage", stage)
@@ -130,7 +133,9 @@ def check(guards_path: Path, text: str | None, file: Path | None, jsonl: Path | 
         pipeline.sink = _log_sink(log_path)
     for item in _items(text, file, jsonl, stage, turn):
         _check_covered(pipeline, item["stage"], guards_path, item["where"])
-        context = Context(turn=item["turn"], stage=Stage(item["stage"]), user_key=item["user"])
+        # Each user its own address too: a rate limit keyed by IP must not put every line in one bucket.
+        context = Context(turn=item["turn"], stage=Stage(item["stage"]), user_key=item["user"],
+                          ip_group=f"cli:{item['user']}")
         try:
             verdict = pipeline.check(item["text"], stage=item["stage"], context=context)
         except OSError as err:  # only the decision log writes; guards' own errors are verdicts

@@ -33,6 +33,7 @@ import click
 
 from clauseguard.errors import UserError
 from clauseguard.guards._base import Context
+from clauseguard.guards._images import ImageLoadError, load_image
 from clauseguard.guards._params import Modality, Stage
 from clauseguard.guards._taxonomy import canonical_category
 from clauseguard.guards.eval import Observation, observe, summarize
@@ -88,6 +89,12 @@ def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes,
             pass
     except OSError as err:
         raise UserError(f"cannot read image {str(path)!r}: {err.strerror or err}", where=f"{where} image") from err
+    try:  # a file the guards cannot decode is blocked as unreadable: it would count as a detection
+        load_image(path, first_frame_only=True)
+    except ImageLoadError as err:
+        raise UserError(f"{str(path)!r} is not an image the guards can read ({err}); an image guard blocks such "
+                        "a file whatever it shows, so leave it out to measure what the guards see",
+                        where=f"{where} image") from err
     return path.absolute(), Modality.IMAGE
 
 
@@ -189,6 +196,14 @@ def _lines(fh: Any, path: Path) -> Iterator[tuple[str, Any]]:
                 yield where, json.loads(line.rstrip("\r\n"))  # a fault at the end: its own column
             except json.JSONDecodeError as err:
                 raise UserError(f"invalid JSON: {err.msg} (column {err.colno})", where=where) from err
+            except (ValueError, RecursionError) as err:  # valid JSON Python will not read: deep, or a huge int
+                raise UserError(f"JSON that cannot be read: {_why(err)}", where=where) from err
+
+
+def _why(err: ValueError | RecursionError) -> str:
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    return str(err).split(";")[0]  # "Exceeds the limit (4300 digits) for integer string conversion"
 
 
 def _array(data: bytes, path: Path) -> Iterator[tuple[str, Any]]:
@@ -228,6 +243,8 @@ def _array(data: bytes, path: Path) -> Iterator[tuple[str, Any]]:
                 value, pos = decoder.raw_decode(text, pos)
             except json.JSONDecodeError as err:
                 raise fault(err.pos, err.msg) from err
+            except (ValueError, RecursionError) as err:
+                raise UserError(f"JSON that cannot be read: {_why(err)}", where=where) from err
             yield where, value
             pos = skip(pos)
             if text.startswith(",", pos):
@@ -264,8 +281,10 @@ def evaluate(pipeline: Pipeline, items: Sequence[EvalItem], stage: Stage,
     """Run ``stage`` of ``pipeline`` on every item, timing each check."""
     observations: list[Observation] = []
     for number, item in enumerate(items):
-        # One user per item: a rate limit in guards.yaml must not turn a long data file into blocks.
-        context = Context(stage=stage, user_key=f"eval-{number}", request_id=f"eval-{number}")
+        # One user and one address per item: a rate limit in guards.yaml (by user or by IP) must not turn a
+        # long data file into blocks.
+        context = Context(stage=stage, user_key=f"eval-{number}", ip_group=f"eval-{number}",
+                          request_id=f"eval-{number}")
         content = item.load()  # an image's bytes: read outside the timed check, as a server has them in memory
         started = time.perf_counter()
         verdict = pipeline.check(content, stage=stage, context=context, modality=item.modality)
@@ -355,11 +374,11 @@ def eval_command(guards_path: Path, data_path: Path, stage: str | None, report_d
     with _progress(len(items)) as advance:
         observations = evaluate(pipeline, items, chosen, advance)
     summary = {"guards": str(guards_path), "data": str(data_path), "stage": chosen.value, **summarize(observations)}
+    click.echo(json.dumps(summary))  # first: a report that cannot be written then loses none of a long run
     if report_dir is not None:
         from clauseguard.guards.eval_report import write_report
 
         write_report(report_dir, summary, observations)
-    click.echo(json.dumps(summary))
 
 
 # The name clauseguard/cli.py COMMANDS looks up (shadows the builtin only inside this module).

@@ -55,7 +55,9 @@ def _plot(plt: Any, path: Path, curves: list[tuple[str, list[int], list[float]]]
     for name, labels, scores in curves:
         points = roc_points(labels, scores) if roc else pr_points(labels, scores)
         xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, drawstyle="steps-post" if not roc else "default", label=name)
+        # Points come by rising recall, each with the precision at which its recall is reached: the step
+        # between two recalls takes the higher recall's precision (steps-post drew the stricter threshold's).
+        ax.plot(xs, ys, drawstyle="steps-pre" if not roc else "default", label=name)
     if roc:
         ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
     ax.set_xlabel("false positive rate" if roc else "recall")
@@ -133,7 +135,10 @@ def _target(report_dir: Path) -> Path:
     """The folder the report replaces: ``report_dir``, or the folder it links to (a link given as --report
     stays a link; replacing it with a folder would leave the linked folder without the report)."""
     report_dir = Path(report_dir).absolute()
-    return report_dir.resolve() if report_dir.is_symlink() else report_dir
+    try:
+        return report_dir.resolve(strict=False) if report_dir.is_symlink() else report_dir
+    except (RuntimeError, OSError) as err:  # a link to itself, or a loop of links
+        raise UserError(f"the report path is a link that leads nowhere ({err})", where=str(report_dir)) from err
 
 
 def _check_parent(report_dir: Path) -> None:

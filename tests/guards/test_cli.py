@@ -46,11 +46,13 @@ def test_bad_jsonl_line_names_the_line(tmp_path, capsys) -> None:
     assert "in.jsonl:2" in capsys.readouterr().err
 
 
-def test_jsonl_lines_are_separate_users_unless_they_name_one(tmp_path: Path) -> None:
-    """A rate limit must not turn a long file into blocks; lines naming the same user share its bucket."""
+@pytest.mark.parametrize("key", ["user", "ip"])
+def test_jsonl_lines_are_separate_users_unless_they_name_one(tmp_path: Path, key: str) -> None:
+    """A rate limit must not turn a long file into blocks; lines naming the same user share its bucket (keyed
+    by IP, every line shared the one anonymous bucket)."""
     guards = tmp_path / "guards.yaml"
     guards.write_text("guards:\n  - id: rl\n    type: rate_limit\n    stage: input\n"
-                      "    params: {capacity: 2, refill_per_second: 0.001}\n")
+                      f"    params: {{capacity: 2, refill_per_second: 0.001, key: {key}}}\n")
     lines = tmp_path / "in.jsonl"
     lines.write_text("".join(json.dumps({"text": f"hi {i}"}) + "\n" for i in range(5))
                      + "".join(json.dumps({"text": f"again {i}", "user": "ann"}) + "\n" for i in range(3)))
@@ -58,6 +60,20 @@ def test_jsonl_lines_are_separate_users_unless_they_name_one(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     actions = [json.loads(line)["action"] for line in result.output.splitlines()]
     assert actions == ["allow"] * 5 + ["allow", "allow", "block"]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('\ufeff{"text": "ok"}\n', None),  # a BOM, as Windows editors write one
+    ('{"text": "ok", "meta": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "in.jsonl:1: JSON that cannot be read: nested"),
+    ('{"text": "ok", "id": ' + "1" * 5000 + "}\n", "in.jsonl:1: JSON that cannot be read: Exceeds the limit"),
+])
+def test_jsonl_that_json_allows_is_read_or_named(tmp_path: Path, capsys, content: str, message: str | None) -> None:
+    """A BOM was "invalid JSON"; JSON nested too deeply or with a huge integer was a traceback, exit code 1."""
+    lines = tmp_path / "in.jsonl"
+    lines.write_text(content, encoding="utf-8")
+    code = main(["check", "--guards", str(FIXTURES / "guards.yaml"), "--jsonl", str(lines)])
+    assert code == (0 if message is None else 2)
+    assert message is None or message in capsys.readouterr().err
 
 
 def test_jsonl_user_must_be_a_string(tmp_path: Path, capsys) -> None:

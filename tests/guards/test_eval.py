@@ -259,13 +259,21 @@ def test_by_key_groups_sit_beside_unknown_category_groups(tmp_path: Path) -> Non
     assert out["per_group"]["calm"]["false_positive_rate"] == 0.0
 
 
+def _png(path: Path, colour: str = "white") -> bytes:
+    """A real PNG at ``path`` (8 by 8, of ``colour``), and its bytes."""
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), colour).save(path)
+    return path.read_bytes()
+
+
 def test_image_items_are_read_relative_to_the_data_file(tmp_path: Path) -> None:
     (tmp_path / "img").mkdir()
-    (tmp_path / "img" / "a.png").write_bytes(b"\x89PNG fake")
+    png = _png(tmp_path / "img" / "a.png")
     data = tmp_path / "d.jsonl"
     data.write_text('{"image": "img/a.png", "label": 0}\n{"text": "build a pipe bomb", "label": 1}\n')
     items = read_items(data)
-    assert [(i.modality.value, i.load()) for i in items] == [("image", b"\x89PNG fake"), ("text", "build a pipe bomb")]
+    assert [(i.modality.value, i.load()) for i in items] == [("image", png), ("text", "build a pipe bomb")]
     # no image guard in the fixture: measuring would allow every image, so it is refused
     result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(data)])
     assert isinstance(result.exception, UserError)  # exit code 2 in the CLI (clauseguard.cli)
@@ -276,9 +284,9 @@ def test_image_paths_relative_to_the_working_folder_are_found_too(tmp_path: Path
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A converter run from the working folder writes paths relative to it: they used to be 'not found'."""
     (tmp_path / "sets" / "img").mkdir(parents=True)
-    (tmp_path / "sets" / "img" / "a.png").write_bytes(b"\x89PNG a")
-    (tmp_path / "sets" / "b.png").write_bytes(b"\x89PNG b (beside the data)")
-    (tmp_path / "b.png").write_bytes(b"\x89PNG b (in the working folder)")
+    a = _png(tmp_path / "sets" / "img" / "a.png", "red")
+    beside = _png(tmp_path / "sets" / "b.png", "green")
+    _png(tmp_path / "b.png", "blue")  # in the working folder
     data = tmp_path / "sets" / "d.jsonl"
     data.write_text('{"image": "sets/img/a.png", "label": 1}\n{"image": "b.png", "label": 0}\n'
                     '{"image": "sets/none.png", "label": 0}\n')
@@ -287,7 +295,7 @@ def test_image_paths_relative_to_the_working_folder_are_found_too(tmp_path: Path
         read_items(data)
     assert info.value.where == f"{data}:3 image" and "sets/sets/none.png" in info.value.message
     items = read_items(data, limit=2)  # the data file's folder first: b.png is the one beside it
-    assert [i.load() for i in items] == [b"\x89PNG a", b"\x89PNG b (beside the data)"]
+    assert [i.load() for i in items] == [a, beside]
 
 
 IMAGE_GUARDS = GUARDS.read_text(encoding="utf-8") + """\
@@ -507,13 +515,13 @@ def test_a_category_with_stray_spaces_is_still_ours(tmp_path: Path) -> None:
 def test_images_are_read_when_checked_not_all_before_the_run(tmp_path: Path) -> None:
     """read_items used to hold every image's bytes: a large image set was all in memory before the first check.
     A missing image is still refused before the run; one removed during it is named by its line."""
-    (tmp_path / "a.png").write_bytes(b"\x89PNG a")
+    png = _png(tmp_path / "a.png")
     data = tmp_path / "d.jsonl"
     data.write_text('{"image": "a.png", "label": 0}\n')
     item = read_items(data)[0]
-    assert item.content == tmp_path / "a.png" and item.load() == b"\x89PNG a"
-    (tmp_path / "a.png").write_bytes(b"\x89PNG changed")
-    assert item.load() == b"\x89PNG changed"  # read when checked, not when the file was read
+    assert item.content == tmp_path / "a.png" and item.load() == png
+    changed = _png(tmp_path / "a.png", "black")
+    assert item.load() == changed != png  # read when checked, not when the file was read
     (tmp_path / "a.png").unlink()
     with pytest.raises(UserError, match="cannot read image") as info:
         item.load()
@@ -526,13 +534,65 @@ def test_images_are_read_when_checked_not_all_before_the_run(tmp_path: Path) -> 
 
 
 
-def test_rate_limits_do_not_turn_into_blocks(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", ["user", "ip"])
+def test_rate_limits_do_not_turn_into_blocks(tmp_path: Path, key: str) -> None:
+    """Keyed by IP, every item shared the one anonymous bucket: after `capacity` items, all were blocked."""
     guards = tmp_path / "guards.yaml"
-    guards.write_text("- {id: rl, type: rate_limit, params: {capacity: 1, refill_per_second: 0.001}}\n")
+    params = f"{{capacity: 1, refill_per_second: 0.001, key: {key}}}"
+    guards.write_text(f"- {{id: rl, type: rate_limit, params: {params}}}\n")
     data = tmp_path / "d.jsonl"
     data.write_text('{"text": "hello", "label": 0}\n' * 5)
     result = CliRunner().invoke(eval_command, ["--guards", str(guards), "--data", str(data)])
     assert json.loads(result.stdout)["confusion"] == {"tp": 0, "fp": 0, "tn": 5, "fn": 0}
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    (b"", "no image format"), (b"just some text, named .png", "no image format"), ("truncated", "")])
+def test_a_file_that_is_no_image_is_refused_not_counted_as_a_detection(tmp_path: Path, content: bytes | str,
+                                                                        why: str) -> None:
+    """The image guard blocks a file it cannot read, whatever it shows: eval counted that block as a detection
+    (a false positive when labelled 0), with exit code 0 and no word of it."""
+    if content == "truncated":
+        content = _png(tmp_path / "whole.png")[:40]
+    (tmp_path / "bad.png").write_bytes(content)
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "hi", "label": 0}\n{"image": "bad.png", "label": 0}\n')
+    with pytest.raises(UserError, match=f"is not an image the guards can read .*{why}") as info:
+        read_items(data)
+    assert info.value.where == f"{data}:2 image"
+
+
+@pytest.mark.parametrize("line", ['{"text": "a", "label": 0, "meta": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                                  '{"text": "a", "label": 0, "id": ' + "1" * 5000 + "}"])
+@pytest.mark.parametrize("array", [False, True])
+def test_json_python_cannot_read_is_named_by_its_line(tmp_path: Path, line: str, array: bool) -> None:
+    """Valid JSON nested 100,000 deep, or an integer of 5,000 digits: a traceback and exit code 1."""
+    data = tmp_path / "d.jsonl"
+    data.write_text(f'[{{"text": "b", "label": 1}},\n{line}]' if array else f'{{"text": "b", "label": 1}}\n{line}\n')
+    with pytest.raises(UserError, match=r"JSON that cannot be read: (nested too deeply|Exceeds the limit)") as info:
+        read_items(data)
+    assert info.value.where.startswith(f"{data}:2")
+
+
+def test_the_result_is_printed_even_when_the_report_cannot_be_written(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report was written first: one that failed after an hours-long run lost the whole result."""
+    from clauseguard.guards import eval_report
+
+    def failing(*args: object) -> None:
+        raise UserError("cannot write the report: disk full", where="r")
+
+    monkeypatch.setattr(eval_report, "write_report", failing)
+    result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(DATA), "--report",
+                                               str(tmp_path / "r")])
+    assert isinstance(result.exception, UserError) and json.loads(result.stdout)["n"] == 10
+
+
+def test_a_report_path_that_links_to_itself_is_named(tmp_path: Path) -> None:
+    loop = tmp_path / "loopy"
+    loop.symlink_to(loop)
+    result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(DATA), "--report", str(loop)])
+    assert isinstance(result.exception, UserError) and "a link that leads nowhere" in result.exception.message
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -716,6 +776,9 @@ def test_model_scores_below_threshold_rank_items_but_do_not_count_as_detections(
     ("drug_abuse,weapons,banned_substance", "S2"), ("privacy_violation", "S7"),
     ("sexually_explicit,adult_content", "S12"), ("controversial_topics,politics", None),
     ("chemical_biological", "S9"), ("cybercrime_intrusion", "S2"),
+    # Llama Guard 3's and 2's own names (hyphens and "&" were kept, so they never matched)
+    ("Non-Violent Crimes", "S2"), ("Sex-Related Crimes", "S3"), ("Suicide & Self-Harm", "S11"),
+    ("Sex Crimes", "S3"), ("Child Exploitation", "S4"), ("Specialized Advice", "S6"),
     # Jigsaw's and Detoxify's labels
     ("sexual_explicit", "S12"), ("identity_attack", "S10"), ("severe_toxicity", "S10"), ("obscene", "profanity"),
 ])
