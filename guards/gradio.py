@@ -1076,6 +1076,13 @@ class _Answer:
         yield from self._notice()
         self._raise_if_blocked()
 
+    def abandon(self) -> None:
+        """The answer was left before its end (Gradio's stop button, a closed connection): each text streamed
+        so far is recorded as shown, marked ``stream_incomplete``. Nothing happens to texts that ended."""
+        for slot in self.texts.values():
+            if slot.stream is not None:
+                slot.stream.abandon()
+
     def finish(self) -> Steps[None]:
         """The stream is over: each text's held tail and final additions (labels, disclaimers)."""
         for slot in self.texts.values():
@@ -1187,15 +1194,18 @@ def _streamed(chat: _ChatGuard, first: Any, source: Generator[Any, None, None], 
         yield from source
         return
     item = first
-    while item is not _END:
-        _run(answer.update(item))
-        if answer.blocked() is not None:
-            break
+    try:
+        while item is not _END:
+            _run(answer.update(item))
+            if answer.blocked() is not None:
+                break
+            yield answer.shown()
+            item = next(source, _END)
+        source.close()  # a blocked answer asks for nothing more
+        _run(answer.finish())
         yield answer.shown()
-        item = next(source, _END)
-    source.close()  # a blocked answer asks for nothing more
-    _run(answer.finish())
-    yield answer.shown()
+    finally:
+        answer.abandon()
 
 
 async def _astreamed(chat: _ChatGuard, first: Any, source: Any, call: _Call) -> AsyncIterator[Any]:
@@ -1206,12 +1216,15 @@ async def _astreamed(chat: _ChatGuard, first: Any, source: Any, call: _Call) -> 
             yield item
         return
     item = first
-    while item is not _END:
-        await _arun(answer.update(item))
-        if answer.blocked() is not None:
-            break
+    try:
+        while item is not _END:
+            await _arun(answer.update(item))
+            if answer.blocked() is not None:
+                break
+            yield answer.shown()
+            item = await anext(source, _END)
+        await source.aclose()  # a blocked answer asks for nothing more
+        await _arun(answer.finish())
         yield answer.shown()
-        item = await anext(source, _END)
-    await source.aclose()  # a blocked answer asks for nothing more
-    await _arun(answer.finish())
-    yield answer.shown()
+    finally:
+        answer.abandon()

@@ -20,7 +20,8 @@ stream, as it blocks ``check_output``, and the tail is never released.
 A caller that gets the chunks one at a time (several texts streamed side by side, as a chat's
 messages) pushes them instead of iterating: :meth:`StreamGuard.begin`, :meth:`~StreamGuard.feed` for
 each chunk, then :meth:`~StreamGuard.end` (``abegin``, ``afeed``, ``aend`` in async code); each returns
-the pieces released, and :attr:`~StreamGuard.verdict` is set by ``end``.
+the pieces released, and :attr:`~StreamGuard.verdict` is set by ``end`` (or by :meth:`~StreamGuard.abandon`,
+for a stream left before its end).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class StreamGuard:
                     break
             yield from self.end()
         finally:
-            self._abandoned()
+            self.abandon()
 
     def begin(self) -> list[str]:
         """Push mode: what to show before any chunk (the first-turn notice)."""
@@ -117,11 +118,12 @@ class StreamGuard:
             for piece in await self.aend():
                 yield piece
         finally:
-            self._abandoned()
+            self.abandon()
 
-    def _abandoned(self) -> None:
-        """A stream left before its end (the reader stopped, the chunk source raised): what was shown is
-        recorded with the findings so far, marked ``stream_incomplete``; the held tail is never released."""
+    def abandon(self) -> None:
+        """A stream left before its end (the reader stopped, the chunk source raised; in push mode, call it
+        when no :meth:`end` will come): what was shown is recorded with the findings so far, marked
+        ``stream_incomplete``; the held tail is never released. Nothing happens once the stream has ended."""
         if self.verdict is None:
             self._metadata = {**getattr(self, "_metadata", {}), "stream_incomplete": True}
             self._conclude()

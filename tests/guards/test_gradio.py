@@ -550,6 +550,31 @@ def test_a_streamed_message_that_blocks_ends_the_answer(gr: Any) -> None:
     assert not any("detonator" in str(a) for a in answers)
 
 
+def test_a_streamed_answer_stopped_part_way_is_recorded(gr: Any) -> None:
+    """Gradio's stop button closes the chat function's stream: the texts shown so far left no decision record."""
+    from gradio.helpers import special_args
+
+    from clauseguard.guards import MemorySink
+
+    def respond(message: str, history: list[Any]) -> Iterator[Any]:
+        text = ""
+        for word in ["Write ", "to ", "jane@example.org ", "for help. "] + ["More words. "] * 40:
+            text += word
+            yield gr.ChatMessage(content=text)
+
+    sink = MemorySink()
+    pipeline = _output_pipeline()
+    pipeline.sink = sink
+    fn = guard_chat_of(gr, respond, pipeline)
+    inputs, *_ = special_args(fn, ["hi", []], fake_request(username="erin"))
+    stream = fn(*inputs)
+    shown = [next(stream) for _ in range(30)]
+    assert "jane@" not in str(shown) and not [r for r in sink.records if r["stage"] == "output"]
+    stream.close()  # the stop button
+    (record,) = [r for r in sink.records if r["stage"] == "output"]
+    assert record["metadata"]["stream_incomplete"] is True and record["action"] == "redact"
+
+
 def test_a_streamed_message_that_rewrites_what_it_showed_is_blocked(gr: Any) -> None:
     def respond(message: str, history: list[Any]) -> Iterator[Any]:
         yield gr.ChatMessage(content="Thinking about it, " * 20)
