@@ -10,6 +10,7 @@ Allow-listed terms hide the matches inside them.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -123,8 +124,22 @@ class TermMatcher:
                 labels.add(entry.label)
                 hits.append(Match(entry.label, entry.term, span, (start, end)))
         if allowed:
-            hits = [h for h in hits if not any(a <= h.norm_span[0] and h.norm_span[1] <= b for a, b in allowed)]
+            hits = _outside(hits, allowed)
         return _dedupe(hits)
+
+
+def _outside(hits: list[Match], allowed: list[tuple[int, int]]) -> list[Match]:
+    """The ``hits`` not within an ``allowed`` span. Of the allowed spans starting at or before a hit, the one
+    reaching furthest decides (comparing every hit with every span took 30 s on 200,000 characters)."""
+    ordered = sorted(allowed)
+    starts = [a for a, _ in ordered]
+    reach = list(itertools.accumulate((e for _, e in ordered), max))
+    kept = []
+    for hit in hits:
+        i = bisect.bisect_right(starts, hit.norm_span[0])
+        if not (i and reach[i - 1] >= hit.norm_span[1]):
+            kept.append(hit)
+    return kept
 
 
 def _dedupe(hits: Iterable[Match]) -> list[Match]:

@@ -17,6 +17,8 @@ from functools import cache, reduce
 from operator import and_
 from typing import NamedTuple
 
+import regex
+
 __all__ = ["DETECTORS", "PRIORITY", "Hit", "detect"]
 
 Hit = tuple[str, int, int, float]
@@ -64,17 +66,28 @@ def _secret_words(text: str) -> bool:
     return False
 
 
-# Zero-width and soft-hyphen characters someone may slip inside an address to split it.
-_ZW = "\u00ad\u200b-\u200d\u2060\ufeff"
-# The local part may hold letters of any script, ``_`` and ``'`` (not first, so a quote around the address
-# stays outside); the look-behinds keep a match from starting inside a longer local part (``o'brien``).
-_EMAIL = _Scan(re.compile(rf"(?<![\w.%+{_ZW}-])(?<!\w')[\w.%+{_ZW}-][\w.%+'{_ZW}-]{{0,127}}"
-                          rf"@[^\W_](?:[\w{_ZW}-]{{0,62}}\.)+(?:xn--[a-z0-9-]{{1,59}}|[^\W\d_]{{2,24}})(?![\w-])",
-                          re.IGNORECASE), _finds(rf"@[^\W_][\w.{_ZW}-]*\.[^\W\d_]{{2}}"))
+# Invisible characters someone may slip inside an address to split it: the soft hyphen, the combining
+# grapheme joiner, zero-width spaces and joiners, bidirectional marks, embeddings and isolates, invisible
+# operators, the byte-order mark.
+_ZW = "\u00ad\u034f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+# The local part may hold letters of any script with their combining marks (a decomposed "josé", the vowel
+# signs of Devanagari), ``_`` and ``'`` (not first, so a quote around the address stays outside); the
+# look-behinds keep a match from starting inside a longer local part (``o'brien``). With ``regex``: ``re``
+# has no class for marks, and ``\w`` leaves them out.
+_EMAIL = _Scan(regex.compile(
+    rf"(?<![\w\p{{M}}.%+{_ZW}-])(?<![\w\p{{M}}]')[\w\p{{M}}.%+{_ZW}-][\w\p{{M}}.%+'{_ZW}-]{{0,127}}"
+    rf"@[{_ZW}]*[^\W_](?:[\w\p{{M}}{_ZW}-]{{0,62}}\.)+(?:xn--[a-z0-9-]{{1,59}}|\p{{L}}[\p{{L}}\p{{M}}{_ZW}]{{1,23}})"
+    rf"(?![\w\p{{M}}-])", regex.IGNORECASE | regex.VERSION0), _has("@"))
 # A US or international number may end in an extension (``x123``, ``ext. 123``); its digits are not counted.
 _EXTENSION = r"(?P<ext>\s?(?:[xX]|[eE]xt\.?|[eE]xtension)\s?\d{1,6})?"
-_PHONE_INTL = _Scan(re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}" + _EXTENSION + r"(?![\w-])"),
+# Each group's digits are taken whole ("(?>...)"): a run of digits could otherwise be split into groups in
+# thousands of ways, and "+" with 30 digits and a letter, 3,000 times over, took 24 s to fail.
+_PHONE_INTL = _Scan(re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?(?>\d{1,5})\)?){1,6}" + _EXTENSION + r"(?![\w-])"),
                     _has("+"))
+# The same, dialled with the international prefix "00" for "+" (as most of Europe writes it): its groups
+# must be apart ("0044 20 7946 0958"), so a bare run of digits starting 00 is not taken for one.
+_PHONE_00 = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])00[1-9]\d{0,2}(?:[ .-]\(?\d{1,8}\)?){1,6}" + _EXTENSION
+                             + r"(?![\w-])"), _has("00"))
 _PHONE_US = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])(?:\+?1[ .-]?)?(?:\([2-9]\d{2}\)\s?|[2-9]\d{2}[ .-])"
                              r"[2-9]\d{2}[ .-]\d{4}" + _EXTENSION + r"(?![\w-])"), _finds(r"\d\d\d[ .-]\d{4}"))
 _PHONE_NATIONAL = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])\(?0[1-9]\d{0,3}\)?(?:[ /.-]\d{2,8}){1,4}(?![\w-])"),
@@ -153,10 +166,17 @@ IBAN_LENGTHS: dict[str, int] = {
     "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29,
     "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+    "BI": 27, "DJ": 27, "FK": 18, "HN": 28, "LY": 25, "MN": 20, "NI": 28, "OM": 23, "RU": 33, "SD": 18,
+    "SO": 23, "YE": 30,
 }
 
-# Issuer prefixes and the card lengths each issues (Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay).
+# Issuer prefixes and the card lengths each issues (Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay;
+# then Maestro, which covers Elo's and Verve's ranges too, Mir, RuPay and Troy).
 _CARD_BRANDS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = (
+    (re.compile(r"50|5[6-8]|6[37]"), frozenset(range(13, 20))),
+    (re.compile(r"220[0-4]"), frozenset({16, 17, 18, 19})),
+    (re.compile(r"60|65|8[12]|508"), frozenset({16})),
+    (re.compile(r"9792"), frozenset({16})),
     (re.compile(r"4"), frozenset({13, 16, 19})),
     (re.compile(r"5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)"), frozenset({16})),
     (re.compile(r"3[47]"), frozenset({15})),
@@ -219,8 +239,8 @@ def _emails(text: str) -> Iterator[Hit]:
 
 
 def _phones(text: str) -> Iterator[Hit]:
-    for pattern, low, high, score in ((_PHONE_INTL, 8, 15, 0.85), (_PHONE_US, 10, 11, 0.8),
-                                      (_PHONE_NATIONAL, 9, 12, 0.7)):
+    for pattern, low, high, score in ((_PHONE_INTL, 8, 15, 0.85), (_PHONE_00, 10, 17, 0.85),
+                                      (_PHONE_US, 10, 11, 0.8), (_PHONE_NATIONAL, 9, 12, 0.7)):
         for m in pattern.finditer(text):
             number = m.group()[:m.start("ext") - m.start()] if m.groupdict().get("ext") else m.group()
             digits = sum(c.isdigit() for c in number)
@@ -260,7 +280,7 @@ def _cells(lanes: int, size: int) -> bytes:
 def _brand_tables() -> tuple[bytes, tuple[tuple[bytes, bytes], ...]]:
     """Translate tables for the lengths (lane bits) a card may have by its first four digits, read as two
     pairs, ``10 * d0 + d1`` and ``10 * d2 + d3``: ``common`` maps the first pair to the lengths of every
-    card it begins; each first pair whose lengths depend on the next two digits (22, 27, 30, 60, 64) has a
+    card it begins; each first pair whose lengths depend on the next two digits (22, 27, 30, 50, 60, 97 ...) has a
     table picking it out (0xff) and one mapping the second pair to its lengths."""
     common = bytearray(256)
     special = []

@@ -33,5 +33,7 @@ class DisclosureGuard(Guard):
         if not isinstance(content, str):
             return self.verdict(content, [finding], metadata=metadata)
         prefix = f"{self.params.notice}\n\n" if notice_due else ""
-        suffix = f"\n\n[{self.params.label}]" if self.params.label else ""
+        label = f"[{self.params.label}]"
+        # An answer that already ends with the label (a model repeating the one it saw) is not labelled twice.
+        suffix = f"\n\n{label}" if self.params.label and not content.rstrip().endswith(label) else ""
         return self.verdict(content, [finding], prefix=prefix, suffix=suffix, metadata=metadata)

@@ -103,10 +103,19 @@ def _new_sentence(content: str, start: int, end: int) -> bool:
     for stop in _STOP.finditer(content, start, end):
         if stop.group()[0] not in ".!?":  # a line break, or a stop of a script without capitals
             return True
+        if stop.group() == "." and _spelled(content, stop.start()):  # "B.U.I.L.D. A P.I.P.E B.O.M.B"
+            continue
         after = _NEXT_LETTER.match(content, stop.end())
         if after and (after.group(1).isupper() or after.group(1).istitle()):
             return True
     return False
+
+
+def _spelled(content: str, dot: int) -> bool:
+    """Whether the "." at ``dot`` follows a letter standing alone (a word spelled out letter by letter, or an
+    initial): no sentence ends there, whatever capital comes next."""
+    return (dot >= 1 and content[dot - 1].isalpha()
+            and (dot == 1 or not content[dot - 2].isalnum()))
 
 
 def _check_matchable(guard_id: str, params: KeywordParams) -> None:

@@ -53,10 +53,15 @@ LEET: dict[str, str] = {
 CONFUSABLES: dict[str, str] = {
     "а": "a", "в": "b", "е": "e", "ё": "e", "з": "3", "и": "u", "к": "k", "м": "m", "н": "h", "о": "o",
     "п": "n", "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j",
-    "ԁ": "d", "ԛ": "q", "ԝ": "w", "ь": "b", "ү": "y", "һ": "h", "ӏ": "l",
+    "ԁ": "d", "ԛ": "q", "ԝ": "w", "ь": "b", "ү": "y", "һ": "h", "ӏ": "i",  # palochka: Ӏ is an I, ӏ an l (terms'
+    # variants read l as i, so "i" matches both)
     "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
     "σ": "o", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "μ": "u", "ϲ": "c", "ј̇": "j",
 }
+
+# Letters that show nothing (the Hangul fillers, and the blank Braille pattern): slipped inside a word like
+# zero-width characters ("ki\u3164ll"), they must vanish the same way, not split it.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 # Upper-case Greek letters that look like Latin capitals. Casefolding would turn them into lower-case
 # Greek letters that look like other Latin letters (Μ -> μ, read "u"; Η -> η, read "n"), so they are
@@ -135,7 +140,7 @@ class _FoldTable:
         if cat in ("Mn", "Me"):
             folded = ""
             self.marks.add(ch)
-        elif cat in ("Cf", "Cc", "Cs"):  # zero-width, bidi and control characters vanish
+        elif cat in ("Cf", "Cc", "Cs") or ch in _BLANK_LETTERS:  # zero-width, bidi and control characters vanish
             folded = ""
         else:
             folded = "".join(map(_word_char, _fold_char(ch)))

@@ -274,3 +274,10 @@ def test_disclaimer_texts_must_be_for_listed_topics_and_say_something(texts, mes
     """A text for a topic the guard does not detect was silently never shown."""
     with pytest.raises(ValueError, match=message):
         build("disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical"], "texts": texts})
+
+
+def test_an_answer_that_already_carries_the_label_is_not_labelled_twice() -> None:
+    """A model repeating the label it saw got a second one ("Hello [AI-generated] [AI-generated]")."""
+    guard = build("ai_disclosure", stage="output", on_fail="label", params={"notice": ""})
+    assert guard.check("Hello\n\n[AI-generated]", Context()).output == "Hello\n\n[AI-generated]"
+    assert guard.check("Hello", Context()).output == "Hello\n\n[AI-generated]"

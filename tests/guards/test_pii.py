@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clauseguard.errors import GuardConfigError
-from clauseguard.guards import Action, Verdict
+from clauseguard.guards import Action, Context, Verdict
 from clauseguard.guards import _pii_detect as pd
 from clauseguard.guards._pii_detect import detect, iban_valid, luhn, ssn_valid
 
@@ -459,3 +459,58 @@ def test_a_text_longer_than_max_chars_is_not_read_and_the_guard_fails_closed(mon
     monkeypatch.undo()
     assert check(text, params={"max_chars": 11}).output == check(text, params={"max_chars": None}).output == \
         "mail [EMAIL]"
+
+
+# -- from a review: values left in the clear, and a pattern that stalled the process ----------------------
+
+
+def _redacted(text: str, entities: list[str]) -> str:
+    return build("pii", on_fail="redact", params={"entities": entities}).check(text, Context()).output
+
+
+def test_a_run_of_digits_after_a_plus_is_read_in_linear_time() -> None:
+    """"+" and 30 digits and a letter, 3,000 times (99 KB, under max_chars): the phone pattern could split each
+    run of digits in thousands of ways, and the check took 24 s, holding the GIL (no timeout could stop it)."""
+    import time
+
+    started = time.perf_counter()
+    _redacted(("+" + "1" * 30 + "x ") * 3000, ["phone"])
+    assert time.perf_counter() - started < 2.0  # about 0.03 s now; 24 s before
+
+
+@pytest.mark.parametrize("text", [
+    "mail jose\u0301@example.com now",  # a decomposed é, as macOS writes it
+    "mail राम@example.com now", "mail सीमा@example.com now", "mail user@example.भारत now",
+    "x jo\u200ehn@example.com y", "x john@example.c\u200bom y", "x john@\u200bexample.com y",
+])
+def test_an_address_with_marks_or_invisible_characters_is_redacted_whole(text: str) -> None:
+    """Combining marks (\\w leaves them out), bidirectional marks and a zero-width space after "@" or in the
+    top-level domain left an address whole, or part of its name, in the clear."""
+    out = _redacted(text, ["email"])
+    assert out.count("[EMAIL]") == 1 and "@" not in out and "example" not in out
+    assert out.split()[0] == text.split()[0] and out.split()[-1] == text.split()[-1]
+
+
+@pytest.mark.parametrize("prefix", ["6759", "5018", "6304", "2200", "5085", "6070", "8100", "636297", "9792",
+                                    "5061"])
+def test_cards_of_more_issuers_are_redacted(prefix: str) -> None:
+    """Maestro, Mir, RuPay, Elo, Troy and Verve cards passed Luhn and were left in the clear."""
+    digits = prefix + "0" * (15 - len(prefix))
+    digits += next(d for d in "0123456789" if luhn(digits + d))
+    grouped = " ".join(digits[i:i + 4] for i in range(0, 16, 4))
+    assert _redacted(f"card {grouped} ok", ["credit_card"]) == "card [CREDIT_CARD] ok"
+
+
+def test_ibans_of_every_registry_country_are_redacted() -> None:
+    assert _redacted("pay to RU0304452522540817810538091310419 now", ["iban"]) == "pay to [IBAN] now"
+    assert iban_valid("RU0304452522540817810538091310419")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Call 0044 20 7946 0958 now", "Call [PHONE] now"), ("Call 0049 30 1234567 now", "Call [PHONE] now"),
+    ("Call 0033 1 23 45 67 89 now", "Call [PHONE] now"),
+    ("order 00123456789012", "order 00123456789012"),  # no groups: an order number as well as a phone
+    ("IBAN DE89 3704 0044 0532 0130 01 fails", "IBAN DE89 3704 0044 0532 0130 01 fails"),
+])
+def test_numbers_dialled_with_00_are_phones(text: str, expected: str) -> None:
+    assert _redacted(text, ["phone"]) == expected
