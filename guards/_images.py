@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ __all__ = [
     "has_transparency",
     "load_image",
     "plays",
+    "read_file",
     "refusal",
     "to_rgb",
 ]
@@ -70,7 +72,10 @@ class LoadedImage:
     ``managed`` holds the frames with their ICC profile (or PNG gamma) applied, as a colour-managed
     viewer (a browser) shows them, when the image has one that can be applied (empty otherwise): a
     profile can change the picture entirely (tone curves that run backwards show a negative, a gamma of
-    0.02 a faint drawing at full contrast), so both are judged.
+    0.02 a faint drawing at full contrast), so both are judged. ``embedded`` holds the other pictures
+    the file carries, which some viewers show instead of its frames: the Exif thumbnail (file managers,
+    cameras) and an icon's smaller sizes (ICO, ICNS), each in RGB on white, and on black when it has
+    transparency (empty for most images, and when only the first frame was asked for).
     """
 
     data: bytes
@@ -80,6 +85,7 @@ class LoadedImage:
     frames: tuple[Image.Image, ...]
     on_black: tuple[Image.Image, ...] = ()
     managed: tuple[Image.Image, ...] = ()
+    embedded: tuple[Image.Image, ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -112,14 +118,34 @@ def _read_bytes(source: bytes | bytearray | str | Path, max_bytes: int) -> bytes
         return bytes(source)
     if not isinstance(source, str | Path):
         raise ImageLoadError(f"content of type {type(source).__name__} is not an image")
-    path = Path(source)
+    return read_file(Path(source), max_bytes)
+
+
+def read_file(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, at most ``max_bytes``, or ImageLoadError. A device or a
+    FIFO is refused unread (stat gives /dev/zero a size of 0, and it has no end); opened without
+    blocking, as a FIFO's open waits for a writer; and never more than ``max_bytes + 1`` bytes are read,
+    whatever stat said (a file may grow)."""
+    import os
+    import stat
+
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ImageLoadError(f"image too large to check ({size} > {max_bytes} bytes)")
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as err:
         raise ImageLoadError(f"cannot read image file {path}: {err.strerror or err}") from err
+    with os.fdopen(fd, "rb") as file:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ImageLoadError("not a regular file (a device or a FIFO, say); refused unread")
+            if info.st_size > max_bytes:
+                raise ImageLoadError(f"image too large to check ({info.st_size} > {max_bytes} bytes)")
+            data = file.read(max_bytes + 1)
+        except OSError as err:
+            raise ImageLoadError(f"cannot read image file {path}: {err.strerror or err}") from err
+    if len(data) > max_bytes:
+        raise ImageLoadError(f"image too large to check (over {max_bytes} bytes)")
+    return data
 
 
 def _decode(data: bytes, *, max_pixels: int, max_frames: int, first_frame_only: bool = False) -> LoadedImage:
@@ -148,12 +174,13 @@ def _decode(data: bytes, *, max_pixels: int, max_frames: int, first_frame_only: 
                              f"{width * height * n_frames} pixels > {MAX_TOTAL_PIXELS})")
     try:
         frames, on_black, managed = _frames(image, n_frames, max_pixels)
+        embedded = () if first_frame_only else _embedded(image, max_pixels)
     except ImageLoadError:
         raise
     except Exception as err:  # truncated data, bad chunk, bomb, ...: cannot be checked
         raise ImageLoadError(f"image cannot be decoded: {type(err).__name__}: {err}") from err
     return LoadedImage(data=data, format=image.format or "unknown", mode=image.mode, size=(width, height),
-                       frames=frames, on_black=on_black, managed=managed)
+                       frames=frames, on_black=on_black, managed=managed, embedded=embedded)
 
 
 def _frames(image: Image.Image, n_frames: int, max_pixels: int) -> tuple[tuple[Image.Image, ...], ...]:
@@ -181,6 +208,78 @@ def _frames(image: Image.Image, n_frames: int, max_pixels: int) -> tuple[tuple[I
         else:  # an opaque frame looks the same on any page
             on_black.append(out[-1])
     return tuple(out), tuple(on_black) if transparent else (), tuple(managed or ())
+
+
+def _embedded(image: Image.Image, max_pixels: int) -> tuple[Image.Image, ...]:
+    """The pictures besides the frames that a viewer may show, as :class:`LoadedImage` describes them.
+    Each is held to the pixel limit, and all of them together to the total; one that cannot be decoded
+    makes the image one that cannot be checked. Cheap for an image with neither: no work is done."""
+    views, total = [], 0
+    try:
+        for picture in _embedded_pictures(image):  # each opened as the one before is decoded
+            width, height = picture.size
+            total += width * height
+            if width * height > max_pixels or total > MAX_TOTAL_PIXELS:
+                raise ImageLoadError(f"image too large to check (an embedded picture is {width}x{height}, "
+                                     f"{total} pixels in all); possibly a decompression bomb")
+            picture.load()
+            views.append(to_rgb(picture))
+            if has_transparency(picture):
+                views.append(to_rgb(picture, background=(0, 0, 0)))
+    except ImageLoadError:
+        raise
+    except Exception as err:
+        raise ImageLoadError(f"a picture it embeds (Exif thumbnail, icon size) cannot be decoded: "
+                             f"{type(err).__name__}: {err}") from err
+    return tuple(views)
+
+
+def _embedded_pictures(image: Image.Image) -> Iterator[Image.Image]:
+    """An ICO's or ICNS's sizes other than the one Pillow decoded (its largest), and the Exif thumbnail;
+    opened, not decoded."""
+    if image.format == "ICO":
+        ico = image.ico  # type: ignore[attr-defined]
+        yield from (ico.frame(index) for index in range(1, len(ico.entry)))
+    elif image.format == "ICNS":
+        icns, shown = image.icns, image.best_size  # type: ignore[attr-defined]
+        yield from (icns.getimage(size) for size in icns.itersizes() if size != shown)
+    exif = image.info.get("exif")
+    if isinstance(exif, bytes) and (thumbnail := _exif_thumbnail(exif)) is not None:
+        yield thumbnail
+
+
+def _exif_thumbnail(exif: bytes) -> Image.Image | None:
+    """The thumbnail in an Exif block's second directory (IFD1), opened (not decoded), or None when there
+    is none. A JPEG thumbnail is read where its offset and length say; an uncompressed one is read as the
+    TIFF the block is, starting at IFD1. One that lies outside the block cannot be checked."""
+    import struct
+
+    from PIL import Image
+
+    tiff = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return None
+    (first,) = struct.unpack_from(order + "I", tiff, 4)
+    if first + 2 > len(tiff):
+        return None
+    next_at = first + 2 + 12 * struct.unpack_from(order + "H", tiff, first)[0]
+    if next_at + 4 > len(tiff) or (ifd1 := struct.unpack_from(order + "I", tiff, next_at)[0]) == 0:
+        return None
+    if ifd1 + 2 > len(tiff):  # no directory there: nothing any viewer could show
+        return None
+    tags, end = {}, min(ifd1 + 2 + 12 * struct.unpack_from(order + "H", tiff, ifd1)[0], len(tiff) - 11)
+    for at in range(ifd1 + 2, end, 12):  # each entry: tag, type, count, value (a SHORT or a LONG here)
+        tag, kind = struct.unpack_from(order + "HH", tiff, at)
+        tags[tag] = struct.unpack_from(order + ("H" if kind == 3 else "I"), tiff, at + 8)[0]
+    if 0x0201 in tags:  # JPEGInterchangeFormat, JPEGInterchangeFormatLength
+        start, length = tags[0x0201], tags.get(0x0202, 0)
+        if length <= 0 or start + length > len(tiff):
+            raise ImageLoadError("its Exif thumbnail lies outside the Exif data")
+        return Image.open(io.BytesIO(tiff[start:start + length]))
+    if 0x0111 in tags:  # StripOffsets: an uncompressed thumbnail
+        return Image.open(io.BytesIO(tiff[:4] + struct.pack(order + "I", ifd1) + tiff[8:]))
+    return None
 
 
 def _colour_managed(frame: Image.Image, rgb: Image.Image, info: dict[str, Any]) -> Image.Image | None:
@@ -217,9 +316,16 @@ def _turned(frame: Image.Image, turn: Image.Transpose | None) -> Image.Image:
 
 
 def has_transparency(image: Image.Image) -> bool:
-    """An alpha channel, or one colour marked transparent (palette or PNG tRNS)."""
+    """An alpha channel, or one colour marked transparent (palette or PNG tRNS, 16-bit greyscale's too)."""
     return image.mode in ("LA", "RGBA", "PA", "RGBa", "La") or (
-        image.mode in ("1", "L", "P", "RGB") and "transparency" in image.info)
+        image.mode in ("1", "L", "P", "RGB") and "transparency" in image.info) or _grey_key(image) is not None
+
+
+def _grey_key(image: Image.Image) -> int | None:
+    """The greyscale value a 16-bit or int image's tRNS makes transparent (Pillow's modes I;16 and I)."""
+    key = image.info.get("transparency")
+    wide = image.mode.startswith("I;16") or image.mode == "I"
+    return key if wide and isinstance(key, int) and not isinstance(key, bool) else None
 
 
 def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
@@ -233,7 +339,10 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
     if mode == "RGB":
         return image.copy()
     if mode.startswith("I;16") or mode in ("I", "F"):
-        return _scaled_grey(image).convert("RGB")
+        if (key := _grey_key(image)) is None:
+            return _scaled_grey(image).convert("RGB")
+        # the pixels of that value transparent (Pillow's own convert ignores a 16-bit tRNS)
+        image, mode = Image.merge("LA", (_scaled_grey(image), _key_alpha(image, key))), "LA"
     if (mode == "P" and "transparency" in image.info) or mode == "PA":
         image, mode = image.convert("RGBA"), "RGBA"
     if mode in ("RGBa", "La"):  # premultiplied alpha: un-premultiply first
@@ -260,6 +369,14 @@ def _scaled_grey(image: Image.Image) -> Image.Image:
         low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
         scaled = (array - low) * (255.0 / (high - low)) if high > low else np.zeros_like(array)
     return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+
+
+def _key_alpha(image: Image.Image, key: int) -> Image.Image:
+    """An alpha mask: 0 where ``image`` holds the transparent value ``key``, 255 elsewhere."""
+    import numpy as np
+    from PIL import Image
+
+    return Image.fromarray(np.where(np.asarray(image) == key, 0, 255).astype(np.uint8), mode="L")
 
 
 def dhash(image: Image.Image, size: int = 8) -> str:

@@ -15,6 +15,7 @@ and packets over a size limit.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import xml.etree.ElementTree as ET
 
@@ -55,6 +56,7 @@ DST_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 IPTC_EXT_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 X_NS = "adobe:ns:meta/"
+_XML_NS = "http://www.w3.org/XML/1998/namespace"  # xml:lang: bound by XML itself, never declared
 MAX_PACKET_BYTES = 1024 * 1024
 
 _DST = f"{{{IPTC_EXT_NS}}}DigitalSourceType"
@@ -82,8 +84,6 @@ def dst_uri(digital_source_type: str) -> str:
 
 def build_packet(digital_source_type: str) -> bytes:
     """A fresh XMP packet holding only the DigitalSourceType."""
-    for prefix, uri in _NAMESPACES.items():
-        ET.register_namespace(prefix, uri)
     root = ET.Element(f"{{{X_NS}}}xmpmeta")
     rdf = ET.SubElement(root, f"{{{RDF_NS}}}RDF")
     description = ET.SubElement(rdf, _DESCRIPTION, {f"{{{RDF_NS}}}about": ""})
@@ -226,15 +226,51 @@ def split_for_jpeg(packet: bytes, limit: int = JPEG_PACKET_LIMIT) -> tuple[bytes
 
 
 def _serialise(root: ET.Element, prefixes: dict[str, str] | None = None, *, wrapper: bool = True) -> bytes:
-    """The packet's text; a namespace keeps the prefix the packet gave it (some readers look for
-    ``GCamera:MicroVideo`` as written), else ours, else ElementTree's ``nsN``."""
-    for uri, prefix in (prefixes or {}).items():
-        if prefix and not re.fullmatch(r"ns\d+|xml\w*", prefix, re.IGNORECASE) and prefix not in _NAMESPACES:
-            ET.register_namespace(prefix, uri)
-    for prefix, uri in _NAMESPACES.items():
-        ET.register_namespace(prefix, uri)
-    body = ET.tostring(root, encoding="unicode")
+    """The packet's text; a namespace has our prefix where it is one of ours, else the prefix the packet
+    gave it (some readers look for ``GCamera:MicroVideo`` as written), else ``nsN``.
+
+    The prefixes are this packet's own: ElementTree's ``register_namespace`` changes a map the whole
+    process shares, and under threads it raised KeyError (each call removes the entries another call
+    just made). The tree is written as a copy whose names carry their prefixes, declared on the root."""
+    names = _prefix_names(root, prefixes or {})
+    copy = _prefixed(root, names)
+    declared = {f"xmlns:{prefix}": uri for uri, prefix in sorted(names.items(), key=lambda item: item[1])
+                if uri != _XML_NS}
+    copy.attrib = {**declared, **copy.attrib}
+    body = ET.tostring(copy, encoding="unicode")
     return (_PACKET_BEGIN + body + _PACKET_END if wrapper else body).encode("utf-8")
+
+
+def _prefix_names(root: ET.Element, prefixes: dict[str, str]) -> dict[str, str]:
+    """A prefix for each namespace the tree uses (uri: prefix), each prefix used once."""
+    used = dict.fromkeys(name[1:].split("}", 1)[0] for element in root.iter()
+                         for name in (element.tag, *element.attrib) if isinstance(name, str) and name[:1] == "{")
+    ours = {uri: prefix for prefix, uri in _NAMESPACES.items()}
+    names = {_XML_NS: "xml"} | {uri: ours[uri] for uri in used if uri in ours}
+    taken = set(names.values())
+    for uri in used:
+        prefix = prefixes.get(uri, "")
+        if uri not in names and prefix and prefix not in taken and prefix not in _NAMESPACES and not re.fullmatch(
+                r"ns\d+|xml\w*", prefix, re.IGNORECASE):
+            names[uri] = prefix
+            taken.add(prefix)
+    numbered = (f"ns{n}" for n in itertools.count() if f"ns{n}" not in taken)
+    return names | {uri: next(numbered) for uri in used if uri not in names}
+
+
+def _prefixed(element: ET.Element, names: dict[str, str]) -> ET.Element:
+    """A copy of ``element`` and its children with ``{uri}name`` written ``prefix:name``."""
+    copy = ET.Element(_qualified(element.tag, names), {_qualified(k, names): v for k, v in element.attrib.items()})
+    copy.text, copy.tail = element.text, element.tail
+    copy.extend(_prefixed(child, names) for child in element)
+    return copy
+
+
+def _qualified(name: str, names: dict[str, str]) -> str:
+    if not isinstance(name, str) or not name.startswith("{"):
+        return name
+    uri, local = name[1:].split("}", 1)
+    return f"{names[uri]}:{local}"
 
 
 # -- where the packet lives in a file ---------------------------------------------------------------

@@ -3,6 +3,8 @@
 Two forms are accepted: the mapping the generator writes ``{clauseguard_version, profile_sha256,
 guards: [...]}`` and a bare list of guards. Nothing is silently dropped: an unknown top-level key,
 an empty guard list, a bad parameter or a regex that does not compile is a :class:`GuardConfigError`.
+So is an ``image_mark`` guard placed before an output image guard that can replace the image (an
+``image_nsfw`` that blurs, a guard type of one's own): the blur is a new file, without the marks.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def parse_guards(text: str, filename: str = "<string>") -> list[GuardSpec]:
         entries, base = _entries(data, lines, filename)
         specs = [_spec(entry, (*base, i), lines, filename) for i, entry in enumerate(entries)]
         _check_unique_ids(specs, base, lines, filename)
+        _check_marks_last(specs, base, lines, filename)
     except GuardConfigError as err:
         newer = _newer_writer(data)
         if newer is None:
@@ -154,6 +157,30 @@ def _check_unique_ids(specs: list[GuardSpec], base: Loc, lines: dict[Loc, int], 
             raise GuardConfigError(f"duplicate guard id {spec.id!r}",
                                    where=_where(filename, lines, (*base, i, "id"), spec.id))
         seen.add(spec.id)
+
+
+# Output image guards that never change an image's bytes (image_nsfw, but when it blurs); a type of one's
+# own may.
+_KEEP_IMAGES = frozenset({"image_mark", "ai_disclosure", "image_nsfw"})
+
+
+def _replaces_images(spec: GuardSpec) -> bool:
+    return spec.type not in _KEEP_IMAGES or (spec.type == "image_nsfw" and spec.on_fail.value == "redact")
+
+
+def _check_marks_last(specs: list[GuardSpec], base: Loc, lines: dict[Loc, int], filename: str) -> None:
+    """Image guards run in file order, each on the previous one's output: an image_nsfw that blurs after
+    image_mark would release a fresh, unmarked PNG. Refused rather than reordered, so that the file reads
+    as it runs."""
+    images = [(i, s) for i, s in enumerate(specs) if s.stage.value == "output" and s.modality.value == "image"]
+    for i, spec in images:
+        later = next((s for j, s in images if j > i and _replaces_images(s)), None)
+        if spec.type == "image_mark" and later is not None:
+            where = _where(filename, lines, (*base, i), spec.id)
+            raise GuardConfigError(
+                f"image_mark comes before guard {later.id!r} ({later.type}, on_fail: {later.on_fail.value}), "
+                "which can replace the image it marked (a blurred image is a new file, without the marks): "
+                "put image_mark last among the output image guards", where=where)
 
 
 def locate(err: UserError, path: str | Path) -> UserError:

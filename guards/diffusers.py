@@ -3,11 +3,13 @@
 ``guard_diffusers_pipeline(pipe, guards)`` wraps any callable whose result has ``.images`` (every
 diffusers text-to-image pipeline, SDXL and FLUX included, which ship no safety checker). The prompt,
 and SDXL's ``prompt_2`` and SD3's ``prompt_3``, go through the input-stage text guards first; a blocked
-prompt never reaches the model, a redacted one reaches it redacted. ``prompt_embeds`` cannot be read:
-a call with them needs ``guard_prompt=``, the text they were made from, checked in their place (a
-redaction there blocks, as it cannot reach the embeddings). The images a pipeline starts from or
-follows (``image``, ``control_image``, ``ip_adapter_image``: img2img, inpainting, ControlNet) go through
-the input-stage image guards, when there are any. Each generated image then goes
+prompt never reaches the model, a redacted one reaches it redacted. Embeddings cannot be read: a call
+with any (``prompt_embeds``, SDXL's ``pooled_prompt_embeds``, which it reads beside a text prompt, and
+the like) needs ``guard_prompt=``, the text they were made from, checked in their place (a redaction
+there blocks, as it cannot reach the embeddings). The images a pipeline starts from or follows
+(``image``, ``control_image``, ``ip_adapter_image``: img2img, inpainting, ControlNet) go through the
+input-stage image guards, when there are any (``ip_adapter_image_embeds`` are then refused: no guard
+can see the picture they stand for). Each generated image then goes
 through the output-stage image guards in file order (nsfw, then mark), each guard receiving the
 previous one's output, so a blurred image is also marked. Blocked images are dropped, not blacked out;
 the result keeps every verdict so the caller can tell the user why. ``await guarded.acall(...)`` is the
@@ -26,7 +28,7 @@ import io
 import threading
 from collections.abc import Callable, Generator, Mapping, MutableMapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["GuardedDiffusionPipeline", "GuardedImages", "check_image", "guard_diffusers_pipeline"]
 
 BUILTIN_CHECKER_ID = "diffusers-safety-checker"
-EMBEDDINGS = ("prompt_embeds", "pooled_prompt_embeds")  # a prompt the text guards cannot read
 IMAGE_INPUTS = ("image", "control_image", "ip_adapter_image")  # pictures the model starts from or follows
 
 
@@ -56,9 +57,10 @@ class GuardedImages:
     ``verdicts`` has one verdict per generated image, in order; ``prompt_verdicts`` one per prompt (for
     a call with no text prompt, that of its ``rate_limit`` guards, when there are any), then one per input
     image when there are input image guards (``prompt_blocked``: any of them blocked).
-    ``output`` is the pipeline's own result with its images taken out (``images`` set to None, or the
-    first item of a ``return_dict=False`` tuple), so that no unguarded image can be saved from it; its
-    other fields (``nsfw_content_detected``) stay. None when a prompt was blocked.
+    ``output`` is the pipeline's own result with its images taken out (``images``, and every other field
+    that holds images, arrays or tensors, such as StableDiffusionPipelineSafe's ``unsafe_images``, set to
+    None; likewise the items of a ``return_dict=False`` tuple), so that no unguarded image can be saved
+    from it; its other fields (``nsfw_content_detected``) stay. None when a prompt was blocked.
     """
 
     images: list[Image.Image] = field(default_factory=list)
@@ -122,7 +124,9 @@ class GuardedDiffusionPipeline:
         (:func:`_run`) or an async (:func:`_arun`) driver."""
         context = context or Context()
         _need_images_out(kwargs)
-        _need_text_for_embeddings(prompt, guard_prompt, kwargs)
+        _need_text_for_embeddings(guard_prompt, kwargs)
+        if self.guards.stage_guards(Stage.INPUT, Modality.IMAGE):
+            _need_images_for_image_embeddings(kwargs)
         # a pipeline whose first parameter is the image (image variation) has no text prompt
         prompt_image = prompt is not None and not _texts(prompt) and _pictures(prompt)
         if prompt is not None and not _texts(prompt) and not prompt_image:
@@ -296,13 +300,29 @@ def _need_images_out(kwargs: Mapping[str, Any]) -> None:
                         "call the pipeline with output_type='pil' (or 'np', 'pt')", where="guard_diffusers_pipeline")
 
 
-def _need_text_for_embeddings(prompt: Any, guard_prompt: Any, kwargs: Mapping[str, Any]) -> None:
-    """Embeddings without the prompt they stand for (other positional arguments, a prompt_2, are not it:
-    with prompt_embeds given, diffusers reads neither prompt) need ``guard_prompt``."""
-    embeds = [name for name in EMBEDDINGS if kwargs.get(name) is not None]
-    if embeds and not _texts(prompt) and not _texts(guard_prompt):
+def _need_text_for_embeddings(guard_prompt: Any, kwargs: Mapping[str, Any]) -> None:
+    """Embeddings need ``guard_prompt``, the text they stand for, even beside a text prompt: SDXL reads
+    ``pooled_prompt_embeds`` when it also has ``prompt``, so a harmless prompt could carry the pooled
+    embeddings of a forbidden one. Every keyword naming embeddings counts (``prompt_embeds_2``,
+    ``prompt_embeds_pooled``, Kandinsky's ``image_embeds``...), but negative ones, which steer away as
+    negative prompts do (those are not checked either), and ``ip_adapter_image_embeds``, an image's."""
+    embeds = [name for name, value in kwargs.items()
+              if "embeds" in name and "negative" not in name and not name.startswith("ip_adapter")
+              and value is not None]
+    if embeds and not _texts(guard_prompt):
         raise UserError(f"{', '.join(embeds)} cannot be checked by the guards: pass the text they were made "
-                        "from as guard_prompt=... (or the prompt itself instead)", where="guard_diffusers_pipeline")
+                        "from as guard_prompt=... (or the prompt itself instead of them)",
+                        where="guard_diffusers_pipeline")
+
+
+def _need_images_for_image_embeddings(kwargs: Mapping[str, Any]) -> None:
+    """Where input images are checked, an IP-Adapter's image comes as the image, not as embeddings made
+    from a picture no guard saw."""
+    embeds = [name for name, value in kwargs.items()
+              if name.startswith("ip_adapter") and "embeds" in name and value is not None]
+    if embeds:
+        raise UserError(f"{', '.join(embeds)} cannot be checked by the input image guards: pass the picture "
+                        "itself as ip_adapter_image=...", where="guard_diffusers_pipeline")
 
 
 def _unapplied(verdict: Verdict) -> Verdict:
@@ -432,18 +452,42 @@ def _parts(output: Any) -> tuple[Any, Any]:
 
 
 def _without_images(output: Any) -> Any:
-    """The pipeline's result without its images: they leave only through the guards. diffusers' outputs
-    are dataclasses that are also dicts (``output["images"]``, ``to_tuple()``): both lose them. A result
-    whose images cannot be taken out is not handed back at all."""
+    """The pipeline's result without its images: they leave only through the guards. Not only ``images``:
+    any field holding pictures goes (StableDiffusionPipelineSafe keeps the originals of the images it
+    blacked out in ``unsafe_images``), and any array or tensor of two or more dimensions with them. diffusers'
+    outputs are dataclasses that are also dicts (``output["images"]``, ``to_tuple()``): both lose them.
+    A result whose images cannot be taken out is not handed back at all."""
     if isinstance(output, tuple):
-        return (None, *output[1:]) if output else output
+        return tuple(None if index == 0 or _holds_images(value) else value for index, value in enumerate(output))
     try:
-        if isinstance(output, MutableMapping) and "images" in output:
-            output["images"] = None
-        output.images = None
+        for name in _fields(output):
+            if isinstance(output, MutableMapping) and name in output:
+                output[name] = None
+            setattr(output, name, None)
     except (AttributeError, TypeError):
         return None
     return output
+
+
+def _fields(output: Any) -> list[str]:
+    """``images``, and the other fields of ``output`` (its keys, dataclass fields, attributes) that hold
+    images."""
+    names = dict.fromkeys(["images"])
+    if isinstance(output, Mapping):
+        names.update(dict.fromkeys(k for k in output if isinstance(k, str)))
+    if is_dataclass(output):
+        names.update(dict.fromkeys(f.name for f in fields(output)))
+    names.update(dict.fromkeys(getattr(output, "__dict__", {})))
+    return [name for name in names if name == "images" or _holds_images(getattr(output, name, None))]
+
+
+def _holds_images(value: Any) -> bool:
+    """A PIL image, an array or tensor of two or more dimensions (nsfw flags are one), or a list of such."""
+    if isinstance(value, list | tuple):
+        return any(_holds_images(v) for v in value)
+    if type(value).__module__.startswith("PIL."):
+        return hasattr(value, "getpixel")
+    return type(value).__module__.startswith(("numpy", "torch")) and len(getattr(value, "shape", ())) >= 2
 
 
 def _encoded(images: Any) -> list[bytes | str]:
@@ -458,7 +502,9 @@ def _images_of(images: Any) -> list[Image.Image | str]:
 
     if images is None:
         raise UserError("the pipeline result has no .images; call it with output_type='pil'")
-    if isinstance(images, Image.Image):
+    if isinstance(images, Image.Image) or len(getattr(images, "shape", ())) == 3:
+        # one image; an array or tensor is a batch only with four dimensions (an (H, W, 3) array taken
+        # for a batch was read row by row: each row judged, and released, as an image 3 pixels wide)
         images = [images]
     out: list[Image.Image | str] = []
     for image in images:

@@ -169,7 +169,49 @@ def _mark_jpeg(data: bytes, uri: str, base: bytes | None = None,
     if extension is not None and guid:
         ours += [(0xE1, p) for p in _xmp.jpeg_extension_segments(extension, guid)]
     kept[at:at] = [*ours, *(segments_back or [])]
-    return b"\xff\xd8" + b"".join(_xmp.jpeg_segment(m, p) for m, p in kept) + rest
+    return _rebuilt(data, kept, rest)
+
+
+_MPF = b"MPF\x00"
+
+
+def _rebuilt(data: bytes, segments: list[tuple[int, bytes]], rest: bytes) -> bytes:
+    """The JPEG ``data`` rebuilt from ``segments`` and ``rest``. In an MPO, the MPF segment (APP2) places
+    the further pictures by their distance from it: where the segments after it grew or shrank (a camera
+    may write its XMP there), its offsets move by as much, or the second picture is lost."""
+    head = b"\xff\xd8" + b"".join(_xmp.jpeg_segment(m, p) for m, p in segments)
+    index = next((i for i, (m, p) in enumerate(segments) if m == 0xE2 and p.startswith(_MPF)), None)
+    if index is None:
+        return head + rest
+    old_end = len(data) - len(rest)  # where the segments ended, and where the MPF segment was
+    old_at = data.find(_xmp.jpeg_segment(0xE2, segments[index][1]), 0, old_end)
+    new_at = 2 + sum(4 + len(p) for _, p in segments[:index])
+    shift = (len(head) - new_at) - (old_end - old_at)  # how much the segments after it grew
+    if old_at < 0 or shift == 0:
+        return head + rest
+    segments = [*segments[:index], (0xE2, _mpf_shifted(segments[index][1], shift)), *segments[index + 1:]]
+    return b"\xff\xd8" + b"".join(_xmp.jpeg_segment(m, p) for m, p in segments) + rest
+
+
+def _mpf_shifted(payload: bytes, shift: int) -> bytes:
+    """An MPF payload with the data offsets of its pictures but the first (whose offset is 0) moved by
+    ``shift``; as it was where its index cannot be read (Pillow would not read it either)."""
+    import struct
+
+    tiff = bytearray(payload[len(_MPF):])
+    order = {b"II": "<", b"MM": ">"}.get(bytes(tiff[:2]))
+    try:
+        ifd = struct.unpack_from(order + "I", tiff, 4)[0] if order else None
+        for at in range(ifd + 2, ifd + 2 + 12 * struct.unpack_from(order + "H", tiff, ifd)[0], 12):
+            tag, _kind, count, entries = struct.unpack_from(order + "HHII", tiff, at)
+            if tag == 0xB002:  # MP Entry: 16 bytes a picture, its data offset at byte 8
+                for entry in range(entries, entries + count - 15, 16):
+                    offset = struct.unpack_from(order + "I", tiff, entry + 8)[0]
+                    if offset:
+                        struct.pack_into(order + "I", tiff, entry + 8, offset + shift)
+    except (struct.error, TypeError):
+        return payload
+    return _MPF + bytes(tiff)
 
 
 def _guid(packet: bytes) -> str | None:

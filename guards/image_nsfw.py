@@ -208,8 +208,9 @@ class ImageNsfwGuard(Guard):
             image = load_image(bytes(content))
         except ImageLoadError as err:
             return refusal(self, content, err)
-        # transparency judged on white and on black; an ICC profile's colours as well as the values stored
-        views = image.frames + image.on_black + image.managed
+        # transparency judged on white and on black; an ICC profile's colours as well as the values stored;
+        # the pictures a file manager may show instead (an Exif thumbnail, an icon's other sizes)
+        views = image.frames + image.on_black + image.managed + image.embedded
         scores = [float(s) for s in self.scorer(views)]
         if len(scores) != len(views) or not all(0.0 <= s <= 1.0 for s in scores):
             raise GuardError(f"scorer returned {scores!r} for {len(views)} frame(s); "
@@ -220,9 +221,12 @@ class ImageNsfwGuard(Guard):
         ranked = {f"{SCORES_KEY}/{self.id}": {"S12": round(scores[worst], 4)}}
         if scores[worst] < self.threshold:
             return Verdict(allowed=True, action=Action.ALLOW, output=content, guard_id=self.id, metadata=ranked)
-        return self._verdict_on(image, views[worst], worst % len(image.frames), scores[worst], ranked)
+        # an embedded picture is no frame (None); a redaction then blurs the first frame, the picture shown
+        frame = worst % len(image.frames) if worst < len(views) - len(image.embedded) else None
+        view = views[worst] if frame is not None else image.frames[0]
+        return self._verdict_on(image, view, frame, scores[worst], ranked)
 
-    def _verdict_on(self, image: LoadedImage, view: Image.Image, frame: int, score: float,
+    def _verdict_on(self, image: LoadedImage, view: Image.Image, frame: int | None, score: float,
                     ranked: dict[str, dict[str, float]]) -> Verdict:
         finding = self.finding("S12", score=score)
         metadata = {"image": image.describe(), "nsfw": {"backend": self.params.backend, "score": round(score, 4),

@@ -2,7 +2,8 @@
 
 Shows the XMP ``DigitalSourceType``, the PNG text chunks, and whether a C2PA manifest is present (its
 presence only: the manifest is not validated). Exit 0 whatever the marks; a file that is not a
-readable image is a user error (exit 2).
+readable image, or not a regular file at all (a device such as /dev/zero, a FIFO), is a user error
+(exit 2).
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ __all__ = ["inspect"]
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def inspect(image: Path) -> None:
     """Show the AI-generated marks of an image."""
-    from clauseguard.guards._images import MAX_BYTES, ImageLoadError
+    from clauseguard.guards._images import ImageLoadError, read_file
     from clauseguard.guards._xmp import XmpError
     from clauseguard.guards.image_mark import read_marks
 
-    if image.stat().st_size > MAX_BYTES:
-        raise UserError(f"file too large to inspect (over {MAX_BYTES} bytes)", where=str(image))
-    try:
-        marks = read_marks(image.read_bytes())
+    try:  # a regular file, read no further than the size limit
+        marks = read_marks(read_file(image))
     except ImageLoadError as err:  # its message says what is wrong with the image
         raise UserError(str(err), where=str(image)) from err
     except XmpError as err:

@@ -202,3 +202,14 @@ def test_a_guard_missing_an_optional_dependency_names_the_extra_from_python_too(
     monkeypatch.setitem(_registry.REGISTRY, "keyword", NeedsNothingKnown)
     with pytest.raises(ModuleNotFoundError):  # not an optional dependency: a bug, shown as one
         Pipeline(parse_guards("- {id: kw, type: keyword}\n"))
+
+
+def test_an_image_mark_before_a_blurring_image_guard_is_refused() -> None:
+    """image_mark placed before a blurring image_nsfw marked the image, then the blur replaced it with a new,
+    unmarked PNG, which was released: an AI-generated image without its marks."""
+    mark = "  - {id: mark, type: image_mark, stage: output, modality: image, on_fail: label}\n"
+    nsfw = "  - {id: nsfw, type: image_nsfw, stage: output, modality: image, on_fail: %s}\n"
+    with pytest.raises(GuardConfigError, match=r"g\.yaml:2 guard 'mark'.*before guard 'nsfw'.*image_mark last"):
+        parse_guards("guards:\n" + mark + nsfw % "redact", "g.yaml")
+    assert [s.id for s in parse_guards("guards:\n" + nsfw % "redact" + mark)] == ["nsfw", "mark"]
+    assert [s.id for s in parse_guards("guards:\n" + mark + nsfw % "block")] == ["mark", "nsfw"]  # no new image

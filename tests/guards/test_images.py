@@ -175,3 +175,43 @@ def _jpeg(image: Image.Image) -> bytes:
 
 def _hamming(a: str, b: str) -> int:
     return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+def _grey16_with_a_transparent_value() -> bytes:
+    """A 16-bit greyscale PNG whose tRNS makes 65535 transparent: a near-white square (65534) on it is
+    blank on a white page and plain on a dark one."""
+    import struct
+    import zlib
+
+    import numpy as np
+
+    from clauseguard.guards._xmp import PNG_SIGNATURE, png_chunk
+
+    values = np.full((64, 64), 65535, ">u2")
+    values[16:48, 16:48] = 65534
+    rows = b"".join(b"\x00" + row.tobytes() for row in values)
+    return PNG_SIGNATURE + b"".join([png_chunk(b"IHDR", struct.pack(">IIBBBBB", 64, 64, 16, 0, 0, 0, 0)),
+                                     png_chunk(b"tRNS", struct.pack(">H", 65535)),
+                                     png_chunk(b"IDAT", zlib.compress(rows)), png_chunk(b"IEND", b"")])
+
+
+def test_a_16_bit_greyscale_colour_key_is_transparent() -> None:
+    """A 16-bit greyscale PNG with tRNS (Pillow's mode I;16) was taken as opaque: judged on white only,
+    where the picture hidden by its transparent value does not show."""
+    from clauseguard.guards._images import has_transparency
+
+    loaded = load_image(_grey16_with_a_transparent_value())
+    assert loaded.mode == "I;16"
+    with Image.open(io.BytesIO(loaded.data)) as image:
+        assert has_transparency(image)
+    (on_white,), (on_black,) = loaded.frames, loaded.on_black
+    assert on_white.getpixel((0, 0)) == on_white.getpixel((32, 32)) == (255, 255, 255)
+    assert on_black.getpixel((0, 0)) == (0, 0, 0) and on_black.getpixel((32, 32)) == (255, 255, 255)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_path_that_is_not_a_regular_file_is_refused_unread() -> None:
+    """load_image('/dev/zero') read without end: the size limit was checked against the size stat gives,
+    which is 0 for a device (and a FIFO), not against what was read."""
+    with pytest.raises(ImageLoadError, match="not a regular file"):
+        load_image("/dev/zero")
