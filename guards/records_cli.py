@@ -66,7 +66,8 @@ def verify(url: str, as_json: bool) -> int:
         click.echo(f"ok: {result.checked} records; head seq {result.head_seq} hash {result.head_hash}; "
                    f"anchor seq {result.anchor_seq} hash {result.anchor_hash}")
     else:
-        click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.reason} ({result.checked} records held)")
+        where = "" if result.first_bad_seq is None else f" at seq {result.first_bad_seq}"  # None: the head row
+        click.echo(f"BROKEN{where}: {result.reason} ({result.checked} records held)")
     return 0 if result.ok else 1
 
 
@@ -82,6 +83,8 @@ def export(url: str, output: str) -> int:
     with _open(url) as store:
         try:
             count = export_chain(store, output)
+        except UserError as err:  # -o names the store itself, a folder or device, or nothing
+            raise UserError(f"-o {output}: {err.message}") from err
         except OSError as err:
             raise UserError(f"-o {output}: cannot write: {err.strerror or err}") from err
     click.echo(f"wrote {count} records to {output}")

@@ -9,6 +9,7 @@ moves the head once: one transaction per call, whether it carries one record or 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -118,8 +119,22 @@ def prepare(entry: AuditEntry, now: datetime | None = None) -> PreparedRecord:
     return PreparedRecord(fields)
 
 
+@functools.cache
+def _max_length(name: str) -> int | None:
+    """The length of ``name``'s string column in audit_log (None when it has none)."""
+    column = AuditRecord.__table__.c.get(name)
+    kind = getattr(column, "type", None)
+    return getattr(kind, "length", None) or getattr(getattr(kind, "impl", None), "length", None)
+
+
 def _check_storable(name: str, value: Any) -> None:
-    """Raise unless ``value`` serialises to canonical JSON and that encodes as UTF-8 (as it is hashed)."""
+    """Raise unless ``value`` serialises to canonical JSON and that encodes as UTF-8 (as it is hashed), and
+    a string fits its column: PostgreSQL refuses a longer one (SQLite would keep it), and in a writer's
+    batch that happens after the verdict was given."""
+    limit = _max_length(name)
+    if isinstance(value, str) and limit is not None and len(value) > limit:
+        raise ValueError(f"audit record field {name!r} cannot be stored: {len(value)} characters, longer than "
+                         f"its column ({limit})")
     try:
         canonical_json(value).encode("utf-8")
     except ValueError as err:  # NaN/inf, or a lone surrogate (UnicodeEncodeError)

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clauseguard.errors import RecordsError
+from clauseguard.errors import RecordsError, UserError
 from clauseguard.guards.records._chain import (
     HASHED_FIELDS,
     JSON_FIELDS,
@@ -191,18 +191,30 @@ def _snapshot(store: RecordStore) -> Iterator[Session]:
             yield session
 
 
-def _rows(s: Session, *, after_seq: int = 0, upto_seq: int | None = None) -> Iterator[dict[str, Any]]:
+def _rows(s: Session, *, after_seq: int = 0, upto_seq: int | None = None) -> Iterator[AuditRecord]:
     query = select(AuditRecord).where(AuditRecord.seq > after_seq)
     if upto_seq is not None:
         query = query.where(AuditRecord.seq <= upto_seq)
-    for row in s.execute(query.order_by(AuditRecord.seq).execution_options(yield_per=500)).scalars():
-        yield {**_record_dict(row), "prev_hash": row.prev_hash, "hash": row.hash}
+    yield from s.execute(query.order_by(AuditRecord.seq).execution_options(yield_per=500)).scalars()
+
+
+def _decoded(row: AuditRecord) -> dict[str, Any]:
+    """The record as a dict with ``prev_hash`` and ``hash``; ``ValueError`` when a JSON column is not JSON."""
+    return {**_record_dict(row), "prev_hash": row.prev_hash, "hash": row.hash}
 
 
 def iter_records(store: RecordStore, *, after_seq: int = 0) -> Iterator[dict[str, Any]]:
-    """Every record after ``after_seq`` in seq order, as dicts with ``prev_hash`` and ``hash``."""
+    """Every record after ``after_seq`` in seq order, as dicts with ``prev_hash`` and ``hash``.
+
+    A record that cannot be decoded (a column that is not JSON) is a :class:`RecordsError` naming its seq.
+    """
     with _snapshot(store) as s:
-        yield from _rows(s, after_seq=after_seq)
+        for row in _rows(s, after_seq=after_seq):
+            try:
+                yield _decoded(row)
+            except ValueError as err:
+                raise RecordsError(f"audit record seq {row.seq} cannot be read ({err}): run "
+                                   "clauseguard audit verify") from err
 
 
 def _check(rec: dict[str, Any], expected_seq: int, prev: str | None) -> str | None:
@@ -217,18 +229,20 @@ def _check(rec: dict[str, Any], expected_seq: int, prev: str | None) -> str | No
     return None
 
 
-def _walk(records: Iterator[dict[str, Any]], expected: int,
+def _walk(records: Iterator[AuditRecord], expected: int,
           prev: str | None) -> tuple[int, str | None, int, tuple[int, str] | None]:
     """Check ``records`` in order from seq ``expected`` after ``prev``.
 
     Returns the next expected seq, the last hash, the number checked, and the first failure (seq, why).
+    A record is decoded here, so one whose JSON columns are not JSON is a failure at its seq.
     """
     checked = 0
-    for rec in records:
+    for row in records:
         if prev is None and checked == 0:
-            expected = rec["seq"]  # the first record left below the anchor: its predecessor is gone
+            expected = row.seq  # the first record left below the anchor: its predecessor is gone
             prev = GENESIS_HASH if expected == 1 else None
         try:
+            rec = _decoded(row)
             reason = _check(rec, expected, prev)
         except (KeyError, TypeError, ValueError) as err:
             reason = f"record cannot be read ({err})"
@@ -264,8 +278,12 @@ def _check_last_purge(s: Session, anchor_seq: int, anchor_hash: str, head_seq: i
             return None
         return anchor_seq, (f"the purge anchor is seq {anchor_seq}, but no purge record after it names it: "
                             "the anchor was moved without a purge")
-    facts = (_record_dict(row)["findings"] or [{}])[0]
-    if (facts.get("anchor_seq"), facts.get("anchor_hash")) != (anchor_seq, anchor_hash):
+    try:
+        facts = (_record_dict(row)["findings"] or [{}])[0]
+        named = (facts.get("anchor_seq"), facts.get("anchor_hash"))
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        return row.seq, f"record cannot be read ({err})"
+    if named != (anchor_seq, anchor_hash):
         return row.seq, (f"the purge anchor is seq {anchor_seq}, but the last purge (record {row.seq}) left it at "
                          f"seq {facts.get('anchor_seq')}: the anchor was moved without a purge")
     return None
@@ -280,8 +298,11 @@ def verify(store: RecordStore) -> VerifyResult:
     the anchor must be the one the last purge record names.
     """
     with _snapshot(store) as s:
-        head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+        head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
+        if head is None:  # the triggers forbid deleting it: only someone who dropped them could
+            return VerifyResult(False, 0, None, "audit_head row missing")
         anchor_seq, anchor_hash, head_seq, head_hash = head.anchor_seq, head.anchor_hash, head.seq, head.hash
+        last_seq = s.execute(select(func.max(AuditRecord.seq))).scalar_one() or 0
 
         def result(ok: bool, checked: int, bad: tuple[int, str] | None = None) -> VerifyResult:
             seq, reason = bad if bad else (None, "")
@@ -300,6 +321,10 @@ def verify(store: RecordStore) -> VerifyResult:
         reason = (f"chain ends at seq {expected - 1} but the head says {head_seq} "
                   "(records missing at the end, or the head was changed)")
         return result(False, below + checked, (min(expected, head_seq + 1), reason))
+    if last_seq > head_seq:  # appends commit the head with their records, so no snapshot shows this
+        reason = (f"records after the head (up to seq {last_seq}; the head says {head_seq}): inserted past the "
+                  "head, or the head was moved back; the next append would fail on that seq")
+        return result(False, below + checked, (head_seq + 1, reason))
     return result(True, below + checked)
 
 
@@ -307,10 +332,13 @@ def export(store: RecordStore, path: str | Path) -> int:
     """Write every record as one JSON line (hashed fields, prev_hash, hash); returns the count.
 
     The file is written beside ``path`` under a temporary name, flushed to disk and renamed over
-    ``path``: a failure (disk full) leaves the previous export as it was and no partial file.
+    ``path``: a failure (disk full) leaves the previous export as it was and no partial file. A
+    symlink is followed: its target is written and the link stays. Refused (:class:`UserError`): an
+    empty path, one that exists and is not a regular file, and the store's own SQLite file or its
+    ``-wal``, ``-shm`` and ``-journal`` files (the rename would replace the database with the export).
     Anyone can re-check an export: hash each line's HASHED_FIELDS after its prev_hash.
     """
-    target = Path(path)
+    target = _export_target(store, path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any file
@@ -324,6 +352,23 @@ def export(store: RecordStore, path: str | Path) -> int:
         tmp.unlink(missing_ok=True)
         raise
     return count
+
+
+def _export_target(store: RecordStore, path: str | Path) -> Path:
+    """Where :func:`export` may rename its file to: ``path`` with symlinks resolved, checked."""
+    if not str(path).strip():
+        raise UserError("the output path is empty: name the JSON lines file to write")
+    target = Path(path).resolve()
+    if target.exists() and not target.is_file():
+        raise UserError("is not a regular file (a folder, device or pipe): name a file to write",
+                        where=str(path))
+    database = store.sqlite_path
+    if database is not None:
+        for own in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm", "-journal"))):
+            if target == own or (target.exists() and own.exists() and os.path.samefile(target, own)):
+                raise UserError(f"is the record store's own file {own}: the export would replace it",
+                                where=str(path))
+    return target
 
 
 def _write_lines(store: RecordStore, fh: IO[str]) -> int:

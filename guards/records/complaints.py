@@ -64,7 +64,9 @@ def resolve_complaint(store: RecordStore, reference: str, outcome: Outcome, reas
     if not reasons.strip():
         raise NoticeError("a complaint outcome needs reasons (Art. 20(4))", fields=("reasons",))
     with store.session(write=True) as s:
-        row = s.execute(select(Complaint).where(Complaint.reference == reference)).scalar_one_or_none()
+        # locked, so two moderators resolving at once cannot both find it unresolved
+        row = s.execute(select(Complaint).where(Complaint.reference == reference).with_for_update()
+                        ).scalar_one_or_none()
         if row is None:
             raise NoticeNotFound(f"no complaint with reference {reference!r}", fields=("reference",))
         if row.outcome is not None:

@@ -86,7 +86,9 @@ def file_counter_notice(store: RecordStore, notice_reference: str, counter: Dmca
     received = aware_utc(received_at, "received_at")
     not_before, not_after = restore_window(received)
     with store.session(write=True) as s:
-        notice = s.execute(select(Notice).where(Notice.reference == notice_reference)).scalar_one_or_none()
+        # locked, so a concurrent second counter-notification waits and then sees the first (see _notice)
+        notice = s.execute(select(Notice).where(Notice.reference == notice_reference).with_for_update()
+                           ).scalar_one_or_none()
         if notice is None or notice.regime != "dmca":
             raise NoticeNotFound(f"no DMCA notice with reference {notice_reference!r}", fields=("notice_reference",))
         _check_counterable(s, notice)
@@ -99,7 +101,9 @@ def file_counter_notice(store: RecordStore, notice_reference: str, counter: Dmca
 
 
 def _counter_notice(session: Any, reference: str) -> CounterNotice:
-    row = session.execute(select(CounterNotice).where(CounterNotice.reference == reference)).scalar_one_or_none()
+    """The counter-notice row, locked until commit: its checks (restored? court action?) hold until we write."""
+    row = session.execute(select(CounterNotice).where(CounterNotice.reference == reference).with_for_update()
+                          ).scalar_one_or_none()
     if row is None:
         raise NoticeNotFound(f"no counter-notice {reference!r}", fields=("counter_reference",))
     return row

@@ -75,10 +75,14 @@ def _days(data: Mapping[str, Any], key: str, where: str) -> int:
 
 
 def _profile_data(profile: Any) -> Mapping[str, Any]:
+    where = "profile.yaml data"
     if isinstance(profile, str | Path):
         path = str(profile)
+        where = f"{path} data"
         try:
             profile = yaml.safe_load(Path(profile).read_text(encoding="utf-8"))
+        except UnicodeDecodeError as err:  # a ValueError, not an OSError: it escaped as a traceback
+            raise UserError(f"cannot read profile: not UTF-8 text (byte {err.start})", where=path) from err
         except (OSError, yaml.YAMLError) as err:
             raise UserError(f"cannot read profile: {err}", where=path) from err
         missing = [k for k in _PROFILE_KEYS if not isinstance(profile, Mapping) or k not in profile]
@@ -91,7 +95,7 @@ def _profile_data(profile: Any) -> Mapping[str, Any]:
         data = getattr(profile, "data", None)
         data = data.model_dump() if hasattr(data, "model_dump") else (data or {})
     if not isinstance(data, Mapping):
-        raise UserError("profile key 'data' must be a mapping", where="profile.yaml data")
+        raise UserError("profile key 'data' must be a mapping", where=where)
     return data
 
 
@@ -152,8 +156,8 @@ def purge(store: RecordStore, profile: str | Path | Mapping[str, Any] | Any, *, 
     now = aware_utc(now, "now")
     check = verify(store)
     if not check.ok:
-        raise RecordsError(f"audit chain is broken at seq {check.first_bad_seq} ({check.reason}); "
-                           "not purging, which would hide the break")
+        where = "" if check.first_bad_seq is None else f" at seq {check.first_bad_seq}"
+        raise RecordsError(f"audit chain is broken{where} ({check.reason}); not purging, which would hide the break")
     ip_cutoff = now - timedelta(days=policy.ip_days)
     audit_cutoff = now - timedelta(days=policy.ip_days if audit_days is None else audit_days)
     image_cutoff = now - timedelta(days=policy.prompt_days)

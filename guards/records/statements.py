@@ -96,7 +96,10 @@ def _grounds(restriction: Restriction, legal_ground: str | None, clause_id: str 
 def _notice(session: Any, reference: str | None) -> Notice | None:
     if reference is None:
         return None
-    row = session.execute(select(Notice).where(Notice.reference == reference)).scalar_one_or_none()
+    # FOR UPDATE: a second decider waits here until the first commits and then reads the new status (on
+    # PostgreSQL both would read "open" and write two decisions; SQLite ignores it, BEGIN IMMEDIATE serialises)
+    row = session.execute(select(Notice).where(Notice.reference == reference).with_for_update()
+                          ).scalar_one_or_none()
     if row is None:
         raise NoticeNotFound(f"no notice with reference {reference!r}", fields=("notice_reference",))
     if row.status != "open":

@@ -9,7 +9,6 @@ same audit head); PostgreSQL writers lock the head row with ``SELECT ... FOR UPD
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files
@@ -44,12 +43,31 @@ log = logging.getLogger(__name__)
 _REFUSED = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
 
 
+def _password_span(url: str) -> tuple[int, int] | None:
+    """Where the password of ``url`` is: from after the first ':' of the authority (a user name holds no
+    unescaped ':' or '@') to its LAST '@', since the password may hold '@' and '/' (None: no password)."""
+    scheme_end = url.find("://")
+    if scheme_end < 0:
+        return None
+    start = scheme_end + 3
+    first_at, last_at, colon = url.find("@", start), url.rfind("@"), url.find(":", start)
+    if first_at < 0 or colon < 0 or colon > first_at or "/" in url[start:colon]:
+        return None  # no user info, or a ':' of the host (port) or of a SQLite path
+    return colon + 1, last_at
+
+
 def shown_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``, also when SQLAlchemy cannot parse it (a bad port)."""
+    """``url`` with its password replaced by ``***``, also when SQLAlchemy cannot parse it (a bad port)
+    or parses it wrongly (a password holding '@': SQLAlchemy ends it at the first one and shows the rest
+    as the host)."""
+    span = _password_span(url)
+    masked = url if span is None else f"{url[:span[0]]}***{url[span[1]:]}"
+    if span is not None and "@" in url[span[0]:span[1]]:
+        return masked
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
-        return re.sub(r"(://[^/@]*?:)[^/@]*@", r"\1***@", url)
+        return masked
 
 
 @contextmanager
@@ -87,7 +105,8 @@ class RecordStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.url = engine.url.render_as_string(hide_password=True)
+        # through shown_url: SQLAlchemy reads the part of a password after an unencoded '@' as the host
+        self.url = shown_url(engine.url.render_as_string(hide_password=False))
 
     @property
     def dialect(self) -> str:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from clauseguard.guards.server.auth import require
+from clauseguard.guards.server.models import PlainText
 from clauseguard.guards.server.state import ServerState, get_state
 from clauseguard.guards.server.tokens import Principal, Role, TokenInfo
 
@@ -25,7 +26,7 @@ State = Annotated[ServerState, Depends(get_state)]
 class NewToken(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
-    label: str = Field(default="", max_length=200, description="whose token this is, for the list")
+    label: PlainText = Field(default="", max_length=200, description="whose token this is, for the list")
 
 
 class TokenOut(BaseModel):

@@ -36,7 +36,12 @@ from clauseguard.guards.server.audit import RequestKeySink
 from clauseguard.guards.server.client import process_pseudonymizer
 from clauseguard.guards.server.errors import install_error_handlers
 from clauseguard.guards.server.metrics import Metrics, MetricsSink
-from clauseguard.guards.server.middleware import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
+from clauseguard.guards.server.middleware import (
+    BodyLimitMiddleware,
+    MetricsMiddleware,
+    NulUrlMiddleware,
+    SecurityHeadersMiddleware,
+)
 from clauseguard.guards.server.records_errors import install_records_handlers
 from clauseguard.guards.server.settings import ServerSettings
 from clauseguard.guards.server.state import ServerState
@@ -109,6 +114,7 @@ def create_app(*, guards_path: str | Path, db_url: str, report_path: str | Path 
     install_error_handlers(app)
     install_records_handlers(app)
     # The last added is the outermost: the headers wrap the body limit, so its 413 carries them too.
+    app.add_middleware(NulUrlMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=_limits(settings))
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
@@ -153,10 +159,10 @@ def _share_rate_limits(pipeline: Pipeline, path: str, pseudonymizer: Any) -> Non
     """The rate_limit guards' buckets in the SQLite file or PostgreSQL database ``path``, shared by the workers
     that name it. A user's bucket is found by their pseudonym, so the workers must share the pseudonym key too."""
     from clauseguard.guards.rate_limit import share_rate_limits
-    from clauseguard.guards.server.client import ENV_KEYS
+    from clauseguard.guards.server.client import ENV_KEYS, lasts_past_this_process
     from clauseguard.guards.server.settings import RATE_LIMIT_DB_ENV
 
-    if pseudonymizer.keys[0].kid == "process":
+    if not lasts_past_this_process(pseudonymizer):
         raise GuardConfigError(f"rate-limit buckets shared between workers ({RATE_LIMIT_DB_ENV}) need one "
                                f"pseudonym key for all of them: set {ENV_KEYS} (each worker's random key "
                                "gives each user another bucket in every worker)", where=RATE_LIMIT_DB_ENV)

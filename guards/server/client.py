@@ -17,7 +17,10 @@ from starlette.requests import Request
 from clauseguard.guards._forwarded import Network, client_address, parse_address
 from clauseguard.guards.records.pseudonym import ENV_KEYS, Pseudonymizer, PseudonymKey
 
-__all__ = ["client_address", "over_https", "process_pseudonymizer", "pseudonymous_ip", "pseudonymous_ip_group"]
+__all__ = ["PROCESS_KID", "client_address", "lasts_past_this_process", "over_https", "process_pseudonymizer",
+           "pseudonymous_ip", "pseudonymous_ip_group"]
+
+PROCESS_KID = "process"  # the id of the random key drawn when CLAUSEGUARD_PSEUDONYM_KEYS is not set
 
 log = logging.getLogger("clauseguard.guards.server")
 
@@ -68,4 +71,10 @@ def process_pseudonymizer() -> Pseudonymizer:
     if pseudonymizer.keys:
         return pseudonymizer
     log.warning("%s is not set: pseudonyms use a random key that lasts only as long as this process", ENV_KEYS)
-    return Pseudonymizer((PseudonymKey("process", secrets.token_bytes(32)),))
+    return Pseudonymizer((PseudonymKey(PROCESS_KID, secrets.token_bytes(32)),))
+
+
+def lasts_past_this_process(pseudonymizer: Pseudonymizer) -> bool:
+    """Whether pseudonyms made now are found again after a restart and by the other workers (the keys
+    come from ``CLAUSEGUARD_PSEUDONYM_KEYS``, not this process's random key)."""
+    return pseudonymizer.keys[0].kid != PROCESS_KID

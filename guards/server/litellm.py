@@ -34,7 +34,7 @@ from clauseguard.guards._runner import GuardFailure
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.decorator import DEFAULT_BLOCK_MESSAGE
 from clauseguard.guards.server.check import decode_image
-from clauseguard.guards.server.models import UnicodeText, unicode_text
+from clauseguard.guards.server.models import REQUEST_ID_PATTERN, UnicodeText, unicode_text
 from clauseguard.guards.server.state import ServerState, get_state, request_context
 
 __all__ = ["GuardrailRequest", "GuardrailResponse", "router"]
@@ -43,6 +43,7 @@ router = APIRouter(tags=["litellm"])
 
 PATH = "/beta/litellm_basic_guardrail_api"
 _USER_KEYS = ("user_api_key_end_user_id", "user_api_key_user_id")  # the end user, else the key's user
+CALL_ID_MAX_LENGTH = 190  # + "." + the text's number fits audit_log.request_id (200)
 
 
 class GuardrailRequest(BaseModel):
@@ -57,7 +58,9 @@ class GuardrailRequest(BaseModel):
     structured_messages: list[dict[str, Any]] | None = None
     request_data: dict[str, Any] = Field(default_factory=dict)
     input_type: Literal["request", "response"]
-    litellm_call_id: str | None = Field(default=None, max_length=256)
+    # the audit records' request ids are "<call id>.<text number>", at most 200 characters in the store: a
+    # longer id would be refused by the database after the verdict was sent, so it is refused here (422)
+    litellm_call_id: str | None = Field(default=None, max_length=CALL_ID_MAX_LENGTH, pattern=REQUEST_ID_PATTERN)
     litellm_trace_id: str | None = Field(default=None, max_length=256)
     additional_provider_specific_params: dict[str, Any] = Field(default_factory=dict)
 

@@ -1,4 +1,4 @@
-"""ASGI middleware: body size limits, request metrics, safe response headers.
+"""ASGI middleware: body size limits, URLs without NUL, request metrics, safe response headers.
 
 The size limit is enforced twice: a ``Content-Length`` over the limit is refused before any byte is
 read, and a body streamed without one (chunked) is counted as it arrives and refused the moment it
@@ -14,7 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clauseguard.guards.server.metrics import Metrics
 
-__all__ = ["SECURITY_HEADERS", "BodyLimitMiddleware", "MetricsMiddleware", "SecurityHeadersMiddleware"]
+__all__ = ["SECURITY_HEADERS", "BodyLimitMiddleware", "MetricsMiddleware", "NulUrlMiddleware",
+           "SecurityHeadersMiddleware"]
 
 
 async def _send_json(send: Send, status: int, payload: dict[str, object]) -> None:
@@ -63,6 +64,22 @@ class BodyLimitMiddleware:
                 await send(message)
 
         await self.app(scope, counting_receive, guarded_send)
+
+
+class NulUrlMiddleware:
+    """400 for a path or query holding a NUL character (``%00``). Path parameters (references, token ids)
+    and query values go into WHERE clauses, and PostgreSQL refuses NUL in text: a 500 otherwise. No
+    reference, id or query value of this service contains one. (Bodies: the ``PlainText`` fields.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope.get("path", "")
+                                        or b"%00" in scope.get("query_string", b"")):
+            await _send_json(send, 400, {"detail": "the URL contains a NUL character (%00)"})
+            return
+        await self.app(scope, receive, send)
 
 
 # The methods counted by name; any other token a client sends is counted as "other" (bounded labels).

@@ -10,10 +10,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from clauseguard.guards._params import Action, Stage
 from clauseguard.guards._verdict import Verdict
 
-__all__ = ["CheckImageJson", "CheckResponse", "CheckText", "FindingOut", "UnicodeText", "unicode_text",
-           "verdict_response"]
+__all__ = ["CheckImageJson", "CheckResponse", "CheckText", "FindingOut", "PlainText", "UnicodeText", "plain_text",
+           "unicode_text", "verdict_response"]
 
-RequestId = Field(default=None, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+RequestId = Field(default=None, max_length=128, pattern=REQUEST_ID_PATTERN,
                   description="your id for this request; one is made when absent")
 UserKey = Field(default=None, max_length=256, description="your id of the end user (pseudonymised on arrival)")
 
@@ -29,6 +30,18 @@ def unicode_text(text: str) -> str:
 
 
 UnicodeText = Annotated[str, AfterValidator(unicode_text)]
+
+
+def plain_text(text: str) -> str:
+    """``text`` if a database can store it: UTF-8 (see :func:`unicode_text`) and no NUL character.
+    PostgreSQL refuses ``\\x00`` in a text column, so a statement carrying one failed with a 500 after
+    validation; SQLite stored it, so the same records would not move to PostgreSQL."""
+    if "\x00" in unicode_text(text):
+        raise ValueError(f"contains a NUL character (\\x00) at character {text.index(chr(0))}, which cannot be stored")
+    return text
+
+
+PlainText = Annotated[str, AfterValidator(plain_text)]  # free text that goes into the records
 
 
 class _Body(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from clauseguard.guards.server.auth import require
+from clauseguard.guards.server.models import PlainText
 from clauseguard.guards.server.state import ServerState, get_state
 from clauseguard.guards.server.tokens import Principal, Role
 
@@ -48,14 +49,14 @@ class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     restriction: Restriction = Field(description="Art. 17(1) restriction applied, or none")
-    facts: str = Field(min_length=1, max_length=20_000, description="Art. 17(3)(b) facts and circumstances")
+    facts: PlainText = Field(min_length=1, max_length=20_000, description="Art. 17(3)(b) facts and circumstances")
     automated_detection: bool = False
     automated_decision: bool = False
-    legal_ground: str | None = Field(default=None, max_length=2_000, description="Art. 17(3)(d)")
-    clause_id: str | None = Field(default=None, max_length=200, description="Art. 17(3)(e): clause of the terms")
-    explanation: str = Field(default="", max_length=20_000)
-    territorial_scope: str | None = Field(default=None, max_length=200)
-    duration: str | None = Field(default=None, max_length=200)
+    legal_ground: PlainText | None = Field(default=None, max_length=2_000, description="Art. 17(3)(d)")
+    clause_id: PlainText | None = Field(default=None, max_length=200, description="Art. 17(3)(e): clause of the terms")
+    explanation: PlainText = Field(default="", max_length=20_000)
+    territorial_scope: PlainText | None = Field(default=None, max_length=200)
+    duration: PlainText | None = Field(default=None, max_length=200)
 
 
 def _queue(state: ServerState, status: str, limit: int) -> list[QueuedNotice]:
@@ -91,7 +92,7 @@ async def decide_notice(reference: str, body: DecisionBody, moderator: Moderator
 class ComplaintOutcome(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["upheld", "reversed", "rejected"]
-    reasons: str = Field(min_length=1, max_length=20_000, description="Art. 20(4): the reasoned outcome")
+    reasons: PlainText = Field(min_length=1, max_length=20_000, description="Art. 20(4): the reasoned outcome")
 
 
 @router.post("/complaints/{reference}/outcome", status_code=204,

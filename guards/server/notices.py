@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from clauseguard.guards.records.intake import DmcaCounterNotice, DmcaNotice, DsaNotice, TakeItDownRequest
 from clauseguard.guards.records.models import Decision, Notice
 from clauseguard.guards.server.client import pseudonymous_ip
+from clauseguard.guards.server.models import PlainText
 from clauseguard.guards.server.state import ServerState, get_state
 
 __all__ = ["NoticeStatus", "router"]
@@ -50,7 +51,7 @@ class NoticeStatus(BaseModel):
 
 class CounterNoticeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    notice_reference: str = Field(max_length=40)
+    notice_reference: PlainText = Field(max_length=40)
     counter_notice: DmcaCounterNotice
 
 

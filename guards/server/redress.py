@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from clauseguard.guards.server.models import PlainText
 from clauseguard.guards.server.state import ServerState, get_state
 
 __all__ = ["router"]
@@ -25,9 +26,9 @@ State = Annotated[ServerState, Depends(get_state)]
 
 class ComplaintBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    decision_reference: str = Field(min_length=1, max_length=40, description="the SOR-... reference")
-    explanation: str = Field(min_length=1, max_length=20_000, description="why the decision is wrong")
-    user_key: str | None = Field(default=None, max_length=256, description="your account id of the complainant")
+    decision_reference: PlainText = Field(min_length=1, max_length=40, description="the SOR-... reference")
+    explanation: PlainText = Field(min_length=1, max_length=20_000, description="why the decision is wrong")
+    user_key: PlainText | None = Field(default=None, max_length=256, description="your account id of the complainant")
 
 
 class ComplaintAck(BaseModel):

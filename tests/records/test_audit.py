@@ -80,7 +80,25 @@ TAMPERS = [
     ("truncated tail", _sql("DELETE FROM audit_log WHERE seq = 5"), 5, "head"),
     ("head changed", _sql("UPDATE audit_head SET hash = '" + "f" * 64 + "'"), N + 1, "head"),
     ("re-hashed record", _rehash_record_3, 4, "prev_hash"),
+    # verify raised a JSONDecodeError traceback instead of naming the record
+    ("column not JSON", _sql("UPDATE audit_log SET findings = '{not json' WHERE seq = 2"), 2, "cannot be read"),
+    ("column JSON of the wrong type", _sql("UPDATE audit_log SET clause_ids = '5' WHERE seq = 4"), 4, "changed"),
+    # the triggers allow a row above the head: verify looked only up to the head and said ok, while every
+    # later append failed on that seq (IntegrityError) and the writer gave its records up
+    ("record past the head", _sql("INSERT INTO audit_log SELECT 6, time, request_id, stage, guard_id, action,"
+                                  " allowed, score, clause_ids, document_versions, findings, user_key, hash,"
+                                  " CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2)"
+                                  " FROM audit_log WHERE seq = 5"), N + 1, "after the head"),
 ]
+
+
+def test_a_missing_head_row_is_a_break_not_a_traceback(store: RecordStore) -> None:
+    """verify raised NoResultFound when someone had deleted the audit_head row."""
+    _fill(store)
+    drop_audit_triggers(store)
+    _sql("DELETE FROM audit_head")(store)
+    result = verify(store)
+    assert (result.ok, result.first_bad_seq, result.reason) == (False, None, "audit_head row missing")
 
 
 def test_appends_chain_and_verify(store: RecordStore) -> None:

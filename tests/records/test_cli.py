@@ -111,6 +111,31 @@ def test_purge_of_a_broken_chain_is_an_error_not_a_traceback(store: RecordStore,
     assert rc == 1 and err.startswith("error: audit chain is broken at seq 2"), err
 
 
+@pytest.mark.parametrize(("tamper", "verify_says", "error"), [
+    ("UPDATE audit_log SET findings = '{not json' WHERE seq = 2", "BROKEN at seq 2: record cannot be read",
+     "audit record seq 2 cannot be read"),
+    ("DELETE FROM audit_head", "BROKEN: audit_head row missing", None),
+])
+def test_a_corrupted_store_gives_errors_not_tracebacks(store: RecordStore, store_url: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str], generated: dict[str, Any],
+                                                       tamper: str, verify_says: str, error: str | None) -> None:
+    """verify, export and purge raised a JSONDecodeError (bad JSON in a column) or NoResultFound (the
+    head row deleted) traceback."""
+    for _ in range(3):
+        append(store, AuditEntry(action="allow", allowed=True))
+    drop_audit_triggers(store)
+    with store.engine.begin() as conn:
+        conn.execute(text(tamper))
+    from clauseguard.cli import main
+
+    assert main(["audit", "verify", "--db", store_url]) == 1
+    assert verify_says in capsys.readouterr().out
+    rc, err = _main(capsys, "audit", "export", "--db", store_url, "-o", str(tmp_path / "a.jsonl"))
+    assert (rc, error is None or err.startswith(f"error: {error}")) == ((0, True) if error is None else (1, True)), err
+    rc, err = _main(capsys, "records", "purge", "--db", store_url, "--profile", str(generated["profile"]))
+    assert rc == 1 and err.startswith("error: audit chain is broken") and "Traceback" not in err, err
+
+
 def test_export_into_an_unwritable_path_is_a_user_error(store: RecordStore, store_url: str, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     append(store, AuditEntry(action="allow", allowed=True))
@@ -120,6 +145,46 @@ def test_export_into_an_unwritable_path_is_a_user_error(store: RecordStore, stor
     assert rc == 2 and err.startswith(f"error: -o {output}: cannot write"), err
 
 
+@pytest.mark.parametrize(("output", "words"), [
+    ("{db}", "is the record store"),
+    ("{db}-wal", "is the record store"),
+    ("{db}-shm", "is the record store"),
+    ("{db}-journal", "is the record store"),
+    ("{tmp}/link-to-db", "is the record store"),  # a symlink is followed, to the store here
+    ("{tmp}/fifo", "not a regular file"),
+    ("", "is empty"),
+])
+def test_export_never_writes_over_the_store_or_what_is_not_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  output: str, words: str) -> None:
+    """``-o x.db`` with ``--db sqlite:///x.db`` renamed the JSON lines over the database: the record store
+    was gone, and ``-o ''`` was a ValueError traceback."""
+    import os
+
+    db = tmp_path / "records.db"
+    with RecordStore.open(f"sqlite:///{db}") as store:
+        append(store, AuditEntry(action="allow", allowed=True))
+    for suffix in ("-wal", "-shm", "-journal"):
+        Path(f"{db}{suffix}").touch(exist_ok=True)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link-to-db").symlink_to(db)
+    target = output.format(db=db, tmp=tmp_path)
+    rc, err = _main(capsys, "audit", "export", "--db", f"sqlite:///{db}", "-o", target)
+    assert rc == 2 and err.startswith(f"error: -o {target}") and words in err and "Traceback" not in err, err
+    assert (tmp_path / "link-to-db").is_symlink() and not (tmp_path / "fifo").is_file()
+    with RecordStore.open(f"sqlite:///{db}", migrate=False, must_exist=True) as store:
+        assert verify(store).ok and verify(store).head_seq == 1
+
+
+def test_export_through_a_symlink_writes_its_target(store: RecordStore, store_url: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    append(store, AuditEntry(action="allow", allowed=True))
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "latest.jsonl").symlink_to(tmp_path / "exports" / "audit.jsonl")
+    rc, err = _main(capsys, "audit", "export", "--db", store_url, "-o", str(tmp_path / "latest.jsonl"))
+    assert rc == 0, err
+    assert (tmp_path / "latest.jsonl").is_symlink()
+    assert json.loads((tmp_path / "exports" / "audit.jsonl").read_text())["seq"] == 1
+
 @pytest.mark.parametrize(("content", "words"), [
     (None, "not a profile: it has no operator, product"),  # guards.yaml given for the profile
     ("", "not a profile"),
@@ -128,6 +193,7 @@ def test_export_into_an_unwritable_path_is_a_user_error(store: RecordStore, stor
     ("operator: {}\nproduct: {}\ndata: {ip_retention_days: true}\n", "data.ip_retention_days: must be whole days"),
     ("operator: {}\nproduct: {}\ndata: {prompt_retention_days: 30.5}\n", "data.prompt_retention_days: must be"),
     ("operator: {}\nproduct: {}\ndata: {ip_retention_days: '400'}\n", "data.ip_retention_days: must be"),
+    ("operator: {}\nproduct: {}\ndata: 5\n", "'data' must be a mapping"),  # was named "profile.yaml", not the file
 ])
 def test_purge_with_a_wrong_profile_purges_nothing(store: RecordStore, store_url: str, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str], generated: dict[str, Any],
@@ -144,3 +210,13 @@ def test_purge_with_a_wrong_profile_purges_nothing(store: RecordStore, store_url
         assert rc == 2 and err.startswith(f"error: {profile}") and words in err, err
     assert [r["seq"] for r in iter_records(store)] == [1] and verify(store).head_seq == 1
     assert not (tmp_path / "new.db").exists()
+
+
+def test_a_profile_that_is_not_utf8_is_a_user_error(store: RecordStore, store_url: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Only OSError and YAMLError were caught: a UnicodeDecodeError escaped as a traceback."""
+    profile = tmp_path / "profile.yaml"
+    profile.write_bytes(b"\xff\xfeo\x00p\x00")
+    rc, err = _main(capsys, "records", "purge", "--db", store_url, "--profile", str(profile))
+    assert rc == 2 and err.startswith(f"error: {profile}: cannot read profile") and "UTF-8" in err, err
+    assert "Traceback" not in err

@@ -273,6 +273,69 @@ def test_one_notice_gives_one_strike_and_stays_queued_until_decided(store: Recor
     assert get_notice(store, ref).status == "actioned"
 
 
+
+def _complaint(store: RecordStore) -> str:
+    sor = decide(store, restriction="removal", facts="x", legal_ground="y", automated_detection=True,
+                 automated_decision=True, decided_at=T0)
+    return file_complaint(store, sor.reference, "wrong", received_at=T0 + timedelta(days=1))
+
+
+# transitions that must happen once, even when two moderators (or two workers) try them at the same moment
+ONCE: list[tuple[str, Any, Any]] = [
+    ("decision", lambda s: _decided_notice(s, None), _take_down),
+    ("counter-notice", lambda s: _decided_notice(s, "removal"), lambda s, ref: file_counter_notice(s, ref, COUNTER)),
+    ("court action", _countered, lambda s, ref: report_court_action(s, ref, at=T0 + timedelta(days=1))),
+    ("restoration", _countered, lambda s, ref: mark_restored(s, ref, at=T0 + timedelta(days=30))),
+    ("complaint outcome", _complaint, lambda s, ref: resolve_complaint(s, ref, "upheld", "reasons")),
+]
+
+
+@pytest.mark.parametrize(("what", "setup", "call"), ONCE, ids=[o[0] for o in ONCE])
+def test_two_concurrent_transitions_of_one_record_give_exactly_one(store: RecordStore, what: str, setup: Any,
+                                                                   call: Any) -> None:
+    """On PostgreSQL both transactions read the notice as "open" (no row lock), both passed the check and
+    both wrote: one notice got two decisions and two strikes, two counter-notices, two restorations."""
+    import contextlib
+    import threading
+
+    from sqlalchemy import event
+
+    ref = setup(store)
+    barrier, paused = threading.Barrier(2, timeout=1), threading.local()
+
+    def pause_after_first_read(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # each thread waits, after its first read, until the other has read too (or 1 s has passed, when
+        # the other is blocked by a lock): without a lock both then act on what they read
+        if statement.lstrip().upper().startswith("SELECT") and "FROM" in statement.upper() \
+                and not getattr(paused, "done", False):
+            paused.done = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        try:
+            call(store, ref)
+            outcomes.append("done")
+        except NoticeError:
+            outcomes.append("refused")
+
+    event.listen(store.engine, "after_cursor_execute", pause_after_first_read)
+    try:
+        threads = [threading.Thread(target=attempt) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        event.remove(store.engine, "after_cursor_execute", pause_after_first_read)
+    assert sorted(outcomes) == ["done", "refused"], what
+    if what == "decision":
+        assert transparency_report(store)["decisions"]["total"] == 1
+        assert repeat_infringer_status(store, "user:k2:" + "3" * 64, threshold=1, now=T0).strikes == 1
+
+
 @pytest.mark.parametrize("missing", ["signature", "former_location", "phone", "consent_to_jurisdiction",
                                      "accepts_service_of_process", "mistake_statement_under_penalty_of_perjury"])
 def test_counter_notice_elements(store: RecordStore, missing: str) -> None:

@@ -82,6 +82,23 @@ def test_prepare_names_the_field_utf8_cannot_carry(entry: AuditEntry, field: str
         prepare(entry)
 
 
+@pytest.mark.parametrize(("entry", "field"), [
+    (AuditEntry(action="allow", allowed=True, request_id="r" * 201), "request_id"),
+    (_entry(1, guard_id="g" * 201), "guard_id"),
+    (_entry(1, stage="s" * 21), "stage"),
+    (AuditEntry(action="a" * 21, allowed=True), "action"),
+])
+def test_a_value_longer_than_its_column_is_refused_in_the_caller(store: RecordStore, entry: AuditEntry,
+                                                                 field: str) -> None:
+    """PostgreSQL refused it (VARCHAR(200)) inside the writer's batch, after the guard's verdict was given,
+    and the record was lost; SQLite stored it, so the same chain did not fit on PostgreSQL."""
+    with pytest.raises(ValueError, match=f"'{field}'.*longer than"):
+        prepare(entry)
+    with pytest.raises(ValueError):
+        append_many(store, [_entry(1), entry])
+    assert list(iter_records(store)) == []
+
+
 def test_a_record_the_database_refuses_fails_at_once_and_the_rest_go_on(
         store: RecordStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """Not retried forever: its future fails, the records batched with it and after it are written."""

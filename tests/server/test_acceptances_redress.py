@@ -22,6 +22,14 @@ def write_lock(path: Path, clause_hash: str = "a" * 64) -> Path:
     return path
 
 
+KEYS = "k1:" + "AQID" * 8  # acceptances need a pseudonym key that outlives the process
+
+
+@pytest.fixture(autouse=True)
+def pseudonym_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUSEGUARD_PSEUDONYM_KEYS", KEYS)
+
+
 @pytest.fixture
 def lock(tmp_path: Path) -> Path:
     return write_lock(tmp_path / "clauseguard.lock")
@@ -81,6 +89,25 @@ def test_changed_text_asks_again(make_app: Callable[..., FastAPI], lock: Path) -
 ])
 def test_bad_acceptances(with_lock: TestClient, body: dict[str, object], status: int) -> None:
     assert with_lock.post("/v1/acceptances", json=body).status_code == status
+
+
+def test_acceptances_without_a_lasting_pseudonym_key_are_503_naming_it(
+        make_app: Callable[..., FastAPI], lock: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without CLAUSEGUARD_PSEUDONYM_KEYS each process keyed the account ids with its own random key: an
+    acceptance was recorded, and after a restart (or on another worker) the same user was asked again, and
+    the stored acceptance could no longer be linked to them."""
+    monkeypatch.delenv("CLAUSEGUARD_PSEUDONYM_KEYS")
+    with TestClient(make_app(lock_path=lock)) as client:
+        responses = [client.post("/v1/acceptances", json={"user_key": "u", "document_ids": ["terms-of-use"]}),
+                     client.post("/v1/acceptances/needed", json={"user_key": "u"}),
+                     client.get("/v1/acceptances/u/needed")]
+        state = client.app.state.clauseguard  # type: ignore[attr-defined]
+        with state.records.session() as s:
+            from clauseguard.guards.records.models import Acceptance
+
+            stored = s.query(Acceptance).count()
+    assert [r.status_code for r in responses] == [503, 503, 503] and stored == 0
+    assert all("CLAUSEGUARD_PSEUDONYM_KEYS" in r.json()["detail"] for r in responses)
 
 
 def test_acceptances_without_lock_are_409(client: TestClient) -> None:

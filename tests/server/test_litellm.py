@@ -286,3 +286,35 @@ def test_a_shared_rate_limit_file_needs_a_shared_pseudonym_key(make_app: Callabl
     with pytest.raises(GuardConfigError, match="need a file, not ':memory:'") as err:  # each thread's own
         make_app(guards_path=guards, rate_limit_db=":memory:")
     assert err.value.where == "CLAUSEGUARD_RATE_LIMIT_DB"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_call_id_too_long_for_the_audit_log_is_refused_before_the_verdict(tmp_path: Any, backend: str) -> None:
+    """A call id of 250 characters was accepted (up to 256), and the request id made from it ("<id>.0") did
+    not fit audit_log.request_id (200): on PostgreSQL the verdict was sent and its audit record was lost."""
+    from contextlib import ExitStack
+
+    from sqlalchemy import select
+
+    from clauseguard.guards.records.models import AuditRecord
+    from clauseguard.guards.server.app import create_app
+    from clauseguard.guards.server.settings import ServerSettings
+    from tests.postgres import schema_url
+    from tests.server.conftest import GUARDS
+
+    with ExitStack() as stack:
+        url = (stack.enter_context(schema_url()) if backend == "postgresql"
+               else f"sqlite:///{tmp_path / 'records.db'}")
+        app = create_app(guards_path=GUARDS, db_url=url, settings=ServerSettings())
+        with TestClient(app) as client:
+            answers = {n: client.post(PATH, json=payload(texts=["hello there"], images=None, litellm_call_id="c" * n))
+                       for n in (190, 191, 250)}
+            bad_characters = client.post(PATH, json=payload(litellm_call_id="call id\n"))
+            state = app.state.clauseguard
+            state.audit_writer.flush(10)
+            with state.records.session() as s:
+                ids = list(s.execute(select(AuditRecord.request_id)).scalars())
+            lost = state.audit_writer.lost
+    assert [answers[n].status_code for n in (190, 191, 250)] == [200, 422, 422]
+    assert "litellm_call_id" in answers[191].text and bad_characters.status_code == 422
+    assert (ids, lost) == (["c" * 190 + ".0"], 0)

@@ -364,6 +364,23 @@ def test_revoked_token_ends_its_sessions_and_logout_clears_the_cookie(web: TestC
     assert web.get("/moderation").status_code == 303
 
 
+@pytest.mark.parametrize("rotated", ["another-bootstrap-token-0123456789", None])
+def test_rotating_the_bootstrap_admin_token_ends_its_sessions(make_app: Callable[..., FastAPI], rotated: str | None
+                                                              ) -> None:
+    """A session signed in with CLAUSEGUARD_ADMIN_TOKEN (principal "env") was checked against nothing but
+    its expiry: after the token leaked and was changed or removed (and the server restarted, sharing the
+    session secret), the old session still opened the moderation queue for up to 8 hours."""
+    secret = "s" * 32
+    with TestClient(make_app(session_secret=secret), follow_redirects=False) as before:
+        assert login(before).status_code == 303
+        cookie = before.cookies["cg_session"]
+    with TestClient(make_app(session_secret=secret), follow_redirects=False, cookies={"cg_session": cookie}) as same:
+        assert same.get("/moderation").status_code == 200  # a restart alone keeps the session
+    after = make_app(session_secret=secret, admin_token=rotated)
+    with TestClient(after, follow_redirects=False, cookies={"cg_session": cookie}) as client:
+        assert client.get("/moderation").status_code == 303
+
+
 def test_sign_in_attempts_are_throttled_per_client(web: TestClient) -> None:
     statuses = [login(web, "wrong-token-0123456789").status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]

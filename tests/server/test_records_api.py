@@ -129,3 +129,48 @@ def test_counter_notice_gives_the_restore_window(client: TestClient, admin_heade
     missing = client.post("/v1/counter-notices",
                           json={"notice_reference": "DMCA-XXXXXXXXXX", "counter_notice": COUNTER})
     assert missing.status_code == 404
+
+
+def test_a_nul_character_in_free_text_is_a_422_naming_the_field(make_app: Any, db_url: str,
+                                                                 admin_headers: dict[str, str]) -> None:
+    """PostgreSQL cannot store NUL in a text column: a complaint or token label with "\\x00" was a 500
+    (the statement failed), and SQLite stored what PostgreSQL could not."""
+    with TestClient(make_app(db_url=db_url), raise_server_exceptions=False) as client:
+        first, second = (client.post("/v1/notices", json=DSA).json()["reference"] for _ in range(2))
+        decided = client.post(f"/v1/moderation/notices/{first}/decision", headers=admin_headers,
+                              json={"facts": "f\x00", "restriction": "none"})
+        sor = client.post(f"/v1/moderation/notices/{second}/decision", json={"facts": "ok", "restriction": "none"},
+                          headers=admin_headers).json()["reference"]
+        answers = {
+            "facts": decided,
+            "explanation": client.post("/v1/complaints", json={"decision_reference": sor, "explanation": "no\x00"}),
+            "decision_reference": client.post("/v1/complaints", json={"decision_reference": "SOR\x00",
+                                                                      "explanation": "x"}),
+            "label": client.post("/v1/admin/tokens", json={"role": "moderator", "label": "x\x00"},
+                                 headers=admin_headers),
+        }
+        complaint = client.post("/v1/complaints", json={"decision_reference": sor, "explanation": "no"}).json()
+        answers["reasons"] = client.post(f"/v1/moderation/complaints/{complaint['reference']}/outcome",
+                                         json={"outcome": "upheld", "reasons": "r\x00"}, headers=admin_headers)
+    for field, response in answers.items():
+        assert response.status_code == 422, (field, response.text)
+        (error,) = response.json()["errors"]
+        assert error["field"] == field and "NUL" in error["msg"], (field, response.text)
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "/v1/moderation/notices/DSA-X%00/decision"),
+    ("POST", "/v1/moderation/complaints/CMP-X%00/outcome"),
+    ("GET", "/v1/notices/DSA-X%00"),
+    ("DELETE", "/v1/admin/tokens/ab%00"),
+    ("GET", "/moderation?status=open%00"),
+])
+def test_a_nul_character_in_the_url_is_a_400(make_app: Any, db_url: str, admin_headers: dict[str, str],
+                                             method: str, path: str) -> None:
+    """A reference in the path (or a query value) went into a WHERE clause: PostgreSQL refused the NUL
+    and the answer was a 500."""
+    body = {"facts": "f", "restriction": "none", "outcome": "upheld", "reasons": "r"}
+    with TestClient(make_app(db_url=db_url), raise_server_exceptions=False) as client:
+        response = client.request(method, path, headers={**admin_headers, "X-Notifier-Email": "a@example.org"},
+                                  json=None if method in ("GET", "DELETE") else body)
+    assert response.status_code == 400 and "NUL" in response.json()["detail"], response.text

@@ -35,6 +35,14 @@ def test_serve_options(tmp_path: Path, ran: list[dict[str, Any]], args: list[str
     assert call["app"].state.clauseguard.pipeline.guards
 
 
+def test_uvicorn_writes_no_access_log_with_client_addresses(tmp_path: Path, ran: list[dict[str, Any]]) -> None:
+    """uvicorn's access log printed every client's raw address ("203.0.113.7:52136 - POST /v1/check/text"),
+    although the service pseudonymises addresses before anything else sees them."""
+    result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", f"sqlite:///{tmp_path / 'r.db'}"])
+    assert result.exit_code == 0, result.output
+    assert ran[0]["access_log"] is False
+
+
 @pytest.mark.parametrize(("given", "root_path"), [("/guard", "/guard"), ("/a/guard/", "/a/guard"), ("", "")])
 def test_root_path_behind_a_prefix_stripping_proxy(tmp_path: Path, ran: list[dict[str, Any]], given: str,
                                                    root_path: str) -> None:

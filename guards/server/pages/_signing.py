@@ -76,16 +76,30 @@ class Session:
     sid: str
 
 
+def _bootstrap_fingerprint(request: Request) -> str | None:
+    """Which bootstrap admin token (``CLAUSEGUARD_ADMIN_TOKEN``) is configured now, as an HMAC of it under
+    the signing secret (truncated: it identifies, it is not the token); None when there is none."""
+    token = get_state(request).settings.admin_token
+    return _mac(_secret(request), "bootstrap|" + token)[:32] if token else None
+
+
 def session_cookie(request: Request, principal: Principal) -> str:
-    """The signed cookie value for a fresh session of ``principal`` (never the bearer token)."""
+    """The signed cookie value for a fresh session of ``principal`` (never the bearer token).
+
+    A session of the bootstrap admin token (principal ``env``) has no row to revoke, so it carries the
+    fingerprint of that token: changing or removing ``CLAUSEGUARD_ADMIN_TOKEN`` ends it.
+    """
     claims = {"p": principal.id, "r": principal.role.value, "sid": secrets.token_urlsafe(16),
               "exp": int(time.time()) + SESSION_TTL_S}
+    if principal.id == "env":
+        claims["bt"] = _bootstrap_fingerprint(request)
     body = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode()
     return f"{body}.{_mac(_secret(request), 'session|' + body)}"
 
 
 def read_session(request: Request, state: ServerState) -> Session | None:
-    """The moderator's session from the signed cookie; None if absent, forged, expired or revoked."""
+    """The moderator's session from the signed cookie; None if absent, forged, expired or revoked (for
+    the bootstrap admin: made with another ``CLAUSEGUARD_ADMIN_TOKEN`` than the one set now)."""
     body, _, mac = request.cookies.get(SESSION_COOKIE, "").partition(".")
     if not body or not hmac.compare_digest(mac, _mac(_secret(request), "session|" + body)):
         return None
@@ -93,6 +107,10 @@ def read_session(request: Request, state: ServerState) -> Session | None:
     session = Session(str(claims["p"]), Role(claims["r"]), str(claims["sid"]))
     if claims["exp"] < time.time() or not Principal(session.principal, session.role).may(Role.MODERATOR):
         return None
-    if session.principal != "env" and not state.tokens.active(session.principal):
+    if session.principal == "env":
+        current = _bootstrap_fingerprint(request)
+        if current is None or not hmac.compare_digest(str(claims.get("bt", "")), current):
+            return None  # the bootstrap token was changed or removed since this session began
+    elif not state.tokens.active(session.principal):
         return None
     return session
