@@ -237,7 +237,11 @@ def _request_param(fn: Callable[..., Any], params: list[inspect.Parameter], requ
         if hints.get(p.name) in (request_type, Optional[request_type]) or p.annotation in (  # noqa: UP045
                 request_type, "gr.Request", "gradio.Request", "gr.Request | None"):
             return p.name
-    return _REQUEST_PARAM if any(p.name == _REQUEST_PARAM for p in params) else None
+    if any(p.name == _REQUEST_PARAM for p in params):  # Gradio gives it nothing: every user would be one
+        raise GuardConfigError(f"the chat function's parameter {_REQUEST_PARAM!r} is not typed gr.Request, so "
+                               "Gradio passes it nothing (every user would share one rate-limit bucket): "
+                               f"annotate it `{_REQUEST_PARAM}: gr.Request`, or rename it", where="guard_chat")
+    return None
 
 
 def _with_request(params: list[inspect.Parameter], request_type: type) -> list[inspect.Parameter]:
@@ -577,7 +581,9 @@ class _ChatGuard:
         return block_message(verdict)
 
     def steps(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Steps[_Call]:
-        """The new message first (so a turn its history refuses still counts), then the history."""
+        """The new message first (so a turn its history refuses still counts), then the history, then the
+        chat function's other inputs (a ChatInterface's ``additional_inputs``: a system prompt box, an
+        image), which a client sets as freely as the message."""
         call = _Call(list(args), dict(kwargs), Context())
         bound = dict(zip(self.names, call.args, strict=False)) | call.kwargs
         history = bound.get(self.history) if self.history else None
@@ -587,6 +593,9 @@ class _ChatGuard:
             self._put(call, self.message, (yield from self._message(bound.get(self.message), call)))
             if self.history in bound and history is not None:
                 self._put(call, self.history, (yield from self._history(history, call)))
+            for name in self.names:
+                if name not in (self.message, self.history, self.request) and name in bound:
+                    self._put(call, name, (yield from self._additional(bound[name], call)))
         except _Refused:
             _delete(call.written)  # a turn refused after an image was blurred for it
             raise
@@ -607,6 +616,35 @@ class _ChatGuard:
             return {**message, "text": text, "files": files}
         return (yield from _checked(self.input, message, Modality.TEXT, call))
 
+    def _additional(self, value: Any, call: _Call) -> Generator[_Check, Verdict, Any]:
+        """One of the chat function's other inputs through the input guards (no rate limit: the turn was
+        counted), redacted as they redact: text, a file (a path or a ``{"path"}`` dict, as gr.File and
+        gr.Image(type="filepath") give them), a PIL image or an array (gr.Image), a list of those; numbers
+        and booleans pass. Anything else is a GuardConfigError: it would reach the model unchecked."""
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        images = bool(self.earlier.stage_guards(Stage.INPUT, Modality.IMAGE))
+        if isinstance(value, str):
+            if images and len(value) < 4096 and Path(value).is_file():  # a file component's path
+                return (yield from self._file(self.earlier, value, call))
+            return (yield from _checked(self.earlier, value, Modality.TEXT, call))
+        if isinstance(value, list | tuple):
+            items = []
+            for item in value:
+                items.append((yield from self._additional(item, call)))
+            return type(value)(items)
+        if isinstance(value, Mapping) and "path" in value:
+            return (yield from self._file(self.earlier, value, call))
+        if _is_picture(value):
+            if not images:
+                return value
+            data = _picture_png(value)
+            output = yield from _checked(self.earlier, data, Modality.IMAGE, call)
+            return value if output == data else _as_picture(output, value)
+        raise GuardConfigError(f"the chat function takes {type(value).__name__} as an input besides the message: "
+                               "the input guards cannot read it, so it would reach the model unchecked; give "
+                               "text, files, images, numbers or lists of them", where="guard_chat")
+
     def _history(self, history: Any, call: _Call) -> Generator[_Check, Verdict, list[Any]]:
         if not _is_messages(history):  # Gradio 6 sends {role, content} messages only
             raise _Refused(_refusal("the chat history is not a list of {role, content} messages; not checked"))
@@ -618,13 +656,16 @@ class _ChatGuard:
                 answering = True
                 if dropped:  # the answer to a message left out (its refusal) goes with it
                     continue
-                try:  # checked as the model's output; kept as it was shown
-                    yield from self._content(message.get("content"), call, self.output, Stage.OUTPUT)
+                try:  # checked as the model's output (its redactions kept, its label not added again), then
+                    # as input: a client writes any "assistant" turn it likes, an injection in it included
+                    content = yield from self._content(message.get("content"), call, self.output, Stage.OUTPUT,
+                                                       bare=True)
+                    content = yield from self._content(content, call, self.earlier, Stage.INPUT)
                 except _Refused:  # a forged or blocked answer: left out with the messages it answers
                     del checked[exchange:]
                     dropped = True
                     continue
-                checked.append(message)
+                checked.append({**message, "content": content})
                 continue
             if answering:  # a user message after answers starts the next exchange
                 exchange, answering, dropped = len(checked), False, False
@@ -639,21 +680,24 @@ class _ChatGuard:
             checked.append({**message, "content": content})
         return checked
 
-    def _content(self, content: Any, call: _Call, pipeline: Pipeline, stage: Stage) -> Generator[_Check, Verdict, Any]:
-        """A history message's content, checked: a string, or Gradio 6's list of text and file parts."""
+    def _content(self, content: Any, call: _Call, pipeline: Pipeline, stage: Stage,
+                 bare: bool = False) -> Generator[_Check, Verdict, Any]:
+        """A history message's content, checked: a string, or Gradio 6's list of text and file parts.
+        ``bare``: texts without what the guards add (a label, a notice), only their redactions."""
         if isinstance(content, list | tuple):
             parts = []
             for part in content:
-                parts.append((yield from self._content(part, call, pipeline, stage)))
+                parts.append((yield from self._content(part, call, pipeline, stage, bare)))
             return parts
         if isinstance(content, Mapping) and content.get("type") == "text":
-            return {**content, "text": (yield from _checked(pipeline, content.get("text"), Modality.TEXT, call, stage))}
+            text = yield from _checked(pipeline, content.get("text"), Modality.TEXT, call, stage, bare=bare)
+            return {**content, "text": text}
         if isinstance(content, Mapping) and content.get("type") == "file":
             return {**content, "file": (yield from self._file(pipeline, content.get("file"), call, stage))}
         if isinstance(content, Mapping) and "path" in content:  # a file message (Gradio 5)
             return (yield from self._file(pipeline, content, call, stage))
         # Text, or something the pipeline refuses as unreadable (a component): never passed unchecked.
-        return (yield from _checked(pipeline, content, Modality.TEXT, call, stage))
+        return (yield from _checked(pipeline, content, Modality.TEXT, call, stage, bare=bare))
 
     def _file(self, pipeline: Pipeline, file: Any, call: _Call, stage: Stage = Stage.INPUT, *,
               answer: bool = False) -> Generator[_Check, Verdict, Any]:
@@ -681,11 +725,44 @@ class _ChatGuard:
 
 
 def _checked(pipeline: Pipeline, content: Any, modality: Modality, call: _Call,
-             stage: Stage = Stage.INPUT) -> Generator[_Check, Verdict, Any]:
+             stage: Stage = Stage.INPUT, *, bare: bool = False) -> Generator[_Check, Verdict, Any]:
+    """``content`` as the guards let it through, or _Refused; ``bare``: without their prefix and suffix."""
     verdict = yield _Check(pipeline, content, modality, call.context, stage)
     if not verdict.allowed:
         raise _Refused(verdict)
+    if bare and isinstance(verdict.output, str):
+        return verdict.output[len(verdict.prefix):len(verdict.output) - len(verdict.suffix)]
     return verdict.output
+
+
+def _is_picture(value: Any) -> bool:
+    """A PIL image or a numpy array of two or three dimensions (gr.Image's ``type="pil"`` and ``"numpy"``)."""
+    module = type(value).__module__
+    return (module.startswith("PIL.") and hasattr(value, "getpixel")) or (
+        module.startswith("numpy") and len(getattr(value, "shape", ())) in (2, 3))
+
+
+def _picture_png(value: Any) -> bytes:
+    from PIL import Image
+
+    from clauseguard.guards._images import encode_png
+
+    return encode_png(value if isinstance(value, Image.Image) else Image.fromarray(value))
+
+
+def _as_picture(data: bytes, like: Any) -> Any:
+    """The image a guard changed (blurred), in the type the chat function was given."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    if isinstance(like, Image.Image):
+        return image.convert(like.mode) if like.mode != image.mode else image
+    import numpy as np
+
+    return np.asarray(image.convert("L" if like.ndim == 2 else "RGB"))
 
 
 def _write_image(data: bytes, folder: str | None = None, suffix: str = ".png") -> str:
