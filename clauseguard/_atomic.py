@@ -1,8 +1,13 @@
 """Writing files and folders so that a reader sees the old version or the new one, never half of one.
 
-A file is written to a temporary file beside it and renamed over it; a folder is filled in a staging
-folder beside it, which then takes its place (the old folder is removed only after the rename). On
-any error the temporary file or folder is removed and the target is left as it was.
+A file is written to a temporary file beside it and renamed over it. A new folder is filled in a
+staging folder beside it and renamed into place. An existing folder is never renamed (it may be a
+mount point, the folder a link points to, or the folder the shell is in): the staging folder is made
+inside it, and its entries are moved in one by one, each old entry set aside first and put back if a
+move fails. On any error the temporary file or folder is removed and the target is left as it was.
+
+A failure to write (no permission, no space, a file where a folder belongs) is raised as
+:class:`~clauseguard.errors.WriteError`, naming the path, so the CLI prints it instead of a traceback.
 """
 
 from __future__ import annotations
@@ -12,11 +17,31 @@ import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from clauseguard.errors import UserError, WriteError
+
 __all__ = ["staged_folder", "write_text"]
+
+
+@contextmanager
+def _cannot_write(path: Path) -> Iterator[None]:
+    """Raise an OSError met inside the block as a WriteError naming ``path``."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as err:
+        raise WriteError(err, str(path)) from err
+
+
+def _no_file_above(path: Path) -> None:
+    """Refuse a path below a file ("out/report.json/legal"), which would fail with a bare "Not a directory"."""
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise WriteError(NotADirectoryError(20, f"{str(above)!r} is a file, not a folder"), str(path))
 
 
 def write_text(path: Path, text: str) -> None:
@@ -25,17 +50,19 @@ def write_text(path: Path, text: str) -> None:
     The file gets the mode a plain ``open()`` would give it (0666 less the umask; an existing file's
     own mode when it is replaced), not the 0600 of a temporary file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_beside(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            if path.exists():
-                os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _cannot_write(path):
+        _no_file_above(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_beside(path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                if path.exists():
+                    os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def _create_beside(path: Path) -> tuple[int, str]:
@@ -49,31 +76,55 @@ def _create_beside(path: Path) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
+def _resolve(target: Path) -> Path:
+    """The folder to write: ``target`` with links followed, so a linked folder gets the files, not the link."""
+    try:
+        return Path(target).absolute().resolve()
+    except (OSError, RuntimeError) as err:  # a link to itself, or a loop of links
+        raise UserError(f"the output path is a link that leads nowhere ({err})", where=str(target)) from err
+
+
 @contextmanager
-def staged_folder(target: Path) -> Iterator[Path]:
-    """Yield an empty folder beside ``target``; when the block ends without error it becomes ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+def staged_folder(target: Path, *, replaces: Iterable[str] = ()) -> Iterator[Path]:
+    """Yield an empty folder to fill; when the block ends without error its entries are in ``target``.
+
+    A new ``target`` is the filled folder renamed into place. An existing one keeps its identity: each
+    filled entry replaces the entry of that name, the entries named in ``replaces`` (what an earlier
+    run wrote) are removed, and anything else in it is left alone.
+    """
+    folder = _resolve(target)
+    with _cannot_write(target):
+        exists = folder.is_dir()
+        if not exists:
+            _no_file_above(folder)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+        prefix = ".clauseguard-new-" if exists else f".{folder.name}.tmp-"
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=folder if exists else folder.parent))
+        try:
+            yield staging
+            if exists:
+                _move_in(staging, folder, replaces)
+            else:
+                os.chmod(staging, 0o755)  # mkdtemp makes it 0700; the target should look like any folder
+                os.replace(staging, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_in(staging: Path, folder: Path, replaces: Iterable[str]) -> None:
+    """Move the entries of ``staging`` into ``folder``; the old ones (and ``replaces``) are removed only at the end."""
+    names = sorted({p.name for p in staging.iterdir()} | {n for n in replaces if os.path.lexists(folder / n)})
+    aside = Path(tempfile.mkdtemp(prefix=".clauseguard-old-", dir=folder))
+    moved: list[tuple[Path, Path]] = []  # (from, to), in the order done, to undo in reverse
     try:
-        yield staging
-        os.chmod(staging, 0o755)  # mkdtemp makes it 0700; the target should look like any folder
-        _swap(staging, target)
+        for name in names:
+            for source, dest in ((folder / name, aside / name), (staging / name, folder / name)):
+                if os.path.lexists(source):
+                    os.replace(source, dest)
+                    moved.append((source, dest))
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        for source, dest in reversed(moved):
+            os.replace(dest, source)  # if this fails too, the old entries stay in the aside folder
+        shutil.rmtree(aside, ignore_errors=True)
         raise
-
-
-def _swap(staging: Path, target: Path) -> None:
-    """Put ``staging`` where ``target`` is; an old ``target`` is removed only after the rename."""
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    os.replace(target, old / "previous")
-    try:
-        os.replace(staging, target)
-    except OSError:
-        os.replace(old / "previous", target)
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(aside, ignore_errors=True)

@@ -2,6 +2,10 @@
 
 ``load_yaml(text, filename)`` returns the data and a map from key paths (tuples of keys and list
 indices) to 1-based line numbers. Duplicate keys are an error (PyYAML silently keeps the last one).
+
+Aliases (``*name``) are kept as shared references, never copied, so loading nested aliases is cheap;
+but whatever later walks the data (validation, an error message, a hash) meets every copy. A caller
+that walks it can pass ``max_values`` to refuse a file whose aliases stand for more values than that.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["YamlError", "format_loc", "line_of", "load_yaml"]
+__all__ = ["YamlError", "decode", "format_loc", "line_of", "load_yaml"]
 
 Path_ = tuple[str | int, ...]
 
@@ -23,6 +27,33 @@ class YamlError(ValueError):
         self.line = line
 
 
+def decode(data: bytes) -> str:
+    """UTF-8 text; a byte-order mark (Notepad writes one) is dropped. A :class:`YamlError` says what the
+    file is saved as instead, and the line of the first byte that cannot be read."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise YamlError("the file is saved as UTF-16: save it as UTF-8", 1)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise YamlError(f"not UTF-8 text: byte 0x{data[err.start]:02x} cannot be read (the file is in another "
+                        "encoding, such as Windows-1252): save it as UTF-8", line) from err
+
+
+# What YAML 1.1 makes of an unquoted key that is not text: `on`, `off`, `yes` and `no` are booleans.
+_KEY_KINDS = {"bool": "true or false", "int": "a number", "float": "a number", "null": "empty (null)",
+              "timestamp": "a date", "binary": "binary data"}
+
+
+def _check_key_is_text(key_node: yaml.ScalarNode) -> None:
+    """Refuse a key that would be built as a boolean, number, date or null, at its own line: later, the
+    data's key path (``[1]`` for ``on``) would no longer match a line or a schema key."""
+    kind = key_node.tag.rpartition(":")[2]
+    if key_node.tag.startswith("tag:yaml.org,2002:") and kind in _KEY_KINDS:
+        raise YamlError(f"the key {key_node.value!r} is read as {_KEY_KINDS[kind]}, not as a name: put it in "
+                        f"quotes ('{key_node.value}': ...)", key_node.start_mark.line + 1)
+
+
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], walked: set[int]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if id(node) in walked:  # an alias of a node walked already: its keys are checked, its lines known
@@ -33,6 +64,7 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], walked: set[int
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlError("keys must be plain names, not a list or a mapping", key_node.start_mark.line + 1)
+            _check_key_is_text(key_node)
             key = key_node.value
             if key in seen:
                 raise YamlError(f"duplicate key {format_loc((*path, key))!r}", key_node.start_mark.line + 1)
@@ -65,11 +97,37 @@ class _Loader(_FastLoader):  # type: ignore[misc, valid-type]
             raise _BadScalar(node, err) from err
 
 
-def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, dict[Path_, int]]:
+def _expanded(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` holds with every alias in it copied out (each node counted once)."""
+    if id(node) not in sizes:
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else \
+            node.value if isinstance(node, yaml.SequenceNode) else []
+        sizes[id(node)] = 1 + sum(_expanded(child, sizes) for child in children)
+    return sizes[id(node)]
+
+
+def _check_size(node: yaml.Node, max_values: int) -> None:
+    """Refuse aliases that expand to more than ``max_values`` values, naming the key that holds the most."""
+    sizes: dict[int, int] = {}
+    if _expanded(node, sizes) <= max_values:
+        return
+    path: Path_ = ()
+    line = node.start_mark.line + 1
+    while isinstance(node, yaml.MappingNode):  # down to the key under which the values multiply
+        key, value = max(node.value, key=lambda pair: sizes[id(pair[1])])
+        if sizes[id(value)] <= max_values:
+            break
+        path, line, node = (*path, key.value), key.start_mark.line + 1, value
+    raise YamlError(f"{format_loc(path)}: its aliases (*name) stand for more than {max_values} values once "
+                    "copied out; write the values out instead of nesting aliases", line)
+
+
+def load_yaml(text: str, filename: str = "<string>", *, max_values: int | None = None) -> tuple[Any, dict[Path_, int]]:
     """Parse one YAML document; return ``(data, lines)``. Raises :class:`YamlError`.
 
     The text is parsed once (with libyaml when PyYAML has it): the node tree gives the lines, and the
-    same tree is then constructed into Python data with the safe constructor.
+    same tree is then constructed into Python data with the safe constructor. ``max_values`` refuses
+    aliases that stand for more values than that (see the module docstring).
     """
     loader = _Loader(text)
     try:
@@ -78,6 +136,8 @@ def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, dict[Path_, i
         data = None
         if node is not None:
             _walk(node, (), lines, set())  # each node once: ten nested aliases would be 10^9 paths
+            if max_values is not None:
+                _check_size(node, max_values)
             data = loader.construct_document(node)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark

@@ -11,6 +11,7 @@ catch either. The tree::
      │    ├── SelectionError (ValueError)        clauses conflict, or a required clause is missing
      │    ├── GuardConfigError (ValueError)      guards.yaml: unknown type, bad parameter, bad regex
      │    ├── ModelLoadError (OSError)           a local model folder is missing or malformed
+     │    ├── WriteError (OSError)               an output file or folder cannot be written
      │    ├── NoticeError (ValueError)           a notice, counter-notice or complaint misses a required element
      │    │    └── NoticeNotFound (LookupError)  no notice, decision, complaint or counter-notice has that reference
      │    ├── RawIpError (ValueError)            a raw IP address was about to be stored where only pseudonyms go
@@ -38,6 +39,7 @@ __all__ = [
     "SandboxError",
     "SelectionError",
     "UserError",
+    "WriteError",
 ]
 
 
@@ -80,6 +82,21 @@ class GuardConfigError(UserError, ValueError):
 
 class ModelLoadError(UserError, OSError):
     """A model folder or file given by the user is missing or malformed."""
+
+
+class WriteError(UserError, OSError):
+    """An output file or folder cannot be written: no permission, no space, a file where a folder belongs.
+
+    An OSError too, with the ``errno`` and ``strerror`` of the failure, so code that catches OSError
+    around a write still does.
+    """
+
+    def __init__(self, err: OSError, path: str) -> None:
+        super().__init__(f"cannot write: {err.strerror or err}", where=path)
+        self.errno, self.strerror, self.filename = err.errno, err.strerror, err.filename
+
+    def __str__(self) -> str:  # OSError's own would print "[Errno 28] ..." once errno is set
+        return f"{self.where}: {self.message}"
 
 
 class GuardError(ClauseguardError, RuntimeError):

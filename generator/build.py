@@ -1,19 +1,21 @@
 """Build every output for a profile in memory, then write the folder atomically.
 
 ``render_outputs`` returns relative path -> bytes and is byte-identical for the same inputs (dates
-come from ``product.effective_date``, never from the clock). ``write_outputs`` writes into a
-temporary folder beside the target and renames it into place, so a failure never leaves a half
-written folder. An existing non-empty folder is replaced only with ``force``, and only when it holds
+come from ``product.effective_date``, never from the clock). ``write_outputs`` fills a staging folder
+first, then puts it in place (see :mod:`clauseguard._atomic`), so a failure never leaves a half written
+folder. An existing folder is written into, never replaced: it may be a mount point, a link, or the
+folder the shell is in. A non-empty one is overwritten only with ``force``, and only when it holds
 nothing but generated files; an output folder that contains the profile or the clause folder is refused.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from clauseguard._atomic import staged_folder
-from clauseguard.errors import UserError
+from clauseguard.errors import SelectionError, UserError
 from clauseguard.generator.document import RenderedDocument
 from clauseguard.generator.guardset import in_use, merge_guards
 from clauseguard.generator.library import Library, load_library
@@ -23,7 +25,7 @@ from clauseguard.generator.profile import Profile, load_profile
 from clauseguard.generator.render import base_globals, make_stamp, number, render_documents
 from clauseguard.generator.selection import select
 
-__all__ = ["FORMATS", "build", "generate", "render_outputs", "write_outputs"]
+__all__ = ["FORMATS", "GENERATED", "build", "generate", "generated_paths", "render_outputs", "write_outputs"]
 
 FORMATS = ("md", "html", "docx")
 
@@ -58,8 +60,9 @@ def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
 def build(profile: Profile, library: Library, formats: tuple[str, ...] = FORMATS) -> Outputs:
     """Select, number, merge guards and render: everything but the bytes."""
     context = profile.context()
-    # Conditions, reasons (report.json, `explain`) and guard parameters (a notice shown to users) are
-    # plain text, not Markdown: they get the values as written; only the documents get them escaped.
+    # Conditions, reasons (report.json, `explain`), guard parameters (a notice shown to users) and the
+    # warnings are plain text, not Markdown: they get the values as written; only the documents get
+    # them escaped.
     plain = profile.context(markdown=False)
     selection = select(library, {**plain, **base_globals(library)})
     numbering = number(library, selection)
@@ -67,7 +70,20 @@ def build(profile: Profile, library: Library, formats: tuple[str, ...] = FORMATS
     stamp = make_stamp(context, profile.sha256())
     documents = render_documents(library, selection, numbering, context, stamp, in_use(guards))
     paths = {d.id: [f"documents/{d.id}.{fmt}" for fmt in formats] for d in documents}
-    return Outputs(library, selection, numbering, guards, documents, context, profile.sha256(), paths)
+    return Outputs(library, selection, numbering, guards, documents, plain, profile.sha256(), paths)
+
+
+def _check_cited(out: Outputs) -> None:
+    """Refuse an included clause whose every source has a false ``when``: it would be printed citing
+    nothing. ``lint`` reports the same for the example profiles; this catches it for the user's own."""
+    for clause_id in out.selection.selected:
+        if not out.selection.decisions[clause_id].sources:
+            clause = out.library.clauses[clause_id]
+            raise SelectionError(
+                f"sources: no source applies for this profile (the `when` of every source of {clause_id} is "
+                "false), so the clause would be printed citing nothing; give it a source that applies, or "
+                "narrow its applies_when (`clauseguard lint` checks this)",
+                where=f"{clause.file}:{clause.line('sources')}")
 
 
 def render_outputs(profile: Profile, *, clauses_dir: Path | str | None = None,
@@ -76,6 +92,7 @@ def render_outputs(profile: Profile, *, clauses_dir: Path | str | None = None,
     """Every output file, relative path -> bytes, in a stable order."""
     chosen = _check_formats(formats)
     out = build(profile, library or load_library(clauses_dir, include_builtin=include_builtin), chosen)
+    _check_cited(out)
     files: dict[str, bytes] = {}
     for doc in out.documents:
         for fmt, path in zip(chosen, out.paths[doc.id], strict=True):
@@ -90,7 +107,24 @@ def render_outputs(profile: Profile, *, clauses_dir: Path | str | None = None,
 GENERATED = ("documents", "guards.yaml", "report.json", "clauseguard.lock")
 
 
-def _foreign_entry(out_dir: Path) -> Path | None:
+def _report_paths(out_dir: Path) -> set[str]:
+    """The document paths an earlier run's report.json lists; none if it is missing or not one of ours."""
+    try:
+        report = json.loads((out_dir / "report.json").read_bytes())
+        listed = [p for doc in report["documents"] for p in doc["paths"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        return set()
+    return {p for p in listed if isinstance(p, str)}
+
+
+def generated_paths(out_dir: Path, template_ids: Iterable[str]) -> set[str]:
+    """The paths under documents/ that --force may replace: those the old report.json lists, and
+    ``documents/<template-id>.<format>`` of the templates given. Anything else there someone else wrote."""
+    named = {f"documents/{t}.{fmt}" for t in template_ids for fmt in FORMATS}
+    return named | _report_paths(out_dir)
+
+
+def _foreign_entry(out_dir: Path, generated: set[str]) -> Path | None:
     """The first entry of ``out_dir`` that clauseguard did not write, or None."""
     for entry in sorted(out_dir.iterdir()):
         if entry.name not in GENERATED or (entry.name == "documents") != entry.is_dir():
@@ -98,21 +132,22 @@ def _foreign_entry(out_dir: Path) -> Path | None:
     documents = out_dir / "documents"
     if documents.is_dir():
         for entry in sorted(documents.iterdir()):
-            if not entry.is_file() or entry.suffix.lstrip(".") not in FORMATS:
+            if not entry.is_file() or f"documents/{entry.name}" not in generated:
                 return entry
     return None
 
 
-def _prepare_target(out_dir: Path, force: bool) -> None:
+def _prepare_target(out_dir: Path, force: bool, generated: set[str]) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError("the output path exists and is not a folder", where=str(out_dir))
     if not out_dir.is_dir() or not any(out_dir.iterdir()):
         return
     if not force:
         raise UserError("the output folder is not empty; use --force to replace it", where=str(out_dir))
-    if (foreign := _foreign_entry(out_dir)) is not None:
-        raise UserError(f"--force replaces only a folder of generated files ({', '.join(GENERATED)}), and this "
-                        f"one also holds {str(foreign.relative_to(out_dir))!r}; move it or choose another folder",
+    if (foreign := _foreign_entry(out_dir, generated)) is not None:
+        raise UserError(f"--force replaces only generated files ({', '.join(GENERATED)}, and under documents/ "
+                        f"those report.json lists or named after a document template), and this folder also "
+                        f"holds {str(foreign.relative_to(out_dir))!r}; move it or choose another folder",
                         where=str(out_dir))
 
 
@@ -134,12 +169,16 @@ def _fill(folder: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-def write_outputs(files: dict[str, bytes], out_dir: Path | str, *, force: bool = False) -> Path:
+def write_outputs(files: dict[str, bytes], out_dir: Path | str, *, force: bool = False,
+                  template_ids: Iterable[str] | None = None) -> Path:
     """Write ``files`` under ``out_dir`` atomically; an existing non-empty ``out_dir`` needs ``force``
-    and may hold only generated files (see :data:`GENERATED`)."""
+    and may hold only generated files (see :data:`GENERATED` and :func:`generated_paths`; the documents
+    of ``files`` and of ``template_ids``, by default the built-in templates, count as generated)."""
     out_dir = Path(out_dir).absolute()
-    _prepare_target(out_dir, force)
-    with staged_folder(out_dir) as staging:
+    if template_ids is None:
+        template_ids = [t.id for t in load_library().documents()]
+    _prepare_target(out_dir, force, generated_paths(out_dir, template_ids) | set(files))
+    with staged_folder(out_dir, replaces=GENERATED) as staging:
         _fill(staging, files)
     return out_dir
 
@@ -150,7 +189,9 @@ def generate(profile_path: Path | str, out_dir: Path | str, *, clauses_dir: Path
     """Load the profile, render everything in memory, then write it; nothing is written on error."""
     _check_inputs_outside(Path(out_dir), {"profile": profile_path, "clause folder": clauses_dir})
     profile = load_profile(profile_path)
-    _prepare_target(Path(out_dir), force)
-    files = render_outputs(profile, clauses_dir=clauses_dir, formats=formats, include_builtin=include_builtin)
-    write_outputs(files, out_dir, force=force)
+    library = load_library(clauses_dir, include_builtin=include_builtin)
+    template_ids = [t.id for t in library.documents()]
+    _prepare_target(Path(out_dir), force, generated_paths(Path(out_dir), template_ids))
+    files = render_outputs(profile, formats=formats, library=library)
+    write_outputs(files, out_dir, force=force, template_ids=template_ids)
     return files

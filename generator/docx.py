@@ -40,11 +40,23 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 # ---- the Markdown subset -----------------------------------------------------------------------
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_PUNCT = r"[!-/:-@\[-`{-~]"
+
+
+def _char(but: str) -> str:
+    """A pattern for one character of emphasised text, not one of ``but``. An escape (``\\*``) counts
+    as one character, so an escaped ``*`` or ``_`` neither closes the emphasis nor loses its backslash."""
+    return rf"(?:\\{_PUNCT}|\\(?!{_PUNCT})|[^\\{but}])"
+
+
+_ANY, _NO_STAR, _NO_LINE = _char("\n"), _char("*"), _char("_")
+_EDGE_STAR, _EDGE_LINE = _char(r"*\s"), _char(r"_\s")  # the first and last character of italic text
 _INLINE = re.compile(
-    r"(?P<esc>\\[!-/:-@\[-`{-~])"
+    rf"(?P<esc>\\{_PUNCT})"
     r"|`(?P<code>[^`]+)`"
-    r"|\*\*(?P<b1>(?:[^*]|\*[^*]+\*)+?)\*\*|__(?P<b2>(?:[^_]|_[^_]+_)+?)__"
-    r"|\*(?P<i1>[^*\s](?:.*?[^*\s])?)\*|(?<!\w)_(?P<i2>[^_\s](?:.*?[^_\s])?)_(?!\w)"
+    rf"|\*\*(?P<b1>(?:{_NO_STAR}|\*{_NO_STAR}+\*)+?)\*\*|__(?P<b2>(?:{_NO_LINE}|_{_NO_LINE}+_)+?)__"
+    rf"|\*(?P<i1>{_EDGE_STAR}(?:{_ANY}*?{_EDGE_STAR})?)\*"
+    rf"|(?<!\w)_(?P<i2>{_EDGE_LINE}(?:{_ANY}*?{_EDGE_LINE})?)_(?!\w)"
     r"|\[(?P<ltext>[^\]]+)\]\((?P<lurl>(?:[^()\s]|\([^()\s]*\))+)\)"
     r"|<(?P<auto>(?:https?|mailto):[^\s<>]+|[^\s<>@\\]+@[^\s<>@\\]+\.[^\s<>@\\]+)>"
 )
@@ -242,14 +254,22 @@ def _add_clause(document: Any, clause: RenderedClause) -> None:
         _paragraph(document, SOURCES_STYLE, f"Sources: {'; '.join(clause.sources)}")
 
 
+_PROPERTY_MAX = 255  # python-docx refuses a longer core property (title, subject, ...)
+
+
+def _property(text: str) -> str:
+    """``text`` as a core property: XML-safe, and cut to the length allowed (the document keeps it whole)."""
+    return _xml_text(text)[:_PROPERTY_MAX]
+
+
 def _set_properties(document: Any, doc: RenderedDocument) -> None:
     when = datetime.combine(date.fromisoformat(doc.stamp.effective_date), datetime.min.time(), tzinfo=UTC)
     props = document.core_properties
     props.author = props.last_modified_by = "clauseguard"
-    props.title = _xml_text(doc.title)
-    props.subject = _xml_text(unescape_markdown(doc.product_name))
-    props.identifier = _xml_text(doc.id)
-    props.version = _xml_text(doc.version)
+    props.title = _property(doc.title)
+    props.subject = _property(unescape_markdown(doc.product_name))
+    props.identifier = _property(doc.id)
+    props.version = _property(doc.version)
     props.comments = _xml_text(
         f"clauseguard {doc.stamp.clauseguard_version}; profile sha256 {doc.stamp.profile_sha256}")
     props.created = props.modified = props.last_printed = when

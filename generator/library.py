@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
-from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
+from clauseguard._yaml import YamlError, decode, format_loc, line_of, load_yaml
 from clauseguard.errors import ClauseError
 from clauseguard.guards import PARAMS, GuardSpec
 from clauseguard.guards._params import defaults_of_the_type
@@ -267,15 +267,11 @@ def _validation_error(err: ValidationError, file: str, lines: dict, what: str) -
 
 
 def _decode(data: bytes, file: str) -> str:
-    """UTF-8 text; a byte-order mark (Notepad writes one) is dropped. An error names the bad byte's line."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ClauseError("the file is saved as UTF-16: save it as UTF-8", where=f"{file}:1")
+    """UTF-8 text (see :func:`clauseguard._yaml.decode`); an error names the file and the bad byte's line."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise ClauseError(f"not UTF-8 text: byte 0x{data[err.start]:02x} cannot be read (the file is in another "
-                          "encoding, such as Windows-1252): save it as UTF-8", where=f"{file}:{line}") from err
+        return decode(data)
+    except YamlError as err:
+        raise ClauseError(str(err), where=f"{file}:{err.line}") from err
 
 
 _CURLY_QUOTES = "“”‘’"

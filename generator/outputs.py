@@ -45,7 +45,7 @@ class Outputs:
     numbering: Numbering
     guards: list[GuardSpec]
     documents: list[RenderedDocument]
-    profile: dict[str, Any]
+    profile: dict[str, Any]  # the values as written (plain text, not Markdown-escaped), for the warnings
     profile_sha256: str
     paths: dict[str, list[str]]  # document id -> its files, first one the primary
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import reprlib
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
+from clauseguard._yaml import YamlError, decode, format_loc, line_of, load_yaml
 from clauseguard.errors import ProfileError
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "escape_markdown",
     "load_profile",
     "parse_profile",
+    "short_repr",
     "unescape_markdown",
 ]
 
@@ -269,6 +271,8 @@ class Profile(_Model):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+MAX_VALUES = 100_000  # values a profile may hold once its YAML aliases are expanded; a real one has hundreds
+
 _PATTERN_MESSAGES = {
     _EMAIL: "expected an email address such as legal@example.com",
     _URL: "expected a web address starting with https:// or http://, without spaces, quotes or <>",
@@ -280,6 +284,18 @@ _TYPE_MESSAGES = {
 }
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 2, 4, 4, 60, 60
+SHOWN_MAX = 80  # characters of a wrong value an error message shows
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to about :data:`SHOWN_MAX` characters, without building the whole repr first:
+    a list of YAML aliases can stand for billions of values."""
+    text = _REPR.repr(value)
+    return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 3] + "..."
+
+
 def error_message(error: Any) -> str:
     """What one pydantic error (an item of ``ValidationError.errors()``) means, for a profile writer."""
     msg = error["msg"].removeprefix("Value error, ")
@@ -288,9 +304,10 @@ def error_message(error: Any) -> str:
     if error["type"] == "missing":
         return "required key is missing"
     if error["type"] in _TYPE_MESSAGES:
-        return f"{_TYPE_MESSAGES[error['type']]}, not {error['input']!r}"
+        return f"{_TYPE_MESSAGES[error['type']]}, not {short_repr(error['input'])}"
     if error["type"] == "string_pattern_mismatch":
-        return _PATTERN_MESSAGES.get(error.get("ctx", {}).get("pattern", ""), msg) + f", not {error['input']!r}"
+        expected = _PATTERN_MESSAGES.get(error.get("ctx", {}).get("pattern", ""), msg)
+        return f"{expected}, not {short_repr(error['input'])}"
     return msg
 
 
@@ -310,7 +327,7 @@ def _validation_error(err: ValidationError, filename: str, lines: dict) -> Profi
 def parse_profile(text: str, filename: str = "profile.yaml") -> Profile:
     """Validate profile text. Raises :class:`ProfileError` naming file, line and key path."""
     try:
-        data, lines = load_yaml(text, filename)
+        data, lines = load_yaml(text, filename, max_values=MAX_VALUES)
     except YamlError as err:
         raise ProfileError(str(err), where=f"{filename}:{err.line}" if err.line else filename) from err
     if not isinstance(data, dict):
@@ -325,9 +342,11 @@ def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode(path.read_bytes())
     except FileNotFoundError as err:
         raise ProfileError("file not found", where=str(path)) from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ProfileError(f"cannot read: {err}", where=str(path)) from err
+    except OSError as err:
+        raise ProfileError(f"cannot read: {err.strerror or err}", where=str(path)) from err
+    except YamlError as err:  # not UTF-8: the clause files get the same message
+        raise ProfileError(str(err), where=f"{path}:{err.line}") from err
     return parse_profile(text, str(path))

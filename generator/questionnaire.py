@@ -31,7 +31,14 @@ from clauseguard import __version__
 from clauseguard._atomic import write_text
 from clauseguard._yaml import YamlError, line_of, load_yaml
 from clauseguard.errors import ProfileError, UserError
-from clauseguard.generator.profile import Profile, _validation_error, error_message, parse_profile
+from clauseguard.generator.profile import (
+    MAX_VALUES,
+    Profile,
+    _validation_error,
+    error_message,
+    parse_profile,
+    short_repr,
+)
 
 __all__ = ["NO_DEFAULT", "QUESTIONS", "Ask", "Question", "click_ask", "collect_answers", "load_answers", "run_init"]
 
@@ -129,7 +136,7 @@ def _compile(expression: str) -> Callable[..., Any]:
 
 def _to_str(value: Any) -> str:
     if isinstance(value, bool | list | dict) or value is None:
-        raise ValueError(f"expected text, got {value!r}")
+        raise ValueError(f"expected text, got {short_repr(value)}")
     return str(value).strip()
 
 
@@ -356,7 +363,7 @@ def _read_answers(path: Path) -> tuple[dict[str, Any], dict[tuple[str | int, ...
         if path.suffix == ".json":
             data, raw_lines = json.loads(text), {}
         else:
-            data, raw_lines = load_yaml(text, str(path))
+            data, raw_lines = load_yaml(text, str(path), max_values=MAX_VALUES)
     except YamlError as err:
         where = f"{path}:{err.line}" if err.line else str(path)
         raise ProfileError(f"cannot read answers: {err}", where=where) from err

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from clauseguard.generator import build as build_module
 from clauseguard.generator.build import generate, render_outputs, write_outputs
 from clauseguard.generator.library import load_library
 from clauseguard.generator.outputs import warnings_for
+from clauseguard.generator.profile import load_profile
 from clauseguard.guards import GuardSpec
 from tests.conftest import CHAT_PROFILE, LIBRARY, PROFILES
 
@@ -318,3 +321,134 @@ def test_clause_wording_holds_for_less_usual_profiles() -> None:
     uk_only = parse_profile(example.replace("jurisdictions: [EU, US, UK]", "jurisdictions: [UK]"))
     notice = render_outputs(uk_only, formats=("md",))["documents/privacy-notice.md"].decode()
     assert "signed with the recipient the UK International Data Transfer Addendum" in notice
+
+
+def _chat_md() -> dict[str, bytes]:
+    return render_outputs(load_profile(CHAT_PROFILE), clauses_dir=LIBRARY, include_builtin=False, formats=("md",))
+
+
+def test_force_writes_into_the_same_folder_not_a_new_one_in_its_place(tmp_path: Path) -> None:
+    """The output folder was renamed away and a new one renamed into its place: a mount point given as -o
+    failed with EBUSY (a traceback, and a ``.legal.old-*`` folder left behind), and ``-o .`` swapped the
+    folder the shell was in for another one."""
+    out = tmp_path / "legal"
+    write_outputs(_chat_md(), out)
+    before = out.stat().st_ino
+    write_outputs({"report.json": b"new", "documents/terms-of-use.md": b"new"}, out, force=True)
+    assert out.stat().st_ino == before
+    assert sorted(p.name for p in out.iterdir()) == ["documents", "report.json"]  # old outputs gone
+    assert [p.name for p in (out / "documents").iterdir()] == ["terms-of-use.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["legal"]
+
+
+def test_a_mount_point_as_output_folder_is_written_into(tmp_path: Path, monkeypatch) -> None:
+    """Renaming a mount point fails with EBUSY; that was a traceback with exit code 1."""
+    out = tmp_path / "mnt"
+    out.mkdir()
+    real_replace = os.replace
+
+    def replace(src, dst) -> None:
+        if Path(src) == out or Path(dst) == out:
+            raise OSError(errno.EBUSY, "Device or resource busy", str(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    write_outputs({"report.json": b"new"}, out)
+    assert [p.name for p in out.iterdir()] == ["report.json"]
+    write_outputs({"guards.yaml": b"new"}, out, force=True)
+    assert [p.name for p in out.iterdir()] == ["guards.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnt"]
+
+
+def test_a_linked_output_folder_stays_a_link_and_the_linked_folder_gets_the_outputs(tmp_path: Path) -> None:
+    """A symlink given as -o was replaced by a real folder, and the folder it linked to stayed empty."""
+    real = tmp_path / "site"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    write_outputs({"report.json": b"one"}, link)
+    assert link.is_symlink() and (real / "report.json").read_bytes() == b"one"
+    write_outputs({"report.json": b"two"}, link, force=True)
+    assert link.is_symlink() and (real / "report.json").read_bytes() == b"two"
+    dangling = tmp_path / "later"
+    dangling.symlink_to(tmp_path / "not-yet")
+    write_outputs({"report.json": b"three"}, dangling)
+    assert dangling.is_symlink() and (tmp_path / "not-yet" / "report.json").read_bytes() == b"three"
+
+
+def test_the_current_folder_as_output_is_kept(tmp_path: Path, monkeypatch, capsys) -> None:
+    """``-o .`` replaced the folder the shell was in: the shell was left in a deleted folder."""
+    from clauseguard.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["generate", str(PROFILES / "us-minimal.yaml"), "-o", ".", "--format", "md", "--clauses", str(LIBRARY),
+            "--no-builtin"]
+    assert main(args) == 0 and main([*args, "--force"]) == 0
+    assert Path(os.getcwd()) == tmp_path and (tmp_path / "report.json").is_file()
+    assert Path(".").resolve() == tmp_path and (Path(".") / "guards.yaml").is_file()
+
+
+def test_a_failure_while_moving_entries_in_leaves_the_old_outputs(tmp_path: Path, monkeypatch) -> None:
+    """Moving the new entries into an existing folder can fail half-way; the old outputs come back."""
+    out = tmp_path / "legal"
+    write_outputs({"documents/a.md": b"old", "guards.yaml": b"old", "report.json": b"old"}, out)
+    real_replace = os.replace
+
+    def replace(src, dst) -> None:
+        if Path(dst) == out / "report.json" and ".clauseguard-new-" in str(src):  # the new one, moving in
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(UserError, match="cannot write: No space left on device"):
+        write_outputs({"documents/a.md": b"new", "guards.yaml": b"new", "report.json": b"new"}, out, force=True)
+    assert sorted(p.name for p in out.iterdir()) == ["documents", "guards.yaml", "report.json"]
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == \
+        {"a.md": b"old", "guards.yaml": b"old", "report.json": b"old"}
+
+
+@pytest.mark.parametrize("mine", ["my-notes.md", "terms-of-use-annotated.docx", "draft.html"])
+def test_force_keeps_hand_written_documents_and_refuses(tmp_path: Path, mine: str) -> None:
+    """Any .md, .html or .docx under documents/ counted as generated, so --force deleted a lawyer's notes."""
+    out = tmp_path / "legal"
+    generate(PROFILES / "us-minimal.yaml", out, clauses_dir=LIBRARY, include_builtin=False, formats=("md",))
+    (out / "documents" / mine).write_text("keep")
+    with pytest.raises(UserError, match=f"also holds 'documents/{mine}'"):
+        generate(PROFILES / "us-minimal.yaml", out, clauses_dir=LIBRARY, include_builtin=False, formats=("md",),
+                 force=True)
+    assert (out / "documents" / mine).read_text() == "keep"
+    with pytest.raises(UserError, match=f"also holds 'documents/{mine}'"):
+        write_outputs({"report.json": b"{}"}, out, force=True)
+    assert (out / "documents" / mine).read_text() == "keep"
+
+
+def test_force_replaces_documents_an_earlier_report_or_a_template_names(tmp_path: Path) -> None:
+    """What --force may replace under documents/: the paths the old report.json lists (a template since
+    removed), and ``<template-id>.<format>`` of the templates in use."""
+    out = tmp_path / "legal"
+    generate(PROFILES / "us-minimal.yaml", out, clauses_dir=LIBRARY, include_builtin=False, formats=("md",))
+    report = json.loads((out / "report.json").read_text())
+    report["documents"].append({"id": "retired", "paths": ["documents/retired.md"]})
+    (out / "report.json").write_text(json.dumps(report))
+    (out / "documents" / "retired.md").write_text("from an older version")
+    (out / "documents" / "privacy-notice.docx").write_text("from a run with --format docx")
+    generate(PROFILES / "us-minimal.yaml", out, clauses_dir=LIBRARY, include_builtin=False, formats=("md",),
+             force=True)
+    names = sorted(p.name for p in (out / "documents").iterdir())
+    assert "retired.md" not in names and "privacy-notice.docx" not in names and "terms-of-use.md" in names
+
+
+def test_warnings_name_values_as_written_not_markdown_escaped(fixture_library, capsys, tmp_path) -> None:
+    """A model ``my_model*v2*`` was warned about as ``my\\_model\\*v2\\*`` in report.json and on stderr."""
+    from clauseguard.cli import main
+    from clauseguard.generator.profile import parse_profile
+
+    text = CHAT_PROFILE.read_text(encoding="utf-8").replace(
+        "{name: Llama 3.1 8B Instruct, license: llama3.1}", "{name: 'my_model*v2*', license: other, license_name: X}")
+    warnings = json.loads(render_outputs(parse_profile(text), library=fixture_library, formats=("md",))
+                          ["report.json"])["warnings"]
+    assert any("models with license 'other' (my_model*v2*)" in w for w in warnings), warnings
+    (tmp_path / "profile.yaml").write_text(text, encoding="utf-8")
+    assert main(["generate", str(tmp_path / "profile.yaml"), "-o", str(tmp_path / "out"), "--format", "md",
+                 "--clauses", str(LIBRARY), "--no-builtin"]) == 0
+    assert "warning: models with license 'other' (my_model*v2*)" in capsys.readouterr().err

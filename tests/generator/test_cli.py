@@ -105,3 +105,38 @@ def test_init_without_required_answers_exits_2_and_writes_nothing(tmp_path: Path
     assert main(["init", "--yes", "-o", str(target)]) == 2
     assert "operator.legal_name" in capsys.readouterr().err
     assert not target.exists()
+
+
+def _cannot_create(monkeypatch) -> None:
+    """Creating any file or folder fails as on a read-only disk (/sys, /proc): root ignores permissions."""
+    import os
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "open", refuse)
+    monkeypatch.setattr(os, "mkdir", refuse)
+
+
+@pytest.mark.parametrize("command", ["generate", "catalogue", "init"])
+@pytest.mark.parametrize("blocked", ["file", "read-only"])
+def test_an_output_that_cannot_be_written_exits_2_naming_it(tmp_path: Path, capsys, monkeypatch, command: str,
+                                                           blocked: str) -> None:
+    """``-o /sys/legal``, ``-o out/report.json/legal``, ``catalogue -o /proc/x`` and ``init -o /proc/p.yaml``
+    were an OSError traceback with exit code 1."""
+    (tmp_path / "report.json").write_text("a file")
+    out = tmp_path / "report.json" / "legal" if blocked == "file" else tmp_path / "new" / "legal"
+    answers = tmp_path / "answers.yaml"
+    answers.write_text((PROFILES / "us-minimal.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    args = {"generate": ["generate", str(PROFILES / "us-minimal.yaml"), "-o", str(out), "--format", "md", *FIXTURE],
+            "catalogue": ["catalogue", "-o", str(out / "catalogue.md"), *FIXTURE],
+            "init": ["init", "--yes", "--answers", str(answers), "-o", str(out / "profile.yaml")]}[command]
+    if blocked == "read-only":
+        _cannot_create(monkeypatch)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out}") and "cannot write: " in err, err
+    file_above = f"'{tmp_path / 'report.json'}' is a file, not a folder"
+    why = file_above if blocked == "file" else "Permission denied"
+    assert why in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.yaml", "report.json"]

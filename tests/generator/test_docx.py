@@ -224,3 +224,30 @@ def test_without_python_docx_generate_says_what_to_install_or_leave_out(tmp_path
     assert "pip install 'clauseguard[docx]', or leave DOCX out with --format md,html" in err
     assert not (tmp_path / "out").exists()
     assert main(["generate", str(example), "-o", str(tmp_path / "out"), "--format", "md,html"]) == 0
+
+
+@pytest.mark.parametrize(("markdown", "text", "bold", "italic"), [
+    (r"**E\*TRADE Assist is provided as is.** Next.", "E*TRADE Assist is provided as is. Next.",
+     "E*TRADE Assist is provided as is.", ""),
+    (r"**Model Llama\* v2** next.", "Model Llama* v2 next.", "Model Llama* v2", ""),
+    (r"*Llama\** model.", "Llama* model.", "", "Llama*"),
+    (r"**E\*TRADE \*\* x\\** y", "E*TRADE ** x\\ y", "E*TRADE ** x\\", ""),
+    (r"_a\_b_ and __c\_\_d__", "a_b and c__d", "c__d", "a_b"),
+])
+def test_escaped_emphasis_characters_inside_bold_or_italic_stay_literal(markdown: str, text: str, bold: str,
+                                                                        italic: str) -> None:
+    """A product named ``E*TRADE Assist`` broke the bold warranty disclaimer: the DOCX lost the bold and
+    showed ``E\\TRADE`` and a stray ``*``; a model named ``Llama*`` likewise."""
+    word = docx.Document(io.BytesIO(to_docx(replace(sample_document(), preamble=markdown))))
+    paragraph = next(p for p in word.paragraphs if p.text.endswith(text[-6:]))
+    assert paragraph.text == text
+    assert "".join(r.text for r in paragraph.runs if r.bold) == bold
+    assert "".join(r.text for r in paragraph.runs if r.italic and not r.bold) == italic
+
+
+def test_a_product_name_longer_than_word_allows_in_properties_is_cut_there_only() -> None:
+    """python-docx refuses a core property over 255 characters: a long product.name crashed the export."""
+    name = "Acme " * 100
+    word = docx.Document(io.BytesIO(to_docx(replace(sample_document(), product_name=name, title="T" * 300))))
+    assert word.core_properties.subject == name[:255] and word.core_properties.title == "T" * 255
+    assert any(p.text.startswith(name.strip()) for p in word.paragraphs)  # the byline keeps it whole

@@ -263,3 +263,64 @@ def test_numbers_and_flags_are_not_converted(key: str, value: object, message: s
     data["audience"][key] = value
     with pytest.raises(ProfileError, match=rf"profile\.yaml:\d+: audience\.{key}: {message}"):
         parse_profile(yaml.safe_dump(data))
+
+
+def _bomb(levels: int, indent: str = "") -> str:
+    """YAML anchors nested ``levels`` deep, nine aliases each: 9**levels values once expanded."""
+    lines = [f'{indent}a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefgh"[: levels - 1], "bcdefghi", strict=False):
+        lines.append(f"{indent}{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_long_wrong_value_is_shown_shortened() -> None:
+    """The message showed the input whole: a YAML alias bomb as product.name printed gigabytes."""
+    example = EXAMPLES[0].read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^  name: .*$", "  name: [" + ", ".join(["Acme Assist"] * 5000) + "]", example, count=1)
+    with pytest.raises(ProfileError, match=r"product\.name: expected text, not \['Acme Assist', ") as info:
+        parse_profile(text)
+    assert len(str(info.value)) < 300 and "..." in str(info.value)
+
+
+def test_aliases_that_expand_to_too_many_values_are_refused_at_load() -> None:
+    """Nine levels of nine aliases passed the loader; validating or printing them took gigabytes."""
+    example = EXAMPLES[0].read_text(encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"profile\.yaml:10: bomb\.i: .*aliases .* more than 100000 values"):
+        parse_profile("bomb:\n" + _bomb(9, "  ") + example)
+    with pytest.raises(ProfileError, match="aliases"):  # the bomb used where text is expected
+        parse_profile("x:\n" + _bomb(9, "  ") + re.sub(r"(?m)^  name: .*$", "  name: *i", example, count=1))
+
+
+@pytest.mark.parametrize(("key", "read_as"), [("on", "true or false"), ("1", "a number"), ("2026-01-01", "a date"),
+                                              ("null", "empty (null)")])
+def test_a_key_yaml_reads_as_a_non_text_value_is_refused_at_its_line(key: str, read_as: str) -> None:
+    """YAML 1.1 reads ``on`` as true: ``on: true`` got the wrong line and a meaningless path
+    (``line 7: [1]: Keys should be strings``)."""
+    lines = EXAMPLES[0].read_text(encoding="utf-8").splitlines()
+    at = next(n for n, line in enumerate(lines) if line.startswith("data:"))
+    lines.insert(at + 1, f"  {key}: true")
+    with pytest.raises(ProfileError) as info:
+        parse_profile("\n".join(lines) + "\n")
+    assert info.value.where == f"profile.yaml:{at + 2}"
+    assert f"the key {key!r} is read as {read_as}, not as a name" in info.value.message
+    assert f"put it in quotes ('{key}':" in info.value.message
+
+
+@pytest.mark.parametrize(("encoding", "at_address", "message"), [
+    ("latin-1", True, "not UTF-8 text: byte 0xe9 cannot be read (the file is in another encoding, "
+                                    "such as Windows-1252): save it as UTF-8"),
+    ("utf-16", False, "the file is saved as UTF-16: save it as UTF-8"),
+])
+def test_a_profile_not_saved_as_utf8_names_the_encoding_and_line(tmp_path: Path, encoding: str, at_address: bool,
+                                                                  message: str) -> None:
+    """It got "codec can't decode byte 0xe9 in position 583", which no founder can act on."""
+    text = EXAMPLES[0].read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^(  address: ).*$", r"\g<1>1 Rue du Café, Paris", text, count=1)
+    path = tmp_path / "profile.yaml"
+    path.write_text(text, encoding=encoding)
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    at = 1 if not at_address else next(n for n, x in enumerate(text.splitlines(), 1) if x.startswith("  address: "))
+    assert info.value.where == f"{path}:{at}" and info.value.message == message
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # a byte-order mark, as Notepad writes, is fine
+    assert load_profile(path).operator.address == "1 Rue du Café, Paris"

@@ -199,3 +199,19 @@ def test_a_clause_citing_the_gdpr_to_eu_users_cites_uk_law_to_uk_users(example: 
         if eu_gdpr and not any("UK GDPR" in s or "Data Protection Act 2018" in s for s in entry["sources"]):
             uncited.append(entry["id"])
     assert uncited == []
+
+
+def test_generating_refuses_an_included_clause_whose_every_source_is_conditioned_away(clause_dir,
+                                                                                     profile) -> None:
+    """Such a clause was printed with no citation (report.json ``sources: []``), and nothing said so;
+    only lint found it."""
+    from clauseguard.errors import SelectionError
+
+    folder = clause_dir({"t/a": {"sources": [EU]}, "t/b": {"sources": [EU, US]}})
+    library = load_library(folder, include_builtin=False)
+    with pytest.raises(SelectionError) as info:
+        render_outputs(profile("us-minimal"), library=library, formats=("md",))
+    path = folder / "t" / "a.md"
+    assert info.value.where == f"{path}:{_line_of(path, 'sources:')}"
+    assert "sources: no source applies for this profile" in info.value.message and "t/a" in info.value.message
+    assert render_outputs(profile("image-space"), library=library, formats=("md",))  # EU: both cite EU law
