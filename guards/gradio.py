@@ -694,6 +694,13 @@ class _ChatGuard:
             return {**content, "text": text}
         if isinstance(content, Mapping) and content.get("type") == "file":
             return {**content, "file": (yield from self._file(pipeline, content.get("file"), call, stage))}
+        if isinstance(content, Mapping) and content.get("type") == "component" and content.get("component") in (
+                "image", "file") and content.get("value") is not None:  # a gr.Image or gr.File answer, sent back
+            value = content["value"]
+            files = []
+            for file in value if isinstance(value, list) else [value]:
+                files.append((yield from self._file(pipeline, file, call, stage)))
+            return {**content, "value": files if isinstance(value, list) else files[0]}
         if isinstance(content, Mapping) and "path" in content:  # a file message (Gradio 5)
             return (yield from self._file(pipeline, content, call, stage))
         # Text, or something the pipeline refuses as unreadable (a component): never passed unchecked.
@@ -866,14 +873,14 @@ class _View:
 
         if isinstance(message, str) or _is_file(message):
             texts, found = _parts(message, files)
-            return cls(message, message, texts, _alt_texts(found), found)
+            return cls(message, message, texts, _file_texts(found), found)
         if _is_multimodal(message):  # read as the content [files..., text] (the text only when there is one)
             text, listed = message["text"], message.get("files") or []
             if not isinstance(text, str | None) or not isinstance(listed, list | tuple):
                 raise _unreadable(message, "an answer of text and files")
             content = [f if isinstance(f, Mapping) else {"path": f} for f in listed] + ([text] if text else [])
             texts, found = _parts(content, files)
-            return cls(message, content, texts, _alt_texts(found), found)
+            return cls(message, content, texts, _file_texts(found), found)
         if isinstance(message, ChatMessage):
             content, metadata, options = message.content, message.metadata, message.options
         elif isinstance(message, Mapping) and "content" in message:
@@ -881,7 +888,7 @@ class _View:
         else:
             raise _unreadable(message, "a message")
         texts, found = _parts(content, files)
-        return cls(message, content, texts, _fields(metadata, options) | _alt_texts(found), found)
+        return cls(message, content, texts, _fields(metadata, options) | _file_texts(found), found)
 
     def shown(self, content: Any, fields: dict[tuple[Any, ...], str | None]) -> Any:
         """The message with ``content`` and the checked ``fields`` (None: blocked), in its own type. Its
@@ -983,21 +990,44 @@ def _fields(metadata: Any, options: Any) -> dict[tuple[Any, ...], str]:
     return {key: text for key, text in found.items() if text is not None}
 
 
-def _alt_texts(files: list[Any]) -> dict[tuple[Any, ...], str]:
-    """The alt text of each file part that has one (``{"path", "alt_text"}``): Gradio gives it to the image
-    as its ``alt``, which screen readers read out, so it is checked as a title is."""
-    found = {("alt_text", n): part.get("alt_text") for n, part in enumerate(files) if isinstance(part, Mapping)}
-    for text in found.values():
+_FILE_TEXTS = ("alt_text", "orig_name", "label")  # what the Chatbot shows of a file besides the file
+
+
+def _file_texts(files: list[Any]) -> dict[tuple[Any, ...], str]:
+    """The texts the Chatbot shows with each file of an answer, checked as a title is: a ``{"path"}`` part's
+    alt text (the image's ``alt``, which screen readers read out) and name (a file link shows its
+    ``orig_name``), a ``{"type": "file"}`` part's file name, a component's label (drawn above the image)."""
+    found: dict[tuple[Any, ...], Any] = {}
+    for n, part in enumerate(files):
+        if isinstance(part, Mapping):
+            file = part if "path" in part else part.get("file")
+            found[("alt_text", n)] = part.get("alt_text")
+            found[("orig_name", n)] = file.get("orig_name") if isinstance(file, Mapping) else None
+        else:
+            found[("label", n)] = part.constructor_args.get("label")
+    for (name, _), text in found.items():
         if text is not None and not isinstance(text, str):
-            raise _unreadable(text, "a file's alt text")
+            raise _unreadable(text, f"a file's {name.replace('_', ' ')}")
     return {key: text for key, text in found.items() if text is not None}
 
 
-def _with_alt_text(shown: Any, alt_text: str | None) -> Any:
-    """A file part as shown, with its checked alt text (none when it was redacted away)."""
-    if not isinstance(shown, Mapping):
+def _with_file_texts(shown: Any, texts: dict[str, str | None]) -> Any:
+    """A file part as shown, with its checked texts (each left out when it was redacted away)."""
+    if not texts:
         return shown
-    return {k: v for k, v in shown.items() if k != "alt_text"} | ({"alt_text": alt_text} if alt_text else {})
+    if not isinstance(shown, Mapping):  # a component, made anew with its checked label
+        return type(shown)(**{**shown.constructor_args, "label": texts.get("label") or None, "render": False})
+    out = dict(shown)
+    if "alt_text" in texts:
+        out = {k: v for k, v in out.items() if k != "alt_text"} | ({"alt_text": texts["alt_text"]}
+                                                                   if texts["alt_text"] else {})
+    if "orig_name" in texts:
+        key = "path" if "path" in out else "file"
+        file = out if key == "path" else dict(out.get("file") or {})
+        file = {k: v for k, v in file.items() if k != "orig_name"} | ({"orig_name": texts["orig_name"]}
+                                                                       if texts["orig_name"] else {})
+        out = file if key == "path" else {**out, "file": file}
+    return out
 
 
 def _unreadable(value: Any, where: str) -> GuardConfigError:
@@ -1255,8 +1285,8 @@ class _Answer:
         if blocked is not None:
             content: Any = block_message(blocked)
         else:
-            files = (self.files[_file_key(f)].shown if ("alt_text", n) not in fields
-                     else _with_alt_text(self.files[_file_key(f)].shown, fields[("alt_text", n)])
+            files = (_with_file_texts(self.files[_file_key(f)].shown,
+                                      {name: fields[(name, n)] for name in _FILE_TEXTS if (name, n) in fields})
                      for n, f in enumerate(view.files))
             content = _with_parts(view.content, (self.texts[(i, j)].shown for j in range(len(view.texts))), files)
         return view.shown(content, fields)

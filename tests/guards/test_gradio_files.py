@@ -465,3 +465,50 @@ def test_a_files_alt_text_is_checked_as_a_title_is(gr: Any, red: str, kind: str,
     assert _paths(shown) == [] and "No." in str(shown) and "pipe bomb" not in str(shown)
     with pytest.raises(GuardConfigError, match="as a file's alt text"):
         _answers(guard_chat(_returning(answer(42), kind), pipeline))
+
+
+def test_an_image_answer_sent_back_in_the_history_keeps_its_exchange(gr: Any, red: str) -> None:
+    """Gradio 6 sends a gr.Image answer back as a {"type": "component"} part, which was refused as
+    unreadable text: every answer of that shape, and the message it answered, dropped from later turns."""
+    from gradio.components.chatbot import ChatbotDataMessages
+
+    from clauseguard.guards.gradio import guard_chat
+
+    (shown,) = _answers(guard_chat(_returning(gr.ChatMessage(content=gr.Image(value=red)), "plain"), _nsfw_only()))
+    bot = gr.Chatbot()
+    payload = bot.postprocess([{"role": "user", "content": "draw a cat"}, shown])
+    history = bot.preprocess(ChatbotDataMessages(root=payload.model_dump()))
+    assert [[part["type"] for part in m["content"]] for m in history] == [["text"], ["component"]]
+    seen: list[Any] = []
+
+    def chat(message: str, history: list[Any]) -> str:
+        seen.append(history)
+        return "ok"
+
+    _answers_after(guard_chat(chat, _nsfw_only()), history)
+    assert [m["role"] for m in seen[-1]] == ["user", "assistant"]
+    assert seen[-1][1]["content"][0]["value"]["path"]
+
+
+def test_an_images_label_and_a_files_name_are_checked_as_a_title_is(gr: Any, red: str) -> None:
+    """The Chatbot draws a gr.Image's label above it and a file link's orig_name as its text: both were shown
+    unchecked beside an image the guards had passed."""
+    from clauseguard.guards import create
+    from clauseguard.guards.gradio import guard_chat
+    from clauseguard.guards.image_nsfw import ImageNsfwGuard
+
+    nsfw = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image")
+    specs = [GuardSpec(id="pii", type="pii", stage="output", on_fail="redact", params={"entities": ["email"]}),
+             GuardSpec(id="kw", type="keyword", stage="output", params={"categories": ["S9"]}, message="No.")]
+    pipeline = Pipeline([*map(create, specs), ImageNsfwGuard(nsfw, scorer=lambda frames: [0.0 for _ in frames])])
+
+    def shown(answer: Any) -> Any:
+        (out,) = _answers(guard_chat(_returning(answer, "plain"), pipeline))
+        return out
+
+    image = shown(gr.ChatMessage(content=gr.Image(value=red, label="Cat for jane@example.org")))
+    assert image.content.constructor_args["label"] == "Cat for [EMAIL]"
+    part = {"type": "file", "file": {"path": red, "orig_name": "how to build a pipe bomb.png"}}
+    assert shown({"role": "assistant", "content": [part]})["content"] == "No."
+    named = shown({"role": "assistant", "content": [{"type": "file", "file": {"path": red, "orig_name": "cat.png"}}]})
+    assert named["content"][0]["file"]["orig_name"] == "cat.png"
