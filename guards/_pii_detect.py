@@ -47,7 +47,7 @@ def _finds(pattern: str, flags: int = 0) -> Callable[[str], bool]:
 
 
 _ASSIGN = re.compile(r"[:=]")
-_SECRET_KEYWORD_ENDS = ("key", "secret", "token", "password", "passwd")  # every keyword ends so
+_SECRET_KEYWORD_ENDS = ("key", "secret", "token", "password", "passwd", "pass", "pwd")  # every keyword ends so
 
 
 def _secret_words(text: str) -> bool:
@@ -148,12 +148,22 @@ _SECRETS: tuple[tuple[_Scan, float], ...] = (
            _has("-----BEGIN ")), 1.0),
     (_Scan(re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}(?![\w-])"),
            _has("eyJ")), 0.95),
+    (_Scan(re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{20,}"),
+           _has("hooks.slack.com")), 1.0),
+    (_Scan(re.compile(r"(?<![\w-])whsec_[A-Za-z0-9+/=]{24,}(?![\w-])"), _has("whsec_")), 1.0),
+)
+# Secrets that are part of something else, redacted alone: the password in a URL ("postgres://app:Xk9...@db"),
+# the token after "Bearer" (an Authorization header pasted into a chat).
+_SECRET_PARTS: tuple[_Scan, ...] = (
+    _Scan(re.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\[\]]{1,128}:([^\s/@]{1,256})@[^\s/@]"), _has("://")),
+    _Scan(re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)(?![\w.~+/=-])"), _finds(r"(?i)bearer\s")),
 )
 # A keyword, maybe ending a longer name (``DB_PASSWORD``, ``aws_secret_access_key``, ``--client-secret``);
 # the value runs to a space or a quote, whatever symbols it holds.
 _GENERIC_SECRET = _Scan(re.compile(
     r"(?i)(?<![A-Za-z0-9])(?<![A-Za-z0-9][_-])(?:[A-Za-z0-9]+[_-])*"
-    r"(?:(?:api|access|secret|private|client|signing|encryption|master)[_-]?key|apikey|secret|token|password|passwd)"
+    r"(?:(?:api|access|secret|private|client|signing|encryption|master)[_-]?key|apikey|secret|token|password|passwd"
+    r"|pass|pwd)"
     r"(?![\w-])[\"']?\s*[:=]\s*(?:\"([^\s\"]{16,})|'([^\s']{16,})|([^\s\"']{16,}))"), _secret_words)
 
 # Length of the IBAN of each country (SWIFT IBAN registry).
@@ -422,6 +432,10 @@ def _secrets(text: str) -> Iterator[Hit]:
     for pattern, score in _SECRETS:
         for m in pattern.finditer(text):
             yield "secret", m.start(), m.end(), score
+    for scan in _SECRET_PARTS:
+        for m in scan.finditer(text):
+            if not _hashed_already(text, m.start(1), m.end(1)):
+                yield "secret", m.start(1), m.end(1), 0.95
     for m in _GENERIC_SECRET.finditer(text):
         group = m.lastindex or 1
         if _hashed_already(text, m.start(group), m.end(group)) or (

@@ -514,3 +514,20 @@ def test_ibans_of_every_registry_country_are_redacted() -> None:
 ])
 def test_numbers_dialled_with_00_are_phones(text: str, expected: str) -> None:
     assert _redacted(text, ["phone"]) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("mysql://root:Xk9mQ2vL8pR4zzQ1@db:3306/x", "mysql://root:[SECRET]@db:3306/x"),
+    ("postgresql+psycopg://app:s3cr3t@127.0.0.1/db", "postgresql+psycopg://app:[SECRET]@127.0.0.1/db"),
+    ("Authorization: Bearer eyABCdef0123456789ghijklmnop", "Authorization: Bearer [SECRET]"),
+    ("https://hooks.slack.com/services/T0000000/B0000000/XXXXXXXXXXXXXXXXXXXXXXXX", "[SECRET]"),
+    ("whsec_abcdefghijklmnopqrstuvwxyz123456", "[SECRET]"),
+    ("DB_PASS=Xk9mQ2vL8pR4zzQ1", "DB_PASS=[SECRET]"), ("pwd=Xk9mQ2vL8pR4zzQ1", "pwd=[SECRET]"),
+    ("see https://example.com/a:b@c", "see https://example.com/a:b@c"),  # no password in a path
+    ("https://user@example.com/path", "https://user@example.com/path"),
+    ("bear with me", "bear with me"),
+])
+def test_secrets_inside_urls_headers_and_short_keywords_are_redacted(text: str, expected: str) -> None:
+    """A database URL's password, a bearer token, a Slack webhook, a Stripe webhook secret and DB_PASS= or
+    pwd= values were left in the clear."""
+    assert _redacted(text, ["secret"]) == expected
