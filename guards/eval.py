@@ -59,6 +59,9 @@ class Observation:
     latency_ms: float = 0.0
     # Categories of detecting findings; None: every category in ``by_category`` was detected.
     detected: frozenset[str] | None = None
+    # Whether a finding of no category decided it: a guard that failed or could not read the item, content
+    # too large. Such an item counts as a detection, though nothing judged what it says.
+    unjudged: bool = False
     # Groups the item is measured in: a category that is not clauseguard's, and the value of eval's --by key.
     groups: tuple[str, ...] = ()
 
@@ -79,7 +82,8 @@ def observe(verdict: Verdict, *, label: int, category: str | None, latency_ms: f
     score = max([float(f.score) for f in detecting] + list(by_category.values()), default=0.0)
     return Observation(label=label, category=category, decision=not verdict.allowed or bool(detecting),
                        score=score, by_category=by_category, latency_ms=latency_ms, groups=groups,
-                       detected=frozenset(f.category for f in detecting if f.category is not None))
+                       detected=frozenset(f.category for f in detecting if f.category is not None),
+                       unjudged=any(f.category is None for f in detecting))
 
 
 def _model_scores(verdict: Verdict) -> list[tuple[str, float]]:
@@ -250,6 +254,7 @@ def summarize(observations: Sequence[Observation]) -> dict[str, Any]:
         **overall.to_dict(),
         "per_category": {c: category_metrics(observations, c).to_dict() for c in categories},
         **({"per_group": {g: _group_dict(observations, g) for g in groups}} if groups else {}),
+        "unjudged": sum(o.unjudged for o in observations),
         "latency_ms": {"p50": round(percentile(latencies, 50), 3), "p99": round(percentile(latencies, 99), 3)},
         "items_per_second": round(len(observations) / total_s, 2) if total_s > 0 else None,
     }

@@ -375,6 +375,10 @@ def eval_command(guards_path: Path, data_path: Path, stage: str | None, report_d
         observations = evaluate(pipeline, items, chosen, advance)
     summary = {"guards": str(guards_path), "data": str(data_path), "stage": chosen.value, **summarize(observations)}
     click.echo(json.dumps(summary))  # first: a report that cannot be written then loses none of a long run
+    if summary["unjudged"]:
+        click.echo(f"warning: {summary['unjudged']} of {summary['n']} items were decided by a guard that failed or "
+                   "could not read them (content too large, an error), not by what they say; they count as "
+                   "detections (see each guard's on_error)", err=True)
     if report_dir is not None:
         from clauseguard.guards.eval_report import write_report
 

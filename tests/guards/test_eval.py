@@ -786,3 +786,16 @@ def test_canonical_category(name: str, canonical: str | None) -> None:
     from clauseguard.guards._taxonomy import canonical_category
 
     assert canonical_category(name) == canonical
+
+
+def test_items_no_guard_could_judge_are_counted_and_named(tmp_path: Path) -> None:
+    """A benign text over a guard's max_chars is blocked whatever it says, and counted as a detection (a false
+    positive here): nothing in the output said so."""
+    guards = tmp_path / "guards.yaml"
+    guards.write_text("- {id: pii, type: pii, on_fail: redact, params: {entities: [email], max_chars: 40}}\n")
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "hello", "label": 0}\n{"text": "' + "a long and harmless text " * 4 + '", "label": 0}\n')
+    result = CliRunner().invoke(eval_command, ["--guards", str(guards), "--data", str(data)])
+    out = json.loads(result.stdout)
+    assert (out["unjudged"], out["confusion"]["fp"]) == (1, 1)
+    assert "1 of 2 items were decided by a guard that failed or could not read them" in result.stderr
