@@ -190,6 +190,9 @@ def generate(profile_path: Path | str, out_dir: Path | str, *, clauses_dir: Path
     _check_inputs_outside(Path(out_dir), {"profile": profile_path, "clause folder": clauses_dir})
     profile = load_profile(profile_path)
     library = load_library(clauses_dir, include_builtin=include_builtin)
+    if not library.clauses:  # --no-builtin with a folder of none: documents of nothing but their headings
+        raise UserError("no clauses to build the documents from: with --no-builtin only the clauses of --clauses "
+                        "are used, and it holds none", where=str(clauses_dir or "--clauses"))
     template_ids = [t.id for t in library.documents()]
     _prepare_target(Path(out_dir), force, generated_paths(Path(out_dir), template_ids))
     files = render_outputs(profile, formats=formats, library=library)

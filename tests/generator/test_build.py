@@ -452,3 +452,12 @@ def test_warnings_name_values_as_written_not_markdown_escaped(fixture_library, c
     assert main(["generate", str(tmp_path / "profile.yaml"), "-o", str(tmp_path / "out"), "--format", "md",
                  "--clauses", str(LIBRARY), "--no-builtin"]) == 0
     assert "warning: models with license 'other' (my_model*v2*)" in capsys.readouterr().err
+
+
+def test_no_builtin_with_a_folder_of_no_clauses_is_refused(tmp_path: Path) -> None:
+    """It wrote six documents of headings and boilerplate, and said nothing."""
+    empty = tmp_path / "clauses"
+    empty.mkdir()
+    with pytest.raises(UserError, match="no clauses to build the documents from") as info:
+        generate(CHAT_PROFILE, tmp_path / "out", clauses_dir=empty, include_builtin=False)
+    assert info.value.where == str(empty) and not (tmp_path / "out").exists()
