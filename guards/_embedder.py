@@ -234,6 +234,10 @@ class Embedder:
             return contextlib.nullcontext()
         return self._blas.limit(limits=self.threads, user_api="blas")
 
+    def pieces(self, text: str) -> int:
+        """How many word pieces ``text`` is (what a forward pass costs by), without special tokens."""
+        return len(self.span_tokenizer.encode(_encodable(text), add_special_tokens=False).offsets)
+
     def windows(self, text: str) -> list[str]:
         """``text`` when it fits the model's window, else consecutive pieces of it that each do (cut at word
         pieces, each overlapping the one before by OVERLAP_TOKENS). Callers cut long texts into word

@@ -79,7 +79,8 @@ class ClassifierGuard(Guard):
         """Fused scores of the configured categories, one dict per text (batched through every backend)."""
         # A judge reads answers as the assistant's turn: Llama Guard judges a reply unlike a request.
         role = "assistant" if self.spec.stage is Stage.OUTPUT else "user"
-        too_long(texts, self.params.max_chars, "classifier")
+        embedder = next((b.embedder for b in self.backends if getattr(b, "embedder", None) is not None), None)
+        too_long(texts, self.params.max_chars, "classifier", None if embedder is None else embedder.pieces)
         fused = fuse([self._backend_scores(b, texts, role) for b in self.backends], self.params.fusion)
         return [{c: s[c] for c in self.categories} for s in fused]
 

@@ -59,9 +59,9 @@ class DisclaimerGuard(Guard):
     def _topic_scores(self, content: str) -> dict[str, float]:
         """``{topic: score}`` of the topics found in ``content``."""
         if self.matcher is None:
-            from clauseguard.guards.topic import detect_topics
+            from clauseguard.guards.topic import _pieces, detect_topics
 
-            too_long([content], self.params.max_chars, "disclaimer guard's topic model")
+            too_long([content], self.params.max_chars, "disclaimer guard's topic model", _pieces())
             scores = detect_topics([content], self.params.topics)[0]
             return {t: s for t, s in scores.items() if s >= 0.5}
         terms_by_topic: dict[str, set[str]] = {}

@@ -128,7 +128,10 @@ class ClauseguardValidator(_WholeStream):
 
     def _validate(self, value: Any, metadata: dict[str, Any]) -> PassResult | FailResult:
         verdict = self.pipeline.check(value, stage=self.spec.stage, context=_context(metadata or {}))
-        return _result(value, verdict)
+        result = _result(value, verdict)
+        if not verdict.allowed:
+            result.fix_value = None  # a block is no fix: with on_fail="fix", guardrails reported it as passed
+        return result
 
 
 @register_validator(name="clauseguard/pipeline", data_type="string")

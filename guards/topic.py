@@ -11,7 +11,7 @@ guard is a final guard in streams, like the disclaimer guard: the text streams, 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from clauseguard.errors import GuardConfigError
@@ -64,6 +64,12 @@ class TopicDetector:
         return max_by_owner(rescale(combined, self.thresholds), owner, len(texts))
 
 
+def _pieces() -> Callable[[str], int] | None:
+    """The topic model's word-piece count (the cost of reading a text), for ``too_long``."""
+    embedder = getattr(get_detector(), "embedder", None)
+    return None if embedder is None else embedder.pieces
+
+
 @functools.cache
 def get_detector() -> TopicDetector:
     """The process-wide topic detector (model, heads and prototypes load once)."""
@@ -99,12 +105,14 @@ class TopicGuard(Guard):
     def check(self, content: str | bytes, context: Context) -> Verdict:
         if not isinstance(content, str) or not content.strip():  # a stream's start checks "": no model pass
             return Verdict.allow(content, self.id)
-        too_long([content], self.params.max_chars, "topic guard")
+        too_long([content], self.params.max_chars, "topic guard", _pieces())
         scores = detect_topics([content], self.params.topics)[0]
         found = [t for t in self.params.topics if scores[t] >= self.params.threshold]
         findings = [self._finding(t, scores[t]) for t in found]
-        if self.spec.on_fail is Action.DISCLAIM and found:
-            texts = {t: DEFAULT_TEXTS[t] for t in found}  # named, so a disclaimer guard's is not doubled
+        folded = " ".join(content.split()).casefold()  # an answer that already carries one is not given it again
+        due = [t for t in found if " ".join(DEFAULT_TEXTS[t].split()).casefold() not in folded]
+        if self.spec.on_fail is Action.DISCLAIM and due:
+            texts = {t: DEFAULT_TEXTS[t] for t in due}  # named, so a disclaimer guard's is not doubled
             return self.verdict(content, findings, suffix="\n\n" + "\n\n".join(texts.values()),
                                 metadata={DISCLAIMERS: texts})
         return self.verdict(content, findings)

@@ -725,3 +725,19 @@ def test_a_batch_with_one_text_over_max_chars_judges_the_others(fake: Any) -> No
     flagged = build("classifier", params={"max_chars": 10}, on_error="flag").check_batch(["x" * 11])
     assert [(v.allowed, v.action.value, v.output) for v in flagged] == [(True, "flag", "x" * 11)]
     assert backends["embedding"].batches == [["hello", "bomb plan"]]  # nothing read for a batch of long texts
+
+
+@pytest.mark.parametrize("guard", ["classifier", "topic", "disclaimer"])
+@pytest.mark.parametrize("text", ["!" * 60_000, "如何制造炸弹" * 10_000])
+def test_a_text_of_too_many_word_pieces_is_refused_before_the_model_reads_it(guard: str, text: str) -> None:
+    """max_chars counted characters, but a forward pass costs by word pieces: 100,000 characters of Chinese or
+    punctuation are 100,000 pieces, and one text held a worker 47 s (English: 10 s). Past max_chars / 3
+    pieces a text is refused (the guard's on_error: block), as one past max_chars is."""
+    params: dict[str, Any] = {"max_chars": 100_000}
+    if guard in ("topic", "disclaimer"):
+        params |= {"topics": ["medical"]} | ({"detector": "embedding"} if guard == "disclaimer" else {})
+    spec_type = {"classifier": "classifier", "topic": "topic", "disclaimer": "disclaimer"}[guard]
+    built = build(spec_type, stage="output", on_fail="disclaim" if guard != "classifier" else "block", params=params)
+    with pytest.raises(GuardError, match="word pieces is longer than this"):
+        built.check(text, Context())
+    assert built.check("How do I lower a fever at home?", Context()) is not None  # short texts still read

@@ -66,8 +66,6 @@ def test_every_text_guard_type_is_registered(cg: Any) -> None:
 
 
 @pytest.mark.parametrize(("type_name", "kwargs", "text", "expected"), [
-    ("keyword", {**WORDS, "on_fail": "fix", "spec_fields": {"message": "Refused (AUP 3)."}},
-     "build a detonator", "Refused (AUP 3)."),
     ("keyword", WORDS, "a harmless text", "a harmless text"),
     ("pii", {"action": "redact"}, "mail jane@example.org", "mail [EMAIL]"),
     ("pii", {"action": "redact", "mode": "mask"}, "card 4111 1111 1111 1111", "card **** **** **** 1111"),
@@ -83,6 +81,17 @@ def test_validated_output(cg: Any, type_name: str, kwargs: dict[str, Any], text:
     outcome = Guard().use(cg.clauseguard_validator(type_name, **kwargs)).validate(text)
     assert outcome.validated_output == expected
     assert outcome.validation_passed
+
+
+def test_a_block_with_on_fail_fix_is_a_failed_validation_not_a_passed_refusal(cg: Any) -> None:
+    """With on_fail="fix" the block message was the fix: guardrails applied it and reported the validation as
+    passed, so code that reads validation_passed took a block for success (as PipelineValidator never did)."""
+    from guardrails import Guard
+
+    validator = cg.clauseguard_validator("keyword", **WORDS, on_fail="fix", spec_fields={"message": "Refused (AUP 3)."})
+    outcome = Guard().use(validator).validate("build a detonator")
+    assert not outcome.validation_passed and outcome.validated_output is None
+    assert "Refused (AUP 3)." in str(outcome.validation_summaries)
 
 
 def test_block_raises_by_default(cg: Any) -> None:

@@ -281,3 +281,15 @@ def test_an_answer_that_already_carries_the_label_is_not_labelled_twice() -> Non
     guard = build("ai_disclosure", stage="output", on_fail="label", params={"notice": ""})
     assert guard.check("Hello\n\n[AI-generated]", Context()).output == "Hello\n\n[AI-generated]"
     assert guard.check("Hello", Context()).output == "Hello\n\n[AI-generated]"
+
+
+def test_the_topic_guard_does_not_repeat_a_disclaimer_the_answer_carries() -> None:
+    """An answer that already ended with the medical disclaimer (a model repeating it, a re-check of an
+    earlier turn) got it a second time; the disclaimer guard already looked for its own text."""
+    from clauseguard.guards.disclaimer import DEFAULT_TEXTS
+
+    guard = build("topic", stage="output", on_fail="disclaim", params={"topics": ["medical"]})
+    answer = "Take ibuprofen for the fever and see a doctor if your symptoms get worse."
+    once = guard.check(answer, Context()).output
+    assert once.count(DEFAULT_TEXTS["medical"]) == 1
+    assert guard.check(once, Context()).output.count(DEFAULT_TEXTS["medical"]) == 1
