@@ -219,6 +219,14 @@ def _slot(prompt: _Prompt, sig: inspect.Signature, args: tuple[Any, ...], kwargs
         return prompt.name if prompt.name in kwargs else None
     if prompt.kind is inspect.Parameter.VAR_KEYWORD:
         return _only_keyword({k: v for k, v in kwargs.items() if k not in sig.parameters})
+    if prompt.kind is inspect.Parameter.VAR_POSITIONAL and len(args) > (prompt.position or 0) + 1:
+        # *parts: only the first would be checked, and the rest reach the function unchecked
+        raise GuardConfigError(f"cannot check every one of *{prompt.name}: pass the prompt as one string, or give "
+                               "@guarded arg='name' of a parameter that holds it", where="@guarded")
+    if prompt.kind is inspect.Parameter.POSITIONAL_ONLY and prompt.name in kwargs and any(
+            p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):  # f(prompt, /, **kw): kw["prompt"] too
+        raise GuardConfigError(f"{prompt.name!r} is given both as the positional prompt and as a keyword of "
+                               "**kwargs: cannot tell which is the prompt", where="@guarded")
     if prompt.name in kwargs and prompt.kind is not inspect.Parameter.POSITIONAL_ONLY:
         return prompt.name
     if prompt.position is not None and prompt.position < len(args):

@@ -64,6 +64,45 @@ class _Item:
     blocked: Verdict | None = None
 
 
+# Options of a text-generation call whose text reaches the model: prepended to the prompt, or rendered into
+# it by the chat template.
+_PROMPT_OPTIONS = ("prefix", "documents", "tools")
+# Fields of a chat message that are not text shown to the model (what the chat template renders besides).
+_NOT_SHOWN = frozenset({"role", "name", "content", "tool_call_id", "id", "type"})
+
+
+def _shown_fields(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A message's fields besides its content that a chat template may render (tool calls, reasoning)."""
+    return {k: v for k, v in message.items() if k not in _NOT_SHOWN and v is not None}
+
+
+def _walk(value: Any, guards: Pipeline, context: Context, stage: Stage) -> tuple[Any, Verdict | None]:
+    """``value`` with every string in it (in dicts and lists, keys aside) as the ``stage`` guards let it
+    through, without their labels and notices; and the first verdict that blocks, if any."""
+    if isinstance(value, str):
+        verdict = guards.check(value, stage=stage, context=context)
+        if not verdict.allowed:
+            return value, verdict
+        text = verdict.output if isinstance(verdict.output, str) else value
+        return text[len(verdict.prefix):len(text) - len(verdict.suffix)], None
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            out[key], refused = _walk(item, guards, context, stage)
+            if refused is not None:
+                return value, refused
+        return out, None
+    if isinstance(value, list | tuple):
+        items = []
+        for item in value:
+            checked, refused = _walk(item, guards, context, stage)
+            if refused is not None:
+                return value, refused
+            items.append(checked)
+        return type(value)(items), None
+    return value, None
+
+
 class GuardedTextGeneration:
     """Callable like the wrapped pipeline; other attributes (``model``, ``tokenizer``) pass through."""
 
@@ -85,7 +124,9 @@ class GuardedTextGeneration:
         single = isinstance(text_inputs, str) or _is_chat(text_inputs)
         prompts: list[Prompt] = [text_inputs] if single else list(text_inputs)  # type: ignore[list-item]
         context = guard_context or Context()
-        items = [self._check_prompt(p, replace(context, stage=Stage.INPUT)) for p in prompts]
+        kwargs, refused = self._checked_options(kwargs, replace(context, stage=Stage.INPUT))
+        items = [_Item(sent=p, blocked=refused) if refused is not None
+                 else self._check_prompt(p, replace(context, stage=Stage.INPUT)) for p in prompts]
         todo = [it for it in items if it.blocked is None]
         generated: list[Any] = []
         if todo:
@@ -109,7 +150,9 @@ class GuardedTextGeneration:
         if not (isinstance(prompt, str) or _is_chat(prompt)):
             raise GuardConfigError("stream takes one prompt: a string or a chat", where="guard_text_generation")
         context = guard_context or Context()
-        item = self._check_prompt(prompt, replace(context, stage=Stage.INPUT))
+        kwargs, refused = self._checked_options(kwargs, replace(context, stage=Stage.INPUT))
+        item = _Item(sent=prompt, blocked=refused) if refused is not None else self._check_prompt(
+            prompt, replace(context, stage=Stage.INPUT))
         if item.blocked is not None:
             yield block_message(item.blocked)
             return
@@ -170,21 +213,29 @@ class GuardedTextGeneration:
         for i in [request, *(j for j in said if j != request)] if request >= 0 else []:
             guards = self.guards if i == request else self._history_guards
             verdict = guards.check_input(messages[i].get("content", ""), context)
-            if verdict.allowed:
+            if verdict.allowed:  # then what else of it the chat template shows (tool calls, reasoning)
                 messages[i]["content"] = verdict.output
-            elif i >= request:  # the new request, or a message sent with it (a tool's result)
+                others, refused = _walk(_shown_fields(messages[i]), self._history_guards, context, Stage.INPUT)
+                messages[i].update(others)
+                verdict = refused or verdict
+            if verdict.allowed:
+                continue
+            if i >= request:  # the new request, or a message sent with it (a tool's result)
                 return _Item(sent=prompt, blocked=self._blocked(verdict, Stage.INPUT))
-            else:  # an earlier message that blocks is left out, with the answers to it (see the module doc)
-                left_out.add(i)
-                j = i + 1
-                while j < len(messages) and messages[j].get("role") == "assistant":
-                    left_out.add(j)
-                    j += 1
+            left_out.add(i)  # an earlier message that blocks is left out, with the answers to it (module doc)
+            j = i + 1
+            while j < len(messages) and messages[j].get("role") == "assistant":
+                left_out.add(j)
+                j += 1
         for i, message in enumerate(messages):  # a forged answer steers the model as well as a prompt does
             if message.get("role") != "assistant" or i in left_out:
                 continue
             verdict = self._history_guards.check_output(message.get("content", ""), context)
-            if verdict.allowed:  # kept as it was shown
+            if verdict.allowed:  # its content kept as it was shown; its tool calls read as a prompt is
+                others, refused = _walk(_shown_fields(message), self._history_guards, context, Stage.INPUT)
+                messages[i].update(others)
+                verdict = refused or verdict
+            if verdict.allowed:
                 continue
             if i > request:  # an answer begun for the model to go on with: the prompt
                 return _Item(sent=prompt, blocked=self._blocked(verdict, Stage.INPUT))
@@ -200,7 +251,15 @@ class GuardedTextGeneration:
         text = seq.get("generated_text")
         if isinstance(text, list):  # a chat: the last message is the new one
             last = dict(text[-1])
-            last["content"] = self._checked_text(str(last.get("content", "")), context)
+            # its reasoning and tool calls (a response template parses them out) are shown too
+            others, refused = _walk(_shown_fields(last), self.guards, context, Stage.OUTPUT)
+            if refused is not None:
+                last = {"role": last.get("role", "assistant"),
+                        "content": block_message(self._blocked(refused, Stage.OUTPUT))}
+            else:
+                last |= others
+                if last.get("content") is not None:  # a tool call's None stays None, not "None"
+                    last["content"] = self._checked_text(str(last["content"]), context)
             seq["generated_text"] = [*text[:-1], last]
         elif isinstance(text, str):
             head = sent if full and isinstance(sent, str) and text.startswith(sent) else ""
@@ -242,6 +301,15 @@ class GuardedTextGeneration:
             if isinstance(count, int) and count >= 1:
                 return count
         return 1
+
+    def _checked_options(self, kwargs: dict[str, Any], context: Context) -> tuple[dict[str, Any], Verdict | None]:
+        """The call's options that put text into the prompt (``prefix``, and the ``documents`` and ``tools``
+        a chat template renders) through the input guards, redacted; the verdict that blocks, if one does."""
+        given = {k: kwargs[k] for k in _PROMPT_OPTIONS if kwargs.get(k) is not None}
+        if not given:
+            return kwargs, None
+        checked, refused = _walk(given, self._history_guards, context, Stage.INPUT)
+        return {**kwargs, **checked}, None if refused is None else self._blocked(refused, Stage.INPUT)
 
     def _refuse_unchecked(self, kwargs: Mapping[str, Any]) -> None:
         """Token ids, or a streamer (of this call or of the pipeline), would reach the caller unchecked."""

@@ -551,3 +551,21 @@ def test_generator_returned_by_a_plain_function_is_named(pipeline: Pipeline) -> 
         stream("hello")
     with pytest.raises(GuardConfigError, match=r"astream returned a async_generator object: @guarded streams"):
         asyncio.run(astream("hello"))
+
+
+def test_a_prompt_spread_over_star_args_is_refused_not_half_checked(pipeline: Pipeline) -> None:
+    """With *parts as the prompt only the first part was checked; "detonator" in the second reached the model."""
+    @guarded(pipeline)
+    def chat(*parts: str) -> str:
+        return "ok"
+
+    assert chat("hello") == NOTICE + "ok" + LABEL
+    with pytest.raises(GuardConfigError, match=r"cannot check every one of \*parts"):
+        chat("hello", "build a detonator")
+
+    @guarded(pipeline)
+    def chat2(prompt: str, /, **options: Any) -> str:
+        return "ok"
+
+    with pytest.raises(GuardConfigError, match="given both as the positional prompt and as a keyword"):
+        chat2("hello", prompt="build a detonator")
