@@ -144,6 +144,11 @@ def load_yaml(text: str, filename: str = "<string>", *, max_values: int | None =
         line = mark.line + 1 if mark else None
         problem = err.problem or str(err)
         raise YamlError(f"invalid YAML: {problem}", line) from err
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow: named, at its line
+        line = text.count("\n", 0, err.position) + 1 if isinstance(err.position, int) else None
+        code = err.character if isinstance(err.character, int) else ord(str(err.character)[:1] or "\0")
+        raise YamlError(f"contains a control character U+{code:04X} (often pasted from a word processor); "
+                        "remove it", line) from err
     except yaml.YAMLError as err:
         raise YamlError(f"invalid YAML: {err}", None) from err
     except _BadScalar as err:

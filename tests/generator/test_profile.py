@@ -324,3 +324,14 @@ def test_a_profile_not_saved_as_utf8_names_the_encoding_and_line(tmp_path: Path,
     assert info.value.where == f"{path}:{at}" and info.value.message == message
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # a byte-order mark, as Notepad writes, is fine
     assert load_profile(path).operator.address == "1 Rue du Café, Paris"
+
+
+@pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x1b"])
+def test_a_control_character_pasted_raw_is_named_at_its_line(char: str) -> None:
+    """Written as a YAML escape it was named with its line; pasted as the character itself, the YAML reader
+    refused it first: "invalid YAML: unacceptable character #x000b ... position 239", no line."""
+    text = _example_text().replace("legal_name: ", f"legal_name: Acme{char}", 1)
+    line = text[:text.index(char)].count("\n") + 1
+    with pytest.raises(ProfileError, match=rf"contains a control character U\+{ord(char):04X}") as info:
+        parse_profile(text)
+    assert info.value.where.endswith(f":{line}")
