@@ -191,11 +191,7 @@ def _frames(image: Image.Image, n_frames: int, max_pixels: int) -> tuple[tuple[I
     turn, info = _orientation(image), dict(image.info)  # the first frame's, for every frame
     for index in range(n_frames):
         image.seek(index)
-        width, height = image.size
-        total += width * height
-        if width * height > max_pixels or total > MAX_TOTAL_PIXELS:
-            raise ImageLoadError(f"image too large to check (frame {index + 1} is {width}x{height}, "
-                                 f"{total} pixels in all); possibly a decompression bomb")
+        total = _counted(image, total, max_pixels, f"frame {index + 1}")
         image.load()
         out.append(_turned(to_rgb(image), turn))
         if managed is not None and (view := _colour_managed(image, out[-1], info)) is not None:
@@ -210,6 +206,16 @@ def _frames(image: Image.Image, n_frames: int, max_pixels: int) -> tuple[tuple[I
     return tuple(out), tuple(on_black) if transparent else (), tuple(managed or ())
 
 
+def _counted(picture: Image.Image, total: int, max_pixels: int, what: str) -> int:
+    """``total`` pixels so far plus ``picture``'s, held to the limits before it is decoded, or ImageLoadError."""
+    width, height = picture.size
+    total += width * height
+    if width * height > max_pixels or total > MAX_TOTAL_PIXELS:
+        raise ImageLoadError(f"image too large to check ({what} is {width}x{height}, {total} pixels in all); "
+                             "possibly a decompression bomb")
+    return total
+
+
 def _embedded(image: Image.Image, max_pixels: int) -> tuple[Image.Image, ...]:
     """The pictures besides the frames that a viewer may show, as :class:`LoadedImage` describes them.
     Each is held to the pixel limit, and all of them together to the total; one that cannot be decoded
@@ -217,11 +223,7 @@ def _embedded(image: Image.Image, max_pixels: int) -> tuple[Image.Image, ...]:
     views, total = [], 0
     try:
         for picture in _embedded_pictures(image):  # each opened as the one before is decoded
-            width, height = picture.size
-            total += width * height
-            if width * height > max_pixels or total > MAX_TOTAL_PIXELS:
-                raise ImageLoadError(f"image too large to check (an embedded picture is {width}x{height}, "
-                                     f"{total} pixels in all); possibly a decompression bomb")
+            total = _counted(picture, total, max_pixels, "an embedded picture")
             picture.load()
             views.append(to_rgb(picture))
             if has_transparency(picture):

@@ -7,9 +7,20 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 PG_URL = os.environ.get("CLAUSEGUARD_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@contextmanager
+def database_url(backend: str, folder: Path) -> Iterator[str]:
+    """An empty database on ``backend``: a SQLite file in ``folder``, or a PostgreSQL schema of its own."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'records.db'}"
+        return
+    with schema_url() as url:
+        yield url
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from clauseguard.guards.records import Pseudonymizer, RecordStore
 from clauseguard.guards.records.pseudonym import parse_keys
-from tests.postgres import BACKENDS, schema_url
+from tests.postgres import BACKENDS, database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_PROFILE = ROOT / "examples" / "image-space" / "profile.yaml"
@@ -25,10 +25,7 @@ KEYS = "k2:" + "Q" * 43 + "=,k1:" + "AQID" * 8  # two keys, k2 current
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL for an empty database on each backend under test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'records.db'}"
-        return
-    with schema_url() as url:
+    with database_url(request.param, tmp_path) as url:
         yield url
 
 

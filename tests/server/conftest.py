@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from clauseguard.guards.sinks import MemorySink
-from tests.postgres import BACKENDS, schema_url
+from tests.postgres import BACKENDS, database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 GUARDS = ROOT / "tests" / "guards" / "fixtures" / "guards.yaml"
@@ -37,10 +37,7 @@ def make_app(tmp_path: Path) -> Callable[..., FastAPI]:
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A records database on each backend under test (PostgreSQL: a schema of its own)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'records.db'}"
-        return
-    with schema_url() as url:
+    with database_url(request.param, tmp_path) as url:
         yield url
 
 
