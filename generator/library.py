@@ -242,7 +242,16 @@ def _not_text(value: Any) -> str:
 
 
 def _validation_error(err: ValidationError, file: str, lines: dict, what: str) -> ClauseError:
-    first = err.errors()[0]
+    """The first problem of a clause's or template's header, counting the others; ``problems`` on the error
+    holds each of them at its own line, for lint to list them all at once."""
+    found = [_header_problem(e, file, lines, what) for e in err.errors()]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    error = ClauseError(f"{found[0].message}{more}", where=f"{file}:{found[0].line}")
+    error.problems = found  # type: ignore[attr-defined]
+    return error
+
+
+def _header_problem(first: Any, file: str, lines: dict, what: str) -> Problem:
     loc = tuple(p for p in first["loc"] if p not in (_PLAIN, _MAPPING))
     line = line_of(lines, loc) or 1
     msg = first["msg"].removeprefix("Value error, ")
@@ -262,8 +271,7 @@ def _validation_error(err: ValidationError, file: str, lines: dict, what: str) -
         msg = "every clause must cite at least one statute, regulation or licence section"
     elif first["type"] == "too_short":
         msg = "the list is empty: give at least one"
-    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
-    return ClauseError(f"{format_loc(loc)}: {msg}{more}", where=f"{file}:{line}")
+    return Problem(file, line, f"{format_loc(loc)}: {msg}")
 
 
 def _decode(data: bytes, file: str) -> str:
@@ -494,8 +502,8 @@ def _read_layer(layer: _Layer, library: Library, problems: list[Problem]) -> Non
         for resource, name in files:
             try:
                 item = parse(resource.read_bytes(), name, layer.name)
-            except ClauseError as err:
-                problems.append(Problem.from_error(err))
+            except ClauseError as err:  # every problem of a header, each at its line
+                problems += getattr(err, "problems", None) or [Problem.from_error(err)]
                 continue
             _add(target, seen, item, problems)
 

@@ -100,3 +100,14 @@ def test_requires_loops_are_lint_problems_naming_clauses_and_files(clause_dir) -
         f"requires: a loop, each clause requiring the next: t/a ({folder / 't/a.md'}) -> t/b ({folder / 't/b.md'}) "
         "-> t/a (also in the loop: t/c); all of them are included whenever one applies: remove one of these requires")
     assert problems[1].message == "requires: t/d requires itself; remove it from its own requires"
+
+
+def test_every_problem_of_one_header_is_listed_at_its_line(tmp_path: Path) -> None:
+    """A header with three problems gave the first "(and 2 more)": a lawyer ran lint three times to see them."""
+    folder = tmp_path / "mine" / "x"
+    folder.mkdir(parents=True)
+    (folder / "bad.md").write_text("---\nid: x/bad\ntitle: Bad\nversion: one\ndocuments: [terms-of-use]\n"
+                                   "section: law\nsources: []\nlicense: CC-BY-4.0\n---\nBody.\n", encoding="utf-8")
+    problems = lint(tmp_path / "mine", profiles=[], include_builtin=False)
+    found = sorted((p.line, p.message.split(":")[0]) for p in problems)
+    assert found == [(2, "rationale"), (4, "version"), (7, "sources")], problems
