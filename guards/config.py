@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import reprlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,19 +169,30 @@ def _replaces_images(spec: GuardSpec) -> bool:
     return spec.type not in _KEEP_IMAGES or (spec.type == "image_nsfw" and spec.on_fail.value == "redact")
 
 
-def _check_marks_last(specs: list[GuardSpec], base: Loc, lines: dict[Loc, int], filename: str) -> None:
-    """Image guards run in file order, each on the previous one's output: an image_nsfw that blurs after
-    image_mark would release a fresh, unmarked PNG. Refused rather than reordered, so that the file reads
-    as it runs."""
+def mark_replaced_by(specs: Sequence[GuardSpec]) -> tuple[int, GuardSpec] | None:
+    """The first ``image_mark`` among ``specs`` followed by an output image guard that can replace the
+    image it marked, as (its index, that later guard); None when the order is sound. Image guards run in
+    file order, each on the previous one's output: an image_nsfw that blurs after image_mark would
+    release a fresh, unmarked PNG. Refused rather than reordered, so that the file reads as it runs."""
     images = [(i, s) for i, s in enumerate(specs) if s.stage.value == "output" and s.modality.value == "image"]
     for i, spec in images:
         later = next((s for j, s in images if j > i and _replaces_images(s)), None)
         if spec.type == "image_mark" and later is not None:
-            where = _where(filename, lines, (*base, i), spec.id)
-            raise GuardConfigError(
-                f"image_mark comes before guard {later.id!r} ({later.type}, on_fail: {later.on_fail.value}), "
-                "which can replace the image it marked (a blurred image is a new file, without the marks): "
-                "put image_mark last among the output image guards", where=where)
+            return i, later
+    return None
+
+
+def marks_last_message(later: GuardSpec) -> str:
+    return (f"image_mark comes before guard {later.id!r} ({later.type}, on_fail: {later.on_fail.value}), "
+            "which can replace the image it marked (a blurred image is a new file, without the marks): "
+            "put image_mark last among the output image guards")
+
+
+def _check_marks_last(specs: list[GuardSpec], base: Loc, lines: dict[Loc, int], filename: str) -> None:
+    found = mark_replaced_by(specs)
+    if found is not None:
+        i, later = found
+        raise GuardConfigError(marks_last_message(later), where=_where(filename, lines, (*base, i), specs[i].id))
 
 
 def locate(err: UserError, path: str | Path) -> UserError:

@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from clauseguard.errors import UserError
+from clauseguard.errors import GuardConfigError, UserError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._combine import combine
 from clauseguard.guards._params import Action, GuardSpec, Modality, Stage
 from clauseguard.guards._registry import create
 from clauseguard.guards._runner import arun_guard, run_guard
 from clauseguard.guards._verdict import Finding, Verdict
-from clauseguard.guards.config import load_guards, locate
+from clauseguard.guards.config import load_guards, locate, mark_replaced_by, marks_last_message
 from clauseguard.guards.sinks import DecisionSink, NullSink
 
 if TYPE_CHECKING:
@@ -40,7 +40,11 @@ class Pipeline:
 
     def __init__(self, guards: Sequence[Guard | GuardSpec], *, sink: DecisionSink | None = None,
                  max_chars: int | None = DEFAULT_MAX_CHARS) -> None:
-        self.guards: tuple[Guard, ...] = tuple(g if isinstance(g, Guard) else create(g) for g in guards)
+        built = tuple(g if isinstance(g, Guard) else create(g) for g in guards)
+        found = mark_replaced_by([g.spec for g in built])
+        if found is not None:  # guards.yaml is refused at load, naming its line; guards built in Python here
+            raise GuardConfigError(marks_last_message(found[1]), where=f"guard {built[found[0]].spec.id!r}")
+        self.guards: tuple[Guard, ...] = built
         self.sink: DecisionSink = sink if sink is not None else NullSink()
         self.max_chars = max_chars
 

@@ -185,7 +185,7 @@ def test_a_misspelt_category_key_is_refused(key: str) -> None:
 def test_a_guard_missing_an_optional_dependency_names_the_extra_from_python_too(monkeypatch) -> None:
     """`Pipeline.from_yaml` on the generated guards without the [ml] extra raised a bare
     ModuleNotFoundError for numpy (only the command line said what to install)."""
-    from clauseguard.guards import _registry
+    from clauseguard.guards import _registry, keyword  # noqa: F401  (registers the keyword runtime)
 
     class NeedsNumpy(_registry.REGISTRY["keyword"]):  # type: ignore[misc,valid-type]
         def __init__(self, spec: GuardSpec) -> None:
@@ -213,3 +213,15 @@ def test_an_image_mark_before_a_blurring_image_guard_is_refused() -> None:
         parse_guards("guards:\n" + mark + nsfw % "redact", "g.yaml")
     assert [s.id for s in parse_guards("guards:\n" + nsfw % "redact" + mark)] == ["nsfw", "mark"]
     assert [s.id for s in parse_guards("guards:\n" + mark + nsfw % "block")] == ["mark", "nsfw"]  # no new image
+
+
+def test_an_image_mark_before_a_blurring_image_guard_is_refused_in_python_too() -> None:
+    """guards.yaml refused that order at load, but ``Pipeline([mark, nsfw])`` built in Python took it and
+    released blurred images without their marks."""
+    mark = GuardSpec(id="mark", type="image_mark", stage="output", modality="image", on_fail="label")
+    blur = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", on_fail="redact")
+    with pytest.raises(GuardConfigError, match=r"guard 'mark'.*before guard 'nsfw'.*image_mark last"):
+        Pipeline([mark, blur])
+    assert [g.id for g in Pipeline([blur, mark]).guards] == ["nsfw", "mark"]
+    block = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", on_fail="block")
+    assert [g.id for g in Pipeline([mark, block]).guards] == ["mark", "nsfw"]
