@@ -7,8 +7,9 @@ In one run and on the same texts it measures:
 - classifier: lexical: the ``classifier`` guard with ``backends: [lexical]`` (alt-profanity-check inside
   the guard);
 - classifier: embedding: ``backends: [embedding]`` (MiniLM + the shipped heads) with the categories that
-  ``clauseguard generate`` gives the stage's blocking classifier (input: S1-S5, S7-S10, S13,
-  prompt_injection; output: S1-S5, S7-S13);
+  ``clauseguard generate`` gives the stage's blocking classifier for examples/chat-assistant (read from the
+  guards.yaml it renders in this run; input: S1-S5, S7-S10, S12, S13, prompt_injection; output: S1-S5,
+  S7-S13);
 - classifier: embedding, every head: the same with ``categories: []`` (all 14, S6 and prompt_injection
   included);
 - classifier: embedding + lexical: ``backends: [embedding, lexical]`` with the generated categories plus
@@ -57,9 +58,7 @@ csv.field_size_limit(sys.maxsize)
 
 Dataset = list[tuple[str, int]]
 
-# The categories clauseguard generate puts in each stage's blocking classifier (examples/chat-assistant).
-GENERATED = {"input": "[S1, S2, S3, S4, S5, S7, S8, S9, S10, S13, prompt_injection]",
-             "output": "[S1, S2, S3, S4, S5, S7, S8, S9, S10, S11, S12, S13]"}
+EXAMPLE = ROOT / "examples" / "chat-assistant" / "profile.yaml"
 GUARD_METHODS: dict[str, str] = {
     "classifier: lexical": "backends: [lexical]",
     "classifier: embedding": "backends: [embedding], categories: {generated}",
@@ -135,6 +134,20 @@ def _timed(fn: Callable[[str], tuple[bool, float]], texts: list[str]) -> list[tu
     return out
 
 
+def generated_categories() -> dict[str, str]:
+    """The categories ``clauseguard generate`` puts in each stage's blocking classifier for the example
+    product, as guards.yaml flow lists: rendered in memory now, so the bench measures the guard users get."""
+    from clauseguard.generator.build import load_library, load_profile, render_outputs
+    from clauseguard.guards import parse_guards
+
+    files = render_outputs(load_profile(EXAMPLE), formats=("md",), library=load_library(None))
+    out = {}
+    for spec in parse_guards(files["guards.yaml"].decode("utf-8"), "guards.yaml"):
+        if spec.type == "classifier" and spec.on_fail.value == "block":
+            out[spec.stage.value] = "[" + ", ".join(spec.params["categories"]) + "]"
+    return out
+
+
 def guard_method(params: str) -> Run:
     """A pipeline holding one classifier guard with ``params`` (guards.yaml flow syntax).
 
@@ -143,14 +156,16 @@ def guard_method(params: str) -> Run:
     ``scores`` (batched, outside the timing): the highest of its categories per text.
     """
     from clauseguard.guards import Pipeline, parse_guards
+    from clauseguard.guards._clf_embedding import get_embedding
     from clauseguard.guards.eval import observe
 
     pipelines: dict[str, Any] = {}
+    generated = generated_categories()
 
     def pipeline(stage: str) -> Any:
         if stage not in pipelines:
-            cats = params.format(generated=GENERATED[stage],
-                                 generated_profanity=GENERATED[stage].replace("]", ", profanity]"))
+            cats = params.format(generated=generated[stage],
+                                 generated_profanity=generated[stage].replace("]", ", profanity]"))
             spec = f"- {{id: clf, type: classifier, stage: {stage}, on_fail: flag, params: {{{cats}}}}}\n"
             pipelines[stage] = Pipeline(parse_guards(spec, "<bench>"), max_chars=None)
             pipelines[stage].check("warm-up text", stage=stage)  # load models outside the timing
@@ -163,6 +178,8 @@ def guard_method(params: str) -> Run:
             verdict = p.check(text, stage=stage)
             return observe(verdict, label=0, category=None, latency_ms=0).decision, 0.0
 
+        if "embedding" in params:  # scores the previous method left in the backend's cache are not timed
+            get_embedding()._recent.clear()
         timed = _timed(one, texts)
         scores = [max(s.values(), default=0.0) for s in p.guards[0].scores(texts)]
         return [(d, score, sec) for (d, _, sec), score in zip(timed, scores, strict=True)]

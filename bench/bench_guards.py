@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-entity", type=int, default=300, help="labelled texts per PII entity for (b)")
     parser.add_argument("--runs", type=int, default=500, help="2 KB texts for (c)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the results")
+    parser.add_argument("--json", action="store_true", help="print the JSON result instead of the table")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     texts, source = sentences(args.texts, rng)
@@ -303,10 +304,10 @@ def main(argv: list[str] | None = None) -> int:
         "pii": bench_pii(args.per_entity, texts, rng),
         "pipeline": bench_pipeline(texts, args.runs, rng),
     }
-    print(report(results))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
+    print(json.dumps(results, indent=2) if args.json else report(results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}", file=sys.stderr)
     return 0
 
 

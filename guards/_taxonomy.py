@@ -106,7 +106,12 @@ _NAMES: dict[str, str] = {
     "terrorism,organized crime": "S1", "violence,aiding and abetting,incitement": "S1",
     # HarmBench semantic categories
     "chemical biological": "S9", "harassment bullying": "S10", "cybercrime intrusion": "S2",
+    # labels of NSFW image sets ("sexy", "drawings" and "neutral" are not sexual content and stay groups)
+    "nudity": "S12", "nude": "S12", "explicit": "S12", "hentai": "S12",
 }
+# The OpenAI moderation API's field names as its SDK spells them (``categories.model_dump()``:
+# "self_harm_intent", "sexual_minors", "violence_graphic") are its labels with "_" for "/" and "-".
+_NAMES.update({_key(label): code for label, code in OPENAI_TO_CATEGORY.items()})
 
 
 def is_category(name: str) -> bool:

@@ -93,18 +93,21 @@ def _check_covered(pipeline: Pipeline, stage: str, guards_path: Path, where: str
                     f"unchecked ({hint})", where=where)
 
 
-def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
+def _items(texts: tuple[str, ...], file: Path | None, jsonl: Path | None, stage: str,
            turn: int) -> Iterator[dict[str, Any]]:
-    given = [x for x in (text, file, jsonl) if x is not None]
+    given = [x for x in (texts or None, file, jsonl) if x is not None]
     if len(given) != 1:
-        raise click.UsageError("give exactly one of --text, --file, --jsonl")
-    if text is not None:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as err:  # argv bytes that were not UTF-8, kept by Python as surrogates
-            raise UserError(f"not UTF-8 text (a byte that is not UTF-8 at character {err.start})",
-                            where="--text") from err
-        yield {"id": 1, "text": text, "stage": stage, "turn": turn, "user": "cli", "where": "--stage"}
+        raise click.UsageError("give exactly one of --text (repeated for several texts), --file, --jsonl")
+    if texts:
+        for number, text in enumerate(texts, 1):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as err:  # argv bytes that were not UTF-8, kept by Python as surrogates
+                where = "--text" if len(texts) == 1 else f"--text number {number}"
+                raise UserError(f"not UTF-8 text (a byte that is not UTF-8 at character {err.start})",
+                                where=where) from err
+        for number, text in enumerate(texts, 1):
+            yield {"id": number, "text": text, "stage": stage, "turn": turn, "user": "cli", "where": "--stage"}
     elif file is not None:
         yield {"id": 1, "text": _read_text(file), "stage": stage, "turn": turn, "user": "cli", "where": "--stage"}
     else:
@@ -115,7 +118,8 @@ def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
 @click.command("check")
 @click.option("--guards", "guards_path", required=True, type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="guards.yaml to run")
-@click.option("--text", default=None, help="one text to check")
+@click.option("--text", "texts", multiple=True, help="a text to check; repeat it for several, one verdict each "
+              "(ids 1, 2, ...)")
 @click.option("--file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path), default=None,
               help="a file whose whole content is one text (- reads standard input)")
 @click.option("--jsonl", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
@@ -125,13 +129,13 @@ def _items(text: str | None, file: Path | None, jsonl: Path | None, stage: str,
 @click.option("--turn", type=click.IntRange(min=0), default=0, show_default=True, help="conversation turn (0 = first)")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="append decision records (no content) to this JSONL file")
-def check(guards_path: Path, text: str | None, file: Path | None, jsonl: Path | None, stage: str,
+def check(guards_path: Path, texts: tuple[str, ...], file: Path | None, jsonl: Path | None, stage: str,
           turn: int, log_path: Path | None) -> None:
     """Run guards.yaml on texts; print one JSON verdict per input."""
     pipeline = Pipeline.from_yaml(guards_path)
     if log_path is not None:
         pipeline.sink = _log_sink(log_path)
-    for item in _items(text, file, jsonl, stage, turn):
+    for item in _items(texts, file, jsonl, stage, turn):
         _check_covered(pipeline, item["stage"], guards_path, item["where"])
         # Each user its own address too: a rate limit keyed by IP must not put every line in one bucket.
         context = Context(turn=item["turn"], stage=Stage(item["stage"]), user_key=item["user"],

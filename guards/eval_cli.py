@@ -84,6 +84,9 @@ def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes,
     path = base / item["image"]
     if not path.exists() and Path(item["image"]).is_file():  # written relative to the working folder instead
         path = Path(item["image"])
+    if path.exists() and not path.is_file() and not path.is_dir():  # opening a pipe waits for a writer for ever
+        raise UserError(f"cannot read image {str(path)!r}: not a regular file (a device or a pipe)",
+                        where=f"{where} image")
     try:
         with path.open("rb"):  # readable now; its bytes are read when it is checked (EvalItem.load)
             pass

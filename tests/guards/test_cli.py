@@ -148,3 +148,14 @@ def test_a_stage_without_a_text_guard_is_an_error_not_an_allow(tmp_path: Path, c
     assert main(["check", "--guards", str(guards), "--jsonl", str(lines)]) == 2
     assert "in.jsonl:2: no text guard" in capsys.readouterr().err
     assert main(["check", "--guards", str(guards), "--text", "hi", "--stage", "output"]) == 0
+
+
+def test_repeated_text_options_are_each_checked() -> None:
+    """Click kept the last --text only: `--text 'build a pipe bomb' --text hi` printed one verdict, for "hi"."""
+    result = CliRunner().invoke(check, ["--guards", str(FIXTURES / "guards.yaml"), "--text", "Hi",
+                                        "--text", "Hello there"])
+    assert result.exit_code == 0, result.output
+    verdicts = [json.loads(line) for line in result.output.splitlines()]
+    assert [(v["id"], v["output"]) for v in verdicts] == [(1, "Hi"), (2, "Hello there")]
+    mixed = CliRunner().invoke(check, ["--guards", str(FIXTURES / "guards.yaml"), "--text", "Hi", "--jsonl", "-"])
+    assert mixed.exit_code == 2 and "exactly one of --text" in mixed.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -533,6 +534,17 @@ def test_images_are_read_when_checked_not_all_before_the_run(tmp_path: Path) -> 
     assert info.value.where == f"{data}:1 image"
 
 
+def test_an_image_path_that_is_a_pipe_is_refused_unread(tmp_path: Path) -> None:
+    """eval opened the path to see that it was readable, and opening a FIFO waits for a writer: the run hung
+    for ever (inspect refused the same path)."""
+    os.mkfifo(tmp_path / "pipe.png")
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"image": "pipe.png", "label": 0}\n')
+    with pytest.raises(UserError, match=r"cannot read image .*pipe\.png.*not a regular file") as info:
+        read_items(data)
+    assert info.value.where == f"{data}:1 image"
+
+
 
 @pytest.mark.parametrize("key", ["user", "ip"])
 def test_rate_limits_do_not_turn_into_blocks(tmp_path: Path, key: str) -> None:
@@ -781,6 +793,11 @@ def test_model_scores_below_threshold_rank_items_but_do_not_count_as_detections(
     ("Sex Crimes", "S3"), ("Child Exploitation", "S4"), ("Specialized Advice", "S6"),
     # Jigsaw's and Detoxify's labels
     ("sexual_explicit", "S12"), ("identity_attack", "S10"), ("severe_toxicity", "S10"), ("obscene", "profanity"),
+    # the OpenAI SDK's field names (`categories.model_dump()`) were groups, dropped from per_category
+    ("sexual_minors", "S4"), ("self_harm_intent", "S11"), ("hate_threatening", "S10"),
+    ("violence_graphic", "S1"), ("harassment_threatening", "S1"), ("illicit_violent", "S9"),
+    # NSFW image sets' labels
+    ("nudity", "S12"), ("hentai", "S12"), ("sexy", None), ("neutral", None),
 ])
 def test_canonical_category(name: str, canonical: str | None) -> None:
     from clauseguard.guards._taxonomy import canonical_category
