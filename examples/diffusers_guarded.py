@@ -59,7 +59,7 @@ def main() -> None:
                                        Pipeline(GUARDS, sink=JsonlSink(args.out / "decisions.jsonl")))
     result = guarded(args.prompt)
     if result.prompt_blocked:
-        blocked = next(v for v in result.prompt_verdicts if not v.allowed)  # the prompt, prompt_2 or an image
+        blocked = next(v for v in result.prompt_verdicts if not v.allowed)  # a prompt (prompt_2...) or an input image
         print("prompt blocked:", blocked.findings[0].message)
         return
     for index, data in enumerate(result.image_bytes):

@@ -14,11 +14,13 @@ is returned as it is when it has none.
 Generators are guarded with the pipeline's streaming support, so no text is released that every
 output guard has not seen:
 
-- ``stream="delta"``: each yielded string is a new piece of text (an LLM token stream);
+- ``stream="delta"`` (default): each yielded string is a new piece of text (an LLM token stream:
+  OpenAI's, transformers' ``TextIteratorStreamer``, LiteLLM's);
 - ``stream="cumulative"``: each yielded string is the whole text so far (what Gradio's chat streams);
-- ``stream="auto"`` (default): cumulative when a chunk extends the non-empty text before it, delta
-  when it does not; empty chunks and repeats of the text so far do not decide. Until then nothing is
-  shown, and an answer that never decides (one chunk, or the same chunk again) is shown once.
+  one that changes text it already yielded is stopped with a block (its reason kept in the verdict).
+
+There is no guessing: a token stream can look cumulative ("1", "10"; "jane", "jane@example.org"), so
+``stream="auto"`` is refused with a :class:`GuardConfigError` naming the two modes.
 
 A block returns (or yields) the blocking finding's message, the user-facing text quoting the terms
 (a guard that failed or timed out is answered with :data:`DEFAULT_BLOCK_MESSAGE`, its error kept in
@@ -50,7 +52,9 @@ log = logging.getLogger("clauseguard.guards")
 
 DEFAULT_BLOCK_MESSAGE = "This request cannot be answered: it conflicts with the service's terms of use."
 
-StreamMode = Literal["auto", "delta", "cumulative"]
+StreamMode = Literal["delta", "cumulative"]
+_STREAM_MODES: tuple[StreamMode, ...] = ("delta", "cumulative")
+_REWOUND_MESSAGE = "The answer was stopped: it could not be checked as it was sent."
 ContextFrom = Callable[..., Context | None]
 
 
@@ -85,15 +89,19 @@ class _Options:
 
 
 def guarded(pipeline: Pipeline, *, context_from: ContextFrom | None = None, arg: str | None = None,
-            raise_on_block: bool = False, stream: StreamMode = "auto") -> Callable[[Callable[..., Any]],
-                                                                                  Callable[..., Any]]:
+            raise_on_block: bool = False, stream: StreamMode = "delta") -> Callable[[Callable[..., Any]],
+                                                                                   Callable[..., Any]]:
     """Decorator: check ``fn``'s prompt with the input stage and its answer with the output stage.
 
     ``context_from(*args, **kwargs)`` builds the :class:`Context` (user key, turn) from the call's
     arguments; ``arg`` names the prompt parameter when it is not the first one annotated ``str``.
     """
-    if stream not in ("auto", "delta", "cumulative"):
-        raise GuardConfigError(f"stream must be 'auto', 'delta' or 'cumulative', not {stream!r}")
+    if stream not in _STREAM_MODES:
+        why = (" (a token stream can look cumulative: '1' then '10', so the mode is not guessed)"
+               if stream == "auto" else "")
+        raise GuardConfigError(f"stream must be 'delta' (each item is new text, as OpenAI, transformers and "
+                               f"LiteLLM streams are; the default) or 'cumulative' (each item is the whole text "
+                               f"so far, as Gradio chats stream), not {stream!r}{why}", where="@guarded")
     options = _Options(pipeline, context_from, arg, raise_on_block, stream)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -394,45 +402,21 @@ class StreamRewoundError(ClauseguardError):
 
 
 class _Feed:
-    """Turns what a generator yields into deltas, deciding the stream mode on the first telling chunk.
-
-    An empty chunk, or one equal to the text so far, reads the same in both modes (OpenAI-style streams
-    open with an empty delta); the mode is cumulative only when a chunk extends the non-empty text so
-    far, and delta when it does not. Repeats held while undecided are the delta's text if it is delta.
-    """
+    """Turns what a generator yields into deltas, in the mode it was declared with."""
 
     def __init__(self, mode: StreamMode) -> None:
         self.mode: StreamMode = mode
         self.text = ""
-        self.repeats: list[str] = []  # chunks equal to the text, held until the mode is known
 
     def delta(self, chunk: Any) -> str:
         if not isinstance(chunk, str):
             raise TypeError(f"a guarded generator must yield str, not {type(chunk).__name__}")
-        if self.mode == "auto":
-            return self._undecided(chunk)
         if self.mode == "delta":
             self.text += chunk
             return chunk
         if not chunk.startswith(self.text):
             raise StreamRewoundError("a cumulative stream changed text it had already yielded")
         piece, self.text = chunk[len(self.text):], chunk
-        return piece
-
-    def _undecided(self, chunk: str) -> str:
-        if not self.text or not chunk:  # the same text either way
-            self.text += chunk
-            return chunk
-        if chunk == self.text:
-            self.repeats.append(chunk)
-            return ""
-        if chunk.startswith(self.text):
-            self.mode = "cumulative"
-            piece, self.text = chunk[len(self.text):], chunk
-            return piece
-        self.mode = "delta"
-        piece = "".join(self.repeats) + chunk
-        self.text += piece
         return piece
 
 
@@ -442,22 +426,10 @@ class _Presenter:
     def __init__(self, feed: _Feed) -> None:
         self.feed = feed
         self.shown = ""
-        self.pending = ""
 
     def present(self, piece: str) -> list[str]:
         self.shown += piece
-        if self.feed.mode == "auto":
-            self.pending += piece
-            return []
-        if self.feed.mode == "cumulative":
-            self.pending = ""
-            return [self.shown]
-        out, self.pending = self.pending + piece, ""
-        return [out]
-
-    def finish(self) -> list[str]:
-        """Anything still held because the mode was never decided (a one-chunk answer)."""
-        return [self.shown] if self.pending else []
+        return [self.shown] if self.feed.mode == "cumulative" else [piece]
 
     def blocked(self, message: str) -> str:
         if self.feed.mode == "delta" and self.shown:
@@ -467,17 +439,19 @@ class _Presenter:
 
 def _stream_end(options: _Options, presenter: _Presenter, verdict: Verdict | None, blocked: bool) -> list[str]:
     if not blocked or verdict is None:
-        return presenter.finish()
+        return []
     if options.raise_on_block:
         raise GuardBlocked(verdict, Stage.OUTPUT)
     return [presenter.blocked(block_message(verdict))]
 
 
 def _rewound_verdict(err: Exception) -> Verdict:
+    """A block with a plain message for users; what went wrong stays in the verdict's metadata and the log."""
     from clauseguard.guards._verdict import Finding
 
-    finding = Finding(guard_id="guarded", category=None, score=1.0, message=str(err), action=Action.BLOCK)
-    return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,), guard_id="guarded")
+    finding = Finding(guard_id="guarded", category=None, score=1.0, message=_REWOUND_MESSAGE, action=Action.BLOCK)
+    return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,), guard_id="guarded",
+                   metadata={"error": str(err)})
 
 
 def _wrap_sync_gen(fn: Callable[..., Any], sig: inspect.Signature, prompt: _Prompt,

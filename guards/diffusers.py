@@ -1,15 +1,24 @@
 """Guarding a diffusers pipeline: prompt checked before, every image checked and marked after.
 
 ``guard_diffusers_pipeline(pipe, guards)`` wraps any callable whose result has ``.images`` (every
-diffusers text-to-image pipeline, SDXL and FLUX included, which ship no safety checker). The prompt,
-and SDXL's ``prompt_2`` and SD3's ``prompt_3``, go through the input-stage text guards first; a blocked
-prompt never reaches the model, a redacted one reaches it redacted. Embeddings cannot be read: a call
-with any (``prompt_embeds``, SDXL's ``pooled_prompt_embeds``, which it reads beside a text prompt, and
-the like) needs ``guard_prompt=``, the text they were made from, checked in their place (a redaction
-there blocks, as it cannot reach the embeddings). The images a pipeline starts from or follows
-(``image``, ``control_image``, ``ip_adapter_image``: img2img, inpainting, ControlNet) go through the
-input-stage image guards, when there are any (``ip_adapter_image_embeds`` are then refused: no guard
-can see the picture they stand for). Each generated image then goes
+diffusers text-to-image pipeline, SDXL and FLUX included, which ship no safety checker). Each argument
+is named by the pipeline's signature, by keyword or positionally. The prompt, then every other text
+argument whose name says it is text for the model (``prompt_2``...``prompt_4``, ``editing_prompt``,
+``system_prompt``, ``task_prompt``, ``complex_human_instruction``, ``gligen_phrases``: a name holding
+"prompt", "instruction", "phrase", "caption" or "subject_category"), and a text the signature does not
+name, go through the input-stage text guards first; negative ones are not checked. A blocked text never
+reaches the model, a redacted one reaches it redacted. Embeddings cannot be read: a call with any
+(``prompt_embeds``, SDXL's ``pooled_prompt_embeds``, which it reads beside a text prompt, and the like)
+needs ``guard_prompt=``, the text they were made from, checked in their place (a redaction there
+blocks, as it cannot reach the embeddings). Every picture given to the model (a PIL image, array or
+tensor, or lists of them, in any argument, and anything given in an argument named for an image:
+``image``, ``mask_image``, ``control_image``, ``ip_adapter_image``, OmniGen's ``input_images``...)
+goes through the input-stage image guards, when there are any (``ip_adapter_image_embeds`` and latents
+are then refused: no guard can see the picture they stand for). Text or pictures the guards cannot read
+where they are (a text argument holding a dict, pictures inside a dict) are a UserError, never passed
+unchecked. The prompt is given where the signature takes it: first, by keyword where the pipeline
+names it elsewhere, not at all when it is None on a pipeline without one (PaintByExample). Each
+generated image then goes
 through the output-stage image guards in file order (nsfw, then mark), each guard receiving the
 previous one's output, so a blurred image is also marked. Blocked images are dropped, not blacked out;
 the result keeps every verdict so the caller can tell the user why. ``await guarded.acall(...)`` is the
@@ -45,7 +54,6 @@ if TYPE_CHECKING:
 __all__ = ["GuardedDiffusionPipeline", "GuardedImages", "check_image", "guard_diffusers_pipeline"]
 
 BUILTIN_CHECKER_ID = "diffusers-safety-checker"
-IMAGE_INPUTS = ("image", "control_image", "ip_adapter_image")  # pictures the model starts from or follows
 
 
 @dataclass(frozen=True)
@@ -123,30 +131,29 @@ class GuardedDiffusionPipeline:
         """One call, written once: the checks and the blocking work it asks for are done by a sync
         (:func:`_run`) or an async (:func:`_arun`) driver."""
         context = context or Context()
-        _need_images_out(kwargs)
-        _need_text_for_embeddings(guard_prompt, kwargs)
-        if self.guards.stage_guards(Stage.INPUT, Modality.IMAGE):
-            _need_images_for_image_embeddings(kwargs)
+        images_checked = bool(self.guards.stage_guards(Stage.INPUT, Modality.IMAGE))
         # a pipeline whose first parameter is the image (image variation) has no text prompt
         prompt_image = prompt is not None and not _texts(prompt) and _pictures(prompt)
         if prompt is not None and not _texts(prompt) and not prompt_image:
             raise UserError(f"the prompt must be a text or a list of texts, not {_kind(prompt)}: the guards "
                             "cannot read it", where="guard_diffusers_pipeline")
-        prompt, args, kwargs, prompt_verdicts = yield from self._guard_prompts(prompt, list(args), dict(kwargs),
-                                                                               context)
+        call = _bind(self.pipe, prompt, args, kwargs, prompt_image=prompt_image)
+        _need_images_out(call.kwargs)
+        _need_text_for_embeddings(guard_prompt, call)
+        if images_checked:
+            _need_images_for_image_embeddings(call)
+        roles = _roles(call, images_checked)  # every argument classified before anything is checked or counted
+        prompt_verdicts = yield from self._guard_texts(call, roles, context)
         if guard_prompt is not None:
             prompt_verdicts += yield from self._guard_embedded(guard_prompt, context, first=not prompt_verdicts)
         if not prompt_verdicts and self.counter.stage_guards(Stage.INPUT):
             # no text checked, so rate_limit has not seen the call: it counts once all the same
             prompt_verdicts.append((yield _Check(self.counter, "", Stage.INPUT, context)))
-        if prompt_image:  # checked as the image it is, in the first parameter's place
-            args, prompt = [prompt, *args], None
-        if all(v.allowed for v in prompt_verdicts):
-            prompt_verdicts += yield from self._guard_input_images(args, kwargs, context, first=prompt_image)
+        if all(v.allowed for v in prompt_verdicts) and images_checked:
+            prompt_verdicts += yield from self._guard_input_images(call, roles, context)
         if any(not v.allowed for v in prompt_verdicts):
             return GuardedImages(prompt_verdicts=prompt_verdicts)
-        output = yield _Work(partial(self._generate, *args, **kwargs) if prompt_image
-                             else partial(self._generate, prompt, *args, **kwargs))
+        output = yield _Work(partial(self._generate, *call.args, **call.kwargs))
         images, flags = _parts(output)
         flagged = list(flags or [])
         result = GuardedImages(prompt_verdicts=prompt_verdicts, output=_without_images(output))
@@ -165,11 +172,11 @@ class GuardedDiffusionPipeline:
                 result.images.append((yield _Work(partial(_open, verdict.output))))
         return result
 
-    def _guard_prompts(self, prompt: Any, args: list[Any], kwargs: dict[str, Any],
-                       context: Context) -> Steps[tuple[Any, list[Any], dict[str, Any], list[Verdict]]]:
-        """Every prompt checked, and each as the guards let it through (redacted where they redacted).
-        SDXL and SD3 read second and third prompts (prompt_2, prompt_3, by keyword or positionally): each
-        reaches a text encoder. The first goes through every guard, the rest less rate_limit: a call
+    def _guard_texts(self, call: _Call, roles: dict[_Where, str], context: Context) -> Steps[list[Verdict]]:
+        """Every text the model reads, each as the guards let it through (redacted where they redacted): the
+        prompt, then the call's other texts in order (SDXL's and SD3's ``prompt_2`` and ``prompt_3``,
+        HiDream's ``prompt_4``, ``editing_prompt``, ``system_prompt``, ``complex_human_instruction``...;
+        by keyword or positionally). The first goes through every guard, the rest less rate_limit: a call
         counts once."""
         verdicts: list[Verdict] = []
 
@@ -178,21 +185,14 @@ class GuardedDiffusionPipeline:
             verdicts.append((yield _Check(guards, text, Stage.INPUT, context)))
             return verdicts[-1]
 
-        prompt = yield from _guarded(prompt, check)
-        for index in _positions(self.pipe, len(args), ("prompt_2", "prompt_3")):
-            args[index] = yield from _guarded(args[index], check)
-        for name in ("prompt_2", "prompt_3"):
-            if name in kwargs:
-                kwargs[name] = yield from _guarded(kwargs[name], check)
-        return prompt, args, kwargs, verdicts
+        for where in sorted((w for w, role in roles.items() if role == _TEXT), key=lambda w: w != call.prompt):
+            call.put(where, (yield from _guarded(call.get(where), check)))
+        return verdicts
 
-    def _guard_input_images(self, args: list[Any], kwargs: dict[str, Any], context: Context, *,
-                            first: bool = False) -> Steps[list[Verdict]]:
-        """Img2img, inpainting, ControlNet: the images given to the model go through the input image
-        guards, when there are any (a blurred one is given blurred; one that cannot be read blocks).
-        ``first``: ``args[0]`` is an image given in the prompt's place (image variation)."""
-        if not self.guards.stage_guards(Stage.INPUT, Modality.IMAGE):
-            return []
+    def _guard_input_images(self, call: _Call, roles: dict[_Where, str], context: Context) -> Steps[list[Verdict]]:
+        """Every picture given to the model (``image``, ``mask_image``, ``control_image``,
+        ``ip_adapter_image``, OmniGen's ``input_images``, an image in the prompt's place...) goes through the
+        input image guards (a blurred one is given blurred; one that cannot be read blocks)."""
         verdicts: list[Verdict] = []
 
         def check(image: Any) -> Steps[Any]:
@@ -206,16 +206,8 @@ class GuardedDiffusionPipeline:
                 return (yield _Work(partial(_open, out)))
             return image
 
-        if first:
-            args[0] = yield from _each_image(args[0], check)
-        for index in _positions(self.pipe, len(args) - first, IMAGE_INPUTS):
-            index += first
-            if _is_picture(args[index]) or (isinstance(args[index], list | tuple) and args[index]
-                                            and all(_is_picture(v) for v in args[index])):
-                args[index] = yield from _each_image(args[index], check)  # a guessed position holds other values too
-        for name in IMAGE_INPUTS:
-            if kwargs.get(name) is not None:
-                kwargs[name] = yield from _each_image(kwargs[name], check)
+        for where in (w for w, role in roles.items() if role == _PICTURES):
+            call.put(where, (yield from _each_image(call.get(where), check)))
         return verdicts
 
     def _guard_embedded(self, texts: str | Sequence[str], context: Context, *, first: bool) -> Steps[list[Verdict]]:
@@ -300,29 +292,32 @@ def _need_images_out(kwargs: Mapping[str, Any]) -> None:
                         "call the pipeline with output_type='pil' (or 'np', 'pt')", where="guard_diffusers_pipeline")
 
 
-def _need_text_for_embeddings(guard_prompt: Any, kwargs: Mapping[str, Any]) -> None:
+def _need_text_for_embeddings(guard_prompt: Any, call: _Call) -> None:
     """Embeddings need ``guard_prompt``, the text they stand for, even beside a text prompt: SDXL reads
     ``pooled_prompt_embeds`` when it also has ``prompt``, so a harmless prompt could carry the pooled
-    embeddings of a forbidden one. Every keyword naming embeddings counts (``prompt_embeds_2``,
-    ``prompt_embeds_pooled``, Kandinsky's ``image_embeds``...), but negative ones, which steer away as
-    negative prompts do (those are not checked either), and ``ip_adapter_image_embeds``, an image's."""
-    embeds = [name for name, value in kwargs.items()
-              if "embeds" in name and "negative" not in name and not name.startswith("ip_adapter")
-              and value is not None]
+    embeddings of a forbidden one. Every argument naming embeddings counts, by keyword or positionally
+    (``prompt_embeds_2``, ``prompt_embeds_pooled``, Kandinsky's ``image_embeds``, SemanticStableDiffusion's
+    ``editing_prompt_embeddings``, aMUSEd's ``encoder_hidden_states``...), but negative ones, which steer
+    away as negative prompts do (those are not checked either), and ``ip_adapter_image_embeds``, an image's."""
+    embeds = [name for name, value in call.named()
+              if name is not None and _is_embedding(name) and not _is_negative(name)
+              and not name.startswith("ip_adapter") and not _is_plain(value)]
     if embeds and not _texts(guard_prompt):
         raise UserError(f"{', '.join(embeds)} cannot be checked by the guards: pass the text they were made "
                         "from as guard_prompt=... (or the prompt itself instead of them)",
                         where="guard_diffusers_pipeline")
 
 
-def _need_images_for_image_embeddings(kwargs: Mapping[str, Any]) -> None:
+def _need_images_for_image_embeddings(call: _Call) -> None:
     """Where input images are checked, an IP-Adapter's image comes as the image, not as embeddings made
-    from a picture no guard saw."""
-    embeds = [name for name, value in kwargs.items()
-              if name.startswith("ip_adapter") and "embeds" in name and value is not None]
+    from a picture no guard saw; and no latents come at all: they can carry an encoded picture that no
+    image guard can read (a seeded ``generator=`` gives reproducible noise instead)."""
+    embeds = [name for name, value in call.named() if name is not None and not _is_plain(value) and (
+        (name.startswith("ip_adapter") and _is_embedding(name)) or ("latents" in name and not _is_negative(name)))]
     if embeds:
         raise UserError(f"{', '.join(embeds)} cannot be checked by the input image guards: pass the picture "
-                        "itself as ip_adapter_image=...", where="guard_diffusers_pipeline")
+                        "itself (ip_adapter_image=..., image=...), and a seeded generator= for reproducible "
+                        "noise instead of latents", where="guard_diffusers_pipeline")
 
 
 def _unapplied(verdict: Verdict) -> Verdict:
@@ -344,19 +339,134 @@ def check_image(guards: Pipeline, data: bytes, *, context: Context | None = None
                         modality=Modality.IMAGE)
 
 
-def _positions(pipe: Callable[..., Any], count: int, wanted: Sequence[str]) -> list[int]:
-    """Which of ``count`` positional arguments after the prompt are parameters named in ``wanted``
-    (``prompt_2``, ``image``...), by the pipeline's signature; without a signature that says, all of them."""
+_Where = int | str  # a positional argument's index, or a keyword argument's name
+_TEXT, _PICTURES, _OTHER = "text", "pictures", "other"
+# Arguments whose names say they hold text a text encoder reads (prompt_2, editing_prompt, system_prompt,
+# task_prompt, complex_human_instruction, GLIGEN's gligen_phrases, BLIP-Diffusion's subject categories).
+_TEXT_NAMES = ("prompt", "instruction", "phrase", "caption", "subject_category")
+
+
+@dataclass
+class _Call:
+    """A call as the pipeline gets it: its positional arguments, the name the pipeline's signature gives
+    each (None where it does not say: no signature, or ``*args``), its keyword arguments, and where among
+    them the prompt is (None: the call gives none)."""
+
+    args: list[Any]
+    names: list[str | None]
+    kwargs: dict[str, Any]
+    prompt: _Where | None = None
+
+    def named(self) -> list[tuple[str | None, Any]]:
+        return [*zip(self.names, self.args, strict=True), *self.kwargs.items()]
+
+    def places(self) -> list[tuple[_Where, str | None]]:
+        return [*((i, name) for i, name in enumerate(self.names)), *((k, k) for k in self.kwargs)]
+
+    def get(self, where: _Where) -> Any:
+        return self.args[where] if isinstance(where, int) else self.kwargs[where]
+
+    def put(self, where: _Where, value: Any) -> None:
+        if isinstance(where, int):
+            self.args[where] = value
+        else:
+            self.kwargs[where] = value
+
+
+def _bind(pipe: Callable[..., Any], prompt: Any, args: Sequence[Any], kwargs: Mapping[str, Any], *,
+          prompt_image: bool) -> _Call:
+    """The call the pipeline will get, each argument named by its signature. The prompt goes first, as
+    the pipeline's first parameter, where the signature says so (or says nothing); by keyword where the
+    pipeline names ``prompt`` elsewhere (StableUnCLIPImg2Img's ``image`` comes first); not at all where
+    it is None and nothing follows it, on a pipeline without ``prompt`` (PaintByExample:
+    ``pipe(image=..., mask_image=..., example_image=...)``). An image in the prompt's place is the first
+    positional argument."""
     import inspect
 
     try:
-        parameters = list(inspect.signature(pipe).parameters.values())
+        params: list[inspect.Parameter] | None = list(inspect.signature(pipe).parameters.values())
     except (TypeError, ValueError):  # a callable without a signature Python can read
-        return list(range(count))
-    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
-        return list(range(count))
-    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
-    return [i for i, name in enumerate(names[:count]) if name in wanted]
+        params = None
+    positional = [p.name for p in params or () if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    named_prompt = any(p.name == "prompt" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                       for p in params or ())
+    first = positional[:1] == ["prompt"]
+    kwargs = dict(kwargs)
+    where: _Where | None = None
+    if prompt_image:
+        given = [prompt, *args]
+    elif named_prompt and not first:
+        given = list(args)
+        if prompt is not None:
+            kwargs["prompt"], where = prompt, "prompt"
+    elif prompt is None and not args and not first:
+        given = []
+    else:
+        given, where = [prompt, *args], 0
+    names: list[str | None] = [positional[i] if i < len(positional) else None for i in range(len(given))]
+    return _Call(given, names, kwargs, where)
+
+
+def _roles(call: _Call, images_checked: bool) -> dict[_Where, str]:
+    """What each argument of the call is to the guards, in order: text the model reads, pictures it starts
+    from or follows, or other (numbers, options, negative prompts, embeddings, which need guard_prompt).
+    An argument that holds text or pictures in a shape the guards cannot read raises a UserError: it
+    would reach the model unchecked."""
+    roles: dict[_Where, str] = {}
+    for where, name in call.places():
+        value = call.get(where)
+        roles[where] = _TEXT if where == call.prompt and value is not None else _role(name, value)
+        if roles[where] != _OTHER or (name is not None and (_is_negative(name) or _is_embedding(name))):
+            continue
+        label = name or f"positional argument {where}"
+        if _is_text_name(name) and _holds(value, lambda v: isinstance(v, str)):
+            raise UserError(f"{label} holds text as {_kind(value)}, which the guards cannot read; give a text "
+                            "or a list of texts", where="guard_diffusers_pipeline")
+        if images_checked and _holds(value, _is_picture):
+            raise UserError(f"{label} holds pictures as {_kind(value)}, which the input image guards cannot "
+                            "read; give an image or a list of images", where="guard_diffusers_pipeline")
+    return roles
+
+
+def _role(name: str | None, value: Any) -> str:
+    if _is_plain(value) or (name is not None and (_is_negative(name) or _is_embedding(name))):
+        return _OTHER  # negative prompts steer away and are not checked (module doc); embeddings need guard_prompt
+    if _texts(value) and (name is None or _is_text_name(name)):
+        return _TEXT  # a text where the signature does not say what it is: checked as one
+    if name is not None and _is_text_name(name) and "mask" in name:
+        return _OTHER  # an attention mask: which tokens of the embeddings count
+    if _pictures(value) or (name is not None and "image" in name):
+        return _PICTURES  # anything given as an image is checked as one: what cannot be read blocks
+    return _OTHER
+
+
+def _is_plain(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | complex)
+
+
+def _is_negative(name: str) -> bool:
+    return "negative" in name or name.startswith("neg_")
+
+
+def _is_embedding(name: str) -> bool:
+    return "embed" in name or "hidden_states" in name
+
+
+def _is_text_name(name: str | None) -> bool:
+    return name is not None and any(word in name for word in _TEXT_NAMES)
+
+
+def _holds(value: Any, test: Callable[[Any], bool]) -> bool:
+    """Whether ``value``, or anything in it (lists, tuples, dicts' values), passes ``test``."""
+    if test(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds(v, test) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds(v, test) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):  # a condition object holding an image (LTX)
+        return any(_holds(getattr(value, f.name, None), test) for f in fields(value))
+    return False
 
 
 def _guarded(value: Any, check: Callable[[str], Steps[Verdict]]) -> Steps[Any]:
@@ -384,19 +494,21 @@ def _texts(value: Any) -> list[str]:
 
 
 def _each_image(value: Any, check: Callable[[Any], Steps[Any]]) -> Steps[Any]:
-    """An image argument (one image or a list of them) with each image as ``check`` returns it."""
+    """An image argument (an image, or lists of them, nested as OmniGen's and VisualCloze's batches are)
+    with each image as ``check`` returns it; a None in a list (VisualCloze's image to make) stays."""
     if isinstance(value, list | tuple):
         checked = []
         for v in value:
-            checked.append((yield from check(v)))
+            checked.append(v if v is None else (yield from _each_image(v, check)))
         return type(value)(checked)
     return (yield from check(value))
 
 
 def _pictures(value: Any) -> bool:
-    """An image, or a non-empty list of them."""
+    """An image, or a list of them (lists of lists too; Nones aside) with at least one image."""
     if isinstance(value, list | tuple):
-        return bool(value) and all(_is_picture(v) for v in value)
+        items = [v for v in value if v is not None]
+        return bool(items) and all(_pictures(v) for v in items)
     return _is_picture(value)
 
 

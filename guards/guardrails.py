@@ -17,7 +17,9 @@ block message as the failure reason. Streams (``guard(llm, stream=True)``) throu
 validators are judged whole and come out in one piece when the stream ends: guardrails judges streams
 sentence by sentence and gives a validator no way to hold text back, so the notice and label would be
 added to every sentence and a term or an address cut by a sentence end would pass. Streaming needs
-``on_fail="fix"``; without it guardrails passes each chunk on unjudged, so it is refused.
+``on_fail="fix"``; without it guardrails passes each chunk on unjudged, so it is refused. Streaming
+through an ``AsyncGuard`` is refused too, whatever ``on_fail`` says: it never makes the final call that
+releases the gathered text (stream with a sync ``Guard``, ``@guarded`` or ``Pipeline.stream_output``).
 
 Offline: importing this module sets ``LITELLM_LOCAL_MODEL_COST_MAP=True`` (litellm would otherwise
 fetch its price list) and switches guardrails' hub telemetry off in the loaded settings. guardrails
@@ -104,13 +106,25 @@ class _WholeStream(Validator):
         return []  # never enough: wait for guardrails' final ("remainder") call
 
     def validate_stream(self, chunk: Any, metadata: dict[str, Any], **kwargs: Any) -> Any:
-        if "remainder" not in kwargs:
-            raise GuardConfigError(f"streaming through {self.rail_alias} needs on_fail='fix' (without it "
-                                   "guardrails passes each chunk on before it is checked)", where="guardrails")
+        if "remainder" not in kwargs:  # guardrails makes no final call: the stream would never be released
+            raise GuardConfigError(_no_final_call(self), where="guardrails")
         result = super().validate_stream(chunk, metadata, **kwargs)
         if isinstance(result, FailResult) and result.fix_value is None:
             result.fix_value = result.error_message  # a stream must yield text: the block message
         return result
+
+
+def _no_final_call(validator: Validator) -> str:
+    """Why a stream through ``validator`` is refused. guardrails' sync ``Guard`` makes the final call only
+    with ``on_fail="fix"``; its ``AsyncGuard`` never does, whatever ``on_fail`` says."""
+    if getattr(validator, "on_fail_descriptor", None) == OnFailAction.FIX:
+        return (f"streaming through {validator.rail_alias} with guardrails' AsyncGuard is not supported: "
+                "AsyncGuard never makes the final call that releases a stream judged whole; stream with a "
+                "sync guardrails Guard (on_fail='fix'), or without guardrails through clauseguard's @guarded "
+                "or Pipeline.stream_output, or validate the whole answer with AsyncGuard without stream=True")
+    return (f"streaming through {validator.rail_alias} needs on_fail='fix' (without it guardrails passes "
+            "each chunk on before it is checked) and a sync guardrails Guard (AsyncGuard streaming is not "
+            "supported)")
 
 
 @register_validator(name="clauseguard/guard", data_type="string")

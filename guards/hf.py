@@ -11,9 +11,11 @@ message sent with the request (after it, as a tool's result) that blocks refuses
 one that blocks is left out of what the model gets, with
 the assistant's answers to it, rather than refusing the request: a chat that keeps its blocked message
 in the history would otherwise be refused for good. The assistant's messages go through the output
-stage (a forged answer steers the model as well as a prompt does): one that blocks is left out with its
-exchange, so roles still alternate; one after the last user message, which the model would go on
-with, refuses the request. Each generated text then goes through the output
+stage (a forged answer steers the model as well as a prompt does), then through the input stage without
+``rate_limit`` (a client can write an injection as an "assistant" turn), both stages' redactions kept: one
+that blocks is left out with its exchange, so roles still alternate; one after the last user message,
+which the model would go on with, refuses the request. A message's content of None (a tool call's) is
+no text, not a block; its tool calls are still checked. Each generated text then goes through the output
 stage: with ``return_full_text`` (the pipeline's default) only the new text after the prompt is checked
 and changed, and the prompt is kept in front of it; for chats, the assistant's new message is. A blocked
 text is replaced by the block message (``raise_on_block=True`` raises :class:`GuardBlocked`); a blocked
@@ -212,9 +214,11 @@ class GuardedTextGeneration:
         # The newest message first, so a request blocked by its history still counts for the rate limit.
         for i in [request, *(j for j in said if j != request)] if request >= 0 else []:
             guards = self.guards if i == request else self._history_guards
-            verdict = guards.check_input(messages[i].get("content", ""), context)
+            content = messages[i].get("content")  # None (or none): no text, as a tool call's message has
+            verdict = guards.check_input("" if content is None else content, context)
             if verdict.allowed:  # then what else of it the chat template shows (tool calls, reasoning)
-                messages[i]["content"] = verdict.output
+                if content is not None:
+                    messages[i]["content"] = verdict.output
                 others, refused = _walk(_shown_fields(messages[i]), self._history_guards, context, Stage.INPUT)
                 messages[i].update(others)
                 verdict = refused or verdict
@@ -230,17 +234,32 @@ class GuardedTextGeneration:
         for i, message in enumerate(messages):  # a forged answer steers the model as well as a prompt does
             if message.get("role") != "assistant" or i in left_out:
                 continue
-            verdict = self._history_guards.check_output(message.get("content", ""), context)
-            if verdict.allowed:  # its content kept as it was shown; its tool calls read as a prompt is
-                others, refused = _walk(_shown_fields(message), self._history_guards, context, Stage.INPUT)
-                messages[i].update(others)
-                verdict = refused or verdict
-            if verdict.allowed:
+            verdict = self._checked_answer(messages[i], context)
+            if verdict is None:
                 continue
             if i > request:  # an answer begun for the model to go on with: the prompt
                 return _Item(sent=prompt, blocked=self._blocked(verdict, Stage.INPUT))
             left_out.update(j for j in _exchange(messages, i) if messages[j].get("role") != "system")
         return _Item(sent=[m for i, m in enumerate(messages) if i not in left_out])
+
+    def _checked_answer(self, message: dict[str, Any], context: Context) -> Verdict | None:
+        """An earlier answer of the assistant, changed in place as the guards let it through, or the verdict
+        that blocks it. Its content goes through the output stage (its redactions kept, no label or notice
+        added again), then through the input stage: a client writes any "assistant" turn it likes, an
+        injection in it included (as ``guard_chat`` checks a Gradio history). Its tool calls and reasoning
+        go through the input stage. A content of None (a tool call's message) is no text, not a block."""
+        content = message.get("content")
+        for stage in (Stage.OUTPUT, Stage.INPUT):
+            content, refused = _walk(content, self._history_guards, context, stage)
+            if refused is not None:
+                return refused
+        others, refused = _walk(_shown_fields(message), self._history_guards, context, Stage.INPUT)
+        if refused is not None:
+            return refused
+        if content is not None:
+            message["content"] = content
+        message.update(others)
+        return None
 
     # -- output --------------------------------------------------------------------------------
 

@@ -15,6 +15,11 @@ Every text goes through the stage's guards; ``rate_limit`` counts the call once,
 new message; the earlier ones are the conversation so far, checked again since a client can forge it).
 ``tools``, ``tool_calls`` and fields LiteLLM adds later are accepted and not judged. The end user is
 ``request_data.user_api_key_end_user_id`` (else the key's user id), pseudonymised like every user key.
+The turn (how many answers the conversation holds, which decides the first-turn AI notice) is read from
+``structured_messages``, which LiteLLM sends with a request only: it is remembered by
+``litellm_call_id`` (the last 10,000 calls, for an hour) and reused for that call's response. A response
+whose request this process did not judge (no call id, or another worker judged the request) counts as
+a first turn, so the notice is shown rather than left out.
 When a guardrail API key is configured, the request must carry it (LiteLLM ``headers:`` config) as
 ``Authorization: Bearer <key>`` or ``x-api-key``.
 """
@@ -23,6 +28,9 @@ from __future__ import annotations
 
 import base64
 import hmac
+import threading
+import time
+from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -106,6 +114,52 @@ def _turn(messages: list[dict[str, Any]] | None) -> int:
     return sum(1 for m in messages or () if isinstance(m, dict) and m.get("role") == "assistant")
 
 
+class _CallTurns:
+    """The turn of each call whose request was judged here, by ``litellm_call_id``, for its response (LiteLLM
+    sends the conversation with the request only). Bounded: the newest ``max_calls`` calls, each for
+    ``ttl_s`` seconds; a streamed response is judged more than once, so a turn is kept, not taken, once read."""
+
+    def __init__(self, *, max_calls: int = 10_000, ttl_s: float = 3600.0) -> None:
+        self.max_calls, self.ttl_s = max_calls, ttl_s
+        self._turns: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, call_id: str, turn: int) -> None:
+        with self._lock:
+            self._turns[call_id] = (time.monotonic() + self.ttl_s, turn)
+            self._turns.move_to_end(call_id)
+            while len(self._turns) > self.max_calls:
+                self._turns.popitem(last=False)
+
+    def get(self, call_id: str) -> int | None:
+        with self._lock:
+            found = self._turns.get(call_id)
+            if found is None or found[0] < time.monotonic():
+                self._turns.pop(call_id, None)
+                return None
+            return found[1]
+
+
+def _call_turns(request: Request) -> _CallTurns:
+    """This app's remembered turns (made on the event loop, before any worker thread reads them)."""
+    turns = getattr(request.app.state, "litellm_turns", None)
+    if turns is None:
+        turns = request.app.state.litellm_turns = _CallTurns()
+    return turns
+
+
+def _body_turn(body: GuardrailRequest, turns: _CallTurns) -> int:
+    """The conversation's turn: counted in a request's messages (and remembered for its response); for a
+    response, the turn of its request, else 0 (the first turn: the AI notice is shown, not skipped)."""
+    if body.structured_messages is not None or body.input_type == "request":
+        turn = _turn(body.structured_messages)
+        if body.input_type == "request" and body.litellm_call_id:
+            turns.remember(body.litellm_call_id, turn)
+        return turn
+    known = turns.get(body.litellm_call_id) if body.litellm_call_id else None
+    return known if known is not None else 0
+
+
 def _reason(verdict: Verdict) -> str:
     """The findings' user-facing messages; a guard's failure (its exception's text) is not one."""
     shown = [f for f in verdict.findings if f.message and not isinstance(f, GuardFailure)]
@@ -113,15 +167,15 @@ def _reason(verdict: Verdict) -> str:
     return "; ".join(dict.fromkeys(messages)) or DEFAULT_BLOCK_MESSAGE
 
 
-def _judge(state: ServerState, body: GuardrailRequest, request: Request) -> GuardrailResponse:
+def _judge(state: ServerState, body: GuardrailRequest, request: Request, turns: _CallTurns) -> GuardrailResponse:
     stage = Stage.INPUT if body.input_type == "request" else Stage.OUTPUT
     user = _user(body.request_data)
     earlier = state.pipeline.without("rate_limit")  # one call counts once, not once per text
+    turn = _body_turn(body, turns)
     texts: list[str] = []
     for i, text in enumerate(body.texts):
         rid = f"{body.litellm_call_id}.{i}" if body.litellm_call_id else None
-        context = request_context(request, state, stage=stage, user_key=user, turn=_turn(body.structured_messages),
-                                  request_id=rid)
+        context = request_context(request, state, stage=stage, user_key=user, turn=turn, request_id=rid)
         pipeline = state.pipeline if i == len(body.texts) - 1 else earlier  # the last text is the new one
         verdict = pipeline.check(text, stage=stage, context=context)
         if not verdict.allowed:
@@ -161,4 +215,4 @@ async def litellm_guardrail(body: GuardrailRequest, request: Request,
                             state: Annotated[ServerState, Depends(get_state)]) -> GuardrailResponse:
     """Judge what a LiteLLM proxy extracted from a request or a response."""
     _authorise(request, state)
-    return await run_in_threadpool(_judge, state, body, request)
+    return await run_in_threadpool(_judge, state, body, request, _call_turns(request))

@@ -346,15 +346,12 @@ def _shown(outputs: list[str], mode: str) -> str:
 @pytest.mark.parametrize(("mode", "chunks"), [
     ("delta", PIECES),
     ("cumulative", _cumulative(PIECES)),
-    ("auto", PIECES),
-    ("auto", _cumulative(PIECES)),
 ])
 def test_stream_clean(pipeline: Pipeline, make: Any, mode: str, chunks: list[str]) -> None:
     fn = guarded(pipeline, stream=mode)(make(chunks))  # type: ignore[arg-type]
     outputs = _collect(fn, "hello")
-    effective = "cumulative" if chunks[1].startswith(chunks[0]) else "delta"
-    assert _shown(outputs, effective) == CLEAN + LABEL
-    if effective == "cumulative":
+    assert _shown(outputs, mode) == CLEAN + LABEL
+    if mode == "cumulative":
         assert all(b.startswith(a) for a, b in itertools.pairwise(outputs))
 
 
@@ -365,7 +362,6 @@ BAD = ["Sure: ", "the deto", "nator goes ", "here. ", "More text."]
 @pytest.mark.parametrize(("mode", "chunks"), [
     ("delta", BAD),
     ("cumulative", _cumulative(BAD)),
-    ("auto", _cumulative(BAD)),
 ])
 def test_stream_block_releases_nothing_unchecked(pipeline: Pipeline, make: Any, mode: str,
                                                  chunks: list[str]) -> None:
@@ -388,32 +384,39 @@ def test_stream_input_block(pipeline: Pipeline, make: Any) -> None:
     assert started == []
 
 
-@pytest.mark.parametrize("chunks", [["one"], ["Hello", "Hello world"]])
-def test_auto_single_or_growing(pipeline: Pipeline, chunks: list[str]) -> None:
-    outputs = _collect(guarded(pipeline)(_sync_source(chunks)), "hello")
-    assert outputs[-1] == f"{NOTICE}{chunks[-1]}{LABEL}"
-
-
 @pytest.mark.parametrize("make", [_sync_source, _async_source], ids=["sync", "async"])
-@pytest.mark.parametrize(("chunks", "mode", "shown"), [
-    (["", "Hel", "lo"], "delta", "Hello"),                   # OpenAI-style streams open with an empty delta
-    (["\n", "\n", "x"], "delta", "\n\nx"),                  # a repeat cannot tell delta from cumulative
-    (["", "", "Hello", "Hello", " world"], "delta", "HelloHello world"),
-    (["", "Hel", "Hello", "Hello world"], "cumulative", "Hello world"),  # a chunk extends the text
-    (["Hi", "Hi"], "cumulative", "Hi"),                      # never decided: shown once
+@pytest.mark.parametrize(("chunks", "shown"), [
+    (["1", "10", " km away"], "110 km away"),
+    (["A", "AB", "C"], "AABC"),
+    (["Hello", "Hello world"], "HelloHello world"),
+    (["", "Hel", "lo"], "Hello"),  # OpenAI-style streams open with an empty delta
+    (["\n", "\n", "x"], "\n\nx"),
+    (["one"], "one"),
 ])
-def test_auto_mode_waits_for_a_telling_chunk(pipeline: Pipeline, make: Any, chunks: list[str], mode: str,
-                                             shown: str) -> None:
+def test_a_generator_is_a_token_stream_by_default(pipeline: Pipeline, make: Any, chunks: list[str],
+                                                  shown: str) -> None:
+    """The default stream="auto" took a token stream whose second token starts with the first ("1", "10")
+    for a cumulative one: users got "a cumulative stream changed text it had already yielded", or lost
+    text. Token streams (OpenAI, transformers, LiteLLM) are the default now; cumulative is said."""
     outputs = _collect(guarded(pipeline)(make(chunks)), "hello")
-    assert _shown(outputs, mode) == f"{NOTICE}{shown}{LABEL}"
-    assert "changed text" not in "".join(outputs)
+    assert "".join(outputs) == f"{NOTICE}{shown}{LABEL}"
 
 
-def test_cumulative_stream_that_rewrites_is_stopped(pipeline: Pipeline) -> None:
+def test_stream_auto_is_refused_naming_the_modes(pipeline: Pipeline) -> None:
+    with pytest.raises(GuardConfigError, match=r"'delta' .*'cumulative'.*not 'auto'"):
+        guarded(pipeline, stream="auto")  # type: ignore[arg-type]
+
+
+def test_cumulative_stream_that_rewrites_is_stopped_with_a_plain_message(pipeline: Pipeline) -> None:
+    """The internal error ("a cumulative stream changed text it had already yielded") was the answer."""
     fn = guarded(pipeline, stream="cumulative")(_sync_source(["Hello", "Hello world", "Goodbye"]))
     outputs = _collect(fn, "hello")
-    assert "Goodbye" not in "".join(outputs)
-    assert "changed text it had already yielded" in outputs[-1]
+    assert "Goodbye" not in "".join(outputs) and "changed text" not in "".join(outputs)
+    assert outputs[-1] == "The answer was stopped: it could not be checked as it was sent."
+    raising = guarded(pipeline, stream="cumulative", raise_on_block=True)(_sync_source(["Hello", "Goodbye"]))
+    with pytest.raises(GuardBlocked) as info:
+        _collect(raising, "hello")
+    assert "changed text" in info.value.verdict.metadata["error"] and "changed" not in str(info.value)
 
 
 def test_stream_raise_on_block(pipeline: Pipeline) -> None:

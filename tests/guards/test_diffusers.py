@@ -688,3 +688,136 @@ def test_overlapping_calls_reach_the_model_one_at_a_time() -> None:
     for t in threads:
         t.join()
     assert most[0] == 1 and len(pipe.calls) == 7
+
+
+# -- every argument that reaches the model ------------------------------------------------------------
+
+
+def _fake(*names):
+    """A pipeline whose signature has ``names`` (all defaulting to None), as one of diffusers' does; it
+    remembers what it got."""
+    seen: list = []
+    namespace = {"seen": seen, "out": lambda: FakeOutput(images=[Image.new("RGB", (8, 8), (0, 0, 255))])}
+    params = ", ".join(f"{n}=None" for n in names)
+    exec(f"def pipe({params}):\n    seen.append(dict(locals()))\n    return out()", namespace)
+    return namespace["pipe"], seen
+
+
+@pytest.mark.parametrize(("names", "args", "kwargs"), [
+    (("prompt", "prompt_2", "prompt_3", "prompt_4"), (), {"prompt_4": "a forbiddenword"}),  # HiDream
+    (("prompt", "prompt_2", "prompt_3", "prompt_4"), (None, None, "a forbiddenword"), {}),  # positionally
+    (("prompt", "editing_prompt"), (), {"editing_prompt": ["ok", "a forbiddenword"]}),  # SemanticStableDiffusion
+    (("prompt", "system_prompt"), (), {"system_prompt": "a forbiddenword"}),  # Lumina2
+    (("prompt", "complex_human_instruction"), (), {"complex_human_instruction": ["a forbiddenword"]}),  # Sana
+    (("task_prompt", "content_prompt", "image"), (), {"task_prompt": "a forbiddenword"}),  # VisualCloze
+    (("task_prompt", "content_prompt", "image"), (), {"content_prompt": "a forbiddenword"}),
+    (("prompt", "gligen_phrases"), (), {"gligen_phrases": ["a forbiddenword"]}),  # GLIGEN
+])
+def test_every_text_the_model_reads_is_checked(names, args, kwargs) -> None:
+    """Only prompt, prompt_2 and prompt_3 were checked: HiDream's prompt_4, SemanticStableDiffusion's
+    editing_prompt, Lumina2's system_prompt, Sana's complex_human_instruction and VisualCloze's task and
+    content prompts reached their text encoders unchecked."""
+    pipe, seen = _fake(*names)
+    result = guard_diffusers_pipeline(pipe, _guards())("green" if "prompt" in names else None, *args, **kwargs)
+    assert result.prompt_blocked and seen == []
+
+
+def test_other_texts_go_through_the_guards_after_the_prompt_and_reach_the_model_redacted() -> None:
+    pii = GuardSpec(id="pii", type="pii", stage="input", on_fail="redact", params={"entities": ["email"]})
+    limit = GuardSpec(id="rl", type="rate_limit", stage="input", params={"capacity": 1, "refill_per_second": 1e-6})
+    pipe, seen = _fake("prompt", "prompt_2", "prompt_3", "prompt_4", "negative_prompt_4")
+    guarded = guard_diffusers_pipeline(pipe, Pipeline([limit, pii]))
+    result = guarded("a card", None, None, "for jane@example.org", negative_prompt_4="jane@example.org")
+    assert not result.prompt_blocked and len(result.prompt_verdicts) == 2  # negative prompts are not checked
+    assert seen[0]["prompt_4"] == "for [EMAIL]" and seen[0]["negative_prompt_4"] == "jane@example.org"
+    assert guarded("again").prompt_blocked  # the call counted once
+
+
+@pytest.mark.parametrize(("names", "call"), [
+    (("prompt", "input_images"), lambda g, red: g("edit <img><|image_1|></img>", input_images=[red])),  # OmniGen
+    (("prompt", "input_images"), lambda g, red: g(["a", "b"], input_images=[[_green()], [red]])),  # batched
+    (("prompt", "image", "image_reference"), lambda g, red: g("green", image_reference=red)),  # Flux2 Klein
+    (("prompt", "reference_image"), lambda g, red: g("green", reference_image=red)),  # BLIP-Diffusion
+    (("prompt", "images"), lambda g, red: g("green", images=[red])),  # JoyImageEditPlus
+    (("prompt", "image", "mask_image"), lambda g, red: g("green", mask_image=red)),  # inpainting
+    (("example_image", "image", "mask_image"), lambda g, red: g(image=_green(), example_image=red)),
+    (("task_prompt", "content_prompt", "image"),  # VisualCloze: a grid of examples, None where it paints
+     lambda g, red: g(task_prompt="t", content_prompt="c", image=[[_green(), red], [_green(), None]])),
+    (("prompt", "height"), lambda g, red: g("green", red)),  # a picture wherever it is goes through them
+])
+def test_every_picture_given_to_the_model_goes_through_the_input_image_guards(names, call) -> None:
+    """Only image, control_image and ip_adapter_image were checked: OmniGen's input_images, an
+    image_reference, reference_image, images, mask_image or example_image reached the model unchecked."""
+    pipe, seen = _fake(*names)
+    result = call(guard_diffusers_pipeline(pipe, _img2img_guards()), Image.new("RGB", (8, 8), (255, 0, 0)))
+    assert result.prompt_blocked and seen == []
+    assert [v.findings[0].category for v in result.prompt_verdicts if not v.allowed] == ["S12"]
+
+
+def _green():
+    return Image.new("RGB", (8, 8), (0, 255, 0))
+
+
+def test_pictures_that_pass_reach_the_model_where_they_were_given() -> None:
+    pipe, seen = _fake("task_prompt", "content_prompt", "image")
+    grid = [[_green(), _green()], [_green(), None]]
+    result = guard_diffusers_pipeline(pipe, _img2img_guards())(task_prompt="t", content_prompt="c", image=grid)
+    assert not result.prompt_blocked and len(result.prompt_verdicts) == 2 + 3
+    assert seen[0]["image"] == grid and seen[0]["task_prompt"] == "t"
+
+
+@pytest.mark.parametrize(("names", "kwargs", "match"), [
+    (("prompt", "prompt_template"), {"prompt_template": {"template": "a forbiddenword: {}", "crop_start": 9}},
+     "prompt_template holds text"),  # HunyuanVideo
+    (("prompt", "prompt_2"), {"prompt_2": ["ok", None]}, "prompt_2 holds text"),
+    (("prompt", "conditions"), {"conditions": [{"image": "RED", "frame_index": 0}]}, "conditions holds pictures"),
+    (("prompt", "latents"), {"latents": "LATENTS"}, "latents"),  # an encoded picture no image guard can read
+    (("prompt", "editing_prompt_embeddings"), {"editing_prompt_embeddings": object()}, "guard_prompt"),
+])
+def test_an_argument_holding_text_or_pictures_the_guards_cannot_read_is_refused(names, kwargs, match) -> None:
+    """Whatever the wrapper did not know passed unchecked; now text or pictures in a shape the guards
+    cannot read is a UserError, before anything is checked or counted."""
+    import numpy as np
+
+    red = Image.new("RGB", (8, 8), (255, 0, 0))
+    values = {"RED": red, "LATENTS": np.zeros((1, 4, 8, 8), np.float32)}
+
+    def given(value):
+        if isinstance(value, dict):
+            return {k: given(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [given(v) for v in value]
+        return values.get(value, value) if isinstance(value, str) else value
+
+    pipe, seen = _fake(*names)
+    with pytest.raises(UserError, match=match):
+        guard_diffusers_pipeline(pipe, _img2img_guards())("green", **{k: given(v) for k, v in kwargs.items()})
+    assert seen == []
+
+
+def test_negative_pictures_and_options_pass_as_before() -> None:
+    pipe, seen = _fake("prompt", "negative_ip_adapter_image", "output_type", "callback_on_step_end_tensor_inputs",
+                       "cross_attention_kwargs", "num_images_per_prompt", "prompt_attention_mask")
+    red = Image.new("RGB", (8, 8), (255, 0, 0))
+    result = guard_diffusers_pipeline(pipe, _img2img_guards())(
+        "green", negative_ip_adapter_image=red, output_type="pil", callback_on_step_end_tensor_inputs=["latents"],
+        cross_attention_kwargs={"scale": 0.5}, num_images_per_prompt=1, prompt_attention_mask=[[1, 1]])
+    assert not result.prompt_blocked and len(result.prompt_verdicts) == 1 and seen[0]["output_type"] == "pil"
+
+
+@pytest.mark.parametrize(("names", "call", "sent"), [
+    # PaintByExample: no prompt; the call its docs show raised "got multiple values for 'example_image'"
+    (("example_image", "image", "mask_image"), lambda g, p: g(image=p, mask_image=p, example_image=p),
+     lambda p: {"example_image": p, "image": p, "mask_image": p}),
+    # StableUnCLIPImg2Img takes the image first and the prompt second: the prompt went in the image's place
+    (("image", "prompt"), lambda g, p: g("green", image=p), lambda p: {"image": p, "prompt": "green"}),
+    (("prompt", "image"), lambda g, p: g(None, p), lambda p: {"prompt": None, "image": p}),
+])
+def test_the_prompt_reaches_the_pipeline_where_its_signature_takes_it(names, call, sent) -> None:
+    """The wrapper passed the prompt first and positionally, even None: a keyword call of a pipeline
+    without a prompt, or whose prompt is not its first parameter, raised TypeError or mixed them up."""
+    green = _green()
+    pipe, seen = _fake(*names)
+    result = call(guard_diffusers_pipeline(pipe, _img2img_guards()), green)
+    assert not result.prompt_blocked and len(result.images) == 1
+    assert seen == [sent(green)]

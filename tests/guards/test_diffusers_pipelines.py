@@ -153,3 +153,21 @@ def test_a_blocked_prompt_never_reaches_a_real_pipeline(pipe: Any, checker: Path
     assert pipe.unet_calls == before
     guarded("a green field", **CALL)
     assert pipe.unet_calls > before  # the hook counts: the model did run for an allowed prompt
+
+
+def test_an_editing_prompt_never_reaches_a_real_semantic_pipeline(tmp_path: Path, checker: Path) -> None:
+    """SemanticStableDiffusionPipeline's editing_prompt went to its text encoder unchecked: only prompt,
+    prompt_2 and prompt_3 were read."""
+    sd = _build("sd", tmp_path)
+    pipe = diffusers.SemanticStableDiffusionPipeline(**{k: v for k, v in sd.components.items() if k != "image_encoder"},
+                                                     requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    read: list[Any] = []
+    pipe.text_encoder.register_forward_pre_hook(lambda module, args: read.append(1))
+    guarded = guard_diffusers_pipeline(pipe, _guards(checker, "cpu"))
+    result = guarded("a green field", editing_prompt=["a forbiddenword"], edit_guidance_scale=[7.0],
+                     edit_warmup_steps=[0], **CALL)
+    assert result.prompt_blocked and read == []
+    result = guarded("a green field", editing_prompt=["sunset"], edit_guidance_scale=[7.0], edit_warmup_steps=[0],
+                     **CALL)
+    assert not result.prompt_blocked and len(result.prompt_verdicts) == 2 and len(result.images) == 1 and read

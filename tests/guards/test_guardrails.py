@@ -229,6 +229,33 @@ def test_a_blocking_validator_never_streams_a_chunk_unchecked(cg: Any) -> None:
     assert shown == []
 
 
+def test_an_async_guard_stream_is_refused_for_what_it_is(cg: Any) -> None:
+    """guardrails' AsyncGuard never makes the final call that releases a stream: a validator whose on_fail
+    was already "fix" was refused with "needs on_fail='fix'", a change that could not help."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import guardrails
+
+    async def tokens() -> Any:
+        for token in STREAMED:
+            yield token
+
+    async def llm(*args: Any, **kwargs: Any) -> Any:
+        return SimpleNamespace(completion_stream=tokens())
+
+    async def stream() -> list[Any]:
+        guard = guardrails.AsyncGuard().use(cg.PipelineValidator(_output_pipeline()))
+        guard.configure(allow_metrics_collection=False)
+        outputs = await guard(llm, messages=[{"role": "user", "content": "hi"}], stream=True)
+        return [o.validated_output async for o in outputs]
+
+    with pytest.raises(GuardConfigError, match="AsyncGuard is not supported") as refused:
+        asyncio.run(stream())
+    assert "needs on_fail" not in str(refused.value)
+    assert all(way in str(refused.value) for way in ("sync guardrails Guard", "@guarded", "stream_output"))
+
+
 @pytest.mark.parametrize(("build", "tokens", "expected"), [
     # a sentence end cuts the term, or the address: each piece alone passes
     (lambda cg: cg.clauseguard_validator("keyword", on_fail="fix", spec_fields={"message": "Withheld."}, **WORDS),

@@ -318,3 +318,46 @@ def test_a_call_id_too_long_for_the_audit_log_is_refused_before_the_verdict(tmp_
     assert [answers[n].status_code for n in (190, 191, 250)] == [200, 422, 422]
     assert "litellm_call_id" in answers[191].text and bad_characters.status_code == 422
     assert (ids, lost) == (["c" * 190 + ".0"], 0)
+
+
+DISCLOSED = """\
+guards:
+  - {id: disclose, type: ai_disclosure, stage: output, on_fail: label,
+     params: {notice: "You are talking to an AI system."}}
+"""
+
+
+@pytest.mark.parametrize(("answers", "call_id", "notice"), [
+    (0, "call-1", True),  # the first turn: the notice
+    (2, "call-3", False),  # the third: the request's messages said so
+    (2, None, True),  # a response whose request is not known here: shown rather than left out
+])
+def test_a_responses_turn_is_its_requests(make_app: Callable[..., FastAPI], tmp_path: Any, answers: int,
+                                          call_id: str | None, notice: bool) -> None:
+    """The turn came from structured_messages, which LiteLLM sends with a request only: every answer of a
+    conversation got the first-turn AI notice. It is now remembered from the request, by litellm_call_id."""
+    from tests.server.conftest import write_guards
+
+    messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}] * answers
+    request = payload(texts=["next question"], structured_messages=[*messages, {"role": "user", "content": "next"}],
+                      litellm_call_id=call_id)
+    response = {"texts": ["It is sunny."], "input_type": "response", "litellm_call_id": call_id,
+                "litellm_version": "1.81.0"}  # what LiteLLM's response path sends (no structured_messages)
+    with TestClient(make_app(guards_path=write_guards(tmp_path, DISCLOSED))) as client:
+        assert client.post(PATH, json=request).json()["action"] == "NONE"
+        (text,) = client.post(PATH, json=response).json()["texts"]
+        assert text.startswith("You are talking to an AI system.") is notice and "It is sunny." in text
+        (again,) = client.post(PATH, json=response).json()["texts"]  # a stream's next check: the same turn
+        assert again == text
+
+
+def test_remembered_turns_are_bounded() -> None:
+    from clauseguard.guards.server.litellm import _CallTurns
+
+    turns = _CallTurns(max_calls=2, ttl_s=60)
+    for i in range(3):
+        turns.remember(f"c{i}", i)
+    assert [turns.get(f"c{i}") for i in range(3)] == [None, 1, 2]
+    expired = _CallTurns(ttl_s=-1)
+    expired.remember("c", 4)
+    assert expired.get("c") is None
