@@ -79,11 +79,25 @@ def _render_params(value: Any, clause: Clause, line: int, context: dict[str, Any
     return value
 
 
+_TEXT_OUTPUTS = frozenset({"text", "code"})  # outputs an output text guard can read
+
+
+def _has_content(stage: str, modality: str, context: dict[str, Any]) -> bool:
+    """Whether the product produces what a guard would check: an output text guard is left out of a
+    product whose ``modalities.outputs`` hold no text or code (an image generator), so guards.yaml and
+    the moderation description built from it (DSA Art. 14) do not describe checks that never run."""
+    if stage == "output" and modality == "text":
+        return bool(_TEXT_OUTPUTS & set(context["modalities"]["outputs"]))
+    return True
+
+
 def _entries(library: Library, selected: tuple[str, ...], context: dict[str, Any]) -> list[_Entry]:
     entries = []
     for clause_id in selected:
         clause = library.clauses[clause_id]
         for index, guard in enumerate(clause.meta.guards):
+            if not _has_content(guard.stage, guard.modality, context):
+                continue
             line = clause.line("guards", index)
             params = _render_params(guard.params, clause, line, context)
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -170,8 +171,47 @@ def _minors_for_organisations(p: dict[str, Any]) -> str | None:
     return None
 
 
+# The EU Member States as an address may name them: in English and in their own languages.
+_EU_STATES = re.compile(r"\b(?:" + "|".join([
+    "Austria", "Österreich", "Belgium", "Belgi[eë]", "Belgique", "Belgien", "Bulgaria", "България", "Croatia",
+    "Hrvatska", "Cyprus", "Κύπρος", "Czech Republic", "Czechia", "Česk[oá]", "Denmark", "Danmark", "Estonia",
+    "Eesti", "Finland", "Suomi", "France", "Germany", "Deutschland", "Greece", "Ελλάδα", "Hungary",
+    "Magyarország", "(?<!Northern )Ireland", "Éire", "Italy", "Italia", "Latvia", "Latvija", "Lithuania", "Lietuva",
+    "Luxembourg", "Lëtzebuerg", "Malta", "Netherlands", "Nederland", "Poland", "Polska", "Portugal",
+    "Romania", "România", "Slovakia", "Slovensko", "Slovenia", "Slovenija", "Spain", "España", "Sweden",
+    "Sverige"]) + r")\b", re.IGNORECASE)
+_OUR_JURISDICTIONS = ("EU", "UK", "US")  # the ones the clause library has clauses of their own for
+
+
+def names_eu_state(address: str) -> bool:
+    """Whether a postal address names an EU Member State (``Dublin, Ireland``; ``10117 Berlin, Deutschland``)."""
+    return _EU_STATES.search(address) is not None
+
+
+def _no_eu_representative(p: dict[str, Any]) -> str | None:
+    operator = p["operator"]
+    if "EU" not in p["jurisdictions"] or operator.get("eu_representative") or names_eu_state(operator["address"]):
+        return None
+    return ("users in the EU, but operator.address names no EU Member State and operator.eu_representative is "
+            "not set: a provider not established in the EU must designate a legal representative in the Union "
+            "in writing (DSA Art. 13(1); GDPR Art. 27(1), unless Art. 27(2) exempts you). Set "
+            "operator.eu_representative, or ignore this if you are established in the EU")
+
+
+def _generic_jurisdictions(p: dict[str, Any]) -> str | None:
+    others = [j for j in p["jurisdictions"] if j not in _OUR_JURISDICTIONS]
+    if not others:
+        return None
+    return (f"jurisdictions {', '.join(others)}: clauseguard has no clauses written for "
+            f"{'this' if len(others) == 1 else 'these'} law{'' if len(others) == 1 else 's'}; the privacy notice "
+            "gets only a generic clause on access, correction, deletion and complaints (privacy/local-rights), "
+            "and nothing on local consent, transfer or registration rules. Have a lawyer who knows the local law "
+            "review the documents before you use them there")
+
+
 _WARNINGS: tuple[Callable[[dict[str, Any]], str | None], ...] = (
-    _no_dmca_agent, _other_licences, _young_users_us, _minors_for_organisations)
+    _no_dmca_agent, _other_licences, _young_users_us, _minors_for_organisations, _no_eu_representative,
+    _generic_jurisdictions)
 
 
 def warnings_for(profile: dict[str, Any]) -> list[str]:

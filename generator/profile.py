@@ -196,11 +196,23 @@ class UserContent(_Model):
 
 
 class Data(_Model):
+    """What the product keeps. ``stores_prompts: true`` with ``prompt_retention_days: 0`` reads as not
+    storing prompts (``stores_prompts`` becomes false): content kept for no days is not kept, and the
+    privacy notice would otherwise promise a stored history and say in the same breath that nothing is kept."""
+
     logs_ip_addresses: StrictBool = False
     ip_retention_days: StrictInt = Field(default=30, ge=0, le=3650)
     stores_prompts: StrictBool = False
     prompt_retention_days: StrictInt = Field(default=30, ge=0, le=3650)
     trains_on_user_data: StrictBool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _zero_days_is_not_storing(cls, data: Any) -> Any:
+        if (isinstance(data, dict) and data.get("stores_prompts") is True
+                and type(data.get("prompt_retention_days")) is int and data["prompt_retention_days"] == 0):
+            return {**data, "stores_prompts": False}
+        return data
 
 
 class ModelEntry(_Model):

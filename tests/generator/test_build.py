@@ -129,6 +129,27 @@ def test_lock_hashes_the_exact_text_of_each_document(chat_files) -> None:
         assert document["sha256"] == hashlib.sha256(markdown).hexdigest()
 
 
+@pytest.mark.parametrize(("outputs", "ids"), [
+    (["image"], ["input-keyword", "output-image-mark"]),
+    (["audio"], ["input-keyword", "output-image-mark"]),
+    (["code"], ["input-keyword", "output-keyword", "output-image-mark"]),
+    (["text", "image"], ["input-keyword", "output-keyword", "output-image-mark"]),
+])
+def test_output_text_guards_need_a_product_that_outputs_text(clause_dir, profile, outputs: list[str],
+                                                             ids: list[str]) -> None:
+    """An image generator got output text guards, and the DSA moderation description built from them
+    told users of checks on output text that cannot happen."""
+    folder = clause_dir({"t/a": {"guards": [
+        {"type": "keyword", "params": {"categories": ["S4"]}},
+        {"type": "keyword", "stage": "output", "params": {"categories": ["S4"]}},
+        {"type": "image_mark"}]}})
+    base = profile("us-minimal")
+    product = base.model_copy(update={"modalities": base.modalities.model_copy(update={"outputs": outputs})})
+    files = render_outputs(product, library=load_library(folder, include_builtin=False), formats=("md",))
+    assert list(_guards(files)) == ids
+    assert json.loads(files["report.json"])["clauses"][0]["guards"] == ids
+
+
 def test_no_dsa_contact_email_is_no_warning_the_contact_email_serves(profile) -> None:
     """DSA Art. 11/12 ask for a single point of contact; without dsa_contact_email the documents name
     contact_email as that point, so a warning that one is missing would mislead."""

@@ -140,3 +140,18 @@ def test_an_output_that_cannot_be_written_exits_2_naming_it(tmp_path: Path, caps
     why = file_above if blocked == "file" else "Permission denied"
     assert why in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.yaml", "report.json"]
+
+
+@pytest.mark.parametrize(("replace", "warning"), [
+    (("jurisdictions: [EU, US]", "jurisdictions: [BR, CA, JP]"),
+     "warning: jurisdictions BR, CA, JP: clauseguard has no"),
+    (("Dublin D02 X000, Ireland", "Austin, TX 78701, USA"), "operator.eu_representative is not set"),
+])
+def test_generate_warns_about_what_the_profile_leaves_out(tmp_path: Path, capsys, replace, warning: str) -> None:
+    """Jurisdictions with no clauses of their own, and EU users of an operator with no EU address or
+    representative, generated silently (legal review findings 2 and 6)."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "chat-assistant" / "profile.yaml"
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(example.read_text(encoding="utf-8").replace(*replace), encoding="utf-8")
+    assert main(["generate", str(profile), "-o", str(tmp_path / "out"), "--format", "md"]) == 0
+    assert warning in capsys.readouterr().err

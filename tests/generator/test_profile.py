@@ -13,6 +13,7 @@ import yaml
 from hypothesis import given, settings
 
 from clauseguard.errors import ProfileError
+from clauseguard.generator.outputs import names_eu_state, warnings_for
 from clauseguard.generator.profile import (
     Profile,
     escape_markdown,
@@ -335,3 +336,62 @@ def test_a_control_character_pasted_raw_is_named_at_its_line(char: str) -> None:
     with pytest.raises(ProfileError, match=rf"contains a control character U\+{ord(char):04X}") as info:
         parse_profile(text)
     assert info.value.where.endswith(f":{line}")
+
+
+@pytest.mark.parametrize(("stores", "days", "stored"), [(True, 0, False), (True, 1, True), (False, 0, False),
+                                                        (False, 30, False)])
+def test_prompts_kept_for_zero_days_are_not_stored(stores: bool, days: int, stored: bool) -> None:
+    """stores_prompts: true with prompt_retention_days: 0 was accepted as storing: the privacy notice then
+    promised a stored history and said that nothing is kept. Kept for no days, prompts are not stored."""
+    text = _example_text().replace("stores_prompts: true", f"stores_prompts: {str(stores).lower()}", 1)
+    text = re.sub(r"prompt_retention_days: \d+", f"prompt_retention_days: {days}", text, count=1)
+    profile = parse_profile(text)
+    assert profile.data.stores_prompts is stored and profile.data.prompt_retention_days == days
+    assert _round_trip(profile) == profile
+
+
+def _warnings(jurisdictions: list[str], address: str = "1 Example Street, Dublin, Ireland",
+              representative: str | None = None) -> list[str]:
+    data = yaml.safe_load(_example_text(address=address))
+    data["jurisdictions"] = jurisdictions
+    if representative:
+        data["operator"]["eu_representative"] = representative
+    return warnings_for(Profile.model_validate(data).context(markdown=False))
+
+
+@pytest.mark.parametrize(("address", "representative", "warned"), [
+    ("1 Example Street, Austin, TX 78701, USA", None, True),
+    ("1 Example Street, Austin, TX 78701, USA", "EU Rep GmbH, Berlin, Germany", False),
+    ("1 Example Street, Dublin D02 X000, Ireland", None, False),
+    ("Friedrichstraße 1, 10117 Berlin, Deutschland", None, False),
+    ("1 Main St, Springfield", None, True),
+])
+def test_eu_users_without_an_eu_establishment_or_representative_is_a_warning(
+        address: str, representative: str | None, warned: bool) -> None:
+    """A US operator with EU users and no eu_representative was silent, though DSA Art. 13(1) and GDPR
+    Art. 27 ask a provider not established in the Union for a legal representative there."""
+    warnings = _warnings(["EU", "US"], address, representative)
+    assert any("operator.eu_representative is not set" in w for w in warnings) is warned
+    assert not any("eu_representative" in w for w in _warnings(["US"], address, representative))
+
+
+@pytest.mark.parametrize(("text", "named"), [("Keizersgracht 1, Amsterdam, Netherlands", True),
+                                             ("Rue 1, Bruxelles, Belgique", True), ("1 Rue, Paris, France", True),
+                                             ("1 High St, London, United Kingdom", False),
+                                             ("1 Main St, Belfast BT1 1AA, Northern Ireland", False),
+                                             ("Bahnhofstrasse 1, Zürich, Switzerland", False)])
+def test_names_eu_state(text: str, named: bool) -> None:
+    assert names_eu_state(text) is named
+
+
+@pytest.mark.parametrize(("jurisdictions", "named"), [(["BR", "CA", "JP"], "BR, CA, JP"), (["EU", "OTHER"], "OTHER"),
+                                                      (["EU", "UK", "US"], None)])
+def test_jurisdictions_without_clauses_of_their_own_are_a_warning(jurisdictions: list[str], named: str | None) -> None:
+    """BR, CA, JP and the others were accepted and read by no clause, silently: they get a generic privacy
+    clause only, which a lawyer of the country should review."""
+    warnings = [w for w in _warnings(jurisdictions) if w.startswith("jurisdictions ")]
+    if named is None:
+        assert warnings == []
+    else:
+        assert warnings == [w for w in warnings if w.startswith(f"jurisdictions {named}: ")] != []
+        assert "privacy/local-rights" in warnings[0] and "lawyer" in warnings[0]
