@@ -8,11 +8,17 @@ move fails. On any error the temporary file or folder is removed and the target 
 
 A failure to write (no permission, no space, a file where a folder belongs) is raised as
 :class:`~clauseguard.errors.WriteError`, naming the path, so the CLI prints it instead of a traceback.
+
+A process killed outright (SIGKILL, a power cut) cannot remove its staging folder: ``.clauseguard-new-*``
+or ``.clauseguard-old-*`` inside the target, ``.<name>.tmp-*`` beside it. :func:`is_staging_leftover`
+names exactly these (a folder, and the name ``tempfile.mkdtemp`` gives), and ``staged_folder(...,
+sweep=True)`` removes them once the new entries are in place.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -23,7 +29,7 @@ from pathlib import Path
 
 from clauseguard.errors import UserError, WriteError
 
-__all__ = ["staged_folder", "write_text"]
+__all__ = ["is_staging_leftover", "staged_folder", "write_text"]
 
 
 @contextmanager
@@ -84,16 +90,44 @@ def _resolve(target: Path) -> Path:
         raise UserError(f"the output path is a link that leads nowhere ({err})", where=str(target)) from err
 
 
+_MKDTEMP = "[a-z0-9_]{8}"  # the random part of a tempfile.mkdtemp name
+_INSIDE = re.compile(rf"\.clauseguard-(?:new|old)-{_MKDTEMP}")
+
+
+def _beside(name: str) -> re.Pattern[str]:
+    return re.compile(rf"\.{re.escape(name)}\.tmp-{_MKDTEMP}")
+
+
+def is_staging_leftover(entry: Path, target: Path | None = None) -> bool:
+    """Whether ``entry`` is a staging folder of :func:`staged_folder`: one inside a target folder, or, given
+    the ``target`` it sits beside, one of a new ``target``. A link or a file is never one."""
+    if entry.is_symlink() or not entry.is_dir():
+        return False
+    pattern = _INSIDE if target is None else _beside(target.name)
+    return pattern.fullmatch(entry.name) is not None
+
+
+def _leftovers(folder: Path) -> tuple[list[str], list[Path]]:
+    """Staging folders a killed run left: names inside ``folder``, paths beside it."""
+    inside = [e.name for e in folder.iterdir() if is_staging_leftover(e)] if folder.is_dir() else []
+    parent = folder.parent
+    beside = [e for e in parent.iterdir() if is_staging_leftover(e, folder)] if parent.is_dir() else []
+    return inside, beside
+
+
 @contextmanager
-def staged_folder(target: Path, *, replaces: Iterable[str] = ()) -> Iterator[Path]:
+def staged_folder(target: Path, *, replaces: Iterable[str] = (), sweep: bool = False) -> Iterator[Path]:
     """Yield an empty folder to fill; when the block ends without error its entries are in ``target``.
 
     A new ``target`` is the filled folder renamed into place. An existing one keeps its identity: each
     filled entry replaces the entry of that name, the entries named in ``replaces`` (what an earlier
-    run wrote) are removed, and anything else in it is left alone.
+    run wrote) are removed, and anything else in it is left alone. ``sweep`` also removes the staging
+    folders a killed run left inside and beside ``target`` (:func:`is_staging_leftover`), once the new
+    entries are in place.
     """
     folder = _resolve(target)
     with _cannot_write(target):
+        inside, beside = _leftovers(folder) if sweep else ([], [])
         exists = folder.is_dir()
         if not exists:
             _no_file_above(folder)
@@ -103,12 +137,14 @@ def staged_folder(target: Path, *, replaces: Iterable[str] = ()) -> Iterator[Pat
         try:
             yield staging
             if exists:
-                _move_in(staging, folder, replaces)
+                _move_in(staging, folder, [*replaces, *inside])
             else:
                 os.chmod(staging, 0o755)  # mkdtemp makes it 0700; the target should look like any folder
                 os.replace(staging, folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        for leftover in beside:
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _move_in(staging: Path, folder: Path, replaces: Iterable[str]) -> None:

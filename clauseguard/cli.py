@@ -7,13 +7,20 @@ Subcommands are imported only when run, so ``clauseguard --help`` stays quick: e
 purge, a full or read-only disk) is printed as one message and exits with code 1. Neither shows a
 traceback. An optional dependency that is not installed (numpy for the classifier, Pillow for
 ``inspect``, SQLAlchemy for ``audit``) is named with the ``pip install 'clauseguard[extra]'`` that
-brings it, exit code 2. Ctrl-C exits with code 130, as shells report it.
+brings it, exit code 2. Ctrl-C exits with code 130, as shells report it. SIGTERM (``kill``, a container
+stopping) raises ``SystemExit(143)`` while a command runs, so what it was writing is cleaned up as on
+Ctrl-C (a staging folder is removed, nothing is left half written) and the exit code is still 143.
 """
 
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import click
 
@@ -61,8 +68,35 @@ def cli() -> None:
     """Legal documents for AI products, and the runtime guards that enforce them."""
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """SIGTERM raises SystemExit(143) in the block, so ``finally`` clauses run (a staging folder is removed).
+
+    Only where SIGTERM would otherwise kill the process outright: in the main thread, with no handler of
+    the host's own (a test runner, an application calling ``main``).
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user errors into exit code 2 and record store failures into 1."""
+    with _sigterm_exits():
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     from clauseguard.errors import RecordsError, UserError
 
     try:

@@ -5,7 +5,8 @@ come from ``product.effective_date``, never from the clock). ``write_outputs`` f
 first, then puts it in place (see :mod:`clauseguard._atomic`), so a failure never leaves a half written
 folder. An existing folder is written into, never replaced: it may be a mount point, a link, or the
 folder the shell is in. A non-empty one is overwritten only with ``force``, and only when it holds
-nothing but generated files; an output folder that contains the profile or the clause folder is refused.
+nothing but generated files (and the staging folders of a run that was killed, which ``force`` removes);
+an output folder that contains the profile or the clause folder is refused.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from clauseguard._atomic import staged_folder
+from clauseguard._atomic import is_staging_leftover, staged_folder
 from clauseguard.errors import SelectionError, UserError
 from clauseguard.generator.document import RenderedDocument
 from clauseguard.generator.guardset import in_use, merge_guards
@@ -125,8 +126,11 @@ def generated_paths(out_dir: Path, template_ids: Iterable[str]) -> set[str]:
 
 
 def _foreign_entry(out_dir: Path, generated: set[str]) -> Path | None:
-    """The first entry of ``out_dir`` that clauseguard did not write, or None."""
+    """The first entry of ``out_dir`` that clauseguard did not write, or None. A staging folder that a
+    killed run left (``.clauseguard-new-*``) is clauseguard's own: ``--force`` removes it."""
     for entry in sorted(out_dir.iterdir()):
+        if is_staging_leftover(entry):
+            continue
         if entry.name not in GENERATED or (entry.name == "documents") != entry.is_dir():
             return entry
     documents = out_dir / "documents"
@@ -178,7 +182,7 @@ def write_outputs(files: dict[str, bytes], out_dir: Path | str, *, force: bool =
     if template_ids is None:
         template_ids = [t.id for t in load_library().documents()]
     _prepare_target(out_dir, force, generated_paths(out_dir, template_ids) | set(files))
-    with staged_folder(out_dir, replaces=GENERATED) as staging:
+    with staged_folder(out_dir, replaces=GENERATED, sweep=force) as staging:
         _fill(staging, files)
     return out_dir
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -501,11 +502,23 @@ def _read_layer(layer: _Layer, library: Library, problems: list[Problem]) -> Non
         seen: dict[str, str] = {}
         for resource, name in files:
             try:
-                item = parse(resource.read_bytes(), name, layer.name)
+                item = parse(_read(resource, name), name, layer.name)
             except ClauseError as err:  # every problem of a header, each at its line
                 problems += getattr(err, "problems", None) or [Problem.from_error(err)]
                 continue
             _add(target, seen, item, problems)
+
+
+def _read(resource: Traversable, name: str) -> bytes:
+    """The bytes of a clause or template file; one that cannot be read (a link to a file moved away, no
+    permission) is a :class:`ClauseError` naming it."""
+    try:
+        return resource.read_bytes()
+    except OSError as err:
+        reason = err.strerror or str(err)
+        if isinstance(resource, Path) and resource.is_symlink() and not resource.exists():
+            reason += f" (it is a link to {os.readlink(resource)}, which is not there)"
+        raise ClauseError(f"cannot read: {reason}", where=f"{name}:1") from err
 
 
 def _layers(clauses_dir: Path | str | None, include_builtin: bool) -> list[_Layer]:

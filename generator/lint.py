@@ -6,18 +6,24 @@ names only profile fields), bodies, rationales and guard parameters (compile in 
 known variables), the ids named by ``ref``, ``selected``, ``doc`` and ``licence`` (exist, wherever the
 call sits), no heading in a clause body, guard specs, and finally a full render of every example
 profile, which catches what only shows at render time (an undefined attribute, a ``ref`` to a clause
-that is not included). The ``when`` of each conditional source is checked like ``applies_when``, and
-every clause included for an example profile, or for that profile with a single jurisdiction instead of
-its own (``[CA]``, ``[OTHER]``, …), must keep at least one source that applies.
+that is not included). Each clause body and document is rendered on its own, so one failure does not
+hide the next, and the files with static problems are left out of it (their problems are listed once
+already). The example profiles ship with clauseguard (package data beside the generator); with none
+found and no ``--profiles``, that is a problem too, not a silent "ok". The ``when`` of each conditional
+source is checked like ``applies_when``, and every clause included for an example profile, or for that
+profile with a single jurisdiction instead of its own (``[CA]``, ``[OTHER]``, …), must keep at least one
+source that applies.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import types
 import typing
 from collections.abc import Iterable, Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +32,19 @@ from pydantic import BaseModel
 
 from clauseguard._yaml import format_loc
 from clauseguard.errors import ClauseError, ProfileError, SelectionError
+from clauseguard.generator.guardset import in_use, merge_guards
 from clauseguard.generator.library import Clause, Library, Problem, Template, scan_library, unknown_ids, unread_files
 from clauseguard.generator.licences import known_licence_ids
 from clauseguard.generator.profile import Jurisdiction, Profile, load_profile
-from clauseguard.generator.render import base_globals
+from clauseguard.generator.render import (
+    Numbering,
+    _clause_globals,
+    _render_document,
+    _render_text,
+    base_globals,
+    make_stamp,
+    number,
+)
 from clauseguard.generator.sandbox import Source, environment, parse_expression, parse_template
 from clauseguard.generator.selection import FactRef, Selection, fact_refs, requires_cycles, select
 
@@ -256,27 +271,90 @@ def unknown_helper_ids(library: Library) -> list[Problem]:
     return problems
 
 
+def _examples_root() -> Path:
+    """``examples/`` beside the generator package: the repository's own in a source tree, and
+    ``clauseguard/examples/`` in an installed wheel (package data of clauseguard.generator)."""
+    return Path(str(resources.files("clauseguard.generator"))).parent / "examples"
+
+
 def example_profiles() -> list[Path]:
-    """``examples/*/profile.yaml`` of the repository (or of the current folder)."""
-    for root in (Path(__file__).resolve().parents[1], Path.cwd()):
-        found = sorted((root / "examples").glob("*/profile.yaml"))
-        if found:
-            return found
-    return []
+    """``examples/*/profile.yaml``, the example profiles that ship with clauseguard."""
+    return sorted(_examples_root().glob("*/profile.yaml"))
 
 
-def _render_problems(library: Library, profile_path: Path) -> list[Problem]:
-    from clauseguard.generator.build import build
+def _no_examples() -> Problem:
+    return Problem(str(_examples_root() / "*" / "profile.yaml"), 1,
+                   "no example profile found, so no clause was rendered to check it (this clauseguard was "
+                   "installed without them); pass --profiles PROFILE.yaml, once for each profile to render")
 
+
+def _prepare(library: Library, profile: Profile) -> tuple[Selection, Numbering, list[dict[str, Any]]]:
+    """What ``build`` computes before rendering: the selection, the numbering and the guards in use."""
+    plain = profile.context(markdown=False)
+    selection = select(library, {**plain, **base_globals(library)})
+    numbering = number(library, selection)
+    return selection, numbering, in_use(merge_guards(library, selection.selected, numbering, plain))
+
+
+def _render_each(library: Library, profile: Profile, prepared: tuple[Selection, Numbering, list[dict[str, Any]]],
+                 broken: bool) -> Iterator[ClauseError | SelectionError]:
+    """Render each included clause body on its own, then each document whose clauses all rendered (its
+    preamble may quote them); yield every error, where ``build`` stops at the first.
+
+    With static problems (``broken``) the library may fail in ways that only follow from them (a clause
+    placed in no document); those are skipped, as are the profiles for which nothing can be selected.
+    """
+    selection, numbering, guards = prepared
+    context = profile.context()
+    stamp = make_stamp(context, profile.sha256())
+    for doc_id, placements in numbering.documents.items():
+        doc_context = {**context, **_clause_globals(library, selection, numbering, doc_id), "guards_in_use": guards}
+        errors = []
+        for clause in (library.clauses[p.clause_id] for section in placements for p in section):
+            body = functools.partial(_render_text, clause.body, clause.file, clause.body_line, doc_context, "body")
+            if (err := _error_of(body, broken)) is not None:
+                errors.append(err)
+        if not errors:
+            document = functools.partial(_render_document, library.templates[doc_id], placements, doc_context,
+                                         library, selection, stamp)
+            errors += [err] if (err := _error_of(document, broken)) is not None else []
+        yield from errors
+
+
+def _error_of(call: Any, broken: bool) -> ClauseError | SelectionError | None:
+    """The ClauseError or SelectionError ``call`` raises, or None; any other error is raised again, but
+    when the library is ``broken`` (it can follow from the static problems)."""
+    try:
+        call()
+    except (ClauseError, SelectionError) as err:
+        return err
+    except Exception:
+        if not broken:
+            raise  # a clean library that fails otherwise is a bug: show its traceback
+    return None
+
+
+def _at_profile(err: ClauseError | SelectionError, profile_path: Path) -> Problem:
+    problem = Problem.from_error(err)  # type: ignore[arg-type]  # a SelectionError has .where and .message too
+    return Problem(problem.file, problem.line, f"{problem.message} (rendering {profile_path})")
+
+
+def _render_problems(library: Library, profile_path: Path, broken: bool = False) -> list[Problem]:
+    """Every render-time problem of the library for one profile, each naming the profile."""
     try:
         profile = load_profile(profile_path)
-        out = build(profile, library, ("md",))
-    except (ClauseError, SelectionError) as err:
-        problem = Problem.from_error(err)
-        return [Problem(problem.file, problem.line, f"{problem.message} (rendering {profile_path})")]
     except ProfileError as err:
         return [Problem(str(profile_path), 1, f"example profile is invalid: {err}")]
-    return _source_problems(library, profile, str(profile_path), out.selection)
+    try:
+        prepared = _prepare(library, profile)
+    except (ClauseError, SelectionError) as err:
+        return [_at_profile(err, profile_path)]
+    except Exception:
+        if not broken:
+            raise
+        return []  # nothing can be selected for this profile until the static problems are fixed
+    problems = [_at_profile(err, profile_path) for err in _render_each(library, profile, prepared, broken)]
+    return problems + _source_problems(library, profile, str(profile_path), prepared[0])
 
 
 def _without_sources(library: Library, selection: Selection, label: str) -> Iterator[Problem]:
@@ -344,7 +422,20 @@ def lint(clauses_dir: Path | str | None = None, *, profiles: Iterable[Path | str
     for template in library.templates.values():
         problems += check_template(template) + check_quotes(template)
     problems += unknown_helper_ids(library)
-    if not problems:  # rendering a broken library would only repeat the problems above
-        for path in (example_profiles() if profiles is None else [Path(p) for p in profiles]):
-            problems += _render_problems(library, path)
+    paths = example_profiles() if profiles is None else [Path(p) for p in profiles]
+    if profiles is None and not paths:
+        problems.append(_no_examples())
+    problems += _rendered(library, paths, {p.file for p in problems})
     return sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line, p.message))
+
+
+def _rendered(library: Library, paths: list[Path], static: set[str]) -> list[Problem]:
+    """The render problems of every profile, but those of ``static`` files (their problems are listed
+    already, and rendering would only repeat them), each once: at the first profile that shows it."""
+    found: dict[tuple[str, int, str], Problem] = {}
+    for path in paths:
+        for problem in _render_problems(library, path, broken=bool(static)):
+            key = (problem.file, problem.line, problem.message.removesuffix(f" (rendering {path})"))
+            if problem.file not in static:
+                found.setdefault(key, problem)
+    return list(found.values())

@@ -247,7 +247,8 @@ QUESTIONS: tuple[Question, ...] = (
        when="data and data.logs_ip_addresses"),
     _q("data.stores_prompts", "Do you store prompts and outputs?", kind="bool", default=False),
     _q("data.prompt_retention_days", "Days you keep prompts and outputs", kind="int", default=30,
-       when="data and data.stores_prompts"),
+       when="data and data.stores_prompts",
+       help="0 means you keep nothing after the response: the documents then say prompts are not stored."),
     _q("data.trains_on_user_data", "Do you train models on users' data?", kind="bool", default=False),
     _q("models", "Models the product runs on", "Their licences pass duties on to your users.",
        kind="models", default=[]),
@@ -344,11 +345,33 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _set(data: dict[str, Any], path: str, value: Any) -> None:
+def _set(data: dict[str, Any], path: str, value: Any, where: Callable[[str], str] | None = None) -> None:
+    """Put ``value`` at the dotted ``path``. A key below an answer that is a list or a single value
+    (``models.name``, ``audience.minimum_age.value``) is a :class:`ProfileError` at ``where(path)``."""
     *parents, leaf = path.split(".")
-    for part in parents:
+    for depth, part in enumerate(parents):
         data = data.setdefault(part, {})
+        if not isinstance(data, dict):
+            parent = ".".join(parents[: depth + 1])
+            raise ProfileError(f"{path}: {_not_a_group(parent, data, value)}",
+                               where=where(path) if where is not None else None)
     data[leaf] = value
+
+
+def _not_a_group(parent: str, found: Any, value: Any) -> str:
+    """Why no key can go below ``parent`` (a list or a single value), and how to write the answer."""
+    question = next((q for q in QUESTIONS if q.key == parent), None)
+    if question is not None and question.kind == "models":
+        return (f"{parent} is a list with one entry per model, not a group of keys; write each model as an entry "
+                f"of the list: `{parent}: [{{name: ..., license: ...}}]`")
+    if isinstance(found, list) or (question is not None and question.kind == "list"):
+        example = ", ".join((question.choices if question is not None else ())[:2]) or "first, second"
+        return f"{parent} is a list, not a group of keys; answer it as a list: `{parent}: {example}`"
+    if found is None:
+        return f"{parent} is empty (null), not a group of keys; write its keys below it, or leave it out"
+    kinds = {"int": "a number", "bool": "yes or no", "date": "a date"}
+    kind = kinds.get(question.kind if question is not None else "", "one value")
+    return f"{parent} is {kind}, not a group of keys; answer it directly: `{parent}: {short_repr(value)}`"
 
 
 def load_answers(path: Path) -> dict[str, Any]:
@@ -437,7 +460,7 @@ def collect_answers(given: Mapping[str, Any], *, ask: Ask | None,
         if value is not NO_DEFAULT:
             _set(answers, question.key, value)
     for key, value in remaining.items():
-        _set(answers, key, value)
+        _set(answers, key, value, where)
     return answers
 
 

@@ -4,7 +4,13 @@ Clause files come from lawyers and from override folders we do not control, so t
 reach Python internals. Two fences: a static check of the parsed template refuses any attribute or
 item that starts with ``_`` (``''.__class__``, ``cycler.__init__.__globals__``, ``attr('__x')``) before
 anything runs, and the environment's ``is_safe_attribute`` refuses the same at render time. Both raise
-:class:`~clauseguard.errors.SandboxError` naming the file and line.
+:class:`~clauseguard.errors.SandboxError` naming the file and line. A text that would load another file
+(``{% include %}``, ``{% import %}``, ``{% from %}``, ``{% extends %}``) is refused at the same check: a
+clause refers to another with ``ref()`` and ``selected()``.
+
+An ``applies_when`` (or a source's ``when``) is true or false, never undefined: a key below an optional
+group the profile leaves out reads as not set (``operator.dmca_agent.phone`` is false without a
+``dmca_agent``), and a name or key that does not exist (a typo) is a :class:`ClauseError` at its line.
 """
 
 from __future__ import annotations
@@ -80,7 +86,24 @@ class ClauseEnvironment(SandboxedEnvironment):
         return super().call_binop(context, operator_, left, right)
 
 
+class _ConditionEnvironment(ClauseEnvironment):
+    """For ``applies_when`` and ``sources[].when``: below a value that is not set, every key is not set.
+
+    ``operator.dmca_agent.phone`` is then false for a profile without a ``dmca_agent``, as a lawyer
+    reads it, instead of an error; a key that does not exist below a value that is set stays undefined,
+    and StrictUndefined makes that an error. Clause bodies keep the plain environment: a body printing
+    a key of a group that is not set is an error, not the word "None".
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        return None if obj is None else super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        return None if obj is None else super().getitem(obj, argument)
+
+
 _ENV: ClauseEnvironment | None = None
+_CONDITION_ENV: ClauseEnvironment | None = None
 
 
 def environment() -> ClauseEnvironment:
@@ -89,6 +112,13 @@ def environment() -> ClauseEnvironment:
     if _ENV is None:
         _ENV = ClauseEnvironment()
     return _ENV
+
+
+def _condition_environment() -> ClauseEnvironment:
+    global _CONDITION_ENV
+    if _CONDITION_ENV is None:
+        _CONDITION_ENV = _ConditionEnvironment()
+    return _CONDITION_ENV
 
 
 class Source:
@@ -131,8 +161,22 @@ def _unknown_filters_and_tests(tree: nodes.Node) -> Iterable[tuple[str, str, lis
             yield kind, node.name, sorted(known), node.lineno  # type: ignore[attr-defined]
 
 
+_LOADING_TAGS: dict[type[nodes.Node], str] = {
+    nodes.Include: "include", nodes.Import: "import", nodes.FromImport: "from", nodes.Extends: "extends"}
+
+
+def _loading_tags(tree: nodes.Node) -> Iterable[tuple[str, int]]:
+    """``{% include %}``, ``{% import %}``, ``{% from %}`` and ``{% extends %}`` tags, with their lines."""
+    for node in tree.find_all(tuple(_LOADING_TAGS)):
+        yield _LOADING_TAGS[type(node)], node.lineno
+
+
 def check_tree(tree: nodes.Node, source: Source) -> None:
-    """Refuse private attributes and unknown filters or tests before anything is rendered."""
+    """Refuse tags that load other files, private attributes and unknown filters or tests before anything
+    is rendered."""
+    for tag, line in _loading_tags(tree):
+        raise ClauseError(f"{{% {tag} %}}: a clause cannot include other files; use ref('id') to refer to another "
+                          "clause (and selected('id') to test whether it is included)", where=source.where(line))
     for name, line in _private_names(tree):
         raise SandboxError(f"access to {name!r} is not allowed (attributes starting with '_' are refused)",
                            where=source.where(line))
@@ -229,16 +273,20 @@ def compile_template(text: str, source: Source) -> Any:
     return env.template_class.from_code(env, code, env.make_globals(None))
 
 
-def compile_expression(text: str, source: Source) -> Callable[..., Any]:
-    """A callable evaluating ``applies_when`` over keyword arguments; errors name the file."""
+def compile_expression(text: str, source: Source) -> Callable[..., bool]:
+    """A callable evaluating ``applies_when`` over keyword arguments to True or False; errors name the file.
+
+    The truth value is taken inside the guard: an undefined result (``data.logs_ip_adresses``, a typo)
+    raises only when it is tested, and must become a :class:`ClauseError` at the file line too.
+    """
     parse_expression(text, source)
     try:
-        func = environment().compile_expression(text, undefined_to_none=False)
+        func = _condition_environment().compile_expression(text, undefined_to_none=False)
     except TemplateSyntaxError as err:  # parsed already, so an unknown filter or test
         raise ClauseError(f"applies_when: {err.message}", where=source.where()) from err
 
-    def evaluate(**context: Any) -> Any:
-        return _guarded(lambda: func(**context), source, None, "applies_when")
+    def evaluate(**context: Any) -> bool:
+        return _guarded(lambda: bool(func(**context)), source, None, "applies_when")
 
     return evaluate
 
