@@ -38,12 +38,12 @@ from clauseguard.generator.licences import known_licence_ids
 from clauseguard.generator.profile import Jurisdiction, Profile, load_profile
 from clauseguard.generator.render import (
     Numbering,
-    _clause_globals,
-    _render_document,
-    _render_text,
     base_globals,
+    clause_globals,
     make_stamp,
     number,
+    render_document,
+    render_text,
 )
 from clauseguard.generator.sandbox import Source, environment, parse_expression, parse_template
 from clauseguard.generator.selection import FactRef, Selection, fact_refs, requires_cycles, select
@@ -308,14 +308,14 @@ def _render_each(library: Library, profile: Profile, prepared: tuple[Selection, 
     context = profile.context()
     stamp = make_stamp(context, profile.sha256())
     for doc_id, placements in numbering.documents.items():
-        doc_context = {**context, **_clause_globals(library, selection, numbering, doc_id), "guards_in_use": guards}
+        doc_context = {**context, **clause_globals(library, selection, numbering, doc_id), "guards_in_use": guards}
         errors = []
         for clause in (library.clauses[p.clause_id] for section in placements for p in section):
-            body = functools.partial(_render_text, clause.body, clause.file, clause.body_line, doc_context, "body")
+            body = functools.partial(render_text, clause.body, clause.file, clause.body_line, doc_context, "body")
             if (err := _error_of(body, broken)) is not None:
                 errors.append(err)
         if not errors:
-            document = functools.partial(_render_document, library.templates[doc_id], placements, doc_context,
+            document = functools.partial(render_document, library.templates[doc_id], placements, doc_context,
                                          library, selection, stamp)
             errors += [err] if (err := _error_of(document, broken)) is not None else []
         yield from errors

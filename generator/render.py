@@ -23,7 +23,8 @@ from clauseguard.generator.licences import licence_registry
 from clauseguard.generator.sandbox import Source, compile_template, render
 from clauseguard.generator.selection import Selection
 
-__all__ = ["Numbering", "Placement", "base_globals", "number", "render_documents"]
+__all__ = ["Numbering", "Placement", "base_globals", "clause_globals", "number", "render_document", "render_documents",
+           "render_text"]
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def base_globals(library: Library) -> dict[str, Callable[..., Any]]:
     return {"doc": doc, "licence": licence}
 
 
-def _clause_globals(library: Library, selection: Selection, numbering: Numbering,
+def clause_globals(library: Library, selection: Selection, numbering: Numbering,
                     current: str) -> dict[str, Any]:
     def ref(clause_id: str) -> str:
         if clause_id not in library.clauses:
@@ -126,7 +127,7 @@ def _compiled(text: str, file: str, line: int) -> Any:
     return compile_template(text, Source(file, line))
 
 
-def _render_text(text: str, file: str, line: int, context: dict[str, Any], what: str) -> str:
+def render_text(text: str, file: str, line: int, context: dict[str, Any], what: str) -> str:
     source = Source(file, line)
     return render(_compiled(text, file, line), context, source, what).strip()
 
@@ -134,7 +135,7 @@ def _render_text(text: str, file: str, line: int, context: dict[str, Any], what:
 def _render_clause(clause: Clause, placement: Placement, context: dict[str, Any],
                    selection: Selection) -> RenderedClause:
     """The body, and only the sources whose ``when`` held for the profile (see ``select``)."""
-    body = _render_text(clause.body, clause.file, clause.body_line, context, "body")
+    body = render_text(clause.body, clause.file, clause.body_line, context, "body")
     return RenderedClause(placement.number, clause.id, clause.meta.title, clause.meta.version, body,
                           selection.decisions[clause.id].sources)
 
@@ -148,13 +149,13 @@ def _preamble_context(template: Template, sections: tuple[RenderedSection, ...])
     }
 
 
-def _render_document(template: Template, placements: list[list[Placement]], context: dict[str, Any],
+def render_document(template: Template, placements: list[list[Placement]], context: dict[str, Any],
                      library: Library, selection: Selection, stamp: Stamp) -> RenderedDocument:
     sections = tuple(
         RenderedSection(sec[0].section_number, sec[0].section_id, sec[0].section_title,
                         tuple(_render_clause(library.clauses[p.clause_id], p, context, selection) for p in sec))
         for sec in placements)
-    preamble = _render_text(template.body, template.file, template.body_line,
+    preamble = render_text(template.body, template.file, template.body_line,
                             {**context, **_preamble_context(template, sections)}, "template")
     profile = context
     return RenderedDocument(
@@ -174,8 +175,8 @@ def render_documents(library: Library, selection: Selection, numbering: Numberin
     """Render every numbered document, in document order."""
     documents = []
     for doc_id, placements in numbering.documents.items():
-        context = {**profile_context, **_clause_globals(library, selection, numbering, doc_id),
+        context = {**profile_context, **clause_globals(library, selection, numbering, doc_id),
                    "guards_in_use": guards_in_use}
-        documents.append(_render_document(library.templates[doc_id], placements, context, library, selection,
+        documents.append(render_document(library.templates[doc_id], placements, context, library, selection,
                                           stamp))
     return documents
