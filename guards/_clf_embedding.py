@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ def load_heads(name: str, folder: Path | None = None) -> Heads:
         raise ModelLoadError(f"heads folder {folder} lacks {missing}")
     try:
         manifest = json.loads(paths[1].read_text(encoding="utf-8"))
-        entries = manifest.get("heads", manifest.get("topics", []))
+        entries = list(manifest.get("heads", manifest.get("topics", [])))
         with np.load(paths[0]) as z:
             weights, biases = z["weights"].astype(np.float32), z["biases"].astype(np.float32)
             hidden = {i: _hidden_layer(z, e["name"], int(e["hidden"]), weights.shape[1])
@@ -104,8 +105,9 @@ def load_heads(name: str, folder: Path | None = None) -> Heads:
                 gate_weight = float(gate_entry["weight"])
                 if not 0.0 <= gate_weight <= 1.0:
                     raise ValueError(f"gate weight {gate_weight} is not between 0 and 1")
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ModelLoadError(f"cannot read heads {name!r} in {folder}: {err}") from err
+    except Exception as err:  # whatever a corrupt file makes numpy or json raise: one error naming the files
+        raise ModelLoadError(f"cannot read heads {name!r} in {folder} ({paths[0].name}, {paths[1].name}): "
+                             f"{type(err).__name__}: {err}") from err
     if weights.ndim != 2 or len(entries) != weights.shape[0] or biases.shape != (weights.shape[0],):
         raise ModelLoadError(f"heads {name!r} in {folder}: {len(entries)} manifest entries for weights "
                              f"of shape {weights.shape} and biases of shape {biases.shape}")
@@ -144,15 +146,53 @@ def chunks(text: str, size: int = WINDOW_WORDS, overlap: int = OVERLAP_WORDS) ->
     return [" ".join(words[i:i + size]) for i in range(0, len(words) - overlap, size - overlap)]
 
 
+# A word with its leet characters (digits and symbols that stand for letters) and what a real word in
+# leetspeak looks like: four characters or more, no fewer letters than leet characters, and a leet
+# character between two letters ("d1sgusting", "$h!t") or a run of them before three letters ("@$$hole",
+# "5hit"). Not: chess moves ("Nf3", "e4"), ordinals and times ("4th", "10am"), short codes ("k8s", "B12").
+_TOKEN = re.compile(r"[\w@$!|+€]+")
+_INSIDE = re.compile(r"[^\W\d_][0-9@$!|+€]+[^\W\d_]")
+_LEADING = re.compile(r"[0-9@$!|+€]+[^\W\d_]{3}")
+
+
+def _leet_characters(token: str) -> int:
+    from clauseguard.guards.normalize import LEET
+
+    return sum(c in LEET for c in token)
+
+
+def _leet_word(token: str) -> bool:
+    leet = _leet_characters(token)
+    letters = sum(c.isalpha() for c in token)
+    return (0 < leet <= letters and len(token) >= 4
+            and (_INSIDE.search(token) is not None or _LEADING.match(token) is not None))
+
+
+def _codes_left_out(text: str) -> str:
+    """``text`` without the words that hold leet characters but are no leet word: chess moves ("Nf3", "e4"),
+    ordinals ("4th"), codes ("B12", "T1000"), numbers."""
+    return _TOKEN.sub(lambda m: " " if _leet_characters(m.group()) and not _leet_word(m.group()) else m.group(),
+                      text)
+
+
 def deobfuscated(text: str) -> str | None:
     """The text with leetspeak, look-alike letters and spelled-out words undone ("women are d1sgusting"
-    -> "women are disgusting"), or None when that changes nothing but case and punctuation."""
-    import re
-
+    -> "women are disgusting"), or None when that changes nothing but case and punctuation, or changes only
+    words that are no leet: a leet reading of "d4 d5 c4 e6 Nc3 Nf6" ("da ds ca eg nce nfg") was blocked
+    as hate speech. Leet counts in real words only (see :func:`_leet_word`)."""
     from clauseguard.guards.normalize import normalize
 
     words = normalize(text).words
-    return None if words == " ".join(re.findall(r"[^\W_]+", text.casefold())) else words
+    if words == _plain(text):
+        return None
+    if any(_leet_word(t) for t in _TOKEN.findall(text.casefold())):
+        return words
+    rest = _codes_left_out(text)
+    return None if normalize(rest).words == _plain(rest) else words
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"[^\W_]+", text.casefold()))
 
 
 def embed_windows(embedder: Embedder, texts: list[str], layers: tuple[int, ...] = ()) -> tuple[np.ndarray, list[int]]:
@@ -199,14 +239,19 @@ class EmbeddingBackend:
             raise ModelLoadError(f"classifier heads expect {self.heads.weights.shape[1]}-dim inputs; the model in "
                                  f"{self.embedder.model_dir} gives {dim} (the sentence embedding"
                                  f"{' and layers ' + str(list(self.layers)) if self.layers else ''})")
-        entries = self.heads.manifest["heads"]
-        self.head_categories = [e["category"] for e in entries]
-        self.thresholds = np.array([e["threshold"] for e in entries], dtype=np.float32)
+        manifest = (heads_dir or shipped_heads_dir()) / "classifier.json"
+        try:
+            entries = self.heads.manifest["heads"]
+            self.head_categories = [str(e["category"]) for e in entries]
+            self.thresholds = np.array([e["threshold"] for e in entries], dtype=np.float32)
+            names = [e.get("name", e["category"]) for e in entries]
+        except Exception as err:  # a manifest whose heads lack a key, or are not mappings
+            raise ModelLoadError(f"classifier heads: {manifest} does not give each head a category and a "
+                                 f"threshold ({type(err).__name__}: {err})") from err
         # NaN too: rescale would make every score NaN, a failure per request instead of one at start-up.
-        bad = {e.get("name", e["category"]): e["threshold"]
-               for e, t in zip(entries, self.thresholds.tolist(), strict=True) if not 0.0 < t < 1.0}
+        bad = {n: float(t) for n, t in zip(names, self.thresholds.tolist(), strict=True) if not 0.0 < t < 1.0}
         if bad:
-            raise ModelLoadError(f"classifier heads in {heads_dir or shipped_heads_dir()}: thresholds must be "
+            raise ModelLoadError(f"classifier heads in {manifest.parent}: thresholds must be "
                                  f"between 0 and 1, exclusive: {bad}")
         self.categories = frozenset(self.head_categories)
         self._recent: OrderedDict[str, Scores] = OrderedDict()

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,17 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return x
 
 
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[Path]:
+    """Whatever reading ``path`` raises (a SafetensorError, the tokenizers' bare Exception, a TypeError
+    of a config that is not a mapping) as a ModelLoadError naming the file: exit code 2, no traceback."""
+    try:
+        yield path
+    except Exception as err:
+        raise ModelLoadError(f"cannot load the embedding model: {path} is not a usable "
+                             f"{path.name} ({type(err).__name__}: {err})") from err
+
+
 class Embedder:
     """Mean-pooled, L2-normalised MiniLM sentence embeddings; thread-safe, batched."""
 
@@ -119,10 +131,7 @@ class Embedder:
         self._lock = _FairLock()
         self._blas = _blas_controller()
         self.threads = _threads_from_env()
-        try:
-            self._load()
-        except (OSError, ValueError, KeyError) as err:
-            raise ModelLoadError(f"cannot load the embedding model in {self.model_dir}: {err}") from err
+        self._load()
 
     def _load(self) -> None:
         import json
@@ -130,28 +139,32 @@ class Embedder:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
-        config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
-        self.heads = int(config["num_attention_heads"])
-        self.dim = int(config["hidden_size"])
-        self.eps = float(config.get("layer_norm_eps", 1e-12))
-        tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-        tok.enable_truncation(max_length=MAX_TOKENS)
-        tok.no_padding()
-        self.tokenizer = tok
-        # windows() reads every piece's offsets from an untruncated tokenizer rather than the truncating
-        # one's ``overflowing``, which tokenizers 0.23.1 and 0.23.2 leave empty or short (huggingface/
-        # tokenizers#2091): a long text's end was never embedded.
-        spans = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-        spans.no_truncation()
-        spans.no_padding()
-        self.span_tokenizer = spans
-        w = load_file(str(self.model_dir / "model.safetensors"))
-        w = {k.removeprefix("bert."): v for k, v in w.items()}
-        self.word = w["embeddings.word_embeddings.weight"]
-        self.pos = w["embeddings.position_embeddings.weight"]
-        self.type0 = w["embeddings.token_type_embeddings.weight"][0]
-        self.ln0 = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        self.layers = [self._layer(w, f"encoder.layer.{i}.") for i in range(int(config["num_hidden_layers"]))]
+        with _reading(self.model_dir / "config.json") as path:
+            config = json.loads(path.read_text(encoding="utf-8"))
+            self.heads = int(config["num_attention_heads"])
+            self.dim = int(config["hidden_size"])
+            self.eps = float(config.get("layer_norm_eps", 1e-12))
+            depth = int(config["num_hidden_layers"])
+        with _reading(self.model_dir / "tokenizer.json") as path:
+            tok = Tokenizer.from_file(str(path))
+            tok.enable_truncation(max_length=MAX_TOKENS)
+            tok.no_padding()
+            self.tokenizer = tok
+            # windows() reads every piece's offsets from an untruncated tokenizer rather than the truncating
+            # one's ``overflowing``, which tokenizers 0.23.1 and 0.23.2 leave empty or short (huggingface/
+            # tokenizers#2091): a long text's end was never embedded.
+            spans = Tokenizer.from_file(str(path))
+            spans.no_truncation()
+            spans.no_padding()
+            self.span_tokenizer = spans
+        with _reading(self.model_dir / "model.safetensors") as path:
+            w = load_file(str(path))
+            w = {k.removeprefix("bert."): v for k, v in w.items()}
+            self.word = w["embeddings.word_embeddings.weight"]
+            self.pos = w["embeddings.position_embeddings.weight"]
+            self.type0 = w["embeddings.token_type_embeddings.weight"][0]
+            self.ln0 = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+            self.layers = [self._layer(w, f"encoder.layer.{i}.") for i in range(depth)]
 
     @staticmethod
     def _layer(w: dict[str, Any], p: str) -> _Layer:

@@ -98,11 +98,12 @@ class TermMatcher:
         """A match may cross a real word boundary only where the term itself has one."""
         return all(boundary[p] != 2 or (p - start) in entry.breaks for p in range(start + 1, end))
 
-    def find(self, text: str) -> list[Match]:
-        """Every listed term in ``text`` (not inside an allow-listed term), in order of position."""
+    def find(self, text: str, *, max_chars: int | None = None) -> list[Match]:
+        """Every listed term in ``text`` (not inside an allow-listed term), in order of position. A text
+        longer than ``max_chars`` once folded raises :class:`~clauseguard.guards.normalize.TextTooLong`."""
         if not self.size:
             return []
-        norm = normalize(text)  # shared with the other guards judging the same text
+        norm = normalize(text, max_chars=max_chars)  # shared with the other guards judging the same text
         b = norm.boundary
         whole = self.whole_words
         hits: list[Match] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from clauseguard.guards._taxonomy import CATEGORIES
 from clauseguard.guards._torch import DEVICE_PATTERN
@@ -92,7 +92,24 @@ def _check_categories(values: list[str]) -> list[str]:
 # otherwise turn into 1.0 and 0.5 without a word (`thresholds: {S10: true}` switched S10 off).
 Score = Annotated[float, Field(strict=True)]
 
+
+def _not_a_bool(v: Any) -> Any:
+    """A count, size or time given as `true`, `yes` or `false`: YAML reads those as booleans, and pydantic
+    would take them as 1 and 0 without a word (`max_chars: yes` read one character, `capacity: true`
+    allowed one request)."""
+    if isinstance(v, bool):
+        raise ValueError(f"expected a number, not {str(v).lower()}")
+    return v
+
+
+# Every other numeric parameter: a number, never a boolean.
+Count = Annotated[int, BeforeValidator(_not_a_bool)]
+Amount = Annotated[float, BeforeValidator(_not_a_bool)]
+MaxChars = Annotated[int | None, BeforeValidator(_not_a_bool)]
+
 KEYWORD_LISTS = ("S1", "S4", "S9", "S10", "S11", "S12", "profanity")
+# Default max_chars of the keyword guard: the pipeline's own limit (it reads a megabyte in well under a second).
+MAX_CHARS_KEYWORD = 1_000_000
 
 
 class KeywordParams(_Params):
@@ -106,6 +123,12 @@ class KeywordParams(_Params):
                                         description="your own terms, by category")
     allow: list[str] = Field(default_factory=list, description="terms never to match")
     match: Literal["word", "substring"] = "word"
+    # Counted as folded for matching: a ligature such as U+FDFA is the eighteen letters it stands for, so
+    # 999,999 of them (under the pipeline's max_chars) are 18 million characters, which took 2 to 4 s and
+    # a gigabyte to read. Longer texts are not read: the guard's on_error applies (block by default).
+    max_chars: MaxChars = Field(default=MAX_CHARS_KEYWORD, gt=0,
+                                description="longest text the guard reads, in characters after Unicode folding; "
+                                            "None: no limit")
 
     @field_validator("categories")
     @classmethod
@@ -164,7 +187,7 @@ class RegexParams(_Params):
     ACTIONS = frozenset({"block", "redact", "flag"})
 
     patterns: list[RegexPattern] = Field(min_length=1)
-    timeout_ms: float = Field(default=50.0, gt=0, le=10_000)
+    timeout_ms: Amount = Field(default=50.0, gt=0, le=10_000)
 
 
 PII_ENTITIES = ("email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "uk_nino", "secret")
@@ -190,8 +213,8 @@ class PiiParams(_Params):
     # makes a finding each: over a second per MB on two busy cores; presidio's recognizers took 5.6 s for
     # 100,000 characters of "4 4 4 ...". Longer texts are not read: the guard's on_error applies (block by
     # default), with a finding that says so.
-    max_chars: int | None = Field(default=MAX_CHARS_READ, gt=0,
-                                  description="longest text the guard reads (either backend); None: no limit")
+    max_chars: MaxChars = Field(default=MAX_CHARS_READ, gt=0,
+                                description="longest text the guard reads (either backend); None: no limit")
 
 
 class DisclosureParams(_Params):
@@ -216,9 +239,9 @@ class DisclaimerParams(_Params):
     texts: dict[str, str] = Field(default_factory=dict, description="disclaimer text by topic")
     detector: Literal["lexical", "embedding"] = "lexical"
     position: Literal["append", "prepend"] = "append"
-    max_chars: int | None = Field(default=MAX_CHARS_READ, gt=0,
-                                  description="longest text the embedding detector reads (the lexical one reads any "
-                                              "length); None: no limit")
+    max_chars: MaxChars = Field(default=MAX_CHARS_READ, gt=0,
+                                description="longest text the embedding detector reads (the lexical one reads any "
+                                            "length); None: no limit")
 
     @field_validator("topics")
     @classmethod
@@ -243,8 +266,8 @@ class RateLimitParams(_Params):
     STAGES = frozenset({"input"})
     ACTIONS = frozenset({"block", "flag"})
 
-    capacity: int = Field(default=30, ge=1)
-    refill_per_second: float = Field(default=0.5, gt=0)
+    capacity: Count = Field(default=30, ge=1)
+    refill_per_second: Amount = Field(default=0.5, gt=0)
     key: Literal["user", "ip"] = "user"
 
 
@@ -266,8 +289,8 @@ class ClassifierParams(_Params):
     # A model reads a long text window by window: MiniLM took 16 s per 100,000 characters on two busy
     # cores, so a 1 MB text would hold a worker for minutes. Longer texts are not read: the guard's
     # on_error applies (block by default), with a finding that says so.
-    max_chars: int | None = Field(default=MAX_CHARS_READ, gt=0,
-                                  description="longest text the models read; None: no limit")
+    max_chars: MaxChars = Field(default=MAX_CHARS_READ, gt=0,
+                                description="longest text the models read; None: no limit")
 
     @field_validator("categories")
     @classmethod
@@ -311,8 +334,8 @@ class TopicParams(_Params):
 
     topics: list[Topic] = Field(min_length=1)
     threshold: Score = Field(default=0.5, ge=0.0, le=1.0)
-    max_chars: int | None = Field(default=MAX_CHARS_READ, gt=0,
-                                  description="longest text the model reads (as the classifier's); None: no limit")
+    max_chars: MaxChars = Field(default=MAX_CHARS_READ, gt=0,
+                                description="longest text the model reads (as the classifier's); None: no limit")
 
     @field_validator("topics")
     @classmethod

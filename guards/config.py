@@ -9,6 +9,8 @@ So is an ``image_mark`` guard placed before an output image guard that can repla
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 import reprlib
 from collections.abc import Sequence
@@ -18,9 +20,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from clauseguard import __version__
-from clauseguard._yaml import YamlError, format_loc, line_of, load_yaml
+from clauseguard._yaml import YamlError, decode, format_loc, line_of, load_yaml
 from clauseguard.errors import GuardConfigError, UserError
-from clauseguard.guards._params import PARAMS, GuardSpec
+from clauseguard.guards._params import PARAMS, Action, GuardSpec
 
 __all__ = ["TOP_LEVEL_KEYS", "load_guards", "locate", "parse_guards"]
 
@@ -30,17 +32,36 @@ Loc = tuple[str | int, ...]
 
 
 def load_guards(path: str | Path) -> list[GuardSpec]:
-    """Read and validate a guards.yaml file."""
+    """Read and validate a guards.yaml file.
+
+    Read from a file, a guard differs from one built in Python in three ways: its clause ids must be
+    in the ``clauseguard.lock`` beside the file, when there is one; a blocking guard with neither clauses
+    nor message blocks with "Blocked by guard <id>."; and a relative ``model_path`` is read from the
+    file's folder, not the working directory.
+    """
     path = Path(path)
+    text = _read(path)
+    specs, lines, base = _parse(text, str(path))
+    _check_clauses(specs, base, lines, path)
+    return [_relative_model_path(spec, path.parent) for spec in specs]
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+        return decode(path.read_bytes())
+    except OSError as err:
         raise GuardConfigError(f"cannot read guards file: {err}", where=str(path)) from err
-    return parse_guards(text, str(path))
+    except YamlError as err:  # not UTF-8: the line of the first byte that is not, and what to do
+        raise GuardConfigError(str(err), where=f"{path}:{err.line}" if err.line else str(path)) from err
 
 
 def parse_guards(text: str, filename: str = "<string>") -> list[GuardSpec]:
     """Validate guards.yaml text; ``filename`` is used in error messages only."""
+    return _parse(text, filename)[0]
+
+
+def _parse(text: str, filename: str) -> tuple[list[GuardSpec], dict[Loc, int], Loc]:
+    """The specs of guards.yaml text, the line of each key, and where the guard list is."""
     try:
         data, lines = load_yaml(text, filename)
     except YamlError as err:
@@ -57,7 +78,53 @@ def parse_guards(text: str, filename: str = "<string>") -> list[GuardSpec]:
             raise
         raise GuardConfigError(f"{err.message} (the file was written by clauseguard {newer}, newer than this "
                                f"clauseguard {__version__}: upgrade clauseguard to run it)", where=err.where) from err
-    return specs
+    return specs, lines, base
+
+
+LOCK = "clauseguard.lock"
+
+
+def _locked_clauses(lock: Path) -> set[str] | None:
+    """The clause ids ``clauseguard.lock`` lists, or None when there is no lock."""
+    if not lock.is_file():
+        return None
+    try:
+        data, _ = load_yaml(decode(lock.read_bytes()), str(lock))
+        ids = {c["id"] for c in data["clauses"]}
+    except (OSError, YamlError, TypeError, KeyError) as err:
+        raise GuardConfigError(f"cannot read the clause ids of {LOCK} beside the guards file: {err}",
+                               where=str(lock)) from err
+    if not all(isinstance(i, str) for i in ids):
+        raise GuardConfigError(f"{LOCK} lists a clause id that is not text", where=str(lock))
+    return ids
+
+
+def _check_clauses(specs: list[GuardSpec], base: Loc, lines: dict[Loc, int], path: Path) -> None:
+    """Every clause a guard cites is one of the documents': in the ``clauseguard.lock`` beside guards.yaml.
+    A typo ("content/violence-and-weapon") cited a clause that does not exist in every decision. Without a
+    lock nothing is checked: a guards.yaml of your own may cite the clauses of your own folder."""
+    known = _locked_clauses(path.parent / LOCK)
+    if known is None:
+        return
+    for i, spec in enumerate(specs):
+        cited = [((*base, i, "clauses", j), c) for j, c in enumerate(spec.clauses)]
+        cited += [((*base, i, "category_clauses", cat, j), c)
+                  for cat, ids in spec.category_clauses.items() for j, c in enumerate(ids)]
+        for loc, clause in cited:
+            if clause not in known:
+                close = difflib.get_close_matches(clause, sorted(known), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise GuardConfigError(f"clause {clause!r} is not in the {LOCK} beside this file (the clauses "
+                                       f"your documents were generated from){hint}",
+                                       where=_where(str(path), lines, loc, spec.id))
+
+
+def _relative_model_path(spec: GuardSpec, folder: Path) -> GuardSpec:
+    """``spec`` with a relative ``params.model_path`` read from ``folder`` (guards.yaml's)."""
+    model_path = spec.params.get("model_path")
+    if not isinstance(model_path, str) or not model_path or Path(model_path).expanduser().is_absolute():
+        return spec
+    return spec.model_copy(update={"params": {**spec.params, "model_path": os.path.abspath(folder / model_path)}})
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -117,8 +184,12 @@ def _spec(entry: Any, loc: Loc, lines: dict[Loc, int], filename: str) -> GuardSp
     if isinstance(type_name, str) and isinstance(entry.get("params", {}), dict):
         _validate(lambda: PARAMS[type_name].model_validate(entry.get("params", {})),
                   (*loc, "params"), lines, filename, guard_id)
-    return _validate(lambda: GuardSpec.model_validate(entry), loc, lines, filename, guard_id,
+    spec = _validate(lambda: GuardSpec.model_validate(entry), loc, lines, filename, guard_id,
                      across=lambda: _misfit(entry))
+    if spec.on_fail is Action.BLOCK and not (spec.clauses or spec.message or spec.category_messages):
+        # nothing to tell the user: an empty message would be shown, citing no clause
+        spec = spec.model_copy(update={"message": f"Blocked by guard {spec.id}."})
+    return spec
 
 
 def _misfit(entry: dict[str, Any]) -> str | None:
@@ -203,9 +274,9 @@ def locate(err: UserError, path: str | Path) -> UserError:
     if not where.startswith("guard "):
         return err
     try:
-        data, lines = load_yaml(Path(path).read_text(encoding="utf-8"), str(path))
+        data, lines = load_yaml(decode(Path(path).read_bytes()), str(path))
         entries, base = _entries(data, lines, str(path))
-    except (OSError, UnicodeDecodeError, UserError):
+    except (OSError, YamlError, UserError):
         return err
     for i, entry in enumerate(entries):
         guard_id = entry.get("id") if isinstance(entry, dict) else None

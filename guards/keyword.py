@@ -14,14 +14,14 @@ import functools
 import re
 from bisect import bisect_left, bisect_right
 
-from clauseguard.errors import GuardConfigError
+from clauseguard.errors import GuardConfigError, GuardError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._matcher import Match, TermMatcher
 from clauseguard.guards._params import Action, GuardSpec, KeywordParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._terms import request_words, shipped_allow, shipped_names, shipped_terms
 from clauseguard.guards._verdict import Verdict
-from clauseguard.guards.normalize import MAX_GAP, normalize
+from clauseguard.guards.normalize import MAX_GAP, TextTooLong, normalize
 
 __all__ = ["REDACTION", "REQUEST_WINDOW", "KeywordGuard"]
 
@@ -74,9 +74,14 @@ class KeywordGuard(Guard):
         if not isinstance(content, str):
             return Verdict.allow(content, self.id)
         redact = self.spec.on_fail is Action.REDACT
+        try:
+            matches = self.matcher.find(content, max_chars=self.params.max_chars)
+        except TextTooLong as err:
+            raise GuardError(f"{err} characters, the longest text this keyword guard reads (params.max_chars); "
+                             "not checked") from err
         findings = [
             self.finding(m.label, score=1.0, span=m.span, replacement=REDACTION if redact else None)
-            for m in self._requested(content, self.matcher.find(content))
+            for m in self._requested(content, matches)
         ]
         return self.verdict(content, findings)
 

@@ -2,15 +2,18 @@
 
 Obfuscation tricks undone here: Unicode compatibility forms (fullwidth, mathematical letters, circled
 letters) by NFKC; case by casefold; accents, combining marks and zero-width/format characters
-removed; Latin letters with a stroke (ł, ø, đ, ħ) read without it, small capitals (ᴋɪʟʟ) and negative
-circled and squared letters (🅚, 🅺) as the letters they are; Greek capitals that look like Latin
-ones (Μ, Η, Ν, Υ, ...) mapped to those Latin letters before casefolding, in every word, so Greek words
-in capitals are matched in Latin letters (matching only: the text is never changed); lower-case
-Cyrillic and Greek look-alikes mapped to Latin (only inside words that are Latin or made only of
-look-alikes, so real Russian or Greek text is left alone); leetspeak (``0->o 1->i 3->e 4->a
-5->s 7->t @->a $->s``, only inside words that contain a letter, so "1945" stays "1945"); and words
-spelled out letter by letter ("b o m b", "b.o.m.b", "b-o-m-b": three or more one-letter pieces
-with at most :data:`MAX_GAP` separator characters between them, no line break).
+removed, except the marks that spell in the Indic and South-East Asian scripts (vowel signs, viramas),
+which are letters there ("कमीना" is not "कमाना"), but not after a Latin, Greek or Cyrillic letter,
+where such a mark could only hide a term; Latin letters with a stroke (ł, ø, đ, ħ) read without it,
+small capitals (ᴋɪʟʟ) and negative circled and squared letters (🅚, 🅺) as the letters they are;
+Greek capitals that look like Latin ones (Μ, Η, Ν, Υ, ...) mapped to those Latin letters before
+casefolding, in every word, so Greek words in capitals are matched in Latin letters (matching only:
+the text is never changed); lower-case Cyrillic and Greek look-alikes mapped to Latin (only inside
+words that are Latin or made only of look-alikes, so real Russian or Greek text is left alone);
+leetspeak (``0->o 1->i 3->e 4->a 5->s 7->t @->a $->s``, only inside words that contain a letter, so
+"1945" stays "1945"); and words spelled out letter by letter ("b o m b", "b.o.m.b", "b-o-m-b": three
+or more one-letter pieces with at most :data:`MAX_GAP` separator characters between them, no line
+break).
 
 The result has no separators at all. Instead :attr:`Normalized.boundary` says, for each position,
 whether a word boundary lies there: 2 for a real one (a separator in the text), 1 for a soft one
@@ -23,9 +26,12 @@ One ``str.translate`` folds the text and turns every character that cannot belon
 space (ASCII text takes CPython's fast ASCII path; mostly-ASCII text translates only its non-ASCII
 runs); ``str.split`` then gives the word pieces, and a table of words already seen gives their leet
 and look-alike forms. An offset map is built only when a character folds to more or fewer than one
-character (NFKC expansions, removed marks and zero-width characters), and spelled-out letters are
-looked for only where three one-letter pieces follow each other. :func:`normalize` keeps the last
-few results, so the guards judging one response (keyword, disclaimer) normalise it once.
+character (NFKC expansions, removed marks and zero-width characters), one entry per run of such
+characters (:class:`Offsets`), and spelled-out letters are looked for only where three one-letter
+pieces follow each other. :func:`normalize` keeps the last few results of texts up to
+:data:`CACHE_CHARS` characters, so the guards judging one response (keyword, disclaimer) normalise it
+once; with ``max_chars`` it refuses a text that folds to more characters than that before building the
+offset map (:class:`TextTooLong`).
 """
 
 from __future__ import annotations
@@ -33,14 +39,15 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from bisect import bisect_right
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import accumulate, compress, count
 from operator import add
 
-__all__ = ["CONFUSABLES", "LEET", "MAX_GAP", "Normalized", "normalize"]
+__all__ = ["CACHE_CHARS", "CONFUSABLES", "LEET", "MAX_GAP", "Normalized", "Offsets", "TextTooLong", "normalize"]
 
 MAX_GAP = 3  # separator characters allowed between spelled-out letters
 
@@ -106,12 +113,61 @@ _LONE_SYMBOLS = re.compile(r"[@$|+€](?<![\w!@$|+€].)[!@$|+€]*(?![\w!@$|+�
 _SPELLED = re.compile(rf" \S(?: {{1,{MAX_GAP}}}\S){{2,}}(?!\S)")
 _SPELLED_LOOSE = re.compile(r" \S(?: +\S){2,}(?!\S)")
 
+CACHE_CHARS = 20_000  # longest text whose normalisation is kept for the next guard
 _WORDS_LIMIT = 65536  # words remembered with their mapped form before starting afresh
 _TABLE_LIMIT = 65536  # distinct non-ASCII characters remembered before the fold table starts afresh
 
 
+# Blocks of the scripts whose combining marks spell (the vowel signs, viramas and nuktas of the Indic and
+# South-East Asian scripts): their marks are letters, not accents. Dropped like accents, "कमीना" (a
+# slur) read "कमन", the reading of "कमाना" (to earn); a spacing vowel sign split its word in two.
+_SPELLING_BLOCKS = ((0x0900, 0x0DFF), (0x0E00, 0x0FFF), (0x1000, 0x109F), (0x1700, 0x18AF), (0x1900, 0x1AAF),
+                    (0x1B00, 0x1C4F), (0xA800, 0xA9FF), (0xAA00, 0xAAFF), (0xABC0, 0xABFF), (0x11000, 0x11FFF))
+
+
+def _spelling_mark(c: str) -> bool:
+    """A spacing mark (any script), or a non-spacing one of a script whose marks spell."""
+    cat = unicodedata.category(c)
+    return cat == "Mc" or (cat == "Mn" and any(lo <= ord(c) <= hi for lo, hi in _SPELLING_BLOCKS))
+
+
 def _word_char(c: str) -> str:
-    return c if c.isalnum() or c in _LEET_SYMBOLS else " "
+    return c if c.isalnum() or c in _LEET_SYMBOLS or _spelling_mark(c) else " "
+
+
+# Letters of the scripts whose accents are folded away, and the accents (combining diacritical marks and
+# their supplements) that may sit between such a letter and a spelling mark.
+_FOLDED_SCRIPTS = "A-Za-z\u00c0-\u024f\u1e00-\u1eff\u0370-\u03ff\u1f00-\u1fff\u0400-\u052f"
+_ACCENTS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+
+
+def _ranges(codes: list[int]) -> str:
+    """A character class body of ``codes`` as ranges (a class of a thousand single characters searched a
+    100,000-character text in 50 ms; of ranges, in well under one)."""
+    runs: list[list[int]] = []
+    for c in codes:
+        if runs and runs[-1][1] == c - 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    return "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in runs)
+
+
+_SPELLING_MARKS = _ranges([c for lo, hi in _SPELLING_BLOCKS for c in range(lo, hi + 1) if _spelling_mark(chr(c))])
+# A letter of those scripts at all: a quick test that almost every text fails (a class of blocks is
+# searched ten times faster than one of the marks' own ranges).
+_SPELLING_SCRIPT = re.compile("[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _SPELLING_BLOCKS) + "]")
+# A spelling mark after a Latin, Greek or Cyrillic letter is no spelling but a disguise ("ki\u0940ll"):
+# it is read as an accent, and dropped.
+_MARK_AFTER_LATIN = re.compile(f"(?<=[{_FOLDED_SCRIPTS}])([{_ACCENTS}]*)([{_SPELLING_MARKS}]+)")
+
+
+def _as_accents(text: str) -> str:
+    """``text`` with each spelling mark that follows a Latin, Greek or Cyrillic letter (and its accents)
+    replaced by an accent, which folding drops; one character for one, so offsets are unchanged."""
+    if _SPELLING_SCRIPT.search(text) is None:
+        return text
+    return _MARK_AFTER_LATIN.sub(lambda m: m.group(1) + "\u0301" * len(m.group(2)), text)
 
 
 # ASCII text folds by one ``str.translate`` (which CPython runs fast for ASCII): lower case, and every
@@ -137,7 +193,7 @@ class _FoldTable:
 
     def _learn(self, ch: str) -> None:
         cat = unicodedata.category(ch)
-        if cat in ("Mn", "Me"):
+        if cat in ("Mn", "Me") and not _spelling_mark(ch):
             folded = ""
             self.marks.add(ch)
         elif cat in ("Cf", "Cc", "Cs") or ch in _BLANK_LETTERS:  # zero-width, bidi and control characters vanish
@@ -154,7 +210,8 @@ _fold_table = _FoldTable()
 
 def _fold_char(ch: str) -> str:
     folded = unicodedata.normalize("NFKC", ch).translate(_CAPITALS).casefold().translate(_STROKED)
-    return "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+    return "".join(c for c in unicodedata.normalize("NFKD", folded)
+                   if not unicodedata.combining(c) or _spelling_mark(c))
 
 
 def _table() -> _FoldTable:
@@ -165,21 +222,30 @@ def _table() -> _FoldTable:
     return fold
 
 
-def _fold(text: str) -> tuple[str, Offsets | None]:
-    """Folded text with separators as spaces and, unless folding was one character for one, each
-    folded character's original slice."""
+def _fold(text: str, max_chars: int | None = None) -> tuple[str, Offsets | None]:
+    """Folded text with separators as spaces and, unless folding was one character for one, the map
+    back to the original characters. A folded text longer than ``max_chars`` is :class:`TextTooLong`,
+    found before the map is built."""
     if text.isascii():
         return text.translate(_ASCII_TABLE), None
+    text = _as_accents(text)
     fold = _table()
     if (len(text) - len(text.encode("ascii", "ignore"))) * _SPARSE < len(text):
-        return _fold_sparse(text, fold)
+        return _fold_sparse(text, fold, max_chars)
     chars = set(text)
     fold.learn(chars)
     uneven = chars & fold.uneven
-    return text.translate(fold.table), (_offsets(text, fold, uneven) if uneven else None)
+    folded = text.translate(fold.table)
+    _check_length(folded, max_chars)
+    return folded, (_offsets(text, fold, uneven) if uneven else None)
 
 
-def _fold_sparse(text: str, fold: _FoldTable) -> tuple[str, Offsets | None]:
+def _check_length(folded: str, max_chars: int | None) -> None:
+    if max_chars is not None and len(folded) > max_chars:
+        raise TextTooLong(len(folded), max_chars)
+
+
+def _fold_sparse(text: str, fold: _FoldTable, max_chars: int | None = None) -> tuple[str, Offsets | None]:
     """Mostly ASCII (curly quotes, dashes, an accent here and there): only the other runs are looked
     up character by character."""
     parts: list[str] = []
@@ -192,32 +258,67 @@ def _fold_sparse(text: str, fold: _FoldTable) -> tuple[str, Offsets | None]:
         parts += [text[pos:m.start()].translate(_ASCII_TABLE), run.translate(fold.table)]
         pos = m.end()
     parts.append(text[pos:].translate(_ASCII_TABLE))
-    return "".join(parts), (_offsets(text, fold, uneven) if uneven else None)
+    folded = "".join(parts)
+    _check_length(folded, max_chars)
+    return folded, (_offsets(text, fold, uneven) if uneven else None)
 
 
-def _offsets(text: str, fold: _FoldTable, uneven: set[str]) -> tuple[list[int], list[int]]:
-    starts: list[int] = []
-    ends: list[int] = []
-    pos = 0
-    for m in re.finditer("[" + "".join(sorted(map(re.escape, uneven))) + "]", text):
-        i = m.start()
-        starts.extend(range(pos, i))
-        ends.extend(range(pos + 1, i + 1))
+def _offsets(text: str, fold: _FoldTable, uneven: set[str]) -> Offsets:
+    """The offset map of ``text``, one run of characters at a time (see :class:`Offsets`)."""
+    seg, orig, width = array("I"), array("I"), array("I")
+    ext, ext_end = array("I"), array("I")
+    out = pos = 0  # folded and original position reached
+    for m in re.finditer("([" + "".join(sorted(map(re.escape, uneven))) + "])\\1*", text):
+        i, j = m.span()
+        if i > pos:  # characters folding one for one
+            _add_run(seg, orig, width, out, pos, 1)
+            out += i - pos
         ch = text[i]
-        if ch in fold.marks:  # a combining mark belongs to the character before it
-            if ends:
-                ends[-1] = i + 1
-        else:
-            n = len(fold.table[ord(ch)])
-            starts.extend([i] * n)
-            ends.extend([i + 1] * n)
-        pos = i + 1
-    starts.extend(range(pos, len(text)))
-    ends.extend(range(pos + 1, len(text) + 1))
-    return starts, ends
+        if ch in fold.marks:  # combining marks belong to the character before them
+            if out and ext and ext[-1] == out - 1:
+                ext_end[-1] = j
+            elif out:
+                ext.append(out - 1)
+                ext_end.append(j)
+        elif n := len(fold.table[ord(ch)]):  # each of the run's characters folds to n characters
+            _add_run(seg, orig, width, out, i, n)
+            out += n * (j - i)
+        pos = j
+    if pos < len(text):
+        _add_run(seg, orig, width, out, pos, 1)
+    return Offsets(seg, orig, width, ext, ext_end)
 
 
-Offsets = tuple[list[int], list[int]]  # per folded character: its original start and end
+def _add_run(seg: array[int], orig: array[int], width: array[int], out: int, pos: int, n: int) -> None:
+    seg.append(out)
+    orig.append(pos)
+    width.append(n)
+
+
+@dataclass(frozen=True)
+class Offsets:
+    """Where each folded character came from, when folding was not one character for one: kept as runs,
+    not as two numbers per character (a megabyte of U+FDFA, eighteen letters each, made lists of 18
+    million numbers). Run ``k`` starts at folded position ``seg[k]`` and original position ``orig[k]``;
+    each of its original characters folded to ``width[k]`` characters. The folded characters at ``ext``
+    reach in the original text to ``ext_end`` (the combining marks after them), not just past their own
+    character."""
+
+    seg: array[int]
+    orig: array[int]
+    width: array[int]
+    ext: array[int]
+    ext_end: array[int]
+
+    def start(self, i: int) -> int:
+        """Original start of folded character ``i``."""
+        k = bisect_right(self.seg, i) - 1
+        return self.orig[k] + (i - self.seg[k]) // self.width[k]
+
+    def end(self, i: int) -> int:
+        """Original end of folded character ``i``."""
+        e = bisect_left(self.ext, i)
+        return self.ext_end[e] if e < len(self.ext) and self.ext[e] == i else self.start(i) + 1
 
 
 class _Marks(dict[int, bytes]):
@@ -260,7 +361,7 @@ class Normalized:
         first, last = self._folded_pos(start), self._folded_pos(end - 1)
         if self.offsets is None:
             return first, last + 1
-        return self.offsets[0][first], self.offsets[1][last]
+        return self.offsets.start(first), self.offsets.end(last)
 
     @cached_property
     def words(self) -> str:
@@ -293,9 +394,9 @@ def _map_word(word: str) -> str:
     return word
 
 
-def _spaced(text: str) -> tuple[str, Offsets | None]:
+def _spaced(text: str, max_chars: int | None = None) -> tuple[str, Offsets | None]:
     """``text`` folded, every character that is not part of a word a space; and the offset map."""
-    spaced, offsets = _fold(text)
+    spaced, offsets = _fold(text, max_chars)
     if any(c in spaced for c in _LEET_SYMBOLS):
         spaced = _LONE_SYMBOLS.sub(_blank, _LONE_BANG.sub(" ", spaced))
     return spaced, offsets
@@ -329,8 +430,7 @@ def _spelled(text: str, spaced: str, offsets: Offsets | None) -> list[tuple[int,
     if offsets is None:
         pattern, gap = _SPELLED, lambda a, b: text[a + 1:b]
     else:
-        starts, ends = offsets
-        pattern, gap = _SPELLED_LOOSE, lambda a, b: text[ends[a]:starts[b]]
+        pattern, gap = _SPELLED_LOOSE, lambda a, b: text[offsets.end(a):offsets.start(b)]
     found: list[tuple[int, int]] = []
     for m in pattern.finditer(" " + spaced):
         letters = [m.start() - 1 + k for k, c in enumerate(m.group()) if c != " "]
@@ -340,8 +440,8 @@ def _spelled(text: str, spaced: str, offsets: Offsets | None) -> list[tuple[int,
     return found
 
 
-def _normalize(text: str) -> Normalized:
-    spaced, offsets = _spaced(text)
+def _normalize(text: str, max_chars: int | None = None) -> Normalized:
+    spaced, offsets = _spaced(text, max_chars)
     pieces = spaced.split()
     marks = b"".join(map(_MARKS.__getitem__, map(len, pieces)))
     raw = "".join(pieces)
@@ -383,11 +483,37 @@ def _joined(norm: Normalized, raw: str, runs: list[tuple[int, int]]) -> Normaliz
     return Normalized("".join(parts), bytes(boundary), norm.spaced, norm.offsets)
 
 
-@lru_cache(maxsize=8)
-def normalize(text: str) -> Normalized:
+class TextTooLong(ValueError):
+    """A text longer, folded, than the caller's ``max_chars``: not normalised."""
+
+    def __init__(self, length: int, max_chars: int) -> None:
+        super().__init__(f"a text of {length:,} characters (counted after Unicode folding) is longer than "
+                         f"{max_chars:,}")
+        self.length = length
+        self.max_chars = max_chars
+
+
+def normalize(text: str, *, max_chars: int | None = None) -> Normalized:
     """Normalise ``text`` for matching; see the module docstring.
 
-    The last few results are kept (a few texts, no more), so the guards that judge one response
-    share one normalisation.
+    The last few results for texts of up to :data:`CACHE_CHARS` characters are kept, so the guards
+    that judge one response share one normalisation; a longer text is normalised afresh each time
+    (kept, a megabyte of a ligature that folds to eighteen letters held a gigabyte per result).
+    With ``max_chars``, a text longer than that is refused with :class:`TextTooLong` rather than
+    normalised, counting its characters as folded: U+FDFA is eighteen.
     """
+    if max_chars is not None and len(text) > max_chars:
+        raise TextTooLong(len(text), max_chars)
+    norm = _cached(text) if len(text) <= CACHE_CHARS else _normalize(text, max_chars)
+    if max_chars is not None and len(norm.spaced) > max_chars:
+        raise TextTooLong(len(norm.spaced), max_chars)
+    return norm
+
+
+@lru_cache(maxsize=8)
+def _cached(text: str) -> Normalized:
     return _normalize(text)
+
+
+normalize.cache_clear = _cached.cache_clear  # type: ignore[attr-defined]
+normalize.cache_info = _cached.cache_info  # type: ignore[attr-defined]

@@ -655,11 +655,28 @@ def test_malformed_hidden_layer_fails_at_load(tmp_path: Path) -> None:
     ("Women are d1sgusting.", "women are disgusting"),
     ("They are v e r m i n!", "they are vermin"),
     ("What a lovely day, isn't it?", None),
+    ("You are a 5h1t.", "you are a shit"),
+    ("What an @$$hole", "what an asshole"),
+    ("k1ll yourself", "kill yourself"),
+    ("Nf3 and then v e r m i n", "nfe and then vermin"),  # other obfuscation: the whole reading
+    # digits that are no leet: chess moves, ordinals, times, codes (a review: "d4 d5 c4 e6 Nc3 Nf6" was read
+    # "da ds ca eg nce nfg" and blocked as S10 at 0.96)
+    ("d4 d5 c4 e6 Nc3 Nf6", None),
+    ("1. e4 e5 2. Nf3 Nc6 3. Bb5 a6", None),
+    ("meet at 10am on the 4th", None),
+    ("k8s, a 4K TV, gr8 news, B12", None),
 ])
 def test_deobfuscated(text: str, plain: str | None) -> None:
     from clauseguard.guards._clf_embedding import deobfuscated
 
     assert deobfuscated(text) == plain
+
+
+@pytest.mark.ml
+@pytest.mark.parametrize("text", ["d4 d5 c4 e6 Nc3 Nf6", "e4 e5 Nf3 Nc6 Bb5 a6", "k8s 4K gr8"])
+def test_chess_moves_and_codes_are_not_read_as_leetspeak(embedding: Any, text: str) -> None:
+    """Their leet reading ("da ds ca eg nce nfg") was one more window, and blocked as hate speech."""
+    assert max(embedding.score([text])[0].values()) < 0.5
 
 
 @pytest.mark.ml

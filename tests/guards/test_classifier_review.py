@@ -226,3 +226,59 @@ def test_a_lone_surrogate_is_read_as_a_replacement_character_not_a_batch_failure
     assert [v.allowed for v in verdicts] == [True, False, True]
     alone = guard.check_batch(["the weather \ufffd is lovely today"])[0]
     assert verdicts[2].metadata == alone.metadata
+
+
+@pytest.mark.ml
+@pytest.mark.parametrize(("name", "content", "error"), [
+    ("model.safetensors", b"\0" * 1000, "SafetensorError"),
+    ("model.safetensors", None, "SafetensorError"),  # cut short
+    ("tokenizer.json", b"{}", "Exception: Model missing"),
+    ("config.json", b"[1]", "TypeError"),
+])
+def test_a_corrupt_embedding_model_file_is_a_model_load_error_naming_it(ml: None, tmp_path: Any, name: str,
+                                                                         content: bytes | None, error: str) -> None:
+    """Only OSError, ValueError and KeyError were caught: a SafetensorError, the tokenizers' bare Exception or
+    a TypeError escaped as a traceback (exit code 1), not the ModelLoadError (exit code 2) the docs promise."""
+    from clauseguard.errors import ModelLoadError
+    from clauseguard.guards._embedder import Embedder, default_model_dir
+
+    source = default_model_dir()
+    for path in source.iterdir():
+        (tmp_path / path.name).symlink_to(path)
+    (tmp_path / name).unlink()
+    (tmp_path / name).write_bytes(content if content is not None else (source / name).read_bytes()[:100_000])
+    with pytest.raises(ModelLoadError) as err:
+        Embedder(tmp_path)
+    assert str(tmp_path / name) in str(err.value) and error in str(err.value)
+
+
+def _without_category(path: Any) -> None:
+    import json
+
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    del manifest["heads"][0]["category"]
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+@pytest.mark.ml
+@pytest.mark.parametrize(("name", "change", "error"), [
+    ("classifier.npz", lambda path: path.write_bytes(b"garbage"), "classifier.npz"),
+    ("classifier.json", lambda path: path.write_text("{", encoding="utf-8"), "classifier.json"),
+    ("classifier.json", lambda path: _without_category(path), "KeyError: 'category'"),
+    ("classifier.json", lambda path: path.write_text('{"heads": [7]}', encoding="utf-8"), "classifier.json"),
+])
+def test_a_corrupt_heads_file_is_a_model_load_error_naming_it(ml: None, tmp_path: Any, name: str, change: Any,
+                                                              error: str) -> None:
+    """A manifest whose head lacked `category` escaped as a KeyError traceback: the manifest was read outside
+    any try."""
+    import shutil
+
+    from clauseguard.errors import ModelLoadError
+    from clauseguard.guards._clf_embedding import EmbeddingBackend, shipped_heads_dir
+
+    for each in ("classifier.npz", "classifier.json"):
+        shutil.copy(shipped_heads_dir() / each, tmp_path / each)
+    change(tmp_path / name)
+    with pytest.raises(ModelLoadError) as err:
+        EmbeddingBackend(heads_dir=tmp_path)
+    assert str(tmp_path) in str(err.value) and error in str(err.value)

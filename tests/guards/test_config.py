@@ -174,6 +174,25 @@ def test_time_budget_true_is_refused() -> None:
     assert parse_guards("- id: kw\n  type: keyword\n  timeout_ms: 250\n")[0].timeout_ms == 250
 
 
+@pytest.mark.parametrize(("guard", "key"), [
+    ("type: regex\n  params:\n    patterns: [{name: n, pattern: x}]\n    timeout_ms: true", "timeout_ms"),
+    ("type: pii\n  params:\n    max_chars: yes", "max_chars"),
+    ("type: classifier\n  params:\n    backends: [lexical]\n    max_chars: true", "max_chars"),
+    ("type: topic\n  params:\n    topics: [medical]\n    max_chars: true", "max_chars"),
+    ("type: disclaimer\n  stage: output\n  on_fail: disclaim\n  params:\n    topics: [medical]\n    max_chars: true",
+     "max_chars"),
+    ("type: keyword\n  params:\n    max_chars: true", "max_chars"),
+    ("type: rate_limit\n  params:\n    capacity: true", "capacity"),
+    ("type: rate_limit\n  params:\n    refill_per_second: yes", "refill_per_second"),
+])
+def test_a_boolean_in_a_numeric_parameter_is_refused(guard: str, key: str) -> None:
+    """`max_chars: yes`, `capacity: true` and a regex `timeout_ms: true` were read as 1 without a word (one
+    character read, one request allowed, a 1 ms budget); thresholds already refused booleans."""
+    with pytest.raises(GuardConfigError, match=rf"g\.yaml:\d+ guard 'g' \[0\]\.params\.{key}: expected a number, "
+                                               r"not true"):
+        parse_guards(f"- id: g\n  {guard}\n", "g.yaml")
+    assert parse_guards(f"- id: g\n  {guard.replace('true', '2').replace('yes', '2')}\n")
+
 @pytest.mark.parametrize("key", ["category_clauses", "category_messages"])
 def test_a_misspelt_category_key_is_refused(key: str) -> None:
     """`category_clauses: {S99: [...]}` was taken, and findings quietly cited the fallback clauses."""
@@ -225,3 +244,77 @@ def test_an_image_mark_before_a_blurring_image_guard_is_refused_in_python_too() 
     assert [g.id for g in Pipeline([blur, mark]).guards] == ["nsfw", "mark"]
     block = GuardSpec(id="nsfw", type="image_nsfw", stage="output", modality="image", on_fail="block")
     assert [g.id for g in Pipeline([mark, block]).guards] == ["mark", "nsfw"]
+
+
+# -- from a review: encodings, clause ids, messages, model paths ----------------------------------------
+
+KEYWORD_GUARD = "guards:\n- id: kw\n  type: keyword\n  params: {categories: [S9]}\n"
+
+
+@pytest.mark.parametrize(("data", "fragment"), [
+    ("guards:\n- id: kw\n  type: keyword\n  message: Bloqu\xe9\n".encode("cp1252"),
+     "g.yaml:4: not UTF-8 text: byte 0xe9 cannot be read (the file is in another encoding, such as Windows-1252): "
+     "save it as UTF-8"),
+    (KEYWORD_GUARD.encode("utf-16"), "g.yaml:1: the file is saved as UTF-16: save it as UTF-8"),
+])
+def test_a_guards_file_in_another_encoding_names_the_line_and_says_to_save_it_as_utf8(tmp_path, data: bytes,
+                                                                                       fragment: str) -> None:
+    """guards.yaml was read with read_text: a Windows-1252 or UTF-16 file gave the codec's own words and no line
+    (profile.yaml already said where and what to do)."""
+    (tmp_path / "g.yaml").write_bytes(data)
+    with pytest.raises(GuardConfigError) as info:
+        load_guards(tmp_path / "g.yaml")
+    assert str(info.value).endswith(fragment)
+    (tmp_path / "g.yaml").write_bytes(b"\xef\xbb\xbf" + KEYWORD_GUARD.encode())  # a byte-order mark is fine
+    assert load_guards(tmp_path / "g.yaml")[0].id == "kw"
+
+
+LOCK = "clauses:\n- {id: content/violence-and-weapons, version: 1.0.0}\n- {id: content/hate, version: 1.0.0}\n"
+
+
+@pytest.mark.parametrize(("guard", "line", "key", "wrong"), [
+    ("  clauses: [content/hate, content/violence-and-weapon]\n", 5, "clauses[1]", "content/violence-and-weapon"),
+    ("  clauses: [content/hate]\n  category_clauses:\n    S9:\n    - content/violence-and-weapon\n", 8,
+     "category_clauses.S9[0]", "content/violence-and-weapon"),
+])
+def test_a_clause_not_in_the_lock_beside_guards_yaml_is_refused(tmp_path, guard: str, line: int, key: str,
+                                                                wrong: str) -> None:
+    """A typo in a clause id ran, and every decision cited a clause that does not exist."""
+    (tmp_path / "clauseguard.lock").write_text(LOCK, encoding="utf-8")
+    path = tmp_path / "guards.yaml"
+    path.write_text(KEYWORD_GUARD + guard, encoding="utf-8")
+    with pytest.raises(GuardConfigError) as info:
+        load_guards(path)
+    assert info.value.where == f"{path}:{line} guard 'kw' guards[0].{key}"
+    assert f"clause {wrong!r} is not in the clauseguard.lock" in info.value.message
+    assert "did you mean 'content/violence-and-weapons'?" in info.value.message
+    path.write_text(KEYWORD_GUARD + guard.replace(wrong, "content/violence-and-weapons"), encoding="utf-8")
+    assert load_guards(path)[0].clauses
+    (tmp_path / "clauseguard.lock").unlink()  # no lock: the clauses of an override folder of one's own
+    path.write_text(KEYWORD_GUARD + guard, encoding="utf-8")
+    assert load_guards(path)[0].clauses
+
+
+def test_a_blocking_guard_with_no_clause_and_no_message_names_itself() -> None:
+    """It blocked with `clause_ids: []` and an empty message."""
+    spec, flag, cited = parse_guards("- {id: kw, type: keyword}\n- {id: f, type: keyword, on_fail: flag}\n"
+                                     "- {id: c, type: keyword, clauses: [content/hate]}\n")
+    assert spec.message == "Blocked by guard kw."
+    assert flag.message == cited.message == ""
+    assert GuardSpec(id="kw", type="keyword").message == ""  # built in Python: as given
+
+
+@pytest.mark.parametrize("type_", ["classifier", "image_nsfw"])
+def test_a_relative_model_path_is_read_from_the_folder_of_guards_yaml(tmp_path, monkeypatch, type_: str) -> None:
+    """It was read from the working directory, so `clauseguard check --guards legal/guards.yaml` and the same
+    file served from elsewhere loaded different models, or none."""
+    params = ("{backends: [transformers], model_path: %s}" if type_ == "classifier"
+              else "{backend: sd_safety_checker, model_path: %s}")
+    (tmp_path / "legal").mkdir()
+    path = tmp_path / "legal" / "guards.yaml"
+    monkeypatch.chdir(tmp_path)
+    for given, read in [("models/m", tmp_path / "legal" / "models" / "m"), (str(tmp_path / "abs"), tmp_path / "abs")]:
+        path.write_text(f"- {{id: g, type: {type_}, params: {params % given}}}\n", encoding="utf-8")
+        assert load_guards("legal/guards.yaml")[0].params["model_path"] == str(read)
+    assert parse_guards(f"- {{id: g, type: {type_}, params: {params % 'models/m'}}}\n")[0].params["model_path"] == \
+        "models/m"  # text without a file: as given

@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clauseguard.errors import GuardConfigError
-from clauseguard.guards import Action, Context
+from clauseguard.guards import Action, Context, GuardSpec
+from clauseguard.guards._runner import GuardFailure, run_guard
 from clauseguard.guards.normalize import normalize
 
 
@@ -382,3 +383,105 @@ def test_a_long_text_of_allowed_phrases_is_read_in_linear_time() -> None:
     started = time.perf_counter()
     assert build("keyword", params={"categories": ["S10"]}).check("van dyke " * 22000, Context()).allowed
     assert time.perf_counter() - started < 3.0  # about 0.1 s now
+
+
+# -- from a review: NFKC expansion, Indic vowel signs --------------------------------------------------
+
+
+def _per_character(text: str) -> tuple[list[int], list[int]]:
+    """The offset map as it was built before, two numbers per folded character: the reference."""
+    from clauseguard.guards import normalize as normalize_module
+
+    fold = normalize_module._table()
+    starts: list[int] = []
+    ends: list[int] = []
+    for i, ch in enumerate(normalize_module._as_accents(text)):
+        if ch in fold.marks:
+            if ends:
+                ends[-1] = i + 1
+            continue
+        n = len(fold.table[ord(ch)])
+        starts += [i] * n
+        ends += [i + 1] * n
+    return starts, ends
+
+
+@given(st.lists(st.sampled_from([*PIECES, "\ufdfa", "\ufdfa\ufdfa", "e\u0301\u0308", "\u0301", "\u200b\u0301",
+                                 "कमीना", "ki\u0940ll"]), max_size=30).map("".join))
+def test_offsets_kept_as_runs_map_each_character_as_the_per_character_lists_did(text: str) -> None:
+    norm = normalize(text)
+    starts, ends = _per_character(text)
+    if norm.offsets is None:
+        assert starts == list(range(len(text)))
+        return
+    assert [norm.offsets.start(i) for i in range(len(norm.spaced))] == starts
+    assert [norm.offsets.end(i) for i in range(len(norm.spaced))] == ends
+
+
+def test_an_expanding_character_repeated_is_one_run_and_a_long_text_is_not_kept() -> None:
+    """999,999 U+FDFA (18 letters each) made two lists of 18 million numbers (2-3.7 s, a gigabyte), and the
+    cache of the last 8 results kept each one (3.6 GB a worker)."""
+    from clauseguard.guards.normalize import CACHE_CHARS
+
+    norm = normalize("\ufdfa" * 1000)
+    assert len(norm.offsets.seg) == 1 and norm.original_span(14999, 15000) == (999, 1000)
+    normalize.cache_clear()
+    normalize("\ufdfa" * (CACHE_CHARS + 1))
+    assert normalize.cache_info().currsize == 0
+    normalize("\ufdfa")
+    assert normalize.cache_info().currsize == 1
+
+
+@pytest.mark.parametrize(("max_chars", "text", "allowed"), [
+    (100, "\ufdfa" * 5, True),  # 90 characters folded
+    (100, "\ufdfa" * 6, False),  # 108
+    (100, "x" * 101, False),
+    (None, "\ufdfa" * 6, True),
+])
+def test_the_keyword_guard_reads_at_most_max_chars_folded_characters(max_chars, text: str, allowed: bool) -> None:
+    guard = build("keyword", params={"categories": ["S9"], "max_chars": max_chars})
+    verdict = run_guard(guard, text, Context())
+    assert verdict.allowed is allowed
+    if not allowed:
+        assert isinstance(verdict.findings[0], GuardFailure)
+        assert "params.max_chars" in verdict.findings[0].message
+
+
+def test_a_megabyte_of_an_expanding_ligature_is_refused_fast() -> None:
+    """999,999 U+FDFA, under the pipeline's max_chars, were read as 18 million characters: 2-3.7 s and a
+    gigabyte per request, and passed. Now the keyword guard refuses them after folding alone."""
+    import time
+
+    from clauseguard.guards import Pipeline
+
+    pipeline = Pipeline([GuardSpec(id="kw", type="keyword")])
+    started = time.perf_counter()
+    verdict = pipeline.check_input("\ufdfa" * 999_999, Context())
+    assert not verdict.allowed and "params.max_chars" in verdict.findings[0].message
+    assert time.perf_counter() - started < 1.5  # about 0.2 s
+
+
+INDIC = {"S10": ["कमीना"]}
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("तुम कमीना हो", "कमीना"),  # "you are a scoundrel"
+    ("मुझे पैसे कमाना है", None),  # "I have to earn money": its vowel signs were dropped, "कमन" both
+    ("मैं बहुत कम ना खाऊँ?", None),  # "kam na": a spacing vowel sign split words, so "कमीना" was "कम" + "ना"
+    ("तुम कमीना", "कमीना"),  # the span covers the final vowel sign
+    ("காதல் கதல", None),
+])
+def test_indic_vowel_signs_are_letters(text: str, found: str | None) -> None:
+    """Spacing vowel signs (Mc) failed isalnum() and became separators; non-spacing ones (Mn) were dropped
+    like accents. An operator's own Hindi term blocked "to earn", and a redaction stopped before its last
+    vowel sign."""
+    guard = build("keyword", on_fail="redact", params={"categories": [], "terms": INDIC})
+    verdict = guard.check(text, Context())
+    assert [text[f.span[0]:f.span[1]] for f in verdict.findings] == ([found] if found else [])
+    assert normalize("कमीना").text == "कमीना" and normalize("காதல்").text == "காதல்"
+
+
+@pytest.mark.parametrize("text", ["ki\u0940ll yourself", "ki\u093e\u0301ll yourself", "k\u0301i\u0bcdll yourself"])
+def test_a_vowel_sign_slipped_into_a_latin_word_is_still_dropped(text: str) -> None:
+    """Marks that spell in Indic scripts are read as accents after a Latin letter, so they hide nothing."""
+    assert not build("keyword", params={"categories": ["S11"]}).check(text, Context()).allowed

@@ -284,3 +284,38 @@ def test_without_keeps_the_rest_the_sink_and_the_size_limit() -> None:
     assert [g.id for g in rest.guards] == ["kw"] and rest.guards[0] is pipeline.guards[1]
     assert (rest.sink, rest.max_chars) == (sink, 100)
     assert not rest.check_input("a detonator").allowed and sink.records
+
+
+# -- from a review: the quick start's block message -------------------------------------------------
+
+ROOT = FIXTURES.parents[2]  # the repository
+# A guard that flags before the one that blocks, and one that fails: findings[0] is not the block's reason.
+_QUICK_START_GUARDS = """
+- {id: flag-build, type: keyword, on_fail: flag, params: {categories: [], terms: {S2: [build]}},
+   message: "Flagged under section 9.9."}
+- {id: kw, type: keyword, params: {categories: [S9]}, message: "Blocked under section 2.4."}
+"""
+
+
+def _python_blocks(page: str) -> list[str]:
+    import re
+
+    return re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(encoding="utf-8"), flags=re.S)
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/developers/guards.md"])
+def test_the_quick_start_answers_a_block_with_its_reason(page: str, capsys) -> None:
+    """The README and guards.md showed `verdict.findings[0].message` as the reason for a block; findings
+    come in guard order, so an earlier guard's redaction ("Redacted under section 2.2") was shown for a
+    blocked injection, and a failed guard's exception text reached the user."""
+    from clauseguard.guards import parse_guards
+
+    block = next(b for b in _python_blocks(page) if 'Pipeline.from_yaml("legal/guards.yaml")' in b)
+    code = block.replace('Pipeline.from_yaml("legal/guards.yaml")', "PIPELINE")
+    exec(compile(code, page, "exec"), {"PIPELINE": Pipeline(parse_guards(_QUICK_START_GUARDS))})  # the page's code
+    assert capsys.readouterr().out.splitlines()[0] == "Blocked under section 2.4."
+
+    failing = _pipeline(_spec("test_raises"))
+    exec(compile(code, page, "exec"), {"PIPELINE": failing})
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("This request cannot be answered") and "boom" not in first
