@@ -7,8 +7,12 @@
 The chat function stands in for a model: it streams the answer as Gradio expects (the whole text so
 far at each step). guard_chat checks the prompt, holds back any text the output guards have not seen,
 and keys rate limits to the logged-in user or the client's address, pseudonymised. It checks the
-history the browser sends back as well. Behind a reverse proxy, name it in CLAUSEGUARD_TRUSTED_PROXIES
-(e.g. 10.0.0.0/8) so that its X-Forwarded-For is believed; otherwise the peer's address is used.
+history the browser sends back as well (its newest 200 messages; history_messages= and history_chars=
+change that), without recording it again. Images in an answer that would load from another host (a way
+to send the chat to an attacker after a prompt injection) are shown as text naming the host: list the
+hosts your answers may show images from in allowed_hosts=. Behind a reverse proxy, name it in
+CLAUSEGUARD_TRUSTED_PROXIES (e.g. 10.0.0.0/8) so that its X-Forwarded-For is believed; otherwise the
+peer's address is used.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ def respond(message: str, history: list[dict[str, str]]) -> Iterator[str]:
         yield text
 
 
-demo = gr.ChatInterface(guard_chat(respond, load_pipeline(sys.argv)), title="Guarded chat")
+demo = gr.ChatInterface(guard_chat(respond, load_pipeline(sys.argv), allowed_hosts=()), title="Guarded chat")
 
 if __name__ == "__main__":
     demo.launch()

