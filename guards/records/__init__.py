@@ -10,7 +10,8 @@ Entry points, by task:
   :func:`record_flagged_image` (hashes only);
 - notices: :class:`DsaNotice`, :class:`DmcaNotice`, :class:`TakeItDownRequest`, :func:`file_notice`,
   :func:`notice_queue`, :func:`decide` (Art. 17 statement of reasons), :func:`file_counter_notice`,
-  :func:`repeat_infringer_status`, :func:`file_complaint`, :func:`transparency_report`; an unknown
+  :func:`repeat_infringer_status`, :func:`retract_notice`, :func:`file_complaint`, :func:`record_informed`,
+  :func:`transparency_report`; an unknown
   reference raises :class:`NoticeNotFound` (a ``NoticeError`` and a ``LookupError``);
 - acceptances: :func:`record_acceptance`, :func:`needs_acceptance`, :func:`document_versions`.
 """
@@ -28,7 +29,7 @@ from clauseguard.guards.records.audit import (
     iter_records,
     verify,
 )
-from clauseguard.guards.records.complaints import file_complaint, resolve_complaint
+from clauseguard.guards.records.complaints import file_complaint, record_informed, resolve_complaint
 from clauseguard.guards.records.dmca import (
     CounterNoticeAck,
     RepeatInfringerStatus,
@@ -43,7 +44,14 @@ from clauseguard.guards.records.dmca import (
 from clauseguard.guards.records.images import find_flagged, record_flagged_image
 from clauseguard.guards.records.intake import DmcaCounterNotice, DmcaNotice, DsaNotice, TakeItDownRequest
 from clauseguard.guards.records.lockfile import DocumentVersion, clause_section, document_versions
-from clauseguard.guards.records.notices import Acknowledgement, file_notice, get_notice, notice_queue, parse_notice
+from clauseguard.guards.records.notices import (
+    Acknowledgement,
+    file_notice,
+    get_notice,
+    notice_queue,
+    parse_notice,
+    retract_notice,
+)
 from clauseguard.guards.records.pseudonym import Pseudonymizer, truncate_ip
 from clauseguard.guards.records.retention import PurgeResult, RetentionPolicy, purge
 from clauseguard.guards.records.statements import Restriction, StatementOfReasons, decide, get_decision
@@ -98,12 +106,14 @@ __all__ = [
     "purge",
     "record_acceptance",
     "record_flagged_image",
+    "record_informed",
     "record_strike",
     "repeat_infringer_status",
     "report_court_action",
     "resolve_complaint",
     "restore_due",
     "restore_window",
+    "retract_notice",
     "transparency_report",
     "truncate_ip",
     "verify",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +26,11 @@ from clauseguard.guards.records.models import AuditHead, AuditRecord
 from clauseguard.guards.records.store import RecordStore
 
 __all__ = [
+    "CLEARABLE_KINDS",
+    "FORMAT",
     "HASHED_FIELDS",
+    "HASHED_FIELDS_V2",
+    "STORED_FIELDS",
     "AppendResult",
     "AuditEntry",
     "PreparedRecord",
@@ -33,13 +39,24 @@ __all__ = [
     "append_many",
     "canonical_json",
     "find_appended",
+    "hashed_fields",
+    "key_commit",
+    "key_kind",
+    "key_problem",
     "prepare",
     "record_hash",
 ]
 
+# format 1 (``format`` NULL: records written before format 2) hashes the user key itself
 HASHED_FIELDS = ("seq", "time", "request_id", "stage", "guard_id", "action", "allowed", "score", "clause_ids",
                  "document_versions", "findings", "user_key")
+# format 2 hashes a salted commitment to the user key instead, so the key (with its salt) can be cleared
+HASHED_FIELDS_V2 = (*HASHED_FIELDS[:-1], "format", "user_key_kind", "user_key_commit")
+STORED_FIELDS = (*HASHED_FIELDS, "format", "user_key_kind", "user_key_commit", "user_key_salt")
 JSON_FIELDS = ("clause_ids", "document_versions", "findings")
+FORMAT = 2  # the format new records are written in
+CLEARABLE_KINDS = ("ip", "net")  # IP-derived keys: a purge clears them after ip_retention_days
+_KINDS = ("ip", "net", "user")
 
 
 def canonical_json(value: Any) -> str:
@@ -47,10 +64,46 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def hashed_fields(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """The fields ``record`` is hashed over: by its ``format`` (absent or None: format 1)."""
+    return HASHED_FIELDS_V2 if record.get("format") == FORMAT else HASHED_FIELDS
+
+
 def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
-    """``sha256(prev_hash + canonical JSON of the HASHED_FIELDS of record)``."""
-    body = canonical_json({k: record[k] for k in HASHED_FIELDS})
+    """``sha256(prev_hash + canonical JSON of the hashed fields of record)`` (see :func:`hashed_fields`)."""
+    body = canonical_json({k: record[k] for k in hashed_fields(record)})
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def key_kind(user_key: str) -> str:
+    """What a user key is derived from: ``ip``/``net`` (an IP address), ``user`` (an account), else ``other``."""
+    prefix = user_key.partition(":")[0]
+    return prefix if prefix in _KINDS else "other"
+
+
+def key_commit(salt: str, user_key: str) -> str:
+    """``HMAC-SHA256(key=bytes.fromhex(salt), msg=user_key as UTF-8)``, hex: what format 2 hashes."""
+    return hmac.new(bytes.fromhex(salt), user_key.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def key_problem(record: Mapping[str, Any]) -> str | None:
+    """Why the user key of a format-2 ``record`` does not hold (None: it holds, or it was cleared as a
+    purge clears it: key and salt gone, an IP-derived kind). Format 1 hashes the key itself."""
+    if record.get("format") != FORMAT:
+        return None
+    key, salt, kind, commit = (record.get(k) for k in ("user_key", "user_key_salt", "user_key_kind",
+                                                        "user_key_commit"))
+    if key is None:
+        if salt is not None:
+            return "user_key_salt without user_key (record changed)"
+        if commit is not None and kind not in CLEARABLE_KINDS:
+            return f"user key of kind {kind!r} removed: only IP-derived keys are cleared by a purge (record changed)"
+        return None
+    if salt is None or commit is None or not hmac.compare_digest(key_commit(salt, key), commit):
+        return "user_key does not match its commitment (record changed)"
+    if key_kind(key) != kind:
+        return f"user_key is of kind {key_kind(key)!r}, the record says {kind!r} (record changed)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -86,7 +139,7 @@ class PreparedRecord:
         """The row to insert at ``seq`` after ``prev_hash``, and its hash."""
         rec = {"seq": seq, **self.fields}
         digest = record_hash(prev_hash, rec)
-        row = {k: canonical_json(rec[k]) if k in JSON_FIELDS else rec[k] for k in HASHED_FIELDS}
+        row = {k: canonical_json(rec[k]) if k in JSON_FIELDS else rec[k] for k in STORED_FIELDS if k in rec}
         return {**row, "prev_hash": prev_hash, "hash": digest}, digest
 
     def at(self, when: datetime) -> PreparedRecord:
@@ -112,11 +165,19 @@ def prepare(entry: AuditEntry, now: datetime | None = None) -> PreparedRecord:
         "clause_ids": sorted(set(entry.clause_ids)),
         "document_versions": {k: dict(v) for k, v in (entry.document_versions or {}).items()},
         "findings": [dict(f) for f in entry.findings],
-        "user_key": check_user_key(entry.user_key),
+        **_user_key_fields(check_user_key(entry.user_key)),
     }
     for name, value in fields.items():  # fails here, in the caller, rather than inside a batch
         _check_storable(name, value)
     return PreparedRecord(fields)
+
+
+def _user_key_fields(user_key: str | None) -> dict[str, Any]:
+    """Format 2: the key, a fresh random salt, and the kind and salted commitment that are hashed."""
+    salt = None if user_key is None else secrets.token_hex(16)
+    return {"format": FORMAT, "user_key": user_key, "user_key_salt": salt,
+            "user_key_kind": None if user_key is None else key_kind(user_key),
+            "user_key_commit": None if user_key is None or salt is None else key_commit(salt, user_key)}
 
 
 @functools.cache

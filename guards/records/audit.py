@@ -1,12 +1,14 @@
 """The audit log: an append-only, hash-chained record of every guard decision.
 
 Each record's ``hash`` is ``sha256(prev_hash + canonical JSON of the record)``, where the record holds
-its own ``seq``; ``audit_head`` (one row, written in the same transaction as each append) keeps the last
-seq and hash, and the anchor a purge left. So :func:`verify` finds a changed field, a removed, inserted
-or reordered record, a gap in seq, and a truncated tail; records still present at or below the anchor
-(a purge leaves none) must chain up to it. It reads head and records in one snapshot, so it may run
-while others append. Appends are serialised (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``SELECT ... FOR
-UPDATE`` on the head row), so the chain never forks; see :mod:`._chain` for appending and :mod:`.writer`
+its own ``seq`` (and, in format 2, a salted commitment to its user key instead of the key, so a purge
+can clear an IP-derived key and its salt: see :mod:`._chain`); ``audit_head`` (one row, written in the
+same transaction as each append) keeps the last seq and hash, and the anchor a purge left. So
+:func:`verify` finds a changed field, a removed, inserted or reordered record, a gap in seq, and a
+truncated tail; records still present at or below the anchor (a purge leaves none) must chain up to it.
+It reads head and records in one snapshot, so it may run while others append. Appends are serialised
+(SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``SELECT ... FOR UPDATE`` on the head row), so the chain never
+forks; see :mod:`._chain` for appending and :mod:`.writer`
 for group commit (many records per transaction).
 
 Each purge appends a record of its own naming the anchor it left, and :func:`verify` holds the anchor
@@ -36,12 +38,15 @@ from sqlalchemy.orm import Session
 from clauseguard.errors import RecordsError, UserError
 from clauseguard.guards.records._chain import (
     HASHED_FIELDS,
+    HASHED_FIELDS_V2,
     JSON_FIELDS,
+    STORED_FIELDS,
     AppendResult,
     AuditEntry,
     append,
     append_many,
     canonical_json,
+    key_problem,
     record_hash,
 )
 from clauseguard.guards.records.lockfile import DocumentVersion, document_versions
@@ -56,6 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HASHED_FIELDS",
+    "HASHED_FIELDS_V2",
     "AppendResult",
     "AuditEntry",
     "AuditSink",
@@ -75,7 +81,7 @@ PURGE = "purge"  # the action of the record each purge appends (see .retention)
 
 
 def _record_dict(row: AuditRecord) -> dict[str, Any]:
-    out = {k: getattr(row, k) for k in HASHED_FIELDS}
+    out = {k: getattr(row, k) for k in STORED_FIELDS}
     for k in JSON_FIELDS:
         out[k] = json.loads(out[k])
     return out
@@ -119,7 +125,8 @@ class AuditSink:
     """A :class:`~clauseguard.guards.sinks.DecisionSink` that appends each decision to the audit log.
 
     ``lock`` (a path to clauseguard.lock or its dict) stamps every record with the document versions in
-    force; ``report`` narrows each document's hash to its own clauses. A decision may carry
+    force (the sha256 of each rendered document); ``report`` matters only for an older lock without a
+    ``documents`` list, where it narrows each document's hash to its own clauses. A decision may carry
     ``user_key`` (an account id) or ``ip``: they are pseudonymised with ``pseudonymizer`` (by default
     from ``CLAUSEGUARD_PSEUDONYM_KEYS``) before anything is stored.
 
@@ -226,7 +233,7 @@ def _check(rec: dict[str, Any], expected_seq: int, prev: str | None) -> str | No
         return "prev_hash does not match the previous record's hash (record removed, inserted or reordered)"
     if record_hash(rec["prev_hash"], rec) != rec["hash"]:
         return "content does not match its hash (record changed)"
-    return None
+    return key_problem(rec)
 
 
 def _walk(records: Iterator[AuditRecord], expected: int,
@@ -336,7 +343,8 @@ def export(store: RecordStore, path: str | Path) -> int:
     symlink is followed: its target is written and the link stays. Refused (:class:`UserError`): an
     empty path, one that exists and is not a regular file, and the store's own SQLite file or its
     ``-wal``, ``-shm`` and ``-journal`` files (the rename would replace the database with the export).
-    Anyone can re-check an export: hash each line's HASHED_FIELDS after its prev_hash.
+    Anyone can re-check an export: hash each line's HASHED_FIELDS (HASHED_FIELDS_V2 when its ``format``
+    is 2) after its prev_hash, and for format 2 check ``user_key_commit`` against a ``user_key`` still there.
     """
     target = _export_target(store, path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -3,9 +3,12 @@
 17 U.S.C. §512(g)(2)(B)-(C): on a valid counter-notification the provider sends a copy to the notifier
 and restores the material "not less than 10, nor more than 14, business days following receipt",
 unless the notifier first reports that it has filed a court action. Here the window opens at the end of
-the 10th business day after the day of receipt and closes at the end of the 14th (UTC dates).
-§512(i)(1)(A) needs a policy for terminating repeat infringers: the default is 3 strikes in 12 months
-(an operator choice, not a number from the statute); a restored counter-noticed takedown withdraws
+the 10th US business day after the day of receipt and closes at the end of the 14th, with days and their
+ends taken in a US time zone (``America/New_York`` by default; pass ``tz`` for another): counted on UTC
+dates, the window opened at 20:00 in New York (17:00 in Los Angeles) on the 10th business day, hours
+before it had passed there.
+§512(i)(1)(A) needs a policy for terminating repeat infringers: the default is 3 strikes in 12 calendar
+months (an operator choice, not a number from the statute); a restored counter-noticed takedown withdraws
 its strike.
 """
 
@@ -13,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
@@ -23,22 +27,51 @@ from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
 from clauseguard.guards.records._types import aware_utc
 from clauseguard.guards.records.business_days import add_business_days
+from clauseguard.guards.records.complaints import add_months
 from clauseguard.guards.records.intake import DmcaCounterNotice
-from clauseguard.guards.records.models import CounterNotice, Notice, Strike
+from clauseguard.guards.records.models import CounterNotice, Decision, Notice, Strike
 from clauseguard.guards.records.store import RecordStore
 
-__all__ = ["CounterNoticeAck", "RepeatInfringerStatus", "file_counter_notice", "mark_restored", "record_strike",
-           "repeat_infringer_status", "report_court_action", "restore_due", "restore_window"]
+__all__ = [
+    "DEFAULT_TZ",
+    "REPEAT_WINDOW_MONTHS",
+    "CounterNoticeAck",
+    "RepeatInfringerStatus",
+    "file_counter_notice",
+    "mark_restored",
+    "record_strike",
+    "repeat_infringer_status",
+    "report_court_action",
+    "restore_due",
+    "restore_window",
+]
 
 
-def _end_of(day: Any) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+DEFAULT_TZ = "America/New_York"  # where US business days are counted (tz= for another US zone)
 
 
-def restore_window(received_at: datetime) -> tuple[datetime, datetime]:
-    """``(not_before, not_after)``: end of the 10th and of the 14th business day after receipt."""
-    day = aware_utc(received_at, "received_at").date()
-    return _end_of(add_business_days(day, 10)), _end_of(add_business_days(day, 14))
+def _zone(tz: str) -> ZoneInfo:
+    """The time zone ``tz``; a :class:`NoticeError` naming ``tz`` when it is unknown or no time zone data
+    is installed (no system zoneinfo and no ``tzdata`` package), never a silent fall back to UTC."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise NoticeError(f"time zone {tz!r} is not available ({err}): give an IANA name such as "
+                          f"{DEFAULT_TZ!r}, and if that fails too install time zone data (pip install tzdata)",
+                          fields=("tz",)) from err
+
+
+def _end_of(day: date, zone: ZoneInfo) -> datetime:
+    """The end of ``day`` in ``zone`` (local midnight after it, daylight saving applied), in UTC."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+
+
+def restore_window(received_at: datetime, *, tz: str = DEFAULT_TZ) -> tuple[datetime, datetime]:
+    """``(not_before, not_after)`` in UTC: the end of the 10th and of the 14th US business day after the
+    day of receipt, days and their ends taken in the time zone ``tz``."""
+    zone = _zone(tz)
+    day = aware_utc(received_at, "received_at").astimezone(zone).date()
+    return _end_of(add_business_days(day, 10), zone), _end_of(add_business_days(day, 14), zone)
 
 
 @dataclass(frozen=True)
@@ -61,8 +94,9 @@ def _validated(counter: DmcaCounterNotice | Mapping[str, Any]) -> DmcaCounterNot
                           fields=fields) from err
 
 
-def _check_counterable(session: Any, notice: Notice) -> None:
-    """§512(g) answers material that was taken down, once: the notice must be actioned, not yet countered."""
+def _check_counterable(session: Any, notice: Notice, received: datetime) -> None:
+    """§512(g) answers material that was taken down, once: the notice must be actioned, not yet countered,
+    and the counter-notification cannot be received before the takedown it answers."""
     earlier = session.execute(select(CounterNotice.reference).where(CounterNotice.notice_id == notice.id)
                               ).scalars().first()
     if earlier is not None:
@@ -73,25 +107,32 @@ def _check_counterable(session: Any, notice: Notice) -> None:
                "rejected": "led to no action: nothing was taken down"}.get(notice.status, f"is {notice.status}")
         raise NoticeError(f"notice {notice.reference} {why}; a counter-notification (17 U.S.C. §512(g)) answers "
                           "material that was removed or disabled", fields=("notice_reference",))
+    taken_down = session.execute(select(func.max(Decision.decided_at)).where(Decision.notice_id == notice.id)
+                                 ).scalar_one_or_none()
+    before = max(t for t in (notice.received_at, taken_down) if t is not None)
+    if received < before:
+        raise NoticeError("a counter-notification cannot be received before the notice and the takedown it "
+                          f"answers ({before:%Y-%m-%d %H:%M} UTC)", fields=("received_at",))
 
 
 def file_counter_notice(store: RecordStore, notice_reference: str, counter: DmcaCounterNotice | Mapping[str, Any],
-                        *, received_at: datetime | None = None) -> CounterNoticeAck:
-    """Store a counter-notification against a DMCA notice; returns the restore window.
+                        *, received_at: datetime | None = None, tz: str = DEFAULT_TZ) -> CounterNoticeAck:
+    """Store a counter-notification against a DMCA notice; returns the restore window (US business days
+    in the time zone ``tz``, see :func:`restore_window`).
 
     Refused (:class:`NoticeError`) unless the notice was actioned (the material taken down) and has no
     counter-notification yet.
     """
     intake = _validated(counter)
     received = aware_utc(received_at, "received_at")
-    not_before, not_after = restore_window(received)
+    not_before, not_after = restore_window(received, tz=tz)
     with store.session(write=True) as s:
         # locked, so a concurrent second counter-notification waits and then sees the first (see _notice)
         notice = s.execute(select(Notice).where(Notice.reference == notice_reference).with_for_update()
                            ).scalar_one_or_none()
         if notice is None or notice.regime != "dmca":
             raise NoticeNotFound(f"no DMCA notice with reference {notice_reference!r}", fields=("notice_reference",))
-        _check_counterable(s, notice)
+        _check_counterable(s, notice, received)
         row = CounterNotice(reference=new_reference("CN"), notice_id=notice.id, received_at=received,
                             restore_not_before=not_before, restore_not_after=not_after,
                             payload=intake.model_dump(mode="json"))
@@ -154,7 +195,8 @@ def mark_restored(store: RecordStore, counter_reference: str, *, at: datetime | 
                               "passed", fields=("at",))
         row.restored_at = at
         s.execute(update(Strike).where(Strike.notice_id == row.notice_id).values(withdrawn=True))
-        s.execute(update(Notice).where(Notice.id == row.notice_id).values(status="restored"))
+        s.execute(update(Notice).where(Notice.id == row.notice_id, Notice.retracted_at.is_(None))
+                  .values(status="restored"))  # a retracted notice stays "retracted"
 
 
 def record_strike(store: RecordStore, uploader_key: str, *, notice_reference: str | None = None,
@@ -170,12 +212,16 @@ def record_strike(store: RecordStore, uploader_key: str, *, notice_reference: st
                      withdrawn=False))
 
 
+REPEAT_WINDOW_MONTHS = 12  # the policy's "12 months", in calendar months (not 365 days)
+
+
 @dataclass(frozen=True)
 class RepeatInfringerStatus:
     uploader_key: str
     strikes: int
     threshold: int
-    window: timedelta
+    window: timedelta  # the span counted, ``now - since``
+    since: datetime | None = None  # strikes after this moment count
 
     @property
     def terminate(self) -> bool:
@@ -184,10 +230,14 @@ class RepeatInfringerStatus:
 
 
 def repeat_infringer_status(store: RecordStore, uploader_key: str, *, threshold: int = 3,
-                            window: timedelta = timedelta(days=365), now: datetime | None = None
-                            ) -> RepeatInfringerStatus:
+                            window: timedelta | None = None, now: datetime | None = None,
+                            window_months: int = REPEAT_WINDOW_MONTHS) -> RepeatInfringerStatus:
+    """Strikes not withdrawn against ``uploader_key`` in the ``window_months`` calendar months before
+    ``now`` (12: the same day and time a year earlier, as the policy's "12 months" reads, also across
+    29 February); a ``window`` timedelta, when given, is used instead."""
     now = aware_utc(now, "now")
+    since = now - window if window is not None else add_months(now, -window_months)
     with store.session() as s:
         count = s.execute(select(func.count(Strike.id)).where(
-            Strike.uploader_key == uploader_key, Strike.withdrawn.is_(False), Strike.at > now - window)).scalar_one()
-    return RepeatInfringerStatus(uploader_key, int(count), threshold, window)
+            Strike.uploader_key == uploader_key, Strike.withdrawn.is_(False), Strike.at > since)).scalar_one()
+    return RepeatInfringerStatus(uploader_key, int(count), threshold, now - since, since)

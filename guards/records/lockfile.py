@@ -1,12 +1,14 @@
 """Document versions from ``clauseguard.lock`` and section look-ups in ``report.json``.
 
-An acceptance or an audit record names the exact text a user saw. ``clauseguard.lock`` lists each
-template (document) with its version and hash, and each clause with its hash; a document's content
-hash here is the hash of its template hash, the profile hash and the hashes of its clauses, so editing
-any clause of the terms (or the profile facts rendered in them) asks for acceptance again. When the
-report is not given, every clause of the lock counts for every document (a clause change then asks for
-every document to be accepted again: safe, if eager). A lock that already carries ``documents:
-[{id, version, sha256}]`` is used as it is.
+An acceptance or an audit record names the exact text a user saw. ``clauseguard.lock`` as
+``clauseguard generate`` writes it carries ``documents: [{id, version, sha256}]``, the sha256 of each
+rendered Markdown document, and that is used as it is (``report`` is then ignored).
+
+A lock written by an older clauseguard has no ``documents`` list, only templates and clauses with their
+hashes: a document's content hash is then the hash of its template hash, the profile hash and the
+hashes of its clauses (only its own clauses, looked up in ``report``, when the report is given; every
+clause of the lock otherwise, so a clause change asks for every document to be accepted again: safe,
+if eager).
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ def _entries(data: Mapping[str, Any], key: str, fields: tuple[str, ...], where: 
 
 def document_versions(lock: str | Path | Mapping[str, Any],
                       report: str | Path | Mapping[str, Any] | None = None) -> dict[str, DocumentVersion]:
-    """``{document id: DocumentVersion}`` for every document in the lock.
+    """``{document id: DocumentVersion}`` for every document in the lock. ``report`` is read only for an
+    older lock without a ``documents`` list (see the module docstring); a current lock ignores it.
 
     A file that is not a lock (report.json, guards.yaml, profile.yaml given by mistake) is a
     :class:`UserError`: it would otherwise yield no documents, so nobody would be asked to accept any.

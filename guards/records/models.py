@@ -45,7 +45,12 @@ class _KeyChecks:
 
 
 class AuditRecord(_KeyChecks, Base):
-    """One guard decision; ``hash = sha256(prev_hash + canonical JSON of the other fields)``."""
+    """One guard decision; ``hash = sha256(prev_hash + canonical JSON of the hashed fields)``.
+
+    Format 2 (``format`` = 2) hashes ``user_key_kind`` and ``user_key_commit`` (an HMAC of ``user_key``
+    keyed by ``user_key_salt``) instead of ``user_key``, so a purge can clear an IP-derived key and its
+    salt; older records (``format`` NULL) hash ``user_key`` itself. See ``_chain``.
+    """
 
     __tablename__ = "audit_log"
 
@@ -63,6 +68,10 @@ class AuditRecord(_KeyChecks, Base):
     user_key: Mapped[str | None] = mapped_column(UserKeyType())
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    format: Mapped[int | None] = mapped_column(Integer)  # None: format 1 (user_key hashed as it is)
+    user_key_kind: Mapped[str | None] = mapped_column(String(10))  # "ip" | "net" | "user" | "other"
+    user_key_commit: Mapped[str | None] = mapped_column(String(64))  # HMAC-SHA256(salt, user_key), hex
+    user_key_salt: Mapped[str | None] = mapped_column(String(32))  # 16 random bytes, hex; cleared with the key
 
 
 class AuditHead(Base):
@@ -92,6 +101,7 @@ class Notice(_KeyChecks, Base):
     locations: Mapped[list[str]] = mapped_column(JSON)
     uploader_key: Mapped[str | None] = mapped_column(UserKeyType())
     notifier_ip_key: Mapped[str | None] = mapped_column(UserKeyType())
+    retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # status "retracted" since then
 
 
 class Decision(_KeyChecks, Base):
@@ -103,6 +113,8 @@ class Decision(_KeyChecks, Base):
     reference: Mapped[str] = mapped_column(String(40), unique=True)
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), index=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # when the recipient was told (DSA Art. 20(2) starts the complaint window then); None: decided_at
+    informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     restriction: Mapped[str] = mapped_column(String(40))
     outcome: Mapped[str] = mapped_column(String(20))  # "action_taken" | "no_action"
     automated_detection: Mapped[bool] = mapped_column(Boolean)

@@ -14,17 +14,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
 from clauseguard.guards.records._types import aware_utc
 from clauseguard.guards.records.intake import REGIMES, NoticeIntake
-from clauseguard.guards.records.models import Notice
+from clauseguard.guards.records.models import Notice, Strike
 from clauseguard.guards.records.store import RecordStore
 
 __all__ = ["DEFAULT_TARGETS", "LEGAL_DEADLINES", "Acknowledgement", "file_notice", "get_notice", "notice_queue",
-           "parse_notice"]
+           "parse_notice", "retract_notice"]
 
 LEGAL_DEADLINES: dict[str, timedelta] = {"take_it_down": timedelta(hours=48)}
 DEFAULT_TARGETS: dict[str, timedelta] = {"dsa": timedelta(hours=72), "dmca": timedelta(hours=24),
@@ -119,3 +119,25 @@ def notice_queue(store: RecordStore, *, status: str = "open", limit: int | None 
         query = select(Notice).where(Notice.status == status).order_by(Notice.deadline, Notice.received_at,
                                                                         Notice.id)
         return list(s.execute(query.limit(limit)).scalars())
+
+
+def retract_notice(store: RecordStore, reference: str, *, at: datetime | None = None) -> None:
+    """The notifier withdrew the notice: status ``retracted`` from ``at``, and every strike it gave is
+    withdrawn (the repeat-infringer policy: "a strike is withdrawn if the notice is retracted").
+
+    An open notice leaves the queue. Content taken down on it is not put back here: restore it yourself
+    (as for a reversed decision). Refused for a notice already retracted, or ``at`` before its receipt.
+    """
+    at = aware_utc(at, "at")
+    with store.session(write=True) as s:
+        row = s.execute(select(Notice).where(Notice.reference == reference).with_for_update()).scalar_one_or_none()
+        if row is None:
+            raise NoticeNotFound(f"no notice with reference {reference!r}", fields=("reference",))
+        if row.retracted_at is not None:
+            raise NoticeError(f"notice {reference} was already retracted on {row.retracted_at:%Y-%m-%d}",
+                              fields=("reference",))
+        if at < row.received_at:
+            raise NoticeError("a notice cannot be retracted before it was received "
+                              f"({row.received_at:%Y-%m-%d %H:%M} UTC)", fields=("at",))
+        row.status, row.retracted_at = "retracted", at
+        s.execute(update(Strike).where(Strike.notice_id == row.id).values(withdrawn=True))

@@ -26,7 +26,7 @@ from clauseguard.guards.records.lockfile import clause_section
 from clauseguard.guards.records.models import Decision, Notice, Strike
 from clauseguard.guards.records.store import RecordStore
 
-__all__ = ["DEFAULT_REDRESS", "Restriction", "StatementOfReasons", "decide", "get_decision"]
+__all__ = ["DEFAULT_REDRESS", "INDEFINITE", "Restriction", "StatementOfReasons", "decide", "get_decision"]
 
 
 class Restriction(StrEnum):
@@ -93,6 +93,23 @@ def _grounds(restriction: Restriction, legal_ground: str | None, clause_id: str 
     return clause_section(report, clause_id).to_dict()
 
 
+INDEFINITE = "indefinite"  # the duration of a restriction with no end (Art. 17(3)(a)), said explicitly
+
+
+def _check_restriction_elements(restriction: Restriction, explanation: str, territorial_scope: str | None,
+                                duration: str | None) -> None:
+    """A restriction's statement needs why (Art. 17(3)(d)/(e) "explanations"), where and for how long
+    (Art. 17(3)(a)): a missing one is a :class:`NoticeError` naming it."""
+    if restriction is Restriction.NONE:
+        return
+    missing = [name for name, value in (("explanation", explanation), ("territorial_scope", territorial_scope),
+                                        ("duration", duration)) if not (value or "").strip()]
+    if missing:
+        raise NoticeError(f"a restriction's statement of reasons needs {', '.join(missing)} (DSA Art. 17(3)(a): its "
+                          "territorial scope and duration, or duration \"indefinite\"; Art. 17(3)(d)-(e): an "
+                          "explanation of why the content is illegal or against the terms)", fields=tuple(missing))
+
+
 def _notice(session: Any, reference: str | None) -> Notice | None:
     if reference is None:
         return None
@@ -113,26 +130,42 @@ def decide(store: RecordStore, *, restriction: Restriction | str, facts: str, au
            automated_decision: bool, notice_reference: str | None = None, legal_ground: str | None = None,
            clause_id: str | None = None, report: str | Path | Mapping[str, Any] | None = None,
            explanation: str = "", territorial_scope: str | None = None, duration: str | None = None,
-           uploader_key: str | None = None, decided_at: datetime | None = None) -> StatementOfReasons:
+           uploader_key: str | None = None, decided_at: datetime | None = None,
+           informed_at: datetime | None = None) -> StatementOfReasons:
     """Record a decision and its statement of reasons; closes the notice it answers.
 
     Only an open notice can be decided (:class:`NoticeError` otherwise), so one notice never yields
-    two decisions or two strikes. A DMCA takedown (a restriction on a ``dmca`` notice) with a known
-    uploader also records a strike.
+    two decisions or two strikes. A restriction other than ``none`` needs ``explanation``,
+    ``territorial_scope`` and ``duration`` (``"indefinite"`` when it has no end). A DMCA takedown (a
+    restriction on a ``dmca`` notice) with a known uploader also records a strike and offers a
+    counter-notification among the redress. ``informed_at`` is when the recipient was told (the
+    complaint window counts from it, DSA Art. 20(2); by default from ``decided_at``); set it later
+    with :func:`~.complaints.record_informed`.
     """
     restriction = Restriction(restriction)
     if not facts.strip():
         raise NoticeError("facts and circumstances are required (Art. 17(3)(b))", fields=("facts",))
     contractual = _grounds(restriction, legal_ground, clause_id, report)
     when = aware_utc(decided_at, "decided_at")
+    informed = None if informed_at is None else aware_utc(informed_at, "informed_at")
+    if informed is not None and informed < when:
+        raise NoticeError("the recipient cannot be informed of a decision before it is taken (decided "
+                          f"{when:%Y-%m-%d %H:%M} UTC)", fields=("informed_at",))
     with store.session(write=True) as s:
-        notice = _notice(s, notice_reference)
+        notice = _notice(s, notice_reference)  # first: an unknown notice is "not found" whatever the body says
+        _check_restriction_elements(restriction, explanation, territorial_scope, duration)
+        if notice is not None and when < notice.received_at:
+            raise NoticeError(f"a decision cannot be taken before the notice it answers (received "
+                              f"{notice.received_at:%Y-%m-%d %H:%M} UTC)", fields=("decided_at",))
         uploader = uploader_key or (notice.uploader_key if notice else None)
-        redress = DEFAULT_REDRESS + ((_DMCA_REDRESS,) if notice and notice.regime == "dmca" else ())
+        # a counter-notification answers material taken down (§512(g)(1)): none is offered for "none"
+        takedown = notice is not None and notice.regime == "dmca" and restriction is not Restriction.NONE
+        redress = DEFAULT_REDRESS + ((_DMCA_REDRESS,) if takedown else ())
         sor = StatementOfReasons(new_reference("SOR"), when, restriction.value, facts, notice_reference,
                                  automated_detection, automated_decision, legal_ground, contractual, redress,
                                  territorial_scope, duration, explanation)
         s.add(Decision(reference=sor.reference, notice_id=notice.id if notice else None, decided_at=when,
+                       informed_at=informed,
                        restriction=restriction.value,
                        outcome="no_action" if restriction is Restriction.NONE else "action_taken",
                        automated_detection=automated_detection, automated_decision=automated_decision,

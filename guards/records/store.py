@@ -9,11 +9,13 @@ same audit head); PostgreSQL writers lock the head row with ``SELECT ... FOR UPD
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -45,15 +47,28 @@ _REFUSED = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
 
 def _password_span(url: str) -> tuple[int, int] | None:
     """Where the password of ``url`` is: from after the first ':' of the authority (a user name holds no
-    unescaped ':' or '@') to its LAST '@', since the password may hold '@' and '/' (None: no password)."""
+    unescaped ':' or '@') to its LAST '@' before any query, since the password may hold '@' and '/'
+    (None: no password)."""
     scheme_end = url.find("://")
     if scheme_end < 0:
         return None
     start = scheme_end + 3
-    first_at, last_at, colon = url.find("@", start), url.rfind("@"), url.find(":", start)
-    if first_at < 0 or colon < 0 or colon > first_at or "/" in url[start:colon]:
+    query = min((i for i in (url.find("?", start), url.find("#", start)) if i >= 0), default=len(url))
+    first_at, last_at, colon = url.find("@", start), url.rfind("@", start, query), url.find(":", start)
+    if first_at < 0 or last_at < 0 or colon < 0 or colon > first_at or "/" in url[start:colon]:
         return None  # no user info, or a ':' of the host (port) or of a SQLite path
     return colon + 1, last_at
+
+
+def _authority_ats(url: str) -> int:
+    """How many '@' the authority of ``url`` holds (user info and host, before the path and query); a
+    URL without one (``sqlite:///file.db``) has none."""
+    scheme_end = url.find("://")
+    if scheme_end < 0 or url.startswith("/", scheme_end + 3):
+        return 0
+    rest = re.split(r"[?#]", url[scheme_end + 3:], maxsplit=1)[0]
+    slash = rest.find("/", rest.find("@") + 1)  # a password may hold '/': the path starts after the host
+    return rest[: len(rest) if slash < 0 else slash].count("@")
 
 
 def shown_url(url: str) -> str:
@@ -70,8 +85,37 @@ def shown_url(url: str) -> str:
         return masked
 
 
+_MIN_FRAGMENT = 3  # shorter pieces of a password are left in messages (masking "a" would garble them)
+
+
+def password_fragments(url: str) -> tuple[str, ...]:
+    """The password of ``url`` as written and percent-decoded, and its pieces between '@', '/', ':' (what
+    a driver that misread the URL shows as host, port or database), longest first."""
+    span = _password_span(url)
+    if span is None:
+        return ()
+    raw = url[span[0]:span[1]]
+    pieces = {raw, unquote(raw), *re.split(r"[@/:?#]", raw), *re.split(r"[@/:?#]", unquote(raw))}
+    return tuple(sorted((p for p in pieces if len(p) >= _MIN_FRAGMENT), key=len, reverse=True))
+
+
+def scrub(message: str, fragments: tuple[str, ...]) -> str:
+    """``message`` (a driver's error) with every password fragment replaced by ``***``."""
+    for fragment in fragments:
+        message = message.replace(fragment, "***")
+    return message
+
+
+def _check_authority(url: str) -> None:
+    """Refuse a URL whose authority holds more than one unencoded '@' before anything connects: the
+    driver would read the password's tail as the host, look it up in DNS and echo it in its errors."""
+    if _authority_ats(url) > 1:
+        raise RecordsError(f"cannot open record store {shown_url(url)!r}: the URL holds more than one unencoded '@' "
+                           "before its host (a '@' in the password or user name): percent-encode it as %40")
+
+
 @contextmanager
-def _unavailable_is_records_error(url: str) -> Iterator[None]:
+def _unavailable_is_records_error(url: str, fragments: tuple[str, ...] = ()) -> Iterator[None]:
     """Turn "the store cannot be reached or written" (locked, full, read-only, not a database,
     disconnected) into :class:`RecordsError`, which the server answers with 503 and Retry-After."""
     try:
@@ -80,7 +124,7 @@ def _unavailable_is_records_error(url: str) -> Iterator[None]:
         raise
     except (DBAPIError, DisconnectionError, PoolTimeoutError) as err:
         cause = getattr(err, "orig", None) or err
-        raise RecordsError(f"record store {url} cannot be read or written: {cause}") from err
+        raise RecordsError(f"record store {url} cannot be read or written: {scrub(str(cause), fragments)}") from err
 
 
 def _sqlite_events(engine: Engine) -> None:
@@ -106,7 +150,9 @@ class RecordStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         # through shown_url: SQLAlchemy reads the part of a password after an unencoded '@' as the host
-        self.url = shown_url(engine.url.render_as_string(hide_password=False))
+        raw = engine.url.render_as_string(hide_password=False)
+        self.url = shown_url(raw)
+        self._fragments = password_fragments(raw)  # masked in every driver message we pass on
 
     @property
     def dialect(self) -> str:
@@ -121,11 +167,14 @@ class RecordStore:
         ``must_exist=True`` (for readers: verify, export, listings; pass ``migrate=False`` with it) creates
         nothing: a SQLite file that does not exist, a file that is not a database, or a database without
         the record tables is a :class:`RecordsError` ("no record store at ..."), never a new empty store.
+        A URL with more than one unencoded '@' before its host is refused before anything connects.
         """
+        _check_authority(url)
         try:
             engine = create_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
         except (SQLAlchemyError, ImportError, ValueError) as err:
-            raise RecordsError(f"cannot open record store {shown_url(url)!r}: {err}") from err
+            raise RecordsError(f"cannot open record store {shown_url(url)!r}: "
+                               f"{scrub(str(err), password_fragments(url))}") from err
         if engine.dialect.name == "sqlite":
             _sqlite_events(engine)
         store = cls(engine)
@@ -156,7 +205,8 @@ class RecordStore:
             with self.engine.connect() as conn:
                 tables = set(inspect(conn).get_table_names())
         except (DBAPIError, DisconnectionError, PoolTimeoutError) as err:
-            raise RecordsError(f"no record store at {where}: {getattr(err, 'orig', None) or err}") from err
+            cause = scrub(str(getattr(err, "orig", None) or err), self._fragments)
+            raise RecordsError(f"no record store at {where}: {cause}") from err
         if not {"alembic_version", "audit_log"} <= tables:
             raise RecordsError(f"no record store at {where}: the database has no record tables")
 
@@ -176,7 +226,7 @@ class RecordStore:
                     config.attributes["connection"] = conn
                     command.upgrade(config, revision)
         except SQLAlchemyError as err:
-            raise RecordsError(f"cannot migrate record store {self.url}: {err}") from err
+            raise RecordsError(f"cannot migrate record store {self.url}: {scrub(str(err), self._fragments)}") from err
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
@@ -186,7 +236,7 @@ class RecordStore:
         cannot be reached or written (locked, full, read-only) raises :class:`RecordsError`; a statement
         the database refuses (``IntegrityError``, ``DataError``) keeps its own type.
         """
-        with _unavailable_is_records_error(self.url), self.engine.connect() as conn:
+        with _unavailable_is_records_error(self.url, self._fragments), self.engine.connect() as conn:
             if write:
                 conn = conn.execution_options(**{_WRITE: True})
             with Session(bind=conn, expire_on_commit=False) as session, session.begin():
@@ -195,7 +245,7 @@ class RecordStore:
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Connection]:
         """A Core connection in one transaction, committed on exit; the lighter twin of :meth:`session`."""
-        with _unavailable_is_records_error(self.url), self.engine.connect() as conn:
+        with _unavailable_is_records_error(self.url, self._fragments), self.engine.connect() as conn:
             if write:
                 conn = conn.execution_options(**{_WRITE: True})
             with conn.begin():

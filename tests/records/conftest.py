@@ -63,3 +63,28 @@ def drop_audit_triggers(store: RecordStore) -> None:
             return
     with store.engine.begin() as conn:
         conn.execute(text("ALTER TABLE audit_head DISABLE TRIGGER USER"))
+
+
+def append_format_1(store: RecordStore, n: int, *, user_key: str | None = None, when: Any = None) -> None:
+    """Append ``n`` records as clauseguard wrote them before format 2 (hashed over ``user_key`` itself,
+    no format columns): works on a store migrated to any revision, old or new."""
+    from datetime import UTC, datetime
+
+    from clauseguard.guards.records._chain import HASHED_FIELDS, canonical_json, record_hash
+    from clauseguard.guards.records.models import AuditHead, AuditRecord
+
+    log, head = AuditRecord.__table__, AuditHead.__table__
+    stamp = (when or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+    with store.engine.begin() as conn:
+        seq, prev = conn.execute(head.select().with_only_columns(head.c.seq, head.c.hash)).one()
+        for _ in range(n):
+            seq += 1
+            rec = {"seq": seq, "time": stamp, "request_id": f"old-{seq}", "stage": "input", "guard_id": "kw",
+                   "action": "allow", "allowed": True, "score": 0.1, "clause_ids": [], "document_versions": {},
+                   "findings": [], "user_key": user_key}
+            digest = record_hash(prev, rec)
+            row = {k: canonical_json(v) if isinstance(v, list | dict) else v for k, v in rec.items()}
+            assert set(row) == set(HASHED_FIELDS)
+            conn.execute(log.insert().values(**row, prev_hash=prev, hash=digest))
+            prev = digest
+        conn.execute(head.update().where(head.c.id == 1).values(seq=seq, hash=prev))

@@ -117,3 +117,16 @@ def test_the_wrong_file_as_lock_or_report_is_a_user_error(store: RecordStore, ge
         needs_acceptance(store, USER, files[as_lock], report=files[as_report] if as_report else None)
     if as_report is None:
         assert str(files[as_lock]) in str(caught.value)
+
+
+def test_a_documents_hash_is_the_rendered_markdown_and_report_is_ignored(generated: dict[str, Any]) -> None:
+    """records.md said the hash combined template, profile and clause hashes, narrowed by report=; for a
+    lock that clauseguard generate writes it is the sha256 of the rendered document, report= unused."""
+    import hashlib
+
+    plain = document_versions(generated["lock"])
+    narrowed = document_versions(generated["lock"], generated["report"])
+    assert plain == narrowed
+    for doc_id, version in plain.items():
+        rendered = generated["dir"] / "documents" / f"{doc_id}.md"
+        assert version.sha256 == hashlib.sha256(rendered.read_bytes()).hexdigest(), doc_id

@@ -29,9 +29,9 @@ from clauseguard.guards.records import (
     verify,
 )
 from clauseguard.guards.records import audit as audit_module
-from clauseguard.guards.records.audit import HASHED_FIELDS
+from clauseguard.guards.records.audit import HASHED_FIELDS, HASHED_FIELDS_V2
 from clauseguard.guards.sinks import DecisionSink
-from tests.records.conftest import drop_audit_triggers
+from tests.records.conftest import append_format_1, drop_audit_triggers
 
 N = 5
 
@@ -41,6 +41,9 @@ def _fill(store: RecordStore, n: int = N) -> None:
         append(store, AuditEntry(action="block" if i % 2 else "allow", allowed=not i % 2, request_id=f"r{i}",
                                  stage="input", guard_id="kw", score=i / 10, clause_ids=("content/x",),
                                  findings=({"guard_id": "kw", "score": i / 10},)))
+
+
+NEW_COLUMNS = ", format, user_key_kind, user_key_commit, user_key_salt"  # migration 0005, after hash
 
 
 def _sql(*statements: str) -> Callable[[RecordStore], None]:
@@ -55,7 +58,8 @@ def _rehash_record_3(store: RecordStore) -> None:
     """A careful attacker changes record 3 AND recomputes its hash: the link to record 4 breaks."""
     rec = next(r for r in iter_records(store) if r["seq"] == 3)
     rec["score"] = 0.99
-    body = json.dumps({k: rec[k] for k in HASHED_FIELDS}, sort_keys=True, separators=(",", ":"),
+    fields = HASHED_FIELDS_V2 if rec["format"] == 2 else HASHED_FIELDS
+    body = json.dumps({k: rec[k] for k in fields}, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False)
     new_hash = hashlib.sha256((rec["prev_hash"] + body).encode()).hexdigest()
     _sql(f"UPDATE audit_log SET score = 0.99, hash = '{new_hash}' WHERE seq = 3")(store)
@@ -76,7 +80,7 @@ TAMPERS = [
                                 "INSERT INTO audit_log SELECT 4, time, request_id, stage, guard_id, action, allowed,"
                                 " score, clause_ids, document_versions, findings, user_key, prev_hash,"
                                 " CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2)"
-                                " FROM audit_log WHERE seq = 3"), 4, "prev_hash"),
+                                + NEW_COLUMNS + " FROM audit_log WHERE seq = 3"), 4, "prev_hash"),
     ("truncated tail", _sql("DELETE FROM audit_log WHERE seq = 5"), 5, "head"),
     ("head changed", _sql("UPDATE audit_head SET hash = '" + "f" * 64 + "'"), N + 1, "head"),
     ("re-hashed record", _rehash_record_3, 4, "prev_hash"),
@@ -88,7 +92,7 @@ TAMPERS = [
     ("record past the head", _sql("INSERT INTO audit_log SELECT 6, time, request_id, stage, guard_id, action,"
                                   " allowed, score, clause_ids, document_versions, findings, user_key, hash,"
                                   " CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2)"
-                                  " FROM audit_log WHERE seq = 5"), N + 1, "after the head"),
+                                  + NEW_COLUMNS + " FROM audit_log WHERE seq = 5"), N + 1, "after the head"),
 ]
 
 
@@ -145,7 +149,7 @@ def _purge_up_to_3(store: RecordStore) -> None:
     for i in range(N):
         append(store, AuditEntry(action="allow", allowed=True, request_id=f"r{i}"),
                now=now - timedelta(days=40 if i < 3 else 1))
-    assert purge(store, {"data": {"ip_retention_days": 30}}, now=now).anchor_seq == 3
+    assert purge(store, {"data": {"ip_retention_days": 30}}, now=now, audit_days=30).anchor_seq == 3
 
 
 ANCHOR_TAMPERS = [
@@ -156,11 +160,13 @@ ANCHOR_TAMPERS = [
                          "(SELECT hash FROM audit_log WHERE seq = 1)", "anchor"),
     ("record put back below the anchor", "INSERT INTO audit_log SELECT 2, time, request_id, stage, guard_id,"
                                          " 'allow', allowed, score, clause_ids, document_versions, findings,"
-                                         " user_key, prev_hash, 'x' || substr(hash, 2) FROM audit_log WHERE seq = 4",
+                                         " user_key, prev_hash, 'x' || substr(hash, 2)" + NEW_COLUMNS
+                                         + " FROM audit_log WHERE seq = 4",
      "append-only"),
     ("record inserted below the head", "INSERT INTO audit_log SELECT 4, time, request_id, stage, guard_id, action,"
                                        " allowed, score, clause_ids, document_versions, findings, user_key,"
-                                       " prev_hash, 'x' || substr(hash, 2) FROM audit_log WHERE seq = 5",
+                                       " prev_hash, 'x' || substr(hash, 2)" + NEW_COLUMNS
+                                       + " FROM audit_log WHERE seq = 5",
      "append-only"),
     ("head row deleted", "DELETE FROM audit_head", "head row"),
 ]
@@ -179,7 +185,7 @@ def test_triggers_guard_the_anchor_and_the_head(store: RecordStore, name: str, s
 def test_anchor_triggers_reach_a_store_made_before_them(store_url: str) -> None:
     with RecordStore.open(store_url, migrate=False) as old:
         old.migrate("0002_server_api_tokens")
-        _fill(old)
+        append_format_1(old, N)
         old.migrate()
         with pytest.raises(DatabaseError, match="anchor"), old.engine.begin() as conn:
             conn.execute(text("UPDATE audit_head SET anchor_seq = 2, anchor_hash = '" + "0" * 64 + "'"))
@@ -249,7 +255,8 @@ def test_export_lines_recompute_without_clauseguard(store: RecordStore, tmp_path
     prev = "0" * 64
     for line in out.read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
-        body = json.dumps({k: rec[k] for k in HASHED_FIELDS}, sort_keys=True, separators=(",", ":"),
+        fields = HASHED_FIELDS_V2 if rec["format"] == 2 else HASHED_FIELDS
+        body = json.dumps({k: rec[k] for k in fields}, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False)
         assert rec["prev_hash"] == prev
         assert hashlib.sha256((prev + body).encode()).hexdigest() == rec["hash"]

@@ -194,6 +194,10 @@ def test_export_through_a_symlink_writes_its_target(store: RecordStore, store_ur
     ("operator: {}\nproduct: {}\ndata: {prompt_retention_days: 30.5}\n", "data.prompt_retention_days: must be"),
     ("operator: {}\nproduct: {}\ndata: {ip_retention_days: '400'}\n", "data.ip_retention_days: must be"),
     ("operator: {}\nproduct: {}\ndata: 5\n", "'data' must be a mapping"),  # was named "profile.yaml", not the file
+    # an empty list, 0 and false were read as "no data" and purged at the defaults
+    ("operator: {}\nproduct: {}\ndata: []\n", "'data' must be a mapping, not []"),
+    ("operator: {}\nproduct: {}\ndata: 0\n", "'data' must be a mapping, not 0"),
+    ("operator: {}\nproduct: {}\ndata: false\n", "'data' must be a mapping, not False"),
 ])
 def test_purge_with_a_wrong_profile_purges_nothing(store: RecordStore, store_url: str, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str], generated: dict[str, Any],
@@ -220,3 +224,13 @@ def test_a_profile_that_is_not_utf8_is_a_user_error(store: RecordStore, store_ur
     rc, err = _main(capsys, "records", "purge", "--db", store_url, "--profile", str(profile))
     assert rc == 2 and err.startswith(f"error: {profile}: cannot read profile") and "UTF-8" in err, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["audit", "verify"], ["records", "purge", "--profile", "{profile}"]])
+def test_a_password_with_an_unencoded_at_exits_2_without_its_tail(capsys: pytest.CaptureFixture[str],
+                                                                 generated: dict[str, Any], command: list[str]) -> None:
+    """The URL was masked but the driver still connected: psycopg looked up "TopSecretTail@127.0.0.1" in
+    DNS and its error, printed after the masked URL, showed the password's tail."""
+    url = "postgresql+psycopg://bob:hunter2@TopSecretTail@127.0.0.1:1/db"
+    rc, err = _main(capsys, *(c.format(profile=generated["profile"]) for c in command), "--db", url)
+    assert rc == 2 and "percent-encode it as %40" in err and "TopSecret" not in err and "hunter2" not in err, err

@@ -17,9 +17,11 @@ from clauseguard.guards.records import (
     get_decision,
     get_notice,
     mark_restored,
+    record_informed,
     record_strike,
     report_court_action,
     resolve_complaint,
+    retract_notice,
 )
 from tests.records.test_notices import COUNTER
 
@@ -28,7 +30,8 @@ CALLS: list[tuple[str, Callable[[RecordStore], Any], str]] = [
     ("get_notice", lambda s: get_notice(s, UNKNOWN), "reference"),
     ("get_decision", lambda s: get_decision(s, UNKNOWN), "reference"),
     ("decide", lambda s: decide(s, notice_reference=UNKNOWN, restriction="removal", facts="f",
-                                automated_detection=False, automated_decision=False, legal_ground="g"),
+                                automated_detection=False, automated_decision=False, legal_ground="g",
+                                explanation="e", territorial_scope="worldwide", duration="indefinite"),
      "notice_reference"),
     ("file_complaint", lambda s: file_complaint(s, UNKNOWN, "the decision is wrong"), "decision_reference"),
     ("resolve_complaint", lambda s: resolve_complaint(s, UNKNOWN, "upheld", "reasons"), "reference"),
@@ -36,6 +39,8 @@ CALLS: list[tuple[str, Callable[[RecordStore], Any], str]] = [
     ("report_court_action", lambda s: report_court_action(s, UNKNOWN), "counter_reference"),
     ("mark_restored", lambda s: mark_restored(s, UNKNOWN), "counter_reference"),
     ("record_strike", lambda s: record_strike(s, "user:k:1", notice_reference=UNKNOWN), "notice_reference"),
+    ("retract_notice", lambda s: retract_notice(s, UNKNOWN), "reference"),
+    ("record_informed", lambda s: record_informed(s, UNKNOWN), "decision_reference"),
 ]
 
 

@@ -157,7 +157,7 @@ def test_purge_drops_audit_prefix_and_chain_still_verifies(store: RecordStore, p
     _append_at(store, NOW - timedelta(days=40), 3, key)
     _append_at(store, NOW - timedelta(days=5), 2, key)
     last_old_hash = [r["hash"] for r in iter_records(store)][2]
-    result = purge(store, PROFILE, now=NOW)
+    result = purge(store, PROFILE, now=NOW, audit_days=30)
     assert (result.audit_records_dropped, result.anchor_seq, result.record_seq) == (3, 3, 6)
     records = list(iter_records(store))
     assert [r["seq"] for r in records] == [4, 5, 6]
@@ -173,7 +173,7 @@ def test_purge_drops_audit_prefix_and_chain_still_verifies(store: RecordStore, p
 
         assert s.execute(select(AuditHead.anchor_hash)).scalar_one() == last_old_hash
     append(store, AuditEntry(action="block", allowed=False))
-    assert verify(store).ok and purge(store, PROFILE, now=NOW).audit_records_dropped == 0
+    assert verify(store).ok and purge(store, PROFILE, now=NOW, audit_days=30).audit_records_dropped == 0
     assert verify(store).ok and [r["action"] for r in iter_records(store)][-2:] == ["block", "purge"]
 
 
@@ -183,7 +183,7 @@ def test_an_anchor_moved_without_a_purge_breaks_verify(store: RecordStore) -> No
 
     _append_at(store, NOW - timedelta(days=40), 2)
     _append_at(store, NOW - timedelta(days=5), 3)
-    purge(store, PROFILE, now=NOW)  # anchor at seq 2, the purge is record 6
+    purge(store, PROFILE, now=NOW, audit_days=30)  # anchor at seq 2, the purge is record 6
     assert verify(store).ok
     drop_audit_triggers(store)
     with store.engine.begin() as conn:
@@ -201,7 +201,7 @@ def test_an_anchor_moved_past_every_purge_record_breaks_verify(store: RecordStor
     records below it deletable; with no purge record after the anchor, that is a break, not a purge."""
     if purged_before:
         _append_at(store, NOW - timedelta(days=40), 2)
-        purge(store, PROFILE, now=NOW)  # anchor at seq 2, the purge is record 3
+        purge(store, PROFILE, now=NOW, audit_days=30)  # anchor at seq 2, the purge is record 3
     _append_at(store, NOW, 5)
     assert verify(store).ok
     with store.engine.begin() as conn:
@@ -213,13 +213,13 @@ def test_an_anchor_moved_past_every_purge_record_breaks_verify(store: RecordStor
     assert (result.ok, result.first_bad_seq) == (False, head - 1), result.reason
     assert "moved without a purge" in result.reason
     with pytest.raises(RecordsError, match="not purging"):
-        purge(store, PROFILE, now=NOW)
+        purge(store, PROFILE, now=NOW, audit_days=30)
 
 
 def test_purge_after_a_purge_and_deleting_past_the_anchor_is_refused(store: RecordStore) -> None:
     _append_at(store, NOW - timedelta(days=40), 2)
     _append_at(store, NOW, 2)
-    purge(store, PROFILE, now=NOW)
+    purge(store, PROFILE, now=NOW, audit_days=30)
     with pytest.raises(Exception, match="append-only"), store.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log WHERE seq = 3"))
     assert verify(store).ok
@@ -233,7 +233,7 @@ def test_purge_refuses_a_broken_chain(store: RecordStore) -> None:
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE audit_log SET action = 'block' WHERE seq = 2"))
     with pytest.raises(RecordsError, match="seq 2"):
-        purge(store, PROFILE, now=NOW)
+        purge(store, PROFILE, now=NOW, audit_days=30)
 
 
 def test_purge_clears_ip_fields_past_retention(store: RecordStore, pseudonymizer: Any, generated: Any) -> None:
@@ -247,7 +247,7 @@ def test_purge_clears_ip_fields_past_retention(store: RecordStore, pseudonymizer
     record_acceptance(store, ip_key, "terms-of-use", lock=generated["lock"], accepted_at=NOW - timedelta(days=31))
     record_flagged_image(store, b"img", at=NOW - timedelta(days=91))
     record_flagged_image(store, b"img2", at=NOW - timedelta(days=89))
-    result = purge(store, PROFILE, now=NOW)
+    result = purge(store, PROFILE, now=NOW, audit_days=30)
     assert (result.ip_fields_cleared, result.rows_deleted, result.images_deleted) == (2, 1, 1)
     with store.session() as s:
         keys = dict(s.execute(select(Notice.reference, Notice.notifier_ip_key)).all())
@@ -260,3 +260,95 @@ def test_retention_defaults(profile_data: dict[str, int], ip_days: int) -> None:
     from clauseguard.guards.records import RetentionPolicy
 
     assert RetentionPolicy.from_profile({"data": profile_data}).ip_days == ip_days
+
+
+def test_default_purge_keeps_audit_records_for_the_complaint_window(store: RecordStore) -> None:
+    """A default purge dropped safety-check records after ip_retention_days (30), while the privacy
+    notice says they are kept at least six months after the decision (the DSA Art. 20 complaint window)."""
+    _append_at(store, datetime(2025, 8, 1, 11, tzinfo=UTC), 1)  # 7 calendar months and a day before NOW
+    _append_at(store, datetime(2025, 9, 3, tzinfo=UTC), 1)  # just inside six months: kept
+    _append_at(store, NOW - timedelta(days=40), 2)  # past ip_retention_days: kept
+    result = purge(store, PROFILE, now=NOW)
+    assert (result.audit_records_dropped, result.anchor_seq) == (1, 1)
+    records = list(iter_records(store))
+    assert [r["seq"] for r in records] == [2, 3, 4, 5]
+    assert records[-1]["findings"][0]["audit_cutoff"].startswith("2025-08-02T12:00")  # 7 calendar months
+    assert verify(store).ok
+
+
+@pytest.mark.parametrize("audit_days", [None, 183])
+def test_ip_pseudonyms_in_kept_audit_records_are_cleared_after_ip_retention(
+        store: RecordStore, pseudonymizer: Any, audit_days: int | None) -> None:
+    """Keeping audit records six months (--audit-days 183, and now the default) kept the ip: pseudonyms
+    in them six months too, against "deleted 30 days after we log them": a hashed record could not lose
+    a field. Format 2 hashes a salted commitment instead; the key and its salt are cleared."""
+    ip_key, user_key = pseudonymizer.ip("203.0.113.7"), pseudonymizer.user("account-42")
+    _append_at(store, NOW - timedelta(days=40), 2, ip_key)
+    _append_at(store, NOW - timedelta(days=40), 1, user_key)
+    _append_at(store, NOW - timedelta(days=40), 1, truncate_ip("203.0.113.7"))
+    _append_at(store, NOW - timedelta(days=5), 1, ip_key)
+    result = purge(store, PROFILE, now=NOW, audit_days=audit_days)
+    assert (result.audit_records_dropped, result.audit_keys_cleared) == (0, 3)
+    records = list(iter_records(store))
+    assert [r["user_key"] for r in records[:5]] == [None, None, user_key, None, ip_key]
+    assert [r["user_key_kind"] for r in records[:5]] == ["ip", "ip", "user", "net", "ip"]
+    assert all(r["user_key_salt"] is None for r in records[:4] if r["user_key"] is None)
+    assert records[-1]["findings"][0]["audit_keys_cleared"] == 3
+    assert verify(store).ok
+    assert purge(store, PROFILE, now=NOW).audit_keys_cleared == 0 and verify(store).ok
+
+
+def test_format_1_records_still_verify_and_their_ip_keys_go_as_a_prefix(store_url: str, pseudonymizer: Any) -> None:
+    """Records written before format 2 hash the key itself: they verify as before, mixed with format 2,
+    and one holding an IP key past ip_retention_days is dropped (with all before it), as before."""
+    from tests.records.conftest import append_format_1
+
+    ip_key = pseudonymizer.ip("203.0.113.7")
+    with RecordStore.open(store_url, migrate=False) as old:
+        old.migrate("0004_informed_and_retracted")
+        append_format_1(old, 2, when=NOW - timedelta(days=60))
+        append_format_1(old, 1, user_key=ip_key, when=NOW - timedelta(days=40))
+        append_format_1(old, 1, user_key=ip_key, when=NOW - timedelta(days=5))
+        old.migrate()
+        _append_at(old, NOW - timedelta(days=4), 1, ip_key)
+        assert verify(old).ok and [r["format"] for r in iter_records(old)] == [None] * 4 + [2]
+        result = purge(old, PROFILE, now=NOW)
+        assert (result.audit_records_dropped, result.anchor_seq, result.audit_keys_cleared) == (3, 3, 0)
+        assert [r["seq"] for r in iter_records(old)] == [4, 5, 6] and verify(old).ok
+
+
+@pytest.mark.parametrize(("statement", "words"), [
+    ("UPDATE audit_log SET user_key = NULL, user_key_salt = NULL WHERE user_key_kind = 'user'", "append-only"),
+    ("UPDATE audit_log SET user_key = 'ip:k2:' || substr(hash, 1, 64) WHERE user_key_kind = 'ip'", "append-only"),
+    ("UPDATE audit_log SET user_key = NULL, user_key_salt = NULL, score = 0.5 WHERE user_key_kind = 'ip'",
+     "append-only"),
+])
+def test_the_trigger_allows_clearing_an_ip_key_and_nothing_else(store: RecordStore, pseudonymizer: Any,
+                                                                 statement: str, words: str) -> None:
+    _append_at(store, NOW, 1, pseudonymizer.ip("203.0.113.7"))
+    _append_at(store, NOW, 1, pseudonymizer.user("account-42"))
+    with pytest.raises(Exception, match=words), store.engine.begin() as conn:
+        conn.execute(text(statement))
+    with store.engine.begin() as conn:  # what a purge does
+        conn.execute(text("UPDATE audit_log SET user_key = NULL, user_key_salt = NULL WHERE user_key_kind = 'ip'"))
+    assert verify(store).ok
+
+
+@pytest.mark.parametrize(("statement", "words"), [
+    ("UPDATE audit_log SET user_key = NULL, user_key_salt = NULL WHERE user_key_kind = 'user'", "kind 'user' removed"),
+    ("UPDATE audit_log SET user_key = 'ip:k2:' || substr(hash, 1, 64) WHERE user_key_kind = 'ip'",
+     "does not match its commitment"),
+    ("UPDATE audit_log SET user_key_kind = 'ip' WHERE user_key_kind = 'user'", "changed"),
+    ("UPDATE audit_log SET user_key_salt = NULL WHERE user_key_kind = 'ip'", "commitment"),
+])
+def test_a_changed_or_removed_user_key_breaks_verify(store: RecordStore, pseudonymizer: Any, statement: str,
+                                                     words: str) -> None:
+    from tests.records.conftest import drop_audit_triggers
+
+    _append_at(store, NOW, 1, pseudonymizer.ip("203.0.113.7"))
+    _append_at(store, NOW, 1, pseudonymizer.user("account-42"))
+    drop_audit_triggers(store)
+    with store.engine.begin() as conn:
+        conn.execute(text(statement))
+    result = verify(store)
+    assert not result.ok and words in result.reason, result.reason

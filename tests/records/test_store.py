@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from clauseguard.guards.records import RecordsError, RecordStore
 from clauseguard.guards.records.models import Base
 
-HEAD = "0003_audit_anchor_triggers"
+HEAD = "0005_audit_clearable_user_key"
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
@@ -158,3 +158,62 @@ def test_one_upgrade_creates_the_token_table(store: RecordStore) -> None:
     token, info = tokens.create(Role.MODERATOR, "m")
     principal = tokens.verify(token)
     assert principal is not None and (principal.id, principal.role) == (info.id, Role.MODERATOR)
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://bob:hunter2@TopSecretTail@127.0.0.1:1/db",
+                                 "postgresql://u:p/x@y@host/db?sslmode=require"])
+def test_a_password_holding_an_unencoded_at_is_refused_before_connecting(url: str, monkeypatch: pytest.MonkeyPatch
+                                                                          ) -> None:
+    """The password was masked in the URL, but the driver was still asked to connect: it looked the
+    password's tail up in DNS as the host and its error, appended verbatim, showed "TopSecretTail"."""
+    import clauseguard.guards.records.store as store_module
+
+    def no_engine(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("create_engine called for a URL that should be refused")
+
+    monkeypatch.setattr(store_module, "create_engine", no_engine)
+    with pytest.raises(RecordsError, match="percent-encode it as %40") as caught:
+        RecordStore.open(url)
+    assert "TopSecret" not in str(caught.value) and "p/x" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["sqlite:////tmp/odd@name@x.db", "postgresql://u:p%40ss@host/db?options=a@b",
+                                 "postgresql://bob@host/db@archive"])
+def test_one_at_in_the_authority_is_not_refused(url: str) -> None:
+    from clauseguard.guards.records.store import _authority_ats
+
+    assert _authority_ats(url) <= 1
+
+
+def test_driver_messages_are_scrubbed_of_password_fragments() -> None:
+    """A driver that read part of the password as the host echoed it in its error, and the store
+    appended that error verbatim to its own message."""
+    from sqlalchemy.exc import OperationalError as SAOperationalError
+
+    from clauseguard.guards.records.store import _unavailable_is_records_error, password_fragments
+
+    url = "postgresql+psycopg://bob:hunter2@TopSecretTail@127.0.0.1:1/db"
+    driver = Exception("failed to resolve host 'TopSecretTail@127.0.0.1': Name or service not known")
+    with pytest.raises(RecordsError) as caught, _unavailable_is_records_error("shown", password_fragments(url)):
+        raise SAOperationalError("connect", {}, driver)
+    assert "TopSecret" not in str(caught.value) and "hunter2" not in str(caught.value)
+    assert "failed to resolve host '***@127.0.0.1'" in str(caught.value)
+
+
+def test_decisions_made_before_informed_at_keep_counting_from_decided_at(store_url: str) -> None:
+    """Revision 0004 adds decisions.informed_at; a decision stored before it has none, and its complaint
+    window still counts from decided_at."""
+    from datetime import UTC, datetime
+
+    from clauseguard.guards.records import NoticeError, file_complaint
+
+    with RecordStore.open(store_url, migrate=False) as old:
+        old.migrate("0003_audit_anchor_triggers")
+        with old.engine.begin() as conn:
+            conn.execute(text("INSERT INTO decisions (reference, decided_at, restriction, outcome, automated_detection,"
+                              " automated_decision, statement) VALUES ('SOR-OLD', :t, 'removal', 'action_taken',"
+                              " false, false, '{}')"), {"t": datetime(2025, 1, 31)})
+        old.migrate()
+        assert file_complaint(old, "SOR-OLD", "wrong", received_at=datetime(2025, 7, 31, tzinfo=UTC))
+        with pytest.raises(NoticeError, match="6 months"):
+            file_complaint(old, "SOR-OLD", "late", received_at=datetime(2025, 7, 31, 0, 1, tzinfo=UTC))
