@@ -101,7 +101,9 @@ def records() -> None:
 @click.option("--profile", "profile", required=True, type=click.Path(exists=True, dir_okay=False),
               help="profile.yaml whose data.*_retention_days apply")
 @click.option("--audit-days", type=click.IntRange(min=0), default=None,
-              help="keep audit records this many days (default: data.ip_retention_days)")
+              help="keep audit records this many days (default: seven calendar months, the six-month "
+                   "complaint window and a month's margin; IP-derived user keys in them are cleared after "
+                   "data.ip_retention_days either way)")
 def purge(url: str, profile: str, audit_days: int | None) -> int:
     """Delete or anonymise what is past the retention periods of the profile."""
     from clauseguard.guards.records import RetentionPolicy
@@ -110,7 +112,8 @@ def purge(url: str, profile: str, audit_days: int | None) -> int:
     RetentionPolicy.from_profile(profile)  # a wrong profile is refused before a store is created
     with _open(url, write=True) as store:
         result = purge_store(store, profile, audit_days=audit_days)
-    click.echo(f"cleared {result.ip_fields_cleared} IP fields, deleted {result.rows_deleted} rows and "
+    click.echo(f"cleared {result.ip_fields_cleared} IP fields and {result.audit_keys_cleared} IP-derived user keys "
+               f"of audit records, deleted {result.rows_deleted} rows and "
                f"{result.images_deleted} image records, dropped {result.audit_records_dropped} audit records "
                f"(anchor now seq {result.anchor_seq}); recorded as audit record {result.record_seq}")
     return 0

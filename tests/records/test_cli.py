@@ -55,6 +55,7 @@ def test_records_purge(store: RecordStore, store_url: str, generated: dict[str, 
     append(store, AuditEntry(action="allow", allowed=True))
     rc, out = _run("records", "purge", "--db", store_url, "--profile", str(generated["profile"]))
     assert rc == 0 and "dropped 1 audit records (anchor now seq 1); recorded as audit record 3" in out
+    assert "and 0 IP-derived user keys of audit records" in out  # the summary names the keys it cleared
     rc, out = _run("audit", "verify", "--db", store_url)
     assert rc == 0 and "head seq 3 hash " in out and "anchor seq 1 hash " in out  # both, to keep elsewhere
     rc, out = _run("audit", "verify", "--db", store_url, "--json")
