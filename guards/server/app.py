@@ -43,8 +43,10 @@ from clauseguard.guards.server.middleware import (
     SecurityHeadersMiddleware,
 )
 from clauseguard.guards.server.records_errors import install_records_handlers
+from clauseguard.guards.server.sessions import RevokedSessions
 from clauseguard.guards.server.settings import ServerSettings
 from clauseguard.guards.server.state import ServerState
+from clauseguard.guards.server.throttle import shared_buckets
 from clauseguard.guards.server.tokens import TokenStore
 from clauseguard.guards.sinks import DecisionSink
 
@@ -155,9 +157,10 @@ def _without_password(where: str) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def _share_rate_limits(pipeline: Pipeline, path: str, pseudonymizer: Any) -> None:
+def _share_rate_limits(pipeline: Pipeline, path: str, pseudonymizer: Any) -> Any:
     """The rate_limit guards' buckets in the SQLite file or PostgreSQL database ``path``, shared by the workers
-    that name it. A user's bucket is found by their pseudonym, so the workers must share the pseudonym key too."""
+    that name it. A user's bucket is found by their pseudonym, so the workers must share the pseudonym key too.
+    Returns the store of the server's own throttles (:mod:`.throttle`) there."""
     from clauseguard.guards.rate_limit import share_rate_limits
     from clauseguard.guards.server.client import ENV_KEYS, lasts_past_this_process
     from clauseguard.guards.server.settings import RATE_LIMIT_DB_ENV
@@ -168,6 +171,7 @@ def _share_rate_limits(pipeline: Pipeline, path: str, pseudonymizer: Any) -> Non
                                "gives each user another bucket in every worker)", where=RATE_LIMIT_DB_ENV)
     try:
         share_rate_limits(pipeline, path)
+        return shared_buckets(path)
     except Exception as err:  # sqlite3.Error: a folder that does not exist, a file that is no database
         raise GuardConfigError(f"cannot open {_without_password(path)} for the rate-limit buckets: {err}",
                                where=RATE_LIMIT_DB_ENV) from err
@@ -195,9 +199,12 @@ def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path |
         # The body limit (max_json_bytes) bounds the text a request can carry, so the pipeline needs no
         # character limit of its own: one limit, set in one place.
         pipeline = Pipeline.from_yaml(guards_path, sink=sink, max_chars=None)
+        buckets = None
         if settings.rate_limit_db:
-            _share_rate_limits(pipeline, settings.rate_limit_db, pseudonymizer)
+            buckets = _share_rate_limits(pipeline, settings.rate_limit_db, pseudonymizer)
         documents = read_documents(report_path)
+        sessions = RevokedSessions(store.engine)
+        sessions.create_table()  # the server's own table: sessions signed out before their expiry
     except BaseException:
         if writer is not None:
             writer.close()
@@ -207,9 +214,11 @@ def _build_state(guards_path: str | Path, db_url: str, report_path: str | Path |
                         tokens=TokenStore(store.engine, bootstrap_admin=settings.admin_token), records=store,
                         documents=documents, proxies=settings.proxy_networks(),
                         pseudonymizer=pseudonymizer, report_path=report_path, lock_path=lock_path,
-                        audit_writer=writer)
+                        audit_writer=writer, sessions=sessions)
     if settings.session_secret is not None:
         state.pages_secret = settings.session_secret.encode("utf-8")
+    if buckets is not None:  # the public routes' throttles count across the workers too
+        state.buckets = buckets
     return state
 
 

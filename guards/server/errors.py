@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from clauseguard.errors import UserError
 from clauseguard.guards.server.middleware import SECURITY_HEADERS
 
-__all__ = ["install_error_handlers", "validation_detail"]
+__all__ = ["install_error_handlers", "logged_path", "validation_detail"]
 
 log = logging.getLogger("clauseguard.guards.server")
 
@@ -51,9 +51,18 @@ async def _user_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=422)
 
 
+def logged_path(request: Request) -> str:
+    """What a log line names a request by: its route's template (``/v1/acceptances/{user_key}/needed``),
+    never the path itself, whose parameters may be an account id or a notice reference (the reason the
+    access log is off); ``(no route)`` for a path no route matched."""
+    route = request.scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(template) if template else "(no route)"
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     ref = uuid.uuid4().hex
-    log.exception("unexpected error %s on %s %s", ref, request.method, request.url.path)
+    log.exception("unexpected error %s on %s %s", ref, request.method, logged_path(request))
     # Answered by Starlette's ServerErrorMiddleware, outside the app's middleware: the headers are added here.
     return JSONResponse({"detail": "internal error", "error_id": ref}, status_code=500, headers=SECURITY_HEADERS)
 

@@ -2,7 +2,9 @@
 
 Moderators also record the outcome of complaints against decisions (DSA Art. 20(4)).
 The queue is ordered by deadline, nearest first, so TAKE IT DOWN's 48 legal hours come before the
-operator's own DSA and DMCA targets. A decision is recorded with its DSA Art. 17 statement of reasons
+operator's own DSA and DMCA targets. It comes in pages (``offset``, ``limit``; the total is in
+``X-Total-Count``) and can be narrowed to one regime, so a flood of notices of one kind cannot push
+the others out of sight. A decision is recorded with its DSA Art. 17 statement of reasons
 (contractual grounds cite the clause's section from report.json) and closes the notice.
 """
 
@@ -13,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from clauseguard.guards.server.auth import require
@@ -20,7 +23,10 @@ from clauseguard.guards.server.models import PlainText
 from clauseguard.guards.server.state import ServerState, get_state
 from clauseguard.guards.server.tokens import Principal, Role
 
-__all__ = ["router"]
+__all__ = ["REGIMES", "STATUSES", "queue_page", "router"]
+
+STATUSES = ("open", "counter_noticed", "actioned", "rejected", "restored")
+REGIMES = ("dsa", "dmca", "take_it_down")
 
 router = APIRouter(prefix="/v1/moderation", tags=["moderation"],
                    responses={401: {"description": "no valid token"}, 403: {"description": "not a moderator"}})
@@ -59,22 +65,44 @@ class DecisionBody(BaseModel):
     duration: PlainText | None = Field(default=None, max_length=200)
 
 
-def _queue(state: ServerState, status: str, limit: int) -> list[QueuedNotice]:
-    from clauseguard.guards.records.notices import notice_queue
+def queue_page(records: Any, *, status: str, regime: str | None = None, offset: int = 0,
+               limit: int = 100) -> tuple[list[Any], int]:
+    """``(notices, how many there are in all)`` with ``status`` (and ``regime``), the nearest deadline first
+    (ties: the oldest first), ``limit`` of them from ``offset``. The order is the records' ``notice_queue``."""
+    from clauseguard.guards.records.models import Notice
 
+    where = [Notice.status == status, *([Notice.regime == regime] if regime else [])]
+    with records.session() as s:
+        total = s.execute(select(func.count()).select_from(Notice).where(*where)).scalar_one()
+        rows = s.execute(select(Notice).where(*where).order_by(Notice.deadline, Notice.received_at, Notice.id)
+                         .offset(offset).limit(limit)).scalars().all()
+        return list(rows), int(total)
+
+
+def _queue(state: ServerState, status: str, regime: str | None, offset: int, limit: int
+           ) -> tuple[list[QueuedNotice], int]:
     now = datetime.now(UTC)
+    rows, total = queue_page(state.records, status=status, regime=regime, offset=offset, limit=limit)
     return [QueuedNotice(reference=n.reference, regime=n.regime, status=n.status, received_at=n.received_at,
                          deadline=n.deadline, overdue=n.deadline < now, locations=list(n.locations or []),
-                         notice=dict(n.payload or {}))
-            for n in notice_queue(state.records, status=status, limit=limit)]
+                         notice=dict(n.payload or {})) for n in rows], total
 
 
-@router.get("/queue", response_model=list[QueuedNotice])
-async def queue(moderator: Moderator, state: State,
+@router.get("/queue", response_model=list[QueuedNotice],
+            responses={200: {"headers": {"X-Total-Count": {"description": "notices in all with this status "
+                                                                          "(and regime)",
+                                                           "schema": {"type": "integer"}}}}})
+async def queue(moderator: Moderator, state: State, response: Response,
                 status: Annotated[str, Query(pattern="^(open|counter_noticed|actioned|rejected|restored)$")] = "open",
+                regime: Annotated[str | None, Query(pattern="^(dsa|dmca|take_it_down)$",
+                                                    description="only notices of this regime")] = None,
+                offset: Annotated[int, Query(ge=0, le=10_000_000, description="notices to skip")] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[QueuedNotice]:
-    """Notices waiting for a decision, the nearest deadline first."""
-    return await run_in_threadpool(_queue, state, status, limit)
+    """Notices waiting for a decision, the nearest deadline first: ``limit`` of them from ``offset``; how
+    many there are in all is in the ``X-Total-Count`` header."""
+    notices, total = await run_in_threadpool(_queue, state, status, regime, offset, limit)
+    response.headers["X-Total-Count"] = str(total)
+    return notices
 
 
 @router.post("/notices/{reference}/decision", status_code=201, response_model=dict[str, Any],

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from clauseguard.errors import NoticeError, NoticeNotFound, RawIpError, RecordsError
+from clauseguard.guards.server.errors import logged_path
 
 __all__ = ["install_records_handlers"]
 
@@ -53,7 +54,7 @@ def _is_page(request: Request) -> bool:
 
 
 async def _records_unavailable(request: Request, exc: Exception) -> Response:
-    log.error("records unavailable on %s %s: %s", request.method, request.url.path, exc)
+    log.error("records unavailable on %s %s: %s", request.method, logged_path(request), exc)
     if _is_page(request):
         from clauseguard.guards.server.pages._render import page
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from clauseguard.guards.server.models import PlainText
 from clauseguard.guards.server.state import ServerState, get_state
+from clauseguard.guards.server.throttle import intake, take_or_429
 
 __all__ = ["router"]
 
@@ -37,11 +38,14 @@ class ComplaintAck(BaseModel):
 
 
 @router.post("/complaints", response_model=ComplaintAck, status_code=201,
-             responses={404: {"description": "no decision with that reference"}})
-async def file_complaint(body: ComplaintBody, state: State) -> ComplaintAck:
-    """Complain against a moderation decision (free of charge, within six months of it)."""
+             responses={404: {"description": "no decision with that reference"},
+                        429: {"description": "too many from this address: wait Retry-After seconds"}})
+async def file_complaint(body: ComplaintBody, request: Request, state: State) -> ComplaintAck:
+    """Complain against a moderation decision (free of charge, within six months of it). Throttled per
+    client address like notices."""
     from clauseguard.guards.records.complaints import file_complaint as store_complaint
 
+    await run_in_threadpool(take_or_429, request, state, intake(state.settings))
     key = state.pseudonymizer.user(body.user_key) if body.user_key else None
     reference = await run_in_threadpool(store_complaint, state.records, body.decision_reference, body.explanation,
                                         complainant_key=key)

@@ -1,7 +1,8 @@
 """Settings of the HTTP service: limits, trusted proxies, tokens. Data with a schema, checked once.
 
 Defaults are the safe choice: listen on loopback, trust no proxy (``X-Forwarded-For`` is ignored
-unless the peer is a configured proxy), 1 MB JSON bodies, 20 MB image uploads.
+unless the peer is a configured proxy), 1 MB JSON bodies, 20 MB image uploads, and the public routes
+throttled per client address (:mod:`.throttle`).
 """
 
 from __future__ import annotations
@@ -9,17 +10,22 @@ from __future__ import annotations
 import ipaddress
 import os
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from clauseguard.guards._forwarded import Network
 
-__all__ = ["ADMIN_TOKEN_ENV", "AUDIT_WAIT_ENV", "GUARDRAIL_KEY_ENV", "SESSION_SECRET_ENV", "ServerSettings"]
+__all__ = ["ADMIN_TOKEN_ENV", "AUDIT_WAIT_ENV", "GUARDRAIL_KEY_ENV", "SESSION_SECRET_ENV", "THROTTLE_ENVS",
+           "ServerSettings"]
 
 ADMIN_TOKEN_ENV = "CLAUSEGUARD_ADMIN_TOKEN"
 GUARDRAIL_KEY_ENV = "CLAUSEGUARD_GUARDRAIL_API_KEY"
 AUDIT_WAIT_ENV = "CLAUSEGUARD_AUDIT_WAIT_FOR_COMMIT"
 SESSION_SECRET_ENV = "CLAUSEGUARD_SESSION_SECRET"
 RATE_LIMIT_DB_ENV = "CLAUSEGUARD_RATE_LIMIT_DB"
+# The public routes' throttles (per client address, see guards/server/throttle.py): field -> variable.
+THROTTLE_ENVS = {"intake_burst": "CLAUSEGUARD_INTAKE_BURST", "intake_per_hour": "CLAUSEGUARD_INTAKE_PER_HOUR",
+                 "questionnaire_burst": "CLAUSEGUARD_QUESTIONNAIRE_BURST",
+                 "questionnaire_per_hour": "CLAUSEGUARD_QUESTIONNAIRE_PER_HOUR"}
 
 
 class ServerSettings(BaseModel):
@@ -50,6 +56,31 @@ class ServerSettings(BaseModel):
         default=None, description=f"where the rate_limit guards keep their buckets (env {RATE_LIMIT_DB_ENV}): a SQLite "
         "file the workers of a host share, or a PostgreSQL URL several hosts share; without it each worker counts "
         "on its own")
+    intake_burst: int = Field(
+        default=10, ge=1, le=1_000_000, description="notices, complaints and counter-notices one client address "
+        f"may file at once (env {THROTTLE_ENVS['intake_burst']}); then intake_per_hour")
+    intake_per_hour: float = Field(
+        default=30, gt=0, le=3_600_000, description="how fast a client's intake allowance comes back "
+        f"(env {THROTTLE_ENVS['intake_per_hour']})")
+    questionnaire_burst: int = Field(
+        default=20, ge=1, le=1_000_000, description="questionnaire previews and downloads one client address may "
+        f"ask for at once (env {THROTTLE_ENVS['questionnaire_burst']}); then questionnaire_per_hour")
+    questionnaire_per_hour: float = Field(
+        default=240, gt=0, le=3_600_000, description="how fast a client's questionnaire allowance comes back "
+        f"(env {THROTTLE_ENVS['questionnaire_per_hour']})")
+
+    @field_validator("intake_burst", "intake_per_hour", "questionnaire_burst", "questionnaire_per_hour",
+                     mode="before")
+    @classmethod
+    def _number(cls, value: object, info: ValidationInfo) -> object:
+        """A number, or the text of one from the environment; anything else names the variable that sets it."""
+        if isinstance(value, str):
+            try:
+                return int(value) if "burst" in str(info.field_name) else float(value)
+            except ValueError:
+                kind = "a whole number" if "burst" in str(info.field_name) else "a number"
+                raise ValueError(f"{THROTTLE_ENVS[str(info.field_name)]}: expected {kind}") from None
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -84,8 +115,10 @@ class ServerSettings(BaseModel):
             "session_secret": os.environ.get(SESSION_SECRET_ENV) or None,
             "audit_wait_for_commit": os.environ.get(AUDIT_WAIT_ENV, "").strip().lower() in ("1", "true", "yes"),
             "rate_limit_db": os.environ.get(RATE_LIMIT_DB_ENV) or None,
+            **{name: os.environ.get(env, "").strip() or None for name, env in THROTTLE_ENVS.items()},
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values = {k: v for k, v in values.items() if v is not None or k not in THROTTLE_ENVS}
         return cls.model_validate(values)
 
     def proxy_networks(self) -> tuple[Network, ...]:

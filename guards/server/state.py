@@ -37,17 +37,26 @@ class ServerState:
     report_path: Any = None
     lock_path: Any = None
     audit_writer: Any = None  # the records' AuditWriter (group commit), closed when the app stops
-    # Sign-in attempts per client (token buckets): each attempt costs an scrypt check, and guessing
-    # should be slow even though tokens are long and random.
-    login_buckets: Any = field(default_factory=lambda: _login_buckets())
+    sessions: Any = None  # RevokedSessions: the moderators' sessions signed out before their expiry
+    # The public routes' throttles per client (token buckets, :mod:`.throttle`): sign-in attempts, notices
+    # and other intake, questionnaire renderings. In memory unless settings.rate_limit_db shares them.
+    buckets: Any = field(default_factory=lambda: _memory_buckets())
+    # Bearer tokens checked lately, valid or not (:class:`.throttle.TokenCache`): no scrypt check again.
+    token_cache: Any = field(default_factory=lambda: _token_cache())
     # Signs the pages' CSRF tokens and sessions: settings.session_secret, else random for this app.
     pages_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
 
-def _login_buckets() -> Any:
+def _memory_buckets() -> Any:
     from clauseguard.guards.rate_limit import MemoryBucketStore
 
     return MemoryBucketStore(max_keys=10_000)
+
+
+def _token_cache() -> Any:
+    from clauseguard.guards.server.throttle import TokenCache
+
+    return TokenCache()
 
 
 def get_state(request: Request) -> ServerState:

@@ -70,7 +70,7 @@ class TokenInfo:
 
 
 def _digest(secret: str, salt: bytes) -> bytes:
-    return hashlib.scrypt(secret.encode("utf-8"), salt=salt, **_SCRYPT)
+    return hashlib.scrypt(secret.encode("utf-8", "surrogatepass"), salt=salt, **_SCRYPT)
 
 
 @contextmanager
@@ -116,11 +116,18 @@ class TokenStore:
                                                     digest=_digest(secret, salt), created_at=now))
         return f"cg_{token_id}_{secret}", TokenInfo(token_id, role, label, now, None)
 
+    def bootstrap(self, token: str) -> Principal | None:
+        """The bootstrap admin when ``token`` is ``CLAUSEGUARD_ADMIN_TOKEN`` (a SHA-256, no scrypt), else None."""
+        if self._bootstrap is not None and hmac.compare_digest(
+                hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest(), self._bootstrap):
+            return Principal("env", Role.ADMIN)
+        return None
+
     def verify(self, token: str) -> Principal | None:
         """The principal of ``token``, or None (unknown, wrong or revoked)."""
-        if self._bootstrap is not None and hmac.compare_digest(
-                hashlib.sha256(token.encode()).digest(), self._bootstrap):
-            return Principal("env", Role.ADMIN)
+        bootstrap = self.bootstrap(token)
+        if bootstrap is not None:
+            return bootstrap
         parts = _split(token)
         token_id, secret = parts if parts else ("", token)
         with _reachable(self.engine), self.engine.connect() as conn:

@@ -110,6 +110,30 @@ def test_acceptances_without_a_lasting_pseudonym_key_are_503_naming_it(
     assert all("CLAUSEGUARD_PSEUDONYM_KEYS" in r.json()["detail"] for r in responses)
 
 
+@pytest.mark.parametrize(("error", "status"), [("records", 503), ("unexpected", 500)])
+def test_error_logs_name_the_route_not_the_account_id_in_the_path(
+        with_lock: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, error: str,
+        status: int) -> None:
+    """The records-outage and unexpected-error log lines named ``request.url.path``: for
+    ``GET /v1/acceptances/{user}/needed`` that is the raw account id, which ``clauseguard serve`` turns the
+    access log off to keep out of the logs."""
+    from clauseguard.errors import RecordsError
+    from clauseguard.guards.server import acceptances
+
+    def fail(*args: object) -> None:
+        raise RecordsError("store down") if error == "records" else RuntimeError("bug")
+
+    monkeypatch.setattr(acceptances, "_needed", fail)
+    with TestClient(with_lock.app, raise_server_exceptions=False) as client, caplog.at_level("ERROR"):
+        response = client.get("/v1/acceptances/alice.smith@example.com/needed")
+    assert response.status_code == status
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/v1/acceptances/{user}/needed" in logged
+    assert "alice" not in logged
+    if error == "unexpected":
+        assert response.json()["error_id"] in logged
+
+
 def test_acceptances_without_lock_are_409(client: TestClient) -> None:
     assert client.get("/v1/acceptances/u/needed").status_code == 409
     assert client.post("/v1/acceptances/needed", json={"user_key": "u"}).status_code == 409

@@ -194,6 +194,45 @@ def test_csrf_tokens_expire(web: TestClient, monkeypatch: pytest.MonkeyPatch) ->
     assert web.post("/report", data=data).status_code == 403
 
 
+@pytest.mark.parametrize("path", ["/report", "/moderation/login", "/questionnaire/preview"])
+@pytest.mark.parametrize("token", [f"{int(time.time())}.nonce.\u00e9", "\u00b2.nonce.mac", f"{'9' * 5000}.nonce.mac"])
+def test_non_ascii_or_oversized_csrf_tokens_are_refused_not_crashed(app: FastAPI, path: str, token: str) -> None:
+    """A token whose MAC held a non-ASCII letter made ``hmac.compare_digest(str, str)`` raise TypeError, and
+    a stamp "²" (``str.isdigit`` is true, ``int`` raises) or of 5000 digits made ``int`` raise: a 500, not
+    the 403 of any other bad token."""
+    with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as client:
+        response = client.post(path, data={**NOTICES["dsa"], "regime": "dsa", "token": "x", "csrf_token": token})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("cookie", [b"abc.\xe9", b"\xe9\xe9.\xe9"])
+def test_non_ascii_session_cookie_redirects_to_login_not_crashes(app: FastAPI, cookie: bytes) -> None:
+    """A session cookie with a non-ASCII byte reached ``hmac.compare_digest(str, str)``: TypeError, a 500."""
+    with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as client:
+        response = client.get("/moderation", headers=[(b"cookie", b"cg_session=" + cookie)])
+    assert response.status_code == 303 and response.headers["location"] == "/moderation/login"
+
+
+def test_questionnaire_renderings_are_throttled_per_client(make_app: Callable[..., FastAPI], report_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each preview or download renders every document (about half a second of a worker), and anyone could
+    ask for them without limit. Valid answers now cost the client a token of its questionnaire bucket; then
+    a 429 page with Retry-After, and nothing is rendered. Answers with errors cost nothing."""
+    rendered: list[str] = []
+    monkeypatch.setattr(pages.questionnaire, "_zip", lambda profile, data: rendered.append("zip") or b"PK")
+    monkeypatch.setattr(pages.questionnaire, "_preview", lambda profile: rendered.append("preview") or [])
+    app = make_app(report_path=report_path, questionnaire_burst=2, questionnaire_per_hour=60)
+    with TestClient(app) as client:
+        token = csrf(client, "/questionnaire")
+        bad = [client.post("/questionnaire/preview", data={**ANSWERS, "product.url": "nope", "csrf_token": token})
+               for _ in range(3)]
+        answers = [client.post(path, data={**ANSWERS, "csrf_token": token})
+                   for path in ("/questionnaire/preview", "/questionnaire/download", "/questionnaire/download")]
+    assert {r.status_code for r in bad} == {422}
+    assert [r.status_code for r in answers] == [200, 200, 429] and rendered == ["preview", "zip"]
+    assert answers[-1].headers["retry-after"] == "60" and "wait 1 minute" in answers[-1].text
+
+
 # ---- the report form -------------------------------------------------------------------------------------
 
 
@@ -209,6 +248,23 @@ def test_report_is_acknowledged_with_reference_and_deadline(web: TestClient, app
     assert ("set by law" in response.text) is legal
     stored = pages.moderation._queue(app.state.clauseguard, "open")
     assert [n.reference for n in stored] == [reference]
+
+
+def test_report_form_is_throttled_per_client_with_one_bucket_for_form_and_api(
+        make_app: Callable[..., FastAPI], report_path: Path) -> None:
+    """One CSRF token (valid for two hours) let one client file reports as fast as it liked. The form
+    now shares the intake throttle of POST /v1/notices: a 429 page with Retry-After, nothing stored."""
+    app = make_app(report_path=report_path, intake_burst=3)
+    with TestClient(app, client=("198.51.100.9", 5000)) as client:
+        token = csrf(client, "/report?regime=dsa")
+        api = client.post("/v1/notices", json={**NOTICES["dsa"], "regime": "dsa", "urls": ["https://a.example/1"],
+                                              "good_faith_statement": True})
+        forms = [client.post("/report", data={**NOTICES["dsa"], "regime": "dsa", "csrf_token": token})
+                 for _ in range(4)]
+    assert api.status_code == 201
+    assert [r.status_code for r in forms] == [201, 201, 429, 429]
+    assert forms[-1].headers["retry-after"] == "120" and "not saved" in forms[-1].text
+    assert len(pages.moderation._queue(app.state.clauseguard, "open")) == 3
 
 
 @pytest.mark.parametrize(("regime", "changes", "key_paths"), [
@@ -290,6 +346,35 @@ def test_queue_is_ordered_by_deadline_and_marks_overdue(web: TestClient, app: Fa
     assert [bool(a) for a, _ in rows] == [True, False, False, False]
 
 
+def test_queue_page_says_how_many_and_links_to_the_rest_and_each_regime(
+        web: TestClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The queue page showed the 500 nearest deadlines and nothing else: with 500 fake TAKE IT DOWN
+    notices (48 hours, so first) a real DSA notice was out of sight, with no note that more existed. It now
+    says "Showing 1–N of M", links to the next page, and filters by regime."""
+    from clauseguard.guards.records.notices import file_notice
+
+    monkeypatch.setattr(pages.moderation, "PAGE_SIZE", 3)
+    state = app.state.clauseguard
+    real = file_notice(state.records, {"regime": "dsa", "explanation": "real", "urls": ["https://a.example/r"],
+                                       "notifier_name": "A", "notifier_email": "a@example.org",
+                                       "good_faith_statement": True}).reference
+    for n in range(4):
+        file_notice(state.records, {"regime": "take_it_down", "signature": "X", "depiction": "fake",
+                                    "urls": [f"https://a.example/{n}"], "non_consent_statement": True,
+                                    "contact": {"name": "X", "email": "x@example.org"}})
+    login(web)
+    first = web.get("/moderation").text
+    assert "Showing 1–3 of 5 notices" in first and real not in first
+    assert 'href="/moderation?status=open&amp;offset=3" rel="next">Later deadlines (2 more)' in first
+    second = web.get("/moderation?status=open&offset=3").text
+    assert "Showing 4–5 of 5 notices" in second and real in second
+    assert 'href="/moderation?status=open&amp;offset=0" rel="prev"' in second
+    dsa = web.get("/moderation?status=open&regime=dsa").text
+    assert "Showing 1–1 of 1 notice," in dsa and real in dsa and 'rel="next"' not in dsa
+    for junk in ("-1", "x", "\u00b2", "9" * 20):  # an offset that is no page: the first page
+        assert "Showing 1–3 of 5" in web.get("/moderation", params={"offset": junk}).text
+
+
 def test_hostile_notice_fields_are_escaped_everywhere(web: TestClient) -> None:
     url = 'https://acme.example/"><script>alert(1)</script>'
     ack = file_report(web, "dsa", explanation=HOSTILE, urls=url, notifier_name=HOSTILE)
@@ -310,7 +395,8 @@ def test_decision_issues_a_statement_of_reasons_citing_the_clause(web: TestClien
     token = re.search(r'name="csrf_token" value="([^"]+)"', page_html.split('class="decision"')[1]).group(1)
     response = web.post(f"/moderation/notices/{reference}/decision", data={
         "csrf_token": token, "restriction": "removal", "facts": f"Copy of a photo {HOSTILE}",
-        "automated_detection": "yes", "clause_id": clause["id"], "territorial_scope": "worldwide"})
+        "automated_detection": "yes", "clause_id": clause["id"], "territorial_scope": "worldwide",
+        "explanation": "It copies the notifier's photo.", "duration": "indefinite"})
     assert response.status_code == 303
     html = web.get(response.headers["location"]).text
     assert "Statement of reasons" in html and "<script" not in html and 'class="decision"' not in html
@@ -327,6 +413,13 @@ def test_decision_issues_a_statement_of_reasons_citing_the_clause(web: TestClien
     ({"restriction": "teleport", "facts": "x"}, "restriction"),
     ({"restriction": "removal", "facts": "x"}, "legal_ground"),
     ({"restriction": "removal", "facts": "x", "clause_id": "no/such-clause"}, "clause_id"),
+    # Art. 17(3)(a), (d)-(e): the form marked them optional, and the error named no field of the form
+    ({"restriction": "removal", "facts": "x", "legal_ground": "defamation law", "duration": "indefinite",
+      "explanation": "y"}, "territorial_scope"),
+    ({"restriction": "removal", "facts": "x", "legal_ground": "defamation law", "territorial_scope": "EU",
+      "explanation": "y"}, "duration"),
+    ({"restriction": "removal", "facts": "x", "legal_ground": "defamation law", "territorial_scope": "EU",
+      "duration": "indefinite"}, "explanation"),
 ])
 def test_decision_errors_are_named_and_nothing_is_decided(web: TestClient, app: FastAPI, fields: dict[str, str],
                                                           key_path: str) -> None:
@@ -362,6 +455,27 @@ def test_revoked_token_ends_its_sessions_and_logout_clears_the_cookie(web: TestC
     login(web, token)
     tokens.revoke(info.id)
     assert web.get("/moderation").status_code == 303
+
+
+@pytest.mark.parametrize("token_kind", ["stored", "bootstrap"])
+def test_signing_out_ends_the_session_for_a_copy_of_the_cookie_on_every_worker(
+        make_app: Callable[..., FastAPI], db_url: str, token_kind: str) -> None:
+    """Signing out only deleted the cookie in the browser: a copy of its value (taken from a shared
+    computer, a proxy log) kept opening the moderation queue for the 8 hours it was signed for."""
+    secret = "s" * 32
+    first, second = make_app(session_secret=secret, db_url=db_url), make_app(session_secret=secret, db_url=db_url)
+    token = first.state.clauseguard.tokens.create(Role.MODERATOR, "m")[0] if token_kind == "stored" else ADMIN_TOKEN
+    with TestClient(first, follow_redirects=False) as one, TestClient(second, follow_redirects=False) as other:
+        assert login(one, token).status_code == 303
+        cookie = one.cookies["cg_session"]
+        other.cookies.set("cg_session", cookie, path="/moderation")
+        assert other.get("/moderation").status_code == 200
+        response = one.post("/moderation/logout", data={"csrf_token": csrf(one, "/moderation")})
+        assert response.status_code == 303 and 'cg_session=""' in response.headers["set-cookie"]
+        one.cookies.set("cg_session", cookie, path="/moderation")  # the copy, sent again
+        assert one.get("/moderation").status_code == 303
+        assert other.get("/moderation").status_code == 303  # another worker refuses it too
+        assert login(one, token).status_code == 303 and one.get("/moderation").status_code == 200  # a new one works
 
 
 @pytest.mark.parametrize("rotated", ["another-bootstrap-token-0123456789", None])

@@ -127,7 +127,8 @@ def test_moderation_under_a_prefix(served: tuple[TestClient, Any]) -> None:
     assert_prefixed(notice.text, PREFIX)
     decide = action(notice.text, "decision")
     assert decide == f"{PREFIX}/moderation/notices/{reference}/decision"
-    decision = {"restriction": "removal", "facts": "Defamatory post", "legal_ground": "Defamation law"}
+    decision = {"restriction": "removal", "facts": "Defamatory post", "legal_ground": "Defamation law",
+                "explanation": "It defames the notifier.", "territorial_scope": "worldwide", "duration": "indefinite"}
     assert client.post(decide, data=decision).status_code == 403  # CSRF is kept under a prefix
     decided = client.post(decide, data={**decision, "csrf_token": token(notice.text, "decision")})
     assert decided.status_code == 303 and decided.headers["location"] == f"{PREFIX}/moderation/notices/{reference}"
@@ -177,6 +178,7 @@ ROOT_URLS = {
     "/moderation/login": {"/static/pages.css", "/questionnaire", "/report", "/moderation", "/moderation/login"},
 }
 STATUSES = ("open", "counter_noticed", "actioned", "rejected", "restored")
+REGIMES = ("dsa", "dmca", "take_it_down")
 
 
 @pytest.mark.parametrize("forwarded", [{}, {"X-Forwarded-Prefix": "/evil", "X-Forwarded-Host": "evil.example"}])
@@ -198,12 +200,14 @@ def test_at_the_root_the_urls_are_those_of_before(make_app: Callable[..., FastAP
         queue = client.get("/moderation").text
         assert set(urls(queue)) == {"/static/pages.css", "/questionnaire", "/report", "/moderation",
                                     "/moderation/logout", f"/moderation/notices/{reference}",
-                                    *(f"/moderation?status={s}" for s in STATUSES)}
+                                    *(f"/moderation?status={s}" for s in STATUSES),
+                                    *(f"/moderation?status=open&amp;regime={r}" for r in REGIMES)}
         notice = client.get(f"/moderation/notices/{reference}").text
         assert set(urls(notice)) == {"/static/pages.css", "/questionnaire", "/report", "/moderation",
                                      "/moderation/logout", f"/moderation/notices/{reference}/decision"}
         decided = client.post(f"/moderation/notices/{reference}/decision", data={
-            "restriction": "removal", "facts": "x", "legal_ground": "y", "csrf_token": token(notice, "decision")})
+            "restriction": "removal", "facts": "x", "legal_ground": "y", "explanation": "e", "territorial_scope": "EU",
+            "duration": "indefinite", "csrf_token": token(notice, "decision")})
         assert decided.headers["location"] == f"/moderation/notices/{reference}"
         signed_out = client.post("/moderation/logout", data={"csrf_token": token(queue, "session")})
         assert signed_out.headers["location"] == "/moderation/login"

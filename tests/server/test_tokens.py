@@ -97,3 +97,57 @@ def test_unreachable_token_store_is_a_503_not_a_500(client: TestClient, admin_he
                      client.get("/moderation", follow_redirects=False)):
         assert response.status_code == 503, response.text
         assert response.headers["retry-after"] and "nonexistent" not in response.text
+
+
+# ---- made-up tokens cost their sender, not the service ---------------------------------------------------
+
+
+def count_scrypt_checks(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    checked: list[str] = []
+    tokens = app.state.clauseguard.tokens
+    verify = tokens.verify
+
+    def counting(token: str) -> object:
+        checked.append(token)
+        return verify(token)
+
+    monkeypatch.setattr(tokens, "verify", counting)
+    return checked
+
+
+def test_made_up_tokens_are_throttled_per_client(make_app: Callable[..., FastAPI],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request with any bearer token ran an scrypt check (~0.1 s of a shared worker thread), with no
+    limit: 200 made-up tokens sent at once stalled every other route for seconds. A client now gets a
+    few checks, then 429s with Retry-After; another client is not held back."""
+    app = make_app()
+    checked = count_scrypt_checks(app, monkeypatch)
+    with TestClient(app, client=("198.51.100.9", 5000)) as flood, \
+            TestClient(app, client=("203.0.113.7", 5000)) as other:
+        answers = [flood.get("/v1/moderation/queue", headers={"Authorization": f"Bearer cg_x{i}_guess"})
+                   for i in range(8)]
+        assert other.get("/v1/moderation/queue", headers={"Authorization": "Bearer cg_y_guess"}).status_code == 401
+    assert [a.status_code for a in answers] == [401] * 5 + [429] * 3
+    assert int(answers[-1].headers["retry-after"]) > 0
+    assert len(checked) == 6  # five of the flood, one of the other client
+
+
+def test_the_same_wrong_token_again_costs_no_scrypt_check(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong token sent again was checked again, at the same cost: now it fails at once for a minute."""
+    checked = count_scrypt_checks(client.app, monkeypatch)  # type: ignore[arg-type]
+    answers = {client.get("/v1/moderation/queue", headers={"Authorization": "Bearer cg_x_guess"}).status_code
+               for _ in range(20)}
+    assert answers == {401} and len(checked) == 1
+
+
+def test_a_valid_token_is_checked_once_and_never_throttled(client: TestClient, admin_headers: dict[str, str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The throttle must not slow a moderator: their token is checked by scrypt once a minute, and every
+    request of theirs is answered; revoking it still takes effect at once."""
+    token = make_token(client, admin_headers, "moderator")
+    checked = count_scrypt_checks(client.app, monkeypatch)  # type: ignore[arg-type]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert {client.get("/v1/moderation/queue", headers=headers).status_code for _ in range(20)} == {200}
+    assert len(checked) == 1
+    assert client.delete(f"/v1/admin/tokens/{token.split('_')[1]}", headers=admin_headers).status_code == 204
+    assert client.get("/v1/moderation/queue", headers=headers).status_code == 401

@@ -16,10 +16,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.concurrency import run_in_threadpool
 
 from clauseguard import __version__
 
-__all__ = ["CSP", "STATIC_DIR", "TEMPLATES_DIR", "page", "prefix", "router"]
+__all__ = ["CSP", "STATIC_DIR", "TEMPLATES_DIR", "page", "prefix", "router", "throttled"]
 
 _SERVER = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = _SERVER / "templates"
@@ -63,6 +64,21 @@ def page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLRe
     body = _env.get_template(name).render(root=prefix(request), **context)
     return HTMLResponse(body, status_code=code, headers={"Content-Security-Policy": CSP,
                                                            "Cache-Control": "no-store"})
+
+
+async def throttled(request: Request, state: Any, limit: Any) -> HTMLResponse | None:
+    """None when the client may go on (a token of its ``limit`` bucket taken, :mod:`..throttle`); else the
+    429 page with ``Retry-After``, saying nothing was done and when to try again."""
+    from clauseguard.guards.server.throttle import take
+
+    if await run_in_threadpool(take, request, state, limit):
+        return None
+    minutes = max(1, round(limit.retry_after / 60))
+    response = page(request, "error.html", 429, title="Too many requests",
+                    message="Too many forms were sent from your address, so this one was not saved. "
+                            f"Please wait {minutes} minute{'s' if minutes > 1 else ''} and send it again.")
+    response.headers["Retry-After"] = str(limit.retry_after)
+    return response
 
 
 @router.get("/static/{name}")

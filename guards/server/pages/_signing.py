@@ -3,20 +3,23 @@
 Forms carry a CSRF token: ``time.nonce.HMAC(secret, purpose|time|nonce)``, valid for two hours, bound
 to the form's purpose (and, for moderators, to their session). Moderators log in with their bearer
 token; the page keeps only a signed session in an HttpOnly, SameSite=Strict cookie (Secure over
-https), never the token. The signing secret comes from ``CLAUSEGUARD_SESSION_SECRET`` (share it
-between workers; ``ServerSettings.session_secret``, checked when the app is made) or is drawn at random
-per app (sessions then end with the process).
+https), never the token. Signing out records the session's id (:mod:`..sessions`, in the records
+database the workers share), so a copy of the cookie stops working too. The signing secret comes from
+``CLAUSEGUARD_SESSION_SECRET`` (share it between workers; ``ServerSettings.session_secret``, checked
+when the app is made) or is drawn at random per app (sessions then end with the process).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -28,7 +31,7 @@ from clauseguard.guards.server.state import ServerState, get_state
 from clauseguard.guards.server.tokens import Principal, Role
 
 __all__ = ["CSRF_TTL_S", "SECRET_ENV", "SESSION_COOKIE", "SESSION_TTL_S", "Session", "csrf_ok", "csrf_refused",
-           "csrf_token", "read_session", "session_cookie"]
+           "csrf_token", "end_session", "read_session", "session_cookie"]
 
 SECRET_ENV = SESSION_SECRET_ENV
 SESSION_COOKIE = "cg_session"
@@ -43,7 +46,17 @@ def _secret(request: Request) -> bytes:
 
 
 def _mac(secret: bytes, message: str) -> str:
-    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(secret, message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def _same(given: str, expected: str) -> bool:
+    """A constant-time comparison of two texts as bytes (``compare_digest`` refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
+def _stamp_ok(stamp: str) -> bool:
+    """A time stamp as this app writes it: ASCII digits, at most 12 (``int`` of "²" or 5000 digits raises)."""
+    return stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
 
 
 def csrf_token(request: Request, purpose: str) -> str:
@@ -56,9 +69,9 @@ def csrf_ok(request: Request, form: FormData, purpose: str) -> bool:
     """Whether the form carries a token made for ``purpose`` by this app less than two hours ago."""
     stamp, _, rest = str(form.get("csrf_token", "")).partition(".")
     nonce, _, mac = rest.partition(".")
-    if not (stamp.isdigit() and nonce and mac) or time.time() - int(stamp) > CSRF_TTL_S:
+    if not (_stamp_ok(stamp) and nonce and mac) or time.time() - int(stamp) > CSRF_TTL_S:
         return False
-    return hmac.compare_digest(mac, _mac(_secret(request), f"csrf|{purpose}|{stamp}|{nonce}"))
+    return _same(mac, _mac(_secret(request), f"csrf|{purpose}|{stamp}|{nonce}"))
 
 
 def csrf_refused(request: Request) -> HTMLResponse:
@@ -69,11 +82,13 @@ def csrf_refused(request: Request) -> HTMLResponse:
 
 @dataclass(frozen=True)
 class Session:
-    """A moderator's session: who, in which role, and the session id their forms' tokens are bound to."""
+    """A moderator's session: who, in which role, the session id their forms' tokens are bound to (and
+    that signing out revokes), and when it ends."""
 
     principal: str
     role: Role
     sid: str
+    expires_at: int = 0  # Unix time
 
 
 def _bootstrap_fingerprint(request: Request) -> str | None:
@@ -97,20 +112,39 @@ def session_cookie(request: Request, principal: Principal) -> str:
     return f"{body}.{_mac(_secret(request), 'session|' + body)}"
 
 
-def read_session(request: Request, state: ServerState) -> Session | None:
-    """The moderator's session from the signed cookie; None if absent, forged, expired or revoked (for
-    the bootstrap admin: made with another ``CLAUSEGUARD_ADMIN_TOKEN`` than the one set now)."""
+def _claims(request: Request) -> dict[str, Any] | None:
+    """The claims of a cookie signed by this app; None if absent, forged or not readable."""
     body, _, mac = request.cookies.get(SESSION_COOKIE, "").partition(".")
-    if not body or not hmac.compare_digest(mac, _mac(_secret(request), "session|" + body)):
+    if not body or not _same(mac, _mac(_secret(request), "session|" + body)):
         return None
-    claims = json.loads(base64.urlsafe_b64decode(body.encode()))
-    session = Session(str(claims["p"]), Role(claims["r"]), str(claims["sid"]))
-    if claims["exp"] < time.time() or not Principal(session.principal, session.role).may(Role.MODERATOR):
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(body.encode("ascii")))
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def read_session(request: Request, state: ServerState) -> Session | None:
+    """The moderator's session from the signed cookie; None if absent, forged, expired, signed out or
+    revoked (for the bootstrap admin: made with another ``CLAUSEGUARD_ADMIN_TOKEN`` than the one set now)."""
+    claims = _claims(request)
+    if claims is None:
+        return None
+    session = Session(str(claims["p"]), Role(claims["r"]), str(claims["sid"]), int(claims["exp"]))
+    if session.expires_at < time.time() or not Principal(session.principal, session.role).may(Role.MODERATOR):
         return None
     if session.principal == "env":
         current = _bootstrap_fingerprint(request)
-        if current is None or not hmac.compare_digest(str(claims.get("bt", "")), current):
+        if current is None or not _same(str(claims.get("bt", "")), current):
             return None  # the bootstrap token was changed or removed since this session began
     elif not state.tokens.active(session.principal):
         return None
+    if state.sessions is not None and state.sessions.revoked(session.sid):
+        return None  # signed out: a copy of the cookie ends with it
     return session
+
+
+def end_session(state: ServerState, session: Session) -> None:
+    """Sign ``session`` out for every worker: its id is refused until it would have expired."""
+    if state.sessions is not None:
+        state.sessions.revoke(session.sid, session.expires_at)

@@ -7,7 +7,6 @@ call (``decide``) as the API, so a statement of reasons issued here is the one t
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,7 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from clauseguard.errors import UserError
-from clauseguard.guards.server.client import over_https, pseudonymous_ip_group
+from clauseguard.guards.server.client import over_https
+from clauseguard.guards.server.moderation import REGIMES, STATUSES, queue_page
 from clauseguard.guards.server.pages._render import page, prefix
 from clauseguard.guards.server.pages._signing import (
     SESSION_COOKIE,
@@ -28,10 +28,12 @@ from clauseguard.guards.server.pages._signing import (
     csrf_ok,
     csrf_refused,
     csrf_token,
+    end_session,
     read_session,
     session_cookie,
 )
 from clauseguard.guards.server.state import ServerState, get_state
+from clauseguard.guards.server.throttle import LOGIN, take, verify_token
 from clauseguard.guards.server.tokens import Role
 
 __all__ = ["read_decision", "router"]
@@ -39,7 +41,8 @@ __all__ = ["read_decision", "router"]
 router = APIRouter(include_in_schema=False)
 State = Annotated[ServerState, Depends(get_state)]
 
-_STATUSES = ("open", "counter_noticed", "actioned", "rejected", "restored")
+_STATUSES = STATUSES
+PAGE_SIZE = 100  # notices on one page of the queue; the page says how many there are and links to the rest
 
 
 def _to_login(request: Request) -> RedirectResponse:
@@ -68,9 +71,11 @@ async def login(request: Request, state: State) -> Response:
     form = await request.form()
     if not csrf_ok(request, form, "login"):
         return csrf_refused(request)
-    if not _may_try(request, state):
-        return _login_page(request, "Too many sign-in attempts; wait a minute and try again.", status=429)
-    principal = await run_in_threadpool(state.tokens.verify, str(form.get("token", "")).strip())
+    if not await run_in_threadpool(take, request, state, LOGIN):
+        response = _login_page(request, "Too many sign-in attempts; wait a minute and try again.", status=429)
+        response.headers["Retry-After"] = str(LOGIN.retry_after)
+        return response
+    principal = await verify_token(request, state, str(form.get("token", "")).strip(), counted=True)
     if principal is None or not principal.may(Role.MODERATOR):
         return _login_page(request, "That token is not valid for moderation.", status=401)
     response = RedirectResponse(_cookie_path(request), status_code=303)
@@ -80,45 +85,52 @@ async def login(request: Request, state: State) -> Response:
     return response
 
 
-# Five attempts at once, then one every twelve seconds, per client address (pseudonymised; an IPv6 address
-# by its /64, which one client can rotate through).
-LOGIN_BURST, LOGIN_REFILL_PER_S = 5, 1 / 12
-
-
-def _may_try(request: Request, state: ServerState) -> bool:
-    key = pseudonymous_ip_group(request, state.proxies, state.pseudonymizer) or "unknown-client"
-    return state.login_buckets.take(f"login:{key}", capacity=LOGIN_BURST, refill_per_second=LOGIN_REFILL_PER_S,
-                                    now=time.monotonic())
-
-
 @router.post("/moderation/logout", response_model=None)
 async def logout(request: Request, state: State) -> Response:
-    session = read_session(request, state)
+    """End the session for every worker (its id is refused until it expires), then delete the cookie."""
+    session = await run_in_threadpool(read_session, request, state)
     form = await request.form()
     if session is not None and not csrf_ok(request, form, f"moderation|{session.sid}"):
         return csrf_refused(request)
+    if session is not None:
+        await run_in_threadpool(end_session, state, session)
     response = _to_login(request)
     response.delete_cookie(SESSION_COOKIE, path=_cookie_path(request), httponly=True, samesite="strict",
                            secure=over_https(request, state.proxies))
     return response
 
 
-def _queue(state: ServerState, status: str) -> list[Any]:
-    from clauseguard.guards.records.notices import notice_queue
+def _queue(state: ServerState, status: str, regime: str | None = None, offset: int = 0) -> list[Any]:
+    return _queue_page(state, status, regime, offset)[0]
 
-    return notice_queue(state.records, status=status, limit=500)
+
+def _queue_page(state: ServerState, status: str, regime: str | None, offset: int) -> tuple[list[Any], int]:
+    return queue_page(state.records, status=status, regime=regime, offset=offset, limit=PAGE_SIZE)
+
+
+def _offset(text: str) -> int:
+    """A page's offset from the query: a whole number of at most 9 digits, else 0 (the first page)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
 
 
 @router.get("/moderation", response_model=None)
-async def moderation_queue(request: Request, state: State, status: str = "open") -> Response:
-    """Notices by deadline, nearest first; overdue ones marked. Without a session: the sign-in page."""
+async def moderation_queue(request: Request, state: State, status: str = "open", regime: str = "",
+                           offset: str = "0") -> Response:
+    """Notices by deadline, nearest first, a page of them at a time (with how many there are, and links to
+    the other pages and to each regime alone); overdue ones marked. Without a session: the sign-in page."""
     session = await run_in_threadpool(read_session, request, state)
     if session is None:
         return _to_login(request)
     status = status if status in _STATUSES else "open"
-    notices = await run_in_threadpool(_queue, state, status)
+    kind = regime if regime in REGIMES else None
+    start = _offset(offset)
+    notices, total = await run_in_threadpool(_queue_page, state, status, kind, start)
     return page(request, "queue.html", title="Moderation queue", notices=notices, status=status, statuses=_STATUSES,
+                regime=kind or "", regimes=REGIME_NAMES, total=total, offset=start, page_size=PAGE_SIZE,
                 now=datetime.now(UTC), session=session, csrf=csrf_token(request, f"moderation|{session.sid}"))
+
+
+REGIME_NAMES = {"dsa": "DSA", "dmca": "DMCA", "take_it_down": "TAKE IT DOWN"}
 
 
 def _clause_options(state: ServerState) -> list[tuple[str, list[dict[str, str]]]]:

@@ -29,8 +29,10 @@ from clauseguard.guards.server.pages._answers import (
     questions,
     read_questionnaire,
 )
-from clauseguard.guards.server.pages._render import page
+from clauseguard.guards.server.pages._render import page, throttled
 from clauseguard.guards.server.pages._signing import csrf_ok, csrf_refused, csrf_token
+from clauseguard.guards.server.state import get_state
+from clauseguard.guards.server.throttle import questionnaire as questionnaire_limit
 
 __all__ = ["download_formats", "profile_yaml", "router"]
 
@@ -73,6 +75,9 @@ async def _validated(request: Request) -> _Answers:
     profile, data, problems = (None, {}, {}) if errors else build_profile(given)
     if errors or problems:
         return _Answers(values, refused=_questionnaire_page(request, values, {**errors, **problems}, status=422))
+    state = get_state(request)  # valid answers are rendered, which takes a while: throttled per client
+    if (too_many := await throttled(request, state, questionnaire_limit(state.settings))) is not None:
+        return _Answers(values, refused=too_many)
     return _Answers(values, profile, data)
 
 

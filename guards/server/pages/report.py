@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from clauseguard.guards.server.pages._render import page
+from clauseguard.guards.server.pages._render import page, throttled
 from clauseguard.guards.server.pages._signing import csrf_ok, csrf_refused, csrf_token
 from clauseguard.guards.server.state import ServerState, get_state
 
@@ -113,6 +113,7 @@ async def report_submit(request: Request, state: State) -> HTMLResponse:
     """Validate through the records' intake model, store the notice, acknowledge it."""
     from clauseguard.guards.records.notices import file_notice
     from clauseguard.guards.server.client import pseudonymous_ip
+    from clauseguard.guards.server.throttle import intake as intake_limit
 
     form = await request.form()
     if not csrf_ok(request, form, "report"):
@@ -126,6 +127,8 @@ async def report_submit(request: Request, state: State) -> HTMLResponse:
     except ValidationError as err:
         errors = {".".join(str(p) for p in e["loc"]) or "": e["msg"] for e in err.errors()}
         return _report_page(request, regime, values, errors, status=422)
+    if (refused := await throttled(request, state, intake_limit(state.settings))) is not None:
+        return refused  # the intake throttle of POST /v1/notices: one bucket for the form and the API
     ip_key = pseudonymous_ip(request, state.proxies, state.pseudonymizer)
     ack = await run_in_threadpool(file_notice, state.records, intake, notifier_ip_key=ip_key)
     return page(request, "report_ack.html", 201, title="Report received", ack=ack, regime_title=REGIME_TITLES[regime])
