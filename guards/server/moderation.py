@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -25,7 +25,7 @@ from clauseguard.guards.server.tokens import Principal, Role
 
 __all__ = ["REGIMES", "STATUSES", "queue_page", "router"]
 
-STATUSES = ("open", "counter_noticed", "actioned", "rejected", "restored")
+STATUSES = ("open", "counter_noticed", "actioned", "rejected", "restored", "retracted")
 REGIMES = ("dsa", "dmca", "take_it_down")
 
 router = APIRouter(prefix="/v1/moderation", tags=["moderation"],
@@ -63,6 +63,9 @@ class DecisionBody(BaseModel):
     explanation: PlainText = Field(default="", max_length=20_000)
     territorial_scope: PlainText | None = Field(default=None, max_length=200)
     duration: PlainText | None = Field(default=None, max_length=200)
+    informed_at: AwareDatetime | None = Field(
+        default=None, description="Art. 20(2): when the recipient was told (the complaint window counts from "
+                                  "then); leave out and POST .../informed once they are")
 
 
 def queue_page(records: Any, *, status: str, regime: str | None = None, offset: int = 0,
@@ -93,7 +96,7 @@ def _queue(state: ServerState, status: str, regime: str | None, offset: int, lim
                                                                           "(and regime)",
                                                            "schema": {"type": "integer"}}}}})
 async def queue(moderator: Moderator, state: State, response: Response,
-                status: Annotated[str, Query(pattern="^(open|counter_noticed|actioned|rejected|restored)$")] = "open",
+                status: Annotated[str, Query(pattern=f"^({'|'.join(STATUSES)})$")] = "open",
                 regime: Annotated[str | None, Query(pattern="^(dsa|dmca|take_it_down)$",
                                                     description="only notices of this regime")] = None,
                 offset: Annotated[int, Query(ge=0, le=10_000_000, description="notices to skip")] = 0,
@@ -115,6 +118,33 @@ async def decide_notice(reference: str, body: DecisionBody, moderator: Moderator
         lambda: decide(state.records, notice_reference=reference[:40], report=state.report_path,
                        **body.model_dump()))
     return statement.to_dict()
+
+
+class When(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: AwareDatetime | None = Field(default=None, description="when it happened (default: now)")
+
+
+@router.post("/decisions/{reference}/informed", status_code=204,
+             responses={404: {"description": "no decision with that reference"}})
+async def decision_informed(reference: str, body: When, moderator: Moderator, state: State) -> Response:
+    """Record when the recipient was sent the statement of reasons: the DSA complaint window (Art. 20(2))
+    counts from then, not from the decision."""
+    from clauseguard.guards.records.complaints import record_informed
+
+    await run_in_threadpool(lambda: record_informed(state.records, reference[:40], at=body.at))
+    return Response(status_code=204)
+
+
+@router.post("/notices/{reference}/retraction", status_code=204,
+             responses={404: {"description": "no notice with that reference"}})
+async def notice_retracted(reference: str, body: When, moderator: Moderator, state: State) -> Response:
+    """The notifier withdrew the notice: it leaves the queue and the strikes it gave are withdrawn (the
+    repeat-infringer policy). Content taken down on it is not put back by this call."""
+    from clauseguard.guards.records.notices import retract_notice
+
+    await run_in_threadpool(lambda: retract_notice(state.records, reference[:40], at=body.at))
+    return Response(status_code=204)
 
 
 class ComplaintOutcome(BaseModel):

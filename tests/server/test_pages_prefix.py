@@ -177,7 +177,7 @@ ROOT_URLS = {
                        "/questionnaire/download"},
     "/moderation/login": {"/static/pages.css", "/questionnaire", "/report", "/moderation", "/moderation/login"},
 }
-STATUSES = ("open", "counter_noticed", "actioned", "rejected", "restored")
+STATUSES = ("open", "counter_noticed", "actioned", "rejected", "restored", "retracted")
 REGIMES = ("dsa", "dmca", "take_it_down")
 
 

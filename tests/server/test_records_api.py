@@ -125,6 +125,33 @@ def test_decision_closes_the_notice_and_the_notifier_sees_it(client: TestClient,
     assert status["status"] == "actioned" and status["decision"]["reference"] == statement["reference"]
 
 
+def test_moderators_record_a_retraction_and_when_the_recipient_was_told(client: TestClient,
+                                                                      admin_headers: dict[str, str]) -> None:
+    """The records could retract a notice and record when its recipient was informed (the Art. 20(2)
+    complaint window counts from then), but the service had no way to: a retracted notice stayed open."""
+    ref = client.post("/v1/notices", json=DSA).json()["reference"]
+    assert client.post(f"/v1/moderation/notices/{ref}/retraction", headers=admin_headers, json={}).status_code == 204
+    assert client.get("/v1/moderation/queue", headers=admin_headers).json() == []
+    retracted = client.get("/v1/moderation/queue?status=retracted", headers=admin_headers).json()
+    assert [q["reference"] for q in retracted] == [ref]
+    assert client.post(f"/v1/moderation/notices/{ref}/retraction", headers=admin_headers, json={}).status_code == 422
+    assert client.post("/v1/moderation/notices/DSA-XXXXXXXXXX/retraction", headers=admin_headers,
+                       json={}).status_code == 404
+
+    ref = client.post("/v1/notices", json=DSA).json()["reference"]
+    sor = client.post(f"/v1/moderation/notices/{ref}/decision", headers=admin_headers,
+                      json={"restriction": "removal", "facts": "It defames the notifier.",
+                            "legal_ground": "Defamation Act 2013 s.1", **SOR}).json()["reference"]
+    told = client.post(f"/v1/moderation/decisions/{sor}/informed", headers=admin_headers,
+                       json={"at": "2099-01-01T00:00:00+00:00"})
+    assert told.status_code == 204
+    again = client.post(f"/v1/moderation/decisions/{sor}/informed", headers=admin_headers, json={})
+    assert again.status_code == 422  # once only
+    naive = client.post(f"/v1/moderation/decisions/{sor}/informed", headers=admin_headers,
+                        json={"at": "2099-01-01T00:00:00"})
+    assert naive.status_code == 422
+
+
 @pytest.mark.parametrize(("body", "status"), [
     ({"restriction": "removal", "facts": "no ground given"}, 422),
     ({"restriction": "banish", "facts": "x", "legal_ground": "y"}, 422),
