@@ -212,7 +212,8 @@ def test_decisions_made_before_informed_at_keep_counting_from_decided_at(store_u
         with old.engine.begin() as conn:
             conn.execute(text("INSERT INTO decisions (reference, decided_at, restriction, outcome, automated_detection,"
                               " automated_decision, statement) VALUES ('SOR-OLD', :t, 'removal', 'action_taken',"
-                              " false, false, '{}')"), {"t": datetime(2025, 1, 31)})
+                              " false, false, '{}')"), {"t": "2025-01-31 00:00:00.000000"})
+        # as text: importing guardrails makes sqlite3 store every datetime parameter as a Unix time
         old.migrate()
         assert file_complaint(old, "SOR-OLD", "wrong", received_at=datetime(2025, 7, 31, tzinfo=UTC))
         with pytest.raises(NoticeError, match="6 months"):
