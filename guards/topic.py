@@ -6,6 +6,8 @@ scripts/train_heads.py, and the zero-shot cosine similarity to a few sentences d
 lands on 0.5. :func:`detect_topics` is the detector behind the disclaimer guard's
 ``detector: embedding``; the ``topic`` guard flags, disclaims or blocks on it. A disclaiming topic
 guard is a final guard in streams, like the disclaimer guard: the text streams, the disclaimer follows.
+It adds no disclaimer the answer already shows (the visible words compared, as the disclaimer guard
+compares them) and names those topics in ``metadata["disclaimers_present"]``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from typing import TYPE_CHECKING
 
 from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context, Guard
-from clauseguard.guards._combine import DISCLAIMERS
+from clauseguard.guards._combine import DISCLAIMERS, PRESENT
 from clauseguard.guards._fusion import too_long, unit_score
 from clauseguard.guards._params import Action, GuardSpec, TopicParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Finding, Verdict
-from clauseguard.guards.disclaimer import DEFAULT_TEXTS, TOPIC_CATEGORY
+from clauseguard.guards.disclaimer import DEFAULT_TEXTS, TOPIC_CATEGORY, carries, fold_words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -109,13 +111,16 @@ class TopicGuard(Guard):
         scores = detect_topics([content], self.params.topics)[0]
         found = [t for t in self.params.topics if scores[t] >= self.params.threshold]
         findings = [self._finding(t, scores[t]) for t in found]
-        folded = " ".join(content.split()).casefold()  # an answer that already carries one is not given it again
-        due = [t for t in found if " ".join(DEFAULT_TEXTS[t].split()).casefold() not in folded]
-        if self.spec.on_fail is Action.DISCLAIM and due:
-            texts = {t: DEFAULT_TEXTS[t] for t in due}  # named, so a disclaimer guard's is not doubled
-            return self.verdict(content, findings, suffix="\n\n" + "\n\n".join(texts.values()),
-                                metadata={DISCLAIMERS: texts})
-        return self.verdict(content, findings)
+        if self.spec.on_fail is not Action.DISCLAIM or not found:
+            return self.verdict(content, findings)
+        folded = fold_words(content)  # an answer that already shows one is not given it again
+        present = [t for t in found if carries(folded, DEFAULT_TEXTS[t])]
+        texts = {t: DEFAULT_TEXTS[t] for t in found if t not in present}  # named, so a disclaimer guard's
+        metadata: dict[str, object] = {PRESENT: present} if present else {}  # is not doubled (_combine)
+        if texts:
+            metadata[DISCLAIMERS] = texts
+            return self.verdict(content, findings, suffix="\n\n" + "\n\n".join(texts.values()), metadata=metadata)
+        return self.verdict(content, findings, metadata=metadata)
 
     def _finding(self, topic: str, score: float) -> Finding:
         message = self.spec.category_messages.get(topic) or self.spec.message or f"topic: {topic}"
