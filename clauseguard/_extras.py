@@ -33,6 +33,7 @@ OPTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
     "httpx": ("httpx", ("server",)),
     "prometheus_client": ("prometheus-client", ("server",)),
     "psycopg": ("psycopg", ("server",)),
+    "tzdata": ("tzdata", ("server",)),
     "matplotlib": ("matplotlib", ("eval",)),
 }
 
