@@ -23,7 +23,7 @@ from clauseguard.generator.render import Numbering
 from clauseguard.generator.sandbox import Source, compile_template, render
 from clauseguard.guards import GuardSpec
 
-__all__ = ["in_use", "merge_guards"]
+__all__ = ["in_use", "merge_guards", "published_contacts"]
 
 # type -> (the list that merges by union, dict params keyed by the same items that merge too)
 _MERGE: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -33,6 +33,9 @@ _MERGE: dict[str, tuple[str, tuple[str, ...]]] = {
     "disclaimer": ("topics", ("texts",)),
     "topic": ("topics", ()),
 }
+# type -> a list param whose values merged entries take together, and which no entry's own values keep
+# apart: pii ``allow`` (the operator's published contacts, filled in below; a clause may add values).
+_UNION: dict[str, str] = {"pii": "allow"}
 _TYPE_ORDER = ("rate_limit", "keyword", "regex", "pii", "classifier", "topic", "disclaimer", "ai_disclosure",
                "image_nsfw", "image_mark")
 _VERBS = {"block": "Blocked", "redact": "Redacted", "flag": "Flagged", "label": "Labelled as AI-generated",
@@ -55,6 +58,7 @@ class _Group:
     base: str  # canonical JSON of the params that must be equal to merge
     items: list[str] | None  # union of the merge list (None: this group does not merge by list)
     keyed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    union: list[str] = field(default_factory=list)  # the _UNION list of its entries, together
     clauses: list[str] = field(default_factory=list)
     per_item: dict[str, list[str]] = field(default_factory=dict)
 
@@ -91,6 +95,28 @@ def _has_content(stage: str, modality: str, context: dict[str, Any]) -> bool:
     return True
 
 
+def published_contacts(context: dict[str, Any]) -> list[str]:
+    """The contact points the documents publish for users to write to: the operator's contact, DPO and DSA
+    addresses and its DMCA agent's e-mail address and telephone number, those the profile sets. The output
+    pii guard leaves them in a reply (``allow``): redacted, "write to [EMAIL]" hid where to write."""
+    operator = context.get("operator") or {}
+    agent = operator.get("dmca_agent") or {}
+    values = (operator.get("contact_email"), operator.get("dpo_email"), operator.get("dsa_contact_email"),
+              agent.get("email"), agent.get("phone"))
+    return list(dict.fromkeys(v for v in values if isinstance(v, str) and v.strip()))
+
+
+def _with_contacts(type_: str, stage: str, params: Any, context: dict[str, Any]) -> Any:
+    """An output pii guard's params with the published contacts added to ``allow``."""
+    if type_ != "pii" or stage != "output" or not isinstance(params, dict):
+        return params
+    contacts = published_contacts(context)
+    if not contacts:
+        return params
+    allow = params.get("allow", [])
+    return {**params, "allow": [*allow, *contacts] if isinstance(allow, list) else allow}
+
+
 def _entries(library: Library, selected: tuple[str, ...], context: dict[str, Any]) -> list[_Entry]:
     entries = []
     for clause_id in selected:
@@ -99,7 +125,8 @@ def _entries(library: Library, selected: tuple[str, ...], context: dict[str, Any
             if not _has_content(guard.stage, guard.modality, context):
                 continue
             line = clause.line("guards", index)
-            params = _render_params(guard.params, clause, line, context)
+            params = _with_contacts(guard.type, guard.stage, _render_params(guard.params, clause, line, context),
+                                    context)
             try:
                 spec = GuardSpec(id="check", type=guard.type, stage=guard.stage, modality=guard.modality,
                                  on_fail=guard.on_fail, params=params)
@@ -116,10 +143,11 @@ def _split(entry: _Entry) -> tuple[str, list[str] | None, dict[str, dict[str, An
     """(base key, merge-list items or None, keyed dicts) of an entry."""
     rule = _MERGE.get(entry.type)
     head = (entry.type, entry.stage, entry.modality, entry.on_fail)
+    union = _UNION.get(entry.type)
     if rule is None or rule[0] not in entry.params:
-        return _canonical([*head, entry.params]), None, {}
+        return _canonical([*head, {k: v for k, v in entry.params.items() if k != union}]), None, {}
     list_key, dict_keys = rule
-    base = {k: v for k, v in entry.params.items() if k != list_key and k not in dict_keys}
+    base = {k: v for k, v in entry.params.items() if k != list_key and k not in dict_keys and k != union}
     keyed = {k: dict(entry.params.get(k, {})) for k in dict_keys}
     return _canonical([*head, "merge", base]), list(entry.params[list_key]), keyed
 
@@ -143,6 +171,8 @@ def _group(entries: list[_Entry]) -> list[_Group]:
             groups.append(group)
         if entry.clause not in group.clauses:
             group.clauses.append(entry.clause)
+        if entry.type in _UNION:
+            group.union.extend(v for v in entry.params.get(_UNION[entry.type], []) if v not in group.union)
         if items is not None and group.items is not None:
             group.items.extend(i for i in items if i not in group.items)
             for key, values in keyed.items():
@@ -180,6 +210,8 @@ def _message(on_fail: str, clause_ids: list[str], library: Library, numbering: N
 
 def _params(group: _Group) -> dict[str, Any]:
     params = dict(group.head.params)
+    if group.head.type in _UNION:
+        params[_UNION[group.head.type]] = sorted(group.union, key=str.casefold)
     if group.items is not None:
         list_key, dict_keys = _MERGE[group.head.type]
         params[list_key] = sorted(group.items, key=_natural)

@@ -215,6 +215,17 @@ class PiiParams(_Params):
     # default), with a finding that says so.
     max_chars: MaxChars = Field(default=MAX_CHARS_READ, gt=0,
                                 description="longest text the guard reads (either backend); None: no limit")
+    # The operator's own published contacts (the generator fills it from the profile for the output
+    # guard): the documents tell users to write to them, so a reply that quotes them keeps them.
+    allow: list[str] = Field(default_factory=list,
+                             description="values never redacted: exact strings, e-mail addresses in any case, "
+                                         "phone numbers by their digits")
+
+    @field_validator("allow")
+    @classmethod
+    def _no_blanks(cls, values: list[str]) -> list[str]:
+        """Blank values (an optional contact the profile leaves out, rendered empty) match nothing: dropped."""
+        return list(dict.fromkeys(v.strip() for v in values if v.strip()))
 
 
 class DisclosureParams(_Params):

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import regex
 
-__all__ = ["DETECTORS", "PRIORITY", "Hit", "detect"]
+__all__ = ["DETECTORS", "PRIORITY", "Hit", "admissible", "detect", "resolve"]
 
 Hit = tuple[str, int, int, float]
 
@@ -77,7 +77,7 @@ _ZW = "\u00ad\u034f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 _EMAIL = _Scan(regex.compile(
     rf"(?<![\w\p{{M}}.%+{_ZW}-])(?<![\w\p{{M}}]')[\w\p{{M}}.%+{_ZW}-][\w\p{{M}}.%+'{_ZW}-]{{0,127}}"
     rf"@[{_ZW}]*[^\W_](?:[\w\p{{M}}{_ZW}-]{{0,62}}\.)+(?:xn--[a-z0-9-]{{1,59}}|\p{{L}}[\p{{L}}\p{{M}}{_ZW}]{{1,23}})"
-    rf"(?![\w\p{{M}}-])", regex.IGNORECASE | regex.VERSION0), _has("@"))
+    rf"(?![\p{{M}}-]|_*[^\W_]|_*\p{{M}})", regex.IGNORECASE | regex.VERSION0), _has("@"))
 # A US or international number may end in an extension (``x123``, ``ext. 123``); its digits are not counted.
 _EXTENSION = r"(?P<ext>\s?(?:[xX]|[eE]xt\.?|[eE]xtension)\s?\d{1,6})?"
 # Each group's digits are taken whole ("(?>...)"): a run of digits could otherwise be split into groups in
@@ -99,10 +99,14 @@ _PHONE_NATIONAL = _Scan(re.compile(r"(?<![\w+])(?<!\d[ .-])\(?0[1-9]\d{0,3}\)?(?
 _PHONE_BARE = _Scan(re.compile(r"(?<![\w+$\u20ac\u00a3#./:-])(?<!\d[ .-])"
                                r"(?:(?:1[ .-]?)?[2-9]\d{2}[ .-]?[2-9]\d{6}|0[1-9]\d{8,9})(?![\w-]|[.,/:]\d)"),
                     _finds(r"\d\d\d\d\d\d\d"))
-_PHONE_CUE = re.compile(r"(?i)\b(?:phone|telephone|tel|ph|mobile|mob|cell|cellphone|call|ring|text|sms|whatsapp|"
+_PHONE_CUE = re.compile(r"(?i)\b(?:phone|telephone|tel|ph|mobile|mob|cell|cellphone|ring|sms|whatsapp|"
+                        r"call (?:me|us|him|her|them|at)|text (?:me|us|him|her|them)|"
                         r"fax|dial|reach|contact|(?:my|his|her|your|our|their|contact) (?:phone |mobile |cell )?"
                         r"(?:number|no|#))\b(?:(?!(?:order|invoice|account|acct|ref|reference|ticket|case|tracking|"
                         r"transaction|booking|confirmation|serial|id)\b)(?:[^\d\n,;.!?]|\.(?!\s+[A-Z]))){0,24}\Z")
+# A date ("05.03.2024 14", "05/03/2024 09") or a number a time goes on from ("... 14:30") is no phone number.
+_DATE = re.compile(r"\(?\d{1,4}([./-])\d{1,2}\1\d{2,4}(?![\d./-])")
+_TIME_AFTER = re.compile(r":\d\d")
 _CUE_WINDOW = 64  # characters before a bare number searched for a cue
 # A card candidate is 13 to 19 digits, each group after one space or hyphen; it starts after no word
 # character, ``+`` (an international phone number) or hyphen and ends before none of a word character or
@@ -114,7 +118,7 @@ _IBAN = _Scan(re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}", 
               _finds(r"\d\d(?<=(?<![A-Za-z0-9])[A-Z]{2}\d\d)(?: ?[A-Z0-9]){11}", re.IGNORECASE))
 _IPV4 = _Scan(re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"), _finds(r"\.\d{1,3}\.\d{1,3}\.\d"))
 _IPV6 = _Scan(re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?"
-                         r"(?![\w:])"), _finds(r":[0-9A-Fa-f]{0,4}:"))
+                         r"(?![\w:(<])"), _finds(r":[0-9A-Fa-f]{0,4}:"))
 _SSN = re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
 # Nine digits in a row are an SSN only where a word just before says so ("my SSN is 123456789").
 _SSN_BARE = re.compile(r"(?<![\w+$\u20ac\u00a3#./:-])(\d{3})(\d{2})(\d{4})(?![\w-]|[.,/:]\d)")
@@ -159,12 +163,49 @@ _SECRET_PARTS: tuple[_Scan, ...] = (
     _Scan(re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)(?![\w.~+/=-])"), _finds(r"(?i)bearer\s")),
 )
 # A keyword, maybe ending a longer name (``DB_PASSWORD``, ``aws_secret_access_key``, ``--client-secret``);
-# the value runs to a space or a quote, whatever symbols it holds.
+# the value runs to a space or a quote, whatever symbols it holds; unquoted, it also stops at a backtick,
+# ``)``, ``>``, ``;`` or a ``]`` that nothing a secret holds follows (Markdown's closing code span or link,
+# the end of a statement), and closing ``.,:;`` are trimmed (_GENERIC_TRAILING): they end the sentence.
 _GENERIC_SECRET = _Scan(re.compile(
     r"(?i)(?<![A-Za-z0-9])(?<![A-Za-z0-9][_-])(?:[A-Za-z0-9]+[_-])*"
     r"(?:(?:api|access|secret|private|client|signing|encryption|master)[_-]?key|apikey|secret|token|password|passwd"
     r"|pass|pwd)"
-    r"(?![\w-])[\"']?\s*[:=]\s*(?:\"([^\s\"]{16,})|'([^\s']{16,})|([^\s\"']{16,}))"), _secret_words)
+    r"(?![\w-])[\"']?\s*[:=]\s*(?:\"([^\s\"]{16,})|'([^\s']{16,})"
+    r"|((?:[^\s\"'`)\]>;]|\](?=[\w#$!%&*+/=?@^~-])){16,}))"), _secret_words)
+_GENERIC_TRAILING = ".,:;"
+# Values that are code or a placeholder, not a secret: a dotted name or a call (``process.env.CLIENT_SECRET``,
+# ``settings.API_KEY``, ``localStorage.getItem(``, ``jwt.sign(payload,``), whose names hold no digits but a
+# version-like tail, as code's do (a Discord token's dotted base64 parts hold digits throughout); an
+# environment variable's name (``CLIENT_SECRET``, ``$API_TOKEN``, ``${API_TOKEN}``, ``%API_KEY%``); a template
+# slot (``<your-token>``, ``{{ token }}``); ``YOUR_ACCESS_TOKEN_HERE``.
+_CODE_NAME = r"[A-Za-z_$][A-Za-z_$]*\d{0,2}"
+_CODE_VALUE = re.compile(
+    rf"{_CODE_NAME}(?:(?:\??\.|::|->){_CODE_NAME})+(?:[(\[,;)\]].*)?"  # a dotted name, maybe called
+    rf"|{_CODE_NAME}\(.*"  # a call
+    r"|[$%]?\{?[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\}?%?"  # an environment variable's name
+    r"|[$%]\{.*|<.*|\{\{.*|\[.*"  # a template's slot
+    r"|(?i:(?:your|my|insert|enter|replace|put)[_-].*|.*[_-]here)", re.DOTALL)
+
+
+_SECRET_SYMBOLS = frozenset("!#%&*+/=@^~|?")  # in passwords and base64, seldom in code's names
+
+
+def _random_looking(value: str) -> bool:
+    """A secret's value is no code or placeholder, is spread out (Shannon entropy: 3.5 bits a character,
+    or 3 where letters and digits mix, as in hex, whose 16 symbols give a short key less), and mixes
+    letters with digits or symbols, or upper and lower case throughout (camelCase has a capital a word)."""
+    if _CODE_VALUE.fullmatch(value):
+        return False
+    letters = sum(c.isalpha() for c in value)
+    bits = entropy(value)
+    if letters and any(c.isdigit() for c in value):
+        return bits >= 3.0
+    if bits < 3.5:
+        return False
+    if letters and not _SECRET_SYMBOLS.isdisjoint(value):
+        return True
+    upper = sum(c.isupper() for c in value)
+    return letters >= 16 and 0.3 <= upper / letters <= 0.7
 
 # Length of the IBAN of each country (SWIFT IBAN registry).
 IBAN_LENGTHS: dict[str, int] = {
@@ -244,8 +285,14 @@ def entropy(text: str) -> float:
 
 
 def _emails(text: str) -> Iterator[Hit]:
+    """An address may end before ``_`` (Markdown's ``_jane@corp.com_``, ``__jane@corp.com__``); underscores
+    opening it that as many close are that emphasis, not the local part's."""
     for m in _EMAIL.finditer(text):
-        yield "email", m.start(), m.end(), 0.95
+        start = m.start()
+        opening = len(m.group()) - len(m.group().lstrip("_"))
+        if opening and text.startswith("_" * opening, m.end()):
+            start += opening
+        yield "email", start, m.end(), 0.95
 
 
 def _phones(text: str) -> Iterator[Hit]:
@@ -254,7 +301,7 @@ def _phones(text: str) -> Iterator[Hit]:
         for m in pattern.finditer(text):
             number = m.group()[:m.start("ext") - m.start()] if m.groupdict().get("ext") else m.group()
             digits = sum(c.isdigit() for c in number)
-            if low <= digits <= high:
+            if low <= digits <= high and not _DATE.match(number) and not _TIME_AFTER.match(text, m.end()):
                 yield "phone", m.start(), m.end(), score
     for m in _PHONE_BARE.finditer(text):
         if _PHONE_CUE.search(text, max(0, m.start() - _CUE_WINDOW), m.start()):
@@ -275,6 +322,12 @@ _DIGIT_DOUBLED = bytes.maketrans(b"0123456789", bytes(_LUHN_DOUBLED))
 _IS_NONZERO = bytes([0] + [1] * 255)
 _IS_ONE = bytes([0, 1] + [0] * 254)
 _IS_TENS = bytes(int(v % 10 == 0) for v in range(256))
+_IS_ZERO = bytes([1] + [0] * 255)
+_IS_TWO = bytes([0, 0, 1] + [0] * 253)
+# How issuers print a card: unbroken, or in these groups (13 to 16 digits as 4-4-4-1 to 4-4-4-4; 19 as
+# 4-4-4-4-3; Amex's 15 as 4-6-5, Diners' 14 as 4-6-4). Other groupings ("4 2 6 1 3 5 ...", a list of
+# small numbers) are no card.
+_CARD_GROUPS = ((4, 4, 4, 1), (4, 4, 4, 2), (4, 4, 4, 3), (4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4))
 _NONZERO_CELL = re.compile(rb"[^\x00]")
 
 
@@ -304,9 +357,41 @@ def _brand_tables() -> tuple[bytes, tuple[tuple[bytes, bytes], ...]]:
     return bytes(common), tuple(special)
 
 
+def _card_groupings(classes: bytes, cut: int, size: int) -> dict[int, int]:
+    """For each card length, the cells where a card of that length may start by its grouping: unbroken,
+    or in one of _CARD_GROUPS and not a slice of a list of such groups (a group of exactly four digits
+    just before or after it, joined by the separator between its own groups: "1234 5678 9012 3456 7890")."""
+    nosep = _lanes(classes.translate(_IS_ZERO))
+    space, hyphen = _lanes(classes.translate(_IS_ONE)), _lanes(classes.translate(_IS_TWO))
+    unbroken = [0, _lanes(b"\x01" * size)]  # [w]: no separator before cells k + 1 .. k + w - 1
+    for width in range(1, 19):
+        unbroken.append(unbroken[width] & (nosep >> (8 * width)))
+
+    def group(width: int) -> int:  # a group of exactly `width` digits from cell k
+        return unbroken[width] & (cut >> (8 * width))
+
+    def same_separator(offset: int) -> int:  # the separator before cell k + offset is that before k + 4
+        return (space >> (8 * offset) & space >> 32) | (hyphen >> (8 * offset) & hyphen >> 32)
+
+    four = group(4) & cut
+    listed_before = (four << 32) & same_separator(0)
+    allowed = {length: unbroken[length] for length in _CARD_LENGTHS}
+    for widths in _CARD_GROUPS:
+        offset = 0
+        lane = unbroken[widths[-1]] >> (8 * (sum(widths) - widths[-1]))
+        for width in widths[:-1]:
+            lane &= group(width) >> (8 * offset)
+            offset += width
+        length = offset + widths[-1]
+        listed_after = (four >> (8 * length)) & same_separator(length)
+        allowed[length] |= lane & ~(listed_before | listed_after)
+    return allowed
+
+
 def _cards(text: str) -> Iterator[Hit]:
     """A candidate runs as far as it can (into an expiry date or a CVV, say); its card is its longest
-    prefix, cut between digit groups, of a length the issuer of its first digits gives, passing Luhn. A
+    prefix, cut between digit groups, of a length the issuer of its first digits gives, grouped as issuers
+    print cards (_card_groupings), passing Luhn. A
     candidate with no card may have swallowed a number before one (``ref 2 4111...``), so one starts
     after every space, bar those inside a card found. Digits of any script count as their value."""
     runs = list(_CARD_RUN.finditer(text))
@@ -336,10 +421,11 @@ def _cards(text: str) -> Iterator[Hit]:
         if length in _CARD_LENGTHS:
             passes[length] = _lanes(_cells(sums, size).translate(_IS_TENS))
     # The lengths that pass Luhn, are cut after, and end before a candidate's end (reach: one within 19).
+    grouped = _card_groupings(classes, cut, size)
     found, reach = 0, 0
     for length in reversed(_CARD_LENGTHS):
         reach |= opening >> (8 * length)
-        found |= (passes[length] & (cut >> (8 * length)) & reach) << (length - 13)
+        found |= (passes[length] & (cut >> (8 * length)) & reach & grouped[length]) << (length - 13)
     # ... that the issuer gives: byte k of pairs is 10 * d[k] + d[k + 1].
     common, special = _brand_tables()
     pairs = _cells(values * 10 + (values >> 8), size)
@@ -389,22 +475,48 @@ def _ibans(text: str) -> Iterator[Hit]:
             found_to = rest.end()
 
 
+# Addresses that point at no one: unspecified, loopback, the documentation ranges (RFC 5737, RFC 3849).
+_NOBODYS = (ipaddress.ip_network("0.0.0.0/32"), ipaddress.ip_network("127.0.0.0/8"),
+            ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("198.51.100.0/24"),
+            ipaddress.ip_network("203.0.113.0/24"), ipaddress.ip_network("::/127"),
+            ipaddress.ip_network("2001:db8::/32"))
+_PREFIX_AFTER = re.compile(r"/\d{1,3}(?!\d)")  # "10.0.0.0/8": a network, not a host
+_NUMBER_CUE = re.compile(r"(?i)\b(?:version|ver|v|release|oid)\.?:?\s*\Z")  # "version 1.2.3.4", "OID 1.3.6.1"
+
+
+def _a_host(address: ipaddress.IPv4Address | ipaddress.IPv6Address, text: str, start: int, end: int) -> bool:
+    """Not an address that points at no one, a netmask, a network (``/8`` after it) or a version number."""
+    if any(address in network for network in _NOBODYS) or _PREFIX_AFTER.match(text, end):
+        return False
+    if address.version == 4:
+        value = int(address)
+        inverse = ~value & 0xFFFFFFFF
+        if value and inverse & (inverse + 1) == 0:  # ones, then zeros: a netmask (255.255.255.0)
+            return False
+        return _NUMBER_CUE.search(text, max(0, start - 12), start) is None
+    return True
+
+
 def _ips(text: str) -> Iterator[Hit]:
     for m in _IPV4.finditer(text):
         try:
-            ipaddress.IPv4Address(_ascii_digits(m.group()))  # it refuses digits of other scripts
+            address = ipaddress.IPv4Address(_ascii_digits(m.group()))  # it refuses digits of other scripts
         except ValueError:
             continue
-        yield "ip_address", m.start(), m.end(), 0.9
+        if _a_host(address, text, m.start(), m.end()):
+            yield "ip_address", m.start(), m.end(), 0.9
     for m in _IPV6.finditer(text):
         candidate = m.group()
-        if sum(1 for part in candidate.split(":") if part) < 2:
+        groups = sum(1 for part in candidate.split(":") if part)
+        # Two groups of hex letters alone are a scope path ("Add::add", "Face::bad"): a digit or three groups.
+        if groups < 2 or (groups < 3 and not any(c.isdigit() for c in candidate)):
             continue
         try:
-            ipaddress.IPv6Address(candidate)
+            address6 = ipaddress.IPv6Address(candidate)
         except ValueError:
             continue
-        yield "ip_address", m.start(), m.end(), 0.9
+        if _a_host(address6, text, m.start(), m.end()):
+            yield "ip_address", m.start(), m.end(), 0.9
 
 
 def _ssns(text: str) -> Iterator[Hit]:
@@ -438,11 +550,17 @@ def _secrets(text: str) -> Iterator[Hit]:
                 yield "secret", m.start(1), m.end(1), 0.95
     for m in _GENERIC_SECRET.finditer(text):
         group = m.lastindex or 1
-        if _hashed_already(text, m.start(group), m.end(group)) or (
-                m.start() and _hashed_already(text, m.start() - 1, m.end(group))):
+        after = _AFTER_HASHED.match(text, m.end(group)).end()  # the value may stop before the "]"
+        if _hashed_already(text, m.start(group), after) or (
+                m.start() and _hashed_already(text, m.start() - 1, after)):
             continue  # "password=[SECRET:…]" or "[SECRET:…]" itself: hashed already
-        if entropy(m.group(group)) >= 3.5:
-            yield "secret", m.start(group), m.end(group), 0.8
+        end = m.end(group)
+        if group == 3:  # unquoted: closing punctuation ends the sentence
+            end -= len(m.group(group)) - len(m.group(group).rstrip(_GENERIC_TRAILING))
+        value = text[m.start(group):end]
+        hashed = _HASHED.match(value)  # "[SECRET:…]Xk9#…": what follows the pseudonym is judged
+        if _random_looking(value[hashed.end():] if hashed else value):
+            yield "secret", m.start(group), end, 0.8
 
 
 DETECTORS: dict[str, Callable[[str], Iterator[Hit]]] = {
@@ -478,8 +596,42 @@ _SPACES = str.maketrans(dict.fromkeys("\u00a0\u1680\u2000\u2001\u2002\u2003\u200
 def detect(text: str, entities: list[str] | tuple[str, ...]) -> list[Hit]:
     """Non-overlapping hits of ``entities`` in ``text``, in order of position."""
     text = text.translate(_SPACES)
-    hits = [hit for entity in entities for hit in DETECTORS[entity](text)]
-    hits.sort(key=lambda h: (PRIORITY.index(h[0]), -(h[2] - h[1]), h[1]))
+    return resolve([hit for entity in entities for hit in DETECTORS[entity](text)])
+
+
+_BARE_DIGITS = re.compile(r"\d+")
+
+
+def admissible(text: str, hit: Hit) -> bool:
+    """Whether a hit of another detector (presidio's) passes the rules the builtin detectors keep for
+    numbers: a phone number has 8 digits or more, is no date or time, and written without separators
+    only after a word that says so ("call me at"); nine digits in a row are an SSN only after "SSN";
+    an IP address is a host's (not loopback, a documentation range, a netmask, a network or a version)."""
+    entity, start, end, _ = hit
+    value = text[start:end]
+    if entity == "phone":
+        if sum(c.isdigit() for c in value) < 8 or _DATE.match(value) or _TIME_AFTER.match(text, end):
+            return False
+        return not _BARE_DIGITS.fullmatch(value) or _cue(_PHONE_CUE, text, start)
+    if entity == "us_ssn" and _BARE_DIGITS.fullmatch(value):
+        return _cue(_SSN_CUE, text, start)
+    if entity == "ip_address":
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            return True  # a form ipaddress does not read: presidio's word stands
+        return _a_host(address, text, start, end)
+    return True
+
+
+def _cue(cue: re.Pattern[str], text: str, start: int) -> bool:
+    return cue.search(text, max(0, start - _CUE_WINDOW), start) is not None
+
+
+def resolve(hits: list[Hit]) -> list[Hit]:
+    """The hits that do not overlap, in order of position: of two that do, the more specific entity
+    (PRIORITY), then the longer, wins."""
+    hits = sorted(hits, key=lambda h: (PRIORITY.index(h[0]), -(h[2] - h[1]), h[1]))
     # The hits kept do not overlap, so in order of start their ends are in order too: a new hit need
     # only be compared with the kept hits either side of it (a text full of numbers has many hits).
     kept: list[Hit] = []

@@ -1,5 +1,11 @@
 """PII guard: personal data and secrets, then redact (``[EMAIL]``), mask, hash, block or flag.
 
+``allow`` lists values never redacted (the operator's own published contact addresses, which the
+generator fills in for the output guard): the same string, an e-mail address in any case, a phone number
+with the same digits however it is written.
+
+``mode: mask`` hides characters with ``•``, not ``*``, which Markdown reads as emphasis.
+
 ``mode: hash`` replaces a value by a keyed HMAC-SHA256 (key from ``CLAUSEGUARD_HASH_KEY``, else a
 random key for this process), so equal values stay linkable in logs without being readable.
 ``backend: presidio`` uses presidio-analyzer's pattern recognizers only (no spaCy model, nothing
@@ -24,11 +30,11 @@ from clauseguard.errors import GuardConfigError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._fusion import too_long
 from clauseguard.guards._params import Action, GuardSpec, PiiParams
-from clauseguard.guards._pii_detect import Hit, detect
+from clauseguard.guards._pii_detect import Hit, admissible, detect, resolve
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
 
-__all__ = ["HASH_KEY_ENV", "PSL_URLS_ENV", "PiiGuard", "hash_key", "mask", "pseudonymise"]
+__all__ = ["HASH_KEY_ENV", "MASK", "PSL_URLS_ENV", "PiiGuard", "hash_key", "mask", "pseudonymise"]
 
 HASH_KEY_ENV = "CLAUSEGUARD_HASH_KEY"
 PSL_URLS_ENV = "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"  # empty: tldextract uses its bundled snapshot
@@ -58,16 +64,25 @@ def pseudonymise(kind: str, value: str) -> str:
     return f"{kind}:{digest}"
 
 
+MASK = "\u2022"  # "•": "*" is Markdown's emphasis ("***-***-2671" showed in bold italics)
+
+
 def mask(entity: str, value: str) -> str:
-    """Masked form: cards and account numbers keep their last 4 characters, emails their domain."""
+    """Masked form: cards and account numbers keep their last 4 characters, emails their domain; the
+    characters hidden become ``•``."""
     if entity == "email":
         local, _, domain = value.partition("@")
-        return f"{local[:1]}***@{domain}"
+        return f"{local[:1]}{MASK * 3}@{domain}"
     if entity in ("credit_card", "iban", "phone", "us_ssn", "uk_nino"):
         alnum = [i for i, c in enumerate(value) if c.isalnum()]
         keep = set(alnum[-4:])
-        return "".join(c if (i in keep or not c.isalnum()) else "*" for i, c in enumerate(value))
+        return "".join(c if (i in keep or not c.isalnum()) else MASK for i, c in enumerate(value))
     return f"[{entity.upper()}]"
+
+
+def _phone_digits(value: str) -> str:
+    """A phone number's digits without the leading zeros of a trunk or ``00`` prefix."""
+    return "".join(c for c in value if c.isdecimal()).lstrip("0")
 
 
 def _hashed(entity: str, value: str) -> str:
@@ -91,6 +106,20 @@ class PiiGuard(Guard):
         self._detect: Callable[[str], list[Hit]] = (
             _presidio_detector(entities, spec.id) if self.params.backend == "presidio"
             else lambda text: detect(text, entities))
+        self._allowed = frozenset(v.casefold() for v in self.params.allow)
+        self._allowed_phones = tuple(d for d in map(_phone_digits, self.params.allow) if len(d) >= 9)
+
+    def _allows(self, entity: str, value: str) -> bool:
+        """A value of ``allow``: the same string, an e-mail address in any case, a phone number with the
+        same digits (less a country code or trunk 0: "(415) 555-0100" is "+1 415 555 0100")."""
+        if value in self.params.allow or (entity == "email" and value.casefold() in self._allowed):
+            return True
+        if entity != "phone":
+            return False
+        digits = _phone_digits(value)
+        return len(digits) >= 9 and any(
+            (a.endswith(b) or b.endswith(a)) and abs(len(a) - len(b)) <= 3
+            for a, b in ((digits, allowed) for allowed in self._allowed_phones))
 
     def _replacement(self, entity: str, value: str) -> str | None:
         if self.spec.on_fail is not Action.REDACT:
@@ -110,6 +139,7 @@ class PiiGuard(Guard):
                          replacement=self._replacement(entity, content[start:end]),
                          message=self.spec.category_messages.get(entity) or self.spec.message or f"{entity} found")
             for entity, start, end, score in self._detect(content)
+            if not (self._allowed and self._allows(entity, content[start:end]))
         ]
         return self.verdict(content, findings)
 
@@ -146,11 +176,15 @@ def _presidio_detector(entities: tuple[str, ...], guard_id: str) -> Callable[[st
     extra = tuple(e for e in entities if e not in wanted.values())  # e.g. secrets: ours
 
     def run(text: str) -> list[Hit]:
+        """presidio's hits that pass the builtin's rules for numbers, with ours, less overlaps (a URL's
+        password and the "address" presidio reads around it), as :func:`detect` leaves them."""
         hits: list[Hit] = list(detect(text, extra)) if extra else []
         for recognizer in recognizers:
             for r in recognizer.analyze(text, list(wanted), None):
                 if r.entity_type in wanted:
-                    hits.append((wanted[r.entity_type], r.start, r.end, min(1.0, max(0.0, r.score))))
-        return sorted(hits, key=lambda h: h[1])
+                    hit = (wanted[r.entity_type], r.start, r.end, min(1.0, max(0.0, r.score)))
+                    if admissible(text, hit):
+                        hits.append(hit)
+        return resolve(hits)
 
     return run

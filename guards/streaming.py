@@ -209,8 +209,9 @@ class StreamGuard:
             return []
         verdicts = []
         for guard in self._incremental:
-            start = self._window(guard)
-            verdicts.append((start, run_guard(guard, self.text[start:], self.context)))
+            keep = self._window(guard)
+            start = _word_before(self.text, keep)
+            verdicts.append((start, keep, run_guard(guard, self.text[start:], self.context)))
         return self._release(verdicts, safe, final)
 
     async def _aadvance(self, *, final: bool) -> list[str]:
@@ -221,19 +222,25 @@ class StreamGuard:
             return []
         verdicts = []
         for guard in self._incremental:
-            start = self._window(guard)
-            verdicts.append((start, await arun_guard(guard, self.text[start:], self.context)))
+            keep = self._window(guard)
+            start = _word_before(self.text, keep)
+            verdicts.append((start, keep, await arun_guard(guard, self.text[start:], self.context)))
         return self._release(verdicts, safe, final)
 
-    def _release(self, verdicts: list[tuple[int, Verdict]], safe: int, final: bool) -> list[str]:
+    def _release(self, verdicts: list[tuple[int, int, Verdict]], safe: int, final: bool) -> list[str]:
+        """``verdicts``: where each guard's text starts, where its window starts (the word before is read
+        only as context: a pattern may look behind a word, and "3 415-555-2671" holds no phone number
+        where "415-555-2671" does; what starts in that word is not taken), and its verdict."""
         accepted: list[Finding] = []
-        for offset, verdict in verdicts:
+        for offset, keep, verdict in verdicts:
             if not verdict.allowed and not any(f.action is Action.BLOCK for f in verdict.findings):
                 # A guard's own verdict blocks, though no finding says so (a custom guard's): it blocks.
                 return self._block(Finding(guard_id=verdict.guard_id or "stream", category=None, score=1.0,
                                            action=Action.BLOCK, message="the guard blocked the text"))
             for f in verdict.findings:
                 f = _shift(f, offset)
+                if f.span is not None and f.span[0] < keep:
+                    continue  # in the word read as context only
                 key = (f.guard_id, f.category, f.span, f.message)
                 if key in self._seen:
                     continue
@@ -294,6 +301,7 @@ class StreamGuard:
                 return []
             self._metadata = {**getattr(self, "_metadata", {}), **verdict.metadata}
         parts, disclaimers = addenda(verdicts)  # one disclaimer per topic, as check_output adds
+        self._metadata.pop(DISCLAIMERS, None)  # a guard's own list may name one addenda dropped (shown already)
         if disclaimers:
             self._metadata[DISCLAIMERS] = disclaimers
         pieces = []
@@ -360,3 +368,18 @@ async def _aiter(chunks: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[st
     else:
         for chunk in chunks:
             yield chunk
+
+
+_WORD_BEFORE_MAX = 64  # characters of the word before a window read at most (a long one is no context)
+
+
+def _word_before(text: str, i: int) -> int:
+    """The start of the word before offset ``i`` and the spaces between (``i`` at the text's start); a word
+    longer than _WORD_BEFORE_MAX is not read to its start."""
+    j = i
+    while j > 0 and text[j - 1].isspace():
+        j -= 1
+    stop = max(0, j - _WORD_BEFORE_MAX)
+    while j > stop and not text[j - 1].isspace():
+        j -= 1
+    return j

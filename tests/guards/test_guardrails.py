@@ -68,7 +68,7 @@ def test_every_text_guard_type_is_registered(cg: Any) -> None:
 @pytest.mark.parametrize(("type_name", "kwargs", "text", "expected"), [
     ("keyword", WORDS, "a harmless text", "a harmless text"),
     ("pii", {"action": "redact"}, "mail jane@example.org", "mail [EMAIL]"),
-    ("pii", {"action": "redact", "mode": "mask"}, "card 4111 1111 1111 1111", "card **** **** **** 1111"),
+    ("pii", {"action": "redact", "mode": "mask"}, "card 4111 1111 1111 1111", "card •••• •••• •••• 1111"),
     ("ai_disclosure", {"action": "label"}, "hello", f"{NOTICE}hello\n\n[AI-generated]"),
     ("disclaimer", {"topics": ["medical"], "texts": {"medical": "Not medical advice."}},
      "take this medication twice a day", "take this medication twice a day\n\nNot medical advice."),

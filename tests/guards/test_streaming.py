@@ -388,3 +388,27 @@ def test_an_async_stream_closed_early_is_recorded() -> None:
 
     asyncio.run(read_one())
     assert records and records[-1]["metadata"]["stream_incomplete"] is True
+
+
+@pytest.mark.parametrize("text", ["ratio 3 415-555-2671 " * 30, "x 4 4111 1111 1111 1111 " * 20,
+                                  "at 2 555 234 5678 and " * 25])
+def test_a_stream_reads_the_word_before_its_window_as_a_pattern_s_look_behind(text: str) -> None:
+    """The window started at a word, and a pattern that looks behind it ("3 415-555-2671" holds no phone
+    number) found in the window's first word a number the whole text does not hold; starting in released
+    text, it blocked a stream that check_output allows."""
+    pipeline = Pipeline([GuardSpec(id="pii", type="pii", stage="output", on_fail="redact")])
+    whole = pipeline.check_output(text)
+    stream = pipeline.stream_output(list(text))
+    assert "".join(stream) == whole.output
+    assert stream.verdict.allowed and stream.verdict.action is whole.action
+    async_stream = pipeline.stream_output(_async_chars(text))
+
+    async def read() -> str:
+        return "".join([piece async for piece in async_stream])
+
+    assert asyncio.run(read()) == whole.output and async_stream.verdict.allowed
+
+
+async def _async_chars(text: str) -> Any:
+    for ch in text:
+        yield ch

@@ -59,6 +59,9 @@ def test_the_topic_guard_adds_no_default_where_the_operators_disclaimer_is_shown
     assert _both(pipeline, answer) == (answer, answer)
     verdict = pipeline.check_output(answer, Context(turn=1))
     assert "disclaimers" not in verdict.metadata and verdict.metadata["disclaimers_present"] == ["medical"]
+    stream = pipeline.stream_output([answer[:10], answer[10:]], Context(turn=1))
+    assert "".join(stream) == answer
+    assert "disclaimers" not in stream.verdict.metadata  # it named the default text the stream never added
 
 
 def test_combine_drops_a_disclaimer_for_a_topic_another_guard_found_shown() -> None:
