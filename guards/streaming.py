@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clauseguard.guards._base import WHOLE_TEXT, Context, Guard, apply_replacements
 from clauseguard.guards._combine import DISCLAIMERS, addenda
@@ -66,6 +66,7 @@ class StreamGuard:
         self.verdict: Verdict | None = None
         self._out: list[str] = []
         self._prefix = ""
+        self._metadata: dict[str, Any] = {}  # the final guards' metadata, for the verdict
 
     # -- sync ----------------------------------------------------------------------------------
 
@@ -125,7 +126,7 @@ class StreamGuard:
         when no :meth:`end` will come): what was shown is recorded with the findings so far, marked
         ``stream_incomplete``; the held tail is never released. Nothing happens once the stream has ended."""
         if self.verdict is None:
-            self._metadata = {**getattr(self, "_metadata", {}), "stream_incomplete": True}
+            self._metadata = {**self._metadata, "stream_incomplete": True}
             self._conclude()
 
     async def abegin(self) -> list[str]:
@@ -299,7 +300,7 @@ class StreamGuard:
             if not verdict.allowed:
                 self.blocked = True
                 return []
-            self._metadata = {**getattr(self, "_metadata", {}), **verdict.metadata}
+            self._metadata = {**self._metadata, **verdict.metadata}
         parts, disclaimers = addenda(verdicts)  # one disclaimer per topic, as check_output adds
         self._metadata.pop(DISCLAIMERS, None)  # a guard's own list may name one addenda dropped (shown already)
         if disclaimers:
@@ -312,7 +313,7 @@ class StreamGuard:
         return pieces
 
     def _conclude(self) -> None:
-        metadata = getattr(self, "_metadata", {})
+        metadata = self._metadata
         if strongest([f.action for f in self.findings]) is Action.BLOCK:
             self.blocked = True  # a block finding never comes with output: fail closed, not ValueError
         if self.blocked:

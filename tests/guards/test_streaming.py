@@ -412,3 +412,12 @@ def test_a_stream_reads_the_word_before_its_window_as_a_pattern_s_look_behind(te
 async def _async_chars(text: str) -> Any:
     for ch in text:
         yield ch
+
+
+def test_a_stream_without_final_guards_ends_normally() -> None:
+    """A stream whose output stage held no ai_disclosure, disclaimer or topic guard raised AttributeError at
+    its end (the final guards' metadata was only made when one ran): the held-back tail was never released."""
+    pipeline = Pipeline([GuardSpec(id="pii", type="pii", stage="output", on_fail="redact")])
+    stream = pipeline.stream_output(["Hello ", "world, mail ", "jane@example.org"])
+    assert "".join(stream) == "Hello world, mail [EMAIL]"
+    assert stream.verdict is not None and stream.verdict.allowed
