@@ -8,8 +8,10 @@ once and exits; the bootstrap alternative is ``CLAUSEGUARD_ADMIN_TOKEN`` in the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ def _create_admin_token(db_url: str, label: str) -> None:
     from clauseguard.guards.records.store import RecordStore
     from clauseguard.guards.server.tokens import Role, TokenStore
 
-    with RecordStore.open(db_url) as store:
+    with _db_errors_are_users(db_url), RecordStore.open(db_url) as store:
         token, info = TokenStore(store.engine).create(Role.ADMIN, label)
     click.echo(f"admin token {info.id} (shown once; store it now):", err=True)
     click.echo(token)
@@ -74,8 +76,9 @@ def serve(guards_path: Path, db_url: str, host: str, port: int, report_path: Pat
     except ValueError as err:
         raise _settings_error(err) from err
     _log_to_stderr()  # before the app starts: it warns about missing keys as it is built
-    app = create_app(guards_path=guards_path, db_url=db_url, report_path=report_path, lock_path=lock_path,
-                     settings=settings)
+    with _db_errors_are_users(db_url):
+        app = create_app(guards_path=guards_path, db_url=db_url, report_path=report_path, lock_path=lock_path,
+                         settings=settings)
     # uvicorn's own X-Forwarded-For handling is off: the app decides whom to believe (--trusted-proxy).
     # Keep-alive longer than uvicorn's 5 s default, so a busy client's pooled connection is not closed
     # under it between two requests. No access log: uvicorn's writes each client's raw address (and the
@@ -85,17 +88,35 @@ def serve(guards_path: Path, db_url: str, host: str, port: int, report_path: Pat
                 timeout_keep_alive=30, root_path=root_path, access_log=False)
 
 
+@contextlib.contextmanager
+def _db_errors_are_users(db_url: str) -> Iterator[None]:
+    """A record store that cannot be opened at start (a malformed URL, a folder that is not there, a server
+    that refuses) is the ``--db`` given: exit code 2 naming it, as ``audit`` and ``records`` do."""
+    from clauseguard.errors import RecordsError
+    from clauseguard.guards.records.store import shown_url
+
+    try:
+        yield
+    except RecordsError as err:
+        raise UserError(f"--db {shown_url(db_url)}: {err}") from err
+
+
 def _settings_error(err: ValueError) -> UserError:
     """Which setting is wrong, named as the user set it (an option or an environment variable), and
     why, never the value: it may be a secret."""
     from pydantic import ValidationError
 
-    from clauseguard.guards.server.settings import ADMIN_TOKEN_ENV, GUARDRAIL_KEY_ENV, SESSION_SECRET_ENV
+    from clauseguard.guards.server.settings import (
+        ADMIN_TOKEN_ENV,
+        GUARDRAIL_KEY_ENV,
+        SESSION_SECRET_ENV,
+        THROTTLE_ENVS,
+    )
 
     if not isinstance(err, ValidationError):
         return UserError(str(err), where="clauseguard serve")
     names = {"admin_token": ADMIN_TOKEN_ENV, "guardrail_api_key": GUARDRAIL_KEY_ENV,
-             "session_secret": SESSION_SECRET_ENV, "trusted_proxies": "--trusted-proxy"}
+             "session_secret": SESSION_SECRET_ENV, "trusted_proxies": "--trusted-proxy", **THROTTLE_ENVS}
     problems = [(names.get(str(e["loc"][0]), str(e["loc"][0])) if e["loc"] else "settings",
                  e["msg"].removeprefix("Value error, ")) for e in err.errors()]
     first, why = problems[0]

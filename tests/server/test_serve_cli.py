@@ -136,3 +136,26 @@ def test_guards_lock_and_report_from_different_profiles_are_refused(tmp_path: Pa
                                        "--lock", str(tmp_path / "a" / "clauseguard.lock")])
     assert isinstance(mixed.exception, GuardConfigError) and len(ran) == 1
     assert "generated from different profiles" in str(mixed.exception)
+
+
+@pytest.mark.parametrize("extra", [[], ["--create-admin-token"]])
+@pytest.mark.parametrize("db", ["postgresql+psycopg://user:p@ss@db.invalid/cg", "sqlite:///{tmp}/no/such/dir/r.db"])
+def test_a_record_store_that_cannot_be_opened_is_the_users_db(tmp_path: Path, ran: list[dict[str, Any]],
+                                                              extra: list[str], db: str) -> None:
+    """serve exited 1 with the records error where audit and records exit 2 naming --db."""
+    from clauseguard.errors import UserError
+
+    result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", db.format(tmp=tmp_path), *extra])
+    error = result.exception
+    assert isinstance(error, UserError) and not ran, result.output
+    assert error.message.startswith("--db ") and "ss@db.invalid" not in error.message
+
+
+def test_a_throttle_setting_is_named_by_its_variable(tmp_path: Path, ran: list[dict[str, Any]],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from clauseguard.errors import UserError
+
+    monkeypatch.setenv("CLAUSEGUARD_INTAKE_BURST", "0")
+    result = CliRunner().invoke(serve, ["--guards", str(GUARDS), "--db", f"sqlite:///{tmp_path / 'r.db'}"])
+    assert isinstance(result.exception, UserError) and not ran
+    assert result.exception.where == "CLAUSEGUARD_INTAKE_BURST"
