@@ -14,7 +14,7 @@ import difflib
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -242,10 +242,35 @@ def _not_text(value: Any) -> str:
     return f"expected text, not a {'list' if isinstance(value, list) else 'mapping'}"
 
 
-def _validation_error(err: ValidationError, file: str, lines: dict, what: str) -> ClauseError:
+def _curly_quoted(value: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    """Paths of front-matter strings that start with “ or ‘ or end with ”: quotes YAML kept as text."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key not in ("applies_when", "when"):  # expressions: the sandbox names a curly quote in them
+                yield from _curly_quoted(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _curly_quoted(item, (*loc, index))
+    elif isinstance(value, str) and value.strip() and (value.strip()[0] in "“‘" or value.strip()[-1] == "”"):
+        yield loc
+
+
+def curly_quote_problems(meta: Any, file: str, line: Callable[..., int]) -> list[Problem]:
+    """A problem for each front-matter string of ``meta`` that starts or ends with a curly quote, at
+    ``line(*loc)``: ``sources: [“A, B”]`` is two sources, each with a stray quote."""
+    return [Problem(file, line(*loc), f"{format_loc(loc)}: starts or ends with a curly quote, which YAML keeps "
+                    "as text (and a list splits at each comma): type straight quotes \" or '")
+            for loc in _curly_quoted(meta, ())]
+
+
+def _validation_error(err: ValidationError, file: str, lines: dict, what: str, meta: Any = None) -> ClauseError:
     """The first problem of a clause's or template's header, counting the others; ``problems`` on the error
-    holds each of them at its own line, for lint to list them all at once."""
+    holds each of them at its own line, for lint to list them all at once (with the values that start or
+    end with a curly quote, which a valid header's lint names too)."""
     found = [_header_problem(e, file, lines, what) for e in err.errors()]
+    if meta is not None:
+        found += curly_quote_problems(meta, file, lambda *loc: line_of(lines, loc) or 1)
+        found.sort(key=lambda p: p.line)
     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
     error = ClauseError(f"{found[0].message}{more}", where=f"{file}:{found[0].line}")
     error.problems = found  # type: ignore[attr-defined]
@@ -350,7 +375,7 @@ def _parse(data: bytes, file: str, model: type[BaseModel], what: str) -> tuple[A
     try:
         parsed = model.model_validate(meta)
     except ValidationError as err:
-        raise _validation_error(err, file, lines, what) from err
+        raise _validation_error(err, file, lines, what, meta) from err
     common = {"file": file, "body": body, "body_line": body_line,
               "sha256": hashlib.sha256(data).hexdigest(), "lines": lines}
     return parsed, common

@@ -30,10 +30,18 @@ from typing import Any
 from jinja2 import meta, nodes
 from pydantic import BaseModel
 
-from clauseguard._yaml import format_loc
 from clauseguard.errors import ClauseError, ProfileError, SelectionError
 from clauseguard.generator.guardset import in_use, merge_guards
-from clauseguard.generator.library import Clause, Library, Problem, Template, scan_library, unknown_ids, unread_files
+from clauseguard.generator.library import (
+    Clause,
+    Library,
+    Problem,
+    Template,
+    curly_quote_problems,
+    scan_library,
+    unknown_ids,
+    unread_files,
+)
 from clauseguard.generator.licences import known_licence_ids
 from clauseguard.generator.profile import Jurisdiction, Profile, load_profile
 from clauseguard.generator.render import (
@@ -159,24 +167,9 @@ def _guard_strings(value: Any) -> Iterator[str]:
         yield value
 
 
-def _curly_quoted(value: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
-    """Paths of front-matter strings that start with “ or ‘ or end with ”: quotes YAML kept as text."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key not in ("applies_when", "when"):  # expressions: the sandbox names a curly quote in them
-                yield from _curly_quoted(item, (*loc, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _curly_quoted(item, (*loc, index))
-    elif isinstance(value, str) and value.strip() and (value.strip()[0] in "“‘" or value.strip()[-1] == "”"):
-        yield loc
-
-
 def check_quotes(item: Clause | Template) -> list[Problem]:
     """``sources: [“A, B”]`` is two sources, “A and B”, each with a stray quote: name the value."""
-    return [Problem(item.file, item.line(*loc), f"{format_loc(loc)}: starts or ends with a curly quote, which YAML "
-                    "keeps as text (and a list splits at each comma): type straight quotes \" or '")
-            for loc in _curly_quoted(item.meta.model_dump(exclude_defaults=True), ())]
+    return curly_quote_problems(item.meta.model_dump(exclude_defaults=True), item.file, item.line)
 
 
 _HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t].*)?$", re.MULTILINE)

@@ -111,3 +111,15 @@ def test_every_problem_of_one_header_is_listed_at_its_line(tmp_path: Path) -> No
     problems = lint(tmp_path / "mine", profiles=[], include_builtin=False)
     found = sorted((p.line, p.message.split(":")[0]) for p in problems)
     assert found == [(2, "rationale"), (4, "version"), (7, "sources")], problems
+
+
+def test_a_curly_quoted_value_is_listed_beside_the_other_problems_of_its_header(tmp_path: Path) -> None:
+    """A curly-quoted title was named only once the header's other problems were fixed: a second lint run."""
+    folder = tmp_path / "mine" / "x"
+    folder.mkdir(parents=True)
+    (folder / "bad.md").write_text("---\nid: x/bad\ntitle: “Bad”\nversion: one\ndocuments: [terms-of-use]\n"
+                                   "section: law\nsources: [GDPR Art. 13]\nrationale: r\nlicense: CC-BY-4.0\n---\n"
+                                   "Body.\n", encoding="utf-8")
+    problems = lint(tmp_path / "mine", profiles=[], include_builtin=False)
+    assert sorted((p.line, p.message.split(":")[0]) for p in problems) == [(3, "title"), (4, "version")], problems
+    assert "curly quote" in next(p.message for p in problems if p.line == 3)
