@@ -88,7 +88,9 @@ def key_commit(salt: str, user_key: str) -> str:
 
 def key_problem(record: Mapping[str, Any]) -> str | None:
     """Why the user key of a format-2 ``record`` does not hold (None: it holds, or it was cleared as a
-    purge clears it: key and salt gone, an IP-derived kind). Format 1 hashes the key itself."""
+    purge clears it: key and salt gone, an IP-derived kind). Format 1 hashes the key itself. Whether a
+    purge did clear it, after the IP retention, needs the rest of the chain: :func:`~.audit.verify`
+    checks that a purge recorded after the record had an IP cutoff past its time."""
     if record.get("format") != FORMAT:
         return None
     key, salt, kind, commit = (record.get(k) for k in ("user_key", "user_key_salt", "user_key_kind",

@@ -25,10 +25,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -37,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from clauseguard.errors import RecordsError, UserError
 from clauseguard.guards.records._chain import (
+    FORMAT,
     HASHED_FIELDS,
     HASHED_FIELDS_V2,
     JSON_FIELDS,
@@ -296,13 +299,59 @@ def _check_last_purge(s: Session, anchor_seq: int, anchor_hash: str, head_seq: i
     return None
 
 
+def _purge_cutoffs(s: Session, head_seq: int) -> tuple[list[tuple[int, datetime]], tuple[int, str] | None]:
+    """Each purge record up to the head: its seq, and the cutoff before which it cleared IP-derived user
+    keys (its ``ip_cutoff``, at most its own time; a purge record without one, from before purges noted
+    it, counts up to its own time); and the first that cannot be read (seq, why)."""
+    rows = s.execute(select(AuditRecord).where(AuditRecord.action == PURGE, AuditRecord.seq <= head_seq)
+                     .order_by(AuditRecord.seq)).scalars()
+    cutoffs = []
+    for row in rows:
+        try:
+            facts = (_record_dict(row)["findings"] or [{}])[0]
+            own_time = datetime.fromisoformat(row.time)  # a cutoff past it is not one a purge chose
+            cutoffs.append((row.seq, min(datetime.fromisoformat(facts.get("ip_cutoff") or row.time), own_time)))
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            return cutoffs, (row.seq, f"record cannot be read ({err})")
+    return cutoffs, None
+
+
+def _check_cleared_keys(s: Session, head_seq: int) -> tuple[int, str] | None:
+    """A format-2 record's IP-derived user key may only be cleared by a purge: a purge recorded after it
+    whose IP cutoff is past its time. The triggers let anyone who can write the table clear such a key
+    at any time, so a key cleared without one (days early, say) is a break, as format 1 would show it.
+    Like the anchor, this trusts the purge records: someone who appends a purge record of their own (it
+    shows in the log, at a time nobody purged) can vouch for clearing keys of records before it."""
+    purges, bad = _purge_cutoffs(s, head_seq)
+    if bad:
+        return bad
+    latest: list[datetime] = []  # latest[i]: the latest cutoff of purges[i:]
+    for _seq, cutoff in reversed(purges):
+        latest.insert(0, max(cutoff, latest[0]) if latest else cutoff)
+    seqs = [seq for seq, _cutoff in purges]
+    cleared = s.execute(select(AuditRecord.seq, AuditRecord.time, AuditRecord.user_key_kind).where(
+        AuditRecord.format == FORMAT, AuditRecord.user_key.is_(None), AuditRecord.user_key_commit.is_not(None),
+        AuditRecord.seq <= head_seq).order_by(AuditRecord.seq).execution_options(yield_per=500))
+    for seq, time, kind in cleared:
+        after = bisect_right(seqs, seq)
+        try:
+            ok = after < len(seqs) and datetime.fromisoformat(time) < latest[after]
+        except (TypeError, ValueError) as err:
+            return seq, f"record cannot be read ({err})"
+        if not ok:
+            return seq, (f"user key of kind {kind!r} cleared, but no purge recorded after this record cleared "
+                         f"keys of its time ({time}): cleared by hand, before the IP retention ended (record changed)")
+    return None
+
+
 def verify(store: RecordStore) -> VerifyResult:
     """Walk the chain to the head; report the first record that does not hold.
 
     Head, anchor and records are read in one snapshot, and records appended after it are not looked
     at, so verifying a store that is being written to is sound. Records after the purge anchor must
-    chain from the anchor to the head; records still present at or below it must chain up to it; and
-    the anchor must be the one the last purge record names.
+    chain from the anchor to the head; records still present at or below it must chain up to it;
+    the anchor must be the one the last purge record names; and a format-2 record's IP-derived user key
+    may be cleared only when a purge recorded after it had an IP cutoff past its time.
     """
     with _snapshot(store) as s:
         head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
@@ -322,6 +371,8 @@ def verify(store: RecordStore) -> VerifyResult:
                                              anchor_seq + 1, anchor_hash)
         if bad is None:
             bad = _check_last_purge(s, anchor_seq, anchor_hash, head_seq)
+        if bad is None:
+            bad = _check_cleared_keys(s, head_seq)
     if bad:
         return result(False, below + checked, bad)
     if (expected - 1, prev) != (head_seq, head_hash):

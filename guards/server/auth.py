@@ -2,9 +2,10 @@
 
 No token or a wrong one is a 401 and a token of too low a role a 403; either way the route body
 never runs, so a refused request sees no data. Verification (scrypt) runs in a worker thread, and
-made-up tokens are throttled per client (:func:`~.throttle.verify_token`): the same wrong token again
-is refused without another check, and a client that sent a wrong one gets a 429 with ``Retry-After``
-after a few more.
+guessing is throttled (:func:`~.throttle.verify_token`): a token whose id no active token has is refused
+without a check and costs its client's ``login`` bucket; a wrong secret for a real id costs that id's
+bucket and the client's, a 429 with ``Retry-After`` after a few; the same wrong token again is refused
+without another check. A valid token is not throttled unless wrong secrets were sent for its id lately.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Bearer tokens of moderators and admins, stored only as scrypt hashes.
 
 A token reads ``cg_<id>_<secret>``: the id finds the row, the secret is checked against its salted
-scrypt hash with a constant-time comparison. An unknown id costs the same scrypt as a known one, so
-timing does not tell which ids exist. The token itself is shown once, when created, and never stored.
+scrypt hash with a constant-time comparison. The id is the token's public part (the admin routes list
+and revoke tokens by it); the server refuses an id that no active token has without an scrypt check
+(:func:`~.throttle.verify_token`), so it does not hide which ids exist, only the secrets. The token
+itself is shown once, when created, and never stored.
 A bootstrap admin token may come from the environment (``CLAUSEGUARD_ADMIN_TOKEN``): it is compared
 by its SHA-256 digest, also in constant time, and can create the first stored tokens.
 """
@@ -136,6 +138,12 @@ class TokenStore:
         if row is None or row.revoked_at is not None or not hmac.compare_digest(digest, row.digest):
             return None
         return Principal(row.id, Role(row.role))
+
+    @staticmethod
+    def token_id(token: str) -> str | None:
+        """The id (public part) of a token of the form ``cg_<id>_<secret>``, or None for any other string."""
+        parts = _split(token)
+        return parts[0] if parts else None
 
     def revoke(self, token_id: str) -> bool:
         """Revoke a token; False when no active token has that id."""

@@ -329,9 +329,59 @@ def test_the_trigger_allows_clearing_an_ip_key_and_nothing_else(store: RecordSto
     _append_at(store, NOW, 1, pseudonymizer.user("account-42"))
     with pytest.raises(Exception, match=words), store.engine.begin() as conn:
         conn.execute(text(statement))
-    with store.engine.begin() as conn:  # what a purge does
+    with store.engine.begin() as conn:  # what a purge does: allowed, but verify wants the purge's record
         conn.execute(text("UPDATE audit_log SET user_key = NULL, user_key_salt = NULL WHERE user_key_kind = 'ip'"))
-    assert verify(store).ok
+    result = verify(store)
+    assert (result.ok, result.first_bad_seq) == (False, 1) and "cleared by hand" in result.reason, result.reason
+
+
+def _clear_by_hand(store: RecordStore, seq: int) -> None:
+    with store.engine.begin() as conn:  # the triggers allow it on any format-2 record with an IP-derived key
+        conn.execute(text("UPDATE audit_log SET user_key = NULL, user_key_salt = NULL WHERE seq = :seq"), {"seq": seq})
+
+
+@pytest.mark.parametrize(("purged", "cleared", "bad"), [
+    (False, [1], 1),  # past the IP retention, but no purge ran: cleared by hand
+    (False, [2], 2),  # written five days ago
+    (True, [2], 2),  # a purge cleared seq 1 (40 days old); seq 2 was cleared by hand, early
+    (True, [], None),  # what a purge clears verifies
+])
+def test_an_ip_key_cleared_without_a_purge_breaks_verify(store: RecordStore, pseudonymizer: Any, purged: bool,
+                                                         cleared: list[int], bad: int | None) -> None:
+    """The triggers let anyone who can write audit_log clear an IP-derived key (and its salt) at any time,
+    and verify passed: an abuser's requests could be unlinked from their IP pseudonym seconds after they
+    were written (format 1 refused and detected that). A cleared key now needs a purge recorded after
+    its record whose IP cutoff is past the record's time."""
+    ip_key = pseudonymizer.ip("203.0.113.7")
+    _append_at(store, NOW - timedelta(days=40), 1, ip_key)
+    _append_at(store, NOW - timedelta(days=5), 1, ip_key)
+    if purged:
+        assert purge(store, PROFILE, now=NOW).audit_keys_cleared == 1
+    for seq in cleared:
+        _clear_by_hand(store, seq)
+    result = verify(store)
+    assert (result.ok, result.first_bad_seq) == (bad is None, bad), result.reason
+    if bad is not None:
+        assert "kind 'ip' cleared" in result.reason and "cleared by hand" in result.reason
+
+
+@pytest.mark.parametrize(("cleared", "ok"), [(1, True), (3, False)])
+def test_a_purge_record_without_an_ip_cutoff_covers_records_before_it(store: RecordStore, pseudonymizer: Any,
+                                                                      cleared: int, ok: bool) -> None:
+    """A purge record written before purges noted their ``ip_cutoff`` vouches for keys cleared in the records
+    before it (up to its own time), never for those after it."""
+    from clauseguard.guards.records.audit import PURGE
+    from clauseguard.guards.records.models import GENESIS_HASH
+
+    ip_key = pseudonymizer.ip("203.0.113.7")
+    _append_at(store, NOW - timedelta(days=40), 1, ip_key)
+    facts = {"kind": PURGE, "audit_keys_cleared": 1, "anchor_seq": 0, "anchor_hash": GENESIS_HASH}
+    append(store, AuditEntry(action=PURGE, allowed=True, guard_id="retention", findings=(facts,)),
+           now=NOW - timedelta(days=39))
+    _append_at(store, NOW - timedelta(days=38), 1, ip_key)
+    _clear_by_hand(store, cleared)
+    result = verify(store)
+    assert (result.ok, result.first_bad_seq) == (ok, None if ok else cleared), result.reason
 
 
 @pytest.mark.parametrize(("statement", "words"), [
