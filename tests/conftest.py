@@ -7,6 +7,9 @@ texts do.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,3 +67,27 @@ def clause_dir(tmp_path: Path) -> Callable[..., Path]:
         return folder
 
     return make
+
+
+# What the wheel is built from: pyproject's packages and package data, and nothing else of the checkout.
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "clauseguard", "guards", "generator", "clauses",
+                 "templates", "examples")
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """clauseguard's wheel, built once per run from a copy of the tree (so the checkout gets no ``build/``
+    folder), without network or build isolation."""
+    src = tmp_path_factory.mktemp("src")
+    for name in WHEEL_SOURCES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, src / name)
+    dist = tmp_path_factory.mktemp("dist")
+    command = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--skip-dependency-check"]
+    result = subprocess.run([*command, "--outdir", str(dist), str(src)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (built,) = dist.glob("clauseguard-*.whl")
+    return built

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -25,6 +24,7 @@ SHIPPED = {
     "generator": ("clauseguard/generator", ("*.py", "py.typed", "data/**/*")),
     "clauses": ("clauseguard/clauses", ("*.py", "*.md", "*.yaml")),
     "templates": ("clauseguard/templates", ("*.py", "*.md", "*.yaml", "*.css", "*.html")),
+    "examples": ("clauseguard/examples", ("*/profile.yaml",)),  # lint renders every clause with them
 }
 
 
@@ -40,20 +40,8 @@ def _source_files() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md", "LICENSE", *SHIPPED):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(source, src / name)
-    dist = tmp_path_factory.mktemp("dist")
-    command = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--skip-dependency-check"]
-    result = subprocess.run([*command, "--outdir", str(dist), str(src)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    (built,) = dist.glob("clauseguard-*.whl")
-    return built
+def wheel(built_wheel: Path) -> Path:
+    return built_wheel
 
 
 @pytest.fixture(scope="module")

@@ -118,22 +118,10 @@ def test_a_body_still_refuses_a_key_of_a_group_that_is_not_set() -> None:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel built from a copy of the tree (examples/ included) and unpacked, as pip would install it."""
-    src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md", "LICENSE", "clauseguard", "guards", "generator", "clauses",
-                 "templates", "examples"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(source, src / name)
-    dist = tmp_path_factory.mktemp("dist")
-    command = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--skip-dependency-check"]
-    result = subprocess.run([*command, "--outdir", str(dist), str(src)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def installed(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel (built from a copy of the tree, examples/ included) unpacked, as pip would install it."""
     site = tmp_path_factory.mktemp("site")
-    with zipfile.ZipFile(next(dist.glob("clauseguard-*.whl"))) as wheel:
+    with zipfile.ZipFile(built_wheel) as wheel:
         wheel.extractall(site)
     return site
 
