@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import DateTime, String
 from sqlalchemy.types import TypeDecorator
 
-from clauseguard.errors import RawIpError
+from clauseguard.errors import NoticeError, RawIpError
 
-__all__ = ["MAX_HASH_CHARS", "HashType", "UTCDateTime", "UserKeyType", "aware_utc", "check_user_key", "contains_raw_ip"]
+__all__ = ["MAX_HASH_CHARS", "HashType", "UTCDateTime", "UserKeyType", "aware_utc", "check_user_key", "contains_raw_ip",
+           "not_before"]
 
 MAX_HASH_CHARS = 128  # a sha512 hex digest; sha256 (64) and perceptual hashes (16) fit
 # four dotted groups of 1-3 digits, not part of a longer dotted number ("1.2.3.4.5"); a full stop after
@@ -82,6 +83,14 @@ def aware_utc(when: datetime | None, name: str) -> datetime:
         raise ValueError(f"{name} is a naive datetime ({when.isoformat()}): pass an aware one, "
                          "e.g. datetime.now(UTC)")
     return when.astimezone(UTC)
+
+
+def not_before(when: datetime, earlier: datetime, field: str, what: str, label: str = "") -> None:
+    """Refuse ``when`` (the ``field`` given) earlier than ``earlier``, what it answers: ``what`` says why,
+    then that time, after ``label`` ("a complaint cannot be received before the decision it contests
+    (decided 2027-01-04 10:00 UTC)"); events out of order would give negative times in the reports."""
+    if when < earlier:
+        raise NoticeError(f"{what} ({label + ' ' if label else ''}{earlier:%Y-%m-%d %H:%M} UTC)", fields=(field,))
 
 
 class UserKeyType(TypeDecorator[str]):

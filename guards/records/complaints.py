@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
-from clauseguard.guards.records._types import aware_utc
+from clauseguard.guards.records._types import aware_utc, not_before
 from clauseguard.guards.records.models import Complaint, Decision, Strike
 from clauseguard.guards.records.store import RecordStore
 
@@ -54,9 +54,8 @@ def record_informed(store: RecordStore, decision_reference: str, *, at: datetime
         if decision.informed_at is not None:
             raise NoticeError(f"decision {decision_reference} already records its recipient informed on "
                               f"{decision.informed_at:%Y-%m-%d %H:%M} UTC", fields=("decision_reference",))
-        if at < decision.decided_at:
-            raise NoticeError("the recipient cannot be informed of a decision before it is taken (decided "
-                              f"{decision.decided_at:%Y-%m-%d %H:%M} UTC)", fields=("at",))
+        not_before(at, decision.decided_at, "at", "the recipient cannot be informed of a decision before it is "
+                   "taken", "decided")
         decision.informed_at = at
 
 
@@ -71,9 +70,8 @@ def file_complaint(store: RecordStore, decision_reference: str, explanation: str
         decision = s.execute(select(Decision).where(Decision.reference == decision_reference)).scalar_one_or_none()
         if decision is None:
             raise NoticeNotFound(f"no decision with reference {decision_reference!r}", fields=("decision_reference",))
-        if received < decision.decided_at:
-            raise NoticeError(f"a complaint cannot be received before the decision it contests (decided "
-                              f"{decision.decided_at:%Y-%m-%d %H:%M} UTC)", fields=("received_at",))
+        not_before(received, decision.decided_at, "received_at", "a complaint cannot be received before the "
+                   "decision it contests", "decided")
         opened = window_opened(decision)
         if received > add_months(opened, window_months):
             told = "" if decision.informed_at is None else f", recipient informed {opened:%Y-%m-%d}"
@@ -101,9 +99,7 @@ def resolve_complaint(store: RecordStore, reference: str, outcome: Outcome, reas
             raise NoticeNotFound(f"no complaint with reference {reference!r}", fields=("reference",))
         if row.outcome is not None:
             raise NoticeError(f"complaint {reference} already resolved ({row.outcome})", fields=("reference",))
-        if when < row.received_at:
-            raise NoticeError(f"a complaint cannot be resolved before it was received "
-                              f"({row.received_at:%Y-%m-%d %H:%M} UTC)", fields=("at",))
+        not_before(when, row.received_at, "at", "a complaint cannot be resolved before it was received")
         row.outcome, row.outcome_reasons, row.resolved_at = outcome, reasons, when
         if outcome == "reversed":  # the takedown was wrong: its strike must not count against the uploader
             notice_id = s.execute(select(Decision.notice_id).where(Decision.id == row.decision_id)).scalar_one()

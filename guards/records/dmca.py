@@ -25,7 +25,7 @@ from sqlalchemy import func, select, update
 
 from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
-from clauseguard.guards.records._types import aware_utc
+from clauseguard.guards.records._types import aware_utc, not_before
 from clauseguard.guards.records.business_days import add_business_days
 from clauseguard.guards.records.complaints import add_months
 from clauseguard.guards.records.intake import DmcaCounterNotice
@@ -110,9 +110,8 @@ def _check_counterable(session: Any, notice: Notice, received: datetime) -> None
     taken_down = session.execute(select(func.max(Decision.decided_at)).where(Decision.notice_id == notice.id)
                                  ).scalar_one_or_none()
     before = max(t for t in (notice.received_at, taken_down) if t is not None)
-    if received < before:
-        raise NoticeError("a counter-notification cannot be received before the notice and the takedown it "
-                          f"answers ({before:%Y-%m-%d %H:%M} UTC)", fields=("received_at",))
+    not_before(received, before, "received_at", "a counter-notification cannot be received before the notice "
+               "and the takedown it answers")
 
 
 def file_counter_notice(store: RecordStore, notice_reference: str, counter: DmcaCounterNotice | Mapping[str, Any],
@@ -166,9 +165,8 @@ def report_court_action(store: RecordStore, counter_reference: str, *, at: datet
         if row.court_action_at is not None:
             raise NoticeError(f"a court action was already reported for counter-notice {counter_reference} "
                               f"on {row.court_action_at:%Y-%m-%d}", fields=("counter_reference",))
-        if at < row.received_at:
-            raise NoticeError("a court action report cannot come before the counter-notification "
-                              f"(received {row.received_at:%Y-%m-%d %H:%M} UTC)", fields=("at",))
+        not_before(at, row.received_at, "at", "a court action report cannot come before the counter-notification",
+                   "received")
         row.court_action_at = at
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
-from clauseguard.guards.records._types import aware_utc
+from clauseguard.guards.records._types import aware_utc, not_before
 from clauseguard.guards.records.intake import REGIMES, NoticeIntake
 from clauseguard.guards.records.models import Notice, Strike
 from clauseguard.guards.records.store import RecordStore
@@ -136,8 +136,6 @@ def retract_notice(store: RecordStore, reference: str, *, at: datetime | None = 
         if row.retracted_at is not None:
             raise NoticeError(f"notice {reference} was already retracted on {row.retracted_at:%Y-%m-%d}",
                               fields=("reference",))
-        if at < row.received_at:
-            raise NoticeError("a notice cannot be retracted before it was received "
-                              f"({row.received_at:%Y-%m-%d %H:%M} UTC)", fields=("at",))
+        not_before(at, row.received_at, "at", "a notice cannot be retracted before it was received")
         row.status, row.retracted_at = "retracted", at
         s.execute(update(Strike).where(Strike.notice_id == row.id).values(withdrawn=True))

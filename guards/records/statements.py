@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from clauseguard.errors import NoticeError, NoticeNotFound
 from clauseguard.guards.records._refs import new_reference
-from clauseguard.guards.records._types import aware_utc
+from clauseguard.guards.records._types import aware_utc, not_before
 from clauseguard.guards.records.lockfile import clause_section
 from clauseguard.guards.records.models import Decision, Notice, Strike
 from clauseguard.guards.records.store import RecordStore
@@ -148,15 +148,15 @@ def decide(store: RecordStore, *, restriction: Restriction | str, facts: str, au
     contractual = _grounds(restriction, legal_ground, clause_id, report)
     when = aware_utc(decided_at, "decided_at")
     informed = None if informed_at is None else aware_utc(informed_at, "informed_at")
-    if informed is not None and informed < when:
-        raise NoticeError("the recipient cannot be informed of a decision before it is taken (decided "
-                          f"{when:%Y-%m-%d %H:%M} UTC)", fields=("informed_at",))
+    if informed is not None:
+        not_before(informed, when, "informed_at", "the recipient cannot be informed of a decision before it is "
+                   "taken", "decided")
     with store.session(write=True) as s:
         notice = _notice(s, notice_reference)  # first: an unknown notice is "not found" whatever the body says
         _check_restriction_elements(restriction, explanation, territorial_scope, duration)
-        if notice is not None and when < notice.received_at:
-            raise NoticeError(f"a decision cannot be taken before the notice it answers (received "
-                              f"{notice.received_at:%Y-%m-%d %H:%M} UTC)", fields=("decided_at",))
+        if notice is not None:
+            not_before(when, notice.received_at, "decided_at", "a decision cannot be taken before the notice it "
+                       "answers", "received")
         uploader = uploader_key or (notice.uploader_key if notice else None)
         # a counter-notification answers material taken down (§512(g)(1)): none is offered for "none"
         takedown = notice is not None and notice.regime == "dmca" and restriction is not Restriction.NONE
