@@ -18,7 +18,7 @@ from typing import Literal
 from sqlalchemy import select, update
 
 from clauseguard.errors import NoticeError, NoticeNotFound
-from clauseguard.guards.records._refs import new_reference
+from clauseguard.guards.records._refs import locked, new_reference
 from clauseguard.guards.records._types import aware_utc, not_before
 from clauseguard.guards.records.models import Complaint, Decision, Strike
 from clauseguard.guards.records.store import RecordStore
@@ -47,10 +47,7 @@ def record_informed(store: RecordStore, decision_reference: str, *, at: datetime
     complaint window counts from then (Art. 20(2)). Once only, and not before the decision."""
     at = aware_utc(at, "at")
     with store.session(write=True) as s:
-        decision = s.execute(select(Decision).where(Decision.reference == decision_reference).with_for_update()
-                             ).scalar_one_or_none()
-        if decision is None:
-            raise NoticeNotFound(f"no decision with reference {decision_reference!r}", fields=("decision_reference",))
+        decision = locked(s, Decision, decision_reference, "decision", "decision_reference")
         if decision.informed_at is not None:
             raise NoticeError(f"decision {decision_reference} already records its recipient informed on "
                               f"{decision.informed_at:%Y-%m-%d %H:%M} UTC", fields=("decision_reference",))
@@ -93,10 +90,7 @@ def resolve_complaint(store: RecordStore, reference: str, outcome: Outcome, reas
     when = aware_utc(at, "at")
     with store.session(write=True) as s:
         # locked, so two moderators resolving at once cannot both find it unresolved
-        row = s.execute(select(Complaint).where(Complaint.reference == reference).with_for_update()
-                        ).scalar_one_or_none()
-        if row is None:
-            raise NoticeNotFound(f"no complaint with reference {reference!r}", fields=("reference",))
+        row = locked(s, Complaint, reference, "complaint", "reference")
         if row.outcome is not None:
             raise NoticeError(f"complaint {reference} already resolved ({row.outcome})", fields=("reference",))
         not_before(when, row.received_at, "at", "a complaint cannot be resolved before it was received")

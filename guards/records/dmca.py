@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
 from clauseguard.errors import NoticeError, NoticeNotFound
-from clauseguard.guards.records._refs import new_reference
+from clauseguard.guards.records._refs import locked, new_reference
 from clauseguard.guards.records._types import aware_utc, not_before
 from clauseguard.guards.records.business_days import add_business_days
 from clauseguard.guards.records.complaints import add_months
@@ -142,10 +142,7 @@ def file_counter_notice(store: RecordStore, notice_reference: str, counter: Dmca
 
 def _counter_notice(session: Any, reference: str) -> CounterNotice:
     """The counter-notice row, locked until commit: its checks (restored? court action?) hold until we write."""
-    row = session.execute(select(CounterNotice).where(CounterNotice.reference == reference).with_for_update()
-                          ).scalar_one_or_none()
-    if row is None:
-        raise NoticeNotFound(f"no counter-notice {reference!r}", fields=("counter_reference",))
+    row = locked(session, CounterNotice, reference, "counter-notice", "counter_reference")
     return row
 
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from clauseguard.errors import NoticeError, NoticeNotFound
-from clauseguard.guards.records._refs import new_reference
+from clauseguard.guards.records._refs import locked, new_reference
 from clauseguard.guards.records._types import aware_utc, not_before
 from clauseguard.guards.records.intake import REGIMES, NoticeIntake
 from clauseguard.guards.records.models import Notice, Strike
@@ -130,9 +130,7 @@ def retract_notice(store: RecordStore, reference: str, *, at: datetime | None = 
     """
     at = aware_utc(at, "at")
     with store.session(write=True) as s:
-        row = s.execute(select(Notice).where(Notice.reference == reference).with_for_update()).scalar_one_or_none()
-        if row is None:
-            raise NoticeNotFound(f"no notice with reference {reference!r}", fields=("reference",))
+        row = locked(s, Notice, reference, "notice", "reference")
         if row.retracted_at is not None:
             raise NoticeError(f"notice {reference} was already retracted on {row.retracted_at:%Y-%m-%d}",
                               fields=("reference",))

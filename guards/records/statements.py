@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from clauseguard.errors import NoticeError, NoticeNotFound
-from clauseguard.guards.records._refs import new_reference
+from clauseguard.guards.records._refs import locked, new_reference
 from clauseguard.guards.records._types import aware_utc, not_before
 from clauseguard.guards.records.lockfile import clause_section
 from clauseguard.guards.records.models import Decision, Notice, Strike
@@ -115,10 +115,7 @@ def _notice(session: Any, reference: str | None) -> Notice | None:
         return None
     # FOR UPDATE: a second decider waits here until the first commits and then reads the new status (on
     # PostgreSQL both would read "open" and write two decisions; SQLite ignores it, BEGIN IMMEDIATE serialises)
-    row = session.execute(select(Notice).where(Notice.reference == reference).with_for_update()
-                          ).scalar_one_or_none()
-    if row is None:
-        raise NoticeNotFound(f"no notice with reference {reference!r}", fields=("notice_reference",))
+    row = locked(session, Notice, reference, "notice", "notice_reference")
     if row.status != "open":
         raise NoticeError(f"notice {reference} is already decided (status {row.status}); a notice gets one "
                           "decision: challenge it by a complaint (DSA Art. 20) or a counter-notification "
