@@ -1217,7 +1217,9 @@ _MD_IMAGE = re.compile(  # an inline Markdown image: ![alt](destination "title")
     r"(?P<dest><[^<>\n]{0,4096}>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.){0,4096}\)){0,4096})"
     r"(?:\s+(?:\"(?:[^\"\\]|\\.){0,4096}\"|'(?:[^'\\]|\\.){0,4096}'|\((?:[^()\\]|\\.){0,4096}\)))?\s*\)",
     re.DOTALL)
-_TAG = re.compile(r"<(?P<name>[A-Za-z][^\s/>]*)(?P<attrs>(?:[^<>\"']|\"[^\"]{0,8192}\"|'[^']{0,8192}'){0,8192})>")
+_TAG = re.compile(  # possessive: a tag not closed costs one pass, not one per character of its name
+    r"<(?P<name>[A-Za-z][^\s/>]*+)(?P<attrs>(?:[^<>\"']|\"[^\"]{0,8192}\"|'[^']{0,8192}'){0,8192}+)>")
+_TAG_LONGEST = 65536  # a tag is read within this many characters and its paragraph (to a blank line), else text
 _TAG_START = re.compile(r"<[A-Za-z][A-Za-z0-9:-]*(?=[\s/>]|$)")  # not "i<n;": a tag's name ends so
 _ATTR = re.compile(r"(?P<name>[^\s\"'>/=]+)(?:\s*=\s*(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?")
 _URL_ATTRS = {"src", "poster", "data", "background", "href", "xlink:href", "lowsrc", "dynsrc", "icon", "manifest"}
@@ -1226,8 +1228,29 @@ _CSS_URL = re.compile(r"url\(\s*(?P<q>[\"']?)(?P<url>.*?)(?P=q)\s*\)", re.IGNORE
 _CSS_LOADS = ("image-set", "image(", "@import", "\\", "cross-fade", "element(")  # loads, or hides a url()
 _MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _EMBEDS = {"iframe", "frame", "frameset", "object", "embed", "portal", "fencedframe", "script", "style", "meta",
-           "template", "applet"}
+           "template", "applet", "set", "animate", "animatemotion", "animatetransform", "discard"}  # SVG's set a url
 _NOWHERE = "about:"  # the url of content that loads what cannot be told: refused
+# A link reference definition "[label]: destination": one to a host not allowed is shown as text, so that a
+# reference image (![x][label], ![label]) can only load from a host allowed.
+_DEFINITION = re.compile(r"\]:\s*(?P<dest><[^<>\n]*>|\S*)")
+# Code blocks are shown as the answer gave them, read as marked (Gradio's Markdown) reads them; where that
+# reading is in doubt, everything from there on is screened.
+_FENCE_LIKE = re.compile(r"[ \t>*+\-0-9.)]*(?:`{3}|~{3})")  # a fence, maybe in a list or quote, or indented
+# one marked opens at this line, outside any list or quote (one indented could be in a list item, and end
+# at a line indented less)
+_FENCE = re.compile(r"(?P<fence>`{3,}(?=[^`]*$)|~{3,}).*")
+# Gradio's own mermaid block (its markdown-code.js: /^```mermaid\s*\n([\s\S]*?)```\s*(?:\n|$)/), drawn as
+# a diagram that can load images, not as code
+_MERMAID = re.compile(r"```mermaid", re.IGNORECASE)
+_MERMAID_END = re.compile(r"```[ \t]*(?:\n|\Z)")  # its end, or later (JavaScript's \s is wider)
+_MERMAID_END_WIDE = re.compile(r"```[\s\ufeff]*(?:\n|\Z)")  # its end, or sooner
+# what in a diagram may load something (an image, a link, a style, HTML, an escape or directive): such a
+# diagram is shown as code
+_MERMAID_LOADS = re.compile(r"//|\\|<|&|%%|url|img|image|href|src|http|import|click|link|call|script|#\w*;",
+                            re.IGNORECASE)
+_LATEX = ("$", "\\(", "\\[", "\\begin")  # KaTeX's delimiters: Gradio's latex block reads past code fences
+_RAW_HTML = (("<pre", "</pre>"), ("<script", "</script>"), ("<style", "</style>"), ("<textarea", "</textarea>"),
+             ("<!--", "-->"), ("<?", "?>"), ("<![cdata[", "]]>"), ("<!", ">"))  # raw HTML blocks past blank lines
 
 
 @dataclass(frozen=True)
@@ -1250,45 +1273,88 @@ class _Remote:
 
     def shown(self, text: str, *, final: bool = True) -> str:
         """``text`` with its remote images and other auto-loading HTML to hosts not allowed replaced; while an
-        answer streams (not ``final``), without an image or tag not yet closed (it is judged once it is)."""
-        if self.mode == "keep" or not isinstance(text, str) or ("![" not in text and "<" not in text):
+        answer streams (not ``final``), without an image or tag not yet closed (it is judged once it is).
+        Fenced code blocks are left as they are (a mermaid diagram that could load something is shown as
+        code)."""
+        if self.mode == "keep" or not isinstance(text, str) or not any(
+                mark in text for mark in ("![", "<", "]:", "```")):
             return text
+        text = _mermaid_as_code(text)
         out: list[str] = []
-        i, md, tag = 0, -1, -1
-        while i < len(text):
-            if md < i:  # each found once: the next image and the next tag from i
-                md = text.find("![", i) % (len(text) + 1)  # not found (-1): the end
-            if tag < i:
-                opening = _TAG_START.search(text, i)
-                tag = opening.start() if opening else len(text)
-            start = min(md, tag)
-            out.append(text[i:start])
-            if start == len(text):
+        i = 0
+        for lo, hi in [*_code_blocks(text), (len(text), len(text))]:
+            screened, held = self._screen(text, i, lo, final)
+            out.append(screened)
+            if held:  # not closed yet: the rest held back while the answer streams
                 break
-            if start == md and md < len(text):
-                step, shown = self._image(text, start, final)
-            else:
-                step, shown = self._tag(text, start, final)
-            if step is None:  # not closed yet: held back while the answer streams
-                return "".join(out)
-            out.append(shown)
-            i = step
+            out.append(text[lo:hi])
+            i = hi
         return "".join(out)
 
-    def _image(self, text: str, start: int, final: bool) -> tuple[int | None, str]:
-        found = _MD_IMAGE.match(text, start)
-        if found is None:  # a reference image, one not closed yet, or one this reading cannot follow
-            if not final and "\n\n" not in text[start:]:
+    def _screen(self, text: str, i: int, hi: int, final: bool) -> tuple[str, bool]:
+        """``text[i:hi]`` (no code block) screened, and whether the rest is held back."""
+        final = final or hi < len(text)  # a code block follows: what is before it is closed
+        out: list[str] = []
+        md = tag = ref = -1
+        while i < hi:
+            if md < i:  # each found once: the next image, tag and definition from i
+                md = text.find("![", i, hi) % (hi + 1)  # not found (-1): the end
+            if tag < i:
+                opening = _TAG_START.search(text, i, hi)
+                tag = opening.start() if opening else hi
+            if ref < i:
+                ref = text.find("]:", i, hi) % (hi + 1)
+            start = min(md, tag, ref, hi)
+            if start == hi and not final and text[hi - 1] in "!]<":  # may yet start an image, definition
+                out.append(text[i:hi - 1])  # or tag: held back, so that what was shown stays as it was
+                return "".join(out), True
+            out.append(text[i:start])
+            if start == hi:
+                break
+            if start == md:
+                step, shown = self._image(text, start, hi, final)
+            elif start == ref:
+                step, shown = self._definition(text, start, hi, final)
+            else:
+                step, shown = self._tag(text, start, hi, final)
+            if step is None:
+                return "".join(out), True
+            out.append(shown)
+            i = step
+        return "".join(out), False
+
+    def _image(self, text: str, start: int, hi: int, final: bool) -> tuple[int | None, str]:
+        found = _MD_IMAGE.match(text, start, hi)
+        if found is None:  # a reference image (its definition screened), one not closed yet, or one this reading
+            end = text.find("\n\n", start, hi)  # cannot follow: then its paragraph has a "](" after it
+            if end < 0 and not final:
                 return None, ""
+            if "](" not in text[start + 2:hi if end < 0 else end]:
+                return start + 2, "!["  # cannot start an inline image: as it is ("vec![1]")
             return start + 2, "!\\["  # shown as text: nothing loaded
         dest = found["dest"][1:-1] if found["dest"].startswith("<") else found["dest"]
+        inside = found[0][2:].replace(found["dest"], dest, 1)
+        if "`" in inside or "<" in inside:  # a code span or tag in its alt or title may end it elsewhere: its
+            return start + 2, "!\\["  # inside is read too
         host = self._refused(html.unescape(_MD_ESCAPE.sub(r"\1", dest)))
         return found.end(), found[0] if host is None else self._instead("image", host)
 
-    def _tag(self, text: str, start: int, final: bool) -> tuple[int | None, str]:
-        found = _TAG.match(text, start)
-        if found is None:  # not closed: held back, then shown as text
-            return (None, "") if not final else (start + 1, "&lt;")
+    def _definition(self, text: str, start: int, hi: int, final: bool) -> tuple[int | None, str]:
+        found = _DEFINITION.match(text, start, hi)
+        assert found is not None
+        if found.end() == len(text) and not final:  # its destination may not be whole yet
+            return None, ""
+        if not found["dest"] or self._refused(html.unescape(_MD_ESCAPE.sub(r"\1", found["dest"].strip("<>")))) is None:
+            return start + 2, "]:"
+        return start + 2, "]\\:"  # not a definition: shown as text
+
+    def _tag(self, text: str, start: int, hi: int, final: bool) -> tuple[int | None, str]:
+        end = min(hi, start + _TAG_LONGEST)
+        blank = text.find("\n\n", start, end)
+        found = _TAG.match(text, start, end if blank < 0 else blank)
+        if found is None:  # not closed: held back while it still could, then shown as text
+            could_close = blank < 0 and end == len(text)
+            return (None, "") if could_close and not final else (start + 1, "&lt;")
         name = found["name"].lower()
         urls = _tag_urls(name, found["attrs"])
         hosts = [host for url in urls if (host := self._refused(url)) is not None]
@@ -1320,10 +1386,101 @@ class _Remote:
         return f"[{kind} from {host} not shown]" if kind == "image" else f"[{kind} from {host} not loaded]"
 
 
+def _mermaid_as_code(text: str) -> str:
+    """``text`` with each mermaid block that could load something (Gradio draws ```mermaid as a diagram,
+    which can show images, links and HTML) turned into a plain code block."""
+    if "```" not in text or not _MERMAID.search(text):
+        return text
+    out, i = [], 0
+    stop = loads = -1  # the last block's end, and what in it may load: each found once, not once a block
+    for found in _MERMAID.finditer(text):
+        inside = found.end()
+        if stop < inside:
+            end = _MERMAID_END.search(text, inside)
+            stop, loads = (end.start() if end else len(text)), -1
+        if loads < inside:
+            may = _MERMAID_LOADS.search(text, inside, stop)
+            loads = may.start() if may else stop
+        if loads < stop:
+            out.append(text[i:found.start()] + "```text")
+            i = found.end()
+    return "".join(out) + text[i:]
+
+
+def _code_blocks(text: str) -> list[tuple[int, int]]:
+    """Where ``text``'s fenced code blocks are, each from its opening line to its closing one: those marked
+    surely reads as code (opened at the line's start, closed by a line marked and CommonMark both close it
+    at, or by the text's end). None inside raw HTML, after a fence marked could read otherwise, or with
+    LaTeX (Gradio's latex block reads past a fence)."""
+    if ("```" not in text and "~~~" not in text) or "\r" in text or any(mark in text for mark in _LATEX):
+        return []
+    blocks: list[tuple[int, int]] = []
+    pos = block = since = 0  # block: where the paragraph or HTML block pos is in began (after a blank line);
+    # since: where the last code block or diagram ended
+    while pos < len(text):
+        end = text.find("\n", pos) % (len(text) + 1)
+        line = text[pos:end]
+        if not line.strip(" "):
+            pos = block = end + 1
+            continue
+        if not _FENCE_LIKE.match(line):
+            pos = end + 1
+            continue
+        opening = _FENCE.fullmatch(line)
+        if opening is None or "<" in text[block:pos] or _in_raw_html(text[:pos]) or _in_definition(text, since, pos):
+            break  # in a list or quote, indented, maybe raw HTML or a definition: screened from here
+        if line.startswith("```mermaid"):  # Gradio's diagram, not code: screened, to its own end
+            closing, sooner = _MERMAID_END.search(text, end + 1), _MERMAID_END_WIDE.search(text, end + 1)
+            if line[len("```mermaid"):].strip(" \t") or closing is None or sooner is None or (
+                    closing.start() != sooner.start()):  # where Gradio ends it is in doubt
+                break
+            pos = block = since = closing.end()
+            continue
+        fence = opening["fence"]
+        closing = _closing(text, end + 1, fence)
+        if closing is None:
+            break
+        blocks.append((pos, closing))
+        pos = block = since = closing
+    return blocks
+
+
+def _in_definition(text: str, since: int, pos: int) -> bool:
+    """Whether a link reference definition may go on over ``pos``: marked reads its label ("[" to "]:")
+    and a quoted title across lines, blank lines and fences included."""
+    before = text[since:pos]
+    opened = before.rfind("[")
+    return "]:" in before or (opened >= 0 and re.search(r"(?<!\\)\]", before[opened:]) is None)
+
+
+def _closing(text: str, pos: int, fence: str) -> int | None:
+    """Where the code block opened by ``fence`` ends (after its closing line; the text's end when none),
+    or None when marked might close it elsewhere."""
+    near = re.compile(rf"[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[`~ \t]*")
+    exact = re.compile(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}} *")
+    while pos < len(text):
+        end = text.find("\n", pos) % (len(text) + 1)
+        line = text[pos:end]
+        if near.fullmatch(line):
+            return min(end + 1, len(text)) if exact.fullmatch(line) else None
+        pos = end + 1
+    return len(text)
+
+
+def _in_raw_html(before: str) -> bool:
+    """Whether ``before`` opens a raw HTML block that a blank line does not end (<pre>, a comment...)."""
+    lower = before.lower()
+    for opener, closer in _RAW_HTML:
+        at = lower.rfind(opener)
+        if at >= 0 and lower.find(closer, at + len(opener)) < 0:
+            return True
+    return False
+
+
 def _tag_urls(name: str, attrs: str) -> list[str]:
-    """The urls an HTML tag's attributes load as it is shown: src, poster, data, srcset's, a style's url(),
-    an href (not a link's: followed on a click only); a srcdoc or a style that hides what it loads counts
-    as a url of no host."""
+    """The urls an HTML tag's attributes load as it is shown: src, poster, data, srcset's, any url() (a
+    style's, or SVG's fill, mask, clip-path, filter, marker...), an href (not a link's: followed on a click
+    only); a srcdoc, a value that hides what it loads, or a mermaid diagram counts as a url of no host."""
     urls: list[str] = []
     for found in _ATTR.finditer(attrs):
         key = found["name"].lower()
@@ -1332,12 +1489,13 @@ def _tag_urls(name: str, attrs: str) -> list[str]:
             urls.append(value)
         elif key in ("srcset", "imagesrcset"):
             urls.extend(part.split()[0] for part in value.split(",") if part.split())
-        elif key == "srcdoc" or (key == "http-equiv" and value.lower() == "refresh"):
+        elif key == "srcdoc" or (key == "http-equiv" and value.lower() == "refresh") or (
+                key == "class" and "mermaid" in value.lower()):
             urls.append(_NOWHERE)
-        elif key == "style":
-            urls.extend(m["url"] for m in _CSS_URL.finditer(value))
-            if any(mark in value.lower() for mark in _CSS_LOADS):
-                urls.append(_NOWHERE)
+        urls.extend(m["url"] for m in _CSS_URL.finditer(value))  # SVG's presentation attributes load url() too
+        loads = [mark for mark in _CSS_LOADS if mark in value.lower()]
+        if loads and (key == "style" or loads != ["\\"] or "(" in value):
+            urls.append(_NOWHERE)
     return urls
 
 
