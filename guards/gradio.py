@@ -423,14 +423,22 @@ def _answering(fn: Callable[..., Any], chat: _ChatGuard, text: Callable[..., Any
     return plain
 
 
-def _mapped(fn: Callable[..., Any], convert: Callable[[Any, _Call], Any]) -> Callable[..., Any]:
-    """``fn(call)``, of the same kind, each answer it gives (returned or yielded) passed through ``convert``."""
+def _mapped(fn: Callable[..., Any], convert: Callable[[Any, _Call], Any], *,
+            stepped: bool = False) -> Callable[..., Any]:
+    """``fn(call)``, of the same kind, each answer it gives (returned or yielded) passed through ``convert``;
+    ``stepped``: ``convert`` gives the steps of a check, run here as ``fn`` runs (in a thread, or awaited)."""
+    def now(item: Any, call: _Call) -> Any:
+        return _run(convert(item, call)) if stepped else convert(item, call)
+
+    async def later(item: Any, call: _Call) -> Any:
+        return await _arun(convert(item, call)) if stepped else convert(item, call)
+
     if inspect.isasyncgenfunction(fn):
         async def agen(call: _Call) -> Any:
             source = fn(call)
             try:
                 async for item in source:
-                    yield convert(item, call)
+                    yield await later(item, call)
             finally:
                 await source.aclose()
         return agen
@@ -439,50 +447,26 @@ def _mapped(fn: Callable[..., Any], convert: Callable[[Any, _Call], Any]) -> Cal
             source = fn(call)
             try:
                 for item in source:
-                    yield convert(item, call)
+                    yield now(item, call)
             finally:
                 source.close()
         return gen
     if inspect.iscoroutinefunction(fn):
         async def coro(call: _Call) -> Any:
-            return convert(await fn(call), call)
+            return await later(await fn(call), call)
         return coro
 
     def plain(call: _Call) -> Any:
-        return convert(fn(call), call)
+        return now(fn(call), call)
     return plain
 
 
 def _joined(fn: Callable[..., Any], chat: _ChatGuard) -> Callable[..., Any]:
     """``fn(call)``, of the same kind, each answer it gives followed by the additional outputs' values."""
-    if inspect.isasyncgenfunction(fn):
-        async def agen(call: _Call) -> Any:
-            source = fn(call)
-            try:
-                async for item in source:
-                    yield (item, *(await _arun(chat.shown_extras(call))))
-            finally:
-                await source.aclose()
-        return agen
-    if inspect.isgeneratorfunction(fn):
-        def gen(call: _Call) -> Any:
-            source = fn(call)
-            try:
-                for item in source:
-                    yield (item, *_run(chat.shown_extras(call)))
-            finally:
-                source.close()
-        return gen
-    if inspect.iscoroutinefunction(fn):
-        async def coro(call: _Call) -> Any:
-            item = await fn(call)
-            return (item, *(await _arun(chat.shown_extras(call))))
-        return coro
+    def with_extras(item: Any, call: _Call) -> Steps[tuple[Any, ...]]:
+        return (item, *(yield from chat.shown_extras(call)))
 
-    def plain(call: _Call) -> Any:
-        item = fn(call)
-        return (item, *_run(chat.shown_extras(call)))
-    return plain
+    return _mapped(fn, with_extras, stepped=True)
 
 
 def _screened(fn: Callable[..., Any], remote: _Remote, mode: StreamMode) -> Callable[..., Any]:
