@@ -251,8 +251,8 @@ class DisclaimerParams(_Params):
     detector: Literal["lexical", "embedding"] = "lexical"
     position: Literal["append", "prepend"] = "append"
     max_chars: MaxChars = Field(default=MAX_CHARS_READ, gt=0,
-                                description="longest text the embedding detector reads (the lexical one reads any "
-                                            "length); None: no limit")
+                                description="longest text the embedding detector reads (the lexical one reads "
+                                            "1,000,000 characters after Unicode folding); None: no limit")
 
     @field_validator("topics")
     @classmethod

@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import re
 
-from clauseguard.errors import GuardConfigError
+from clauseguard.errors import GuardConfigError, GuardError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._fusion import too_long
 from clauseguard.guards._matcher import TermMatcher
-from clauseguard.guards._params import Action, DisclaimerParams, GuardSpec
+from clauseguard.guards._params import MAX_CHARS_KEYWORD, Action, DisclaimerParams, GuardSpec
 from clauseguard.guards._registry import register
 from clauseguard.guards._terms import topic_terms
 from clauseguard.guards._verdict import Finding, Verdict
+from clauseguard.guards.normalize import TextTooLong
 
 __all__ = ["DEFAULT_TEXTS", "TOPIC_CATEGORY", "DisclaimerGuard", "carries", "fold_words", "visible_text"]
 
@@ -83,7 +84,12 @@ class DisclaimerGuard(Guard):
             scores = detect_topics([content], self.params.topics)[0]
             return {t: s for t, s in scores.items() if s >= 0.5}
         terms_by_topic: dict[str, set[str]] = {}
-        for m in self.matcher.find(content):
+        try:  # as the keyword guard: a ligature such as U+FDFA folds to 18 letters, so length is counted folded
+            matches = self.matcher.find(content, max_chars=MAX_CHARS_KEYWORD)
+        except TextTooLong as err:
+            raise GuardError(f"{err} characters, the longest text the disclaimer guard's word lists read; "
+                             "not checked") from err
+        for m in matches:
             terms_by_topic.setdefault(m.label, set()).add(m.term)
         technical = terms_by_topic.pop(_TECHNICAL, None) is not None
         return {t: min(1.0, 0.5 + 0.25 * (len(found) - 1)) for t, found in terms_by_topic.items()

@@ -266,3 +266,16 @@ def test_the_visible_text_of_hostile_markup_is_read_in_linear_time(hostile: str)
     started = time.perf_counter()
     fold_words(hostile)
     assert time.perf_counter() - started < 0.5
+
+
+def test_the_lexical_detector_refuses_a_text_that_folds_past_its_limit() -> None:
+    """U+FDFA folds to 18 letters: 60,000 of them are 1,080,000 characters to match, which the keyword guard
+    refuses (params.max_chars) and the disclaimer guard's word lists read whole (seconds and a gigabyte at the
+    pipeline's own limit). Refused, the guard's on_error applies (block by default)."""
+    from clauseguard.errors import GuardError
+
+    guard = build("disclaimer", stage="output", on_fail="disclaim", params={"topics": ["medical"]})
+    with pytest.raises(GuardError, match="word lists read"):
+        guard.check("\ufdfa" * 60_000, Context())
+    long_but_plain = "Take ibuprofen for the fever; see a doctor if it persists. " * 16_000  # 944,000 characters
+    assert guard.check(long_but_plain, Context()).findings
