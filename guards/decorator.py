@@ -94,7 +94,8 @@ def guarded(pipeline: Pipeline, *, context_from: ContextFrom | None = None, arg:
     """Decorator: check ``fn``'s prompt with the input stage and its answer with the output stage.
 
     ``context_from(*args, **kwargs)`` builds the :class:`Context` (user key, turn) from the call's
-    arguments; ``arg`` names the prompt parameter when it is not the first one annotated ``str``.
+    arguments (anything else it returns but None is a :class:`GuardConfigError`); ``arg`` names the
+    prompt parameter when it is not the first one annotated ``str``.
     """
     if stream not in _STREAM_MODES:
         why = (" (a token stream can look cumulative: '1' then '10', so the mode is not guessed)"
@@ -253,6 +254,10 @@ def _only_keyword(extra: dict[str, Any]) -> str | None:
 def _begin(options: _Options, prompt: _Prompt, sig: inspect.Signature, args: tuple[Any, ...],
            kwargs: dict[str, Any]) -> _Call:
     context = options.context_from(*args, **kwargs) if options.context_from else None
+    if context is not None and not isinstance(context, Context):
+        raise GuardConfigError(f"context_from must return a clauseguard Context (or None), not a "
+                               f"{type(context).__qualname__}; build one with Context(user_key=..., turn=...) "
+                               "from clauseguard.guards", where="@guarded")
     call = _Call(list(args), dict(kwargs), replace(context or Context(), stage=Stage.INPUT),
                  _slot(prompt, sig, args, kwargs))
     if call.slot is None and options.pipeline.stage_guards(Stage.INPUT):

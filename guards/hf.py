@@ -17,7 +17,8 @@ that blocks is left out with its exchange, so roles still alternate; one after t
 which the model would go on with, refuses the request. A message's content of None (a tool call's) is
 no text, not a block; its tool calls are still checked. Each generated text then goes through the output
 stage: with ``return_full_text`` (the pipeline's default) only the new text after the prompt is checked
-and changed, and the prompt is kept in front of it; for chats, the assistant's new message is. A blocked
+and changed, and the prompt is kept in front of it (a first-turn notice or a block message, which opens
+the answer, starts a paragraph of its own after the prompt); for chats, the assistant's new message is. A blocked
 text is replaced by the block message (``raise_on_block=True`` raises :class:`GuardBlocked`); a blocked
 prompt is answered in the shape the model's answer would have had (a string for new text only, as many
 sequences as ``num_return_sequences``).
@@ -282,17 +283,24 @@ class GuardedTextGeneration:
             seq["generated_text"] = [*text[:-1], last]
         elif isinstance(text, str):
             head = sent if full and isinstance(sent, str) and text.startswith(sent) else ""
-            seq["generated_text"] = head + self._checked_text(text[len(head):], context)
+            answer, opens_with_ours = self._checked_output(text[len(head):], context)
+            # a notice or block message opens the answer on its own paragraph, not glued to the prompt's end
+            seq["generated_text"] = head + (_paragraph_break(head) if opens_with_ours else "") + answer
         else:
             raise GuardConfigError("the pipeline returned no generated_text to check; "
                                    "guard_text_generation needs text output")
         return seq
 
     def _checked_text(self, text: str, context: Context) -> str:
+        return self._checked_output(text, context)[0]
+
+    def _checked_output(self, text: str, context: Context) -> tuple[str, bool]:
+        """``text`` as the output guards let it through, or the block message; and whether it opens with
+        text of ours (a notice, or the block message) rather than the model's."""
         verdict = self.guards.check_output(text, context)
         if verdict.allowed:
-            return str(verdict.output)
-        return block_message(self._blocked(verdict, Stage.OUTPUT))
+            return str(verdict.output), bool(verdict.prefix)
+        return block_message(self._blocked(verdict, Stage.OUTPUT)), True
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -349,6 +357,13 @@ class GuardedTextGeneration:
         return_type = kwargs.get("return_type") or getattr(self.hf_pipeline, "_postprocess_params", {}).get(
             "return_type")
         return return_type is None or getattr(return_type, "name", "") == "FULL_TEXT"
+
+
+def _paragraph_break(head: str) -> str:
+    """What puts the text after ``head`` (a prompt) on a paragraph of its own."""
+    if not head or head.endswith("\n\n"):
+        return ""
+    return "\n" if head.endswith("\n") else "\n\n"
 
 
 class _Cancelled(Exception):

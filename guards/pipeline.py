@@ -53,6 +53,9 @@ class Pipeline:
                   max_chars: int | None = DEFAULT_MAX_CHARS) -> Pipeline:
         """Build the pipeline guards.yaml describes (raises GuardConfigError naming file and guard)."""
         specs = load_guards(path)
+        check = getattr(sink, "check_guards", None)  # an AuditSink refuses a guards.yaml of another profile
+        if callable(check):
+            check(path)
         try:
             return cls(specs, sink=sink, max_chars=max_chars)
         except UserError as err:

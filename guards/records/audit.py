@@ -52,7 +52,7 @@ from clauseguard.guards.records._chain import (
     key_problem,
     record_hash,
 )
-from clauseguard.guards.records.lockfile import DocumentVersion, document_versions
+from clauseguard.guards.records.lockfile import DocumentVersion, check_same_profile, document_versions
 from clauseguard.guards.records.models import GENESIS_HASH, AuditHead, AuditRecord
 from clauseguard.guards.records.pseudonym import Pseudonymizer
 from clauseguard.guards.records.store import RecordStore
@@ -129,7 +129,11 @@ class AuditSink:
 
     ``lock`` (a path to clauseguard.lock or its dict) stamps every record with the document versions in
     force (the sha256 of each rendered document); ``report`` matters only for an older lock without a
-    ``documents`` list, where it narrows each document's hash to its own clauses. A decision may carry
+    ``documents`` list, where it narrows each document's hash to its own clauses. ``guards`` (the path of
+    the guards.yaml whose decisions this sink records, or its dict) is compared with them: files stamped
+    with different ``profile_sha256`` are a :class:`GuardConfigError` naming each file and its hash, as
+    ``clauseguard serve`` refuses them (records would cite the clauses of one profile with the documents
+    of another); :meth:`check_guards` compares a guards.yaml later. A decision may carry
     ``user_key`` (an account id) or ``ip``: they are pseudonymised with ``pseudonymizer`` (by default
     from ``CLAUSEGUARD_PSEUDONYM_KEYS``) before anything is stored.
 
@@ -143,9 +147,12 @@ class AuditSink:
 
     def __init__(self, store: RecordStore, *, lock: str | Path | Mapping[str, Any] | None = None,
                  report: str | Path | Mapping[str, Any] | None = None,
+                 guards: str | Path | Mapping[str, Any] | None = None,
                  pseudonymizer: Pseudonymizer | None = None, writer: AuditWriter | None = None,
                  wait_for_commit: bool = True, commit_timeout: float | None = 30.0) -> None:
+        check_same_profile(guards=guards, lock=lock, report=report)
         self.store = store
+        self.lock, self.report = lock, report  # what check_guards compares a guards.yaml with
         versions: dict[str, DocumentVersion] = document_versions(lock, report) if lock is not None else {}
         self.versions = {k: v.to_dict() for k, v in versions.items()}
         self.pseudonymizer = pseudonymizer if pseudonymizer is not None else Pseudonymizer.from_env()
@@ -154,6 +161,11 @@ class AuditSink:
         self.commit_timeout = commit_timeout
         self.last: AppendResult | None = None  # the last record committed by record() (when it waits)
         self.pending: Future[AppendResult] | None = None  # the last record queued (with a writer)
+
+    def check_guards(self, guards: str | Path | Mapping[str, Any]) -> None:
+        """A :class:`GuardConfigError` when ``guards`` (guards.yaml or its dict) was generated from another
+        profile than this sink's ``lock`` and ``report``, naming each file and its ``profile_sha256``."""
+        check_same_profile(guards=guards, lock=self.lock, report=self.report)
 
     def record(self, decision: Mapping[str, Any]) -> None:
         entry = entry_from_decision(decision, versions=self.versions, pseudonymizer=self.pseudonymizer)

@@ -22,9 +22,10 @@ from typing import Any
 
 import yaml
 
-from clauseguard.errors import UserError
+from clauseguard.errors import GuardConfigError, UserError
 
-__all__ = ["DocumentVersion", "clause_section", "document_versions", "load_lock", "load_report"]
+__all__ = ["DocumentVersion", "check_same_profile", "clause_section", "document_versions", "load_lock",
+           "load_report", "profile_stamp"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,41 @@ def load_lock(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 def load_report(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     """``report.json`` as a dict (a path, or an already loaded mapping)."""
     return _read(source, json.loads, "report.json")
+
+
+def profile_stamp(source: str | Path | Mapping[str, Any]) -> str | None:
+    """The ``profile_sha256`` a generated file (guards.yaml, clauseguard.lock, report.json) or its loaded
+    mapping carries; None when it has none or cannot be read (the code that reads the file for its content
+    reports that)."""
+    data: Any = source
+    if not isinstance(source, Mapping):
+        try:
+            text = Path(source).read_text(encoding="utf-8-sig")
+            # report.json is JSON (150 KB: PyYAML's pure-Python loader took 0.3 s of start-up over it)
+            data = json.loads(text) if str(source).endswith(".json") else yaml.load(
+                text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except (OSError, ValueError, yaml.YAMLError):
+            return None
+    stamp = data.get("profile_sha256") if isinstance(data, Mapping) else None
+    return stamp if isinstance(stamp, str) else None
+
+
+def check_same_profile(*, guards: str | Path | Mapping[str, Any] | None = None,
+                       lock: str | Path | Mapping[str, Any] | None = None,
+                       report: str | Path | Mapping[str, Any] | None = None) -> None:
+    """guards.yaml, clauseguard.lock and report.json (paths or loaded mappings) from different profiles would
+    have records cite clauses of one profile with the documents of another: a :class:`GuardConfigError`
+    naming each file and its ``profile_sha256``. A file without a stamp (hand-written) is not compared."""
+    stamps: dict[str, str] = {}
+    for kind, source in (("guards.yaml", guards), ("clauseguard.lock", lock), ("report.json", report)):
+        stamp = None if source is None else profile_stamp(source)
+        if stamp is not None:
+            stamps[f"the {kind} mapping" if isinstance(source, Mapping) else str(source)] = stamp
+    if len(set(stamps.values())) > 1:
+        listed = ", ".join(f"{name} (profile_sha256 {stamp})" for name, stamp in stamps.items())
+        raise GuardConfigError(f"these files were generated from different profiles: {listed}; generate them "
+                               "together (clauseguard generate writes all three) and pass the ones from one run",
+                               where="profile_sha256")
 
 
 def _document_clauses(report: Mapping[str, Any] | None, doc_id: str) -> set[str] | None:

@@ -81,6 +81,16 @@ class StatementOfReasons:
                 "explanation": self.explanation, "redress": [dict(r) for r in self.redress]}
 
 
+def _restriction(value: Restriction | str) -> Restriction:
+    """``value`` as a :class:`Restriction`; another value is a :class:`NoticeError` listing the allowed ones."""
+    try:
+        return Restriction(value)
+    except ValueError as err:
+        allowed = ", ".join(r.value for r in Restriction)
+        raise NoticeError(f"restriction {value!r} is not one of the DSA Art. 17(1) restrictions: {allowed}",
+                          fields=("restriction",)) from err
+
+
 def _grounds(restriction: Restriction, legal_ground: str | None, clause_id: str | None,
              report: str | Path | Mapping[str, Any] | None) -> dict[str, str] | None:
     if restriction is not Restriction.NONE and not (legal_ground or clause_id):
@@ -139,7 +149,7 @@ def decide(store: RecordStore, *, restriction: Restriction | str, facts: str, au
     complaint window counts from it, DSA Art. 20(2); by default from ``decided_at``); set it later
     with :func:`~.complaints.record_informed`.
     """
-    restriction = Restriction(restriction)
+    restriction = _restriction(restriction)
     if not facts.strip():
         raise NoticeError("facts and circumstances are required (Art. 17(3)(b))", fields=("facts",))
     contractual = _grounds(restriction, legal_ground, clause_id, report)

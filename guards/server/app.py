@@ -69,32 +69,13 @@ def read_documents(report_path: str | Path | None) -> dict[str, str]:
         raise GuardConfigError(f"cannot read documents from report: {err}", where=str(report_path)) from err
 
 
-def _profile_stamp(path: str | Path) -> str | None:
-    """The ``profile_sha256`` a generated file carries (None when it has none or cannot be read: the code
-    that reads the file for its content reports that)."""
-    import yaml
-
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-        # report.json is JSON (150 KB: PyYAML's pure-Python loader took 0.3 s of start-up over it)
-        data = json.loads(text) if str(path).endswith(".json") else yaml.load(
-            text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    stamp = data.get("profile_sha256") if isinstance(data, dict) else None
-    return stamp if isinstance(stamp, str) else None
-
-
 def check_same_profile(guards_path: str | Path, lock_path: str | Path | None,
                        report_path: str | Path | None) -> None:
     """guards.yaml, clauseguard.lock and report.json from different profiles would have records cite
     documents the running guards do not enforce: a :class:`GuardConfigError` naming the files."""
-    stamps = {str(p): s for p in (guards_path, lock_path, report_path) if p is not None and (s := _profile_stamp(p))}
-    if len(set(stamps.values())) > 1:
-        listed = ", ".join(f"{path} ({stamp[:12]}…)" for path, stamp in stamps.items())
-        raise GuardConfigError(f"these files were generated from different profiles: {listed}; generate them "
-                               "together (clauseguard generate writes all three) and pass the ones from one run",
-                               where="profile_sha256")
+    from clauseguard.guards.records.lockfile import check_same_profile as same_profile
+
+    same_profile(guards=guards_path, lock=lock_path, report=report_path)
 
 
 def create_app(*, guards_path: str | Path, db_url: str, report_path: str | Path | None = None,

@@ -1,7 +1,9 @@
 """POST /v1/check/text and /v1/check/image: run the pipeline, answer with the verdict.
 
 Checks run in a worker thread (guards and the audit write are blocking), so the event loop keeps
-serving. Every decision is recorded by the pipeline's sink (metrics, then the audit log).
+serving. Every decision is recorded by the pipeline's sink (metrics, then the audit log). A stage and
+modality that no guard of guards.yaml checks is a 422 naming them, never an ``allow`` of content nobody
+checked (as ``clauseguard check`` and ``eval`` refuse it).
 """
 
 from __future__ import annotations
@@ -15,20 +17,33 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from clauseguard.guards._params import Modality
+from clauseguard.guards._params import Modality, Stage
 from clauseguard.guards.server.models import CheckImageJson, CheckResponse, CheckText, verdict_response
 from clauseguard.guards.server.state import ServerState, get_state, request_context
 
-__all__ = ["decode_image", "router"]
+__all__ = ["decode_image", "require_guards", "router"]
 
 router = APIRouter(prefix="/v1/check", tags=["check"])
 
 State = Annotated[ServerState, Depends(get_state)]
 
 
+def require_guards(state: ServerState, stage: Stage | str, modality: Modality) -> None:
+    """A 422 when no guard checks ``modality`` at ``stage``: the content would be allowed unchecked, and an
+    ``allow`` (and its audit record) would say it was checked."""
+    if state.pipeline.stage_guards(stage, modality):
+        return
+    stage, kind = Stage(stage).value, modality.value
+    other = [s.value for s in Stage if state.pipeline.stage_guards(s, modality)]
+    hint = f"its {kind} guards run at stage {other[0]}" if other else f"it has no {kind} guard"
+    raise HTTPException(422, detail=f"no {kind} guard of guards.yaml runs at stage {stage}, so every {kind} would "
+                                    f"be allowed unchecked ({hint}); nothing was checked or recorded")
+
+
 @router.post("/text", response_model=CheckResponse)
 async def check_text(body: CheckText, request: Request, state: State) -> CheckResponse:
     """Run the guards of ``stage`` on a text: the verdict, its findings and the clauses they enforce."""
+    require_guards(state, body.stage, Modality.TEXT)
     context = request_context(request, state, stage=body.stage, user_key=body.user_key, turn=body.turn,
                               request_id=body.request_id)
     verdict = await run_in_threadpool(state.pipeline.check, body.text, stage=body.stage, context=context)
@@ -92,10 +107,12 @@ def _validated(payload: Any) -> CheckImageJson:
 
 
 @router.post("/image", response_model=CheckResponse, openapi_extra=_image_schema(),
-             responses={413: {"description": "image over the size limit"}, 415: {"description": "wrong type"}})
+             responses={413: {"description": "image over the size limit"}, 415: {"description": "wrong type"},
+                        422: {"description": "a bad field, or no image guard runs at the stage"}})
 async def check_image(request: Request, state: State) -> CheckResponse:
     """Run the image guards of ``stage`` on an uploaded image (multipart) or a base64 one (JSON)."""
     body, raw = await _image_body(request)
+    require_guards(state, body.stage, Modality.IMAGE)
     context = request_context(request, state, stage=body.stage, user_key=body.user_key,
                               request_id=body.request_id)
     verdict = await run_in_threadpool(state.pipeline.check, raw, stage=body.stage, context=context,

@@ -13,7 +13,14 @@ or from a response (``response`` -> our output stage). The answer is one of Lite
 
 Every text goes through the stage's guards; ``rate_limit`` counts the call once, on the last text (the
 new message; the earlier ones are the conversation so far, checked again since a client can forge it).
-``tools``, ``tool_calls`` and fields LiteLLM adds later are accepted and not judged. The end user is
+Tool calls are judged too, as the transformers and Gradio wrappers judge them: the ``arguments`` of each
+of ``tool_calls`` (a response's: what the model asks a tool to do, at the output stage; a request's: the
+assistant's earlier calls in the conversation, at the input stage), and every ``description`` in
+``tools`` (the tool definitions the model is given, at the input stage), without ``rate_limit`` and
+without the labels and notices the guards add around a text. A tool call or description that a guard
+blocks blocks the call; a changed description (redacted) is sent back in ``tools``; a tool call whose
+arguments a guard would change is blocked, since LiteLLM takes no changed ``tool_calls`` back and the
+arguments would reach the tool unredacted. Fields LiteLLM adds later are accepted and not judged. The end user is
 ``request_data.user_api_key_end_user_id`` (else the key's user id), pseudonymised like every user key.
 The turn (how many answers the conversation holds, which decides the first-turn AI notice) is read from
 ``structured_messages``, which LiteLLM sends with a request only: it is remembered by
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -41,6 +49,7 @@ from clauseguard.guards._params import Action, Modality, Stage
 from clauseguard.guards._runner import GuardFailure
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.decorator import DEFAULT_BLOCK_MESSAGE
+from clauseguard.guards.pipeline import Pipeline
 from clauseguard.guards.server.check import decode_image
 from clauseguard.guards.server.models import REQUEST_ID_PATTERN, UnicodeText, unicode_text
 from clauseguard.guards.server.state import ServerState, get_state, request_context
@@ -89,6 +98,7 @@ class GuardrailResponse(BaseModel):
     blocked_reason: str | None = None
     texts: list[str] | None = None
     images: list[str] | None = None
+    tools: list[dict[str, Any]] | None = None
 
 
 def _authorise(request: Request, state: ServerState) -> None:
@@ -181,12 +191,96 @@ def _judge(state: ServerState, body: GuardrailRequest, request: Request, turns: 
         if not verdict.allowed:
             return GuardrailResponse(action="BLOCKED", blocked_reason=_reason(verdict))
         texts.append(verdict.output if isinstance(verdict.output, str) else text)
+    tools, blocked = _judge_tools(_ToolJudge(state, earlier, body, request, user, turn), stage)
+    if blocked is not None:
+        return GuardrailResponse(action="BLOCKED", blocked_reason=blocked)
     images, blocked = _judge_images(state, body, request, stage, user)
     if blocked is not None:
         return GuardrailResponse(action="BLOCKED", blocked_reason=blocked)
-    if texts == body.texts and images == list(body.images or ()):
+    if texts == body.texts and images == list(body.images or ()) and tools == body.tools:
         return GuardrailResponse(action="NONE")
-    return GuardrailResponse(action="GUARDRAIL_INTERVENED", texts=texts, images=images if body.images else None)
+    return GuardrailResponse(action="GUARDRAIL_INTERVENED", texts=texts, images=images if body.images else None,
+                             tools=tools if tools != body.tools else None)
+
+
+class _ToolJudge:
+    """Checks the text of tool calls and tool definitions, each a pipeline check (and decision record) whose
+    request id numbers on after the texts', without the labels and notices the guards add around a text."""
+
+    def __init__(self, state: ServerState, pipeline: Pipeline, body: GuardrailRequest, request: Request,
+                 user: str | None, turn: int) -> None:
+        self.state, self.pipeline, self.body, self.request = state, pipeline, body, request
+        self.user, self.turn, self.number = user, turn, len(body.texts)
+
+    def check(self, text: str, stage: Stage) -> tuple[str, Verdict]:
+        """``text`` as the guards of ``stage`` let it through (as given, when blocked), and their verdict."""
+        rid = f"{self.body.litellm_call_id}.{self.number}" if self.body.litellm_call_id else None
+        self.number += 1
+        context = request_context(self.request, self.state, stage=stage, user_key=self.user, turn=self.turn,
+                                  request_id=rid)
+        verdict = self.pipeline.check(text, stage=stage, context=context)
+        if not verdict.allowed:
+            return text, verdict
+        out = verdict.output if isinstance(verdict.output, str) else text
+        return out[len(verdict.prefix):len(out) - len(verdict.suffix)], verdict
+
+
+def _arguments(call: Any) -> str | None:
+    """A tool call's arguments as text (OpenAI's ``function.arguments``; a mapping written as JSON)."""
+    if not isinstance(call, dict):
+        return None
+    function = call.get("function") if isinstance(call.get("function"), dict) else call
+    args = function.get("arguments", function.get("input"))
+    if args is None or isinstance(args, str):
+        return args
+    return json.dumps(args, ensure_ascii=False)
+
+
+def _judge_tools(judge: _ToolJudge, stage: Stage) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """The tool definitions to pass on (descriptions redacted), or the reason to block: a blocked tool call or
+    description, or a tool call whose arguments the guards would change (LiteLLM takes none back)."""
+    for call in judge.body.tool_calls or ():
+        args = _arguments(call)
+        if args is None:
+            continue
+        checked, verdict = judge.check(args, stage)
+        if not verdict.allowed:
+            return None, _reason(verdict)
+        if checked != args:
+            return None, (f"{_reason(verdict)} (in a tool call's arguments, which LiteLLM cannot take back "
+                          "changed: the call is blocked rather than passed on unchanged)")
+    tools = judge.body.tools
+    if not tools:
+        return tools, None
+    checked_tools = [_descriptions(tool, judge) for tool in tools]
+    for _, refused in checked_tools:
+        if refused is not None:
+            return None, _reason(refused)
+    return [tool for tool, _ in checked_tools], None
+
+
+def _descriptions(value: Any, judge: _ToolJudge) -> tuple[Any, Verdict | None]:
+    """``value`` (a tool definition) with each ``description`` in it as the input guards let it through."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == "description" and isinstance(item, str):
+                out[key], verdict = judge.check(item, Stage.INPUT)
+                refused = None if verdict.allowed else verdict
+            else:
+                out[key], refused = _descriptions(item, judge)
+            if refused is not None:
+                return value, refused
+        return out, None
+    if isinstance(value, list):
+        items = []
+        for item in value:
+            checked, refused = _descriptions(item, judge)
+            if refused is not None:
+                return value, refused
+            items.append(checked)
+        return items, None
+    return value, None
 
 
 def _judge_images(state: ServerState, body: GuardrailRequest, request: Request, stage: Stage,

@@ -251,6 +251,17 @@ def test_context_from_keys_the_rate_limit() -> None:
     assert [a.endswith(LABEL) for a in answers] == [True, False, True]
 
 
+@pytest.mark.parametrize(("made", "named"), [({"user_key": "u"}, "not a dict"), ("u", "not a str")])
+def test_context_from_returning_something_else_names_it(pipeline: Pipeline, made: object, named: str) -> None:
+    """A dict from context_from raised ``TypeError: replace() should be called on dataclass instances``."""
+    @guarded(pipeline, context_from=lambda message: made)
+    def chat(message: str) -> str:
+        return "ok"
+
+    with pytest.raises(GuardConfigError, match=f"context_from must return a clauseguard Context .*{named}"):
+        chat("hi")
+
+
 def test_bad_stream_mode(pipeline: Pipeline) -> None:
     with pytest.raises(GuardConfigError, match="stream must be"):
         guarded(pipeline, stream="lines")  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from clauseguard.errors import GuardConfigError
-from clauseguard.guards import GuardSpec, Pipeline, Stage
+from clauseguard.guards import Context, GuardSpec, Pipeline, Stage
 from clauseguard.guards.decorator import GuardBlocked
 from clauseguard.guards.hf import guard_text_generation
 
@@ -57,16 +57,30 @@ def force(word: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("kwargs", "expected"), [
-    ({**force("ok"), "return_full_text": True}, f"hello there{NOTICE}ok ok ok{LABEL}"),
+    # with the prompt in front, the notice (or the block message) opens the answer on its own paragraph: it
+    # was glued to the prompt's last word ("hello thereYou are talking to an AI system...")
+    ({**force("ok"), "return_full_text": True}, f"hello there\n\n{NOTICE}ok ok ok{LABEL}"),
     ({**force("ok"), "return_full_text": False}, f"{NOTICE}ok ok ok{LABEL}"),
-    (force("ok"), f"hello there{NOTICE}ok ok ok{LABEL}"),
+    (force("ok"), f"hello there\n\n{NOTICE}ok ok ok{LABEL}"),
     ({**force("detonator"), "return_full_text": False}, OUT_MSG),
-    ({**force("detonator"), "return_full_text": True}, f"hello there{OUT_MSG}"),
+    ({**force("detonator"), "return_full_text": True}, f"hello there\n\n{OUT_MSG}"),
     ({**force("jane@example.org"), "return_full_text": False, "max_new_tokens": 1}, f"{NOTICE}[EMAIL]{LABEL}"),
 ])
 def test_output_checked(hf_pipeline: Any, guards: Pipeline, kwargs: dict[str, Any], expected: str) -> None:
     generate = guard_text_generation(hf_pipeline, guards)
     assert generate("hello there", **kwargs) == [{"generated_text": expected}]
+
+
+@pytest.mark.parametrize(("prompt", "turn", "expected"), [
+    ("hello there", 1, f"hello thereok ok ok{LABEL}"),  # no notice after the first turn: the model's text as is
+    ("hello there\n", 0, f"hello there\n\n{NOTICE}ok ok ok{LABEL}"),
+    ("hello there\n\n", 0, f"hello there\n\n{NOTICE}ok ok ok{LABEL}"),
+])
+def test_full_text_notice_starts_its_own_paragraph(hf_pipeline: Any, guards: Pipeline, prompt: str, turn: int,
+                                                   expected: str) -> None:
+    generate = guard_text_generation(hf_pipeline, guards)
+    out = generate(prompt, **force("ok"), guard_context=Context(turn=turn))
+    assert out == [{"generated_text": expected}]
 
 
 def test_unguarded_model_really_says_it(hf_pipeline: Any) -> None:

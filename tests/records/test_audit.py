@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DatabaseError
 
+from clauseguard.errors import GuardConfigError
 from clauseguard.guards import GuardSpec, Pipeline
 from clauseguard.guards.records import (
     AuditEntry,
@@ -232,6 +233,33 @@ def test_sink_records_pipeline_decisions(store: RecordStore, generated: dict[str
     assert set(first["document_versions"]) >= {"terms-of-use", "acceptable-use-policy"}
     assert "detonate" not in json.dumps(first)
     assert verify(store).ok
+
+
+OTHER_PROFILE = "0123456789abcdef" * 4
+
+
+def test_sink_refuses_a_guards_file_lock_or_report_of_another_profile(store: RecordStore, generated: dict[str, Any],
+                                                                      tmp_path: Path) -> None:
+    """AuditSink took a lock and report of one profile beside a guards.yaml of another (records citing the
+    clauses of one with the document hashes of the other), which ``serve`` refuses: now a GuardConfigError
+    naming both files and both hashes, at construction (``guards=``) or from ``check_guards``."""
+    other = tmp_path / "guards.yaml"
+    other.write_text(f"profile_sha256: {OTHER_PROFILE}\nguards:\n  - {{id: kw, type: keyword}}\n", encoding="utf-8")
+    own = json.loads(generated["report"].read_text(encoding="utf-8"))["profile_sha256"]
+    with pytest.raises(GuardConfigError) as err:
+        AuditSink(store, guards=other, lock=generated["lock"], report=generated["report"])
+    assert all(s in str(err.value) for s in (str(other), str(generated["lock"]), OTHER_PROFILE, own))
+    sink = AuditSink(store, lock=generated["lock"], report=generated["report"])
+    with pytest.raises(GuardConfigError, match="different profiles"):
+        sink.check_guards(other)
+    with pytest.raises(GuardConfigError, match=r"the report\.json mapping"):  # a lock and a report of two profiles
+        AuditSink(store, lock=generated["lock"], report={"profile_sha256": OTHER_PROFILE, "documents": []})
+    with pytest.raises(GuardConfigError, match="different profiles"):  # the file the pipeline reads is checked too
+        Pipeline.from_yaml(other, sink=sink)
+    sink.check_guards(generated["dir"] / "guards.yaml")  # the same run's: accepted
+    Pipeline.from_yaml(generated["dir"] / "guards.yaml", sink=sink)
+    sink.check_guards({"guards": []})  # hand-written, no stamp: nothing to compare
+    AuditSink(store, guards=generated["dir"] / "guards.yaml", lock=generated["lock"], report=generated["report"])
 
 
 @pytest.mark.parametrize(("extra", "prefix"), [

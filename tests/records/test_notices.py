@@ -156,11 +156,15 @@ def test_statement_of_reasons_cites_clause_and_section(store: RecordStore, gener
     ({"restriction": "removal", "facts": "x", "legal_ground": "x", **SOR, "territorial_scope": None},
      "territorial_scope"),
     ({"restriction": "demotion", "facts": "x", "legal_ground": "x", **SOR, "duration": ""}, "duration"),
+    # was a bare ValueError ("'delete' is not a valid Restriction") naming no field
+    ({"restriction": "delete", "facts": "x", "legal_ground": "x", **SOR}, "restriction"),
 ])
 def test_decision_needs_its_elements(store: RecordStore, kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(NoticeError) as info:
         decide(store, automated_detection=False, automated_decision=False, **kwargs)
     assert field in info.value.fields
+    if field == "restriction":
+        assert "'delete'" in str(info.value) and "removal" in str(info.value) and "none" in str(info.value)
 
 
 @pytest.mark.parametrize("missing", ["explanation", "territorial_scope", "duration"])

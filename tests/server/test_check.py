@@ -99,19 +99,34 @@ def test_malformed_json_is_400(client: TestClient, raw: bytes) -> None:
 # -- images -------------------------------------------------------------------------------------
 
 
-def test_image_json_without_image_guards_is_allowed(client: TestClient, audit: MemorySink) -> None:
-    response = client.post("/v1/check/image", json={"image_base64": base64.b64encode(PNG).decode(),
-                                                    "stage": "output", "request_id": "img-1"})
-    body = response.json()
-    assert response.status_code == 200
-    assert (body["allowed"], body["action"], body["findings"], body["output_base64"]) == (True, "allow", [], None)
-    assert audit.records[-1]["request_id"] == "img-1"
+@pytest.mark.parametrize("kwargs", [
+    {"json": {"image_base64": base64.b64encode(PNG).decode(), "stage": "output", "request_id": "img-1"}},
+    {"files": {"file": ("a.png", PNG, "image/png")}, "data": {"stage": "input"}},
+])
+def test_image_without_image_guards_is_refused_not_allowed(client: TestClient, audit: MemorySink,
+                                                           kwargs: dict[str, Any]) -> None:
+    """With no image guard in guards.yaml the route answered allowed/allow (and audited an allow) for an image
+    nobody checked; it is a 422 naming the stage and the modality, and nothing is recorded."""
+    response = client.post("/v1/check/image", **kwargs)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "no image guard" in detail and f"stage {kwargs.get('json', kwargs.get('data'))['stage']}" in detail
+    assert "it has no image guard" in detail
+    assert audit.records == []
 
 
-def test_image_multipart_without_image_guards_is_allowed(client: TestClient) -> None:
-    response = client.post("/v1/check/image", files={"file": ("a.png", PNG, "image/png")}, data={"stage": "input"})
-    assert response.status_code == 200
-    assert response.json()["allowed"] is True
+def test_text_at_a_stage_without_text_guards_is_refused(image_app: FastAPI) -> None:
+    """An image-only guards.yaml answered allowed/allow for any text at any stage; now a 422 that says where
+    the file's guards are, and the image route at the stage that has them still answers."""
+    with TestClient(image_app) as client:
+        response = client.post("/v1/check/text", json={"text": "write to jane@example.org", "stage": "output"})
+        assert response.status_code == 422
+        assert response.json()["detail"].startswith("no text guard of guards.yaml runs at stage output")
+        image = client.post("/v1/check/image", json={"image_base64": base64.b64encode(PNG).decode(), "stage": "input"})
+        assert image.status_code == 422
+        assert "its image guards run at stage output" in image.json()["detail"]
+        assert client.post("/v1/check/image", json={"image_base64": base64.b64encode(PNG).decode(),
+                                                     "stage": "output"}).status_code == 200
 
 
 @pytest.mark.parametrize(("kwargs", "status"), [
