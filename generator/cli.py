@@ -44,14 +44,25 @@ def generate(profile: Path, out_dir: Path, clauses_dir: Path | None, formats: st
              no_builtin: bool) -> None:
     """Write the legal documents, guards.yaml, report.json and clauseguard.lock for PROFILE."""
     from clauseguard.generator.build import generate as run
+    from clauseguard.generator.outputs import undated_changes
 
+    previous_lock = _previous_lock(out_dir)
     files = run(profile, out_dir, clauses_dir=clauses_dir, formats=_formats(formats), force=force,
                 include_builtin=not no_builtin)
     report = json.loads(files["report.json"])
     click.echo(f"wrote {len(files)} files to {out_dir}: {len(report['documents'])} documents, "
                f"{len(report['clauses'])} clauses, {len(report['guards'])} guards")
-    for warning in report["warnings"]:
+    undated = undated_changes(previous_lock, files["clauseguard.lock"])
+    for warning in [*report["warnings"], *([undated] if undated else [])]:
         click.echo(f"warning: {warning}", err=True)
+
+
+def _previous_lock(out_dir: Path) -> bytes | None:
+    """The clauseguard.lock of the folder that ``generate --force`` is about to replace, if there is one."""
+    try:
+        return (out_dir / "clauseguard.lock").read_bytes()
+    except OSError:
+        return None
 
 
 @click.command()

@@ -24,7 +24,7 @@ from clauseguard.generator.render import Numbering
 from clauseguard.generator.selection import Selection
 from clauseguard.guards import GuardSpec
 
-__all__ = ["GuardsFile", "Outputs", "guards_yaml", "lock_file", "report_json", "warnings_for"]
+__all__ = ["GuardsFile", "Outputs", "guards_yaml", "lock_file", "report_json", "undated_changes", "warnings_for"]
 
 
 class GuardsFile(BaseModel):
@@ -114,6 +114,7 @@ def lock_file(out: Outputs) -> bytes:
     data = {
         "clauseguard_version": __version__,
         "profile_sha256": out.profile_sha256,
+        "effective_date": out.profile["product"]["effective_date"],  # to tell a changed text left undated
         "clauses": [{"id": i, "version": out.library.clauses[i].meta.version,
                      "sha256": out.library.clauses[i].sha256, "layer": out.library.clauses[i].layer}
                     for i in out.selection.selected],
@@ -129,6 +130,30 @@ def lock_file(out: Outputs) -> bytes:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _lock_data(lock: bytes | None) -> tuple[Any, dict[str, Any]]:
+    """``(effective_date, {document id: sha256})`` of a lock; empty for a missing or unreadable one."""
+    try:
+        data = yaml.safe_load(lock) if lock else None
+        return data.get("effective_date"), {d["id"]: d["sha256"] for d in data.get("documents", [])}
+    except (yaml.YAMLError, AttributeError, TypeError, KeyError):
+        return None, {}
+
+
+def undated_changes(previous_lock: bytes | None, lock: bytes) -> str | None:
+    """A warning when documents of ``previous_lock`` (the lock of the folder being replaced) changed text
+    while the effective date stayed the same: each would carry the old date. None when nothing changed, the
+    date moved, or the earlier lock records no date (written by an older clauseguard)."""
+    old_date, old = _lock_data(previous_lock)
+    new_date, new = _lock_data(lock)
+    changed = [doc for doc, digest in new.items() if doc in old and old[doc] != digest]
+    if old_date is None or str(old_date) != str(new_date) or not changed:
+        return None
+    return (f"{', '.join(changed)} changed from the version in this folder, but product.effective_date is still "
+            f"{new_date}, so the new text carries the old one's date. Users will be asked to accept the changed "
+            "documents again (their hashes in clauseguard.lock changed): move product.effective_date to the day the "
+            "new version takes effect, after you have told users of the change, and generate again")
 
 
 def _no_dmca_agent(p: dict[str, Any]) -> str | None:
@@ -179,23 +204,28 @@ _EU_STATES = re.compile(r"\b(?:" + "|".join([
     "Magyarország", "(?<!Northern )Ireland", "Éire", "Italy", "Italia", "Latvia", "Latvija", "Lithuania", "Lietuva",
     "Luxembourg", "Lëtzebuerg", "Malta", "Netherlands", "Nederland", "Poland", "Polska", "Portugal",
     "Romania", "România", "Slovakia", "Slovensko", "Slovenia", "Slovenija", "Spain", "España", "Sweden",
-    "Sverige"]) + r")\b", re.IGNORECASE)
+    "Sverige"]) + r")(?:\s+[\w-]*[0-9][\w-]*)*\W*$",  # last, but for a postcode: "France Avenue" is a street
+    re.IGNORECASE)
 _OUR_JURISDICTIONS = ("EU", "UK", "US")  # the ones the clause library has clauses of their own for
 
 
 def names_eu_state(address: str) -> bool:
-    """Whether a postal address names an EU Member State (``Dublin, Ireland``; ``10117 Berlin, Deutschland``)."""
-    return _EU_STATES.search(address) is not None
+    """Whether a postal address names an EU Member State as its country (``Dublin, Ireland``; ``10117
+    Berlin, Deutschland``): where an address names its country, in its last part (the profile joins the
+    lines of an address with commas). A street or town named after one (``100 Poland Street, London W1F,
+    United Kingdom``; ``3900 France Avenue South, Edina, MN``) is not its country."""
+    parts = [part for part in re.split(r"[,\n]", address) if part.strip()]
+    return bool(parts) and _EU_STATES.search(parts[-1]) is not None
 
 
 def _no_eu_representative(p: dict[str, Any]) -> str | None:
     operator = p["operator"]
     if "EU" not in p["jurisdictions"] or operator.get("eu_representative") or names_eu_state(operator["address"]):
         return None
-    return ("users in the EU, but operator.address names no EU Member State and operator.eu_representative is "
-            "not set: a provider not established in the EU must designate a legal representative in the Union "
-            "in writing (DSA Art. 13(1); GDPR Art. 27(1), unless Art. 27(2) exempts you). Set "
-            "operator.eu_representative, or ignore this if you are established in the EU")
+    return ("users in the EU, but operator.address names no EU Member State as its country (its last part) and "
+            "operator.eu_representative is not set: a provider not established in the EU must designate a legal "
+            "representative in the Union in writing (DSA Art. 13(1); GDPR Art. 27(1), unless Art. 27(2) exempts "
+            "you). Set operator.eu_representative, or ignore this if you are established in the EU")
 
 
 def _generic_jurisdictions(p: dict[str, Any]) -> str | None:
@@ -209,6 +239,33 @@ def _generic_jurisdictions(p: dict[str, Any]) -> str | None:
             "review the documents before you use them there")
 
 
+# Domains the profile accepts that no built-in clause reads, and what a lawyer should look at instead.
+_DECISIONS = ("; if it decides about people with legal or similarly significant effect, also set "
+              "features.automated_decisions (GDPR Art. 22)")
+_UNCOVERED_DOMAINS = {
+    "employment": "where the AI is used to recruit or select people, to decide on promotion, dismissal or tasks, or "
+                  "to monitor and evaluate workers, the EU AI Act makes it a high-risk AI system (Annex III point 4) "
+                  "for users in the EU, with duties of its own; employment and anti-discrimination law may apply "
+                  "too" + _DECISIONS,
+    "housing": "where the AI is used to decide who may rent or buy a home, or on what terms, fair-housing and credit "
+               "laws may apply (in the US, the Fair Housing Act, and the Fair Credit Reporting Act for tenant "
+               "screening)" + _DECISIONS,
+    "insurance": "where the AI is used for risk assessment and pricing of life or health insurance for individuals, "
+                 "the EU AI Act makes it a high-risk AI system (Annex III point 5(c)) for users in the EU, with "
+                 "duties of its own; insurance and anti-discrimination law may apply too" + _DECISIONS,
+    "news": "clauseguard knows of no rule specific to AI and news for the documents; where you publish "
+            "AI-generated text to inform the public on matters of public interest, EU AI Act Art. 50(4) asks you "
+            "to disclose it, unless a person reviews it and holds editorial responsibility",
+}
+
+
+def _uncovered_domains(p: dict[str, Any]) -> list[str]:
+    """One warning per domain that is accepted but read by no clause (see :data:`_UNCOVERED_DOMAINS`)."""
+    return [f"domains lists {domain}: clauseguard has no clauses for it, so it changes no document or guard. Have "
+            f"a lawyer look at it before you rely on the documents: {_UNCOVERED_DOMAINS[domain]}"
+            for domain in p["domains"] if domain in _UNCOVERED_DOMAINS]
+
+
 _WARNINGS: tuple[Callable[[dict[str, Any]], str | None], ...] = (
     _no_dmca_agent, _other_licences, _young_users_us, _minors_for_organisations, _no_eu_representative,
     _generic_jurisdictions)
@@ -216,4 +273,4 @@ _WARNINGS: tuple[Callable[[dict[str, Any]], str | None], ...] = (
 
 def warnings_for(profile: dict[str, Any]) -> list[str]:
     """Things the profile leaves out that the law or a licence will ask for."""
-    return [w for check in _WARNINGS if (w := check(profile))]
+    return [w for check in _WARNINGS if (w := check(profile))] + _uncovered_domains(profile)

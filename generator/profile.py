@@ -15,13 +15,15 @@ import hashlib
 import json
 import re
 import reprlib
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -50,6 +52,7 @@ __all__ = [
     "load_profile",
     "parse_profile",
     "short_repr",
+    "strict_date",
     "unescape_markdown",
 ]
 
@@ -64,7 +67,7 @@ _LINE_BREAK = re.compile(r"[\n\u2028\u2029]")
 _MD_ANYWHERE = re.compile(r"[\\`*_\[\]<>~]|&(?=#?\w+;)")
 _MD_LINE_START = re.compile(r"[#>+\-=]|\d+(?=[.)])")
 _MD_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
-_NOT_TEXT = frozenset({"license", "effective_date"})  # ids and dates that templates compare
+_NOT_TEXT = frozenset({"license", "effective_date", "training_consent"})  # ids and dates that templates compare
 
 
 def escape_markdown(text: str) -> str:
@@ -119,6 +122,28 @@ Address = Annotated[str, AfterValidator(_joined(", "))]
 """A postal address: written over several lines, it becomes one line separated by commas."""
 Prose = Annotated[str, AfterValidator(_joined(" "))]
 """A sentence: line breaks become spaces."""
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_EXPECTED = "expected a date written YYYY-MM-DD, such as 2027-03-01"
+
+
+def strict_date(value: Any) -> date:
+    """A YAML date or a ``'YYYY-MM-DD'`` string, as a date. Anything else is a ValueError saying so:
+    pydantic alone would read ``0`` as 1 January 1970 (a Unix time) and ``20270301`` as a time of day."""
+    if isinstance(value, datetime):
+        raise ValueError(f"{_DATE_EXPECTED}, without a time, not {value.isoformat(' ')}")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError as err:
+            raise ValueError(f"{value.strip()!r} is not a real date ({err}); {_DATE_EXPECTED}") from err
+    raise ValueError(f"{_DATE_EXPECTED}, not {short_repr(value)}")
+
+
+Date = Annotated[date, BeforeValidator(strict_date)]
+"""A calendar date: a YAML date (``2027-03-01``) or the same written as a string; never a number."""
 
 
 def _escaped(data: Any, key: str = "") -> Any:
@@ -176,7 +201,7 @@ class Product(_Model):
     url: Text = Field(min_length=1, pattern=_URL)
     description: Prose = Field(default="", description="one sentence on what the product does")
     interfaces: list[Interface] = Field(default_factory=lambda: ["web"], min_length=1)
-    effective_date: date
+    effective_date: Date = Field(description="the date the documents take effect, YYYY-MM-DD")
     governing_law: Text = Field(min_length=1, description="e.g. 'the State of Delaware, USA' or 'Ireland'")
 
 
@@ -205,6 +230,10 @@ class Data(_Model):
     stores_prompts: StrictBool = False
     prompt_retention_days: StrictInt = Field(default=30, ge=0, le=3650)
     trains_on_user_data: StrictBool = False
+    # How users agree to training, when the product trains: ``opt_out`` (it trains unless the user objects,
+    # legitimate interests) or ``opt_in`` (it trains only on data of users who turned it on: consent,
+    # withdrawable at any time, GDPR Art. 7(3)). Ignored when ``trains_on_user_data`` is false.
+    training_consent: Literal["opt_out", "opt_in"] = "opt_out"
 
     @model_validator(mode="before")
     @classmethod
@@ -336,12 +365,40 @@ def _validation_error(err: ValidationError, filename: str, lines: dict) -> Profi
     return ProfileError("\n".join(messages))
 
 
+def _key_of_bad_value(text: str, err: YamlError) -> str | None:
+    """The key path whose value on ``err.line`` YAML could not build (``2027-02-30`` read as a date), so the
+    message names it as a validation error would; None for other errors or when no key is found."""
+    if not err.line or not str(err).startswith(("invalid date", "invalid value")):
+        return None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)  # nodes only: no value is built, so nothing fails
+    except yaml.YAMLError:
+        return None
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(node, ())]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if (isinstance(node, yaml.ScalarNode) and node.start_mark.line + 1 == err.line and path
+                and repr(node.value) in str(err)):  # the message quotes the value: one of a line's several
+            return format_loc(path)
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((value, (*path, key.value)) for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, index)) for index, item in enumerate(node.value))
+    return None
+
+
 def parse_profile(text: str, filename: str = "profile.yaml") -> Profile:
     """Validate profile text. Raises :class:`ProfileError` naming file, line and key path."""
     try:
         data, lines = load_yaml(text, filename, max_values=MAX_VALUES)
     except YamlError as err:
-        raise ProfileError(str(err), where=f"{filename}:{err.line}" if err.line else filename) from err
+        key = _key_of_bad_value(text, err)
+        message = f"{key}: {err}" if key else str(err)
+        raise ProfileError(message, where=f"{filename}:{err.line}" if err.line else filename) from err
     if not isinstance(data, dict):
         raise ProfileError("expected a mapping of keys (operator, product, jurisdictions, ...)", where=filename)
     try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -38,6 +38,7 @@ from clauseguard.generator.profile import (
     error_message,
     parse_profile,
     short_repr,
+    strict_date,
 )
 
 __all__ = ["NO_DEFAULT", "QUESTIONS", "Ask", "Question", "click_ask", "collect_answers", "load_answers", "run_init"]
@@ -166,12 +167,7 @@ def _to_list(value: Any) -> list[str]:
 
 
 def _to_date(value: Any) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError as err:
-        raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}") from err
+    return strict_date(value)  # as the profile: not a number (a Unix time), 20270301 or 2027-W09-1
 
 
 def _to_models(value: Any) -> list[dict[str, Any]]:
@@ -250,6 +246,9 @@ QUESTIONS: tuple[Question, ...] = (
        when="data and data.stores_prompts",
        help="0 means you keep nothing after the response: the documents then say prompts are not stored."),
     _q("data.trains_on_user_data", "Do you train models on users' data?", kind="bool", default=False),
+    _q("data.training_consent", "Is training opt_out (on unless a user objects) or opt_in (off until a user agrees)?",
+       "opt_in: your service asks each user first, and they can withdraw at any time (GDPR Art. 7(3)).",
+       choices=("opt_out", "opt_in"), default="opt_out", when="data and data.trains_on_user_data"),
     _q("models", "Models the product runs on", "Their licences pass duties on to your users.",
        kind="models", default=[]),
     _q("domains", "Sensitive domains it may touch", "Comma-separated, or blank for none.", kind="list",
@@ -333,16 +332,49 @@ def _check_model_field(field: str, value: str) -> str:
 # ---- collecting answers --------------------------------------------------------------------------
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"product": {"name": "X"}}`` -> ``{"product.name": "X"}``; lists stay whole."""
-    out: dict[str, Any] = {}
+Loc = tuple[str | int, ...]
+
+
+def _leaves(data: Mapping[str, Any], raw: Loc = ()) -> Iterator[tuple[str, Loc, Any]]:
+    """``(key path, keys as written, value)`` of every answer; lists and empty mappings are one answer."""
     for key, value in data.items():
-        path = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
-            out.update(_flatten(value, f"{path}."))
+            yield from _leaves(value, (*raw, key))
         else:
-            out[path] = value
+            yield ".".join(map(str, (*raw, key))), (*raw, key), value
+
+
+def _flatten(data: Mapping[str, Any], duplicate: Callable[[str, Loc, Loc], Exception] | None = None) -> dict[str, Any]:
+    """``{"product": {"name": "X"}}`` -> ``{"product.name": "X"}``; lists stay whole.
+
+    One key path given twice, nested (``audience: {minimum_age: 13}``) and dotted (``audience.minimum_age:
+    18``), or given whole and a key inside it as well (``audience: {}`` and ``audience.minimum_age``), is
+    ``duplicate(path, first keys, second keys)`` raised (by default a :class:`ProfileError`): which one wins
+    would otherwise depend on their order in the file.
+    """
+    out: dict[str, Any] = {}
+    written: dict[str, Loc] = {}  # each path given, and each group that has a path below it
+    for path, raw, value in _leaves(data):
+        parts = path.split(".")
+        groups = [".".join(parts[:n]) for n in range(1, len(parts))]
+        clash = path if path in written else next((g for g in groups if g in out), None)
+        if clash is not None:
+            error = duplicate or _duplicate
+            raise error(clash, written[clash], raw)
+        out[path] = value
+        for name in (*groups, path):
+            written.setdefault(name, raw)
     return out
+
+
+def _duplicate(path: str, first: Loc, second: Loc, where: str | None = None) -> ProfileError:
+    return ProfileError(f"cannot read answers: duplicate key {path!r}, given as {_written(first)} and again as "
+                        f"{_written(second)}", where=where)
+
+
+def _written(raw: Loc) -> str:
+    """How the answers file wrote a key: ``audience: minimum_age:`` (nested) or ``audience.minimum_age:``."""
+    return "`" + ": ".join(map(str, raw)) + ":`"
 
 
 def _set(data: dict[str, Any], path: str, value: Any, where: Callable[[str], str] | None = None) -> None:
@@ -397,7 +429,18 @@ def _read_answers(path: Path) -> tuple[dict[str, Any], dict[tuple[str | int, ...
     if not isinstance(data, dict):
         raise ProfileError("answers must be a mapping of key paths to values", where=str(path))
     lines = {_split_loc(loc): line for loc, line in raw_lines.items()}
-    return _flatten(data), lines
+
+    def duplicate(key: str, first: Loc, second: Loc) -> ProfileError:
+        at = raw_lines.get(first), raw_lines.get(second)
+        if None in at:  # JSON: no lines
+            return _duplicate(key, first, second, where=str(path))
+        if at[0] > at[1]:  # a group's keys come together, though the file may give one after a dotted key
+            at, first, second = (at[1], at[0]), second, first
+        return ProfileError(f"cannot read answers: duplicate key {key!r}, given on line {at[0]} as "
+                            f"{_written(first)} and again on line {at[1]} as {_written(second)}",
+                            where=f"{path}:{at[1]}")
+
+    return _flatten(data, duplicate), lines
 
 
 def _split_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:

@@ -2,8 +2,9 @@
 
 Every clause gets a :class:`Decision`: included because its ``applies_when`` is true (or it has
 none), included because another included clause ``requires`` it, or left out because its
-``applies_when`` is false. ``why`` quotes the rendered rationale and the profile facts the
-expression looked at, so ``report.json`` and ``clauseguard explain`` can show them.
+``applies_when`` is false. ``why`` quotes the rendered rationale (for a clause left out, its condition in
+words, see :mod:`~clauseguard.generator.conditions`) and the profile facts the expression looked at, so
+``report.json`` and ``clauseguard explain`` can show them.
 
 An included clause's decision also carries the sources that apply to the profile: a source with a
 ``when`` expression is kept only when it holds, so a US-only product does not cite EU law.
@@ -20,6 +21,7 @@ from typing import Any
 from jinja2 import nodes
 
 from clauseguard.errors import ClauseError, SelectionError
+from clauseguard.generator.conditions import in_words
 from clauseguard.generator.library import Clause, Library
 from clauseguard.generator.sandbox import Source, compile_expression, compile_template, parse_expression, render
 
@@ -125,10 +127,11 @@ class Selection:
 
 
 @cache
-def _expression(text: str, file: str, line: int) -> tuple[Callable[..., Any], tuple[FactRef, ...]]:
+def _expression(text: str, file: str, line: int) -> tuple[Callable[..., Any], tuple[FactRef, ...], nodes.Expr]:
     source = Source(file, line)
-    refs = tuple(dict.fromkeys(fact_refs(parse_expression(text, source))))
-    return compile_expression(text, source), refs
+    tree = parse_expression(text, source)
+    refs = tuple(dict.fromkeys(fact_refs(tree)))
+    return compile_expression(text, source), refs, tree
 
 
 @cache
@@ -140,9 +143,20 @@ def _facts(clause: Clause, context: dict[str, Any]) -> tuple[bool, tuple[str, ..
     expr = clause.meta.applies_when
     if expr is None:
         return True, ()
-    func, refs = _expression(expr, clause.file, clause.line("applies_when"))
+    func, refs, _ = _expression(expr, clause.file, clause.line("applies_when"))
     result = bool(func(**context))
     return result, tuple(f"{ref.label()} = {describe(_value(context, ref))}" for ref in refs)
+
+
+def _excluded_why(clause: Clause, context: dict[str, Any], facts: tuple[str, ...]) -> str:
+    """``Left out: it applies only when jurisdictions includes US (applies_when: 'US' in jurisdictions).
+    Profile: jurisdictions = ['EU'].``; a condition :func:`in_words` cannot say is quoted as written."""
+    expr = clause.meta.applies_when or ""
+    tree = _expression(expr, clause.file, clause.line("applies_when"))[2]
+    words = in_words(tree, context)
+    why = (f"Left out: it applies only when {words} (applies_when: {expr})." if words
+           else f"Left out: its applies_when is false: {expr}.")
+    return f"{why} Profile: {'; '.join(facts)}." if facts else why
 
 
 def _relabel(err: ClauseError, what: str) -> ClauseError:
@@ -157,7 +171,7 @@ def source_condition(clause: Clause, index: int) -> Callable[..., Any] | None:
         return None
     what = f"sources[{index}].when"
     try:
-        func, _ = _expression(when, clause.file, clause.line("sources", index, "when"))
+        func, _, _ = _expression(when, clause.file, clause.line("sources", index, "when"))
     except ClauseError as err:
         raise _relabel(err, what) from err
 
@@ -189,9 +203,7 @@ def _rationale(clause: Clause, context: dict[str, Any]) -> str:
 def _decide(clause: Clause, context: dict[str, Any]) -> Decision:
     applies, facts = _facts(clause, context)
     if not applies:
-        why = f"applies_when is false: {clause.meta.applies_when}"
-        why += f" ({'; '.join(facts)})." if facts else "."
-        return Decision(clause.id, False, "excluded", why, facts)
+        return Decision(clause.id, False, "excluded", _excluded_why(clause, context, facts), facts)
     rationale = _rationale(clause, context)
     sources = applicable_sources(clause, context)
     if not facts:

@@ -15,7 +15,7 @@ from clauseguard.errors import ClauseError, UserError
 from clauseguard.generator import build as build_module
 from clauseguard.generator.build import generate, render_outputs, write_outputs
 from clauseguard.generator.library import load_library
-from clauseguard.generator.outputs import warnings_for
+from clauseguard.generator.outputs import undated_changes, warnings_for
 from clauseguard.generator.profile import load_profile
 from clauseguard.guards import GuardSpec
 from tests.conftest import CHAT_PROFILE, LIBRARY, PROFILES
@@ -53,7 +53,7 @@ def test_report_has_the_design_keys_and_why(chat_files, profile) -> None:
     assert "data.logs_ip_addresses = true" in ip["why"]
     assert ip["guards"] == ["output-pii"] and ip["sections"] == {"privacy-notice": "1.1"}
     excluded = {c["id"]: c["why"] for c in report["excluded"]}
-    assert excluded["ai/output-marking"].startswith("applies_when is false")
+    assert excluded["ai/output-marking"].startswith("Left out: it applies only when modalities.outputs includes image")
     assert {g["id"] for g in report["guards"]} == {g for c in report["clauses"] for g in c["guards"]}
 
 
@@ -117,6 +117,33 @@ def test_lock_lists_clause_versions_and_hashes(chat_files, fixture_library) -> N
     assert entry["sha256"] == fixture_library.clauses["content/sexual-content"].sha256
     assert [t["id"] for t in lock["templates"]] == ["terms-of-use", "acceptable-use-policy", "ai-disclaimer",
                                                   "privacy-notice", "model-licence-notices"]
+
+
+def test_lock_records_the_effective_date(chat_files) -> None:
+    assert yaml.safe_load(chat_files["clauseguard.lock"])["effective_date"] == "2026-12-01"
+
+
+def _lock(date: str | None, **hashes: str) -> bytes:
+    documents = [{"id": i, "version": "1.0.0", "sha256": h} for i, h in hashes.items()]
+    data = {"effective_date": date, "documents": documents}
+    return yaml.safe_dump({k: v for k, v in data.items() if v is not None}).encode()
+
+
+@pytest.mark.parametrize(("previous", "named"), [
+    (_lock("2026-12-01", terms="a", aup="b", privacy="c"), "terms, privacy"),
+    (_lock("2026-12-01", terms="x", aup="b", privacy="y"), None),  # nothing changed
+    (_lock("2026-11-01", terms="a", aup="b", privacy="c"), None),  # the date moved
+    (_lock(None, terms="a", aup="b", privacy="c"), None),  # a lock from before the date was recorded
+    (_lock("2026-12-01", aup="b"), None),  # documents new to the folder were never accepted
+    (None, None), (b"not: [a lock", None), (b"[1, 2]", None),
+])
+def test_undated_changes(previous: bytes | None, named: str | None) -> None:
+    warning = undated_changes(previous, _lock("2026-12-01", terms="x", aup="b", privacy="y"))
+    if named is None:
+        assert warning is None
+    else:
+        assert warning is not None and warning.startswith(f"{named} changed from the version in this folder, but "
+                                                          "product.effective_date is still 2026-12-01")
 
 
 def test_lock_hashes_the_exact_text_of_each_document(chat_files) -> None:

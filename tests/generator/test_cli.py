@@ -51,6 +51,31 @@ def test_generate_refuses_a_non_empty_folder_unless_forced(tmp_path: Path, capsy
     assert (tmp_path / "report.json").read_text() != "stale"
 
 
+def _regenerate(tmp_path: Path, capsys, profile: str) -> str:
+    path = tmp_path / "profile.yaml"
+    path.write_text(profile, encoding="utf-8")
+    args = ["generate", str(path), "-o", str(tmp_path / "legal"), "--format", "md", "--force", *FIXTURE]
+    assert main(args) == 0
+    return capsys.readouterr().err
+
+
+def test_regenerating_changed_documents_under_the_same_effective_date_is_a_warning(tmp_path: Path, capsys) -> None:
+    """A regenerated Terms of Use kept "Effective <date>" though its text changed, silently: users would be
+    asked to accept a new text that claims to date from the old one's day."""
+    minimal = (PROFILES / "us-minimal.yaml").read_text(encoding="utf-8")
+    first = _regenerate(tmp_path, capsys, minimal)
+    assert "effective_date is still" not in first  # an empty folder: nothing to compare with
+    assert "effective_date is still" not in _regenerate(tmp_path, capsys, minimal)  # the same text again
+    changed = minimal.replace("jurisdictions: [US]", "jurisdictions: [US, EU]")
+    warned = [w for w in _regenerate(tmp_path, capsys, changed).splitlines() if "effective_date is still" in w]
+    assert len(warned) == 1
+    assert warned[0].startswith("warning: terms-of-use, ") and "effective_date is still 2026-01-01" in warned[0]
+    assert "accept the changed documents again" in warned[0] and "move product.effective_date" in warned[0]
+    moved = changed.replace("effective_date: 2026-01-01", "effective_date: 2026-03-01")
+    changed_again = moved.replace("[US, EU]", "[US, EU, UK]")
+    assert "effective_date is still" not in _regenerate(tmp_path, capsys, changed_again)  # the date moved
+
+
 def test_lint_prints_file_line_message_and_exits_2(capsys) -> None:
     assert main(["lint", str(BROKEN / "bad-semver"), "--no-builtin"]) == 2
     out = capsys.readouterr().out
@@ -69,7 +94,8 @@ def test_explain_one_clause_and_all(capsys) -> None:
     assert "modalities.outputs = ['image']" in out
     assert main(["explain", str(PROFILES / "us-minimal.yaml"), *FIXTURE]) == 0
     out = capsys.readouterr().out
-    assert "OUT  ai/interaction-disclosure\n     applies_when is false: 'EU' in jurisdictions" in out
+    assert ("OUT  ai/interaction-disclosure\n     Left out: it applies only when jurisdictions includes EU "
+            "(applies_when: 'EU' in jurisdictions). Profile: jurisdictions = ['US'].") in out
 
 
 def test_explain_unknown_clause_exits_2(capsys) -> None:

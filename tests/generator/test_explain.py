@@ -23,8 +23,8 @@ def test_all_clauses_included_first() -> None:
      "IN   jurisdictions/reporting-channel\n     People need a way to report content on Pixel Forge. "
      "(Profile: user_content.public_sharing = true.)\n     Sources: DSA Art. 16\n"),
     (PROFILES / "us-minimal.yaml", "privacy/ip-addresses",
-     "OUT  privacy/ip-addresses\n     applies_when is false: data.logs_ip_addresses "
-     "(data.logs_ip_addresses = false).\n"),
+     "OUT  privacy/ip-addresses\n     Left out: it applies only when data.logs_ip_addresses is true "
+     "(applies_when: data.logs_ip_addresses). Profile: data.logs_ip_addresses = false.\n"),
     (PROFILES / "uploads-no-agent.yaml", "jurisdictions/reporting-channel",
      "IN   jurisdictions/reporting-channel\n     Required by jurisdictions/dmca-agent. "
      "People need a way to report content on Uploader.\n     Sources: DSA Art. 16\n"),

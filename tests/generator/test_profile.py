@@ -379,9 +379,25 @@ def test_eu_users_without_an_eu_establishment_or_representative_is_a_warning(
                                              ("Rue 1, Bruxelles, Belgique", True), ("1 Rue, Paris, France", True),
                                              ("1 High St, London, United Kingdom", False),
                                              ("1 Main St, Belfast BT1 1AA, Northern Ireland", False),
-                                             ("Bahnhofstrasse 1, Zürich, Switzerland", False)])
+                                             ("Bahnhofstrasse 1, Zürich, Switzerland", False),
+                                             ("Dublin 2, Ireland.", True), ("1 Rue, Paris, France 75001", True),
+                                             ("Friedrichstraße 1\n10117 Berlin\nGermany\n", True),
+                                             ("1 Poland Street\nLondon\nUnited Kingdom", False)])
 def test_names_eu_state(text: str, named: bool) -> None:
     assert names_eu_state(text) is named
+
+
+@pytest.mark.parametrize("address", ["100 Poland Street, London W1F 8PX, United Kingdom",
+                                     "3900 France Avenue South, Edina, MN 55416, USA",
+                                     "1 Spain Street, Sonoma, CA 95476, USA",
+                                     "12 Ireland Road, Toronto ON M4B 1B3, Canada",
+                                     "1 Malta Way Springfield IL USA"])
+def test_a_street_or_town_named_after_a_member_state_is_not_its_country(address: str) -> None:
+    """A Member State's name anywhere in the address switched the EU-representative warning off: a London
+    operator on Poland Street was taken to be established in Poland. Only the country counts: the
+    address's last part (its last line, for an address written over several)."""
+    assert names_eu_state(address) is False
+    assert any("operator.eu_representative is not set" in w for w in _warnings(["EU", "UK"], address))
 
 
 @pytest.mark.parametrize(("jurisdictions", "named"), [(["BR", "CA", "JP"], "BR, CA, JP"), (["EU", "OTHER"], "OTHER"),
@@ -395,3 +411,91 @@ def test_jurisdictions_without_clauses_of_their_own_are_a_warning(jurisdictions:
     else:
         assert warnings == [w for w in warnings if w.startswith(f"jurisdictions {named}: ")] != []
         assert "privacy/local-rights" in warnings[0] and "lawyer" in warnings[0]
+
+
+
+def _domain_warnings(domains: list[str]) -> list[str]:
+    data = yaml.safe_load(_example_text())
+    data["domains"] = domains
+    return [w for w in warnings_for(Profile.model_validate(data).context(markdown=False)) if w.startswith("domains ")]
+
+
+@pytest.mark.parametrize(("domain", "points_to"), [
+    ("employment", "Annex III point 4"), ("insurance", "Annex III point 5(c)"), ("housing", "Fair Housing Act"),
+    ("news", "Art. 50(4)"),
+])
+def test_domains_without_clauses_are_a_warning(domain: str, points_to: str) -> None:
+    """news, employment, housing and insurance were accepted (and offered by init) but changed no document
+    or guard, silently; the profile page promised disclaimers and guards for every domain."""
+    warnings = _domain_warnings(["medical", domain])
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"domains lists {domain}: clauseguard has no clauses for it, so it changes no "
+                                  "document or guard. Have a lawyer look at it")
+    assert points_to in warnings[0]
+
+
+def test_domains_with_clauses_are_no_warning() -> None:
+    assert _domain_warnings(["medical", "legal", "financial", "elections", "companionship", "education",
+                             "mental_health"]) == []
+
+
+def test_every_domain_is_read_by_a_clause_or_warned_about() -> None:
+    """A domain that no built-in clause reads must be in the warning's table, and only such a domain."""
+    from typing import get_args
+
+    from clauseguard.generator.outputs import _UNCOVERED_DOMAINS
+    from clauseguard.generator.profile import Domain
+
+    clauses = Path(__file__).resolve().parents[2] / "clauses"
+    text = "\n".join(p.read_text(encoding="utf-8") for p in clauses.rglob("*.md"))
+    unread = {d for d in get_args(Domain) if f"'{d}'" not in text}
+    assert unread == set(_UNCOVERED_DOMAINS)
+
+# ---- product.effective_date: a date, written YYYY-MM-DD, and nothing else --------------------------------
+
+
+def _with_date(value: str) -> str:
+    text = EXAMPLES[0].read_text(encoding="utf-8")
+    assert "effective_date: 2026-12-01" in text
+    return text.replace("effective_date: 2026-12-01", f"effective_date: {value}", 1)
+
+
+def _date_line() -> int:
+    lines = EXAMPLES[0].read_text(encoding="utf-8").splitlines()
+    return next(n for n, line in enumerate(lines, 1) if "effective_date:" in line)
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("0", "not 0"),  # was 1 January 1970: a number was read as a Unix time
+    ("1767225600", "not 1767225600"),  # was 1 January 2026
+    ("20270301", "not 20270301"),  # was "Datetimes provided to dates should have zero time"
+    ("2027", "not 2027"),
+    ('"03/01/2027"', "not '03/01/2027'"),  # was "invalid character in year"
+    ('"1 March 2027"', "not '1 March 2027'"),
+    ("2027-3-1", "not '2027-3-1'"),  # was "input is too short"
+    ('"2027-W09-1"', "not '2027-W09-1'"),  # an ISO week date, which date.fromisoformat accepts
+    ("2027-03-01 10:00:00", "without a time, not 2027-03-01 10:00:00"),
+])
+def test_effective_date_other_than_yyyy_mm_dd_is_one_clear_error(value: str, shown: str) -> None:
+    """effective_date: 0 printed "Effective 1 January 1970" and 1767225600 became 2026-01-01; other formats
+    gave pydantic's messages, none naming the expected format. Each is now one error naming line, key
+    and YYYY-MM-DD."""
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(_with_date(value))
+    assert str(caught.value) == (f"profile.yaml:{_date_line()}: product.effective_date: expected a date written "
+                                 f"YYYY-MM-DD, such as 2027-03-01, {shown}")
+
+
+@pytest.mark.parametrize("value", ["2027-02-30", '"2027-02-30"'])
+def test_an_effective_date_that_is_no_real_day_names_the_key(value: str) -> None:
+    """2027-02-30 (a YAML date YAML itself cannot build) gave an error naming the line but not the key."""
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(_with_date(value))
+    text = str(caught.value)
+    assert text.startswith(f"profile.yaml:{_date_line()}: product.effective_date: "), text
+    assert "'2027-02-30'" in text and "YYYY-MM-DD" in text and "day is out of range for month" in text
+
+
+@pytest.mark.parametrize("value", ["2027-03-01", "'2027-03-01'", '"2027-03-01"'])
+def test_effective_date_as_a_yaml_date_or_a_quoted_one_is_accepted(value: str) -> None:
+    assert str(parse_profile(_with_date(value)).product.effective_date) == "2027-03-01"

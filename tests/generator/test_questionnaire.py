@@ -90,6 +90,9 @@ def test_yes_without_a_required_answer_names_the_key(tmp_path: Path, missing: st
         ({"jurisdictions": ["EU", "Mars"]}, "jurisdictions: Mars not among"),
         ({"user_content.uploads": "perhaps"}, "user_content.uploads: expected yes or no"),
         ({"product.effective_date": "1 Dec"}, "product.effective_date: expected a date"),
+        # date.fromisoformat read 20270301 (a number) and '2027-W09-1' (a week) as dates; the profile does not
+        ({"product.effective_date": 20270301}, "product.effective_date: expected a date written YYYY-MM-DD"),
+        ({"product.effective_date": "2027-W09-1"}, "product.effective_date: expected a date written YYYY-MM-DD"),
         ({"product.colour": "red"}, r"a.yaml:\d+: product.colour: unknown key"),
         ({"models": [{"name": "M", "license": "nope"}]}, r"models\[0\].license: unknown licence 'nope'"),
     ],
@@ -145,6 +148,48 @@ def test_unreadable_answers_file(tmp_path: Path, text: str, message: str) -> Non
     path.write_text(text)
     with pytest.raises(ProfileError, match=message):
         run_init(tmp_path / "profile.yaml", answers=path, yes=True)
+
+
+@pytest.mark.parametrize(
+    ("tail", "where", "message"),
+    [
+        ("audience:\n  minimum_age: 13\naudience.minimum_age: 18\n", 6,
+         "duplicate key 'audience.minimum_age', given on line 5 as `audience: minimum_age:` and again on line 6 as "
+         "`audience.minimum_age:`"),
+        ("audience.minimum_age: 18\naudience:\n  minimum_age: 13\n", 6,
+         "duplicate key 'audience.minimum_age', given on line 4 as `audience.minimum_age:` and again on line 6 as "
+         "`audience: minimum_age:`"),
+        # a group's keys come together: the line after the dotted key is still named second
+        ("audience:\n  consumer: true\n  minimum_age: 13\naudience.minimum_age: 18\n", 7,
+         "given on line 6 as `audience: minimum_age:` and again on line 7 as `audience.minimum_age:`"),
+        ("audience:\n  consumer: true\n\n\n  minimum_age: 13\naudience.minimum_age: 18\n", 9,
+         "given on line 8 as `audience: minimum_age:` and again on line 9"),
+        ("audience: {}\naudience.minimum_age: 18\n", 5,
+         "duplicate key 'audience', given on line 4 as `audience:` and again on line 5 as `audience.minimum_age:`"),
+        ("audience.minimum_age: 13\naudience.minimum_age: 18\n", 5, "duplicate key 'audience.minimum_age'"),
+    ],
+)
+def test_a_key_given_both_nested_and_dotted_is_a_duplicate(tmp_path: Path, tail: str, where: int,
+                                                          message: str) -> None:
+    """``audience: {minimum_age: 13}`` and ``audience.minimum_age: 18`` in one answers file were resolved by
+    their order, silently; a dotted key given twice was already a duplicate key. Both are now that error,
+    naming both lines."""
+    answers = tmp_path / "ans.yaml"
+    answers.write_text(ANSWERS_HEAD + tail, encoding="utf-8")
+    with pytest.raises(ProfileError) as info:
+        run_init(tmp_path / "p1.yaml", answers=answers, yes=True)
+    assert str(info.value).startswith(f"{answers}:{where}: cannot read answers: duplicate key ")
+    assert message in str(info.value)
+    assert not (tmp_path / "p1.yaml").exists()
+
+
+def test_a_json_key_given_both_nested_and_dotted_is_a_duplicate(tmp_path: Path) -> None:
+    answers = _write(tmp_path, "a.json", {**REQUIRED, "audience": {"minimum_age": 13}, "audience.minimum_age": 18})
+    with pytest.raises(ProfileError) as info:
+        run_init(tmp_path / "p1.yaml", answers=answers, yes=True)
+    assert info.value.where == str(answers)
+    assert ("duplicate key 'audience.minimum_age', given as `audience: minimum_age:` and again as "
+            "`audience.minimum_age:`") in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ US_IMAGE = {**EU_TEXT, "jurisdictions": ["US"], "modalities": {"inputs": ["text"
 APPLIES = [
     (None, EU_TEXT, True, "It applies to every product."),
     ("'EU' in jurisdictions", EU_TEXT, True, "jurisdictions = ['EU', 'US']"),
-    ("'EU' in jurisdictions", US_IMAGE, False, "applies_when is false: 'EU' in jurisdictions (jurisdictions = ['US'])"),
+    ("'EU' in jurisdictions", US_IMAGE, False, "Left out: it applies only when jurisdictions includes EU "
+     "(applies_when: 'EU' in jurisdictions). Profile: jurisdictions = ['US']."),
     ("'image' in modalities.outputs and 'EU' in jurisdictions", US_IMAGE, False,
      "modalities.outputs = ['image']; jurisdictions = ['US']"),
     ("data.logs_ip_addresses", EU_TEXT, True, "data.logs_ip_addresses = true"),
@@ -145,3 +146,52 @@ def test_chat_example_over_fixture_library(fixture_library, profile) -> None:
     included = {i for i, d in selection.decisions.items() if d.included}
     assert {"ai/interaction-disclosure", "privacy/ip-addresses", "licences/llama3.1/notice"} <= included
     assert {"ai/output-marking", "jurisdictions/dmca-agent"}.isdisjoint(included)
+
+
+# ---- a condition in words (explain, report.json) -------------------------------------------------------
+
+CONTEXT = {**EU_TEXT, "user_content": {"uploads": False, "public_sharing": False}, "audience": {"minimum_age": 18},
+           "operator": {"dmca_agent": None}, "features": {"automated_decisions": False}}
+
+
+@pytest.mark.parametrize(("expr", "words"), [
+    ("'US' in jurisdictions and audience.minimum_age < 13",
+     "jurisdictions includes US and audience.minimum_age is below 13"),
+    ("'US' not in jurisdictions", "jurisdictions does not include US"),
+    ("'llama3.1' in models|map(attribute='license')", "an entry of models has license llama3.1"),
+    ("models|length > 0", "the number of models is above 0"),
+    ("audience.minimum_age >= 13", "audience.minimum_age is at least 13"),
+    ("data.ip_retention_days <= 30 or data.ip_retention_days == 0",
+     "data.ip_retention_days is at most 30 or data.ip_retention_days is 0"),
+    ("user_content.uploads", "user_content.uploads is true"),
+    ("not user_content.uploads", "user_content.uploads is false"),
+    ("domains", "domains is not empty"),
+    ("operator.dmca_agent", "operator.dmca_agent is set"),
+    ("not operator.dmca_agent", "operator.dmca_agent is not set"),
+    ("jurisdictions[0] in ['EU', 'UK']", None),  # an item lookup: said as written
+    ("'EU' in jurisdictions and (user_content.uploads or user_content.public_sharing)",
+     "jurisdictions includes EU and (user_content.uploads is true or user_content.public_sharing is true)"),
+    ("('EU' in jurisdictions and audience.minimum_age < 16) or 'UK' in jurisdictions",
+     "(jurisdictions includes EU and audience.minimum_age is below 16) or jurisdictions includes UK"),
+    ("not ('EU' in jurisdictions and user_content.public_sharing)",  # not (a and b): not a, or not b
+     "jurisdictions does not include EU or user_content.public_sharing is false"),
+    ("not features.automated_decisions and ('EU' in jurisdictions or 'UK' in jurisdictions)",
+     "features.automated_decisions is false and (jurisdictions includes EU or jurisdictions includes UK)"),
+    ("audience.minimum_age in [13, 16]", "audience.minimum_age is one of 13, 16"),
+    ("jurisdictions|reject('in', ['EU', 'UK', 'US'])|list", None),
+    ("true", None),
+])
+def test_conditions_in_words(expr: str, words: str | None) -> None:
+    """explain printed a clause left out as raw Jinja ("applies_when is false: 'US' in jurisdictions and
+    audience.minimum_age < 13"), though it says it explains in words."""
+    from clauseguard.generator.conditions import in_words
+    from clauseguard.generator.sandbox import Source, parse_expression
+
+    assert in_words(parse_expression(expr, Source("t.md", 1)), CONTEXT) == words
+
+
+def test_a_condition_without_words_is_quoted_as_written(clause_dir) -> None:
+    expr = "jurisdictions|reject('in', ['EU', 'US'])|list"
+    library = load_library(clause_dir({"t/clause": {"applies_when": expr}}), include_builtin=False)
+    why = select(library, EU_TEXT).decisions["t/clause"].why
+    assert why == f"Left out: its applies_when is false: {expr}. Profile: jurisdictions = ['EU', 'US']."
