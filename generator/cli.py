@@ -44,7 +44,9 @@ def generate(profile: Path, out_dir: Path, clauses_dir: Path | None, formats: st
              no_builtin: bool) -> None:
     """Write the legal documents, guards.yaml, report.json and clauseguard.lock for PROFILE."""
     from clauseguard.generator.build import generate as run
+    from clauseguard.generator.library import load_library
     from clauseguard.generator.outputs import undated_changes
+    from clauseguard.generator.overrides import override_problems
 
     previous_lock = _previous_lock(out_dir)
     files = run(profile, out_dir, clauses_dir=clauses_dir, formats=_formats(formats), force=force,
@@ -55,6 +57,9 @@ def generate(profile: Path, out_dir: Path, clauses_dir: Path | None, formats: st
     undated = undated_changes(previous_lock, files["clauseguard.lock"])
     for warning in [*report["warnings"], *([undated] if undated else [])]:
         click.echo(f"warning: {warning}", err=True)
+    if clauses_dir is not None:  # overrides that are likely mistakes (lint names them as problems)
+        for problem in override_problems(load_library(clauses_dir, include_builtin=not no_builtin)):
+            click.echo(f"warning: {problem}", err=True)
 
 
 def _previous_lock(out_dir: Path) -> bytes | None:
@@ -87,9 +92,10 @@ def lint(folder: Path | None, profiles: tuple[Path, ...], no_builtin: bool) -> N
     from clauseguard.generator.library import load_library
     from clauseguard.generator.lint import lint as run
 
-    problems = run(folder, profiles=profiles or None, include_builtin=not no_builtin)
-    for problem in problems:
-        click.echo(str(problem))
+    notes: list = []
+    problems = run(folder, profiles=profiles or None, include_builtin=not no_builtin, notes=notes)
+    for line in [*notes, *problems]:  # notes (each built-in clause or template replaced) are no problem
+        click.echo(str(line))
     if problems:  # a UserError: the entry point prints it and exits with code 2
         raise ClauseError(f"{len(problems)} problem(s) in clause or template files (listed above)")
     library = load_library(folder, include_builtin=not no_builtin)

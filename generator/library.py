@@ -3,7 +3,8 @@
 Built-in clauses and templates are read through ``importlib.resources`` so they are found inside an
 installed wheel. A lawyer's override folder (``--clauses DIR``) is layered on top: a clause with the
 same id replaces the built-in one, a new id adds a clause, and ``DIR/templates/*.md`` replace or add
-templates. Every error names the file and the line.
+templates; ``Library.overrides`` lists the folder's files with the built-in each replaced, for
+:mod:`clauseguard.generator.overrides` to check. Every error names the file and the line.
 
 ``scan_library`` collects every problem (for ``clauseguard lint``); ``load_library`` raises the first.
 """
@@ -33,6 +34,7 @@ __all__ = [
     "ClauseMeta",
     "GuardEntry",
     "Library",
+    "Override",
     "Problem",
     "SourceEntry",
     "Template",
@@ -203,10 +205,21 @@ class Problem:
         return cls(file, int(line), err.message)
 
 
+@dataclass(frozen=True)
+class Override:
+    """A clause or template of the override folder: its path there (``core/arbitration.md``,
+    ``templates/ai-disclaimer.md``) and the built-in one its id replaced (None for a new id)."""
+
+    item: Clause | Template
+    path: str
+    builtin: Clause | Template | None = None
+
+
 @dataclass
 class Library:
     clauses: dict[str, Clause]
     templates: dict[str, Template]
+    overrides: list[Override] = field(default_factory=list)  # every file read from the override folder
 
     def documents(self) -> list[Template]:
         """Templates in document order."""
@@ -267,7 +280,17 @@ def _validation_error(err: ValidationError, file: str, lines: dict, what: str, m
     """The first problem of a clause's or template's header, counting the others; ``problems`` on the error
     holds each of them at its own line, for lint to list them all at once (with the values that start or
     end with a curly quote, which a valid header's lint names too)."""
-    found = [_header_problem(e, file, lines, what) for e in err.errors()]
+    found: list[Problem] = []
+    split: set[int] = set()  # sources YAML split at a ':' or ',': one problem each, with the hint
+    for e in err.errors():
+        index = e["loc"][1] if len(e["loc"]) > 1 and e["loc"][0] == "sources" else None
+        read_as = _split_citation(meta, index)
+        if read_as is None:
+            found.append(_header_problem(e, file, lines, what))
+        elif index not in split:
+            split.add(index)
+            found.append(Problem(file, line_of(lines, ("sources", index)) or 1,
+                                 f"sources[{index}]: {_NOT_A_SOURCE}; YAML reads this one as {read_as} {_SPLIT_HINT}"))
     if meta is not None:
         found += curly_quote_problems(meta, file, lambda *loc: line_of(lines, loc) or 1)
         found.sort(key=lambda p: p.line)
@@ -277,12 +300,37 @@ def _validation_error(err: ValidationError, file: str, lines: dict, what: str, m
     return error
 
 
+_NOT_A_SOURCE = "a source is a string or a mapping {text: ..., when: ...}"
+_SPLIT_HINT = "(a ':' or ',' in unquoted text: put the citation in double quotes)"
+
+
+def _split_citation(meta: Any, index: Any) -> str | None:
+    """What YAML made of ``sources[index]`` when it looks like a citation split at a ':' or ',', else None.
+
+    ``- UK GDPR Art. 13: information to be provided`` is a mapping of one unknown key;
+    ``[Cal. Civ. Code §§1798.105, 1798.106]`` is two sources, the second the number 1798.106; ``- [A, B]``
+    is a list.
+    """
+    sources = meta.get("sources") if isinstance(meta, dict) else None
+    if not isinstance(index, int) or not isinstance(sources, list) or not 0 <= index < len(sources):
+        return None
+    value = sources[index]
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) not in SourceEntry.model_fields:
+        key, item = next(iter(value.items()))
+        return f"the key {key!r} with the value {item!r}"
+    if isinstance(value, list):
+        return f"the list {value!r}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"the number {value!r}"
+    return None
+
+
 def _header_problem(first: Any, file: str, lines: dict, what: str) -> Problem:
     loc = tuple(p for p in first["loc"] if p not in (_PLAIN, _MAPPING))
     line = line_of(lines, loc) or 1
     msg = first["msg"].removeprefix("Value error, ")
     if _MAPPING in first["loc"] and first["type"] == "model_type":
-        msg = "a source is a string or a mapping {text: ..., when: ...}"
+        msg = _NOT_A_SOURCE
     elif first["type"] == "extra_forbidden":
         msg = f"unknown key (not part of the {what} format; see docs/lawyers/clause-format.md)"
     elif first["type"] == "missing":
@@ -454,6 +502,7 @@ class _Layer:
     name: str
     clauses: list[tuple[Traversable, str]]
     templates: list[tuple[Traversable, str]]
+    root: str = ""  # the override folder as the display paths start with it
 
 
 def _builtin_layer(include_clauses: bool) -> _Layer:
@@ -470,7 +519,7 @@ def _override_layer(folder: Path) -> _Layer:
     templates_prefix = f"{prefix}/templates/"
     clauses = [(f, n) for f, n in files if not n.startswith(templates_prefix)]
     templates = [(f, n) for f, n in files if n.startswith(templates_prefix) and n.count("/") == prefix.count("/") + 2]
-    return _Layer("override", clauses, templates)
+    return _Layer("override", clauses, templates, prefix)
 
 
 _NOT_READ_QUIETLY = ("readme", "license", "licence", "__init__.py")
@@ -509,14 +558,15 @@ def unread_files(folder: Path | str) -> list[Problem]:
     return problems
 
 
-def _add(items: dict[str, Any], seen: dict[str, str], item: Any, problems: list[Problem]) -> None:
-    """Add ``item``; a second file with the same id in the same layer is a problem."""
+def _add(items: dict[str, Any], seen: dict[str, str], item: Any, problems: list[Problem]) -> bool:
+    """Add ``item``; a second file with the same id in the same layer is a problem (and is not added)."""
     if item.id in seen:
         problems.append(Problem(item.file, item.line("id"),
                                 f"id {item.id!r} is already used by {seen[item.id]}"))
-        return
+        return False
     seen[item.id] = item.file
     items[item.id] = item
+    return True
 
 
 def _read_layer(layer: _Layer, library: Library, problems: list[Problem]) -> None:
@@ -531,7 +581,9 @@ def _read_layer(layer: _Layer, library: Library, problems: list[Problem]) -> Non
             except ClauseError as err:  # every problem of a header, each at its line
                 problems += getattr(err, "problems", None) or [Problem.from_error(err)]
                 continue
-            _add(target, seen, item, problems)
+            replaced = target.get(item.id) if item.id not in seen else None  # from the layer below
+            if _add(target, seen, item, problems) and layer.root:
+                library.overrides.append(Override(item, name.removeprefix(f"{layer.root}/"), replaced))
 
 
 def _read(resource: Traversable, name: str) -> bytes:

@@ -1,10 +1,14 @@
 """``clauseguard lint``: every problem in clause and template files, as ``file:line: message``.
 
 Checks, in order: front matter (schema, semver, unique ids, documents and sections that exist,
-``requires``/``conflicts`` that name clauses, no loop of ``requires``), ``applies_when`` (compiles,
-names only profile fields), bodies, rationales and guard parameters (compile in the sandbox, name only
-known variables), the ids named by ``ref``, ``selected``, ``doc`` and ``licence`` (exist, wherever the
-call sits), no heading in a clause body, guard specs, and finally a full render of every example
+``requires``/``conflicts`` that name clauses, no loop of ``requires``), the override folder's
+replacements of built-in clauses and templates (:mod:`~clauseguard.generator.overrides`: noted, and a
+problem where the path does not match the id or a changed text keeps a version not above the built-in
+one's), ``applies_when`` (compiles, names only profile fields, compares a key of fixed values only with
+values it can hold), bodies, rationales and guard parameters (compile in the sandbox, name only
+known variables, the same values check), the ids named by ``ref``, ``selected``, ``doc`` and ``licence``
+(exist, wherever the call sits), no heading (``#``, or setext: text underlined by ``===`` or ``---``) and
+no horizontal rule in a clause body, guard specs, and finally a full render of every example
 profile, which catches what only shows at render time (an undefined attribute, a ``ref`` to a clause
 that is not included). Each clause body and document is rendered on its own, so one failure does not
 hide the next, and the files with static problems are left out of it (their problems are listed once
@@ -43,7 +47,8 @@ from clauseguard.generator.library import (
     unread_files,
 )
 from clauseguard.generator.licences import known_licence_ids
-from clauseguard.generator.profile import Jurisdiction, Profile, load_profile
+from clauseguard.generator.overrides import override_notes, override_problems
+from clauseguard.generator.profile import Jurisdiction, ModelEntry, Profile, load_profile
 from clauseguard.generator.render import (
     Numbering,
     base_globals,
@@ -56,7 +61,8 @@ from clauseguard.generator.render import (
 from clauseguard.generator.sandbox import Source, environment, parse_expression, parse_template
 from clauseguard.generator.selection import FactRef, Selection, fact_refs, requires_cycles, select
 
-__all__ = ["BODY_NAMES", "TEMPLATE_NAMES", "check_fact", "example_profiles", "lint", "requires_loops"]
+__all__ = ["BODY_NAMES", "TEMPLATE_NAMES", "allowed_values", "check_fact", "example_profiles", "lint",
+           "requires_loops"]
 
 BODY_NAMES = frozenset({"ref", "selected", "doc", "licence", "guards_in_use"})
 TEMPLATE_NAMES = BODY_NAMES | {"document", "sections"}
@@ -103,6 +109,119 @@ def check_fact(ref: FactRef) -> str | None:
     return None
 
 
+# Profile keys whose values a validator closes rather than a Literal annotation: the values, read when asked.
+_VALIDATED_VALUES = {(ModelEntry, "license"): lambda: (*sorted(known_licence_ids()), "other")}
+
+# Hints beyond spelling: what a profile writer means by a value the profile does not take.
+_EU_MEMBERS = ("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",
+               "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK")
+_ALIASES = {"GB": "UK", "USA": "US", **dict.fromkeys(_EU_MEMBERS, "EU")}
+
+
+def _item_type(tp: Any) -> Any:
+    """``list[X]`` -> ``X``, ``Annotated[X, ...]`` -> ``X``; anything else as it is."""
+    tp = _unwrap(tp)
+    if typing.get_origin(tp) is list:
+        tp = _unwrap(typing.get_args(tp)[0])
+    return typing.get_args(tp)[0] if typing.get_origin(tp) is typing.Annotated else tp
+
+
+def _is_list(ref: FactRef) -> bool:
+    tp, error = _walk_path(ref.path)
+    return not error and (bool(ref.mapped) or typing.get_origin(_unwrap(tp)) is list)
+
+
+def allowed_values(ref: FactRef) -> tuple[str, ...] | None:
+    """The values the profile key ``ref`` may hold (each item's, for a list), as profile.py closes them;
+    None for free text, numbers, flags and keys that do not exist."""
+    tp, error = _walk_path(ref.path)
+    if error:
+        return None
+    if ref.mapped:
+        item = _item_type(tp)
+        if not _is_model(item) or ref.mapped not in item.model_fields:
+            return None
+        if (item, ref.mapped) in _VALIDATED_VALUES:
+            return _VALIDATED_VALUES[item, ref.mapped]()
+        tp = item.model_fields[ref.mapped].annotation
+    tp = _item_type(tp)
+    return typing.get_args(tp) if typing.get_origin(tp) is typing.Literal else None
+
+
+def _is_chain(node: nodes.Node) -> bool:
+    """``a``, ``a.b``, ``a['b']``: a profile key as a whole."""
+    if isinstance(node, nodes.Getattr) or (isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const)
+                                           and isinstance(node.arg.value, str)):
+        return _is_chain(node.node)
+    return isinstance(node, nodes.Name)
+
+
+def _fact_of(node: nodes.Node) -> FactRef | None:
+    """The profile key ``node`` reads as a whole (``modalities.outputs``, ``models|map(attribute='license')``,
+    either through ``|list``), or None."""
+    while isinstance(node, nodes.Filter) and node.name in ("list", "unique", "sort") and node.node is not None:
+        node = node.node
+    mapped = isinstance(node, nodes.Filter) and node.name == "map" and node.node is not None
+    if not (_is_chain(node) or (mapped and _is_chain(node.node))):
+        return None
+    refs = list(fact_refs(node))
+    return refs[0] if len(refs) == 1 and bool(refs[0].mapped) == mapped else None
+
+
+def _comparisons(tree: nodes.Node) -> Iterator[tuple[nodes.Const, str, FactRef]]:
+    """``(constant, operator, profile key)`` for each string compared with a profile key by ``in``,
+    ``not in``, ``==`` or ``!=`` (the string on either side of ``==`` and ``!=``)."""
+    for compare in tree.find_all(nodes.Compare):
+        left = compare.expr
+        for operand in compare.ops:
+            pairs = {"in": [(left, operand.expr)], "notin": [(left, operand.expr)],
+                     "eq": [(left, operand.expr), (operand.expr, left)],
+                     "ne": [(left, operand.expr), (operand.expr, left)]}.get(operand.op, [])
+            for const, fact in pairs:
+                if isinstance(const, nodes.Const) and isinstance(const.value, str) \
+                        and (ref := _fact_of(fact)) is not None and ref.path[0] in Profile.model_fields:
+                    yield const, operand.op, ref
+            left = operand.expr
+
+
+def _did_you_mean(value: str, allowed: tuple[str, ...]) -> str | None:
+    """The allowed value a profile writer most likely meant by ``value``: the same but for case or
+    punctuation (``eu``, ``llama-3.1``), a country's usual code (``GB``, ``DE``), or a close spelling."""
+    def squash(text: str) -> str:
+        return re.sub(r"[\s._-]", "", text.casefold())
+
+    squashed = {squash(a): a for a in allowed}
+    if squash(value) in squashed:
+        return squashed[squash(value)]
+    if _ALIASES.get(value.upper()) in allowed:
+        return _ALIASES[value.upper()]
+    folded = {a.casefold(): a for a in allowed}
+    close = difflib.get_close_matches(value.casefold(), folded, n=1)
+    return folded[close[0]] if close else None
+
+
+_OPERATORS = {"in": "in", "notin": "not in", "eq": "==", "ne": "!="}
+
+
+def _check_values(tree: nodes.Node, source: Source, what: str) -> Iterator[Problem]:
+    """A string compared with a profile key of closed values that the key never holds: ``'eu' in
+    jurisdictions`` is false for every profile, so the clause or text it guards never appears."""
+    for const, op, ref in _comparisons(tree):
+        allowed = allowed_values(ref)
+        if allowed is None:
+            continue
+        line = source.first_line + const.lineno - 1
+        always = f"this `{_OPERATORS[op]}` is {str(op in ('notin', 'ne')).lower()} for every profile"
+        if const.value not in allowed:
+            close = _did_you_mean(const.value, allowed)
+            hint = f"; did you mean {close!r}?" if close else ""
+            yield Problem(source.file, line, f"{what}: {const.value!r} is not a value of {ref.label()}, so {always}; "
+                                             f"{ref.label()} takes only {', '.join(allowed)}{hint}")
+        elif op in ("eq", "ne") and _is_list(ref):
+            yield Problem(source.file, line, f"{what}: {ref.label()} is a list, so {always}: write {const.value!r} "
+                                             f"{'in' if op == 'eq' else 'not in'} {ref.label()}")
+
+
 def _known_names(extra: Iterable[str]) -> frozenset[str]:
     return frozenset(Profile.model_fields) | frozenset(environment().globals) | frozenset(extra)
 
@@ -119,6 +238,7 @@ def _check_names(tree: nodes.Node, source: Source, allowed: frozenset[str], what
     for ref in dict.fromkeys(fact_refs(tree)):
         if ref.path[0] in Profile.model_fields and (error := check_fact(ref)):
             yield Problem(source.file, source.first_line + ref.line - 1, f"{what}: {error}")
+    yield from _check_values(tree, source, what)
 
 
 def _guarded(check: Any) -> list[Problem]:
@@ -175,12 +295,51 @@ def check_quotes(item: Clause | Template) -> list[Problem]:
 _HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t].*)?$", re.MULTILINE)
 
 
+_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
+_RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+_ITEM_LINE = re.compile(r"^ *(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+
+
+def _underlines(body: str) -> Iterator[tuple[int, str]]:
+    """``(line index, message)`` for each line of ``===`` or ``---`` that CommonMark reads as a setext
+    heading's underline (right under a paragraph's text) or as a horizontal rule (``---``, ``***``,
+    ``___``, ``- - -`` elsewhere).
+
+    The Markdown document shows both as CommonMark does; the DOCX shows the line as text, and the HTML
+    as text too (a heading's underline joins its paragraph) but for a rule after a blank line.
+    """
+    block = None  # what the line above belongs to: None (a blank line, or a rule), "p" (a paragraph), "item"
+    paragraph: list[str] = []
+    for index, line in enumerate(body.splitlines()):
+        if not line.strip():
+            block = None
+        elif block == "p" and _UNDERLINE.match(line):
+            yield index, (f"a heading ({' '.join(paragraph)[:60]!r}: this line of {line.strip()[0]!r}s under it "
+                          "makes it one); a clause has none: the document adds its numbered heading from title, "
+                          "and the HTML and DOCX would show both lines as text: remove this line")
+            block = None
+        elif _RULE.match(line):
+            yield index, (f"a horizontal rule ({line.strip()!r}), which the DOCX would show as text; leave it "
+                          "out: the document separates clauses by their numbered headings")
+            block = None
+        elif _ITEM_LINE.match(line):
+            block = "item"
+        elif block is None:
+            block, paragraph = "p", [line.strip()]
+        elif block == "p":
+            paragraph.append(line.strip())
+
+
 def _check_headings(clause: Clause) -> list[Problem]:
-    """A Markdown heading in a body would break the numbered sections the document adds from ``title``."""
-    return [Problem(clause.file, clause.body_line + clause.body.count("\n", 0, m.start()),
-                    f"body: a heading ({m.group().strip()!r}); a clause has none: the document adds its numbered "
-                    "heading from title")
-            for m in _HEADING.finditer(clause.body)]
+    """A Markdown heading in a body would break the numbered sections the document adds from ``title``:
+    an ATX heading (``# ...``), a setext one (text underlined by ``===`` or ``---``), and the horizontal
+    rule that ``---`` is elsewhere."""
+    problems = [Problem(clause.file, clause.body_line + clause.body.count("\n", 0, m.start()),
+                        f"body: a heading ({m.group().strip()!r}); a clause has none: the document adds its "
+                        "numbered heading from title")
+                for m in _HEADING.finditer(clause.body)]
+    return problems + [Problem(clause.file, clause.body_line + index, f"body: {message}")
+                       for index, message in _underlines(clause.body)]
 
 
 # What the exporters do not render alike in Markdown, HTML and DOCX: shown as raw text, or differently.
@@ -404,10 +563,16 @@ def requires_loops(library: Library) -> list[Problem]:
 
 
 def lint(clauses_dir: Path | str | None = None, *, profiles: Iterable[Path | str] | None = None,
-         include_builtin: bool = True) -> list[Problem]:
-    """Every problem found, sorted by file and line; empty when the library is clean."""
+         include_builtin: bool = True, notes: list[Problem] | None = None) -> list[Problem]:
+    """Every problem found, sorted by file and line; empty when the library is clean.
+
+    ``notes``, when given, is filled with what is worth knowing but is no problem: each built-in clause
+    or template that the folder replaces, with the built-in version.
+    """
     library, problems = scan_library(clauses_dir, include_builtin=include_builtin)
-    problems += unknown_ids(library, "conflicts") + requires_loops(library)
+    if notes is not None:
+        notes += sorted(override_notes(library), key=lambda p: (p.file, p.line))
+    problems += unknown_ids(library, "conflicts") + requires_loops(library) + override_problems(library)
     if clauses_dir is not None:
         problems += unread_files(clauses_dir)
     for clause in library.clauses.values():

@@ -181,3 +181,19 @@ def test_generate_warns_about_what_the_profile_leaves_out(tmp_path: Path, capsys
     profile.write_text(example.read_text(encoding="utf-8").replace(*replace), encoding="utf-8")
     assert main(["generate", str(profile), "-o", str(tmp_path / "out"), "--format", "md"]) == 0
     assert warning in capsys.readouterr().err
+
+
+def test_lint_notes_an_override_and_exits_0_and_generate_warns_of_a_copy_that_kept_its_id(tmp_path: Path,
+                                                                                         capsys) -> None:
+    """An override replaced a built-in clause without a word; one copied to another path replaced the wrong one."""
+    governing_law = Path(__file__).resolve().parents[2] / "clauses" / "core" / "governing-law.md"
+    text = governing_law.read_text(encoding="utf-8").replace("\nversion: ", "\nversion: 9", 1)
+    (tmp_path / "ours" / "core").mkdir(parents=True)
+    (tmp_path / "ours" / "core" / "governing-law.md").write_text(text + "\nMore.\n", encoding="utf-8")
+    assert main(["lint", str(tmp_path / "ours"), "--profiles", str(PROFILES / "us-minimal.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert ": note: replaces the built-in clause core/governing-law (built-in version " in out and "\nok: " in out
+    (tmp_path / "ours" / "core" / "governing-law.md").rename(tmp_path / "ours" / "core" / "arbitration.md")
+    args = ["generate", str(PROFILES / "us-minimal.yaml"), "-o", str(tmp_path / "out"), "--format", "md"]
+    assert main([*args, "--clauses", str(tmp_path / "ours")]) == 0
+    assert "arbitration.md:2: id: core/governing-law replaces the built-in clause" in capsys.readouterr().err

@@ -104,6 +104,29 @@ def test_a_value_yaml_reads_otherwise_says_what_was_expected(tmp_path: Path, typ
     assert [str(p) for p in problems] == [f"{tmp_path / 'feedback.md'}:{line}: {message}"]
 
 
+# (the sources as typed, the message): a citation YAML split at a ':' or ',' gave two unrelated problems, or
+# "a source is a string or a mapping" (lawyer review, repro_yaml_msgs.sh)
+SPLIT_CITATIONS = [
+    ("sources:\n  - UK GDPR Art. 13: information to be provided",
+     "sources[0]: a source is a string or a mapping {text: ..., when: ...}; YAML reads this one as the key "
+     "'UK GDPR Art. 13' with the value 'information to be provided' (a ':' or ',' in unquoted text: put the "
+     "citation in double quotes)"),
+    ("sources:\n  [Cal. Civ. Code §§1798.105, 1798.106]",
+     "sources[1]: a source is a string or a mapping {text: ..., when: ...}; YAML reads this one as the number "
+     "1798.106 (a ':' or ',' in unquoted text: put the citation in double quotes)"),
+    ("sources:\n  - [Cal. Civ. Code §1798.105, §1798.106]",
+     "sources[0]: a source is a string or a mapping {text: ..., when: ...}; YAML reads this one as the list "
+     "['Cal. Civ. Code §1798.105', '§1798.106'] (a ':' or ',' in unquoted text: put the citation in double quotes)"),
+]
+
+
+@pytest.mark.parametrize(("typed", "message"), SPLIT_CITATIONS, ids=["colon", "flow-comma", "nested-list"])
+def test_a_citation_yaml_split_at_a_colon_or_comma_says_to_quote_it(tmp_path: Path, typed: str, message: str) -> None:
+    (tmp_path / "feedback.md").write_text(GOOD.replace("sources: [Contract law]", typed), encoding="utf-8")
+    problems = lint(tmp_path, profiles=[], include_builtin=False)
+    assert [str(p) for p in problems] == [f"{tmp_path / 'feedback.md'}:9: {message}"]
+
+
 def test_files_the_generator_would_not_read_are_named_by_lint(tmp_path: Path) -> None:
     text = clause_text("core/feedback")
     files = {"core/Feedback.MD": text, "core/other.md.txt": text, "templates/old/terms-of-use.md": text,
@@ -134,8 +157,31 @@ def test_a_heading_in_a_clause_body_is_a_lint_problem(clause_dir, body: str, lin
     assert problems[0].message.startswith("body: a heading (")
 
 
+# (body, line, start of the message): what CommonMark reads as a heading or a rule; the .md showed it so, the
+# HTML and DOCX as text (lawyer review, repro_setext.sh)
+UNDERLINES = [
+    ("Our obligations\n===============\n\nWe will reply.", 14, "body: a heading ('Our obligations': this line of '='s"),
+    ("We will reply.\nThe next line is meant as a rule\n---\nMore text.", 15,
+     "body: a heading ('We will reply. The next line is meant as a rule': this line of '-'s"),
+    ("Text.\n\n---\n\nMore text.", 15, "body: a horizontal rule ('---'), which the DOCX would show as text"),
+    ("Text.\n\n* * *", 15, "body: a horizontal rule ('* * *')"),
+    ("- one\n---", 14, "body: a horizontal rule ('---')"),
+]
+
+
+@pytest.mark.parametrize(("body", "line", "start"), UNDERLINES, ids=["setext-h1", "setext-h2", "rule", "stars", "list"])
+def test_a_setext_heading_or_a_rule_in_a_clause_body_is_a_lint_problem(clause_dir, body: str, line: int,
+                                                                        start: str) -> None:
+    """Only '#' headings were flagged: text underlined by === or --- passed lint and became a heading in the .md."""
+    folder = clause_dir({"t/a": {"body": body}})
+    problems = lint(folder, profiles=[], include_builtin=False)
+    assert [(p.file, p.line) for p in problems] == [(str(folder / "t/a.md"), line)]
+    assert problems[0].message.startswith(start)
+
+
 @pytest.mark.parametrize("body", ["#1 priority is safety.", "Call us on\n#42.", "Text {# a comment #} more.",
-                                  "A list:\n\n- one\n- two"])
+                                  "A list:\n\n- one\n- two", "Text.\n\n===\n\nMore.", "- one\n===",
+                                  "Prices -- or --- fees.", "Text.\n    ---"])
 def test_text_that_is_not_a_heading_is_clean(clause_dir, body: str) -> None:
     assert lint(clause_dir({"t/a": {"body": body}}), profiles=[], include_builtin=False) == []
 

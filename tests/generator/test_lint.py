@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import typing
 from pathlib import Path
 
 import pytest
 
-from clauseguard.generator.lint import check_fact, example_profiles, lint
+from clauseguard.generator.licences import known_licence_ids
+from clauseguard.generator.lint import allowed_values, check_fact, example_profiles, lint
+from clauseguard.generator.profile import Domain, Jurisdiction, Mode
 from clauseguard.generator.selection import FactRef
 from tests.conftest import BROKEN, LIBRARY, PROFILES
 
@@ -123,3 +127,73 @@ def test_a_curly_quoted_value_is_listed_beside_the_other_problems_of_its_header(
     problems = lint(tmp_path / "mine", profiles=[], include_builtin=False)
     assert sorted((p.line, p.message.split(":")[0]) for p in problems) == [(3, "title"), (4, "version")], problems
     assert "curly quote" in next(p.message for p in problems if p.line == 3)
+
+
+# (where the comparison sits, the text, part of the message): a value the profile never
+# holds made a clause or a text never appear, and lint passed (lawyer review, repro_literal.sh)
+NEVER_HOLDS = [
+    ("applies_when", "'DE' in jurisdictions",
+     "'DE' is not a value of jurisdictions, so this `in` is false for every profile; jurisdictions takes only "
+     "EU, US, UK, CA, AU, IN, BR, JP, OTHER; did you mean 'EU'?"),
+    ("applies_when", "'eu' in jurisdictions", "did you mean 'EU'?"),
+    ("applies_when", "'GB' in jurisdictions", "did you mean 'UK'?"),
+    ("applies_when", "'images' in modalities.outputs",
+     "modalities.outputs takes only text, image, audio, video, code; did you mean 'image'?"),
+    ("applies_when", "'medicine' in domains", "did you mean 'medical'?"),
+    ("applies_when", "'llama-3.1' in models|map(attribute='license')",
+     "models[].license takes only apache-2.0, bigscience-openrail-m, creativeml-openrail-m, gemma, llama3.1, mit, "
+     "openrail++, other; did you mean 'llama3.1'?"),
+    ("applies_when", "'gemma' in models|map(attribute='license')|list and 'llama-3.1' not in "
+                     "models|map(attribute='license')", "so this `not in` is true for every profile;"),
+    ("applies_when", "'Image' != modalities.inputs", "so this `!=` is true for every profile;"),
+    ("applies_when", "jurisdictions == 'EU'",
+     "jurisdictions is a list, so this `==` is false for every profile: write 'EU' in jurisdictions"),
+    ("sources", [{"text": "UK Consumer Rights Act 2015", "when": "'GB' in jurisdictions"}],
+     "did you mean 'UK'?"),
+    ("body", "Text.\n{% if 'eu' in jurisdictions %}EU text.{% endif %}", "did you mean 'EU'?"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "part"), NEVER_HOLDS, ids=[f"{c[0]}:{c[1]}"[:60] for c in NEVER_HOLDS])
+def test_a_value_the_profile_never_holds_is_a_lint_problem(clause_dir, key: str, value: str, part: str) -> None:
+    """The constants were not checked: ``'eu' in jurisdictions`` passed lint and the clause was never included."""
+    folder = clause_dir({"t/a": {key: value}})
+    [problem] = lint(folder, profiles=[], include_builtin=False)
+    lines = (folder / "t/a.md").read_text(encoding="utf-8").splitlines()
+    marker = {"applies_when": "applies_when:", "sources": "  when:", "body": "{% if"}[key]
+    assert (problem.file, problem.line) == (str(folder / "t/a.md"),
+                                            next(i for i, ln in enumerate(lines, 1) if ln.startswith(marker)))
+    assert problem.message.startswith(("applies_when: ", "sources[0].when: ", "body: "))
+    assert part in problem.message
+
+
+@pytest.mark.parametrize("applies_when", [
+    "'EU' in jurisdictions and 'OTHER' not in jurisdictions", "'image' in modalities.outputs",
+    "'mental_health' in domains", "'other' in models|map(attribute='license')", "'api' in product.interfaces",
+    "'Ireland' in product.governing_law", "product.name == 'Acme'", "audience.minimum_age < 18",
+])
+def test_values_the_profile_can_hold_and_free_text_are_clean(clause_dir, applies_when: str) -> None:
+    assert lint(clause_dir({"t/a": {"applies_when": applies_when}}), profiles=[], include_builtin=False) == []
+
+
+def test_the_allowed_values_are_read_from_the_profile_model() -> None:
+    assert allowed_values(FactRef(("jurisdictions",))) == typing.get_args(Jurisdiction)
+    assert allowed_values(FactRef(("modalities", "outputs"))) == typing.get_args(Mode)
+    assert allowed_values(FactRef(("domains",))) == typing.get_args(Domain)
+    assert allowed_values(FactRef(("models",), "license")) == (*sorted(known_licence_ids()), "other")
+    assert allowed_values(FactRef(("product", "name"))) is None
+    assert allowed_values(FactRef(("nothing",))) is None
+
+
+def test_the_guide_lists_the_values_lint_allows() -> None:
+    """docs/lawyers/guide.md names the values each list of the profile takes: they must be the ones lint checks."""
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "lawyers" / "guide.md").read_text(encoding="utf-8")
+    refs = {"`jurisdictions`": [FactRef(("jurisdictions",))],
+            "`modalities.inputs`, `modalities.outputs`": [FactRef(("modalities", "inputs")),
+                                                          FactRef(("modalities", "outputs"))],
+            "`domains`": [FactRef(("domains",))], "`product.interfaces`": [FactRef(("product", "interfaces"))],
+            "`models\\|map(attribute='license')`": [FactRef(("models",), "license")]}
+    for key, facts in refs.items():
+        row = next(line for line in guide.splitlines() if line.startswith(f"| {key} |"))
+        listed = tuple(re.findall(r"`([^`]+)`", row.split(" | ")[1].split("(")[0]))
+        assert all(listed == allowed_values(fact) for fact in facts), (key, listed)
