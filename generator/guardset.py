@@ -5,11 +5,18 @@ types (keyword and classifier ``categories``, pii ``entities``, disclaimer and t
 differ only in that list become one guard with the union, and ``category_clauses`` /
 ``category_messages`` say which clauses each category enforces. Every message quotes the numbered
 section(s) it enforces. Ids are readable and deterministic: ``input-keyword``, ``input-keyword-2``.
+
+A keyword entry with terms of its own (``terms``) merges only with entries whose categories no other
+clause names, so a finding of those terms cites only the clause that listed them. A product that admits
+minors (``audience.minimum_age`` under 18) gets stricter guards (:func:`for_minors`); every S11 (suicide
+and self-harm) finding's message names the helplines for the profile's jurisdictions; a rate limit's
+message says to wait, and for how long.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,7 +30,8 @@ from clauseguard.generator.render import Numbering
 from clauseguard.generator.sandbox import Source, compile_template, render
 from clauseguard.guards import GuardSpec
 
-__all__ = ["in_use", "merge_guards", "published_contacts"]
+__all__ = ["MINOR_IMAGE_THRESHOLD", "MINOR_THRESHOLD", "for_minors", "in_use", "merge_guards", "published_contacts",
+           "retry_after", "self_harm_support"]
 
 # type -> (the list that merges by union, dict params keyed by the same items that merge too)
 _MERGE: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -40,6 +48,20 @@ _TYPE_ORDER = ("rate_limit", "keyword", "regex", "pii", "classifier", "topic", "
                "image_nsfw", "image_mark")
 _VERBS = {"block": "Blocked", "redact": "Redacted", "flag": "Flagged", "label": "Labelled as AI-generated",
           "disclaim": "Disclaimer added"}
+
+# A product that admits minors gets stricter guards than an adult one, as the questionnaire ("Under 18 adds
+# child-protection clauses") and the examples promise. The embedding heads put their calibrated decision
+# point at 0.5; at 0.35 the S4, S11 and S12 heads caught 51 of the 77 harmful texts of those categories in
+# scripts/data/eval (41 at 0.5) and flagged 4.2% of its 1,101 benign ones (1.3% at 0.5). opennsfw's own
+# decision point is 0.5; the clauses use 0.8 for adults.
+MINOR_CATEGORIES = ("S4", "S11", "S12")
+MINOR_THRESHOLD = 0.35
+MINOR_IMAGE_THRESHOLD = 0.5
+# What clauses/content/self-harm.md promises ("it will point you to people who can help"), and for which
+# jurisdictions (Samaritans answer 116 123 in the UK and in Ireland, an EU member state).
+_HELPLINES = ((("US",), "In the US, call or text 988 (Suicide & Crisis Lifeline)."),
+              (("UK", "EU"), "In the UK and Ireland, call Samaritans on 116 123."),
+              (("EU",), "In the EU, call 112 in an emergency."))
 
 
 @dataclass(frozen=True)
@@ -135,8 +157,45 @@ def _entries(library: Library, selected: tuple[str, ...], context: dict[str, Any
                 raise ClauseError(f"guards[{index}] after rendering: {msg}", where=f"{clause.file}:{line}") from err
             # Defaults filled in, so `{}` and the same values written out in full are one guard.
             params = spec.typed_params().model_dump(mode="json")
-            entries.append(_Entry(clause_id, guard.type, guard.stage, guard.modality, guard.on_fail, params))
+            on_fail, params = for_minors(guard.type, guard.on_fail, params, context)
+            entries.append(_Entry(clause_id, guard.type, guard.stage, guard.modality, on_fail, params))
     return entries
+
+
+def _scores(type_: str, params: dict[str, Any], category: str) -> bool:
+    """Whether a keyword or classifier guard with ``params`` reports findings of ``category``."""
+    if type_ == "keyword":
+        return category in params["categories"] or bool(params.get("terms", {}).get(category))
+    if type_ == "classifier":
+        if params["categories"]:
+            return category in params["categories"]
+        return "embedding" in params["backends"] or category in params["label_map"].values()  # every one it knows
+    return False
+
+
+def _minors_thresholds(params: dict[str, Any]) -> dict[str, Any]:
+    """A classifier's params with S4, S11 and S12 at most ``MINOR_THRESHOLD``, those it scores."""
+    scored = [c for c in MINOR_CATEGORIES if _scores("classifier", params, c)]
+    if not scored:
+        return params
+    thresholds = dict(params["thresholds"])
+    for cat in scored:
+        thresholds[cat] = min(thresholds.get(cat, thresholds.get("default", 0.5)), MINOR_THRESHOLD)
+    return {**params, "thresholds": thresholds}
+
+
+def for_minors(type_: str, on_fail: str, params: dict[str, Any], context: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(on_fail, params)`` of a clause's guard, stricter where the product admits users under 18: the
+    classifier flags or blocks child sexual abuse (S4), self-harm (S11) and sexual content (S12) from
+    ``MINOR_THRESHOLD``, and ``image_nsfw`` blocks (never blurs or only flags) from ``MINOR_IMAGE_THRESHOLD``.
+    An adult product's guards are left as the clause wrote them."""
+    if context["audience"]["minimum_age"] >= 18:
+        return on_fail, params
+    if type_ == "classifier":
+        return on_fail, _minors_thresholds(params)
+    if type_ == "image_nsfw":
+        return "block", {**params, "threshold": min(params["threshold"], MINOR_IMAGE_THRESHOLD)}
+    return on_fail, params
 
 
 def _split(entry: _Entry) -> tuple[str, list[str] | None, dict[str, dict[str, Any]]]:
@@ -149,7 +208,8 @@ def _split(entry: _Entry) -> tuple[str, list[str] | None, dict[str, dict[str, An
     list_key, dict_keys = rule
     base = {k: v for k, v in entry.params.items() if k != list_key and k not in dict_keys and k != union}
     keyed = {k: dict(entry.params.get(k, {})) for k in dict_keys}
-    return _canonical([*head, "merge", base]), list(entry.params[list_key]), keyed
+    own_terms = entry.type == "keyword" and any(entry.params.get("terms", {}).values())
+    return _canonical([*head, "merge", base, own_terms]), list(entry.params[list_key]), keyed
 
 
 def _items_of(entry: _Entry, items: list[str], keyed: dict[str, dict[str, Any]]) -> list[str]:
@@ -157,15 +217,22 @@ def _items_of(entry: _Entry, items: list[str], keyed: dict[str, dict[str, Any]])
     return list(dict.fromkeys([*items, *extra]))
 
 
-def _compatible(group: _Group, keyed: dict[str, dict[str, Any]]) -> bool:
-    return all(group.keyed[k].get(i, v) == v for k, d in keyed.items() for i, v in d.items())
+def _compatible(group: _Group, entry: _Entry, items: list[str], keyed: dict[str, dict[str, Any]]) -> bool:
+    """Whether ``entry`` may join ``group``: no keyed value differs, and where the entries bring terms of their
+    own, no category is another clause's too (a finding there cites the clause of those terms, and it alone)."""
+    if not all(group.keyed[k].get(i, v) == v for k, d in keyed.items() for i, v in d.items()):
+        return False
+    if not any(group.keyed.get("terms", {}).values()) and not any(keyed.get("terms", {}).values()):
+        return True
+    return all(set(group.per_item.get(item, ())) <= {entry.clause} for item in _items_of(entry, items, keyed))
 
 
 def _group(entries: list[_Entry]) -> list[_Group]:
     groups: list[_Group] = []
     for entry in entries:
         base, items, keyed = _split(entry)
-        group = next((g for g in groups if g.base == base and (items is None or _compatible(g, keyed))), None)
+        group = next((g for g in groups if g.base == base and (items is None or _compatible(g, entry, items, keyed))),
+                     None)
         if group is None:
             group = _Group(entry, base, [] if items is not None else None, {k: {} for k in keyed})
             groups.append(group)
@@ -208,6 +275,26 @@ def _message(on_fail: str, clause_ids: list[str], library: Library, numbering: N
     return f"{_VERBS[on_fail]} under {_cite(clause_ids, library, numbering)}."
 
 
+def self_harm_support(context: dict[str, Any]) -> str:
+    """Where to find help, for the profile's jurisdictions: what an S11 finding's message adds."""
+    lines = [text for where, text in _HELPLINES if set(where) & set(context["jurisdictions"])]
+    return " ".join(["If you are struggling, you are not alone, and there are people who can help.", *lines,
+                     "If you are in immediate danger, call your local emergency number."])
+
+
+def retry_after(refill_per_second: float) -> int:
+    """Seconds until a spent bucket has a token again, at most (as ``RateLimitGuard.retry_after``)."""
+    return max(1, math.ceil(1 / refill_per_second - 1e-9))
+
+
+def _rate_limit_message(group: _Group, cite: str) -> str:
+    """"Too many requests: try again in 2 seconds." and the sections the limit enforces."""
+    wait = retry_after(group.head.params["refill_per_second"])
+    if group.head.on_fail == "flag":
+        return f"Over the rate limit: flagged under {cite}."
+    return f"Too many requests: try again in {wait} {'second' if wait == 1 else 'seconds'}. Rate limited under {cite}."
+
+
 def _params(group: _Group) -> dict[str, Any]:
     params = dict(group.head.params)
     if group.head.type in _UNION:
@@ -223,15 +310,21 @@ def _params(group: _Group) -> dict[str, Any]:
     return params
 
 
-def _spec(group: _Group, guard_id: str, library: Library, numbering: Numbering) -> GuardSpec:
+def _spec(group: _Group, guard_id: str, library: Library, numbering: Numbering, context: dict[str, Any]) -> GuardSpec:
     head = group.head
     clauses = sorted(group.clauses)
     per_item = {k: sorted(group.per_item[k]) for k in sorted(group.per_item, key=_natural)} if len(clauses) > 1 else {}
+    params = _params(group)
+    message = _message(head.on_fail, clauses, library, numbering)
+    if head.type == "rate_limit":
+        message = _rate_limit_message(group, _cite(clauses, library, numbering))
+    messages = {k: _message(head.on_fail, v, library, numbering) for k, v in per_item.items()}
+    if _scores(head.type, params, "S11"):  # clauses/content/self-harm.md: "it will point you to people who can help"
+        messages["S11"] = f"{messages.get('S11', message)} {self_harm_support(context)}"
     return GuardSpec(
         id=guard_id, type=head.type, stage=head.stage, modality=head.modality, on_fail=head.on_fail,
-        params=_params(group), clauses=clauses, message=_message(head.on_fail, clauses, library, numbering),
-        category_clauses=per_item,
-        category_messages={k: _message(head.on_fail, v, library, numbering) for k, v in per_item.items()})
+        params=params, clauses=clauses, message=message, category_clauses=per_item,
+        category_messages={k: messages[k] for k in sorted(messages, key=_natural)})
 
 
 def _order(group: _Group) -> tuple:
@@ -248,7 +341,7 @@ def merge_guards(library: Library, selected: tuple[str, ...], numbering: Numberi
         stem = f"{group.head.stage}-{group.head.type.replace('_', '-')}"
         counts[stem] = counts.get(stem, 0) + 1
         guard_id = stem if counts[stem] == 1 else f"{stem}-{counts[stem]}"
-        specs.append(_spec(group, guard_id, library, numbering))
+        specs.append(_spec(group, guard_id, library, numbering, context))
     return specs
 
 

@@ -118,7 +118,8 @@ class KeywordParams(_Params):
     ACTIONS = frozenset({"block", "redact", "flag"})
 
     categories: list[str] = Field(default_factory=lambda: list(KEYWORD_LISTS),
-                                  description="shipped term lists to use")
+                                  description="shipped term lists to use; left out: all of them, or none when "
+                                              "terms is given")
     terms: dict[str, list[str]] = Field(default_factory=dict,
                                         description="your own terms, by category")
     allow: list[str] = Field(default_factory=list, description="terms never to match")
@@ -129,6 +130,15 @@ class KeywordParams(_Params):
     max_chars: MaxChars = Field(default=MAX_CHARS_KEYWORD, gt=0,
                                 description="longest text the guard reads, in characters after Unicode folding; "
                                             "None: no limit")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_terms_alone(cls, data: Any) -> Any:
+        """``terms`` without ``categories`` uses only those terms: a clause that adds ``{S9: [crossbow]}``
+        pulled in all seven shipped lists, so the merged guard blocked profanity citing the violence clause."""
+        if isinstance(data, dict) and "terms" in data and "categories" not in data:
+            return {**data, "categories": []}
+        return data
 
     @field_validator("categories")
     @classmethod

@@ -337,11 +337,21 @@ class RateLimitGuard(Guard):
             return pseudonymise("ip", ip_bucket(context.ip))
         return "anonymous"
 
+    @property
+    def retry_after(self) -> int:
+        """Seconds until a spent bucket has a token again, at most: ``1 / refill_per_second``, rounded up."""
+        return max(1, math.ceil(1 / self.params.refill_per_second - 1e-9))
+
     def check(self, content: str | bytes, context: Context) -> Verdict:
+        """A spent bucket blocks (or flags) with ``metadata`` ``{"rate_limited": True, "retry_after": seconds}``,
+        what an HTTP backend needs for a 429 and its ``Retry-After`` header."""
         allowed = self.store.take(self._key(context), capacity=self.params.capacity,
                                   refill_per_second=self.params.refill_per_second, now=self.clock())
         if allowed:
             return Verdict.allow(content, self.id)
-        message = self.spec.message or (f"rate limit of {self.params.capacity} requests "
-                                        f"(+{self.params.refill_per_second:g}/s) reached")
-        return self.verdict(content, [self.finding(None, score=1.0, message=message)])
+        wait = self.retry_after
+        message = self.spec.message or (f"Too many requests: rate limit of {self.params.capacity} requests "
+                                        f"(+{self.params.refill_per_second:g}/s) reached; try again in {wait} "
+                                        f"{'second' if wait == 1 else 'seconds'}.")
+        return self.verdict(content, [self.finding(None, score=1.0, message=message)],
+                            metadata={"rate_limited": True, "retry_after": wait})

@@ -149,7 +149,7 @@ def test_readme_developer_snippet(workdir: Path) -> None:
 
 
 def test_guards_page_snippets(workdir: Path) -> None:
-    first, streamed = _page_blocks("docs/developers/guards.md")
+    first, streamed, *_ = _page_blocks("docs/developers/guards.md")
     ns: dict = {}
     out = _exec(first, ns, "docs/developers/guards.md").splitlines()
     assert out[0].startswith("Blocked under sections 2.4 (“Violence, terrorism and weapons”) and 4.13 (“Llama 3.1")
@@ -158,6 +158,20 @@ def test_guards_page_snippets(workdir: Path) -> None:
     out = _exec(streamed, ns, "docs/developers/guards.md")
     assert out.startswith("Lisbon is lovely in spring; write to [EMAIL].\n\n[AI-generated]")
     assert "jane@" not in out and out.rstrip().endswith("redact")
+
+
+def test_guards_page_self_harm_support_and_rate_limit_snippets(workdir: Path) -> None:
+    """The page said nothing of how a flagged self-harm prompt's helplines reach the user, nor of how a backend
+    tells a rate limit from another block (it had to match guard ids)."""
+    blocks = _page_blocks("docs/developers/guards.md")
+    support = next(b for b in blocks if "Action.FLAG" in b)
+    out = _exec(support, {}, "docs/developers/guards.md").splitlines()
+    assert out[0] == "True flag"
+    assert out[1].startswith("Flagged under section 2.5 (“Suicide and self-harm”) of the Acceptable Use Policy. If")
+    assert "call or text 988" in out[1] and "Samaritans on 116 123" in out[1] and "call 112" in out[1]
+    limited = next(b for b in blocks if "rate_limited" in b)
+    out = _exec(limited, {}, "docs/developers/guards.md")
+    assert out.startswith("429 {'Retry-After': '2'} Too many requests: try again in 2 seconds. Rate limited under ")
 
 
 def test_guards_page_commands(workdir: Path) -> None:

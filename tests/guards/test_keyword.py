@@ -243,6 +243,29 @@ def test_request_phrases_count_alone_and_own_terms_need_no_request(ctx) -> None:
     assert build("keyword", params={"categories": ["S9"]}).check("What is a nerve agent?", ctx).allowed
 
 
+@pytest.mark.parametrize(("params", "categories"), [
+    ({"terms": {"S9": ["crossbow"]}}, []),  # own terms alone: no shipped list pulled in
+    ({"terms": {"S9": ["crossbow"]}, "categories": ["S1"]}, ["S1"]),  # both, as written
+    ({}, ["S1", "S4", "S9", "S10", "S11", "S12", "profanity"]),  # neither: every shipped list
+    ({"allow": ["pipe bomb"]}, ["S1", "S4", "S9", "S10", "S11", "S12", "profanity"]),
+])
+def test_categories_left_out_are_none_when_terms_are_given(params: dict, categories: list[str]) -> None:
+    """``{terms: {S9: [crossbow]}}`` alone used all seven shipped lists, so a clause that added one term
+    blocked profanity, which the merged guard then cited to that clause."""
+    assert GuardSpec(id="kw", type="keyword", params=params).typed_params().categories == categories
+
+
+def test_own_terms_alone_leave_profanity_alone(ctx) -> None:
+    guard = build("keyword", params={"terms": {"S9": ["crossbow"]}})
+    assert guard.check("this shit is great", ctx).allowed
+    assert [f.category for f in guard.check("buy a crossbow", ctx).findings] == ["S9"]
+
+
+def test_empty_own_terms_and_no_categories_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no term to match"):
+        GuardSpec(id="kw", type="keyword", params={"terms": {"S9": []}})
+
+
 def test_substring_mode_matches_inside_words(ctx) -> None:
     guard = build("keyword", params={"categories": [], "terms": {"S2": ["acme"]}, "match": "substring"})
     assert not guard.check("megaacmecorp", ctx).allowed

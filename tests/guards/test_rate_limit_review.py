@@ -46,3 +46,45 @@ def test_kept_keys_are_bounded_least_recently_used_first() -> None:
     assert store.take("d", capacity=1, refill_per_second=1e-9, now=0.0)  # drops "b", the least recently used
     assert list(store._buckets) == ["c", "a", "d"]
     assert not store.take("a", capacity=1, refill_per_second=1e-9, now=0.0)  # still spent
+
+
+def test_a_spent_bucket_says_rate_limited_and_when_to_retry() -> None:
+    """A rate-limited verdict had empty metadata and a finding of no category: a backend could answer 429 only
+    by matching guard ids, and had no Retry-After to send."""
+    now = [0.0]
+    guard = _guard(now, capacity=1, refill_per_second=0.5)
+    user = Context(user_key="u")
+    assert dict(guard.check("x", user).metadata) == {}
+    verdict = guard.check("x", user)
+    assert not verdict.allowed
+    assert dict(verdict.metadata) == {"rate_limited": True, "retry_after": 2}
+    assert verdict.findings[0].message == ("Too many requests: rate limit of 1 requests (+0.5/s) reached; "
+                                           "try again in 2 seconds.")
+    now[0] += 2.0  # retry_after is enough: a token is back
+    assert guard.check("x", user).allowed
+
+
+def test_retry_after_is_the_wait_for_one_token_rounded_up() -> None:
+    assert [_guard([0.0], refill_per_second=r).retry_after for r in (0.5, 1.0, 1 / 3, 10.0, 0.001)] == \
+        [2, 1, 3, 1, 1000]
+
+
+def test_a_flagging_rate_limit_lets_through_with_the_same_metadata() -> None:
+    guard = RateLimitGuard(GuardSpec(id="rl", type="rate_limit", on_fail="flag", message="Slow down.",
+                                     params={"capacity": 1, "refill_per_second": 1.0}), clock=lambda: 0.0)
+    guard.check("x", Context(user_key="u"))
+    verdict = guard.check("x", Context(user_key="u"))
+    assert verdict.allowed and verdict.action.value == "flag"
+    assert dict(verdict.metadata) == {"rate_limited": True, "retry_after": 1}
+    assert verdict.findings[0].message == "Slow down."  # a message of guards.yaml is used as it is
+
+
+def test_the_pipeline_verdict_carries_the_rate_limit_metadata() -> None:
+    from clauseguard.guards.pipeline import Pipeline
+
+    pipeline = Pipeline([GuardSpec(id="rl", type="rate_limit", params={"capacity": 1}),
+                         GuardSpec(id="kw", type="keyword", params={"terms": {"S9": ["detonator"]}})])
+    pipeline.check_input("hello", Context(user_key="u"))
+    verdict = pipeline.check_input("hello", Context(user_key="u"))
+    assert not verdict.allowed and verdict.metadata["rate_limited"] is True and verdict.metadata["retry_after"] == 2
+    assert verdict.to_dict()["metadata"] == {"rate_limited": True, "retry_after": 2}
