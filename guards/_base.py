@@ -75,6 +75,9 @@ class Guard(ABC):
     characters before the released text the guard must see again for context (None: ``stream_hold``;
     ``WHOLE_TEXT``: all of it, for a guard whose matches may be of any length). Both count the characters
     that show: white space and characters that fold to nothing (zero-width, combining marks) come free.
+    ``stream_step`` (characters that show; 0: every chunk) lets a guard that is costly to run judge a stream
+    only once it has grown by that much since the guard last judged it; until then the text it has not
+    judged is held, as its ``stream_hold`` says, behind the end of what it judged.
     ``stream_final`` guards never hold text back: they run once on the whole text at the end and may
     only add to it (labels, disclaimers).
     """
@@ -82,6 +85,7 @@ class Guard(ABC):
     type_name: ClassVar[str] = ""
     stream_hold: int | None = None
     stream_lookbehind: int | None = None
+    stream_step: int = 0
     stream_final: ClassVar[bool] = False
 
     def __init__(self, spec: GuardSpec) -> None:

@@ -25,6 +25,16 @@ __all__ = ["SCORES_KEY", "ClassifierGuard", "build_backend"]
 # Verdict metadata key prefix: ``scores/<guard id>`` -> ``{category: score}`` for every category.
 SCORES_KEY = "scores"
 
+# A stream is judged in overlapping pieces as it grows (characters that show; see guards/streaming.py): each
+# judgment reads the last STREAM_LOOKBEHIND characters already released and everything after them, once
+# STREAM_STEP more have come (a judgment is one or two passes of the model), and the last STREAM_HOLD
+# characters judged wait for the next one, so no sentence is shown before what follows it was read with it.
+# About 100 words of context before, 80 held: two of the embedding backend's 160-word windows at most.
+STREAM_LOOKBEHIND = 600
+STREAM_HOLD = 400
+STREAM_STEP = 200
+_STREAMING_BACKENDS = frozenset({"embedding", "lexical"})  # a local judge model reads the whole answer once
+
 
 def build_backend(name: str, params: ClassifierParams) -> Backend:
     """The (process-wide, cached) backend called ``name`` in guards.yaml."""
@@ -64,6 +74,8 @@ class ClassifierGuard(Guard):
             raise GuardConfigError(f"thresholds for {unused}, which this guard does not score; it scores "
                                    f"{self.categories}", where=f"guard {spec.id!r} params.thresholds")
         self.thresholds = resolve_thresholds(self.categories, self.params.thresholds)
+        if set(self.params.backends) <= _STREAMING_BACKENDS:
+            self.stream_hold, self.stream_lookbehind, self.stream_step = STREAM_HOLD, STREAM_LOOKBEHIND, STREAM_STEP
 
     def _backend(self, name: str) -> Backend:
         """``build_backend``, with a load failure naming this guard and the key at fault, as guards.yaml

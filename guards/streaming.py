@@ -12,7 +12,9 @@ that show (white space and characters that fold to nothing come free), and a val
 held tail waits until it ends, so a long secret is never released half-redacted. A guard with
 ``stream_hold = None`` needs the whole text: nothing is released until the end; one with
 ``stream_lookbehind = WHOLE_TEXT`` reads all of it each time. A stream left early is recorded as such.
-``stream_final`` guards (labels, disclaimers) run
+A guard with a ``stream_step`` (the classifier, which runs a model)
+judges the stream again only once it has grown by that many characters, and nothing it has not judged is
+released: its hold counts back from the end of what it judged. ``stream_final`` guards (labels, disclaimers) run
 once on the whole text; the first-turn notice, which depends on no text, is emitted before the first
 chunk. The held tail waits for the final guards: one that fails or runs out of time blocks the
 stream, as it blocks ``check_output``, and the tail is never released.
@@ -59,6 +61,7 @@ class StreamGuard:
         self.hold = _EVERYTHING if None in holds else max((h or 0 for h in holds), default=0)
         self.text = ""
         self.released = 0
+        self._judged = [0] * len(self._incremental)  # how far each guard has judged the text (for stream_step)
         self.findings: list[Finding] = []
         self._seen: set[tuple[str, str | None, tuple[int, int] | None, str]] = set()
         self._redacted: list[tuple[int, int]] = []  # spans released as their replacement
@@ -202,30 +205,43 @@ class StreamGuard:
                 return i
         return start
 
+    def _due(self, final: bool) -> tuple[int, list[tuple[Guard, int, int]]]:
+        """How far text may be released, and the guards to run now with where each one's text and window
+        start. A guard with a ``stream_step`` whose text has not grown by that much since it last judged it
+        is not run: the release stops its hold before the end of what it judged."""
+        safe = self._safe_end(final)
+        due = []
+        for i, guard in enumerate(self._incremental):
+            if not final and guard.stream_step and _shown(self.text, self._judged[i]) < guard.stream_step:
+                safe = min(safe, max(self.released, _back(self.text, self._judged[i], guard.stream_hold or 0)))
+            else:
+                due.append(i)
+        if safe <= self.released and not final:
+            return safe, []
+        run = []
+        for i in due:
+            self._judged[i] = len(self.text)
+            keep = self._window(self._incremental[i])
+            run.append((self._incremental[i], _word_before(self.text, keep), keep))
+        return safe, run
+
     def _advance(self, *, final: bool) -> list[str]:
         if self._too_large():
             return []
-        safe = self._safe_end(final)
+        safe, due = self._due(final)
         if safe <= self.released and not final:
             return []
-        verdicts = []
-        for guard in self._incremental:
-            keep = self._window(guard)
-            start = _word_before(self.text, keep)
-            verdicts.append((start, keep, run_guard(guard, self.text[start:], self.context)))
+        verdicts = [(start, keep, run_guard(guard, self.text[start:], self.context)) for guard, start, keep in due]
         return self._release(verdicts, safe, final)
 
     async def _aadvance(self, *, final: bool) -> list[str]:
         if self._too_large():
             return []
-        safe = self._safe_end(final)
+        safe, due = self._due(final)
         if safe <= self.released and not final:
             return []
-        verdicts = []
-        for guard in self._incremental:
-            keep = self._window(guard)
-            start = _word_before(self.text, keep)
-            verdicts.append((start, keep, await arun_guard(guard, self.text[start:], self.context)))
+        verdicts = [(start, keep, await arun_guard(guard, self.text[start:], self.context))
+                    for guard, start, keep in due]
         return self._release(verdicts, safe, final)
 
     def _release(self, verdicts: list[tuple[int, int, Verdict]], safe: int, final: bool) -> list[str]:
@@ -356,6 +372,11 @@ def _back(text: str, end: int, n: int) -> int:
         i -= 1
         n -= _counts(text[i])
     return i
+
+
+def _shown(text: str, start: int) -> int:
+    """How many characters that show ``text`` holds from ``start`` on."""
+    return sum(map(_counts, text[start:]))
 
 
 def _within(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
