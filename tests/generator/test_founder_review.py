@@ -110,7 +110,7 @@ def test_input_licence_covers_training_and_says_what_deletion_does() -> None:
     terms = _outputs(*TRAINS)["terms-of-use"]
     assert "only as needed to run" not in terms
     assert "to train and improve our AI models unless you have opted out" in terms
-    assert "does not take them out of our training data" in terms
+    assert "does not by itself take them out of our training data" in terms
     assert "Models already trained on\nthem are not retrained" in terms
     assert "only as needed to run" in _outputs()["terms-of-use"]
 
@@ -121,7 +121,7 @@ def test_b2b_operator_that_trains_is_a_controller_for_training() -> None:
     notice = _outputs(*B2B, *TRAINS)["privacy-notice"]
     assert "only on the\ncustomer's instructions" not in notice
     assert "That purpose is ours, not the customer's" in notice
-    assert "Art. 28(10)" in notice
+    assert "(GDPR Art. 4(7))" in notice
     assert "only on the\ncustomer's instructions" in _outputs(*B2B)["privacy-notice"]
 
 
@@ -187,3 +187,117 @@ def test_a_named_dmca_agent_is_shown() -> None:
     files = render_outputs(_profile(**dict(HOSTS_IN_US), **{"operator.dmca_agent": agent}), formats=("md",))
     notice = files["documents/notice-and-takedown.md"].decode("utf-8")
     assert "- **Name**: Jo Agent" in notice and "[Designated agent" not in notice
+
+
+# ---- second review: B2B training, opt-in erasure, promised disclaimers, helplines -------------------------
+
+
+def _flat(text: str) -> str:
+    """``text`` with its line breaks and runs of spaces made single spaces."""
+    return " ".join(text.split())
+
+
+def test_b2b_training_controller_rests_on_art_4_7_and_requests_go_to_the_operator() -> None:
+    """Privacy Notice 1.1 made the B2B operator a controller for training under GDPR Art. 28(10), which applies
+    only to a processor that infringes the GDPR, and sent every request to the customer first, training
+    requests included."""
+    notice = _flat(_outputs(*B2B, *TRAINS)["privacy-notice"])
+    assert "28(10)" not in notice
+    assert "so for that use we are a controller of the data (GDPR Art. 4(7)) and this notice applies to it" in notice
+    assert "should contact the customer first about data we process on its instructions" in notice
+    assert ("They can send requests about our use of their data for training, such as an objection to it or a "
+            "request to erase it from our training data, to us directly at legal@acme-assist.example") in notice
+    uk = _outputs(*B2B, *TRAINS, ("jurisdictions", ["UK"]))
+    assert "28(10)" not in uk["privacy-notice"] and "(UK GDPR Art. 4(7))" in _flat(uk["privacy-notice"])
+
+
+def test_b2b_opt_in_training_is_turned_on_by_the_customer_not_consented_to_by_its_users() -> None:
+    """With consumer false and opt_in, 1.1 said the customer turns training on while 6.1 told the customer's end
+    users that training was off "until you agree to it when the service asks you", on their consent."""
+    notice = _flat(_outputs(*B2B, *OPT_IN)["privacy-notice"])
+    assert "where the customer has turned training on for its account" in notice
+    assert "We train on a business customer's data only if the customer turns this on." in notice
+    assert "off until you agree" not in notice and "Our legal basis is your consent" not in notice
+    assert "only if you have turned training on" not in notice and "such as for model training" not in notice
+    assert ("our legal basis is our legitimate interest in developing and improving the service "
+            "(GDPR Art. 6(1)(f))") in notice
+    assert "You can object at any time, directly to us." in notice and "right to object under Article 21" in notice
+    assert "The customer must tell its own users" in notice and "(GDPR Art. 13 and 14)" in notice
+    assert ("only where the business customer has turned training on for its account. "
+            "Basis: our legitimate interest") in notice
+    assert "legitimate interests, such as IP logging and model training (Art. 21)" in notice
+    consumer = _outputs(*OPT_IN)["privacy-notice"]  # consumers still consent
+    assert "We train on your data only if you turn this on." in consumer
+
+
+AUDIO_DOMAINS = (*AUDIO, ("domains", ["medical", "legal", "financial", "elections"]))
+TEXT_DOMAINS = (*TEXT, ("domains", ["medical", "legal", "financial", "elections"]))
+REMINDERS = ["Outputs about health carry a reminder of this.", "Outputs about legal topics carry a reminder of this.",
+             "Outputs about financial topics carry a reminder of this.",
+             "Outputs about elections carry a reminder of this."]
+
+
+@pytest.mark.parametrize("reminder", REMINDERS)
+def test_disclaimer_reminder_is_promised_only_where_a_guard_adds_it(reminder: str) -> None:
+    """An audio-output product's AI Disclaimer said outputs "carry a reminder", but without text outputs
+    guards.yaml holds no disclaimer guard."""
+    text, audio = _outputs(*TEXT_DOMAINS), _outputs(*AUDIO_DOMAINS)
+    assert "disclaimer" in _output_guards(text) and reminder in _flat(text["ai-disclaimer"])
+    assert "disclaimer" not in _output_guards(audio) and reminder not in _flat(audio["ai-disclaimer"])
+    why = {c["id"]: c["why"] for c in json.loads(audio["report.json"])["clauses"]}
+    assert "the disclaimer does not promise one" in why["ai/professional-advice-medical"]
+
+
+def test_no_automated_decisions_names_only_the_output_checks_that_run() -> None:
+    """The privacy notice said the checks can "hold back or change an output" for a product with no output
+    guard."""
+    assert ("Our automated safety checks can refuse a request, hold back or change an output, or flag it for "
+            "review") in _flat(_outputs(*TEXT)["privacy-notice"])
+    audio = _flat(_outputs(*AUDIO)["privacy-notice"])
+    assert "Our automated safety checks can refuse a request or flag it for review" in audio
+    assert "an output" not in audio.split("Our automated safety checks")[1].split(".")[0]
+
+
+def test_opt_in_withdrawal_or_erasure_deletes_the_training_data() -> None:
+    """With consent as the basis, withdrawing it or deleting the account only left the data "out of later
+    training runs" and "does not take them out of our training data" (GDPR Art. 17(1)(b) requires erasure)."""
+    out = _outputs(*OPT_IN)
+    notice, terms = _flat(out["privacy-notice"]), _flat(out["terms-of-use"])
+    assert ("we will delete content of yours that is already in our training data, as far as we can identify it "
+            "(GDPR Art. 17(1)(b)). We do the same if you close your account or ask us to erase your data.") in notice
+    assert ("or until you withdraw your consent to training, close your account or ask us to erase it, when we "
+            "delete it from them") in notice
+    assert "left out of later training runs" not in notice
+    assert "does not take them out of our training data" not in terms
+    assert ("The permission to train on those ends when you withdraw your consent, close your account or ask us to "
+            "erase them, and we then delete them from our training data") in terms
+
+
+def test_opt_out_objection_then_erasure_request_deletes_the_training_data() -> None:
+    """After an objection we do not weigh, an erasure request must be honoured (GDPR Art. 17(1)(c)); the notice
+    and terms said the data stayed in the training data."""
+    out = _outputs(*TRAINS)
+    notice, terms = _flat(out["privacy-notice"]), _flat(out["terms-of-use"])
+    assert "if you also ask us to erase it, we delete it from our training data (GDPR Art. 17(1)(c))" in notice
+    assert "left out of later training runs, and deleted from them if you also ask us to erase it" in notice
+    assert "and delete them from our training data if you also ask us to erase them" in terms
+
+
+IMAGES = (("modalities.outputs", ["image"]),)
+
+
+def test_self_harm_helpline_sentence_names_someone() -> None:
+    """With image outputs and no US, UK or EU users the policy said "These people can help." and named nobody."""
+    policy = _flat(_outputs(*IMAGES, ("jurisdictions", ["CA"]))["acceptable-use-policy"])
+    assert "These people can help." not in policy
+    assert "you are welcome to talk about it. Local crisis lines can help. If you are in immediate danger" in policy
+    assert "These people can help. In the US, call or text 988" in _flat(_outputs(*IMAGES)["acceptable-use-policy"])
+
+
+@pytest.mark.parametrize("where", [["UK"], ["EU"]])
+def test_self_harm_clause_names_samaritans_for_the_uk_and_ireland(where: list[str]) -> None:
+    """The clause said "In the UK, call Samaritans" (and nothing for Ireland with EU users) while the generated
+    guard messages say "In the UK and Ireland, call Samaritans on 116 123."."""
+    policy = _flat(_outputs(("jurisdictions", where))["acceptable-use-policy"])
+    assert "In the UK and Ireland, call Samaritans on 116 123." in policy
+    assert ("In the EU, call 112 in an emergency." in policy) == (where == ["EU"])
