@@ -204,17 +204,23 @@ _EU_STATES = re.compile(r"\b(?:" + "|".join([
     "Magyarország", "(?<!Northern )Ireland", "Éire", "Italy", "Italia", "Latvia", "Latvija", "Lithuania", "Lietuva",
     "Luxembourg", "Lëtzebuerg", "Malta", "Netherlands", "Nederland", "Poland", "Polska", "Portugal",
     "Romania", "România", "Slovakia", "Slovensko", "Slovenia", "Slovenija", "Spain", "España", "Sweden",
-    "Sverige"]) + r")(?:\s+[\w-]*[0-9][\w-]*)*\W*$",  # last, but for a postcode: "France Avenue" is a street
+    "Sverige"]) + r")(?:\s+[\w-]*[0-9][\w-]*)*"  # last, but for a postcode: "France Avenue" is a street
+    r"(?:\s*\(\s*(?-i:[A-Z]{2,3})\s*\)|\s+(?-i:[A-Z]{2}))?\W*$",  # and its code: "Belgium (BE)", "Sweden SE"
     re.IGNORECASE)
+# A last part that names no country but tags the one before it: a code ("BE", "(BE)") or the Union itself.
+_COUNTRY_TAG = re.compile(r"\W*(?:\(\s*)?(?:(?-i:[A-Z]{2})|EU|European Union)(?:\s*\))?\W*", re.IGNORECASE)
 _OUR_JURISDICTIONS = ("EU", "UK", "US")  # the ones the clause library has clauses of their own for
 
 
 def names_eu_state(address: str) -> bool:
     """Whether a postal address names an EU Member State as its country (``Dublin, Ireland``; ``10117
     Berlin, Deutschland``): where an address names its country, in its last part (the profile joins the
-    lines of an address with commas). A street or town named after one (``100 Poland Street, London W1F,
-    United Kingdom``; ``3900 France Avenue South, Edina, MN``) is not its country."""
+    lines of an address with commas), after any trailing code or "EU" (``Ireland, EU``; ``Belgium (BE)``;
+    ``Sweden SE``). A street or town named after one (``100 Poland Street, London W1F, United Kingdom``;
+    ``3900 France Avenue South, Edina, MN``) is not its country."""
     parts = [part for part in re.split(r"[,\n]", address) if part.strip()]
+    while len(parts) > 1 and _COUNTRY_TAG.fullmatch(parts[-1]):
+        parts.pop()
     return bool(parts) and _EU_STATES.search(parts[-1]) is not None
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from clauseguard.guards._base import Context, Guard
-from clauseguard.guards._params import GuardSpec, RateLimitParams
+from clauseguard.guards._params import Action, GuardSpec, RateLimitParams
 from clauseguard.guards._registry import register
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.pii import pseudonymise
@@ -344,14 +344,21 @@ class RateLimitGuard(Guard):
 
     def check(self, content: str | bytes, context: Context) -> Verdict:
         """A spent bucket blocks (or flags) with ``metadata`` ``{"rate_limited": True, "retry_after": seconds}``,
-        what an HTTP backend needs for a 429 and its ``Retry-After`` header."""
+        what an HTTP backend needs for a 429 and its ``Retry-After`` header (only when the verdict is not
+        allowed: a flagged request goes on)."""
         allowed = self.store.take(self._key(context), capacity=self.params.capacity,
                                   refill_per_second=self.params.refill_per_second, now=self.clock())
         if allowed:
             return Verdict.allow(content, self.id)
         wait = self.retry_after
-        message = self.spec.message or (f"Too many requests: rate limit of {self.params.capacity} requests "
-                                        f"(+{self.params.refill_per_second:g}/s) reached; try again in {wait} "
-                                        f"{'second' if wait == 1 else 'seconds'}.")
+        message = self.spec.message or self._default_message(wait)
         return self.verdict(content, [self.finding(None, score=1.0, message=message)],
                             metadata={"rate_limited": True, "retry_after": wait})
+
+    def _default_message(self, wait: int) -> str:
+        """Without a ``message``: a block says to wait and how long; a flag lets the request through, so it
+        says only that the limit was passed, as the generated message for ``on_fail: flag`` does."""
+        limit = f"rate limit of {self.params.capacity} requests (+{self.params.refill_per_second:g}/s)"
+        if self.spec.on_fail is Action.FLAG:
+            return f"Over the rate limit: {limit} reached; flagged."
+        return f"Too many requests: {limit} reached; try again in {wait} {'second' if wait == 1 else 'seconds'}."

@@ -174,6 +174,22 @@ def test_guards_page_self_harm_support_and_rate_limit_snippets(workdir: Path) ->
     assert out.startswith("429 {'Retry-After': '2'} Too many requests: try again in 2 seconds. Rate limited under ")
 
 
+def test_guards_page_rate_limit_snippet_lets_a_flagged_request_through(
+        legal: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snippet answered 429 on metadata["rate_limited"] alone, which a rate limit with on_fail: flag also sets
+    on the request it lets through: run against such a guards.yaml, it must print nothing."""
+    guards = yaml.safe_load((legal / "guards.yaml").read_text(encoding="utf-8"))
+    limits = [g for g in guards["guards"] if g["type"] == "rate_limit"]
+    assert limits
+    for guard in limits:
+        guard["on_fail"] = "flag"
+    (tmp_path / "legal").mkdir()
+    (tmp_path / "legal" / "guards.yaml").write_text(yaml.safe_dump(guards, allow_unicode=True), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    limited = next(b for b in _page_blocks("docs/developers/guards.md") if "rate_limited" in b)
+    assert _exec(limited, {}, "docs/developers/guards.md") == ""
+
+
 def test_guards_page_commands(workdir: Path) -> None:
     block = next(b for b in _page_blocks("docs/developers/guards.md", "sh") if "--jsonl samples.jsonl" in b)
     verdicts = [json.loads(line) for line in _shell(block, workdir).splitlines()]

@@ -18,9 +18,12 @@ of ``tool_calls`` (a response's: what the model asks a tool to do, at the output
 assistant's earlier calls in the conversation, at the input stage), and every ``description`` in
 ``tools`` (the tool definitions the model is given, at the input stage), without ``rate_limit`` and
 without the labels and notices the guards add around a text. A tool call or description that a guard
-blocks blocks the call; a changed description (redacted) is sent back in ``tools``; a tool call whose
-arguments a guard would change is blocked, since LiteLLM takes no changed ``tool_calls`` back and the
-arguments would reach the tool unredacted. Fields LiteLLM adds later are accepted and not judged. The end user is
+blocks blocks the call; a changed description (redacted) is sent back in ``tools``. LiteLLM takes no
+changed ``tool_calls`` back, so a response's tool call whose arguments a guard would change is blocked (the
+arguments would reach the tool unredacted). A request's earlier call, which only reaches the model, is
+redacted instead: the conversation comes back in ``structured_messages`` (which LiteLLM writes over the
+request's messages, in place of ``texts``) with the redacted texts and arguments written in; where one of
+them cannot be found there, the call is blocked. Fields LiteLLM adds later are accepted and not judged. The end user is
 ``request_data.user_api_key_end_user_id`` (else the key's user id), pseudonymised like every user key.
 The turn (how many answers the conversation holds, which decides the first-turn AI notice) is read from
 ``structured_messages``, which LiteLLM sends with a request only: it is remembered by
@@ -34,6 +37,7 @@ When a guardrail API key is configured, the request must carry it (LiteLLM ``hea
 from __future__ import annotations
 
 import base64
+import copy
 import hmac
 import json
 import threading
@@ -99,6 +103,7 @@ class GuardrailResponse(BaseModel):
     texts: list[str] | None = None
     images: list[str] | None = None
     tools: list[dict[str, Any]] | None = None
+    structured_messages: list[dict[str, Any]] | None = None
 
 
 def _authorise(request: Request, state: ServerState) -> None:
@@ -170,10 +175,13 @@ def _body_turn(body: GuardrailRequest, turns: _CallTurns) -> int:
     return known if known is not None else 0
 
 
-def _reason(verdict: Verdict) -> str:
-    """The findings' user-facing messages; a guard's failure (its exception's text) is not one."""
+def _reason(verdict: Verdict, *, blocked_instead: bool = False) -> str:
+    """The findings' user-facing messages; a guard's failure (its exception's text) is not one. For a change
+    that blocks instead (``blocked_instead``), "Redacted under ..." (the generated verb) reads "Blocked under ..."."""
     shown = [f for f in verdict.findings if f.message and not isinstance(f, GuardFailure)]
     messages = [f.message for f in shown if f.action is Action.BLOCK] or [f.message for f in shown]
+    if blocked_instead:
+        messages = ["Blocked" + m[len("Redacted"):] if m.startswith("Redacted ") else m for m in messages]
     return "; ".join(dict.fromkeys(messages)) or DEFAULT_BLOCK_MESSAGE
 
 
@@ -191,16 +199,21 @@ def _judge(state: ServerState, body: GuardrailRequest, request: Request, turns: 
         if not verdict.allowed:
             return GuardrailResponse(action="BLOCKED", blocked_reason=_reason(verdict))
         texts.append(verdict.output if isinstance(verdict.output, str) else text)
-    tools, blocked = _judge_tools(_ToolJudge(state, earlier, body, request, user, turn), stage)
+    tools, calls, blocked = _judge_tools(_ToolJudge(state, earlier, body, request, user, turn), stage)
     if blocked is not None:
         return GuardrailResponse(action="BLOCKED", blocked_reason=blocked)
+    messages = None
+    if calls:
+        messages = _written_back(body, texts, calls)
+        if messages is None:
+            return GuardrailResponse(action="BLOCKED", blocked_reason=_unwritable(calls))
     images, blocked = _judge_images(state, body, request, stage, user)
     if blocked is not None:
         return GuardrailResponse(action="BLOCKED", blocked_reason=blocked)
-    if texts == body.texts and images == list(body.images or ()) and tools == body.tools:
+    if texts == body.texts and images == list(body.images or ()) and tools == body.tools and not calls:
         return GuardrailResponse(action="NONE")
     return GuardrailResponse(action="GUARDRAIL_INTERVENED", texts=texts, images=images if body.images else None,
-                             tools=tools if tools != body.tools else None)
+                             tools=tools if tools != body.tools else None, structured_messages=messages)
 
 
 class _ToolJudge:
@@ -236,27 +249,74 @@ def _arguments(call: Any) -> str | None:
     return json.dumps(args, ensure_ascii=False)
 
 
-def _judge_tools(judge: _ToolJudge, stage: Stage) -> tuple[list[dict[str, Any]] | None, str | None]:
-    """The tool definitions to pass on (descriptions redacted), or the reason to block: a blocked tool call or
-    description, or a tool call whose arguments the guards would change (LiteLLM takes none back)."""
+_Redacted = list[tuple[dict[str, Any], str, Verdict]]  # an earlier tool call, its redacted arguments, the verdict
+
+
+def _judge_tools(judge: _ToolJudge, stage: Stage) -> tuple[list[dict[str, Any]] | None, _Redacted, str | None]:
+    """The tool definitions to pass on (descriptions redacted) and a request's earlier tool calls whose arguments
+    the guards redacted, or the reason to block: a blocked tool call or description, or a response's tool call
+    whose arguments the guards would change (LiteLLM takes no tool call back: it would reach the tool as it is)."""
+    redacted: _Redacted = []
     for call in judge.body.tool_calls or ():
         args = _arguments(call)
         if args is None:
             continue
         checked, verdict = judge.check(args, stage)
         if not verdict.allowed:
-            return None, _reason(verdict)
+            return None, [], _reason(verdict)
+        if checked != args and stage is Stage.OUTPUT:
+            return None, [], (f"{_reason(verdict, blocked_instead=True)} (in a tool call's arguments, which LiteLLM "
+                              "cannot take back changed: the call is blocked rather than reaching the tool unredacted)")
         if checked != args:
-            return None, (f"{_reason(verdict)} (in a tool call's arguments, which LiteLLM cannot take back "
-                          "changed: the call is blocked rather than passed on unchanged)")
+            redacted.append((call, checked, verdict))
     tools = judge.body.tools
     if not tools:
-        return tools, None
+        return tools, redacted, None
     checked_tools = [_descriptions(tool, judge) for tool in tools]
     for _, refused in checked_tools:
         if refused is not None:
-            return None, _reason(refused)
-    return [tool for tool, _ in checked_tools], None
+            return None, [], _reason(refused)
+    return [tool for tool, _ in checked_tools], redacted, None
+
+
+def _unwritable(calls: _Redacted) -> str:
+    return (f"{_reason(calls[0][2], blocked_instead=True)} (in an earlier tool call's arguments, which could not "
+            "be written back redacted into the conversation: the request is blocked rather than passed on unredacted)")
+
+
+def _written_back(body: GuardrailRequest, texts: list[str], calls: _Redacted) -> list[dict[str, Any]] | None:
+    """``structured_messages`` with the changed texts and the redacted arguments of earlier tool calls written in
+    (LiteLLM puts these rows in place of the request's messages, and then reads no ``texts``); None when a
+    changed text or call is not found there as LiteLLM sent it, or a call's arguments are not a string."""
+    rows = copy.deepcopy(body.structured_messages or [])
+    changed = {old: new for old, new in zip(body.texts, texts, strict=True) if old != new}
+    found: set[str] = set()
+    placed = [False] * len(calls)
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        content = row.get("content")
+        if isinstance(content, str) and content in changed:
+            found.add(content)
+            row["content"] = changed[content]
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, dict) and isinstance(part.get("text"), str) and part["text"] in changed:
+                found.add(part["text"])
+                part["text"] = changed[part["text"]]
+        row_calls = row.get("tool_calls")
+        for i, call in enumerate(row_calls if isinstance(row_calls, list) else ()):
+            for n, (original, args, _) in enumerate(calls):
+                if call == original and (written := _with_arguments(call, args)) is not None:
+                    row_calls[i], placed[n] = written, True
+    return rows if found == set(changed) and all(placed) else None
+
+
+def _with_arguments(call: dict[str, Any], args: str) -> dict[str, Any] | None:
+    """A copy of an OpenAI tool call with ``function.arguments`` (a string) replaced, else None."""
+    function = call.get("function")
+    if not isinstance(function, dict) or not isinstance(function.get("arguments"), str):
+        return None
+    return {**call, "function": {**function, "arguments": args}}
 
 
 def _descriptions(value: Any, judge: _ToolJudge) -> tuple[Any, Verdict | None]:

@@ -400,6 +400,24 @@ def test_a_street_or_town_named_after_a_member_state_is_not_its_country(address:
     assert any("operator.eu_representative is not set" in w for w in _warnings(["EU", "UK"], address))
 
 
+@pytest.mark.parametrize("address", ["Rue de la Loi 1, 1000 Brussels, Belgium (BE)", "1 Main St, Dublin 2, Ireland, EU",
+                                     "Kungsgatan 1, 111 43 Stockholm, Sweden SE",
+                                     "Mariahilfer Str. 1, 1060 Vienna, Austria, European Union",
+                                     "Rue 1, 75001 Paris, France, (FR)", "Dublin 2\nIreland\nIE\n"])
+def test_a_country_followed_by_its_code_or_eu_is_its_country(address: str) -> None:
+    """Reading only the last part, an address ending in a code or "EU" after its Member State ("…, Belgium (BE)",
+    "…, Ireland, EU", "…, Sweden SE") named no EU Member State, and an operator established in the Union was
+    told to appoint an EU representative. A trailing code or "EU"/"European Union" is passed over."""
+    assert names_eu_state(address) is True
+    assert not any("operator.eu_representative is not set" in w for w in _warnings(["EU", "UK"], address))
+
+
+@pytest.mark.parametrize("address", ["3900 France Avenue South, Edina, MN", "1 Spain Street, Sonoma, CA",
+                                     "100 Poland Street, London W1F, UK", "1 Rue, Paris, France, USA", "EU"])
+def test_a_trailing_code_does_not_make_a_street_a_country(address: str) -> None:
+    assert names_eu_state(address) is False
+
+
 @pytest.mark.parametrize(("jurisdictions", "named"), [(["BR", "CA", "JP"], "BR, CA, JP"), (["EU", "OTHER"], "OTHER"),
                                                       (["EU", "UK", "US"], None)])
 def test_jurisdictions_without_clauses_of_their_own_are_a_warning(jurisdictions: list[str], named: str | None) -> None:

@@ -88,3 +88,19 @@ def test_the_pipeline_verdict_carries_the_rate_limit_metadata() -> None:
     verdict = pipeline.check_input("hello", Context(user_key="u"))
     assert not verdict.allowed and verdict.metadata["rate_limited"] is True and verdict.metadata["retry_after"] == 2
     assert verdict.to_dict()["metadata"] == {"rate_limited": True, "retry_after": 2}
+
+
+def test_a_flagging_rate_limit_does_not_tell_the_user_to_wait() -> None:
+    """With on_fail: flag the request goes on, yet the default message said "Too many requests: ... try again
+    in 2 seconds"; it now says the limit was passed and the request flagged, as the generated message does."""
+    spec = GuardSpec(id="rl", type="rate_limit", on_fail="flag", params={"capacity": 1, "refill_per_second": 0.5})
+    guard = RateLimitGuard(spec, clock=lambda: 0.0)
+    user = Context(user_key="u")
+    guard.check("x", user)
+    verdict = guard.check("x", user)
+    assert verdict.allowed and dict(verdict.metadata) == {"rate_limited": True, "retry_after": 2}
+    assert verdict.findings[0].message == "Over the rate limit: rate limit of 1 requests (+0.5/s) reached; flagged."
+    blocking = _guard([0.0], capacity=1, refill_per_second=0.5)
+    blocking.check("x", user)
+    assert blocking.check("x", user).findings[0].message == ("Too many requests: rate limit of 1 requests (+0.5/s) "
+                                                             "reached; try again in 2 seconds.")

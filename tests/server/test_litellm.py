@@ -142,7 +142,7 @@ def test_tool_calls_and_tool_descriptions_are_judged(client: TestClient, body: d
 def test_litellms_own_handler_takes_the_redacted_tools_back(client: TestClient,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The installed LiteLLM reads ``tools`` from the answer and puts them in the request (it reads no
-    ``tool_calls`` back, which is why a tool call that would be redacted is blocked)."""
+    ``tool_calls`` back, which is why a response's tool call that would be redacted is blocked)."""
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # else importing litellm fetches its cost map
     pytest.importorskip("litellm")
     from litellm.proxy.guardrails.guardrail_hooks.generic_guardrail_api.generic_guardrail_api import (
@@ -158,6 +158,100 @@ def test_litellms_own_handler_takes_the_redacted_tools_back(client: TestClient,
         guardrail_response=GenericGuardrailAPIResponse.from_dict(answer))
     assert taken["tools"] == [_tool("Mail the owner, [EMAIL]")]
     assert "tool_calls" not in taken
+
+
+IBAN = "DE89 3704 0044 0532 0130 00"
+PAY = {"id": "call_9", "type": "function",
+       "function": {"name": "pay_invoice", "arguments": '{"iban": "DE89 3704 0044 0532 0130 00", "amount": 40}'}}
+PAID = {**PAY, "function": {**PAY["function"], "arguments": '{"iban": "[IBAN]", "amount": 40}'}}
+
+
+def _conversation() -> list[dict[str, Any]]:
+    """A chat-completions conversation whose assistant paid an invoice by IBAN, and the user's new message."""
+    return [{"role": "system", "content": "You pay invoices."},
+            {"role": "user", "content": f"Pay invoice 7 to {IBAN}"},
+            {"role": "assistant", "content": None, "tool_calls": [copy.deepcopy(PAY)]},
+            {"role": "tool", "tool_call_id": "call_9", "content": "paid"},
+            {"role": "user", "content": [{"type": "text", "text": "Thanks! Did it go through?"}]}]
+
+
+def test_an_earlier_tool_call_the_guards_redact_is_redacted_not_blocked(client: TestClient) -> None:
+    """An earlier tool call in the conversation whose arguments a guard would redact blocked the request, and every
+    later request carries it, so the conversation could never go on; the same IBAN in an earlier text was only
+    redacted. The call only reaches the model: it comes back redacted in ``structured_messages``, with the
+    redacted texts, since LiteLLM reads no ``texts`` when it takes the conversation back."""
+    texts = ["You pay invoices.", f"Pay invoice 7 to {IBAN}", "paid", "Thanks! Did it go through?"]
+    got = client.post(PATH, json={"texts": texts, "tool_calls": [PAY], "structured_messages": _conversation(),
+                                  "input_type": "request"}).json()
+    assert got["action"] == "GUARDRAIL_INTERVENED"
+    assert got["texts"] == [texts[0], "Pay invoice 7 to [IBAN]", *texts[2:]]
+    expected = _conversation()
+    expected[1]["content"] = "Pay invoice 7 to [IBAN]"
+    expected[2]["tool_calls"] = [PAID]
+    assert got["structured_messages"] == expected
+
+
+@pytest.mark.parametrize("messages", [None, [{"role": "user", "content": "Thanks! Did it go through?"}]])
+def test_an_earlier_tool_call_that_cannot_be_written_back_redacted_is_blocked(
+        client: TestClient, messages: list[dict[str, Any]] | None) -> None:
+    """Without the call in ``structured_messages`` there is nowhere to put its redacted arguments: blocked, not
+    passed on unredacted, and the reason says blocked."""
+    body = {"texts": ["Thanks! Did it go through?"], "tool_calls": [PAY], "structured_messages": messages,
+            "input_type": "request"}
+    got = client.post(PATH, json=body).json()
+    assert got["action"] == "BLOCKED"
+    assert got["blocked_reason"].startswith("Personal data was removed (Privacy Notice, Data minimisation). (in an "
+                                            "earlier tool call's arguments, which could not be written back")
+
+
+def test_litellms_own_handler_writes_the_redacted_history_back(client: TestClient,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed LiteLLM sends the conversation to the guardrail and puts the rows it answers with in place of
+    the request's messages: the model gets the earlier call's arguments and the earlier text redacted."""
+    import asyncio
+
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # else importing litellm fetches its cost map
+    pytest.importorskip("litellm")
+    from litellm.llms.openai.chat.guardrail_translation.handler import OpenAIChatCompletionsHandler
+    from litellm.proxy.guardrails.guardrail_hooks.generic_guardrail_api.generic_guardrail_api import (
+        GenericGuardrailAPI,
+    )
+
+    async def post(payload: Any, headers: Any, retries_left: int, fresh: bool = False) -> Any:
+        return client.post(PATH, json=dict(payload))  # this app, in place of LiteLLM's HTTP client
+
+    hook = GenericGuardrailAPI(api_base="http://127.0.0.1:8000", guardrail_name="clauseguard", event_hook="pre_call")
+    monkeypatch.setattr(hook, "_post_check", post)
+    data = {"model": "any", "messages": _conversation()}
+    done = asyncio.run(OpenAIChatCompletionsHandler().process_input_messages(data, hook))
+    expected = _conversation()
+    expected[1]["content"] = "Pay invoice 7 to [IBAN]"
+    expected[2]["tool_calls"] = [PAID]
+    assert done["messages"] == expected
+
+
+REDACT_GUARDS = """
+guards:
+  - id: output-pii
+    type: pii
+    stage: output
+    on_fail: redact
+    params: {entities: [iban]}
+    clauses: [privacy/minimisation]
+    message: "Redacted under section 2.2 (“Personal data”) of the Privacy Notice."
+"""
+
+
+def test_a_redaction_that_blocks_a_tool_call_says_blocked(make_app: Callable[..., FastAPI], tmp_path: Any) -> None:
+    """A response's tool call is blocked rather than reaching the tool unredacted, but its reason said "Redacted
+    under section 2.2 ...": the generated verb now reads "Blocked"."""
+    from tests.server.conftest import write_guards
+
+    with TestClient(make_app(guards_path=write_guards(tmp_path, REDACT_GUARDS))) as client:
+        got = client.post(PATH, json={"texts": [], "tool_calls": [PAY], "input_type": "response"}).json()
+    assert got["action"] == "BLOCKED"
+    assert got["blocked_reason"].startswith("Blocked under section 2.2 (“Personal data”) of the Privacy Notice. (in a "
+                                            "tool call's arguments, which LiteLLM cannot take back changed")
 
 
 @pytest.mark.parametrize(("body", "field"), [
