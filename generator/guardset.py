@@ -44,7 +44,7 @@ _MERGE: dict[str, tuple[str, tuple[str, ...]]] = {
 # type -> a list param whose values merged entries take together, and which no entry's own values keep
 # apart: pii ``allow`` (the operator's published contacts, filled in below; a clause may add values).
 _UNION: dict[str, str] = {"pii": "allow"}
-_TYPE_ORDER = ("rate_limit", "keyword", "regex", "pii", "classifier", "topic", "disclaimer", "ai_disclosure",
+_TYPE_ORDER = ("rate_limit", "keyword", "regex", "pii", "classifier", "topic", "support", "disclaimer", "ai_disclosure",
                "image_nsfw", "image_mark")
 _VERBS = {"block": "Blocked", "redact": "Redacted", "flag": "Flagged", "label": "Labelled as AI-generated",
           "disclaim": "Disclaimer added"}
@@ -318,6 +318,8 @@ def _spec(group: _Group, guard_id: str, library: Library, numbering: Numbering, 
     message = _message(head.on_fail, clauses, library, numbering)
     if head.type == "rate_limit":
         message = _rate_limit_message(group, _cite(clauses, library, numbering))
+    if head.type == "support":
+        message = f"Helplines added under {_cite(clauses, library, numbering)}."
     messages = {k: _message(head.on_fail, v, library, numbering) for k, v in per_item.items()}
     if _scores(head.type, params, "S11"):  # clauses/content/self-harm.md: "it will point you to people who can help"
         messages["S11"] = f"{messages.get('S11', message)} {self_harm_support(context)}"

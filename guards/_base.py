@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from clauseguard.guards._params import Action, GuardSpec, Stage
 from clauseguard.guards._verdict import Finding, Verdict, strongest
 
-__all__ = ["Context", "Guard", "apply_replacements"]
+__all__ = ["INPUT_CATEGORIES", "Context", "Guard", "apply_replacements"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,9 @@ def apply_replacements(text: str, findings: Iterable[Finding]) -> str:
 
 
 WHOLE_TEXT = -1  # a stream_lookbehind: the guard sees the whole text so far each time (see Guard)
+# Context.metadata key: the categories of the findings of the request's input check, which the pipeline
+# gives its output stage (the support guard adds helplines to the answer to a prompt flagged for self-harm).
+INPUT_CATEGORIES = "input_categories"
 
 
 class Guard(ABC):

@@ -32,6 +32,7 @@ __all__ = [
     "RegexParams",
     "RegexPattern",
     "Stage",
+    "SupportParams",
     "TopicParams",
 ]
 
@@ -250,6 +251,24 @@ class DisclosureParams(_Params):
     first_turn_only: bool = True
 
 
+class SupportParams(_Params):
+    """Adds where to find help to the answer when the prompt was found to be about one of ``categories``."""
+
+    STAGES = frozenset({"output"})
+    ACTIONS = frozenset({"disclaim"})
+
+    categories: list[str] = Field(min_length=1, description="categories of the prompt's findings that call for it")
+    text: str = Field(min_length=1, description="what to add, e.g. helplines")
+    position: Literal["append", "prepend"] = "append"
+
+    @field_validator("text")
+    @classmethod
+    def _shown(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("text is empty: it is what the guard adds to the answer")
+        return v
+
+
 class DisclaimerParams(_Params):
     """Appends the professional-advice disclaimer when the text is about a sensitive topic."""
 
@@ -406,6 +425,7 @@ PARAMS: dict[str, type[_Params]] = {
     "pii": PiiParams,
     "ai_disclosure": DisclosureParams,
     "disclaimer": DisclaimerParams,
+    "support": SupportParams,
     "rate_limit": RateLimitParams,
     "classifier": ClassifierParams,
     "topic": TopicParams,

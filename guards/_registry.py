@@ -26,6 +26,7 @@ BUILTIN_MODULES: dict[str, str] = {
     "pii": "clauseguard.guards.pii",
     "ai_disclosure": "clauseguard.guards.disclosure",
     "disclaimer": "clauseguard.guards.disclaimer",
+    "support": "clauseguard.guards.support",
     "rate_limit": "clauseguard.guards.rate_limit",
     "classifier": "clauseguard.guards.classifier",
     "topic": "clauseguard.guards.topic",

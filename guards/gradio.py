@@ -741,8 +741,7 @@ class _ChatGuard:
         self.input = pipeline
         # The inputs besides the message were counted with it: their content is checked, their rate is not.
         self.earlier = pipeline.without("rate_limit")
-        self.output = Pipeline([g for g in pipeline.guards if g.spec.stage is Stage.OUTPUT],
-                               sink=pipeline.sink, max_chars=pipeline.max_chars)
+        self.output = pipeline.select(lambda g: g.spec.stage is Stage.OUTPUT)
         # The history's messages were recorded when they were sent (or answered): checked again, not recorded
         # again (a 100-turn chat left 15,050 records, a blocked message a new block on every later turn).
         self.past_input = Pipeline(list(self.earlier.guards), sink=NullSink(), max_chars=pipeline.max_chars)

@@ -7,14 +7,17 @@ check anyway), and bytes that are not UTF-8 text are blocked with a finding sayi
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clauseguard.errors import GuardConfigError, UserError
-from clauseguard.guards._base import Context, Guard
+from clauseguard.guards._base import INPUT_CATEGORIES, Context, Guard
 from clauseguard.guards._combine import combine
 from clauseguard.guards._params import Action, GuardSpec, Modality, Stage
 from clauseguard.guards._registry import create
@@ -29,6 +32,32 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MAX_CHARS", "Pipeline"]
 
 DEFAULT_MAX_CHARS = 1_000_000
+REMEMBERED_REQUESTS = 4096  # requests whose input findings' categories wait for their output stage
+
+
+class _Inputs:
+    """The categories of recent requests' input findings, by request id, for their output stage (a
+    ``support`` guard adds helplines to the answer to a prompt flagged for self-harm). Bounded: the oldest
+    request is forgotten first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, frozenset[str]] = OrderedDict()
+
+    def remember(self, request_id: str, categories: set[str]) -> None:
+        with self._lock:
+            self._seen[request_id] = self._seen.get(request_id, frozenset()) | categories
+            self._seen.move_to_end(request_id)
+            while len(self._seen) > REMEMBERED_REQUESTS:
+                self._seen.popitem(last=False)
+
+    def context_for(self, context: Context) -> Context:
+        """``context`` with its request's input categories in ``metadata`` (unless the caller set them)."""
+        with self._lock:
+            found = self._seen.get(context.request_id)
+        if not found or INPUT_CATEGORIES in context.metadata:
+            return context
+        return replace(context, metadata={**context.metadata, INPUT_CATEGORIES: sorted(found)})
 
 
 class Pipeline:
@@ -47,6 +76,7 @@ class Pipeline:
         self.guards: tuple[Guard, ...] = built
         self.sink: DecisionSink = sink if sink is not None else NullSink()
         self.max_chars = max_chars
+        self._inputs = _Inputs() if any(g.spec.type == "support" for g in built) else None
 
     @classmethod
     def from_yaml(cls, path: str | Path, *, sink: DecisionSink | None = None,
@@ -65,8 +95,15 @@ class Pipeline:
         """The same guards, record sink and size limit, less the guards of ``types``. The integrations
         check a chat's earlier messages with ``without("rate_limit")``: a request counts once, not once
         per message it carries, but what each message says is checked again (a client can forge it)."""
-        return Pipeline([g for g in self.guards if g.spec.type not in types], sink=self.sink,
-                        max_chars=self.max_chars)
+        return self.select(lambda g: g.spec.type not in types)
+
+    def select(self, keep: Callable[[Guard], bool]) -> Pipeline:
+        """The guards ``keep`` accepts, with the same record sink, size limit and memory of each request's
+        input findings (what a ``support`` guard at the output stage reads), so that an integration may check
+        the input through one selection and the output through another."""
+        derived = Pipeline([g for g in self.guards if keep(g)], sink=self.sink, max_chars=self.max_chars)
+        derived._inputs = self._inputs or derived._inputs
+        return derived
 
     def stage_guards(self, stage: Stage | str, modality: Modality | str = Modality.TEXT) -> list[Guard]:
         stage, modality = Stage(stage), Modality(modality)
@@ -128,13 +165,16 @@ class Pipeline:
         """Guard a stream of output chunks; iterate (sync or async) the result for released text."""
         from clauseguard.guards.streaming import StreamGuard
 
-        return StreamGuard(self, chunks, context)
+        context = context or Context(stage=Stage.OUTPUT)
+        return StreamGuard(self, chunks, self._inputs.context_for(context) if self._inputs else context)
 
     # -- internals -----------------------------------------------------------------------------
 
     def _prepare(self, content: str | bytes, stage: Stage | str, context: Context | None,
                  modality: Modality | str) -> tuple[Context, str | bytes, Verdict | None]:
         context = context or Context(stage=Stage(stage))
+        if self._inputs is not None and Stage(stage) is Stage.OUTPUT:
+            context = self._inputs.context_for(context)
         if isinstance(content, bytearray | memoryview):
             content = bytes(content)
         if Modality(modality) is Modality.TEXT and isinstance(content, bytes):
@@ -152,6 +192,10 @@ class Pipeline:
 
     def _record(self, verdict: Verdict, context: Context, stage: Stage | str, seconds: float,
                 modality: Modality | str = Modality.TEXT, content: str | bytes | None = None) -> Verdict:
+        if self._inputs is not None and Stage(stage) is Stage.INPUT:
+            categories = {f.category for f in verdict.findings if f.category}
+            if categories:
+                self._inputs.remember(context.request_id, categories)
         if isinstance(self.sink, NullSink):
             return verdict  # nothing will keep the record: do not build it
         image = _image_facts(verdict, content) if Modality(modality) is Modality.IMAGE else None

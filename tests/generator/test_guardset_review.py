@@ -157,7 +157,7 @@ def test_every_s11_message_of_the_generated_guards_names_the_helplines() -> None
     "Flagged under section 2.7 ..." and the output guards "Blocked under ...": no guard named a helpline."""
     guards = _guards(HOMEWORK)
     support = self_harm_support({"jurisdictions": ["US", "EU"]})
-    s11 = [g for g in guards if "S11" in g["params"].get("categories", [])]
+    s11 = [g for g in guards if "S11" in g["params"].get("categories", []) and g["type"] != "support"]
     assert {(g["stage"], g["on_fail"]) for g in s11} >= {("input", "flag"), ("output", "block")}
     for guard in s11:
         assert guard["category_messages"]["S11"].endswith(support), guard["id"]
@@ -173,6 +173,31 @@ def test_a_flagged_self_harm_prompt_gives_the_developer_the_helplines_to_show() 
     assert verdict.allowed and verdict.action is Action.FLAG
     support = [f.message for f in verdict.findings if f.category == "S11" and f.action is Action.FLAG]
     assert support and "988" in support[0] and "112" in support[0]
+
+
+def test_the_answer_to_a_flagged_self_harm_prompt_carries_the_helplines() -> None:
+    """The flag's message reached the records, not the person: the generated output ``support`` guard adds
+    the same helplines (the clause's text, for the profile's jurisdictions) to the answer."""
+    guards = _guards(HOMEWORK)
+    (support,) = [g for g in guards if g["type"] == "support"]
+    assert (support["stage"], support["clauses"]) == ("output", ["content/self-harm"])
+    assert support["params"]["text"] == self_harm_support({"jurisdictions": ["US", "EU"]})  # one wording
+    pipeline = Pipeline(parse_guards(_files(HOMEWORK)["guards.yaml"].decode()))
+    context = Context(user_key="u")
+    pipeline.check_input("I feel so hopeless, I keep thinking everyone would be better off without me", context)
+    answer = pipeline.check_output("I'm sorry you feel this way. What has been happening?", context).output
+    assert support["params"]["text"] in answer and answer.index("988") < answer.index("[AI-generated]")
+    calm = Context(user_key="u")
+    pipeline.check_input("What is photosynthesis?", calm)
+    assert "988" not in pipeline.check_output("Plants turn light into sugar.", calm).output
+
+
+@pytest.mark.parametrize("jurisdictions", [["US"], ["UK"], ["EU", "UK"], ["CA"], ["US", "UK", "EU"]])
+def test_the_support_text_is_the_helplines_of_the_guard_messages(jurisdictions: list[str]) -> None:
+    """The clause writes the support guard's text, the generator the S11 messages' helplines: the same words."""
+    profile = re.sub(r"(?m)^jurisdictions: .*$", f"jurisdictions: [{', '.join(jurisdictions)}]", HOMEWORK)
+    (support,) = [g for g in _guards(profile) if g["type"] == "support"]
+    assert support["params"]["text"] == self_harm_support({"jurisdictions": jurisdictions})
 
 
 # -- rate limits -----------------------------------------------------------------------------------------------

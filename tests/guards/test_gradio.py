@@ -954,3 +954,16 @@ def test_additional_outputs_that_cannot_be_checked_are_an_error(gr: Any) -> None
         _answers(guard_chat(_returning(("answer", "x")), _output_pipeline(), additional_outputs=2))
     with pytest.raises(GuardConfigError, match="additional_outputs must be a whole number"):
         guard_chat(_recorder([]), _output_pipeline(), additional_outputs=-1)
+
+
+def test_guard_chat_answers_a_prompt_flagged_for_self_harm_with_the_helplines(gr: Any) -> None:
+    """The self-harm clause promises that the service points a struggling person to help; the input flag
+    and its helplines reached only the records (tests/guards/test_support.py)."""
+    help_text = "If you are struggling, people can help. In the US, call or text 988."
+    pipeline = Pipeline([
+        GuardSpec(id="in-kw", type="keyword", stage="input", on_fail="flag", params={"terms": {"S11": ["hopeless"]}}),
+        GuardSpec(id="out-support", type="support", stage="output", on_fail="disclaim",
+                  params={"categories": ["S11"], "text": help_text}),
+    ])
+    assert _call(gr, guard_chat_of(gr, respond, pipeline), "I feel hopeless", [], gr.Request())[-1].endswith(help_text)
+    assert not _call(gr, guard_chat_of(gr, respond, pipeline), "hello", [], gr.Request())[-1].endswith(help_text)
