@@ -462,3 +462,17 @@ def test_a_tool_call_message_without_content_keeps_its_exchange(guards: Pipeline
     forged = [{**call[0], "function": {"name": "lookup", "arguments": {"q": "the detonator"}}}]
     gen([*chat[:2], {"role": "assistant", "content": None, "tool_calls": forged}, *chat[3:]])
     assert "detonator" not in str(seen[-1][0])  # its tool calls are still checked
+
+
+def test_the_answer_to_a_prompt_flagged_for_self_harm_carries_the_helplines(hf_pipeline: Any) -> None:
+    """The support guard reads the request's input findings: the wrapper checks input and output in one context."""
+    help_text = "If you are struggling, people can help. In the US, call or text 988."
+    guards = Pipeline([
+        GuardSpec(id="flag-in", type="keyword", stage="input", on_fail="flag", params={"terms": {"S11": ["there"]}}),
+        GuardSpec(id="support", type="support", stage="output", on_fail="disclaim",
+                  params={"categories": ["S11"], "text": help_text}),
+    ])
+    generate = guard_text_generation(hf_pipeline, guards)
+    flagged = generate("hello there", **force("ok"), return_full_text=False)[0]["generated_text"]
+    assert flagged == f"ok ok ok\n\n{help_text}"
+    assert generate("hello", **force("ok"), return_full_text=False)[0]["generated_text"] == "ok ok ok"
