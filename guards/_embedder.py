@@ -214,7 +214,9 @@ class Embedder:
         out: np.ndarray = _layer_norm(down, layer.ln2, self.eps)
         return out
 
-    def _forward(self, ids: list[list[int]], layers: tuple[int, ...] = ()) -> np.ndarray:
+    def embedded(self, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The first layer's input for a batch of word-piece ids, padded to the longest: the token embeddings
+        as (batch * tokens, dim), the (batch, tokens) mask and the additive attention mask :meth:`_block` takes."""
         import numpy as np
 
         t = max(len(i) for i in ids)
@@ -225,6 +227,13 @@ class Embedder:
             mask[row, : len(seq)] = 1.0
         x = _layer_norm(self.word[tokens] + self.pos[:t] + self.type0, self.ln0, self.eps).reshape(-1, self.dim)
         mask_add = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)
+        return x, mask, mask_add
+
+    def _forward(self, ids: list[list[int]], layers: tuple[int, ...] = ()) -> np.ndarray:
+        import numpy as np
+
+        x, mask, mask_add = self.embedded(ids)
+        t = mask.shape[1]
 
         def pooled() -> np.ndarray:
             mean = (x.reshape(len(ids), t, self.dim) * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)

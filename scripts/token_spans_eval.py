@@ -31,7 +31,7 @@ import train_heads as th
 
 from clauseguard.guards import Context, Pipeline, create
 from clauseguard.guards._clf_embedding import embed_windows, get_embedding, max_by_owner, rescale
-from clauseguard.guards._embedder import BATCH, Embedder, _encodable, _layer_norm, get_embedder
+from clauseguard.guards._embedder import BATCH, Embedder, _encodable, get_embedder
 from clauseguard.guards.config import load_guards
 from clauseguard.guards.eval import observe
 
@@ -46,15 +46,8 @@ def token_states(embedder: Embedder, texts: list[str]) -> Iterator[tuple[int, np
     for start in range(0, len(order), BATCH):
         chunk = order[start:start + BATCH]
         ids = [encs[i].ids for i in chunk]
-        t = max(len(i) for i in ids)
-        tokens = np.zeros((len(ids), t), dtype=np.int64)
-        mask = np.zeros((len(ids), t), dtype=np.float32)
-        for row, seq in enumerate(ids):
-            tokens[row, :len(seq)] = seq
-            mask[row, :len(seq)] = 1.0
-        x = _layer_norm(embedder.word[tokens] + embedder.pos[:t] + embedder.type0, embedder.ln0, embedder.eps)
-        x = x.reshape(-1, embedder.dim)
-        mask_add = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)
+        x, mask, mask_add = embedder.embedded(ids)
+        t = mask.shape[1]
         for layer in embedder.layers:
             x = embedder._block(x, (len(ids), t), mask_add, layer)
         x = x.reshape(len(ids), t, embedder.dim)
