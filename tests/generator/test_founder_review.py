@@ -301,3 +301,19 @@ def test_self_harm_clause_names_samaritans_for_the_uk_and_ireland(where: list[st
     policy = _flat(_outputs(("jurisdictions", where))["acceptable-use-policy"])
     assert "In the UK and Ireland, call Samaritans on 116 123." in policy
     assert ("In the EU, call 112 in an emergency." in policy) == (where == ["EU"])
+
+
+# ---- sensitive information in a business-to-business product -----------------------------------------------
+
+def test_b2b_sensitive_information_rests_on_the_customers_condition_not_a_consent_never_asked() -> None:
+    """A B2B API told its customers' patients "Our legal basis is your explicit consent, which we ask for in the
+    service": it asks them nothing, and processes their data on the customer's instructions (GDPR Art. 28(3)(a))."""
+    medical = (("domains", ["medical"]),)
+    b2b = _flat(_outputs(*medical, *B2B)["privacy-notice"])
+    assert "which we ask for in the service" not in b2b
+    assert "that business decides why it is processed and must have a condition of GDPR Art. 9(2)" in b2b
+    assert "Art. 9(2)(h)" in b2b and "Art. 28(3)(a)" in b2b
+    trains = _flat(_outputs(*medical, *B2B, ("data.trains_on_user_data", True))["privacy-notice"])
+    assert "We do not use sensitive information to train our models." in trains
+    consumer = _flat(_outputs(*medical)["privacy-notice"])
+    assert "Our legal basis is your explicit consent (GDPR Art. 9(2)(a)), which we ask for in the service" in consumer
