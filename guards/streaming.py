@@ -280,7 +280,9 @@ class StreamGuard:
         if not final:  # a value redacted up to the held tail may go on ("-----BEGIN ... KEY-----" and more):
             # it waits, and the text before it is released, until it ends with a whole hold after it.
             # Released as "[SECRET]" at once, its rest fell outside every later window and was shown.
-            edge = _back(self.text, len(self.text), self.hold)
+            # A stepped guard (the classifier) may stop the release short of the hold: a value that crosses
+            # that point waits too, or its start was shown unredacted and its end then blocked the stream.
+            edge = min(safe, _back(self.text, len(self.text), self.hold))
             cut = min((f.span[0] for f in accepted if f.replacement is not None and f.span[1] > edge), default=None)
             while cut is not None:  # and whatever else overlaps what waits
                 safe = min(safe, cut)
