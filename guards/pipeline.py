@@ -33,29 +33,38 @@ __all__ = ["DEFAULT_MAX_CHARS", "Pipeline"]
 
 DEFAULT_MAX_CHARS = 1_000_000
 REMEMBERED_REQUESTS = 4096  # requests whose input findings' categories wait for their output stage
+REMEMBERED_SECONDS = 600.0  # and for how long at most
 
 
 class _Inputs:
-    """The categories of recent requests' input findings, by request id, for their output stage (a
-    ``support`` guard adds helplines to the answer to a prompt flagged for self-harm). Bounded: the oldest
-    request is forgotten first."""
+    """The categories of recent requests' input findings, by user key and request id, for their output stage
+    (a ``support`` guard adds helplines to the answer to a prompt flagged for self-harm). Bounded: the oldest
+    request is forgotten first, and any after ten minutes, so that a request id a caller reuses (a
+    conversation's) does not carry one prompt's flag to every later answer; keyed by user too, so that one
+    user's flag never reaches another's answer under the same id."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str], tuple[float, frozenset[str]]] = OrderedDict()
 
-    def remember(self, request_id: str, categories: set[str]) -> None:
+    @staticmethod
+    def _key(context: Context) -> tuple[str, str]:
+        return context.user_key or "", context.request_id
+
+    def remember(self, context: Context, categories: set[str]) -> None:
+        key, now = self._key(context), time.monotonic()
         with self._lock:
-            self._seen[request_id] = self._seen.get(request_id, frozenset()) | categories
-            self._seen.move_to_end(request_id)
+            until, known = self._seen.get(key, (0.0, frozenset()))
+            self._seen[key] = (now + REMEMBERED_SECONDS, (known if until > now else frozenset()) | categories)
+            self._seen.move_to_end(key)
             while len(self._seen) > REMEMBERED_REQUESTS:
                 self._seen.popitem(last=False)
 
     def context_for(self, context: Context) -> Context:
         """``context`` with its request's input categories in ``metadata`` (unless the caller set them)."""
         with self._lock:
-            found = self._seen.get(context.request_id)
-        if not found or INPUT_CATEGORIES in context.metadata:
+            until, found = self._seen.get(self._key(context), (0.0, frozenset()))
+        if not found or until <= time.monotonic() or INPUT_CATEGORIES in context.metadata:
             return context
         return replace(context, metadata={**context.metadata, INPUT_CATEGORIES: sorted(found)})
 
@@ -195,7 +204,7 @@ class Pipeline:
         if self._inputs is not None and Stage(stage) is Stage.INPUT:
             categories = {f.category for f in verdict.findings if f.category}
             if categories:
-                self._inputs.remember(context.request_id, categories)
+                self._inputs.remember(context, categories)
         if isinstance(self.sink, NullSink):
             return verdict  # nothing will keep the record: do not build it
         image = _image_facts(verdict, content) if Modality(modality) is Modality.IMAGE else None

@@ -191,8 +191,12 @@ def _judge(state: ServerState, body: GuardrailRequest, request: Request, turns: 
     earlier = state.pipeline.without("rate_limit")  # one call counts once, not once per text
     turn = _body_turn(body, turns)
     texts: list[str] = []
+    # The call's own text (a request's new prompt, the last; a response's answer, the first) is judged under
+    # the call id itself, the others under "<call id>.<n>": a support guard then finds, for the response,
+    # the categories of its request's new prompt, not those of the conversation's first message.
+    own = len(body.texts) - 1 if stage is Stage.INPUT else 0
     for i, text in enumerate(body.texts):
-        rid = f"{body.litellm_call_id}.{i}" if body.litellm_call_id else None
+        rid = (body.litellm_call_id if i == own else f"{body.litellm_call_id}.{i}") if body.litellm_call_id else None
         context = request_context(request, state, stage=stage, user_key=user, turn=turn, request_id=rid)
         pipeline = state.pipeline if i == len(body.texts) - 1 else earlier  # the last text is the new one
         verdict = pipeline.check(text, stage=stage, context=context)

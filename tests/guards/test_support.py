@@ -90,3 +90,17 @@ def test_a_service_that_checks_output_elsewhere_passes_the_categories_itself() -
 def test_bad_support_specs_are_refused(change: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):  # pydantic's ValidationError; guards.yaml names the line
         GuardSpec(**{**SUPPORT.model_dump(), **change})
+
+
+def test_a_request_id_reused_by_another_user_or_much_later_carries_no_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over HTTP the caller chooses the request id: Alice's flagged prompt under "conv-1" put the helplines on
+    Bob's answer under the same id, and on every later answer in that conversation."""
+    import clauseguard.guards.pipeline as mod
+
+    pipeline = Pipeline([FLAG, SUPPORT])
+    pipeline.check_input("hopeless", Context(user_key="alice", request_id="conv-1"))
+    assert not pipeline.check_output(ANSWER, Context(user_key="bob", request_id="conv-1")).output.endswith(HELP)
+    assert pipeline.check_output(ANSWER, Context(user_key="alice", request_id="conv-1")).output.endswith(HELP)
+    now = mod.time.monotonic()
+    monkeypatch.setattr(mod.time, "monotonic", lambda: now + mod.REMEMBERED_SECONDS + 1)
+    assert pipeline.check_output(ANSWER, Context(user_key="alice", request_id="conv-1")).output == ANSWER

@@ -96,7 +96,9 @@ def test_response_stage_labels_and_masks(client: TestClient) -> None:
 def test_each_text_is_audited_with_the_call_id(client: TestClient, audit: MemorySink) -> None:
     """Each text, then the tool call's arguments and the tool's description, numbered on after the texts."""
     client.post(PATH, json=payload(texts=["a", "b"]))
-    assert [r["request_id"] for r in audit.records] == [f"unique_call_id.{i}" for i in range(4)]
+    # the new prompt (the last text) under the call id itself, for the response's support guard to find
+    assert [r["request_id"] for r in audit.records] == ["unique_call_id.0", "unique_call_id", "unique_call_id.2",
+                                                        "unique_call_id.3"]
     assert {r["stage"] for r in audit.records} == {"input"}
 
 
@@ -367,7 +369,8 @@ def test_rate_limit_counts_a_call_once_not_each_text(make_app: Callable[..., Fas
                                                         request_data={"user_api_key_end_user_id": "b"})).json()
     assert actions == ["NONE", "NONE", "BLOCKED"]
     assert earlier_weapon == {"action": "BLOCKED", "blocked_reason": "No weapons."}
-    assert [r["request_id"] for r in audit.records[:5]] == [f"unique_call_id.{i}" for i in range(5)]
+    ids = [r["request_id"] for r in audit.records[:5]]
+    assert ids == [*(f"unique_call_id.{i}" for i in range(4)), "unique_call_id"]  # the new prompt: the call id
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -474,7 +477,7 @@ def test_a_call_id_too_long_for_the_audit_log_is_refused_before_the_verdict(tmp_
     assert [answers[n].status_code for n in (190, 191, 250)] == [200, 422, 422]
     assert "litellm_call_id" in answers[191].text and bad_characters.status_code == 422
     # the text, the tool call's arguments and the tool's description: each numbered on after the texts
-    assert (sorted(ids), lost) == ([f"{'c' * 190}.{i}" for i in range(3)], 0)
+    assert (sorted(ids), lost) == (["c" * 190, *(f"{'c' * 190}.{i}" for i in (1, 2))], 0)
 
 
 DISCLOSED = """\
@@ -518,3 +521,30 @@ def test_remembered_turns_are_bounded() -> None:
     expired = _CallTurns(ttl_s=-1)
     expired.remember("c", 4)
     assert expired.get("c") is None
+
+
+SUPPORTED = """
+guards:
+  - {id: flag, type: keyword, stage: input, on_fail: flag, params: {terms: {S11: [hopeless]}}}
+  - {id: support, type: support, stage: output, on_fail: disclaim,
+     params: {categories: [S11], text: "In the US, call or text 988."}}
+"""
+
+
+@pytest.mark.parametrize(("request_texts", "helped"), [
+    (["I feel hopeless"], True),
+    (["system prompt", "hi", "hello!", "I feel hopeless"], True),  # the new prompt, the last text
+    (["system prompt", "I feel hopeless", "I'm sorry.", "what is the capital of Peru?"], False),  # an old one
+])
+def test_the_response_to_a_prompt_flagged_for_self_harm_carries_the_helplines(
+        make_app: Callable[..., FastAPI], tmp_path: Any, request_texts: list[str], helped: bool) -> None:
+    """The response was judged under "<call id>.0", the id of the conversation's first message, so its support
+    guard read the categories of that message, not of the new prompt."""
+    from tests.server.conftest import write_guards
+
+    with TestClient(make_app(guards_path=write_guards(tmp_path, SUPPORTED))) as client:
+        client.post(PATH, json=payload(texts=request_texts, tools=None, structured_messages=None))
+        answer = client.post(PATH, json=payload(texts=["Here is what I can tell you."], input_type="response",
+                                                tools=None, structured_messages=None)).json()
+    assert (answer.get("texts") == ["Here is what I can tell you.\n\nIn the US, call or text 988."]) is helped
+    assert (answer["action"] == "NONE") is not helped
