@@ -45,7 +45,7 @@ def test_litellm_records_carry_the_users_pseudonym(make_app: Callable[..., FastA
             "texts": ["hi"], "input_type": "request", "litellm_call_id": "c-1",
             "request_data": {"user_api_key_end_user_id": "account-7"}})
     (record,) = _records(app)
-    assert record["request_id"] == "c-1.0" and record["user_key"].startswith("user:")
+    assert record["request_id"] == "c-1" and record["user_key"].startswith("user:")
 
 
 def test_shutdown_drains_the_queue(make_app: Callable[..., FastAPI]) -> None:
