@@ -186,7 +186,8 @@ def _spec(entry: Any, loc: Loc, lines: dict[Loc, int], filename: str) -> GuardSp
                   (*loc, "params"), lines, filename, guard_id)
     spec = _validate(lambda: GuardSpec.model_validate(entry), loc, lines, filename, guard_id,
                      across=lambda: _misfit(entry))
-    if spec.on_fail is Action.BLOCK and not (spec.clauses or spec.message or spec.category_messages):
+    if (spec.on_fail is Action.BLOCK and spec.type != "rate_limit"  # that one says when to try again
+            and not (spec.clauses or spec.message or spec.category_messages)):
         # nothing to tell the user: an empty message would be shown, citing no clause
         spec = spec.model_copy(update={"message": f"Blocked by guard {spec.id}."})
     return spec

@@ -104,3 +104,20 @@ def test_a_flagging_rate_limit_does_not_tell_the_user_to_wait() -> None:
     blocking.check("x", user)
     assert blocking.check("x", user).findings[0].message == ("Too many requests: rate limit of 1 requests (+0.5/s) "
                                                              "reached; try again in 2 seconds.")
+
+
+def test_a_hand_written_rate_limit_without_a_message_says_when_to_try_again() -> None:
+    """guards.yaml gave a blocking guard without clauses or message "Blocked by guard rl.", which hid the rate
+    limit's own message (how long to wait) from a file written by hand."""
+    from clauseguard.guards import Pipeline
+    from clauseguard.guards.config import parse_guards
+
+    pipeline = Pipeline(parse_guards("guards:\n  - {id: rl, type: rate_limit, stage: input, params: "
+                                     "{capacity: 1, refill_per_second: 0.5}}\n"))
+    pipeline.check_input("one", Context(user_key="u"))
+    verdict = pipeline.check_input("two", Context(user_key="u"))
+    assert not verdict.allowed and verdict.metadata["retry_after"] == 2
+    assert verdict.findings[0].message.startswith("Too many requests: rate limit of 1 requests (+0.5/s) reached; "
+                                                  "try again in 2 seconds")
+    (keyword,) = parse_guards("guards:\n  - {id: kw, type: keyword}\n")
+    assert keyword.message == "Blocked by guard kw."  # other guards keep the filler
