@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from clauseguard.guards._params import Action, GuardSpec, Stage
 from clauseguard.guards._verdict import Finding, Verdict, strongest
 
-__all__ = ["INPUT_CATEGORIES", "Context", "Guard", "apply_replacements"]
+__all__ = ["INPUT_CATEGORIES", "INPUT_SCORES", "Context", "Guard", "apply_replacements"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ WHOLE_TEXT = -1  # a stream_lookbehind: the guard sees the whole text so far eac
 # Context.metadata key: the categories of the findings of the request's input check, which the pipeline
 # gives its output stage (the support guard adds helplines to the answer to a prompt flagged for self-harm).
 INPUT_CATEGORIES = "input_categories"
+# and the highest score the classifiers gave each category of the request's input, below their thresholds too
+INPUT_SCORES = "input_scores"
 
 
 class Guard(ABC):

@@ -260,6 +260,9 @@ class SupportParams(_Params):
     categories: list[str] = Field(min_length=1, description="categories of the prompt's findings that call for it")
     text: str = Field(min_length=1, description="what to add, e.g. helplines")
     position: Literal["append", "prepend"] = "append"
+    min_score: Score | None = Field(default=None, ge=0.0, le=1.0,
+                                    description="also when a classifier scored the prompt this high in one of the "
+                                                "categories, though it did not flag it; None: findings only")
 
     @field_validator("text")
     @classmethod

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clauseguard.errors import GuardConfigError, UserError
-from clauseguard.guards._base import INPUT_CATEGORIES, Context, Guard
+from clauseguard.guards._base import INPUT_CATEGORIES, INPUT_SCORES, Context, Guard
 from clauseguard.guards._combine import combine
 from clauseguard.guards._params import Action, GuardSpec, Modality, Stage
 from clauseguard.guards._registry import create
@@ -45,17 +45,21 @@ class _Inputs:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: OrderedDict[tuple[str, str], tuple[float, frozenset[str]]] = OrderedDict()
+        # (user key, request id) -> (until, categories found, highest score of each category)
+        self._seen: OrderedDict[tuple[str, str], tuple[float, frozenset[str], dict[str, float]]] = OrderedDict()
 
     @staticmethod
     def _key(context: Context) -> tuple[str, str]:
         return context.user_key or "", context.request_id
 
-    def remember(self, context: Context, categories: set[str]) -> None:
+    def remember(self, context: Context, categories: set[str], scores: dict[str, float]) -> None:
         key, now = self._key(context), time.monotonic()
         with self._lock:
-            until, known = self._seen.get(key, (0.0, frozenset()))
-            self._seen[key] = (now + REMEMBERED_SECONDS, (known if until > now else frozenset()) | categories)
+            until, known, best = self._seen.get(key, (0.0, frozenset(), {}))
+            if until <= now:
+                known, best = frozenset(), {}
+            merged = {c: max(best.get(c, 0.0), s) for c, s in {**best, **scores}.items()}
+            self._seen[key] = (now + REMEMBERED_SECONDS, known | categories, merged)
             self._seen.move_to_end(key)
             while len(self._seen) > REMEMBERED_REQUESTS:
                 self._seen.popitem(last=False)
@@ -63,10 +67,11 @@ class _Inputs:
     def context_for(self, context: Context) -> Context:
         """``context`` with its request's input categories in ``metadata`` (unless the caller set them)."""
         with self._lock:
-            until, found = self._seen.get(self._key(context), (0.0, frozenset()))
-        if not found or until <= time.monotonic() or INPUT_CATEGORIES in context.metadata:
+            until, found, scores = self._seen.get(self._key(context), (0.0, frozenset(), {}))
+        if not (found or scores) or until <= time.monotonic() or INPUT_CATEGORIES in context.metadata:
             return context
-        return replace(context, metadata={**context.metadata, INPUT_CATEGORIES: sorted(found)})
+        return replace(context, metadata={**context.metadata, INPUT_CATEGORIES: sorted(found),
+                                          INPUT_SCORES: dict(sorted(scores.items()))})
 
 
 class Pipeline:
@@ -203,8 +208,9 @@ class Pipeline:
                 modality: Modality | str = Modality.TEXT, content: str | bytes | None = None) -> Verdict:
         if self._inputs is not None and Stage(stage) is Stage.INPUT:
             categories = {f.category for f in verdict.findings if f.category}
-            if categories:
-                self._inputs.remember(context, categories)
+            scores = _scores(verdict)
+            if categories or scores:
+                self._inputs.remember(context, categories, scores)
         if isinstance(self.sink, NullSink):
             return verdict  # nothing will keep the record: do not build it
         image = _image_facts(verdict, content) if Modality(modality) is Modality.IMAGE else None
@@ -221,6 +227,18 @@ class Pipeline:
             **({"image": image} if image is not None else {}),
         })
         return verdict
+
+
+def _scores(verdict: Verdict) -> dict[str, float]:
+    """The highest score of each category the classifiers gave a text (``scores/<guard id>`` in the verdict's
+    metadata), below their thresholds too."""
+    best: dict[str, float] = {}
+    for key, value in verdict.metadata.items():
+        if key.startswith("scores/") and isinstance(value, dict):
+            for category, score in value.items():
+                if isinstance(score, int | float) and not isinstance(score, bool):
+                    best[str(category)] = max(best.get(str(category), 0.0), float(score))
+    return best
 
 
 def _image_facts(verdict: Verdict, content: str | bytes | None) -> dict[str, object]:

@@ -104,3 +104,34 @@ def test_a_request_id_reused_by_another_user_or_much_later_carries_no_flag(monke
     now = mod.time.monotonic()
     monkeypatch.setattr(mod.time, "monotonic", lambda: now + mod.REMEMBERED_SECONDS + 1)
     assert pipeline.check_output(ANSWER, Context(user_key="alice", request_id="conv-1")).output == ANSWER
+
+
+class _Scores:
+    """A classifier backend scoring S11 by a table (0 for other texts)."""
+
+    name = "fake"
+    categories = frozenset({"S11"})
+
+    def __init__(self, table: dict[str, float]) -> None:
+        self.table = table
+
+    def score(self, texts: list[str]) -> list[dict[str, float]]:
+        return [{"S11": self.table.get(t, 0.0)} for t in texts]
+
+
+@pytest.mark.parametrize(("min_score", "helped"), [(0.35, [True, False]), (None, [False, False])])
+def test_min_score_reaches_a_prompt_the_classifier_scored_just_under_its_flag(
+        monkeypatch: pytest.MonkeyPatch, min_score: float | None, helped: list[bool]) -> None:
+    """Plain statements of suicidal thoughts ("Lately I keep thinking about ending my life.") score 0.47-0.49 on
+    the S11 head, under the flag's 0.5, so they got no helplines; a superfluous helpline costs less."""
+    import clauseguard.guards.classifier as mod
+
+    backend = _Scores({"thinking about ending it": 0.47, "this traffic is killing me": 0.03})
+    monkeypatch.setattr(mod, "build_backend", lambda name, params: backend)
+    support = SUPPORT.model_copy(update={"params": {**SUPPORT.params, "min_score": min_score}})
+    pipeline = Pipeline([GuardSpec(id="clf", type="classifier", stage="input", on_fail="flag",
+                                   params={"backends": ["embedding"], "categories": ["S11"]}), support])
+    for prompt, expected in zip(["thinking about ending it", "this traffic is killing me"], helped, strict=True):
+        context = Context()
+        assert pipeline.check_input(prompt, context).action is Action.ALLOW  # no flag either way
+        assert pipeline.check_output(ANSWER, context).output.endswith(HELP) is expected
