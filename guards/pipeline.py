@@ -37,8 +37,9 @@ REMEMBERED_SECONDS = 600.0  # and for how long at most
 
 
 class _Inputs:
-    """The categories of recent requests' input findings, by user key and request id, for their output stage
-    (a ``support`` guard adds helplines to the answer to a prompt flagged for self-harm). Bounded: the oldest
+    """The categories of recent requests' input findings, and the classifiers' scores of their input, by user
+    key and request id, for their output stage (a ``support`` guard adds helplines to the answer to a prompt
+    flagged, or scored high enough, for self-harm). Bounded: the oldest
     request is forgotten first, and any after ten minutes, so that a request id a caller reuses (a
     conversation's) does not carry one prompt's flag to every later answer; keyed by user too, so that one
     user's flag never reaches another's answer under the same id."""
@@ -65,7 +66,7 @@ class _Inputs:
                 self._seen.popitem(last=False)
 
     def context_for(self, context: Context) -> Context:
-        """``context`` with its request's input categories in ``metadata`` (unless the caller set them)."""
+        """``context`` with its request's input categories and scores in ``metadata`` (unless the caller set them)."""
         with self._lock:
             until, found, scores = self._seen.get(self._key(context), (0.0, frozenset(), {}))
         if not (found or scores) or until <= time.monotonic() or INPUT_CATEGORIES in context.metadata:
