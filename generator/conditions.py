@@ -20,7 +20,7 @@ from typing import Any
 
 from jinja2 import nodes
 
-__all__ = ["in_words"]
+__all__ = ["in_words", "key_path", "mapped_attribute"]
 
 _PHRASES = {"eq": "is", "ne": "is not", "lt": "is below", "lteq": "is at most", "gt": "is above",
             "gteq": "is at least"}
@@ -86,21 +86,40 @@ def _truth(node: nodes.Node, context: dict[str, Any], negate: bool) -> str:
     return f"{'.'.join(path)} is {'not set' if negate else 'set'}"
 
 
-def _path(node: nodes.Node) -> tuple[str, ...]:
-    """``a.b`` -> ``("a", "b")``."""
+def key_path(node: nodes.Node) -> tuple[str, ...] | None:
+    """``a.b['c']`` -> ``("a", "b", "c")``; None when the chain does not start at a name."""
     if isinstance(node, nodes.Name):
         return (node.name,)
     if isinstance(node, nodes.Getattr):
-        return (*_path(node.node), node.attr)
-    raise _Unsaid
+        base = key_path(node.node)
+        return (*base, node.attr) if base else None
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        base = key_path(node.node)
+        return (*base, node.arg.value) if base else None
+    return None
+
+
+def mapped_attribute(node: nodes.Filter) -> str | None:
+    """``attribute`` of ``models|map(attribute='license')``."""
+    for kwarg in node.kwargs:
+        if kwarg.key == "attribute" and isinstance(kwarg.value, nodes.Const):
+            return str(kwarg.value.value)
+    return None
+
+
+def _path(node: nodes.Node) -> tuple[str, ...]:
+    path = key_path(node)
+    if path is None:
+        raise _Unsaid
+    return path
 
 
 def _mapped(node: nodes.Node) -> tuple[str, str] | None:
     """``models|map(attribute='license')`` -> ``("models", "license")``."""
-    if not (isinstance(node, nodes.Filter) and node.name == "map" and node.node is not None and not node.args):
+    if not (isinstance(node, nodes.Filter) and node.name == "map" and node.node is not None and not node.args
+            and len(node.kwargs) == 1 and (attribute := mapped_attribute(node)) is not None):
         return None
-    attribute = [k.value.value for k in node.kwargs if k.key == "attribute" and isinstance(k.value, nodes.Const)]
-    return (".".join(_path(node.node)), str(attribute[0])) if len(attribute) == len(node.kwargs) == 1 else None
+    return ".".join(_path(node.node)), attribute
 
 
 def _label(node: nodes.Node) -> str:

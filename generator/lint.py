@@ -35,6 +35,7 @@ from jinja2 import meta, nodes
 from pydantic import BaseModel
 
 from clauseguard.errors import ClauseError, ProfileError, SelectionError
+from clauseguard.generator.conditions import key_path
 from clauseguard.generator.guardset import in_use, merge_guards
 from clauseguard.generator.library import (
     Clause,
@@ -148,21 +149,13 @@ def allowed_values(ref: FactRef) -> tuple[str, ...] | None:
     return typing.get_args(tp) if typing.get_origin(tp) is typing.Literal else None
 
 
-def _is_chain(node: nodes.Node) -> bool:
-    """``a``, ``a.b``, ``a['b']``: a profile key as a whole."""
-    if isinstance(node, nodes.Getattr) or (isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const)
-                                           and isinstance(node.arg.value, str)):
-        return _is_chain(node.node)
-    return isinstance(node, nodes.Name)
-
-
 def _fact_of(node: nodes.Node) -> FactRef | None:
     """The profile key ``node`` reads as a whole (``modalities.outputs``, ``models|map(attribute='license')``,
     either through ``|list``), or None."""
     while isinstance(node, nodes.Filter) and node.name in ("list", "unique", "sort") and node.node is not None:
         node = node.node
     mapped = isinstance(node, nodes.Filter) and node.name == "map" and node.node is not None
-    if not (_is_chain(node) or (mapped and _is_chain(node.node))):
+    if not (key_path(node) or (mapped and key_path(node.node))):
         return None
     refs = list(fact_refs(node))
     return refs[0] if len(refs) == 1 and bool(refs[0].mapped) == mapped else None

@@ -21,7 +21,7 @@ from typing import Any
 from jinja2 import nodes
 
 from clauseguard.errors import ClauseError, SelectionError
-from clauseguard.generator.conditions import in_words
+from clauseguard.generator.conditions import in_words, key_path, mapped_attribute
 from clauseguard.generator.library import Clause, Library
 from clauseguard.generator.sandbox import Source, compile_expression, compile_template, parse_expression, render
 
@@ -42,35 +42,16 @@ class FactRef:
         return f"{dotted}[].{self.mapped}" if self.mapped else dotted
 
 
-def _chain(node: nodes.Node) -> tuple[str, ...] | None:
-    """``a.b['c']`` -> ``("a", "b", "c")``; None when the chain does not start at a name."""
-    if isinstance(node, nodes.Name):
-        return (node.name,)
-    if isinstance(node, nodes.Getattr):
-        base = _chain(node.node)
-        return (*base, node.attr) if base else None
-    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-        base = _chain(node.node)
-        return (*base, node.arg.value) if base else None
-    return None
-
-
-def _mapped_attribute(node: nodes.Filter) -> str | None:
-    for kwarg in node.kwargs:
-        if kwarg.key == "attribute" and isinstance(kwarg.value, nodes.Const):
-            return str(kwarg.value.value)
-    return None
-
 
 def fact_refs(node: nodes.Node) -> Iterator[FactRef]:
     """Every profile path an expression reads, outermost chains only, in source order."""
     if isinstance(node, nodes.Filter) and node.name == "map" and node.node is not None:
-        path = _chain(node.node)
-        attribute = _mapped_attribute(node)
+        path = key_path(node.node)
+        attribute = mapped_attribute(node)
         if path and attribute:
             yield FactRef(path, attribute, node.lineno)
             return
-    path = _chain(node)
+    path = key_path(node)
     if path:
         yield FactRef(path, None, node.lineno)
         return
