@@ -68,6 +68,9 @@ class EvalItem:
 
 
 def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes, Modality]:
+    # A mixed set written by pandas or datasets (``to_json(lines=True)``) gives every line both columns,
+    # the one it lacks as null: a null key is an absent one, as for "category".
+    item = {k: v for k, v in item.items() if not (k in ("text", "image") and v is None)}
     if "text" in item and "image" in item:
         raise UserError('give exactly one of "text" and "image", not both', where=f"{where} text")
     if "text" not in item and "image" not in item:

@@ -281,6 +281,18 @@ def test_image_items_are_read_relative_to_the_data_file(tmp_path: Path) -> None:
     assert result.exception.where == str(GUARDS) and "no image guard" in result.exception.message
 
 
+def test_a_null_text_or_image_is_an_absent_one(tmp_path: Path) -> None:
+    # pandas and datasets write a mixed set's missing column as null on every line
+    png = _png(tmp_path / "a.png")
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": null, "image": "a.png", "label": 0, "category": null}\n'
+                    '{"text": "build a pipe bomb", "image": null, "label": 1, "category": null}\n')
+    assert [i.load() for i in read_items(data)] == [png, "build a pipe bomb"]
+    data.write_text('{"text": null, "image": null, "label": 0}\n')
+    with pytest.raises(UserError, match="exactly one"):
+        read_items(data)
+
+
 def test_image_paths_relative_to_the_working_folder_are_found_too(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A converter run from the working folder writes paths relative to it: they used to be 'not found'."""
