@@ -447,6 +447,14 @@ def test_shipped_heads_allow_lookalikes(embedding: Any, text: str) -> None:
 
 
 @pytest.mark.ml
+def test_a_text_with_nothing_to_read_scores_zero(embedding: Any) -> None:
+    texts = ["", "   ", "\n\t", "\u200b\u200b", "no"]
+    scores = embedding.score(texts)
+    assert all(value == 0.0 for s in scores[:4] for value in s.values())
+    assert set(scores[4]) == set(scores[0]) and max(scores[4].values()) > 0.0  # read, in the same batch
+
+
+@pytest.mark.ml
 def test_shipped_heads_manifest(ml: None) -> None:
     from clauseguard.guards._clf_embedding import shipped_heads_dir
 
