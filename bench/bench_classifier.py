@@ -1,6 +1,6 @@
 """Compare the classifier guard's backends with off-the-shelf profanity filters, on held-out public data.
 
-    .venv/bin/python bench/bench_classifier.py [--data /work/shared/data] [--per-class 500] [--json]
+    .venv/bin/python bench/bench_classifier.py [--data ../shared/data] [--per-class 500] [--json]
 
 In one run and on the same texts it measures:
 
@@ -53,6 +53,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "classifier.json"
+NEEDED = ("toxic_spans/tsd_train.csv", "toxic_spans/annotations.csv", "toxic_spans/comments.csv",
+          "gptfuzz/train.csv", "gptfuzz/evaluate.csv")
 SEED = 7
 csv.field_size_limit(sys.maxsize)
 
@@ -262,10 +264,15 @@ def table(result: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
+                        help="the folder of shared/data (default: shared/data beside the checkout)")
     parser.add_argument("--per-class", type=int, default=500)
     parser.add_argument("--json", action="store_true", help="print the JSON result instead of the table")
     args = parser.parse_args()
+    missing = [str(args.data / f) for f in NEEDED if not (args.data / f).is_file()]
+    if missing:
+        parser.error(f"{args.data} lacks {', '.join(missing)}: pass --data, the folder holding the toxic-spans "
+                     "and GPTFuzz releases (shared/data/README.md says where each comes from)")
     result = bench(args.data, args.per_class)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

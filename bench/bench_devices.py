@@ -11,8 +11,8 @@ as trained ones):
 - judge: Llama Guard 3 1B's shape (16 layers, 2048 wide, 1.2B parameters) with ``--judge 1b``, or a
   4-layer 256-wide one with ``--judge tiny`` (the default on a machine without a GPU, where the 1B
   judge takes seconds per text); up to 20 new tokens; milliseconds per text over 8 texts, judged one
-  per call (a live service's prompts), and all 8 in one call (``score`` of a batch: ``clauseguard
-  eval``, ``check_batch``), which the backend generates together, left-padded.
+  per call (a live service's prompts, and ``clauseguard eval``, which times each item), and all 8 in
+  one call (``score`` of a batch: ``check_batch``), which the backend generates together, left-padded.
 
 Each on the CPU (float32, this machine's threads) and, where torch sees one, on CUDA (bfloat16), with
 the ratio between them. The tokenizers are word-level ones written here, so a "token" is a word.

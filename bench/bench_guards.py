@@ -147,8 +147,9 @@ def _value(entity: str, rng: random.Random) -> str:
             return f"{country}{98 - int(numeric) % 97:02d}{bban}"
         return _iban(country, length, rng)
     if entity == "ip_address":
-        if rng.random() < 0.8:
-            return ".".join(str(rng.randint(1, 254)) for _ in range(4))
+        if rng.random() < 0.8:  # a host's address: not loopback (127/8) or multicast and reserved (224 up),
+            first = rng.choice([n for n in range(1, 224) if n != 127])  # which the PII guard leaves alone by design
+            return ".".join(str(n) for n in (first, *(rng.randint(1, 254) for _ in range(3))))
         return ":".join(f"{rng.randint(0, 65535):x}" for _ in range(8))
     area = rng.choice([n for n in range(1, 900) if n != 666])
     return f"{area:03d}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}"
