@@ -47,8 +47,11 @@ def main(argv: list[str] | None = None) -> int:
                                 if h != "prompt_injection" and th.head_category(h) in categories]], axis=1)
     harm = np.nan_to_num(harm)
     injection = np.nan_to_num(scores[:, heads.index("prompt_injection")])
-    positive = np.isin(kinds, ["hazard", "toxic", "harmful"]) & ~np.array([th.advice_only(e) for e in examples])
-    benign = kinds == "benign"
+    # the plain texts (one-word replies, pasted code, short insults) are left out, as train_heads.py's numbers do
+    plain = np.array([e.group.startswith(th.PLAIN_GROUPS) for e in examples], dtype=bool)
+    advice = np.array([th.advice_only(e) for e in examples], dtype=bool)
+    positive = np.isin(kinds, ["hazard", "toxic", "harmful"]) & ~advice & ~plain
+    benign = (kinds == "benign") & ~plain
     fused = np.maximum(harm, found)
     with_injection = np.maximum(fused, injection) if "prompt_injection" in categories else fused
     print(f"input guards besides the classifier: {[s.id for s in specs if s.type not in ('classifier', 'rate_limit')]}")

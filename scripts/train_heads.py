@@ -56,8 +56,10 @@ TOPICS = ["medical", "legal", "financial", "elections"]
 # Benign texts shaped like requests to an assistant (the rest are comments and tweets): thresholds must
 # hold the false-positive rate on these too, not only on the easier comments.
 PROMPT_GROUPS = ("own/", "bipia/questions")
-# statements, not requests: weighed and calibrated like comments
-NOT_PROMPTS = ("own/identity_", "own/statements_", "own/hate_stance")
+# statements, not requests: weighed and calibrated like comments. The pastes too: weighed like requests, they
+# taught the prompt_injection head that any document is benign (BIPIA's planted injections caught 41% -> 6.5%
+# leave-one-dataset-out; weighed like comments, 27.5%, with 4 of 122 pasted codes and logs blocked, not 23).
+NOT_PROMPTS = ("own/identity_", "own/statements_", "own/hate_stance", "own/benign_pastes")
 # Harmful requests, each followed by a safe twin with the same words: they teach the hazard heads intent
 # (and are non-injections for prompt_injection), but not the gate, the toxicity head or the topics. Read by
 # those too, they cost eval-only RealToxicityPrompts 0.897 -> 0.861 (most on its sexual and threat prompts,
@@ -65,8 +67,16 @@ NOT_PROMPTS = ("own/identity_", "own/statements_", "own/hate_stance")
 CONTRAST_GROUPS = ("own/request_twins",)
 # Posts that are harmful in more ways than their label says (an abusive self-harm taunt is harassment too):
 # positives of their own head, never negatives of another.
-MIXED = "own/statements_harmful"
+MIXED = ("own/statements_harmful", "own/short_harmful")
 HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still left out of training by LODO)
+# Plain texts: short chat replies, pasted code and logs (benign) and short harmful texts, so that a text's
+# length or format says nothing of its harm (the toxicity head had learned from tweets that a short text is
+# an offensive one: "no" scored 0.98). Read by every head but the gate and the topics. They pick no
+# threshold: easy negatives in the calibration pool let the heads flag more of the hard ones, since a
+# threshold flags a share of that pool (with the short replies in it, the 40-prompt over-refusal probe went
+# from 3 blocked to 6); and they are left out of the pooled AUROCs (moderation_metrics).
+PLAIN_GROUPS = ("own/benign_short", "own/benign_pastes", "own/short_harmful")
+UNCALIBRATED = (HELDOUT, *PLAIN_GROUPS)
 PROMPT_WEIGHT = 10.0
 # Heads with one hidden layer instead of a linear one: hate depends on who is named *and* what is said of
 # them, which a linear head over the embedding cannot separate (it learned "names a group" as hate).
@@ -222,7 +232,7 @@ def _lines(path: Path) -> list[str]:
 
 def read_own() -> Iterator[Example]:
     # halves, each judged by heads that saw the other
-    for name in ("benign_everyday", "benign_tricky", "benign_statements", "benign_llm_questions"):
+    for name in ("benign_everyday", "benign_tricky", "benign_statements", "benign_llm_questions", "benign_short"):
         for i, line in enumerate((OWN / f"{name}.txt").read_text(encoding="utf-8").splitlines()):
             yield Example(line, f"own/{name}/{'ab'[i % 2]}", "benign")
     groups = _lines(OWN / "identity_groups.txt")
@@ -250,6 +260,12 @@ def read_own() -> Iterator[Example]:
         hateful = bool(row["label"])
         yield Example(row["text"], f"own/hate_stance/{'ab'[i % 2]}", "toxic" if hateful else "benign",
                       {"S10"} if hateful else set())
+    for i, line in enumerate(_lines(OWN / "benign_pastes.jsonl")):  # code, tracebacks, logs, data: the
+        yield Example(json.loads(line)["text"], f"own/benign_pastes/{'ab'[i % 2]}", "benign")  # injection head's too
+    for i, line in enumerate(_lines(OWN / "short_harmful.jsonl")):  # "Drop dead.", "Send nudes.": short texts
+        row = json.loads(line)  # of both kinds, so a text's length says nothing of its harm; halves by line
+        kind = "toxic" if row["category"] == "S10" else "hazard"
+        yield Example(row["text"], f"own/short_harmful/{'ab'[i % 2]}", kind, {row["category"]})
     for line in (OWN / "benign_heldout.txt").read_text(encoding="utf-8").splitlines():
         yield Example(line, HELDOUT, "benign")  # never used to pick a threshold: an honest look-alike check
     for i, line in enumerate((OWN / "topics.jsonl").read_text(encoding="utf-8").splitlines()):
@@ -300,8 +316,9 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
     idx, y = [], []
     for i, e in enumerate(examples):
         contrast = e.group.startswith(CONTRAST_GROUPS)
+        plain = e.group.startswith(PLAIN_GROUPS)
         if head.startswith("topic:"):
-            use = (e.kind in ("benign", "hazard", "toxic") and not contrast
+            use = (e.kind in ("benign", "hazard", "toxic") and not contrast and not plain
                    and not e.group.startswith(("own/benign_tricky", HELDOUT)))
             pos = head in e.labels
         elif head == "prompt_injection":
@@ -310,7 +327,7 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
             use, pos = e.kind in ("benign", "toxic") and not contrast, e.kind == "toxic"
         elif head == GATE:  # advice-only requests (S6 and nothing else) are neither harmful nor benign
             pos = e.kind in ("hazard", "toxic", "harmful")
-            use = (e.kind == "benign" or (pos and not advice_only(e))) and not contrast
+            use = (e.kind == "benign" or (pos and not advice_only(e))) and not contrast and not plain
         else:
             pos = e.kind == "hazard" and head in e.labels  # other hazards are negatives (heads name the
             use = e.kind == "benign" or pos or (e.kind == "hazard" and not e.group.startswith(MIXED))  # category)
@@ -472,7 +489,7 @@ def evaluate_head(examples: list[Example], head: str, oof: np.ndarray) -> dict:
     scored = ~np.isnan(oof[idx])
     neg_mask = (y == 0) & scored
     prompts = prompt_rows(examples, idx) & (not head.startswith("topic:"))  # a missed disclaimer costs more
-    calib = benign & scored & np.array([examples[i].group != HELDOUT for i in idx])
+    calib = benign & scored & np.array([not examples[i].group.startswith(UNCALIBRATED) for i in idx])
     tricky_rows = np.array([examples[i].group.startswith("own/benign_tricky") for i in idx])
     t = max(threshold_for(oof[idx], calib, TARGET_FPR_BY_HEAD.get(head, TARGET_FPR)),
             threshold_for(oof[idx], calib & prompts, PROMPT_FPR_BY_HEAD.get(head, PROMPT_FPR)),
@@ -584,17 +601,25 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
 
 
 def moderation_metrics(examples: list[Example], rescaled: np.ndarray, heads: list[str]) -> dict:
-    """AUROC of 'harmful or toxic' against benign for the max over harm heads (injection left out)."""
+    """AUROC of 'harmful or toxic' against benign for the max over harm heads (injection left out).
+
+    The plain texts (PLAIN_GROUPS: one-word replies, pasted code, short insults) are left out of these
+    numbers: they are easy, and the easy negatives would lift every AUROC without any text getting a better
+    score. Their flag rates are reported by group, and ``auroc_with_plain_texts`` counts them."""
     harm = [i for i, h in enumerate(heads) if h != "prompt_injection"]
-    score = np.nanmax(rescaled[:, harm], axis=1)
-    kinds = np.array([e.kind for e in examples])
-    groups = np.array([e.group for e in examples])
+    score_all = np.nanmax(rescaled[:, harm], axis=1)
+    kinds_all = np.array([e.kind for e in examples])
+    groups_all = np.array([e.group for e in examples])
+    plain = np.array([g.startswith(PLAIN_GROUPS) for g in groups_all], dtype=bool)
+    flag_rates = {g: round(float(np.mean(score_all[groups_all == g] >= 0.5)), 4) for g in sorted(set(groups_all))}
+    advice_all = np.array([advice_only(e) for e in examples], dtype=bool)
+    positive_all = np.isin(kinds_all, ["hazard", "toxic", "harmful"]) & ~advice_all
+    with_plain = auroc(score_all[positive_all], score_all[kinds_all == "benign"])
+    examples = [e for e, p in zip(examples, plain, strict=True) if not p]
+    score, kinds, groups = score_all[~plain], kinds_all[~plain], groups_all[~plain]
     benign = kinds == "benign"
     out = {"overall_auroc": auroc(score[np.isin(kinds, ["hazard", "toxic", "harmful"])], score[benign]),
-           "flag_rate_at_0.5": {}}
-    for g in sorted(set(groups)):
-        sel = groups == g
-        out["flag_rate_at_0.5"][g] = round(float(np.mean(score[sel] >= 0.5)), 4)
+           "flag_rate_at_0.5": flag_rates, "auroc_with_plain_texts": with_plain}
     for kind in ("hazard", "toxic", "harmful"):
         out[f"auroc_{kind}_vs_benign"] = auroc(score[kinds == kind], score[benign])
     # Requests for specialised advice (Do-Not-Answer's "should I change my dosage?", labelled S6 and nothing

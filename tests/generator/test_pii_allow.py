@@ -27,7 +27,11 @@ def test_the_output_pii_guard_allows_the_published_contacts(profile) -> None:
 
 
 def test_a_reply_keeps_the_operator_s_address_and_redacts_others(profile) -> None:
-    pipeline = Pipeline(parse_guards(yaml.safe_dump({"guards": _guards(profile)})))
+    # The output pii guard alone: the classifier's S2 head scores this sentence at its threshold (0.49 with
+    # the previous heads, 0.50 with these; "report illegal content" reads like the crimes head's topic), so
+    # the whole pipeline would make this a test of a borderline score, not of the allow list.
+    pii = [g for g in _guards(profile) if g["type"] == "pii" and g["stage"] == "output"]
+    pipeline = Pipeline(parse_guards(yaml.safe_dump({"guards": pii})))
     text = "To report illegal content, write to DSA@acme-assist.example or ask jane.doe@corp.com."
     out = pipeline.check_output(text, Context()).output
     assert "DSA@acme-assist.example" in out and "jane.doe@corp.com" not in out
