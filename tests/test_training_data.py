@@ -87,6 +87,40 @@ def test_twins_train_the_hazard_heads_only(th, own) -> None:  # type: ignore[no-
         assert used[i] == int(e.kind == "hazard" and "S1" in e.labels)
 
 
+def test_plain_texts_train_every_head_but_the_gate_and_topics_and_pick_no_threshold(th, own) -> None:  # type: ignore[no-untyped-def]
+    plain = {i for i, e in enumerate(own) if e.group.startswith(th.PLAIN_GROUPS)}
+    assert {own[i].group.rsplit("/", 1)[0] for i in plain} == set(th.PLAIN_GROUPS)
+    for head in (th.GATE, "topic:medical"):
+        idx, _ = th.head_rows(own, head)
+        assert not plain & set(idx.tolist()), f"{head} reads the plain texts"
+    benign = {i for i in plain if own[i].kind == "benign"}
+    for head in ("S1", "S10", "toxicity", "prompt_injection"):
+        idx, y = th.head_rows(own, head)
+        used = dict(zip(idx.tolist(), y.tolist(), strict=True))
+        assert all(used.get(i) == 0 for i in benign), f"{head}: every benign plain text is a negative"
+    # a short harmful text is a positive of its own head and never another head's negative
+    idx, y = th.head_rows(own, "S1")
+    used = dict(zip(idx.tolist(), y.tolist(), strict=True))
+    for i in plain - benign:
+        assert used.get(i) == (1 if "S1" in own[i].labels else None), own[i].text
+    # no threshold: a head that flagged every plain text would be calibrated as if they were not there
+    scores = np.zeros(len(own))
+    scores[sorted(benign)] = 1.0
+    idx, y = th.head_rows(own, "S1")
+    scores[idx[y == 1]] = 1.0
+    m = th.evaluate_head(own, "S1", scores)
+    assert m["threshold"] <= 0.05 and m["benign_flag_rate_by_group"]["own/benign_short/a"] == 1.0
+
+
+def test_pastes_weigh_like_comments(th, own) -> None:  # type: ignore[no-untyped-def]
+    idx, _ = th.head_rows(own, "prompt_injection")
+    heavy = dict(zip(idx.tolist(), th.prompt_rows(own, idx).tolist(), strict=True))
+    pastes = [i for i, e in enumerate(own) if e.group.startswith("own/benign_pastes")]
+    short = [i for i, e in enumerate(own) if e.group.startswith("own/benign_short")]
+    assert pastes and not any(heavy[i] for i in pastes)
+    assert short and all(heavy[i] for i in short)
+
+
 def test_only_benign_requests_weigh_as_requests(th, own) -> None:  # type: ignore[no-untyped-def]
     idx, _ = th.head_rows(own, "S1")
     heavy = th.prompt_rows(own, idx)
