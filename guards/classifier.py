@@ -16,6 +16,7 @@ from clauseguard.errors import GuardConfigError, GuardError, ModelLoadError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds, too_long
 from clauseguard.guards._params import ClassifierParams, GuardSpec, Stage
+from clauseguard.guards._refusals import without_refusals
 from clauseguard.guards._registry import register
 from clauseguard.guards._runner import failure_verdict
 from clauseguard.guards._verdict import Verdict
@@ -93,7 +94,11 @@ class ClassifierGuard(Guard):
         role = "assistant" if self.spec.stage is Stage.OUTPUT else "user"
         embedder = next((b.embedder for b in self.backends if getattr(b, "embedder", None) is not None), None)
         too_long(texts, self.params.max_chars, "classifier", None if embedder is None else embedder.pieces)
-        fused = fuse([self._backend_scores(b, texts, role) for b in self.backends], self.params.fusion)
+        # An answer's refusal clauses ("I can't help with making explosives") are not read, except by a judge
+        # model, which reads a refusal as one (guards/_refusals.py).
+        answers = [without_refusals(t) for t in texts] if self.spec.stage is Stage.OUTPUT else texts
+        fused = fuse([self._backend_scores(b, texts if getattr(b, "reads_roles", False) else answers, role)
+                      for b in self.backends], self.params.fusion)
         return [{c: s[c] for c in self.categories} for s in fused]
 
     @staticmethod

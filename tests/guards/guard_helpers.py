@@ -26,3 +26,19 @@ def tiny_clip_config() -> Any:
     return CLIPConfig(text_config={**tiny, "vocab_size": 32, "max_position_embeddings": 8, "bos_token_id": 0,
                                    "eos_token_id": 1, "pad_token_id": 1},
                       vision_config={**tiny, "image_size": 32, "patch_size": 16}, projection_dim=4)
+
+
+class FakeBackend:
+    """A backend whose scores are given: text -> scores (0.0 for each category the table leaves out, as a
+    real backend scores every category it knows)."""
+
+    name = "fake"
+
+    def __init__(self, table: dict[str, dict[str, float]]) -> None:
+        self.table = table
+        self.categories = frozenset(c for s in table.values() for c in s)
+        self.batches: list[list[str]] = []
+
+    def score(self, texts: list[str]) -> list[dict[str, float]]:
+        self.batches.append(list(texts))
+        return [dict.fromkeys(self.categories, 0.0) | self.table.get(t, {}) for t in texts]

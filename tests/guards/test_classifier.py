@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from guard_helpers import build
+from guard_helpers import FakeBackend, build
 
 from clauseguard.errors import GuardConfigError, GuardError, ModelLoadError
 from clauseguard.guards import Context, GuardSpec, create
@@ -58,22 +58,6 @@ def test_a_backend_that_returns_nan_is_blocked_by_the_pipeline(fake: Any) -> Non
 ])
 def test_resolve_thresholds(overrides: dict, expected: dict) -> None:
     assert resolve_thresholds(["S1", "S9"], overrides) == expected
-
-
-class FakeBackend:
-    """A backend whose scores are given: text -> scores (0.0 for each category the table leaves out, as a
-    real backend scores every category it knows)."""
-
-    name = "fake"
-
-    def __init__(self, table: dict[str, dict[str, float]]) -> None:
-        self.table = table
-        self.categories = frozenset(c for s in table.values() for c in s)
-        self.batches: list[list[str]] = []
-
-    def score(self, texts: list[str]) -> list[dict[str, float]]:
-        self.batches.append(list(texts))
-        return [dict.fromkeys(self.categories, 0.0) | self.table.get(t, {}) for t in texts]
 
 
 @pytest.fixture
