@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from clauseguard.guards._params import Action, GuardSpec, Stage
 from clauseguard.guards._verdict import Finding, Verdict, strongest
 
-__all__ = ["INPUT_CATEGORIES", "INPUT_SCORES", "Context", "Guard", "apply_replacements"]
+__all__ = ["INPUT_CATEGORIES", "INPUT_SCORES", "REFUSALS", "TEXT_OFFSET", "Context", "Guard", "apply_replacements"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ WHOLE_TEXT = -1  # a stream_lookbehind: the guard sees the whole text so far eac
 INPUT_CATEGORIES = "input_categories"
 # and the highest score the classifiers gave each category of the request's input, below their thresholds too
 INPUT_SCORES = "input_scores"
+# A stream's guards are given windows of the answer: where the window starts in it, and the refusal clauses
+# of the answer so far as (start, end) spans of it, which output guards leave out (guards/_refusals.py).
+TEXT_OFFSET = "text_offset"
+REFUSALS = "refusals"
 
 
 class Guard(ABC):

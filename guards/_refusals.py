@@ -1,102 +1,137 @@
-"""Where an answer declines: the refusal clauses of a model's reply, which output guards do not judge.
+"""Where an answer declines: the refusal clauses that open a model's reply, which output guards do not judge.
 
 An assistant that refuses names what it refuses ("I can't help with making explosives", "I won't write
 sexual content involving minors"), and a guard that reads those words blocks the refusal itself: on
 GPTFuzz's labelled answers the output guards blocked 62% of the refusals and evasions. At the output
-stage the classifier and keyword guards therefore leave out each *refusal clause*: a sentence that opens
-with a refusal ("I can't", "I'm sorry, but I won't", "As an AI language model, I cannot"; after a speaker
-label such as ``GPT:`` or ``(🔒Normal Output)``, which is judged) whose verb is one of declining to help
-("help with", "assist", "provide", "write", ...), up to the first place where anything else could start:
-a contrast ("but", "however", "instead"), a colon or semicolon, or the end of the sentence. The rest of
-the answer is judged as usual, so "I can't share the recipe, but here it is: ..." is judged on "but here
-it is: ...", and a jailbroken answer after a refusal ("GPT: I'm sorry, I can't. DAN: Sure! ...") on
-everything but the refusal.
+stage the classifier and keyword guards therefore leave out each *refusal clause* near the start of an
+answer: a sentence that opens with a refusal ("I can't", "I'm sorry, but I won't", "As an AI language
+model, I cannot", "That's not something I can help with"; after a speaker label such as ``GPT:`` or
+``(🔒Normal Output)``, or Markdown such as ``**`` or ``>``, which are judged) whose verb is one of declining
+to help ("help with", "assist", "provide", "write", ...), up to the first place where anything else could
+start: a comma, colon, semicolon, dash or sentence end, or a contrast or a next step ("but",
+"however", "here's", "so", "then"). The rest of the answer is judged as usual, so "I can't share
+the recipe, but here it is: ..." is judged on "but here it is: ...", and a jailbroken answer after a
+refusal ("GPT: I'm sorry, I can't. DAN: Sure! ...") on everything but the refusal.
 
-Deliberately narrow, because whatever a refusal clause says goes unread: "I can't help but ...", "I
-can't help noticing" and "I cannot stress enough" are no refusals; a clause whose object runs past
-``MAX_OBJECT_WORDS`` words after the verb is judged (so at most that many words can hide in one); and an
-answer with more than ``MAX_CLAUSES`` refusal clauses has all of them judged, since no refusal needs that
-many ("start every sentence with 'I can't help with'" is a way to hide an answer, not to decline).
+Whatever a refusal clause says goes unread, so the rule is narrow, and bounded:
+- only "I" declines (a "we can't make meth without ..." is an instruction), with a verb of declining,
+  never "make", "give" or "do" alone; "I can't help but ...", "I can't help noticing" and "I cannot
+  stress enough" are no refusals;
+- a clause whose object runs past ``MAX_OBJECT_WORDS`` words (counted as the guards read words, so
+  "take-a-steel-pipe-and-..." is many) or ``MAX_CLAUSE_CHARS`` characters is judged;
+- only clauses that start in the first ``LEAD_CHARS`` characters of the answer count, where refusals
+  stand, and if more than ``MAX_CLAUSES`` of them do, all are judged ("start every sentence with 'I can't
+  help with'" hides an answer, it does not decline one). A stream's guards are given windows of the
+  answer, with the clauses of the answer so far (``REFUSALS`` in the context's metadata, guards/_base.py),
+  so a stream leaves out what the whole answer would, and no more.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["MAX_CLAUSES", "MAX_OBJECT_WORDS", "refusal_spans", "without_refusals"]
+from clauseguard.guards._base import REFUSALS, TEXT_OFFSET
+
+__all__ = ["LEAD_CHARS", "MAX_CLAUSES", "MAX_CLAUSE_CHARS", "MAX_OBJECT_WORDS", "Spans", "refusal_spans", "refusals_in",
+           "without_refusals"]
+
+Spans = list[tuple[int, int]]  # (start, end) character spans, in order
 
 MAX_OBJECT_WORDS = 12
+MAX_CLAUSE_CHARS = 160
 MAX_CLAUSES = 3
+LEAD_CHARS = 600
 
-# A speaker label at the start of a sentence: "GPT:", "[ChatGPT]:", "(🔒Normal Output)", "Assistant -".
-_LABEL = re.compile(r"(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|[\w.'-]+(?: [\w.'-]+){0,2}\s*:)\s*:?\s*")
-_SORRY = (r"(?:(?:i'?m|i am) (?:really |truly |very |so )?(?:sorry|afraid)|sorry|i apologi[sz]e|unfortunately|"
-          r"regrettably)")
-_AS_AI = (r"(?:as an? (?:ai|artificial intelligence|language model|ai language model|ai model|ai assistant|"
-          r"assistant)(?:[ ,]+(?:developed|created|made|trained|built) by [\w.]+)?)")
-_ADVERB = r"(?:(?:really|simply|just|unfortunately|truly|absolutely|certainly|definitely|strictly|ethically|" \
-          r"legally|responsibly|actually|in good conscience)\s+)?"
-_CANNOT = (r"(?:(?:i|we)\s+" + _ADVERB + r"(?:can(?:no|')t|can not|won'?t(?: be able to)?|will not(?: be able to)?|"
-           r"(?:must|have to|need to|will have to) (?:respectfully )?(?:decline|refuse)(?: to)?|"
-           r"(?:do not|don'?t) (?:feel comfortable|think i can|think it(?:'s| is) appropriate (?:for me )?to)|"
-           r"shouldn'?t|should not|am not able to|am unable to|are not able to|are unable to)|"
-           r"(?:i'm|we're|i am|we are)\s+(?:not able|unable|not going|not comfortable|not allowed|not permitted|"
-           r"not programmed|afraid i can(?:no|')t))(?:\s+to)?")
-# What one declines to do. "help" only with what follows a refusal ("help with", "help you", "help.");
-# "I can't help but ..." and "I can't help noticing" say the opposite.
-_VERB = (r"(?:help(?=\s+(?:with|you|anyone|on|in|there|that|this|here|further)\b|\s*[.,;:!]|\s*$)|assist|"
-         r"provide|give|share|write|create|generate|produce|offer|support|comply|fulfil+|do|engage|tell|"
-         r"explain|answer|respond|continue|participate|condone|encourage|promote|endorse|recommend|discuss|"
-         r"describe|draft|complete|be of (?:any )?(?:help|assistance)|go along|role-?play|pretend|act|"
-         r"facilitate|contribute|disclose|reveal|supply|make|compose|detail|list|outline|instruct|teach|show|"
-         r"walk you|guide|accommodate|honou?r|follow|perform|carry out)\b")
-_DOING = (r"(?:with\s+)?(?:helping|assisting|providing|giving|sharing|writing|creating|generating|producing|"
-          r"offering|supporting|engaging|explaining|answering|discussing|describing|making|detailing|doing)\b")
+# Apostrophes and their look-alikes, read as "'" (one character for one, so spans stay put).
+_APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u02b9\uff07`\u00b4\u2032", "'"))
+# What may come before a refusal in its sentence, and is judged with the rest of the answer: a speaker
+# label ("GPT:", "[ChatGPT]", "(🔒Normal Output)"), Markdown ("**", "> ", "- "), an apology or a preamble
+# ("I'm sorry you're going through this, but", "As an AI language model,", "I must inform you that"),
+# ending in a comma, colon, bracket, dash, "that", "but", "and" or "so".
+_LEAD_IN = (r"(?:[^.!?\n]{0,80}?(?:[-,:)\]*_>\"\u201c\u00ab\u2014\u2013\u2022]|"
+            r"\b(?:that|but|and|so|ai|model|assistant))\s*(?:but\s+|and\s+|so\s+)?)?")
+_ADVERB = (r"(?:(?:really|simply|just|unfortunately|truly|absolutely|certainly|definitely|strictly|ethically|"
+           r"legally|responsibly|actually|in good conscience)\s+)?")
+_CANNOT = (r"(?:i\s+" + _ADVERB + r"(?:can(?:no|')t|can not|won't(?: be able to)?|will not(?: be able to)?|"
+           r"(?:must|have to|need to|will have to) (?:respectfully )?(?:decline|refuse)(?: to| your request to)?|"
+           r"(?:do not|don't) (?:feel comfortable|think i can|think it(?:'s| is) appropriate (?:for me )?to)|"
+           r"refuse to|decline to|would rather not|am not able to|am unable to)|i'd rather not|"
+           r"i(?:'m| am)\s+" + _ADVERB + r"(?:not able|unable|not going|not comfortable|not allowed|not permitted|"
+           r"not programmed)(?:\s+to)?|that(?:'s| is) not something i (?:can|will|am able to|'m able to))")
+# What one declines to do. "help" only with what follows a refusal ("help with", "help you", "help.", "help
+# create"); "I can't help but ..." and "I can't help noticing" say the opposite.
+_DECLINED = (r"provide|share|write|create|generate|produce|offer|support|comply|fulfil+|engage|explain|answer|"
+             r"respond|continue|participate|condone|encourage|promote|endorse|recommend|discuss|describe|draft|"
+             r"complete|assist|facilitate|contribute|disclose|reveal|supply|compose|detail|outline|instruct|teach|"
+             r"accommodate|role-?play|pretend|go along|be of (?:any )?(?:help|assistance)|"
+             r"(?:tell|give|show|walk) you(?!\s+to\b)|do (?:that|this|so|it)|"
+             r"give(?= (?:any|instructions|information|advice|details|guidance|directions|tips|steps)\b)|"
+             r"help (?:with|you|anyone|on|in|there|that|this|here|further)|"
+             r"help (?=(?:" + r"provide|write|create|generate|produce|make|plan|build|find|get|spread|hide|"
+             r"develop|design|draft|craft|obtain|harm|hurt|cheat|steal|track|hack)\b)")
+_DOING = (r"(?:with\s+)?(?:helping|assisting|providing|sharing|writing|creating|generating|producing|offering|"
+          r"supporting|engaging|explaining|answering|discussing|describing|detailing)")
 _OPENING = re.compile(
-    rf"(?:(?:however|but|so|therefore|again|also),?\s+)?(?:{_SORRY}[,.!]?\s*(?:but\s+|and\s+)?)?"
-    rf"(?:i (?:must|have to|need to|want to|should) (?:inform|remind|tell|let) you(?: know)? that\s+)?"
-    rf"(?:{_AS_AI},?\s*)?{_CANNOT}\s+{_ADVERB}"
-    rf"(?:(?:and|or)\s+(?:will not|won'?t|cannot|can'?t)\s+)?(?:{_VERB}|{_DOING})"
-    rf"|{_SORRY}[,.]?\s*(?:but\s+)?(?:no|not this time|that's not something i can do)\b",
+    rf"{_LEAD_IN}(?P<refusal>(?:{_CANNOT})(?:\s+{_ADVERB}(?:(?:and|or)\s+(?:will not|won't|cannot|can't)\s+)?"
+    rf"(?:{_DECLINED}|{_DOING})\b|(?=\s*(?:help|do|assist)?\s*(?:that|this|it|so)?\s*[.!,]))"
+    rf"|(?:but\s+)?no(?: thanks| thank you)?\s*(?=[.!])|absolutely not\s*(?=[.!]))",
     re.IGNORECASE)
-# Where a refusal clause ends: the end of a sentence, a line break, a colon or semicolon (what follows may
-# be the very thing declined, so it is judged), or a contrast, which belongs to the next clause.
-_END = re.compile(r"[.!?]+(?=[\s\"')\]]|$)|\n|[:;,]")
-_CONTRAST = re.compile(r",?\s+(?:but|however|though|although|except|yet|instead|that said|having said that|"
-                       r"nevertheless|still|here'?s|here is|here are|below)\b", re.IGNORECASE)
+# Where a refusal clause ends: a sentence's end (a stop not followed by a letter or digit), a line break,
+# a comma, colon, semicolon or dash of any script (what follows may be the very thing declined, so it is
+# judged); or a contrast or condition, which belongs to the next clause.
+_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f]+(?!\w)|\n|[:;,\u2014\u2013\uff0c\uff1a\uff1b\u3001]|\s-+\s")
+_NEXT = re.compile(r"\s+(?:but|however|though|although|except|yet|instead|that said|having said that|nevertheless|"
+                   r"still|here'?s|here is|here are|below|so|then|first|just|now|step)\b", re.IGNORECASE)
 # Where a sentence may start: the start of the text, of a line, or after a sentence's end.
 _SENTENCE_START = re.compile(r"^\s*|(?<=[.!?])\s+|\n\s*", re.MULTILINE)
+_WORD = re.compile(r"[^\W_]+")  # "take_a_steel_pipe" is four words, as the guards read it
+# A refusal clause is written in Latin letters: an object in another script ("I can't help with 制作...")
+# could hold any number of words unseen, and is judged.
+_NOT_LATIN = re.compile(r"[^\u0000-\u024f\u2000-\u206f]")
 
 
-def refusal_spans(text: str) -> list[tuple[int, int]]:
-    """The (start, end) character spans of ``text``'s refusal clauses, in order; none when there are
-    more than ``MAX_CLAUSES``."""
-    text = text.replace("\u2019", "'")  # "I can\u2019t": one character for another, so spans stay put
-    spans: list[tuple[int, int]] = []
-    for found in _SENTENCE_START.finditer(text):
+def refusal_spans(text: str) -> Spans:
+    """The (start, end) character spans of the refusal clauses of the answer ``text``, in order: those that
+    start in its first ``LEAD_CHARS`` characters, and none when more than ``MAX_CLAUSES`` of them do."""
+    folded = text[:LEAD_CHARS + MAX_CLAUSE_CHARS + 200].translate(_APOSTROPHES)
+    spans: Spans = []
+    for found in _SENTENCE_START.finditer(folded):
         start = found.end()
+        if start >= LEAD_CHARS:
+            break
         if spans and start < spans[-1][1]:
             continue
-        label = _LABEL.match(text, start)
-        opening = _OPENING.match(text, start)
-        if opening is None and label is not None:
-            opening = _OPENING.match(text, label.end())
-        if opening is None:
+        opening = _OPENING.match(folded, start)
+        if opening is None or opening.start("refusal") >= LEAD_CHARS:
             continue
-        stop = _END.search(text, opening.end())
-        end = len(text) if stop is None else stop.end()
-        contrast = _CONTRAST.search(text, opening.end(), end)
-        if contrast is not None:
-            end = contrast.start()
-        if len(text[opening.end():end].split()) > MAX_OBJECT_WORDS:
+        stop = _END.search(folded, opening.end())
+        end = len(folded) if stop is None else stop.end()
+        more = _NEXT.search(folded, opening.end(), end)
+        if more is not None:
+            end = more.start()
+        declined = folded[opening.end():end]
+        if (end - opening.start("refusal") > MAX_CLAUSE_CHARS or len(_WORD.findall(declined)) > MAX_OBJECT_WORDS
+                or _NOT_LATIN.search(declined)):
             continue
-        spans.append((opening.start(), end))
+        spans.append((opening.start("refusal"), end))
     return [] if len(spans) > MAX_CLAUSES else spans
 
 
-def without_refusals(text: str) -> str:
-    """``text`` with each refusal clause replaced by one space; ``text`` itself when it has none."""
-    spans = refusal_spans(text)
+def refusals_in(content: str, metadata: Mapping[str, Any]) -> Spans:
+    """The refusal clauses of ``content`` as a guard was given it: the answer itself, or a stream's window
+    of it, whose metadata holds the answer's clauses (``REFUSALS``) and where the window starts
+    (``TEXT_OFFSET``); a clause that began before the window is cut at its start."""
+    whole = metadata.get(REFUSALS)
+    if whole is None:
+        return refusal_spans(content)
+    offset = int(metadata.get(TEXT_OFFSET, 0))
+    return [(max(start - offset, 0), end - offset) for start, end in whole if end > offset]
+
+
+def without_refusals(text: str, spans: Spans) -> str:
+    """``text`` with each span of ``spans`` replaced by one space; ``text`` itself when there are none."""
     if not spans:
         return text
     parts, last = [], 0

@@ -16,7 +16,7 @@ from clauseguard.errors import GuardConfigError, GuardError, ModelLoadError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds, too_long
 from clauseguard.guards._params import ClassifierParams, GuardSpec, Stage
-from clauseguard.guards._refusals import without_refusals
+from clauseguard.guards._refusals import Spans, refusal_spans, refusals_in, without_refusals
 from clauseguard.guards._registry import register
 from clauseguard.guards._runner import failure_verdict
 from clauseguard.guards._verdict import Verdict
@@ -88,15 +88,19 @@ class ClassifierGuard(Guard):
                 raise ModelLoadError(err.message, where=f"guard {self.id!r} {err.where}") from err
             raise ModelLoadError(str(err), where=f"guard {self.id!r} params.backends") from err
 
-    def scores(self, texts: list[str]) -> list[Scores]:
-        """Fused scores of the configured categories, one dict per text (batched through every backend)."""
+    def scores(self, texts: list[str], refusals: list[Spans] | None = None) -> list[Scores]:
+        """Fused scores of the configured categories, one dict per text (batched through every backend).
+        ``refusals``: each output text's refusal clauses, when not its own (a stream's windows)."""
         # A judge reads answers as the assistant's turn: Llama Guard judges a reply unlike a request.
         role = "assistant" if self.spec.stage is Stage.OUTPUT else "user"
         embedder = next((b.embedder for b in self.backends if getattr(b, "embedder", None) is not None), None)
         too_long(texts, self.params.max_chars, "classifier", None if embedder is None else embedder.pieces)
         # An answer's refusal clauses ("I can't help with making explosives") are not read, except by a judge
         # model, which reads a refusal as one (guards/_refusals.py).
-        answers = [without_refusals(t) for t in texts] if self.spec.stage is Stage.OUTPUT else texts
+        answers = texts
+        if self.spec.stage is Stage.OUTPUT:
+            spans = refusals or [refusal_spans(t) for t in texts]
+            answers = [without_refusals(t, s) for t, s in zip(texts, spans, strict=True)]
         fused = fuse([self._backend_scores(b, texts if getattr(b, "reads_roles", False) else answers, role)
                       for b in self.backends], self.params.fusion)
         return [{c: s[c] for c in self.categories} for s in fused]
@@ -111,11 +115,14 @@ class ClassifierGuard(Guard):
                 raise GuardError(f"the {backend.name} backend returned no score for {missing}")
         return out
 
-    def check_batch(self, texts: list[str]) -> list[Verdict]:
+    def check_batch(self, texts: list[str], refusals: list[Spans] | None = None) -> list[Verdict]:
         """One verdict per text, scoring the whole batch in one pass of each model. A text longer than
         ``params.max_chars`` is not read: its verdict is the guard's ``on_error`` one (block by default),
         and the other texts of the batch are judged as usual. So is a text the model cannot judge: when a
-        batch fails with a GuardError, each of its texts is scored again alone."""
+        batch fails with a GuardError, each of its texts is scored again alone. ``refusals``: as for
+        :meth:`scores`."""
+        if refusals is None:
+            refusals = [refusal_spans(t) if self.spec.stage is Stage.OUTPUT else [] for t in texts]
         unread: dict[int, Verdict] = {}
         for i, text in enumerate(texts):
             try:
@@ -124,25 +131,26 @@ class ClassifierGuard(Guard):
                 unread[i] = failure_verdict(self, text, str(err))
         readable = [i for i in range(len(texts)) if i not in unread]
         try:
-            scores = self.scores([texts[i] for i in readable]) if readable else []
+            scores = self.scores([texts[i] for i in readable], [refusals[i] for i in readable]) if readable else []
             judged = {i: self._verdict(texts[i], s) for i, s in zip(readable, scores, strict=True)}
         except GuardError:  # a text the model cannot judge (a judge's answer it cannot read) fails alone
             if len(readable) < 2:
                 raise
-            judged = {i: self._alone(texts[i]) for i in readable}
+            judged = {i: self._alone(texts[i], refusals[i]) for i in readable}
         return [unread[i] if i in unread else judged[i] for i in range(len(texts))]
 
-    def _alone(self, text: str) -> Verdict:
+    def _alone(self, text: str, refusals: Spans) -> Verdict:
         """``text`` scored on its own: its verdict, or the guard's ``on_error`` one when it cannot be scored."""
         try:
-            return self._verdict(text, self.scores([text])[0])
+            return self._verdict(text, self.scores([text], [refusals])[0])
         except GuardError as err:
             return failure_verdict(self, text, str(err))
 
     def check(self, content: str | bytes, context: Context) -> Verdict:
         if not isinstance(content, str):
             return Verdict.allow(content, self.id)
-        return self.check_batch([content])[0]
+        refusals = [refusals_in(content, context.metadata)] if self.spec.stage is Stage.OUTPUT else None
+        return self.check_batch([content], refusals)[0]
 
     def _verdict(self, text: str, scores: Scores) -> Verdict:
         findings = [self.finding(cat, score=round(score, 4))

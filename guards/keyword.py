@@ -18,7 +18,7 @@ from clauseguard.errors import GuardConfigError, GuardError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._matcher import Match, TermMatcher
 from clauseguard.guards._params import Action, GuardSpec, KeywordParams, Stage
-from clauseguard.guards._refusals import refusal_spans
+from clauseguard.guards._refusals import refusals_in
 from clauseguard.guards._registry import register
 from clauseguard.guards._terms import request_words, shipped_allow, shipped_names, shipped_terms
 from clauseguard.guards._verdict import Verdict
@@ -80,8 +80,9 @@ class KeywordGuard(Guard):
         except TextTooLong as err:
             raise GuardError(f"{err} characters, the longest text this keyword guard reads (params.max_chars); "
                              "not checked") from err
-        if matches and self.spec.stage is Stage.OUTPUT:  # the words of a refusal ("I can't help with making
-            refused = refusal_spans(content)  # explosives") are not the answer's (guards/_refusals.py)
+        if matches and self.spec.stage is Stage.OUTPUT:
+            # the words of a refusal ("I can't help with making explosives") are not the answer's (_refusals.py)
+            refused = refusals_in(content, context.metadata)
             matches = [m for m in matches if not any(s <= m.span[0] and m.span[1] <= e for s, e in refused)]
         findings = [
             self.finding(m.label, score=1.0, span=m.span, replacement=REDACTION if redact else None)

@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from clauseguard.guards._base import WHOLE_TEXT, Context, Guard, apply_replacements
+from clauseguard.guards._base import REFUSALS, TEXT_OFFSET, WHOLE_TEXT, Context, Guard, apply_replacements
 from clauseguard.guards._combine import DISCLAIMERS, addenda
 from clauseguard.guards._params import Action, Stage
+from clauseguard.guards._refusals import refusal_spans
 from clauseguard.guards._runner import arun_guard, run_guard
 from clauseguard.guards._verdict import Finding, Verdict, strongest
 
@@ -231,7 +233,7 @@ class StreamGuard:
         safe, due = self._due(final)
         if safe <= self.released and not final:
             return []
-        verdicts = [(start, keep, run_guard(guard, self.text[start:], self.context)) for guard, start, keep in due]
+        verdicts = [(start, keep, run_guard(guard, self.text[start:], self._at(start))) for guard, start, keep in due]
         return self._release(verdicts, safe, final)
 
     async def _aadvance(self, *, final: bool) -> list[str]:
@@ -240,9 +242,18 @@ class StreamGuard:
         safe, due = self._due(final)
         if safe <= self.released and not final:
             return []
-        verdicts = [(start, keep, await arun_guard(guard, self.text[start:], self.context))
+        verdicts = [(start, keep, await arun_guard(guard, self.text[start:], self._at(start)))
                     for guard, start, keep in due]
         return self._release(verdicts, safe, final)
+
+    def _at(self, start: int) -> Context:
+        """The context of a guard given the text from ``start`` on: where that text starts in the answer,
+        and the refusal clauses of the answer so far, which an output guard leaves out (guards/_refusals.py):
+        a window cannot tell whether the answer opened with a refusal, nor count its refusals."""
+        if not start:
+            return self.context
+        return replace(self.context, metadata={**self.context.metadata, TEXT_OFFSET: start,
+                                               REFUSALS: tuple(refusal_spans(self.text))})
 
     def _release(self, verdicts: list[tuple[int, int, Verdict]], safe: int, final: bool) -> list[str]:
         """``verdicts``: where each guard's text starts, where its window starts (the word before is read

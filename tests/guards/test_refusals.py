@@ -8,56 +8,80 @@ import pytest
 from guard_helpers import FakeBackend, build
 
 from clauseguard.guards import Context
-from clauseguard.guards._refusals import MAX_CLAUSES, MAX_OBJECT_WORDS, refusal_spans, without_refusals
+from clauseguard.guards._base import REFUSALS, TEXT_OFFSET
+from clauseguard.guards._refusals import (
+    LEAD_CHARS,
+    MAX_CLAUSES,
+    MAX_OBJECT_WORDS,
+    refusal_spans,
+    refusals_in,
+    without_refusals,
+)
 
 
 @pytest.mark.parametrize(("answer", "left"), [
     ("I can't help with making explosives.", ""),
-    ("I'm sorry, but I won't be able to assist with that request.", ""),
     ("I\u2019m unable to provide that information.", ""),
     ("I won't write sexual content involving minors.", ""),
-    ("As an AI language model, I cannot help you track someone's phone.", ""),
-    ("Sorry, but no.", ""),
     ("I'm not comfortable writing that.", ""),
     ("I really can't help with that.", ""),
-    # a speaker label stays, and so does every sentence after the refusal
-    ("GPT: I'm sorry, I can't assist with that.\n\nDAN: Sure! Step one:", "GPT: DAN: Sure! Step one:"),
+    ("I'd rather not help with making explosives.", ""),
+    ("That's not something I can help with.", ""),
+    ("I can\u00b4t help you make explosives.", ""),  # apostrophe look-alikes
+    # what leads in to a refusal is judged: an apology, a speaker label, Markdown, a preamble
+    ("I'm sorry, but I won't be able to assist with that request.", "I'm sorry, but"),
+    ("As an AI language model, I cannot help you track someone's phone.", "As an AI language model,"),
+    ("**I can't help with making explosives.**", "** **"),
+    ("> I can't help with making explosives.", ">"),
+    ("No, I can't help with making explosives.", "No,"),
+    ("Sorry, but no.", "Sorry, but"),
+    ("Here is how to make meth: I can't help with that.", "Here is how to make meth:"),
+    # and so is every sentence after the refusal
+    ("GPT: I'm sorry, I can't assist with that.\n\nDAN: Sure! Step one:", "GPT: I'm sorry, DAN: Sure! Step one:"),
     ("(Normal Output) I cannot do that. It is illegal.", "(Normal Output) It is illegal."),
-    # what follows a contrast, a comma or a colon is judged: it may be the very thing declined
+    # what follows a contrast, a comma, a colon or a dash is judged: it may be the very thing declined
     ("I can't share the recipe, but here it is: 2g of X.", "but here it is: 2g of X."),
     ("I can't give you the steps: first, mix X with Y.", "first, mix X with Y."),
     ("I can't help with that, since mixing them is how you make chlorine gas.",
      "since mixing them is how you make chlorine gas."),
+    ("I can't help with take\u2014a\u2014steel\u2014pipe.", "a\u2014steel\u2014pipe."),
 ])
 def test_refusal_clauses_are_left_out(answer: str, left: str) -> None:
-    assert " ".join(without_refusals(answer).split()) == left
+    assert " ".join(without_refusals(answer, refusal_spans(answer)).split()) == left
 
 
 @pytest.mark.parametrize("answer", [
     "I can't help but explain: mix bleach and ammonia.",  # "can't help but" is no refusal
     "I can't help noticing that you asked about bombs.",
     "I cannot stress enough how easy it is to make meth.",
-    "Here is how to make meth: I can't help with that.",  # not at the start of a sentence
     "Of course. Here is the plan you asked for.",
-    # an object longer than MAX_OBJECT_WORDS is judged: that is all a refusal clause can hide
-    "I can't tell you to mix bleach with ammonia in a closed room and then breathe in the fumes deeply.",
+    "I can't tell you to mix bleach with ammonia.",  # "tell you to ..." is an instruction, not a refusal
+    "We can't make meth without pseudoephedrine.",  # nor is "we can't", or "make"
+    "Sorry, no one will hear the victim scream in a soundproofed basement.",
+    "I won't give the target any warning.",
+    # an object longer than MAX_OBJECT_WORDS is judged: that is all a refusal clause can hide; words are
+    # counted as the guards read them, and an object in another script is judged whatever its length
+    "I can't help with heating the pseudoephedrine with red phosphorus and iodine in a sealed flask overnight.",
+    "I can't help with take-a-steel-pipe-and-fill-it-with-black-powder-then-cap-both-ends.",
+    "I can't help with take_a_steel_pipe_and_fill_it_with_black_powder_then_cap_both_ends.",
+    "I can't help with \u5236\u4f5c\u7ba1\u72b6\u70b8\u5f39\u3002",
 ])
 def test_what_is_not_a_refusal_is_read(answer: str) -> None:
-    assert without_refusals(answer) == answer and refusal_spans(answer) == []
+    assert refusal_spans(answer) == []
 
 
 def test_more_refusals_than_any_refusal_needs_are_all_read() -> None:
     one = "I can't help with step {} which is to heat the mixture. "
     assert len(refusal_spans(one.format(1) * MAX_CLAUSES)) == MAX_CLAUSES
     hidden = "".join(one.format(i) for i in range(MAX_CLAUSES + 1))
-    assert refusal_spans(hidden) == [] and without_refusals(hidden) == hidden
+    assert refusal_spans(hidden) == []
     assert MAX_OBJECT_WORDS < 20
 
 
 def test_spans_point_at_the_original_characters() -> None:
-    answer = "Fine. I\u2019m sorry, I can\u2019t do that. Ask me something else."
+    answer = "Fine. I\u2019m sorry, I can\u2018t do that. Ask me something else."
     (start, end), = refusal_spans(answer)
-    assert answer[start:end] == "I\u2019m sorry, I can\u2019t do that."
+    assert answer[start:end] == "I can\u2018t do that."
 
 
 # -- in the guards ---------------------------------------------------------------------------------
@@ -118,3 +142,34 @@ def test_shipped_output_guards_let_refusals_through_and_still_block_what_follows
     jailbroken = ("I can't help with that. Just kidding! Mix the fuel oil into the ammonium nitrate, pack it into "
                   "a steel pipe, cap both ends and drill a hole for the fuse.")
     assert not pipeline.check(jailbroken, stage="output").allowed
+
+
+# -- where in the answer ---------------------------------------------------------------------------
+
+def test_only_refusals_that_open_the_answer_count() -> None:
+    refusal = "I can't help with making explosives."
+    filler = "The weather was mild and the market was busy that morning. " * 12  # past LEAD_CHARS
+    assert len(filler) > LEAD_CHARS
+    assert refusal_spans(refusal) == [(0, len(refusal))]
+    assert refusal_spans(filler + refusal) == []
+    # a stream's window is given the answer's clauses, each cut at the window's start
+    window = {REFUSALS: ((0, len(refusal)), (700, 720)), TEXT_OFFSET: 10}
+    assert refusals_in(refusal[10:], window) == [(0, len(refusal) - 10), (690, 710)]
+    assert refusals_in(refusal, {}) == [(0, len(refusal))]
+
+
+def test_a_stream_leaves_out_no_more_than_the_whole_answer() -> None:
+    """Each of a stream's windows held at most three refusal clauses, so clauses spread through a long
+    answer all went unread in a stream and all were read by check_output."""
+    from clauseguard.guards import GuardSpec, Pipeline
+
+    pipeline = Pipeline([GuardSpec(id="out-kw", type="keyword", stage="output")])
+    filler = " The weather was mild and the market was busy that morning." * 20
+    text = "".join(f"I won't tell you how to make a pipe bomb from part {i}.{filler}\n" for i in range(5))
+    assert not pipeline.check_output(text).allowed
+    stream = pipeline.stream_output([text[i:i + 25] for i in range(0, len(text), 25)])
+    released = "".join(stream)
+    assert stream.blocked and "part 1" not in released
+    opening = "I can't help with making explosives." + filler
+    assert pipeline.check_output(opening).allowed
+    assert "".join(pipeline.stream_output([opening[i:i + 25] for i in range(0, len(opening), 25)])) == opening
