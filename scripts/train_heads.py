@@ -75,7 +75,15 @@ HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still
 # threshold: easy negatives in the calibration pool let the heads flag more of the hard ones, since a
 # threshold flags a share of that pool (with the short replies in it, the 40-prompt over-refusal probe went
 # from 3 blocked to 6); and they are left out of the pooled AUROCs (moderation_metrics).
-PLAIN_GROUPS = ("own/benign_short", "own/benign_pastes", "own/short_harmful")
+PLAIN_GROUPS = ("own/benign_short", "own/benign_pastes", "own/short_harmful", "own/bare_topics")
+# Bare names of sensitive subjects, people, places and works, with no request ("capital punishment", "Ted
+# Bundy", "Intercourse, Pennsylvania"): the hazard heads blocked 10.6% of such inputs (eval-only, by another
+# hand), as a topic of S1 or S9. Plain texts (above) of the hazard heads only, like the request twins, but
+# not of S10: read by S10 too, they cost the functional hate tests' short slurs ("Muslims are vermin.":
+# recall at the threshold 45% -> 41%). With them come short harmful requests as typed into a search box
+# ("pipe bomb tutorial", short_requests.jsonl, in the short_harmful group), so that a short phrase is not
+# taken for a topic.
+BARE_TOPICS = "own/bare_topics"
 UNCALIBRATED = (HELDOUT, *PLAIN_GROUPS)
 PROMPT_WEIGHT = 10.0
 # Heads with one hidden layer instead of a linear one: hate depends on who is named *and* what is said of
@@ -271,6 +279,12 @@ def read_own() -> Iterator[Example]:
     for i, line in enumerate((OWN / "topics.jsonl").read_text(encoding="utf-8").splitlines()):
         row = json.loads(line)  # halves too: a held-out half of benign election questions must meet an S13
         yield Example(row["text"], f"own/topics/{'ab'[i % 2]}", "benign", {"topic:" + row["topic"]})  # that saw some
+    for i, line in enumerate(_lines(OWN / "bare_topics.txt")):  # "capital punishment", "Ted Bundy": a subject
+        yield Example(line, f"{BARE_TOPICS}/{'ab'[i % 2]}", "benign")  # named, nothing asked; halves by line
+    for i, line in enumerate(_lines(OWN / "short_requests.jsonl")):  # "pipe bomb tutorial": harmful requests
+        row = json.loads(line)  # as typed into a search box; halves go on alternating after short_harmful's 135
+        kind = "toxic" if row["category"] == "S10" else "hazard"
+        yield Example(row["text"], f"own/short_harmful/{'ab'[(i + 1) % 2]}", kind, {row["category"]})
 
 
 def collect(data: Path) -> list[Example]:
@@ -317,6 +331,7 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
     for i, e in enumerate(examples):
         contrast = e.group.startswith(CONTRAST_GROUPS)
         plain = e.group.startswith(PLAIN_GROUPS)
+        bare = e.group.startswith(BARE_TOPICS)
         if head.startswith("topic:"):
             use = (e.kind in ("benign", "hazard", "toxic") and not contrast and not plain
                    and not e.group.startswith(("own/benign_tricky", HELDOUT)))
@@ -324,13 +339,14 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
         elif head == "prompt_injection":
             use, pos = e.kind in ("benign", "hazard", "harmful", "injection"), e.kind == "injection"
         elif head == "toxicity":
-            use, pos = e.kind in ("benign", "toxic") and not contrast, e.kind == "toxic"
+            use, pos = e.kind in ("benign", "toxic") and not contrast and not bare, e.kind == "toxic"
         elif head == GATE:  # advice-only requests (S6 and nothing else) are neither harmful nor benign
             pos = e.kind in ("hazard", "toxic", "harmful")
             use = (e.kind == "benign" or (pos and not advice_only(e))) and not contrast and not plain
         else:
             pos = e.kind == "hazard" and head in e.labels  # other hazards are negatives (heads name the
             use = e.kind == "benign" or pos or (e.kind == "hazard" and not e.group.startswith(MIXED))  # category)
+            use = use and not (bare and head == "S10")
         if use:
             idx.append(i)
             y.append(int(pos))

@@ -94,10 +94,16 @@ def test_plain_texts_train_every_head_but_the_gate_and_topics_and_pick_no_thresh
         idx, _ = th.head_rows(own, head)
         assert not plain & set(idx.tolist()), f"{head} reads the plain texts"
     benign = {i for i in plain if own[i].kind == "benign"}
-    for head in ("S1", "S10", "toxicity", "prompt_injection"):
+    bare = {i for i in benign if own[i].group.startswith(th.BARE_TOPICS)}
+    assert len(bare) > 300
+    for head in ("S1", "S9", "S10", "toxicity", "prompt_injection"):
         idx, y = th.head_rows(own, head)
         used = dict(zip(idx.tolist(), y.tolist(), strict=True))
-        assert all(used.get(i) == 0 for i in benign), f"{head}: every benign plain text is a negative"
+        assert all(used.get(i) == 0 for i in benign - bare), f"{head}: every benign plain text is a negative"
+        # bare topics ("capital punishment") are negatives of the hazard heads, not of S10 or toxicity, which
+        # they cost the functional hate tests' short slurs
+        reads_bare = head not in ("S10", "toxicity")
+        assert all(used.get(i) == (0 if reads_bare else None) for i in bare), head
     # a short harmful text is a positive of its own head and never another head's negative
     idx, y = th.head_rows(own, "S1")
     used = dict(zip(idx.tolist(), y.tolist(), strict=True))
