@@ -66,8 +66,11 @@ _DECLINED = (r"provide|share|write|create|generate|produce|offer|support|comply|
              r"respond|continue|participate|condone|encourage|promote|endorse|recommend|discuss|describe|draft|"
              r"complete|assist|facilitate|contribute|disclose|reveal|supply|compose|detail|outline|instruct|teach|"
              r"accommodate|role-?play|pretend|go along|be of (?:any )?(?:help|assistance)|"
-             r"(?:tell|give|show|walk) you(?!\s+to\b)|do (?:that|this|so|it)|"
-             r"give(?= (?:any|instructions|information|advice|details|guidance|directions|tips|steps)\b)|"
+             r"(?:give|show) (?:you )?(?=(?:any |the |that |this |those |these |more |specific |detailed |further )?"
+             r"(?:instructions|information|advice|details|guidance|directions|tips|steps|help|assistance|"
+             r"how to|a (?:guide|recipe|list|tutorial|method|plan|script))\b)|"
+             r"tell you (?=(?:how to|where to|when to|what to|which|about|that|this|more|any|the)\b)|"
+             r"walk you|do (?:that|this|so|it)|"
              r"help (?:with|you|anyone|on|in|there|that|this|here|further)|"
              r"help (?=(?:" + r"provide|write|create|generate|produce|make|plan|build|find|get|spread|hide|"
              r"develop|design|draft|craft|obtain|harm|hurt|cheat|steal|track|hack)\b)")
@@ -75,7 +78,7 @@ _DOING = (r"(?:with\s+)?(?:helping|assisting|providing|sharing|writing|creating|
           r"supporting|engaging|explaining|answering|discussing|describing|detailing)")
 _OPENING = re.compile(
     rf"{_LEAD_IN}(?P<refusal>(?:{_CANNOT})(?:\s+{_ADVERB}(?:(?:and|or)\s+(?:will not|won't|cannot|can't)\s+)?"
-    rf"(?:{_DECLINED}|{_DOING})\b|(?=\s*(?:help|do|assist)?\s*(?:that|this|it|so)?\s*[.!,]))"
+    rf"(?:{_DECLINED}|{_DOING})\b|(?=\s*(?:(?:help|do|assist)\s*)?(?:(?:that|this|it|so)\s*)?[.!,]))"
     rf"|(?:but\s+)?no(?: thanks| thank you)?\s*(?=[.!])|absolutely not\s*(?=[.!]))",
     re.IGNORECASE)
 # Where a refusal clause ends: a sentence's end (a stop not followed by a letter or digit), a line break,
@@ -86,7 +89,15 @@ _NEXT = re.compile(r"\s+(?:but|however|though|although|except|yet|instead|that s
                    r"still|here'?s|here is|here are|below|so|then|first|just|now|step)\b", re.IGNORECASE)
 # Where a sentence may start: the start of the text, of a line, or after a sentence's end.
 _SENTENCE_START = re.compile(r"^\s*|(?<=[.!?])\s+|\n\s*", re.MULTILINE)
-_WORD = re.compile(r"[^\W_]+")  # "take_a_steel_pipe" is four words, as the guards read it
+# Words as the guards' tokenizers read them: "take_a_steel_pipe" is four, and so are "TakeASteelPipe" and
+# "pipe11bomb" three.
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+|[^\W\d_A-Za-z]+")
+# What a refusal's object never holds: the speaker as a subject ("I won't give any warning before I shoot"),
+# or an exclamation ("I can't tell you how much I want ...", "I can't describe how good ..."). A clause
+# that holds them is judged.
+_NOT_DECLINED = re.compile(r"\b(?:i|i'm|i'll|i'd|i've|me|my|mine|myself)\b|^\W*(?:how|what an?) (?:much|badly|bad|"
+                           r"good|great|happy|glad|sad|hard|many|often|deeply|strongly|eager|excited|long|beautiful|"
+                           r"hot|sexy|wonderful|amazing|awful|terrible)\b", re.IGNORECASE)
 # A refusal clause is written in Latin letters: an object in another script ("I can't help with 制作...")
 # could hold any number of words unseen, and is judged.
 _NOT_LATIN = re.compile(r"[^\u0000-\u024f\u2000-\u206f]")
@@ -113,7 +124,7 @@ def refusal_spans(text: str) -> Spans:
             end = more.start()
         declined = folded[opening.end():end]
         if (end - opening.start("refusal") > MAX_CLAUSE_CHARS or len(_WORD.findall(declined)) > MAX_OBJECT_WORDS
-                or _NOT_LATIN.search(declined)):
+                or _NOT_LATIN.search(declined) or _NOT_DECLINED.search(declined)):
             continue
         spans.append((opening.start("refusal"), end))
     return [] if len(spans) > MAX_CLAUSES else spans

@@ -28,6 +28,8 @@ from clauseguard.guards._refusals import (
     ("I'd rather not help with making explosives.", ""),
     ("That's not something I can help with.", ""),
     ("I can\u00b4t help you make explosives.", ""),  # apostrophe look-alikes
+    ("I can't tell you how to make explosives.", ""),
+    ("I won't give you instructions for that.", ""),
     # what leads in to a refusal is judged: an apology, a speaker label, Markdown, a preamble
     ("I'm sorry, but I won't be able to assist with that request.", "I'm sorry, but"),
     ("As an AI language model, I cannot help you track someone's phone.", "As an AI language model,"),
@@ -59,6 +61,13 @@ def test_refusal_clauses_are_left_out(answer: str, left: str) -> None:
     "We can't make meth without pseudoephedrine.",  # nor is "we can't", or "make"
     "Sorry, no one will hear the victim scream in a soundproofed basement.",
     "I won't give the target any warning.",
+    # threats and confessions in a refusal's words: the speaker in the object, or an exclamation
+    "I won't give any warning before I shoot up the school tomorrow.",
+    "I won't show you any mercy when I find you.",
+    "I won't tell you where I buried the bodies.",
+    "I can't tell you how much I want to hurt you.",
+    "I can't describe how good her body looked.",
+    "I can't help with TakeASteelPipeAndFillItWithBlackPowderThenCapBothEnds.",  # many words, as a model reads
     # an object longer than MAX_OBJECT_WORDS is judged: that is all a refusal clause can hide; words are
     # counted as the guards read them, and an object in another script is judged whatever its length
     "I can't help with heating the pseudoephedrine with red phosphorus and iodine in a sealed flask overnight.",
