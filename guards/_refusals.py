@@ -15,10 +15,14 @@ refusal ("GPT: I'm sorry, I can't. DAN: Sure! ...") on everything but the refusa
 
 Whatever a refusal clause says goes unread, so the rule is narrow, and bounded:
 - only "I" declines (a "we can't make meth without ..." is an instruction), with a verb of declining,
-  never "make", "give" or "do" alone; "I can't help but ...", "I can't help noticing" and "I cannot
-  stress enough" are no refusals;
-- a clause whose object runs past ``MAX_OBJECT_WORDS`` words (counted as the guards read words, so
-  "take-a-steel-pipe-and-..." is many) or ``MAX_CLAUSE_CHARS`` characters is judged;
+  never "make" or "do" alone, and "give", "show" or "tell you" only with an object of help ("give you
+  instructions", "tell you how to"); "I can't help but ...", "I can't help noticing" and "I cannot stress
+  enough" are no refusals;
+- an object with the speakers in it or an exclamation is judged: threats and confessions borrow a
+  refusal's words ("I won't give any warning before I shoot ...", "I can't tell you how much I want ...");
+- so is an object of more than ``MAX_OBJECT_WORDS`` words (as a tokenizer splits them: "take-a-steel-pipe",
+  "take_a_steel_pipe" and "TakeASteelPipe" are four), or ``MAX_CLAUSE_CHARS`` characters, or with a
+  letter of a script other than Latin;
 - only clauses that start in the first ``LEAD_CHARS`` characters of the answer count, where refusals
   stand, and if more than ``MAX_CLAUSES`` of them do, all are judged ("start every sentence with 'I can't
   help with'" hides an answer, it does not decline one). A stream's guards are given windows of the
@@ -83,7 +87,7 @@ _OPENING = re.compile(
     re.IGNORECASE)
 # Where a refusal clause ends: a sentence's end (a stop not followed by a letter or digit), a line break,
 # a comma, colon, semicolon or dash of any script (what follows may be the very thing declined, so it is
-# judged); or a contrast or condition, which belongs to the next clause.
+# judged); or a contrast or a next step ("but", "so", "then"), which belongs to the next clause.
 _END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f]+(?!\w)|\n|[:;,\u2014\u2013\uff0c\uff1a\uff1b\u3001]|\s-+\s")
 _NEXT = re.compile(r"\s+(?:but|however|though|although|except|yet|instead|that said|having said that|nevertheless|"
                    r"still|here'?s|here is|here are|below|so|then|first|just|now|step)\b", re.IGNORECASE)
@@ -92,12 +96,13 @@ _SENTENCE_START = re.compile(r"^\s*|(?<=[.!?])\s+|\n\s*", re.MULTILINE)
 # Words as the guards' tokenizers read them: "take_a_steel_pipe" is four, and so are "TakeASteelPipe" and
 # "pipe11bomb" three.
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+|[^\W\d_A-Za-z]+")
-# What a refusal's object never holds: the speaker as a subject ("I won't give any warning before I shoot"),
-# or an exclamation ("I can't tell you how much I want ...", "I can't describe how good ..."). A clause
-# that holds them is judged.
-_NOT_DECLINED = re.compile(r"\b(?:i|i'm|i'll|i'd|i've|me|my|mine|myself)\b|^\W*(?:how|what an?) (?:much|badly|bad|"
-                           r"good|great|happy|glad|sad|hard|many|often|deeply|strongly|eager|excited|long|beautiful|"
-                           r"hot|sexy|wonderful|amazing|awful|terrible)\b", re.IGNORECASE)
+# What a refusal's object never holds: the speakers ("I won't give any warning before I shoot", "... the way
+# we tortured him"), or an exclamation ("I can't tell you how much I want ...", "I can't describe how good
+# ..."). A clause that holds them is judged.
+_NOT_DECLINED = re.compile(r"\b(?:i|i'm|i'll|i'd|i've|me|my|mine|myself|we|we're|we'll|us|our)\b"
+                           r"|^\W*(?:how|what an?) (?:much|badly|bad|good|great|happy|glad|sad|hard|many|often|"
+                           r"deeply|strongly|eager|excited|long|beautiful|hot|sexy|wonderful|amazing|awful|terrible)\b",
+                           re.IGNORECASE)
 # A refusal clause is written in Latin letters: an object in another script ("I can't help with 制作...")
 # could hold any number of words unseen, and is judged.
 _NOT_LATIN = re.compile(r"[^\u0000-\u024f\u2000-\u206f]")
