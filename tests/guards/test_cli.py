@@ -23,6 +23,7 @@ def test_samples_give_the_expected_actions() -> None:
         "benign-question": "allow", "email-address": "redact", "obfuscated-weapon": "block",
         "spaced-weapon": "block", "profanity": "redact", "benign-lookalikes": "allow", "card-number": "redact",
         "first-answer": "label", "medical-answer": "disclaim", "leaked-key": "redact",
+        "refusal-answer": "label",
     }
 
 
