@@ -96,6 +96,29 @@ def test_processes_share_one_limit(shared: str) -> None:
     assert sum(counts) == 30 and all(w.returncode == 0 for w in workers)
 
 
+def test_stores_opening_one_new_file_together_all_open(tmp_path: Path) -> None:
+    """SQLite refuses a switch to write-ahead logging at once ("database is locked", without waiting out the
+    timeout) when another connection is switching the same file: in CI two of six workers starting together
+    failed so. Six threads at a time, 60 new files: every store opens."""
+    failed: list[str] = []
+    for round_ in range(60):
+        barrier = threading.Barrier(6)
+
+        def open_store(path: Path = tmp_path / f"{round_}.sqlite3", barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                SqliteBucketStore(path, timeout=5.0)
+            except sqlite3.OperationalError as err:
+                failed.append(str(err))
+
+        threads = [threading.Thread(target=open_store) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failed == []
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_workers_starting_together_all_start(tmp_path: Path, backend: str) -> None:
     """Six workers opening a new store at once: CREATE TABLE IF NOT EXISTS is not safe against itself on
