@@ -38,8 +38,8 @@ from typing import Any
 
 from clauseguard.guards._base import REFUSALS, TEXT_OFFSET
 
-__all__ = ["LEAD_CHARS", "MAX_CLAUSES", "MAX_CLAUSE_CHARS", "MAX_OBJECT_WORDS", "Spans", "refusal_spans", "refusals_in",
-           "without_refusals"]
+__all__ = ["LEAD_CHARS", "MAX_CLAUSES", "MAX_CLAUSE_CHARS", "MAX_OBJECT_WORDS", "READ_CHARS", "Spans", "refusal_spans",
+           "refusals_in", "without_refusals"]
 
 Spans = list[tuple[int, int]]  # (start, end) character spans, in order
 
@@ -47,6 +47,8 @@ MAX_OBJECT_WORDS = 12
 MAX_CLAUSE_CHARS = 160
 MAX_CLAUSES = 3
 LEAD_CHARS = 600
+# How much of an answer refusal_spans reads: what comes later cannot change its result.
+READ_CHARS = LEAD_CHARS + MAX_CLAUSE_CHARS + 200
 
 # Apostrophes and their look-alikes, read as "'" (one character for one, so spans stay put).
 _APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u02b9\uff07`\u00b4\u2032", "'"))
@@ -111,7 +113,7 @@ _NOT_LATIN = re.compile(r"[^\u0000-\u024f\u2000-\u206f]")
 def refusal_spans(text: str) -> Spans:
     """The (start, end) character spans of the refusal clauses of the answer ``text``, in order: those that
     start in its first ``LEAD_CHARS`` characters, and none when more than ``MAX_CLAUSES`` of them do."""
-    folded = text[:LEAD_CHARS + MAX_CLAUSE_CHARS + 200].translate(_APOSTROPHES)
+    folded = text[:READ_CHARS].translate(_APOSTROPHES)
     spans: Spans = []
     for found in _SENTENCE_START.finditer(folded):
         start = found.end()

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from clauseguard.guards._base import REFUSALS, TEXT_OFFSET, WHOLE_TEXT, Context, Guard, apply_replacements
 from clauseguard.guards._combine import DISCLAIMERS, addenda
 from clauseguard.guards._params import Action, Stage
-from clauseguard.guards._refusals import refusal_spans
+from clauseguard.guards._refusals import READ_CHARS, refusal_spans
 from clauseguard.guards._runner import arun_guard, run_guard
 from clauseguard.guards._verdict import Finding, Verdict, strongest
 
@@ -72,6 +72,7 @@ class StreamGuard:
         self._out: list[str] = []
         self._prefix = ""
         self._metadata: dict[str, Any] = {}  # the final guards' metadata, for the verdict
+        self._refusals: tuple[int, tuple[tuple[int, int], ...]] | None = None  # (characters read, spans)
 
     # -- sync ----------------------------------------------------------------------------------
 
@@ -252,8 +253,11 @@ class StreamGuard:
         a window cannot tell whether the answer opened with a refusal, nor count its refusals."""
         if not start:
             return self.context
+        read = min(len(self.text), READ_CHARS)  # the spans change only while the answer is shorter
+        if self._refusals is None or self._refusals[0] != read:
+            self._refusals = (read, tuple(refusal_spans(self.text)))
         return replace(self.context, metadata={**self.context.metadata, TEXT_OFFSET: start,
-                                               REFUSALS: tuple(refusal_spans(self.text))})
+                                               REFUSALS: self._refusals[1]})
 
     def _release(self, verdicts: list[tuple[int, int, Verdict]], safe: int, final: bool) -> list[str]:
         """``verdicts``: where each guard's text starts, where its window starts (the word before is read
