@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._params import Action, GuardSpec, RateLimitParams
 from clauseguard.guards._registry import register
+from clauseguard.guards._sqlite import switch_to_wal
 from clauseguard.guards._verdict import Verdict
 from clauseguard.guards.pii import pseudonymise
 
@@ -138,7 +139,7 @@ class SqliteBucketStore:
         self._local = threading.local()
         self._takes = 0
         db = self._db()
-        self._wal(db)
+        switch_to_wal(db, self.timeout)
         db.execute("CREATE TABLE IF NOT EXISTS clauseguard_rate_buckets (namespace TEXT NOT NULL, key TEXT NOT NULL, "
                    "tokens REAL NOT NULL, updated REAL NOT NULL, full_at REAL NOT NULL, PRIMARY KEY (namespace, key))")
         db.execute("CREATE TABLE IF NOT EXISTS clauseguard_rate_boot (id INTEGER PRIMARY KEY CHECK (id = 0), "
@@ -155,23 +156,6 @@ class SqliteBucketStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-
-    def _wal(self, db: Any) -> None:
-        """Switch the file to write-ahead logging (readers never wait; a take is one short write). SQLite can
-        refuse the switch at once, "database is locked", without waiting out ``timeout`` as other statements
-        do, while another process opens the same new file: two of six workers starting together failed so.
-        Tried again until ``timeout``."""
-        import sqlite3
-
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as err:
-                if "locked" not in str(err) or time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.01)
 
     def _db(self) -> Any:
         import sqlite3

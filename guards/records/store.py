@@ -33,12 +33,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from clauseguard.errors import RecordsError
+from clauseguard.guards._sqlite import switch_to_wal
 
 __all__ = ["DEFAULT_URL", "RecordStore"]
 
 DEFAULT_URL = "sqlite:///clauseguard.db"
 _WRITE = "clauseguard_write"
 _PG_MIGRATION_LOCK = 0x636C6175  # pg_advisory_xact_lock key while migrating ("clau")
+_BUSY_TIMEOUT_S = 30  # how long a SQLite statement waits for another writer's lock before it fails
 log = logging.getLogger(__name__)
 # the database refused this statement or value (a duplicate, a bad value): retrying cannot help, and
 # callers rely on the type (record_acceptance catches IntegrityError); left as they are
@@ -134,7 +136,9 @@ def _sqlite_events(engine: Engine) -> None:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # pysqlite must not issue BEGIN itself
         cur = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
+        cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_S * 1000}")
+        switch_to_wal(cur, _BUSY_TIMEOUT_S)  # retried: openers of one new file refuse each other at once
+        for pragma in ("synchronous=FULL", "foreign_keys=ON"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
