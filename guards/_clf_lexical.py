@@ -30,6 +30,7 @@ class LexicalBackend:
 
     name = "lexical"
     categories = frozenset({"profanity"})
+    languages = frozenset({"en"})  # English tweets and comments, English stop words
 
     def __init__(self) -> None:
         try:

@@ -22,7 +22,8 @@ DEFAULT_THRESHOLD = 0.5
 
 @runtime_checkable
 class Backend(Protocol):
-    """A batched scorer of categories."""
+    """A batched scorer of categories. One may also declare ``languages``, the ISO 639 codes of what it
+    reads (the classifier guard flags a text in another language); one that does not reads any."""
 
     name: str
     categories: frozenset[str]

@@ -334,6 +334,15 @@ class ClassifierParams(_Params):
     # on_error applies (block by default), with a finding that says so.
     max_chars: MaxChars = Field(default=MAX_CHARS_READ, gt=0,
                                 description="longest text the models read; None: no limit")
+    # The shipped backends read English only: a text in another language gets low scores because they
+    # cannot read it, not because it is safe (guards/_language.py).
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] | None = Field(
+        default=None, min_length=1,
+        description="ISO 639 codes of the languages the backends read; None: what they declare "
+                    "(English for embedding and lexical; any language for transformers)")
+    other_languages: Literal["flag", "block", "allow"] = Field(
+        default="flag", description="what a text in another language gets: flag (allowed, with a finding), "
+                                    "block, or allow (not checked)")
 
     @field_validator("categories")
     @classmethod

