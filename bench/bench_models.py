@@ -42,6 +42,14 @@ get_embedding().score(["How do I kill a Python process?"])
 print(time.perf_counter() - started)
 """
 
+GUARD_COLD = """
+import time
+started = time.perf_counter()
+from clauseguard.guards import Context, GuardSpec, create
+create(GuardSpec(id="c", type="classifier")).check("How do I kill a Python process?", Context())
+print(time.perf_counter() - started)
+"""
+
 PEER_COLD = """
 import time
 started = time.perf_counter()
@@ -141,7 +149,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the JSON result instead of the table")
     args = parser.parse_args()
-    result: dict[str, Any] = {"first_load_s": round(first_load_s(), 2), "embedding": embedding(args.runs),
+    result: dict[str, Any] = {"first_load_s": round(first_load_s(), 2),
+                              "guard_first_load_s": round(first_load_s(GUARD_COLD), 2),
+                              "embedding": embedding(args.runs),
                               "sentence_transformers": sentence_transformers(args.runs), "images": images(args.runs)}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -150,6 +160,8 @@ def main() -> int:
         return 0
     e, st, im = result["embedding"], result["sentence_transformers"], result["images"]
     rows = [("embedding first load (fresh process)", f"{result['first_load_s']:.2f} s", "<= 3 s"),
+            ("classifier guard first load, with its language check (fresh process)",
+             f"{result['guard_first_load_s']:.2f} s", ""),
             (f"embedding, {e['texts']} short texts batched ({e['mean_word_pieces']} word pieces)",
              f"{e['batched_ms_per_text']:.2f} ms/text", "<= 5 ms"),
             ("embedding, batched, CLAUSEGUARD_EMBED_THREADS=2",
