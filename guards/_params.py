@@ -103,6 +103,16 @@ def _not_a_bool(v: Any) -> Any:
     return v
 
 
+def _language_code(v: Any) -> Any:
+    """An ISO 639 code that YAML read as a boolean: Norwegian's `no` (and `on`, `yes`, ...) unquoted."""
+    if isinstance(v, bool):
+        raise ValueError(f"expected a language code, not {str(v).lower()}: YAML reads no, yes, on and off "
+                         "unquoted as booleans, so quote it ('no')")
+    return v
+
+
+LanguageCode = Annotated[str, BeforeValidator(_language_code), Field(pattern=r"^[a-z]{2,3}$")]
+
 # Every other numeric parameter: a number, never a boolean.
 Count = Annotated[int, BeforeValidator(_not_a_bool)]
 Amount = Annotated[float, BeforeValidator(_not_a_bool)]
@@ -336,7 +346,7 @@ class ClassifierParams(_Params):
                                 description="longest text the models read; None: no limit")
     # The shipped backends read English only: a text in another language gets low scores because they
     # cannot read it, not because it is safe (guards/_language.py).
-    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] | None = Field(
+    languages: list[LanguageCode] | None = Field(
         default=None, min_length=1,
         description="ISO 639 codes of the languages the backends read; None: what they declare "
                     "(English for embedding and lexical; any language for transformers)")

@@ -383,8 +383,9 @@ def eval_command(guards_path: Path, data_path: Path, stage: str | None, report_d
     click.echo(json.dumps(summary))  # first: a report that cannot be written then loses none of a long run
     if summary["unjudged"]:
         click.echo(f"warning: {summary['unjudged']} of {summary['n']} items were decided by a guard that failed or "
-                   "could not read them (content too large, an error), not by what they say; they count as "
-                   "detections (see each guard's on_error)", err=True)
+                   "could not read them (content too large, an error: see each guard's on_error; a language the "
+                   "classifier does not read: see its params.other_languages), not by what they say; they count "
+                   "as detections", err=True)
     if report_dir is not None:
         from clauseguard.guards.eval_report import write_report
 
