@@ -6,19 +6,22 @@ request in German or Chinese gets low scores because the heads cannot read it, n
 could not judge instead of passing it as judged.
 
 It runs py3langid (BSD-3-Clause; a naive Bayes model over byte n-grams of 140 languages, shipped inside
-its wheel, loaded once per process) on the text folded by NFKC with format characters left out (a
-zero-width space or soft hyphen between letters, fullwidth or mathematical letters hide nothing from
-the models, so nothing from the check either), window by window (``WINDOW_CHARS``) and in runs of
-``RUN_WORDS`` words (a clause after an English lead-in), and calls a part foreign only when sure, so
+its wheel, loaded once per process) on the text as the models would read it (:func:`readings`: NFKC,
+format characters left out or, in a second reading, as spaces, markup as spaces, look-alike letters and
+letters spelled out one by one as the words they make), window by window (``WINDOW_CHARS``) and in runs
+of ``RUN_WORDS`` words (a clause after an English lead-in), and calls a part foreign only when sure, so
 that English with names, loanwords, slang, code or hashes is not:
 
 - only words count: links, @handles, #tags, numbers, hashes and code are left out;
 - the languages the guard reads together get at most ``MAX_READ_PROBABILITY`` (so a short Russian text
   ranked Ukrainian first is not foreign to a guard that reads Russian);
-- a part mostly in a script other than Latin needs nothing more (a word of two letters);
-- a Latin-script part needs ``MIN_WORDS`` words (``MIN_RUN_WORDS`` for a run), not mostly names in
-  title case, and ``MIN_PROBABILITY`` for its most likely language, or, for a whole window, at most
+- a part mostly in a script other than Latin needs nothing more (a word of two letters, or one Chinese,
+  Japanese or Korean character);
+- a Latin-script part needs ``MIN_WORDS`` words (``MIN_RUN_WORDS`` in a run) and ``MIN_PROBABILITY``
+  (``MIN_RUN_PROBABILITY``) for its most likely language, or, for a whole window, at most
   ``SURE_READ_PROBABILITY`` for the languages read (Spanish shares its probability with Galician);
+- a part mostly of names in title case is foreign only when all of it is in title case and, in lower
+  case, surely (``MIN_NAMES_PROBABILITY``) a language;
 - ``zxx`` (no language: hashes) and Latin (species, anatomy, law in English) are never foreign.
 
 Shorter texts ("Danke schön", "Te voy a matar.") are not judged: too little to tell a language from a
@@ -37,46 +40,88 @@ from typing import Any
 import regex
 
 from clauseguard.errors import ModelLoadError
+from clauseguard.guards.normalize import CONFUSABLES
 
-__all__ = ["LanguageCheck", "get_language_check"]
+__all__ = ["LanguageCheck", "get_language_check", "language_name"]
 
-MIN_LETTERS = 12
+MIN_LETTERS = 12  # a Latin-script part with fewer is not judged
 MIN_WORDS = 4
-MIN_PROBABILITY = 0.5
+MIN_PROBABILITY = 0.65
 MAX_READ_PROBABILITY = 0.01
 SURE_READ_PROBABILITY = 0.001
 # Windows of about 60 words, so that a passage in another language inside an English text is judged on
 # its own and not outvoted; overlapping by half, so a passage across a boundary is whole in one of them.
 WINDOW_CHARS = 400
+# Runs of RUN_WORDS words every RUN_WORDS // 2, so that a clause in another language after an English lead-in
+# ("Please answer my friend's question in detail: Kannst du mir ...") is judged on its own. A run is part of
+# a text, so it must be surer than a whole text: English quotes dishes, yoga poses and anime titles.
+RUN_WORDS = 10
+MIN_RUN_WORDS = 6
+MIN_RUN_PROBABILITY = 0.75
+# Words in title case: names ("Ole Gunnar Solskjær, Erling Braut Haaland") in every language; German
+# capitalises its nouns and stays under this share. A part all in title case is judged again in lower case,
+# and foreign when surely a language: a request Written In Title Case To Pass ("Wie Baue Ich Eine Bombe").
+MAX_NAME_SHARE = 0.6
+MIN_NAMES_PROBABILITY = 0.9
 # Never foreign: zxx (no language: hashes, hex dumps) and Latin, the language of names in English (species,
 # anatomy, law: "carcinoma in situ of the cervix uteri", "Quercus robur, Fagus sylvatica").
 NO_LANGUAGE = frozenset({"zxx", "la"})
-# Runs of RUN_WORDS words every RUN_WORDS // 2, so that a clause in another language after an English lead-in
-# ("Please answer my friend's question in detail: Kannst du mir ...") is judged on its own; stricter than a
-# whole text (at least MIN_RUN_WORDS words and MIN_PROBABILITY for the most likely language), since a run of
-# names ("Jürgen Schmidt, François Lefèvre, Søren Kierkegaard") or a quoted title is no request.
-RUN_WORDS = 10
-MIN_RUN_WORDS = 6
-# Words in title case: names ("Ole Gunnar Solskjær, Erling Braut Haaland") in every language. German
-# capitalises its nouns, and still stays under this share.
-MAX_NAME_SHARE = 0.6
-# Format and control characters: a zero-width space or soft hyphen between letters hides no word from the
-# models, so it must not hide one from the check either (NFKC folds fullwidth and mathematical letters).
-_INVISIBLE = regex.compile(r"[\p{Cf}\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Format characters and the control characters that are no whitespace: a zero-width space or soft hyphen
+# between letters hides no word from the models, so it must not hide one from the check either; one between
+# words must not glue them into one either, so a text that has them is judged both ways (NFKC folds
+# fullwidth and mathematical letters; form feed, vertical tab and NEL are whitespace already).
+_INVISIBLE = regex.compile(r"[\p{Cf}\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+# Letters spelled out one by one ("к а к   с д е л а т ь", "怎 么 做"): read as the words they spell.
+_SPELLED = regex.compile(r"(?<!\S)\p{L}\p{M}*(?: \p{L}\p{M}*){2,}(?!\S)")
+# Markup between words is no code: HTML entities (&nbsp;), Markdown emphasis, words_joined_so.
+_MARKUP = regex.compile(r"&(?:[a-zA-Z]{2,8}|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});|[*_+~^]")
+# A word mostly of Latin letters with Cyrillic or Greek look-alikes in it ("Kаnnst" with a Cyrillic а).
+_MIXED = regex.compile(r"(?<![\p{L}\p{M}])(?=[\p{L}\p{M}]*\p{Latin})(?=[\p{L}\p{M}]*[\p{Cyrillic}\p{Greek}])"
+                       r"[\p{L}\p{M}]+")
+_LOOKALIKES = str.maketrans({c: (v if c == k else v.upper()) for k, v in CONFUSABLES.items()
+                             if len(k) == 1 and v.isalpha() for c in (k, k.upper())})
 _WIDEN = 20
 _WORD = regex.compile(r"[\p{L}\p{M}]+")
+# Scripts whose one character is a word (or a syllable): kept when alone, as a Latin letter is not.
+_UNSPACED = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]")
 # Runs of printable ASCII that are no words of a language: with digits (hashes, ids, versions), @handles,
-# #tags, paths and addresses, markup and entities, code (a_b, a=b, a.b()). Judged run by run (a script
+# #tags, paths and addresses, markup, code (a=b, a.b()). Judged run by run (a script
 # without spaces keeps its own words around "10" or a link), in linear time.
 _ASCII_RUN = regex.compile(r"[!-~]+")
 # A link's words are no language's. The scheme is bounded, or a long run of letters would be scanned again
 # from each of its letters (quadratic: 100,000 took a minute).
 _URL = regex.compile(r"(?:\b[a-z][a-z0-9+.-]{0,31}://|\bwww\.)\S+", regex.IGNORECASE)
-_NOT_WORDS = regex.compile(r"[\d@#/\\&=_<>{}\[\]|~^*$%+]|\w\.\w|\w\(")
+_NOT_WORDS = regex.compile(r"[\d@#/\\&=<>{}\[\]|$%]|\w\.\w|\w\(")
 
 
 def _no_code(run: regex.Match[str]) -> str:
     return " " if _NOT_WORDS.search(run.group()) else run.group()
+
+
+def _unmixed(word: regex.Match[str]) -> str:
+    """A word of mostly Latin letters with the Latin letters its Cyrillic and Greek look-alikes stand for."""
+    text = word.group()
+    latin = sum(1 for c in text if "a" <= c.lower() <= "z" or unicodedata.name(c, "").startswith("LATIN"))
+    return text.translate(_LOOKALIKES) if 2 * latin >= len(text) else text
+
+
+def _spelled(run: regex.Match[str]) -> str:
+    """Letters spelled out one by one as the word they spell; not a pasted alphabet ("Α α Β β Γ γ"), whose
+    letters change case."""
+    letters = run.group().replace(" ", "")
+    return letters if letters in (letters.lower(), letters.upper()) else run.group()
+
+
+def readings(text: str) -> list[str]:
+    """``text`` as the check reads it: NFKC, no links, markup, look-alikes or letters spelled out one by one,
+    and format characters left out; a second reading with them as spaces where the text has any."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _URL.sub(" ", text)
+    text = _MARKUP.sub(" ", text)
+    if not text.isascii():
+        text = _MIXED.sub(_unmixed, text)
+    both = [_INVISIBLE.sub("", text), _INVISIBLE.sub(" ", text)]
+    return list(dict.fromkeys(_SPELLED.sub(_spelled, t) for t in both))
 
 
 def _latin_share(words: list[str]) -> tuple[float, int]:
@@ -103,6 +148,14 @@ def windows(text: str, size: int = WINDOW_CHARS) -> Iterable[str]:
         yield text[lo or start: hi if hi != -1 else end]
 
 
+def runs(text: str, size: int = RUN_WORDS) -> Iterable[str]:
+    """Runs of ``size`` words every ``size // 2`` of a text of more than ``size`` words (none otherwise)."""
+    tokens = text.split()
+    if len(tokens) > size:
+        for start in range(0, len(tokens) - size // 2, size // 2):
+            yield " ".join(tokens[start:start + size])
+
+
 class LanguageCheck:
     """``foreign(text)``: the language code of a passage of ``text`` that is surely in none of ``reads``."""
 
@@ -121,23 +174,22 @@ class LanguageCheck:
     def foreign(self, text: str, reads: frozenset[str]) -> tuple[str, float] | None:
         """``(language, probability)`` of the first window or run of words of ``text`` surely in a language
         not in ``reads``; None when each is in one of them, too short to tell, or of no language."""
-        text = _URL.sub(" ", _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)))
-        for window in windows(text):
-            if (found := self._judge(window, reads, MIN_WORDS, SURE_READ_PROBABILITY)) is not None:
-                return found
-        tokens = text.split()
-        for start in range(0, max(len(tokens) - RUN_WORDS // 2, 1), RUN_WORDS // 2) if len(tokens) > RUN_WORDS else ():
-            run = " ".join(tokens[start:start + RUN_WORDS])
-            if (found := self._judge(run, reads, MIN_RUN_WORDS, 0.0)) is not None:
-                return found
+        for reading in readings(text):
+            for window in windows(reading):
+                if (found := self._judge(window, reads, MIN_WORDS, MIN_PROBABILITY, SURE_READ_PROBABILITY)):
+                    return found
+            for run in runs(reading):
+                if (found := self._judge(run, reads, MIN_RUN_WORDS, MIN_RUN_PROBABILITY, 0.0)) is not None:
+                    return found
         return None
 
-    def _judge(self, text: str, reads: frozenset[str], min_words: int,
+    def _judge(self, text: str, reads: frozenset[str], min_words: int, min_probability: float,
                sure_read: float) -> tuple[str, float] | None:
         """Whether ``text`` is surely in a language not in ``reads``: with at least ``min_words`` words (in
-        the Latin script), at most MAX_READ_PROBABILITY for ``reads`` together, and MIN_PROBABILITY for the
-        most likely language or at most ``sure_read`` for ``reads``."""
-        words = [word for word in _WORD.findall(_ASCII_RUN.sub(_no_code, text)) if len(word) > 1]
+        the Latin script), at most MAX_READ_PROBABILITY for ``reads`` together, and ``min_probability`` for
+        the most likely language or at most ``sure_read`` for ``reads``."""
+        words = [word for word in _WORD.findall(_ASCII_RUN.sub(_no_code, text))
+                 if len(word) > 1 or _UNSPACED.match(word)]
         latin, letters = _latin_share(words)
         if letters < 2 or (latin >= 0.5 and letters < MIN_LETTERS):
             return None
@@ -151,13 +203,45 @@ class LanguageCheck:
             return None
         if latin < 0.5:  # mostly another script: not in a Latin-script language the guard reads
             return top, float(p_top)
-        if sum(1 for word in words if word.istitle()) >= MAX_NAME_SHARE * len(words):
-            return None  # mostly names: a list of people, places or titles is no language's
+        if len(words) < min_words:
+            return None
+        titles = sum(1 for word in words if word.istitle())
+        if titles >= MAX_NAME_SHARE * len(words):
+            # Mostly names: a list of people, places or titles is no language's, unless every word is in title
+            # case (names come with "and", "van", "dramatist") and in lower case it is surely a language: a
+            # request Written In Title Case To Pass.
+            if titles < len(words):
+                return None
+            top, p_top = self._model.rank(" ".join(words).lower())[0]
+            return (top, float(p_top)) if p_top >= MIN_NAMES_PROBABILITY and top not in reads | NO_LANGUAGE else None
         # Related languages share the probability (Spanish with Galician, Aragonese, Extremaduran), so a whole
         # text the model gives no chance of being read is foreign however the rest is shared out.
-        if len(words) < min_words or (p_top < MIN_PROBABILITY and p_read > sure_read):
+        if p_top < min_probability and p_read > sure_read:
             return None
         return top, float(p_top)
+
+
+# Names for the messages users see; other codes are shown as they are.
+NAMES = {
+    "af": "Afrikaans", "am": "Amharic", "ar": "Arabic", "az": "Azerbaijani", "be": "Belarusian", "bg": "Bulgarian",
+    "bn": "Bengali", "bs": "Bosnian", "ca": "Catalan", "cs": "Czech", "cy": "Welsh", "da": "Danish", "de": "German",
+    "el": "Greek", "en": "English", "eo": "Esperanto", "es": "Spanish", "et": "Estonian", "eu": "Basque",
+    "fa": "Persian", "fi": "Finnish", "fr": "French", "ga": "Irish", "gl": "Galician", "gu": "Gujarati",
+    "ha": "Hausa", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian", "hy": "Armenian",
+    "id": "Indonesian", "is": "Icelandic", "it": "Italian", "ja": "Japanese", "jv": "Javanese", "ka": "Georgian",
+    "kk": "Kazakh", "km": "Khmer", "kn": "Kannada", "ko": "Korean", "lt": "Lithuanian", "lv": "Latvian",
+    "mk": "Macedonian", "ml": "Malayalam", "mn": "Mongolian", "mr": "Marathi", "ms": "Malay", "my": "Burmese",
+    "ne": "Nepali", "nl": "Dutch", "nn": "Norwegian Nynorsk", "no": "Norwegian", "pa": "Punjabi", "pl": "Polish",
+    "ps": "Pashto", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "si": "Sinhala", "sk": "Slovak",
+    "sl": "Slovenian", "so": "Somali", "sq": "Albanian", "sr": "Serbian", "sv": "Swedish", "sw": "Swahili",
+    "ta": "Tamil", "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu",
+    "uz": "Uzbek", "vi": "Vietnamese", "yo": "Yoruba", "yue": "Cantonese", "zh": "Chinese", "zu": "Zulu",
+}
+
+
+def language_name(code: str) -> str:
+    """``"German (de)"``; the code alone where no name is known here."""
+    return f"{NAMES[code]} ({code})" if code in NAMES else code
 
 
 @functools.cache

@@ -15,19 +15,15 @@ Importing this module imports neither torch nor numpy.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from clauseguard.errors import GuardConfigError, GuardError, ModelLoadError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds, too_long
+from clauseguard.guards._language import LanguageCheck, get_language_check, language_name
 from clauseguard.guards._params import Action, ClassifierParams, GuardSpec, Stage
 from clauseguard.guards._refusals import Spans, refusal_spans, refusals_in, without_refusals
 from clauseguard.guards._registry import register
 from clauseguard.guards._runner import failure_verdict
 from clauseguard.guards._verdict import Verdict
-
-if TYPE_CHECKING:
-    from clauseguard.guards._language import LanguageCheck
 
 __all__ = ["SCORES_KEY", "ClassifierGuard", "build_backend"]
 
@@ -86,8 +82,6 @@ class ClassifierGuard(Guard):
         self.reads = self._reads()
         self.language_check: LanguageCheck | None = None
         if self.reads is not None and self.params.other_languages != "allow":
-            from clauseguard.guards._language import get_language_check
-
             try:
                 self.language_check = get_language_check()
             except ModelLoadError as err:
@@ -192,8 +186,9 @@ class ClassifierGuard(Guard):
             foreign = self.language_check.foreign(text, self.reads)
             if foreign is not None:
                 language, probability = foreign
+                read = ", ".join(language_name(code) for code in sorted(self.reads))
                 findings.append(self.finding(
                     None, score=round(probability, 4), action=Action(self.params.other_languages),
-                    message=f"written in a language this guard's models do not read ({language}; they read "
-                            f"{', '.join(sorted(self.reads))}): its scores do not say the text is safe"))
+                    message=f"Not checked: this text is in {language_name(language)}, and the automated checks "
+                            f"read only {read}."))
         return self.verdict(text, findings, metadata=metadata)
