@@ -25,6 +25,7 @@ from clauseguard.guards.rate_limit import (
     SqliteBucketStore,
     share_rate_limits,
 )
+from tests.concurrency import start_together
 from tests.postgres import BACKENDS, PG_URL, schema_url
 
 
@@ -102,20 +103,8 @@ def test_stores_opening_one_new_file_together_all_open(tmp_path: Path) -> None:
     failed so. Six threads at a time, 60 new files: every store opens."""
     failed: list[str] = []
     for round_ in range(60):
-        barrier = threading.Barrier(6)
-
-        def open_store(path: Path = tmp_path / f"{round_}.sqlite3", barrier: threading.Barrier = barrier) -> None:
-            barrier.wait()
-            try:
-                SqliteBucketStore(path, timeout=5.0)
-            except sqlite3.OperationalError as err:
-                failed.append(str(err))
-
-        threads = [threading.Thread(target=open_store) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        path = tmp_path / f"{round_}.sqlite3"
+        failed += start_together(lambda path=path: SqliteBucketStore(path, timeout=5.0), threads=6)
     assert failed == []
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clauseguard.guards.records import RecordsError, RecordStore
 from clauseguard.guards.records.models import Base
+from tests.concurrency import start_together
 
 HEAD = "0005_audit_clearable_user_key"
 
@@ -30,21 +30,8 @@ def test_threads_opening_one_new_file_together_all_open(tmp_path: Path) -> None:
     six of four threads opening a new store together failed. 30 rounds: every store opens and migrates."""
     failed: list[str] = []
     for round_ in range(30):
-        barrier = threading.Barrier(4)
-
-        def open_store(url: str = f"sqlite:///{tmp_path / f'{round_}.db'}", barrier: threading.Barrier = barrier,
-                       ) -> None:
-            barrier.wait()
-            try:
-                RecordStore.open(url).close()
-            except RecordsError as err:
-                failed.append(str(err))
-
-        threads = [threading.Thread(target=open_store) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        url = f"sqlite:///{tmp_path / f'{round_}.db'}"
+        failed += start_together(lambda url=url: RecordStore.open(url).close(), threads=4)
     assert failed == []
 
 
