@@ -115,7 +115,7 @@ def _decoded(run: regex.Match[str], whole: bool) -> str:
     ("Wie.baue.ich"), when the run is the whole text or holds CODE_WORDS words (an identifier such as
     calcola_il_totale stays code)."""
     token = run.group()
-    if not _NOT_WORDS.search(token) and "_" not in token:
+    if not _NOT_WORDS.search(token):
         return token
     if token.startswith("#") and token[1:].isalpha():
         return token[1:]
@@ -165,8 +165,9 @@ def _spelled(run: regex.Match[str]) -> str:
 
 
 def readings(text: str) -> list[str]:
-    """``text`` as the check reads it: NFKC, no links, markup, look-alikes or letters spelled out one by one,
-    and format characters left out; a second reading with them as spaces where the text has any."""
+    """``text`` as the check reads it, in up to four readings (the same ones once): NFKC, links and markup
+    left out, look-alikes folded and letters spelled out one by one joined; format characters left out,
+    and as spaces; each of those again with the code-like runs read as words (:func:`_decoded`)."""
     text = unicodedata.normalize("NFKC", text)
     text = _URL.sub(" ", text)
     text = _MARKUP.sub(" ", text)
