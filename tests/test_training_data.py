@@ -49,8 +49,9 @@ def _jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def test_request_twins_alternate_harmful_and_safe_within_a_category() -> None:
-    rows = _jsonl(DATA / "request_twins.jsonl")
+@pytest.mark.parametrize("name", ["request_twins.jsonl", "eval/past_tense_twins.jsonl", "eval/cyber_twins.jsonl"])
+def test_twins_alternate_harmful_and_safe_within_a_category(name: str) -> None:
+    rows = _jsonl(DATA / name)
     assert len(rows) % 2 == 0
     texts = [r["text"].strip().casefold() for r in rows]
     assert len(set(texts)) == len(texts), "duplicate texts"
