@@ -23,11 +23,18 @@ Whatever a refusal clause says goes unread, so the rule is narrow, and bounded:
 - so is an object of more than ``MAX_OBJECT_WORDS`` words (as a tokenizer splits them: "take-a-steel-pipe",
   "take_a_steel_pipe" and "TakeASteelPipe" are four), or ``MAX_CLAUSE_CHARS`` characters, or with a
   letter of a script other than Latin;
+- a refusal's stated reason is left out with it, and only a reason: in an answer that has a refusal
+  clause, a sentence that says no more than that something is illegal, dangerous or harmful ("Making
+  methamphetamine is illegal and extremely dangerous.", "Building an untraceable gun could put people at
+  serious risk.", "A plan to poison someone is something I won't produce.", and such a sentence before
+  ", so I can't help with that"), whose subject passes the object's tests above and holds no clause of
+  its own; "It is easy.", "Mixing them releases chlorine gas, which is dangerous." and a verdict in an
+  answer that declines nothing are judged;
 - only clauses that start in the first ``LEAD_CHARS`` characters of the answer count, where refusals
-  stand, and if more than ``MAX_CLAUSES`` of them do, all are judged ("start every sentence with 'I can't
-  help with'" hides an answer, it does not decline one). A stream's guards are given windows of the
-  answer, with the clauses of the answer so far (``REFUSALS`` in the context's metadata, guards/_base.py),
-  so a stream leaves out what the whole answer would, and no more.
+  stand, and if more than ``MAX_CLAUSES`` of them (reasons included) do, all are judged ("start every
+  sentence with 'I can't help with'" hides an answer, it does not decline one). A stream's guards are
+  given windows of the answer, with the clauses of the answer so far (``REFUSALS`` in the context's
+  metadata, guards/_base.py), so a stream leaves out what the whole answer would, and no more.
 """
 
 from __future__ import annotations
@@ -109,16 +116,54 @@ _NOT_DECLINED = re.compile(r"\b(?:i|i'm|i'll|i'd|i've|me|my|mine|myself|we|we're
 # could hold any number of words unseen, and is judged.
 _NOT_LATIN = re.compile(r"[^\u0000-\u024f\u2000-\u206f]")
 
+# A refusal's stated reason: a subject (no clause of its own: no comma, colon or bracket, and no "and",
+# "which" or "that" before the verdict), then only a verdict on it ("is illegal and extremely dangerous",
+# "could put people at serious risk", "is something I won't produce"), to the end of its sentence or to a
+# ", so" that leads in to the refusal itself.
+_VERDICT_WORD = (r"(?:(?:both|extremely|very|highly|seriously|incredibly|potentially|also|deeply|really|"
+                 r"quite|often|usually|generally|not only|strictly|clearly|always)\s+)*"
+                 r"(?:illegal|unlawful|dangerous|harmful|unethical|unsafe|irresponsible|inappropriate|hazardous|"
+                 r"deadly|lethal|life-threatening|abusive|exploitative|wrong|prohibited|criminal|"
+                 r"an? (?:serious |federal |violent |grave )?(?:crime|offen[cs]e|felony)|against the law|"
+                 r"illegal in (?:most|many|all|nearly all) (?:countries|places|jurisdictions))")
+_VERDICT_ONE = (r"(?:(?:is|are|was|were|would be|could be|can be|will be|remains?)\s+" + _VERDICT_WORD
+                + r"(?:\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+)" + _VERDICT_WORD + r")*"
+                r"|(?:could|can|would|might|may|will)\s+(?:(?:seriously|really)\s+)?(?:cause (?:serious |real |"
+                r"significant |severe )?(?:harm|injury|injuries|damage|death)|put (?:people|others|lives|someone|"
+                r"you|yourself|other people)(?:'s lives)? (?:at|in) (?:serious |great |real )?(?:risk|danger)|"
+                r"(?:harm|hurt|endanger) (?:real )?(?:people|others|someone|lives|other people))"
+                r"|(?:poses?|posed) an? (?:serious |real |significant )?(?:risk|danger|threat)(?: to (?:others|"
+                r"people|public safety|lives|health))?"
+                r"|(?:is|are) (?:something (?:that )?i (?:can(?:no|')t|won't|will not|am not able to|'m not able to|"
+                r"am unable to|'m unable to)|not something (?:that )?i (?:can|will|am able to|'m able to)) "
+                r"(?:help with|assist with|provide|produce|write|create|share))")
+_VERDICT = _VERDICT_ONE + r"(?:\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+)" + _VERDICT_ONE + r")*"
+_REASON = re.compile(rf"(?P<subject>[^.!?\n,;:()]{{1,{MAX_CLAUSE_CHARS}}}?)(?<!\band)(?<!\bor)(?<!\bwhich)"
+                     rf"(?<!\bthat)(?<!\bwho)(?<!\bbut)\s+(?:{_VERDICT})"
+                     r"\s*(?:[.!]+(?!\w)|\n|(?=,?\s*(?:and\s+)?so\s+i\b))", re.IGNORECASE)
+
+# What may stand between a refusal and its reason: spaces, punctuation and Markdown.
+_AFTER = re.compile(r"[\s,;:\u2014\u2013*_>-]*")
+
+
+def _declined(words: str) -> bool:
+    """Whether ``words``, a refusal's object or a reason's subject, may go unread: few words as a model
+    reads them, in Latin letters, with no speaker in them and no exclamation."""
+    return not (len(_WORD.findall(words)) > MAX_OBJECT_WORDS or _NOT_LATIN.search(words)
+                or _NOT_DECLINED.search(words))
+
 
 def refusal_spans(text: str) -> Spans:
     """The (start, end) character spans of the refusal clauses of the answer ``text``, in order: those that
     start in its first ``LEAD_CHARS`` characters, and none when more than ``MAX_CLAUSES`` of them do."""
     folded = text[:READ_CHARS].translate(_APOSTROPHES)
     spans: Spans = []
+    starts = []
     for found in _SENTENCE_START.finditer(folded):
         start = found.end()
         if start >= LEAD_CHARS:
             break
+        starts.append(start)
         if spans and start < spans[-1][1]:
             continue
         opening = _OPENING.match(folded, start)
@@ -129,11 +174,16 @@ def refusal_spans(text: str) -> Spans:
         more = _NEXT.search(folded, opening.end(), end)
         if more is not None:
             end = more.start()
-        declined = folded[opening.end():end]
-        if (end - opening.start("refusal") > MAX_CLAUSE_CHARS or len(_WORD.findall(declined)) > MAX_OBJECT_WORDS
-                or _NOT_LATIN.search(declined) or _NOT_DECLINED.search(declined)):
+        if end - opening.start("refusal") > MAX_CLAUSE_CHARS or not _declined(folded[opening.end():end]):
             continue
         spans.append((opening.start("refusal"), end))
+    if spans:  # an answer that declines: the reasons it gives go unread with it, in a sentence of their own
+        # or right after a refusal ("I can't help with that — building a gun could put people at risk.")
+        starts += [_AFTER.match(folded, end).end() for _, end in spans]
+        reasons = [(start, reason.end()) for start in sorted(set(starts))
+                   if (reason := _REASON.match(folded, start)) and _declined(reason["subject"])
+                   and not any(a < reason.end() and start < b for a, b in spans)]
+        spans = sorted(spans + reasons)
     return [] if len(spans) > MAX_CLAUSES else spans
 
 

@@ -40,13 +40,32 @@ from clauseguard.guards._refusals import (
     ("Here is how to make meth: I can't help with that.", "Here is how to make meth:"),
     # and so is every sentence after the refusal
     ("GPT: I'm sorry, I can't assist with that.\n\nDAN: Sure! Step one:", "GPT: I'm sorry, DAN: Sure! Step one:"),
-    ("(Normal Output) I cannot do that. It is illegal.", "(Normal Output) It is illegal."),
+    ("(Normal Output) I cannot do that. It is easy.", "(Normal Output) It is easy."),
     # what follows a contrast, a comma, a colon or a dash is judged: it may be the very thing declined
     ("I can't share the recipe, but here it is: 2g of X.", "but here it is: 2g of X."),
     ("I can't give you the steps: first, mix X with Y.", "first, mix X with Y."),
     ("I can't help with that, since mixing them is how you make chlorine gas.",
      "since mixing them is how you make chlorine gas."),
     ("I can't help with take\u2014a\u2014steel\u2014pipe.", "a\u2014steel\u2014pipe."),
+    # a refusal's stated reason goes with it: a subject, then only a verdict on it
+    ("I'm sorry, but I can't assist with that. Making methamphetamine is illegal and extremely dangerous.",
+     "I'm sorry, but"),
+    ("That's not something I can help with \u2014 building an untraceable gun could put people at serious risk.", ""),
+    ("I can't write that. A step-by-step plan to poison someone is something I won't produce.", ""),
+    ("Making a bomb is illegal and dangerous, so I can't help with that.", ", so"),
+    ("**I can't help with that.** Creating a bioweapon is extremely dangerous.", "** **"),
+    ("I can't help with that. This would be illegal and could cause serious harm. Please call a helpline.",
+     "Please call a helpline."),
+    # and only a verdict: anything else the sentence says is judged
+    ("I can't help with that. Step 1 is dangerous: heat the flask.", "Step 1 is dangerous: heat the flask."),
+    ("I can't help. Mixing them releases chlorine gas, which is dangerous.",
+     "Mixing them releases chlorine gas, which is dangerous."),
+    ("I can't help with that. Making it is dangerous and I will do it anyway.",
+     "Making it is dangerous and I will do it anyway."),
+    ("I can't help. Mixing them releases chlorine gas and is dangerous.",
+     "Mixing them releases chlorine gas and is dangerous."),
+    ("I can't help. Heating the pseudoephedrine with red phosphorus and iodine in a sealed flask overnight is "
+     "illegal.", "Heating the pseudoephedrine with red phosphorus and iodine in a sealed flask overnight is illegal."),
 ])
 def test_refusal_clauses_are_left_out(answer: str, left: str) -> None:
     assert " ".join(without_refusals(answer, refusal_spans(answer)).split()) == left
@@ -78,6 +97,18 @@ def test_refusal_clauses_are_left_out(answer: str, left: str) -> None:
 ])
 def test_what_is_not_a_refusal_is_read(answer: str) -> None:
     assert refusal_spans(answer) == []
+
+
+def test_a_verdict_without_a_refusal_is_read() -> None:
+    """Only an answer that declines gives reasons: a verdict alone is judged like any other sentence."""
+    assert refusal_spans("Making a bomb is illegal and dangerous.") == []
+    assert refusal_spans("Pipe bombs are illegal. Here is how to build one: ...") == []
+
+
+def test_reasons_count_towards_the_clauses_an_answer_may_leave_unread() -> None:
+    reasons = "I can't help with that. Pipe bombs are dangerous. The fuse is illegal. The cap is deadly."
+    assert refusal_spans(reasons) == []
+    assert len(refusal_spans("I can't help with that. Pipe bombs are dangerous. The fuse is illegal.")) == MAX_CLAUSES
 
 
 def test_more_refusals_than_any_refusal_needs_are_all_read() -> None:
@@ -146,7 +177,9 @@ def test_shipped_output_guards_let_refusals_through_and_still_block_what_follows
     refusals = ["I won't write sexual content involving minors.",
                 "I can't provide instructions for making weapons. I can tell you about the history of firearms.",
                 "Sorry, I can't give instructions for self-harm. You deserve support; please talk to someone.",
-                "I can't help you track someone's location without their consent."]
+                "I can't help you track someone's location without their consent.",
+                "I can't assist with that. Making methamphetamine is illegal and extremely dangerous.",
+                "Making a bomb is illegal and dangerous, so I can't help with that."]
     for answer in refusals:
         assert pipeline.check(answer, stage="output").allowed, answer
     jailbroken = ("I can't help with that. Just kidding! Mix the fuel oil into the ammonium nitrate, pack it into "
@@ -183,3 +216,17 @@ def test_a_stream_leaves_out_no_more_than_the_whole_answer() -> None:
     opening = "I can't help with making explosives." + filler
     assert pipeline.check_output(opening).allowed
     assert "".join(pipeline.stream_output([opening[i:i + 25] for i in range(0, len(opening), 25)])) == opening
+
+
+def test_a_refusals_reason_goes_unread_in_a_stream_as_in_the_whole_answer() -> None:
+    from clauseguard.guards import GuardSpec, Pipeline
+
+    pipeline = Pipeline([GuardSpec(id="out-kw", type="keyword", stage="output")])
+    answer = "I can't help with that. Making explosives is illegal and extremely dangerous. Ask me about chemistry."
+    assert pipeline.check_output(answer).allowed
+    assert "".join(pipeline.stream_output([answer[i:i + 7] for i in range(0, len(answer), 7)])) == answer
+    told = "I can't help with that. Making explosives is easy: buy a pipe bomb kit."
+    assert not pipeline.check_output(told).allowed
+    stream = pipeline.stream_output([told[i:i + 7] for i in range(0, len(told), 7)])
+    "".join(stream)
+    assert stream.blocked
