@@ -23,18 +23,20 @@ Whatever a refusal clause says goes unread, so the rule is narrow, and bounded:
 - so is an object of more than ``MAX_OBJECT_WORDS`` words (as a tokenizer splits them: "take-a-steel-pipe",
   "take_a_steel_pipe" and "TakeASteelPipe" are four), or ``MAX_CLAUSE_CHARS`` characters, or with a
   letter of a script other than Latin;
-- a refusal's stated reason is left out with it, and only a reason: in an answer that has a refusal
-  clause, a sentence that says no more than that something is illegal, dangerous or harmful ("Making
-  methamphetamine is illegal and extremely dangerous.", "Building an untraceable gun could put people at
-  serious risk.", "A plan to poison someone is something I won't produce.", and such a sentence before
-  ", so I can't help with that"), whose subject passes the object's tests above and holds no clause of
-  its own; "It is easy.", "Mixing them releases chlorine gas, which is dangerous." and a verdict in an
-  answer that declines nothing are judged;
+- a refusal's stated reason is left out with it, and only a reason: in an answer that declines in
+  words (not a bare "No."), a sentence that says no more than that something is illegal, dangerous or
+  harmful ("Making methamphetamine is illegal and extremely dangerous.", "Building an untraceable gun
+  could put people at serious risk.", "A plan to poison someone is something I won't produce.", and such
+  a sentence before ", so I can't help with that"), whose subject names what is declined and says
+  nothing of its own (``_SUBJECT``: no amount, step, clause or target); "It is easy.", "Put 500 mg of it
+  in his coffee would be lethal." and a verdict in an answer that declines nothing are judged;
 - only clauses that start in the first ``LEAD_CHARS`` characters of the answer count, where refusals
   stand, and if more than ``MAX_CLAUSES`` of them (reasons included) do, all are judged ("start every
   sentence with 'I can't help with'" hides an answer, it does not decline one). A stream's guards are
   given windows of the answer, with the clauses of the answer so far (``REFUSALS`` in the context's
-  metadata, guards/_base.py), so a stream leaves out what the whole answer would, and no more.
+  metadata, guards/_base.py), so a stream leaves out what the whole answer would, and no more: until the
+  answer is complete, a last sentence that may still become a reason counts as one, as a refusal clause
+  not yet ended runs to the end of the text so far, and the complete answer decides.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ from typing import Any
 
 from clauseguard.guards._base import REFUSALS, TEXT_OFFSET
 
-__all__ = ["LEAD_CHARS", "MAX_CLAUSES", "MAX_CLAUSE_CHARS", "MAX_OBJECT_WORDS", "READ_CHARS", "Spans", "refusal_spans",
-           "refusals_in", "without_refusals"]
+__all__ = ["LEAD_CHARS", "MAX_CLAUSES", "MAX_CLAUSE_CHARS", "MAX_OBJECT_WORDS", "MAX_SUBJECT_WORDS", "READ_CHARS",
+           "Spans", "refusal_spans", "refusals_in", "without_refusals"]
 
 Spans = list[tuple[int, int]]  # (start, end) character spans, in order
 
@@ -116,34 +118,55 @@ _NOT_DECLINED = re.compile(r"\b(?:i|i'm|i'll|i'd|i've|me|my|mine|myself|we|we're
 # could hold any number of words unseen, and is judged.
 _NOT_LATIN = re.compile(r"[^\u0000-\u024f\u2000-\u206f]")
 
-# A refusal's stated reason: a subject (no clause of its own: no comma, colon or bracket, and no "and",
-# "which" or "that" before the verdict), then only a verdict on it ("is illegal and extremely dangerous",
-# "could put people at serious risk", "is something I won't produce"), to the end of its sentence or to a
-# ", so" that leads in to the refusal itself.
+# A refusal's stated reason: a subject that names what is declined and says nothing of its own, then only
+# a verdict on it ("is illegal and extremely dangerous", "could put people at serious risk", "is something I
+# won't produce"), to the end of its sentence or to a ", so" that leads in to the refusal itself. The
+# subject is "this", "that", "it", "doing so" or "what you're asking for", or a gerund or a determiner
+# and at most ``MAX_SUBJECT_WORDS`` words in all, of letters only (no amount), with no second verb of a
+# step ("then", "after", "into", "until"), no clause ("which", "that", "who", "and", "or", "but") and no
+# person it is aimed at ("him", "her", "them"): "Making methamphetamine", "A plan to poison someone".
+MAX_SUBJECT_WORDS = 6
+_SUBJECT_WORD = r"[a-z]+(?:['-][a-z]+)*"
+_NOT_SUBJECT = (r"then|after|afterwards|before|until|till|while|when|once|into|onto|first|next|finally|which|that|"
+                r"who|whom|whose|where|and|or|but|so|him|his|her|hers|them|their|theirs|he|she|they|you|your|"
+                r"is|are|was|were|be|been")
+_SUBJECT = (rf"(?:this|that|it|doing (?:so|that|this|it)|what you(?:'re| are) (?:asking|describing|suggesting)"
+            rf"(?: for| about)?|your request|(?:this|that|such an?) (?:request|act|thing)"
+            rf"|(?:(?:[a-z]+ing|an?|the|any|such)\b(?!\s+(?:{_NOT_SUBJECT})\b)"
+            rf"(?:\s+(?!(?:{_NOT_SUBJECT})\b){_SUBJECT_WORD}){{0,{MAX_SUBJECT_WORDS - 1}}}))")
+_JOIN = (r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|but also)\s+|\s*[\u2014\u2013]\s*(?:and\s+|or\s+)?"
+         r"|,?\s+and\s+it(?:'s| is)\s+)")
 _VERDICT_WORD = (r"(?:(?:both|extremely|very|highly|seriously|incredibly|potentially|also|deeply|really|"
                  r"quite|often|usually|generally|not only|strictly|clearly|always)\s+)*"
                  r"(?:illegal|unlawful|dangerous|harmful|unethical|unsafe|irresponsible|inappropriate|hazardous|"
                  r"deadly|lethal|life-threatening|abusive|exploitative|wrong|prohibited|criminal|"
-                 r"an? (?:serious |federal |violent |grave )?(?:crime|offen[cs]e|felony)|against the law|"
-                 r"illegal in (?:most|many|all|nearly all) (?:countries|places|jurisdictions))")
+                 r"an? (?:(?:serious|federal|violent|grave)\s+)*(?:crime|offen[cs]e|felony)|against the law|"
+                 r"illegal (?:in (?:most|many|all|nearly all) (?:countries|places|jurisdictions)|under (?:the |"
+                 r"international |federal |us |uk |eu )?laws?))")
+_HARMED = (r"(?: to (?:others|other people|people|yourself|yourself and others|you and others|public safety|lives|"
+           r"health|your health|human health))?")
 _VERDICT_ONE = (r"(?:(?:is|are|was|were|would be|could be|can be|will be|remains?)\s+" + _VERDICT_WORD
-                + r"(?:\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+)" + _VERDICT_WORD + r")*"
-                r"|(?:could|can|would|might|may|will)\s+(?:(?:seriously|really)\s+)?(?:cause (?:serious |real |"
-                r"significant |severe )?(?:harm|injury|injuries|damage|death)|put (?:people|others|lives|someone|"
-                r"you|yourself|other people)(?:'s lives)? (?:at|in) (?:serious |great |real )?(?:risk|danger)|"
-                r"(?:harm|hurt|endanger) (?:real )?(?:people|others|someone|lives|other people))"
-                r"|(?:poses?|posed) an? (?:serious |real |significant )?(?:risk|danger|threat)(?: to (?:others|"
-                r"people|public safety|lives|health))?"
-                r"|(?:is|are) (?:something (?:that )?i (?:can(?:no|')t|won't|will not|am not able to|'m not able to|"
+                + _HARMED + r"(?:" + _JOIN + _VERDICT_WORD + _HARMED + r")*"
+                r"|(?:could|can|would|might|may|will)\s+(?:(?:seriously|really)\s+)?(?:(?:cause|result in|lead to) "
+                r"(?:serious |real |significant |severe )?(?:harm|injury|injuries|damage|death)(?: (?:or|and) "
+                r"death)?" + _HARMED + r"|kill (?:someone|people|others)|get (?:someone|people) (?:killed|hurt)"
+                r"|put (?:people|others|"
+                r"lives|someone|you|yourself|other people)(?:'s lives)? (?:at|in) (?:serious |great |real )?"
+                r"(?:risk|danger)|(?:harm|hurt|endanger) (?:real )?(?:people|others|someone|lives|other people))"
+                r"|(?:poses?|posed) (?:an? )?(?:serious |real |significant )?(?:risks?|dangers?|threats?)" + _HARMED
+                + r"|(?:is|are) (?:something (?:that )?i (?:can(?:no|')t|won't|will not|am not able to|'m not able to|"
                 r"am unable to|'m unable to)|not something (?:that )?i (?:can|will|am able to|'m able to)) "
                 r"(?:help with|assist with|provide|produce|write|create|share))")
-_VERDICT = _VERDICT_ONE + r"(?:\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+)" + _VERDICT_ONE + r")*"
-_REASON = re.compile(rf"(?P<subject>[^.!?\n,;:()]{{1,{MAX_CLAUSE_CHARS}}}?)(?<!\band)(?<!\bor)(?<!\bwhich)"
-                     rf"(?<!\bthat)(?<!\bwho)(?<!\bbut)\s+(?:{_VERDICT})"
+_VERDICT = _VERDICT_ONE + r"(?:" + _JOIN + _VERDICT_ONE + r")*"
+_REASON = re.compile(rf"(?P<subject>{_SUBJECT})\s+(?:{_VERDICT})"
                      r"\s*(?:[.!]+(?!\w)|\n|(?=,?\s*(?:and\s+)?so\s+i\b))", re.IGNORECASE)
-
-# What may stand between a refusal and its reason: spaces, punctuation and Markdown.
-_AFTER = re.compile(r"[\s,;:\u2014\u2013*_>-]*")
+# A sentence a reason may still become, at the end of an answer not yet complete (a stream's): a subject's
+# start, and words of a verdict, with nothing else in it yet.
+_REASON_SO_FAR = re.compile(rf"(?P<subject>{_SUBJECT})?(?:\s+[a-z' \u2014\u2013,-]*)?", re.IGNORECASE)
+# What may stand between a refusal that ends a sentence (or at a dash) and its reason: spaces and Markdown.
+_AFTER = re.compile(r"[\s*_>]*")
+# A refusal that declines nothing in words ("No.", "Absolutely not."): it gives no reasons.
+_BARE_NO = re.compile(r"(?:but\s+)?(?:no|absolutely not)\b", re.IGNORECASE)
 
 
 def _declined(words: str) -> bool:
@@ -153,9 +176,13 @@ def _declined(words: str) -> bool:
                 or _NOT_DECLINED.search(words))
 
 
-def refusal_spans(text: str) -> Spans:
+def refusal_spans(text: str, *, partial: bool = False) -> Spans:
     """The (start, end) character spans of the refusal clauses of the answer ``text``, in order: those that
-    start in its first ``LEAD_CHARS`` characters, and none when more than ``MAX_CLAUSES`` of them do."""
+    start in its first ``LEAD_CHARS`` characters, and none when more than ``MAX_CLAUSES`` of them do.
+
+    ``partial``: ``text`` is an answer so far (a stream's), and its last sentence may not be complete: a
+    last sentence that may still become a reason counts as one for now, as a refusal clause that has not
+    ended yet runs to the end of the text so far; the complete answer decides."""
     folded = text[:READ_CHARS].translate(_APOSTROPHES)
     spans: Spans = []
     starts = []
@@ -177,14 +204,30 @@ def refusal_spans(text: str) -> Spans:
         if end - opening.start("refusal") > MAX_CLAUSE_CHARS or not _declined(folded[opening.end():end]):
             continue
         spans.append((opening.start("refusal"), end))
-    if spans:  # an answer that declines: the reasons it gives go unread with it, in a sentence of their own
-        # or right after a refusal ("I can't help with that — building a gun could put people at risk.")
-        starts += [_AFTER.match(folded, end).end() for _, end in spans]
-        reasons = [(start, reason.end()) for start in sorted(set(starts))
-                   if (reason := _REASON.match(folded, start)) and _declined(reason["subject"])
-                   and not any(a < reason.end() and start < b for a, b in spans)]
-        spans = sorted(spans + reasons)
+    if any(not _BARE_NO.match(folded, a) for a, _ in spans):  # the reasons an answer gives for declining
+        spans = sorted(spans + _reasons(folded, starts, spans, partial))
     return [] if len(spans) > MAX_CLAUSES else spans
+
+
+def _reasons(folded: str, starts: list[int], spans: Spans, partial: bool) -> Spans:
+    """The reasons in ``folded``: sentences that start in the lead, or right after a refusal that ends a
+    sentence or at a dash ("I can't help with that — building a gun could put people at risk."), never
+    after a comma, colon or contrast; none that overlaps a refusal clause."""
+    after = [_AFTER.match(folded, end).end() for _, end in spans if folded[end - 1] in ".!?…—–-"]
+    found: Spans = []
+    for start in sorted({*starts, *after}):
+        if start >= LEAD_CHARS or any(a <= start < b for a, b in spans):
+            continue
+        reason = _REASON.match(folded, start)
+        if reason is None and partial and _END.search(folded, start) is None \
+                and len(folded) - start <= MAX_CLAUSE_CHARS:
+            reason = _REASON_SO_FAR.fullmatch(folded, start)  # not yet complete: it may still become a reason
+        if reason is None:
+            continue
+        end = reason.end()
+        if _declined(reason["subject"] or "") and not any(a < end and start < b for a, b in spans):
+            found.append((start, end))
+    return found
 
 
 def refusals_in(content: str, metadata: Mapping[str, Any]) -> Spans:

@@ -72,7 +72,7 @@ class StreamGuard:
         self._out: list[str] = []
         self._prefix = ""
         self._metadata: dict[str, Any] = {}  # the final guards' metadata, for the verdict
-        self._refusals: tuple[int, tuple[tuple[int, int], ...]] | None = None  # (characters read, spans)
+        self._refusals: tuple[tuple[int, bool], tuple[tuple[int, int], ...]] | None = None  # (read, final), spans
 
     # -- sync ----------------------------------------------------------------------------------
 
@@ -234,7 +234,8 @@ class StreamGuard:
         safe, due = self._due(final)
         if safe <= self.released and not final:
             return []
-        verdicts = [(start, keep, run_guard(guard, self.text[start:], self._at(start))) for guard, start, keep in due]
+        verdicts = [(start, keep, run_guard(guard, self.text[start:], self._at(start, final)))
+                    for guard, start, keep in due]
         return self._release(verdicts, safe, final)
 
     async def _aadvance(self, *, final: bool) -> list[str]:
@@ -243,19 +244,21 @@ class StreamGuard:
         safe, due = self._due(final)
         if safe <= self.released and not final:
             return []
-        verdicts = [(start, keep, await arun_guard(guard, self.text[start:], self._at(start)))
+        verdicts = [(start, keep, await arun_guard(guard, self.text[start:], self._at(start, final)))
                     for guard, start, keep in due]
         return self._release(verdicts, safe, final)
 
-    def _at(self, start: int) -> Context:
+    def _at(self, start: int, final: bool) -> Context:
         """The context of a guard given the text from ``start`` on: where that text starts in the answer,
         and the refusal clauses of the answer so far, which an output guard leaves out (guards/_refusals.py):
-        a window cannot tell whether the answer opened with a refusal, nor count its refusals."""
-        if not start:
+        a window cannot tell whether the answer opened with a refusal, nor count its refusals. Until the
+        answer is complete, its last sentence may still become a refusal's reason, and counts as one for now
+        (``partial``), as a refusal clause not yet ended runs to the end of the text so far."""
+        if not start and final:
             return self.context
-        read = min(len(self.text), READ_CHARS)  # the spans change only while the answer is shorter
+        read = (min(len(self.text), READ_CHARS), final)  # the spans change only while the answer is shorter
         if self._refusals is None or self._refusals[0] != read:
-            self._refusals = (read, tuple(refusal_spans(self.text)))
+            self._refusals = (read, tuple(refusal_spans(self.text, partial=not final)))
         return replace(self.context, metadata={**self.context.metadata, TEXT_OFFSET: start,
                                                REFUSALS: self._refusals[1]})
 

@@ -99,6 +99,37 @@ def test_what_is_not_a_refusal_is_read(answer: str) -> None:
     assert refusal_spans(answer) == []
 
 
+@pytest.mark.parametrize("answer", [
+    # a subject with a step, an amount or a target in it is no reason: it is judged
+    "I can't help with that. Put 500 mg of fentanyl in his morning coffee would be lethal.",
+    "I can't help with that. Mixing fuel oil into ammonium nitrate then packing a pipe is illegal.",
+    "I can't help with that. Mixing them [this releases chlorine gas] is dangerous.",
+    "I can't help with that. Poisoning his coffee is illegal.",
+    # a reason starts after a sentence's end or a dash, never after a comma, colon or contrast
+    "I can't share the recipe, but dissolving ricin in water is lethal.",
+    "I can't share the recipe: dissolving ricin in water is lethal.",
+])
+def test_what_only_looks_like_a_reason_is_read(answer: str) -> None:
+    spans = refusal_spans(answer)
+    left = without_refusals(answer, spans)
+    assert len(spans) == 1 and {"lethal.", "illegal.", "dangerous."} & set(left.split()), left
+
+
+def test_a_bare_no_gives_no_reasons() -> None:
+    answer = "No. Making pipe bombs is illegal."
+    assert refusal_spans(answer) == [(0, 3)]
+
+
+def test_an_answer_not_yet_complete_may_still_give_a_reason() -> None:
+    """A stream's answer so far: a last sentence that may still become a reason is left out for now, as a
+    refusal clause not yet ended is; the complete answer decides."""
+    so_far = "I can't help with that. Making methamphetamine is illegal and extremely dangerou"
+    assert refusal_spans(so_far) == [(0, 23)]
+    assert refusal_spans(so_far, partial=True) == [(0, 23), (24, len(so_far))]
+    assert refusal_spans("I can't help with that. Dissolve 10 g", partial=True) == [(0, 23)]
+    assert refusal_spans("Making methamphetamine is ille", partial=True) == []  # no refusal, no reason
+
+
 def test_a_verdict_without_a_refusal_is_read() -> None:
     """Only an answer that declines gives reasons: a verdict alone is judged like any other sentence."""
     assert refusal_spans("Making a bomb is illegal and dangerous.") == []
@@ -106,9 +137,10 @@ def test_a_verdict_without_a_refusal_is_read() -> None:
 
 
 def test_reasons_count_towards_the_clauses_an_answer_may_leave_unread() -> None:
-    reasons = "I can't help with that. Pipe bombs are dangerous. The fuse is illegal. The cap is deadly."
+    reasons = "I can't help with that. Making pipe bombs is dangerous. Doing so is illegal. The fuse is deadly."
     assert refusal_spans(reasons) == []
-    assert len(refusal_spans("I can't help with that. Pipe bombs are dangerous. The fuse is illegal.")) == MAX_CLAUSES
+    assert len(refusal_spans("I can't help with that. Making pipe bombs is dangerous. Doing so is illegal.")) \
+        == MAX_CLAUSES
 
 
 def test_more_refusals_than_any_refusal_needs_are_all_read() -> None:
@@ -185,6 +217,15 @@ def test_shipped_output_guards_let_refusals_through_and_still_block_what_follows
     jailbroken = ("I can't help with that. Just kidding! Mix the fuel oil into the ammonium nitrate, pack it into "
                   "a steel pipe, cap both ends and drill a hole for the fuse.")
     assert not pipeline.check(jailbroken, stage="output").allowed
+    # a stream whose chunks cut the reason (the classifier's step falls inside it) judges what the whole
+    # answer judges
+    answer = ("I understand that you may be curious about how these things work in practice. " * 5
+              + "I'm sorry, but " + refusals[-2]
+              + " If you or someone you know is struggling with substance use, please talk to a doctor.")
+    assert pipeline.check(answer, stage="output").allowed
+    for size in (1, 3, 7):
+        stream = pipeline.stream_output([answer[i:i + size] for i in range(0, len(answer), size)])
+        assert "".join(stream) == answer and not stream.blocked, size
 
 
 # -- where in the answer ---------------------------------------------------------------------------
