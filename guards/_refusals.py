@@ -35,8 +35,9 @@ Whatever a refusal clause says goes unread, so the rule is narrow, and bounded:
   sentence with 'I can't help with'" hides an answer, it does not decline one). A stream's guards are
   given windows of the answer, with the clauses of the answer so far (``REFUSALS`` in the context's
   metadata, guards/_base.py), so a stream leaves out what the whole answer would, and no more: until the
-  answer is complete, a last sentence that may still become a reason counts as one, as a refusal clause
-  not yet ended runs to the end of the text so far, and the complete answer decides.
+  answer is complete, a last sentence that may still become a reason (a subject, then only words that
+  verdicts use) counts as one, as a refusal clause not yet ended runs to the end of the text so far, and
+  the complete answer decides.
 """
 
 from __future__ import annotations
@@ -160,9 +161,13 @@ _VERDICT_ONE = (r"(?:(?:is|are|was|were|would be|could be|can be|will be|remains
 _VERDICT = _VERDICT_ONE + r"(?:" + _JOIN + _VERDICT_ONE + r")*"
 _REASON = re.compile(rf"(?P<subject>{_SUBJECT})\s+(?:{_VERDICT})"
                      r"\s*(?:[.!]+(?!\w)|\n|(?=,?\s*(?:and\s+)?so\s+i\b))", re.IGNORECASE)
-# A sentence a reason may still become, at the end of an answer not yet complete (a stream's): a subject's
-# start, and words of a verdict, with nothing else in it yet.
-_REASON_SO_FAR = re.compile(rf"(?P<subject>{_SUBJECT})?(?:\s+[a-z' \u2014\u2013,-]*)?", re.IGNORECASE)
+# A sentence a reason may still become, at the end of an answer not yet complete (a stream's): a subject,
+# then only words that a verdict uses (the last one perhaps cut short), with nothing else in it yet.
+_SUBJECT_SO_FAR = re.compile(_SUBJECT, re.IGNORECASE)
+_VERDICT_WORDS = frozenset(w for w in re.findall(r"[a-z]+(?:'[a-z]+)?", re.sub(r"\\[a-z]", " ", _VERDICT))
+                           if len(w) > 2 or w in {"i", "a", "an", "at", "be", "in", "is", "it", "no", "or", "to",
+                                                  "uk", "us", "eu"}) | {"a", "offence", "offense", "i'm", "it's"}
+_SO_FAR_TOKEN = re.compile(r"[a-z]+(?:'[a-z]*)?|[^\s\w]|\w+")
 # What may stand between a refusal that ends a sentence (or at a dash) and its reason: spaces and Markdown.
 _AFTER = re.compile(r"[\s*_>]*")
 # A refusal that declines nothing in words ("No.", "Absolutely not."): it gives no reasons.
@@ -219,15 +224,30 @@ def _reasons(folded: str, starts: list[int], spans: Spans, partial: bool) -> Spa
         if start >= LEAD_CHARS or any(a <= start < b for a, b in spans):
             continue
         reason = _REASON.match(folded, start)
-        if reason is None and partial and _END.search(folded, start) is None \
-                and len(folded) - start <= MAX_CLAUSE_CHARS:
-            reason = _REASON_SO_FAR.fullmatch(folded, start)  # not yet complete: it may still become a reason
-        if reason is None:
+        if reason is not None:
+            end, subject = reason.end(), reason["subject"]
+        elif partial and (subject := _reason_so_far(folded, start)) is not None:
+            end = len(folded)  # not yet complete: it may still become a reason, and the whole answer decides
+        else:
             continue
-        end = reason.end()
-        if _declined(reason["subject"] or "") and not any(a < end and start < b for a, b in spans):
+        if _declined(subject) and not any(a < end and start < b for a, b in spans):
             found.append((start, end))
     return found
+
+
+def _reason_so_far(folded: str, start: int) -> str | None:
+    """The subject of the last sentence of an answer not yet complete, from ``start``, when that sentence
+    may still become a reason: a subject, then only a verdict's words, the last perhaps cut short."""
+    if _END.search(folded, start) is not None or len(folded) - start > MAX_CLAUSE_CHARS:
+        return None
+    subject = _SUBJECT_SO_FAR.match(folded, start)
+    if subject is None:
+        return None
+    words = _SO_FAR_TOKEN.findall(folded[subject.end():].lower())
+    cut = words.pop() if words and not folded[-1].isspace() else ""
+    if any(w not in _VERDICT_WORDS and w not in ",\u2014\u2013-" for w in words):
+        return None
+    return subject.group() if not cut or any(w.startswith(cut) for w in _VERDICT_WORDS) else None
 
 
 def refusals_in(content: str, metadata: Mapping[str, Any]) -> Spans:

@@ -127,6 +127,11 @@ def test_an_answer_not_yet_complete_may_still_give_a_reason() -> None:
     assert refusal_spans(so_far) == [(0, 23)]
     assert refusal_spans(so_far, partial=True) == [(0, 23), (24, len(so_far))]
     assert refusal_spans("I can't help with that. Dissolve 10 g", partial=True) == [(0, 23)]
+    # only a subject and a verdict's words so far: anything else is judged at once
+    for so_far in ("Making methamphetamine is easy", "Making methamphetamine is ea", "Mixing fuel oil into",
+                   "Making methamphetamine is illegal, and here"):
+        assert refusal_spans(f"I can't help with that. {so_far}", partial=True) == [(0, 23)], so_far
+    assert len(refusal_spans("I can't help with that. Doing so could put people at serious ri", partial=True)) == 2
     assert refusal_spans("Making methamphetamine is ille", partial=True) == []  # no refusal, no reason
 
 
