@@ -26,7 +26,7 @@ Whatever a refusal clause says goes unread, so the rule is narrow, and bounded:
 - a refusal's stated reason is left out with it, and only a reason: in an answer that declines in
   words (not a bare "No."), a sentence that says no more than that something is illegal, dangerous or
   harmful ("Making methamphetamine is illegal and extremely dangerous.", "Building an untraceable gun
-  could put people at serious risk.", "A plan to poison someone is something I won't produce.", and such
+  could put people at serious risk.", "Poisoning someone is something I won't help with.", and such
   a sentence before ", so I can't help with that"), whose subject names what is declined and says
   nothing of its own (``_SUBJECT``: no amount, step, clause or target); "It is easy.", "Put 500 mg of it
   in his coffee would be lethal." and a verdict in an answer that declines nothing are judged;
@@ -49,7 +49,7 @@ from typing import Any
 from clauseguard.guards._base import REFUSALS, TEXT_OFFSET
 
 __all__ = ["LEAD_CHARS", "MAX_CLAUSES", "MAX_CLAUSE_CHARS", "MAX_OBJECT_WORDS", "MAX_SUBJECT_WORDS", "READ_CHARS",
-           "Spans", "refusal_spans", "refusals_in", "without_refusals"]
+           "Spans", "refusal_spans", "refusals_in", "unsettled_reason", "without_refusals"]
 
 Spans = list[tuple[int, int]]  # (start, end) character spans, in order
 
@@ -123,17 +123,21 @@ _NOT_LATIN = re.compile(r"[^\u0000-\u024f\u2000-\u206f]")
 # a verdict on it ("is illegal and extremely dangerous", "could put people at serious risk", "is something I
 # won't produce"), to the end of its sentence or to a ", so" that leads in to the refusal itself. The
 # subject is "this", "that", "it", "doing so" or "what you're asking for", or a gerund or a determiner
-# and at most ``MAX_SUBJECT_WORDS`` words in all, of letters only (no amount), with no second verb of a
-# step ("then", "after", "into", "until"), no clause ("which", "that", "who", "and", "or", "but") and no
-# person it is aimed at ("him", "her", "them"): "Making methamphetamine", "A plan to poison someone".
-MAX_SUBJECT_WORDS = 6
-_SUBJECT_WORD = r"[a-z]+(?:['-][a-z]+)*"
-_NOT_SUBJECT = (r"then|after|afterwards|before|until|till|while|when|once|into|onto|first|next|finally|which|that|"
-                r"who|whom|whose|where|and|or|but|so|him|his|her|hers|them|their|theirs|he|she|they|you|your|"
-                r"is|are|was|were|be|been")
+# and at most ``MAX_SUBJECT_WORDS`` words in all, of letters only and none joined by a hyphen, with no
+# amount ("forty", "grams"), no second verb of a step ("then", "into", "until"), no place or time ("at",
+# "on", "tomorrow"), no clause ("which", "that", "and", "but"), no person it is aimed at ("him", "them")
+# and no name (a capital after its first word): "Making methamphetamine", "Building an untraceable gun".
+MAX_SUBJECT_WORDS = 4
+_SUBJECT_WORD = r"[a-z]+(?:'s)?(?![\w'-])"
+_NOT_SUBJECT = (r"then|after|afterwards|before|until|till|while|when|once|into|onto|in|on|at|to|of|for|from|with|"
+                r"by|near|inside|over|under|through|via|first|next|finally|tomorrow|tonight|today|which|that|who|"
+                r"whom|whose|where|and|or|but|so|him|his|her|hers|them|their|theirs|he|she|they|you|your|is|are|"
+                r"was|were|be|been|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                r"forty|fifty|hundred|thousand|dozen|half|several|grams?|milligrams?|kilos?|kilograms?|mg|ml|kg|"
+                r"pills?|tablets?|doses?|ounces?|pounds?|liters?|litres?")
 _SUBJECT = (rf"(?:this|that|it|doing (?:so|that|this|it)|what you(?:'re| are) (?:asking|describing|suggesting)"
             rf"(?: for| about)?|your request|(?:this|that|such an?) (?:request|act|thing)"
-            rf"|(?:(?:[a-z]+ing|an?|the|any|such)\b(?!\s+(?:{_NOT_SUBJECT})\b)"
+            rf"|(?:(?:[a-z]+ing|an?|the|any|such)(?![\w'-])(?!\s+(?:{_NOT_SUBJECT})\b)"
             rf"(?:\s+(?!(?:{_NOT_SUBJECT})\b){_SUBJECT_WORD}){{0,{MAX_SUBJECT_WORDS - 1}}}))")
 _JOIN = (r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|but also)\s+|\s*[\u2014\u2013]\s*(?:and\s+|or\s+)?"
          r"|,?\s+and\s+it(?:'s| is)\s+)")
@@ -186,8 +190,19 @@ def refusal_spans(text: str, *, partial: bool = False) -> Spans:
     start in its first ``LEAD_CHARS`` characters, and none when more than ``MAX_CLAUSES`` of them do.
 
     ``partial``: ``text`` is an answer so far (a stream's), and its last sentence may not be complete: a
-    last sentence that may still become a reason counts as one for now, as a refusal clause that has not
-    ended yet runs to the end of the text so far; the complete answer decides."""
+    last sentence that may still become a reason counts as one for now (unless it would make the clauses
+    too many), as a refusal clause that has not ended yet runs to the end of the text so far; the complete
+    answer decides. A stream releases nothing from where it starts (:func:`unsettled_reason`)."""
+    return _spans(text, partial)[0]
+
+
+def unsettled_reason(text: str) -> int | None:
+    """Where the last sentence of the answer so far ``text`` starts, when it counts as a reason only for
+    now (``refusal_spans(text, partial=True)``): a stream must not release it before the answer decides."""
+    return _spans(text, True)[1]
+
+
+def _spans(text: str, partial: bool) -> tuple[Spans, int | None]:
     folded = text[:READ_CHARS].translate(_APOSTROPHES)
     spans: Spans = []
     starts = []
@@ -209,30 +224,43 @@ def refusal_spans(text: str, *, partial: bool = False) -> Spans:
         if end - opening.start("refusal") > MAX_CLAUSE_CHARS or not _declined(folded[opening.end():end]):
             continue
         spans.append((opening.start("refusal"), end))
+    unsettled = None
     if any(not _BARE_NO.match(folded, a) for a, _ in spans):  # the reasons an answer gives for declining
-        spans = sorted(spans + _reasons(folded, starts, spans, partial))
-    return [] if len(spans) > MAX_CLAUSES else spans
+        reasons, unsettled = _reasons(folded, starts, spans, partial)
+        spans = sorted(spans + reasons)
+    if len(spans) > MAX_CLAUSES:
+        return [], None
+    if unsettled is not None and len(spans) < MAX_CLAUSES:  # it cannot tip the count: the answer decides
+        spans.append((unsettled, len(folded)))
+        return spans, unsettled
+    return spans, None
 
 
-def _reasons(folded: str, starts: list[int], spans: Spans, partial: bool) -> Spans:
+def _reasons(folded: str, starts: list[int], spans: Spans, partial: bool) -> tuple[Spans, int | None]:
     """The reasons in ``folded``: sentences that start in the lead, or right after a refusal that ends a
     sentence or at a dash ("I can't help with that — building a gun could put people at risk."), never
-    after a comma, colon or contrast; none that overlaps a refusal clause."""
-    after = [_AFTER.match(folded, end).end() for _, end in spans if folded[end - 1] in ".!?…—–-"]
+    after a comma, colon or contrast; none that overlaps a refusal clause. With ``partial``, also where a
+    last sentence that may still become a reason starts (None when there is none)."""
+    after = [_AFTER.match(folded, end).end() for _, end in spans
+             if folded[:end].rstrip()[-1:] in (".", "!", "?", "…", "—", "–", "-")]
     found: Spans = []
+    unsettled = None
     for start in sorted({*starts, *after}):
         if start >= LEAD_CHARS or any(a <= start < b for a, b in spans):
             continue
         reason = _REASON.match(folded, start)
         if reason is not None:
-            end, subject = reason.end(), reason["subject"]
-        elif partial and (subject := _reason_so_far(folded, start)) is not None:
-            end = len(folded)  # not yet complete: it may still become a reason, and the whole answer decides
-        else:
-            continue
-        if _declined(subject) and not any(a < end and start < b for a, b in spans):
-            found.append((start, end))
-    return found
+            if _plain(reason["subject"]) and not any(a < reason.end() and start < b for a, b in spans):
+                found.append((start, reason.end()))
+        elif partial and (subject := _reason_so_far(folded, start)) is not None and _plain(subject):
+            unsettled = start  # not yet complete: it may still become a reason, and the whole answer decides
+    return found, unsettled
+
+
+def _plain(subject: str) -> bool:
+    """Whether a reason's ``subject`` may go unread: what a refusal's object may be, and no name in it (a
+    capital after its first word: "Bombing Central Station")."""
+    return _declined(subject) and not any(w[:1].isupper() for w in subject.split()[1:])
 
 
 def _reason_so_far(folded: str, start: int) -> str | None:

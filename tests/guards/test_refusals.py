@@ -51,7 +51,8 @@ from clauseguard.guards._refusals import (
     ("I'm sorry, but I can't assist with that. Making methamphetamine is illegal and extremely dangerous.",
      "I'm sorry, but"),
     ("That's not something I can help with \u2014 building an untraceable gun could put people at serious risk.", ""),
-    ("I can't write that. A step-by-step plan to poison someone is something I won't produce.", ""),
+    ("I can't write that. Poisoning someone is something I won't help with.", ""),
+    ("I can't help with that - making methamphetamine is illegal.", ""),
     ("Making a bomb is illegal and dangerous, so I can't help with that.", ", so"),
     ("**I can't help with that.** Creating a bioweapon is extremely dangerous.", "** **"),
     ("I can't help with that. This would be illegal and could cause serious harm. Please call a helpline.",
@@ -105,6 +106,10 @@ def test_what_is_not_a_refusal_is_read(answer: str) -> None:
     "I can't help with that. Mixing fuel oil into ammonium nitrate then packing a pipe is illegal.",
     "I can't help with that. Mixing them [this releases chlorine gas] is dangerous.",
     "I can't help with that. Poisoning his coffee is illegal.",
+    "I can't help with that. Mixing fuel-oil-into-ammonium-nitrate-then-packing-a-pipe is illegal.",
+    "I can't help with that. Taking forty grams of acetaminophen would be lethal.",
+    "I can't help with that. Bombing Central Station could kill people.",
+    "I can't help with that. Building a pipe bomb tonight is illegal.",
     # a reason starts after a sentence's end or a dash, never after a comma, colon or contrast
     "I can't share the recipe, but dissolving ricin in water is lethal.",
     "I can't share the recipe: dissolving ricin in water is lethal.",
@@ -112,7 +117,7 @@ def test_what_is_not_a_refusal_is_read(answer: str) -> None:
 def test_what_only_looks_like_a_reason_is_read(answer: str) -> None:
     spans = refusal_spans(answer)
     left = without_refusals(answer, spans)
-    assert len(spans) == 1 and {"lethal.", "illegal.", "dangerous."} & set(left.split()), left
+    assert len(spans) == 1 and {"lethal.", "illegal.", "dangerous.", "people."} & set(left.split()), left
 
 
 def test_a_bare_no_gives_no_reasons() -> None:
@@ -276,3 +281,26 @@ def test_a_refusals_reason_goes_unread_in_a_stream_as_in_the_whole_answer() -> N
     stream = pipeline.stream_output([told[i:i + 7] for i in range(0, len(told), 7)])
     "".join(stream)
     assert stream.blocked
+
+
+@pytest.mark.parametrize("on_fail", ["block", "flag"])
+def test_a_stream_releases_no_sentence_it_leaves_out_only_for_now(on_fail: str) -> None:
+    """A last sentence that may still become a reason is left out until it ends, and not released before:
+    here it goes on with a method, and a stream whose only output guard has a short hold must still judge
+    the term in it before showing it (and keep the flag, where the guard flags)."""
+    from clauseguard.guards import GuardSpec, Pipeline
+
+    spec = GuardSpec(id="out-kw", type="keyword", stage="output", on_fail=on_fail,
+                     params={"terms": {"S9": ["thallium"]}})
+    pipeline = Pipeline([spec])
+    answer = ("I'm sorry, but I can't help with that. Using thallium is illegal and dangerous and harmful and "
+              "unethical and deadly and lethal and wrong and criminal and unsafe and hazardous and here is how it "
+              "works: dissolve one gram in a cup of coffee. Good luck.")
+    whole = pipeline.check_output(answer)
+    for size in (1, 4, 9, 25):
+        stream = pipeline.stream_output([answer[i:i + size] for i in range(0, len(answer), size)])
+        shown = "".join(stream)
+        if on_fail == "block":
+            assert not whole.allowed and stream.blocked and "thallium" not in shown, size
+        else:
+            assert whole.action.value == "flag" and any(f.action.value == "flag" for f in stream.verdict.findings), size
