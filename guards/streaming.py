@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from clauseguard.guards._base import REFUSALS, TEXT_OFFSET, WHOLE_TEXT, Context, Guard, apply_replacements
 from clauseguard.guards._combine import DISCLAIMERS, addenda
 from clauseguard.guards._params import Action, Stage
-from clauseguard.guards._refusals import READ_CHARS, refusal_spans, unsettled_reason
+from clauseguard.guards._refusals import READ_CHARS, refusal_spans
 from clauseguard.guards._runner import arun_guard, run_guard
 from clauseguard.guards._verdict import Finding, Verdict, strongest
 
@@ -72,8 +72,7 @@ class StreamGuard:
         self._out: list[str] = []
         self._prefix = ""
         self._metadata: dict[str, Any] = {}  # the final guards' metadata, for the verdict
-        # (characters read, final), the refusal clauses, where an unsettled reason starts
-        self._refusals: tuple[tuple[int, bool], tuple[tuple[int, int], ...], int | None] | None = None
+        self._refusals: tuple[int, tuple[tuple[int, int], ...]] | None = None  # (characters read, spans)
 
     # -- sync ----------------------------------------------------------------------------------
 
@@ -233,49 +232,32 @@ class StreamGuard:
         if self._too_large():
             return []
         safe, due = self._due(final)
-        safe = safe if final else self._settled(safe)
         if safe <= self.released and not final:
             return []
-        verdicts = [(start, keep, run_guard(guard, self.text[start:], self._at(start, final)))
-                    for guard, start, keep in due]
+        verdicts = [(start, keep, run_guard(guard, self.text[start:], self._at(start))) for guard, start, keep in due]
         return self._release(verdicts, safe, final)
 
     async def _aadvance(self, *, final: bool) -> list[str]:
         if self._too_large():
             return []
         safe, due = self._due(final)
-        safe = safe if final else self._settled(safe)
         if safe <= self.released and not final:
             return []
-        verdicts = [(start, keep, await arun_guard(guard, self.text[start:], self._at(start, final)))
+        verdicts = [(start, keep, await arun_guard(guard, self.text[start:], self._at(start)))
                     for guard, start, keep in due]
         return self._release(verdicts, safe, final)
 
-    def _at(self, start: int, final: bool) -> Context:
+    def _at(self, start: int) -> Context:
         """The context of a guard given the text from ``start`` on: where that text starts in the answer,
         and the refusal clauses of the answer so far, which an output guard leaves out (guards/_refusals.py):
-        a window cannot tell whether the answer opened with a refusal, nor count its refusals. Until the
-        answer is complete, its last sentence may still become a refusal's reason, and counts as one for now
-        (``partial``), as a refusal clause not yet ended runs to the end of the text so far."""
-        if not start and final:
+        a window cannot tell whether the answer opened with a refusal, nor count its refusals."""
+        if not start:
             return self.context
-        return replace(self.context, metadata={**self.context.metadata, TEXT_OFFSET: start,
-                                               REFUSALS: self._refusal_state(final)[0]})
-
-    def _refusal_state(self, final: bool) -> tuple[tuple[tuple[int, int], ...], int | None]:
-        """The refusal clauses of the answer so far, and where a last sentence that counts as a reason only
-        for now starts (guards/_refusals.py), computed once for each length (while it can change them)."""
-        read = (min(len(self.text), READ_CHARS), final)  # the spans change only while the answer is shorter
+        read = min(len(self.text), READ_CHARS)  # the spans change only while the answer is shorter
         if self._refusals is None or self._refusals[0] != read:
-            spans = tuple(refusal_spans(self.text, partial=not final))
-            self._refusals = (read, spans, None if final else unsettled_reason(self.text))
-        return self._refusals[1], self._refusals[2]
-
-    def _settled(self, safe: int) -> int:
-        """``safe``, or less: a last sentence that the guards leave out only for now (it may still become a
-        refusal's reason) is not released before the answer decides what it is."""
-        unsettled = self._refusal_state(False)[1]
-        return safe if unsettled is None else min(safe, max(unsettled, self.released))
+            self._refusals = (read, tuple(refusal_spans(self.text)))
+        return replace(self.context, metadata={**self.context.metadata, TEXT_OFFSET: start,
+                                               REFUSALS: self._refusals[1]})
 
     def _release(self, verdicts: list[tuple[int, int, Verdict]], safe: int, final: bool) -> list[str]:
         """``verdicts``: where each guard's text starts, where its window starts (the word before is read
