@@ -85,6 +85,24 @@ def _phone_digits(value: str) -> str:
     return "".join(c for c in value if c.isdecimal()).lstrip("0")
 
 
+# Numbers that reach an organisation, not a person: toll-free numbers in the US and Canada (NANP), and
+# freephone numbers dialled 0800 or 0808 at home (the UK, Germany, France, the Netherlands and others) or
+# +44 800 / 808 from abroad. An answer that gives a helpline keeps it.
+_TOLL_FREE_NANP = ("800", "833", "844", "855", "866", "877", "888")
+
+
+def _toll_free(value: str) -> bool:
+    """Whether the phone number ``value`` is a toll-free or freephone number."""
+    digits = "".join(c for c in value if c.isdecimal())
+    national = digits.lstrip("0")
+    if len(national) == 11 and national.startswith("1"):
+        national = national[1:]
+    trunk = digits.startswith("0") and not digits.startswith("00")  # a national number, not a NANP one
+    if len(national) == 10 and national.startswith(_TOLL_FREE_NANP) and not trunk:
+        return True
+    return digits.startswith(("0800", "0808")) or (len(national) == 12 and national.startswith(("44800", "44808")))
+
+
 def _hashed(entity: str, value: str) -> str:
     """``[ENTITY:<16 hex digits>]``; the secret detector leaves it alone (``_pii_detect._HASHED``)."""
     digest = hmac.new(hash_key(), value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:16]
@@ -111,11 +129,14 @@ class PiiGuard(Guard):
 
     def _allows(self, entity: str, value: str) -> bool:
         """A value of ``allow``: the same string, an e-mail address in any case, a phone number with the
-        same digits (less a country code or trunk 0: "(415) 555-0100" is "+1 415 555 0100")."""
+        same digits (less a country code or trunk 0: "(415) 555-0100" is "+1 415 555 0100"); and any
+        toll-free or freephone number, which reaches an organisation, not a person."""
         if value in self.params.allow or (entity == "email" and value.casefold() in self._allowed):
             return True
         if entity != "phone":
             return False
+        if _toll_free(value):
+            return True
         digits = _phone_digits(value)
         return len(digits) >= 9 and any(
             (a.endswith(b) or b.endswith(a)) and abs(len(a) - len(b)) <= 3
@@ -139,7 +160,7 @@ class PiiGuard(Guard):
                          replacement=self._replacement(entity, content[start:end]),
                          message=self.spec.category_messages.get(entity) or self.spec.message or f"{entity} found")
             for entity, start, end, score in self._detect(content)
-            if not (self._allowed and self._allows(entity, content[start:end]))
+            if not self._allows(entity, content[start:end])
         ]
         return self.verdict(content, findings)
 

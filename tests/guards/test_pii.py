@@ -713,3 +713,18 @@ def test_allowed_values_are_never_redacted() -> None:
     expected = "Write to Legal@ACME.example or (415) 555-0100; not [EMAIL] or [PHONE]."
     assert guard.check(text, Context()).output == expected
     assert guard.params.allow == ["legal@acme.example", "+1 415 555 0100"]
+
+
+@pytest.mark.parametrize("backend", ["builtin", "presidio"])
+def test_toll_free_and_freephone_numbers_are_not_personal_data(backend: str) -> None:
+    """An answer that points to a helpline lost its number ("SAMHSA's helpline is [PHONE]"): a toll-free or
+    freephone number reaches an organisation, not a person, and is never redacted; a person's number is."""
+    if backend == "presidio":
+        pytest.importorskip("presidio_analyzer")
+    guard = build("pii", on_fail="redact", params={"backend": backend, "entities": ["phone"]})
+    for number in ("1-800-662-4357", "+1 (888) 555-0100", "(877) 555-0199", "0800 123 4567", "0808 800 5000",
+                   "+44 800 123 4567", "00 1 800 662 4357"):
+        text = f"Call the helpline on {number} any time."
+        assert guard.check(text, Context()).output == text, number
+    for number in ("(415) 555-2671", "+1 415 555 0100", "020 7946 0958", "07700 900123", "+44 20 7946 0958"):
+        assert "[PHONE]" in guard.check(f"Call me on {number} any time.", Context()).output, number
