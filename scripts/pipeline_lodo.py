@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
                                 if h != "prompt_injection" and th.head_category(h) in categories]], axis=1)
     harm = np.nan_to_num(harm)
     injection = np.nan_to_num(scores[:, heads.index("prompt_injection")])
-    # the plain texts (one-word replies, pasted code, short insults) are left out, as train_heads.py's numbers do
-    plain = np.array([e.group.startswith(th.PLAIN_GROUPS) for e in examples], dtype=bool)
+    # the plain texts (one-word replies, pasted code, short insults) and the personas are left out, as
+    # train_heads.py's numbers do
+    plain = np.array([e.group.startswith(th.POOLED_LEFT_OUT) for e in examples], dtype=bool)
     advice = np.array([th.advice_only(e) for e in examples], dtype=bool)
     positive = np.isin(kinds, ["hazard", "toxic", "harmful"]) & ~advice & ~plain
     benign = (kinds == "benign") & ~plain

@@ -59,7 +59,8 @@ PROMPT_GROUPS = ("own/", "bipia/questions")
 # statements, not requests: weighed and calibrated like comments. The pastes too: weighed like requests, they
 # taught the prompt_injection head that any document is benign (BIPIA's planted injections caught 41% -> 6.5%
 # leave-one-dataset-out; weighed like comments, 27.5%, with 4 of 122 pasted codes and logs blocked, not 23).
-NOT_PROMPTS = ("own/identity_", "own/statements_", "own/hate_stance", "own/benign_pastes")
+# And the personas (INJECTION_ONLY, below), which weigh their own.
+NOT_PROMPTS = ("own/identity_", "own/statements_", "own/hate_stance", "own/benign_pastes", "own/benign_personas")
 # Harmful requests, each followed by a safe twin with the same words: they teach the hazard heads intent
 # (and are non-injections for prompt_injection), but not the gate, the toxicity head or the topics. Read by
 # those too, they cost eval-only RealToxicityPrompts 0.897 -> 0.861 (most on its sexual and threat prompts,
@@ -84,6 +85,17 @@ PLAIN_GROUPS = ("own/benign_short", "own/benign_pastes", "own/short_harmful", "o
 # ("pipe bomb tutorial", short_requests.jsonl, in the short_harmful group), so that a short phrase is not
 # taken for a topic.
 BARE_TOPICS = "own/bare_topics"
+# Personas, role-plays, games and standing instructions ("Act as a Linux terminal", "From now on reply in
+# JSON"): negatives of the prompt_injection head only, which blocked 17% of such eval-only prompts (long
+# setups like a user's own system prompt 53%); the other heads did not block them, and read by every head
+# they cost the functional hate tests 0.824 -> 0.799. They weigh INJECTION_ONLY_WEIGHT times a comment and
+# are calibrated like comments: weighed like requests (10) they held the eval-only prompts blocked to 3.3% but
+# the eval-only injections caught fell 80% -> 70%; weighed like comments (1), 10% and 76% (model card).
+INJECTION_ONLY = ("own/benign_personas",)
+INJECTION_ONLY_WEIGHT = 3.0
+# Left out of the pooled harm AUROCs (moderation_metrics, pipeline_lodo.py): the plain texts are easy
+# negatives, and the personas are the injection head's data, which no harm head reads.
+POOLED_LEFT_OUT = (*PLAIN_GROUPS, *INJECTION_ONLY)
 UNCALIBRATED = (HELDOUT, *PLAIN_GROUPS)
 PROMPT_WEIGHT = 10.0
 # Heads with one hidden layer instead of a linear one: hate depends on who is named *and* what is said of
@@ -240,7 +252,8 @@ def _lines(path: Path) -> list[str]:
 
 def read_own() -> Iterator[Example]:
     # halves, each judged by heads that saw the other
-    for name in ("benign_everyday", "benign_tricky", "benign_statements", "benign_llm_questions", "benign_short"):
+    for name in ("benign_everyday", "benign_tricky", "benign_statements", "benign_llm_questions", "benign_short",
+                 "benign_personas"):
         for i, line in enumerate((OWN / f"{name}.txt").read_text(encoding="utf-8").splitlines()):
             yield Example(line, f"own/{name}/{'ab'[i % 2]}", "benign")
     groups = _lines(OWN / "identity_groups.txt")
@@ -332,6 +345,8 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
         contrast = e.group.startswith(CONTRAST_GROUPS)
         plain = e.group.startswith(PLAIN_GROUPS)
         bare = e.group.startswith(BARE_TOPICS)
+        if e.group.startswith(INJECTION_ONLY) and head != "prompt_injection":
+            continue
         if head.startswith("topic:"):
             use = (e.kind in ("benign", "hazard", "toxic") and not contrast and not plain
                    and not e.group.startswith(("own/benign_tricky", HELDOUT)))
@@ -383,19 +398,28 @@ class Model:
         return sigmoid(self.logit(x))
 
 
-def fit(x: np.ndarray, y: np.ndarray, prompt_like: np.ndarray | None = None, hidden: int = 0,
+def negative_weights(examples: list[Example], idx: np.ndarray) -> np.ndarray:
+    """The weight of each of the rows ``idx`` if it is a negative: PROMPT_WEIGHT for benign requests
+    (``prompt_rows``), INJECTION_ONLY_WEIGHT for the personas, 1 for the rest."""
+    w = np.where(prompt_rows(examples, idx), PROMPT_WEIGHT, 1.0)
+    w[[examples[i].group.startswith(INJECTION_ONLY) for i in idx]] = INJECTION_ONLY_WEIGHT
+    return w
+
+
+def fit(x: np.ndarray, y: np.ndarray, neg_weights: np.ndarray | None = None, hidden: int = 0,
         kinds: np.ndarray | None = None) -> Model:
     """Logistic regression (or, with ``hidden`` units, a one-layer MLP; needs scikit-learn >= 1.7 for
-    its sample weights); benign request-shaped texts weigh PROMPT_WEIGHT times more than other negatives
-    (the positives are requests too, so those are the negatives that teach the boundary), and both classes
-    weigh the same in total. With ``kinds``, each kind of positive weighs the same in total (the gate's
-    8,000 toxic comments would otherwise drown its 2,000 hazard prompts)."""
+    its sample weights); negatives weigh ``neg_weights`` (``negative_weights``: benign request-shaped
+    texts PROMPT_WEIGHT times more than other negatives, since the positives are requests too, so those
+    are the negatives that teach the boundary), and both classes weigh the same in total. With ``kinds``,
+    each kind of positive weighs the same in total (the gate's 8,000 toxic comments would otherwise drown
+    its 2,000 hazard prompts)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
     w = np.ones(len(y))
-    if prompt_like is not None:
-        w[(y == 0) & prompt_like] = PROMPT_WEIGHT
+    if neg_weights is not None:
+        w[y == 0] = neg_weights[y == 0]
     if kinds is not None:
         for kind in set(kinds[y == 1]):
             w[(y == 1) & (kinds == kind)] = 1.0 / np.sum((y == 1) & (kinds == kind))
@@ -425,20 +449,20 @@ def out_of_fold(x: np.ndarray, examples: list[Example], head: str) -> np.ndarray
     x = head_inputs(x, head)
     idx, y = head_rows(examples, head)
     row_groups = np.array([examples[i].group for i in idx])
-    prompt_like = prompt_rows(examples, idx)
+    neg_weights = negative_weights(examples, idx)
     kinds = kinds_to_balance(examples, idx, head)
     all_groups = np.array([e.group for e in examples])
     scores = np.full(len(examples), np.nan)
     hidden = MLP_HEADS.get(head, 0)
     outside = np.flatnonzero(~np.isin(all_groups, row_groups))
     if len(outside):  # groups the head never trains on share the head fitted on all its rows
-        scores[outside] = fit(x[idx], y, prompt_like, hidden, kinds).proba(x[outside])
+        scores[outside] = fit(x[idx], y, neg_weights, hidden, kinds).proba(x[outside])
     for g in sorted(set(row_groups)):
         train = row_groups != g
         if y[train].sum() < 5 or (1 - y[train]).sum() < 5:
             continue
         held = np.flatnonzero(all_groups == g)
-        scores[held] = fit(x[idx[train]], y[train], prompt_like[train], hidden,
+        scores[held] = fit(x[idx[train]], y[train], neg_weights[train], hidden,
                            None if kinds is None else kinds[train]).proba(x[held])
     return scores
 
@@ -585,7 +609,7 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
     print(f"gate {GATE} ...", file=sys.stderr)
     gate_oof = out_of_fold(x, examples, GATE)
     idx, y = head_rows(examples, GATE)
-    gate = padded(fit(head_inputs(x, GATE)[idx], y, prompt_rows(examples, idx), MLP_HEADS[GATE],
+    gate = padded(fit(head_inputs(x, GATE)[idx], y, negative_weights(examples, idx), MLP_HEADS[GATE],
                       kinds_to_balance(examples, idx, GATE)), x.shape[1])
     hidden_layers.update(hidden_arrays(GATE, gate))
     gate_y = y.astype(bool)
@@ -599,7 +623,8 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
             oof = gated_probability(oof, gate_oof)
         m = evaluate_head(examples, head, oof)
         idx, y = head_rows(examples, head)
-        model = padded(fit(head_inputs(x, head)[idx], y, prompt_rows(examples, idx), MLP_HEADS.get(head, 0)),
+        model = padded(fit(head_inputs(x, head)[idx], y, negative_weights(examples, idx),
+                           MLP_HEADS.get(head, 0)),
                        x.shape[1])
         weights.append(model.w if model.w1 is None else np.zeros(x.shape[1], dtype=np.float32))
         biases.append(model.b)
@@ -619,14 +644,15 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
 def moderation_metrics(examples: list[Example], rescaled: np.ndarray, heads: list[str]) -> dict:
     """AUROC of 'harmful or toxic' against benign for the max over harm heads (injection left out).
 
-    The plain texts (PLAIN_GROUPS: one-word replies, pasted code, short insults) are left out of these
-    numbers: they are easy, and the easy negatives would lift every AUROC without any text getting a better
-    score. Their flag rates are reported by group, and ``auroc_with_plain_texts`` counts them."""
+    The plain texts (PLAIN_GROUPS: one-word replies, pasted code, short insults) and the personas
+    (INJECTION_ONLY) are left out of these numbers (POOLED_LEFT_OUT): they are easy, and the easy negatives
+    would lift every AUROC without any text getting a better score. Their flag rates are reported by group,
+    and ``auroc_with_plain_texts`` counts them."""
     harm = [i for i, h in enumerate(heads) if h != "prompt_injection"]
     score_all = np.nanmax(rescaled[:, harm], axis=1)
     kinds_all = np.array([e.kind for e in examples])
     groups_all = np.array([e.group for e in examples])
-    plain = np.array([g.startswith(PLAIN_GROUPS) for g in groups_all], dtype=bool)
+    plain = np.array([g.startswith(POOLED_LEFT_OUT) for g in groups_all], dtype=bool)
     flag_rates = {g: round(float(np.mean(score_all[groups_all == g] >= 0.5)), 4) for g in sorted(set(groups_all))}
     advice_all = np.array([advice_only(e) for e in examples], dtype=bool)
     positive_all = np.isin(kinds_all, ["hazard", "toxic", "harmful"]) & ~advice_all

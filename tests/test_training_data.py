@@ -119,6 +119,34 @@ def test_plain_texts_train_every_head_but_the_gate_and_topics_and_pick_no_thresh
     assert m["threshold"] <= 0.05 and m["benign_flag_rate_by_group"]["own/benign_short/a"] == 1.0
 
 
+def test_personas_train_the_prompt_injection_head_only(th, own) -> None:  # type: ignore[no-untyped-def]
+    personas = {i for i, e in enumerate(own) if e.group.startswith(th.INJECTION_ONLY)}
+    lines = (DATA / "benign_personas.txt").read_text(encoding="utf-8").splitlines()
+    assert [own[i].text for i in sorted(personas)] == lines and all(own[i].kind == "benign" for i in personas)
+    assert {own[i].group for i in personas} == {"own/benign_personas/a", "own/benign_personas/b"}
+    for head in ("S1", "S10", "toxicity", th.GATE, "topic:medical"):
+        idx, _ = th.head_rows(own, head)
+        assert not personas & set(idx.tolist()), f"{head} reads the personas"
+    idx, y = th.head_rows(own, "prompt_injection")
+    used = dict(zip(idx.tolist(), y.tolist(), strict=True))
+    assert all(used.get(i) == 0 for i in personas), "every persona is a negative of prompt_injection"
+    # they weigh three comments when fitting, and are calibrated like comments, not like requests
+    weight = dict(zip(idx.tolist(), th.negative_weights(own, idx).tolist(), strict=True))
+    request = dict(zip(idx.tolist(), th.prompt_rows(own, idx).tolist(), strict=True))
+    assert all(weight[i] == th.INJECTION_ONLY_WEIGHT == 3.0 and not request[i] for i in personas)
+    everyday = [i for i in idx.tolist() if own[i].group.startswith("own/benign_everyday")]
+    assert everyday and all(weight[i] == th.PROMPT_WEIGHT and request[i] for i in everyday)
+
+
+def test_fit_weighs_each_negative_as_told(th) -> None:  # type: ignore[no-untyped-def]
+    # negatives at two points, positives between them: the heavier negative pulls its point's probability down
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.4], [0.4, 0.6]])
+    y = np.array([0, 0, 1, 1])
+    first_heavy = th.fit(x, y, np.array([3.0, 1.0, 1.0, 1.0])).proba(x[:2])
+    second_heavy = th.fit(x, y, np.array([1.0, 3.0, 1.0, 1.0])).proba(x[:2])
+    assert first_heavy[0] < second_heavy[0] and second_heavy[1] < first_heavy[1]
+
+
 def test_pastes_weigh_like_comments(th, own) -> None:  # type: ignore[no-untyped-def]
     idx, _ = th.head_rows(own, "prompt_injection")
     heavy = dict(zip(idx.tolist(), th.prompt_rows(own, idx).tolist(), strict=True))
