@@ -419,6 +419,8 @@ def fit(x: np.ndarray, y: np.ndarray, neg_weights: np.ndarray | None = None, hid
 
     w = np.ones(len(y))
     if neg_weights is not None:
+        if neg_weights.dtype == bool:  # a mask of request rows (prompt_rows) would weigh every other negative 0
+            raise TypeError("neg_weights: a weight per row (negative_weights), not a mask")
         w[y == 0] = neg_weights[y == 0]
     if kinds is not None:
         for kind in set(kinds[y == 1]):

@@ -145,6 +145,8 @@ def test_fit_weighs_each_negative_as_told(th) -> None:  # type: ignore[no-untype
     first_heavy = th.fit(x, y, np.array([3.0, 1.0, 1.0, 1.0])).proba(x[:2])
     second_heavy = th.fit(x, y, np.array([1.0, 3.0, 1.0, 1.0])).proba(x[:2])
     assert first_heavy[0] < second_heavy[0] and second_heavy[1] < first_heavy[1]
+    with pytest.raises(TypeError, match="not a mask"):
+        th.fit(x, y, np.array([True, False, False, False]))
 
 
 def test_pastes_weigh_like_comments(th, own) -> None:  # type: ignore[no-untyped-def]
