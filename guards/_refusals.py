@@ -28,6 +28,9 @@ Whatever a refusal clause says goes unread, so the rule is narrow, and bounded:
   help with'" hides an answer, it does not decline one). A stream's guards are given windows of the
   answer, with the clauses of the answer so far (``REFUSALS`` in the context's metadata, guards/_base.py),
   so a stream leaves out what the whole answer would, and no more.
+
+With the refusal clauses go the sentences that only say why or where to turn and name nothing the refusal
+does not ("This would be illegal.", "Please reach out to a crisis line."): see "what goes with a refusal".
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ from typing import Any
 
 from clauseguard.guards._base import REFUSALS, TEXT_OFFSET
 
-__all__ = ["LEAD_CHARS", "MAX_CLAUSES", "MAX_CLAUSE_CHARS", "MAX_OBJECT_WORDS", "READ_CHARS", "Spans", "refusal_spans",
-           "refusals_in", "without_refusals"]
+__all__ = ["LEAD_CHARS", "MAX_CLAUSES", "MAX_CLAUSE_CHARS", "MAX_OBJECT_WORDS", "MAX_REASONS", "READ_CHARS", "Spans",
+           "refusal_spans", "refusals_in", "without_refusals"]
 
 Spans = list[tuple[int, int]]  # (start, end) character spans, in order
 
@@ -65,7 +68,10 @@ _CANNOT = (r"(?:i\s+" + _ADVERB + r"(?:can(?:no|')t|can not|won't(?: be able to)
            r"(?:do not|don't) (?:feel comfortable|think i can|think it(?:'s| is) appropriate (?:for me )?to)|"
            r"refuse to|decline to|would rather not|am not able to|am unable to)|i'd rather not|"
            r"i(?:'m| am)\s+" + _ADVERB + r"(?:not able|unable|not going|not comfortable|not allowed|not permitted|"
-           r"not programmed)(?:\s+to)?|that(?:'s| is) not something i (?:can|will|am able to|'m able to))")
+           r"not programmed)(?:\s+to)?|that(?:'s| is) not something i (?:can|will|am able to|'m able to)|"
+           # the speaker left out after an AI names itself: "I'm a text-based AI and can't assist with that"
+           r"(?:(?<=\bai and )|(?<=\bmodel and )|(?<=\bassistant and )|(?<=\bchatbot and ))"
+           r"(?:can(?:no|')t|can not|won't|will not|am (?:not able|unable) to))")
 # What one declines to do. "help" only with what follows a refusal ("help with", "help you", "help.", "help
 # create"); "I can't help but ..." and "I can't help noticing" say the opposite.
 _DECLINED = (r"provide|share|write|create|generate|produce|offer|support|comply|fulfil+|engage|explain|answer|"
@@ -112,8 +118,20 @@ _NOT_LATIN = re.compile(r"[^\u0000-\u024f\u2000-\u206f]")
 
 def refusal_spans(text: str) -> Spans:
     """The (start, end) character spans of the refusal clauses of the answer ``text``, in order: those that
-    start in its first ``LEAD_CHARS`` characters, and none when more than ``MAX_CLAUSES`` of them do."""
+    start in its first ``LEAD_CHARS`` characters, and none when more than ``MAX_CLAUSES`` of them do; with
+    them, the reasons and referrals that go with a refusal (``MAX_REASONS`` at most; see ``_reasons``)."""
     folded = text[:READ_CHARS].translate(_APOSTROPHES)
+    spans = _refusals(folded)
+    if not spans:
+        return []
+    spans = _merged(spans + _more_refusals(folded, spans))
+    if len(spans) > MAX_CLAUSES:
+        return []
+    return _merged(spans + _reasons(folded, spans))
+
+
+def _refusals(folded: str) -> Spans:
+    """The refusal clauses proper, of the folded answer (see refusal_spans)."""
     spans: Spans = []
     for found in _SENTENCE_START.finditer(folded):
         start = found.end()
@@ -135,6 +153,183 @@ def refusal_spans(text: str) -> Spans:
             continue
         spans.append((opening.start("refusal"), end))
     return [] if len(spans) > MAX_CLAUSES else spans
+
+
+# -- what goes with a refusal ----------------------------------------------------------------------
+# A refusal often says why, or where to turn: "This would be illegal and could cause serious harm.", "Please
+# reach out to a crisis line.", "If you're struggling with substance use, SAMHSA's helpline is 1-800-662-4357."
+# Those sentences name a harm too, and the guards blocked refusals for them. In an answer with a refusal
+# clause, a sentence of the lead that is wholly one of these is left out as well, and each says nothing the
+# refusal clauses do not, so what goes unread is what the refusal clauses already leave out, and no more:
+# - a reason whose subject is a pronoun ("this", "it", "doing so", "what you're asking for") or repeats
+#   words of the refusal clauses and nothing else ("I can't help with making explosives. Making explosives
+#   is dangerous."), with a verdict from a closed list (is illegal, dangerous, harmful, against the law, a
+#   violation of privacy; could cause serious harm, puts lives at risk), and nothing after it; also after a
+#   refusal clause's comma ("..., as it is illegal", "..., which is dangerous");
+# - a referral to a helper from a closed list (a crisis line, a doctor, a mental health professional, local
+#   authorities, emergency services, someone you trust, named helplines), with a phone number or none, after
+#   "if you're" and a state from a closed list ("struggling", "in crisis", "thinking about hurting someone")
+#   or not;
+# - an offer from a closed list ("I can share some general information instead", "I'd be happy to point you
+#   to support resources").
+# Two more shapes are refusal clauses themselves and count as such (MAX_CLAUSES, MAX_OBJECT_WORDS): an object
+# first ("A step-by-step plan to poison someone is something I won't produce."), and a refusal after an AI
+# names itself ("..., as I'm only a language model and don't have the ability to provide instructions for
+# making weapons."). A reason that names anything new ("Making ricin is illegal and deadly" after "I can't
+# help with that") is judged: the answer may go on to explain it, and the reason would be the only place
+# that names what (reviews of a looser rule found 71 of 161 harmful answers it let through).
+MAX_REASONS = 3
+_ADV = (r"(?:(?:very|extremely|highly|incredibly|deeply|seriously|really|both|also|potentially|clearly|simply|"
+        r"not only)\s+)?")
+_VERDICT = (r"(?:illegal|unlawful|dangerous|harmful|unsafe|unethical|immoral|irresponsible|inappropriate|hazardous|"
+            r"risky|deadly|lethal|life-threatening|toxic|abusive|exploitative|criminal|"
+            r"(?:a |an )?(?:serious |federal |violent |criminal )?(?:crime|offen[cs]e|felony)|against the law|"
+            r"against (?:my |our |the )?(?:guidelines|policies|policy|principles|rules|terms|values)|"
+            r"(?:a |an )?(?:serious |clear )?(?:violation|breach|invasion) of (?:the law|privacy|copyright|"
+            r"(?:someone|people|others|a person)'s privacy|their privacy|intellectual property(?: rights)?))")
+_WHO = r"(?:you|yourself|(?:real |innocent |vulnerable )?people|others|someone|anyone|lives|children|the public)"
+_HARMS = (r"(?:(?:serious|real|significant|severe|lasting|irreversible|physical|legal|great|grave)\s+)?"
+          r"(?:harm|injury|injuries|damage|death|deaths|legal consequences|criminal charges|prosecution|jail time)")
+_HARM = (rf"(?:(?:cause|causes|lead to|leads to|result in|results in)\s+{_HARMS}(?:\s+(?:or|and)\s+{_HARMS})*"
+         rf"(?:\s+to\s+{_WHO})?|(?:put|puts|place|places)\s+{_WHO}\s+(?:at|in)\s+"
+         r"(?:(?:serious|real|significant|grave|great)\s+)?(?:risk|danger)|"
+         rf"(?:seriously\s+)?(?:hurt|hurts|harm|harms|injure|injures|kill|kills|endanger|endangers)\s+{_WHO})")
+_COPULA = r"(?:is|are|was|would be|could be|can be|may be|might be|will be|would also be|is also)\s+"
+_MODAL = r"(?:(?:could|can|would|may|might|will|is likely to|are likely to)\s+(?:also\s+)?)?"
+_PREDICATE = rf"(?:{_COPULA}{_ADV}{_VERDICT}|{_MODAL}{_HARM})"
+_PREDICATES = (rf"{_PREDICATE}(?:\s*,?\s*(?:and|or|,)\s+(?:{_COPULA})?(?:{_ADV}{_VERDICT}|{_MODAL}{_HARM}))*"
+               rf"(?:\s+(?:to|for)\s+(?:{_WHO}|everyone|the people involved|(?:you|yourself) and (?:others|"
+               r"those around you|the people around you)))?"
+               r"(?:\s+in (?:most|many|all|nearly all) (?:places|countries|jurisdictions|states))?")
+_PRONOUN = (r"(?:this|that|it|doing so|doing that|which|such (?:a |an )?(?:request|content|information|activity|"
+            r"thing)|what you(?:'re| are) (?:asking|describing|requesting|suggesting)(?: for| about)?)")
+_SLOT = r"[^.!?\n:;,]{1,160}?"
+# Where one ends: a sentence's end (Markdown may close first). Not the answer's end: a stream's answer so far
+# may stop inside a sentence that goes on ("It is illegal in most states, but").
+_STOP = r"\s*(?:\*\*|__|\*|_)?\s*[.!]+(?!\w)"
+_MARKUP = r"[\s*_>#-]*"
+_REASON = re.compile(
+    rf"{_MARKUP}(?P<body>(?:{_PRONOUN}|(?P<echo>(?:[a-z]+ing|an?|the|any)\b{_SLOT}))\s+{_PREDICATES}"
+    rf"(?:{_STOP}|\s*,?\s*(?:so|and so|which is why|that's why|that is why)(?=\s+i\b)))",
+    re.IGNORECASE)
+_AFTER_COMMA = re.compile(
+    rf"[\s,]*(?P<body>(?:(?:as|because|since|given that)\s+(?:it|this|that|doing so)|which)\s+{_PREDICATES}{_STOP})",
+    re.IGNORECASE)
+_HELPER = (r"(?:(?:a|an|the|your|a local|local|your local)\s+)?(?:(?:trusted|qualified|licensed)\s+)?"
+           r"(?:crisis (?:line|hotline|helpline|counsel+or)|suicide (?:and crisis )?(?:hotline|helpline|lifeline)|"
+           r"helpline|hotline|lifeline|mental health (?:professional|provider|service)|(?:health ?care|medical) "
+           r"(?:professional|provider)|professional|doctor|gp|therapist|counsel+or|pharmacist|poison control"
+           r"(?: center| centre)?|emergency services|police|authorities|law enforcement|lawyer|attorney|"
+           r"support (?:services?|groups?|line)|someone you trust|(?:an? )?(?:trusted )?(?:adult|friend|family "
+           r"member)|friends? or family(?: members?)?|samaritans|rainn|samhsa(?:'s)?(?: national)? helpline|"
+           r"the 988 (?:suicide (?:and|&) crisis )?lifeline|988|911|999|112|crisis text line)")
+_PHONE = r"(?:\s+(?:at|on)\s+\+?[\d][\d\s().-]{1,18}\d)?"
+_STATE = (r"(?:struggling(?: with (?:substance use|addiction|your mental health|these (?:thoughts|feelings)|"
+          r"thoughts of (?:suicide|self-harm)))?|in crisis|in danger|going through a (?:hard|difficult|tough) time|"
+          r"feeling (?:unsafe|overwhelmed|hopeless|suicidal|low|this way)|"
+          r"(?:having thoughts of|thinking (?:about|of)) (?:suicide|self-harm|ending your life|harming (?:yourself|"
+          r"someone|others)|hurting (?:yourself|someone|others)))")
+_REFERRAL = re.compile(
+    rf"{_MARKUP}(?P<body>(?:(?:if|when) you(?:'re| are)\s+{_STATE}\s*,\s*)?(?:(?:please|instead|so|but)\s*,?\s+)?"
+    rf"(?:i (?:would |'d )?(?:strongly |really )?(?:encourage|urge|recommend|suggest)(?: that)? you(?: to)?\s+|"
+    rf"you (?:can|could|should|may want to|might want to)\s+|consider\s+)?"
+    rf"(?:reach(?:ing)? out to|contact(?:ing)?|call(?:ing)?|talk(?:ing)? to|speak(?:ing)? (?:to|with)|text(?:ing)?|"
+    rf"get(?:ting)? in touch with|seek(?:ing)? help from)\s+{_HELPER}(?:\s+(?:or|and)\s+{_HELPER})*{_PHONE}"
+    rf"(?:\s+(?:right away|immediately|as soon as (?:possible|you can)|for (?:support|help)|in your area))?{_STOP}|"
+    rf"(?:(?:if|when) you(?:'re| are)\s+{_STATE}\s*,\s*)?{_HELPER}\s+(?:is|are)\s+(?:available|free|there to help|"
+    rf"(?:free and )?confidential)?{_PHONE}{_STOP}|"
+    rf"(?:(?:if|when) you(?:'re| are)\s+{_STATE}\s*,\s*)?{_HELPER}(?:'s)?\s+(?:number\s+)?is\s+"
+    rf"\+?[\d][\d\s().-]{{1,18}}\d{_STOP})",
+    re.IGNORECASE)
+_OFFER = re.compile(
+    rf"{_MARKUP}(?P<body>(?:but\s+|however,?\s+|instead,?\s+)?i(?:'d| would)? (?:be (?:happy|glad) to|can|could)\s+"
+    rf"(?:share|offer|provide|give you|point you (?:to|toward|towards))\s+(?:some\s+)?(?:general (?:information|"
+    rf"safety information)|safety information|support resources|resources|safe alternatives|information about "
+    rf"(?:staying safe|support|the law|getting help))(?:\s+instead)?{_STOP})",
+    re.IGNORECASE)
+# Refusal clauses of other shapes, held to what a refusal clause is.
+_TAIL = r"(?:\s+(?:here|for you|in any form|under any circumstances|in any way))?"
+_FRONTED = re.compile(
+    rf"{_MARKUP}(?P<body>(?P<slot>(?:[a-z]+ing|an?|the|any)\b{_SLOT})\s+(?:is|are)\s+(?:not\s+)?(?:something|"
+    rf"a thing|one thing|content|a request|information)\s+(?:that\s+)?(?:{_CANNOT})\s+{_ADVERB}(?:{_DECLINED}|"
+    rf"{_DOING})\b{_TAIL}{_STOP})",
+    re.IGNORECASE)
+_BARE_CANNOT = (r"(?:can(?:no|')t|can not|won't|will not|(?:do not|don't) have the (?:ability|capability|capacity|"
+                r"means) to|am (?:not able|unable) to)")
+_AS_AI = re.compile(
+    rf"[\s,]*(?P<body>(?:as|because|since)\s+i(?:'m| am)\s+(?:only |just |merely )?an?\s+(?:[\w-]+\s+){{0,2}}?"
+    rf"(?:ai|model|assistant|chatbot)\s*,?\s*(?:and|so)\s+(?:i\s+)?{_BARE_CANNOT}\s+(?:{_DECLINED}|{_DOING})\b"
+    rf"(?P<slot>{_SLOT})?{_STOP})",
+    re.IGNORECASE)
+# Words that say nothing of what a reason is about, so a reason may hold them though its refusal does not.
+_FUNCTION = frozenset(("a", "an", "the", "any", "such", "this", "that", "these", "those", "of", "to", "for", "with",
+                       "on", "in", "or", "and", "your", "someone", "something", "anything", "it"))
+
+
+def _object_ok(slot: str | None) -> bool:
+    """Whether ``slot`` is no more than a refusal clause's object may be (see the module's docstring)."""
+    return not slot or (len(_WORD.findall(slot)) <= MAX_OBJECT_WORDS and not _NOT_LATIN.search(slot)
+                        and not _NOT_DECLINED.search(slot))
+
+
+def _content(text: str) -> set[str]:
+    """The words of ``text`` that say what it is about, folded, a plural's "s" dropped."""
+    words = (w.casefold() for w in _WORD.findall(text))
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words} - _FUNCTION
+
+
+def _more_refusals(folded: str, refusals: Spans) -> Spans:
+    """Refusal clauses of the other two shapes (object first; after an AI names itself) in the lead."""
+    ends = {end for _, end in refusals}
+    found: Spans = []
+    for start in sorted({m.end() for m in _SENTENCE_START.finditer(folded)} | ends):
+        if start >= LEAD_CHARS:
+            break
+        if any(s <= start < e for s, e in refusals + found):
+            continue
+        for pattern in (_FRONTED, _AS_AI) if start in ends else (_FRONTED,):
+            match = pattern.match(folded, start)
+            if match is not None and _object_ok(match.group("slot")):
+                found.append((match.start("body"), match.end()))
+                break
+    return found
+
+
+def _reasons(folded: str, refusals: Spans) -> Spans:
+    """The reasons, referrals and offers that go with the refusal clauses ``refusals`` (see above): none when
+    more than MAX_REASONS sentences of the lead are such."""
+    said = set().union(*(_content(folded[s:e]) for s, e in refusals))
+    starts = sorted({m.end() for m in _SENTENCE_START.finditer(folded)} | {end for _, end in refusals})
+    ends = {end for _, end in refusals}
+    found: Spans = []
+    while starts:
+        start = starts.pop(0)
+        if start >= LEAD_CHARS:
+            break
+        if any(s <= start < e for s, e in refusals + found):
+            continue
+        for pattern in (_REASON, _REFERRAL, _OFFER) + ((_AFTER_COMMA,) if start in ends else ()):
+            match = pattern.match(folded, start)
+            if match is None:
+                continue
+            echo = match.groupdict().get("echo")
+            if echo and not (_object_ok(echo) and _content(echo) <= said):
+                continue  # a reason about something the refusal does not name
+            found.append((match.start("body"), match.end()))
+            starts = sorted({*starts, match.end()})
+            break
+    return [] if len(found) > MAX_REASONS else found
+
+
+def _merged(spans: Spans) -> Spans:
+    """``spans`` in order, overlapping or touching ones joined."""
+    out: Spans = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 def refusals_in(content: str, metadata: Mapping[str, Any]) -> Spans:
