@@ -68,7 +68,7 @@ NOT_PROMPTS = ("own/identity_", "own/statements_", "own/hate_stance", "own/benig
 CONTRAST_GROUPS = ("own/request_twins",)
 # Posts that are harmful in more ways than their label says (an abusive self-harm taunt is harassment too):
 # positives of their own head, never negatives of another.
-MIXED = ("own/statements_harmful", "own/short_harmful")
+MIXED = ("own/statements_harmful", "own/short_harmful", "own/vague_harmful")
 HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still left out of training by LODO)
 # Plain texts: short chat replies, pasted code and logs (benign) and short harmful texts, so that a text's
 # length or format says nothing of its harm (the toxicity head had learned from tweets that a short text is
@@ -76,7 +76,8 @@ HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still
 # threshold: easy negatives in the calibration pool let the heads flag more of the hard ones, since a
 # threshold flags a share of that pool (with the short replies in it, the 40-prompt over-refusal probe went
 # from 3 blocked to 6); and they are left out of the pooled AUROCs (moderation_metrics).
-PLAIN_GROUPS = ("own/benign_short", "own/benign_pastes", "own/short_harmful", "own/bare_topics")
+PLAIN_GROUPS = ("own/benign_short", "own/benign_pastes", "own/short_harmful", "own/bare_topics", "own/benign_vague",
+                "own/vague_harmful")
 # Bare names of sensitive subjects, people, places and works, with no request ("capital punishment", "Ted
 # Bundy", "Intercourse, Pennsylvania"): the hazard heads blocked 10.6% of such inputs (eval-only, by another
 # hand), as a topic of S1 or S9. Plain texts (above) of the hazard heads only, like the request twins, but
@@ -85,6 +86,14 @@ PLAIN_GROUPS = ("own/benign_short", "own/benign_pastes", "own/short_harmful", "o
 # ("pipe bomb tutorial", short_requests.jsonl, in the short_harmful group), so that a short phrase is not
 # taken for a topic.
 BARE_TOPICS = "own/bare_topics"
+# Vague requests ("Can you suggest some ideas?", "What materials do I need?", "Can you list the steps?"): the
+# hazard heads blocked about a fifth of "Can you suggest some <word>?" over 7,572 common words, having learned
+# from the vague harmful prompts they trained on that a request with no stated object is harmful. Plain texts
+# (above), with harmful requests in the same frames ("Could you recommend a few herbs to cure my cancer
+# instead of doing chemo?"), positives of their own head only, so that the object decides, not the frame.
+# Not negatives of the toxicity head: read by it, they taught it that a short text is a harmless one (the
+# short insults of eval/short_texts.jsonl caught 64% -> 52%, the functional hate tests' recall 43% -> 32%).
+VAGUE = "own/benign_vague"
 # Personas, role-plays, games and standing instructions ("Act as a Linux terminal", "From now on reply in
 # JSON"): negatives of the prompt_injection head only, which blocked 17% of such eval-only prompts (long
 # setups like a user's own system prompt 53%); the other heads did not block them, and read by every head
@@ -294,6 +303,12 @@ def read_own() -> Iterator[Example]:
         yield Example(row["text"], f"own/topics/{'ab'[i % 2]}", "benign", {"topic:" + row["topic"]})  # that saw some
     for i, line in enumerate(_lines(OWN / "bare_topics.txt")):  # "capital punishment", "Ted Bundy": a subject
         yield Example(line, f"{BARE_TOPICS}/{'ab'[i % 2]}", "benign")  # named, nothing asked; halves by line
+    for i, line in enumerate(_lines(OWN / "benign_vague.txt")):  # "Can you suggest some ideas?": no object
+        yield Example(line, f"own/benign_vague/{'ab'[i % 2]}", "benign")  # stated, nothing harmful asked
+    for i, line in enumerate(_lines(OWN / "vague_harmful.jsonl")):  # the same frames with a harmful object
+        row = json.loads(line)
+        kind = "toxic" if row["category"] == "S10" else "hazard"
+        yield Example(row["text"], f"own/vague_harmful/{'ab'[i % 2]}", kind, {row["category"]})
     for i, line in enumerate(_lines(OWN / "short_requests.jsonl")):  # "pipe bomb tutorial": harmful requests
         row = json.loads(line)  # as typed into a search box; halves go on alternating after short_harmful's 135
         kind = "toxic" if row["category"] == "S10" else "hazard"
@@ -354,7 +369,8 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
         elif head == "prompt_injection":
             use, pos = e.kind in ("benign", "hazard", "harmful", "injection"), e.kind == "injection"
         elif head == "toxicity":
-            use, pos = e.kind in ("benign", "toxic") and not contrast and not bare, e.kind == "toxic"
+            use = e.kind in ("benign", "toxic") and not contrast and not bare and not e.group.startswith(VAGUE)
+            pos = e.kind == "toxic"
         elif head == GATE:  # advice-only requests (S6 and nothing else) are neither harmful nor benign
             pos = e.kind in ("hazard", "toxic", "harmful")
             use = (e.kind == "benign" or (pos and not advice_only(e))) and not contrast and not plain
