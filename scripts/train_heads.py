@@ -77,7 +77,7 @@ HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still
 # threshold flags a share of that pool (with the short replies in it, the 40-prompt over-refusal probe went
 # from 3 blocked to 6); and they are left out of the pooled AUROCs (moderation_metrics).
 PLAIN_GROUPS = ("own/benign_short", "own/benign_pastes", "own/short_harmful", "own/bare_topics", "own/benign_vague",
-                "own/vague_harmful")
+                "own/vague_harmful", "own/benign_figurative")
 # Bare names of sensitive subjects, people, places and works, with no request ("capital punishment", "Ted
 # Bundy", "Intercourse, Pennsylvania"): the hazard heads blocked 10.6% of such inputs (eval-only, by another
 # hand), as a topic of S1 or S9. Plain texts (above) of the hazard heads only, like the request twins, but
@@ -94,6 +94,10 @@ BARE_TOPICS = "own/bare_topics"
 # Not negatives of the toxicity head: read by it, they taught it that a short text is a harmless one (the
 # short insults of eval/short_texts.jsonl caught 64% -> 52%, the functional hate tests' recall 43% -> 32%).
 VAGUE = "own/benign_vague"
+# Figures of speech, games and fiction, and the harmless sense of a harmful word ("how do I kill it at my
+# piano recital", "best way to raid an enemy base in Rust", "fire a kiln"): plain texts like the vague
+# requests, and for the same reason not the toxicity head's.
+FIGURATIVE = "own/benign_figurative"
 # Personas, role-plays, games and standing instructions ("Act as a Linux terminal", "From now on reply in
 # JSON"): negatives of the prompt_injection head only, which blocked 17% of such eval-only prompts (long
 # setups like a user's own system prompt 53%); the other heads did not block them, and read by every head
@@ -305,6 +309,8 @@ def read_own() -> Iterator[Example]:
         yield Example(line, f"{BARE_TOPICS}/{'ab'[i % 2]}", "benign")  # named, nothing asked; halves by line
     for i, line in enumerate(_lines(OWN / "benign_vague.txt")):  # "Can you suggest some ideas?": no object
         yield Example(line, f"own/benign_vague/{'ab'[i % 2]}", "benign")  # stated, nothing harmful asked
+    for i, line in enumerate(_lines(OWN / "benign_figurative.txt")):  # "how do I kill it at my recital"
+        yield Example(line, f"{FIGURATIVE}/{'ab'[i % 2]}", "benign")
     for i, line in enumerate(_lines(OWN / "vague_harmful.jsonl")):  # the same frames with a harmful object
         row = json.loads(line)
         kind = "toxic" if row["category"] == "S10" else "hazard"
@@ -369,7 +375,8 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
         elif head == "prompt_injection":
             use, pos = e.kind in ("benign", "hazard", "harmful", "injection"), e.kind == "injection"
         elif head == "toxicity":
-            use = e.kind in ("benign", "toxic") and not contrast and not bare and not e.group.startswith(VAGUE)
+            use = (e.kind in ("benign", "toxic") and not contrast and not bare
+                   and not e.group.startswith((VAGUE, FIGURATIVE)))
             pos = e.kind == "toxic"
         elif head == GATE:  # advice-only requests (S6 and nothing else) are neither harmful nor benign
             pos = e.kind in ("hazard", "toxic", "harmful")

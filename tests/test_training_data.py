@@ -97,14 +97,14 @@ def test_plain_texts_train_every_head_but_the_gate_and_topics_and_pick_no_thresh
     benign = {i for i in plain if own[i].kind == "benign"}
     bare = {i for i in benign if own[i].group.startswith(th.BARE_TOPICS)}
     assert len(bare) > 300
-    vague = {i for i in benign if own[i].group.startswith(th.VAGUE)}
-    assert len(vague) > 250
+    vague = {i for i in benign if own[i].group.startswith((th.VAGUE, th.FIGURATIVE))}
+    assert len(vague) > 600
     for head in ("S1", "S9", "S10", "toxicity", "prompt_injection"):
         idx, y = th.head_rows(own, head)
         used = dict(zip(idx.tolist(), y.tolist(), strict=True))
         assert all(used.get(i) == 0 for i in benign - bare - vague), f"{head}: every benign plain text is a negative"
-        # vague requests ("Can you suggest some ideas?") are negatives of every head but toxicity, which they
-        # taught that a short text is a harmless one
+        # vague requests ("Can you suggest some ideas?") and figures of speech are negatives of every head but
+        # toxicity, which the vague ones taught that a short text is a harmless one
         assert all(used.get(i) == (None if head == "toxicity" else 0) for i in vague), head
         # bare topics ("capital punishment") are negatives of the hazard heads, not of S10 or toxicity, which
         # they cost the functional hate tests' short slurs
