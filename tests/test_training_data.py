@@ -197,6 +197,31 @@ def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def
         assert not leaked, f"{path.name} shares texts with the training files: {leaked[:3]}"
 
 
+@pytest.mark.parametrize("name", ["benign_vague.txt", "vague_harmful.jsonl", "benign_figurative.txt"])
+def test_newer_training_files_keep_clear_of_every_eval_text(name: str) -> None:
+    """Each line of these files was written beside eval sets of the same kind: none is within a Jaccard
+    word overlap of 0.5 of an eval text or of the eval-only look-alikes (benign_heldout.txt), with words
+    split at apostrophes or not."""
+    import re
+
+    texts = [r["text"] for path in sorted((DATA / "eval").glob("*.jsonl")) for r in _jsonl(path) if "text" in r]
+    texts += [line for line in (DATA / "benign_heldout.txt").read_text(encoding="utf-8").splitlines() if line]
+    path = DATA / name
+    lines = [json.loads(x)["text"] if name.endswith(".jsonl") else x
+             for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    for pattern in (r"[a-z0-9']+", r"\w+"):
+        held = [set(re.findall(pattern, t.lower())) for t in texts]
+        index: dict[str, list[int]] = {}
+        for i, words in enumerate(held):
+            for word in words:
+                index.setdefault(word, []).append(i)
+        for line in lines:
+            words = set(re.findall(pattern, line.lower()))
+            shared = Counter(i for word in words for i in index.get(word, ()))
+            close = [texts[i] for i, n in shared.items() if n >= 0.5 * len(words | held[i])]
+            assert not close, (line, close[:2])
+
+
 def _script(name: str):  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
