@@ -87,7 +87,7 @@ PLAIN_GROUPS = ("own/benign_short", "own/benign_pastes", "own/short_harmful", "o
 # taken for a topic.
 BARE_TOPICS = "own/bare_topics"
 # Vague requests ("Can you suggest some ideas?", "What materials do I need?", "Can you list the steps?"): the
-# hazard heads blocked about a fifth of "Can you suggest some <word>?" over 7,572 common words, having learned
+# hazard heads blocked a quarter of "Can you suggest some <word>?" over 7,572 common words, having learned
 # from the vague harmful prompts they trained on that a request with no stated object is harmful. Plain texts
 # (above), with harmful requests in the same frames ("Could you recommend a few herbs to cure my cancer
 # instead of doing chemo?"), positives of their own head only, so that the object decides, not the frame.

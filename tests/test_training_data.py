@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -202,8 +203,6 @@ def test_newer_training_files_keep_clear_of_every_eval_text(name: str) -> None:
     """Each line of these files was written beside eval sets of the same kind: none is within a Jaccard
     word overlap of 0.5 of an eval text or of the eval-only look-alikes (benign_heldout.txt), with words
     split at apostrophes or not."""
-    import re
-
     texts = [r["text"] for path in sorted((DATA / "eval").glob("*.jsonl")) for r in _jsonl(path) if "text" in r]
     texts += [line for line in (DATA / "benign_heldout.txt").read_text(encoding="utf-8").splitlines() if line]
     path = DATA / name
