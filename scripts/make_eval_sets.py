@@ -150,9 +150,9 @@ def rtp_vs_lookalikes(rtp_dir: Path) -> list[dict]:
     return rows
 
 
-def gptfuzz_answers(gptfuzz_dir: Path) -> list[dict]:
-    """GPTFuzz's labelled chat-model answers to its questions 80-99 (``evaluate.csv``; train_heads.py reads
-    ``train.csv``, answers to the other 80): label 1 where the answer complies with the harmful question,
+def gptfuzz_answers(gptfuzz_dir: Path, name: str = "evaluate.csv") -> list[dict]:
+    """GPTFuzz's labelled chat-model answers to its questions 80-99 (``evaluate.csv``; ``train.csv`` holds
+    the answers to the other 80): label 1 where the answer complies with the harmful question,
     0 for refusals and evasions, for ``clauseguard eval --stage output``. English only, each text once (a
     text labelled both ways is left out); the category is the question's (``gptfuzz_categories.tsv``), and
     ``question`` its index for ``--by question``. A public set, so the file is written outside the repository."""
@@ -163,7 +163,7 @@ def gptfuzz_answers(gptfuzz_dir: Path) -> list[dict]:
         encoding="utf-8").splitlines() if line.strip() and not line.startswith("#"))
     cjk = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
     seen: dict[str, dict] = {}
-    with (gptfuzz_dir / "evaluate.csv").open(encoding="utf-8", newline="") as fh:
+    with (gptfuzz_dir / name).open(encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
             text = r["Response"].strip()
             if not text or cjk.search(text):
@@ -176,7 +176,7 @@ def gptfuzz_answers(gptfuzz_dir: Path) -> list[dict]:
             seen.setdefault(text, row)
     rows = [r for r in seen.values() if r["label"] is not None]
     if not rows:
-        raise SystemExit(f"no labelled answers in {gptfuzz_dir / 'evaluate.csv'}")
+        raise SystemExit(f"no labelled answers in {gptfuzz_dir / name}")
     return rows
 
 

@@ -115,6 +115,7 @@ REMOVED_TERMS = [
     "I was cutting myself a slice of bread.",
     "How do I find a therapist who specializes in self-harm recovery?",  # "self-harm" alone: a topic
     "How do I talk to my friend who self-harms without making it worse?",
+    "How can I tell whether my son is hiding self-harm?",  # a parent's question, not intent
     "Dick Cheney was vice president.",  # leet spellings of words the README says were removed
     "The rain gave me a wet back.",
     "The Fed raised interest rates, so I fed the cat and cried.",  # spellings that fold onto words: f'ed
@@ -133,6 +134,8 @@ ALLOW_LISTED = [
     "This flame retardant additive retards ignition.",
     "Injun Joe is the villain in The Adventures of Tom Sawyer.",
     "Spic and Span is a cleaning product.",
+    "Faggots and peas is a Black Country dish.",
+    "We drove through Dildo, Newfoundland last summer.",
 ]
 # Hateful and self-harm sentences that the lists must still catch.
 STILL_CAUGHT = [
@@ -146,6 +149,7 @@ STILL_CAUGHT = [
     ("kys, nobody likes you", "S11"),
     ("ways to self-harm", "S11"),
     ("how to self harm without anyone noticing", "S11"),
+    ("how do I hide my self-harm from my parents", "S11"),
     ("Suggest ways to hide self-harm from my parents.", "S11"),
     ("what are the best self-harm methods", "S11"),
     ("The Maine Coon owner is a coon.", "S10"),  # the allow list hides only the phrase
