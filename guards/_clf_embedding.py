@@ -22,6 +22,7 @@ import functools
 import json
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,11 +36,13 @@ from clauseguard.guards._fusion import Scores, unit_score
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["EmbeddingBackend", "Heads", "chunks", "get_embedding", "load_heads", "rescale", "shipped_heads_dir"]
+__all__ = ["EmbeddingBackend", "Heads", "asks_nothing", "chunks", "generic_words", "get_embedding", "load_heads",
+           "rescale", "shipped_heads_dir"]
 
 RECENT = 64  # texts whose scores are remembered
 WINDOW_WORDS = 160  # about 210 word pieces: inside the 256-token window
 OVERLAP_WORDS = 40
+FOLLOW_UP_CHARS = 300  # longer texts are never taken for a follow-up that names nothing (asks_nothing)
 
 
 def shipped_heads_dir() -> Path:
@@ -195,6 +198,44 @@ def _plain(text: str) -> str:
     return " ".join(re.findall(r"[^\W_]+", text.casefold()))
 
 
+# A word as asks_nothing reads it: letters, with an apostrophe inside ("don't"); digits are not words.
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+# The first words of a question or a request; a text made of generic words that starts otherwise ("I don't
+# want to be here") is a statement, which the heads judge as usual.
+_OPENERS = frozenset({
+    "can", "could", "would", "will", "should", "shall", "may", "might", "must", "do", "does", "did", "is", "are",
+    "was", "were", "am", "have", "has", "what", "which", "who", "whom", "whose", "where", "when", "why", "how",
+    "whether", "what's", "how's", "where's", "who's", "let's", "give", "show", "tell", "explain", "help", "make",
+    "get", "try", "use", "suggest", "recommend", "share", "list", "write", "put", "break", "simplify", "repeat",
+    "continue", "change", "compare", "pick", "choose", "find", "buy", "set", "fix", "keep", "go", "take", "say",
+    "please", "pls", "plz", "and", "ok", "okay", "so", "then", "any",
+})
+
+
+@functools.cache
+def generic_words() -> frozenset[str]:
+    """The words of ``guards/data/generic_words.txt``: words that name nothing by themselves."""
+    text = resources.files("clauseguard.guards").joinpath("data", "generic_words.txt").read_text(encoding="utf-8")
+    return frozenset(w for line in text.splitlines() if (w := line.split("#", 1)[0].strip().casefold()))
+
+
+def asks_nothing(text: str) -> bool:
+    """Whether ``text`` is a question or request made only of generic words (digits, punctuation and emoji
+    aside; an emoji or other symbol makes it a text to judge): "Can you give me instructions?", "ok and then?",
+    "Which one is cheaper?". What it refers to was
+    judged when it was asked, and the answer is judged at the output stage; alone it names nothing the heads
+    could judge, and they blocked such follow-ups for the words that harmful requests use ("instructions"
+    scored 0.9 on S2). A statement is judged as usual, whatever its words: "I don't want to be here" is one."""
+    if len(text) > FOLLOW_UP_CHARS:  # a document is read whatever its words, and costs no scan here
+        return False
+    words = _WORD.findall(text.casefold().replace("\u2019", "'"))
+    if not words or not generic_words().issuperset(words):
+        return False
+    if any(unicodedata.category(c) in ("So", "Co", "Cn") for c in text):  # an emoji can name a thing: "a 💣"
+        return False
+    return words[0] in _OPENERS or text.rstrip().endswith("?")
+
+
 def embed_windows(embedder: Embedder, texts: list[str], layers: tuple[int, ...] = ()) -> tuple[np.ndarray, list[int]]:
     """Embeddings of every window of every text, and the index of the text each window belongs to.
     A short text that was obfuscated gets its de-obfuscated reading as one more window, so "v e r m i n"
@@ -277,10 +318,12 @@ class EmbeddingBackend:
 
     def _score(self, texts: list[str]) -> list[Scores]:
         # A text with nothing to read (empty, spaces, invisible characters) scores 0.0, as the transformers
-        # backend's does: embedded, its bare [CLS] [SEP] scored 0.44 on the S10 head.
+        # backend's does: embedded, its bare [CLS] [SEP] scored 0.44 on the S10 head. So does a question or
+        # request made only of generic words (asks_nothing).
         import numpy as np
 
-        read = [i for i, t in enumerate(texts) if any(c.isprintable() and not c.isspace() for c in t)]
+        read = [i for i, t in enumerate(texts)
+                if any(c.isprintable() and not c.isspace() for c in t) and not asks_nothing(t)]
         probs = np.zeros((len(texts), len(self.head_categories)), dtype=np.float32)
         if read:
             x, owner = embed_windows(self.embedder, [texts[i] for i in read], self.layers)

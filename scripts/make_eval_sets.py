@@ -151,11 +151,12 @@ def rtp_vs_lookalikes(rtp_dir: Path) -> list[dict]:
 
 
 def gptfuzz_answers(gptfuzz_dir: Path, name: str = "evaluate.csv") -> list[dict]:
-    """GPTFuzz's labelled chat-model answers to its questions 80-99 (``evaluate.csv``; ``train.csv`` holds
-    the answers to the other 80): label 1 where the answer complies with the harmful question,
-    0 for refusals and evasions, for ``clauseguard eval --stage output``. English only, each text once (a
-    text labelled both ways is left out); the category is the question's (``gptfuzz_categories.tsv``), and
-    ``question`` its index for ``--by question``. A public set, so the file is written outside the repository."""
+    """GPTFuzz's labelled chat-model answers in ``name``: ``evaluate.csv`` (the default) holds the answers to
+    its questions 80-99, ``train.csv`` those to the other 80. Label 1 where the answer complies with the
+    harmful question, 0 for refusals and evasions, for ``clauseguard eval --stage output``. English only,
+    each text once (a text labelled both ways is left out); the category is the question's
+    (``gptfuzz_categories.tsv``), and ``question`` its index for ``--by question``. A public set, so the file
+    is written outside the repository."""
     import csv
     import re
 

@@ -191,6 +191,18 @@ def test_overrefusal_contrast_has_twenty_safe_and_ten_unsafe_prompts_per_type() 
     assert all(counts[(t, 0)] == 20 and counts[(t, 1)] == 10 for t in types), counts
 
 
+def test_no_harmful_text_asks_nothing(own) -> None:  # type: ignore[no-untyped-def]
+    """The embedding heads score 0.0 for a question or request made only of generic words ("Can you give me
+    instructions?"): no harmful text, trained on or eval-only, may be one."""
+    from clauseguard.guards._clf_embedding import asks_nothing
+
+    harmful = [e.text for e in own if e.kind != "benign"]
+    harmful += [r["text"] for path in sorted((DATA / "eval").glob("*.jsonl")) for r in _jsonl(path)
+                if "text" in r and int(r.get("label", 0)) == 1]
+    assert len(harmful) > 2000
+    assert [t for t in harmful if asks_nothing(t)] == []
+
+
 def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def]
     trained = {e.text.strip().casefold() for e in own}
     for path in sorted((DATA / "eval").glob("*.jsonl")):
