@@ -220,12 +220,12 @@ def generic_words() -> frozenset[str]:
 
 
 def asks_nothing(text: str) -> bool:
-    """Whether ``text`` is a question or request made only of generic words (digits, punctuation and emoji
-    aside; an emoji or other symbol makes it a text to judge): "Can you give me instructions?", "ok and then?",
-    "Which one is cheaper?". What it refers to was
-    judged when it was asked, and the answer is judged at the output stage; alone it names nothing the heads
-    could judge, and they blocked such follow-ups for the words that harmful requests use ("instructions"
-    scored 0.9 on S2). A statement is judged as usual, whatever its words: "I don't want to be here" is one."""
+    """Whether ``text`` is a question or request made only of generic words, digits and punctuation aside
+    (an emoji or other symbol makes it a text to judge): "Can you give me instructions?", "ok and then?",
+    "Which one is cheaper?". What it refers to was judged when it was asked, and the answer is judged at the
+    output stage; alone it names nothing the heads could judge, and they blocked such follow-ups for the
+    words that harmful requests use ("instructions" scored 0.9 on S2). A statement is judged as usual,
+    whatever its words: "I don't want to be here" is one."""
     if len(text) > FOLLOW_UP_CHARS:  # a document is read whatever its words, and costs no scan here
         return False
     words = _WORD.findall(text.casefold().replace("\u2019", "'"))
