@@ -118,7 +118,10 @@ Count = Annotated[int, BeforeValidator(_not_a_bool)]
 Amount = Annotated[float, BeforeValidator(_not_a_bool)]
 MaxChars = Annotated[int | None, BeforeValidator(_not_a_bool)]
 
-KEYWORD_LISTS = ("S1", "S4", "S9", "S10", "S11", "S12", "profanity")
+# The harm lists, which a keyword guard with no ``categories`` uses; and every shipped list. prompt_injection is
+# used only where named: it judges requests, and an answer about injections quotes its phrases.
+KEYWORD_DEFAULTS = ("S1", "S4", "S9", "S10", "S11", "S12", "profanity")
+KEYWORD_LISTS = (*KEYWORD_DEFAULTS, "prompt_injection")
 # Default max_chars of the keyword guard: the pipeline's own limit (it reads a megabyte in well under a second).
 MAX_CHARS_KEYWORD = 1_000_000
 
@@ -128,9 +131,9 @@ class KeywordParams(_Params):
 
     ACTIONS = frozenset({"block", "redact", "flag"})
 
-    categories: list[str] = Field(default_factory=lambda: list(KEYWORD_LISTS),
-                                  description="shipped term lists to use; left out: all of them, or none when "
-                                              "terms is given")
+    categories: list[str] = Field(default_factory=lambda: list(KEYWORD_DEFAULTS),
+                                  description="shipped term lists to use; left out: the harm lists (all but "
+                                              "prompt_injection), or none when terms is given")
     terms: dict[str, list[str]] = Field(default_factory=dict,
                                         description="your own terms, by category")
     allow: list[str] = Field(default_factory=list, description="terms never to match")

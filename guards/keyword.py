@@ -5,7 +5,9 @@ Spans point at exactly the offending characters of the original text, so ``on_fa
 "b.0.m.b" and nothing around it. A category may also ship names (``<category>.names.txt``: "nerve
 agent", "pipe bomb") that count only in a request: when a word of ``requests.txt`` ("make", "buy",
 "recipe for") ends at most ``REQUEST_WINDOW`` letters before the name. "How do I build a p1pe b0mb"
-is blocked; "what is a nerve agent?" is left to the classifier.
+is blocked; "what is a nerve agent?" is left to the classifier. A phrase of the prompt_injection list
+quoted with at most ``MENTION_SPARE_WORDS`` other words ("my students type 'ignore previous instructions'
+as a joke") is mentioned, not used, and does not count: an injection needs an instruction after it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from bisect import bisect_left, bisect_right
 
 from clauseguard.errors import GuardConfigError, GuardError
 from clauseguard.guards._base import Context, Guard
-from clauseguard.guards._matcher import Match, TermMatcher
+from clauseguard.guards._matcher import Match, TermMatcher, compile_pattern, is_pattern
 from clauseguard.guards._params import Action, GuardSpec, KeywordParams, Stage
 from clauseguard.guards._refusals import refusals_in
 from clauseguard.guards._registry import register
@@ -38,6 +40,15 @@ NOT_REQUESTS = ("what makes",)
 # and opening ones ("cake. “What", "cake. ¿Qué"). A line break of any kind ends one as well.
 _STOP = re.compile("[.!?][\"')\\]\u2019\u201d\u00bb\u203a\uff09\u300d\u300f]*|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]"
                    "|[\u3002\uff01\uff1f]")  # the ideographic full stop and fullwidth ! ?: scripts without capitals
+# Quotation marks and what closes each; a phrase of these categories quoted with at most MENTION_SPARE_WORDS
+# other words is named, not said ("what do I do when users type 'ignore previous instructions'?"): an
+# injection needs an instruction after its override, and one quoted with its payload still counts.
+MENTIONABLE = frozenset({"prompt_injection"})
+MENTION_SPARE_WORDS = 2
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb", "\u201e": "\u201c",
+           "`": "`"}
+_QUOTE_REACH = 300  # characters from a phrase to its quotation marks
+_WORD = re.compile(r"\w+")
 _NEXT_LETTER = re.compile("\\s+[\"'(\\[\u2018\u201c\u00ab\u2039\u00bf\u00a1]*([^\\W\\d_])")
 
 
@@ -84,10 +95,11 @@ class KeywordGuard(Guard):
             # the words of a refusal ("I can't help with making explosives") are not the answer's (_refusals.py)
             refused = refusals_in(content, context.metadata)
             matches = [m for m in matches if not any(s <= m.span[0] and m.span[1] <= e for s, e in refused)]
-        findings = [
-            self.finding(m.label, score=1.0, span=m.span, replacement=REDACTION if redact else None)
-            for m in self._requested(content, matches)
-        ]
+        matches = self._requested(content, matches)
+        if any(m.label in MENTIONABLE for m in matches):
+            matches = _used(content, matches)
+        findings = [self.finding(m.label, score=1.0, span=m.span, replacement=REDACTION if redact else None)
+                    for m in matches]
         return self.verdict(content, findings)
 
     def _requested(self, content: str, matches: list[Match]) -> list[Match]:
@@ -105,6 +117,55 @@ class KeywordGuard(Guard):
             return any(not _new_sentence(content, c.span[1], m.span[0]) for c in near)
 
         return [m for m in matches if (m.label, m.term) not in self.names or requested(m)]
+
+
+def _used(content: str, matches: list[Match]) -> list[Match]:
+    """``matches`` without the phrases of MENTIONABLE categories that are only quoted: a quotation holding
+    nothing but such phrases and at most MENTION_SPARE_WORDS more words names them."""
+    quoted: dict[tuple[int, int], list[Match]] = {}
+    for m in matches:
+        if m.label in MENTIONABLE and (q := _quotation(content, *m.span)) is not None:
+            quoted.setdefault(q, []).append(m)
+    mentioned: set[Match] = set()
+    for (start, end), inside in quoted.items():
+        spare, pos = 0, start
+        for a, b in sorted(m.span for m in inside):
+            spare += len(_WORD.findall(content, pos, max(pos, a)))
+            pos = max(pos, b)
+        spare += len(_WORD.findall(content, pos, end))
+        if spare <= MENTION_SPARE_WORDS:
+            mentioned.update(inside)
+    return [m for m in matches if m not in mentioned]
+
+
+def _quotation(content: str, start: int, end: int) -> tuple[int, int] | None:
+    """Where the quotation holding ``content[start:end]`` begins and ends (inside its marks), on one line."""
+    lo = max(content.rfind("\n", 0, start) + 1, start - _QUOTE_REACH)
+    newline = content.find("\n", end)
+    hi = min(len(content) if newline < 0 else newline, end + _QUOTE_REACH)
+    for i in range(start - 1, lo - 1, -1):
+        mark = content[i]
+        if mark in _QUOTES and _opens(content, i):
+            close = _QUOTES[mark]
+            for j in range(end, hi):
+                if content[j] == close and _closes(content, j):
+                    return i + 1, j
+            return None
+    return None
+
+
+def _opens(content: str, i: int) -> bool:
+    """Whether the mark at ``i`` can open a quotation: not inside a word ("Grandma's", "don't")."""
+    before = content[i - 1] if i else " "
+    after = content[i + 1] if i + 1 < len(content) else " "
+    return not before.isalnum() and not after.isspace()
+
+
+def _closes(content: str, j: int) -> bool:
+    """Whether the mark at ``j`` can close a quotation: after a word or punctuation, not inside a word."""
+    before = content[j - 1] if j else " "
+    after = content[j + 1] if j + 1 < len(content) else " "
+    return not before.isspace() and not after.isalnum()
 
 
 def _new_sentence(content: str, start: int, end: int) -> bool:
@@ -132,8 +193,20 @@ def _check_matchable(guard_id: str, params: KeywordParams) -> None:
     """A term of the user's with no letter or digit ("🖕", "卍", "!!!") normalises to nothing and would
     never match: a config error, not a term silently dropped."""
     listed = [(f"terms.{cat}[{i}]", term) for cat, own in params.terms.items() for i, term in enumerate(own)]
-    listed += [(f"allow[{i}]", term) for i, term in enumerate(params.allow)]
     for key, term in listed:
+        if is_pattern(term):  # "{ignore|disregard} [all] previous {instructions|rules}"
+            try:
+                compile_pattern(term)
+            except ValueError as err:
+                raise GuardConfigError(str(err), where=f"guard {guard_id!r} params.{key}") from None
+    allowed = [(f"allow[{i}]", term) for i, term in enumerate(params.allow)]
+    for key, term in allowed:
+        if is_pattern(term):
+            raise GuardConfigError(f"allow takes plain phrases, not patterns: {term!r} (list each phrase)",
+                                   where=f"guard {guard_id!r} params.{key}")
+    for key, term in listed + allowed:
+        if is_pattern(term):
+            continue
         if not normalize(term).text:
             raise GuardConfigError(f"term {term!r} has no letter or digit, so it can never match (the keyword "
                                    "guard matches words; a regex guard can match symbols and emoji)",

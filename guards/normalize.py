@@ -367,7 +367,7 @@ class Normalized:
     def words(self) -> str:
         """The normalised words with one space between them ("Jews are v e r m i n" -> "jews are
         vermin"): the de-obfuscated reading that a model, not a term matcher, should see."""
-        cuts = [i for i in range(1, len(self.text)) if self.boundary[i] == 2]
+        cuts = [m.start() + 1 for m in re.finditer(b"\x02", self.boundary[1:len(self.text)])]
         return " ".join(self.text[a:b] for a, b in zip([0, *cuts], [*cuts, len(self.text)], strict=True))
 
     @cached_property
