@@ -13,7 +13,11 @@ maps to 0.5. Texts longer than the model's 256-token window are cut into overlap
 head keeps its highest window, so an instruction planted at the end of a long document is still seen,
 as long as it fills a good part of its window: each window is one mean-pooled embedding, and a single
 sentence among 160 words of other text is diluted out (an injection alone 0.94; after 20 benign words
-0.06), wherever it lies.
+0.06), wherever it lies. A head whose manifest entry has ``by_line: N`` reads a text of N or more
+non-empty lines (a pasted file, log or document) line by line instead, each sentence of a line on its
+own, and keeps the highest: whole, a paste's layout and commands read like a planted instruction (the
+prompt-injection head blocked half of the ordinary pastes of an independent set), while a planted line
+still scores as itself.
 """
 
 from __future__ import annotations
@@ -251,6 +255,30 @@ def embed_windows(embedder: Embedder, texts: list[str], layers: tuple[int, ...] 
     return embedder.embed(windows, layers), owner
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A text of more pieces than this is read whole only (as every head reads it): each line costs about one short
+# text's embedding (a 17-line paste 88 ms whole, 255 ms with its lines), so a 5,000-line log would take a minute.
+MAX_LINE_PIECES = 200
+
+
+def line_count(text: str) -> int:
+    """Non-empty lines of ``text``."""
+    return sum(1 for line in text.splitlines() if line.strip())
+
+
+def line_pieces(embedder: Embedder, text: str) -> list[str]:
+    """Every sentence of every non-empty line of ``text`` (a long one in windows)."""
+    return [w for line in text.splitlines() for sentence in _SENTENCE_END.split(line.strip()) if sentence.strip()
+            for w in embedder.windows(sentence)]
+
+
+def embed_lines(embedder: Embedder, pieces: list[list[str]],
+                layers: tuple[int, ...] = ()) -> tuple[np.ndarray, list[int]]:
+    """Embeddings of the pieces of every text (``line_pieces``), and the index of the text each belongs to."""
+    owner = [i for i, own in enumerate(pieces) for _ in own]
+    return embedder.embed([p for own in pieces for p in own], layers), owner
+
+
 def max_by_owner(values: np.ndarray, owner: list[int], n: int) -> np.ndarray:
     """Row-wise maximum of ``values`` over the windows of each of the ``n`` texts."""
     import numpy as np
@@ -295,6 +323,16 @@ class EmbeddingBackend:
         if bad:
             raise ModelLoadError(f"classifier heads in {manifest.parent}: thresholds must be "
                                  f"between 0 and 1, exclusive: {bad}")
+        by_line: dict[int, list[int]] = {}  # heads that read a text of at least N lines line by line: {N: [columns]}
+        for k, entry in enumerate(entries):
+            lines = entry.get("by_line")
+            if lines is None:
+                continue
+            if type(lines) is not int or lines < 1:
+                raise ModelLoadError(f"classifier heads in {manifest.parent}: by_line of {names[k]!r} must be a "
+                                     f"number of lines, 1 or more, got {lines!r}")
+            by_line.setdefault(lines, []).append(k)
+        self.by_line = by_line
         self.categories = frozenset(self.head_categories)
         self._recent: OrderedDict[str, Scores] = OrderedDict()
         self._lock = threading.Lock()
@@ -328,6 +366,13 @@ class EmbeddingBackend:
         if read:
             x, owner = embed_windows(self.embedder, [texts[i] for i in read], self.layers)
             probs[read] = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(read))
+            for lines, columns in self.by_line.items():
+                pieces = {i: line_pieces(self.embedder, texts[i]) for i in read if line_count(texts[i]) >= lines}
+                multi = [i for i, p in pieces.items() if len(p) <= MAX_LINE_PIECES]
+                if multi:
+                    x, owner = embed_lines(self.embedder, [pieces[i] for i in multi], self.layers)
+                    lined = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(multi))
+                    probs[np.ix_(multi, columns)] = lined[:, columns]
         out: list[Scores] = []
         for row in probs:
             scores: Scores = {}

@@ -135,6 +135,10 @@ GATE_WEIGHT = 0.3
 # embeddings) lifted it to 0.866 but blocked 12.5% of the safe over-refusal questions (model card).
 EXTRA_LAYERS = (3,)
 EXTRA_LAYER_HEADS = {"prompt_injection"}
+# Heads that read a text of at least this many non-empty lines line by line at run time (guards/_clf_embedding.py,
+# ``by_line``): whole, a pasted file or log read like a planted instruction (the head alone flagged 50.5% of the
+# ordinary pastes of an independent set; by line, 23.5%). Their metrics here score whole texts.
+BY_LINE_HEADS = {"prompt_injection": 3}
 
 
 @dataclass
@@ -654,6 +658,8 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
         weights.append(model.w if model.w1 is None else np.zeros(x.shape[1], dtype=np.float32))
         biases.append(model.b)
         entry = {"name": head, "category": head_category(head), "threshold": m["threshold"], "gated": gated}
+        if head in BY_LINE_HEADS:
+            entry["by_line"] = BY_LINE_HEADS[head]
         if model.w1 is not None:
             entry["hidden"] = int(model.w1.shape[1])
             hidden_layers.update(hidden_arrays(head, model))
