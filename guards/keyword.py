@@ -191,7 +191,8 @@ def _spelled(content: str, dot: int) -> bool:
 
 def _check_matchable(guard_id: str, params: KeywordParams) -> None:
     """A term of the user's with no letter or digit ("🖕", "卍", "!!!") normalises to nothing and would
-    never match: a config error, not a term silently dropped."""
+    never match: a config error, not a term silently dropped. So is a malformed pattern ("{make|build] a
+    bomb"), and a pattern in ``allow``, which takes plain phrases."""
     listed = [(f"terms.{cat}[{i}]", term) for cat, own in params.terms.items() for i, term in enumerate(own)]
     for key, term in listed:
         if is_pattern(term):  # "{ignore|disregard} [all] previous {instructions|rules}"
