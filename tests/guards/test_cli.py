@@ -23,6 +23,7 @@ def test_samples_give_the_expected_actions() -> None:
         "benign-question": "allow", "email-address": "redact", "obfuscated-weapon": "block",
         "spaced-weapon": "block", "profanity": "redact", "benign-lookalikes": "allow", "card-number": "redact",
         "german-request": "allow",  # no classifier in this file: the generated guards flag it (test_language.py)
+        "injection": "allow",  # nor the prompt_injection list: the generated guards block it (test_keyword_patterns.py)
         "first-answer": "label", "medical-answer": "disclaim", "leaked-key": "redact",
         "refusal-answer": "label",
     }
