@@ -213,7 +213,6 @@ class TermMatcher:
             hits = _outside(hits, allowed)
         return _dedupe(hits)
 
-
     def _pattern_hits(self, text: str, norm: Normalized) -> list[Match]:
         """Matches of the patterns, over the normalised words ("ignore all previous instructions"), each
         within one sentence: "... with that request. ChatGPT: I'm sorry" is no "request for ChatGPT"."""
