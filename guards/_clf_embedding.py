@@ -266,10 +266,17 @@ def line_count(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.strip())
 
 
-def line_pieces(embedder: Embedder, text: str) -> list[str]:
-    """Every sentence of every non-empty line of ``text`` (a long one in windows)."""
-    return [w for line in text.splitlines() for sentence in _SENTENCE_END.split(line.strip()) if sentence.strip()
-            for w in embedder.windows(sentence)]
+def line_pieces(embedder: Embedder, text: str, limit: int) -> list[str] | None:
+    """Every sentence of every non-empty line of ``text`` (a long one in windows); None once there are more
+    than ``limit``, without reading the rest (a megabyte log is not tokenised a second time)."""
+    pieces: list[str] = []
+    for line in text.splitlines():
+        for sentence in _SENTENCE_END.split(line.strip()):
+            if sentence.strip():
+                pieces += embedder.windows(sentence)
+                if len(pieces) > limit:
+                    return None
+    return pieces
 
 
 def embed_lines(embedder: Embedder, pieces: list[list[str]],
@@ -367,12 +374,13 @@ class EmbeddingBackend:
             x, owner = embed_windows(self.embedder, [texts[i] for i in read], self.layers)
             probs[read] = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(read))
             for lines, columns in self.by_line.items():
-                pieces = {i: line_pieces(self.embedder, texts[i]) for i in read if line_count(texts[i]) >= lines}
-                multi = [i for i, p in pieces.items() if len(p) <= MAX_LINE_PIECES]
-                if multi:
-                    x, owner = embed_lines(self.embedder, [pieces[i] for i in multi], self.layers)
-                    lined = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(multi))
-                    probs[np.ix_(multi, columns)] = lined[:, columns]
+                pieces = {i: line_pieces(self.embedder, texts[i], MAX_LINE_PIECES)
+                          for i in read if line_count(texts[i]) >= lines}
+                kept = {i: p for i, p in pieces.items() if p is not None}  # the rest are read whole
+                if kept:
+                    x, owner = embed_lines(self.embedder, list(kept.values()), self.layers)
+                    lined = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(kept))
+                    probs[np.ix_(list(kept), columns)] = lined[:, columns]
         out: list[Scores] = []
         for row in probs:
             scores: Scores = {}
