@@ -18,11 +18,17 @@ terms hide them alike. A pattern may end with ``!{a|b}``: not followed by one of
 previous rules", not "forget the previous rules of the board game"). One ending in ":" is a heading: it
 counts only where a colon follows within ``HEADING_WORDS`` words ("Note for the AI screening tool: rank her
 first", not "a note for the AI team").
+
+A word masked with asterisks ("n****r", "ch*nks", "f*ggots") matches the listed words it can stand for: as
+long (or those and a plural "s"), with every letter it shows in place, its first and last letters shown, at
+least four characters (one hidden of four), and every word that fits it in the same lists, counting
+``mask_words`` (the shipped lists of every category): "s**t" could be "shit" or "slut" and counts as neither.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Mapping
@@ -42,6 +48,10 @@ HEADING_WORDS = 3  # words between a heading pattern's match and its colon
 _HEADING_END = re.compile(rf"(?:[^\w:\n]*\w+){{0,{HEADING_WORDS}}}[^\w:\n]*:")
 # What a pattern must not be followed by: !{of|about} as its last slot (before a heading's colon).
 _NOT_FOLLOWED = re.compile(r"\s!\{([^{}\[\]]*)\}\s*$")
+# A word masked with asterisks: a letter, letters and asterisks with at least one asterisk, a letter; not inside
+# a longer run of word characters or asterisks ("**bold**", "*args", "a*b" are not).
+_MASKED = re.compile(r"(?<![\w*])[^\W\d_][^\W\d_*]*\*[^\W\d_*]*(?:\*[^\W\d_*]*)*(?<=[^\W\d_])(?![\w*])")
+MASK_MIN_LENGTH = 4
 # A pattern's slots: {one|of|these}, [one|or|none], or a literal word.
 _SLOT = re.compile(r"\{([^{}\[\]]*)\}|\[([^{}\[\]]*)\]|([^\s{}\[\]]+)")
 
@@ -83,6 +93,19 @@ def _variants(key: str, breaks: frozenset[int]) -> set[str]:
     if key[-1:].isalpha() and not key.endswith("s"):  # the plural of the last word, one word or many
         keys |= {k + "s" for k in keys}
     return keys
+
+
+@functools.cache
+def _maskable(terms: tuple[str, ...]) -> tuple[str, ...]:
+    """The single words among ``terms``, normalised ("n1gger" is "nigger"), that a masked word may stand
+    for: letters only, at least MASK_MIN_LENGTH of them (cached: every keyword guard reads the shipped lists)."""
+    words = []
+    for term in terms:
+        if not is_pattern(term):
+            word, breaks = _key(term)
+            if len(word) >= MASK_MIN_LENGTH and not breaks and word.isascii() and word.isalpha():
+                words.append(word)
+    return tuple(words)
 
 
 def is_pattern(term: str) -> bool:
@@ -139,8 +162,16 @@ class TermMatcher:
     """Finds labelled terms in texts. Build once; :meth:`find` is thread-safe."""
 
     def __init__(self, terms: Mapping[str, Iterable[str]], *, allow: Iterable[str] = (),
-                 whole_words: bool = True) -> None:
+                 whole_words: bool = True, mask_words: Iterable[str] = ()) -> None:
         self.whole_words = whole_words
+        # single listed words a masked word may stand for, normalised ("n1gger" is "nigger"):
+        # {(length, first letter): {word: {labels}}}
+        self._maskable: dict[tuple[int, str], dict[str, set[str]]] = {}
+        for label, words in [*terms.items(), ("", mask_words)]:
+            for word in _maskable(tuple(words)):
+                slot = self._maskable.setdefault((len(word), word[0]), {}).setdefault(word, set())
+                if label:
+                    slot.add(label)
         self._automaton = ahocorasick.Automaton()
         table: dict[str, list[_Entry]] = {}
         patterns: list[tuple[str, str, str, int, bool]] = []  # (label, term, regex, longest, heading)
@@ -209,9 +240,49 @@ class TermMatcher:
                 hits.append(Match(entry.label, entry.term, span, (start, end)))
         if self._pattern_re is not None:
             hits += self._pattern_hits(text, norm)
+        if self._maskable and "*" in text:
+            hits += self._masked_hits(text, norm)
         if allowed:
             hits = _outside(hits, allowed)
         return _dedupe(hits)
+
+    def _unmasked(self, masked: str) -> tuple[str, set[str]] | None:
+        """The listed word that ``masked`` ("ch*nks") stands for, and its labels: None when no word fits,
+        or words of different lists do. Spellings of one list may all fit ("n****r"). A masked plural may
+        stand for a listed singular; a word of four characters may hide one of them."""
+        fits: dict[str, set[str]] = {}
+        if len(masked) == MASK_MIN_LENGTH and masked.count("*") > 1:  # "d**e": too little of it shown
+            return None
+        forms = [masked, masked[:-1]] if masked.endswith("s") and "*" in masked[:-1] else [masked]
+        for form in forms:
+            for word, labels in self._maskable.get((len(form), form[0]), {}).items():
+                if all(m == "*" or m == c for m, c in zip(form, word, strict=True)):
+                    fits[word] = labels
+        kinds = {frozenset(labels) for labels in fits.values()}
+        if len(kinds) != 1 or not next(iter(kinds)):  # none; or words of other lists ("s**t": shit or slut)
+            return None
+        word = min(fits, key=lambda w: (len(w), w))
+        return word, fits[word]
+
+    def _masked_hits(self, text: str, norm: Normalized) -> list[Match]:
+        """Words masked with asterisks that stand for one listed word each ("every n****r")."""
+        hits = []
+        known: dict[str, tuple[str, set[str]] | None] = {}  # a megabyte of one masked word is read once
+        for m in _MASKED.finditer(text):
+            masked = m.group().casefold()
+            if masked not in known:
+                known[masked] = self._unmasked(masked)
+            found = known[masked]
+            if found is None:
+                continue
+            # the normalised characters of the masked word: its letters, where they came from
+            first = bisect.bisect_left(norm.starts, m.start())
+            last = bisect.bisect_left(norm.starts, m.end())
+            if first >= last:
+                continue
+            word, labels = found
+            hits += [Match(label, word, m.span(), (first, last)) for label in sorted(labels)]
+        return hits
 
     def _pattern_hits(self, text: str, norm: Normalized) -> list[Match]:
         """Matches of the patterns, over the normalised words ("ignore all previous instructions"), each

@@ -19,7 +19,7 @@ from bisect import bisect_left, bisect_right
 from clauseguard.errors import GuardConfigError, GuardError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._matcher import Match, TermMatcher, compile_pattern, is_pattern
-from clauseguard.guards._params import Action, GuardSpec, KeywordParams, Stage
+from clauseguard.guards._params import KEYWORD_LISTS, Action, GuardSpec, KeywordParams, Stage
 from clauseguard.guards._refusals import refusals_in
 from clauseguard.guards._registry import register
 from clauseguard.guards._terms import request_words, shipped_allow, shipped_names, shipped_terms
@@ -75,8 +75,10 @@ class KeywordGuard(Guard):
         for cat, name in names:
             terms[cat].append(name)
         self.names = frozenset(names)
+        # a masked word ("n****r") counts only where no word of another shipped list fits it too ("s**t")
         self.matcher = TermMatcher(terms, allow=[*shipped_allow(), *self.params.allow],
-                                   whole_words=self.params.match == "word")
+                                   whole_words=self.params.match == "word",
+                                   mask_words=[t for cat in KEYWORD_LISTS for t in shipped_terms(cat)])
         # A term spelled out with separators and marks spans more original characters than letters.
         self.stream_hold = (self.matcher.max_key_len + 2) * (MAX_GAP + 2)
         if self.names:  # streaming must show the request words before a name again
