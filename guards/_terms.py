@@ -38,9 +38,11 @@ def shipped_allow() -> tuple[str, ...]:
     return _read("terms", "allow")
 
 
-def request_words() -> tuple[str, ...]:
-    """The words that make a listed name a request ("make", "buy", "recipe for" ...)."""
-    return _read("terms", "requests")
+def request_words(category: str | None = None) -> tuple[str, ...]:
+    """The words that make a listed name of ``category`` a request: ``<category>.requests.txt`` where the
+    category ships one ("write", "describe" for S12), else ``requests.txt`` ("make", "buy", "recipe for" ...)."""
+    own = _read("terms", f"{category}.requests", optional=True) if category else ()
+    return own or _read("terms", "requests")
 
 
 def topic_terms(topic: str) -> tuple[str, ...]:

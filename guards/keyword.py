@@ -4,10 +4,12 @@ Shipped lists (``guards/data/terms``) plus the user's own ``terms`` by category,
 Spans point at exactly the offending characters of the original text, so ``on_fail: redact`` cuts
 "b.0.m.b" and nothing around it. A category may also ship names (``<category>.names.txt``: "nerve
 agent", "pipe bomb") that count only in a request: when a word of ``requests.txt`` ("make", "buy",
-"recipe for") ends at most ``REQUEST_WINDOW`` letters before the name. "How do I build a p1pe b0mb"
-is blocked; "what is a nerve agent?" is left to the classifier. A phrase of the prompt_injection list
-quoted with at most ``MENTION_SPARE_WORDS`` other words ("my students type 'ignore previous instructions'
-as a joke") is mentioned, not used, and does not count: an injection needs an instruction after it.
+"recipe for"), or of the category's own ``<category>.requests.txt`` ("write", "describe" for the S12
+names "oral sex", "sex scene"), ends at most ``REQUEST_WINDOW`` letters before the name. "How do I build
+a p1pe b0mb" is blocked; "what is a nerve agent?" and "can you get HPV from oral sex?" are left to the
+classifier. A phrase of the prompt_injection list quoted with at most ``MENTION_SPARE_WORDS`` other words
+("my students type 'ignore previous instructions' as a joke") is mentioned, not used, and does not count:
+an injection needs an instruction after it.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ _NEXT_LETTER = re.compile("\\s+[\"'(\\[\u2018\u201c\u00ab\u2039\u00bf\u00a1]*([^
 
 
 @functools.cache
-def _requests() -> TermMatcher:
-    return TermMatcher({"request": request_words()}, allow=NOT_REQUESTS)
+def _requests(category: str) -> TermMatcher:
+    return TermMatcher({"request": request_words(category)}, allow=NOT_REQUESTS)
 
 
 @register("keyword")
@@ -106,16 +108,17 @@ class KeywordGuard(Guard):
 
     def _requested(self, content: str, matches: list[Match]) -> list[Match]:
         """``matches`` without the names that no request word comes shortly before."""
-        if not any((m.label, m.term) in self.names for m in matches):
+        named = {m.label for m in matches if (m.label, m.term) in self.names}
+        if not named:
             return matches
         # by where they end, so each name looks only at those in its window: comparing every name with
         # every request word took minutes on a megabyte of "make a nerve agent"
-        cues = sorted(_requests().find(content), key=lambda c: c.norm_span[1])
-        ends = [c.norm_span[1] for c in cues]
+        cues = {cat: sorted(_requests(cat).find(content), key=lambda c: c.norm_span[1]) for cat in named}
+        ends = {cat: [c.norm_span[1] for c in found] for cat, found in cues.items()}
 
         def requested(m: Match) -> bool:
-            start = m.norm_span[0]
-            near = cues[bisect_left(ends, start - REQUEST_WINDOW):bisect_right(ends, start)]
+            start, found, at = m.norm_span[0], cues[m.label], ends[m.label]
+            near = found[bisect_left(at, start - REQUEST_WINDOW):bisect_right(at, start)]
             return any(not _new_sentence(content, c.span[1], m.span[0]) for c in near)
 
         return [m for m in matches if (m.label, m.term) not in self.names or requested(m)]

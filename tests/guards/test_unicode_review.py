@@ -294,8 +294,8 @@ def test_names_and_request_words_in_a_long_text_are_checked_in_linear_time(monke
         def find(self, text: str) -> list[Match]:
             return [CountedMatch(*m) for m in self.matcher.find(text)]
 
-    counted = CountedRequests(keyword._requests())
-    monkeypatch.setattr(keyword, "_requests", lambda: counted)
+    counted = CountedRequests(keyword._requests("S9"))
+    monkeypatch.setattr(keyword, "_requests", lambda category: counted)
     guard = build("keyword", on_fail="flag", params={"categories": ["S9"]})
 
     def reads_for(repeats: int) -> int:
