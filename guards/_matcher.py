@@ -2,7 +2,8 @@
 
 Terms are normalised exactly like the text (see :mod:`normalize`), so "b0mb" in a list and "B O M B"
 in a text meet as "bomb". Because a "1" in the text may stand for "i" or "l", each term gets variants
-with its "l"s read as "i"; a term also matches its plural in "s" on the last word ("heart attacks").
+with its "l"s read as "i"; a term also matches its plural in "s" on the last word ("heart attacks"), or in
+"ies" after a consonant ("trannies").
 Matches are whole-word by default, and a match may only cross a real word boundary where the term
 itself has one ("pipe bomb" matches "pipe-bomb" and "pipebomb"; "anal" does not match "an al").
 Allow-listed terms hide the matches inside them, and a match whose last words begin one ("make a bomb" in
@@ -81,6 +82,9 @@ def _key(term: str) -> tuple[str, frozenset[int]]:
     return norm.text, breaks
 
 
+_CONSONANT_Y = re.compile(r"[b-df-hj-np-tv-xz]y$")
+
+
 def _variants(key: str, breaks: frozenset[int]) -> set[str]:
     ls = [i for i, c in enumerate(key) if c == "l"]
     keys = {key, key.replace("l", "i")}
@@ -92,6 +96,8 @@ def _variants(key: str, breaks: frozenset[int]) -> set[str]:
             keys.add("".join(chars))
     if key[-1:].isalpha() and not key.endswith("s"):  # the plural of the last word, one word or many
         keys |= {k + "s" for k in keys}
+    if _CONSONANT_Y.search(key):  # and in "ies" after a consonant: "trannies", "hussies"
+        keys |= {k[:-1] + "ies" for k in keys if k.endswith("y")}
     return keys
 
 

@@ -150,6 +150,16 @@ ALLOW_LISTED = [
     "Spic and Span is a cleaning product.",
     "Faggots and peas is a Black Country dish.",
     "We drove through Dildo, Newfoundland last summer.",
+    "Five years ago I tried to end my life. Today: my daughter's graduation.",
+    "A year ago I tried to kill myself, and now I volunteer on a crisis line.",
+    "My pickup's tranny is slipping in third gear.",
+    "Should I change the tranny fluid at 60k miles?",
+    "I finally got the code working, I want to die of relief.",
+]
+# Someone else's wish, told by a person asking how to help: not the first person, so the classifier judges it.
+NOT_FIRST_PERSON = [
+    "What should I say to someone who tells me they want to die?",
+    "My brother says he wants to die and I don't know how to help him.",
 ]
 # Hateful and self-harm sentences that the lists must still catch.
 STILL_CAUGHT = [
@@ -175,6 +185,11 @@ STILL_CAUGHT = [
     ("I want to die of an overdose.", "S11"),
     ("Go jump off a bridge, nobody would miss you.", "S11"),
     ("I want to end my life.", "S11"),
+    ("i just want to die", "S11"),
+    ("honestly if you want to die just do it", "S11"),
+    ("I tried to end my life last night and I'll try again.", "S11"),  # not a survivor's past
+    ("Those trannies should stay out of our bathrooms.", "S10"),  # a plural in "ies"
+    ("Shut up, tranny.", "S10"),
 ]
 
 
@@ -214,6 +229,12 @@ def test_shipped_allow_phrases_hide_the_slur_inside(ctx, text: str) -> None:
 @pytest.mark.parametrize("text", ALLOW_LISTED)
 def test_shipped_allow_list_is_on_by_default(redactor, ctx, text: str) -> None:
     assert redactor.check(text, ctx).action is Action.ALLOW
+
+
+@pytest.mark.parametrize("text", NOT_FIRST_PERSON)
+def test_someone_elses_wish_to_die_is_left_to_the_classifier(ctx, text: str) -> None:
+    guard = build("keyword", params={"categories": ["S11"]})
+    assert guard.check(text, ctx).allowed
 
 
 @pytest.mark.parametrize(("text", "category"), STILL_CAUGHT)
