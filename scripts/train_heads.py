@@ -60,7 +60,8 @@ PROMPT_GROUPS = ("own/", "bipia/questions")
 # taught the prompt_injection head that any document is benign (BIPIA's planted injections caught 41% -> 6.5%
 # leave-one-dataset-out; weighed like comments, 27.5%, with 4 of 122 pasted codes and logs blocked, not 23).
 # And the personas (INJECTION_ONLY, below), which weigh their own.
-NOT_PROMPTS = ("own/identity_", "own/statements_", "own/hate_stance", "own/benign_pastes", "own/benign_personas")
+NOT_PROMPTS = ("own/identity_", "own/statements_", "own/posts_", "own/hate_stance", "own/benign_pastes",
+               "own/benign_personas")
 # Harmful requests, each followed by a safe twin with the same words: they teach the hazard heads intent
 # (and are non-injections for prompt_injection), but not the gate, the toxicity head or the topics. Read by
 # those too, they cost eval-only RealToxicityPrompts 0.897 -> 0.861 (most on its sexual and threat prompts,
@@ -68,7 +69,9 @@ NOT_PROMPTS = ("own/identity_", "own/statements_", "own/hate_stance", "own/benig
 CONTRAST_GROUPS = ("own/request_twins",)
 # Posts that are harmful in more ways than their label says (an abusive self-harm taunt is harassment too):
 # positives of their own head, never negatives of another.
-MIXED = ("own/statements_harmful", "own/short_harmful", "own/vague_harmful")
+# (The posts of posts_*.jsonl are read like the statements: read by the hazard heads alone, as the twins are,
+# they left the eval-only moderation queue where it was, 0.894; read by every head, 0.917: model card.)
+MIXED = ("own/statements_harmful", "own/posts_harmful", "own/short_harmful", "own/vague_harmful")
 HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still left out of training by LODO)
 # Plain texts: short chat replies, pasted code and logs (benign) and short harmful texts, so that a text's
 # length or format says nothing of its harm (the toxicity head had learned from tweets that a short text is
@@ -280,9 +283,13 @@ def read_own() -> Iterator[Example]:
                 text = template.format(G=group)
                 yield Example(text[0].upper() + text[1:], f"own/{name}/{'ab'[i % 2]}", kind,
                               {"S10"} if kind == "toxic" else set())
-    for name, kind in (("statements_harmful", "hazard"), ("statements_benign", "benign")):  # posts, not requests:
-        for i, line in enumerate(_lines(OWN / f"{name}.jsonl")):  # self-harm, threats, gore, sex; halves by line
-            row = json.loads(line)  # a benign row names the category it imitates
+    # posts, not requests: self-harm, threats, gore, sex; halves by line. posts_* by other hands: implicit suicide
+    # notes, pro-eating-disorder coaching, veiled threats, praise of attackers; recovery, trash talk, criticism of
+    # public figures, everyday posts
+    for name, kind in (("statements_harmful", "hazard"), ("statements_benign", "benign"), ("posts_harmful", "hazard"),
+                       ("posts_benign", "benign")):
+        for i, line in enumerate(_lines(OWN / f"{name}.jsonl")):
+            row = json.loads(line)  # a benign row names the category it imitates ("none": an everyday post)
             yield Example(row["text"], f"own/{name}/{'ab'[i % 2]}", kind,
                           {row["category"]} if kind == "hazard" else set())
     for i, line in enumerate(_lines(OWN / "benign_topical.jsonl")):  # safe requests squarely on a hazard's

@@ -210,7 +210,8 @@ def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def
         assert not leaked, f"{path.name} shares texts with the training files: {leaked[:3]}"
 
 
-@pytest.mark.parametrize("name", ["benign_vague.txt", "vague_harmful.jsonl", "benign_figurative.txt"])
+@pytest.mark.parametrize("name", ["benign_vague.txt", "vague_harmful.jsonl", "benign_figurative.txt",
+                                  "posts_harmful.jsonl", "posts_benign.jsonl"])
 def test_newer_training_files_keep_clear_of_every_eval_text(name: str) -> None:
     """Each line of these files was written beside eval sets of the same kind: none is within a Jaccard
     word overlap of 0.5 of an eval text or of the eval-only look-alikes (benign_heldout.txt), with words
