@@ -284,12 +284,12 @@ def read_own() -> Iterator[Example]:
                 yield Example(text[0].upper() + text[1:], f"own/{name}/{'ab'[i % 2]}", kind,
                               {"S10"} if kind == "toxic" else set())
     # posts, not requests: self-harm, threats, gore, sex; halves by line. posts_* by other hands: implicit suicide
-    # notes, pro-eating-disorder coaching, veiled threats, praise of attackers; recovery, trash talk, criticism of
-    # public figures, everyday posts
+    # notes, pro-eating-disorder coaching, veiled threats, praise of attackers; recovery, trash talk, news, criticism
+    # of public figures
     for name, kind in (("statements_harmful", "hazard"), ("statements_benign", "benign"), ("posts_harmful", "hazard"),
                        ("posts_benign", "benign")):
         for i, line in enumerate(_lines(OWN / f"{name}.jsonl")):
-            row = json.loads(line)  # a benign row names the category it imitates ("none": an everyday post)
+            row = json.loads(line)  # a benign row names the category it imitates
             yield Example(row["text"], f"own/{name}/{'ab'[i % 2]}", kind,
                           {row["category"]} if kind == "hazard" else set())
     for i, line in enumerate(_lines(OWN / "benign_topical.jsonl")):  # safe requests squarely on a hazard's
