@@ -31,8 +31,10 @@ trained on Davidson tweets and Wikipedia/Jigsaw comments, so neither appears her
   ``tsd_train.csv``, which trained the heads, is left out. All posts came from a pool already rated
   toxic-leaning, so the negatives are hard (sarcasm, "idiot" in passing): expect modest numbers.
 - ``gptfuzz_responses``: LLM answers to harmful questions (GPTFuzz, MIT), labelled jailbroken (1,
-  harmful content) or refused (0). The heads trained on GPTFuzz's questions and templates, never on
-  these answers. It measures harm in output text, which a profanity model is not built for.
+  harmful content) or refused (0): those of ``evaluate.csv``, to its 20 held-out questions. The heads
+  trained on GPTFuzz's questions and templates, and the answer gate on ``train.csv``'s answers to the
+  other 80 questions, never on these. It measures harm in output text, which a profanity model is not
+  built for.
 
 A balanced sample of at most ``--per-class`` texts of each label is drawn per set with a fixed seed.
 Results go to bench/results/classifier.json.
@@ -54,7 +56,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "classifier.json"
 NEEDED = ("toxic_spans/tsd_train.csv", "toxic_spans/annotations.csv", "toxic_spans/comments.csv",
-          "gptfuzz/train.csv", "gptfuzz/evaluate.csv")
+          "gptfuzz/evaluate.csv")
 SEED = 7
 csv.field_size_limit(sys.maxsize)
 
@@ -94,15 +96,15 @@ def civil_comments_spans(data: Path) -> Dataset:
 
 
 def gptfuzz_responses(data: Path) -> Dataset:
-    """GPTFuzz model responses: jailbroken (1) or refused (0); duplicates dropped."""
+    """GPTFuzz model responses to its held-out questions: jailbroken (1) or refused (0); duplicates dropped
+    (``train.csv``'s answers trained the answer gate)."""
     seen: set[str] = set()
     out: Dataset = []
-    for name in ("train.csv", "evaluate.csv"):
-        for r in _rows(data / "gptfuzz" / name):
-            text = r["Response"].strip()
-            if text and text not in seen:
-                seen.add(text)
-                out.append((text, int(r["label"] == "1")))
+    for r in _rows(data / "gptfuzz" / "evaluate.csv"):
+        text = r["Response"].strip()
+        if text and text not in seen:
+            seen.add(text)
+            out.append((text, int(r["label"] == "1")))
     return out
 
 

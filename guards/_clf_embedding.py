@@ -6,6 +6,12 @@ whose manifest entry has ``hidden: N`` is instead a one-hidden-layer ReLU networ
 head scores, and the threshold calibrated on held-out data). A manifest with a ``gate`` entry names one
 more hidden-layer head (``harm``: anything harmful against anything benign) whose probability each head
 marked ``gated`` is mixed with, ``p_head ** (1 - weight) * p_gate ** weight``, before its threshold applies.
+A manifest with an ``answer_gate`` entry names one more (``answer``: a chat model's answers that go along with
+a harmful request, and harmful texts, against refusals, safe answers on the same subjects and benign texts),
+which judges whole answers at the output stage: each gated head's rescaled score is mixed with its
+probability (up to 0.5) the same way, after the threshold, so an answer that only names a harm (a refusal
+that says why, safety advice) is held back and one that helps with it is not (``EmbeddingBackend.score``'s
+``whole``).
 A manifest with ``layers: [3]`` feeds every head the sentence embedding followed by the mean-pooled
 states of those encoder layers (``Embedder.embed``), 384 columns each; a head that should read the
 sentence alone has zero weights on the rest. Scores are rescaled so each head's calibrated threshold
@@ -46,6 +52,7 @@ __all__ = ["EmbeddingBackend", "Heads", "asks_nothing", "chunks", "generic_words
 RECENT = 64  # texts whose scores are remembered
 WINDOW_WORDS = 160  # about 210 word pieces: inside the 256-token window
 OVERLAP_WORDS = 40
+ANSWER_GATE_MOST = 0.5  # the answer gate's probability counts up to this: it holds heads back, never lifts them
 FOLLOW_UP_CHARS = 300  # longer texts are never taken for a follow-up that names nothing (asks_nothing)
 
 
@@ -67,6 +74,8 @@ class Heads:
     gate_weight: float = 0.0
     gated: np.ndarray | None = None  # bool per head
     layers: tuple[int, ...] = ()  # encoder layers whose pooled states follow the sentence embedding
+    answer_gate: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None
+    answer_weight: float = 0.0
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -80,6 +89,29 @@ class Heads:
             mixed = out ** (1.0 - self.gate_weight) * p_gate[:, None] ** self.gate_weight
             out = np.where(self.gated[None, :], mixed, out)
         return out
+
+    def answer_probability(self, x: np.ndarray) -> np.ndarray:
+        """The answer gate's probability that each row is a harmful answer (or harmful text)."""
+        import numpy as np
+
+        assert self.answer_gate is not None
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-_mlp_logit(x, *self.answer_gate)))
+        return out
+
+    def mixed_with_answers(self, scores: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """``scores`` (rescaled, one row per answer) with each gated head's mixed with the answer gate's
+        probability ``p`` on the whole answer, ``s ** (1 - w) * min(p, 0.5) ** w``: the gate only holds a
+        head back. A score above its threshold (0.5) stays above it unless the gate reads a refusal or a
+        safe answer (p < 0.5); none is lifted past it. Let it lift too (no cap) and it flagged the casual
+        texts it reads as harmful ("damn bro, that drawing is sick": S11) where the heads alone did not:
+        harassment look-alikes read as answers blocked 6.7% -> 21.7% (model card)."""
+        import numpy as np
+
+        assert self.gated is not None
+        w = self.answer_weight
+        held = scores ** (1.0 - w) * np.minimum(p, ANSWER_GATE_MOST)[:, None] ** w
+        mixed: np.ndarray = np.where(self.gated[None, :], held, scores)
+        return mixed.astype(scores.dtype)
 
 
 def _mlp_logit(x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: float) -> np.ndarray:
@@ -105,13 +137,8 @@ def load_heads(name: str, folder: Path | None = None) -> Heads:
             weights, biases = z["weights"].astype(np.float32), z["biases"].astype(np.float32)
             hidden = {i: _hidden_layer(z, e["name"], int(e["hidden"]), weights.shape[1])
                       for i, e in enumerate(entries) if e.get("hidden")}
-            gate_entry = manifest.get("gate")
-            gate = None
-            if gate_entry is not None:
-                gate = _hidden_layer(z, gate_entry["name"], int(gate_entry["hidden"]), weights.shape[1])
-                gate_weight = float(gate_entry["weight"])
-                if not 0.0 <= gate_weight <= 1.0:
-                    raise ValueError(f"gate weight {gate_weight} is not between 0 and 1")
+            gate, gate_weight = _gate(z, manifest.get("gate"), weights.shape[1])
+            answer_gate, answer_weight = _gate(z, manifest.get("answer_gate"), weights.shape[1])
     except Exception as err:  # whatever a corrupt file makes numpy or json raise: one error naming the files
         raise ModelLoadError(f"cannot read heads {name!r} in {folder} ({paths[0].name}, {paths[1].name}): "
                              f"{type(err).__name__}: {err}") from err
@@ -121,10 +148,21 @@ def load_heads(name: str, folder: Path | None = None) -> Heads:
     layers = manifest.get("layers", [])
     if not isinstance(layers, list) or not all(type(d) is int for d in layers):
         raise ModelLoadError(f"heads {name!r} in {folder}: 'layers' must be a list of layer numbers, got {layers!r}")
-    if gate is None:
-        return Heads(weights, biases, manifest, hidden, layers=tuple(layers))
     gated = np.array([bool(e.get("gated")) for e in entries])
-    return Heads(weights, biases, manifest, hidden, gate, gate_weight, gated, tuple(layers))
+    if gate is None and answer_gate is None:
+        return Heads(weights, biases, manifest, hidden, layers=tuple(layers))
+    return Heads(weights, biases, manifest, hidden, gate, gate_weight, gated, tuple(layers), answer_gate,
+                 answer_weight)
+
+
+def _gate(z: Any, entry: Any, dim: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, float] | None, float]:
+    """The hidden layer and weight of a manifest's gate ``entry`` (None, 0.0 without one)."""
+    if entry is None:
+        return None, 0.0
+    weight = float(entry["weight"])
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"gate weight {weight} is not between 0 and 1")
+    return _hidden_layer(z, entry["name"], int(entry["hidden"]), dim), weight
 
 
 def _hidden_layer(z: Any, head: str, units: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -300,6 +338,7 @@ class EmbeddingBackend:
 
     name = "embedding"
     languages = frozenset({"en"})  # MiniLM and every training set are English
+    reads_whole_answers = True  # ClassifierGuard passes score(answers, whole=...) at the output stage
 
     def __init__(self, heads_dir: Path | None = None, model_dir: Path | None = None) -> None:
         import numpy as np
@@ -341,27 +380,38 @@ class EmbeddingBackend:
             by_line.setdefault(lines, []).append(k)
         self.by_line = by_line
         self.categories = frozenset(self.head_categories)
-        self._recent: OrderedDict[str, Scores] = OrderedDict()
+        self._recent: OrderedDict[tuple[str, str | None], Scores] = OrderedDict()
         self._lock = threading.Lock()
 
-    def score(self, texts: list[str]) -> list[Scores]:
+    def score(self, texts: list[str], whole: list[str] | None = None) -> list[Scores]:
         """Scores per category for each text. The last few texts' scores are remembered, so two guards
-        judging one text (a blocking and a flagging classifier in one stage) embed it once."""
+        judging one text (a blocking and a flagging classifier in one stage) embed it once.
+
+        ``whole``: at the output stage, each answer as the model wrote it, where ``texts`` are the answers
+        without their refusal clauses (guards/_refusals.py). With heads that have an answer gate, it reads
+        the whole answer, refusal and all, and its probability is mixed into each gated head's score."""
+        if whole is not None and len(whole) != len(texts):
+            raise ValueError(f"{len(whole)} whole answers for {len(texts)} texts")
+        if whole is None or self.heads.answer_gate is None:
+            keys: list[tuple[str, str | None]] = [(t, None) for t in texts]
+        else:
+            keys = list(zip(texts, whole, strict=True))
         with self._lock:
-            known = {t: self._recent[t] for t in texts if t in self._recent}
-        todo = list(dict.fromkeys(t for t in texts if t not in known))
+            known = {k: self._recent[k] for k in keys if k in self._recent}
+        todo = list(dict.fromkeys(k for k in keys if k not in known))
         if todo:
-            fresh = dict(zip(todo, self._score(todo), strict=True))
+            answers = None if todo[0][1] is None else [w for _, w in todo]
+            fresh = dict(zip(todo, self._score([t for t, _ in todo], answers), strict=True))
             with self._lock:
-                for text, scores in fresh.items():
-                    self._recent[text] = scores
-                    self._recent.move_to_end(text)
+                for key, scores in fresh.items():
+                    self._recent[key] = scores
+                    self._recent.move_to_end(key)
                 while len(self._recent) > RECENT:
                     self._recent.popitem(last=False)
             known.update(fresh)
-        return [dict(known[t]) for t in texts]
+        return [dict(known[k]) for k in keys]
 
-    def _score(self, texts: list[str]) -> list[Scores]:
+    def _score(self, texts: list[str], whole: list[str] | None = None) -> list[Scores]:
         # A text with nothing to read (empty, spaces, invisible characters) scores 0.0, as the transformers
         # backend's does: embedded, its bare [CLS] [SEP] scored 0.44 on the S10 head. So does a question or
         # request made only of generic words (asks_nothing).
@@ -372,6 +422,7 @@ class EmbeddingBackend:
         probs = np.zeros((len(texts), len(self.head_categories)), dtype=np.float32)
         if read:
             x, owner = embed_windows(self.embedder, [texts[i] for i in read], self.layers)
+            x_read, owner_read = x, owner
             probs[read] = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(read))
             for lines, columns in self.by_line.items():
                 pieces = {i: line_pieces(self.embedder, texts[i], MAX_LINE_PIECES)
@@ -381,6 +432,13 @@ class EmbeddingBackend:
                     x, owner = embed_lines(self.embedder, list(kept.values()), self.layers)
                     lined = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(kept))
                     probs[np.ix_(list(kept), columns)] = lined[:, columns]
+            if whole is not None and self.heads.answer_gate is not None:
+                p = max_by_owner(self.heads.answer_probability(x_read)[:, None], owner_read, len(read))[:, 0]
+                changed = [k for k, i in enumerate(read) if whole[i] != texts[i]]  # a refusal was left out
+                if changed:
+                    x, owner = embed_windows(self.embedder, [whole[read[k]] for k in changed], self.layers)
+                    p[changed] = max_by_owner(self.heads.answer_probability(x)[:, None], owner, len(changed))[:, 0]
+                probs[read] = self.heads.mixed_with_answers(probs[read], p)
         out: list[Scores] = []
         for row in probs:
             scores: Scores = {}

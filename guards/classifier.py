@@ -124,15 +124,23 @@ class ClassifierGuard(Guard):
         if self.spec.stage is Stage.OUTPUT:
             spans = refusals or [refusal_spans(t) for t in texts]
             answers = [without_refusals(t, s) for t, s in zip(texts, spans, strict=True)]
-        fused = fuse([self._backend_scores(b, texts if getattr(b, "reads_roles", False) else answers, role)
+        fused = fuse([self._backend_scores(b, texts if getattr(b, "reads_roles", False) else answers, role,
+                                           texts if self.spec.stage is Stage.OUTPUT else None)
                       for b in self.backends], self.params.fusion)
         return [{c: s[c] for c in self.categories} for s in fused]
 
     @staticmethod
-    def _backend_scores(backend: Backend, texts: list[str], role: str) -> list[Scores]:
+    def _backend_scores(backend: Backend, texts: list[str], role: str, whole: list[str] | None = None) -> list[Scores]:
         """``backend``'s scores of ``texts``. One that leaves out a category it scores is broken: reading
-        the gap as 0.0, or as another backend's score, would pass a text nobody judged, so it is an error."""
-        out = backend.score(texts, role=role) if getattr(backend, "reads_roles", False) else backend.score(texts)
+        the gap as 0.0, or as another backend's score, would pass a text nobody judged, so it is an error.
+        ``whole``: at the output stage, the answers with their refusal clauses, for a backend that judges
+        answers whole beside ``texts`` (the embedding backend's answer gate)."""
+        if getattr(backend, "reads_roles", False):
+            out = backend.score(texts, role=role)
+        elif whole is not None and getattr(backend, "reads_whole_answers", False):
+            out = backend.score(texts, whole=whole)
+        else:
+            out = backend.score(texts)
         for scores in out:
             if missing := sorted(backend.categories - scores.keys()):
                 raise GuardError(f"the {backend.name} backend returned no score for {missing}")

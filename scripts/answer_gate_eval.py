@@ -13,7 +13,8 @@ without its refusal clauses (what the output-stage heads read). Its probability 
 that ``clauseguard eval`` gives each answer with the output guards of GUARDS, as the gate is mixed into
 the heads: ``score ** (1 - w) * p_comply ** w``. Printed per set: AUROC, harmless answers blocked and
 harmful ones caught at 0.5, and at the threshold that keeps the first set's recall at 0.5 unchanged.
-About 15 minutes on two cores. The model card's paragraph on a compliance gate comes from it.
+About 15 minutes on two cores. The model card's paragraph on a compliance gate comes from it; the answer
+gate that ships (``ANSWER_GATE`` in ``train_heads.py``) learns from more kinds of answer and harmful text.
 """
 
 from __future__ import annotations

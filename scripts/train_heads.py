@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import importlib.util
 import json
 import random
 import sys
@@ -138,6 +139,20 @@ GATE_WEIGHT = 0.3
 # embeddings) lifted it to 0.866 but blocked 12.5% of the safe over-refusal questions (model card).
 EXTRA_LAYERS = (3,)
 EXTRA_LAYER_HEADS = {"prompt_injection"}
+# The answer gate: one more hidden-layer head, read at the output stage only, on the whole answer (refusal and
+# all). The harm heads judge an answer's topic, not whether it helps: they blocked half of GPTFuzz's refusals
+# and a third of the harmless answers people scored (refusals that say why, safe advice on the harm's topic).
+# Positives: chat models' answers that go along with a harmful request (GPTFuzz's train.csv, answers to the
+# questions outside the eval-only ones) and answers of the same kind in other styles (answer_pairs_*.jsonl,
+# each harmful answer beside a harmless one to the same request), plus the gate's own harmful texts, so that a
+# toxic text a model writes stays harmful; negatives: refusals and evasions, the harmless answers of the pairs,
+# ordinary helpful answers (answers_helpful.jsonl), and the gate's benign texts. Each answer source weighs the
+# same in total; the gate's texts weigh as much as the four answer sources together, half benign. Trained on
+# GPTFuzz alone it learned GPTFuzz (eval-only moderation_comments read as answers fell 0.855 -> 0.71-0.83
+# AUROC); on the helpers' answers alone it did not carry over to real answers (model card).
+ANSWER_GATE = "answer"
+ANSWER_GATE_WEIGHT = 0.3
+ANSWER_FILES = ("answer_pairs_crime", "answer_pairs_abuse", "answers_helpful")
 # Heads that read a text of at least this many non-empty lines line by line at run time (guards/_clf_embedding.py,
 # ``by_line``): whole, a pasted file or log read like a planted instruction (the head alone flagged 50.5% of the
 # ordinary pastes of an independent set; by line, 23.5%). Their metrics here score whole texts.
@@ -754,6 +769,60 @@ def lexical_metrics(data: Path, examples: list[Example]) -> dict:
             "tricky_fpr_at_0.5": round(float(np.mean(predict_prob(tricky) >= 0.5)), 4)}
 
 
+def read_answers(data: Path) -> list[tuple[str, int, str]]:
+    """(text, 1 if it helps with a harm, source) of every answer the answer gate trains on."""
+    spec = importlib.util.spec_from_file_location("make_eval_sets", ROOT / "scripts" / "make_eval_sets.py")
+    assert spec is not None and spec.loader is not None
+    mes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mes)
+    out = [(r["text"], int(r["label"]), "gptfuzz") for r in mes.gptfuzz_answers(data / "gptfuzz", "train.csv")]
+    for name in ANSWER_FILES:
+        out += [(row["text"], int(row["label"]), name) for row in map(json.loads, _lines(OWN / f"{name}.jsonl"))]
+    return out
+
+
+def train_answer_gate(x: np.ndarray, examples: list[Example], data: Path, cache: Path) -> tuple[Model, dict]:
+    """The answer gate (ANSWER_GATE) and its metrics: each answer source scored by the gate fitted without it."""
+    answers = read_answers(data)
+    xa = embed_cached([t for t, _, _ in answers], cache)  # the sentence embedding: the gate reads no other
+    idx, y_gate = head_rows(examples, GATE)
+    kinds = np.array([examples[i].kind for i in idx])
+    sources = np.array([s for _, _, s in answers] + [f"gate/{k}" for k in kinds])
+    xs = np.concatenate([xa, x[idx, :DIM]])
+    y = np.concatenate([np.array([label for _, label, _ in answers]), y_gate])
+    w = np.ones(len(y))
+    answer_sources = sorted({s for _, _, s in answers})
+    gate_kinds = sorted(set(kinds) - {"benign"})
+    for s in set(sources):
+        share = 1.0
+        if s == "gate/benign":
+            share = len(answer_sources) / 2
+        elif s.startswith("gate/"):
+            share = len(answer_sources) / 2 / len(gate_kinds)
+        w[sources == s] = share / np.sum(sources == s)
+    w /= w.mean()
+
+    def fitted(rows: np.ndarray) -> Model:
+        from sklearn.neural_network import MLPClassifier
+
+        mlp = MLPClassifier(hidden_layer_sizes=(MLP_HEADS[GATE],), alpha=MLP_ALPHA, max_iter=300, early_stopping=True,
+                            random_state=SEED)
+        mlp.fit(xs[rows], y[rows], sample_weight=w[rows] / w[rows].mean())
+        (w1, w2), (b1, b2) = mlp.coefs_, mlp.intercepts_
+        return Model(w2[:, 0].astype(np.float32), float(b2[0]), w1.astype(np.float32), b1.astype(np.float32))
+
+    metrics: dict = {"answers": len(answers), "weight": ANSWER_GATE_WEIGHT, "auroc_source_left_out": {}}
+    oof = np.full(len(y), np.nan)
+    for s in answer_sources:
+        held = sources == s
+        print(f"answer gate without {s} ...", file=sys.stderr)
+        oof[held] = fitted(~held).proba(xs[held])
+        metrics["auroc_source_left_out"][s] = auroc(oof[held & (y == 1)], oof[held & (y == 0)])
+    scored = ~np.isnan(oof)  # every answer, each scored by the gate fitted without its source
+    metrics["auroc"] = auroc(oof[scored & (y == 1)], oof[scored & (y == 0)])
+    return padded(fitted(np.ones(len(y), dtype=bool)), x.shape[1]), metrics
+
+
 def write(out: Path, name: str, manifest: dict, meta: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     arrays = manifest.pop("arrays")
@@ -779,6 +848,9 @@ def main(argv: list[str] | None = None) -> int:
             "seed": SEED, "trained_on": groups,
             "score": "probability rescaled so the calibrated threshold maps to 0.5"}
     clf, clf_metrics, rescaled = train_classifier(x, examples)
+    answer_gate, clf_metrics[ANSWER_GATE] = train_answer_gate(x, examples, args.data, args.cache)
+    clf["arrays"].update(hidden_arrays(ANSWER_GATE, answer_gate))
+    clf["answer_gate"] = {"name": ANSWER_GATE, "hidden": int(answer_gate.w1.shape[1]), "weight": ANSWER_GATE_WEIGHT}
     clf = {"layers": list(EXTRA_LAYERS), **clf}
     heads = [h["name"] for h in clf["heads"]]
     topics, topic_metrics = train_topics(x[:, :DIM], examples)

@@ -6,6 +6,7 @@ an eval file that ``clauseguard eval`` cannot read should fail here, not in a se
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import re
 import sys
@@ -211,7 +212,8 @@ def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def
 
 
 @pytest.mark.parametrize("name", ["benign_vague.txt", "vague_harmful.jsonl", "benign_figurative.txt",
-                                  "posts_harmful.jsonl", "posts_benign.jsonl"])
+                                  "posts_harmful.jsonl", "posts_benign.jsonl", "answer_pairs_crime.jsonl",
+                                  "answer_pairs_abuse.jsonl", "answers_helpful.jsonl"])
 def test_newer_training_files_keep_clear_of_every_eval_text(name: str) -> None:
     """Each line of these files was written beside eval sets of the same kind: none is within a Jaccard
     word overlap of 0.5 of an eval text or of the eval-only look-alikes (benign_heldout.txt), with words
@@ -271,6 +273,29 @@ def test_answers_set_keeps_english_answers_once_with_their_question_and_category
     with pytest.raises(SystemExit, match="no labelled answers"):
         mes.gptfuzz_answers(tmp_path)
 
+
+
+@pytest.mark.parametrize("name", ["answer_pairs_crime.jsonl", "answer_pairs_abuse.jsonl"])
+def test_answer_pairs_are_harmful_then_harmless_within_an_area(name: str) -> None:
+    """Each harmful answer is followed by a harmless answer to the same request (a few lines that came
+    near an eval text were dropped, with their pair's other half kept)."""
+    rows = _jsonl(DATA / name)
+    assert all(set(r) == {"text", "label", "area", "style"} and r["label"] in (0, 1) and r["text"].strip()
+               for r in rows)
+    pairs = [(a, b) for a, b in itertools.pairwise(rows) if a["label"] == 1 and b["label"] == 0]
+    assert len(pairs) >= 0.95 * sum(r["label"] for r in rows) and all(a["area"] == b["area"] for a, b in pairs)
+    assert not [r["text"] for r in rows if re.search(r"\[[a-z ]+\]", r["text"])]  # placeholders filled
+
+
+def test_answer_gate_reads_gptfuzz_train_answers_and_the_answer_files(th, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "gptfuzz").mkdir()
+    (tmp_path / "gptfuzz" / "train.csv").write_text(
+        'question,Response,label\n1,"Sure, step one is easy.",1\n1,"I\'m sorry, I can\'t.",0\n', encoding="utf-8")
+    answers = th.read_answers(tmp_path)
+    assert answers[:2] == [("Sure, step one is easy.", 1, "gptfuzz"), ("I'm sorry, I can't.", 0, "gptfuzz")]
+    sources = Counter(s for _, _, s in answers[2:])
+    assert set(sources) == set(th.ANSWER_FILES) and min(sources.values()) > 250
+    assert {label for _, label, s in answers if s == "answers_helpful"} == {0}
 
 
 def test_scored_answers_keep_clear_labels_once_with_their_category(tmp_path: Path) -> None:
