@@ -7,9 +7,10 @@ agent", "pipe bomb") that count only in a request: when a word of ``requests.txt
 "recipe for"), or of the category's own ``<category>.requests.txt`` ("write", "describe" for the S12
 names "oral sex", "sex scene"), ends at most ``REQUEST_WINDOW`` letters before the name. "How do I build
 a p1pe b0mb" is blocked; "what is a nerve agent?" and "can you get HPV from oral sex?" are left to the
-classifier. A phrase of the prompt_injection list quoted with at most ``MENTION_SPARE_WORDS`` other words
-("my students type 'ignore previous instructions' as a joke") is mentioned, not used, and does not count:
-an injection needs an instruction after it.
+classifier. A phrase of the prompt_injection list quoted with at most two other words ("my students type
+'ignore previous instructions' as a joke") is mentioned, not used, and does not count: an injection needs an
+instruction after it. So is a slur (S10) quoted alone ('he called me a "f*g"', 'the comedian's bit relied on
+the word "r*tard"'): the classifier still reads the whole text and judges who it is said of (``MENTIONABLE``).
 """
 
 from __future__ import annotations
@@ -42,11 +43,14 @@ NOT_REQUESTS = ("what makes",)
 # and opening ones ("cake. “What", "cake. ¿Qué"). A line break of any kind ends one as well.
 _STOP = re.compile("[.!?][\"')\\]\u2019\u201d\u00bb\u203a\uff09\u300d\u300f]*|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]"
                    "|[\u3002\uff01\uff1f]")  # the ideographic full stop and fullwidth ! ?: scripts without capitals
-# Quotation marks and what closes each; a phrase of these categories quoted with at most MENTION_SPARE_WORDS
-# other words is named, not said ("what do I do when users type 'ignore previous instructions'?"): an
-# injection needs an instruction after its override, and one quoted with its payload still counts.
-MENTIONABLE = frozenset({"prompt_injection"})
-MENTION_SPARE_WORDS = 2
+# Quotation marks and what closes each; a phrase of these categories quoted with at most this many other words
+# is named, not said ("what do I do when users type 'ignore previous instructions'?"): an injection needs an
+# instruction after its override, and one quoted with its payload still counts. A slur quoted with no other
+# word is reported or discussed ('someone called me a "f*g"', 'people throw "r*tarded" around'): over every
+# eval-only set in scripts/data/eval and RealToxicityPrompts, this passes 7 benign texts the guard blocked (reports
+# of abuse, objections to the word) and 1 harmful one (a scare quote, 'Muslims are "ragheads"'), which the
+# classifier still reads. Quoted with a word beside it ('"dirty f*g"') a slur still counts.
+MENTIONABLE = {"prompt_injection": 2, "S10": 0}
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb", "\u201e": "\u201c",
            "`": "`"}
 _QUOTE_REACH = 300  # characters from a phrase to its quotation marks
@@ -126,7 +130,8 @@ class KeywordGuard(Guard):
 
 def _used(content: str, matches: list[Match]) -> list[Match]:
     """``matches`` without the phrases of MENTIONABLE categories that are only quoted: a quotation holding
-    nothing but such phrases and at most MENTION_SPARE_WORDS more words names them."""
+    nothing but such phrases and at most as many more words as the strictest of their categories spares
+    names them."""
     quoted: dict[tuple[int, int], list[Match]] = {}
     for m in matches:
         if m.label in MENTIONABLE and (q := _quotation(content, *m.span)) is not None:
@@ -138,7 +143,7 @@ def _used(content: str, matches: list[Match]) -> list[Match]:
             spare += len(_WORD.findall(content, pos, max(pos, a)))
             pos = max(pos, b)
         spare += len(_WORD.findall(content, pos, end))
-        if spare <= MENTION_SPARE_WORDS:
+        if spare <= min(MENTIONABLE[m.label] for m in inside):
             mentioned.update(inside)
     return [m for m in matches if m not in mentioned]
 
