@@ -49,7 +49,7 @@ _STOP = re.compile("[.!?][\"')\\]\u2019\u201d\u00bb\u203a\uff09\u300d\u300f]*|[\
 # word is reported or discussed ('someone called me a "f*g"', 'people throw "r*tarded" around'): over every
 # eval-only set in scripts/data/eval and RealToxicityPrompts, this passes 7 benign texts the guard blocked (reports
 # of abuse, objections to the word) and 1 harmful one (a scare quote, 'Muslims are "ragheads"'), which the
-# classifier still reads. Quoted with a word beside it ('"dirty f*g"') a slur still counts.
+# classifier does not catch either. Quoted with a word beside it ('"dirty f*g"') a slur still counts.
 MENTIONABLE = {"prompt_injection": 2, "S10": 0}
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb", "\u201e": "\u201c",
            "`": "`"}
