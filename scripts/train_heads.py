@@ -61,7 +61,7 @@ PROMPT_GROUPS = ("own/", "bipia/questions")
 # taught the prompt_injection head that any document is benign (BIPIA's planted injections caught 41% -> 6.5%
 # leave-one-dataset-out; weighed like comments, 27.5%, with 4 of 122 pasted codes and logs blocked, not 23).
 # And the personas (INJECTION_ONLY, below), which weigh their own.
-NOT_PROMPTS = ("own/identity_", "own/statements_", "own/posts_", "own/comments_", "own/hate_stance",
+NOT_PROMPTS = ("own/identity_", "own/statements_", "own/posts_", "own/comments_", "own/chat_", "own/hate_stance",
                "own/benign_pastes", "own/benign_personas")
 # Harmful requests, each followed by a safe twin with the same words: they teach the hazard heads intent
 # (and are non-injections for prompt_injection), but not the gate, the toxicity head or the topics. Read by
@@ -72,8 +72,8 @@ CONTRAST_GROUPS = ("own/request_twins",)
 # positives of their own head, never negatives of another.
 # (The posts of posts_*.jsonl are read like the statements: read by the hazard heads alone, as the twins are,
 # they left the eval-only moderation queue where it was, 0.894; read by every head, 0.917: model card.)
-MIXED = ("own/statements_harmful", "own/posts_harmful", "own/comments_harmful", "own/short_harmful",
-         "own/vague_harmful")
+MIXED = ("own/statements_harmful", "own/posts_harmful", "own/comments_harmful", "own/chat_harmful",
+         "own/short_harmful", "own/vague_harmful")
 HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still left out of training by LODO)
 # Plain texts: short chat replies, pasted code and logs (benign) and short harmful texts, so that a text's
 # length or format says nothing of its harm (the toxicity head had learned from tweets that a short text is
@@ -304,13 +304,16 @@ def read_own() -> Iterator[Example]:
     # of public figures
     # comments_* by three more hands: hate without slurs, harassment of a person, sexual harassment (toxic where S10),
     # threats, praise of violence, gore, goading to self-harm; politics, true crime, banter, talk about slurs, sex
-    # education, recovery
+    # education, recovery. chat_* by two more: the same harms in live-stream, lobby and server chat (coded hate,
+    # threats that name where someone lives); game violence, hyperbole, support offers, banter, asking mods to
+    # filter a word
     for name, kind in (("statements_harmful", "hazard"), ("statements_benign", "benign"), ("posts_harmful", "hazard"),
-                       ("posts_benign", "benign"), ("comments_harmful", "hazard"), ("comments_benign", "benign")):
+                       ("posts_benign", "benign"), ("comments_harmful", "hazard"), ("comments_benign", "benign"),
+                       ("chat_harmful", "hazard"), ("chat_benign", "benign")):
         for i, line in enumerate(_lines(OWN / f"{name}.jsonl")):
             row = json.loads(line)  # a benign row names the category it imitates
             harmful = kind == "hazard"
-            toxic = harmful and name == "comments_harmful" and row["category"] == "S10"
+            toxic = harmful and name in ("comments_harmful", "chat_harmful") and row["category"] == "S10"
             yield Example(row["text"], f"own/{name}/{'ab'[i % 2]}", "toxic" if toxic else kind,
                           {row["category"]} if harmful else set())
     for i, line in enumerate(_lines(OWN / "benign_topical.jsonl")):  # safe requests squarely on a hazard's

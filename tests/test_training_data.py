@@ -176,28 +176,30 @@ def test_only_benign_requests_weigh_as_requests(th, own) -> None:  # type: ignor
             assert not is_heavy, f"{e.group}: a harmful text weighs like a benign request"
 
 
-def test_comments_are_read_as_comments_hate_and_harassment_as_toxic(th, own) -> None:  # type: ignore[no-untyped-def]
-    """comments_harmful.jsonl: hate and harassment (S10) are toxicity positives, the rest positives of their own
-    hazard head and nobody's negatives; comments_benign.jsonl: benign negatives weighed like comments."""
-    harmful = _jsonl(DATA / "comments_harmful.jsonl")
-    benign = _jsonl(DATA / "comments_benign.jsonl")
+@pytest.mark.parametrize("name", ["comments", "chat"])
+def test_comments_are_read_as_comments_hate_and_harassment_as_toxic(th, own, name: str) -> None:  # type: ignore[no-untyped-def]
+    """<name>_harmful.jsonl (comments; chat messages): hate and harassment (S10) are toxicity positives, the rest
+    positives of their own hazard head and nobody's negatives; <name>_benign.jsonl: benign negatives weighed like
+    comments."""
+    harmful = _jsonl(DATA / f"{name}_harmful.jsonl")
+    benign = _jsonl(DATA / f"{name}_benign.jsonl")
     assert len(harmful) > 400 and len(benign) > 300
     assert {r["category"] for r in harmful} <= {"S1", "S10", "S11", "S12"}
     assert {r["category"] for r in benign} <= HAZARDS | {"none"}
-    read = {e.text: e for e in own if e.group.startswith("own/comments_")}
+    read = {e.text: e for e in own if e.group.startswith(f"own/{name}_")}
     for row in harmful:
         e = read[row["text"]]
         assert (e.kind, e.labels) == ("toxic" if row["category"] == "S10" else "hazard", {row["category"]})
     assert all(read[r["text"]].kind == "benign" for r in benign)
     groups = Counter(e.group for e in read.values())
-    assert set(groups) == {f"own/comments_{k}/{h}" for k in ("harmful", "benign") for h in "ab"}
+    assert set(groups) == {f"own/{name}_{k}/{h}" for k in ("harmful", "benign") for h in "ab"}
     s1, y = th.head_rows(own, "S1")
     rows = dict(zip(s1.tolist(), y.tolist(), strict=True))
     for i, e in enumerate(own):
-        if e.group.startswith("own/comments_harmful"):  # positives of their own head only
+        if e.group.startswith(f"own/{name}_harmful"):  # positives of their own head only
             assert rows.get(i, 0) == int("S1" in e.labels), e.text
     idx, _ = th.head_rows(own, "toxicity")
-    assert not any(th.prompt_rows(own, idx)[[own[i].group.startswith("own/comments_") for i in idx]])
+    assert not any(th.prompt_rows(own, idx)[[own[i].group.startswith(f"own/{name}_") for i in idx]])
 
 
 @pytest.mark.parametrize("path", sorted((DATA / "eval").glob("*.jsonl")), ids=lambda p: p.name)
@@ -238,7 +240,7 @@ def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def
 @pytest.mark.parametrize("name", ["benign_vague.txt", "vague_harmful.jsonl", "benign_figurative.txt",
                                   "posts_harmful.jsonl", "posts_benign.jsonl", "answer_pairs_crime.jsonl",
                                   "answer_pairs_abuse.jsonl", "answers_helpful.jsonl", "comments_harmful.jsonl",
-                                  "comments_benign.jsonl"])
+                                  "comments_benign.jsonl", "chat_harmful.jsonl", "chat_benign.jsonl"])
 def test_newer_training_files_keep_clear_of_every_eval_text(name: str) -> None:
     """Each line of these files was written beside eval sets of the same kind: none is within a Jaccard
     word overlap of 0.5 of an eval text or of the eval-only look-alikes (benign_heldout.txt), with words

@@ -190,11 +190,11 @@ def test_the_answer_to_a_flagged_self_harm_prompt_carries_the_helplines() -> Non
     calm = Context(user_key="u")
     pipeline.check_input("What is photosynthesis?", calm)
     assert "988" not in pipeline.check_output("Plants turn light into sugar.", calm).output
-    # for adults, scored 0.43 on S11, under the flag's 0.5: no flag, but the helplines (min_score 0.35)
+    # for adults, scored 0.41 on S11, under the flag's 0.5: no flag, but the helplines (min_score 0.35)
     assert support["params"]["min_score"] == 0.35
     adults = Pipeline(parse_guards(_files(_age(HOMEWORK, 18))["guards.yaml"].decode()))
     quiet = Context(user_key="u")
-    assert adults.check_input("I've been feeling empty lately.", quiet).action is Action.ALLOW
+    assert adults.check_input("I've been feeling empty lately and don't see the point.", quiet).action is Action.ALLOW
     assert "988" in adults.check_output("I'm sorry. What has been happening?", quiet).output
 
 

