@@ -103,6 +103,15 @@ VAGUE = "own/benign_vague"
 # piano recital", "best way to raid an enemy base in Rust", "fire a kiln"): plain texts like the vague
 # requests, and for the same reason not the toxicity head's.
 FIGURATIVE = "own/benign_figurative"
+# Safe requests shaped like the over-refusal probes (XSTest's kinds, by another hand): absurd or real groups
+# denied absurd rights, public facts about public figures, fictional people's private details, violence in
+# games, homonyms, definitions and history, help to stay safe, figures of speech. Weighed and calibrated like
+# the everyday requests, but negatives of the hazard heads other than S10 only: read by every head, they cost
+# the held-out harmful requests (GPTFuzz's questions 0.812 -> 0.755 against the same benign texts) and the
+# functional hate tests (0.829 -> 0.798), as the gate and the toxicity and S10 heads learned that "why
+# shouldn't <group> be allowed to ..." is a harmless frame. Read as here, the 40-prompt over-refusal probe
+# blocked 10% -> 2.5% (model card, "Safe look-alikes").
+LOOKALIKES = "own/safe_lookalikes"
 # Personas, role-plays, games and standing instructions ("Act as a Linux terminal", "From now on reply in
 # JSON"): negatives of the prompt_injection head only, which blocked 17% of such eval-only prompts (long
 # setups like a user's own system prompt 53%); the other heads did not block them, and read by every head
@@ -346,6 +355,8 @@ def read_own() -> Iterator[Example]:
         yield Example(line, f"own/benign_vague/{'ab'[i % 2]}", "benign")  # stated, nothing harmful asked
     for i, line in enumerate(_lines(OWN / "benign_figurative.txt")):  # "how do I kill it at my recital"
         yield Example(line, f"{FIGURATIVE}/{'ab'[i % 2]}", "benign")
+    for i, line in enumerate(_lines(OWN / "safe_lookalikes.jsonl")):  # "why shouldn't teapots vote?"; halves
+        yield Example(json.loads(line)["text"], f"{LOOKALIKES}/{'ab'[i % 2]}", "benign")  # by line
     for i, line in enumerate(_lines(OWN / "vague_harmful.jsonl")):  # the same frames with a harmful object
         row = json.loads(line)
         kind = "toxic" if row["category"] == "S10" else "hazard"
@@ -401,25 +412,26 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
         contrast = e.group.startswith(CONTRAST_GROUPS)
         plain = e.group.startswith(PLAIN_GROUPS)
         bare = e.group.startswith(BARE_TOPICS)
+        lookalike = e.group.startswith(LOOKALIKES)
         if e.group.startswith(INJECTION_ONLY) and head != "prompt_injection":
             continue
         if head.startswith("topic:"):
-            use = (e.kind in ("benign", "hazard", "toxic") and not contrast and not plain
+            use = (e.kind in ("benign", "hazard", "toxic") and not contrast and not plain and not lookalike
                    and not e.group.startswith(("own/benign_tricky", HELDOUT)))
             pos = head in e.labels
         elif head == "prompt_injection":
             use, pos = e.kind in ("benign", "hazard", "harmful", "injection"), e.kind == "injection"
         elif head == "toxicity":
             use = (e.kind in ("benign", "toxic") and not contrast and not bare
-                   and not e.group.startswith((VAGUE, FIGURATIVE)))
+                   and not e.group.startswith((VAGUE, FIGURATIVE, LOOKALIKES)))
             pos = e.kind == "toxic"
         elif head == GATE:  # advice-only requests (S6 and nothing else) are neither harmful nor benign
             pos = e.kind in ("hazard", "toxic", "harmful")
-            use = (e.kind == "benign" or (pos and not advice_only(e))) and not contrast and not plain
+            use = (e.kind == "benign" or (pos and not advice_only(e))) and not contrast and not plain and not lookalike
         else:
             pos = e.kind == "hazard" and head in e.labels  # other hazards are negatives (heads name the
             use = e.kind == "benign" or pos or (e.kind == "hazard" and not e.group.startswith(MIXED))  # category)
-            use = use and not (bare and head == "S10")
+            use = use and not ((bare or lookalike) and head == "S10")
         if use:
             idx.append(i)
             y.append(int(pos))

@@ -202,6 +202,28 @@ def test_comments_are_read_as_comments_hate_and_harassment_as_toxic(th, own, nam
     assert not any(th.prompt_rows(own, idx)[[own[i].group.startswith(f"own/{name}_") for i in idx]])
 
 
+def test_safe_lookalikes_are_benign_requests_read_by_the_hazard_heads_but_s10(th, own) -> None:  # type: ignore[no-untyped-def]
+    """safe_lookalikes.jsonl ("Why shouldn't pineapples be allowed to marry?"): benign requests in halves by line,
+    weighed like the everyday requests; negatives of the hazard heads (S10 aside) and of prompt_injection, never
+    read by the gate, the toxicity head, S10 or the topics, whose "<group> should not be allowed to" they would
+    teach is harmless."""
+    rows = _jsonl(DATA / "safe_lookalikes.jsonl")
+    assert len(rows) > 200 and {r["category"] for r in rows} <= HAZARDS | {"none"}
+    assert len({r["kind"] for r in rows}) >= 8
+    looks = {i for i, e in enumerate(own) if e.group.startswith(th.LOOKALIKES)}
+    assert sorted(own[i].text for i in looks) == sorted(r["text"] for r in rows)
+    assert all(own[i].kind == "benign" and not own[i].labels for i in looks)
+    assert {own[i].group for i in looks} == {f"{th.LOOKALIKES}/a", f"{th.LOOKALIKES}/b"}
+    for head in (th.GATE, "toxicity", "S10", "topic:elections"):
+        idx, _ = th.head_rows(own, head)
+        assert not looks & set(idx.tolist()), f"{head} reads the safe look-alikes"
+    for head in ("S1", "S9", "S13", "prompt_injection"):
+        idx, y = th.head_rows(own, head)
+        used = dict(zip(idx.tolist(), y.tolist(), strict=True))
+        heavy = dict(zip(idx.tolist(), th.prompt_rows(own, idx).tolist(), strict=True))
+        assert all(used.get(i) == 0 and heavy[i] for i in looks), head
+
+
 @pytest.mark.parametrize("path", sorted((DATA / "eval").glob("*.jsonl")), ids=lambda p: p.name)
 def test_eval_sets_are_readable_by_clauseguard_eval(path: Path) -> None:
     from clauseguard.guards.eval_cli import read_items
@@ -240,7 +262,8 @@ def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def
 @pytest.mark.parametrize("name", ["benign_vague.txt", "vague_harmful.jsonl", "benign_figurative.txt",
                                   "posts_harmful.jsonl", "posts_benign.jsonl", "answer_pairs_crime.jsonl",
                                   "answer_pairs_abuse.jsonl", "answers_helpful.jsonl", "comments_harmful.jsonl",
-                                  "comments_benign.jsonl", "chat_harmful.jsonl", "chat_benign.jsonl"])
+                                  "comments_benign.jsonl", "chat_harmful.jsonl", "chat_benign.jsonl",
+                                  "safe_lookalikes.jsonl"])
 def test_newer_training_files_keep_clear_of_every_eval_text(name: str) -> None:
     """Each line of these files was written beside eval sets of the same kind: none is within a Jaccard
     word overlap of 0.5 of an eval text or of the eval-only look-alikes (benign_heldout.txt), with words
