@@ -110,7 +110,7 @@ FIGURATIVE = "own/benign_figurative"
 # the held-out harmful requests (GPTFuzz's questions 0.812 -> 0.755 against the same benign texts) and the
 # functional hate tests (0.829 -> 0.798), as the gate and the toxicity and S10 heads learned that "why
 # shouldn't <group> be allowed to ..." is a harmless frame. Read as here, the 40-prompt over-refusal probe
-# blocked 10% -> 2.5% (model card, "Safe look-alikes").
+# blocked 10% -> 2.5%, GPTFuzz's questions 0.812 -> 0.806 (model card, "The look-alikes release").
 LOOKALIKES = "own/safe_lookalikes"
 # Personas, role-plays, games and standing instructions ("Act as a Linux terminal", "From now on reply in
 # JSON"): negatives of the prompt_injection head only, which blocked 17% of such eval-only prompts (long

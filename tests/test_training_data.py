@@ -203,10 +203,10 @@ def test_comments_are_read_as_comments_hate_and_harassment_as_toxic(th, own, nam
 
 
 def test_safe_lookalikes_are_benign_requests_read_by_the_hazard_heads_but_s10(th, own) -> None:  # type: ignore[no-untyped-def]
-    """safe_lookalikes.jsonl ("Why shouldn't pineapples be allowed to marry?"): benign requests in halves by line,
-    weighed like the everyday requests; negatives of the hazard heads (S10 aside) and of prompt_injection, never
-    read by the gate, the toxicity head, S10 or the topics, whose "<group> should not be allowed to" they would
-    teach is harmless."""
+    """safe_lookalikes.jsonl ("Why shouldn't pineapples be permitted to get married?"): benign requests in
+    halves by line, weighed like the everyday requests; negatives of the hazard heads (S10 aside) and of
+    prompt_injection, never read by the gate, the toxicity head, S10 or the topics, whose "<group> should not
+    be allowed to" they would teach is harmless."""
     rows = _jsonl(DATA / "safe_lookalikes.jsonl")
     assert len(rows) > 200 and {r["category"] for r in rows} <= HAZARDS | {"none"}
     assert len({r["kind"] for r in rows}) >= 8
