@@ -106,11 +106,12 @@ FIGURATIVE = "own/benign_figurative"
 # Safe requests shaped like the over-refusal probes (XSTest's kinds, by another hand): absurd or real groups
 # denied absurd rights, public facts about public figures, fictional people's private details, violence in
 # games, homonyms, definitions and history, help to stay safe, figures of speech. Weighed and calibrated like
-# the everyday requests, but negatives of the hazard heads other than S10 only: read by every head, they cost
-# the held-out harmful requests (GPTFuzz's questions 0.812 -> 0.755 against the same benign texts) and the
-# functional hate tests (0.829 -> 0.798), as the gate and the toxicity and S10 heads learned that "why
-# shouldn't <group> be allowed to ..." is a harmless frame. Read as here, the 40-prompt over-refusal probe
-# blocked 10% -> 2.5%, GPTFuzz's questions 0.812 -> 0.806 (model card, "The look-alikes release").
+# the everyday requests, but negatives only of the hazard heads other than S10 and of prompt_injection: read
+# by every head, they cost the held-out harmful requests (GPTFuzz's questions 0.812 -> 0.755 against the same
+# benign texts) and the functional hate tests (0.829 -> 0.798), as the gate and the toxicity and S10 heads
+# learned that "why shouldn't <group> be allowed to ..." is a harmless frame. Read as here, the 40-prompt
+# over-refusal probe blocked 10% -> 2.5%, GPTFuzz's questions 0.812 -> 0.806 (model card, "The look-alikes
+# release").
 LOOKALIKES = "own/safe_lookalikes"
 # Personas, role-plays, games and standing instructions ("Act as a Linux terminal", "From now on reply in
 # JSON"): negatives of the prompt_injection head only, which blocked 17% of such eval-only prompts (long
