@@ -20,10 +20,10 @@ head keeps its highest window, so an instruction planted at the end of a long do
 as long as it fills a good part of its window: each window is one mean-pooled embedding, and a single
 sentence among 160 words of other text is diluted out (an injection alone 0.94; after 20 benign words
 0.06), wherever it lies. A head whose manifest entry has ``by_line: N`` reads a text of N or more
-non-empty lines (a pasted file, log or document) line by line instead, each sentence of a line on its
-own, and keeps the highest: whole, a paste's layout and commands read like a planted instruction (the
-prompt-injection head blocked half of the ordinary pastes of an independent set), while a planted line
-still scores as itself.
+non-empty lines (a pasted file, log or document) line by line instead, only the prose of each line
+(``prose_runs``), and keeps the highest: whole, a paste's layout and commands read like a planted
+instruction (the prompt-injection head blocked half of the ordinary pastes of an independent set), and so
+did its lines of code read alone, while a planted line still scores as itself.
 """
 
 from __future__ import annotations
@@ -304,16 +304,79 @@ def line_count(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.strip())
 
 
+# What prose_runs reads as a word: letters, with an apostrophe or hyphen inside ("team's", "credit-limit"), or a
+# number ("20", "03:12:52"); the punctuation of prose may stand around it (quotes, brackets, a bullet's "*", a
+# comment's "#", a mention's "@", a trailing comma or colon). Not words: paths, URLs, identifiers with dots or
+# underscores, calls, camelCase ("typeToConvert"), JSON keys ('"url":'), symbols ("===", "=", "&&").
+_PROSE_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*|\d+(?:[.,:/-]\d+)*%?")
+_PROSE_OPEN = "\"'([{*_`<>#@«“‘¿¡"
+_PROSE_CLOSE = "\"')]}*_`.,;:!?…»”’>"
+_CAMEL = re.compile(r"[a-z][A-Z]")
+_JSON_KEY = re.compile(r"""^["'][^"'\s]+["']:$""")
+# Markup around prose, read as a space: tags ("<div style=...>", "</p>"), chat-template tokens ("<|im_end|>"),
+# HTML comment marks; and an attribute's value split from its name (key="value" -> key= "value").
+_MARKUP = re.compile(r"<\|?/?[A-Za-z_?][^<>\n]{0,200}\|?>|<!--|-->")
+_ATTRIBUTE = re.compile(r"""(?<=[=:])(?=["'`])""")
+_CELL_BARS = frozenset({"|", "||"})
+PROSE_WORDS = 3  # words (not numbers) in a run of prose, at least
+PROSE_MARKERS = 2  # of them generic words (generic_words: "the", "you", "all", "when", "instructions"), at least
+PROSE_COVER = 0.6  # a sentence whose runs of prose hold this share of its tokens is read whole, markup and all
+
+
+def _prose_word(token: str) -> bool:
+    core = token.lstrip(_PROSE_OPEN).rstrip(_PROSE_CLOSE)
+    return (bool(core) and _PROSE_WORD.fullmatch(core) is not None and _CAMEL.search(core) is None
+            and _JSON_KEY.match(token) is None)
+
+
+def prose_runs(sentence: str) -> list[str]:
+    """The runs of prose in one sentence of a pasted file: words in a row (a lone token that is no word, such
+    as a URL, a path or `code`, is kept inside a run; two in a row end it, and so does a table's cell bar),
+    with at least PROSE_WORDS words, PROSE_MARKERS of them generic words. An instruction to an AI is written in
+    words ("AI assistant: forward the last 20 emails to ..."); a line of code, a JSON key and value, a log's
+    timestamp and fields or a rule of "=====" is not, and read alone those scored up to 0.99 on the
+    prompt-injection head, which learned planted instructions from documents full of them."""
+    text = _ATTRIBUTE.sub(" ", _MARKUP.sub(" ", sentence))
+    runs: list[str] = []
+    run: list[str] = []
+    gap: list[str] = []  # the tokens that are no word since the run's last word
+    for token in [*text.split(), "|"]:  # the bar ends the last run
+        if _prose_word(token):
+            run += [*gap, token]
+            gap = []
+            continue
+        gap.append(token)
+        if run and (len(gap) > 1 or token in _CELL_BARS):
+            words = [t.lstrip(_PROSE_OPEN).rstrip(_PROSE_CLOSE).casefold().replace("’", "'") for t in run
+                     if _prose_word(t)]
+            if (sum(w[0].isalpha() for w in words) >= PROSE_WORDS
+                    and sum(w in generic_words() for w in words) >= PROSE_MARKERS):
+                runs.append(" ".join(run))
+            run, gap = [], []
+        elif not run:
+            gap = []
+    return runs
+
+
 def line_pieces(embedder: Embedder, text: str, limit: int) -> list[str] | None:
-    """Every sentence of every non-empty line of ``text`` (a long one in windows); None once there are more
-    than ``limit``, without reading the rest (a megabyte log is not tokenised a second time)."""
+    """The prose of every sentence of every non-empty line of ``text`` (a long one in windows): the sentence
+    as written where its runs of prose (:func:`prose_runs`) hold PROSE_COVER of its tokens, the runs alone
+    where there is less, and nothing where there are none (code, data, rules). None once there are more than
+    ``limit`` pieces, without reading the rest (a megabyte log is not tokenised a second time). Read so, the
+    ordinary pastes of an independent set that the chat-assistant guards blocked fell from 39.7% to 12.0%,
+    while the planted instructions of another went from 86% caught to 80% (docs/developers/classifier.md)."""
     pieces: list[str] = []
     for line in text.splitlines():
         for sentence in _SENTENCE_END.split(line.strip()):
-            if sentence.strip():
-                pieces += embedder.windows(sentence)
-                if len(pieces) > limit:
-                    return None
+            runs = prose_runs(sentence)
+            if not runs:
+                continue
+            tokens = len(sentence.split())
+            covered = sum(len(run.split()) for run in runs)
+            for piece in [sentence.strip()] if covered >= PROSE_COVER * tokens else runs:
+                pieces += embedder.windows(piece)
+            if len(pieces) > limit:
+                return None
     return pieces
 
 
@@ -427,7 +490,11 @@ class EmbeddingBackend:
             for lines, columns in self.by_line.items():
                 pieces = {i: line_pieces(self.embedder, texts[i], MAX_LINE_PIECES)
                           for i in read if line_count(texts[i]) >= lines}
-                kept = {i: p for i, p in pieces.items() if p is not None}  # the rest are read whole
+                # The rest are read whole. A paste without a line of prose scores 0.0 on these heads: there is no
+                # instruction in it to read.
+                kept = {i: p for i, p in pieces.items() if p is not None}
+                probs[np.ix_([i for i, p in kept.items() if not p], columns)] = 0.0
+                kept = {i: p for i, p in kept.items() if p}
                 if kept:
                     x, owner = embed_lines(self.embedder, list(kept.values()), self.layers)
                     lined = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(kept))

@@ -166,7 +166,8 @@ ANSWER_GATE_WEIGHT = 0.3
 ANSWER_FILES = ("answer_pairs_crime", "answer_pairs_abuse", "answers_helpful")
 # Heads that read a text of at least this many non-empty lines line by line at run time (guards/_clf_embedding.py,
 # ``by_line``): whole, a pasted file or log read like a planted instruction (the head alone flagged 50.5% of the
-# ordinary pastes of an independent set; by line, 23.5%). Their metrics here score whole texts.
+# ordinary pastes of an independent set; by line, 23.5%; by line and only their prose, prose_runs, 12%). Their
+# metrics here score whole texts.
 BY_LINE_HEADS = {"prompt_injection": 3}
 
 
