@@ -111,7 +111,9 @@ FIGURATIVE = "own/benign_figurative"
 # benign texts) and the functional hate tests (0.829 -> 0.798), as the gate and the toxicity and S10 heads
 # learned that "why shouldn't <group> be allowed to ..." is a harmless frame. Read as here, the 40-prompt
 # over-refusal probe blocked 10% -> 2.5%, GPTFuzz's questions 0.812 -> 0.806 (model card, "The look-alikes
-# release").
+# release"). Its lines from 273 on are safe texts that name sex acts or sexual content (sex education, films'
+# sex scenes, obscenity law): safe ones of an independent eval set blocked 14.8% -> 10.6% (model card, "The
+# sexual-topics release").
 LOOKALIKES = "own/safe_lookalikes"
 # Personas, role-plays, games and standing instructions ("Act as a Linux terminal", "From now on reply in
 # JSON"): negatives of the prompt_injection head only, which blocked 17% of such eval-only prompts (long
