@@ -364,7 +364,7 @@ def line_pieces(embedder: Embedder, text: str, limit: int) -> list[str] | None:
     where there is less, and nothing where there are none (code, data, rules). None once there are more than
     ``limit`` pieces, without reading the rest (a megabyte log is not tokenised a second time). Read so, the
     ordinary pastes of an independent set that the chat-assistant guards blocked fell from 39.7% to 12.0%,
-    while the planted instructions of another went from 86% caught to 80% (docs/developers/classifier.md)."""
+    while the planted instructions of another went from 86% caught to 81% (docs/developers/classifier.md)."""
     pieces: list[str] = []
     for line in text.splitlines():
         for sentence in _SENTENCE_END.split(line.strip()):
