@@ -256,6 +256,10 @@ class Embedder:
             return contextlib.nullcontext()
         return self._blas.limit(limits=self.threads, user_api="blas")
 
+    def knows(self, word: str) -> bool:
+        """Whether ``word`` is a whole word of the model's vocabulary (lower case: MiniLM is uncased)."""
+        return self.tokenizer.token_to_id(word) is not None
+
     def pieces(self, text: str) -> int:
         """How many word pieces ``text`` is (what a forward pass costs by), without special tokens."""
         return len(self.span_tokenizer.encode(_encodable(text), add_special_tokens=False).offsets)
