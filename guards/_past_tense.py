@@ -5,10 +5,10 @@ A known jailbreak asks for a harmful method in the past tense ("How was ransomwa
 generalize to the past tense?", 2024). The embedding heads learned that history framing is safe, because safe
 history questions use it too, so they let most such requests through. :func:`present_reading` gives the
 classifier one more reading of such a text: the time framing left out and the question turned into a
-first-person request ("How do I create ransomware?"), which the heads judge like any other. A safe history
-question stays safe when read so ("How did police in the 1970s catch forgers?" -> "How did police catch
-forgers?"), because only generic agents ("people", "someone", "criminals") become "I"; named actors keep
-their place.
+first-person request ("How do I create ransomware?"), which the heads judge like any other. Only generic
+agents ("people", "someone", "criminals") become "I", and only what is not named becomes the object of "do I",
+so a history question about someone or something named gets no second reading ("How did police in the 1970s
+catch forgers?", "How was Lincoln assassinated?"): history is what it asks about.
 
 Pure string rules, English only; the only thing they take from the model is whether a word is in its
 vocabulary (to turn a participle back into its verb: "created" -> "create").

@@ -113,11 +113,22 @@ class TestTheEmbeddingBackend:
         for category, score in present.items():  # each head keeps the higher of the two readings
             assert past[category] >= score - 1e-6
 
-    def test_at_the_output_stage_an_answer_is_read_as_written(self, embedding: Any) -> None:
-        # An answer that tells history is not a request: the answer gate's texts are read as they are.
-        answer = self._scores(embedding, self.HARMFUL, whole=self.HARMFUL)
-        prompt = self._scores(embedding, self.HARMFUL)
-        assert max(answer.values()) < max(prompt.values())
+    def test_at_the_output_stage_an_answer_is_read_as_written(self, embedding: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+        # An answer that tells history is not a request: only prompts get a present-tense reading.
+        from clauseguard.guards import _clf_embedding
+
+        asked: list[str] = []
+
+        def spy(text: str, known: Any) -> str | None:
+            asked.append(text)
+            return present_reading(text, known)
+
+        monkeypatch.setattr(_clf_embedding, "present_reading", spy)
+        self._scores(embedding, self.HARMFUL, whole=self.HARMFUL)
+        assert asked == []
+        self._scores(embedding, self.HARMFUL)
+        assert asked == [self.HARMFUL]
 
     def test_a_safe_history_question_stays_safe(self, embedding: Any) -> None:
         for text in ("How did police in the 1970s catch forgers?", "How were castles defended in the Middle Ages?",
