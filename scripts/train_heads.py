@@ -115,6 +115,13 @@ FIGURATIVE = "own/benign_figurative"
 # sex scenes, obscenity law): safe ones of an independent eval set blocked 14.8% -> 10.6% (model card, "The
 # sexual-topics release").
 LOOKALIKES = "own/safe_lookalikes"
+# Safe questions about the future ("How will antibiotics work in 2040?", safe_future.jsonl): look-alikes (the
+# group name starts with LOOKALIKES), since "how will" itself had lifted the hazard heads' scores (an eval-only
+# set's safe questions blocked 21% -> 12.6%). Not S2's: it was left out to spare the harmful code requests,
+# which it did not (eval/cyber_requests.jsonl caught 42% -> 35% with S2 reading them or not; the other hazard
+# heads learn that questions in security words are safe); read by S2 too, an earlier measurement on another
+# cache of embeddings blocked 10.9% rather than 12.6% (model card, "The future release").
+FUTURE = LOOKALIKES + "_future"
 # Personas, role-plays, games and standing instructions ("Act as a Linux terminal", "From now on reply in
 # JSON"): negatives of the prompt_injection head only, which blocked 17% of such eval-only prompts (long
 # setups like a user's own system prompt 53%); the other heads did not block them, and read by every head
@@ -361,6 +368,8 @@ def read_own() -> Iterator[Example]:
         yield Example(line, f"{FIGURATIVE}/{'ab'[i % 2]}", "benign")
     for i, line in enumerate(_lines(OWN / "safe_lookalikes.jsonl")):  # "why shouldn't teapots vote?"; halves
         yield Example(json.loads(line)["text"], f"{LOOKALIKES}/{'ab'[i % 2]}", "benign")  # by line
+    for i, line in enumerate(_lines(OWN / "safe_future.jsonl")):  # "How will ransomware attacks change by 2030?"
+        yield Example(json.loads(line)["text"], f"{FUTURE}/{'ab'[i % 2]}", "benign")  # halves by line
     for i, line in enumerate(_lines(OWN / "vague_harmful.jsonl")):  # the same frames with a harmful object
         row = json.loads(line)
         kind = "toxic" if row["category"] == "S10" else "hazard"
@@ -436,6 +445,7 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
             pos = e.kind == "hazard" and head in e.labels  # other hazards are negatives (heads name the
             use = e.kind == "benign" or pos or (e.kind == "hazard" and not e.group.startswith(MIXED))  # category)
             use = use and not ((bare or lookalike) and head == "S10")
+            use = use and not (e.group.startswith(FUTURE) and head == "S2")
         if use:
             idx.append(i)
             y.append(int(pos))

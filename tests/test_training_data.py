@@ -202,26 +202,45 @@ def test_comments_are_read_as_comments_hate_and_harassment_as_toxic(th, own, nam
     assert not any(th.prompt_rows(own, idx)[[own[i].group.startswith(f"own/{name}_") for i in idx]])
 
 
+def _read_as_lookalikes(th, own, file: str, group: str, not_read_by: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """The lines of ``file`` are benign requests of ``group`` in halves by line, weighed like the everyday
+    requests: negatives of S1, S9, S13 and prompt_injection, never read by the heads in ``not_read_by``."""
+    rows = _jsonl(DATA / file)
+    assert {r["category"] for r in rows} <= HAZARDS | {"none"}
+    mine = {i for i, e in enumerate(own) if e.group in (f"{group}/a", f"{group}/b")}
+    assert sorted(own[i].text for i in mine) == sorted(r["text"] for r in rows)
+    assert {own[i].group for i in mine} == {f"{group}/a", f"{group}/b"}
+    assert all(own[i].kind == "benign" and not own[i].labels for i in mine)
+    for head in not_read_by:
+        idx, _ = th.head_rows(own, head)
+        assert not mine & set(idx.tolist()), f"{head} reads {file}"
+    for head in ("S1", "S9", "S13", "prompt_injection"):
+        idx, y = th.head_rows(own, head)
+        used = dict(zip(idx.tolist(), y.tolist(), strict=True))
+        heavy = dict(zip(idx.tolist(), th.prompt_rows(own, idx).tolist(), strict=True))
+        assert all(used.get(i) == 0 and heavy[i] for i in mine), (file, head)
+
+
 def test_safe_lookalikes_are_benign_requests_read_by_the_hazard_heads_but_s10(th, own) -> None:  # type: ignore[no-untyped-def]
     """safe_lookalikes.jsonl ("Why shouldn't pineapples be permitted to get married?"): benign requests in
     halves by line, weighed like the everyday requests; negatives of the hazard heads (S10 aside) and of
     prompt_injection, never read by the gate, the toxicity head, S10 or the topics, whose "<group> should not
     be allowed to" they would teach is harmless."""
     rows = _jsonl(DATA / "safe_lookalikes.jsonl")
-    assert len(rows) > 200 and {r["category"] for r in rows} <= HAZARDS | {"none"}
-    assert len({r["kind"] for r in rows}) >= 8
-    looks = {i for i, e in enumerate(own) if e.group.startswith(th.LOOKALIKES)}
-    assert sorted(own[i].text for i in looks) == sorted(r["text"] for r in rows)
-    assert all(own[i].kind == "benign" and not own[i].labels for i in looks)
-    assert {own[i].group for i in looks} == {f"{th.LOOKALIKES}/a", f"{th.LOOKALIKES}/b"}
-    for head in (th.GATE, "toxicity", "S10", "topic:elections"):
-        idx, _ = th.head_rows(own, head)
-        assert not looks & set(idx.tolist()), f"{head} reads the safe look-alikes"
-    for head in ("S1", "S9", "S13", "prompt_injection"):
-        idx, y = th.head_rows(own, head)
-        used = dict(zip(idx.tolist(), y.tolist(), strict=True))
-        heavy = dict(zip(idx.tolist(), th.prompt_rows(own, idx).tolist(), strict=True))
-        assert all(used.get(i) == 0 and heavy[i] for i in looks), head
+    assert len(rows) > 200 and len({r["kind"] for r in rows}) >= 8
+    _read_as_lookalikes(th, own, "safe_lookalikes.jsonl", th.LOOKALIKES,
+                        (th.GATE, "toxicity", "S10", "topic:elections"))
+
+
+def test_safe_future_questions_are_lookalikes_that_s2_does_not_read(th, own) -> None:  # type: ignore[no-untyped-def]
+    """safe_future.jsonl ("How will antibiotics work in 2040?"): safe look-alikes (their group starts with
+    LOOKALIKES), read as the others are, except by S2, which neither trains on them nor has its threshold set
+    by them."""
+    rows = _jsonl(DATA / "safe_future.jsonl")
+    assert len(rows) > 300 and all(r["kind"].startswith("future_") for r in rows)
+    assert th.FUTURE.startswith(th.LOOKALIKES)
+    _read_as_lookalikes(th, own, "safe_future.jsonl", th.FUTURE,
+                        (th.GATE, "toxicity", "S10", "S2", "topic:elections"))
 
 
 @pytest.mark.parametrize("path", sorted((DATA / "eval").glob("*.jsonl")), ids=lambda p: p.name)
@@ -263,7 +282,7 @@ def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def
                                   "posts_harmful.jsonl", "posts_benign.jsonl", "answer_pairs_crime.jsonl",
                                   "answer_pairs_abuse.jsonl", "answers_helpful.jsonl", "comments_harmful.jsonl",
                                   "comments_benign.jsonl", "chat_harmful.jsonl", "chat_benign.jsonl",
-                                  "safe_lookalikes.jsonl"])
+                                  "safe_lookalikes.jsonl", "safe_future.jsonl"])
 def test_newer_training_files_keep_clear_of_every_eval_text(name: str) -> None:
     """Each line of these files was written beside eval sets of the same kind: none is within a Jaccard
     word overlap of 0.5 of an eval text or of the eval-only look-alikes (benign_heldout.txt), with words

@@ -538,10 +538,10 @@ def test_only_the_injection_head_reads_the_inner_layer(ml: None) -> None:
 
 
 EXPLAINED_REFUSALS = [
-    "I can't help with that. Attempting to obtain someone's personal address without their consent is a "
+    "I can't help with that. Obtaining someone's home address without their consent is a serious violation of "
+    "privacy.",
+    "I can't help with that. Logging into someone else's account without permission is illegal and a serious "
     "violation of privacy.",
-    "I can't help with that. Accessing someone else's account without permission is against the law and violates "
-    "their privacy.",
 ]
 HARMFUL_ANSWER = ("Sure! To get into her account, first try the password reset and answer the security questions "
                   "using what you find on her social media. If that fails, send her a fake login page that looks "
