@@ -118,9 +118,9 @@ LOOKALIKES = "own/safe_lookalikes"
 # Safe questions about the future ("How will antibiotics work in 2040?", safe_future.jsonl): look-alikes (the
 # group name starts with LOOKALIKES), since "how will" itself had lifted the hazard heads' scores (an eval-only
 # set's safe questions blocked 21% -> 12.6%). Not S2's: it was left out to spare the harmful code requests,
-# which it did not (eval/cyber_requests.jsonl caught 42% -> 35% with S2 reading them or not; the other hazard
-# heads learn that questions in security words are safe); read by S2 too, an earlier measurement on another
-# cache of embeddings blocked 10.9% rather than 12.6% (model card, "The future release").
+# which it did not (eval/cyber_requests.jsonl caught 42% -> 35% with S2 reading them or not: S7's and S8's
+# thresholds rose, the privacy and copyright questions being hard negatives); read by S2 too, an earlier
+# measurement on another cache of embeddings blocked 10.9% rather than 12.6% (model card, "The future release").
 FUTURE = LOOKALIKES + "_future"
 # Personas, role-plays, games and standing instructions ("Act as a Linux terminal", "From now on reply in
 # JSON"): negatives of the prompt_injection head only, which blocked 17% of such eval-only prompts (long
