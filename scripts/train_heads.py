@@ -368,7 +368,7 @@ def read_own() -> Iterator[Example]:
         yield Example(line, f"{FIGURATIVE}/{'ab'[i % 2]}", "benign")
     for i, line in enumerate(_lines(OWN / "safe_lookalikes.jsonl")):  # "why shouldn't teapots vote?"; halves
         yield Example(json.loads(line)["text"], f"{LOOKALIKES}/{'ab'[i % 2]}", "benign")  # by line
-    for i, line in enumerate(_lines(OWN / "safe_future.jsonl")):  # "How will ransomware attacks change by 2030?"
+    for i, line in enumerate(_lines(OWN / "safe_future.jsonl")):  # "What will cancer treatment look like?"
         yield Example(json.loads(line)["text"], f"{FUTURE}/{'ab'[i % 2]}", "benign")  # halves by line
     for i, line in enumerate(_lines(OWN / "vague_harmful.jsonl")):  # the same frames with a harmful object
         row = json.loads(line)
