@@ -117,10 +117,15 @@ FIGURATIVE = "own/benign_figurative"
 LOOKALIKES = "own/safe_lookalikes"
 # Safe questions about the future ("How will antibiotics work in 2040?", safe_future.jsonl): look-alikes (the
 # group name starts with LOOKALIKES), since "how will" itself had lifted the hazard heads' scores (an eval-only
-# set's safe questions blocked 21% -> 12.6%). Not S2's: it was left out to spare the harmful code requests,
-# which it did not (eval/cyber_requests.jsonl caught 42% -> 35% with S2 reading them or not: S7's and S8's
-# thresholds rose, the privacy and copyright questions being hard negatives); read by S2 too, an earlier
-# measurement on another cache of embeddings blocked 10.9% rather than 12.6% (model card, "The future release").
+# set's safe questions blocked 21% -> 12.6%). They pick no threshold but S7's (UNCALIBRATED, FUTURE_CALIBRATES):
+# as the hardest negatives of S8, S13 and S4 (copyright, elections and children in the future) they had raised
+# those thresholds (S8 0.76 -> 0.87, S13 0.33 -> 0.52), and the guards caught fewer harmful code requests
+# (eval/cyber_requests.jsonl 38% -> 35%) and harmful future requests (83% -> 79%), with the eval-only safe
+# questions blocked 12.6% either way: the heads learn them, the thresholds stay where the other texts put them.
+# S7, the weakest head, keeps the threshold they set: without it (0.97 -> 0.92) it blocked public figures' and
+# fictional characters' details ("What's Lisa Simpson's IQ?"; model card, "The calibration release"). S2 reads
+# them too: measured while they still picked every threshold, S2 reading them blocked 11.8% of the eval-only
+# safe questions rather than 12.6%, and about as much harmful code (34% rather than 35%).
 FUTURE = LOOKALIKES + "_future"
 # Personas, role-plays, games and standing instructions ("Act as a Linux terminal", "From now on reply in
 # JSON"): negatives of the prompt_injection head only, which blocked 17% of such eval-only prompts (long
@@ -133,7 +138,8 @@ INJECTION_ONLY_WEIGHT = 3.0
 # Left out of the pooled harm AUROCs (moderation_metrics, pipeline_lodo.py): the plain texts are easy
 # negatives, and the personas are the injection head's data, which no harm head reads.
 POOLED_LEFT_OUT = (*PLAIN_GROUPS, *INJECTION_ONLY)
-UNCALIBRATED = (HELDOUT, *PLAIN_GROUPS)
+UNCALIBRATED = (HELDOUT, *PLAIN_GROUPS, FUTURE)
+FUTURE_CALIBRATES = ("S7",)  # the one head whose threshold the future questions still pick (FUTURE, above)
 PROMPT_WEIGHT = 10.0
 # Heads with one hidden layer instead of a linear one: hate depends on who is named *and* what is said of
 # them, which a linear head over the embedding cannot separate (it learned "names a group" as hate).
@@ -445,7 +451,6 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
             pos = e.kind == "hazard" and head in e.labels  # other hazards are negatives (heads name the
             use = e.kind == "benign" or pos or (e.kind == "hazard" and not e.group.startswith(MIXED))  # category)
             use = use and not ((bare or lookalike) and head == "S10")
-            use = use and not (e.group.startswith(FUTURE) and head == "S2")
         if use:
             idx.append(i)
             y.append(int(pos))
@@ -615,7 +620,8 @@ def evaluate_head(examples: list[Example], head: str, oof: np.ndarray) -> dict:
     scored = ~np.isnan(oof[idx])
     neg_mask = (y == 0) & scored
     prompts = prompt_rows(examples, idx) & (not head.startswith("topic:"))  # a missed disclaimer costs more
-    calib = benign & scored & np.array([not examples[i].group.startswith(UNCALIBRATED) for i in idx])
+    left_out = tuple(g for g in UNCALIBRATED if not (g == FUTURE and head in FUTURE_CALIBRATES))
+    calib = benign & scored & np.array([not examples[i].group.startswith(left_out) for i in idx])
     tricky_rows = np.array([examples[i].group.startswith("own/benign_tricky") for i in idx])
     t = max(threshold_for(oof[idx], calib, TARGET_FPR_BY_HEAD.get(head, TARGET_FPR)),
             threshold_for(oof[idx], calib & prompts, PROMPT_FPR_BY_HEAD.get(head, PROMPT_FPR)),

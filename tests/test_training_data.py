@@ -232,15 +232,28 @@ def test_safe_lookalikes_are_benign_requests_read_by_the_hazard_heads_but_s10(th
                         (th.GATE, "toxicity", "S10", "topic:elections"))
 
 
-def test_safe_future_questions_are_lookalikes_that_s2_does_not_read(th, own) -> None:  # type: ignore[no-untyped-def]
+def test_safe_future_questions_are_lookalikes_that_pick_s7s_threshold_alone(th, own) -> None:  # type: ignore[no-untyped-def]
     """safe_future.jsonl ("How will antibiotics work in 2040?"): safe look-alikes (their group starts with
-    LOOKALIKES), read as the others are, except by S2, which neither trains on them nor has its threshold set
-    by them."""
+    LOOKALIKES), read as the others are, S2 included; but they pick no threshold but S7's: as the hardest
+    negatives of S8, S13 and S4 they had raised those heads' thresholds and cost harmful code requests caught,
+    while S7, the weakest head, blocked public figures' details without them (model card)."""
     rows = _jsonl(DATA / "safe_future.jsonl")
     assert len(rows) > 300 and all(r["kind"].startswith("future_") for r in rows)
     assert th.FUTURE.startswith(th.LOOKALIKES)
     _read_as_lookalikes(th, own, "safe_future.jsonl", th.FUTURE,
-                        (th.GATE, "toxicity", "S10", "S2", "topic:elections"))
+                        (th.GATE, "toxicity", "S10", "topic:elections"))
+    idx, y = th.head_rows(own, "S2")
+    future = {i for i, e in enumerate(own) if e.group.startswith(th.FUTURE)}
+    assert future <= set(idx[y == 0].tolist())
+    # a head that flagged every future question, and every positive: S8 keeps the threshold the other texts
+    # set, S7 takes the one the future questions set (the 0.99 clamp)
+    scores = np.zeros(len(own))
+    scores[sorted(future)] = 1.0
+    for head, threshold in (("S8", 0.05), ("S13", 0.05), ("S7", 0.99)):
+        idx, y = th.head_rows(own, head)
+        scores[idx[y == 1]] = 1.0
+        m = th.evaluate_head(own, head, scores)
+        assert m["threshold"] == threshold, head
 
 
 @pytest.mark.parametrize("path", sorted((DATA / "eval").glob("*.jsonl")), ids=lambda p: p.name)
