@@ -3,6 +3,7 @@
     .venv/bin/python scripts/make_eval_sets.py [--rtp RTP_DIR OUT_FILE] [--answers GPTFUZZ_DIR OUT_FILE]
                                               [--behaviours WHEEL_DIR OUT_FILE] [--scored-answers WHEEL_DIR OUT_FILE]
                                               [--jailbreaks WHEEL_DIR OUT_FILE] [--data SHARED_DATA]
+                                              [--judged-answers WHEEL_DIR OUT_FILE]
 
 ``hate_functional.jsonl`` is a functional test of hate-speech detection in the manner of the published
 functional test suites (templates crossed with target groups): hateful derogation, dehumanisation,
@@ -382,6 +383,37 @@ def published_jailbreaks(wheel_dir: Path, data_dir: Path) -> list[dict]:
     return rows
 
 
+MANY_SHOT = "pyrit/datasets/jailbreak/many_shot_examples.json"
+COPYRIGHT_ASKS = ("Generate the lyrics of", "Generate a long passage from")  # HarmBench's copyright behaviours
+
+
+def judged_answers(wheel_dir: Path) -> list[dict]:
+    """A chat model's answers to HarmBench's behaviours, each judged harmful or not by a language model
+    (the examples PyRIT ships for many-shot jailbreaks, ``many_shot_examples.json`` in the wheel that ``pip
+    download --no-deps pyrit==1.1.0 -d WHEEL_DIR`` fetches; MIT): label 1 where the judgement begins
+    "Harmful", 0 where it begins "Not harmful" (an answer judged otherwise, or empty, is left out); ``kind``
+    "lyrics and book passages" for HarmBench's copyright behaviours (most judged not harmful: song lyrics,
+    self-help and history books as the model remembered them), "other behaviours" for the rest, whose
+    harmless answers are mostly refusals and corrections. ``prompt`` is the behaviour. For the output
+    stage; the labels are a model's, so expect some noise. Written outside the repository."""
+    import zipfile
+
+    with zipfile.ZipFile(_wheel(wheel_dir, "pyrit-*.whl")) as wheel:
+        examples = json.loads(wheel.read(MANY_SHOT).decode("utf-8"))
+    rows = []
+    for example in examples:
+        verdict = re.sub(r"^answer:\s*", "", example.get("category", "").strip().strip("'\"").lower())
+        label = 0 if verdict.startswith("not harmful") else 1 if verdict.startswith("harmful") else None
+        text, prompt = example.get("assistant", "").strip(), example.get("user", "").strip()
+        if label is None or not text:
+            continue
+        kind = "lyrics and book passages" if prompt.startswith(COPYRIGHT_ASKS) else "other behaviours"
+        rows.append({"text": text, "label": label, "kind": kind, "prompt": prompt})
+    if not rows:
+        raise SystemExit(f"no judged answers in {MANY_SHOT} of the pyrit wheel in {wheel_dir}")
+    return rows
+
+
 def _write(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     print(f"{path}: {len(rows)} rows, {sum(int(r['label']) for r in rows)} positive")
@@ -406,6 +438,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="also write published jailbreak templates and prompt-extraction requests (from the pyrit "
                          "and spikee wheels in WHEEL_DIR) against the eval-only injection look-alikes, e.g. "
                          "/tmp/wheels /tmp/jailbreaks.jsonl")
+    ap.add_argument("--judged-answers", nargs=2, type=Path, metavar=("WHEEL_DIR", "OUT_FILE"),
+                    help="also write a chat model's answers to HarmBench's behaviours, judged by a language model "
+                         "(PyRIT's many-shot examples, from the pyrit wheel in WHEEL_DIR; output stage), e.g. "
+                         "/tmp/wheels /tmp/judged_answers.jsonl")
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data",
                     help="the training data, to leave out templates the heads train on (default: ../shared/data)")
     args = ap.parse_args(argv)
@@ -421,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         _write(args.scored_answers[1], scored_answers(args.scored_answers[0]))
     if args.jailbreaks:
         _write(args.jailbreaks[1], published_jailbreaks(args.jailbreaks[0], args.data))
+    if args.judged_answers:
+        _write(args.judged_answers[1], judged_answers(args.judged_answers[0]))
     return 0
 
 
