@@ -67,6 +67,28 @@ class EvalItem:
                             where=f"{self.where} image") from err
 
 
+class _Undecodable(UserError):
+    """An image file the guards cannot decode: read_items names every one, not only the first."""
+
+    def __init__(self, message: str, *, where: str, path: Path, reason: str) -> None:
+        super().__init__(message, where=where)
+        self.path, self.reason = path, reason
+
+
+UNDECODABLE_NAMED = 5  # images named in the error when many cannot be decoded; the rest are counted
+
+
+def _undecodable_error(faults: list[_Undecodable]) -> UserError:
+    if len(faults) == 1:
+        return faults[0]
+    named = "; ".join(f"{f.where.removesuffix(' image').rsplit(':', 1)[-1]}: {str(f.path)!r} ({f.reason})"
+                      for f in faults[:UNDECODABLE_NAMED])
+    more = f"; and {len(faults) - UNDECODABLE_NAMED} more" if len(faults) > UNDECODABLE_NAMED else ""
+    return UserError(f"{len(faults)} files are not images the guards can read (by line: {named}{more}); an image "
+                     "guard blocks such a file whatever it shows, so leave them out to measure what the guards see",
+                     where=faults[0].where)
+
+
 def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes, Modality]:
     # A mixed set written by pandas or datasets (``to_json(lines=True)``) gives every line both columns,
     # the one it lacks as null: a null key is an absent one, as for "category".
@@ -98,9 +120,9 @@ def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes,
     try:  # a file the guards cannot decode is blocked as unreadable: it would count as a detection
         load_image(path, first_frame_only=True)
     except ImageLoadError as err:
-        raise UserError(f"{str(path)!r} is not an image the guards can read ({err}); an image guard blocks such "
-                        "a file whatever it shows, so leave it out to measure what the guards see",
-                        where=f"{where} image") from err
+        raise _Undecodable(f"{str(path)!r} is not an image the guards can read ({err}); an image guard blocks "
+                           "such a file whatever it shows, so leave it out to measure what the guards see",
+                           where=f"{where} image", path=path, reason=str(err)) from err
     return path.absolute(), Modality.IMAGE
 
 
@@ -268,15 +290,21 @@ def read_items(path: Path, limit: int | None = None, by: str | None = None) -> l
     """The labelled items of a JSONL file, or of a file holding one JSON array (the first ``limit`` when
     given); blank lines are skipped. With ``by``, each item is also in the group of its value of that key."""
     items: list[EvalItem] = []
+    undecodable: list[_Undecodable] = []  # named together at the end: a user fixes them in one pass
     try:
         with _open_data(path) as fh, getattr(fh, "fileobj", None) or nullcontext():
             records = _array(fh.read(), path) if _starts_with_array(fh) else _lines(fh, path)
             for where, value in records if limit is None or limit > 0 else ():
-                items.append(_parse_item(value, path.parent, where, by))
-                if limit is not None and len(items) >= limit:
+                try:
+                    items.append(_parse_item(value, path.parent, where, by))
+                except _Undecodable as fault:
+                    undecodable.append(fault)
+                if limit is not None and len(items) + len(undecodable) >= limit:
                     break  # before the next line is read: a fault past the limit does not stop a quick look
     except (OSError, EOFError, zlib.error) as err:  # a truncated or corrupt .gz (a bad deflate block: zlib.error)
         raise UserError(f"cannot read the data file: {getattr(err, 'strerror', None) or err}", where=str(path)) from err
+    if undecodable:
+        raise _undecodable_error(undecodable)
     if not items:
         raise UserError("no labelled items in the data file", where=str(path))
     return items

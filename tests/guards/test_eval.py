@@ -586,6 +586,29 @@ def test_a_file_that_is_no_image_is_refused_not_counted_as_a_detection(tmp_path:
     assert info.value.where == f"{data}:2 image"
 
 
+def test_every_file_that_is_no_image_is_named_at_once(tmp_path: Path) -> None:
+    """A set with many bad files named only the first: the user met them one run at a time."""
+    lines = ['{"text": "hi", "label": 0}']
+    for n in range(8):
+        (tmp_path / f"bad{n}.png").write_bytes(b"not an image")
+        lines.append(f'{{"image": "bad{n}.png", "label": 1}}')
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserError) as info:
+        read_items(data)
+    message = info.value.message
+    assert message.startswith("8 files are not images the guards can read (by line: 2: ")
+    assert all(f"bad{n}.png" in message for n in range(5)) and "bad5.png" not in message
+    assert "; and 3 more)" in message and "leave them out" in message
+    assert info.value.where == f"{data}:2 image"
+    # read_items --limit 3: the text and two bad files, both named
+    with pytest.raises(UserError, match=r"2 files are not images .*by line: 2: .*bad0\.png.*; 3: .*bad1\.png"):
+        read_items(data, limit=3)
+    result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(data)])
+    assert isinstance(result.exception, UserError)  # exit code 2 in the CLI (clauseguard.cli)
+    assert result.exception.message.startswith("8 files are not images")
+
+
 @pytest.mark.parametrize("line", ['{"text": "a", "label": 0, "meta": ' + "[" * 100_000 + "]" * 100_000 + "}",
                                   '{"text": "a", "label": 0, "id": ' + "1" * 5000 + "}"])
 @pytest.mark.parametrize("array", [False, True])
