@@ -295,7 +295,8 @@ def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def
                                   "posts_harmful.jsonl", "posts_benign.jsonl", "answer_pairs_crime.jsonl",
                                   "answer_pairs_abuse.jsonl", "answers_helpful.jsonl", "comments_harmful.jsonl",
                                   "comments_benign.jsonl", "chat_harmful.jsonl", "chat_benign.jsonl",
-                                  "safe_lookalikes.jsonl", "safe_future.jsonl", "creative_benign.jsonl"])
+                                  "safe_lookalikes.jsonl", "safe_future.jsonl", "creative_benign.jsonl",
+                                  "prompt_leaks.jsonl", "pasted_docs.jsonl"])
 def test_newer_training_files_keep_clear_of_every_eval_text(name: str) -> None:
     """Each line of these files was written beside eval sets of the same kind: none is within a Jaccard
     word overlap of 0.5 of an eval text or of the eval-only look-alikes (benign_heldout.txt), with words
