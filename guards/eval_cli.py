@@ -78,15 +78,26 @@ class _Undecodable(UserError):
 UNDECODABLE_NAMED = 5  # images named in the error when many cannot be decoded; the rest are counted
 
 
+def _by_line(faults: list[_Undecodable]) -> str:
+    """"2: 'bad0.png' (why); 3: ...; and 3 more": the first UNDECODABLE_NAMED files, the rest counted."""
+    named = "; ".join(f"{f.where.removesuffix(' image').rsplit(':', 1)[-1]}: {str(f.path)!r} ({f.reason})"
+                      for f in faults[:UNDECODABLE_NAMED])
+    return named + (f"; and {len(faults) - UNDECODABLE_NAMED} more" if len(faults) > UNDECODABLE_NAMED else "")
+
+
 def _undecodable_error(faults: list[_Undecodable]) -> UserError:
     if len(faults) == 1:
         return faults[0]
-    named = "; ".join(f"{f.where.removesuffix(' image').rsplit(':', 1)[-1]}: {str(f.path)!r} ({f.reason})"
-                      for f in faults[:UNDECODABLE_NAMED])
-    more = f"; and {len(faults) - UNDECODABLE_NAMED} more" if len(faults) > UNDECODABLE_NAMED else ""
-    return UserError(f"{len(faults)} files are not images the guards can read (by line: {named}{more}); an image "
-                     "guard blocks such a file whatever it shows, so leave them out to measure what the guards see",
-                     where=faults[0].where)
+    return UserError(f"{len(faults)} files are not images the guards can read (by line: {_by_line(faults)}); an "
+                     "image guard blocks such a file whatever it shows, so leave them out to measure what the guards "
+                     "see", where=faults[0].where)
+
+
+def _after_undecodable(fault: UserError, faults: list[_Undecodable]) -> UserError:
+    """Another fault, met after images that cannot be decoded: named with them, so one run shows both."""
+    files = "1 file that is not an image" if len(faults) == 1 else f"{len(faults)} files that are not images"
+    return UserError(f"{fault.message} (and earlier lines give {files} the guards can read, by line: "
+                     f"{_by_line(faults)})", where=fault.where)
 
 
 def _content(item: dict[str, Any], base: Path, where: str) -> tuple[str | bytes, Modality]:
@@ -294,13 +305,18 @@ def read_items(path: Path, limit: int | None = None, by: str | None = None) -> l
     try:
         with _open_data(path) as fh, getattr(fh, "fileobj", None) or nullcontext():
             records = _array(fh.read(), path) if _starts_with_array(fh) else _lines(fh, path)
-            for where, value in records if limit is None or limit > 0 else ():
-                try:
-                    items.append(_parse_item(value, path.parent, where, by))
-                except _Undecodable as fault:
-                    undecodable.append(fault)
-                if limit is not None and len(items) + len(undecodable) >= limit:
-                    break  # before the next line is read: a fault past the limit does not stop a quick look
+            try:
+                for where, value in records if limit is None or limit > 0 else ():
+                    try:
+                        items.append(_parse_item(value, path.parent, where, by))
+                    except _Undecodable as fault:
+                        undecodable.append(fault)
+                    if limit is not None and len(items) + len(undecodable) >= limit:
+                        break  # before the next line is read: a fault past the limit does not stop a quick look
+            except UserError as fault:  # a bad label or bad JSON after undecodable images: name both
+                if undecodable:
+                    raise _after_undecodable(fault, undecodable) from fault
+                raise
     except (OSError, EOFError, zlib.error) as err:  # a truncated or corrupt .gz (a bad deflate block: zlib.error)
         raise UserError(f"cannot read the data file: {getattr(err, 'strerror', None) or err}", where=str(path)) from err
     if undecodable:

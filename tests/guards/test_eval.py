@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -607,6 +608,28 @@ def test_every_file_that_is_no_image_is_named_at_once(tmp_path: Path) -> None:
     result = CliRunner().invoke(eval_command, ["--guards", str(GUARDS), "--data", str(data)])
     assert isinstance(result.exception, UserError)  # exit code 2 in the CLI (clauseguard.cli)
     assert result.exception.message.startswith("8 files are not images")
+
+
+@pytest.mark.parametrize(("fault", "error"), [('{"text": "hello", "label": 2}', r'"label" must be 0 or 1'),
+                                              ('{"text": "hello", "label": 1', "invalid JSON")])
+@pytest.mark.parametrize("bad", [1, 7])
+def test_a_fault_after_files_that_are_no_images_names_them_too(tmp_path: Path, fault: str, error: str,
+                                                                bad: int) -> None:
+    """A bad label (or bad JSON) after undecodable images stopped the reading there, and only it was named:
+    the user fixed it and met the images on the next run."""
+    lines = ['{"text": "hi", "label": 0}']
+    for n in range(bad):
+        (tmp_path / f"bad{n}.png").write_bytes(b"not an image")
+        lines.append(f'{{"image": "bad{n}.png", "label": 1}}')
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join([*lines, fault]) + "\n")
+    with pytest.raises(UserError, match=error) as info:
+        read_items(data)
+    assert info.value.where.startswith(f"{data}:{bad + 2}")
+    files = "1 file that is not an image" if bad == 1 else f"{bad} files that are not images"
+    assert re.search(rf"\(and earlier lines give {files} the guards can read, by line: 2: '[^']*bad0\.png' \(",
+                     info.value.message)
+    assert ("; and 2 more)" in info.value.message) == (bad == 7)
 
 
 @pytest.mark.parametrize("line", ['{"text": "a", "label": 0, "meta": ' + "[" * 100_000 + "]" * 100_000 + "}",
