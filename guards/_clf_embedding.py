@@ -23,7 +23,11 @@ sentence among 160 words of other text is diluted out (an injection alone 0.94; 
 non-empty lines (a pasted file, log or document) line by line instead, only the prose of each line
 (``prose_runs``), and keeps the highest: whole, a paste's layout and commands read like a planted
 instruction (the prompt-injection head blocked half of the ordinary pastes of an independent set), and so
-did its lines of code read alone, while a planted line still scores as itself. At the input stage, a short
+did its lines of code read alone, while a planted line still scores as itself. A head with ``lines_only:
+true`` scores only such texts (a shorter one scores 0 on it), and one with ``below_lines: N`` only texts of
+fewer than N lines: the shipped heads split prompt injection so, ``prompt_injection`` reading a message whole
+and ``prompt_injection_lines`` a paste line by line, since only the first learned requests for the system
+prompt, whose short imperatives a paste's commands to its human reader share. At the input stage, a short
 request framed as the past is read in the present too ("How was ransomware created in the 2010s?" also as
 "How do I create ransomware?": ``guards/_past_tense.py``), and each head keeps the higher score.
 """
@@ -440,16 +444,33 @@ class EmbeddingBackend:
         if bad:
             raise ModelLoadError(f"classifier heads in {manifest.parent}: thresholds must be "
                                  f"between 0 and 1, exclusive: {bad}")
-        by_line: dict[int, list[int]] = {}  # heads that read a text of at least N lines line by line: {N: [columns]}
+        # Heads that read a text of at least N non-empty lines line by line, {N: [columns]}; of those, the ones
+        # that score only such texts (``lines_only``), {N: [columns]}; and heads that score only texts of fewer
+        # than N lines (``below_lines``), {N: [columns]}: two heads can split a category's texts by length.
+        by_line: dict[int, list[int]] = {}
+        below_lines: dict[int, list[int]] = {}
+        lines_only: dict[int, list[int]] = {}
         for k, entry in enumerate(entries):
-            lines = entry.get("by_line")
-            if lines is None:
-                continue
-            if type(lines) is not int or lines < 1:
-                raise ModelLoadError(f"classifier heads in {manifest.parent}: by_line of {names[k]!r} must be a "
-                                     f"number of lines, 1 or more, got {lines!r}")
-            by_line.setdefault(lines, []).append(k)
+            for key, into in (("by_line", by_line), ("below_lines", below_lines)):
+                lines = entry.get(key)
+                if lines is None:
+                    continue
+                if type(lines) is not int or lines < 1:
+                    raise ModelLoadError(f"classifier heads in {manifest.parent}: {key} of {names[k]!r} must be a "
+                                         f"number of lines, 1 or more, got {lines!r}")
+                into.setdefault(lines, []).append(k)
+            only = entry.get("lines_only", False)
+            if type(only) is not bool or (only and entry.get("by_line") is None):
+                raise ModelLoadError(f"classifier heads in {manifest.parent}: lines_only of {names[k]!r} must be "
+                                     f"true or false, and true only beside by_line, got {only!r}")
+            if only:
+                lines_only.setdefault(entry["by_line"], []).append(k)
+            if only and entry.get("below_lines") is not None:
+                raise ModelLoadError(f"classifier heads in {manifest.parent}: {names[k]!r} has lines_only and "
+                                     "below_lines, so it would score no text")
         self.by_line = by_line
+        self.below_lines = below_lines
+        self.lines_only = lines_only
         self.categories = frozenset(self.head_categories)
         self._recent: OrderedDict[tuple[str, str | None, bool], Scores] = OrderedDict()
         self._lock = threading.Lock()
@@ -496,9 +517,14 @@ class EmbeddingBackend:
             x, owner = embed_windows(self.embedder, [texts[i] for i in read], self.layers, present)
             x_read, owner_read = x, owner
             probs[read] = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(read))
+            counts = {i: line_count(texts[i]) for i in read}
+            for lines, columns in self.below_lines.items():
+                probs[np.ix_([i for i in read if counts[i] >= lines], columns)] = 0.0
+            for lines, columns in self.lines_only.items():
+                probs[np.ix_([i for i in read if counts[i] < lines], columns)] = 0.0
             for lines, columns in self.by_line.items():
                 pieces = {i: line_pieces(self.embedder, texts[i], MAX_LINE_PIECES)
-                          for i in read if line_count(texts[i]) >= lines}
+                          for i in read if counts[i] >= lines}
                 # The rest are read whole. A paste without a line of prose scores 0.0 on these heads: there is no
                 # instruction in it to read.
                 kept = {i: p for i, p in pieces.items() if p is not None}

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_heads as th
 
 from clauseguard.guards import Context, Pipeline, create
+from clauseguard.guards._clf_embedding import line_count
 from clauseguard.guards.config import load_guards
 from clauseguard.guards.eval import observe
 
@@ -44,9 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     found = np.array([observe(others.check_input(e.text, Context()), label=0, category=None, latency_ms=0).score
                       for e in examples])
     harm = np.nanmax(scores[:, [j for j, h in enumerate(heads)
-                                if h != "prompt_injection" and th.head_category(h) in categories]], axis=1)
+                                if h not in th.INJECTION_HEADS and th.head_category(h) in categories]], axis=1)
     harm = np.nan_to_num(harm)
-    injection = np.nan_to_num(scores[:, heads.index("prompt_injection")])
+    # as at run time: a text of fewer than th.LINES lines is prompt_injection's, a longer one the line head's
+    short = np.array([line_count(e.text) < th.LINES for e in examples], dtype=bool)
+    injection = np.nan_to_num(np.where(short, scores[:, heads.index("prompt_injection")],
+                                       scores[:, heads.index(th.LINES_HEAD)]))
     # the plain texts (one-word replies, pasted code, short insults) and the personas are left out, as
     # train_heads.py's numbers do
     plain = np.array([e.group.startswith(th.POOLED_LEFT_OUT) for e in examples], dtype=bool)

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                                           float(np.mean(scores[:, heads.index(h)][benign] > 0.5)))
                       for h in MIXED_HEADS} for w in weights}
     positive = np.isin(kinds, ["hazard", "toxic", "harmful"]) & ~np.array([th.advice_only(e) for e in examples])
-    harm = [j for j, h in enumerate(heads) if h != "prompt_injection"]
+    harm = [j for j, h in enumerate(heads) if h not in th.INJECTION_HEADS]
     for w in weights:
         s = scores.copy()
         for h, t in thresholds[w].items():

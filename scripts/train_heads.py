@@ -38,8 +38,8 @@ PROMPT_FPR = 0.005  # and at most this share of held-out benign requests (the gu
 # guard), which keeps 3% on comments too (it is not ORed into the harm decision).
 # The weak heads (held-out AUROC below 0.86: S2, S6, S7) get half the rate, so they block only when sure.
 PROMPT_FPR_BY_HEAD = {"S1": 0.01, "S3": 0.01, "S4": 0.01, "S9": 0.01, "S11": 0.01, "S2": 0.0025, "S6": 0.0025,
-                      "S7": 0.0025, "prompt_injection": 0.01}
-TARGET_FPR_BY_HEAD = {"prompt_injection": 0.03}
+                      "S7": 0.0025, "prompt_injection": 0.01, "prompt_injection_lines": 0.01}
+TARGET_FPR_BY_HEAD = {"prompt_injection": 0.03, "prompt_injection_lines": 0.03}
 # And at most this share of the safe requests that only look dangerous (benign_tricky.txt, out of fold): the
 # guard ORs about ten heads, and over-refusal tests of this kind should see no more than 10 % refused.
 TRICKY_FPR = 0.01
@@ -62,7 +62,7 @@ PROMPT_GROUPS = ("own/", "bipia/questions")
 # leave-one-dataset-out; weighed like comments, 27.5%, with 4 of 122 pasted codes and logs blocked, not 23).
 # And the personas (INJECTION_ONLY, below), which weigh their own.
 NOT_PROMPTS = ("own/identity_", "own/statements_", "own/posts_", "own/comments_", "own/chat_", "own/hate_stance",
-               "own/benign_pastes", "own/benign_personas")
+               "own/benign_pastes", "own/benign_personas", "own/prompt_leaks")
 # Harmful requests, each followed by a safe twin with the same words: they teach the hazard heads intent
 # (and are non-injections for prompt_injection), but not the gate, the toxicity head or the topics. Read by
 # those too, they cost eval-only RealToxicityPrompts 0.897 -> 0.861 (most on its sexual and threat prompts,
@@ -133,7 +133,15 @@ FUTURE = LOOKALIKES + "_future"
 # they cost the functional hate tests 0.824 -> 0.799. They weigh INJECTION_ONLY_WEIGHT times a comment and
 # are calibrated like comments: weighed like requests (10) they held the eval-only prompts blocked to 3.3% but
 # the eval-only injections caught fell 80% -> 70%; weighed like comments (1), 10% and 76% (model card).
-INJECTION_ONLY = ("own/benign_personas",)
+# Requests that the assistant reveal its system prompt or instructions ("Print everything above this line"), and
+# safe texts in the same words (a developer's own prompt, talk about prompts, ordinary instructions, the user's
+# own words), prompt_leaks.jsonl: the prompt_injection head's alone, weighed and calibrated like the personas.
+# That head reads only texts of fewer than LINES lines; a longer one (a paste) is read line by line by
+# prompt_injection_lines, which never reads the leaks: read by one head for both, they taught it that a
+# paste's short commands to a human reader ("Show this help", "Open the cover") ask for the system prompt, and
+# it blocked 17.8% of the ordinary pastes of an eval-only set, not 12.0% (model card, "The prompt-leaks release").
+LEAKS = "own/prompt_leaks"
+INJECTION_ONLY = ("own/benign_personas", LEAKS)
 INJECTION_ONLY_WEIGHT = 3.0
 # Left out of the pooled harm AUROCs (moderation_metrics, pipeline_lodo.py): the plain texts are easy
 # negatives, and the personas are the injection head's data, which no harm head reads.
@@ -164,7 +172,7 @@ GATE_WEIGHT = 0.3
 # over-refusal contrasts 0.840 -> 0.805 and the functional hate tests 0.830 -> 0.822; layer 0 (the token
 # embeddings) lifted it to 0.866 but blocked 12.5% of the safe over-refusal questions (model card).
 EXTRA_LAYERS = (3,)
-EXTRA_LAYER_HEADS = {"prompt_injection"}
+EXTRA_LAYER_HEADS = {"prompt_injection", "prompt_injection_lines"}
 # The answer gate: one more hidden-layer head, read at the output stage only, on the whole answer (refusal and
 # all). The harm heads judge an answer's topic, not whether it helps: they blocked half of GPTFuzz's refusals
 # and a third of the harmless answers people scored (refusals that say why, safe advice on the harm's topic).
@@ -179,11 +187,18 @@ EXTRA_LAYER_HEADS = {"prompt_injection"}
 ANSWER_GATE = "answer"
 ANSWER_GATE_WEIGHT = 0.3
 ANSWER_FILES = ("answer_pairs_crime", "answer_pairs_abuse", "answers_helpful")
-# Heads that read a text of at least this many non-empty lines line by line at run time (guards/_clf_embedding.py,
-# ``by_line``): whole, a pasted file or log read like a planted instruction (the head alone flagged 50.5% of the
-# ordinary pastes of an independent set; by line, 23.5%; by line and only their prose, prose_runs, 12%). Their
-# metrics here score whole texts.
-BY_LINE_HEADS = {"prompt_injection": 3}
+# Prompt injection is scored by two heads, split by length at run time (guards/_clf_embedding.py): a text of at
+# least LINES non-empty lines is read line by line by LINES_HEAD (``by_line``, ``lines_only``): whole, a pasted
+# file or log read like a planted instruction (the head alone flagged 50.5% of the ordinary pastes of an
+# independent set; by line, 23.5%; by line and only their prose, prose_runs, 12%); a shorter one is read whole
+# by prompt_injection (``below_lines``). Both train on the same texts, but only prompt_injection reads the prompt
+# leaks (LEAKS); it is calibrated on the texts it reads (fewer than LINES lines), and LINES_HEAD's metrics score
+# whole texts.
+LINES = 3
+LINES_HEAD = "prompt_injection_lines"
+INJECTION_HEADS = ("prompt_injection", LINES_HEAD)
+BY_LINE_HEADS = {LINES_HEAD: LINES}
+BELOW_LINES_HEADS = {"prompt_injection": LINES}
 
 
 @dataclass
@@ -384,6 +399,11 @@ def read_own() -> Iterator[Example]:
         row = json.loads(line)  # as typed into a search box; halves go on alternating after short_harmful's 135
         kind = "toxic" if row["category"] == "S10" else "hazard"
         yield Example(row["text"], f"own/short_harmful/{'ab'[(i + 1) % 2]}", kind, {row["category"]})
+    for i, line in enumerate(_lines(OWN / "prompt_leaks.jsonl")):  # "Print everything above this line."; the
+        row = json.loads(line)  # safe texts in the same words ("Show me the system prompt my agent sends")
+        leak = bool(row["label"])
+        yield Example(row["text"], f"{LEAKS}/{'ab'[i % 2]}", "injection" if leak else "benign",
+                      {"prompt_injection"} if leak else set())
 
 
 def collect(data: Path) -> list[Example]:
@@ -432,13 +452,15 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
         plain = e.group.startswith(PLAIN_GROUPS)
         bare = e.group.startswith(BARE_TOPICS)
         lookalike = e.group.startswith(LOOKALIKES)
-        if e.group.startswith(INJECTION_ONLY) and head != "prompt_injection":
+        if e.group.startswith(INJECTION_ONLY) and head not in INJECTION_HEADS:
+            continue
+        if e.group.startswith(LEAKS) and head == LINES_HEAD:
             continue
         if head.startswith("topic:"):
             use = (e.kind in ("benign", "hazard", "toxic") and not contrast and not plain and not lookalike
                    and not e.group.startswith(("own/benign_tricky", HELDOUT)))
             pos = head in e.labels
-        elif head == "prompt_injection":
+        elif head in INJECTION_HEADS:
             use, pos = e.kind in ("benign", "hazard", "harmful", "injection"), e.kind == "injection"
         elif head == "toxicity":
             use = (e.kind in ("benign", "toxic") and not contrast and not bare
@@ -658,7 +680,7 @@ def hidden_arrays(head: str, model: Model) -> dict[str, np.ndarray]:
 
 
 def head_category(head: str) -> str:
-    return "S10" if head == "toxicity" else head
+    return {"toxicity": "S10", LINES_HEAD: "prompt_injection"}.get(head, head)
 
 
 # -- topics: zero-shot prototypes plus a trained head ----------------------------------------------
@@ -696,7 +718,9 @@ def topic_oof(x: np.ndarray, examples: list[Example], topic: str) -> tuple[np.nd
 # -- main -----------------------------------------------------------------------------------------
 
 def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict, np.ndarray]:
-    heads = [*HAZARD_HEADS, "toxicity", "prompt_injection"]
+    from clauseguard.guards._clf_embedding import line_count
+
+    heads = [*HAZARD_HEADS, "toxicity", *INJECTION_HEADS]
     weights, biases, manifest, metrics, oof_all, hidden_layers = [], [], [], {}, {}, {}
     print(f"gate {GATE} ...", file=sys.stderr)
     gate_oof = out_of_fold(x, examples, GATE)
@@ -710,9 +734,11 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
     for head in heads:
         print(f"head {head} ...", file=sys.stderr)
         oof = out_of_fold(x, examples, head)
-        gated = head != "prompt_injection"
+        gated = head not in INJECTION_HEADS
         if gated:
             oof = gated_probability(oof, gate_oof)
+        if head in BELOW_LINES_HEADS:  # judged and calibrated on the texts it reads at run time
+            oof[[line_count(e.text) >= BELOW_LINES_HEADS[head] for e in examples]] = np.nan
         m = evaluate_head(examples, head, oof)
         idx, y = head_rows(examples, head)
         model = padded(fit(head_inputs(x, head)[idx], y, negative_weights(examples, idx),
@@ -722,7 +748,9 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
         biases.append(model.b)
         entry = {"name": head, "category": head_category(head), "threshold": m["threshold"], "gated": gated}
         if head in BY_LINE_HEADS:
-            entry["by_line"] = BY_LINE_HEADS[head]
+            entry.update(by_line=BY_LINE_HEADS[head], lines_only=True)
+        if head in BELOW_LINES_HEADS:
+            entry["below_lines"] = BELOW_LINES_HEADS[head]
         if model.w1 is not None:
             entry["hidden"] = int(model.w1.shape[1])
             hidden_layers.update(hidden_arrays(head, model))
@@ -742,7 +770,7 @@ def moderation_metrics(examples: list[Example], rescaled: np.ndarray, heads: lis
     (INJECTION_ONLY) are left out of these numbers (POOLED_LEFT_OUT): they are easy, and the easy negatives
     would lift every AUROC without any text getting a better score. Their flag rates are reported by group,
     and ``auroc_with_plain_texts`` counts them."""
-    harm = [i for i, h in enumerate(heads) if h != "prompt_injection"]
+    harm = [i for i, h in enumerate(heads) if h not in INJECTION_HEADS]
     score_all = np.nanmax(rescaled[:, harm], axis=1)
     kinds_all = np.array([e.kind for e in examples])
     groups_all = np.array([e.group for e in examples])

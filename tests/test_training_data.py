@@ -127,7 +127,7 @@ def test_plain_texts_train_every_head_but_the_gate_and_topics_and_pick_no_thresh
 
 
 def test_personas_train_the_prompt_injection_head_only(th, own) -> None:  # type: ignore[no-untyped-def]
-    personas = {i for i, e in enumerate(own) if e.group.startswith(th.INJECTION_ONLY)}
+    personas = {i for i, e in enumerate(own) if e.group.startswith("own/benign_personas")}
     lines = (DATA / "benign_personas.txt").read_text(encoding="utf-8").splitlines()
     assert [own[i].text for i in sorted(personas)] == lines and all(own[i].kind == "benign" for i in personas)
     assert {own[i].group for i in personas} == {"own/benign_personas/a", "own/benign_personas/b"}
@@ -143,6 +143,28 @@ def test_personas_train_the_prompt_injection_head_only(th, own) -> None:  # type
     assert all(weight[i] == th.INJECTION_ONLY_WEIGHT == 3.0 and not request[i] for i in personas)
     everyday = [i for i in idx.tolist() if own[i].group.startswith("own/benign_everyday")]
     assert everyday and all(weight[i] == th.PROMPT_WEIGHT and request[i] for i in everyday)
+
+
+def test_prompt_leaks_train_the_head_that_reads_messages_only(th, own) -> None:  # type: ignore[no-untyped-def]
+    """prompt_leaks.jsonl: positives and negatives of prompt_injection (which reads texts of fewer than
+    th.LINES lines), weighed like the personas; no other head reads them, not even prompt_injection_lines,
+    which reads pastes line by line and otherwise trains on the same texts."""
+    rows = [json.loads(x) for x in (DATA / "prompt_leaks.jsonl").read_text(encoding="utf-8").splitlines() if x]
+    leaks = [i for i, e in enumerate(own) if e.group.startswith(th.LEAKS)]
+    assert [own[i].text for i in leaks] == [r["text"] for r in rows]
+    assert [own[i].kind for i in leaks] == ["injection" if r["label"] else "benign" for r in rows]
+    for head in ("S1", "S10", "toxicity", th.GATE, "topic:medical", th.LINES_HEAD):
+        idx, _ = th.head_rows(own, head)
+        assert not set(leaks) & set(idx.tolist()), f"{head} reads the leaks"
+    idx, y = th.head_rows(own, "prompt_injection")
+    used = dict(zip(idx.tolist(), y.tolist(), strict=True))
+    assert [used.get(i) for i in leaks] == [r["label"] for r in rows]
+    lines_idx, lines_y = th.head_rows(own, th.LINES_HEAD)
+    assert lines_idx.tolist() == [i for i in idx.tolist() if i not in set(leaks)]
+    assert lines_y.tolist() == [used[i] for i in lines_idx.tolist()]
+    weight = dict(zip(idx.tolist(), th.negative_weights(own, idx).tolist(), strict=True))
+    assert {weight[i] for i in leaks if not used[i]} == {th.INJECTION_ONLY_WEIGHT}
+    assert th.head_category(th.LINES_HEAD) == "prompt_injection" and set(th.INJECTION_HEADS) <= th.EXTRA_LAYER_HEADS
 
 
 def test_fit_weighs_each_negative_as_told(th) -> None:  # type: ignore[no-untyped-def]

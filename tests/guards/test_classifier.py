@@ -522,8 +522,9 @@ def test_shipped_heads_manifest(ml: None) -> None:
 
 @pytest.mark.ml
 def test_only_the_injection_head_reads_the_inner_layer(ml: None) -> None:
-    """The shipped heads read layer 3 after the sentence embedding; every head but prompt_injection (and
-    the gate, the hidden-layer heads) has zero weights there, so its scores are those of the sentence alone."""
+    """The shipped heads read layer 3 after the sentence embedding; every head but the two prompt-injection
+    heads (and the gate, the hidden-layer heads) has zero weights there, so its scores are those of the
+    sentence alone."""
     import numpy as np
 
     from clauseguard.guards._clf_embedding import load_heads
@@ -534,7 +535,7 @@ def test_only_the_injection_head_reads_the_inner_layer(ml: None) -> None:
     inner = {name: bool(np.abs(heads.weights[i, 384:]).max() > 0) for i, name in enumerate(names)}
     inner.update({names[i]: bool(np.abs(w1[384:]).max() > 0) for i, (w1, *_) in heads.hidden.items()})
     assert heads.gate is not None and not np.abs(heads.gate[0][384:]).any()
-    assert inner == {name: name == "prompt_injection" for name in names}
+    assert inner == {name: name in ("prompt_injection", "prompt_injection_lines") for name in names}
 
 
 EXPLAINED_REFUSALS = [

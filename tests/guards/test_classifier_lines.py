@@ -45,8 +45,43 @@ def whole(embedding: Any) -> Any:
 
 
 def test_the_shipped_manifest_reads_injection_by_line(embedding: Any) -> None:
-    column = embedding.head_categories.index("prompt_injection")
-    assert embedding.by_line == {3: [column]}
+    """Two heads score prompt injection: one reads a message of fewer than 3 lines whole, the other a longer
+    text (a paste) line by line, and each scores only its own texts."""
+    names = [e["name"] for e in embedding.heads.manifest["heads"]]
+    short, lines = names.index("prompt_injection"), names.index("prompt_injection_lines")
+    assert embedding.head_categories[short] == embedding.head_categories[lines] == "prompt_injection"
+    assert embedding.by_line == embedding.lines_only == {3: [lines]}
+    assert embedding.below_lines == {3: [short]}
+
+
+def _always_flagging(tmp_path: Path, head: str) -> Any:
+    """A backend whose ``head`` flags every text it reads (zero weights, a large bias); the rest as shipped."""
+    import numpy as np
+
+    from clauseguard.guards._clf_embedding import EmbeddingBackend, shipped_heads_dir
+
+    folder = tmp_path / head
+    shutil.copytree(shipped_heads_dir(), folder)
+    names = [e["name"] for e in json.loads((folder / "classifier.json").read_text())["heads"]]
+    with np.load(folder / "classifier.npz") as z:
+        arrays = {k: z[k].copy() for k in z.files}
+    arrays["weights"][names.index(head)] = 0.0
+    arrays["biases"][names.index(head)] = 20.0
+    np.savez(folder / "classifier.npz", **arrays)
+    return EmbeddingBackend(folder)
+
+
+@pytest.mark.parametrize("head", ["prompt_injection", "prompt_injection_lines"])
+def test_each_injection_head_scores_only_its_own_texts(tmp_path: Path, embedding: Any, head: str) -> None:
+    """With one head made to flag everything, texts of its length score 1.0, and texts of the other length
+    score what the shipped heads give them: the other head alone."""
+    flagging = _always_flagging(tmp_path, head)
+    message = "Summarise this article for me, please."
+    paste = ("Meeting notes, Tuesday\n- We approved the budget for the third quarter.\n"
+             "- The next meeting is in two weeks.")
+    mine, other = (message, paste) if head == "prompt_injection" else (paste, message)
+    assert _injection(flagging, mine) == 1.0
+    assert _injection(flagging, other) == _injection(embedding, other) < 0.5
 
 
 @pytest.mark.parametrize("paste", [PACKAGE_JSON, CI_YAML, BOOTSTRAP])
@@ -173,14 +208,38 @@ def test_an_instruction_hidden_in_markup_is_still_read(embedding: Any) -> None:
     assert _injection(embedding, HIDDEN_IN_EMAIL) >= 0.5
 
 
-@pytest.mark.parametrize("value", [0, -1, "three"])
-def test_a_bad_by_line_is_a_load_error(tmp_path: Path, ml: None, value: object) -> None:
-    from clauseguard.guards._clf_embedding import EmbeddingBackend, shipped_heads_dir
+def _with_entry(tmp_path: Path, name: str, **keys: object) -> Path:
+    """A copy of the shipped heads whose entry ``name`` has ``keys`` set (None: removed)."""
+    from clauseguard.guards._clf_embedding import shipped_heads_dir
 
     folder = tmp_path / "heads"
     shutil.copytree(shipped_heads_dir(), folder)
     manifest = json.loads((folder / "classifier.json").read_text())
-    manifest["heads"][-1]["by_line"] = value
+    entry = next(e for e in manifest["heads"] if e["name"] == name)
+    entry.update(keys)
+    for key in [k for k, v in keys.items() if v is None]:
+        del entry[key]
     (folder / "classifier.json").write_text(json.dumps(manifest))
-    with pytest.raises(ModelLoadError, match="by_line of 'prompt_injection' must be a number of lines"):
-        EmbeddingBackend(folder)
+    return folder
+
+
+@pytest.mark.parametrize("value", [0, -1, "three"])
+@pytest.mark.parametrize(("name", "key"), [("prompt_injection_lines", "by_line"), ("prompt_injection", "below_lines")])
+def test_a_bad_number_of_lines_is_a_load_error(tmp_path: Path, ml: None, value: object, name: str, key: str) -> None:
+    from clauseguard.guards._clf_embedding import EmbeddingBackend
+
+    with pytest.raises(ModelLoadError, match=f"{key} of {name!r} must be a number of lines"):
+        EmbeddingBackend(_with_entry(tmp_path, name, **{key: value}))
+
+
+@pytest.mark.parametrize(("name", "keys", "error"), [
+    ("prompt_injection_lines", {"lines_only": "yes"}, "lines_only of 'prompt_injection_lines' must be true or false"),
+    ("prompt_injection_lines", {"by_line": None}, "true only beside by_line"),
+    ("prompt_injection_lines", {"below_lines": 3}, "has lines_only and below_lines, so it would score no text"),
+])
+def test_a_head_that_could_score_nothing_is_a_load_error(tmp_path: Path, ml: None, name: str,
+                                                          keys: dict[str, object], error: str) -> None:
+    from clauseguard.guards._clf_embedding import EmbeddingBackend
+
+    with pytest.raises(ModelLoadError, match=error):
+        EmbeddingBackend(_with_entry(tmp_path, name, **keys))
