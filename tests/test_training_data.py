@@ -151,16 +151,17 @@ def test_prompt_leaks_train_the_head_that_reads_messages_only(th, own) -> None: 
     which reads pastes line by line and otherwise trains on the same texts."""
     rows = [json.loads(x) for x in (DATA / "prompt_leaks.jsonl").read_text(encoding="utf-8").splitlines() if x]
     leaks = [i for i, e in enumerate(own) if e.group.startswith(th.LEAKS)]
+    set_of_leaks = set(leaks)
     assert [own[i].text for i in leaks] == [r["text"] for r in rows]
     assert [own[i].kind for i in leaks] == ["injection" if r["label"] else "benign" for r in rows]
     for head in ("S1", "S10", "toxicity", th.GATE, "topic:medical", th.LINES_HEAD):
         idx, _ = th.head_rows(own, head)
-        assert not set(leaks) & set(idx.tolist()), f"{head} reads the leaks"
+        assert not set_of_leaks & set(idx.tolist()), f"{head} reads the leaks"
     idx, y = th.head_rows(own, "prompt_injection")
     used = dict(zip(idx.tolist(), y.tolist(), strict=True))
     assert [used.get(i) for i in leaks] == [r["label"] for r in rows]
     lines_idx, lines_y = th.head_rows(own, th.LINES_HEAD)
-    assert lines_idx.tolist() == [i for i in idx.tolist() if i not in set(leaks)]
+    assert lines_idx.tolist() == [i for i in idx.tolist() if i not in set_of_leaks]
     assert lines_y.tolist() == [used[i] for i in lines_idx.tolist()]
     weight = dict(zip(idx.tolist(), th.negative_weights(own, idx).tolist(), strict=True))
     assert {weight[i] for i in leaks if not used[i]} == {th.INJECTION_ONLY_WEIGHT}
