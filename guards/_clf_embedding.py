@@ -517,7 +517,7 @@ class EmbeddingBackend:
             x, owner = embed_windows(self.embedder, [texts[i] for i in read], self.layers, present)
             x_read, owner_read = x, owner
             probs[read] = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(read))
-            counts = {i: line_count(texts[i]) for i in read}
+            counts = {i: line_count(texts[i]) for i in read} if self.by_line or self.below_lines else {}
             for lines, columns in self.below_lines.items():
                 probs[np.ix_([i for i in read if counts[i] >= lines], columns)] = 0.0
             for lines, columns in self.lines_only.items():
