@@ -30,6 +30,12 @@ and ``prompt_injection_lines`` a paste line by line, since only the first learne
 prompt, whose short imperatives a paste's commands to its human reader share. At the input stage, a short
 request framed as the past is read in the present too ("How was ransomware created in the 2010s?" also as
 "How do I create ransomware?": ``guards/_past_tense.py``), and each head keeps the higher score.
+A head whose manifest entry has ``group_threshold`` judges a text that names a group of people protected by
+law (``guards/data/terms/groups.txt``: "Muslims", "Black people", "immigrants") against that lower threshold
+instead of its own: hate is toxicity aimed at a group, and the toxicity head, calibrated to flag 1% of benign
+comments, scored plain hateful claims about a group just under its threshold ("Immigrants are rapists and
+criminals." 0.83 against 0.99). ``scripts/train_heads.py`` calibrates it on the benign training texts that
+name a group (``GROUP_FPR``). Naming a group lowers the bar; it never flags a text on its own.
 """
 
 from __future__ import annotations
@@ -49,12 +55,13 @@ from clauseguard.errors import ModelLoadError
 from clauseguard.guards._embedder import Embedder, get_embedder
 from clauseguard.guards._fusion import Scores, unit_score
 from clauseguard.guards._past_tense import present_reading
+from clauseguard.guards._terms import group_terms
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["EmbeddingBackend", "Heads", "asks_nothing", "chunks", "generic_words", "get_embedding", "load_heads",
-           "rescale", "shipped_heads_dir"]
+           "names_a_group", "rescale", "shipped_heads_dir"]
 
 RECENT = 64  # texts whose scores are remembered
 WINDOW_WORDS = 160  # about 210 word pieces: inside the 256-token window
@@ -188,6 +195,19 @@ def rescale(p: np.ndarray, t: np.ndarray) -> np.ndarray:
     import numpy as np
 
     return np.where(p <= t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1.0 - t))
+
+
+@functools.cache
+def _group_matcher() -> Any:
+    from clauseguard.guards._matcher import TermMatcher
+
+    return TermMatcher({"group": group_terms()})
+
+
+def names_a_group(text: str) -> bool:
+    """Whether ``text`` names a group of people protected by law (``guards/data/terms/groups.txt``), as the
+    keyword guard matches its lists: normalised, whole words, "j3ws" as "jews"."""
+    return bool(_group_matcher().find(text))
 
 
 def chunks(text: str, size: int = WINDOW_WORDS, overlap: int = OVERLAP_WORDS) -> list[str]:
@@ -414,6 +434,7 @@ class EmbeddingBackend:
     name = "embedding"
     languages = frozenset({"en"})  # MiniLM and every training set are English
     reads_whole_answers = True  # ClassifierGuard passes score(answers, whole=...) at the output stage
+    reads_groups = True  # and score(..., groups=params.group_threshold)
 
     def __init__(self, heads_dir: Path | None = None, model_dir: Path | None = None) -> None:
         import numpy as np
@@ -468,33 +489,49 @@ class EmbeddingBackend:
             if only and entry.get("below_lines") is not None:
                 raise ModelLoadError(f"classifier heads in {manifest.parent}: {names[k]!r} has lines_only and "
                                      "below_lines, so it would score no text")
+        # Heads with a lower threshold for a text that names a group of people: a copy of the thresholds with
+        # theirs in place, or None when no head has one (no text is matched against the groups).
+        lower = {k: entry["group_threshold"] for k, entry in enumerate(entries) if "group_threshold" in entry}
+        bad_lower = {names[k]: t for k, t in lower.items()
+                     if type(t) not in (int, float) or not 0.0 < t <= float(self.thresholds[k])}
+        if bad_lower:
+            raise ModelLoadError(f"classifier heads in {manifest.parent}: group_threshold must be above 0 and at most "
+                                 f"the head's threshold: {bad_lower}")
+        self.group_thresholds = None
+        if lower:
+            self.group_thresholds = self.thresholds.copy()
+            self.group_thresholds[list(lower)] = list(lower.values())
         self.by_line = by_line
         self.below_lines = below_lines
         self.lines_only = lines_only
         self.categories = frozenset(self.head_categories)
-        self._recent: OrderedDict[tuple[str, str | None, bool], Scores] = OrderedDict()
+        self._recent: OrderedDict[tuple[str, str | None, bool, bool], Scores] = OrderedDict()
         self._lock = threading.Lock()
 
-    def score(self, texts: list[str], whole: list[str] | None = None) -> list[Scores]:
+    def score(self, texts: list[str], whole: list[str] | None = None, groups: bool = True) -> list[Scores]:
         """Scores per category for each text. The last few texts' scores are remembered, so two guards
         judging one text (a blocking and a flagging classifier in one stage) embed it once.
 
         ``whole``: at the output stage, each answer as the model wrote it, where ``texts`` are the answers
         without their refusal clauses (guards/_refusals.py). With heads that have an answer gate, it reads
-        the whole answer, refusal and all, and its probability is mixed into each gated head's score."""
+        the whole answer, refusal and all, and its probability is mixed into each gated head's score.
+
+        ``groups``: a text that names a group of people is judged against the ``group_threshold`` of the heads
+        that have one (False: against their own threshold, like any text)."""
         if whole is not None and len(whole) != len(texts):
             raise ValueError(f"{len(whole)} whole answers for {len(texts)} texts")
         present = whole is None  # a prompt, not an answer: read a request framed as the past in the present too
+        groups = groups and self.group_thresholds is not None
         if whole is None or self.heads.answer_gate is None:
-            keys: list[tuple[str, str | None, bool]] = [(t, None, present) for t in texts]
+            keys: list[tuple[str, str | None, bool, bool]] = [(t, None, present, groups) for t in texts]
         else:
-            keys = [(t, w, present) for t, w in zip(texts, whole, strict=True)]
+            keys = [(t, w, present, groups) for t, w in zip(texts, whole, strict=True)]
         with self._lock:
             known = {k: self._recent[k] for k in keys if k in self._recent}
         todo = list(dict.fromkeys(k for k in keys if k not in known))
         if todo:
-            answers = None if todo[0][1] is None else [w for _, w, _ in todo]
-            fresh = dict(zip(todo, self._score([t for t, _, _ in todo], answers, present), strict=True))
+            answers = None if todo[0][1] is None else [w for _, w, _, _ in todo]
+            fresh = dict(zip(todo, self._score([t for t, _, _, _ in todo], answers, present, groups), strict=True))
             with self._lock:
                 for key, scores in fresh.items():
                     self._recent[key] = scores
@@ -504,7 +541,19 @@ class EmbeddingBackend:
             known.update(fresh)
         return [dict(known[k]) for k in keys]
 
-    def _score(self, texts: list[str], whole: list[str] | None = None, present: bool = False) -> list[Scores]:
+    def _thresholds(self, named: list[bool], owner: list[int]) -> np.ndarray:
+        """Each head's threshold for each window (row of ``owner``): its ``group_threshold`` where the window's
+        text names a group of people (``named``, one per text), else its own."""
+        import numpy as np
+
+        if self.group_thresholds is None or not any(named):
+            return self.thresholds
+        rows = np.asarray(named, dtype=bool)[np.asarray(owner, dtype=int)]
+        out: np.ndarray = np.where(rows[:, None], self.group_thresholds[None, :], self.thresholds[None, :])
+        return out
+
+    def _score(self, texts: list[str], whole: list[str] | None = None, present: bool = False,
+               groups: bool = True) -> list[Scores]:
         # A text with nothing to read (empty, spaces, invisible characters) scores 0.0, as the transformers
         # backend's does: embedded, its bare [CLS] [SEP] scored 0.44 on the S10 head. So does a question or
         # request made only of generic words (asks_nothing).
@@ -516,7 +565,10 @@ class EmbeddingBackend:
         if read:
             x, owner = embed_windows(self.embedder, [texts[i] for i in read], self.layers, present)
             x_read, owner_read = x, owner
-            probs[read] = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(read))
+            named = ([names_a_group(texts[i]) for i in read] if groups and self.group_thresholds is not None
+                     else [False] * len(read))
+            probs[read] = max_by_owner(rescale(self.heads.probabilities(x), self._thresholds(named, owner)), owner,
+                                       len(read))
             counts = {i: line_count(texts[i]) for i in read} if self.by_line or self.below_lines else {}
             for lines, columns in self.below_lines.items():
                 probs[np.ix_([i for i in read if counts[i] >= lines], columns)] = 0.0
@@ -532,7 +584,9 @@ class EmbeddingBackend:
                 kept = {i: p for i, p in kept.items() if p}
                 if kept:
                     x, owner = embed_lines(self.embedder, list(kept.values()), self.layers)
-                    lined = max_by_owner(rescale(self.heads.probabilities(x), self.thresholds), owner, len(kept))
+                    at = {i: k for k, i in enumerate(read)}
+                    t = self._thresholds([named[at[i]] for i in kept], owner)
+                    lined = max_by_owner(rescale(self.heads.probabilities(x), t), owner, len(kept))
                     probs[np.ix_(list(kept), columns)] = lined[:, columns]
             if whole is not None and self.heads.answer_gate is not None:
                 p = max_by_owner(self.heads.answer_probability(x_read)[:, None], owner_read, len(read))[:, 0]

@@ -356,6 +356,13 @@ class ClassifierParams(_Params):
     other_languages: Literal["flag", "block", "allow"] = Field(
         default="flag", description="what a text in another language gets: flag (allowed, with a finding), "
                                     "block, or allow (not checked)")
+    # Hate is toxicity aimed at a group: the embedding backend judges a text that names a group of people
+    # protected by law against the toxicity head's lower threshold (its manifest's group_threshold). False
+    # judges it like any other text, for a forum where people quote hate to fight it.
+    group_threshold: bool = Field(
+        default=True, strict=True,
+        description="embedding backend: judge a text that names a group of people (guards/data/terms/"
+                    "groups.txt) against the toxicity head's lower group threshold")
 
     @field_validator("categories")
     @classmethod

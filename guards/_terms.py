@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-__all__ = ["parse_terms", "request_words", "shipped_allow", "shipped_names", "shipped_terms", "topic_terms"]
+__all__ = ["group_terms", "parse_terms", "request_words", "shipped_allow", "shipped_names", "shipped_terms",
+           "topic_terms"]
 
 
 def parse_terms(text: str) -> tuple[str, ...]:
@@ -48,3 +49,9 @@ def request_words(category: str | None = None) -> tuple[str, ...]:
 def topic_terms(topic: str) -> tuple[str, ...]:
     """The shipped word list of a disclaimer topic (medical, legal, financial, elections)."""
     return _read("topics", topic)
+
+
+def group_terms() -> tuple[str, ...]:
+    """Names of groups of people protected by law ("muslims", "{black|white|...} {people|men|...}"), which lower
+    the threshold of the embedding heads that have a ``group_threshold`` (``guards/data/terms/groups.txt``)."""
+    return _read("terms", "groups")

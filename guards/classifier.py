@@ -15,6 +15,8 @@ Importing this module imports neither torch nor numpy.
 
 from __future__ import annotations
 
+from typing import Any
+
 from clauseguard.errors import GuardConfigError, GuardError, ModelLoadError
 from clauseguard.guards._base import Context, Guard
 from clauseguard.guards._fusion import Backend, Scores, fuse, resolve_thresholds, too_long
@@ -125,22 +127,28 @@ class ClassifierGuard(Guard):
             spans = refusals or [refusal_spans(t) for t in texts]
             answers = [without_refusals(t, s) for t, s in zip(texts, spans, strict=True)]
         fused = fuse([self._backend_scores(b, texts if getattr(b, "reads_roles", False) else answers, role,
-                                           texts if self.spec.stage is Stage.OUTPUT else None)
+                                           texts if self.spec.stage is Stage.OUTPUT else None,
+                                           self.params.group_threshold)
                       for b in self.backends], self.params.fusion)
         return [{c: s[c] for c in self.categories} for s in fused]
 
     @staticmethod
-    def _backend_scores(backend: Backend, texts: list[str], role: str, whole: list[str] | None = None) -> list[Scores]:
+    def _backend_scores(backend: Backend, texts: list[str], role: str, whole: list[str] | None = None,
+                        groups: bool = True) -> list[Scores]:
         """``backend``'s scores of ``texts``. One that leaves out a category it scores is broken: reading
         the gap as 0.0, or as another backend's score, would pass a text nobody judged, so it is an error.
         ``whole``: at the output stage, the answers with their refusal clauses, for a backend that judges
-        answers whole beside ``texts`` (the embedding backend's answer gate)."""
+        answers whole beside ``texts`` (the embedding backend's answer gate). ``groups``: whether the embedding
+        backend judges a text naming a group of people at its lower threshold (``params.group_threshold``)."""
         if getattr(backend, "reads_roles", False):
             out = backend.score(texts, role=role)
-        elif whole is not None and getattr(backend, "reads_whole_answers", False):
-            out = backend.score(texts, whole=whole)
         else:
-            out = backend.score(texts)
+            options: dict[str, Any] = {}
+            if whole is not None and getattr(backend, "reads_whole_answers", False):
+                options["whole"] = whole
+            if getattr(backend, "reads_groups", False):
+                options["groups"] = groups
+            out = backend.score(texts, **options)
         for scores in out:
             if missing := sorted(backend.categories - scores.keys()):
                 raise GuardError(f"the {backend.name} backend returned no score for {missing}")

@@ -43,6 +43,13 @@ TARGET_FPR_BY_HEAD = {"prompt_injection": 0.03, "prompt_injection_lines": 0.03}
 # And at most this share of the safe requests that only look dangerous (benign_tricky.txt, out of fold): the
 # guard ORs about ten heads, and over-refusal tests of this kind should see no more than 10 % refused.
 TRICKY_FPR = 0.01
+# Hate is toxicity aimed at a group: a text that names a group of people protected by law (guards/data/terms/
+# groups.txt) is judged by these heads against a lower threshold, the one flagging this share of the benign
+# texts that name a group, out of fold (counter-speech, news, in-group talk, templates: "I am a proud gay
+# man"). At 1% like every other text, plain hateful claims about a group sat just under the threshold; the
+# issue's aim for safe texts that only look harmful is 10% (model card, "The groups release").
+GROUP_HEADS = ("toxicity",)
+GROUP_FPR = 0.10
 csv.field_size_limit(sys.maxsize)
 
 # Do-Not-Answer intent prefixes -> canonical categories (None: no category of ours, left out).
@@ -635,6 +642,28 @@ def auroc(pos: np.ndarray, neg: np.ndarray) -> float | None:
 
 # -- one head: evaluate, calibrate, fit -----------------------------------------------------------
 
+def calibration_rows(examples: list[Example], head: str, oof: np.ndarray) -> np.ndarray:
+    """Which of ``head``'s rows (``head_rows``) calibrate its threshold: benign, scored out of fold, and not
+    of a group left out of calibration (UNCALIBRATED)."""
+    idx, y = head_rows(examples, head)
+    benign = np.array([examples[i].kind == "benign" for i in idx]) & (y == 0)
+    left_out = tuple(g for g in UNCALIBRATED if not (g == FUTURE and head in FUTURE_CALIBRATES))
+    return benign & ~np.isnan(oof[idx]) & np.array([not examples[i].group.startswith(left_out) for i in idx])
+
+
+def group_threshold(examples: list[Example], head: str, oof: np.ndarray, named: np.ndarray, t: float) -> dict:
+    """``head``'s threshold for texts that name a group (``named``, one per example): the one flagging
+    GROUP_FPR of the calibration texts that name one, never above ``t``; with its out-of-fold metrics."""
+    idx, y = head_rows(examples, head)
+    calib = calibration_rows(examples, head, oof) & named[idx]
+    tg = round(min(threshold_for(oof[idx], calib, GROUP_FPR), t), 4)  # as it ships
+    pos = oof[idx[(y == 1) & named[idx]]]
+    return {"group_threshold": tg, "group_texts": {
+        "positives": len(pos), "negatives": int(calib.sum()),
+        "recall": round(float(np.nanmean(pos >= tg)), 4), "recall_at_threshold": round(float(np.nanmean(pos >= t)), 4),
+        "benign_fpr": round(float(np.mean(oof[idx[calib]] >= tg)), 4)}}
+
+
 def evaluate_head(examples: list[Example], head: str, oof: np.ndarray) -> dict:
     """Threshold and metrics of ``head`` from its out-of-fold scores."""
     idx, y = head_rows(examples, head)
@@ -642,8 +671,7 @@ def evaluate_head(examples: list[Example], head: str, oof: np.ndarray) -> dict:
     scored = ~np.isnan(oof[idx])
     neg_mask = (y == 0) & scored
     prompts = prompt_rows(examples, idx) & (not head.startswith("topic:"))  # a missed disclaimer costs more
-    left_out = tuple(g for g in UNCALIBRATED if not (g == FUTURE and head in FUTURE_CALIBRATES))
-    calib = benign & scored & np.array([not examples[i].group.startswith(left_out) for i in idx])
+    calib = calibration_rows(examples, head, oof)
     tricky_rows = np.array([examples[i].group.startswith("own/benign_tricky") for i in idx])
     t = max(threshold_for(oof[idx], calib, TARGET_FPR_BY_HEAD.get(head, TARGET_FPR)),
             threshold_for(oof[idx], calib & prompts, PROMPT_FPR_BY_HEAD.get(head, PROMPT_FPR)),
@@ -718,7 +746,9 @@ def topic_oof(x: np.ndarray, examples: list[Example], topic: str) -> tuple[np.nd
 # -- main -----------------------------------------------------------------------------------------
 
 def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict, np.ndarray]:
-    from clauseguard.guards._clf_embedding import line_count
+    from clauseguard.guards._clf_embedding import line_count, names_a_group
+
+    named = np.array([names_a_group(e.text) for e in examples])
 
     heads = [*HAZARD_HEADS, "toxicity", *INJECTION_HEADS]
     weights, biases, manifest, metrics, oof_all, hidden_layers = [], [], [], {}, {}, {}
@@ -740,6 +770,8 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
         if head in BELOW_LINES_HEADS:  # judged and calibrated on the texts it reads at run time
             oof[[line_count(e.text) >= BELOW_LINES_HEADS[head] for e in examples]] = np.nan
         m = evaluate_head(examples, head, oof)
+        if head in GROUP_HEADS:
+            m.update(group_threshold(examples, head, oof, named, m["threshold"]))
         idx, y = head_rows(examples, head)
         model = padded(fit(head_inputs(x, head)[idx], y, negative_weights(examples, idx),
                            MLP_HEADS.get(head, 0)),
@@ -751,12 +783,16 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
             entry.update(by_line=BY_LINE_HEADS[head], lines_only=True)
         if head in BELOW_LINES_HEADS:
             entry["below_lines"] = BELOW_LINES_HEADS[head]
+        if head in GROUP_HEADS:
+            entry["group_threshold"] = m["group_threshold"]
         if model.w1 is not None:
             entry["hidden"] = int(model.w1.shape[1])
             hidden_layers.update(hidden_arrays(head, model))
         manifest.append(entry)
         metrics[head] = m
         oof_all[head] = rescale(oof, m["threshold"])
+        if head in GROUP_HEADS:  # as the backend scores them
+            oof_all[head][named] = rescale(oof[named], m["group_threshold"])
     arrays = {"weights": np.stack(weights), "biases": np.array(biases, dtype=np.float32), **hidden_layers}
     gate_entry = {"name": GATE, "hidden": int(gate.w1.shape[1]), "weight": GATE_WEIGHT}
     rescaled = np.stack([oof_all[h] for h in heads], axis=1)

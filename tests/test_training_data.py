@@ -558,3 +558,24 @@ def test_heads_outside_extra_layer_heads_read_the_sentence_only(th) -> None:  # 
     assert linear.w.shape == (768,) and not linear.w[384:].any() and linear.b == 0.5
     assert hidden.w1.shape == (768, 4) and not hidden.w1[384:].any()
     assert np.allclose(linear.proba(x), th.Model(np.ones(384, dtype=np.float32), 0.5).proba(x[:, :384]))
+
+
+def test_texts_naming_a_group_get_the_threshold_that_flags_group_fpr_of_the_benign_ones(th, own) -> None:  # type: ignore[no-untyped-def]
+    """The toxicity head's group_threshold flags GROUP_FPR of the calibration texts that name a group of
+    people, never lies above the head's own threshold, and is what the backend reads (names_a_group)."""
+    from clauseguard.guards._clf_embedding import names_a_group
+
+    named = np.array([names_a_group(e.text) for e in own])
+    idx, y = th.head_rows(own, "toxicity")
+    scores = np.full(len(own), np.nan)
+    scores[idx] = np.random.default_rng(0).random(len(idx))
+    calib = th.calibration_rows(own, "toxicity", scores) & named[idx]
+    assert calib.sum() > 300 and ((y == 1) & named[idx]).sum() > 300  # identity templates, stances, comments
+    assert not any(own[i].group.startswith(th.UNCALIBRATED) for i in idx[calib])
+    m = th.group_threshold(own, "toxicity", scores, named, 0.99)
+    assert m["group_threshold"] < 0.99
+    flagged = float(np.mean(scores[idx[calib]] >= m["group_threshold"]))
+    assert th.GROUP_FPR - 0.01 <= flagged <= th.GROUP_FPR + 0.005
+    assert m["group_texts"]["benign_fpr"] == round(flagged, 4)
+    assert th.group_threshold(own, "toxicity", scores, named, 0.5)["group_threshold"] == 0.5  # never above its own
+    assert th.GROUP_HEADS == ("toxicity",)
