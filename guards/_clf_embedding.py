@@ -33,8 +33,8 @@ request framed as the past is read in the present too ("How was ransomware creat
 A head whose manifest entry has ``group_threshold`` judges a text that names a group of people protected by
 law (``guards/data/terms/groups.txt``: "Muslims", "Black people", "immigrants") against that lower threshold
 instead of its own: hate is toxicity aimed at a group, and the toxicity head, calibrated to flag 1% of benign
-comments, scored plain hateful claims about a group just under its threshold ("Immigrants are rapists and
-criminals." 0.83 against 0.99). ``scripts/train_heads.py`` calibrates it on the benign training texts that
+comments, scored plain hateful claims about a group just under its threshold ("Send the immigrants back where
+they came from." 0.98 against 0.99). ``scripts/train_heads.py`` calibrates it on the benign training texts that
 name a group (``GROUP_FPR``). Naming a group lowers the bar; it never flags a text on its own.
 """
 
