@@ -653,15 +653,20 @@ def calibration_rows(examples: list[Example], head: str, oof: np.ndarray) -> np.
 
 def group_threshold(examples: list[Example], head: str, oof: np.ndarray, named: np.ndarray, t: float) -> dict:
     """``head``'s threshold for texts that name a group (``named``, one per example): the one flagging
-    GROUP_FPR of the calibration texts that name one, never above ``t``; with its out-of-fold metrics."""
+    GROUP_FPR of the calibration texts that name one, never above ``t`` (``t`` itself where none names one:
+    nothing to calibrate on); with its out-of-fold metrics."""
     idx, y = head_rows(examples, head)
     calib = calibration_rows(examples, head, oof) & named[idx]
-    tg = round(min(threshold_for(oof[idx], calib, GROUP_FPR), t), 4)  # as it ships
+    tg = round(min(threshold_for(oof[idx], calib, GROUP_FPR), t), 4) if calib.any() else t  # as it ships
     pos = oof[idx[(y == 1) & named[idx]]]
+    pos = pos[~np.isnan(pos)]
+
+    def share(values: np.ndarray, at: float) -> float | None:
+        return round(float(np.mean(values >= at)), 4) if len(values) else None
+
     return {"group_threshold": tg, "group_texts": {
-        "positives": len(pos), "negatives": int(calib.sum()),
-        "recall": round(float(np.nanmean(pos >= tg)), 4), "recall_at_threshold": round(float(np.nanmean(pos >= t)), 4),
-        "benign_fpr": round(float(np.mean(oof[idx[calib]] >= tg)), 4)}}
+        "positives": len(pos), "negatives": int(calib.sum()), "recall": share(pos, tg),
+        "recall_at_threshold": share(pos, t), "benign_fpr": share(oof[idx[calib]], tg)}}
 
 
 def evaluate_head(examples: list[Example], head: str, oof: np.ndarray) -> dict:

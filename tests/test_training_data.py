@@ -578,4 +578,8 @@ def test_texts_naming_a_group_get_the_threshold_that_flags_group_fpr_of_the_beni
     assert th.GROUP_FPR - 0.01 <= flagged <= th.GROUP_FPR + 0.005
     assert m["group_texts"]["benign_fpr"] == round(flagged, 4)
     assert th.group_threshold(own, "toxicity", scores, named, 0.5)["group_threshold"] == 0.5  # never above its own
+    # a list that names no calibration text lowers nothing (threshold_for would have given 0.5)
+    none = th.group_threshold(own, "toxicity", scores, np.zeros(len(own), dtype=bool), 0.99)
+    assert none == {"group_threshold": 0.99, "group_texts": {"positives": 0, "negatives": 0, "recall": None,
+                                                             "recall_at_threshold": None, "benign_fpr": None}}
     assert th.GROUP_HEADS == ("toxicity",)
