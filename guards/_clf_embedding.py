@@ -35,7 +35,11 @@ law (``guards/data/terms/groups.txt``: "Muslims", "Black people", "immigrants") 
 instead of its own: hate is toxicity aimed at a group, and the toxicity head, calibrated to flag 1% of benign
 comments, scored plain hateful claims about a group just under its threshold ("Send the immigrants back where
 they came from." 0.98 against 0.99). ``scripts/train_heads.py`` calibrates it on the benign training texts that
-name a group (``GROUP_FPR``). Naming a group lowers the bar; it never flags a text on its own.
+name a group (``GROUP_FPR``). Naming a group lowers the bar; it never flags a text on its own. A manifest with
+a ``stance_gate`` entry (``stance``: a linear head over the same inputs, with its own threshold) keeps that bar
+for the windows it reads as voicing a hostile claim, and judges the rest (a denial, a rebuttal, a quote
+condemned, a report, "Stop spreading the lie that Jews are criminals.") against the head's own threshold, as
+without the group list: counter-speech repeats the words of the hate it answers.
 """
 
 from __future__ import annotations
@@ -90,6 +94,19 @@ class Heads:
     layers: tuple[int, ...] = ()  # encoder layers whose pooled states follow the sentence embedding
     answer_gate: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None
     answer_weight: float = 0.0
+    stance_gate: tuple[np.ndarray, float, float] | None = None  # linear (w, b) and its threshold
+
+    def endorses(self, x: np.ndarray) -> np.ndarray:
+        """Whether the stance gate reads each row as voicing a hostile claim about a group rather than denying,
+        rebutting, quoting to condemn or reporting one: the rows a head's ``group_threshold`` may apply to
+        (every row without a stance gate)."""
+        import numpy as np
+
+        if self.stance_gate is None:
+            return np.ones(len(x), dtype=bool)
+        w, b, t = self.stance_gate
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-(x @ w + b))) >= t
+        return out
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -153,6 +170,7 @@ def load_heads(name: str, folder: Path | None = None) -> Heads:
                       for i, e in enumerate(entries) if e.get("hidden")}
             gate, gate_weight = _gate(z, manifest.get("gate"), weights.shape[1])
             answer_gate, answer_weight = _gate(z, manifest.get("answer_gate"), weights.shape[1])
+            stance_gate = _stance_gate(z, manifest.get("stance_gate"), weights.shape[1])
     except Exception as err:  # whatever a corrupt file makes numpy or json raise: one error naming the files
         raise ModelLoadError(f"cannot read heads {name!r} in {folder} ({paths[0].name}, {paths[1].name}): "
                              f"{type(err).__name__}: {err}") from err
@@ -164,9 +182,24 @@ def load_heads(name: str, folder: Path | None = None) -> Heads:
         raise ModelLoadError(f"heads {name!r} in {folder}: 'layers' must be a list of layer numbers, got {layers!r}")
     gated = np.array([bool(e.get("gated")) for e in entries])
     if gate is None and answer_gate is None:
-        return Heads(weights, biases, manifest, hidden, layers=tuple(layers))
+        return Heads(weights, biases, manifest, hidden, layers=tuple(layers), stance_gate=stance_gate)
     return Heads(weights, biases, manifest, hidden, gate, gate_weight, gated, tuple(layers), answer_gate,
-                 answer_weight)
+                 answer_weight, stance_gate)
+
+
+def _stance_gate(z: Any, entry: Any, dim: int) -> tuple[np.ndarray, float, float] | None:
+    """The weights, bias and threshold of a manifest's ``stance_gate`` entry (None without one)."""
+    import numpy as np
+
+    if entry is None:
+        return None
+    t = entry["threshold"]
+    if type(t) not in (int, float) or not 0.0 < t < 1.0:
+        raise ValueError(f"stance gate threshold {t!r} is not between 0 and 1, exclusive")
+    w, b = z[f"{entry['name']}.w"].astype(np.float32), z[f"{entry['name']}.b"].astype(np.float32)
+    if w.shape != (dim,) or b.shape != (1,):
+        raise ValueError(f"stance gate {entry['name']!r}: shapes {w.shape}, {b.shape} do not fit {dim} dimensions")
+    return w, float(b[0]), float(t)
 
 
 def _gate(z: Any, entry: Any, dim: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, float] | None, float]:
@@ -541,14 +574,16 @@ class EmbeddingBackend:
             known.update(fresh)
         return [dict(known[k]) for k in keys]
 
-    def _thresholds(self, named: list[bool], owner: list[int]) -> np.ndarray:
-        """Each head's threshold for each window (row of ``owner``): its ``group_threshold`` where the window's
-        text names a group of people (``named``, one per text), else its own."""
+    def _thresholds(self, x: np.ndarray, named: list[bool], owner: list[int]) -> np.ndarray:
+        """Each head's threshold for each window (row of ``x`` and ``owner``): its ``group_threshold`` where the
+        window's text names a group of people (``named``, one per text) and the stance gate reads the window as
+        voicing a hostile claim (``Heads.endorses``), else its own."""
         import numpy as np
 
         if self.group_thresholds is None or not any(named):
             return self.thresholds
         rows = np.asarray(named, dtype=bool)[np.asarray(owner, dtype=int)]
+        rows[rows] = self.heads.endorses(x[rows])
         out: np.ndarray = np.where(rows[:, None], self.group_thresholds[None, :], self.thresholds[None, :])
         return out
 
@@ -567,8 +602,8 @@ class EmbeddingBackend:
             x_read, owner_read = x, owner
             named = ([names_a_group(texts[i]) for i in read] if groups and self.group_thresholds is not None
                      else [False] * len(read))
-            probs[read] = max_by_owner(rescale(self.heads.probabilities(x), self._thresholds(named, owner)), owner,
-                                       len(read))
+            probs[read] = max_by_owner(rescale(self.heads.probabilities(x), self._thresholds(x, named, owner)),
+                                       owner, len(read))
             counts = {i: line_count(texts[i]) for i in read} if self.by_line or self.below_lines else {}
             for lines, columns in self.below_lines.items():
                 probs[np.ix_([i for i in read if counts[i] >= lines], columns)] = 0.0
@@ -585,7 +620,7 @@ class EmbeddingBackend:
                 if kept:
                     x, owner = embed_lines(self.embedder, list(kept.values()), self.layers)
                     at = {i: k for k, i in enumerate(read)}
-                    t = self._thresholds([named[at[i]] for i in kept], owner)
+                    t = self._thresholds(x, [named[at[i]] for i in kept], owner)
                     lined = max_by_owner(rescale(self.heads.probabilities(x), t), owner, len(kept))
                     probs[np.ix_(list(kept), columns)] = lined[:, columns]
             if whole is not None and self.heads.answer_gate is not None:

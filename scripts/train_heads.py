@@ -50,6 +50,14 @@ TRICKY_FPR = 0.01
 # issue's aim for safe texts that only look harmful is 10% (model card, "The groups release").
 GROUP_HEADS = ("toxicity",)
 GROUP_FPR = 0.10
+# The stance gate (``train_stance_gate``): which texts naming a group get the group threshold at all. A linear
+# head over the sentence embedding and layer 3 (the heads' inputs), hate (label 1) against texts that name the
+# same hostile claims to deny, rebut, quote and condemn, report or teach about them (label 0), from these files
+# only; its threshold keeps STANCE_KEEP of the hate, scored out of fold, above it. It never flags a text: one it
+# reads as distancing is judged against the heads' own thresholds, as before the group threshold.
+STANCE_GATE = "stance"
+STANCE_FILES = ("hate_stance.jsonl", "hate_distancing.jsonl", "experiments/hate_claims_stance.jsonl")
+STANCE_KEEP = 0.90
 csv.field_size_limit(sys.maxsize)
 
 # Do-Not-Answer intent prefixes -> canonical categories (None: no category of ours, left out).
@@ -750,7 +758,10 @@ def topic_oof(x: np.ndarray, examples: list[Example], topic: str) -> tuple[np.nd
 
 # -- main -----------------------------------------------------------------------------------------
 
-def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict, np.ndarray]:
+def train_classifier(x: np.ndarray, examples: list[Example], endorses: np.ndarray) -> tuple[dict, dict, np.ndarray]:
+    """The heads, their metrics and out-of-fold scores. ``endorses`` (one per example): whether the stance gate
+    lets the group threshold apply, as the backend scores texts (the threshold itself is calibrated on every
+    benign text that names a group)."""
     from clauseguard.guards._clf_embedding import line_count, names_a_group
 
     named = np.array([names_a_group(e.text) for e in examples])
@@ -797,7 +808,8 @@ def train_classifier(x: np.ndarray, examples: list[Example]) -> tuple[dict, dict
         metrics[head] = m
         oof_all[head] = rescale(oof, m["threshold"])
         if head in GROUP_HEADS:  # as the backend scores them
-            oof_all[head][named] = rescale(oof[named], m["group_threshold"])
+            lowered = named & endorses
+            oof_all[head][lowered] = rescale(oof[lowered], m["group_threshold"])
     arrays = {"weights": np.stack(weights), "biases": np.array(biases, dtype=np.float32), **hidden_layers}
     gate_entry = {"name": GATE, "hidden": int(gate.w1.shape[1]), "weight": GATE_WEIGHT}
     rescaled = np.stack([oof_all[h] for h in heads], axis=1)
@@ -933,6 +945,27 @@ def train_answer_gate(x: np.ndarray, examples: list[Example], data: Path, cache:
     return padded(fitted(np.ones(len(y), dtype=bool)), x.shape[1]), metrics
 
 
+def train_stance_gate(cache: Path) -> tuple[Model, float, dict, dict[str, float]]:
+    """The stance gate (STANCE_GATE), its threshold, metrics, and each of its texts' out-of-fold score. Out of
+    fold: each half of each of STANCE_FILES (halves by line) is scored by the gate fitted on every other row."""
+    rows = [(name, i, json.loads(line)) for name in STANCE_FILES for i, line in enumerate(_lines(OWN / name))]
+    x = embed_cached([r["text"] for _, _, r in rows], cache, EXTRA_LAYERS)
+    y = np.array([int(r["label"]) for _, _, r in rows])
+    part = np.array([f"{name}/{'ab'[i % 2]}" for name, i, _ in rows])
+    oof = np.full(len(y), np.nan)
+    for held in sorted(set(part)):
+        test = part == held
+        oof[test] = fit(x[~test], y[~test]).proba(x[test])
+    t = round(float(np.quantile(oof[y == 1], 1.0 - STANCE_KEEP)), 4)
+    files = np.array([name for name, _, _ in rows])
+    metrics = {"texts": len(y), "hateful": int(y.sum()), "threshold": t, "auroc": auroc(oof[y == 1], oof[y == 0]),
+               "auroc_by_file": {n: auroc(oof[(files == n) & (y == 1)], oof[(files == n) & (y == 0)])
+                                 for n in STANCE_FILES},
+               "hate_kept": round(float(np.mean(oof[y == 1] >= t)), 4),
+               "distancing_exempted": round(float(np.mean(oof[y == 0] < t)), 4)}
+    return fit(x, y), t, metrics, {r["text"]: float(p) for (_, _, r), p in zip(rows, oof, strict=True)}
+
+
 def write(out: Path, name: str, manifest: dict, meta: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     arrays = manifest.pop("arrays")
@@ -957,10 +990,16 @@ def main(argv: list[str] | None = None) -> int:
             "target_fpr_by_head": TARGET_FPR_BY_HEAD, "target_fpr_requests_by_head": PROMPT_FPR_BY_HEAD,
             "seed": SEED, "trained_on": groups,
             "score": "probability rescaled so the calibrated threshold maps to 0.5"}
-    clf, clf_metrics, rescaled = train_classifier(x, examples)
+    stance, stance_t, stance_metrics, stance_oof = train_stance_gate(args.cache)
+    p_stance = stance.proba(x)  # its own texts out of fold
+    p_stance = np.array([stance_oof.get(e.text, p) for e, p in zip(examples, p_stance, strict=True)])
+    clf, clf_metrics, rescaled = train_classifier(x, examples, p_stance >= stance_t)
+    clf_metrics[STANCE_GATE] = stance_metrics
     answer_gate, clf_metrics[ANSWER_GATE] = train_answer_gate(x, examples, args.data, args.cache)
     clf["arrays"].update(hidden_arrays(ANSWER_GATE, answer_gate))
     clf["answer_gate"] = {"name": ANSWER_GATE, "hidden": int(answer_gate.w1.shape[1]), "weight": ANSWER_GATE_WEIGHT}
+    clf["arrays"].update({f"{STANCE_GATE}.w": stance.w, f"{STANCE_GATE}.b": np.array([stance.b], dtype=np.float32)})
+    clf["stance_gate"] = {"name": STANCE_GATE, "threshold": stance_t}
     clf = {"layers": list(EXTRA_LAYERS), **clf}
     heads = [h["name"] for h in clf["heads"]]
     topics, topic_metrics = train_topics(x[:, :DIM], examples)

@@ -319,7 +319,7 @@ def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def
                                   "answer_pairs_abuse.jsonl", "answers_helpful.jsonl", "comments_harmful.jsonl",
                                   "comments_benign.jsonl", "chat_harmful.jsonl", "chat_benign.jsonl",
                                   "safe_lookalikes.jsonl", "safe_future.jsonl", "creative_benign.jsonl",
-                                  "prompt_leaks.jsonl", "pasted_docs.jsonl"])
+                                  "prompt_leaks.jsonl", "pasted_docs.jsonl", "hate_distancing.jsonl"])
 def test_newer_training_files_keep_clear_of_every_eval_text(name: str) -> None:
     """Each line of these files was written beside eval sets of the same kind: none is within a Jaccard
     word overlap of 0.5 of an eval text or of the eval-only look-alikes (benign_heldout.txt), with words
@@ -583,3 +583,50 @@ def test_texts_naming_a_group_get_the_threshold_that_flags_group_fpr_of_the_beni
     assert none == {"group_threshold": 0.99, "group_texts": {"positives": 0, "negatives": 0, "recall": None,
                                                              "recall_at_threshold": None, "benign_fpr": None}}
     assert th.GROUP_HEADS == ("toxicity",)
+
+
+def test_the_stance_gate_reads_its_files_alone_out_of_fold_and_keeps_stance_keep_of_the_hate(
+        th, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Hate against the texts that repeat it to reject it, from STANCE_FILES only; each half of each file scored by
+    a gate fitted without it; its threshold keeps STANCE_KEEP of the hate above it. No head reads the new file."""
+    rows = [json.loads(line) for name in th.STANCE_FILES for line in
+            (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    labels = np.array([int(r["label"]) for r in rows])
+    assert len(rows) > 1500 and 0.4 < labels.mean() < 0.6
+    fitted: list[int] = []
+    real_fit = th.fit
+
+    def fit(x, y, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fitted.append(len(y))
+        return real_fit(x, y, *args, **kwargs)
+
+    rng = np.random.default_rng(0)
+    signal = np.r_[np.full(10, 0.3), np.zeros(758)]  # in ten columns: learnable, not separable
+    features = {r["text"]: rng.normal(size=768) + (signal if r["label"] else -signal) for r in rows}
+    monkeypatch.setattr(th, "embed_cached", lambda texts, cache, layers=(): np.stack([features[t] for t in texts]))
+    monkeypatch.setattr(th, "fit", fit)
+    model, t, metrics, oof = th.train_stance_gate(tmp_path)
+    assert fitted[:-1] == [len(rows) - n for n in _half_sizes(th)] and fitted[-1] == len(rows)
+    assert model.w.shape == (768,) and set(oof) == set(features)
+    hate = np.array([oof[r["text"]] for r in rows if r["label"]])
+    assert metrics["threshold"] == t and abs(float(np.mean(hate >= t)) - th.STANCE_KEEP) < 0.005
+    assert metrics["hate_kept"] == round(float(np.mean(hate >= t)), 4)
+    assert set(metrics["auroc_by_file"]) == set(th.STANCE_FILES)
+    assert all(v > 0.75 for v in metrics["auroc_by_file"].values())  # the planted signal, learned out of fold
+
+
+def _half_sizes(th) -> list[int]:  # type: ignore[no-untyped-def]
+    """Rows in each half (by line) of each stance file, in the order train_stance_gate holds them out."""
+    sizes: dict[str, int] = {}
+    for name in th.STANCE_FILES:
+        lines = [x for x in (DATA / name).read_text(encoding="utf-8").splitlines() if x.strip()]
+        for i in range(len(lines)):
+            key = f"{name}/{'ab'[i % 2]}"
+            sizes[key] = sizes.get(key, 0) + 1
+    return [sizes[k] for k in sorted(sizes)]
+
+
+def test_no_head_reads_the_distancing_texts(own) -> None:  # type: ignore[no-untyped-def]
+    trained = {e.text for e in own}
+    distancing = [r["text"] for r in _jsonl(DATA / "hate_distancing.jsonl")]
+    assert len(distancing) > 600 and not trained & set(distancing)

@@ -1,5 +1,6 @@
 """A text that names a group of people protected by law is judged by the toxicity head against its lower
-``group_threshold`` (hate is toxicity aimed at a group); naming a group never flags a text on its own."""
+``group_threshold`` (hate is toxicity aimed at a group), unless the stance gate reads it as speech against a
+hostile claim; naming a group never flags a text on its own."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from clauseguard.errors import ModelLoadError
@@ -65,12 +67,15 @@ def test_a_text_naming_a_group_is_rescaled_at_the_group_threshold_and_nothing_el
         others = {c for c in now if c != "S10"}
         assert {c: now[c] for c in others} == pytest.approx({c: then[c] for c in others}), text
         assert now["S10"] == pytest.approx(then["S10"]) if text in NOT_NAMED else now["S10"] >= then["S10"], text
-    # S10 is the higher of the S10 head (at its threshold) and the toxicity head, at the group threshold
+    # S10 is the higher of the S10 head (at its threshold) and the toxicity head, at the group threshold in the
+    # windows the stance gate reads as voicing a claim, else at its own
     x, owner = embed_windows(plain.embedder, NAMED, plain.layers, True)
-    p = max_by_owner(plain.heads.probabilities(x), owner, len(NAMED))
-    expected = [max(float(rescale(p[i, s10], embedding.thresholds[s10])),
-                    float(rescale(p[i, tox], embedding.group_thresholds[tox]))) for i in range(len(NAMED))]
-    assert [s["S10"] for s in shipped[:len(NAMED)]] == pytest.approx(expected, abs=1e-5)
+    p = plain.heads.probabilities(x)
+    lowered = embedding.heads.endorses(x)
+    at = np.where(lowered, embedding.group_thresholds[tox], embedding.thresholds[tox])
+    both = np.stack([rescale(p[:, s10], embedding.thresholds[s10]), rescale(p[:, tox], at)], axis=1)
+    expected = max_by_owner(both, owner, len(NAMED)).max(axis=1)
+    assert [s["S10"] for s in shipped[:len(NAMED)]] == pytest.approx(expected.tolist(), abs=1e-5)
 
 
 def test_hateful_claims_about_a_group_are_flagged_at_the_lower_threshold_and_praise_is_not(
@@ -125,3 +130,59 @@ def test_a_group_threshold_param_that_is_not_true_or_false_is_a_config_error(val
     with pytest.raises(GuardConfigError, match=r"g\.yaml:5 .*group_threshold.*bool"):
         parse_guards(text, "g.yaml")
     assert parse_guards(text.replace(value, "false"), "g.yaml")[0].params["group_threshold"] is False
+
+
+def test_the_stance_gate_keeps_the_group_threshold_for_hate_and_not_for_speech_against_it(
+        tmp_path: Path, embedding: Any) -> None:
+    """Texts that repeat a hateful claim to deny, rebut or condemn it are judged at the toxicity head's own
+    threshold; without the gate in the manifest, at the group threshold, as every text naming a group was."""
+    from clauseguard.guards._clf_embedding import EmbeddingBackend, shipped_heads_dir
+
+    countered = ["If you call women disgusting, you will be banned from this forum.", "Jews are not disgusting."]
+    hateful = ["Send the immigrants back where they came from.", "Refugees are a plague on this country."]
+    folder = tmp_path / "heads"
+    shutil.copytree(shipped_heads_dir(), folder)
+    manifest = json.loads((folder / "classifier.json").read_text())
+    assert manifest.pop("stance_gate")["name"] == "stance"
+    (folder / "classifier.json").write_text(json.dumps(manifest))
+    ungated = EmbeddingBackend(folder)
+    assert ungated.heads.stance_gate is None
+    embedding._recent.clear()
+    gated, lowered = embedding.score(countered + hateful), ungated.score(countered + hateful)
+    plain = _without_group_thresholds(tmp_path / "plain").score(countered + hateful)
+    # speech against hate scores as with no group threshold at all; hate as with the group threshold everywhere
+    assert [s["S10"] for s in gated[:2]] == pytest.approx([s["S10"] for s in plain[:2]], abs=1e-6)
+    assert [s["S10"] for s in gated[2:]] == pytest.approx([s["S10"] for s in lowered[2:]], abs=1e-6)
+    assert all(g["S10"] < lo["S10"] for g, lo in zip(gated[:2], lowered[:2], strict=True))
+    assert [s["S10"] >= 0.5 for s in gated] == [False, False, True, True]
+    assert [s["S10"] >= 0.5 for s in lowered] == [True, True, True, True]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"threshold": 1.5}, "stance gate threshold 1.5 is not between 0 and 1"),
+    ({"threshold": "high"}, "stance gate threshold 'high'"),
+    ({"name": "missing"}, "missing.w"),
+])
+def test_a_bad_stance_gate_is_a_load_error(tmp_path: Path, ml: None, change: dict, message: str) -> None:
+    from clauseguard.guards._clf_embedding import EmbeddingBackend, shipped_heads_dir
+
+    folder = tmp_path / "heads"
+    shutil.copytree(shipped_heads_dir(), folder)
+    manifest = json.loads((folder / "classifier.json").read_text())
+    manifest["stance_gate"].update(change)
+    (folder / "classifier.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelLoadError, match=message):
+        EmbeddingBackend(folder)
+
+
+def test_a_stance_gate_of_the_wrong_width_is_a_load_error(tmp_path: Path, ml: None) -> None:
+    from clauseguard.guards._clf_embedding import EmbeddingBackend, shipped_heads_dir
+
+    folder = tmp_path / "heads"
+    shutil.copytree(shipped_heads_dir(), folder)
+    with np.load(folder / "classifier.npz") as z:
+        arrays = dict(z)
+    arrays["stance.w"] = arrays["stance.w"][:384]
+    np.savez(folder / "classifier.npz", **arrays)
+    with pytest.raises(ModelLoadError, match=r"stance gate 'stance': shapes \(384,\), \(1,\) do not fit 768"):
+        EmbeddingBackend(folder)
