@@ -588,7 +588,7 @@ def test_texts_naming_a_group_get_the_threshold_that_flags_group_fpr_of_the_beni
 def test_the_stance_gate_reads_its_files_alone_out_of_fold_and_keeps_stance_keep_of_the_hate(
         th, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Hate against the texts that repeat it to reject it, from STANCE_FILES only; each half of each file scored by
-    a gate fitted without it; its threshold keeps STANCE_KEEP of the hate above it. No head reads the new file."""
+    a gate fitted without it; its threshold keeps STANCE_KEEP of the hate above it."""
     rows = [json.loads(line) for name in th.STANCE_FILES for line in
             (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
     labels = np.array([int(r["label"]) for r in rows])
