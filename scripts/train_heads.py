@@ -991,7 +991,7 @@ def main(argv: list[str] | None = None) -> int:
             "seed": SEED, "trained_on": groups,
             "score": "probability rescaled so the calibrated threshold maps to 0.5"}
     stance, stance_t, stance_metrics, stance_oof = train_stance_gate(args.cache)
-    p_stance = stance.proba(x)  # its own texts out of fold
+    p_stance = stance.proba(x)  # as the backend reads every text, but the gate's own texts, scored out of fold
     p_stance = np.array([stance_oof.get(e.text, p) for e, p in zip(examples, p_stance, strict=True)])
     clf, clf_metrics, rescaled = train_classifier(x, examples, p_stance >= stance_t)
     clf_metrics[STANCE_GATE] = stance_metrics
