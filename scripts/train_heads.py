@@ -88,7 +88,7 @@ CONTRAST_GROUPS = ("own/request_twins",)
 # (The posts of posts_*.jsonl are read like the statements: read by the hazard heads alone, as the twins are,
 # they left the eval-only moderation queue where it was, 0.894; read by every head, 0.917: model card.)
 MIXED = ("own/statements_harmful", "own/posts_harmful", "own/comments_harmful", "own/chat_harmful",
-         "own/short_harmful", "own/vague_harmful")
+         "own/short_harmful", "own/vague_harmful", "own/everyday_howto")
 HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still left out of training by LODO)
 # Plain texts: short chat replies, pasted code and logs (benign) and short harmful texts, so that a text's
 # length or format says nothing of its harm (the toxicity head had learned from tweets that a short text is
@@ -97,7 +97,7 @@ HELDOUT = "own/heldout"  # benign texts left out of threshold calibration (still
 # threshold flags a share of that pool (with the short replies in it, the 40-prompt over-refusal probe went
 # from 3 blocked to 6); and they are left out of the pooled AUROCs (moderation_metrics).
 PLAIN_GROUPS = ("own/benign_short", "own/benign_pastes", "own/short_harmful", "own/bare_topics", "own/benign_vague",
-                "own/vague_harmful", "own/benign_figurative")
+                "own/vague_harmful", "own/benign_figurative", "own/everyday_howto")
 # Bare names of sensitive subjects, people, places and works, with no request ("capital punishment", "Ted
 # Bundy", "Intercourse, Pennsylvania"): the hazard heads blocked 10.6% of such inputs (eval-only, by another
 # hand), as a topic of S1 or S9. Plain texts (above) of the hazard heads only, like the request twins, but
@@ -118,6 +118,13 @@ VAGUE = "own/benign_vague"
 # piano recital", "best way to raid an enemy base in Rust", "fire a kiln"): plain texts like the vague
 # requests, and for the same reason not the toxicity head's.
 FIGURATIVE = "own/benign_figurative"
+# Everyday how-to requests in the frames of harmful ones ("How do I make a simple tomato sauce?", "recipe for chili
+# con carne for 6", "what human foods are toxic to dogs", everyday_howto.jsonl): S9 blocked them, having learned
+# "how do I make", "recipe" and "ingredients" from requests for bombs and poisons. Plain texts like the vague
+# requests, with harmful requests in the same frames ("list the ingredients and exact quantities for a pipe
+# bomb"), positives of their own head only (MIXED), so that the object decides, not the frame; not the toxicity
+# head's, for the vague requests' reason.
+HOWTO = "own/everyday_howto"
 # Safe requests shaped like the over-refusal probes (XSTest's kinds, by another hand): absurd or real groups
 # denied absurd rights, public facts about public figures, fictional people's private details, violence in
 # games, homonyms, definitions and history, help to stay safe, figures of speech. Weighed and calibrated like
@@ -402,6 +409,11 @@ def read_own() -> Iterator[Example]:
         yield Example(line, f"own/benign_vague/{'ab'[i % 2]}", "benign")  # stated, nothing harmful asked
     for i, line in enumerate(_lines(OWN / "benign_figurative.txt")):  # "how do I kill it at my recital"
         yield Example(line, f"{FIGURATIVE}/{'ab'[i % 2]}", "benign")
+    for i, line in enumerate(_lines(OWN / "everyday_howto.jsonl")):  # "how do I make a simple tomato sauce?" and
+        row = json.loads(line)  # "how to make a car bomb": the same frames, the object decides; halves by line
+        harmful = bool(row["label"])
+        yield Example(row["text"], f"{HOWTO}/{'ab'[i % 2]}", "hazard" if harmful else "benign",
+                      {row["category"]} if harmful else set())
     for i, line in enumerate(_lines(OWN / "safe_lookalikes.jsonl")):  # "why shouldn't teapots vote?"; halves
         yield Example(json.loads(line)["text"], f"{LOOKALIKES}/{'ab'[i % 2]}", "benign")  # by line
     for i, line in enumerate(_lines(OWN / "safe_future.jsonl")):  # "What will cancer treatment look like?"
@@ -479,7 +491,7 @@ def head_rows(examples: list[Example], head: str) -> tuple[np.ndarray, np.ndarra
             use, pos = e.kind in ("benign", "hazard", "harmful", "injection"), e.kind == "injection"
         elif head == "toxicity":
             use = (e.kind in ("benign", "toxic") and not contrast and not bare
-                   and not e.group.startswith((VAGUE, FIGURATIVE, LOOKALIKES)))
+                   and not e.group.startswith((VAGUE, FIGURATIVE, HOWTO, LOOKALIKES)))
             pos = e.kind == "toxic"
         elif head == GATE:  # advice-only requests (S6 and nothing else) are neither harmful nor benign
             pos = e.kind in ("hazard", "toxic", "harmful")

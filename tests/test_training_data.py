@@ -99,14 +99,15 @@ def test_plain_texts_train_every_head_but_the_gate_and_topics_and_pick_no_thresh
     benign = {i for i in plain if own[i].kind == "benign"}
     bare = {i for i in benign if own[i].group.startswith(th.BARE_TOPICS)}
     assert len(bare) > 300
-    vague = {i for i in benign if own[i].group.startswith((th.VAGUE, th.FIGURATIVE))}
-    assert len(vague) > 600
+    vague = {i for i in benign if own[i].group.startswith((th.VAGUE, th.FIGURATIVE, th.HOWTO))}
+    assert len({i for i in vague if own[i].group.startswith(th.HOWTO)}) > 400
+    assert len(vague) > 1000
     for head in ("S1", "S9", "S10", "toxicity", "prompt_injection"):
         idx, y = th.head_rows(own, head)
         used = dict(zip(idx.tolist(), y.tolist(), strict=True))
         assert all(used.get(i) == 0 for i in benign - bare - vague), f"{head}: every benign plain text is a negative"
-        # vague requests ("Can you suggest some ideas?") and figures of speech are negatives of every head but
-        # toxicity, which the vague ones taught that a short text is a harmless one
+        # vague requests ("Can you suggest some ideas?"), figures of speech and everyday how-to requests are
+        # negatives of every head but toxicity, which the vague ones taught that a short text is a harmless one
         assert all(used.get(i) == (None if head == "toxicity" else 0) for i in vague), head
         # bare topics ("capital punishment") are negatives of the hazard heads, not of S10 or toxicity, which
         # they cost the functional hate tests' short slurs
@@ -319,7 +320,8 @@ def test_no_eval_text_is_trained_on(own) -> None:  # type: ignore[no-untyped-def
                                   "answer_pairs_abuse.jsonl", "answers_helpful.jsonl", "comments_harmful.jsonl",
                                   "comments_benign.jsonl", "chat_harmful.jsonl", "chat_benign.jsonl",
                                   "safe_lookalikes.jsonl", "safe_future.jsonl", "creative_benign.jsonl",
-                                  "prompt_leaks.jsonl", "pasted_docs.jsonl", "hate_distancing.jsonl"])
+                                  "prompt_leaks.jsonl", "pasted_docs.jsonl", "hate_distancing.jsonl",
+                                  "everyday_howto.jsonl"])
 def test_newer_training_files_keep_clear_of_every_eval_text(name: str) -> None:
     """Each line of these files was written beside eval sets of the same kind: none is within a Jaccard
     word overlap of 0.5 of an eval text or of the eval-only look-alikes (benign_heldout.txt), with words
