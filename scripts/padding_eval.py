@@ -1,11 +1,12 @@
 """Padding: does a friendly sentence around a harmful request hide it, and does scoring sentences help?
 
-    .venv/bin/python scripts/padding_eval.py [--data ../shared/data]
+    .venv/bin/python scripts/padding_eval.py [--data ../shared/data] [--heads DIR]
 
-Scores, with the shipped heads and no guards.yaml (max over every category, flagged at 0.5): the
-eval-only sets of ``scripts/data/eval`` plus GPTFuzz's 100 harmful questions (positives) and
+Scores, with the shipped heads (or those in ``--heads``) and no guards.yaml (max over every category, flagged
+at 0.5): the eval-only sets of ``scripts/data/eval`` plus GPTFuzz's 100 harmful questions (positives) and
 ``benign_heldout.txt`` (negatives), each alone, with one friendly sentence before it, and with two before
-and one after; and the multi-sentence comments of the Wikipedia toxicity test set. Each rule is
+and one after; the multi-sentence comments of the Wikipedia toxicity test set; and the requests of
+``eval/padded_messages.jsonl``, bare and in the small talk another hand wrote around them. Each rule is
 printed: the shipped windows, then every sentence of 3+ words as one more window, at full weight and
 scaled down. About 5 minutes on two cores. The model card's "padding" table comes from this script.
 """
@@ -54,10 +55,16 @@ def load_sets(data: Path) -> dict[str, list[str]]:
 
     with open(data / "conversationai_bias" / "toxicity_nonfuzzed_testset.csv", newline="") as fh:
         comments = [r for r in csv.DictReader(fh) if len(re.findall(r"[.!?](\s|$)", r["comment"])) >= 2]
+    # small talk by another hand around requests of both kinds, and the same requests bare
+    messages = [json.loads(line) for line in (ROOT / "scripts" / "data" / "eval" / "padded_messages.jsonl")
+                .read_text(encoding="utf-8").splitlines() if line.strip()]
     return {"harmful": pos, "harmful, padded": padded(pos, False), "harmful, padded twice": padded(pos, True),
             "benign": neg, "benign, padded twice": padded(neg, True),
             "benign comments": [r["comment"] for r in comments if r["toxic"] == "False"][:400],
-            "toxic comments": [r["comment"] for r in comments if r["toxic"] == "True"][:400]}
+            "toxic comments": [r["comment"] for r in comments if r["toxic"] == "True"][:400],
+            **{f"{name}{part}": [r[key] for r in messages if r["label"] == label]
+               for name, label in (("message requests, harmful", 1), ("message requests, safe", 0))
+               for part, key in (("", "request"), (", in small talk", "text"))}}
 
 
 def main() -> int:
@@ -68,8 +75,10 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    sets = load_sets(parser.parse_args().data)
-    backend = get_embedding()
+    parser.add_argument("--heads", type=Path, default=None, help="a folder of heads (default: the shipped ones)")
+    args = parser.parse_args()
+    sets = load_sets(args.data)
+    backend = get_embedding(args.heads)
 
     def probabilities(x: np.ndarray) -> np.ndarray:
         return rescale(backend.heads.probabilities(x), backend.thresholds)
@@ -96,9 +105,12 @@ def main() -> int:
                          ("sentences at 0.6", 0.6)]:
         score = {k: np.maximum(w, s * weight).max(axis=1) for k, (w, s) in rows.items()}
         flagged = ", ".join(f"{k} {np.mean(v >= 0.5):.1%}" for k, v in score.items())
-        print(f"{rule}: flagged {flagged}; AUROC padded twice "
-              f"{auroc(score['harmful, padded twice'], score['benign, padded twice']):.3f}, comments "
-              f"{auroc(score['toxic comments'], score['benign comments']):.3f}")
+        pairs = [("padded twice", "harmful, padded twice", "benign, padded twice"),
+                 ("comments", "toxic comments", "benign comments"),
+                 ("message requests bare", "message requests, harmful", "message requests, safe"),
+                 ("in small talk", "message requests, harmful, in small talk", "message requests, safe, in small talk")]
+        aurocs = ", ".join(f"{label} {auroc(score[p], score[n]):.3f}" for label, p, n in pairs)
+        print(f"{rule}: flagged {flagged}; AUROC {aurocs}")
     return 0
 
 

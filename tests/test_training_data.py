@@ -296,6 +296,27 @@ def test_overrefusal_contrast_has_twenty_safe_and_ten_unsafe_prompts_per_type() 
     assert all(counts[(t, 0)] == 20 and counts[(t, 1)] == 10 for t in types), counts
 
 
+def test_padded_messages_hold_their_request_where_their_kind_says(th, own) -> None:  # type: ignore[no-untyped-def]
+    """eval/padded_messages.jsonl: each message is its bare ``request`` with small talk before it, after it or
+    both (``kind``), and neither the message nor its request is within a Jaccard word overlap of 0.5 of a text
+    the heads train on."""
+    rows = _jsonl(DATA / "eval" / "padded_messages.jsonl")
+    assert Counter(r["label"] for r in rows) == {1: 188, 0: 141}
+    where = {"request first": (False, True), "request between": (True, True), "request last": (True, False)}
+    for r in rows:
+        before, found, after = r["text"].partition(r["request"])
+        assert found and (bool(before.strip()), bool(after.strip())) == where[r["kind"]], r["text"]
+    trained = [set(re.findall(r"[a-z0-9']+", e.text.lower())) for e in own]
+    index: dict[str, list[int]] = {}
+    for i, words in enumerate(trained):
+        for word in words:
+            index.setdefault(word, []).append(i)
+    for text in [r[key] for r in rows for key in ("text", "request")]:
+        words = set(re.findall(r"[a-z0-9']+", text.lower()))
+        shared = Counter(i for word in words for i in index.get(word, ()))
+        assert not [i for i, n in shared.items() if n >= 0.5 * len(words | trained[i])], text
+
+
 def test_no_harmful_text_asks_nothing(own) -> None:  # type: ignore[no-untyped-def]
     """The embedding heads score 0.0 for a question or request made only of generic words ("Can you give me
     instructions?"): no harmful text, trained on or eval-only, may be one."""
