@@ -296,7 +296,24 @@ def test_overrefusal_contrast_has_twenty_safe_and_ten_unsafe_prompts_per_type() 
     assert all(counts[(t, 0)] == 20 and counts[(t, 1)] == 10 for t in types), counts
 
 
-def test_padded_messages_hold_their_request_where_their_kind_says(th, own) -> None:  # type: ignore[no-untyped-def]
+def _near(texts: list[str], pattern: str):  # type: ignore[no-untyped-def]
+    """A function giving the ``texts`` within a Jaccard overlap of 0.5 of a text, words being ``pattern``'s
+    matches in lower case."""
+    held = [set(re.findall(pattern, t.lower())) for t in texts]
+    index: dict[str, list[int]] = {}
+    for i, words in enumerate(held):
+        for word in words:
+            index.setdefault(word, []).append(i)
+
+    def near(text: str) -> list[str]:
+        words = set(re.findall(pattern, text.lower()))
+        shared = Counter(i for word in words for i in index.get(word, ()))
+        return [texts[i] for i, n in shared.items() if n >= 0.5 * len(words | held[i])]
+
+    return near
+
+
+def test_padded_messages_hold_their_request_where_their_kind_says(own) -> None:  # type: ignore[no-untyped-def]
     """eval/padded_messages.jsonl: each message is its bare ``request`` with small talk before it, after it or
     both (``kind``), and neither the message nor its request is within a Jaccard word overlap of 0.5 of a text
     the heads train on."""
@@ -306,15 +323,9 @@ def test_padded_messages_hold_their_request_where_their_kind_says(th, own) -> No
     for r in rows:
         before, found, after = r["text"].partition(r["request"])
         assert found and (bool(before.strip()), bool(after.strip())) == where[r["kind"]], r["text"]
-    trained = [set(re.findall(r"[a-z0-9']+", e.text.lower())) for e in own]
-    index: dict[str, list[int]] = {}
-    for i, words in enumerate(trained):
-        for word in words:
-            index.setdefault(word, []).append(i)
+    near = _near([e.text for e in own], r"[a-z0-9']+")
     for text in [r[key] for r in rows for key in ("text", "request")]:
-        words = set(re.findall(r"[a-z0-9']+", text.lower()))
-        shared = Counter(i for word in words for i in index.get(word, ()))
-        assert not [i for i, n in shared.items() if n >= 0.5 * len(words | trained[i])], text
+        assert not near(text), text
 
 
 def test_no_harmful_text_asks_nothing(own) -> None:  # type: ignore[no-untyped-def]
@@ -353,15 +364,9 @@ def test_newer_training_files_keep_clear_of_every_eval_text(name: str) -> None:
     lines = [json.loads(x)["text"] if name.endswith(".jsonl") else x
              for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
     for pattern in (r"[a-z0-9']+", r"\w+"):
-        held = [set(re.findall(pattern, t.lower())) for t in texts]
-        index: dict[str, list[int]] = {}
-        for i, words in enumerate(held):
-            for word in words:
-                index.setdefault(word, []).append(i)
+        near = _near(texts, pattern)
         for line in lines:
-            words = set(re.findall(pattern, line.lower()))
-            shared = Counter(i for word in words for i in index.get(word, ()))
-            close = [texts[i] for i, n in shared.items() if n >= 0.5 * len(words | held[i])]
+            close = near(line)
             assert not close, (line, close[:2])
 
 
